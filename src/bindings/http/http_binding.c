@@ -1,0 +1,326 @@
+/* http_binding: the HTTP listener on libmicrohttpd (epoll thread pool). Each request is parsed into
+ * a primitive and dispatched; a request that parks on a store commit suspends its connection and is
+ * resumed by the completion, so no thread waits for the disk. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bindings/binding.h"
+#include "core/cse.h"
+#include "core/rsc.h"
+#include "http_request.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#define MAX_HEADERS 64
+#define MAX_ARGS 64
+
+struct http_binding {
+    struct cse *cse;
+    struct MHD_Daemon *daemon;
+    atomic_int inflight;
+};
+
+enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
+
+/* Per-request state, from the first call of the access handler to the completion callback. */
+struct http_ctx {
+    struct http_binding *hb;
+    struct MHD_Connection *conn;
+    struct buf body;
+    bool too_large;
+    bool pending;
+    bool counted;
+    atomic_int sync;
+    int64_t t0;
+    struct http_kv headers[MAX_HEADERS];
+    size_t nheaders;
+    struct http_kv args[MAX_ARGS];
+    size_t nargs;
+    bool too_many;
+    struct cse_request req;
+    struct http_scratch scratch;
+    struct cse_response rsp;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct http_ctx *x = cls;
+    if (x->nheaders == MAX_HEADERS) {
+        x->too_many = true;
+        return MHD_NO;
+    }
+    x->headers[x->nheaders++] = (struct http_kv){key, value};
+    return MHD_YES;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct http_ctx *x = cls;
+    if (x->nargs == MAX_ARGS) {
+        x->too_many = true;
+        return MHD_NO;
+    }
+    x->args[x->nargs++] = (struct http_kv){key, value};
+    return MHD_YES;
+}
+
+static void free_body(void *p)
+{
+    mem_free(p);
+}
+
+static enum MHD_Result send_response(struct http_ctx *x, bool close)
+{
+    struct cse_response *rsp = &x->rsp;
+    char *body = rsp->body;
+    size_t len = rsp->body_len;
+    if (body == NULL && !rsc_is_success(rsp->rsc)) {
+        struct buf b;
+        buf_init(&b);
+        buf_puts(&b, "{\"m2m:dbg\":");
+        buf_json_str(&b, rsp->message ? rsp->message : rsc_name(rsp->rsc));
+        buf_putc(&b, '}');
+        body = buf_take(&b, &len);
+    }
+    rsp->body = NULL;
+    struct MHD_Response *r = body ? MHD_create_response_from_buffer_with_free_callback(len, body, free_body)
+                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        mem_free(body);
+        return MHD_NO;
+    }
+    char rsc[16];
+    snprintf(rsc, sizeof rsc, "%d", rsp->rsc);
+    MHD_add_response_header(r, "X-M2M-RSC", rsc);
+    const char *rqi = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-M2M-RI");
+    if (rqi)
+        MHD_add_response_header(r, "X-M2M-RI", rqi);
+    const char *rvi = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-M2M-RVI");
+    if (rvi)
+        MHD_add_response_header(r, "X-M2M-RVI", rvi);
+    if (len)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (rsp->location) {
+        struct buf loc;
+        buf_init(&loc);
+        buf_putc(&loc, '/');
+        buf_puts(&loc, rsp->location);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_LOCATION, loc.p);
+        buf_free(&loc);
+    }
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(x->conn, http_status_of(rsp->rsc), r);
+    MHD_destroy_response(r);
+    if (x->counted) {
+        x->counted = false;
+        atomic_fetch_sub(&x->hb->inflight, 1);
+    }
+    if (LOG_ON(x->hb->cse->log, LOG_INFO))
+        cse_log_request(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct http_ctx *x, int rsc, const char *reason, const char *msg, bool close)
+{
+    response_error(&x->rsp, rsc, reason, "%s", msg);
+    return send_response(x, close);
+}
+
+/* Completion of a parked request, on the store writer's thread. Whoever of (this, the handler's
+ * suspend) comes second resumes the connection. */
+static void on_done(void *arg)
+{
+    struct http_ctx *x = arg;
+    int prev = atomic_fetch_or(&x->sync, SYNC_COMPLETED);
+    if (prev & SYNC_SUSPENDED)
+        MHD_resume_connection(x->conn);
+}
+
+static void peer_of(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_binding *hb = cls;
+    struct http_ctx *x = *con_cls;
+    if (x == NULL) {
+        x = mem_calloc(1, sizeof *x);
+        x->hb = hb;
+        x->conn = conn;
+        x->t0 = clock_mono_us();
+        request_init(&x->req);
+        buf_init(&x->body);
+        *con_cls = x;
+        x->counted = true;
+        atomic_fetch_add(&hb->inflight, 1);
+        /* refuse an announced oversized body before reading any of it (limits.h) */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->max_body)
+            return send_error(x, RSC_BAD_REQUEST, "too-large", "request body exceeds the size limit", true);
+        return MHD_YES;
+    }
+    if (x->pending) /* resumed after the commit: the response is ready */
+        return send_response(x, false);
+    if (*upload_data_size) {
+        if (!x->too_large && x->body.len + *upload_data_size <= (size_t)hb->cse->max_body)
+            buf_append(&x->body, upload_data, *upload_data_size);
+        else
+            x->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (x->too_large)
+        return send_error(x, RSC_BAD_REQUEST, "too-large", "request body exceeds the size limit", true);
+
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
+    if (x->too_many)
+        return send_error(x, RSC_BAD_REQUEST, "too-many", "too many headers or query parameters", true);
+    struct http_raw raw = {
+        .method = method,
+        .url = url,
+        .headers = x->headers,
+        .nheaders = x->nheaders,
+        .args = x->args,
+        .nargs = x->nargs,
+        .body = x->body.p,
+        .body_len = x->body.len,
+    };
+    if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
+        return send_response(x, false);
+    x->req.sec.binding = "http";
+    x->req.sec.sa = SA_NONE;
+    peer_of(conn, x->req.sec.peer, sizeof x->req.sec.peer);
+
+    if (cse_dispatch(hb->cse, &x->req, &x->rsp, on_done, x) == CSE_DONE)
+        return send_response(x, false);
+    x->pending = true;
+    MHD_suspend_connection(conn);
+    int prev = atomic_fetch_or(&x->sync, SYNC_SUSPENDED);
+    if (prev & SYNC_COMPLETED)
+        MHD_resume_connection(conn);
+    return MHD_YES;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct http_binding *hb = cls;
+    struct http_ctx *x = *con_cls;
+    if (x == NULL)
+        return;
+    if (x->counted)
+        atomic_fetch_sub(&hb->inflight, 1);
+    buf_free(&x->body);
+    http_scratch_free(&x->scratch);
+    response_free(&x->rsp);
+    mem_free(x);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http_binding *hb = cls;
+    if (!LOG_ON(hb->cse->log, LOG_DEBUG))
+        return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_write(hb->cse->log, LOG_DEBUG, "http: %s", line);
+}
+
+static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
+{
+    const struct cse_config *cfg = cse->cfg;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sslen;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    const char *addr = strcmp(cfg->http_address, "localhost") == 0 ? "127.0.0.1" : cfg->http_address;
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)cfg->http_port);
+        sslen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)cfg->http_port);
+        sslen = sizeof *in6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "http.address: '%s' is not an IPv4 or IPv6 address", cfg->http_address);
+        return NULL;
+    }
+    (void)sslen;
+    long threads = cfg->http_threads > 0 ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = 1;
+    struct http_binding *hb = mem_calloc(1, sizeof *hb);
+    hb->cse = cse;
+    hb->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->http_port, NULL, NULL, handle, hb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, hb,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, hb, MHD_OPTION_END);
+    if (hb->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s port %ld (in use, or not permitted)", cfg->http_address,
+                 cfg->http_port);
+        mem_free(hb);
+        return NULL;
+    }
+    return (struct binding *)hb;
+}
+
+static void http_quiesce(struct binding *b)
+{
+    struct http_binding *hb = (struct http_binding *)b;
+    MHD_socket s = MHD_quiesce_daemon(hb->daemon);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+static int http_inflight(struct binding *b)
+{
+    return atomic_load(&((struct http_binding *)b)->inflight);
+}
+
+static void http_stop(struct binding *b)
+{
+    struct http_binding *hb = (struct http_binding *)b;
+    MHD_stop_daemon(hb->daemon);
+    mem_free(hb);
+}
+
+const struct binding_ops http_binding_ops = {
+    .name = "http",
+    .start = http_start,
+    .quiesce = http_quiesce,
+    .inflight = http_inflight,
+    .stop = http_stop,
+};

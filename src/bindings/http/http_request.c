@@ -1,0 +1,263 @@
+/* http_request: TS-0009 request mapping (see http_request.h). */
+#include "http_request.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/rsc.h"
+#include "util/mem.h"
+
+const char *http_header(const struct http_raw *raw, const char *name)
+{
+    for (size_t i = 0; i < raw->nheaders; i++)
+        if (raw->headers[i].key && strcasecmp(raw->headers[i].key, name) == 0)
+            return raw->headers[i].value;
+    return NULL;
+}
+
+void http_scratch_free(struct http_scratch *scratch)
+{
+    for (int i = 0; i < FC_MAX_LBL; i++)
+        MEM_FREE(scratch->lbl[i]);
+}
+
+/* Strict decimal in [min, max]; false for anything else. */
+static bool parse_long(const char *s, size_t n, long min, long max, long *out)
+{
+    if (n == 0 || n > 10)
+        return false;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Content-Type: a JSON media type, optionally with ";ty=N" (TS-0009 §6.2.2.x). */
+static int parse_content_type(const char *ct, struct cse_request *req, struct cse_response *rsp)
+{
+    const char *semi = strchr(ct, ';');
+    size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+    while (n > 0 && isspace((unsigned char)ct[n - 1]))
+        n--;
+    static const char *const json_types[] = {"application/json", "application/vnd.onem2m-res+json",
+                                             "application/vnd.onem2m-ntfy+json", "application/vnd.onem2m-attrs+json"};
+    bool json = false;
+    for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++)
+        json |= strlen(json_types[i]) == n && strncasecmp(ct, json_types[i], n) == 0;
+    if (!json)
+        return response_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media",
+                              "unsupported media type '%.*s' (application/json or application/vnd.onem2m-res+json)",
+                              (int)(n > 64 ? 64 : n), ct);
+    req->media = MEDIA_JSON;
+    while (semi) {
+        const char *p = semi + 1;
+        semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        while (len && isspace((unsigned char)*p))
+            p++, len--;
+        while (len && isspace((unsigned char)p[len - 1]))
+            len--;
+        if (len >= 3 && strncasecmp(p, "ty=", 3) == 0) {
+            long ty;
+            if (!parse_long(p + 3, len - 3, 1, 65535, &ty))
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "invalid resource type in Content-Type");
+            req->ty = (int)ty;
+        }
+    }
+    return 0;
+}
+
+/* Walk the values of a query argument: '+' and ' ' (a decoded '+') both separate values. */
+typedef int (*value_fn)(const char *v, size_t n, void *arg, struct cse_response *rsp);
+
+static int each_value(const char *key, const char *value, value_fn fn, void *arg, struct cse_response *rsp)
+{
+    if (value == NULL || *value == '\0')
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "query parameter '%.32s' needs a value", key);
+    const char *p = value;
+    while (*p) {
+        const char *e = p;
+        while (*e && *e != '+' && *e != ' ')
+            e++;
+        if (e > p) {
+            int rc = fn(p, (size_t)(e - p), arg, rsp);
+            if (rc)
+                return rc;
+        }
+        p = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+struct qctx {
+    struct cse_request *req;
+    struct http_scratch *scratch;
+    const char *key;
+};
+
+static int bad_value(struct cse_response *rsp, const char *key)
+{
+    return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "invalid value for query parameter '%s'", key);
+}
+
+static int add_ty(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    long ty;
+    if (!parse_long(v, n, 1, 65535, &ty))
+        return bad_value(rsp, "ty");
+    if (q->req->fc.nty == FC_MAX_TY)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many ty values (limit %d)", FC_MAX_TY);
+    q->req->fc.ty[q->req->fc.nty++] = (int)ty;
+    return 0;
+}
+
+static int add_lbl(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    struct cse_filter *fc = &q->req->fc;
+    if (fc->nlbl == FC_MAX_LBL)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many lbl values (limit %d)", FC_MAX_LBL);
+    q->scratch->lbl[fc->nlbl] = mem_strndup(v, n);
+    fc->lbl[fc->nlbl] = q->scratch->lbl[fc->nlbl];
+    fc->nlbl++;
+    return 0;
+}
+
+static int one_long(const char *key, const char *value, long min, long max, long *out, struct cse_response *rsp)
+{
+    if (value == NULL || !parse_long(value, strlen(value), min, max, out))
+        return bad_value(rsp, key);
+    return 0;
+}
+
+/* Query parameters Warden accepts but that cannot change the result of the foundation's
+ * operations (security parameters add privileges only once roles/tokens exist). */
+static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "rids", "tids", "ltids", "tqi", "asi", "auri"};
+/* Filter criteria and parameters of TS-0004 that Warden does not evaluate yet: refused rather than
+ * silently ignored, since ignoring them would return wrong results. */
+static const char *const unsupported_params[] = {"cra", "crb", "ms", "us", "sts", "stb", "exb", "exa", "sza", "szb",
+                                                 "cty", "atr", "smf", "cfs", "cfq", "fo", "gq", "atrl", "arp", "catr"};
+
+static int apply_arg(const struct http_kv *a, struct cse_request *req, struct http_scratch *scratch,
+                     struct cse_response *rsp)
+{
+    const char *k = a->key;
+    long v;
+    struct qctx q = {req, scratch, k};
+    if (strcmp(k, "rcn") == 0) {
+        if (one_long(k, a->value, 0, 12, &v, rsp))
+            return rsp->rsc;
+        req->rcn = (int)v;
+    } else if (strcmp(k, "drt") == 0) {
+        if (one_long(k, a->value, 1, 2, &v, rsp))
+            return rsp->rsc;
+        req->drt = (int)v;
+    } else if (strcmp(k, "fu") == 0) {
+        if (one_long(k, a->value, 1, 3, &v, rsp))
+            return rsp->rsc;
+        if (v == 3)
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "filterUsage 3 is not supported");
+        req->fc.fu = (int)v;
+    } else if (strcmp(k, "lim") == 0) {
+        if (one_long(k, a->value, 0, 1000000000, &req->fc.lim, rsp))
+            return rsp->rsc;
+    } else if (strcmp(k, "lvl") == 0) {
+        if (one_long(k, a->value, 1, 1000000000, &req->fc.lvl, rsp))
+            return rsp->rsc;
+    } else if (strcmp(k, "ofst") == 0) {
+        if (one_long(k, a->value, 0, 1000000000, &req->fc.ofst, rsp))
+            return rsp->rsc;
+    } else if (strcmp(k, "rt") == 0) {
+        if (one_long(k, a->value, 1, 3, &v, rsp))
+            return rsp->rsc;
+        if (v != 1)
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "non-blocking requests are not supported");
+    } else if (strcmp(k, "ty") == 0) {
+        return each_value(k, a->value, add_ty, &q, rsp);
+    } else if (strcmp(k, "lbl") == 0) {
+        return each_value(k, a->value, add_lbl, &q, rsp);
+    } else {
+        for (size_t i = 0; i < sizeof ignored_params / sizeof ignored_params[0]; i++)
+            if (strcmp(k, ignored_params[i]) == 0)
+                return 0;
+        for (size_t i = 0; i < sizeof unsupported_params / sizeof unsupported_params[0]; i++)
+            if (strcmp(k, unsupported_params[i]) == 0)
+                return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
+                                      "query parameter '%s' is not supported by this CSE", k);
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "unknown query parameter '%.32s'", k);
+    }
+    return 0;
+}
+
+/* TS-0009 §6.2.x: "/~/..." is SP-relative, "/_/..." absolute, anything else CSE-relative. */
+static int map_path(const char *url, char *to, size_t tolen, struct cse_response *rsp)
+{
+    if (url == NULL || url[0] != '/')
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "request path must start with '/'");
+    int n;
+    if (strncmp(url, "/~/", 3) == 0)
+        n = snprintf(to, tolen, "/%s", url + 3);
+    else if (strncmp(url, "/_/", 3) == 0)
+        n = snprintf(to, tolen, "//%s", url + 3);
+    else
+        n = snprintf(to, tolen, "%s", url + 1);
+    if (n < 0 || (size_t)n >= tolen)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "request path too long");
+    if (to[0] == '\0')
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "missing target resource in the path");
+    return 0;
+}
+
+int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struct http_scratch *scratch,
+                      struct cse_response *rsp)
+{
+    request_init(req);
+    memset(scratch, 0, sizeof *scratch);
+    req->fr = http_header(raw, "X-M2M-Origin");
+    req->rqi = http_header(raw, "X-M2M-RI");
+    req->rvi = http_header(raw, "X-M2M-RVI");
+    req->body = raw->body;
+    req->body_len = raw->body_len;
+
+    const char *m = raw->method ? raw->method : "";
+    const char *ct = http_header(raw, "Content-Type");
+    bool has_body = strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0;
+    if (has_body) {
+        if (ct == NULL)
+            return response_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media", "missing Content-Type");
+        if (parse_content_type(ct, req, rsp) != 0)
+            return rsp->rsc;
+    }
+    if (strcmp(m, "GET") == 0) {
+        req->op = OP_RETRIEVE;
+    } else if (strcmp(m, "PUT") == 0) {
+        req->op = OP_UPDATE;
+        req->ty = 0;
+    } else if (strcmp(m, "DELETE") == 0) {
+        req->op = OP_DELETE;
+    } else if (strcmp(m, "POST") == 0) {
+        req->op = req->ty > 0 ? OP_CREATE : OP_NOTIFY; /* TS-0009: POST is CREATE exactly when ty= is given */
+    } else {
+        return response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "bad-method", "HTTP method '%.16s' is not used by oneM2M",
+                              m);
+    }
+    if (map_path(raw->url, scratch->to, sizeof scratch->to, rsp) != 0)
+        return rsp->rsc;
+    req->to = scratch->to;
+    for (size_t i = 0; i < raw->nargs; i++) {
+        if (raw->args[i].key == NULL)
+            continue;
+        if (apply_arg(&raw->args[i], req, scratch, rsp) != 0)
+            return rsp->rsc;
+    }
+    return 0;
+}

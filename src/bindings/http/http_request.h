@@ -1,0 +1,47 @@
+/* http_request: the oneM2M HTTP binding's request mapping (TS-0009 §6): method, path, X-M2M-*
+ * headers, Content-Type and query string to a request primitive. Pure: no sockets, no
+ * libmicrohttpd, so the fuzzer drives it directly. */
+#ifndef WARDEN_BINDINGS_HTTP_REQUEST_H
+#define WARDEN_BINDINGS_HTTP_REQUEST_H
+
+#include <stddef.h>
+
+#include "core/limits.h"
+#include "core/request.h"
+
+struct http_kv {
+    const char *key;
+    const char *value; /* NULL for a query key without '=' */
+};
+
+struct http_raw {
+    const char *method;
+    const char *url;    /* path, percent-decoded, no query string */
+    const struct http_kv *headers;
+    size_t nheaders;
+    const struct http_kv *args; /* query arguments, decoded, in order */
+    size_t nargs;
+    const char *body;
+    size_t body_len;
+};
+
+/* Storage for strings the primitive points to that the raw request does not hold. */
+struct http_scratch {
+    char to[LIMIT_ID_LEN + 3];
+    char *lbl[FC_MAX_LBL]; /* owned copies */
+};
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *http_header(const struct http_raw *raw, const char *name);
+
+/* Fill req from raw. Returns 0, or an RSC with rsp filled (4000, 4005, 4015, 5001). req's
+ * strings point into raw and scratch, which must outlive req. Release scratch with
+ * http_scratch_free() in every case. */
+int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struct http_scratch *scratch,
+                      struct cse_response *rsp);
+void http_scratch_free(struct http_scratch *scratch);
+
+/* HTTP status for a oneM2M RSC (TS-0009 §6.4.x table). */
+unsigned http_status_of(int rsc);
+
+#endif

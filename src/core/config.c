@@ -1,0 +1,289 @@
+/* config: the configuration table and its parsers (see config.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+enum ctype { C_STR, C_LONG };
+
+struct centry {
+    const char *name;
+    enum ctype type;
+    size_t off;
+    const char *def;
+    long min, max;
+    const char *choices; /* "a|b|c" for enumerated strings, NULL otherwise */
+    const char *help;
+};
+
+#define S(field) C_STR, offsetof(struct cse_config, field)
+#define L(field) C_LONG, offsetof(struct cse_config, field)
+
+static const struct centry table[] = {
+    {"cse.id", S(cse_id), "/id-in", 0, 0, NULL, "SP-relative CSE-ID of this CSE"},
+    {"cse.rn", S(cse_rn), "cse-in", 0, 0, NULL, "resourceName of the CSEBase"},
+    {"cse.spid", S(cse_spid), "warden.example.com", 0, 0, NULL, "M2M-SP-ID (domain, without //)"},
+    {"cse.type", S(cse_type), "IN", 0, 0, "IN|MN|ASN", "CSE type"},
+    {"cse.profile", S(cse_profile), "dev", 0, 0, "dev|secure", "security profile"},
+    {"cse.admin", S(cse_admin), "CAdmin", 0, 0, NULL, "admin originator"},
+    {"cse.default_lifetime", L(cse_default_lifetime), "315360000", 1, 3153600000, NULL,
+     "seconds from creation to expirationTime when a request gives none"},
+    {"cse.max_lifetime", L(cse_max_lifetime), "3153600000", 1, 3153600000, NULL,
+     "latest expirationTime accepted, in seconds from now (later values are clamped)"},
+    {"store.path", S(store_path), "data/warden.db", 0, 0, NULL, "SQLite database file"},
+    {"store.url", S(store_url), "", 0, 0, NULL, "PostgreSQL URL (not in this build)"},
+    {"store.sync", S(store_sync), "normal", 0, 0, "normal|full",
+     "normal: acknowledged writes survive a process crash; full: also power loss"},
+    {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
+    {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},
+    {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},
+    {"http.threads", L(http_threads), "0", 0, 256, NULL, "HTTP worker threads (0 = one per CPU)"},
+    {"http.timeout", L(http_timeout), "10", 1, 3600, NULL, "seconds an idle connection is kept"},
+    {"http.max_conns", L(http_max_conns), "1024", 1, 65536, NULL, "concurrent connections in total"},
+    {"http.max_conns_per_ip", L(http_max_conns_per_ip), "64", 1, 65536, NULL, "concurrent connections per peer"},
+    {"http.header_limit", L(http_header_limit), "16384", 4096, 1048576, NULL,
+     "bytes of request line and headers per connection"},
+    {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
+};
+
+#define NENTRIES (sizeof table / sizeof table[0])
+
+static const struct centry *lookup(const char *name)
+{
+    for (size_t i = 0; i < NENTRIES; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return true;
+        p += len + (bar ? 1 : 0);
+    }
+    return false;
+}
+
+static int apply(struct cse_config *cfg, const struct centry *e, const char *value, char *err, size_t errlen)
+{
+    char *base = (char *)cfg + e->off;
+    if (e->type == C_STR) {
+        if (e->choices && !choice_ok(e->choices, value)) {
+            snprintf(err, errlen, "%s: '%s' is not one of %s", e->name, value, e->choices);
+            return -1;
+        }
+        char **slot = (char **)(void *)base;
+        mem_free(*slot);
+        *slot = mem_strdup(value);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || v < e->min || v > e->max) {
+        snprintf(err, errlen, "%s: '%s' is not an integer in [%ld, %ld]", e->name, value, e->min, e->max);
+        return -1;
+    }
+    *(long *)(void *)base = v;
+    return 0;
+}
+
+void config_defaults(struct cse_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char err[256];
+    for (size_t i = 0; i < NENTRIES; i++)
+        (void)apply(cfg, &table[i], table[i].def, err, sizeof err);
+}
+
+void config_free(struct cse_config *cfg)
+{
+    for (size_t i = 0; i < NENTRIES; i++)
+        if (table[i].type == C_STR)
+            MEM_FREE(*(char **)(void *)((char *)cfg + table[i].off));
+}
+
+int config_set(struct cse_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct centry *e = lookup(key);
+    if (e == NULL) {
+        snprintf(err, errlen, "unknown configuration key '%s'", key);
+        return -1;
+    }
+    return apply(cfg, e, value, err, errlen);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_load_file(struct cse_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096], section[64] = "";
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (close == NULL || close - s - 1 >= (long)sizeof section) {
+                snprintf(err, errlen, "%s:%d: malformed section header", path, lineno);
+                rc = -1;
+                break;
+            }
+            *close = '\0';
+            snprintf(section, sizeof section, "%s", trim(s + 1));
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (eq == NULL || section[0] == '\0') {
+            snprintf(err, errlen, "%s:%d: expected 'key = value' inside a [section]", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        char full[192], sub[256];
+        snprintf(full, sizeof full, "%s.%s", section, key);
+        if (config_set(cfg, full, val, sub, sizeof sub) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_from_args(struct cse_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            config_print_help();
+            return 1;
+        }
+        if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
+            const char *path = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            if (path == NULL) {
+                snprintf(err, errlen, "--config needs a file name");
+                return -1;
+            }
+            if (config_load_file(cfg, path, err, errlen) != 0)
+                return -1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            continue;
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) != 0 || eq == NULL) {
+            snprintf(err, errlen, "unexpected argument '%s' (expected --section.key=value)", a);
+            return -1;
+        }
+        char key[128];
+        size_t kl = (size_t)(eq - a - 2);
+        if (kl >= sizeof key) {
+            snprintf(err, errlen, "option name too long: '%.40s...'", a);
+            return -1;
+        }
+        memcpy(key, a + 2, kl);
+        key[kl] = '\0';
+        if (config_set(cfg, key, eq + 1, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+bool config_address_is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 || strcmp(addr, "localhost") == 0;
+}
+
+static bool name_ok(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 255)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.' || *s == '~'))
+            return false;
+    return true;
+}
+
+int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->cse_id[0] != '/' || !name_ok(cfg->cse_id + 1)) {
+        snprintf(err, errlen, "cse.id: '%s' must be '/' followed by one ID segment (e.g. /id-in)", cfg->cse_id);
+        return -1;
+    }
+    if (!name_ok(cfg->cse_rn)) {
+        snprintf(err, errlen, "cse.rn: '%s' is not a valid resourceName", cfg->cse_rn);
+        return -1;
+    }
+    if (!name_ok(cfg->cse_spid)) {
+        snprintf(err, errlen, "cse.spid: '%s' is not a valid SP domain", cfg->cse_spid);
+        return -1;
+    }
+    if (cfg->cse_admin[0] == '\0') {
+        snprintf(err, errlen, "cse.admin must not be empty");
+        return -1;
+    }
+    if (cfg->store_url[0] != '\0') {
+        snprintf(err, errlen, "store.url: PostgreSQL is not available in this build; use store.path");
+        return -1;
+    }
+    if (cfg->store_path[0] == '\0') {
+        snprintf(err, errlen, "store.path must name the SQLite database file");
+        return -1;
+    }
+    /* PRODUCT.md profiles: in the secure profile a plain listener may only serve loopback. */
+    if (strcmp(cfg->cse_profile, "secure") == 0 && cfg->http_port != 0 &&
+        !config_address_is_loopback(cfg->http_address)) {
+        snprintf(err, errlen,
+                 "http.address: the secure profile refuses plain HTTP on non-loopback address '%s'",
+                 cfg->http_address);
+        return -1;
+    }
+    return 0;
+}
+
+void config_print_help(void)
+{
+    printf("usage: warden [--config FILE] [--section.key=value ...]\n\nkeys (default):\n");
+    for (size_t i = 0; i < NENTRIES; i++)
+        printf("  --%s=%s\n      %s%s%s\n", table[i].name, table[i].def, table[i].help,
+               table[i].choices ? "; one of " : "", table[i].choices ? table[i].choices : "");
+}

@@ -1,0 +1,60 @@
+/* config: table-driven configuration (INI file + --section.key=value), one entry per key with its
+ * default, bounds and help text (cf. Redis' static_configs[]). */
+#ifndef WARDEN_CORE_CONFIG_H
+#define WARDEN_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cse_config {
+    /* [cse] */
+    char *cse_id;          /* SP-relative CSE-ID, "/id-in" */
+    char *cse_rn;          /* CSEBase resourceName */
+    char *cse_spid;        /* SP domain without "//" */
+    char *cse_type;        /* IN | MN | ASN */
+    char *cse_profile;     /* dev | secure */
+    char *cse_admin;       /* admin originator */
+    long cse_default_lifetime; /* seconds added to now for a resource created without et */
+    long cse_max_lifetime;     /* the latest et accepted, seconds from now */
+    /* [store] */
+    char *store_path;
+    char *store_url;
+    char *store_sync;      /* normal | full */
+    /* [log], [audit] */
+    char *log_level;
+    char *audit_path;
+    /* [http] */
+    char *http_address;
+    long http_port;
+    long http_threads;
+    long http_timeout;
+    long http_max_conns;
+    long http_max_conns_per_ip;
+    long http_header_limit;
+    /* [limits] */
+    long limits_max_body;
+};
+
+/* Fill every field with its default. Release with config_free(). */
+void config_defaults(struct cse_config *cfg);
+void config_free(struct cse_config *cfg);
+
+/* Apply "section.key" = value. Returns 0, or -1 with a message in err (size errlen) naming the key. */
+int config_set(struct cse_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Read an INI file ([section] then key = value; '#' and ';' start comments). Returns 0 or -1 + err. */
+int config_load_file(struct cse_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Apply the command line: --config FILE first (wherever it appears), then every --section.key=value
+ * in order (later wins). Returns 0, 1 when --help/--version was handled (caller exits 0), or -1 + err. */
+int config_from_args(struct cse_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Cross-key checks (profile rules, address forms). Returns 0 or -1 + err. */
+int config_validate(const struct cse_config *cfg, char *err, size_t errlen);
+
+/* Print every key with its default and help text (for --help). */
+void config_print_help(void);
+
+bool config_address_is_loopback(const char *addr);
+
+#endif

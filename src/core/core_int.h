@@ -1,0 +1,87 @@
+/* core_int: declarations shared by the files of core/ only (dispatch and the operations). */
+#ifndef WARDEN_CORE_CORE_INT_H
+#define WARDEN_CORE_CORE_INT_H
+
+#include "cse.h"
+#include "resources/rtype.h"
+#include "security/authz.h"
+#include "store/store.h"
+
+enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL };
+
+/* A resolved target. */
+struct target {
+    struct store_row row; /* the addressed resource; for la/ol the contentInstance it names */
+    bool have_row;
+    enum virt virt;
+};
+
+/* What dispatch learned about the originator (TS-0004 §7.3.2.1). */
+struct originator {
+    struct id id;          /* parsed From; kind ID_INVALID when absent */
+    bool present;
+    bool is_admin;
+    bool registered;       /* a local AE registered here */
+    struct authz_subject subj;
+};
+
+/* Everything an operation needs. */
+struct op_ctx {
+    struct cse *cse;
+    const struct cse_request *req;
+    struct cse_response *rsp;
+    struct store_view *view;
+    struct originator *orig;
+    struct target *tgt;
+    int64_t now; /* seconds */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
+                   struct cse_response *rsp);
+void target_free(struct target *t);
+
+/* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
+ * Returns 0 when permitted. */
+int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty);
+
+/* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */
+char *represent_row(const struct store_row *row, size_t *len);
+
+/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute object
+ * (a new reference) or NULL with rsp filled (4000, 4015). */
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt);
+
+/* expirationTime of a request: absent gives the default lifetime, past is 4000, beyond the maximum
+ * is clamped. Returns 0 or an RSC. */
+int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
+
+/* The operations; each returns CSE_DONE with rsp filled, or CSE_PENDING (done will be called). */
+enum cse_status op_create(struct op_ctx *c);
+enum cse_status op_retrieve(struct op_ctx *c);
+enum cse_status op_update(struct op_ctx *c);
+enum cse_status op_delete(struct op_ctx *c);
+
+/* Delete a resource and its subtree inside a transaction and inform its parent's type.
+ * row must be a row that existed in this transaction. Returns 0 or an RSC (rsp filled). */
+int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
+
+/* A vector of deep-copied rows, filled by rowvec_collect as a store_row_fn, so that a walk can
+ * recurse or write without reusing a live statement. Stops the walk at max rows. */
+struct rowvec {
+    struct store_row *v;
+    size_t n, cap;
+    size_t max;
+};
+int rowvec_collect(void *arg, const struct store_row *r);
+void rowvec_free(struct rowvec *rv);
+
+/* Expiry sweeper (expiry.c). */
+int expiry_start(struct cse *cse);
+void expiry_stop(struct cse *cse);
+
+/* Seconds since the epoch from the server's clock. */
+int64_t cse_now(const struct cse *cse);
+
+#endif

@@ -1,0 +1,156 @@
+/* cse: the server context: start-up (CSEBase bootstrap), background work and shutdown. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "encoding/json.h"
+#include "rsc.h"
+#include "util/mem.h"
+
+/* The CSEBase never expires: 9999-12-31T23:59:59. */
+#define ET_NEVER 253402300799LL
+
+struct boot {
+    struct store_job job;
+    struct cse *cse;
+    char *err;
+    size_t errlen;
+    bool finished, ok;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
+{
+    const struct cse_config *cfg = cse->cfg;
+    int cst = strcmp(cfg->cse_type, "IN") == 0 ? 1 : strcmp(cfg->cse_type, "MN") == 0 ? 2 : 3;
+    json_t *poa = json_array();
+    if (cfg->http_port != 0) {
+        char url[300];
+        snprintf(url, sizeof url, "http://%s:%ld", cfg->http_address, cfg->http_port);
+        json_array_append_new(poa, json_string(url));
+    }
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
+                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst, "srt",
+                     TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, "poa", poa, "csz", "application/json", "srv", "2", "2a", "3",
+                     "4", "5");
+}
+
+static int boot_run(struct store_view *txn, void *arg)
+{
+    struct boot *b = arg;
+    struct cse *cse = b->cse;
+    const struct store_ops *ops = txn->st->ops;
+    int64_t now = cse_now(cse);
+    char ts[TS_LEN + 1];
+    ts_format(now, ts);
+    struct store_row cur;
+    int rc = ops->get_ri(txn, cse->cb_ri, now, &cur);
+    if (rc == STORE_OK) {
+        if (cur.ty != TY_CSEBASE || strcmp(cur.path, cse->cfg->cse_rn) != 0) {
+            snprintf(b->err, b->errlen, "the store belongs to a CSEBase named '%s', not '%s' (cse.rn)", cur.path,
+                     cse->cfg->cse_rn);
+            store_row_free(&cur);
+            return 1;
+        }
+        json_t *old = json_loads(cur.doc, 0, NULL);
+        const char *ct = json_string_value(json_object_get(old, "ct"));
+        json_t *doc = cse_base_doc(cse, ct ? ct : ts, ts);
+        mem_free(cur.doc);
+        cur.doc = json_encode(doc, NULL);
+        json_decref(doc);
+        json_decref(old);
+        rc = ops->update(txn, &cur);
+        store_row_free(&cur);
+    } else if (rc == STORE_NOT_FOUND) {
+        struct store_row other;
+        if (ops->get_path(txn, cse->cfg->cse_rn, now, &other) == STORE_OK) {
+            snprintf(b->err, b->errlen, "the store belongs to another CSE (CSEBase '%s' has resourceID '%s', not '%s')",
+                     other.path, other.ri, cse->cb_ri);
+            store_row_free(&other);
+            return 1;
+        }
+        json_t *doc = cse_base_doc(cse, ts, ts);
+        struct store_row row = {
+            .ri = cse->cb_ri,
+            .pi = "",
+            .rn = cse->cfg->cse_rn,
+            .path = cse->cfg->cse_rn,
+            .ty = TY_CSEBASE,
+            .et = ET_NEVER,
+            .cr = "",
+            .ae = "",
+        };
+        row.doc = json_encode(doc, NULL);
+        json_decref(doc);
+        rc = ops->insert(txn, &row);
+        mem_free(row.doc);
+    }
+    if (rc != STORE_OK) {
+        snprintf(b->err, b->errlen, "cannot write the CSEBase to the store");
+        return 1;
+    }
+    b->ok = true;
+    return 0;
+}
+
+static void boot_done(void *arg, bool committed)
+{
+    struct boot *b = arg;
+    pthread_mutex_lock(&b->lock);
+    b->ok = b->ok && committed;
+    b->finished = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store,
+             struct audit *audit, char *err, size_t errlen)
+{
+    memset(cse, 0, sizeof *cse);
+    cse->cfg = cfg;
+    cse->log = log;
+    cse->store = store;
+    cse->audit = audit;
+    cse->clock = (struct clock){.now_us = clock_real_us};
+    cse->idenv = (struct id_env){.spid = cfg->cse_spid, .cse_id = cfg->cse_id};
+    cse->secure = strcmp(cfg->cse_profile, "secure") == 0;
+    cse->max_body = cfg->limits_max_body;
+    cse->cb_ri = mem_strdup(cfg->cse_id + 1);
+    if (!id_parse(&cse->idenv, cfg->cse_admin, &cse->admin))
+        snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);
+    pthread_mutex_init(&cse->expiry_lock, NULL);
+    pthread_cond_init(&cse->expiry_cond, NULL);
+
+    struct boot b = {.cse = cse, .err = err, .errlen = errlen};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    b.job = (struct store_job){.run = boot_run, .done = boot_done, .arg = &b};
+    snprintf(err, errlen, "the store did not accept the start-up transaction");
+    if (store->ops->submit(store, &b.job) == STORE_OK) {
+        pthread_mutex_lock(&b.lock);
+        while (!b.finished)
+            pthread_cond_wait(&b.cond, &b.lock);
+        pthread_mutex_unlock(&b.lock);
+    }
+    pthread_mutex_destroy(&b.lock);
+    pthread_cond_destroy(&b.cond);
+    return b.ok ? 0 : -1;
+}
+
+int cse_start(struct cse *cse)
+{
+    return expiry_start(cse);
+}
+
+void cse_stop(struct cse *cse)
+{
+    expiry_stop(cse);
+}
+
+void cse_destroy(struct cse *cse)
+{
+    MEM_FREE(cse->cb_ri);
+    pthread_mutex_destroy(&cse->expiry_lock);
+    pthread_cond_destroy(&cse->expiry_cond);
+}

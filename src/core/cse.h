@@ -1,0 +1,61 @@
+/* cse: the one server context (struct cse) and the request entry point every binding calls. No
+ * mutable state of Warden lives outside a struct cse, so several CSEs can share a process. */
+#ifndef WARDEN_CORE_CSE_H
+#define WARDEN_CORE_CSE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "id.h"
+#include "request.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct store;
+struct audit;
+
+struct cse {
+    const struct cse_config *cfg; /* not owned */
+    struct log *log;              /* not owned */
+    struct store *store;          /* not owned */
+    struct audit *audit;          /* not owned; may be NULL */
+    struct clock clock;
+    struct id_env idenv;
+    struct id admin;              /* canonical admin originator */
+    bool secure;                  /* secure profile */
+    char *cb_ri;                  /* CSEBase resourceID (owned) */
+    int64_t max_body;
+    /* expiry sweeper */
+    pthread_t expiry_thread;
+    bool expiry_started;
+    pthread_mutex_t expiry_lock;
+    pthread_cond_t expiry_cond;
+    bool stopping;
+    int pending_jobs;             /* expiry jobs in flight (guarded by expiry_lock) */
+};
+
+/* Build the context over an open store; creates the CSEBase on first start and refuses a store
+ * that belongs to a different CSE. Returns 0 or -1 with err filled. */
+int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store,
+             struct audit *audit, char *err, size_t errlen);
+/* Start the expiry sweeper (expirationTime enforcement). */
+int cse_start(struct cse *cse);
+/* Stop background work; the caller closes the store afterwards. */
+void cse_stop(struct cse *cse);
+void cse_destroy(struct cse *cse);
+
+enum cse_status { CSE_DONE = 0, CSE_PENDING = 1 };
+
+/* Process one request primitive. Returns CSE_DONE with rsp filled, or CSE_PENDING when the request
+ * parked on a store commit: done(done_arg) is then called exactly once, from another thread,
+ * after rsp has been filled. req and every string it points to must stay valid until then. */
+enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                             void (*done)(void *arg), void *done_arg);
+
+/* The per-request log line (originator, operation, target, status, microseconds). */
+void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
+                     int64_t elapsed_us);
+
+#endif

@@ -1,0 +1,249 @@
+/* dispatch: the request pipeline every binding enters (ARCHITECTURE.md): validate the primitive,
+ * authenticate the originator on receipt (TS-0004 §7.3.2.1) before any routing, resolve the
+ * target, then hand over to the operation, which authorizes and runs the resource type's rules. */
+#include <string.h>
+
+#include "core_int.h"
+#include "rsc.h"
+#include "security/audit.h"
+#include "util/mem.h"
+
+int64_t cse_now(const struct cse *cse)
+{
+    return clock_now_us(&cse->clock) / 1000000;
+}
+
+static bool is_denial(int rsc)
+{
+    return rsc == RSC_ORIGINATOR_HAS_NO_PRIVILEGE || rsc == RSC_ORIGINATOR_NOT_AUTHENTICATED ||
+           rsc == RSC_SECURITY_ASSOCIATION_REQUIRED;
+}
+
+static void audit_denial(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp)
+{
+    struct audit_event ev = {
+        .event = "deny",
+        .originator = req->fr,
+        .peer = req->sec.peer,
+        .binding = req->sec.binding,
+        .op = op_name(req->op),
+        .target = req->to,
+        .rsc = rsp->rsc,
+        .reason = rsp->reason,
+    };
+    audit_record(cse->audit, &ev);
+}
+
+/* In the secure profile a denial says only what failed, never why (TS-0009 §6.5 spirit: no
+ * debugging information an attacker can use); the reason still goes to the audit log. */
+static void finish(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
+{
+    if (!is_denial(rsp->rsc))
+        return;
+    audit_denial(cse, req, rsp);
+    if (cse->secure)
+        response_error(rsp, rsp->rsc, rsp->reason, "%s", rsc_name(rsp->rsc));
+}
+
+static const char *const supported_rvi[] = {"2", "2a", "3", "4", "5"};
+
+static int check_primitive(const struct cse_request *req, struct cse_response *rsp)
+{
+    if (req->op < OP_CREATE || req->op > OP_NOTIFY)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-op", "invalid operation");
+    if (req->rqi == NULL || req->rqi[0] == '\0')
+        return response_error(rsp, RSC_BAD_REQUEST, "missing-rqi", "missing Request Identifier (X-M2M-RI)");
+    if (strlen(req->rqi) > LIMIT_ID_LEN)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-rqi", "Request Identifier too long");
+    if (req->rvi != NULL) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof supported_rvi / sizeof supported_rvi[0]; i++)
+            ok |= strcmp(req->rvi, supported_rvi[i]) == 0;
+        if (!ok)
+            return response_error(rsp, RSC_RELEASE_VERSION_NOT_SUPPORTED, "bad-rvi",
+                                  "release version '%.16s' is not supported (2, 2a, 3, 4, 5 are)", req->rvi);
+    }
+    if (req->op == OP_CREATE && req->ty <= 0)
+        return response_error(rsp, RSC_BAD_REQUEST, "missing-ty", "CREATE needs a resource type");
+    return 0;
+}
+
+static bool sa_bound_to(const struct cse_secctx *sec, const char *canon)
+{
+    for (int i = 0; i < sec->nids; i++)
+        if (sec->ids[i] && strcmp(sec->ids[i], canon) == 0)
+            return true;
+    return false;
+}
+
+/* TS-0004 §7.3.2.1 / TS-0003 §7.2 originator checks, before any routing, so that a spoofed
+ * originator learns nothing about what exists. */
+static int check_originator(struct cse *cse, struct store_view *v, const struct cse_request *req,
+                            struct originator *o, struct cse_response *rsp)
+{
+    memset(o, 0, sizeof *o);
+    bool ae_create = req->op == OP_CREATE && req->ty == TY_AE;
+    bool no_sa = req->sec.sa == SA_NONE;
+    const char *fr = req->fr;
+
+    if (fr == NULL || fr[0] == '\0') {
+        if (!ae_create)
+            return response_error(rsp, RSC_BAD_REQUEST, "missing-from", "missing originator (X-M2M-Origin)");
+        if (cse->secure && no_sa)
+            return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
+                                  "the secure profile requires a security association");
+        return 0;
+    }
+    o->present = true;
+    if (strcmp(fr, cse->cfg->cse_admin) == 0) {
+        o->is_admin = true;
+        o->id = cse->admin;
+    } else if (!id_parse(&cse->idenv, fr, &o->id)) {
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator '%.64s'", fr);
+    } else if (o->id.kind != ID_INVALID && strcmp(o->id.canon, cse->admin.canon) == 0 && cse->admin.canon[0]) {
+        o->is_admin = true;
+    }
+
+    if (cse->secure && no_sa)
+        return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
+                              "the secure profile requires a security association");
+    if (o->is_admin) {
+        /* PRODUCT.md: secure profile accepts the admin only over an SA bound to it */
+        if (cse->secure && !sa_bound_to(&req->sec, cse->admin.canon))
+            return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "admin-needs-sa",
+                                  "the admin originator needs a security association bound to it");
+        o->subj.canon = cse->admin.canon;
+        o->subj.is_admin = true;
+        return 0;
+    }
+    switch (o->id.kind) {
+    case ID_ASK_C:
+    case ID_ASK_S:
+        if (ae_create)
+            return 0;
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "From '%s' is only valid for AE registration", fr);
+    case ID_CSE:
+        if (no_sa)
+            return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "cse-needs-sa",
+                                  "a CSE originator needs a security association");
+        break;
+    case ID_AE: {
+        struct store_row ae;
+        if (o->id.local) {
+            int rc = v->st->ops->get_ri(v, o->id.stem, cse_now(cse), &ae);
+            if (rc == STORE_OK) {
+                o->registered = ae.ty == TY_AE;
+                store_row_free(&ae);
+            } else if (rc != STORE_NOT_FOUND) {
+                return response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+            }
+        }
+        if (ae_create) {
+            if (o->id.form != IDF_STEM)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-from",
+                                      "AE registration needs From 'C', 'S', empty, or an AE-ID-Stem");
+            return 0; /* re-registration of a registered stem is refused later with 4117 */
+        }
+        if (!o->registered && no_sa)
+            return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "ae-not-registered",
+                                  "originator is not a registered AE and no security association vouches for it");
+        if (o->registered && o->id.form != IDF_STEM)
+            return response_error(rsp, RSC_BAD_REQUEST, "from-not-stem",
+                                  "a registered AE must use its AE-ID-Stem '%s' as From", o->id.stem);
+        break;
+    }
+    default: return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator");
+    }
+    o->subj.canon = o->id.canon;
+    o->subj.stem = o->registered ? o->id.stem : NULL;
+    return 0;
+}
+
+int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty)
+{
+    struct authz_target t = {.ty = row->ty, .ae = row->ae, .cr = row->cr, .child_ty = child_ty};
+    struct authz_result r;
+    authz_decide(&c->orig->subj, op, &t, &r);
+    if (r.permit)
+        return 0;
+    return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, r.reason,
+                          "originator has no privilege (%s): the default policy grants access only to the "
+                          "admin, the owning AE and the creator",
+                          r.reason);
+}
+
+/* Context kept alive while a request is parked on the writer: the completion wrapper runs the
+ * audit/secure-profile finishing step before handing back to the binding. */
+struct parked {
+    struct cse *cse;
+    const struct cse_request *req;
+    struct cse_response *rsp;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+static void parked_done(void *arg)
+{
+    struct parked *p = arg;
+    finish(p->cse, p->req, p->rsp);
+    void (*done)(void *) = p->done;
+    void *done_arg = p->done_arg;
+    mem_free(p);
+    done(done_arg);
+}
+
+enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                             void (*done)(void *arg), void *done_arg)
+{
+    if (check_primitive(req, rsp) != 0) {
+        finish(cse, req, rsp);
+        return CSE_DONE;
+    }
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    struct originator orig;
+    struct target tgt = {0};
+    enum cse_status st = CSE_DONE;
+    int64_t now = cse_now(cse);
+    if (check_originator(cse, v, req, &orig, rsp) != 0 || resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
+        goto out;
+
+    struct parked *p = mem_alloc(sizeof *p);
+    *p = (struct parked){cse, req, rsp, done, done_arg};
+    struct op_ctx c = {
+        .cse = cse,
+        .req = req,
+        .rsp = rsp,
+        .view = v,
+        .orig = &orig,
+        .tgt = &tgt,
+        .now = now,
+        .done = parked_done,
+        .done_arg = p,
+    };
+    switch (req->op) {
+    case OP_CREATE: st = op_create(&c); break;
+    case OP_RETRIEVE: st = op_retrieve(&c); break;
+    case OP_UPDATE: st = op_update(&c); break;
+    case OP_DELETE: st = op_delete(&c); break;
+    default:
+        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
+                       "NOTIFY is not supported on this resource");
+        break;
+    }
+    if (st == CSE_DONE)
+        mem_free(p);
+out:
+    target_free(&tgt);
+    cse->store->ops->view_release(cse->store, v);
+    if (st == CSE_DONE)
+        finish(cse, req, rsp);
+    return st;
+}
+
+void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
+                     int64_t elapsed_us)
+{
+    LOG(cse->log, LOG_INFO, "%s %s fr=%s to=%s rqi=%s rsc=%d %lldus%s%s", req->sec.binding ? req->sec.binding : "-",
+        op_name(req->op), req->fr ? req->fr : "-", req->to ? req->to : "-", req->rqi ? req->rqi : "-", rsp->rsc,
+        (long long)elapsed_us, rsp->reason ? " reason=" : "", rsp->reason ? rsp->reason : "");
+}

@@ -1,0 +1,99 @@
+/* expiry: expirationTime enforcement (TS-0001 §9.6.1.3). Reads already hide expired resources
+ * (every lookup compares et with now); this sweeper removes them and their subtrees from the store
+ * about once a second, through the same delete path as a DELETE request so that derived state
+ * (a container's cni/cbs) stays right. */
+#include <time.h>
+
+#include "core_int.h"
+#include "rsc.h"
+#include "util/mem.h"
+
+struct sweep {
+    struct store_job job;
+    struct cse *cse;
+    struct cse_response rsp;
+    size_t removed;
+};
+
+static int sweep_run(struct store_view *txn, void *arg)
+{
+    struct sweep *s = arg;
+    struct txn_ctx t = {.cse = s->cse, .txn = txn, .now = cse_now(s->cse), .rsp = &s->rsp};
+    struct rowvec rv = {.max = LIMIT_EXPIRY_BATCH};
+    if (txn->st->ops->expired(txn, t.now, LIMIT_EXPIRY_BATCH, rowvec_collect, &rv) < 0) {
+        rowvec_free(&rv);
+        return 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < rv.n && rc == 0; i++)
+        rc = txn_delete_resource(&t, &rv.v[i]);
+    s->removed = rv.n;
+    rowvec_free(&rv);
+    return rc;
+}
+
+static void sweep_done(void *arg, bool committed)
+{
+    struct sweep *s = arg;
+    struct cse *cse = s->cse;
+    if (!committed || s->rsp.rsc != 0)
+        LOG(cse->log, LOG_WARN, "expiry sweep failed: %s", s->rsp.message ? s->rsp.message : "commit failed");
+    else if (s->removed)
+        LOG(cse->log, LOG_DEBUG, "expiry sweep removed %zu resources", s->removed);
+    bool again = committed && s->removed == LIMIT_EXPIRY_BATCH;
+    response_free(&s->rsp);
+    mem_free(s);
+    pthread_mutex_lock(&cse->expiry_lock);
+    cse->pending_jobs--;
+    /* wake the sweeper early only to continue a mass expiry, or to let a stop finish */
+    if (again || cse->stopping)
+        pthread_cond_broadcast(&cse->expiry_cond);
+    pthread_mutex_unlock(&cse->expiry_lock);
+}
+
+static void *expiry_main(void *arg)
+{
+    struct cse *cse = arg;
+    pthread_mutex_lock(&cse->expiry_lock);
+    while (!cse->stopping) {
+        if (cse->pending_jobs == 0) {
+            struct sweep *s = mem_calloc(1, sizeof *s);
+            s->cse = cse;
+            s->job = (struct store_job){.run = sweep_run, .done = sweep_done, .arg = s};
+            cse->pending_jobs++;
+            if (cse->store->ops->submit(cse->store, &s->job) != STORE_OK) {
+                cse->pending_jobs--;
+                mem_free(s);
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (!cse->stopping)
+            pthread_cond_timedwait(&cse->expiry_cond, &cse->expiry_lock, &ts);
+    }
+    while (cse->pending_jobs > 0)
+        pthread_cond_wait(&cse->expiry_cond, &cse->expiry_lock);
+    pthread_mutex_unlock(&cse->expiry_lock);
+    return NULL;
+}
+
+int expiry_start(struct cse *cse)
+{
+    if (pthread_create(&cse->expiry_thread, NULL, expiry_main, cse) != 0)
+        return -1;
+    cse->expiry_started = true;
+    return 0;
+}
+
+void expiry_stop(struct cse *cse)
+{
+    if (!cse->expiry_started)
+        return;
+    pthread_mutex_lock(&cse->expiry_lock);
+    cse->stopping = true;
+    pthread_cond_broadcast(&cse->expiry_cond);
+    pthread_mutex_unlock(&cse->expiry_lock);
+    pthread_join(cse->expiry_thread, NULL);
+    cse->expiry_started = false;
+}

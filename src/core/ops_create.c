@@ -1,0 +1,276 @@
+/* ops_create: the CREATE operation (TS-0001 §10.1.2, TS-0004 §7.3.3.x generic create procedure):
+ * validation and derived attributes on the request thread, then one write job whose completion
+ * (after the commit) releases the response. */
+#include <string.h>
+
+#include "core_int.h"
+#include "encoding/json.h"
+#include "rsc.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/rand.h"
+#include "util/timeutil.h"
+
+/* resourceID: the type's short name and 16 random characters (~95 bits): not guessable. */
+#define RI_RANDOM_LEN 16
+
+struct create_job {
+    struct store_job job;
+    struct cse *cse;
+    const struct rtype *rt;
+    struct store_row row;
+    json_t *res;
+    struct cse_response *rsp;
+    int rcn;
+    int result;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+static int create_run(struct store_view *txn, void *arg)
+{
+    struct create_job *j = arg;
+    const struct store_ops *ops = txn->st->ops;
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    struct store_row parent;
+    int rc = ops->get_ri(txn, j->row.pi, t.now, &parent);
+    if (rc != STORE_OK) {
+        j->result = rc == STORE_NOT_FOUND ? response_error(j->rsp, RSC_NOT_FOUND, "parent-gone",
+                                                           "the parent resource no longer exists")
+                                          : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        return 1;
+    }
+    if (j->rt->txn_create)
+        j->result = j->rt->txn_create(&t, &parent, &j->row, j->res);
+    if (j->result == 0) {
+        j->row.doc = json_encode(j->res, NULL);
+        rc = ops->insert(txn, &j->row);
+        if (rc == STORE_CONFLICT)
+            j->result = response_error(j->rsp, RSC_CONFLICT, "name-exists",
+                                       "a resource named '%s' already exists under this parent", j->row.rn);
+        else if (rc != STORE_OK)
+            j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
+    if (j->result == 0) {
+        const struct rtype *pt = rtype_find(parent.ty);
+        if (pt && pt->txn_child_added)
+            j->result = pt->txn_child_added(&t, &parent, &j->row);
+    }
+    store_row_free(&parent);
+    return j->result != 0;
+}
+
+static void create_done(void *arg, bool committed)
+{
+    struct create_job *j = arg;
+    struct cse_response *rsp = j->rsp;
+    if (!committed) {
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
+    } else if (j->result == 0) {
+        rsp->rsc = RSC_CREATED;
+        rsp->location = mem_strdup(j->row.path);
+        struct buf b;
+        buf_init(&b);
+        switch (j->rcn) {
+        case 0: break;
+        case 2:
+            buf_puts(&b, "{\"m2m:uri\":");
+            buf_json_str(&b, j->row.path);
+            buf_putc(&b, '}');
+            break;
+        case 3:
+            buf_printf(&b, "{\"m2m:rce\":{\"m2m:%s\":%s,\"uri\":", j->rt->sn, j->row.doc);
+            buf_json_str(&b, j->row.path);
+            buf_puts(&b, "}}");
+            break;
+        default: buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, j->row.doc); break;
+        }
+        if (b.len)
+            rsp->body = buf_take(&b, &rsp->body_len);
+        buf_free(&b);
+    }
+    json_decref(j->res);
+    store_row_free(&j->row);
+    void (*done)(void *) = j->done;
+    void *done_arg = j->done_arg;
+    mem_free(j);
+    done(done_arg);
+}
+
+/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
+ * object (a new reference) or NULL with rsp filled. */
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt)
+{
+    char err[256];
+    if (c->req->media != MEDIA_JSON) {
+        response_error(c->rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media", "content must be JSON");
+        return NULL;
+    }
+    json_t *root = json_decode_body(c->req->body, c->req->body_len, err, sizeof err);
+    if (root == NULL) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "%s", err);
+        return NULL;
+    }
+    char key[32];
+    snprintf(key, sizeof key, "m2m:%s", rt->sn);
+    json_t *attrs = json_object_get(root, key);
+    if (!json_is_object(root) || json_object_size(root) != 1 || !json_is_object(attrs)) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "content must be {\"%s\": {...}}", key);
+        json_decref(root);
+        return NULL;
+    }
+    json_incref(attrs);
+    json_decref(root);
+    return attrs;
+}
+
+/* expirationTime of a create/update request: in the past is refused, beyond the CSE's maximum is
+ * clamped (TS-0001 §9.6.1.3: the Hosting CSE may shorten it). Returns 0 or 4000. */
+int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et)
+{
+    const json_t *v = json_object_get(attrs, "et");
+    int64_t max = c->now + c->cse->cfg->cse_max_lifetime;
+    if (!json_is_string(v)) {
+        *et = c->now + c->cse->cfg->cse_default_lifetime;
+    } else {
+        if (!ts_parse(json_string_value(v), et))
+            return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "malformed expirationTime");
+        if (*et <= c->now)
+            return response_error(c->rsp, RSC_BAD_REQUEST, "et-past", "expirationTime is in the past");
+    }
+    if (*et > max)
+        *et = max;
+    return 0;
+}
+
+static bool parent_allowed(const struct rtype *rt, int pty)
+{
+    for (const int *p = rt->parents; *p; p++)
+        if (*p == pty)
+            return true;
+    return false;
+}
+
+enum cse_status op_create(struct op_ctx *c)
+{
+    const struct store_row *parent = &c->tgt->row;
+    struct cse_response *rsp = c->rsp;
+    int rcn = c->req->rcn < 0 ? 1 : c->req->rcn;
+    if (rcn > 3) {
+        response_error(rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for CREATE", rcn);
+        return CSE_DONE;
+    }
+    if (c->tgt->virt != VIRT_NONE) {
+        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "virtual", "cannot create under a virtual resource");
+        return CSE_DONE;
+    }
+    const struct rtype *rt = rtype_find(c->req->ty);
+    if (rt == NULL || !rt->creatable) {
+        response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "resource type %d cannot be created here", c->req->ty);
+        return CSE_DONE;
+    }
+    if (!parent_allowed(rt, parent->ty)) {
+        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
+                       rt->sn);
+        return CSE_DONE;
+    }
+    if (op_authorize(c, ACOP_CREATE, parent, rt->ty) != 0)
+        return CSE_DONE;
+    json_t *attrs = op_decode_content(c, rt);
+    if (attrs == NULL)
+        return CSE_DONE;
+    int64_t et;
+    if (attr_validate(rt, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
+        json_decref(attrs);
+        return CSE_DONE;
+    }
+
+    struct create_job *j = mem_calloc(1, sizeof *j);
+    j->cse = c->cse;
+    j->rt = rt;
+    j->rsp = rsp;
+    j->rcn = rcn;
+    j->done = c->done;
+    j->done_arg = c->done_arg;
+    char ri[RI_RANDOM_LEN + 8];
+    snprintf(ri, sizeof ri, "%s", rt->sn);
+    rand_alnum(ri + strlen(ri), RI_RANDOM_LEN);
+    struct store_row *row = &j->row;
+    row->ri = mem_strdup(ri);
+    row->pi = mem_strdup(parent->ri);
+    const json_t *rn = json_object_get(attrs, "rn");
+    row->rn = mem_strdup(json_is_string(rn) ? json_string_value(rn) : ri);
+    row->ty = rt->ty;
+    row->et = et;
+    row->cr = mem_strdup(c->orig->subj.canon ? c->orig->subj.canon : "");
+    row->ae = mem_strdup(parent->ae);
+
+    char ts[TS_LEN + 1], ets[TS_LEN + 1];
+    ts_format(c->now, ts);
+    ts_format(et, ets);
+    json_t *res = json_object();
+    j->res = res;
+    json_set_int(res, "ty", rt->ty);
+    json_set_str(res, "ri", ri);
+    json_set_str(res, "rn", row->rn);
+    json_set_str(res, "pi", parent->ri);
+    json_set_str(res, "ct", ts);
+    json_set_str(res, "lt", ts);
+    json_set_str(res, "et", ets);
+    if (rt->has_st)
+        json_set_int(res, "st", 0);
+    const char *k;
+    json_t *v;
+    json_object_foreach(attrs, k, v) {
+        if (strcmp(k, "rn") == 0 || strcmp(k, "et") == 0)
+            continue;
+        if (strcmp(k, "cr") == 0) { /* TS-0004: cr=null asks the CSE to record the creator */
+            if (rt->has_cr)
+                json_set_str(res, "cr", c->req->fr ? c->req->fr : "");
+            continue;
+        }
+        json_object_set(res, k, v);
+    }
+
+    struct create_ctx cc = {
+        .cse = c->cse,
+        .req = c->req,
+        .orig = c->orig->present ? &c->orig->id : NULL,
+        .parent = parent,
+        .attrs = attrs,
+        .res = res,
+        .row = row,
+        .now = c->now,
+        .rsp = rsp,
+    };
+    int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
+    json_decref(attrs);
+    if (rc == 0) {
+        json_set_str(res, "ri", row->ri);
+        json_set_str(res, "rn", row->rn);
+        struct buf path;
+        buf_init(&path);
+        buf_printf(&path, "%s/%s", parent->path, row->rn);
+        row->path = buf_take(&path, NULL);
+        if (strlen(row->path) > LIMIT_ID_LEN || strchr(row->path, '/') == NULL)
+            rc = response_error(rsp, RSC_BAD_REQUEST, "too-deep", "the resource address would be too long");
+        int depth = 0;
+        for (const char *p = row->path; *p; p++)
+            depth += *p == '/';
+        if (rc == 0 && depth > LIMIT_PATH_DEPTH)
+            rc = response_error(rsp, RSC_BAD_REQUEST, "too-deep", "the resource tree would be deeper than %d",
+                                LIMIT_PATH_DEPTH);
+    }
+    if (rc == 0) {
+        j->job.run = create_run;
+        j->job.done = create_done;
+        j->job.arg = j;
+        if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
+            return CSE_PENDING;
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    }
+    json_decref(res);
+    store_row_free(row);
+    mem_free(j);
+    return CSE_DONE;
+}

@@ -1,0 +1,105 @@
+/* ops_delete: the DELETE operation (TS-0001 §10.1.5): the resource and its whole subtree go in
+ * one transaction, and the parent's type keeps its derived state (cni/cbs) right. */
+#include <string.h>
+
+#include "core_int.h"
+#include "rsc.h"
+#include "util/mem.h"
+
+int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
+{
+    const struct store_ops *ops = t->txn->st->ops;
+    if (ops->delete_subtree(t->txn, row->path) != STORE_OK)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    struct store_row parent;
+    int rc = ops->get_ri(t->txn, row->pi, t->now, &parent);
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    if (rc != STORE_OK)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    const struct rtype *pt = rtype_find(parent.ty);
+    int res = pt && pt->txn_child_removed ? pt->txn_child_removed(t, &parent, row) : 0;
+    store_row_free(&parent);
+    return res;
+}
+
+struct delete_job {
+    struct store_job job;
+    struct cse *cse;
+    char *ri;
+    struct cse_response *rsp;
+    int rcn;
+    int result;
+    struct store_row gone; /* the deleted resource, for rcn 1 */
+    bool have_gone;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+static int delete_run(struct store_view *txn, void *arg)
+{
+    struct delete_job *j = arg;
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    int rc = txn->st->ops->get_ri(txn, j->ri, t.now, &j->gone);
+    if (rc != STORE_OK) {
+        j->result = rc == STORE_NOT_FOUND
+                        ? response_error(j->rsp, RSC_NOT_FOUND, "gone", "the resource no longer exists")
+                        : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        return 1;
+    }
+    j->have_gone = true;
+    j->result = txn_delete_resource(&t, &j->gone);
+    return j->result != 0;
+}
+
+static void delete_done(void *arg, bool committed)
+{
+    struct delete_job *j = arg;
+    struct cse_response *rsp = j->rsp;
+    if (!committed) {
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
+    } else if (j->result == 0) {
+        rsp->rsc = RSC_DELETED;
+        if (j->rcn == 1)
+            rsp->body = represent_row(&j->gone, &rsp->body_len);
+    }
+    if (j->have_gone)
+        store_row_free(&j->gone);
+    mem_free(j->ri);
+    void (*done)(void *) = j->done;
+    void *done_arg = j->done_arg;
+    mem_free(j);
+    done(done_arg);
+}
+
+enum cse_status op_delete(struct op_ctx *c)
+{
+    const struct store_row *row = &c->tgt->row;
+    int rcn = c->req->rcn < 0 ? 0 : c->req->rcn;
+    if (rcn != 0 && rcn != 1) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for DELETE", rcn);
+        return CSE_DONE;
+    }
+    const struct rtype *rt = rtype_find(row->ty);
+    if (rt == NULL || !rt->deletable) {
+        response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "not-deletable", "m2m:%s cannot be deleted",
+                       rt ? rt->sn : "resource");
+        return CSE_DONE;
+    }
+    if (op_authorize(c, ACOP_DELETE, row, 0) != 0)
+        return CSE_DONE;
+    struct delete_job *j = mem_calloc(1, sizeof *j);
+    j->cse = c->cse;
+    j->ri = mem_strdup(row->ri);
+    j->rsp = c->rsp;
+    j->rcn = rcn;
+    j->done = c->done;
+    j->done_arg = c->done_arg;
+    j->job = (struct store_job){.run = delete_run, .done = delete_done, .arg = j};
+    if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
+        return CSE_PENDING;
+    response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    mem_free(j->ri);
+    mem_free(j);
+    return CSE_DONE;
+}

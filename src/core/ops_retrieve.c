@@ -1,0 +1,219 @@
+/* ops_retrieve: RETRIEVE with the result contents of TS-0004 §7.3.3.x (rcn 1, 4, 5, 6, 7, 8),
+ * discovery (fu=1) and conditional retrieve (fu=2) over the filter criteria the foundation knows. */
+#include <string.h>
+
+#include "core_int.h"
+#include "encoding/json.h"
+#include "rsc.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+static const char *ref_of(const struct op_ctx *c, const struct store_row *r)
+{
+    return c->req->drt == 2 ? r->ri : r->path;
+}
+
+static json_t *child_ref(const struct op_ctx *c, const struct store_row *r)
+{
+    return json_pack("{s:s, s:i, s:s}", "nm", r->rn, "typ", r->ty, "val", ref_of(c, r));
+}
+
+/* Embed the children of row into obj as "m2m:<sn>": [...] arrays, recursively (rcn 4 and 8). */
+static int embed_children(struct op_ctx *c, const struct store_row *row, json_t *obj, size_t *budget)
+{
+    struct rowvec kids = {.max = *budget};
+    int rc = c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids);
+    if (rc < 0) {
+        rowvec_free(&kids);
+        return response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
+    for (size_t i = 0; i < kids.n && rc == 0; i++) {
+        const struct store_row *k = &kids.v[i];
+        const struct rtype *kt = rtype_find(k->ty);
+        json_t *kd = json_loads(k->doc, 0, NULL);
+        if (kt == NULL || kd == NULL) {
+            json_decref(kd);
+            continue;
+        }
+        if (*budget == 0)
+            break;
+        (*budget)--;
+        rc = embed_children(c, k, kd, budget);
+        char key[32];
+        snprintf(key, sizeof key, "m2m:%s", kt->sn);
+        json_t *arr = json_object_get(obj, key);
+        if (arr == NULL) {
+            arr = json_array();
+            json_object_set_new(obj, key, arr);
+        }
+        json_array_append_new(arr, kd);
+    }
+    rowvec_free(&kids);
+    return rc;
+}
+
+static void set_body(struct cse_response *rsp, json_t *v)
+{
+    rsp->body = json_encode(v, &rsp->body_len);
+    json_decref(v);
+}
+
+static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
+{
+    struct cse_response *rsp = c->rsp;
+    const struct rtype *t = rtype_find(row->ty);
+    char key[32];
+    snprintf(key, sizeof key, "m2m:%s", t ? t->sn : "unknown");
+    if (rcn == 1 || rcn == 7) {
+        rsp->body = represent_row(row, &rsp->body_len);
+        rsp->rsc = RSC_OK;
+        return 0;
+    }
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    if (doc == NULL)
+        return response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
+    int rc = 0;
+    if (rcn == 4 || rcn == 8) {
+        json_t *obj = rcn == 4 ? doc : json_object();
+        size_t budget = LIMIT_CHILDREN_EMBEDDED;
+        rc = embed_children(c, row, obj, &budget);
+        if (rcn == 8)
+            json_decref(doc);
+        doc = obj;
+        if (rc == 0)
+            set_body(rsp, json_pack("{s:o}", key, json_incref(doc)));
+    } else { /* 5, 6: child resource references */
+        struct rowvec kids = {.max = LIMIT_DISCOVERY_RESULTS};
+        if (c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids) < 0) {
+            rc = response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        } else {
+            json_t *refs = json_array();
+            for (size_t i = 0; i < kids.n; i++)
+                json_array_append_new(refs, child_ref(c, &kids.v[i]));
+            if (rcn == 5) {
+                json_object_set_new(doc, "ch", refs);
+                set_body(rsp, json_pack("{s:O}", key, doc));
+            } else {
+                set_body(rsp, json_pack("{s:{s:o}}", "m2m:rrl", "rrf", refs));
+            }
+        }
+        rowvec_free(&kids);
+    }
+    json_decref(doc);
+    if (rc == 0)
+        rsp->rsc = RSC_OK;
+    return rc;
+}
+
+/* ---- filter criteria -------------------------------------------------------------------------- */
+
+static bool matches(const struct op_ctx *c, const struct store_row *r)
+{
+    const struct cse_filter *fc = &c->req->fc;
+    if (fc->nty > 0) {
+        bool ok = false;
+        for (int i = 0; i < fc->nty; i++)
+            ok |= fc->ty[i] == r->ty;
+        if (!ok)
+            return false;
+    }
+    if (fc->nlbl > 0) {
+        json_t *doc = json_loads(r->doc, 0, NULL);
+        json_t *lbl = json_object_get(doc, "lbl");
+        bool ok = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(lbl, i, e) {
+            for (int k = 0; k < fc->nlbl && !ok; k++)
+                ok = json_is_string(e) && strcmp(json_string_value(e), fc->lbl[k]) == 0;
+        }
+        json_decref(doc);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int depth_of(const char *path)
+{
+    int d = 0;
+    for (; *path; path++)
+        d += *path == '/';
+    return d;
+}
+
+struct disc {
+    struct op_ctx *c;
+    int base_depth;
+    long skip;
+    long left;
+    json_t *uris;
+};
+
+static int discover_one(void *arg, const struct store_row *r)
+{
+    struct disc *d = arg;
+    const struct cse_filter *fc = &d->c->req->fc;
+    if (fc->lvl >= 0 && depth_of(r->path) - d->base_depth > fc->lvl)
+        return 0;
+    if (!matches(d->c, r))
+        return 0;
+    struct authz_target t = {.ty = r->ty, .ae = r->ae, .cr = r->cr};
+    struct authz_result res;
+    authz_decide(&d->c->orig->subj, ACOP_DISCOVERY, &t, &res);
+    if (!res.permit)
+        return 0;
+    if (d->skip > 0) {
+        d->skip--;
+        return 0;
+    }
+    json_array_append_new(d->uris, json_string(ref_of(d->c, r)));
+    return --d->left <= 0;
+}
+
+static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
+{
+    const struct cse_filter *fc = &c->req->fc;
+    int rcn = c->req->rcn < 0 ? 6 : c->req->rcn;
+    if (rcn != 6) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "discovery supports resultContent 6 only");
+        return CSE_DONE;
+    }
+    if (op_authorize(c, ACOP_DISCOVERY, row, 0) != 0)
+        return CSE_DONE;
+    struct disc d = {
+        .c = c,
+        .base_depth = depth_of(row->path),
+        .skip = fc->ofst,
+        .left = fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS ? fc->lim : LIMIT_DISCOVERY_RESULTS,
+        .uris = json_array(),
+    };
+    if (d.left > 0 && c->view->st->ops->descendants(c->view, row->path, c->now, discover_one, &d) < 0) {
+        json_decref(d.uris);
+        response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        return CSE_DONE;
+    }
+    set_body(c->rsp, json_pack("{s:o}", "m2m:uril", d.uris));
+    c->rsp->rsc = RSC_OK;
+    return CSE_DONE;
+}
+
+enum cse_status op_retrieve(struct op_ctx *c)
+{
+    const struct store_row *row = &c->tgt->row;
+    if (c->req->fc.fu == 1)
+        return discover(c, row);
+    int rcn = c->req->rcn < 0 ? 1 : c->req->rcn;
+    if (!(rcn == 1 || (rcn >= 4 && rcn <= 8))) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for RETRIEVE", rcn);
+        return CSE_DONE;
+    }
+    if (op_authorize(c, ACOP_RETRIEVE, row, 0) != 0)
+        return CSE_DONE;
+    if (c->req->fc.fu == 2 && !matches(c, row)) {
+        response_error(c->rsp, RSC_NOT_FOUND, "filter", "the resource does not match the filter criteria");
+        return CSE_DONE;
+    }
+    retrieve_rcn(c, row, rcn);
+    return CSE_DONE;
+}

@@ -1,0 +1,162 @@
+/* ops_update: the UPDATE operation (TS-0001 §10.1.4): attributes are validated on the request
+ * thread and applied inside the writer's transaction to the current stored state, so concurrent
+ * updates never lose each other's changes. */
+#include <string.h>
+
+#include "core_int.h"
+#include "encoding/json.h"
+#include "rsc.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+struct update_job {
+    struct store_job job;
+    struct cse *cse;
+    const struct rtype *rt;
+    char *ri;
+    json_t *patch;
+    int64_t et; /* new expirationTime, 0 = unchanged */
+    struct cse_response *rsp;
+    int rcn;
+    int result;
+    char *doc;         /* the stored representation after the update (rcn 1) */
+    json_t *modified;  /* the attributes this update changed (rcn 9) */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+static int update_run(struct store_view *txn, void *arg)
+{
+    struct update_job *j = arg;
+    const struct store_ops *ops = txn->st->ops;
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    struct store_row cur;
+    int rc = ops->get_ri(txn, j->ri, t.now, &cur);
+    if (rc != STORE_OK) {
+        j->result = rc == STORE_NOT_FOUND
+                        ? response_error(j->rsp, RSC_NOT_FOUND, "gone", "the resource no longer exists")
+                        : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        return 1;
+    }
+    json_t *doc = json_loads(cur.doc, 0, NULL);
+    if (doc == NULL) {
+        store_row_free(&cur);
+        j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
+        return 1;
+    }
+    j->modified = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(j->patch, k, v) {
+        if (strcmp(k, "et") == 0)
+            continue;
+        if (json_is_null(v))
+            json_object_del(doc, k);
+        else
+            json_object_set(doc, k, v);
+        json_object_set(j->modified, k, v);
+    }
+    char ts[TS_LEN + 1];
+    if (j->et) {
+        cur.et = j->et;
+        ts_format(j->et, ts);
+        json_set_str(doc, "et", ts);
+        json_set_str(j->modified, "et", ts);
+    }
+    ts_format(t.now, ts);
+    json_set_str(doc, "lt", ts);
+    json_set_str(j->modified, "lt", ts);
+    if (j->rt->has_st) {
+        json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
+        json_object_set(j->modified, "st", json_object_get(doc, "st"));
+    }
+    if (j->rt->txn_updated)
+        j->result = j->rt->txn_updated(&t, &cur, doc);
+    if (j->result == 0) {
+        mem_free(cur.doc);
+        cur.doc = json_encode(doc, NULL);
+        if (ops->update(txn, &cur) != STORE_OK)
+            j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        else
+            j->doc = mem_strdup(cur.doc);
+    }
+    json_decref(doc);
+    store_row_free(&cur);
+    return j->result != 0;
+}
+
+static void update_done(void *arg, bool committed)
+{
+    struct update_job *j = arg;
+    struct cse_response *rsp = j->rsp;
+    if (!committed) {
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
+    } else if (j->result == 0) {
+        rsp->rsc = RSC_UPDATED;
+        char key[32];
+        snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
+        if (j->rcn == 1) {
+            json_t *doc = json_loads(j->doc, 0, NULL);
+            rsp->body = json_encode(json_pack("{s:o}", key, doc), &rsp->body_len);
+        } else if (j->rcn == 9) {
+            json_t *w = json_pack("{s:O}", key, j->modified);
+            rsp->body = json_encode(w, &rsp->body_len);
+            json_decref(w);
+        }
+    }
+    json_decref(j->patch);
+    json_decref(j->modified);
+    mem_free(j->doc);
+    mem_free(j->ri);
+    void (*done)(void *) = j->done;
+    void *done_arg = j->done_arg;
+    mem_free(j);
+    done(done_arg);
+}
+
+enum cse_status op_update(struct op_ctx *c)
+{
+    const struct store_row *row = &c->tgt->row;
+    int rcn = c->req->rcn < 0 ? 1 : c->req->rcn;
+    if (rcn != 0 && rcn != 1 && rcn != 9) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for UPDATE", rcn);
+        return CSE_DONE;
+    }
+    const struct rtype *rt = rtype_find(row->ty);
+    if (c->tgt->virt != VIRT_NONE || rt == NULL || !rt->updatable) {
+        response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "not-updatable", "m2m:%s cannot be updated",
+                       rt ? rt->sn : "resource");
+        return CSE_DONE;
+    }
+    if (op_authorize(c, ACOP_UPDATE, row, 0) != 0)
+        return CSE_DONE;
+    json_t *patch = op_decode_content(c, rt);
+    if (patch == NULL)
+        return CSE_DONE;
+    int64_t et = 0;
+    json_t *etv = json_object_get(patch, "et");
+    if (attr_validate(rt, patch, false, c->rsp) != 0 || (etv != NULL && op_expiration(c, patch, &et) != 0)) {
+        json_decref(patch);
+        return CSE_DONE;
+    }
+    struct update_job *j = mem_calloc(1, sizeof *j);
+    *j = (struct update_job){
+        .cse = c->cse,
+        .rt = rt,
+        .ri = mem_strdup(row->ri),
+        .patch = patch,
+        .et = et,
+        .rsp = c->rsp,
+        .rcn = rcn,
+        .done = c->done,
+        .done_arg = c->done_arg,
+    };
+    j->job = (struct store_job){.run = update_run, .done = update_done, .arg = j};
+    if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
+        return CSE_PENDING;
+    response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    json_decref(patch);
+    mem_free(j->ri);
+    mem_free(j);
+    return CSE_DONE;
+}

@@ -1,0 +1,85 @@
+/* request: primitive helpers (see request.h). */
+#include "request.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "rsc.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+void filter_init(struct cse_filter *fc)
+{
+    memset(fc, 0, sizeof *fc);
+    fc->lim = -1;
+    fc->lvl = -1;
+}
+
+void request_init(struct cse_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->rcn = -1;
+    req->drt = 1;
+    filter_init(&req->fc);
+}
+
+void response_init(struct cse_response *rsp)
+{
+    memset(rsp, 0, sizeof *rsp);
+}
+
+void response_free(struct cse_response *rsp)
+{
+    MEM_FREE(rsp->body);
+    MEM_FREE(rsp->location);
+    MEM_FREE(rsp->message);
+}
+
+int response_error(struct cse_response *rsp, int rsc, const char *reason, const char *fmt, ...)
+{
+    struct buf b;
+    buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    MEM_FREE(rsp->message);
+    MEM_FREE(rsp->body);
+    rsp->message = buf_take(&b, NULL);
+    rsp->rsc = rsc;
+    rsp->reason = reason;
+    return rsc;
+}
+
+const char *op_name(enum cse_op op)
+{
+    static const char *names[] = {"none", "create", "retrieve", "update", "delete", "notify"};
+    return (unsigned)op < 6 ? names[op] : "none";
+}
+
+const char *rsc_name(int rsc)
+{
+    switch (rsc) {
+    case RSC_OK: return "OK";
+    case RSC_CREATED: return "CREATED";
+    case RSC_DELETED: return "DELETED";
+    case RSC_UPDATED: return "UPDATED";
+    case RSC_BAD_REQUEST: return "BAD_REQUEST";
+    case RSC_RELEASE_VERSION_NOT_SUPPORTED: return "RELEASE_VERSION_NOT_SUPPORTED";
+    case RSC_NOT_FOUND: return "NOT_FOUND";
+    case RSC_OPERATION_NOT_ALLOWED: return "OPERATION_NOT_ALLOWED";
+    case RSC_REQUEST_TIMEOUT: return "REQUEST_TIMEOUT";
+    case RSC_UNSUPPORTED_MEDIA_TYPE: return "UNSUPPORTED_MEDIA_TYPE";
+    case RSC_CONTENTS_UNACCEPTABLE: return "CONTENTS_UNACCEPTABLE";
+    case RSC_ORIGINATOR_HAS_NO_PRIVILEGE: return "ORIGINATOR_HAS_NO_PRIVILEGE";
+    case RSC_CONFLICT: return "CONFLICT";
+    case RSC_ORIGINATOR_NOT_AUTHENTICATED: return "ORIGINATOR_NOT_AUTHENTICATED";
+    case RSC_SECURITY_ASSOCIATION_REQUIRED: return "SECURITY_ASSOCIATION_REQUIRED";
+    case RSC_INVALID_CHILD_RESOURCE_TYPE: return "INVALID_CHILD_RESOURCE_TYPE";
+    case RSC_ORIGINATOR_HAS_ALREADY_REGISTERED: return "ORIGINATOR_HAS_ALREADY_REGISTERED";
+    case RSC_INTERNAL_SERVER_ERROR: return "INTERNAL_SERVER_ERROR";
+    case RSC_NOT_IMPLEMENTED: return "NOT_IMPLEMENTED";
+    case RSC_NOT_ACCEPTABLE: return "NOT_ACCEPTABLE";
+    default: return "UNKNOWN";
+    }
+}

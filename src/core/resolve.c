@@ -1,0 +1,146 @@
+/* resolve: turn a target address (TS-0001 §7.2: CSE-relative, SP-relative or absolute, structured
+ * or unstructured, possibly ending in a virtual resource) into a stored resource. */
+#include <string.h>
+
+#include "core_int.h"
+#include "rsc.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+void target_free(struct target *t)
+{
+    if (t->have_row)
+        store_row_free(&t->row);
+    t->have_row = false;
+}
+
+/* Check that every segment of a CSE-relative path is well formed; rejects "..", "." and empty
+ * segments so that no address can climb out of the tree. */
+static bool path_ok(const char *p)
+{
+    int depth = 0;
+    const char *s = p;
+    while (*s) {
+        const char *e = s;
+        while (*e && *e != '/') {
+            if (!id_char_ok(*e))
+                return false;
+            e++;
+        }
+        size_t n = (size_t)(e - s);
+        if (n == 0 || n > LIMIT_NAME_LEN || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return false;
+        if (++depth > LIMIT_PATH_DEPTH + 1)
+            return false;
+        s = *e ? e + 1 : e;
+        if (*e && *s == '\0')
+            return false; /* trailing slash */
+    }
+    return depth > 0;
+}
+
+static int not_found(struct cse_response *rsp, const char *to)
+{
+    return response_error(rsp, RSC_NOT_FOUND, "not-found", "resource '%s' does not exist", to);
+}
+
+int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
+                   struct cse_response *rsp)
+{
+    const struct store_ops *ops = v->st->ops;
+    memset(out, 0, sizeof *out);
+    if (to == NULL || *to == '\0')
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "missing target address");
+    if (strlen(to) > LIMIT_ID_LEN)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "target address too long");
+
+    const char *rel = to;
+    if (rel[0] == '/' && rel[1] == '/') { /* absolute: //sp-domain/cse-id/... */
+        size_t dl = strlen(cse->cfg->cse_spid);
+        if (strncmp(rel + 2, cse->cfg->cse_spid, dl) != 0 || (rel[2 + dl] != '/' && rel[2 + dl] != '\0'))
+            return response_error(rsp, RSC_NOT_FOUND, "not-hosted", "target '%s' is not in this SP domain", to);
+        rel += 2 + dl;
+        if (*rel == '\0')
+            return not_found(rsp, to);
+    }
+    if (rel[0] == '/') { /* SP-relative: /cse-id/... */
+        size_t cl = strlen(cse->cfg->cse_id);
+        if (strncmp(rel, cse->cfg->cse_id, cl) != 0 || (rel[cl] != '/' && rel[cl] != '\0'))
+            return response_error(rsp, RSC_NOT_FOUND, "not-hosted", "target '%s' is not hosted by this CSE", to);
+        rel += cl;
+        if (*rel == '/')
+            rel++;
+        if (*rel == '\0')
+            rel = cse->cfg->cse_rn; /* "/id-in" addresses the CSEBase */
+    }
+    if (!path_ok(rel))
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "malformed target address '%s'", to);
+
+    /* Structured ("cse-in/..." or "-/..."), else unstructured ("<ri>[/...]"). */
+    struct buf path;
+    buf_init(&path);
+    const char *slash = strchr(rel, '/');
+    size_t first = slash ? (size_t)(slash - rel) : strlen(rel);
+    const char *rest = slash ? slash : "";
+    const char *rn = cse->cfg->cse_rn;
+    int rc = 0;
+    if ((first == strlen(rn) && strncmp(rel, rn, first) == 0) || (first == 1 && rel[0] == '-')) {
+        buf_puts(&path, rn);
+        buf_puts(&path, rest);
+    } else {
+        char *ri = mem_strndup(rel, first);
+        struct store_row base;
+        int src = ops->get_ri(v, ri, now, &base);
+        mem_free(ri);
+        if (src != STORE_OK) {
+            buf_free(&path);
+            return src == STORE_NOT_FOUND ? not_found(rsp, to)
+                                          : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        }
+        if (*rest == '\0') {
+            out->row = base;
+            out->have_row = true;
+            buf_free(&path);
+            return 0;
+        }
+        buf_puts(&path, base.path);
+        buf_puts(&path, rest);
+        store_row_free(&base);
+    }
+
+    /* a last segment "la"/"ol" under a container names its newest/oldest instance (TS-0001 §9.6.27) */
+    char *last = strrchr(path.p, '/');
+    enum virt virt = VIRT_NONE;
+    if (last && (strcmp(last + 1, "la") == 0 || strcmp(last + 1, "ol") == 0))
+        virt = last[1] == 'l' ? VIRT_LA : VIRT_OL;
+    if (virt != VIRT_NONE) {
+        *last = '\0';
+        struct store_row cnt;
+        int src = ops->get_path(v, path.p, now, &cnt);
+        if (src == STORE_OK && cnt.ty == TY_CNT) {
+            src = ops->edge_child(v, cnt.ri, TY_CIN, virt == VIRT_LA, now, &out->row);
+            store_row_free(&cnt);
+            if (src == STORE_OK) {
+                out->have_row = true;
+                out->virt = virt;
+            } else {
+                rc = src == STORE_NOT_FOUND ? response_error(rsp, RSC_NOT_FOUND, "not-found",
+                                                             "container '%s' has no content instance", path.p)
+                                            : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+            }
+            buf_free(&path);
+            return rc;
+        }
+        if (src == STORE_OK)
+            store_row_free(&cnt);
+        *last = '/';
+    }
+    int src = ops->get_path(v, path.p, now, &out->row);
+    if (src == STORE_OK)
+        out->have_row = true;
+    else
+        rc = src == STORE_NOT_FOUND ? not_found(rsp, to)
+                                    : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    buf_free(&path);
+    return rc;
+}

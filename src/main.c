@@ -1,0 +1,118 @@
+/* main: command line, configuration, signals, start-up and orderly shutdown of the warden server. */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bindings/binding.h"
+#include "core/config.h"
+#include "core/cse.h"
+#include "security/audit.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* Key material will pass through this process: never let it reach a core dump. */
+static void no_core_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static void drain(const struct binding_ops *ops, struct binding *b)
+{
+    for (int i = 0; i < 1000 && ops->inflight(b) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    json_set_alloc_funcs(mem_alloc, mem_free);
+    struct cse_config cfg;
+    config_defaults(&cfg);
+    char err[512];
+    int rc = config_from_args(&cfg, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        config_free(&cfg);
+        return 0;
+    }
+    if (rc != 0 || config_validate(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "warden: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    no_core_dumps();
+
+    /* Signals are taken synchronously by this thread only: block them before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct log lg;
+    log_init(&lg, (enum log_level)log_level_parse(cfg.log_level), stderr);
+    int status = 1;
+    struct audit *audit = NULL;
+    struct store *store = NULL;
+    struct cse cse;
+    bool cse_ready = false;
+    const struct binding_ops *http = &http_binding_ops;
+    struct binding *hb = NULL;
+
+    if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
+        goto out;
+    long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
+    if (store == NULL)
+        goto out;
+    if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
+        goto out;
+    cse_ready = true;
+    if (cse_start(&cse) != 0) {
+        snprintf(err, sizeof err, "cannot start the expiry sweeper");
+        goto out;
+    }
+    if (strcmp(cfg.cse_profile, "dev") == 0)
+        log_write(&lg, LOG_WARN, "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "
+                                 "is accepted unauthenticated. Never expose this configuration to a network.",
+                  cfg.cse_admin);
+    if (cfg.http_port != 0 && (hb = http->start(&cse, err, sizeof err)) == NULL)
+        goto out;
+    LOG(&lg, LOG_INFO, "CSE %s (%s, rn=%s, profile=%s) serving http://%s:%ld, store %s", cfg.cse_id, cfg.cse_type,
+        cfg.cse_rn, cfg.cse_profile, cfg.http_address, cfg.http_port, cfg.store_path);
+    fprintf(stderr, "warden: ready\n");
+    fflush(stderr);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    LOG(&lg, LOG_INFO, "signal %d: shutting down", sig);
+    status = 0;
+out:
+    if (status != 0)
+        fprintf(stderr, "warden: %s\n", err);
+    if (hb) {
+        http->quiesce(hb);
+        drain(http, hb);
+        http->stop(hb);
+    }
+    if (cse_ready) {
+        cse_stop(&cse);
+    }
+    if (store)
+        store->ops->close(store);
+    if (cse_ready)
+        cse_destroy(&cse);
+    audit_close(audit);
+    log_destroy(&lg);
+    config_free(&cfg);
+    return status;
+}

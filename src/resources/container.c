@@ -1,0 +1,143 @@
+/* container: the container resource (ty 3, m2m:cnt; TS-0001 §9.6.6, TS-0004 §7.4.6). Keeps
+ * currentNrOfInstances / currentByteSize and enforces maxNrOfInstances / maxByteSize by removing
+ * the oldest contentInstances, inside the same transaction as the change that exceeded them. */
+#include "common_attrs.h"
+#include "core/cse.h"
+#include "core/rsc.h"
+#include "encoding/json.h"
+#include "rtype.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+static const struct attr_def cnt_attrs[] = {
+    ATTRS_UNIVERSAL_RO,
+    ATTRS_COMMON_RW,
+    {"st", AT_UINT, A_NP, A_NP},
+    {"cr", AT_CR, A_O, A_NP},
+    {"mni", AT_UINT, A_O, A_O},
+    {"mbs", AT_UINT, A_O, A_O},
+    {"mia", AT_UINT, A_O, A_O},
+    {"cni", AT_UINT, A_NP, A_NP},
+    {"cbs", AT_UINT, A_NP, A_NP},
+    {"li", AT_STR, A_O, A_O},
+    {"or", AT_STR, A_O, A_O},
+    {"disr", AT_BOOL, A_O, A_O},
+};
+
+static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, 0};
+
+static int cnt_prepare_create(struct create_ctx *c)
+{
+    json_set_int(c->res, "cni", 0);
+    json_set_int(c->res, "cbs", 0);
+    return 0;
+}
+
+static int store_fail(struct txn_ctx *t)
+{
+    return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+}
+
+/* Remove oldest instances until cni <= mni and cbs <= mbs; updates doc's counters. */
+static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t *doc)
+{
+    const struct store_ops *ops = t->txn->st->ops;
+    int64_t mni = json_int_or(doc, "mni", -1), mbs = json_int_or(doc, "mbs", -1);
+    int64_t cni = json_int_or(doc, "cni", 0), cbs = json_int_or(doc, "cbs", 0);
+    while (cni > 0 && ((mni >= 0 && cni > mni) || (mbs >= 0 && cbs > mbs))) {
+        struct store_row old;
+        int rc = ops->edge_child(t->txn, cnt->ri, TY_CIN, false, t->now, &old);
+        if (rc == STORE_NOT_FOUND) { /* counters include instances already expired: resync */
+            cni = 0;
+            cbs = 0;
+            break;
+        }
+        if (rc != STORE_OK)
+            return store_fail(t);
+        rc = ops->delete_subtree(t->txn, old.path);
+        cni -= 1;
+        cbs -= old.cs;
+        store_row_free(&old);
+        if (rc != STORE_OK)
+            return store_fail(t);
+    }
+    json_set_int(doc, "cni", cni < 0 ? 0 : cni);
+    json_set_int(doc, "cbs", cbs < 0 ? 0 : cbs);
+    return 0;
+}
+
+static int save(struct txn_ctx *t, struct store_row *cnt, json_t *doc)
+{
+    char *text = json_encode(doc, NULL);
+    mem_free(cnt->doc);
+    cnt->doc = text;
+    return t->txn->st->ops->update(t->txn, cnt) == STORE_OK ? 0 : store_fail(t);
+}
+
+static json_t *load(struct txn_ctx *t, const struct store_row *cnt)
+{
+    json_t *doc = json_loads(cnt->doc, 0, NULL);
+    if (doc == NULL)
+        store_fail(t);
+    return doc;
+}
+
+/* TS-0001 §9.6.6: adding an instance changes cni/cbs, so the container's stateTag and
+ * lastModifiedTime change too. */
+static int cnt_child_added(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
+{
+    if (child->ty != TY_CIN)
+        return 0;
+    json_t *doc = load(t, cnt);
+    if (doc == NULL)
+        return RSC_INTERNAL_SERVER_ERROR;
+    char lt[TS_LEN + 1];
+    ts_format(t->now, lt);
+    json_set_int(doc, "cni", json_int_or(doc, "cni", 0) + 1);
+    json_set_int(doc, "cbs", json_int_or(doc, "cbs", 0) + child->cs);
+    json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
+    json_set_str(doc, "lt", lt);
+    int rc = enforce_limits(t, cnt, doc);
+    if (rc == 0)
+        rc = save(t, cnt, doc);
+    json_decref(doc);
+    return rc;
+}
+
+static int cnt_child_removed(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
+{
+    if (child->ty != TY_CIN)
+        return 0;
+    json_t *doc = load(t, cnt);
+    if (doc == NULL)
+        return RSC_INTERNAL_SERVER_ERROR;
+    int64_t cni = json_int_or(doc, "cni", 0) - 1, cbs = json_int_or(doc, "cbs", 0) - child->cs;
+    json_set_int(doc, "cni", cni < 0 ? 0 : cni);
+    json_set_int(doc, "cbs", cbs < 0 ? 0 : cbs);
+    int rc = save(t, cnt, doc);
+    json_decref(doc);
+    return rc;
+}
+
+/* A lowered mni/mbs applies at once. */
+static int cnt_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
+{
+    return enforce_limits(t, row, doc);
+}
+
+const struct rtype rtype_container = {
+    .ty = TY_CNT,
+    .sn = "cnt",
+    .attrs = cnt_attrs,
+    .nattrs = NATTRS(cnt_attrs),
+    .parents = cnt_parents,
+    .creatable = true,
+    .updatable = true,
+    .deletable = true,
+    .has_st = true,
+    .has_cr = true,
+    .prepare_create = cnt_prepare_create,
+    .txn_child_added = cnt_child_added,
+    .txn_child_removed = cnt_child_removed,
+    .txn_updated = cnt_updated,
+};

@@ -1,0 +1,29 @@
+/* registry: the single table of resource types this CSE serves. */
+#include <string.h>
+
+#include "rtype.h"
+
+extern const struct rtype rtype_cse_base, rtype_ae, rtype_container, rtype_content_instance;
+
+static const struct rtype *const types[] = {
+    &rtype_ae,
+    &rtype_container,
+    &rtype_content_instance,
+    &rtype_cse_base,
+};
+
+const struct rtype *rtype_find(int ty)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i]->ty == ty)
+            return types[i];
+    return NULL;
+}
+
+const struct rtype *rtype_find_sn(const char *sn)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i]->sn, sn) == 0)
+            return types[i];
+    return NULL;
+}

@@ -1,0 +1,26 @@
+/* audit: the security audit sink, one JSON object per line (who, what, decision, why). Never
+ * records key material or tokens. */
+#ifndef WARDEN_SECURITY_AUDIT_H
+#define WARDEN_SECURITY_AUDIT_H
+
+#include <stddef.h>
+
+struct audit;
+
+struct audit_event {
+    const char *event;      /* "deny", "authn-fail", ... */
+    const char *originator; /* as given (may be NULL) */
+    const char *peer;
+    const char *binding;
+    const char *op;
+    const char *target;
+    int rsc;
+    const char *reason;
+};
+
+/* Open (append, owner-only) the audit file at path. NULL + err on failure. */
+struct audit *audit_open(const char *path, char *err, size_t errlen);
+void audit_record(struct audit *a, const struct audit_event *ev);
+void audit_close(struct audit *a);
+
+#endif

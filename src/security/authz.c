@@ -1,0 +1,43 @@
+/* authz: the default access policy (see authz.h). */
+#include "authz.h"
+
+#include <string.h>
+
+#define TY_AE 2
+#define TY_CSEBASE 5
+
+void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t,
+                  struct authz_result *out)
+{
+    out->permit = false;
+    out->reason = "default-deny";
+    if (s->is_admin) {
+        out->permit = true;
+        out->reason = "admin";
+        return;
+    }
+    if (t->ty == TY_CSEBASE) {
+        /* The CSEBase is the registration point: registered originators may read and discover it
+         * (csi, srv, poa), and anyone who passed the originator check may register an AE. */
+        if (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) {
+            out->permit = true;
+            out->reason = "csebase-readable";
+        } else if (op == ACOP_CREATE && t->child_ty == TY_AE) {
+            out->permit = true;
+            out->reason = "registration";
+        } else {
+            out->reason = "csebase-admin-only";
+        }
+        return;
+    }
+    if (s->stem != NULL && t->ae != NULL && t->ae[0] != '\0' && strcmp(s->stem, t->ae) == 0) {
+        out->permit = true;
+        out->reason = "owner-ae";
+        return;
+    }
+    if (t->cr != NULL && t->cr[0] != '\0' && strcmp(s->canon, t->cr) == 0) {
+        out->permit = true;
+        out->reason = "creator";
+        return;
+    }
+}

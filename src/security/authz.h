@@ -1,0 +1,42 @@
+/* authz: the access decision as a pure function of (subject, operation, target). Every decision
+ * carries a machine-readable reason for the audit log and `explain`. This is the foundation's
+ * default policy (admin, owning AE, creator); accessControlPolicy evaluation (TS-0003 §7.1) plugs in
+ * here. */
+#ifndef WARDEN_SECURITY_AUTHZ_H
+#define WARDEN_SECURITY_AUTHZ_H
+
+#include <stdbool.h>
+
+/* accessControlOperations bits (TS-0004 §6.3.4.2.x, acop): not the same numbers as `op`. */
+enum acop {
+    ACOP_CREATE = 1,
+    ACOP_RETRIEVE = 2,
+    ACOP_UPDATE = 4,
+    ACOP_DELETE = 8,
+    ACOP_NOTIFY = 16,
+    ACOP_DISCOVERY = 32,
+};
+
+struct authz_subject {
+    const char *canon;  /* canonical originator ID */
+    const char *stem;   /* AE-ID-Stem when the originator is a local AE, else NULL */
+    bool is_admin;
+};
+
+struct authz_target {
+    int ty;             /* resource type of the target */
+    const char *ae;     /* AE-ID-Stem owning the target ("" none) */
+    const char *cr;     /* canonical creator ("" unknown) */
+    int child_ty;       /* for ACOP_CREATE: the type being created */
+};
+
+struct authz_result {
+    bool permit;
+    const char *reason; /* static, machine-readable: "admin", "owner-ae", "creator", "default-deny", ... */
+};
+
+/* Decide. Deterministic, no I/O, no allocation. */
+void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t,
+                  struct authz_result *out /* OUT */);
+
+#endif

@@ -1,0 +1,89 @@
+/* store: the storage seam. The core reads through views (a pooled read connection, or the writer's
+ * transaction) and writes only inside jobs that one writer thread folds into shared commits
+ * (group commit); a job's completion runs after its commit is durable. SQLite now, PostgreSQL
+ * later, both behind struct store_ops; nothing above this header sees SQL. */
+#ifndef WARDEN_STORE_STORE_H
+#define WARDEN_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One stored resource. The indexed columns duplicate what queries need; doc is the full
+ * representation (the JSON attributes object, without the "m2m:xxx" wrapper). */
+struct store_row {
+    char *ri;     /* resourceID */
+    char *pi;     /* parent's resourceID ("" for the CSEBase) */
+    char *rn;     /* resourceName */
+    char *path;   /* structured CSE-relative address, "cse-in/ae1/cnt1" */
+    int ty;       /* resourceType */
+    int64_t seq;  /* creation order, assigned by the store on insert */
+    int64_t et;   /* expirationTime, seconds since the epoch */
+    int64_t cs;   /* content size (contentInstance), else 0 */
+    char *cr;     /* canonical ID of the creator, "" when unknown */
+    char *ae;     /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
+    char *doc;    /* JSON object text */
+};
+
+void store_row_free(struct store_row *row);
+/* Deep copy (every string duplicated). */
+void store_row_copy(struct store_row *dst, const struct store_row *src);
+
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONFLICT = 2, STORE_ERROR = -1 };
+
+struct store;
+struct store_view;
+
+/* Iteration callback: return 0 to continue, non-zero to stop (that value is returned by the walker). */
+typedef int (*store_row_fn)(void *arg, const struct store_row *row);
+
+/* A write job. run() executes on the writer thread inside its own savepoint of the shared
+ * transaction, and returns 0 to keep its changes or non-zero to roll back only them. done() is
+ * called once, after the commit: committed is true when the job's changes (if kept) are durable. */
+struct store_job {
+    int (*run)(struct store_view *txn, void *arg);
+    void (*done)(void *arg, bool committed);
+    void *arg;
+    struct store_job *next; /* owned by the store while queued */
+};
+
+struct store_ops {
+    const char *name;
+    struct store_view *(*view_acquire)(struct store *st);
+    void (*view_release)(struct store *st, struct store_view *v);
+    /* Lookups skip resources whose et <= now. Return STORE_OK, STORE_NOT_FOUND or STORE_ERROR. */
+    int (*get_ri)(struct store_view *v, const char *ri, int64_t now, struct store_row *out);
+    int (*get_path)(struct store_view *v, const char *path, int64_t now, struct store_row *out);
+    /* Newest (latest=true) or oldest child of type ty under parent ri pi. */
+    int (*edge_child)(struct store_view *v, const char *pi, int ty, bool latest, int64_t now, struct store_row *out);
+    /* Direct children of pi in creation order; ty 0 = any type. */
+    int (*children)(struct store_view *v, const char *pi, int ty, int64_t now, store_row_fn fn, void *arg);
+    /* Every resource strictly below path, in path order. */
+    int (*descendants)(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg);
+    /* Resources with et <= now, at most limit, soonest first. */
+    int (*expired)(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg);
+    /* Writes: only on the view handed to a job's run(). insert sets row->seq. */
+    int (*insert)(struct store_view *v, struct store_row *row);
+    int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs */
+    int (*delete_subtree)(struct store_view *v, const char *path);
+    /* Queue a job for the writer. Returns STORE_OK, or STORE_ERROR when the queue is full or the
+     * store is closing (done() is then not called). */
+    int (*submit)(struct store *st, struct store_job *job);
+    /* Finish queued jobs, stop the writer and release everything. */
+    void (*close)(struct store *st);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* The first member of every implementation's view. */
+struct store_view {
+    struct store *st;
+};
+
+/* Open (creating if needed, owner-only permissions) the SQLite store at path; sync_full selects
+ * fsync on every commit. readers = size of the read-connection pool. NULL + err on failure. */
+struct store *store_sqlite_open(const char *path, bool sync_full, int readers, char *err, size_t errlen);
+
+#endif

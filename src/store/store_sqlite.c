@@ -1,0 +1,553 @@
+/* store_sqlite: the embedded store on SQLite in WAL mode, with a pool of read connections and one
+ * writer thread that folds concurrent write jobs into one commit (group commit). With
+ * synchronous=NORMAL a commit is in the WAL (the OS page cache) before any response is released,
+ * so acknowledged writes survive a crash of the process; synchronous=FULL adds an fsync per
+ * commit for power loss. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "store.h"
+#include "util/mem.h"
+
+/* Schema migrations, applied in order; PRAGMA user_version records how many have run. */
+static const char *const migrations[] = {
+    /* 1: the resource table. path is unique, which also makes (parent, resourceName) unique. */
+    "CREATE TABLE res("
+    " seq INTEGER PRIMARY KEY,"
+    " ri TEXT NOT NULL UNIQUE,"
+    " pi TEXT NOT NULL,"
+    " rn TEXT NOT NULL,"
+    " path TEXT NOT NULL UNIQUE,"
+    " ty INTEGER NOT NULL,"
+    " et INTEGER NOT NULL,"
+    " cs INTEGER NOT NULL DEFAULT 0,"
+    " cr TEXT NOT NULL DEFAULT '',"
+    " ae TEXT NOT NULL DEFAULT '',"
+    " doc TEXT NOT NULL);"
+    "CREATE INDEX res_children ON res(pi, seq);"
+    "CREATE INDEX res_children_ty ON res(pi, ty, seq);"
+    "CREATE INDEX res_expiry ON res(et);",
+};
+
+#define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc"
+
+enum {
+    Q_GET_RI,
+    Q_GET_PATH,
+    Q_LATEST,
+    Q_OLDEST,
+    Q_CHILDREN,
+    Q_CHILDREN_TY,
+    Q_DESCENDANTS,
+    Q_EXPIRED,
+    Q_INSERT,
+    Q_UPDATE,
+    Q_DELETE_ONE,
+    Q_DELETE_BELOW,
+    Q_COUNT
+};
+
+static const char *const sql[Q_COUNT] = {
+    [Q_GET_RI] = "SELECT " COLS " FROM res WHERE ri = ?1 AND et > ?2",
+    [Q_GET_PATH] = "SELECT " COLS " FROM res WHERE path = ?1 AND et > ?2",
+    [Q_LATEST] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq DESC LIMIT 1",
+    [Q_OLDEST] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq ASC LIMIT 1",
+    [Q_CHILDREN] = "SELECT " COLS " FROM res WHERE pi = ?1 AND et > ?2 ORDER BY seq",
+    [Q_CHILDREN_TY] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq",
+    [Q_DESCENDANTS] = "SELECT " COLS " FROM res WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2 ORDER BY path",
+    [Q_EXPIRED] = "SELECT " COLS " FROM res WHERE et <= ?1 ORDER BY et LIMIT ?2",
+    [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4 WHERE ri = ?1",
+    [Q_DELETE_ONE] = "DELETE FROM res WHERE path = ?1",
+    [Q_DELETE_BELOW] = "DELETE FROM res WHERE path > ?1 || '/' AND path < ?1 || '0'",
+};
+
+struct sq_view {
+    struct store_view base;
+    sqlite3 *db;
+    sqlite3_stmt *stmt[Q_COUNT];
+    struct sq_view *next_free;
+};
+
+struct sq_store {
+    struct store base;
+    char *path;
+    bool sync_full;
+    /* read pool */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    struct sq_view *free_views;
+    struct sq_view **all_views;
+    int nviews;
+    /* writer */
+    struct sq_view *wview;
+    pthread_t writer;
+    bool writer_started;
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;
+    struct store_job *q_head, *q_tail;
+    int q_len;
+    bool stopping;
+};
+
+static void view_close(struct sq_view *v)
+{
+    if (v == NULL)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(v->stmt[i]);
+    sqlite3_close(v->db);
+    mem_free(v);
+}
+
+static struct sq_view *view_open(struct sq_store *s, char *err, size_t errlen)
+{
+    struct sq_view *v = mem_calloc(1, sizeof *v);
+    v->base.st = &s->base;
+    int rc = sqlite3_open_v2(s->path, &v->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", s->path, v->db ? sqlite3_errmsg(v->db) : sqlite3_errstr(rc));
+        view_close(v);
+        return NULL;
+    }
+    sqlite3_busy_timeout(v->db, 5000);
+    sqlite3_extended_result_codes(v->db, 1);
+    char pragmas[160];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;",
+             s->sync_full ? "FULL" : "NORMAL");
+    char *msg = NULL;
+    if (sqlite3_exec(v->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure %s: %s", s->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        view_close(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int view_prepare(struct sq_view *v, char *err, size_t errlen)
+{
+    for (int i = 0; i < Q_COUNT; i++) {
+        if (sqlite3_prepare_v3(v->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &v->stmt[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(v->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int migrate(struct sq_view *v, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(v->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    int target = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > target) {
+        snprintf(err, errlen, "store schema version %d is newer than this warden (%d)", version, target);
+        return -1;
+    }
+    for (int i = version; i < target; i++) {
+        char setver[64];
+        snprintf(setver, sizeof setver, "PRAGMA user_version=%d;", i + 1);
+        char *msg = NULL;
+        if (sqlite3_exec(v->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(v->db, migrations[i], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(v->db, setver, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(v->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "schema migration %d failed: %s", i + 1, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------- */
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return mem_strndup(t ? (const char *)t : "", (size_t)sqlite3_column_bytes(st, i));
+}
+
+static void row_from_stmt(sqlite3_stmt *st, struct store_row *r)
+{
+    r->ri = col_dup(st, 0);
+    r->pi = col_dup(st, 1);
+    r->rn = col_dup(st, 2);
+    r->path = col_dup(st, 3);
+    r->ty = sqlite3_column_int(st, 4);
+    r->seq = sqlite3_column_int64(st, 5);
+    r->et = sqlite3_column_int64(st, 6);
+    r->cs = sqlite3_column_int64(st, 7);
+    r->cr = col_dup(st, 8);
+    r->ae = col_dup(st, 9);
+    r->doc = col_dup(st, 10);
+}
+
+static int step_one(sqlite3_stmt *st, struct store_row *out)
+{
+    int rc = sqlite3_step(st), res;
+    if (rc == SQLITE_ROW) {
+        row_from_stmt(st, out);
+        res = STORE_OK;
+    } else {
+        res = rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERROR;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return res;
+}
+
+static int step_each(sqlite3_stmt *st, store_row_fn fn, void *arg)
+{
+    int rc, stop = 0;
+    while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_row r;
+        row_from_stmt(st, &r);
+        stop = fn(arg, &r);
+        store_row_free(&r);
+    }
+    int err = stop == 0 && rc != SQLITE_DONE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return err ? STORE_ERROR : stop;
+}
+
+#define VIEW(v) ((struct sq_view *)(void *)(v))
+
+static int sq_get_ri(struct store_view *v, const char *ri, int64_t now, struct store_row *out)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_GET_RI];
+    sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return step_one(st, out);
+}
+
+static int sq_get_path(struct store_view *v, const char *path, int64_t now, struct store_row *out)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_GET_PATH];
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return step_one(st, out);
+}
+
+static int sq_edge_child(struct store_view *v, const char *pi, int ty, bool latest, int64_t now,
+                         struct store_row *out)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[latest ? Q_LATEST : Q_OLDEST];
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int(st, 3, ty);
+    return step_one(st, out);
+}
+
+static int sq_children(struct store_view *v, const char *pi, int ty, int64_t now, store_row_fn fn, void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[ty ? Q_CHILDREN_TY : Q_CHILDREN];
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    if (ty)
+        sqlite3_bind_int(st, 3, ty);
+    return step_each(st, fn, arg);
+}
+
+static int sq_descendants(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_DESCENDANTS];
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return step_each(st, fn, arg);
+}
+
+static int sq_expired(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_EXPIRED];
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    return step_each(st, fn, arg);
+}
+
+/* ---- writing (writer thread only) ------------------------------------------------------------- */
+
+static int step_write(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE)
+        return STORE_OK;
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERROR;
+}
+
+static int sq_insert(struct store_view *v, struct store_row *r)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_INSERT];
+    sqlite3_bind_text(st, 1, r->ri, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->pi ? r->pi : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->rn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, r->ty);
+    sqlite3_bind_int64(st, 6, r->et);
+    sqlite3_bind_int64(st, 7, r->cs);
+    sqlite3_bind_text(st, 8, r->cr ? r->cr : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, r->ae ? r->ae : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, r->doc, -1, SQLITE_STATIC);
+    int rc = step_write(st);
+    if (rc == STORE_OK)
+        r->seq = sqlite3_last_insert_rowid(VIEW(v)->db);
+    return rc;
+}
+
+static int sq_update(struct store_view *v, const struct store_row *r)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_UPDATE];
+    sqlite3_bind_text(st, 1, r->ri, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->et);
+    sqlite3_bind_int64(st, 4, r->cs);
+    int rc = step_write(st);
+    if (rc == STORE_OK && sqlite3_changes(VIEW(v)->db) == 0)
+        return STORE_NOT_FOUND;
+    return rc;
+}
+
+static int sq_delete_subtree(struct store_view *v, const char *path)
+{
+    for (int q = Q_DELETE_ONE; q <= Q_DELETE_BELOW; q++) {
+        sqlite3_stmt *st = VIEW(v)->stmt[q];
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+        int rc = step_write(st);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return STORE_OK;
+}
+
+/* ---- pool ------------------------------------------------------------------------------------- */
+
+#define STORE(s) ((struct sq_store *)(void *)(s))
+
+static struct store_view *sq_view_acquire(struct store *st)
+{
+    struct sq_store *s = STORE(st);
+    pthread_mutex_lock(&s->pool_lock);
+    while (s->free_views == NULL)
+        pthread_cond_wait(&s->pool_cond, &s->pool_lock);
+    struct sq_view *v = s->free_views;
+    s->free_views = v->next_free;
+    pthread_mutex_unlock(&s->pool_lock);
+    return &v->base;
+}
+
+static void sq_view_release(struct store *st, struct store_view *view)
+{
+    struct sq_store *s = STORE(st);
+    struct sq_view *v = VIEW(view);
+    if (v == s->wview)
+        return;
+    pthread_mutex_lock(&s->pool_lock);
+    v->next_free = s->free_views;
+    s->free_views = v;
+    pthread_cond_signal(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+/* ---- writer ----------------------------------------------------------------------------------- */
+
+static bool exec_ok(sqlite3 *db, const char *q)
+{
+    return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void run_batch(struct sq_store *s, struct store_job *batch)
+{
+    sqlite3 *db = s->wview->db;
+    bool ok = exec_ok(db, "BEGIN IMMEDIATE");
+    if (ok) {
+        for (struct store_job *j = batch; j; j = j->next) {
+            if (!exec_ok(db, "SAVEPOINT job")) {
+                ok = false;
+                break;
+            }
+            if (j->run(&s->wview->base, j->arg) != 0)
+                exec_ok(db, "ROLLBACK TO job");
+            exec_ok(db, "RELEASE job");
+        }
+        if (ok)
+            ok = exec_ok(db, "COMMIT");
+        if (!ok)
+            exec_ok(db, "ROLLBACK");
+    }
+    while (batch) {
+        struct store_job *next = batch->next;
+        batch->next = NULL;
+        batch->done(batch->arg, ok);
+        batch = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sq_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->q_lock);
+        while (s->q_head == NULL && !s->stopping)
+            pthread_cond_wait(&s->q_cond, &s->q_lock);
+        if (s->q_head == NULL && s->stopping) {
+            pthread_mutex_unlock(&s->q_lock);
+            break;
+        }
+        struct store_job *batch = s->q_head, *last = batch;
+        int n = 1;
+        while (last->next && n < LIMIT_WRITE_BATCH) {
+            last = last->next;
+            n++;
+        }
+        s->q_head = last->next;
+        if (s->q_head == NULL)
+            s->q_tail = NULL;
+        s->q_len -= n;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->q_lock);
+        run_batch(s, batch);
+    }
+    return NULL;
+}
+
+static int sq_submit(struct store *st, struct store_job *job)
+{
+    struct sq_store *s = STORE(st);
+    job->next = NULL;
+    pthread_mutex_lock(&s->q_lock);
+    if (s->stopping || s->q_len >= LIMIT_WRITE_QUEUE) {
+        pthread_mutex_unlock(&s->q_lock);
+        return STORE_ERROR;
+    }
+    if (s->q_tail)
+        s->q_tail->next = job;
+    else
+        s->q_head = job;
+    s->q_tail = job;
+    s->q_len++;
+    pthread_cond_signal(&s->q_cond);
+    pthread_mutex_unlock(&s->q_lock);
+    return STORE_OK;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sq_store *s = STORE(st);
+    if (s == NULL)
+        return;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->q_lock);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->q_cond);
+        pthread_mutex_unlock(&s->q_lock);
+        pthread_join(s->writer, NULL);
+    }
+    for (int i = 0; i < s->nviews; i++)
+        view_close(s->all_views[i]);
+    if (s->wview)
+        exec_ok(s->wview->db, "PRAGMA wal_checkpoint(PASSIVE)");
+    view_close(s->wview);
+    mem_free(s->all_views);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->q_lock);
+    pthread_cond_destroy(&s->q_cond);
+    mem_free(s->path);
+    mem_free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .view_acquire = sq_view_acquire,
+    .view_release = sq_view_release,
+    .get_ri = sq_get_ri,
+    .get_path = sq_get_path,
+    .edge_child = sq_edge_child,
+    .children = sq_children,
+    .descendants = sq_descendants,
+    .expired = sq_expired,
+    .insert = sq_insert,
+    .update = sq_update,
+    .delete_subtree = sq_delete_subtree,
+    .submit = sq_submit,
+    .close = sq_close,
+};
+
+/* Create the directories of path (mode 0700) and the database file itself (mode 0600), so no
+ * other local user can read stored resources. */
+static int prepare_file(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+struct store *store_sqlite_open(const char *path, bool sync_full, int readers, char *err, size_t errlen)
+{
+    if (prepare_file(path, err, errlen) != 0)
+        return NULL;
+    struct sq_store *s = mem_calloc(1, sizeof *s);
+    s->base.ops = &sqlite_ops;
+    s->path = mem_strdup(path);
+    s->sync_full = sync_full;
+    pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_cond_init(&s->pool_cond, NULL);
+    pthread_mutex_init(&s->q_lock, NULL);
+    pthread_cond_init(&s->q_cond, NULL);
+    s->wview = view_open(s, err, errlen);
+    if (s->wview == NULL || migrate(s->wview, err, errlen) != 0 || view_prepare(s->wview, err, errlen) != 0)
+        goto fail;
+    s->all_views = mem_calloc((size_t)readers, sizeof *s->all_views);
+    for (int i = 0; i < readers; i++) {
+        struct sq_view *v = view_open(s, err, errlen);
+        if (v == NULL)
+            goto fail;
+        s->all_views[s->nviews++] = v;
+        if (view_prepare(v, err, errlen) != 0)
+            goto fail;
+        v->next_free = s->free_views;
+        s->free_views = v;
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the store writer thread");
+        goto fail;
+    }
+    s->writer_started = true;
+    return &s->base;
+fail:
+    sq_close(&s->base);
+    return NULL;
+}

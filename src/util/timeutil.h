@@ -1,0 +1,29 @@
+/* timeutil: oneM2M timestamps (ISO 8601 basic, UTC) and a replaceable clock. */
+#ifndef WARDEN_UTIL_TIMEUTIL_H
+#define WARDEN_UTIL_TIMEUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TS_LEN 15 /* "YYYYMMDDTHHMMSS" */
+
+/* A clock: now() in microseconds since the Unix epoch. Tests substitute their own. */
+struct clock {
+    int64_t (*now_us)(void *arg);
+    void *arg;
+};
+
+int64_t clock_real_us(void *arg);
+int64_t clock_mono_us(void);
+static inline int64_t clock_now_us(const struct clock *c)
+{
+    return c->now_us(c->arg);
+}
+
+/* Format seconds since the epoch as "YYYYMMDDTHHMMSS" into out[TS_LEN + 1]. */
+void ts_format(int64_t epoch_s, char out[TS_LEN + 1]);
+/* Parse "YYYYMMDDTHHMMSS" with an optional ",ffffff" fraction and optional "Z".
+ * Returns false on any other form or an impossible date. */
+bool ts_parse(const char *s, int64_t *epoch_s /* OUT */);
+
+#endif
