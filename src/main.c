@@ -82,8 +82,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (strcmp(cfg.cse_profile, "dev") == 0)
-        log_write(&lg, LOG_WARN, "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "
-                                 "is accepted unauthenticated. Never expose this configuration to a network.",
+        log_write(&lg, LOG_WARN,
+                  "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "
+                  "is accepted unauthenticated. Never expose this configuration to a network.",
                   cfg.cse_admin);
     if (cfg.http_port != 0 && (hb = http->start(&cse, err, sizeof err)) == NULL)
         goto out;

@@ -272,8 +272,7 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
     /* PRODUCT.md profiles: in the secure profile a plain listener may only serve loopback. */
     if (strcmp(cfg->cse_profile, "secure") == 0 && cfg->http_port != 0 &&
         !config_address_is_loopback(cfg->http_address)) {
-        snprintf(err, errlen,
-                 "http.address: the secure profile refuses plain HTTP on non-loopback address '%s'",
+        snprintf(err, errlen, "http.address: the secure profile refuses plain HTTP on non-loopback address '%s'",
                  cfg->http_address);
         return -1;
     }

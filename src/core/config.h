@@ -8,18 +8,18 @@
 
 struct cse_config {
     /* [cse] */
-    char *cse_id;          /* SP-relative CSE-ID, "/id-in" */
-    char *cse_rn;          /* CSEBase resourceName */
-    char *cse_spid;        /* SP domain without "//" */
-    char *cse_type;        /* IN | MN | ASN */
-    char *cse_profile;     /* dev | secure */
-    char *cse_admin;       /* admin originator */
+    char *cse_id;              /* SP-relative CSE-ID, "/id-in" */
+    char *cse_rn;              /* CSEBase resourceName */
+    char *cse_spid;            /* SP domain without "//" */
+    char *cse_type;            /* IN | MN | ASN */
+    char *cse_profile;         /* dev | secure */
+    char *cse_admin;           /* admin originator */
     long cse_default_lifetime; /* seconds added to now for a resource created without et */
     long cse_max_lifetime;     /* the latest et accepted, seconds from now */
     /* [store] */
     char *store_path;
     char *store_url;
-    char *store_sync;      /* normal | full */
+    char *store_sync; /* normal | full */
     /* [log], [audit] */
     char *log_level;
     char *audit_path;

@@ -18,10 +18,10 @@ struct target {
 
 /* What dispatch learned about the originator (TS-0004 §7.3.2.1). */
 struct originator {
-    struct id id;          /* parsed From; kind ID_INVALID when absent */
+    struct id id; /* parsed From; kind ID_INVALID when absent */
     bool present;
     bool is_admin;
-    bool registered;       /* a local AE registered here */
+    bool registered; /* a local AE registered here */
     struct authz_subject subj;
 };
 

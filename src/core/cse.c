@@ -104,8 +104,8 @@ static void boot_done(void *arg, bool committed)
     pthread_mutex_unlock(&b->lock);
 }
 
-int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store,
-             struct audit *audit, char *err, size_t errlen)
+int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store, struct audit *audit,
+             char *err, size_t errlen)
 {
     memset(cse, 0, sizeof *cse);
     cse->cfg = cfg;

@@ -23,9 +23,9 @@ struct cse {
     struct audit *audit;          /* not owned; may be NULL */
     struct clock clock;
     struct id_env idenv;
-    struct id admin;              /* canonical admin originator */
-    bool secure;                  /* secure profile */
-    char *cb_ri;                  /* CSEBase resourceID (owned) */
+    struct id admin; /* canonical admin originator */
+    bool secure;     /* secure profile */
+    char *cb_ri;     /* CSEBase resourceID (owned) */
     int64_t max_body;
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -33,13 +33,13 @@ struct cse {
     pthread_mutex_t expiry_lock;
     pthread_cond_t expiry_cond;
     bool stopping;
-    int pending_jobs;             /* expiry jobs in flight (guarded by expiry_lock) */
+    int pending_jobs; /* expiry jobs in flight (guarded by expiry_lock) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store
  * that belongs to a different CSE. Returns 0 or -1 with err filled. */
-int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store,
-             struct audit *audit, char *err, size_t errlen);
+int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store, struct audit *audit,
+             char *err, size_t errlen);
 /* Start the expiry sweeper (expirationTime enforcement). */
 int cse_start(struct cse *cse);
 /* Stop background work; the caller closes the store afterwards. */

@@ -78,8 +78,8 @@ static bool sa_bound_to(const struct cse_secctx *sec, const char *canon)
 
 /* TS-0004 §7.3.2.1 / TS-0003 §7.2 originator checks, before any routing, so that a spoofed
  * originator learns nothing about what exists. */
-static int check_originator(struct cse *cse, struct store_view *v, const struct cse_request *req,
-                            struct originator *o, struct cse_response *rsp)
+static int check_originator(struct cse *cse, struct store_view *v, const struct cse_request *req, struct originator *o,
+                            struct cse_response *rsp)
 {
     memset(o, 0, sizeof *o);
     bool ae_create = req->op == OP_CREATE && req->ty == TY_AE;
@@ -240,8 +240,7 @@ out:
     return st;
 }
 
-void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
-                     int64_t elapsed_us)
+void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp, int64_t elapsed_us)
 {
     LOG(cse->log, LOG_INFO, "%s %s fr=%s to=%s rqi=%s rsc=%d %lldus%s%s", req->sec.binding ? req->sec.binding : "-",
         op_name(req->op), req->fr ? req->fr : "-", req->to ? req->to : "-", req->rqi ? req->rqi : "-", rsp->rsc,

@@ -9,10 +9,10 @@
 
 enum id_kind {
     ID_INVALID = 0,
-    ID_AE,      /* an AE-ID (C-type or S-type) */
-    ID_CSE,     /* a CSE-ID */
-    ID_ASK_C,   /* "C": AE registration asking the registrar for a C-type AE-ID */
-    ID_ASK_S,   /* "S": AE registration asking for an S-type AE-ID */
+    ID_AE,    /* an AE-ID (C-type or S-type) */
+    ID_CSE,   /* a CSE-ID */
+    ID_ASK_C, /* "C": AE registration asking the registrar for a C-type AE-ID */
+    ID_ASK_S, /* "S": AE registration asking for an S-type AE-ID */
 };
 
 enum id_form { IDF_STEM, IDF_SP_RELATIVE, IDF_ABSOLUTE };

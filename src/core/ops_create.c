@@ -35,9 +35,9 @@ static int create_run(struct store_view *txn, void *arg)
     struct store_row parent;
     int rc = ops->get_ri(txn, j->row.pi, t.now, &parent);
     if (rc != STORE_OK) {
-        j->result = rc == STORE_NOT_FOUND ? response_error(j->rsp, RSC_NOT_FOUND, "parent-gone",
-                                                           "the parent resource no longer exists")
-                                          : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        j->result = rc == STORE_NOT_FOUND
+                        ? response_error(j->rsp, RSC_NOT_FOUND, "parent-gone", "the parent resource no longer exists")
+                        : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         return 1;
     }
     if (j->rt->txn_create)
@@ -221,7 +221,8 @@ enum cse_status op_create(struct op_ctx *c)
         json_set_int(res, "st", 0);
     const char *k;
     json_t *v;
-    json_object_foreach(attrs, k, v) {
+    json_object_foreach(attrs, k, v)
+    {
         if (strcmp(k, "rn") == 0 || strcmp(k, "et") == 0)
             continue;
         if (strcmp(k, "cr") == 0) { /* TS-0004: cr=null asks the CSE to record the creator */

@@ -123,7 +123,8 @@ static bool matches(const struct op_ctx *c, const struct store_row *r)
         bool ok = false;
         size_t i;
         json_t *e;
-        json_array_foreach(lbl, i, e) {
+        json_array_foreach(lbl, i, e)
+        {
             for (int k = 0; k < fc->nlbl && !ok; k++)
                 ok = json_is_string(e) && strcmp(json_string_value(e), fc->lbl[k]) == 0;
         }

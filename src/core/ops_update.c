@@ -19,8 +19,8 @@ struct update_job {
     struct cse_response *rsp;
     int rcn;
     int result;
-    char *doc;         /* the stored representation after the update (rcn 1) */
-    json_t *modified;  /* the attributes this update changed (rcn 9) */
+    char *doc;        /* the stored representation after the update (rcn 1) */
+    json_t *modified; /* the attributes this update changed (rcn 9) */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -47,7 +47,8 @@ static int update_run(struct store_view *txn, void *arg)
     j->modified = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(j->patch, k, v) {
+    json_object_foreach(j->patch, k, v)
+    {
         if (strcmp(k, "et") == 0)
             continue;
         if (json_is_null(v))

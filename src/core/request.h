@@ -11,55 +11,55 @@ enum cse_op { OP_NONE = 0, OP_CREATE = 1, OP_RETRIEVE = 2, OP_UPDATE = 3, OP_DEL
 
 /* How the request reached us: which security association (TS-0003 §6, §8.2) it came in on. */
 enum sa_kind {
-    SA_NONE = 0,      /* plain transport: no security association */
-    SA_TLS_PSK,       /* TLS with a provisioned symmetric key */
-    SA_TLS_CERT,      /* TLS with a client certificate */
-    SA_DTLS_PSK,      /* DTLS with a provisioned symmetric key */
-    SA_DTLS_CERT,     /* DTLS with a certificate */
-    SA_MQTT_BROKER,   /* an MQTT broker connection configured as authenticated */
-    SA_INTERNAL,      /* a request the CSE makes itself (fan-out, expiry) */
+    SA_NONE = 0,    /* plain transport: no security association */
+    SA_TLS_PSK,     /* TLS with a provisioned symmetric key */
+    SA_TLS_CERT,    /* TLS with a client certificate */
+    SA_DTLS_PSK,    /* DTLS with a provisioned symmetric key */
+    SA_DTLS_CERT,   /* DTLS with a certificate */
+    SA_MQTT_BROKER, /* an MQTT broker connection configured as authenticated */
+    SA_INTERNAL,    /* a request the CSE makes itself (fan-out, expiry) */
 };
 
 #define SECCTX_MAX_IDS 4
 
 struct cse_secctx {
-    const char *binding;   /* "http", "mqtt", "coap" */
-    char peer[64];         /* peer address as text ("127.0.0.1", "::1") */
+    const char *binding; /* "http", "mqtt", "coap" */
+    char peer[64];       /* peer address as text ("127.0.0.1", "::1") */
     enum sa_kind sa;
-    const char *cred_id;   /* credential (KpsaID, certificate serial) or NULL */
+    const char *cred_id;             /* credential (KpsaID, certificate serial) or NULL */
     const char *ids[SECCTX_MAX_IDS]; /* identities bound to the credential, canonical form */
     int nids;
-    bool authenticated;    /* rq_authn of TS-0003 §7.1.2 */
+    bool authenticated; /* rq_authn of TS-0003 §7.1.2 */
 };
 
 /* Filter criteria (TS-0004 §7.3.3.17.x) as far as the foundation evaluates them. */
-#define FC_MAX_TY 16
+#define FC_MAX_TY  16
 #define FC_MAX_LBL 16
 struct cse_filter {
-    int fu;                /* 0 absent, 1 discovery, 2 conditional retrieve */
+    int fu; /* 0 absent, 1 discovery, 2 conditional retrieve */
     int ty[FC_MAX_TY];
     int nty;
     const char *lbl[FC_MAX_LBL];
     int nlbl;
-    long lim;              /* -1: absent */
-    long lvl;              /* -1: absent */
-    long ofst;             /* 0 when absent */
+    long lim;  /* -1: absent */
+    long lvl;  /* -1: absent */
+    long ofst; /* 0 when absent */
 };
 
 enum cse_media { MEDIA_NONE = 0, MEDIA_JSON = 1 };
 
 struct cse_request {
     enum cse_op op;
-    const char *to;        /* target as a oneM2M ID: CSE-relative, SP-relative (/...) or absolute (//...) */
-    const char *fr;        /* From; NULL when absent */
-    const char *rqi;       /* Request Identifier */
-    const char *rvi;       /* Release Version Indicator; NULL when absent */
-    int ty;                /* Resource Type on CREATE, 0 otherwise */
-    int rcn;               /* Result Content; -1 = default of the operation */
-    int drt;               /* 1 structured (default), 2 unstructured */
+    const char *to;  /* target as a oneM2M ID: CSE-relative, SP-relative (/...) or absolute (//...) */
+    const char *fr;  /* From; NULL when absent */
+    const char *rqi; /* Request Identifier */
+    const char *rvi; /* Release Version Indicator; NULL when absent */
+    int ty;          /* Resource Type on CREATE, 0 otherwise */
+    int rcn;         /* Result Content; -1 = default of the operation */
+    int drt;         /* 1 structured (default), 2 unstructured */
     struct cse_filter fc;
     enum cse_media media;
-    const char *body;      /* Content bytes (not NUL-terminated), may be NULL */
+    const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;
     struct cse_secctx sec;
 };
@@ -67,11 +67,11 @@ struct cse_request {
 /* A response primitive. The body is owned (mem_free), the rest are static or owned as noted. */
 struct cse_response {
     int rsc;
-    char *body;            /* encoded Content (JSON), NULL for none; owned */
+    char *body; /* encoded Content (JSON), NULL for none; owned */
     size_t body_len;
-    char *location;        /* structured address of a created resource; owned */
-    const char *reason;    /* machine-readable reason of a denial or error (static string) */
-    char *message;         /* human-readable message (owned), sent as m2m:dbg where allowed */
+    char *location;     /* structured address of a created resource; owned */
+    const char *reason; /* machine-readable reason of a denial or error (static string) */
+    char *message;      /* human-readable message (owned), sent as m2m:dbg where allowed */
 };
 
 void request_init(struct cse_request *req);

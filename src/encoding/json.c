@@ -15,7 +15,8 @@ int json_depth(const json_t *v, int limit)
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
+        json_object_foreach((json_t *)v, k, c)
+        {
             int d = json_depth(c, limit - 1);
             if (d > max)
                 max = d;
@@ -25,7 +26,8 @@ int json_depth(const json_t *v, int limit)
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) {
+        json_array_foreach(v, i, c)
+        {
             int d = json_depth(c, limit - 1);
             if (d > max)
                 max = d;

@@ -41,14 +41,14 @@ static const char *type_problem(const struct attr_def *d, const json_t *v)
                    : "a name of 1-255 unreserved characters (A-Z a-z 0-9 - . _ ~), not '.', '..', 'la', 'ol'";
     case AT_UINT: return json_is_integer(v) && json_integer_value(v) >= 0 ? NULL : "a non-negative integer";
     case AT_BOOL: return json_is_boolean(v) ? NULL : "a boolean";
-    case AT_TS:
-        return json_is_string(v) && ts_parse(json_string_value(v), &ts) ? NULL : "a timestamp YYYYMMDDTHHMMSS";
+    case AT_TS: return json_is_string(v) && ts_parse(json_string_value(v), &ts) ? NULL : "a timestamp YYYYMMDDTHHMMSS";
     case AT_STRLIST: {
         if (!json_is_array(v) || json_array_size(v) > LIMIT_LIST_ITEMS)
             return "a list of strings";
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (!json_is_string(e))
                 return "a list of strings";
         }
@@ -65,15 +65,14 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
     if (!json_is_object(attrs))
         return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "m2m:%s must be a JSON object", t->sn);
     if (json_object_size(attrs) > LIMIT_ATTRIBUTES)
-        return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "too many attributes (limit %d)",
-                              LIMIT_ATTRIBUTES);
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "too many attributes (limit %d)", LIMIT_ATTRIBUTES);
     const char *k;
     json_t *v;
-    json_object_foreach(attrs, k, v) {
+    json_object_foreach(attrs, k, v)
+    {
         const struct attr_def *d = find(t, k);
         if (d == NULL)
-            return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "unknown attribute '%s' for m2m:%s", k,
-                                  t->sn);
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "unknown attribute '%s' for m2m:%s", k, t->sn);
         unsigned char use = create ? d->create : d->update;
         if (use == A_NP)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' of m2m:%s cannot be %s", k,

@@ -5,14 +5,18 @@
 
 /* set by the CSE, never by the originator */
 #define ATTRS_UNIVERSAL_RO                                                                                             \
-    {"ty", AT_UINT, A_NP, A_NP}, {"ri", AT_STR, A_NP, A_NP}, {"pi", AT_STR, A_NP, A_NP},                               \
-        {"ct", AT_TS, A_NP, A_NP}, {"lt", AT_TS, A_NP, A_NP}
+    {"ty", AT_UINT, A_NP, A_NP}, {"ri", AT_STR, A_NP, A_NP}, {"pi", AT_STR, A_NP, A_NP}, {"ct", AT_TS, A_NP, A_NP},    \
+    {                                                                                                                  \
+        "lt", AT_TS, A_NP, A_NP                                                                                        \
+    }
 
 /* rn on create only; et and labels writable; announcement and access-policy links writable */
 #define ATTRS_COMMON_RW                                                                                                \
-    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_O, A_O}, {"lbl", AT_STRLIST, A_O, A_O},                                \
-        {"at", AT_STRLIST, A_O, A_O}, {"aa", AT_STRLIST, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O},                    \
-        {"daci", AT_STRLIST, A_O, A_O}
+    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_O, A_O}, {"lbl", AT_STRLIST, A_O, A_O}, {"at", AT_STRLIST, A_O, A_O},  \
+        {"aa", AT_STRLIST, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O},                                                  \
+    {                                                                                                                  \
+        "daci", AT_STRLIST, A_O, A_O                                                                                   \
+    }
 
 #define NATTRS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

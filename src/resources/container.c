@@ -10,18 +10,12 @@
 #include "util/timeutil.h"
 
 static const struct attr_def cnt_attrs[] = {
-    ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
-    {"st", AT_UINT, A_NP, A_NP},
-    {"cr", AT_CR, A_O, A_NP},
-    {"mni", AT_UINT, A_O, A_O},
-    {"mbs", AT_UINT, A_O, A_O},
-    {"mia", AT_UINT, A_O, A_O},
-    {"cni", AT_UINT, A_NP, A_NP},
-    {"cbs", AT_UINT, A_NP, A_NP},
-    {"li", AT_STR, A_O, A_O},
-    {"or", AT_STR, A_O, A_O},
-    {"disr", AT_BOOL, A_O, A_O},
+    ATTRS_UNIVERSAL_RO,           ATTRS_COMMON_RW,
+    {"st", AT_UINT, A_NP, A_NP},  {"cr", AT_CR, A_O, A_NP},
+    {"mni", AT_UINT, A_O, A_O},   {"mbs", AT_UINT, A_O, A_O},
+    {"mia", AT_UINT, A_O, A_O},   {"cni", AT_UINT, A_NP, A_NP},
+    {"cbs", AT_UINT, A_NP, A_NP}, {"li", AT_STR, A_O, A_O},
+    {"or", AT_STR, A_O, A_O},     {"disr", AT_BOOL, A_O, A_O},
 };
 
 static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, 0};

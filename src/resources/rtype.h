@@ -23,14 +23,14 @@ enum {
 };
 
 enum attr_type {
-    AT_STR,      /* string */
-    AT_NAME,     /* resourceName: unreserved URI characters, not "." / ".." / reserved virtual names */
-    AT_UINT,     /* non-negative integer */
+    AT_STR,  /* string */
+    AT_NAME, /* resourceName: unreserved URI characters, not "." / ".." / reserved virtual names */
+    AT_UINT, /* non-negative integer */
     AT_BOOL,
-    AT_TS,       /* m2m:timestamp "YYYYMMDDTHHMMSS" */
-    AT_STRLIST,  /* array of strings */
-    AT_ANY,      /* any JSON value except null */
-    AT_CR,       /* creator: only null may be sent, asking the CSE to fill it */
+    AT_TS,      /* m2m:timestamp "YYYYMMDDTHHMMSS" */
+    AT_STRLIST, /* array of strings */
+    AT_ANY,     /* any JSON value except null */
+    AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). */
@@ -47,11 +47,11 @@ struct attr_def {
 struct create_ctx {
     struct cse *cse;
     const struct cse_request *req;
-    const struct id *orig;          /* parsed From */
+    const struct id *orig; /* parsed From */
     const struct store_row *parent;
-    json_t *attrs;                  /* request attributes, validated against the policy (borrowed) */
-    json_t *res;                    /* the new representation being built (owned by the caller) */
-    struct store_row *row;          /* the new row: ri, rn, path, ae, cr filled; hooks may change ri/rn/ae */
+    json_t *attrs;         /* request attributes, validated against the policy (borrowed) */
+    json_t *res;           /* the new representation being built (owned by the caller) */
+    struct store_row *row; /* the new row: ri, rn, path, ae, cr filled; hooks may change ri/rn/ae */
     int64_t now;
     struct cse_response *rsp;
 };
@@ -66,15 +66,15 @@ struct txn_ctx {
 
 struct rtype {
     int ty;
-    const char *sn;                 /* short name, "cnt"; the JSON root is "m2m:" sn */
+    const char *sn; /* short name, "cnt"; the JSON root is "m2m:" sn */
     const struct attr_def *attrs;
     int nattrs;
-    const int *parents;             /* allowed parent types, 0-terminated */
-    bool creatable;                 /* clients may create it */
-    bool updatable;                 /* clients may update it (4005 otherwise) */
-    bool deletable;                 /* clients may delete it (4005 otherwise) */
-    bool has_st;                    /* carries stateTag */
-    bool has_cr;                    /* carries creator */
+    const int *parents; /* allowed parent types, 0-terminated */
+    bool creatable;     /* clients may create it */
+    bool updatable;     /* clients may update it (4005 otherwise) */
+    bool deletable;     /* clients may delete it (4005 otherwise) */
+    bool has_st;        /* carries stateTag */
+    bool has_cr;        /* carries creator */
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);

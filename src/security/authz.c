@@ -3,11 +3,10 @@
 
 #include <string.h>
 
-#define TY_AE 2
+#define TY_AE      2
 #define TY_CSEBASE 5
 
-void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t,
-                  struct authz_result *out)
+void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t, struct authz_result *out)
 {
     out->permit = false;
     out->reason = "default-deny";

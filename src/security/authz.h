@@ -18,16 +18,16 @@ enum acop {
 };
 
 struct authz_subject {
-    const char *canon;  /* canonical originator ID */
-    const char *stem;   /* AE-ID-Stem when the originator is a local AE, else NULL */
+    const char *canon; /* canonical originator ID */
+    const char *stem;  /* AE-ID-Stem when the originator is a local AE, else NULL */
     bool is_admin;
 };
 
 struct authz_target {
-    int ty;             /* resource type of the target */
-    const char *ae;     /* AE-ID-Stem owning the target ("" none) */
-    const char *cr;     /* canonical creator ("" unknown) */
-    int child_ty;       /* for ACOP_CREATE: the type being created */
+    int ty;         /* resource type of the target */
+    const char *ae; /* AE-ID-Stem owning the target ("" none) */
+    const char *cr; /* canonical creator ("" unknown) */
+    int child_ty;   /* for ACOP_CREATE: the type being created */
 };
 
 struct authz_result {

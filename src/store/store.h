@@ -12,17 +12,17 @@
 /* One stored resource. The indexed columns duplicate what queries need; doc is the full
  * representation (the JSON attributes object, without the "m2m:xxx" wrapper). */
 struct store_row {
-    char *ri;     /* resourceID */
-    char *pi;     /* parent's resourceID ("" for the CSEBase) */
-    char *rn;     /* resourceName */
-    char *path;   /* structured CSE-relative address, "cse-in/ae1/cnt1" */
-    int ty;       /* resourceType */
-    int64_t seq;  /* creation order, assigned by the store on insert */
-    int64_t et;   /* expirationTime, seconds since the epoch */
-    int64_t cs;   /* content size (contentInstance), else 0 */
-    char *cr;     /* canonical ID of the creator, "" when unknown */
-    char *ae;     /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
-    char *doc;    /* JSON object text */
+    char *ri;    /* resourceID */
+    char *pi;    /* parent's resourceID ("" for the CSEBase) */
+    char *rn;    /* resourceName */
+    char *path;  /* structured CSE-relative address, "cse-in/ae1/cnt1" */
+    int ty;      /* resourceType */
+    int64_t seq; /* creation order, assigned by the store on insert */
+    int64_t et;  /* expirationTime, seconds since the epoch */
+    int64_t cs;  /* content size (contentInstance), else 0 */
+    char *cr;    /* canonical ID of the creator, "" when unknown */
+    char *ae;    /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
+    char *doc;   /* JSON object text */
 };
 
 void store_row_free(struct store_row *row);

@@ -244,8 +244,7 @@ static int sq_get_path(struct store_view *v, const char *path, int64_t now, stru
     return step_one(st, out);
 }
 
-static int sq_edge_child(struct store_view *v, const char *pi, int ty, bool latest, int64_t now,
-                         struct store_row *out)
+static int sq_edge_child(struct store_view *v, const char *pi, int ty, bool latest, int64_t now, struct store_row *out)
 {
     sqlite3_stmt *st = VIEW(v)->stmt[latest ? Q_LATEST : Q_OLDEST];
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);

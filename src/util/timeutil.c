@@ -49,8 +49,7 @@ bool ts_parse(const char *s, int64_t *epoch_s)
         return false;
     int y = digits(s, 4), mo = digits(s + 4, 2), d = digits(s + 6, 2);
     int h = digits(s + 9, 2), mi = digits(s + 11, 2), se = digits(s + 13, 2);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
-        se > 60)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
         return false;
     const char *rest = s + TS_LEN;
     if (*rest == ',' || *rest == '.') {

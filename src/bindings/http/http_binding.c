@@ -17,7 +17,7 @@
 #include "util/mem.h"
 
 #define MAX_HEADERS 64
-#define MAX_ARGS 64
+#define MAX_ARGS    64
 
 struct http_binding {
     struct cse *cse;
@@ -286,8 +286,8 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, hb,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, hb, MHD_OPTION_END);
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, hb, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, hb, MHD_OPTION_END);
     if (hb->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s port %ld (in use, or not permitted)", cfg->http_address,
                  cfg->http_port);

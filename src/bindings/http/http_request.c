@@ -144,8 +144,9 @@ static int one_long(const char *key, const char *value, long min, long max, long
 static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "rids", "tids", "ltids", "tqi", "asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate yet: refused rather than
  * silently ignored, since ignoring them would return wrong results. */
-static const char *const unsupported_params[] = {"cra", "crb", "ms", "us", "sts", "stb", "exb", "exa", "sza", "szb",
-                                                 "cty", "atr", "smf", "cfs", "cfq", "fo", "gq", "atrl", "arp", "catr"};
+static const char *const unsupported_params[] = {"cra", "crb", "ms",  "us",   "sts", "stb", "exb",
+                                                 "exa", "sza", "szb", "cty",  "atr", "smf", "cfs",
+                                                 "cfq", "fo",  "gq",  "atrl", "arp", "catr"};
 
 static int apply_arg(const struct http_kv *a, struct cse_request *req, struct http_scratch *scratch,
                      struct cse_response *rsp)

@@ -16,7 +16,7 @@ struct http_kv {
 
 struct http_raw {
     const char *method;
-    const char *url;    /* path, percent-decoded, no query string */
+    const char *url; /* path, percent-decoded, no query string */
     const struct http_kv *headers;
     size_t nheaders;
     const struct http_kv *args; /* query arguments, decoded, in order */
