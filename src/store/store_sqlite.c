@@ -49,8 +49,13 @@ enum {
     Q_EXPIRED,
     Q_INSERT,
     Q_UPDATE,
-    Q_DELETE_ONE,
-    Q_DELETE_BELOW,
+    Q_DELETE_SUBTREE,
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_SAVEPOINT,
+    Q_RELEASE,
+    Q_ROLLBACK_TO,
     Q_COUNT
 };
 
@@ -65,8 +70,15 @@ static const char *const sql[Q_COUNT] = {
     [Q_EXPIRED] = "SELECT " COLS " FROM res WHERE et <= ?1 ORDER BY et LIMIT ?2",
     [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc) VALUES(?,?,?,?,?,?,?,?,?,?)",
     [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4 WHERE ri = ?1",
-    [Q_DELETE_ONE] = "DELETE FROM res WHERE path = ?1",
-    [Q_DELETE_BELOW] = "DELETE FROM res WHERE path > ?1 || '/' AND path < ?1 || '0'",
+    /* the resource and everything below it: a range scan of the path index ('0' follows '/') */
+    [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
+    /* transaction control, prepared once: sqlite3_exec would compile them for every job */
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT job",
+    [Q_RELEASE] = "RELEASE job",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO job",
 };
 
 struct sq_view {
@@ -325,14 +337,9 @@ static int sq_update(struct store_view *v, const struct store_row *r)
 
 static int sq_delete_subtree(struct store_view *v, const char *path)
 {
-    for (int q = Q_DELETE_ONE; q <= Q_DELETE_BELOW; q++) {
-        sqlite3_stmt *st = VIEW(v)->stmt[q];
-        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-        int rc = step_write(st);
-        if (rc != STORE_OK)
-            return rc;
-    }
-    return STORE_OK;
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_DELETE_SUBTREE];
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    return step_write(st);
 }
 
 /* ---- pool ------------------------------------------------------------------------------------- */
@@ -371,24 +378,32 @@ static bool exec_ok(sqlite3 *db, const char *q)
     return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK;
 }
 
+static bool tx(struct sq_view *v, int q)
+{
+    sqlite3_stmt *st = v->stmt[q];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
+}
+
 static void run_batch(struct sq_store *s, struct store_job *batch)
 {
-    sqlite3 *db = s->wview->db;
-    bool ok = exec_ok(db, "BEGIN IMMEDIATE");
+    struct sq_view *w = s->wview;
+    bool ok = tx(w, Q_BEGIN);
     if (ok) {
         for (struct store_job *j = batch; j; j = j->next) {
-            if (!exec_ok(db, "SAVEPOINT job")) {
+            if (!tx(w, Q_SAVEPOINT)) {
                 ok = false;
                 break;
             }
-            if (j->run(&s->wview->base, j->arg) != 0)
-                exec_ok(db, "ROLLBACK TO job");
-            exec_ok(db, "RELEASE job");
+            if (j->run(&w->base, j->arg) != 0)
+                tx(w, Q_ROLLBACK_TO);
+            tx(w, Q_RELEASE);
         }
         if (ok)
-            ok = exec_ok(db, "COMMIT");
+            ok = tx(w, Q_COMMIT);
         if (!ok)
-            exec_ok(db, "ROLLBACK");
+            tx(w, Q_ROLLBACK);
     }
     while (batch) {
         struct store_job *next = batch->next;

@@ -1,4 +1,4 @@
-/* mem: the one allocation wrapper; aborts on exhaustion and counts live bytes. */
+/* mem: the one allocation wrapper; aborts on exhaustion and reports live heap bytes. */
 #ifndef WARDEN_UTIL_MEM_H
 #define WARDEN_UTIL_MEM_H
 
@@ -14,7 +14,7 @@ char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 void mem_free(void *p);
 
-/* Bytes currently allocated through this module (approximate: usable sizes). */
+/* Bytes currently allocated on the heap (the allocator's own accounting). */
 size_t mem_used(void);
 
 /* Overwrite n bytes with zeros in a way the compiler may not elide (key material). */
