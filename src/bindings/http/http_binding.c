@@ -42,6 +42,7 @@ struct http_ctx {
     struct http_kv args[MAX_ARGS];
     size_t nargs;
     bool too_many;
+    unsigned http_status; /* overrides the RSC table for transport-level refusals (413), else 0 */
     struct cse_request req;
     struct http_scratch scratch;
     struct cse_response rsp;
@@ -117,7 +118,7 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
     }
     if (close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(x->conn, http_status_of(rsp->rsc), r);
+    enum MHD_Result ret = MHD_queue_response(x->conn, x->http_status ? x->http_status : http_status_of(rsp->rsc), r);
     MHD_destroy_response(r);
     if (x->counted) {
         x->counted = false;
@@ -128,8 +129,10 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
     return ret;
 }
 
-static enum MHD_Result send_error(struct http_ctx *x, int rsc, const char *reason, const char *msg, bool close)
+static enum MHD_Result send_error(struct http_ctx *x, int rsc, unsigned http_status, const char *reason,
+                                  const char *msg, bool close)
 {
+    x->http_status = http_status;
     response_error(&x->rsp, rsc, reason, "%s", msg);
     return send_response(x, close);
 }
@@ -176,7 +179,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         /* refuse an announced oversized body before reading any of it (limits.h) */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->max_body)
-            return send_error(x, RSC_BAD_REQUEST, "too-large", "request body exceeds the size limit", true);
+            return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+                              "request body exceeds the size limit", true);
         return MHD_YES;
     }
     if (x->pending) /* resumed after the commit: the response is ready */
@@ -190,12 +194,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return MHD_YES;
     }
     if (x->too_large)
-        return send_error(x, RSC_BAD_REQUEST, "too-large", "request body exceeds the size limit", true);
+        return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+                          "request body exceeds the size limit", true);
 
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
     if (x->too_many)
-        return send_error(x, RSC_BAD_REQUEST, "too-many", "too many headers or query parameters", true);
+        return send_error(x, RSC_BAD_REQUEST, 0, "too-many", "too many headers or query parameters", true);
     struct http_raw raw = {
         .method = method,
         .url = url,
