@@ -40,6 +40,13 @@ static int create_run(struct store_view *txn, void *arg)
                         : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         return 1;
     }
+    if (j->row.et > parent.et) { /* a child never outlives its parent (TS-0001 §9.6.1.3) */
+        char ets[TS_LEN + 1];
+        j->row.et = parent.et;
+        ts_format(parent.et, ets);
+        if (parent.ty != TY_CSEBASE)
+            json_set_str(j->res, "et", ets);
+    }
     if (j->rt->txn_create)
         j->result = j->rt->txn_create(&t, &parent, &j->row, j->res);
     if (j->result == 0) {

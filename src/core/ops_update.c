@@ -71,7 +71,12 @@ static int update_run(struct store_view *txn, void *arg)
         json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
         json_object_set(j->modified, "st", json_object_get(doc, "st"));
     }
-    if (j->rt->txn_updated)
+    if (j->et) { /* a shortened lifetime applies to the whole subtree at once */
+        ts_format(j->et, ts);
+        if (ops->clamp_subtree_et(txn, cur.path, j->et, ts) != STORE_OK)
+            j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
+    if (j->result == 0 && j->rt->txn_updated)
         j->result = j->rt->txn_updated(&t, &cur, doc);
     if (j->result == 0) {
         mem_free(cur.doc);
@@ -96,14 +101,14 @@ static void update_done(void *arg, bool committed)
         rsp->rsc = RSC_UPDATED;
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
-        if (j->rcn == 1) {
-            json_t *doc = json_loads(j->doc, 0, NULL);
-            rsp->body = json_encode(json_pack("{s:o}", key, doc), &rsp->body_len);
-        } else if (j->rcn == 9) {
-            json_t *w = json_pack("{s:O}", key, j->modified);
+        json_t *w = NULL;
+        if (j->rcn == 1)
+            w = json_pack("{s:o}", key, json_loads(j->doc, 0, NULL));
+        else if (j->rcn == 9)
+            w = json_pack("{s:O}", key, j->modified);
+        if (w != NULL)
             rsp->body = json_encode(w, &rsp->body_len);
-            json_decref(w);
-        }
+        json_decref(w);
     }
     json_decref(j->patch);
     json_decref(j->modified);

@@ -66,6 +66,9 @@ struct store_ops {
     int (*insert)(struct store_view *v, struct store_row *row);
     int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs */
     int (*delete_subtree)(struct store_view *v, const char *path);
+    /* Every resource strictly below path whose et is later than et gets et (column and the doc's
+     * "et" attribute, formatted as et_text): a child never outlives its parent. */
+    int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);
     /* Queue a job for the writer. Returns STORE_OK, or STORE_ERROR when the queue is full or the
      * store is closing (done() is then not called). */
     int (*submit)(struct store *st, struct store_job *job);

@@ -50,6 +50,7 @@ enum {
     Q_INSERT,
     Q_UPDATE,
     Q_DELETE_SUBTREE,
+    Q_CLAMP_ET,
     Q_BEGIN,
     Q_COMMIT,
     Q_ROLLBACK,
@@ -72,6 +73,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4 WHERE ri = ?1",
     /* the resource and everything below it: a range scan of the path index ('0' follows '/') */
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
+    [Q_CLAMP_ET] = "UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
+                   " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2",
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -342,6 +345,15 @@ static int sq_delete_subtree(struct store_view *v, const char *path)
     return step_write(st);
 }
 
+static int sq_clamp_subtree_et(struct store_view *v, const char *path, int64_t et, const char *et_text)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_CLAMP_ET];
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, et);
+    sqlite3_bind_text(st, 3, et_text, -1, SQLITE_STATIC);
+    return step_write(st);
+}
+
 /* ---- pool ------------------------------------------------------------------------------------- */
 
 #define STORE(s) ((struct sq_store *)(void *)(s))
@@ -500,6 +512,7 @@ static const struct store_ops sqlite_ops = {
     .insert = sq_insert,
     .update = sq_update,
     .delete_subtree = sq_delete_subtree,
+    .clamp_subtree_et = sq_clamp_subtree_et,
     .submit = sq_submit,
     .close = sq_close,
 };
