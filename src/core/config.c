@@ -191,6 +191,10 @@ int config_from_args(struct cse_config *cfg, int argc, char **argv, char *err, s
             config_print_help();
             return 1;
         }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("warden %s\n", WARDEN_VERSION);
+            return 1;
+        }
         if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
             const char *path = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (path == NULL) {

@@ -130,7 +130,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     case ID_AE: {
         struct store_row ae;
         if (o->id.local) {
-            int rc = v->st->ops->get_ri(v, o->id.stem, cse_now(cse), &ae);
+            int rc = v->st->ops->get_ri(v, id_stem(&o->id), cse_now(cse), &ae);
             if (rc == STORE_OK) {
                 o->registered = ae.ty == TY_AE;
                 store_row_free(&ae);
@@ -149,13 +149,13 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
                                   "originator is not a registered AE and no security association vouches for it");
         if (o->registered && o->id.form != IDF_STEM)
             return response_error(rsp, RSC_BAD_REQUEST, "from-not-stem",
-                                  "a registered AE must use its AE-ID-Stem '%s' as From", o->id.stem);
+                                  "a registered AE must use its AE-ID-Stem '%s' as From", id_stem(&o->id));
         break;
     }
     default: return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator");
     }
     o->subj.canon = o->id.canon;
-    o->subj.stem = o->registered ? o->id.stem : NULL;
+    o->subj.stem = o->registered ? id_stem(&o->id) : NULL;
     return 0;
 }
 

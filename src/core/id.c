@@ -86,7 +86,7 @@ bool id_parse(const struct id_env *env, const char *raw, struct id *out)
             snprintf(out->canon, sizeof out->canon, "//%s/%.*s", domain, (int)len[0], seg[0]);
             out->local = true;
         }
-        out->stem = strrchr(out->canon, '/') + 1;
+        out->stem_off = (unsigned short)(strrchr(out->canon, '/') + 1 - out->canon);
         return true;
     }
     if (n < 1)
@@ -108,6 +108,6 @@ bool id_parse(const struct id_env *env, const char *raw, struct id *out)
         out->local = own_sp && len[0] == strlen(own_cse) && memcmp(seg[0], own_cse, len[0]) == 0;
         snprintf(out->canon, sizeof out->canon, "//%s/%.*s/%.*s", domain, (int)len[0], seg[0], (int)len[1], seg[1]);
     }
-    out->stem = strrchr(out->canon, '/') + 1;
+    out->stem_off = (unsigned short)(strrchr(out->canon, '/') + 1 - out->canon);
     return true;
 }

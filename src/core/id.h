@@ -4,6 +4,7 @@
 #define WARDEN_CORE_ID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "limits.h"
 
@@ -28,11 +29,18 @@ struct id {
     enum id_form form;
     /* Canonical absolute form: "//sp/cse/Cstem" (C-type AE), "//sp/Sstem" (S-type AE), "//sp/cse" (CSE). */
     char canon[LIMIT_ID_LEN + 1];
-    /* The AE-ID-Stem ("Cxyz"/"Sxyz") for ID_AE, the CSE-ID without "/" for ID_CSE; points into canon. */
-    const char *stem;
+    /* Offset in canon of the AE-ID-Stem ("Cxyz"/"Sxyz") for ID_AE, of the CSE-ID without "/" for
+     * ID_CSE (an offset, not a pointer, so struct id can be copied); read it with id_stem(). */
+    unsigned short stem_off;
     /* The ID belongs to this CSE's SP domain (and, for C-type AE-IDs, to this CSE). */
     bool local;
 };
+
+/* The stem of an AE-ID or the CSE-ID of a CSE; NULL for other kinds. */
+static inline const char *id_stem(const struct id *id)
+{
+    return id->kind == ID_AE || id->kind == ID_CSE ? id->canon + id->stem_off : NULL;
+}
 
 /* Parse an originator ID in any of its forms. Returns false (kind ID_INVALID) for anything that is
  * not a well-formed AE-ID, CSE-ID, "C" or "S": characters outside the unreserved URI set, empty

@@ -1,6 +1,7 @@
 /* ops_create: the CREATE operation (TS-0001 §10.1.2, TS-0004 §7.3.3.x generic create procedure):
  * validation and derived attributes on the request thread, then one write job whose completion
  * (after the commit) releases the response. */
+#include <stdint.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -27,6 +28,27 @@ struct create_job {
     void *done_arg;
 };
 
+/* An expired resource that the sweeper has not removed yet still holds its name and ID in the
+ * store: remove it (as the sweeper would) before the new one takes them. */
+static int purge_expired(struct txn_ctx *t, const struct store_row *row)
+{
+    const struct store_ops *ops = t->txn->st->ops;
+    for (int pass = 0; pass < 2; pass++) {
+        struct store_row old;
+        int rc = pass == 0 ? ops->get_path(t->txn, row->path, INT64_MIN, &old)
+                           : ops->get_ri(t->txn, row->ri, INT64_MIN, &old);
+        if (rc == STORE_NOT_FOUND)
+            continue;
+        if (rc != STORE_OK)
+            return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        rc = old.et <= t->now ? txn_delete_resource(t, &old) : 0;
+        store_row_free(&old);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int create_run(struct store_view *txn, void *arg)
 {
     struct create_job *j = arg;
@@ -47,7 +69,8 @@ static int create_run(struct store_view *txn, void *arg)
         if (parent.ty != TY_CSEBASE)
             json_set_str(j->res, "et", ets);
     }
-    if (j->rt->txn_create)
+    j->result = purge_expired(&t, &j->row);
+    if (j->result == 0 && j->rt->txn_create)
         j->result = j->rt->txn_create(&t, &parent, &j->row, j->res);
     if (j->result == 0) {
         j->row.doc = json_encode(j->res, NULL);

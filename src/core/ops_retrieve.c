@@ -18,27 +18,30 @@ static json_t *child_ref(const struct op_ctx *c, const struct store_row *r)
     return json_pack("{s:s, s:i, s:s}", "nm", r->rn, "typ", r->ty, "val", ref_of(c, r));
 }
 
-/* Embed the children of row into obj as "m2m:<sn>": [...] arrays, recursively (rcn 4 and 8). */
-static int embed_children(struct op_ctx *c, const struct store_row *row, json_t *obj, size_t *budget)
+/* Embed the children of row into obj as "m2m:<sn>": [...] arrays, recursively (rcn 4 and 8), at
+ * most *budget resources in all; *truncated reports that some were left out. */
+static int embed_children(struct op_ctx *c, const struct store_row *row, json_t *obj, size_t *budget, bool *truncated)
 {
-    struct rowvec kids = {.max = *budget};
-    int rc = c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids);
-    if (rc < 0) {
+    struct rowvec kids = {.max = *budget + 1};
+    if (c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids) < 0) {
         rowvec_free(&kids);
         return response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     }
+    int rc = 0;
     for (size_t i = 0; i < kids.n && rc == 0; i++) {
         const struct store_row *k = &kids.v[i];
         const struct rtype *kt = rtype_find(k->ty);
+        if (*budget == 0) {
+            *truncated = true;
+            break;
+        }
         json_t *kd = json_loads(k->doc, 0, NULL);
         if (kt == NULL || kd == NULL) {
             json_decref(kd);
             continue;
         }
-        if (*budget == 0)
-            break;
         (*budget)--;
-        rc = embed_children(c, k, kd, budget);
+        rc = embed_children(c, k, kd, budget, truncated);
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", kt->sn);
         json_t *arr = json_object_get(obj, key);
@@ -76,17 +79,27 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
     if (rcn == 4 || rcn == 8) {
         json_t *obj = rcn == 4 ? doc : json_object();
         size_t budget = LIMIT_CHILDREN_EMBEDDED;
-        rc = embed_children(c, row, obj, &budget);
+        bool truncated = false;
+        rc = embed_children(c, row, obj, &budget, &truncated);
+        if (truncated) {
+            rsp->cnst = 1;
+            rsp->cnot = LIMIT_CHILDREN_EMBEDDED;
+        }
         if (rcn == 8)
             json_decref(doc);
         doc = obj;
         if (rc == 0)
             set_body(rsp, json_pack("{s:o}", key, json_incref(doc)));
     } else { /* 5, 6: child resource references */
-        struct rowvec kids = {.max = LIMIT_DISCOVERY_RESULTS};
+        struct rowvec kids = {.max = LIMIT_DISCOVERY_RESULTS + 1};
         if (c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids) < 0) {
             rc = response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         } else {
+            if (kids.n > LIMIT_DISCOVERY_RESULTS) { /* more than one page: say so (TS-0004 cnst/cnot) */
+                store_row_free(&kids.v[--kids.n]);
+                rsp->cnst = 1;
+                rsp->cnot = LIMIT_DISCOVERY_RESULTS;
+            }
             json_t *refs = json_array();
             for (size_t i = 0; i < kids.n; i++)
                 json_array_append_new(refs, child_ref(c, &kids.v[i]));
@@ -148,6 +161,9 @@ struct disc {
     int base_depth;
     long skip;
     long left;
+    bool capped; /* left is the CSE's limit, not the originator's lim */
+    bool more;   /* a further match exists beyond what was returned */
+    long returned;
     json_t *uris;
 };
 
@@ -168,8 +184,14 @@ static int discover_one(void *arg, const struct store_row *r)
         d->skip--;
         return 0;
     }
+    if (d->left <= 0) { /* one match past the page: there is more */
+        d->more = true;
+        return 1;
+    }
     json_array_append_new(d->uris, json_string(ref_of(d->c, r)));
-    return --d->left <= 0;
+    d->returned++;
+    d->left--;
+    return d->left <= 0 && !d->capped; /* under the CSE's own cap, look for one more match */
 }
 
 static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
@@ -187,12 +209,17 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         .base_depth = depth_of(row->path),
         .skip = fc->ofst,
         .left = fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS ? fc->lim : LIMIT_DISCOVERY_RESULTS,
+        .capped = !(fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS),
         .uris = json_array(),
     };
     if (d.left > 0 && c->view->st->ops->descendants(c->view, row->path, c->now, discover_one, &d) < 0) {
         json_decref(d.uris);
         response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         return CSE_DONE;
+    }
+    if (d.more) {
+        c->rsp->cnst = 1;
+        c->rsp->cnot = fc->ofst + d.returned;
     }
     set_body(c->rsp, json_pack("{s:o}", "m2m:uril", d.uris));
     c->rsp->rsc = RSC_OK;

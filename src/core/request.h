@@ -72,6 +72,8 @@ struct cse_response {
     char *location;     /* structured address of a created resource; owned */
     const char *reason; /* machine-readable reason of a denial or error (static string) */
     char *message;      /* human-readable message (owned), sent as m2m:dbg where allowed */
+    int cnst;           /* Content Status (TS-0004 §6.3.4.2.44): 1 partial, 0 absent */
+    long cnot;          /* Content Offset: where the next page starts when cnst is 1 */
 };
 
 void request_init(struct cse_request *req);

@@ -51,8 +51,8 @@ static int ae_prepare_create(struct create_ctx *c)
     if (o == NULL || o->kind == ID_ASK_C || o->kind == ID_ASK_S) {
         stem[0] = (o != NULL && o->kind == ID_ASK_S) ? 'S' : 'C';
         rand_alnum(stem + 1, STEM_RANDOM_LEN);
-    } else if (o->kind == ID_AE && o->form == IDF_STEM && strlen(o->stem) <= LIMIT_NAME_LEN) {
-        strcpy(stem, o->stem);
+    } else if (o->kind == ID_AE && o->form == IDF_STEM && strlen(id_stem(o)) <= LIMIT_NAME_LEN) {
+        strcpy(stem, id_stem(o));
     } else {
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-originator",
                               "AE registration needs From 'C', 'S', empty, or an AE-ID-Stem");

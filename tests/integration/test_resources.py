@@ -15,9 +15,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_ID, CSE_RN, OMIT, TY_AE, TY_CIN, TY_CNT,  # noqa: E402
-                        WardenTestCase, et_in, main, uniq)
+                        WardenTestCase, et_in, main, start_shared_server, stop_shared_server, uniq)
 
 TS_RE = re.compile(r"^\d{8}T\d{6}")
+
+# One server for every class in this module.
+setUpModule = start_shared_server
+tearDownModule = stop_shared_server
 
 
 def walk(obj):
@@ -664,6 +668,69 @@ class ResultContentTest(ResourceTestBase):
             with self.subTest(op="delete", rcn=rcn):
                 self.assertRsc(self.c.delete(self.sub_path, origin=self.aei, query={"rcn": rcn}), 4000)
                 self.assertRsc(self.get(self.sub_path), 2000, "refused delete must not delete")
+
+
+class LargeChildSetTest(WardenTestCase):
+    """A container with more than a thousand instances: results are complete, or
+    explicitly marked partial (X-M2M-CTS: 1 = PARTIAL_CONTENT, TS-0004 6.3.4.2.44,
+    TS-0009 6.4.20); never an error and never a silent truncation."""
+
+    N = 1001
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.c.register_ae(origin="C", rn=uniq("big"))
+        assert r.rsc == 2001, r
+        cls.aei = r.body["m2m:ae"]["aei"]
+        cls.ae_path = "/%s/%s" % (CSE_RN, r.body["m2m:ae"]["rn"])
+        r = cls.c.create(cls.ae_path, TY_CNT, {"rn": "many"}, origin=cls.aei)
+        assert r.rsc == 2001, r
+        cls.path = cls.ae_path + "/many"
+        for i in range(cls.N):
+            r = cls.c.create(cls.path, TY_CIN, {"rn": "i%04d" % i, "con": "x"}, origin=cls.aei)
+            assert r.rsc == 2001, r
+
+    def complete_or_partial(self, r, got, what):
+        self.assertRsc(r, 2000, what)
+        if r.headers.get("X-M2M-CTS") == "1":
+            self.assertGreater(got, 0, what)
+            self.assertLessEqual(got, self.N, what)
+        else:
+            self.assertEqual(got, self.N, "%s: %d of %d children returned without X-M2M-CTS: 1 (partial content)"
+                             % (what, got, self.N))
+
+    def test_ts0004_7_4_7_2_1_counts_and_latest_oldest_with_many_instances(self):
+        r = self.assertRsc(self.c.retrieve(self.path, origin=self.aei), 2000)
+        self.assertEqual((self.res(r, "m2m:cnt")["cni"], self.res(r, "m2m:cnt")["cbs"]), (self.N, self.N))
+        self.assertEqual(self.res(self.c.retrieve(self.path + "/la", origin=self.aei), "m2m:cin")["rn"],
+                         "i%04d" % (self.N - 1))
+        self.assertEqual(self.res(self.c.retrieve(self.path + "/ol", origin=self.aei), "m2m:cin")["rn"], "i0000")
+
+    def test_ts0004_7_3_3_6_rcn4_with_many_children(self):
+        r = self.c.retrieve(self.path, origin=self.aei, query={"rcn": 4})
+        self.assertRsc(r, 2000, "rcn=4 on a container with %d instances" % self.N)
+        self.complete_or_partial(r, len(self.res(r, "m2m:cnt").get("m2m:cin", [])), "rcn=4")
+
+    def test_ts0004_7_3_3_6_rcn8_with_many_children(self):
+        r = self.c.retrieve(self.path, origin=self.aei, query={"rcn": 8})
+        self.assertRsc(r, 2000, "rcn=8 on a container with %d instances" % self.N)
+        self.complete_or_partial(r, sum(1 for d in walk(r.body) if "con" in d), "rcn=8")
+
+    def test_ts0004_7_3_3_6_rcn5_rcn6_with_many_children(self):
+        for rcn in (5, 6):
+            with self.subTest(rcn=rcn):
+                r = self.c.retrieve(self.path, origin=self.aei, query={"rcn": rcn})
+                self.assertRsc(r, 2000)
+                refs = [d for d in walk(r.body) if isinstance(d.get("val"), str)]
+                self.complete_or_partial(r, len(refs), "rcn=%d" % rcn)
+
+    def test_ts0004_7_3_3_14_discovery_with_many_results(self):
+        for query in ({"fu": 1, "ty": TY_CIN}, {"fu": 1, "ty": TY_CIN, "lim": 5000}):
+            with self.subTest(query=query):
+                r = self.c.retrieve(self.path, origin=self.aei, query=query)
+                self.assertRsc(r, 2000)
+                self.complete_or_partial(r, len(r.body.get("m2m:uril", [])), "discovery %s" % query)
 
 
 class ExpirationTest(ResourceTestBase):

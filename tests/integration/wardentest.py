@@ -99,7 +99,8 @@ def free_port():
 
 
 def warden_bin():
-    return os.environ.get("WARDEN_BIN", DEFAULT_BIN)
+    # Absolute, because the server runs with its temporary directory as cwd.
+    return os.path.abspath(os.environ.get("WARDEN_BIN", DEFAULT_BIN))
 
 
 # --------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class WardenServer:
         self.standard_args = standard_args
         self.own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="warden-it-")
+        self.auto_port = port is None
         self.port = port or free_port()
         self.store_path = os.path.join(self.tmpdir, "warden.db")
         self.proc = None
@@ -172,6 +174,18 @@ class WardenServer:
         stream.close()
 
     def start(self, timeout=READY_TIMEOUT):
+        # A port picked by free_port() can be taken by another process before the
+        # server binds it; only then, pick another one (at most 3 attempts).
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except ServerError:
+                lost_port = "cannot listen" in self.output() or "in use" in self.output()
+                if not (self.auto_port and self.standard_args and lost_port) or attempt == 2:
+                    raise
+                self.port = free_port()
+
+    def _start_once(self, timeout):
         self.spawn()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -416,36 +430,63 @@ def read_http_response(sock, timeout):
 # unittest support
 # --------------------------------------------------------------------------
 
-class WardenTestCase(unittest.TestCase):
-    """Base class: one shared server per module (setUpClass/tearDownClass).
+_SHARED = None
 
-    Subclasses may set ``server_args`` (extra command-line arguments).
+
+def start_shared_server():
+    """Use as ``setUpModule``: every WardenTestCase class of the module shares one server."""
+    global _SHARED
+    _SHARED = WardenServer().start()
+
+
+def stop_shared_server():
+    """Use as ``tearDownModule``: SIGTERM the shared server; its exit status must be 0."""
+    global _SHARED
+    srv, _SHARED = _SHARED, None
+    if srv is not None:
+        _stop_checked(srv)
+
+
+def _stop_checked(srv):
+    try:
+        if srv.running():
+            rc = srv.stop()
+            if rc != 0:
+                raise AssertionError("server exit status after SIGTERM is %r, want 0; output:\n%s"
+                                     % (rc, srv.output()))
+    finally:
+        srv.cleanup()
+
+
+class WardenTestCase(unittest.TestCase):
+    """Base class.  The server comes from setUpModule (start_shared_server) when the
+    module uses one, else each class starts its own in setUpClass.
+
+    Subclasses may set ``server_args`` (extra command-line arguments; forces an own server).
     """
 
     server_args = ()
     server = None
     c = None
     maxDiff = 4000
+    _own_server = False
 
     @classmethod
     def setUpClass(cls):
-        cls.server = WardenServer(extra_args=cls.server_args).start()
+        if _SHARED is not None and not cls.server_args:
+            if not _SHARED.running():
+                raise ServerError("shared server is no longer running; output:\n" + _SHARED.output())
+            cls.server, cls._own_server = _SHARED, False
+        else:
+            cls.server, cls._own_server = WardenServer(extra_args=cls.server_args).start(), True
         cls.c = cls.server.client()
 
     @classmethod
     def tearDownClass(cls):
         srv = cls.server
         cls.server = None
-        if srv is None:
-            return
-        try:
-            if srv.running():
-                rc = srv.stop()
-                if rc != 0:
-                    raise AssertionError("server exit status after SIGTERM is %r, want 0; output:\n%s"
-                                         % (rc, srv.output()))
-        finally:
-            srv.cleanup()
+        if srv is not None and cls._own_server:
+            _stop_checked(srv)
 
     # -- assertions --------------------------------------------------------
     def describe(self, r):

@@ -108,6 +108,13 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         MHD_add_response_header(r, "X-M2M-RVI", rvi);
     if (len)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (rsp->cnst) { /* TS-0009 §6.4.20-21: partial content and where the next page starts */
+        char cnst[16], cnot[24];
+        snprintf(cnst, sizeof cnst, "%d", rsp->cnst);
+        snprintf(cnot, sizeof cnot, "%ld", rsp->cnot);
+        MHD_add_response_header(r, "X-M2M-CTS", cnst);
+        MHD_add_response_header(r, "X-M2M-CTO", cnot);
+    }
     if (rsp->location) {
         struct buf loc;
         buf_init(&loc);

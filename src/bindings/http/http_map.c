@@ -1,5 +1,5 @@
 /* http_map: the one table mapping oneM2M response status codes to HTTP status codes (TS-0009
- * §6.4.x). Codes not listed fall back to their class: 2xxx 200, 4xxx 400, 5xxx 500. */
+ * §6.3.2, Table 6.3.2-1, complete). Codes not listed fall back to their class: 2xxx 200, 4xxx 400, 5xxx 500. */
 #include "core/rsc.h"
 #include "http_request.h"
 
@@ -7,49 +7,15 @@ static const struct {
     int rsc;
     unsigned http;
 } map[] = {
-    {RSC_ACCEPTED, 202},
-    {1001, 202},
-    {1002, 202},
-    {RSC_OK, 200},
-    {RSC_CREATED, 201},
-    {RSC_DELETED, 200},
-    {RSC_UPDATED, 200},
-    {RSC_BAD_REQUEST, 400},
-    {RSC_RELEASE_VERSION_NOT_SUPPORTED, 501},
-    {RSC_NOT_FOUND, 404},
-    {RSC_OPERATION_NOT_ALLOWED, 405},
-    {RSC_REQUEST_TIMEOUT, 504},
-    {RSC_UNSUPPORTED_MEDIA_TYPE, 415},
-    {RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE, 403},
-    {RSC_CONTENTS_UNACCEPTABLE, 400},
-    {RSC_ORIGINATOR_HAS_NO_PRIVILEGE, 403},
-    {4104, 409},
-    {RSC_CONFLICT, 409},
-    {RSC_ORIGINATOR_NOT_AUTHENTICATED, 403},
-    {RSC_SECURITY_ASSOCIATION_REQUIRED, 403},
-    {RSC_INVALID_CHILD_RESOURCE_TYPE, 403},
-    {4109, 403},
-    {4110, 400},
-    {4111, 403},
-    {4112, 403},
-    {4113, 403},
-    {4114, 403},
-    {4115, 403},
-    {4116, 403},
-    {RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, 403},
-    {RSC_APP_RULE_VALIDATION_FAILED, 403},
-    {4127, 403},
-    {4128, 403},
-    {RSC_INTERNAL_SERVER_ERROR, 500},
-    {RSC_NOT_IMPLEMENTED, 501},
-    {RSC_TARGET_NOT_REACHABLE, 404},
-    {RSC_RECEIVER_HAS_NO_PRIVILEGE, 403},
-    {RSC_ALREADY_EXISTS, 409},
-    {5203, 403},
-    {5205, 403},
-    {RSC_NOT_ACCEPTABLE, 406},
-    {5210, 500},
-    {5211, 500},
+    {1000, 202}, {1001, 202}, {1002, 202}, {2000, 200}, {2001, 201}, {2002, 200}, {2004, 200}, {4000, 400}, {4001, 501},
+    {4004, 404}, {4005, 405}, {4008, 504}, {4015, 415}, {4101, 403}, {4102, 400}, {4103, 403}, {4104, 409}, {4105, 409},
+    {4106, 403}, {4107, 403}, {4108, 403}, {4109, 403}, {4110, 400}, {4111, 403}, {4112, 403}, {4113, 403}, {4114, 403},
+    {4115, 403}, {4116, 403}, {4117, 403}, {4118, 404}, {4119, 404}, {4120, 400}, {4121, 404}, {4122, 400}, {4123, 400},
+    {4124, 409}, {4125, 501}, {4126, 403}, {4127, 403}, {4143, 400}, {5000, 500}, {5001, 501}, {5103, 404}, {5105, 403},
+    {5106, 409}, {5107, 404}, {5203, 403}, {5204, 500}, {5205, 403}, {5206, 501}, {5207, 406}, {5208, 403}, {5209, 500},
+    {5210, 500}, {5211, 500}, {5212, 500}, {5214, 403}, {5215, 403}, {5216, 500}, {5217, 500}, {5218, 403}, {5219, 409},
+    {5220, 409}, {5221, 500}, {5222, 403}, {6003, 404}, {6005, 404}, {6010, 400}, {6020, 500}, {6021, 500}, {6022, 400},
+    {6023, 400}, {6024, 400}, {6025, 500}, {6026, 500}, {6028, 409}, {6029, 409}, {6030, 504}, {6031, 504},
 };
 
 unsigned http_status_of(int rsc)

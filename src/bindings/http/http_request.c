@@ -178,9 +178,11 @@ static int apply_arg(const struct http_kv *a, struct cse_request *req, struct ht
         if (one_long(k, a->value, 0, 1000000000, &req->fc.ofst, rsp))
             return rsp->rsc;
     } else if (strcmp(k, "rt") == 0) {
-        if (one_long(k, a->value, 1, 3, &v, rsp))
+        /* TS-0004 responseType: 1/2 non-blocking (synch/asynch), 3 blocking, 4 flexBlocking, which
+         * the receiver may answer as blocking (TS-0004 §7.2.2.2) */
+        if (one_long(k, a->value, 1, 4, &v, rsp))
             return rsp->rsc;
-        if (v != 1)
+        if (v == 1 || v == 2)
             return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "non-blocking requests are not supported");
     } else if (strcmp(k, "ty") == 0) {
         return each_value(k, a->value, add_ty, &q, rsp);
