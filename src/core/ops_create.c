@@ -21,6 +21,7 @@ struct create_job {
     const struct rtype *rt;
     struct store_row row;
     json_t *res;
+    json_t *asked; /* the request's attributes, for rcn 9 */
     struct cse_response *rsp;
     int rcn;
     int result;
@@ -113,6 +114,21 @@ static void create_done(void *arg, bool committed)
             buf_json_str(&b, j->row.path);
             buf_puts(&b, "}}");
             break;
+        case 9: { /* TS-0004: the attributes the hosting CSE set or changed */
+            json_t *mod = json_object();
+            const char *k;
+            json_t *v;
+            json_object_foreach(j->res, k, v)
+            {
+                if (!json_equal(v, json_object_get(j->asked, k)))
+                    json_object_set(mod, k, v);
+            }
+            char *txt = json_encode(mod, NULL);
+            buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, txt);
+            mem_free(txt);
+            json_decref(mod);
+            break;
+        }
         default: buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, j->row.doc); break;
         }
         if (b.len)
@@ -120,6 +136,7 @@ static void create_done(void *arg, bool committed)
         buf_free(&b);
     }
     json_decref(j->res);
+    json_decref(j->asked);
     store_row_free(&j->row);
     void (*done)(void *) = j->done;
     void *done_arg = j->done_arg;
@@ -186,7 +203,7 @@ enum cse_status op_create(struct op_ctx *c)
     const struct store_row *parent = &c->tgt->row;
     struct cse_response *rsp = c->rsp;
     int rcn = c->req->rcn < 0 ? 1 : c->req->rcn;
-    if (rcn > 3) {
+    if (rcn > 3 && rcn != 9) {
         response_error(rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for CREATE", rcn);
         return CSE_DONE;
     }
@@ -275,7 +292,7 @@ enum cse_status op_create(struct op_ctx *c)
         .rsp = rsp,
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
-    json_decref(attrs);
+    j->asked = attrs; /* reference handed to the job */
     if (rc == 0) {
         json_set_str(res, "ri", row->ri);
         json_set_str(res, "rn", row->rn);
@@ -301,6 +318,7 @@ enum cse_status op_create(struct op_ctx *c)
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     }
     json_decref(res);
+    json_decref(j->asked);
     store_row_free(row);
     mem_free(j);
     return CSE_DONE;

@@ -22,6 +22,7 @@ struct store_row {
     int64_t cs;  /* content size (contentInstance), else 0 */
     char *cr;    /* canonical ID of the creator, "" when unknown */
     char *ae;    /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
+    char *acpi;  /* resourceIDs of the accessControlPolicies in its acpi, space-separated, "" none */
     char *doc;   /* JSON object text */
 };
 
@@ -64,7 +65,7 @@ struct store_ops {
     int (*expired)(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg);
     /* Writes: only on the view handed to a job's run(). insert sets row->seq. */
     int (*insert)(struct store_view *v, struct store_row *row);
-    int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs */
+    int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs, acpi */
     int (*delete_subtree)(struct store_view *v, const char *path);
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
      * "et" attribute, formatted as et_text): a child never outlives its parent. */

@@ -13,6 +13,7 @@ void store_row_free(struct store_row *row)
     MEM_FREE(row->path);
     MEM_FREE(row->cr);
     MEM_FREE(row->ae);
+    MEM_FREE(row->acpi);
     MEM_FREE(row->doc);
 }
 
@@ -30,5 +31,6 @@ void store_row_copy(struct store_row *dst, const struct store_row *src)
     dst->path = dup_or_null(src->path);
     dst->cr = dup_or_null(src->cr);
     dst->ae = dup_or_null(src->ae);
+    dst->acpi = dup_or_null(src->acpi);
     dst->doc = dup_or_null(src->doc);
 }

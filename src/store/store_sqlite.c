@@ -34,9 +34,11 @@ static const char *const migrations[] = {
     "CREATE INDEX res_children ON res(pi, seq);"
     "CREATE INDEX res_children_ty ON res(pi, ty, seq);"
     "CREATE INDEX res_expiry ON res(et);",
+    /* 2: the resolved accessControlPolicy IDs of acpi, so authorization never parses a doc */
+    "ALTER TABLE res ADD COLUMN acpi TEXT NOT NULL DEFAULT '';",
 };
 
-#define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc"
+#define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi"
 
 enum {
     Q_GET_RI,
@@ -69,8 +71,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_CHILDREN_TY] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq",
     [Q_DESCENDANTS] = "SELECT " COLS " FROM res WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2 ORDER BY path",
     [Q_EXPIRED] = "SELECT " COLS " FROM res WHERE et <= ?1 ORDER BY et LIMIT ?2",
-    [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc) VALUES(?,?,?,?,?,?,?,?,?,?)",
-    [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4 WHERE ri = ?1",
+    [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc, acpi) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4, acpi = ?5 WHERE ri = ?1",
     /* the resource and everything below it: a range scan of the path index ('0' follows '/') */
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
     [Q_CLAMP_ET] = "UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
@@ -210,6 +212,7 @@ static void row_from_stmt(sqlite3_stmt *st, struct store_row *r)
     r->cr = col_dup(st, 8);
     r->ae = col_dup(st, 9);
     r->doc = col_dup(st, 10);
+    r->acpi = col_dup(st, 11);
 }
 
 static int step_one(sqlite3_stmt *st, struct store_row *out)
@@ -319,6 +322,7 @@ static int sq_insert(struct store_view *v, struct store_row *r)
     sqlite3_bind_text(st, 8, r->cr ? r->cr : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, r->ae ? r->ae : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, r->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, r->acpi ? r->acpi : "", -1, SQLITE_STATIC);
     int rc = step_write(st);
     if (rc == STORE_OK)
         r->seq = sqlite3_last_insert_rowid(VIEW(v)->db);
@@ -332,6 +336,7 @@ static int sq_update(struct store_view *v, const struct store_row *r)
     sqlite3_bind_text(st, 2, r->doc, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, r->et);
     sqlite3_bind_int64(st, 4, r->cs);
+    sqlite3_bind_text(st, 5, r->acpi ? r->acpi : "", -1, SQLITE_STATIC);
     int rc = step_write(st);
     if (rc == STORE_OK && sqlite3_changes(VIEW(v)->db) == 0)
         return STORE_NOT_FOUND;
