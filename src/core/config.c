@@ -51,6 +51,12 @@ static const struct centry table[] = {
     {"http.header_limit", L(http_header_limit), "16384", 4096, 1048576, NULL,
      "bytes of request line and headers per connection"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
+    {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
+     "compiled access control policies kept in memory (slots)"},
+    {"location.positions", S(location_positions), "", 0, 0, NULL,
+     "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
+    {"location.countries", S(location_countries), "", 0, 0, NULL,
+     "file of 'CIDR,CC' lines: country of a peer address for aclr country codes"},
 };
 
 #define NENTRIES (sizeof table / sizeof table[0])

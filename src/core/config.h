@@ -33,6 +33,10 @@ struct cse_config {
     long http_header_limit;
     /* [limits] */
     long limits_max_body;
+    long limits_policy_cache;
+    /* [location] */
+    char *location_positions;
+    char *location_countries;
 };
 
 /* Fill every field with its default. Release with config_free(). */

@@ -4,6 +4,7 @@
 
 #include "cse.h"
 #include "resources/rtype.h"
+#include "security/acp.h"
 #include "security/authz.h"
 #include "store/store.h"
 
@@ -36,15 +37,52 @@ struct op_ctx {
     int64_t now; /* seconds */
     void (*done)(void *arg);
     void *done_arg;
+    /* the originator's location, looked up on first use (location.c) */
+    bool loc_done, loc_known;
+    struct acp_location loc;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
                    struct cse_response *rsp);
 void target_free(struct target *t);
 
+/* The outcome of an access decision, with what decided it. */
+struct decision {
+    bool permit;
+    const char *reason; /* static, machine-readable */
+    char detail[384];   /* which policy and rule, or which resource's default policy */
+};
+
+/* The access decision for op on target (policy.c): admin; an ACP's own pvs; the acpi of the
+ * target (or of its parent for types without acpi), pvs instead of pv when use_pvs (updates of
+ * acpi); the default policy when acpi is absent. Always returns 0 with d filled. */
+int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
+                  struct decision *d /* OUT */);
+struct policy_cache *policy_cache_new(size_t nslots);
+void policy_cache_free(struct policy_cache *pc);
+/* Call after a commit that changed an ACP, a group's members or anything else decisions use. */
+void policy_invalidate(struct cse *cse);
+
+/* Resolve the entries of an acpi list (resourceIDs or addresses of ACPs) to the space-separated
+ * resourceIDs stored with the resource; JSON null gives "". Returns 0 with *out owned by the
+ * caller, or 4000 (rsp filled) when an entry is not an accessControlPolicy here. */
+int acpi_resolve(struct op_ctx *c, const json_t *list, char **out /* OUT */);
+
+/* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? */
+bool group_admits(struct op_ctx *c, const char *ref, const char *orig);
+/* Location sources (location.c): positions set by the operator and an IP-to-country table. NULL +
+ * err when a file is unreadable or malformed. */
+struct location_db *location_db_load(const char *positions, const char *countries, const struct id_env *env, char *err,
+                                     size_t errlen);
+void location_db_free(struct location_db *db);
+/* The originator's location as this CSE knows it, or NULL when unknown. */
+const struct acp_location *originator_location(struct op_ctx *c);
+
 /* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
  * Returns 0 when permitted. */
 int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty);
+/* The same for an update of acpi (pvs of the ACPs currently referenced). */
+int op_authorize_acpi(struct op_ctx *c, const struct store_row *row);
 
 /* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */
 char *represent_row(const struct store_row *row, size_t *len);

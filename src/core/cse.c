@@ -104,6 +104,7 @@ static void boot_done(void *arg, bool committed)
     pthread_mutex_unlock(&b->lock);
 }
 
+/* On failure everything cse_init set up is released again (no cse_destroy needed). */
 int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store, struct audit *audit,
              char *err, size_t errlen)
 {
@@ -121,6 +122,14 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
         snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);
     pthread_mutex_init(&cse->expiry_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
+    cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
+    if (cfg->location_positions[0] || cfg->location_countries[0]) {
+        cse->locations = location_db_load(cfg->location_positions, cfg->location_countries, &cse->idenv, err, errlen);
+        if (cse->locations == NULL) {
+            cse_destroy(cse);
+            return -1;
+        }
+    }
 
     struct boot b = {.cse = cse, .err = err, .errlen = errlen};
     pthread_mutex_init(&b.lock, NULL);
@@ -135,6 +144,8 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     }
     pthread_mutex_destroy(&b.lock);
     pthread_cond_destroy(&b.cond);
+    if (!b.ok)
+        cse_destroy(cse);
     return b.ok ? 0 : -1;
 }
 
@@ -151,6 +162,10 @@ void cse_stop(struct cse *cse)
 void cse_destroy(struct cse *cse)
 {
     MEM_FREE(cse->cb_ri);
+    policy_cache_free(cse->policies);
+    cse->policies = NULL;
+    location_db_free(cse->locations);
+    cse->locations = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

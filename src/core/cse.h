@@ -15,6 +15,8 @@
 
 struct store;
 struct audit;
+struct policy_cache;
+struct location_db;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -23,9 +25,11 @@ struct cse {
     struct audit *audit;          /* not owned; may be NULL */
     struct clock clock;
     struct id_env idenv;
-    struct id admin; /* canonical admin originator */
-    bool secure;     /* secure profile */
-    char *cb_ri;     /* CSEBase resourceID (owned) */
+    struct id admin;               /* canonical admin originator */
+    bool secure;                   /* secure profile */
+    char *cb_ri;                   /* CSEBase resourceID (owned) */
+    struct policy_cache *policies; /* compiled accessControlPolicies (owned) */
+    struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
     int64_t max_body;
     /* expiry sweeper */
     pthread_t expiry_thread;

@@ -30,6 +30,7 @@ static void audit_denial(struct cse *cse, const struct cse_request *req, const s
         .target = req->to,
         .rsc = rsp->rsc,
         .reason = rsp->reason,
+        .detail = rsp->message,
     };
     audit_record(cse->audit, &ev);
 }
@@ -159,17 +160,24 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     return 0;
 }
 
+static int deny(struct op_ctx *c, const struct decision *d)
+{
+    return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, d->reason, "originator has no privilege: %s (%s)",
+                          d->detail, d->reason);
+}
+
 int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty)
 {
-    struct authz_target t = {.ty = row->ty, .ae = row->ae, .cr = row->cr, .child_ty = child_ty};
-    struct authz_result r;
-    authz_decide(&c->orig->subj, op, &t, &r);
-    if (r.permit)
-        return 0;
-    return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, r.reason,
-                          "originator has no privilege (%s): the default policy grants access only to the "
-                          "admin, the owning AE and the creator",
-                          r.reason);
+    struct decision d;
+    policy_decide(c, op, row, child_ty, false, &d);
+    return d.permit ? 0 : deny(c, &d);
+}
+
+int op_authorize_acpi(struct op_ctx *c, const struct store_row *row)
+{
+    struct decision d;
+    policy_decide(c, ACOP_UPDATE, row, 0, true, &d);
+    return d.permit ? 0 : deny(c, &d);
 }
 
 /* Context kept alive while a request is parked on the writer: the completion wrapper runs the

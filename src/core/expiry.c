@@ -40,6 +40,8 @@ static void sweep_done(void *arg, bool committed)
         LOG(cse->log, LOG_WARN, "expiry sweep failed: %s", s->rsp.message ? s->rsp.message : "commit failed");
     else if (s->removed)
         LOG(cse->log, LOG_DEBUG, "expiry sweep removed %zu resources", s->removed);
+    if (committed && s->removed)
+        policy_invalidate(cse);
     bool again = committed && s->removed == LIMIT_EXPIRY_BATCH;
     response_free(&s->rsp);
     mem_free(s);

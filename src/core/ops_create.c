@@ -98,6 +98,8 @@ static void create_done(void *arg, bool committed)
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     } else if (j->result == 0) {
+        if (j->rt->ty == TY_ACP)
+            policy_invalidate(j->cse);
         rsp->rsc = RSC_CREATED;
         rsp->location = mem_strdup(j->row.path);
         struct buf b;
@@ -232,6 +234,12 @@ enum cse_status op_create(struct op_ctx *c)
         return CSE_DONE;
     }
 
+    char *acpi = NULL;
+    const json_t *acpi_list = json_object_get(attrs, "acpi");
+    if (acpi_list != NULL && acpi_resolve(c, acpi_list, &acpi) != 0) {
+        json_decref(attrs);
+        return CSE_DONE;
+    }
     struct create_job *j = mem_calloc(1, sizeof *j);
     j->cse = c->cse;
     j->rt = rt;
@@ -251,6 +259,7 @@ enum cse_status op_create(struct op_ctx *c)
     row->et = et;
     row->cr = mem_strdup(c->orig->subj.canon ? c->orig->subj.canon : "");
     row->ae = mem_strdup(parent->ae);
+    row->acpi = acpi ? acpi : mem_strdup("");
 
     char ts[TS_LEN + 1], ets[TS_LEN + 1];
     ts_format(c->now, ts);

@@ -59,6 +59,8 @@ static void delete_done(void *arg, bool committed)
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     } else if (j->result == 0) {
+        if (j->gone.ty != TY_CIN) /* the subtree may have held policies or groups */
+            policy_invalidate(j->cse);
         rsp->rsc = RSC_DELETED;
         if (j->rcn == 1)
             rsp->body = represent_row(&j->gone, &rsp->body_len);

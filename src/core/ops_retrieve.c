@@ -165,6 +165,8 @@ struct disc {
     bool more;   /* a further match exists beyond what was returned */
     long returned;
     json_t *uris;
+    char *memo_pi; /* parent whose policies decided the previous parent-governed resource */
+    bool memo_permit;
 };
 
 static int discover_one(void *arg, const struct store_row *r)
@@ -175,10 +177,23 @@ static int discover_one(void *arg, const struct store_row *r)
         return 0;
     if (!matches(d->c, r))
         return 0;
-    struct authz_target t = {.ty = r->ty, .ae = r->ae, .cr = r->cr};
-    struct authz_result res;
-    authz_decide(&d->c->orig->subj, ACOP_DISCOVERY, &t, &res);
-    if (!res.permit)
+    /* discovery returns only what the originator may discover (TS-0001 §10.2.6); siblings governed
+     * by their parent's policies (contentInstances) share one decision */
+    const struct rtype *t = rtype_find(r->ty);
+    bool permit;
+    if (t != NULL && !t->has_acpi && r->ty != TY_ACP && d->memo_pi != NULL && strcmp(d->memo_pi, r->pi) == 0) {
+        permit = d->memo_permit;
+    } else {
+        struct decision dec;
+        policy_decide(d->c, ACOP_DISCOVERY, r, 0, false, &dec);
+        permit = dec.permit;
+        if (t != NULL && !t->has_acpi && r->ty != TY_ACP) {
+            mem_free(d->memo_pi);
+            d->memo_pi = mem_strdup(r->pi);
+            d->memo_permit = permit;
+        }
+    }
+    if (!permit)
         return 0;
     if (d->skip > 0) {
         d->skip--;
@@ -212,7 +227,9 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         .capped = !(fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS),
         .uris = json_array(),
     };
-    if (d.left > 0 && c->view->st->ops->descendants(c->view, row->path, c->now, discover_one, &d) < 0) {
+    int walk = d.left > 0 ? c->view->st->ops->descendants(c->view, row->path, c->now, discover_one, &d) : 0;
+    mem_free(d.memo_pi);
+    if (walk < 0) {
         json_decref(d.uris);
         response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         return CSE_DONE;

@@ -16,6 +16,7 @@ struct update_job {
     char *ri;
     json_t *patch;
     int64_t et; /* new expirationTime, 0 = unchanged */
+    char *acpi; /* new resolved acpi, NULL = unchanged */
     struct cse_response *rsp;
     int rcn;
     int result;
@@ -67,6 +68,10 @@ static int update_run(struct store_view *txn, void *arg)
     ts_format(t.now, ts);
     json_set_str(doc, "lt", ts);
     json_set_str(j->modified, "lt", ts);
+    if (j->acpi) {
+        mem_free(cur.acpi);
+        cur.acpi = mem_strdup(j->acpi);
+    }
     if (j->rt->has_st) {
         json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
         json_object_set(j->modified, "st", json_object_get(doc, "st"));
@@ -98,6 +103,8 @@ static void update_done(void *arg, bool committed)
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     } else if (j->result == 0) {
+        if (j->rt->ty == TY_ACP || j->rt->ty == TY_GRP)
+            policy_invalidate(j->cse);
         rsp->rsc = RSC_UPDATED;
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
@@ -113,6 +120,7 @@ static void update_done(void *arg, bool committed)
     json_decref(j->patch);
     json_decref(j->modified);
     mem_free(j->doc);
+    mem_free(j->acpi);
     mem_free(j->ri);
     void (*done)(void *) = j->done;
     void *done_arg = j->done_arg;
@@ -134,15 +142,29 @@ enum cse_status op_update(struct op_ctx *c)
                        rt ? rt->sn : "resource");
         return CSE_DONE;
     }
-    if (op_authorize(c, ACOP_UPDATE, row, 0) != 0)
-        return CSE_DONE;
     json_t *patch = op_decode_content(c, rt);
     if (patch == NULL)
         return CSE_DONE;
     int64_t et = 0;
-    json_t *etv = json_object_get(patch, "et");
-    if (attr_validate(rt, patch, false, c->rsp) != 0 || (etv != NULL && op_expiration(c, patch, &et) != 0)) {
+    char *acpi = NULL;
+    json_t *etv = json_object_get(patch, "et"), *acpiv = json_object_get(patch, "acpi");
+    int rc = attr_validate(rt, patch, false, c->rsp);
+    /* TS-0001 §9.6.1.3 / TS-0004 §7.3.3.15: acpi is updated alone, under the selfPrivileges of
+     * the policies it currently names (or by the creator when it names none) */
+    if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1)
+        rc = response_error(c->rsp, RSC_BAD_REQUEST, "acpi-not-alone",
+                            "an update of acpi must not carry other attributes");
+    if (rc == 0)
+        rc = acpiv != NULL ? op_authorize_acpi(c, row) : op_authorize(c, ACOP_UPDATE, row, 0);
+    if (rc == 0 && acpiv != NULL)
+        rc = acpi_resolve(c, acpiv, &acpi);
+    if (rc == 0 && etv != NULL)
+        rc = op_expiration(c, patch, &et);
+    if (rc == 0 && rt->prepare_update)
+        rc = rt->prepare_update(c->cse, patch, c->rsp);
+    if (rc != 0) {
         json_decref(patch);
+        mem_free(acpi);
         return CSE_DONE;
     }
     struct update_job *j = mem_calloc(1, sizeof *j);
@@ -152,6 +174,7 @@ enum cse_status op_update(struct op_ctx *c)
         .ri = mem_strdup(row->ri),
         .patch = patch,
         .et = et,
+        .acpi = acpi,
         .rsp = c->rsp,
         .rcn = rcn,
         .done = c->done,
@@ -162,6 +185,7 @@ enum cse_status op_update(struct op_ctx *c)
         return CSE_PENDING;
     response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     json_decref(patch);
+    mem_free(j->acpi);
     mem_free(j->ri);
     mem_free(j);
     return CSE_DONE;

@@ -96,6 +96,7 @@ const struct rtype rtype_ae = {
     .sn = "ae",
     .attrs = ae_attrs,
     .nattrs = NATTRS(ae_attrs),
+    .has_acpi = true,
     .parents = ae_parents,
     .creatable = true,
     .updatable = true,

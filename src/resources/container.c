@@ -124,6 +124,7 @@ const struct rtype rtype_container = {
     .sn = "cnt",
     .attrs = cnt_attrs,
     .nattrs = NATTRS(cnt_attrs),
+    .has_acpi = true,
     .parents = cnt_parents,
     .creatable = true,
     .updatable = true,

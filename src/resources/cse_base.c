@@ -25,5 +25,6 @@ const struct rtype rtype_cse_base = {
     .sn = "cb",
     .attrs = cb_attrs,
     .nattrs = NATTRS(cb_attrs),
+    .has_acpi = true,
     .parents = cb_parents,
 };

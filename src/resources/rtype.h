@@ -16,6 +16,8 @@ struct cse;
 
 enum {
     TY_ACP = 1,
+    TY_GRP = 9,
+    TY_SUB = 23,
     TY_AE = 2,
     TY_CNT = 3,
     TY_CIN = 4,
@@ -75,9 +77,12 @@ struct rtype {
     bool deletable;     /* clients may delete it (4005 otherwise) */
     bool has_st;        /* carries stateTag */
     bool has_cr;        /* carries creator */
+    bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);
+    /* Request thread, before an update is submitted: type rules on the patch. 0 or an RSC. */
+    int (*prepare_update)(struct cse *cse, json_t *patch, struct cse_response *rsp);
     /* Writer, before the insert. Returns 0 or an RSC. */
     int (*txn_create)(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res);
     /* Writer, on the parent's type after a child was inserted / removed: keep derived state. */

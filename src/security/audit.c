@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/mem.h"
 
 struct audit {
@@ -18,6 +19,8 @@ struct audit {
 
 struct audit *audit_open(const char *path, char *err, size_t errlen)
 {
+    if (fs_make_parent_dirs(path, err, errlen) != 0)
+        return NULL;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "audit.path: cannot open %s: %s", path, strerror(errno));
@@ -57,6 +60,7 @@ void audit_record(struct audit *a, const struct audit_event *ev)
     field(&b, "target", ev->target);
     buf_printf(&b, ",\"rsc\":%d", ev->rsc);
     field(&b, "reason", ev->reason);
+    field(&b, "detail", ev->detail);
     buf_puts(&b, "}\n");
     pthread_mutex_lock(&a->lock);
     /* one write() per line under the lock: lines never interleave, and a crash loses at most the

@@ -16,6 +16,7 @@ struct audit_event {
     const char *target;
     int rsc;
     const char *reason;
+    const char *detail; /* which policy/rule or check decided, may be NULL */
 };
 
 /* Open (append, owner-only) the audit file at path. NULL + err on failure. */

@@ -1,4 +1,4 @@
-/* authz: the default access policy (see authz.h). */
+/* authz: the built-in parts of the access decision (see authz.h). */
 #include "authz.h"
 
 #include <string.h>
@@ -6,7 +6,7 @@
 #define TY_AE      2
 #define TY_CSEBASE 5
 
-void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t, struct authz_result *out)
+void authz_default(const struct authz_subject *s, enum acop op, const struct authz_target *t, struct authz_result *out)
 {
     out->permit = false;
     out->reason = "default-deny";
@@ -16,8 +16,8 @@ void authz_decide(const struct authz_subject *s, enum acop op, const struct auth
         return;
     }
     if (t->ty == TY_CSEBASE) {
-        /* The CSEBase is the registration point: registered originators may read and discover it
-         * (csi, srv, poa), and anyone who passed the originator check may register an AE. */
+        /* The CSEBase without acpi: registered originators may read and discover it (csi, srv,
+         * poa), and anyone who passed the originator checks may register an AE. */
         if (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) {
             out->permit = true;
             out->reason = "csebase-readable";
@@ -29,14 +29,9 @@ void authz_decide(const struct authz_subject *s, enum acop op, const struct auth
         }
         return;
     }
-    if (s->stem != NULL && t->ae != NULL && t->ae[0] != '\0' && strcmp(s->stem, t->ae) == 0) {
-        out->permit = true;
-        out->reason = "owner-ae";
-        return;
-    }
-    if (t->cr != NULL && t->cr[0] != '\0' && strcmp(s->canon, t->cr) == 0) {
+    /* TS-0001 §9.6.2: a resource without acpi grants everything to its creator, nothing to others */
+    if (t->cr != NULL && t->cr[0] != '\0' && s->canon != NULL && strcmp(s->canon, t->cr) == 0) {
         out->permit = true;
         out->reason = "creator";
-        return;
     }
 }

@@ -1,7 +1,6 @@
-/* authz: the access decision as a pure function of (subject, operation, target). Every decision
- * carries a machine-readable reason for the audit log and `explain`. This is the foundation's
- * default policy (admin, owning AE, creator); accessControlPolicy evaluation (TS-0003 §7.1) plugs in
- * here. */
+/* authz: the built-in parts of the access decision, as pure functions: the admin exception, the
+ * CSEBase's registration policy and the default policy of a resource without acpi (TS-0001 §9.6.2:
+ * only its creator). accessControlPolicy evaluation is in acp.h; core/policy.c combines them. */
 #ifndef WARDEN_SECURITY_AUTHZ_H
 #define WARDEN_SECURITY_AUTHZ_H
 
@@ -32,11 +31,11 @@ struct authz_target {
 
 struct authz_result {
     bool permit;
-    const char *reason; /* static, machine-readable: "admin", "owner-ae", "creator", "default-deny", ... */
+    const char *reason; /* static, machine-readable: "admin", "creator", "registration", "default-deny", ... */
 };
 
-/* Decide. Deterministic, no I/O, no allocation. */
-void authz_decide(const struct authz_subject *s, enum acop op, const struct authz_target *t,
-                  struct authz_result *out /* OUT */);
+/* Decide by the built-in policy. Deterministic, no I/O, no allocation. */
+void authz_default(const struct authz_subject *s, enum acop op, const struct authz_target *t,
+                   struct authz_result *out /* OUT */);
 
 #endif

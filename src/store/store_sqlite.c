@@ -14,6 +14,7 @@
 
 #include "core/limits.h"
 #include "store.h"
+#include "util/fsutil.h"
 #include "util/mem.h"
 
 /* Schema migrations, applied in order; PRAGMA user_version records how many have run. */
@@ -526,18 +527,8 @@ static const struct store_ops sqlite_ops = {
  * other local user can read stored resources. */
 static int prepare_file(const char *path, char *err, size_t errlen)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
+    if (fs_make_parent_dirs(path, err, errlen) != 0)
+        return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));

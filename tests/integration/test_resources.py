@@ -832,8 +832,9 @@ class AccessTest(ResourceTestBase):
         self.assertRsc(self.c.update(self.cnt_path, "m2m:cnt", {"lbl": ["admin"]}, origin=ADMIN), 2004)
         self.assertEqual(self.cnt_state(self.cnt_path)["lbl"], ["admin"])
         self.assertRsc(self.c.create(self.ae_path, TY_CNT, {"rn": "admcnt"}, origin=ADMIN), 2001)
-        # Resources the admin created under the AE belong to the AE's subtree.
-        self.assertRsc(self.get(self.ae_path + "/admcnt"), 2000)
+        # TS-0001 9.6.2 default policy: without acpi only the creator (here the admin) has access,
+        # even for the AE the resource sits under.
+        self.assertRsc(self.get(self.ae_path + "/admcnt"), 4103)
         self.assertRsc(self.c.delete(self.cnt_path, origin=ADMIN), 2002)
         self.assertRsc(self.c.delete(self.ae_path, origin=ADMIN), 2002)
         self.assertRsc(self.get(self.ae_path, origin=ADMIN), 4004)

@@ -1,6 +1,6 @@
-/* Unit tests for security/authz: the foundation's default access policy (admin, CSEBase
- * registration point, owning AE, creator; everything else denied). The check corresponds to
- * TS-0004 7.3.3.15 "Check authorization of the originator"; acop bits are TS-0004 6.3.4.2.x. */
+/* Unit tests for security/authz: the built-in policy (admin, CSEBase registration point) and the
+ * default policy of a resource without acpi (TS-0001 9.6.2: its creator only; everything else denied). The check
+ * corresponds to TS-0004 7.3.3.15 "Check authorization of the originator"; acop bits are TS-0004 6.3.4.2.x. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,7 +24,7 @@ static struct authz_result decide(const struct authz_subject *s, enum acop op, c
     /* poison the output: the decision must set both fields every time */
     r.permit = true;
     r.reason = "poison";
-    authz_decide(s, op, t, &r);
+    authz_default(s, op, t, &r);
     assert_non_null(r.reason);
     return r;
 }
@@ -43,10 +43,10 @@ static void test_admin_permitted_everything(void **state)
     (void)state;
     struct authz_subject admin = {.canon = "//warden.example.com/id-in/CAdmin", .stem = NULL, .is_admin = true};
     struct authz_target targets[] = {
-        {.ty = TY_CSEBASE, .ae = "", .cr = "", .child_ty = TY_CNT},
-        {.ty = TY_CNT, .ae = "Cae1", .cr = AE1_CANON},
-        {.ty = TY_CIN, .ae = "Cae2", .cr = AE2_CANON},
-        {.ty = TY_AE, .ae = "Cae1", .cr = AE1_CANON, .child_ty = TY_CNT},
+        {.ty = TY_CSEBASE, .cr = "", .child_ty = TY_CNT},
+        {.ty = TY_CNT, .cr = AE1_CANON},
+        {.ty = TY_CIN, .cr = AE2_CANON},
+        {.ty = TY_AE, .cr = AE1_CANON, .child_ty = TY_CNT},
     };
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
         for (size_t k = 0; k < NOPS; k++)
@@ -59,7 +59,7 @@ static void test_csebase_retrieve_and_discovery(void **state)
     (void)state;
     struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
     struct authz_subject anon = {.canon = "//warden.example.com/id-mn", .stem = NULL};
-    struct authz_target cb = {.ty = TY_CSEBASE, .ae = "", .cr = ""};
+    struct authz_target cb = {.ty = TY_CSEBASE, .cr = ""};
     expect(&ae, ACOP_RETRIEVE, &cb, true, "csebase-readable");
     expect(&ae, ACOP_DISCOVERY, &cb, true, "csebase-readable");
     expect(&anon, ACOP_RETRIEVE, &cb, true, "csebase-readable");
@@ -72,7 +72,7 @@ static void test_csebase_ae_registration(void **state)
     (void)state;
     struct authz_subject newcomer = {.canon = "", .stem = NULL};
     struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
-    struct authz_target cb = {.ty = TY_CSEBASE, .ae = "", .cr = "", .child_ty = TY_AE};
+    struct authz_target cb = {.ty = TY_CSEBASE, .cr = "", .child_ty = TY_AE};
     expect(&newcomer, ACOP_CREATE, &cb, true, "registration");
     expect(&ae, ACOP_CREATE, &cb, true, "registration");
 }
@@ -83,45 +83,44 @@ static void test_csebase_other_ops_denied(void **state)
     struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
     const int child_types[] = {TY_CNT, TY_CIN, TY_ACP, TY_CSEBASE, 0, 9999};
     for (size_t i = 0; i < sizeof child_types / sizeof child_types[0]; i++) {
-        struct authz_target cb = {.ty = TY_CSEBASE, .ae = "", .cr = "", .child_ty = child_types[i]};
+        struct authz_target cb = {.ty = TY_CSEBASE, .cr = "", .child_ty = child_types[i]};
         expect(&ae, ACOP_CREATE, &cb, false, "csebase-admin-only");
     }
-    struct authz_target cb = {.ty = TY_CSEBASE, .ae = "", .cr = ""};
+    struct authz_target cb = {.ty = TY_CSEBASE, .cr = ""};
     expect(&ae, ACOP_UPDATE, &cb, false, "csebase-admin-only");
     expect(&ae, ACOP_DELETE, &cb, false, "csebase-admin-only");
     expect(&ae, ACOP_NOTIFY, &cb, false, "csebase-admin-only");
     /* even an originator that claims to own or to have created the CSEBase */
-    struct authz_target cb2 = {.ty = TY_CSEBASE, .ae = "Cae1", .cr = AE1_CANON};
+    struct authz_target cb2 = {.ty = TY_CSEBASE, .cr = AE1_CANON};
     expect(&ae, ACOP_DELETE, &cb2, false, "csebase-admin-only");
     expect(&ae, ACOP_UPDATE, &cb2, false, "csebase-admin-only");
 }
 
-static void test_owner_ae_permitted(void **state)
+/* TS-0001 9.6.2: without acpi only the creator has access; the AE a resource sits under has none
+ * of its own when someone else created it. */
+static void test_default_policy_is_creator_only(void **state)
 {
     (void)state;
     struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
-    struct authz_target own_ae = {.ty = TY_AE, .ae = "Cae1", .cr = AE1_CANON, .child_ty = TY_CNT};
-    struct authz_target cnt = {
-        .ty = TY_CNT, .ae = "Cae1", .cr = "//warden.example.com/id-in/CAdmin", .child_ty = TY_CIN};
-    struct authz_target cin = {.ty = TY_CIN, .ae = "Cae1", .cr = ""};
+    struct authz_target own_ae = {.ty = TY_AE, .cr = AE1_CANON, .child_ty = TY_CNT};
+    struct authz_target cnt = {.ty = TY_CNT, .cr = "//warden.example.com/id-in/CAdmin", .child_ty = TY_CIN};
     for (size_t k = 0; k < NOPS; k++) {
-        expect(&ae, all_ops[k], &own_ae, true, "owner-ae");
-        expect(&ae, all_ops[k], &cnt, true, "owner-ae"); /* owner wins though someone else created it */
-        expect(&ae, all_ops[k], &cin, true, "owner-ae");
+        expect(&ae, all_ops[k], &own_ae, true, "creator");
+        expect(&ae, all_ops[k], &cnt, false, "default-deny");
     }
 }
 
-/* The creator of a resource outside its own AE's subtree keeps access to it. */
+/* The creator of a resource keeps access to it, wherever it sits. */
 static void test_creator_permitted(void **state)
 {
     (void)state;
     struct authz_subject ae2 = {.canon = AE2_CANON, .stem = "Cae2"};
-    struct authz_target cnt = {.ty = TY_CNT, .ae = "Cae1", .cr = AE2_CANON};
+    struct authz_target cnt = {.ty = TY_CNT, .cr = AE2_CANON};
     for (size_t k = 0; k < NOPS; k++)
         expect(&ae2, all_ops[k], &cnt, true, "creator");
     /* a subject without a stem (not a registered AE) is matched by canonical ID only */
     struct authz_subject cse = {.canon = "//warden.example.com/id-mn", .stem = NULL};
-    struct authz_target made = {.ty = TY_CNT, .ae = "", .cr = "//warden.example.com/id-mn"};
+    struct authz_target made = {.ty = TY_CNT, .cr = "//warden.example.com/id-mn"};
     expect(&cse, ACOP_RETRIEVE, &made, true, "creator");
 }
 
@@ -129,8 +128,8 @@ static void test_everyone_else_denied(void **state)
 {
     (void)state;
     struct authz_subject ae2 = {.canon = AE2_CANON, .stem = "Cae2"};
-    struct authz_target cnt = {.ty = TY_CNT, .ae = "Cae1", .cr = AE1_CANON};
-    struct authz_target ae1 = {.ty = TY_AE, .ae = "Cae1", .cr = AE1_CANON, .child_ty = TY_CNT};
+    struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
+    struct authz_target ae1 = {.ty = TY_AE, .cr = AE1_CANON, .child_ty = TY_CNT};
     for (size_t k = 0; k < NOPS; k++) {
         expect(&ae2, all_ops[k], &cnt, false, "default-deny");
         expect(&ae2, all_ops[k], &ae1, false, "default-deny");
@@ -142,23 +141,23 @@ static void test_no_partial_or_empty_matches(void **state)
 {
     (void)state;
     struct authz_subject pre = {.canon = "//warden.example.com/id-in/Cae", .stem = "Cae"};
-    struct authz_target cnt = {.ty = TY_CNT, .ae = "Cae1", .cr = AE1_CANON};
+    struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
     expect(&pre, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
     struct authz_subject longer = {.canon = AE1_CANON "x", .stem = "Cae1x"};
     expect(&longer, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
-    /* an empty owner / creator never matches an empty subject */
+    /* an empty creator never matches an empty subject */
     struct authz_subject empty = {.canon = "", .stem = ""};
-    struct authz_target orphan = {.ty = TY_CNT, .ae = "", .cr = ""};
+    struct authz_target orphan = {.ty = TY_CNT, .cr = ""};
     expect(&empty, ACOP_DELETE, &orphan, false, "default-deny");
 
-    /* a subject without a stem does not own an AE subtree */
+    /* the same stem in another SP is another originator */
     struct authz_subject nostem = {.canon = "//other.example.org/id-in/Cae1", .stem = NULL};
     expect(&nostem, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
-    /* NULL owner / creator fields are "none", not a crash */
-    struct authz_target nulls = {.ty = TY_CNT, .ae = NULL, .cr = NULL};
+    /* a NULL creator is "none", not a crash */
+    struct authz_target nulls = {.ty = TY_CNT, .cr = NULL};
     struct authz_subject ae1 = {.canon = AE1_CANON, .stem = "Cae1"};
     expect(&ae1, ACOP_RETRIEVE, &nulls, false, "default-deny");
 }
@@ -168,7 +167,7 @@ static void test_deterministic(void **state)
 {
     (void)state;
     struct authz_subject ae1 = {.canon = AE1_CANON, .stem = "Cae1"};
-    struct authz_target cnt = {.ty = TY_CNT, .ae = "Cae1", .cr = AE1_CANON};
+    struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
     struct authz_result a = decide(&ae1, ACOP_UPDATE, &cnt);
     struct authz_result b = decide(&ae1, ACOP_UPDATE, &cnt);
     assert_int_equal(a.permit, b.permit);
@@ -182,7 +181,7 @@ int main(void)
         cmocka_unit_test(test_csebase_retrieve_and_discovery),
         cmocka_unit_test(test_csebase_ae_registration),
         cmocka_unit_test(test_csebase_other_ops_denied),
-        cmocka_unit_test(test_owner_ae_permitted),
+        cmocka_unit_test(test_default_policy_is_creator_only),
         cmocka_unit_test(test_creator_permitted),
         cmocka_unit_test(test_everyone_else_denied),
         cmocka_unit_test(test_no_partial_or_empty_matches),

@@ -1,0 +1,269 @@
+/* policy: which access control policies apply to a request and what they decide (TS-0001 §9.6.2,
+ * §10.2.3.1; TS-0003 §7.1; TS-0004 §7.3.3.15). Compiled policies live in a bounded cache keyed by
+ * the ACP's resourceID; a generation counter, bumped after every commit that changes an ACP (or
+ * anything a decision depends on), invalidates them all at once, so no decision ever uses a policy
+ * older than the last committed change. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "rsc.h"
+#include "security/acp.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+/* Compiled pv and pvs of one <accessControlPolicy>, shared by reference count. */
+struct compiled {
+    atomic_int refs;
+    bool exists; /* false: no such ACP (a dangling acpi entry grants nothing) */
+    struct acp_policy *pv, *pvs;
+};
+
+struct slot {
+    char ri[LIMIT_NAME_LEN + 1];
+    uint64_t gen;
+    struct compiled *c;
+};
+
+struct policy_cache {
+    pthread_mutex_t lock;
+    struct slot *slots;
+    size_t nslots;
+    atomic_uint_fast64_t gen;
+};
+
+struct policy_cache *policy_cache_new(size_t nslots)
+{
+    struct policy_cache *pc = mem_calloc(1, sizeof *pc);
+    pthread_mutex_init(&pc->lock, NULL);
+    pc->nslots = nslots ? nslots : 1;
+    pc->slots = mem_calloc(pc->nslots, sizeof *pc->slots);
+    atomic_init(&pc->gen, 1);
+    return pc;
+}
+
+static void compiled_put(struct compiled *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+        acp_policy_free(c->pv);
+        acp_policy_free(c->pvs);
+        mem_free(c);
+    }
+}
+
+void policy_cache_free(struct policy_cache *pc)
+{
+    if (pc == NULL)
+        return;
+    for (size_t i = 0; i < pc->nslots; i++)
+        compiled_put(pc->slots[i].c);
+    mem_free(pc->slots);
+    pthread_mutex_destroy(&pc->lock);
+    mem_free(pc);
+}
+
+void policy_invalidate(struct cse *cse)
+{
+    atomic_fetch_add(&cse->policies->gen, 1);
+}
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct compiled *load(struct cse *cse, struct store_view *v, const char *ri, int64_t now)
+{
+    struct compiled *c = mem_calloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    struct store_row row;
+    if (v->st->ops->get_ri(v, ri, now, &row) != STORE_OK)
+        return c;
+    if (row.ty == TY_ACP) {
+        json_t *doc = json_loads(row.doc, 0, NULL);
+        char err[256];
+        c->pv = acp_compile(json_object_get(doc, "pv"), &cse->idenv, err, sizeof err);
+        c->pvs = acp_compile(json_object_get(doc, "pvs"), &cse->idenv, err, sizeof err);
+        c->exists = true; /* a policy that no longer compiles grants nothing (pv/pvs NULL) */
+        json_decref(doc);
+    }
+    store_row_free(&row);
+    return c;
+}
+
+/* A counted reference to the compiled policy of ACP ri; release with compiled_put. */
+static struct compiled *policy_get(struct cse *cse, struct store_view *v, const char *ri, int64_t now)
+{
+    struct policy_cache *pc = cse->policies;
+    if (strlen(ri) > LIMIT_NAME_LEN)
+        return load(cse, v, ri, now);
+    struct slot *s = &pc->slots[hash(ri) % pc->nslots];
+    uint64_t gen = atomic_load(&pc->gen);
+    pthread_mutex_lock(&pc->lock);
+    if (s->c && s->gen == gen && strcmp(s->ri, ri) == 0) {
+        struct compiled *c = s->c;
+        atomic_fetch_add(&c->refs, 1);
+        pthread_mutex_unlock(&pc->lock);
+        return c;
+    }
+    pthread_mutex_unlock(&pc->lock);
+    struct compiled *c = load(cse, v, ri, now); /* outside the lock; gen read before loading */
+    pthread_mutex_lock(&pc->lock);
+    struct compiled *old = s->c;
+    atomic_fetch_add(&c->refs, 1);
+    s->c = c;
+    s->gen = gen;
+    snprintf(s->ri, sizeof s->ri, "%s", ri);
+    pthread_mutex_unlock(&pc->lock);
+    compiled_put(old);
+    return c;
+}
+
+/* acor references: a <group> whose members include the originator (TS-0003 §7.1.3). */
+static bool ref_admits(void *arg, const char *ref, const char *orig)
+{
+    struct op_ctx *c = arg;
+    return group_admits(c, ref, orig);
+}
+
+__attribute__((format(printf, 4, 5))) static void decision(struct decision *d, bool permit, const char *reason,
+                                                           const char *fmt, ...)
+{
+    d->permit = permit;
+    d->reason = reason;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof d->detail, fmt, ap);
+    va_end(ap);
+}
+
+int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
+                  struct decision *d)
+{
+    const struct originator *o = c->orig;
+    if (o->subj.is_admin) {
+        decision(d, true, "admin", "the admin originator");
+        return 0;
+    }
+    struct acp_request rq = {
+        .orig = o->subj.canon ? o->subj.canon : "",
+        .authenticated = c->req->sec.authenticated,
+        .op = op,
+        .time = c->now,
+        .peer = c->req->sec.peer[0] ? c->req->sec.peer : NULL,
+        .loc = originator_location(c),
+        .target_ty = target->ty,
+        .child_ty = child_ty,
+        .ref_admits = ref_admits,
+        .ref_arg = c,
+    };
+
+    /* Which resource's policies apply: an ACP governs itself with pvs; a type without acpi
+     * (contentInstance) is governed by its parent's. */
+    const struct store_row *src = target;
+    struct store_row parent;
+    bool have_parent = false;
+    const struct rtype *t = rtype_find(target->ty);
+    if (target->ty == TY_ACP) {
+        struct compiled *comp = policy_get(c->cse, c->view, target->ri, c->now);
+        struct acp_why why;
+        bool ok = acp_permits(comp->pvs, &rq, &why);
+        if (ok)
+            decision(d, true, "acp-self", "selfPrivileges of %s, rule %d", target->ri, why.rule);
+        else
+            decision(d, false, why.reason, "no rule in the selfPrivileges of %s grants it", target->ri);
+        compiled_put(comp);
+        return 0;
+    }
+    if (t != NULL && !t->has_acpi) {
+        int rc = c->view->st->ops->get_ri(c->view, target->pi, c->now, &parent);
+        if (rc != STORE_OK) {
+            decision(d, false, "parent-gone", "the parent of %s no longer exists", target->ri);
+            return 0;
+        }
+        have_parent = true;
+        src = &parent;
+    }
+
+    if (src->acpi == NULL || src->acpi[0] == '\0') {
+        /* No acpi: the default policy (TS-0001 §9.6.2: only the creator), plus the CSEBase's
+         * built-in registration policy. */
+        struct authz_target at = {.ty = src->ty, .cr = src->cr, .child_ty = child_ty};
+        struct authz_result r;
+        authz_default(&o->subj, op, &at, &r);
+        decision(d, r.permit, r.reason, "default policy of %s (no acpi)", src->ri);
+    } else {
+        decision(d, false, "no-rules", "none of the policies in acpi of %s grants it", src->ri);
+        const char *furthest = "no-rules";
+        char ri[LIMIT_NAME_LEN + 1];
+        for (const char *p = src->acpi; *p;) {
+            const char *e = strchr(p, ' ');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n > 0 && n <= LIMIT_NAME_LEN) {
+                memcpy(ri, p, n);
+                ri[n] = '\0';
+                struct compiled *comp = policy_get(c->cse, c->view, ri, c->now);
+                struct acp_why why = {.rule = -1, .reason = "no-rules"};
+                bool exists = comp->exists;
+                bool ok = exists && acp_permits(use_pvs ? comp->pvs : comp->pv, &rq, &why);
+                compiled_put(comp);
+                if (ok) {
+                    decision(d, true, use_pvs ? "acp-self" : "acp", "accessControlPolicy %s, rule %d", ri, why.rule);
+                    break;
+                }
+                if (exists && strcmp(why.reason, "no-rules") != 0)
+                    furthest = why.reason;
+            }
+            p += n + (e ? 1 : 0);
+        }
+        if (!d->permit)
+            d->reason = furthest;
+    }
+    if (have_parent)
+        store_row_free(&parent);
+    return 0;
+}
+
+int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
+{
+    *out = NULL;
+    if (json_is_null(list)) {
+        *out = mem_strdup("");
+        return 0;
+    }
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *id = json_string_value(e);
+        struct target t;
+        struct cse_response scratch;
+        response_init(&scratch);
+        bool ok =
+            id && resolve_target(c->cse, c->view, id, c->now, &t, &scratch) == 0 && t.have_row && t.row.ty == TY_ACP;
+        if (ok) {
+            if (b.len)
+                buf_putc(&b, ' ');
+            buf_puts(&b, t.row.ri);
+        }
+        if (id)
+            target_free(&t);
+        response_free(&scratch);
+        if (!ok) {
+            buf_free(&b);
+            return response_error(c->rsp, RSC_BAD_REQUEST, "bad-acpi",
+                                  "acpi[%zu] does not name an accessControlPolicy of this CSE", i);
+        }
+    }
+    *out = buf_take(&b, NULL);
+    return 0;
+}
