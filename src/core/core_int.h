@@ -8,13 +8,14 @@
 #include "security/authz.h"
 #include "store/store.h"
 
-enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL };
+enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT };
 
 /* A resolved target. */
 struct target {
-    struct store_row row; /* the addressed resource; for la/ol the contentInstance it names */
+    struct store_row row; /* the addressed resource; for la/ol the contentInstance it names; for fopt the group */
     bool have_row;
     enum virt virt;
+    char *rest; /* fopt: the path after ".../fopt/" ("" when none); owned */
 };
 
 /* What dispatch learned about the originator (TS-0004 §7.3.2.1). */
@@ -95,11 +96,16 @@ json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt);
  * is clamped. Returns 0 or an RSC. */
 int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
 
+/* struct resolver callback over an op_ctx (resolve.c). */
+int op_resolve(void *arg, const char *addr, struct store_row *out);
+
 /* The operations; each returns CSE_DONE with rsp filled, or CSE_PENDING (done will be called). */
 enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
+/* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). */
+enum cse_status op_fanout(struct op_ctx *c);
 
 /* Delete a resource and its subtree inside a transaction and inform its parent's type.
  * row must be a row that existed in this transaction. Returns 0 or an RSC (rsp filled). */

@@ -228,21 +228,26 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
         .done = parked_done,
         .done_arg = p,
     };
-    switch (req->op) {
-    case OP_CREATE: st = op_create(&c); break;
-    case OP_RETRIEVE: st = op_retrieve(&c); break;
-    case OP_UPDATE: st = op_update(&c); break;
-    case OP_DELETE: st = op_delete(&c); break;
-    default:
-        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
-                       "NOTIFY is not supported on this resource");
-        break;
-    }
+    if (tgt.virt == VIRT_FOPT) {
+        st = op_fanout(&c);
+        v = c.view;
+    } else
+        switch (req->op) {
+        case OP_CREATE: st = op_create(&c); break;
+        case OP_RETRIEVE: st = op_retrieve(&c); break;
+        case OP_UPDATE: st = op_update(&c); break;
+        case OP_DELETE: st = op_delete(&c); break;
+        default:
+            response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
+                           "NOTIFY is not supported on this resource");
+            break;
+        }
     if (st == CSE_DONE)
         mem_free(p);
 out:
     target_free(&tgt);
-    cse->store->ops->view_release(cse->store, v);
+    if (v != NULL)
+        cse->store->ops->view_release(cse->store, v);
     if (st == CSE_DONE)
         finish(cse, req, rsp);
     return st;

@@ -44,6 +44,10 @@
 /* (config http.max_conns) Concurrent connections in total; bounds memory. */
 #define LIMIT_CONNS_TOTAL 1024
 
+/* Nesting of fanOutPoints (a group whose members are groups' fanOutPoints ...): bounds the work one
+ * request can cause and stops member cycles. */
+#define LIMIT_FANOUT_DEPTH 4
+
 /* Results of one discovery request when the request gives no lim. */
 #define LIMIT_DISCOVERY_RESULTS 1000
 

@@ -299,6 +299,7 @@ enum cse_status op_create(struct op_ctx *c)
         .row = row,
         .now = c->now,
         .rsp = rsp,
+        .lookup = {op_resolve, c},
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
     j->asked = attrs; /* reference handed to the job */

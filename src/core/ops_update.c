@@ -161,7 +161,7 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0 && rt->prepare_update)
-        rc = rt->prepare_update(c->cse, patch, c->rsp);
+        rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c}, row, patch, c->rsp);
     if (rc != 0) {
         json_decref(patch);
         mem_free(acpi);

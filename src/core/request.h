@@ -62,6 +62,7 @@ struct cse_request {
     const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;
     struct cse_secctx sec;
+    int fanout_depth; /* nesting of group fan-out that produced this request (0: from a binding) */
 };
 
 /* A response primitive. The body is owned (mem_free), the rest are static or owned as noted. */

@@ -12,6 +12,37 @@ void target_free(struct target *t)
     if (t->have_row)
         store_row_free(&t->row);
     t->have_row = false;
+    MEM_FREE(t->rest);
+}
+
+/* ".../<group>/fopt[/rest]" (TS-0004 §7.4.14.1): returns 1 when path has a fopt segment (out
+ * filled or rsp set), 0 when it has none. */
+static int resolve_fopt(struct store_view *v, char *path, int64_t now, struct target *out, struct cse_response *rsp,
+                        int *rc)
+{
+    char *p = path;
+    while ((p = strstr(p, "/fopt")) != NULL) {
+        if (p[5] == '\0' || p[5] == '/')
+            break;
+        p += 5;
+    }
+    if (p == NULL)
+        return 0;
+    char *rest = p[5] ? p + 6 : p + 5;
+    *p = '\0';
+    int src = v->st->ops->get_path(v, path, now, &out->row);
+    if (src == STORE_OK && out->row.ty == TY_GRP) {
+        out->have_row = true;
+        out->virt = VIRT_FOPT;
+        out->rest = mem_strdup(rest);
+        *rc = 0;
+    } else {
+        if (src == STORE_OK)
+            store_row_free(&out->row);
+        *rc = src == STORE_ERROR ? response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure")
+                                 : response_error(rsp, RSC_NOT_FOUND, "not-found", "'%s' is not a group", path);
+    }
+    return 1;
 }
 
 /* Check that every segment of a CSE-relative path is well formed; rejects "..", "." and empty
@@ -108,6 +139,10 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
         store_row_free(&base);
     }
 
+    if (resolve_fopt(v, path.p, now, out, rsp, &rc)) {
+        buf_free(&path);
+        return rc;
+    }
     /* a last segment "la"/"ol" under a container names its newest/oldest instance (TS-0001 §9.6.27) */
     char *last = strrchr(path.p, '/');
     enum virt virt = VIRT_NONE;
@@ -142,5 +177,25 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
         rc = src == STORE_NOT_FOUND ? not_found(rsp, to)
                                     : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     buf_free(&path);
+    return rc;
+}
+
+int op_resolve(void *arg, const char *addr, struct store_row *out)
+{
+    struct op_ctx *c = arg;
+    struct target t;
+    struct cse_response scratch;
+    response_init(&scratch);
+    int rc = resolve_target(c->cse, c->view, addr, c->now, &t, &scratch);
+    if (rc == 0 && t.virt != VIRT_NONE) { /* only real resources */
+        target_free(&t);
+        rc = RSC_NOT_FOUND;
+    }
+    if (rc == 0) {
+        *out = t.row;
+        t.have_row = false;
+    }
+    target_free(&t);
+    response_free(&scratch);
     return rc;
 }

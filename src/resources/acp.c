@@ -44,8 +44,11 @@ static int acp_prepare_create(struct create_ctx *c)
     return check(c->cse, c->attrs, true, c->rsp);
 }
 
-static int acp_prepare_update(struct cse *cse, json_t *patch, struct cse_response *rsp)
+static int acp_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
+                              json_t *patch, struct cse_response *rsp)
 {
+    (void)lookup;
+    (void)row;
     return check(cse, patch, false, rsp);
 }
 

@@ -45,6 +45,13 @@ struct attr_def {
     unsigned char update; /* enum attr_use */
 };
 
+/* Read access for hooks on the request thread: resolve an address or resourceID (as a target
+ * would be) to a stored row. Returns 0 with *out filled (caller frees), or an RSC. */
+struct resolver {
+    int (*resolve)(void *arg, const char *addr, struct store_row *out);
+    void *arg;
+};
+
 /* Everything a create hook sees; prepared by core/ops_create.c. */
 struct create_ctx {
     struct cse *cse;
@@ -56,6 +63,7 @@ struct create_ctx {
     struct store_row *row; /* the new row: ri, rn, path, ae, cr filled; hooks may change ri/rn/ae */
     int64_t now;
     struct cse_response *rsp;
+    struct resolver lookup;
 };
 
 /* Everything a hook inside the writer's transaction sees. */
@@ -82,7 +90,8 @@ struct rtype {
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);
     /* Request thread, before an update is submitted: type rules on the patch. 0 or an RSC. */
-    int (*prepare_update)(struct cse *cse, json_t *patch, struct cse_response *rsp);
+    int (*prepare_update)(struct cse *cse, const struct resolver *lookup, const struct store_row *row, json_t *patch,
+                          struct cse_response *rsp);
     /* Writer, before the insert. Returns 0 or an RSC. */
     int (*txn_create)(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res);
     /* Writer, on the parent's type after a child was inserted / removed: keep derived state. */

@@ -1,0 +1,157 @@
+/* group: the <group> resource (ty 9, m2m:grp; TS-0001 §9.6.13, TS-0004 §7.4.13). Members are
+ * validated against memberType when the group is created or its members change, with the
+ * consistencyStrategy deciding what happens to members that do not conform. Requests to the
+ * virtual child fanOutPoint are handled by core/fanout.c. */
+#include <string.h>
+
+#include "common_attrs.h"
+#include "core/cse.h"
+#include "core/rsc.h"
+#include "rtype.h"
+#include "util/mem.h"
+
+enum { MT_MIXED = 0, CSY_ABANDON_MEMBER = 1, CSY_ABANDON_GROUP = 2, CSY_SET_MIXED = 3 };
+enum { RSC_NO_MEMBERS = 4109, RSC_GROUP_MEMBER_TYPE_INCONSISTENT = 4110, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED = 6010 };
+
+static const struct attr_def grp_attrs[] = {
+    ATTRS_UNIVERSAL_RO,
+    ATTRS_COMMON_RW,
+    {"cr", AT_CR, A_O, A_NP},
+    {"mt", AT_UINT, A_O, A_NP},
+    {"cnm", AT_UINT, A_NP, A_NP},
+    {"mnm", AT_UINT, A_M, A_O},
+    {"mid", AT_STRLIST, A_M, A_O},
+    {"macp", AT_STRLIST, A_O, A_O},
+    {"mtv", AT_BOOL, A_NP, A_NP},
+    {"csy", AT_UINT, A_O, A_NP},
+    {"gn", AT_STR, A_O, A_O},
+};
+
+static const int grp_parents[] = {TY_CSEBASE, TY_AE, 0};
+
+/* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType. */
+static int member_type(const struct resolver *lookup, const char *id, int *ty)
+{
+    size_t n = strlen(id);
+    bool fopt = n > 5 && strcmp(id + n - 5, "/fopt") == 0;
+    char *base = mem_strndup(id, fopt ? n - 5 : n);
+    struct store_row row;
+    int rc = lookup->resolve(lookup->arg, base, &row);
+    mem_free(base);
+    if (rc != 0)
+        return rc;
+    if (fopt && row.ty != TY_GRP) {
+        store_row_free(&row);
+        return RSC_NOT_FOUND;
+    }
+    *ty = row.ty;
+    if (fopt) {
+        json_t *doc = json_loads(row.doc, 0, NULL);
+        *ty = (int)json_int_or(doc, "mt", MT_MIXED);
+        json_decref(doc);
+    }
+    store_row_free(&row);
+    return 0;
+}
+
+/* TS-0004 §7.4.13.2.1/.3: remove duplicates, enforce maxNrOfMembers, validate memberType under the
+ * consistencyStrategy; writes mid, cnm, mtv (and mt for SET_MIXED) into out. */
+static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
+                            json_t *out, struct cse_response *rsp)
+{
+    json_t *kept = json_array();
+    int rc = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(mid, i, m)
+    {
+        const char *id = json_string_value(m);
+        bool dup = false;
+        size_t k;
+        json_t *e;
+        json_array_foreach(kept, k, e)
+        {
+            dup |= strcmp(json_string_value(e), id) == 0;
+        }
+        if (!dup)
+            json_array_append(kept, m);
+    }
+    if ((int64_t)json_array_size(kept) > mnm) {
+        rc = response_error(rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED, "too-many-members",
+                            "memberIDs lists %zu members, maxNrOfMembers is %lld", json_array_size(kept),
+                            (long long)mnm);
+        goto out;
+    }
+    json_t *valid = json_array();
+    for (i = 0; i < json_array_size(kept) && rc == 0; i++) {
+        const char *id = json_string_value(json_array_get(kept, i));
+        int ty = -1;
+        bool conforms = member_type(lookup, id, &ty) == 0 && (mt == MT_MIXED || ty == mt);
+        if (conforms) {
+            json_array_append_new(valid, json_string(id));
+        } else if (csy == CSY_ABANDON_GROUP) {
+            rc = response_error(rsp, RSC_GROUP_MEMBER_TYPE_INCONSISTENT, "member-type",
+                                "member '%s' does not exist here or is not of memberType %lld", id, (long long)mt);
+        } else if (csy == CSY_SET_MIXED && ty >= 0) {
+            mt = MT_MIXED;
+            json_array_append_new(valid, json_string(id));
+        } /* ABANDON_MEMBER (and SET_MIXED for a member that does not exist): drop it */
+    }
+    if (rc == 0) {
+        json_object_set_new(out, "mt", json_integer((json_int_t)mt));
+        json_object_set_new(out, "cnm", json_integer((json_int_t)json_array_size(valid)));
+        json_object_set_new(out, "mtv", json_true());
+        json_object_set(out, "mid", valid);
+    }
+    json_decref(valid);
+out:
+    json_decref(kept);
+    return rc;
+}
+
+static int grp_prepare_create(struct create_ctx *c)
+{
+    int64_t csy = json_int_or(c->attrs, "csy", CSY_ABANDON_MEMBER);
+    if (csy < CSY_ABANDON_MEMBER || csy > CSY_SET_MIXED)
+        return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "consistencyStrategy must be 1, 2 or 3");
+    if (json_int_or(c->attrs, "mnm", 0) < 1)
+        return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "maxNrOfMembers must be a positive integer");
+    if (json_object_get(c->res, "csy") == NULL)
+        json_object_set_new(c->res, "csy", json_integer(CSY_ABANDON_MEMBER));
+    return validate_members(&c->lookup, json_object_get(c->attrs, "mid"), json_int_or(c->attrs, "mnm", 0),
+                            json_int_or(c->attrs, "mt", MT_MIXED), csy, c->res, c->rsp);
+}
+
+static int grp_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
+                              json_t *patch, struct cse_response *rsp)
+{
+    (void)cse;
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    int64_t mnm = json_int_or(patch, "mnm", json_int_or(doc, "mnm", 0));
+    int rc = 0;
+    if (json_object_get(patch, "mnm") && mnm < 1)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "bad-content", "maxNrOfMembers must be a positive integer");
+    else if (json_object_get(patch, "mid"))
+        rc = validate_members(lookup, json_object_get(patch, "mid"), mnm, json_int_or(doc, "mt", MT_MIXED),
+                              json_int_or(doc, "csy", CSY_ABANDON_MEMBER), patch, rsp);
+    else if (mnm < json_int_or(doc, "cnm", 0))
+        rc = response_error(rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED, "too-many-members",
+                            "maxNrOfMembers %lld is below the current number of members", (long long)mnm);
+    json_decref(doc);
+    return rc;
+}
+
+const struct rtype rtype_group = {
+    .ty = TY_GRP,
+    .sn = "grp",
+    .attrs = grp_attrs,
+    .nattrs = NATTRS(grp_attrs),
+    .has_acpi = true,
+    .parents = grp_parents,
+    .creatable = true,
+    .updatable = true,
+    .deletable = true,
+    .has_cr = true,
+    .prepare_create = grp_prepare_create,
+    .prepare_update = grp_prepare_update,
+};
