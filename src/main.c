@@ -77,10 +77,8 @@ int main(int argc, char **argv)
     if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
         goto out;
     cse_ready = true;
-    if (cse_start(&cse) != 0) {
-        snprintf(err, sizeof err, "cannot start the expiry sweeper");
+    if (cse_start(&cse, err, sizeof err) != 0)
         goto out;
-    }
     if (strcmp(cfg.cse_profile, "dev") == 0)
         log_write(&lg, LOG_WARN,
                   "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "

@@ -34,6 +34,14 @@ struct cse_config {
     /* [limits] */
     long limits_max_body;
     long limits_policy_cache;
+    /* [notify] */
+    char *notify_allow;
+    char *notify_deny;
+    long notify_timeout;
+    long notify_attempts;
+    long notify_backoff;
+    long notify_queue;
+    long notify_parallel;
     /* [location] */
     char *location_positions;
     char *location_countries;

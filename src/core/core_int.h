@@ -121,6 +121,28 @@ struct rowvec {
 int rowvec_collect(void *arg, const struct store_row *r);
 void rowvec_free(struct rowvec *rv);
 
+/* Subscriptions and notifications (subscribe.c). */
+void notes_init(struct notes *n);
+void notes_free(struct notes *n);
+/* After the commit: queue every note to the notifier or its subscription's batch; frees the notes. */
+void notes_send(struct cse *cse, struct notes *n);
+/* Inside a transaction: the subscriptions of subject that want event net about resource res
+ * (modified: the attributes an update changed) get a notification; expirationCounters count down. */
+int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
+              const json_t *modified);
+/* Inside a transaction, before row and its subtree go: deletion notifications to the subscribers of
+ * every subscription among them. */
+int sub_deleted(struct txn_ctx *t, const struct store_row *row);
+/* First http(s) pointOfAccess of the registered AE named by id. 0, or -1 when there is none. */
+int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len);
+/* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
+int64_t sub_duration_ms(const json_t *dur);
+bool sub_duration_parse(const json_t *dur, int64_t *ms /* OUT */);
+struct batcher *batcher_new(void);
+void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
+/* Send the batches whose duration has passed (called by the expiry thread every second). */
+void batcher_tick(struct cse *cse, int64_t now_ms);
+
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);
 void expiry_stop(struct cse *cse);

@@ -5,6 +5,7 @@
 #include "core_int.h"
 #include "encoding/json.h"
 #include "rsc.h"
+#include "notify/notify.h"
 #include "util/mem.h"
 
 /* The CSEBase never expires: 9999-12-31T23:59:59. */
@@ -123,6 +124,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     pthread_mutex_init(&cse->expiry_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
+    cse->batches = batcher_new();
     if (cfg->location_positions[0] || cfg->location_countries[0]) {
         cse->locations = location_db_load(cfg->location_positions, cfg->location_countries, &cse->idenv, err, errlen);
         if (cse->locations == NULL) {
@@ -149,14 +151,55 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     return b.ok ? 0 : -1;
 }
 
-int cse_start(struct cse *cse)
+/* Split a comma-separated list in place; returns the count (at most max). */
+static size_t split_list(char *s, const char **out, size_t max)
 {
-    return expiry_start(cse);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(s, ", ", &save); t && n < max; t = strtok_r(NULL, ", ", &save))
+        out[n++] = t;
+    return n;
+}
+
+int cse_start(struct cse *cse, char *err, size_t errlen)
+{
+    const struct cse_config *cfg = cse->cfg;
+    char *allow = mem_strdup(cfg->notify_allow), *deny = mem_strdup(cfg->notify_deny);
+    const char *allow_v[LIMIT_LIST_ITEMS], *deny_v[LIMIT_LIST_ITEMS];
+    struct notify_config nc = {
+        .queue_max = (size_t)cfg->notify_queue,
+        .timeout_ms = (int)cfg->notify_timeout,
+        .connect_timeout_ms = (int)(cfg->notify_timeout < 3000 ? cfg->notify_timeout : 3000),
+        .max_attempts = (int)cfg->notify_attempts,
+        .backoff_ms = (int)cfg->notify_backoff,
+        .max_parallel = (int)cfg->notify_parallel,
+        .allow = allow_v,
+        .nallow = split_list(allow, allow_v, LIMIT_LIST_ITEMS),
+        .deny = deny_v,
+        .ndeny = split_list(deny, deny_v, LIMIT_LIST_ITEMS),
+    };
+    cse->notifier = notifier_start(&nc, cse->log, err, errlen);
+    mem_free(allow);
+    mem_free(deny);
+    if (cse->notifier == NULL)
+        return -1;
+    if (expiry_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the expiry sweeper");
+        return -1;
+    }
+    return 0;
 }
 
 void cse_stop(struct cse *cse)
 {
     expiry_stop(cse);
+    /* pending batches go out before the notifier stops; then deliveries get a short grace */
+    if (cse->batches && cse->notifier)
+        batcher_tick(cse, INT64_MAX);
+    if (cse->notifier) {
+        notifier_stop(cse->notifier, 2000);
+        cse->notifier = NULL;
+    }
 }
 
 void cse_destroy(struct cse *cse)
@@ -166,6 +209,8 @@ void cse_destroy(struct cse *cse)
     cse->policies = NULL;
     location_db_free(cse->locations);
     cse->locations = NULL;
+    batcher_free(cse, cse->batches, false);
+    cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

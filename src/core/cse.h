@@ -17,6 +17,8 @@ struct store;
 struct audit;
 struct policy_cache;
 struct location_db;
+struct notifier;
+struct batcher;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -30,6 +32,8 @@ struct cse {
     char *cb_ri;                   /* CSEBase resourceID (owned) */
     struct policy_cache *policies; /* compiled accessControlPolicies (owned) */
     struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
+    struct notifier *notifier;     /* outbound notifications (owned), started by cse_start */
+    struct batcher *batches;       /* pending batchNotify aggregations (owned) */
     int64_t max_body;
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -44,8 +48,9 @@ struct cse {
  * that belongs to a different CSE. Returns 0 or -1 with err filled. */
 int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store, struct audit *audit,
              char *err, size_t errlen);
-/* Start the expiry sweeper (expirationTime enforcement). */
-int cse_start(struct cse *cse);
+/* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
+ * Returns 0, or -1 with err filled. */
+int cse_start(struct cse *cse, char *err, size_t errlen);
 /* Stop background work; the caller closes the store afterwards. */
 void cse_stop(struct cse *cse);
 void cse_destroy(struct cse *cse);

@@ -13,12 +13,13 @@ struct sweep {
     struct cse *cse;
     struct cse_response rsp;
     size_t removed;
+    struct notes notes;
 };
 
 static int sweep_run(struct store_view *txn, void *arg)
 {
     struct sweep *s = arg;
-    struct txn_ctx t = {.cse = s->cse, .txn = txn, .now = cse_now(s->cse), .rsp = &s->rsp};
+    struct txn_ctx t = {.cse = s->cse, .txn = txn, .now = cse_now(s->cse), .rsp = &s->rsp, .notes = &s->notes};
     struct rowvec rv = {.max = LIMIT_EXPIRY_BATCH};
     if (txn->st->ops->expired(txn, t.now, LIMIT_EXPIRY_BATCH, rowvec_collect, &rv) < 0) {
         rowvec_free(&rv);
@@ -42,6 +43,10 @@ static void sweep_done(void *arg, bool committed)
         LOG(cse->log, LOG_DEBUG, "expiry sweep removed %zu resources", s->removed);
     if (committed && s->removed)
         policy_invalidate(cse);
+    if (committed && s->rsp.rsc == 0)
+        notes_send(cse, &s->notes);
+    else
+        notes_free(&s->notes);
     bool again = committed && s->removed == LIMIT_EXPIRY_BATCH;
     response_free(&s->rsp);
     mem_free(s);
@@ -68,6 +73,9 @@ static void *expiry_main(void *arg)
                 mem_free(s);
             }
         }
+        pthread_mutex_unlock(&cse->expiry_lock);
+        batcher_tick(cse, clock_now_us(&cse->clock) / 1000); /* batchNotify durations */
+        pthread_mutex_lock(&cse->expiry_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;

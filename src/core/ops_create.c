@@ -11,6 +11,10 @@
 #include "util/mem.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
+#include "notify/notify.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
 
 /* resourceID: the type's short name and 16 random characters (~95 bits): not guessable. */
 #define RI_RANDOM_LEN 16
@@ -21,7 +25,8 @@ struct create_job {
     const struct rtype *rt;
     struct store_row row;
     json_t *res;
-    json_t *asked; /* the request's attributes, for rcn 9 */
+    json_t *asked;      /* the request's attributes, for rcn 9 */
+    struct notes notes; /* notifications this create causes, sent after the commit */
     struct cse_response *rsp;
     int rcn;
     int result;
@@ -54,7 +59,7 @@ static int create_run(struct store_view *txn, void *arg)
 {
     struct create_job *j = arg;
     const struct store_ops *ops = txn->st->ops;
-    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp, .notes = &j->notes};
     struct store_row parent;
     int rc = ops->get_ri(txn, j->row.pi, t.now, &parent);
     if (rc != STORE_OK) {
@@ -87,6 +92,8 @@ static int create_run(struct store_view *txn, void *arg)
         if (pt && pt->txn_child_added)
             j->result = pt->txn_child_added(&t, &parent, &j->row);
     }
+    if (j->result == 0)
+        sub_event(&t, &parent, 3 /* create of a direct child */, &j->row, NULL);
     store_row_free(&parent);
     return j->result != 0;
 }
@@ -97,7 +104,12 @@ static void create_done(void *arg, bool committed)
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
-    } else if (j->result == 0) {
+    }
+    if (committed && j->result == 0)
+        notes_send(j->cse, &j->notes);
+    else
+        notes_free(&j->notes);
+    if (committed && j->result == 0) {
         if (j->rt->ty == TY_ACP)
             policy_invalidate(j->cse);
         rsp->rsc = RSC_CREATED;
@@ -192,6 +204,89 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et)
     return 0;
 }
 
+/* ---- subscription verification (TS-0004 §7.4.8.2.1, §7.5.1.2.x) ------------------------------
+ * Notification targets given as resource IDs other than the originator are asked first, with a
+ * verification request; the subscription is created only when every one of them accepts. URL
+ * targets are never verified. */
+
+struct verify {
+    struct create_job *j;
+    atomic_int pending; /* answers outstanding, plus one held while sending */
+    atomic_bool failed;
+};
+
+static void verify_finish(struct verify *v)
+{
+    struct create_job *j = v->j;
+    bool failed = atomic_load(&v->failed);
+    mem_free(v);
+    if (!failed && j->cse->store->ops->submit(j->cse->store, &j->job) == STORE_OK)
+        return; /* create_done completes the request */
+    if (failed)
+        response_error(j->rsp, 5204, "verification-failed",
+                       "a notification target did not accept the subscription verification request");
+    else
+        response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    json_decref(j->res);
+    json_decref(j->asked);
+    notes_free(&j->notes);
+    store_row_free(&j->row);
+    void (*done)(void *) = j->done;
+    void *done_arg = j->done_arg;
+    mem_free(j);
+    done(done_arg);
+}
+
+static void verify_answer(void *arg, const struct notify_result *res)
+{
+    struct verify *v = arg;
+    if (!rsc_is_success(res->rsc))
+        atomic_store(&v->failed, true);
+    if (atomic_fetch_sub(&v->pending, 1) == 1)
+        verify_finish(v);
+}
+
+static enum cse_status verify_targets(struct op_ctx *c, struct create_job *j)
+{
+    const json_t *nu = json_object_get(j->res, "nu");
+    const char *orig = c->orig->subj.canon ? c->orig->subj.canon : "";
+    struct verify *v = mem_calloc(1, sizeof *v);
+    v->j = j;
+    atomic_init(&v->pending, 1);
+    char *sur = mem_alloc(strlen(c->cse->cfg->cse_id) + strlen(j->row.path) + 2);
+    sprintf(sur, "%s/%s", c->cse->cfg->cse_id, j->row.path);
+    json_t *sgn = json_pack("{s:{s:b, s:s, s:s}}", "m2m:sgn", "vrq", 1, "sur", sur, "cr", c->req->fr ? c->req->fr : "");
+    size_t len;
+    char *body = json_encode(sgn, &len);
+    json_decref(sgn);
+    mem_free(sur);
+    size_t sent = 0, i;
+    json_t *e;
+    json_array_foreach(nu, i, e)
+    {
+        const char *s = json_string_value(e);
+        struct id id;
+        if (strstr(s, "://") || !id_parse(&c->cse->idenv, s, &id) || strcmp(id.canon, orig) == 0)
+            continue;
+        char url[1024];
+        atomic_fetch_add(&v->pending, 1);
+        if (c->cse->notifier == NULL || ae_poa(c->cse, c->view, c->now, s, url, sizeof url) != 0 ||
+            notify_send(c->cse->notifier, url, body, len, c->cse->cfg->cse_id, verify_answer, v) != 0) {
+            atomic_store(&v->failed, true);
+            atomic_fetch_sub(&v->pending, 1);
+        }
+        sent++;
+    }
+    mem_free(body);
+    if (sent == 0) { /* nothing to verify: the caller submits as usual */
+        mem_free(v);
+        return CSE_DONE;
+    }
+    if (atomic_fetch_sub(&v->pending, 1) == 1)
+        verify_finish(v); /* every target failed before any answer could arrive */
+    return CSE_PENDING;
+}
+
 static bool parent_allowed(const struct rtype *rt, int pty)
 {
     for (const int *p = rt->parents; *p; p++)
@@ -224,6 +319,9 @@ enum cse_status op_create(struct op_ctx *c)
         return CSE_DONE;
     }
     if (op_authorize(c, ACOP_CREATE, parent, rt->ty) != 0)
+        return CSE_DONE;
+    /* TS-0004 §7.4.8.2.1 Recv-6.3: subscribing also needs RETRIEVE on the subscribed-to resource */
+    if (rt->ty == TY_SUB && op_authorize(c, ACOP_RETRIEVE, parent, 0) != 0)
         return CSE_DONE;
     json_t *attrs = op_decode_content(c, rt);
     if (attrs == NULL)
@@ -323,6 +421,11 @@ enum cse_status op_create(struct op_ctx *c)
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;
+        if (rt->ty == TY_SUB) {
+            enum cse_status vs = verify_targets(c, j);
+            if (vs != CSE_DONE || rsp->rsc != 0)
+                return vs;
+        }
         if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
             return CSE_PENDING;
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");

@@ -9,6 +9,10 @@
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
 {
     const struct store_ops *ops = t->txn->st->ops;
+    /* subscribers hear about it first: the resource's own subscriptions (delete of the resource),
+     * then every subscription going with the subtree (deletion notification) */
+    sub_event(t, row, 2 /* delete of the resource */, row, NULL);
+    sub_deleted(t, row);
     if (ops->delete_subtree(t->txn, row->path) != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     struct store_row parent;
@@ -19,6 +23,8 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     const struct rtype *pt = rtype_find(parent.ty);
     int res = pt && pt->txn_child_removed ? pt->txn_child_removed(t, &parent, row) : 0;
+    if (res == 0)
+        sub_event(t, &parent, 4 /* delete of a direct child */, row, NULL);
     store_row_free(&parent);
     return res;
 }
@@ -32,6 +38,7 @@ struct delete_job {
     int result;
     struct store_row gone; /* the deleted resource, for rcn 1 */
     bool have_gone;
+    struct notes notes;
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -39,7 +46,7 @@ struct delete_job {
 static int delete_run(struct store_view *txn, void *arg)
 {
     struct delete_job *j = arg;
-    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp, .notes = &j->notes};
     int rc = txn->st->ops->get_ri(txn, j->ri, t.now, &j->gone);
     if (rc != STORE_OK) {
         j->result = rc == STORE_NOT_FOUND
@@ -58,7 +65,12 @@ static void delete_done(void *arg, bool committed)
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
-    } else if (j->result == 0) {
+    }
+    if (committed && j->result == 0)
+        notes_send(j->cse, &j->notes);
+    else
+        notes_free(&j->notes);
+    if (committed && j->result == 0) {
         if (j->gone.ty != TY_CIN) /* the subtree may have held policies or groups */
             policy_invalidate(j->cse);
         rsp->rsc = RSC_DELETED;

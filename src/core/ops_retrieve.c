@@ -18,9 +18,34 @@ static json_t *child_ref(const struct op_ctx *c, const struct store_row *r)
     return json_pack("{s:s, s:i, s:s}", "nm", r->rn, "typ", r->ty, "val", ref_of(c, r));
 }
 
+/* May the originator retrieve this child? Each child is decided by its own policies (TS-0001
+ * §9.6.2): a result that embeds or lists children must never reveal one the originator could not
+ * retrieve directly. Siblings governed by their parent's policies share one decision. */
+struct visibility {
+    char *memo_pi;
+    bool memo_permit;
+};
+
+static bool visible(struct op_ctx *c, const struct store_row *r, struct visibility *vis)
+{
+    const struct rtype *t = rtype_find(r->ty);
+    bool shared = t != NULL && !t->has_acpi && r->ty != TY_ACP;
+    if (shared && vis->memo_pi && strcmp(vis->memo_pi, r->pi) == 0)
+        return vis->memo_permit;
+    struct decision d;
+    policy_decide(c, ACOP_RETRIEVE, r, 0, false, &d);
+    if (shared) {
+        mem_free(vis->memo_pi);
+        vis->memo_pi = mem_strdup(r->pi);
+        vis->memo_permit = d.permit;
+    }
+    return d.permit;
+}
+
 /* Embed the children of row into obj as "m2m:<sn>": [...] arrays, recursively (rcn 4 and 8), at
  * most *budget resources in all; *truncated reports that some were left out. */
-static int embed_children(struct op_ctx *c, const struct store_row *row, json_t *obj, size_t *budget, bool *truncated)
+static int embed_children(struct op_ctx *c, const struct store_row *row, json_t *obj, size_t *budget, bool *truncated,
+                          struct visibility *vis)
 {
     struct rowvec kids = {.max = *budget + 1};
     if (c->view->st->ops->children(c->view, row->ri, 0, c->now, rowvec_collect, &kids) < 0) {
@@ -35,13 +60,15 @@ static int embed_children(struct op_ctx *c, const struct store_row *row, json_t 
             *truncated = true;
             break;
         }
+        if (!visible(c, k, vis))
+            continue;
         json_t *kd = json_loads(k->doc, 0, NULL);
         if (kt == NULL || kd == NULL) {
             json_decref(kd);
             continue;
         }
         (*budget)--;
-        rc = embed_children(c, k, kd, budget, truncated);
+        rc = embed_children(c, k, kd, budget, truncated, vis);
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", kt->sn);
         json_t *arr = json_object_get(obj, key);
@@ -51,6 +78,8 @@ static int embed_children(struct op_ctx *c, const struct store_row *row, json_t 
         }
         json_array_append_new(arr, kd);
     }
+    if (kids.n == kids.max) /* the window was full: children beyond it were not looked at */
+        *truncated = true;
     rowvec_free(&kids);
     return rc;
 }
@@ -80,7 +109,9 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
         json_t *obj = rcn == 4 ? doc : json_object();
         size_t budget = LIMIT_CHILDREN_EMBEDDED;
         bool truncated = false;
-        rc = embed_children(c, row, obj, &budget, &truncated);
+        struct visibility vis = {0};
+        rc = embed_children(c, row, obj, &budget, &truncated, &vis);
+        mem_free(vis.memo_pi);
         if (truncated) {
             rsp->cnst = 1;
             rsp->cnot = LIMIT_CHILDREN_EMBEDDED;
@@ -101,8 +132,11 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
                 rsp->cnot = LIMIT_DISCOVERY_RESULTS;
             }
             json_t *refs = json_array();
+            struct visibility vis = {0};
             for (size_t i = 0; i < kids.n; i++)
-                json_array_append_new(refs, child_ref(c, &kids.v[i]));
+                if (visible(c, &kids.v[i], &vis))
+                    json_array_append_new(refs, child_ref(c, &kids.v[i]));
+            mem_free(vis.memo_pi);
             if (rcn == 5) {
                 json_object_set_new(doc, "ch", refs);
                 set_body(rsp, json_pack("{s:O}", key, doc));

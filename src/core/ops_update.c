@@ -20,8 +20,9 @@ struct update_job {
     struct cse_response *rsp;
     int rcn;
     int result;
-    char *doc;        /* the stored representation after the update (rcn 1) */
-    json_t *modified; /* the attributes this update changed (rcn 9) */
+    char *doc;          /* the stored representation after the update (rcn 1) */
+    json_t *modified;   /* the attributes this update changed (rcn 9) */
+    struct notes notes; /* notifications this update causes, sent after the commit */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -30,7 +31,7 @@ static int update_run(struct store_view *txn, void *arg)
 {
     struct update_job *j = arg;
     const struct store_ops *ops = txn->st->ops;
-    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp};
+    struct txn_ctx t = {.cse = j->cse, .txn = txn, .now = cse_now(j->cse), .rsp = j->rsp, .notes = &j->notes};
     struct store_row cur;
     int rc = ops->get_ri(txn, j->ri, t.now, &cur);
     if (rc != STORE_OK) {
@@ -91,6 +92,8 @@ static int update_run(struct store_view *txn, void *arg)
         else
             j->doc = mem_strdup(cur.doc);
     }
+    if (j->result == 0)
+        sub_event(&t, &cur, 1 /* update of the resource */, &cur, j->modified);
     json_decref(doc);
     store_row_free(&cur);
     return j->result != 0;
@@ -102,7 +105,12 @@ static void update_done(void *arg, bool committed)
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
-    } else if (j->result == 0) {
+    }
+    if (committed && j->result == 0)
+        notes_send(j->cse, &j->notes);
+    else
+        notes_free(&j->notes);
+    if (committed && j->result == 0) {
         if (j->rt->ty == TY_ACP || j->rt->ty == TY_GRP)
             policy_invalidate(j->cse);
         rsp->rsc = RSC_UPDATED;

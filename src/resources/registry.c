@@ -3,10 +3,12 @@
 
 #include "rtype.h"
 
-extern const struct rtype rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container, rtype_content_instance;
+extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
+    rtype_content_instance;
 
 static const struct rtype *const types[] = {
-    &rtype_acp, &rtype_group, &rtype_ae, &rtype_container, &rtype_content_instance, &rtype_cse_base,
+    &rtype_acp,      &rtype_group, &rtype_subscription, &rtype_ae, &rtype_container, &rtype_content_instance,
+    &rtype_cse_base,
 };
 
 const struct rtype *rtype_find(int ty)

@@ -66,12 +66,19 @@ struct create_ctx {
     struct resolver lookup;
 };
 
+/* Notifications prepared inside a transaction, sent after its commit (core/subscribe.c). */
+struct note;
+struct notes {
+    struct note *head, *tail;
+};
+
 /* Everything a hook inside the writer's transaction sees. */
 struct txn_ctx {
     struct cse *cse;
     struct store_view *txn;
     int64_t now;
     struct cse_response *rsp;
+    struct notes *notes; /* where notifications go; NULL: none are prepared */
 };
 
 struct rtype {

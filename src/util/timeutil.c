@@ -77,3 +77,42 @@ bool ts_parse(const char *s, int64_t *epoch_s)
     *epoch_s = days * 86400 + h * 3600 + mi * 60 + se;
     return true;
 }
+
+bool iso_duration_ms(const char *s, int64_t *ms_out)
+{
+    if (s == NULL || s[0] != 'P' || s[1] == '\0')
+        return false;
+    int64_t ms = 0, v = 0;
+    bool time = false, digits = false;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            v = v * 10 + (*p - '0');
+            digits = true;
+            if (v > 100000000)
+                return false;
+            continue;
+        }
+        if (*p == 'T' && !time && !digits) {
+            time = true;
+            continue;
+        }
+        int64_t unit = 0;
+        if (*p == 'D' && !time)
+            unit = 86400000;
+        else if (*p == 'H' && time)
+            unit = 3600000;
+        else if (*p == 'M' && time)
+            unit = 60000;
+        else if (*p == 'S' && time)
+            unit = 1000;
+        if (unit == 0 || !digits)
+            return false;
+        ms += v * unit;
+        v = 0;
+        digits = false;
+    }
+    if (digits)
+        return false;
+    *ms_out = ms;
+    return true;
+}

@@ -26,4 +26,8 @@ void ts_format(int64_t epoch_s, char out[TS_LEN + 1]);
  * Returns false on any other form or an impossible date. */
 bool ts_parse(const char *s, int64_t *epoch_s /* OUT */);
 
+/* An ISO 8601 duration of days, hours, minutes and seconds ("PT5S", "P1DT2H", "PT1M30S") in
+ * milliseconds. Returns false for anything else (years, months, weeks and fractions included). */
+bool iso_duration_ms(const char *s, int64_t *ms /* OUT */);
+
 #endif

@@ -1,0 +1,67 @@
+/* notify: outbound delivery of notifications (TS-0001 §10.2.10, TS-0004 §7.4.1.2.2 over HTTP per
+ * TS-0009). Requests are queued and sent asynchronously by one delivery thread on libcurl's multi
+ * interface: a slow or dead receiver costs queue memory up to a bound, never request latency.
+ * Every target passes the outbound policy (address allow/deny lists checked against the address
+ * actually connected to, so DNS cannot smuggle a subscription onto an internal host). */
+#ifndef WARDEN_NOTIFY_NOTIFY_H
+#define WARDEN_NOTIFY_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct log;
+struct notifier;
+
+struct notify_config {
+    size_t queue_max;        /* notifications waiting or in flight; beyond: notify_send fails */
+    int timeout_ms;          /* whole-request timeout for one attempt */
+    int connect_timeout_ms;
+    int max_attempts;        /* 1 = no retry */
+    int backoff_ms;          /* first retry delay; doubles each attempt, capped at 30 s */
+    int max_parallel;        /* concurrent transfers */
+    /* Outbound policy, CIDR blocks ("10.0.0.0/8", "::1/128"). A target address is refused when it
+     * matches deny and not allow; an empty allow list means "everything not denied". */
+    const char *const *allow;
+    size_t nallow;
+    const char *const *deny;
+    size_t ndeny;
+};
+
+/* Outcome of one notification, reported to its callback. */
+struct notify_result {
+    int rsc;          /* X-M2M-RSC of the receiver's response, or an RSC describing the failure:
+                         5103 TARGET_NOT_REACHABLE (connect/timeout after all attempts),
+                         4103 when the outbound policy refused the address, 5000 otherwise */
+    int http_status;  /* 0 when no HTTP response arrived */
+    int attempts;
+};
+
+typedef void (*notify_done_fn)(void *arg, const struct notify_result *res);
+
+/* Start the delivery thread. cfg is copied (including the lists). NULL + err on failure. */
+struct notifier *notifier_start(const struct notify_config *cfg, struct log *log, char *err, size_t errlen);
+/* Stop: deliveries still queued get up to grace_ms to finish, the rest are reported to their
+ * callbacks with rsc 5103; then the thread exits and everything is freed. */
+void notifier_stop(struct notifier *n, int grace_ms);
+
+/* Syntactic policy check before queueing: scheme http/https, a host, and when the host is an IP
+ * literal, the allow/deny lists. (Names are checked again at connect time.) Returns true when the
+ * URI may be used; otherwise reason (size len) says why. */
+bool notify_uri_allowed(const struct notifier *n, const char *uri, char *reason, size_t len);
+
+/* Queue one notification: POST body (copied; JSON) to uri with the oneM2M headers
+ * X-M2M-Origin: originator, X-M2M-RI: a fresh request ID, X-M2M-RVI: 3,
+ * Content-Type: application/json (TS-0009 notify mapping). done (may be NULL) is called exactly once
+ * on the delivery thread. Returns 0, or -1 when the queue is full, the notifier is stopping, or the
+ * URI is refused by notify_uri_allowed (done is then not called). */
+int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
+                notify_done_fn done, void *arg);
+
+/* Counters for metrics and tests. */
+struct notify_stats {
+    unsigned long queued, delivered, failed, refused, retried;
+    size_t pending;
+};
+void notify_get_stats(struct notifier *n, struct notify_stats *out);
+
+#endif

@@ -1,0 +1,179 @@
+/* subscription: the <subscription> resource (ty 23, m2m:sub; TS-0001 §9.6.8, TS-0004 §7.4.8).
+ * This file validates what a subscriber asks for; core/subscribe.c turns changes into
+ * notifications and core/ops_create.c verifies notification targets. Criteria this CSE does not
+ * evaluate are refused with 4000, never accepted and silently ignored. */
+#include <string.h>
+
+#include "common_attrs.h"
+#include "core/cse.h"
+#include "core/rsc.h"
+#include "notify/notify.h"
+#include "rtype.h"
+#include "util/timeutil.h"
+
+static const struct attr_def sub_attrs[] = {
+    ATTRS_UNIVERSAL_RO,         ATTRS_COMMON_RW,
+    {"cr", AT_CR, A_O, A_NP},   {"enc", AT_ANY, A_O, A_O},
+    {"exc", AT_UINT, A_O, A_O}, {"nu", AT_STRLIST, A_M, A_O},
+    {"gpi", AT_STR, A_O, A_NP}, {"bn", AT_ANY, A_O, A_O},
+    {"ln", AT_BOOL, A_O, A_O},  {"nct", AT_UINT, A_O, A_O},
+    {"su", AT_STR, A_O, A_NP},
+};
+
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, 0};
+
+static int bad(struct cse_response *rsp, const char *what)
+{
+    return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription", "%s", what);
+}
+
+static bool ints_in(const json_t *list, int lo, int hi)
+{
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi)
+            return false;
+    }
+    return true;
+}
+
+static int check_enc(const json_t *enc, struct cse_response *rsp)
+{
+    if (!json_is_object(enc))
+        return bad(rsp, "eventNotificationCriteria (enc) must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)enc, k, v)
+    {
+        if (strcmp(k, "net") == 0) {
+            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child */
+            if (!ints_in(v, 1, 4))
+                return bad(rsp, "enc.net must list notificationEventTypes 1-4 (the ones this CSE supports)");
+        } else if (strcmp(k, "chty") == 0) {
+            if (!ints_in(v, 1, 65535))
+                return bad(rsp, "enc.chty must list resource types");
+        } else if (strcmp(k, "atr") == 0) {
+            size_t i;
+            json_t *a;
+            if (!json_is_array(v))
+                return bad(rsp, "enc.atr must list attribute names");
+            json_array_foreach(v, i, a)
+            {
+                if (!json_is_string(a))
+                    return bad(rsp, "enc.atr must list attribute names");
+            }
+        } else {
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "eventNotificationCriteria element '%s' is not supported by this CSE", k);
+        }
+    }
+    return 0;
+}
+
+static int check_bn(const json_t *bn, struct cse_response *rsp)
+{
+    if (!json_is_object(bn))
+        return bad(rsp, "batchNotify (bn) must be an object {num, dur}");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)bn, k, v)
+    {
+        int64_t ms;
+        if (strcmp(k, "num") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1)
+                return bad(rsp, "bn.num must be a positive integer");
+        } else if (strcmp(k, "dur") == 0) {
+            bool ok = json_is_integer(v) ? json_integer_value(v) >= 0
+                                         : json_is_string(v) && iso_duration_ms(json_string_value(v), &ms);
+            if (!ok)
+                return bad(rsp, "bn.dur must be seconds or an ISO 8601 duration such as PT10S");
+        } else {
+            return bad(rsp, "batchNotify holds only num and dur");
+        }
+    }
+    if (json_object_get(bn, "num") == NULL)
+        return bad(rsp, "bn.num is mandatory");
+    return 0;
+}
+
+/* Notification targets: http(s) URLs the outbound policy allows, or oneM2M IDs (TS-0004 §7.4.8). */
+static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
+{
+    if (json_array_size(nu) == 0)
+        return bad(rsp, "notificationURI (nu) must list at least one target");
+    size_t i;
+    json_t *e;
+    json_array_foreach(nu, i, e)
+    {
+        const char *s = json_string_value(e);
+        struct id id;
+        if (strstr(s, "://")) {
+            char why[160];
+            if (cse->notifier && !notify_uri_allowed(cse->notifier, s, why, sizeof why))
+                return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "notificationURI '%.200s' refused: %s",
+                                      s, why);
+        } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "notificationURI '%.200s' is neither a URL nor an AE-ID or CSE-ID", s);
+        }
+    }
+    return 0;
+}
+
+static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
+{
+    const json_t *v;
+    if ((v = json_object_get(a, "enc")) && !json_is_null(v) && check_enc(v, rsp))
+        return rsp->rsc;
+    if ((v = json_object_get(a, "bn")) && !json_is_null(v) && check_bn(v, rsp))
+        return rsp->rsc;
+    if ((v = json_object_get(a, "nct")) && !json_is_null(v) && (json_integer_value(v) < 1 || json_integer_value(v) > 3))
+        return bad(rsp, "notificationContentType must be 1 (all attributes), 2 (modified) or 3 (resource ID)");
+    if ((v = json_object_get(a, "exc")) && !json_is_null(v) && json_integer_value(v) < 1)
+        return bad(rsp, "expirationCounter must be positive");
+    if ((v = json_object_get(a, "nu")) && check_nu(cse, v, rsp))
+        return rsp->rsc;
+    return 0;
+}
+
+static int sub_prepare_create(struct create_ctx *c)
+{
+    if (check(c->cse, c->attrs, c->rsp))
+        return c->rsp->rsc;
+    if (json_object_get(c->res, "nct") == NULL)
+        json_object_set_new(c->res, "nct", json_integer(1));
+    /* TS-0004 §7.4.8.2.1: a notification target other than the originator makes the originator
+     * the recorded creator */
+    if (json_object_get(c->res, "cr") == NULL && c->req->fr)
+        json_object_set_new(c->res, "cr", json_string(c->req->fr));
+    return 0;
+}
+
+static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
+                              json_t *patch, struct cse_response *rsp)
+{
+    (void)lookup;
+    (void)row;
+    if (json_is_null(json_object_get(patch, "nu")))
+        return bad(rsp, "notificationURI is mandatory and cannot be removed");
+    return check(cse, patch, rsp);
+}
+
+const struct rtype rtype_subscription = {
+    .ty = TY_SUB,
+    .sn = "sub",
+    .attrs = sub_attrs,
+    .nattrs = NATTRS(sub_attrs),
+    .has_acpi = true,
+    .parents = sub_parents,
+    .creatable = true,
+    .updatable = true,
+    .deletable = true,
+    .has_cr = true,
+    .prepare_create = sub_prepare_create,
+    .prepare_update = sub_prepare_update,
+};
