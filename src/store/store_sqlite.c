@@ -55,6 +55,7 @@ enum {
     Q_DELETE_SUBTREE,
     Q_CLAMP_ET,
     Q_BEGIN,
+    Q_BEGIN_READ,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_SAVEPOINT,
@@ -80,6 +81,9 @@ static const char *const sql[Q_COUNT] = {
                    " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2",
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    /* a reader's lookups for one request share one read transaction: one snapshot, and one
+     * round of WAL-index locking (fcntl) instead of one per statement */
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT job",
@@ -360,6 +364,14 @@ static int sq_clamp_subtree_et(struct store_view *v, const char *path, int64_t e
     return step_write(st);
 }
 
+static bool tx(struct sq_view *v, int q)
+{
+    sqlite3_stmt *st = v->stmt[q];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
+}
+
 /* ---- pool ------------------------------------------------------------------------------------- */
 
 #define STORE(s) ((struct sq_store *)(void *)(s))
@@ -373,6 +385,7 @@ static struct store_view *sq_view_acquire(struct store *st)
     struct sq_view *v = s->free_views;
     s->free_views = v->next_free;
     pthread_mutex_unlock(&s->pool_lock);
+    tx(v, Q_BEGIN_READ);
     return &v->base;
 }
 
@@ -382,6 +395,7 @@ static void sq_view_release(struct store *st, struct store_view *view)
     struct sq_view *v = VIEW(view);
     if (v == s->wview)
         return;
+    tx(v, Q_COMMIT);
     pthread_mutex_lock(&s->pool_lock);
     v->next_free = s->free_views;
     s->free_views = v;
@@ -394,14 +408,6 @@ static void sq_view_release(struct store *st, struct store_view *view)
 static bool exec_ok(sqlite3 *db, const char *q)
 {
     return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK;
-}
-
-static bool tx(struct sq_view *v, int q)
-{
-    sqlite3_stmt *st = v->stmt[q];
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE;
 }
 
 static void run_batch(struct sq_store *s, struct store_job *batch)

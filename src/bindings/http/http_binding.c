@@ -23,6 +23,7 @@ struct http_binding {
     struct cse *cse;
     struct MHD_Daemon *daemon;
     atomic_int inflight;
+    MHD_socket quiesced; /* listen socket handed back by MHD_quiesce_daemon, closed after the stop */
 };
 
 enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
@@ -293,6 +294,7 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
         threads = 1;
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
+    hb->quiesced = MHD_INVALID_SOCKET;
     hb->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->http_port, NULL, NULL, handle, hb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
@@ -312,9 +314,9 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
 static void http_quiesce(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
-    MHD_socket s = MHD_quiesce_daemon(hb->daemon);
-    if (s != MHD_INVALID_SOCKET)
-        close(s);
+    /* the pool's workers drop the socket from their epoll sets on their own schedule: closing it
+     * now would make that fail (libmicrohttpd aborts), so it stays open until the daemon stops */
+    hb->quiesced = MHD_quiesce_daemon(hb->daemon);
 }
 
 static int http_inflight(struct binding *b)
@@ -326,6 +328,8 @@ static void http_stop(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
     MHD_stop_daemon(hb->daemon);
+    if (hb->quiesced != MHD_INVALID_SOCKET)
+        close(hb->quiesced);
     mem_free(hb);
 }
 
