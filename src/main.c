@@ -24,12 +24,15 @@ static void no_core_dumps(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static void drain(const struct binding_ops *ops, struct binding *b)
+/* Wait (up to 10 s) for the requests in flight on a quiesced binding to be answered. */
+static void drain(const struct binding_ops *ops, struct binding *b, struct log *lg)
 {
     for (int i = 0; i < 1000 && ops->inflight(b) > 0; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    if (ops->inflight(b) > 0)
+        LOG(lg, LOG_WARN, "%s: %d requests still unanswered after 10 s", ops->name, ops->inflight(b));
 }
 
 int main(int argc, char **argv)
@@ -100,7 +103,7 @@ out:
         fprintf(stderr, "warden: %s\n", err);
     if (hb) {
         http->quiesce(hb);
-        drain(http, hb);
+        drain(http, hb, &lg);
         http->stop(hb);
     }
     if (cse_ready) {

@@ -69,6 +69,10 @@ void policy_invalidate(struct cse *cse);
  * caller, or 4000 (rsp filled) when an entry is not an accessControlPolicy here. */
 int acpi_resolve(struct op_ctx *c, const json_t *list, char **out /* OUT */);
 
+/* Is stem the AE-ID-Stem of an AE registered here (and not expired)? Cached, invalidated with the
+ * policies. Returns 0 with *registered set, or -1 on a store failure. */
+int ae_registered(struct cse *cse, struct store_view *v, const char *stem, int64_t now, bool *registered /* OUT */);
+
 /* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? */
 bool group_admits(struct op_ctx *c, const char *ref, const char *orig);
 /* Location sources (location.c): positions set by the operator and an IP-to-country table. NULL +

@@ -129,16 +129,8 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
                                   "a CSE originator needs a security association");
         break;
     case ID_AE: {
-        struct store_row ae;
-        if (o->id.local) {
-            int rc = v->st->ops->get_ri(v, id_stem(&o->id), cse_now(cse), &ae);
-            if (rc == STORE_OK) {
-                o->registered = ae.ty == TY_AE;
-                store_row_free(&ae);
-            } else if (rc != STORE_NOT_FOUND) {
-                return response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
-            }
-        }
+        if (o->id.local && ae_registered(cse, v, id_stem(&o->id), cse_now(cse), &o->registered) != 0)
+            return response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         if (ae_create) {
             if (o->id.form != IDF_STEM)
                 return response_error(rsp, RSC_BAD_REQUEST, "bad-from",

@@ -75,16 +75,27 @@ static int create_run(struct store_view *txn, void *arg)
         if (parent.ty != TY_CSEBASE)
             json_set_str(j->res, "et", ets);
     }
-    j->result = purge_expired(&t, &j->row);
-    if (j->result == 0 && j->rt->txn_create)
+    if (j->rt->txn_create)
         j->result = j->rt->txn_create(&t, &parent, &j->row, j->res);
     if (j->result == 0) {
         j->row.doc = json_encode(j->res, NULL);
         rc = ops->insert(txn, &j->row);
-        if (rc == STORE_CONFLICT)
+        if (rc == STORE_CONFLICT) { /* perhaps an expired resource not swept yet holds the name */
+            j->result = purge_expired(&t, &j->row);
+            /* removing it may have changed the parent (cni/cbs): read it again */
+            store_row_free(&parent);
+            if (ops->get_ri(txn, j->row.pi, t.now, &parent) != STORE_OK) {
+                if (j->result == 0)
+                    j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+                return 1;
+            }
+            if (j->result == 0)
+                rc = ops->insert(txn, &j->row);
+        }
+        if (j->result == 0 && rc == STORE_CONFLICT)
             j->result = response_error(j->rsp, RSC_CONFLICT, "name-exists",
                                        "a resource named '%s' already exists under this parent", j->row.rn);
-        else if (rc != STORE_OK)
+        else if (j->result == 0 && rc != STORE_OK)
             j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     }
     if (j->result == 0) {
@@ -92,6 +103,8 @@ static int create_run(struct store_view *txn, void *arg)
         if (pt && pt->txn_child_added)
             j->result = pt->txn_child_added(&t, &parent, &j->row);
     }
+    if (j->result == 0 && j->row.ty == TY_SUB && ops->add_nsub(txn, parent.ri, 1) != STORE_OK)
+        j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     if (j->result == 0)
         sub_event(&t, &parent, 3 /* create of a direct child */, &j->row, NULL);
     store_row_free(&parent);
@@ -110,7 +123,7 @@ static void create_done(void *arg, bool committed)
     else
         notes_free(&j->notes);
     if (committed && j->result == 0) {
-        if (j->rt->ty == TY_ACP)
+        if (j->rt->ty == TY_ACP || j->rt->ty == TY_AE) /* policies; registrations */
             policy_invalidate(j->cse);
         rsp->rsc = RSC_CREATED;
         rsp->location = mem_strdup(j->row.path);

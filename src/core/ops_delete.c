@@ -23,6 +23,11 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     const struct rtype *pt = rtype_find(parent.ty);
     int res = pt && pt->txn_child_removed ? pt->txn_child_removed(t, &parent, row) : 0;
+    if (res == 0 && row->ty == TY_SUB) {
+        parent.nsub = parent.nsub > 0 ? parent.nsub - 1 : 0;
+        if (ops->add_nsub(t->txn, parent.ri, -1) != STORE_OK)
+            res = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
     if (res == 0)
         sub_event(t, &parent, 4 /* delete of a direct child */, row, NULL);
     store_row_free(&parent);

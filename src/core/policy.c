@@ -28,10 +28,20 @@ struct slot {
     struct compiled *c;
 };
 
+/* Registered AEs by AE-ID-Stem, for the originator check of every request. */
+struct regslot {
+    char stem[64];
+    uint64_t gen;
+    int64_t et; /* the registration's expirationTime: past it, the entry is not trusted */
+    bool registered;
+};
+
 struct policy_cache {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t nslots;
+    struct regslot *reg;
+    size_t nreg;
     atomic_uint_fast64_t gen;
 };
 
@@ -41,6 +51,8 @@ struct policy_cache *policy_cache_new(size_t nslots)
     pthread_mutex_init(&pc->lock, NULL);
     pc->nslots = nslots ? nslots : 1;
     pc->slots = mem_calloc(pc->nslots, sizeof *pc->slots);
+    pc->nreg = pc->nslots;
+    pc->reg = mem_calloc(pc->nreg, sizeof *pc->reg);
     atomic_init(&pc->gen, 1);
     return pc;
 }
@@ -61,6 +73,7 @@ void policy_cache_free(struct policy_cache *pc)
     for (size_t i = 0; i < pc->nslots; i++)
         compiled_put(pc->slots[i].c);
     mem_free(pc->slots);
+    mem_free(pc->reg);
     pthread_mutex_destroy(&pc->lock);
     mem_free(pc);
 }
@@ -265,5 +278,40 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
         }
     }
     *out = buf_take(&b, NULL);
+    return 0;
+}
+
+int ae_registered(struct cse *cse, struct store_view *v, const char *stem, int64_t now, bool *registered)
+{
+    struct policy_cache *pc = cse->policies;
+    bool cacheable = strlen(stem) < sizeof pc->reg[0].stem;
+    struct regslot *s = &pc->reg[hash(stem) % pc->nreg];
+    uint64_t gen = atomic_load(&pc->gen);
+    if (cacheable) {
+        pthread_mutex_lock(&pc->lock);
+        bool hit = s->gen == gen && strcmp(s->stem, stem) == 0 && (!s->registered || now < s->et);
+        bool value = s->registered;
+        pthread_mutex_unlock(&pc->lock);
+        if (hit) {
+            *registered = value;
+            return 0;
+        }
+    }
+    struct store_row ae;
+    int rc = v->st->ops->get_ri(v, stem, now, &ae);
+    if (rc == STORE_ERROR)
+        return -1;
+    *registered = rc == STORE_OK && ae.ty == TY_AE;
+    int64_t et = rc == STORE_OK ? ae.et : 0;
+    if (rc == STORE_OK)
+        store_row_free(&ae);
+    if (cacheable) {
+        pthread_mutex_lock(&pc->lock);
+        snprintf(s->stem, sizeof s->stem, "%s", stem);
+        s->gen = gen;
+        s->et = et;
+        s->registered = *registered;
+        pthread_mutex_unlock(&pc->lock);
+    }
     return 0;
 }

@@ -157,7 +157,8 @@ static void batch_add(struct cse *cse, struct note *x, int64_t now_ms)
     b->latest = x->latest;
     if (b->latest) /* latestNotify: only the newest notification is kept */
         json_array_clear(b->sgns);
-    json_array_append(b->sgns, x->sgn);
+    /* TS-0004 §8.4.2: an aggregated notification lists the notification objects themselves */
+    json_array_append(b->sgns, json_object_get(x->sgn, "m2m:sgn"));
     if ((int64_t)json_array_size(b->sgns) >= b->num && !b->latest) {
         for (pp = &bt->list; *pp != b; pp = &(*pp)->next)
             ;
@@ -282,7 +283,7 @@ static json_t *representation(const struct store_row *res, const json_t *modifie
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified)
 {
-    if (t->notes == NULL)
+    if (t->notes == NULL || subject->nsub <= 0) /* no subscriptions here: nothing to look up */
         return 0;
     struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
     if (t->txn->st->ops->children(t->txn, subject->ri, TY_SUB, t->now, rowvec_collect, &subs) < 0) {

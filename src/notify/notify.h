@@ -13,14 +13,14 @@ struct log;
 struct notifier;
 
 struct notify_config {
-    size_t queue_max;        /* notifications waiting or in flight; beyond: notify_send fails */
-    int timeout_ms;          /* whole-request timeout for one attempt */
+    size_t queue_max; /* notifications waiting or in flight; beyond: notify_send fails */
+    int timeout_ms;   /* whole-request timeout for one attempt */
     int connect_timeout_ms;
-    int max_attempts;        /* 1 = no retry */
-    int backoff_ms;          /* first retry delay; doubles each attempt, capped at 30 s */
-    int max_parallel;        /* concurrent transfers */
-    /* Outbound policy, CIDR blocks ("10.0.0.0/8", "::1/128"). A target address is refused when it
-     * matches deny and not allow; an empty allow list means "everything not denied". */
+    int max_attempts; /* 1 = no retry */
+    int backoff_ms;   /* first retry delay; doubles each attempt, capped at 30 s */
+    int max_parallel; /* concurrent transfers */
+    /* Outbound policy, CIDR blocks ("10.0.0.0/8", "::1/128"). An address is refused when it matches
+     * deny and not allow: allow entries are exceptions to deny; addresses in neither are permitted. */
     const char *const *allow;
     size_t nallow;
     const char *const *deny;
@@ -29,10 +29,10 @@ struct notify_config {
 
 /* Outcome of one notification, reported to its callback. */
 struct notify_result {
-    int rsc;          /* X-M2M-RSC of the receiver's response, or an RSC describing the failure:
-                         5103 TARGET_NOT_REACHABLE (connect/timeout after all attempts),
-                         4103 when the outbound policy refused the address, 5000 otherwise */
-    int http_status;  /* 0 when no HTTP response arrived */
+    int rsc;         /* X-M2M-RSC of the receiver's response, or an RSC describing the failure:
+                        5103 TARGET_NOT_REACHABLE (connect/timeout after all attempts),
+                        4103 when the outbound policy refused the address, 5000 otherwise */
+    int http_status; /* 0 when no HTTP response arrived */
     int attempts;
 };
 
@@ -41,7 +41,8 @@ typedef void (*notify_done_fn)(void *arg, const struct notify_result *res);
 /* Start the delivery thread. cfg is copied (including the lists). NULL + err on failure. */
 struct notifier *notifier_start(const struct notify_config *cfg, struct log *log, char *err, size_t errlen);
 /* Stop: deliveries still queued get up to grace_ms to finish, the rest are reported to their
- * callbacks with rsc 5103; then the thread exits and everything is freed. */
+ * callbacks with rsc 5103; then the thread exits and everything is freed. Callers must have stopped
+ * calling notify_send before, and must not call this from a notification callback. */
 void notifier_stop(struct notifier *n, int grace_ms);
 
 /* Syntactic policy check before queueing: scheme http/https, a host, and when the host is an IP

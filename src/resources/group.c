@@ -2,6 +2,7 @@
  * validated against memberType when the group is created or its members change, with the
  * consistencyStrategy deciding what happens to members that do not conform. Requests to the
  * virtual child fanOutPoint are handled by core/fanout.c. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common_attrs.h"
@@ -29,8 +30,9 @@ static const struct attr_def grp_attrs[] = {
 
 static const int grp_parents[] = {TY_CSEBASE, TY_AE, 0};
 
-/* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType. */
-static int member_type(const struct resolver *lookup, const char *id, int *ty)
+/* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType; key
+ * receives the member's identity for duplicate detection (its resourceID, "/fopt" kept). */
+static int member_type(const struct resolver *lookup, const char *id, int *ty, char *key, size_t keylen)
 {
     size_t n = strlen(id);
     bool fopt = n > 5 && strcmp(id + n - 5, "/fopt") == 0;
@@ -45,6 +47,7 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty)
         return RSC_NOT_FOUND;
     }
     *ty = row.ty;
+    snprintf(key, keylen, "%s%s", row.ri, fopt ? "/fopt" : "");
     if (fopt) {
         json_t *doc = json_loads(row.doc, 0, NULL);
         *ty = (int)json_int_or(doc, "mt", MT_MIXED);
@@ -59,34 +62,45 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty)
 static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
                             json_t *out, struct cse_response *rsp)
 {
-    json_t *kept = json_array();
+    /* Duplicates are the same resource, however it is addressed (resourceID or structured, CSE-,
+     * SP-relative or absolute); members that cannot be resolved are compared as given. */
+    json_t *kept = json_array(), *keys = json_array(), *types = json_array();
     int rc = 0;
     size_t i;
     json_t *m;
     json_array_foreach(mid, i, m)
     {
         const char *id = json_string_value(m);
+        char key[LIMIT_ID_LEN + 8];
+        int ty = -1;
+        if (member_type(lookup, id, &ty, key, sizeof key) != 0) {
+            snprintf(key, sizeof key, "?%s", id);
+            ty = -1;
+        }
         bool dup = false;
         size_t k;
         json_t *e;
-        json_array_foreach(kept, k, e)
+        json_array_foreach(keys, k, e)
         {
-            dup |= strcmp(json_string_value(e), id) == 0;
+            dup |= strcmp(json_string_value(e), key) == 0;
         }
-        if (!dup)
-            json_array_append(kept, m);
+        if (dup)
+            continue;
+        json_array_append(kept, m);
+        json_array_append_new(keys, json_string(key));
+        json_array_append_new(types, json_integer(ty));
     }
+    json_t *valid = json_array();
     if ((int64_t)json_array_size(kept) > mnm) {
         rc = response_error(rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED, "too-many-members",
                             "memberIDs lists %zu members, maxNrOfMembers is %lld", json_array_size(kept),
                             (long long)mnm);
         goto out;
     }
-    json_t *valid = json_array();
     for (i = 0; i < json_array_size(kept) && rc == 0; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
-        int ty = -1;
-        bool conforms = member_type(lookup, id, &ty) == 0 && (mt == MT_MIXED || ty == mt);
+        int ty = (int)json_integer_value(json_array_get(types, i));
+        bool conforms = ty >= 0 && (mt == MT_MIXED || ty == mt);
         if (conforms) {
             json_array_append_new(valid, json_string(id));
         } else if (csy == CSY_ABANDON_GROUP) {
@@ -103,9 +117,11 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
         json_object_set_new(out, "mtv", json_true());
         json_object_set(out, "mid", valid);
     }
-    json_decref(valid);
 out:
+    json_decref(valid);
     json_decref(kept);
+    json_decref(keys);
+    json_decref(types);
     return rc;
 }
 

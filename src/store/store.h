@@ -12,18 +12,19 @@
 /* One stored resource. The indexed columns duplicate what queries need; doc is the full
  * representation (the JSON attributes object, without the "m2m:xxx" wrapper). */
 struct store_row {
-    char *ri;    /* resourceID */
-    char *pi;    /* parent's resourceID ("" for the CSEBase) */
-    char *rn;    /* resourceName */
-    char *path;  /* structured CSE-relative address, "cse-in/ae1/cnt1" */
-    int ty;      /* resourceType */
-    int64_t seq; /* creation order, assigned by the store on insert */
-    int64_t et;  /* expirationTime, seconds since the epoch */
-    int64_t cs;  /* content size (contentInstance), else 0 */
-    char *cr;    /* canonical ID of the creator, "" when unknown */
-    char *ae;    /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
-    char *acpi;  /* resourceIDs of the accessControlPolicies in its acpi, space-separated, "" none */
-    char *doc;   /* JSON object text */
+    char *ri;     /* resourceID */
+    char *pi;     /* parent's resourceID ("" for the CSEBase) */
+    char *rn;     /* resourceName */
+    char *path;   /* structured CSE-relative address, "cse-in/ae1/cnt1" */
+    int ty;       /* resourceType */
+    int64_t seq;  /* creation order, assigned by the store on insert */
+    int64_t et;   /* expirationTime, seconds since the epoch */
+    int64_t cs;   /* content size (contentInstance), else 0 */
+    char *cr;     /* canonical ID of the creator, "" when unknown */
+    char *ae;     /* AE-ID-Stem of the AE this resource belongs to (itself for an AE), "" for none */
+    char *acpi;   /* resourceIDs of the accessControlPolicies in its acpi, space-separated, "" none */
+    int64_t nsub; /* <subscription> children (maintained by the core with add_nsub) */
+    char *doc;    /* JSON object text */
 };
 
 void store_row_free(struct store_row *row);
@@ -67,6 +68,8 @@ struct store_ops {
     int (*insert)(struct store_view *v, struct store_row *row);
     int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs, acpi */
     int (*delete_subtree)(struct store_view *v, const char *path);
+    /* Add delta to the subscription count of resource ri. */
+    int (*add_nsub)(struct store_view *v, const char *ri, int delta);
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
      * "et" attribute, formatted as et_text): a child never outlives its parent. */
     int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);

@@ -37,9 +37,13 @@ static const char *const migrations[] = {
     "CREATE INDEX res_expiry ON res(et);",
     /* 2: the resolved accessControlPolicy IDs of acpi, so authorization never parses a doc */
     "ALTER TABLE res ADD COLUMN acpi TEXT NOT NULL DEFAULT '';",
+    /* 3: subscription children per resource, so a change looks for subscriptions only where
+     * there are some */
+    "ALTER TABLE res ADD COLUMN nsub INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);",
 };
 
-#define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi"
+#define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
 
 enum {
     Q_GET_RI,
@@ -54,6 +58,7 @@ enum {
     Q_UPDATE,
     Q_DELETE_SUBTREE,
     Q_CLAMP_ET,
+    Q_ADD_NSUB,
     Q_BEGIN,
     Q_BEGIN_READ,
     Q_COMMIT,
@@ -77,6 +82,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4, acpi = ?5 WHERE ri = ?1",
     /* the resource and everything below it: a range scan of the path index ('0' follows '/') */
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
+    [Q_ADD_NSUB] = "UPDATE res SET nsub = max(0, nsub + ?2) WHERE ri = ?1",
     [Q_CLAMP_ET] = "UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
                    " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2",
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
@@ -218,6 +224,7 @@ static void row_from_stmt(sqlite3_stmt *st, struct store_row *r)
     r->ae = col_dup(st, 9);
     r->doc = col_dup(st, 10);
     r->acpi = col_dup(st, 11);
+    r->nsub = sqlite3_column_int64(st, 12);
 }
 
 static int step_one(sqlite3_stmt *st, struct store_row *out)
@@ -370,6 +377,14 @@ static bool tx(struct sq_view *v, int q)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE;
+}
+
+static int sq_add_nsub(struct store_view *v, const char *ri, int delta)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_ADD_NSUB];
+    sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, delta);
+    return step_write(st);
 }
 
 /* ---- pool ------------------------------------------------------------------------------------- */
@@ -525,6 +540,7 @@ static const struct store_ops sqlite_ops = {
     .update = sq_update,
     .delete_subtree = sq_delete_subtree,
     .clamp_subtree_et = sq_clamp_subtree_et,
+    .add_nsub = sq_add_nsub,
     .submit = sq_submit,
     .close = sq_close,
 };

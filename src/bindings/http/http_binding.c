@@ -23,7 +23,7 @@ struct http_binding {
     struct cse *cse;
     struct MHD_Daemon *daemon;
     atomic_int inflight;
-    MHD_socket quiesced; /* listen socket handed back by MHD_quiesce_daemon, closed after the stop */
+    atomic_bool stopping; /* set by quiesce: new requests (also on kept-alive connections) get 503 */
 };
 
 enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
@@ -36,6 +36,7 @@ struct http_ctx {
     bool too_large;
     bool pending;
     bool counted;
+    bool responded; /* a response is queued: later calls for this request only drain its upload */
     atomic_int sync;
     int64_t t0;
     struct http_kv headers[MAX_HEADERS];
@@ -127,6 +128,7 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
     if (close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(x->conn, x->http_status ? x->http_status : http_status_of(rsp->rsc), r);
+    x->responded = true;
     MHD_destroy_response(r);
     if (x->counted) {
         x->counted = false;
@@ -184,11 +186,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *con_cls = x;
         x->counted = true;
         atomic_fetch_add(&hb->inflight, 1);
+        /* counted first, checked second: the drain in quiesce/stop either sees this request or
+         * this request sees the stop (nothing may be suspended when the daemon stops) */
+        if (atomic_load(&hb->stopping))
+            return send_error(x, RSC_INTERNAL_SERVER_ERROR, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+                              "the server is shutting down", true);
         /* refuse an announced oversized body before reading any of it (limits.h) */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->max_body)
             return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
                               "request body exceeds the size limit", true);
+        return MHD_YES;
+    }
+    if (x->responded) {
+        /* answered early (413, shutting down): libmicrohttpd still hands over the upload and makes
+         * a final call; neither may start the request */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (x->pending) /* resumed after the commit: the response is ready */
@@ -294,7 +307,6 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
         threads = 1;
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
-    hb->quiesced = MHD_INVALID_SOCKET;
     hb->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->http_port, NULL, NULL, handle, hb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
@@ -314,9 +326,10 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
 static void http_quiesce(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
-    /* the pool's workers drop the socket from their epoll sets on their own schedule: closing it
-     * now would make that fail (libmicrohttpd aborts), so it stays open until the daemon stops */
-    hb->quiesced = MHD_quiesce_daemon(hb->daemon);
+    /* No MHD_quiesce_daemon: with an epoll thread pool it races the workers' own handling of the
+     * listen socket in libmicrohttpd 0.9.75 and aborts ("Failed to remove listen FD from epoll
+     * set"). Refusing every new request until the daemon stops drains just as well. */
+    atomic_store(&hb->stopping, true);
 }
 
 static int http_inflight(struct binding *b)
@@ -328,8 +341,6 @@ static void http_stop(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
     MHD_stop_daemon(hb->daemon);
-    if (hb->quiesced != MHD_INVALID_SOCKET)
-        close(hb->quiesced);
     mem_free(hb);
 }
 

@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""<group> (ty 9) and <fanOutPoint>, black-box.
+
+TS-0004 7.4.13 (<group>: member validation, consistencyStrategy, maxNrOfMembers),
+TS-0004 7.4.14 (<fanOutPoint>: fan-out, aggregation, membersAccessControlPolicyIDs),
+TS-0001 10.2.7 (group management) and 9.6.2 / TS-0003 7.1 (a <group> in accessControlOriginators),
+as narrowed by the "Groups" section of docs/http-contract.md (test_contract_... names).
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_group.py
+
+One server for the module.  Fixed AEs: OWNER (creates most groups), OTHER (owns a container
+OWNER has no rights on), MEMBER and OUTSIDER (for <group> entries in acor).
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import wardentest  # noqa: E402
+from wardentest import (ADMIN, CSE_ID, CSE_RN, TY_AE, TY_CIN, TY_CNT, WardenTestCase,  # noqa: E402
+                        main, start_shared_server, stop_shared_server, uniq)
+
+TY_ACP = 1
+TY_GRP = 9
+R = 2                # acop bit: RETRIEVE
+
+# RSCs this module meets that the harness table lacks (TS-0009 Table 6.3.2-1 / contract).
+wardentest.HTTP_FOR_RSC.setdefault(6010, 400)   # MAX_NUMBER_OF_MEMBER_EXCEEDED
+wardentest.HTTP_FOR_RSC.setdefault(4110, 400)   # GROUP_MEMBER_TYPE_INCONSISTENT
+wardentest.HTTP_FOR_RSC.setdefault(4109, 403)   # NO_MEMBERS
+
+OWNER, OTHER, MEMBER, OUTSIDER = "Cgowner", "Cgother", "Cgmember", "Cgoutsider"
+OWNER_PATH = "/%s/gowner" % CSE_RN
+OTHER_PATH = "/%s/gother" % CSE_RN
+
+
+def setUpModule():
+    start_shared_server()
+
+
+def tearDownModule():
+    stop_shared_server()
+
+
+class GroupTestCase(WardenTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for aei, rn in ((OWNER, "gowner"), (OTHER, "gother"), (MEMBER, "gmember"), (OUTSIDER, "goutsider")):
+            r = cls.c.retrieve("/%s/%s" % (CSE_RN, rn), origin=ADMIN)
+            if r.rsc == 4004:
+                r = cls.c.register_ae(origin=aei, rn=rn)
+                assert r.rsc == 2001 and r.body["m2m:ae"]["aei"] == aei, r
+
+    # -- fixtures --------------------------------------------------------------
+    def cnt(self, parent=OWNER_PATH, origin=OWNER, **attrs):
+        """A fresh container: (path, ri)."""
+        path, cnt = self.new_cnt(parent, origin, **attrs)
+        return path, cnt["ri"]
+
+    def create_group(self, mid, parent=OWNER_PATH, origin=OWNER, mnm=10, rn=None, **attrs):
+        attrs.update({"mid": list(mid), "mnm": mnm, "rn": rn or uniq("grp")})
+        return self.c.create(parent, TY_GRP, attrs, origin=origin, root="m2m:grp")
+
+    def new_group(self, mid, parent=OWNER_PATH, origin=OWNER, **attrs):
+        """Create a group (must be 2001): (structured path, grp dict)."""
+        r = self.assertRsc(self.create_group(mid, parent, origin, **attrs), 2001,
+                           "group create mid=%s %s" % (mid, attrs))
+        grp = self.res(r, "m2m:grp")
+        self.assertEqual(grp.get("ty"), TY_GRP)
+        return parent + "/" + grp["rn"], grp
+
+    def make_acp(self, pv, parent=OWNER_PATH, origin=OWNER):
+        """ACP with the given pv rules (plus OWNER: all); pvs OWNER: all.  Returns ri."""
+        attrs = {"rn": uniq("acp"),
+                 "pv": {"acr": list(pv) + [{"acor": [OWNER], "acop": 63}]},
+                 "pvs": {"acr": [{"acor": [OWNER], "acop": 63}]}}
+        r = self.assertRsc(self.c.create(parent, TY_ACP, attrs, origin=origin, root="m2m:acp"), 2001,
+                           "ACP create %s" % json.dumps(attrs))
+        return self.res(r, "m2m:acp")["ri"]
+
+    def latest(self, cnt_path, origin=OWNER):
+        r = self.assertRsc(self.c.retrieve(cnt_path + "/la", origin=origin), 2000)
+        return self.res(r, "m2m:cin")
+
+    def cnt_attr(self, cnt_path, attr, origin=OWNER):
+        r = self.assertRsc(self.c.retrieve(cnt_path, origin=origin), 2000)
+        return self.res(r, "m2m:cnt").get(attr)
+
+    def agr(self, r, n=None):
+        """The member responses of an aggregated response (overall 2000), by fr."""
+        self.assertRsc(r, 2000, "fanOutPoint response")
+        self.assertIsInstance(r.body, dict, self.describe(r))
+        self.assertIsInstance(r.body.get("m2m:agr"), dict, self.describe(r))
+        rsps = r.body["m2m:agr"].get("m2m:rsp")
+        self.assertIsInstance(rsps, list, self.describe(r))
+        if n is not None:
+            self.assertEqual(len(rsps), n, "want %d member responses: %s" % (n, self.describe(r)))
+        by_fr = {}
+        for rsp in rsps:
+            self.assertIsInstance(rsp, dict, self.describe(r))
+            self.assertIn("fr", rsp, "member response without fr: %s" % rsp)
+            self.assertIn("rsc", rsp, "member response without rsc: %s" % rsp)
+            self.assertIsInstance(rsp["rsc"], int, rsp)
+            self.assertNotIn(rsp["fr"], by_fr, "two responses from member %s: %s" % (rsp["fr"], self.describe(r)))
+            by_fr[rsp["fr"]] = rsp
+        return by_fr
+
+    def pc(self, rsp, root):
+        self.assertIsInstance(rsp.get("pc"), dict, "member response without pc: %s" % rsp)
+        self.assertIsInstance(rsp["pc"].get(root), dict, "member response pc: %s" % rsp)
+        return rsp["pc"][root]
+
+
+# ==========================================================================
+# <group> create (TS-0004 7.4.13.2.1, 7.4.13.2.3)
+# ==========================================================================
+
+class GroupCreateTest(GroupTestCase):
+
+    def test_ts0004_7_4_13_2_1_group_of_two_containers(self):
+        _, c1 = self.cnt()
+        _, c2 = self.cnt()
+        path, grp = self.new_group([c1, c2], mt=TY_CNT, mnm=5)
+        self.assertEqual(grp.get("cnm"), 2)
+        self.assertIs(grp.get("mtv"), True)
+        self.assertEqual(grp.get("mt"), TY_CNT)
+        self.assertEqual(grp.get("mnm"), 5)
+        self.assertEqual(sorted(grp.get("mid", [])), sorted([c1, c2]))
+        r = self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
+        got = self.res(r, "m2m:grp")
+        self.assertEqual(got.get("cnm"), 2)
+        self.assertEqual(sorted(got.get("mid", [])), sorted([c1, c2]))
+        self.assertIs(got.get("mtv"), True)
+
+    def test_ts0004_7_4_13_2_1_duplicate_members_removed(self):
+        p1, c1 = self.cnt()
+        p2, c2 = self.cnt()
+        path, grp = self.new_group([c1, c1, c2, c1, c2], mt=TY_CNT)
+        self.assertEqual(grp.get("cnm"), 2)
+        self.assertEqual(sorted(grp.get("mid", [])), sorted([c1, c2]))
+        # The fan-out reaches each member once.
+        self.agr(self.c.create(path + "/fopt", TY_CIN, {"con": "once"}, origin=OWNER), 2)
+        self.assertEqual(self.cnt_attr(p1, "cni"), 1)
+        self.assertEqual(self.cnt_attr(p2, "cni"), 1)
+
+    def test_ts0004_7_4_13_2_1_same_member_by_id_and_by_address_counted_once(self):
+        # memberIDs may hold resource IDs or addresses; the same member listed twice in two
+        # forms is still a duplicate member.
+        p1, c1 = self.cnt()
+        _, c2 = self.cnt()
+        sp_relative = CSE_ID + p1        # /id-in/cse-in/gowner/cntX
+        path, grp = self.new_group([c1, sp_relative, c2], mt=TY_CNT)
+        self.c.create(path + "/fopt", TY_CIN, {"con": "once"}, origin=OWNER)
+        self.assertEqual(self.cnt_attr(p1, "cni"), 1, "member listed twice got the fanned-out create twice")
+        self.assertEqual(grp.get("cnm"), 2, "mid %s" % grp.get("mid"))
+
+    def test_ts0004_7_4_13_2_1_more_members_than_mnm_is_6010(self):
+        _, c1 = self.cnt()
+        _, c2 = self.cnt()
+        _, c3 = self.cnt()
+        for mnm, mid in ((1, [c1, c2]), (2, [c1, c2, c3])):
+            with self.subTest(mnm=mnm, members=len(mid)):
+                rn = uniq("grp")
+                self.assertRsc(self.create_group(mid, mnm=mnm, rn=rn, mt=TY_CNT), 6010)
+                self.assertRsc(self.c.retrieve(OWNER_PATH + "/" + rn, origin=OWNER), 4004)
+        self.new_group([c1, c2], mnm=2, mt=TY_CNT)      # exactly mnm: accepted
+
+    def test_ts0004_7_4_13_2_3_update_mid_beyond_mnm_is_6010(self):
+        _, c1 = self.cnt()
+        _, c2 = self.cnt()
+        _, c3 = self.cnt()
+        path, _ = self.new_group([c1], mnm=2, mt=TY_CNT)
+        self.assertRsc(self.c.update(path, "m2m:grp", {"mid": [c1, c2, c3]}, origin=OWNER), 6010)
+        r = self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
+        self.assertEqual(self.res(r, "m2m:grp").get("mid"), [c1])
+        self.assertEqual(self.res(r, "m2m:grp").get("cnm"), 1)
+
+    def test_ts0004_7_4_13_2_1_abandon_group_wrong_type_is_4110(self):
+        _, c1 = self.cnt()
+        rn = uniq("grp")
+        self.assertRsc(self.create_group([c1, OTHER], rn=rn, mt=TY_CNT, csy=2), 4110)
+        self.assertRsc(self.c.retrieve(OWNER_PATH + "/" + rn, origin=OWNER), 4004)
+
+    def test_ts0004_7_4_13_2_1_abandon_member_drops_wrong_type(self):
+        _, c1 = self.cnt()
+        for csy in (1, None):
+            with self.subTest(csy=csy if csy else "default"):
+                extra = {"csy": csy} if csy else {}
+                _, grp = self.new_group([c1, OTHER], mt=TY_CNT, **extra)
+                self.assertEqual(grp.get("mid"), [c1])
+                self.assertEqual(grp.get("cnm"), 1)
+                self.assertEqual(grp.get("mt"), TY_CNT)
+                self.assertIs(grp.get("mtv"), True)
+                self.assertEqual(grp.get("csy"), 1)
+
+    def test_ts0004_7_4_13_2_1_abandon_member_drops_missing_member(self):
+        _, c1 = self.cnt()
+        gone_path, gone = self.cnt()
+        self.assertRsc(self.c.delete(gone_path, origin=OWNER), 2002)
+        _, grp = self.new_group([c1, gone], mt=TY_CNT, csy=1)
+        self.assertEqual(grp.get("mid"), [c1])
+        self.assertEqual(grp.get("cnm"), 1)
+
+    def test_ts0004_7_4_13_2_1_set_mixed_keeps_members_and_sets_mt_0(self):
+        _, c1 = self.cnt()
+        path, grp = self.new_group([c1, OTHER], mt=TY_CNT, csy=3)
+        self.assertEqual(grp.get("mt"), 0)
+        self.assertEqual(sorted(grp.get("mid", [])), sorted([c1, OTHER]))
+        self.assertEqual(grp.get("cnm"), 2)
+        self.assertIs(grp.get("mtv"), True)
+        r = self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
+        self.assertEqual(self.res(r, "m2m:grp").get("mt"), 0)
+
+    def test_contract_mixed_group_accepts_any_type(self):
+        _, c1 = self.cnt()
+        _, grp = self.new_group([c1, OTHER], csy=2)      # mt 0 by default: nothing inconsistent
+        self.assertEqual(grp.get("mt"), 0)
+        self.assertEqual(grp.get("cnm"), 2)
+
+
+# ==========================================================================
+# <fanOutPoint> (TS-0004 7.4.14)
+# ==========================================================================
+
+class FanOutTest(GroupTestCase):
+
+    def two_member_group(self):
+        p1, c1 = self.cnt()
+        p2, c2 = self.cnt()
+        path, _ = self.new_group([c1, c2], mt=TY_CNT)
+        return path, (p1, c1), (p2, c2)
+
+    def test_ts0004_7_4_14_3_2_create_via_fopt_creates_in_each_member(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        r = self.c.create(gpath + "/fopt", TY_CIN, {"con": "fanned"}, origin=OWNER)
+        rsps = self.agr(r, 2)
+        self.assertEqual(set(rsps), {c1, c2})
+        for member, cpath in ((c1, p1), (c2, p2)):
+            self.assertEqual(rsps[member]["rsc"], 2001, rsps[member])
+            created = self.pc(rsps[member], "m2m:cin")
+            self.assertEqual(created.get("pi"), member)
+            la = self.latest(cpath)
+            self.assertEqual(la.get("con"), "fanned")
+            self.assertEqual(la.get("ri"), created.get("ri"))
+            self.assertEqual(la.get("pi"), member)
+            self.assertEqual(self.cnt_attr(cpath, "cni"), 1)
+
+    def test_ts0004_7_4_14_3_3_retrieve_fopt_la_aggregates_each_latest(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        for cpath, tag in ((p1, "one"), (p2, "two")):
+            self.new_cin(cpath, OWNER, tag + "-old")
+            self.new_cin(cpath, OWNER, tag + "-new")
+        r = self.c.retrieve(gpath + "/fopt/la", origin=OWNER)
+        rsps = self.agr(r, 2)
+        self.assertEqual(set(rsps), {c1, c2})
+        for member, tag in ((c1, "one"), (c2, "two")):
+            rsp = rsps[member]
+            self.assertEqual(rsp["rsc"], 2000, rsp)
+            self.assertEqual(rsp["fr"], member)
+            cin = self.pc(rsp, "m2m:cin")
+            self.assertEqual(cin.get("con"), tag + "-new")
+            self.assertEqual(cin.get("pi"), member)
+
+    def test_ts0004_7_4_14_1_fopt_via_unstructured_group_id(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        self.new_cin(p1, OWNER, "u1")
+        self.new_cin(p2, OWNER, "u2")
+        r = self.assertRsc(self.c.retrieve(gpath, origin=OWNER), 2000)
+        gri = self.res(r, "m2m:grp")["ri"]
+        rsps = self.agr(self.c.retrieve("/%s/fopt/la" % gri, origin=OWNER), 2)
+        self.assertEqual(self.pc(rsps[c1], "m2m:cin").get("con"), "u1")
+        self.assertEqual(self.pc(rsps[c2], "m2m:cin").get("con"), "u2")
+
+    def test_ts0004_7_4_14_3_4_update_via_fopt_updates_each_member(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        r = self.c.update(gpath + "/fopt", "m2m:cnt", {"lbl": ["grouped"]}, origin=OWNER)
+        rsps = self.agr(r, 2)
+        for member, cpath in ((c1, p1), (c2, p2)):
+            self.assertEqual(rsps[member]["rsc"], 2004, rsps[member])
+            self.assertEqual(self.cnt_attr(cpath, "lbl"), ["grouped"])
+
+    def test_ts0004_7_4_14_3_5_delete_via_fopt_la_deletes_each_latest(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        for cpath in (p1, p2):
+            self.new_cin(cpath, OWNER, "keep")
+            self.new_cin(cpath, OWNER, "drop")
+        r = self.c.delete(gpath + "/fopt/la", origin=OWNER)
+        rsps = self.agr(r, 2)
+        for member, cpath in ((c1, p1), (c2, p2)):
+            self.assertEqual(rsps[member]["rsc"], 2002, rsps[member])
+            self.assertEqual(self.latest(cpath).get("con"), "keep")
+            self.assertEqual(self.cnt_attr(cpath, "cni"), 1)
+        # The group itself is untouched.
+        r = self.assertRsc(self.c.retrieve(gpath, origin=OWNER), 2000)
+        self.assertEqual(self.res(r, "m2m:grp").get("cnm"), 2)
+
+    def test_ts0004_7_4_14_2_4_no_members_is_4109(self):
+        gpath, grp = self.new_group([])
+        self.assertEqual(grp.get("cnm"), 0)
+        self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OWNER), 4109)
+        self.assertRsc(self.c.retrieve(gpath + "/fopt/la", origin=OWNER), 4109)
+        self.assertRsc(self.c.create(gpath + "/fopt", TY_CIN, {"con": "x"}, origin=OWNER), 4109)
+
+    def test_ts0004_7_4_14_2_4_members_all_dropped_is_4109(self):
+        gone_path, gone = self.cnt()
+        self.assertRsc(self.c.delete(gone_path, origin=OWNER), 2002)
+        gpath, grp = self.new_group([gone, OTHER], mt=TY_CNT, csy=1)
+        self.assertEqual(grp.get("cnm"), 0)
+        self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OWNER), 4109)
+
+    def test_ts0004_7_4_14_2_4_member_deleted_after_group_creation(self):
+        gpath, (p1, c1), (p2, c2) = self.two_member_group()
+        self.assertRsc(self.c.delete(p2, origin=OWNER), 2002)
+        r = self.c.retrieve(gpath + "/fopt", origin=OWNER)
+        self.assertRsc(r, 2000)
+        rsps = self.agr(r)
+        self.assertEqual(rsps[c1]["rsc"], 2000, rsps[c1])
+        self.assertEqual(self.pc(rsps[c1], "m2m:cnt").get("ri"), c1)
+        if c2 in rsps:
+            self.assertEqual(rsps[c2]["rsc"], 4004, rsps[c2])
+
+
+# ==========================================================================
+# Privileges: members' own policies, macp (TS-0004 7.4.14.3.x Recv-6.3)
+# ==========================================================================
+
+class GroupPrivilegeTest(GroupTestCase):
+
+    def test_ts0004_7_4_14_2_4_each_member_decided_by_its_own_policy(self):
+        mine_path, mine = self.cnt(lbl=["mine"])
+        theirs_path, theirs = self.cnt(OTHER_PATH, OTHER, lbl=["theirs"])   # no acpi: OTHER only
+        self.new_cin(theirs_path, OTHER, "secret-of-other")
+        gpath, _ = self.new_group([mine, theirs], mt=TY_CNT)
+        r = self.c.retrieve(gpath + "/fopt", origin=OWNER)
+        rsps = self.agr(r, 2)
+        self.assertEqual(rsps[mine]["rsc"], 2000, rsps[mine])
+        self.assertEqual(self.pc(rsps[mine], "m2m:cnt").get("ri"), mine)
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertNotIn("m2m:cnt", rsps[theirs].get("pc") or {}, "denied member content leaked")
+        self.assertNotIn("theirs", json.dumps(rsps[theirs]), "denied member content leaked")
+        # The same holds for the latest instance and for writes.
+        rsps = self.agr(self.c.retrieve(gpath + "/fopt/la", origin=OWNER), 2)
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertNotIn("secret-of-other", json.dumps(rsps))
+        rsps = self.agr(self.c.update(gpath + "/fopt", "m2m:cnt", {"lbl": ["hijack"]}, origin=OWNER), 2)
+        self.assertEqual(rsps[mine]["rsc"], 2004, rsps[mine])
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertEqual(self.cnt_attr(theirs_path, "lbl", origin=OTHER), ["theirs"])
+        rsps = self.agr(self.c.create(gpath + "/fopt", TY_CIN, {"con": "planted"}, origin=OWNER), 2)
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertEqual(self.latest(theirs_path, origin=OTHER).get("con"), "secret-of-other")
+        rsps = self.agr(self.c.delete(gpath + "/fopt/la", origin=OWNER), 2)
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertEqual(self.latest(theirs_path, origin=OTHER).get("con"), "secret-of-other")
+
+    def test_ts0004_7_4_14_3_3_macp_denying_originator_is_4103(self):
+        p1, c1 = self.cnt()
+        # An ACP that grants OTHER everything and OWNER nothing (pvs keeps OWNER as its manager).
+        attrs = {"rn": uniq("acp"), "pv": {"acr": [{"acor": [OTHER], "acop": 63}]},
+                 "pvs": {"acr": [{"acor": [OWNER], "acop": 63}]}}
+        r = self.assertRsc(self.c.create(OWNER_PATH, TY_ACP, attrs, origin=OWNER, root="m2m:acp"), 2001)
+        deny = self.res(r, "m2m:acp")["ri"]
+        gpath, grp = self.new_group([c1], mt=TY_CNT, macp=[deny])
+        self.assertEqual(grp.get("macp"), [deny])
+        # The group itself: no acpi, OWNER is its creator.
+        self.assertRsc(self.c.retrieve(gpath, origin=OWNER), 2000)
+        for method, call in (("RETRIEVE", lambda: self.c.retrieve(gpath + "/fopt", origin=OWNER)),
+                             ("RETRIEVE la", lambda: self.c.retrieve(gpath + "/fopt/la", origin=OWNER)),
+                             ("CREATE", lambda: self.c.create(gpath + "/fopt", TY_CIN, {"con": "no"},
+                                                              origin=OWNER)),
+                             ("UPDATE", lambda: self.c.update(gpath + "/fopt", "m2m:cnt", {"lbl": ["no"]},
+                                                              origin=OWNER))):
+            with self.subTest(op=method):
+                self.assertRsc(call(), 4103)
+        self.assertEqual(self.cnt_attr(p1, "cni"), 0, "a denied fan-out created something")
+        self.assertIsNone(self.cnt_attr(p1, "lbl"), "a denied fan-out updated a member")
+        # Without macp the group's own policy (creator) applies: the same fan-out works.
+        gpath2, _ = self.new_group([c1], mt=TY_CNT)
+        rsps = self.agr(self.c.retrieve(gpath2 + "/fopt", origin=OWNER), 1)
+        self.assertEqual(rsps[c1]["rsc"], 2000)
+
+    def test_ts0004_7_4_14_3_3_macp_admits_but_members_still_decide(self):
+        mine_path, mine = self.cnt()                                  # OWNER only
+        theirs_path, theirs = self.cnt(OTHER_PATH, OTHER)             # OTHER only
+        grant_other = self.make_acp([{"acor": [OTHER], "acop": R}])
+        gpath, _ = self.new_group([mine, theirs], mt=TY_CNT, macp=[grant_other])
+        # OTHER may not retrieve the group resource itself (creator only) ...
+        self.assertRsc(self.c.retrieve(gpath, origin=OTHER), 4103)
+        # ... but macp admits it to the fanOutPoint; each member then decides for OTHER.
+        rsps = self.agr(self.c.retrieve(gpath + "/fopt", origin=OTHER), 2)
+        self.assertEqual(rsps[theirs]["rsc"], 2000, rsps[theirs])
+        self.assertEqual(self.pc(rsps[theirs], "m2m:cnt").get("ri"), theirs)
+        self.assertEqual(rsps[mine]["rsc"], 4103, rsps[mine])
+        self.assertNotIn("m2m:cnt", rsps[mine].get("pc") or {})
+        # macp grants RETRIEVE only: an UPDATE through the fanOutPoint is refused as a whole.
+        self.assertRsc(self.c.update(gpath + "/fopt", "m2m:cnt", {"lbl": ["x"]}, origin=OTHER), 4103)
+
+    def test_ts0004_7_4_14_3_3_without_macp_group_policy_decides(self):
+        _, c1 = self.cnt(OTHER_PATH, OTHER)                           # OTHER may read it
+        # No acpi, no macp: only the group's creator reaches the fanOutPoint.
+        gpath, _ = self.new_group([c1], mt=TY_CNT)
+        self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OTHER), 4103)
+        # The group's acpi grants OTHER RETRIEVE: now it passes, and its own member answers 2000.
+        acp = self.make_acp([{"acor": [OTHER], "acop": R}])
+        gpath2, _ = self.new_group([c1], mt=TY_CNT, acpi=[acp])
+        rsps = self.agr(self.c.retrieve(gpath2 + "/fopt", origin=OTHER), 1)
+        self.assertEqual(rsps[c1]["rsc"], 2000, rsps[c1])
+
+    def test_contract_fopt_on_foreign_group_without_rights_is_4103(self):
+        _, c1 = self.cnt()
+        gpath, _ = self.new_group([c1], mt=TY_CNT)
+        self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OUTSIDER), 4103)
+        self.assertRsc(self.c.create(gpath + "/fopt", TY_CIN, {"con": "x"}, origin=OUTSIDER), 4103)
+
+
+# ==========================================================================
+# A <group> in accessControlOriginators (TS-0001 9.6.2, TS-0003 7.1; contract acor)
+# ==========================================================================
+
+class GroupInAcorTest(GroupTestCase):
+
+    def test_ts0003_7_1_acor_group_admits_its_members(self):
+        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        self.assertEqual(grp.get("mid"), [MEMBER])
+        acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
+        cpath, cri = self.cnt(acpi=[acp])
+        r = self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 2000)
+        self.assertEqual(self.res(r, "m2m:cnt")["ri"], cri)
+        self.assertRsc(self.c.retrieve(cpath, origin=OUTSIDER), 4103)
+        # RETRIEVE only: a member may not update.
+        self.assertRsc(self.c.update(cpath, "m2m:cnt", {"lbl": ["m"]}, origin=MEMBER), 4103)
+
+    def test_ts0003_7_1_acor_group_membership_change_applies_at_next_request(self):
+        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
+        cpath, _ = self.cnt(acpi=[acp])
+        self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 2000)      # also warms any cache
+        self.assertRsc(self.c.retrieve(cpath, origin=OUTSIDER), 4103)
+        self.assertRsc(self.c.update(gpath, "m2m:grp", {"mid": [OUTSIDER]}, origin=OWNER), 2004)
+        self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 4103, "removed member still admitted")
+        self.assertRsc(self.c.retrieve(cpath, origin=OUTSIDER), 2000, "added member not admitted")
+        self.assertRsc(self.c.update(gpath, "m2m:grp", {"mid": []}, origin=OWNER), 2004)
+        self.assertRsc(self.c.retrieve(cpath, origin=OUTSIDER), 4103)
+
+    def test_ts0003_7_1_acor_deleted_group_admits_nobody(self):
+        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
+        cpath, _ = self.cnt(acpi=[acp])
+        self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 2000)
+        self.assertRsc(self.c.delete(gpath, origin=OWNER), 2002)
+        self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 4103)
+
+
+if __name__ == "__main__":
+    main()
