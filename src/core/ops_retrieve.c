@@ -7,6 +7,7 @@
 #include "rsc.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 static const char *ref_of(const struct op_ctx *c, const struct store_row *r)
 {
@@ -152,47 +153,50 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
     return rc;
 }
 
-/* ---- filter criteria -------------------------------------------------------------------------- */
+/* ---- filter criteria ---------------------------------------------------------------------------
+ * TS-0004 §7.3.3.17: the store evaluates the criteria (store_filter), so discovery over a large
+ * tree is an index scan that the authorization walk below can stop early. */
 
-static bool matches(const struct op_ctx *c, const struct store_row *r)
+static bool filter_of(const struct op_ctx *c, struct store_filter *f, bool self)
 {
     const struct cse_filter *fc = &c->req->fc;
-    if (fc->nty > 0) {
-        bool ok = false;
-        for (int i = 0; i < fc->nty; i++)
-            ok |= fc->ty[i] == r->ty;
-        if (!ok)
-            return false;
-    }
-    if (fc->nlbl > 0) {
-        json_t *doc = json_loads(r->doc, 0, NULL);
-        json_t *lbl = json_object_get(doc, "lbl");
-        bool ok = false;
-        size_t i;
-        json_t *e;
-        json_array_foreach(lbl, i, e)
-        {
-            for (int k = 0; k < fc->nlbl && !ok; k++)
-                ok = json_is_string(e) && strcmp(json_string_value(e), fc->lbl[k]) == 0;
-        }
-        json_decref(doc);
-        if (!ok)
-            return false;
-    }
+    memset(f, 0, sizeof *f);
+    f->ty = fc->ty;
+    f->nty = fc->nty;
+    f->lbl = fc->lbl;
+    f->nlbl = fc->nlbl;
+    f->cty = fc->cty;
+    f->ncty = fc->ncty;
+    f->atr_name = fc->atr_name;
+    f->atr_value = fc->atr_value;
+    f->natr = fc->natr;
+    f->crb = fc->crb;
+    f->cra = fc->cra;
+    f->ms = fc->ms;
+    f->us = fc->us;
+    f->sts = fc->sts;
+    f->stb = fc->stb;
+    f->sza = fc->sza;
+    f->szb = fc->szb;
+    f->any_of = fc->fo == 2;
+    f->max_depth = self ? -1 : (int)fc->lvl;
+    f->self = self;
+    if (fc->exb && !ts_parse(fc->exb, &f->exb))
+        return false;
+    if (fc->exa && !ts_parse(fc->exa, &f->exa))
+        return false;
     return true;
 }
 
-static int depth_of(const char *path)
+static int found_one(void *arg, const struct store_row *r)
 {
-    int d = 0;
-    for (; *path; path++)
-        d += *path == '/';
-    return d;
+    (void)r;
+    *(bool *)arg = true;
+    return 1;
 }
 
 struct disc {
     struct op_ctx *c;
-    int base_depth;
     long skip;
     long left;
     bool capped; /* left is the CSE's limit, not the originator's lim */
@@ -206,11 +210,6 @@ struct disc {
 static int discover_one(void *arg, const struct store_row *r)
 {
     struct disc *d = arg;
-    const struct cse_filter *fc = &d->c->req->fc;
-    if (fc->lvl >= 0 && depth_of(r->path) - d->base_depth > fc->lvl)
-        return 0;
-    if (!matches(d->c, r))
-        return 0;
     /* discovery returns only what the originator may discover (TS-0001 §10.2.6); siblings governed
      * by their parent's policies (contentInstances) share one decision */
     const struct rtype *t = rtype_find(r->ty);
@@ -255,13 +254,18 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         return CSE_DONE;
     struct disc d = {
         .c = c,
-        .base_depth = depth_of(row->path),
         .skip = fc->ofst,
         .left = fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS ? fc->lim : LIMIT_DISCOVERY_RESULTS,
         .capped = !(fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS),
         .uris = json_array(),
     };
-    int walk = d.left > 0 ? c->view->st->ops->descendants(c->view, row->path, c->now, discover_one, &d) : 0;
+    struct store_filter f;
+    if (!filter_of(c, &f, false)) {
+        json_decref(d.uris);
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-query", "malformed expireBefore/expireAfter");
+        return CSE_DONE;
+    }
+    int walk = d.left > 0 ? c->view->st->ops->find(c->view, row->path, &f, c->now, discover_one, &d) : 0;
     mem_free(d.memo_pi);
     if (walk < 0) {
         json_decref(d.uris);
@@ -289,9 +293,17 @@ enum cse_status op_retrieve(struct op_ctx *c)
     }
     if (op_authorize(c, ACOP_RETRIEVE, row, 0) != 0)
         return CSE_DONE;
-    if (c->req->fc.fu == 2 && !matches(c, row)) {
-        response_error(c->rsp, RSC_NOT_FOUND, "filter", "the resource does not match the filter criteria");
-        return CSE_DONE;
+    if (c->req->fc.fu == 2) { /* conditional retrieve: the target must pass the criteria */
+        struct store_filter f;
+        bool hit = false;
+        if (!filter_of(c, &f, true) || c->view->st->ops->find(c->view, row->path, &f, c->now, found_one, &hit) < 0) {
+            response_error(c->rsp, RSC_BAD_REQUEST, "bad-query", "the filter criteria cannot be evaluated");
+            return CSE_DONE;
+        }
+        if (!hit) {
+            response_error(c->rsp, RSC_NOT_FOUND, "filter", "the resource does not match the filter criteria");
+            return CSE_DONE;
+        }
     }
     retrieve_rcn(c, row, rcn);
     return CSE_DONE;

@@ -13,6 +13,8 @@ void filter_init(struct cse_filter *fc)
     memset(fc, 0, sizeof *fc);
     fc->lim = -1;
     fc->lvl = -1;
+    fc->sts = fc->stb = fc->sza = fc->szb = -1;
+    fc->fo = 1;
 }
 
 void request_init(struct cse_request *req)

@@ -32,18 +32,31 @@ struct cse_secctx {
     bool authenticated; /* rq_authn of TS-0003 §7.1.2 */
 };
 
-/* Filter criteria (TS-0004 §7.3.3.17.x) as far as the foundation evaluates them. */
+/* Filter criteria (TS-0004 §6.3.5.8 m2m:filterCriteria). Several values of one condition match
+ * when any does; different conditions are combined by fo (1 AND, the default; 2 OR). */
 #define FC_MAX_TY  16
 #define FC_MAX_LBL 16
+#define FC_MAX_ATR 16
 struct cse_filter {
     int fu; /* 0 absent, 1 discovery, 2 conditional retrieve */
     int ty[FC_MAX_TY];
     int nty;
     const char *lbl[FC_MAX_LBL];
     int nlbl;
-    long lim;  /* -1: absent */
-    long lvl;  /* -1: absent */
-    long ofst; /* 0 when absent */
+    const char *cty[FC_MAX_LBL]; /* contentType: the type/subtype part of a contentInstance's cnf */
+    int ncty;
+    const char *atr_name[FC_MAX_ATR]; /* attribute filters: short name = value */
+    const char *atr_value[FC_MAX_ATR];
+    int natr;
+    const char *crb, *cra; /* createdBefore / createdAfter (timestamps), NULL when absent */
+    const char *ms, *us;   /* modifiedSince / unmodifiedSince */
+    const char *exb, *exa; /* expireBefore / expireAfter */
+    long sts, stb;         /* stateTagSmaller / stateTagBigger, -1 when absent */
+    long sza, szb;         /* sizeAbove / sizeBelow, -1 when absent */
+    int fo;                /* filterOperation: 1 AND (default), 2 OR */
+    long lim;              /* -1: absent */
+    long lvl;              /* -1: absent */
+    long ofst;             /* 0 when absent */
 };
 
 enum cse_media { MEDIA_NONE = 0, MEDIA_JSON = 1 };

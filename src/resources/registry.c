@@ -26,3 +26,12 @@ const struct rtype *rtype_find_sn(const char *sn)
             return types[i];
     return NULL;
 }
+
+bool rtype_attr_known(const char *sn)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (int k = 0; k < types[i]->nattrs; k++)
+            if (strcmp(types[i]->attrs[k].sn, sn) == 0)
+                return true;
+    return false;
+}

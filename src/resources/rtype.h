@@ -111,6 +111,8 @@ struct rtype {
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
 const struct rtype *rtype_find_sn(const char *sn);
+/* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
+bool rtype_attr_known(const char *sn);
 
 /* Generic attribute validation against t's policy (resources/attr.c). Returns 0 or RSC 4000 with
  * a message naming the attribute. */

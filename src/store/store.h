@@ -36,6 +36,27 @@ enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONFLICT = 2, STORE_ERROR = -1 }
 struct store;
 struct store_view;
 
+/* A filter the store evaluates itself (TS-0004 filter criteria), so that discovery over many
+ * resources is an index scan, not a walk. All conditions present are combined with AND, or with
+ * OR when any_of is set; the lists inside one condition always match when any element does. */
+struct store_filter {
+    const int *ty;
+    int nty;
+    const char *const *lbl;
+    int nlbl;
+    const char *const *cty;
+    int ncty;
+    const char *const *atr_name;
+    const char *const *atr_value;
+    int natr;
+    const char *crb, *cra, *ms, *us; /* timestamps "YYYYMMDDTHHMMSS" or NULL */
+    int64_t exb, exa;                /* epoch seconds, 0 when absent */
+    long sts, stb, sza, szb;         /* -1 when absent */
+    bool any_of;
+    int max_depth; /* levels below path, -1 for any */
+    bool self;     /* test the resource at path itself instead of its descendants */
+};
+
 /* Iteration callback: return 0 to continue, non-zero to stop (that value is returned by the walker). */
 typedef int (*store_row_fn)(void *arg, const struct store_row *row);
 
@@ -62,6 +83,10 @@ struct store_ops {
     int (*children)(struct store_view *v, const char *pi, int ty, int64_t now, store_row_fn fn, void *arg);
     /* Every resource strictly below path, in path order. */
     int (*descendants)(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg);
+    /* Descendants of path (or path itself when f->self) that pass f, in path order; walks lazily,
+     * so the callback's stop ends the scan. */
+    int (*find)(struct store_view *v, const char *path, const struct store_filter *f, int64_t now, store_row_fn fn,
+                void *arg);
     /* Resources with et <= now, at most limit, soonest first. */
     int (*expired)(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg);
     /* Writes: only on the view handed to a job's run(). insert sets row->seq. */

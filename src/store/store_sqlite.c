@@ -14,6 +14,7 @@
 
 #include "core/limits.h"
 #include "store.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
 
@@ -41,6 +42,8 @@ static const char *const migrations[] = {
      * there are some */
     "ALTER TABLE res ADD COLUMN nsub INTEGER NOT NULL DEFAULT 0;"
     "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);",
+    /* 4: discovery by resource type within a subtree */
+    "CREATE INDEX res_ty_path ON res(ty, path);",
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
@@ -309,6 +312,126 @@ static int sq_expired(struct store_view *v, int64_t now, int limit, store_row_fn
     return step_each(st, fn, arg);
 }
 
+/* ---- filtered search (discovery, conditional retrieve) --------------------------------------- */
+
+/* Bound values for the query built by find(): text or integer, in placeholder order. */
+struct binds {
+    struct {
+        const char *s;
+        int64_t i;
+    } v[96];
+    int n;
+};
+
+static void bind_s(struct binds *b, struct buf *q, const char *sqlfrag, const char *s)
+{
+    buf_puts(q, sqlfrag);
+    b->v[b->n].s = s;
+    b->n++;
+}
+
+static void bind_i(struct binds *b, struct buf *q, const char *sqlfrag, int64_t i)
+{
+    buf_puts(q, sqlfrag);
+    b->v[b->n].s = NULL;
+    b->v[b->n].i = i;
+    b->n++;
+}
+
+/* One condition: joined to the previous ones with AND or OR. */
+static void cond(struct buf *q, bool *first, bool any_of)
+{
+    buf_puts(q, *first ? "" : any_of ? " OR " : " AND ");
+    *first = false;
+}
+
+static int sq_find(struct store_view *v, const char *path, const struct store_filter *f, int64_t now, store_row_fn fn,
+                   void *arg)
+{
+    struct buf q;
+    struct binds b = {.n = 0};
+    buf_init(&q);
+    buf_puts(&q, "SELECT " COLS " FROM res WHERE et > ?");
+    b.v[b.n++].i = now;
+    if (f->self) {
+        bind_s(&b, &q, " AND path = ?", path);
+    } else {
+        bind_s(&b, &q, " AND path > ? || '/'", path);
+        bind_s(&b, &q, " AND path < ? || '0'", path);
+    }
+    if (f->max_depth >= 0) {
+        int depth = 0;
+        for (const char *p = path; *p; p++)
+            depth += *p == '/';
+        bind_i(&b, &q, " AND length(path) - length(replace(path, '/', '')) <= ?", depth + f->max_depth);
+    }
+    bool first = true;
+    buf_puts(&q, " AND (");
+    if (f->nty > 0) {
+        cond(&q, &first, f->any_of);
+        buf_puts(&q, "ty IN (");
+        for (int i = 0; i < f->nty; i++)
+            bind_i(&b, &q, i ? ",?" : "?", f->ty[i]);
+        buf_putc(&q, ')');
+    }
+    if (f->crb)
+        cond(&q, &first, f->any_of), bind_s(&b, &q, "json_extract(doc, '$.ct') < ?", f->crb);
+    if (f->cra)
+        cond(&q, &first, f->any_of), bind_s(&b, &q, "json_extract(doc, '$.ct') > ?", f->cra);
+    if (f->ms)
+        cond(&q, &first, f->any_of), bind_s(&b, &q, "json_extract(doc, '$.lt') > ?", f->ms);
+    if (f->us)
+        cond(&q, &first, f->any_of), bind_s(&b, &q, "json_extract(doc, '$.lt') < ?", f->us);
+    if (f->sts >= 0)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "json_extract(doc, '$.st') < ?", f->sts);
+    if (f->stb >= 0)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "json_extract(doc, '$.st') > ?", f->stb);
+    if (f->exb)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "et < ?", f->exb);
+    if (f->exa)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "et > ?", f->exa);
+    if (f->sza >= 0)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "json_extract(doc, '$.cs') >= ?", f->sza);
+    if (f->szb >= 0)
+        cond(&q, &first, f->any_of), bind_i(&b, &q, "json_extract(doc, '$.cs') < ?", f->szb);
+    if (f->nlbl > 0) {
+        cond(&q, &first, f->any_of);
+        buf_puts(&q, "EXISTS (SELECT 1 FROM json_each(res.doc, '$.lbl') WHERE value IN (");
+        for (int i = 0; i < f->nlbl; i++)
+            bind_s(&b, &q, i ? ",?" : "?", f->lbl[i]);
+        buf_puts(&q, "))");
+    }
+    if (f->ncty > 0) { /* the type/subtype part of cnf ("text/plain:0") */
+        cond(&q, &first, f->any_of);
+        buf_puts(&q, "substr(json_extract(doc, '$.cnf'), 1, instr(json_extract(doc, '$.cnf') || ':', ':') - 1) IN (");
+        for (int i = 0; i < f->ncty; i++)
+            bind_s(&b, &q, i ? ",?" : "?", f->cty[i]);
+        buf_puts(&q, ")");
+    }
+    for (int i = 0; i < f->natr; i++) { /* values arrive as text: compare the attribute's text form */
+        cond(&q, &first, f->any_of);
+        bind_s(&b, &q, "CAST(json_extract(doc, '$.' || ?) AS TEXT) = ", f->atr_name[i]);
+        bind_s(&b, &q, "?", f->atr_value[i]);
+    }
+    buf_puts(&q, first ? "1)" : ")");
+    buf_puts(&q, " ORDER BY path");
+
+    sqlite3_stmt *st = NULL;
+    int rc = STORE_ERROR;
+    if (sqlite3_prepare_v2(VIEW(v)->db, q.p, -1, &st, NULL) == SQLITE_OK) {
+        for (int i = 0; i < b.n; i++) {
+            if (b.v[i].s)
+                sqlite3_bind_text(st, i + 1, b.v[i].s, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_int64(st, i + 1, b.v[i].i);
+        }
+        rc = step_each(st, fn, arg);
+    }
+    sqlite3_finalize(st);
+    buf_free(&q);
+    return rc;
+}
+
 /* ---- writing (writer thread only) ------------------------------------------------------------- */
 
 static int step_write(sqlite3_stmt *st)
@@ -535,6 +658,7 @@ static const struct store_ops sqlite_ops = {
     .edge_child = sq_edge_child,
     .children = sq_children,
     .descendants = sq_descendants,
+    .find = sq_find,
     .expired = sq_expired,
     .insert = sq_insert,
     .update = sq_update,

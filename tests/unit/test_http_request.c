@@ -461,12 +461,42 @@ static void test_query_unknown_refused(void **state)
 static void test_query_unsupported_filters(void **state)
 {
     struct hx *h = *state;
-    const char *keys[] = {"cra", "crb", "ms",  "us",  "sts", "stb", "exb", "exa",
-                          "sza", "szb", "cty", "smf", "cfs", "cfq", "fo",  "atrl"};
+    const char *keys[] = {"smf", "cfs", "cfq", "atrl", "catr", "clbl", "chty", "lbq"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (query1(h, keys[i], "20240101T000000") != RSC_NOT_IMPLEMENTED)
             fail_msg("query '%s' gave %d, want 5001", keys[i], h->rsp.rsc);
     assert_int_equal(query1(h, "fu", "3"), RSC_NOT_IMPLEMENTED);
+}
+
+/* TS-0004 6.3.5.8 filter criteria: timestamps validated, numbers bounded, fo 1 or 2, and any other
+ * attribute short name is an attribute filter (TS-0009 6.2.2.2). */
+static void test_query_filter_criteria(void **state)
+{
+    struct hx *h = *state;
+    const char *ts_keys[] = {"cra", "crb", "ms", "us", "exa", "exb"};
+    for (size_t i = 0; i < sizeof ts_keys / sizeof ts_keys[0]; i++) {
+        if (query1(h, ts_keys[i], "20240101T000000") != 0)
+            fail_msg("query '%s' with a timestamp gave %d", ts_keys[i], h->rsp.rsc);
+        if (query1(h, ts_keys[i], "yesterday") != RSC_BAD_REQUEST)
+            fail_msg("query '%s' with a bad timestamp gave %d, want 4000", ts_keys[i], h->rsp.rsc);
+    }
+    const char *num_keys[] = {"sts", "stb", "sza", "szb"};
+    for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
+        assert_int_equal(query1(h, num_keys[i], "5"), 0);
+        assert_int_equal(query1(h, num_keys[i], "-1"), RSC_BAD_REQUEST);
+    }
+    assert_int_equal(query1(h, "sts", "7"), 0);
+    assert_int_equal(h->req.fc.sts, 7);
+    assert_int_equal(query1(h, "fo", "2"), 0);
+    assert_int_equal(h->req.fc.fo, 2);
+    assert_int_equal(query1(h, "fo", "3"), RSC_BAD_REQUEST);
+    assert_int_equal(query1(h, "cty", "text/plain+application/json"), 0);
+    assert_int_equal(h->req.fc.ncty, 2);
+    assert_string_equal(h->req.fc.cty[1], "application/json");
+    assert_int_equal(query1(h, "rn", "myname"), 0); /* an attribute filter */
+    assert_int_equal(h->req.fc.natr, 1);
+    assert_string_equal(h->req.fc.atr_name[0], "rn");
+    assert_string_equal(h->req.fc.atr_value[0], "myname");
 }
 
 static void test_query_ignored_params(void **state)
@@ -612,6 +642,7 @@ int main(void)
         T(test_query_lim_lvl_ofst_bounds),
         T(test_query_unknown_refused),
         T(test_query_unsupported_filters),
+        T(test_query_filter_criteria),
         T(test_query_ignored_params),
         T(test_rt_blocking_accepted),
         T(test_rt_nonblocking_refused),

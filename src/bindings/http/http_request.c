@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "core/rsc.h"
+#include "resources/rtype.h"
+#include "util/timeutil.h"
 #include "util/mem.h"
 
 const char *http_header(const struct http_raw *raw, const char *name)
@@ -19,8 +21,10 @@ const char *http_header(const struct http_raw *raw, const char *name)
 
 void http_scratch_free(struct http_scratch *scratch)
 {
-    for (int i = 0; i < FC_MAX_LBL; i++)
+    for (int i = 0; i < FC_MAX_LBL; i++) {
         MEM_FREE(scratch->lbl[i]);
+        MEM_FREE(scratch->cty[i]);
+    }
 }
 
 /* Strict decimal in [min, max]; false for anything else. */
@@ -142,11 +146,31 @@ static int one_long(const char *key, const char *value, long min, long max, long
 /* Query parameters Warden accepts but that cannot change the result of the foundation's
  * operations (security parameters add privileges only once roles/tokens exist). */
 static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "rids", "tids", "ltids", "tqi", "asi", "auri"};
-/* Filter criteria and parameters of TS-0004 that Warden does not evaluate yet: refused rather than
+/* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
  * silently ignored, since ignoring them would return wrong results. */
-static const char *const unsupported_params[] = {"cra", "crb", "ms",  "us",   "sts", "stb", "exb",
-                                                 "exa", "sza", "szb", "cty",  "atr", "smf", "cfs",
-                                                 "cfq", "fo",  "gq",  "atrl", "arp", "catr"};
+static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "atrl", "arp", "catr",
+                                                 "patr", "clbl", "plbl", "lbq", "chty", "pty"};
+
+static int one_ts(const char *key, const char *value, const char **out, struct cse_response *rsp)
+{
+    int64_t t;
+    if (value == NULL || !ts_parse(value, &t))
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "query parameter '%s' needs a timestamp", key);
+    *out = value;
+    return 0;
+}
+
+static int add_cty(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    struct cse_filter *fc = &q->req->fc;
+    if (fc->ncty == FC_MAX_LBL)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many cty values (limit %d)", FC_MAX_LBL);
+    q->scratch->cty[fc->ncty] = mem_strndup(v, n);
+    fc->cty[fc->ncty] = q->scratch->cty[fc->ncty];
+    fc->ncty++;
+    return 0;
+}
 
 static int apply_arg(const struct http_kv *a, struct cse_request *req, struct http_scratch *scratch,
                      struct cse_response *rsp)
@@ -184,6 +208,26 @@ static int apply_arg(const struct http_kv *a, struct cse_request *req, struct ht
             return rsp->rsc;
         if (v == 1 || v == 2)
             return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "non-blocking requests are not supported");
+    } else if (strcmp(k, "cra") == 0 || strcmp(k, "crb") == 0 || strcmp(k, "ms") == 0 || strcmp(k, "us") == 0 ||
+               strcmp(k, "exa") == 0 || strcmp(k, "exb") == 0) {
+        const char **slot = k[0] == 'c'   ? (k[2] == 'a' ? &req->fc.cra : &req->fc.crb)
+                            : k[0] == 'e' ? (k[2] == 'a' ? &req->fc.exa : &req->fc.exb)
+                            : k[0] == 'm' ? &req->fc.ms
+                                          : &req->fc.us;
+        return one_ts(k, a->value, slot, rsp);
+    } else if (strcmp(k, "sts") == 0 || strcmp(k, "stb") == 0 || strcmp(k, "sza") == 0 || strcmp(k, "szb") == 0) {
+        long *slot = strcmp(k, "sts") == 0   ? &req->fc.sts
+                     : strcmp(k, "stb") == 0 ? &req->fc.stb
+                     : strcmp(k, "sza") == 0 ? &req->fc.sza
+                                             : &req->fc.szb;
+        if (one_long(k, a->value, 0, 1000000000, slot, rsp))
+            return rsp->rsc;
+    } else if (strcmp(k, "fo") == 0) {
+        if (one_long(k, a->value, 1, 2, &v, rsp))
+            return rsp->rsc;
+        req->fc.fo = (int)v;
+    } else if (strcmp(k, "cty") == 0) {
+        return each_value(k, a->value, add_cty, &q, rsp);
     } else if (strcmp(k, "ty") == 0) {
         return each_value(k, a->value, add_ty, &q, rsp);
     } else if (strcmp(k, "lbl") == 0) {
@@ -196,6 +240,16 @@ static int apply_arg(const struct http_kv *a, struct cse_request *req, struct ht
             if (strcmp(k, unsupported_params[i]) == 0)
                 return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
                                       "query parameter '%s' is not supported by this CSE", k);
+        /* TS-0009 §6.2.2.2: any other attribute short name is an attribute filter, name=value */
+        if (rtype_attr_known(k) && a->value != NULL) {
+            if (req->fc.natr == FC_MAX_ATR)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many attribute filters (limit %d)",
+                                      FC_MAX_ATR);
+            req->fc.atr_name[req->fc.natr] = k;
+            req->fc.atr_value[req->fc.natr] = a->value;
+            req->fc.natr++;
+            return 0;
+        }
         return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "unknown query parameter '%.32s'", k);
     }
     return 0;

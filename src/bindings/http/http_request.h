@@ -29,6 +29,7 @@ struct http_raw {
 struct http_scratch {
     char to[LIMIT_ID_LEN + 3];
     char *lbl[FC_MAX_LBL]; /* owned copies */
+    char *cty[FC_MAX_LBL]; /* owned copies */
 };
 
 /* Case-insensitive header lookup; NULL when absent. */
