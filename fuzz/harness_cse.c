@@ -54,6 +54,7 @@ void harness_run(const char *text)
             while (!h.done)
                 pthread_cond_wait(&h.cond, &h.lock);
             pthread_mutex_unlock(&h.lock);
+            cse_complete(&h.cse, &req, &rsp);
         }
     }
     http_scratch_free(&scratch);

@@ -57,11 +57,17 @@ void cse_destroy(struct cse *cse);
 
 enum cse_status { CSE_DONE = 0, CSE_PENDING = 1 };
 
-/* Process one request primitive. Returns CSE_DONE with rsp filled, or CSE_PENDING when the request
- * parked on a store commit: done(done_arg) is then called exactly once, from another thread,
- * after rsp has been filled. req and every string it points to must stay valid until then. */
+/* Process one request primitive. Returns CSE_DONE with rsp complete, or CSE_PENDING when the
+ * request parked on a store commit: done(done_arg) is then called exactly once, from another
+ * thread, and the caller must then call cse_complete() (on its own thread) before using rsp.
+ * req and every string it points to must stay valid until cse_complete() returns. */
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg);
+
+/* Complete the response of a parked request after its done() call: the operation's own finishing
+ * work, then the audit record and the secure profile's masking of denials. Also to be called for a
+ * parked request whose client went away, so nothing it holds is leaked. */
+void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_response *rsp);
 
 /* The per-request log line (originator, operation, target, status, microseconds). */
 void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,

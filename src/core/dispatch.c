@@ -172,24 +172,14 @@ int op_authorize_acpi(struct op_ctx *c, const struct store_row *row)
     return d.permit ? 0 : deny(c, &d);
 }
 
-/* Context kept alive while a request is parked on the writer: the completion wrapper runs the
- * audit/secure-profile finishing step before handing back to the binding. */
-struct parked {
-    struct cse *cse;
-    const struct cse_request *req;
-    struct cse_response *rsp;
-    void (*done)(void *arg);
-    void *done_arg;
-};
-
-static void parked_done(void *arg)
+void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
 {
-    struct parked *p = arg;
-    finish(p->cse, p->req, p->rsp);
-    void (*done)(void *) = p->done;
-    void *done_arg = p->done_arg;
-    mem_free(p);
-    done(done_arg);
+    if (rsp->finish != NULL) {
+        void (*fn)(void *, struct cse_response *) = rsp->finish;
+        rsp->finish = NULL;
+        fn(rsp->finish_arg, rsp);
+    }
+    finish(cse, req, rsp);
 }
 
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
@@ -207,8 +197,6 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
     if (check_originator(cse, v, req, &orig, rsp) != 0 || resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
 
-    struct parked *p = mem_alloc(sizeof *p);
-    *p = (struct parked){cse, req, rsp, done, done_arg};
     struct op_ctx c = {
         .cse = cse,
         .req = req,
@@ -217,8 +205,8 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
         .orig = &orig,
         .tgt = &tgt,
         .now = now,
-        .done = parked_done,
-        .done_arg = p,
+        .done = done,
+        .done_arg = done_arg,
     };
     if (tgt.virt == VIRT_FOPT) {
         st = op_fanout(&c);
@@ -234,8 +222,6 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
                            "NOTIFY is not supported on this resource");
             break;
         }
-    if (st == CSE_DONE)
-        mem_free(p);
 out:
     target_free(&tgt);
     if (v != NULL)

@@ -13,7 +13,10 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
+struct fan;
+
 struct member {
+    struct fan *fan;
     char *id; /* the memberID, reported as the member response's From */
     char *to; /* memberID + the path after fopt */
     struct cse_request req;
@@ -75,9 +78,8 @@ static void fan_free(struct fan *f)
 }
 
 /* One member answered (on whichever thread completed it). The last one out aggregates. */
-static void member_done(void *arg)
+static void member_answered(struct fan *f)
 {
-    struct fan *f = arg;
     if (atomic_fetch_sub(&f->pending, 1) != 1)
         return;
     aggregate(f);
@@ -85,6 +87,14 @@ static void member_done(void *arg)
     void *done_arg = f->done_arg;
     fan_free(f);
     done(done_arg);
+}
+
+/* A parked member request's done(): complete its response, then count it. */
+static void member_done(void *arg)
+{
+    struct member *m = arg;
+    cse_complete(m->fan->cse, &m->req, &m->rsp);
+    member_answered(m->fan);
 }
 
 enum cse_status op_fanout(struct op_ctx *c)
@@ -129,6 +139,7 @@ enum cse_status op_fanout(struct op_ctx *c)
     atomic_init(&f->pending, (int)f->n + 1);
     for (size_t i = 0; i < f->n; i++) {
         struct member *m = &f->m[i];
+        m->fan = f;
         m->id = mem_strdup(json_string_value(json_array_get(mid, i)));
         struct buf to;
         buf_init(&to);
@@ -150,8 +161,8 @@ enum cse_status op_fanout(struct op_ctx *c)
     c->cse->store->ops->view_release(c->cse->store, c->view);
     c->view = NULL;
     for (size_t i = 0; i < f->n; i++)
-        if (cse_dispatch(c->cse, &f->m[i].req, &f->m[i].rsp, member_done, f) == CSE_DONE)
-            member_done(f);
+        if (cse_dispatch(c->cse, &f->m[i].req, &f->m[i].rsp, member_done, &f->m[i]) == CSE_DONE)
+            member_answered(f);
     if (atomic_fetch_sub(&f->pending, 1) != 1)
         return CSE_PENDING;
     aggregate(f); /* every member answered synchronously */

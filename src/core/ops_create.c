@@ -21,6 +21,7 @@
 
 struct create_job {
     struct store_job job;
+    bool committed;
     struct cse *cse;
     const struct rtype *rt;
     struct store_row row;
@@ -111,20 +112,17 @@ static int create_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
-static void create_done(void *arg, bool committed)
+/* On the request's own thread (cse_complete): the response, and the job freed. */
+static void create_finish(void *arg, struct cse_response *rsp_)
 {
     struct create_job *j = arg;
+    (void)rsp_;
+    bool committed = j->committed;
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     }
-    if (committed && j->result == 0)
-        notes_send(j->cse, &j->notes);
-    else
-        notes_free(&j->notes);
     if (committed && j->result == 0) {
-        if (j->rt->ty == TY_ACP || j->rt->ty == TY_AE) /* policies; registrations */
-            policy_invalidate(j->cse);
         rsp->rsc = RSC_CREATED;
         rsp->location = mem_strdup(j->row.path);
         struct buf b;
@@ -165,10 +163,25 @@ static void create_done(void *arg, bool committed)
     json_decref(j->res);
     json_decref(j->asked);
     store_row_free(&j->row);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
     mem_free(j);
-    done(done_arg);
+}
+
+/* On the writer thread, right after the commit: what cannot wait (notifications, cache
+ * invalidation); the rest is left to create_finish on the request's thread. */
+static void create_done(void *arg, bool committed)
+{
+    struct create_job *j = arg;
+    if (committed && j->result == 0) {
+        notes_send(j->cse, &j->notes);
+        if (j->rt->ty == TY_ACP || j->rt->ty == TY_AE) /* policies; registrations */
+            policy_invalidate(j->cse);
+    } else {
+        notes_free(&j->notes);
+    }
+    j->committed = committed;
+    j->rsp->finish = create_finish;
+    j->rsp->finish_arg = j;
+    j->done(j->done_arg);
 }
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute

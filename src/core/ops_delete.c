@@ -36,6 +36,7 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
 
 struct delete_job {
     struct store_job job;
+    bool committed;
     struct cse *cse;
     char *ri;
     struct cse_response *rsp;
@@ -64,20 +65,17 @@ static int delete_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
-static void delete_done(void *arg, bool committed)
+/* On the request's own thread (cse_complete): the response, and the job freed. */
+static void delete_finish(void *arg, struct cse_response *rsp_)
 {
     struct delete_job *j = arg;
+    (void)rsp_;
+    bool committed = j->committed;
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     }
-    if (committed && j->result == 0)
-        notes_send(j->cse, &j->notes);
-    else
-        notes_free(&j->notes);
     if (committed && j->result == 0) {
-        if (j->gone.ty != TY_CIN) /* the subtree may have held policies or groups */
-            policy_invalidate(j->cse);
         rsp->rsc = RSC_DELETED;
         if (j->rcn == 1)
             rsp->body = represent_row(&j->gone, &rsp->body_len);
@@ -85,10 +83,25 @@ static void delete_done(void *arg, bool committed)
     if (j->have_gone)
         store_row_free(&j->gone);
     mem_free(j->ri);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
     mem_free(j);
-    done(done_arg);
+}
+
+/* On the writer thread, right after the commit: what cannot wait (notifications, cache
+ * invalidation); the rest is left to delete_finish on the request's thread. */
+static void delete_done(void *arg, bool committed)
+{
+    struct delete_job *j = arg;
+    if (committed && j->result == 0) {
+        notes_send(j->cse, &j->notes);
+        if (j->gone.ty != TY_CIN) /* the subtree may have held policies or groups */
+            policy_invalidate(j->cse);
+    } else {
+        notes_free(&j->notes);
+    }
+    j->committed = committed;
+    j->rsp->finish = delete_finish;
+    j->rsp->finish_arg = j;
+    j->done(j->done_arg);
 }
 
 enum cse_status op_delete(struct op_ctx *c)

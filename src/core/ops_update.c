@@ -11,6 +11,7 @@
 
 struct update_job {
     struct store_job job;
+    bool committed;
     struct cse *cse;
     const struct rtype *rt;
     char *ri;
@@ -99,20 +100,17 @@ static int update_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
-static void update_done(void *arg, bool committed)
+/* On the request's own thread (cse_complete): the response, and the job freed. */
+static void update_finish(void *arg, struct cse_response *rsp_)
 {
     struct update_job *j = arg;
+    (void)rsp_;
+    bool committed = j->committed;
     struct cse_response *rsp = j->rsp;
     if (!committed) {
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "commit", "the store could not commit the change");
     }
-    if (committed && j->result == 0)
-        notes_send(j->cse, &j->notes);
-    else
-        notes_free(&j->notes);
     if (committed && j->result == 0) {
-        if (j->rt->ty == TY_ACP || j->rt->ty == TY_GRP)
-            policy_invalidate(j->cse);
         rsp->rsc = RSC_UPDATED;
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
@@ -130,10 +128,25 @@ static void update_done(void *arg, bool committed)
     mem_free(j->doc);
     mem_free(j->acpi);
     mem_free(j->ri);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
     mem_free(j);
-    done(done_arg);
+}
+
+/* On the writer thread, right after the commit: what cannot wait (notifications, cache
+ * invalidation); the rest is left to update_finish on the request's thread. */
+static void update_done(void *arg, bool committed)
+{
+    struct update_job *j = arg;
+    if (committed && j->result == 0) {
+        notes_send(j->cse, &j->notes);
+        if (j->rt->ty == TY_ACP || j->rt->ty == TY_GRP)
+            policy_invalidate(j->cse);
+    } else {
+        notes_free(&j->notes);
+    }
+    j->committed = committed;
+    j->rsp->finish = update_finish;
+    j->rsp->finish_arg = j;
+    j->done(j->done_arg);
 }
 
 enum cse_status op_update(struct op_ctx *c)

@@ -88,6 +88,11 @@ struct cse_response {
     char *message;      /* human-readable message (owned), sent as m2m:dbg where allowed */
     int cnst;           /* Content Status (TS-0004 §6.3.4.2.44): 1 partial, 0 absent */
     long cnot;          /* Content Offset: where the next page starts when cnst is 1 */
+    /* Set by a parked operation when its commit is done: completes the response (formatting,
+     * freeing) on the request's own thread, run by cse_complete(), so the store's single writer
+     * thread does nothing but commits. */
+    void (*finish)(void *arg, struct cse_response *rsp);
+    void *finish_arg;
 };
 
 void request_init(struct cse_request *req);

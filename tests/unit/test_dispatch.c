@@ -177,6 +177,8 @@ static int call(struct env *e, const struct cse_request *req, struct res *out)
             pthread_cond_wait(&w.c, &w.m);
     int calls = w.calls;
     pthread_mutex_unlock(&w.m);
+    if (st == CSE_PENDING)
+        cse_complete(&e->cse, req, &rsp);
     pthread_mutex_destroy(&w.m);
     pthread_cond_destroy(&w.c);
     /* done() runs exactly once for a parked request and never for a finished one */

@@ -204,8 +204,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (x->pending) /* resumed after the commit: the response is ready */
+    if (x->pending) { /* resumed after the commit: complete the response on this thread */
+        cse_complete(hb->cse, &x->req, &x->rsp);
         return send_response(x, false);
+    }
     if (*upload_data_size) {
         if (!x->too_large && x->body.len + *upload_data_size <= (size_t)hb->cse->max_body)
             buf_append(&x->body, upload_data, *upload_data_size);
@@ -258,6 +260,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
         return;
     if (x->counted)
         atomic_fetch_sub(&hb->inflight, 1);
+    if (x->rsp.finish != NULL) /* parked, then the client went away: release what it holds */
+        cse_complete(hb->cse, &x->req, &x->rsp);
     buf_free(&x->body);
     http_scratch_free(&x->scratch);
     response_free(&x->rsp);
