@@ -1,6 +1,4 @@
-/* fuzz_acp: the accessControlPolicy decision (security/acp.h): a setOfAcrs and a request, compiled and evaluated
- * several ways, with the decision's invariants checked. */
-#include <inttypes.h>
+/* fuzz_acp: a setOfAcrs compiled by security/acp and requests decided several ways, checking decision invariants. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -17,11 +17,16 @@
 /* ---- compiled form ---------------------------------------------------------------------------- */
 
 enum { CRON_SEC, CRON_MIN, CRON_HOUR, CRON_DOM, CRON_MON, CRON_DOW, CRON_YEAR, CRON_FIELDS };
-#define CRON_YEAR_BASE 1970
-#define CRON_YEAR_MAX  2225 /* 256 years fit in the 256-bit field */
+#define CRON_YEAR_MIN   1970
+#define CRON_YEAR_MAX   9999 /* TS-0004 scheduleEntry years run to 9999 */
+#define CRON_YEAR_ITEMS 16
 
 struct cron {
-    uint64_t f[CRON_FIELDS][4]; /* 256-bit sets; years offset by CRON_YEAR_BASE */
+    uint64_t f[CRON_YEAR][4]; /* 256-bit sets for seconds .. day of week */
+    struct {
+        int lo, hi, step;
+    } year[CRON_YEAR_ITEMS]; /* years as ranges: a bit set of 8000 years would be wasteful */
+    int nyear;
 };
 
 struct cidr {
@@ -104,11 +109,12 @@ static bool parse_int(const char *s, size_t n, int *out)
 
 /* ---- crontab ---------------------------------------------------------------------------------- */
 
-static const int cron_lo[CRON_FIELDS] = {0, 0, 0, 1, 1, 0, CRON_YEAR_BASE};
+static const int cron_lo[CRON_FIELDS] = {0, 0, 0, 1, 1, 0, CRON_YEAR_MIN};
 static const int cron_hi[CRON_FIELDS] = {59, 59, 23, 31, 12, 7, CRON_YEAR_MAX};
 
-/* One field: "*", "*\/s", "a", "a-b", "a-b/s", comma-separated. */
-static bool cron_field(const char *s, size_t n, int field, uint64_t *set)
+/* One field: "*", "*\/s", "a", "a-b", "a-b/s", comma-separated. Years go to c->year, every other
+ * field to its bit set. */
+static bool cron_field(const char *s, size_t n, int field, struct cron *c)
 {
     int lo = cron_lo[field], hi = cron_hi[field];
     const char *end = s + n;
@@ -135,9 +141,16 @@ static bool cron_field(const char *s, size_t n, int field, uint64_t *set)
             return false;
         if (a < lo || b > hi || a > b)
             return false;
-        for (int v = a; v <= b; v += step) {
-            int bit = field == CRON_YEAR ? v - CRON_YEAR_BASE : (field == CRON_DOW && v == 7 ? 0 : v);
-            set_bit(set, bit);
+        if (field == CRON_YEAR) {
+            if (c->nyear == CRON_YEAR_ITEMS)
+                return false;
+            c->year[c->nyear].lo = a;
+            c->year[c->nyear].hi = b;
+            c->year[c->nyear].step = step;
+            c->nyear++;
+        } else {
+            for (int v = a; v <= b; v += step)
+                set_bit(c->f[field], field == CRON_DOW && v == 7 ? 0 : v);
         }
         s = comma ? comma + 1 : end;
         if (comma && s == end)
@@ -156,7 +169,7 @@ static bool cron_parse(const char *spec, struct cron *c)
         const char *e = p;
         while (*e && *e != ' ' && *e != '\t')
             e++;
-        if (e == p || !cron_field(p, (size_t)(e - p), f, c->f[f]))
+        if (e == p || !cron_field(p, (size_t)(e - p), f, c))
             return false;
         p = e;
     }
@@ -171,11 +184,13 @@ static bool cron_match(const struct cron *c, int64_t t)
     struct tm tm;
     if (gmtime_r(&tt, &tm) == NULL)
         return false;
-    int year = tm.tm_year + 1900 - CRON_YEAR_BASE;
-    return has_bit(c->f[CRON_SEC], tm.tm_sec > 59 ? 59 : tm.tm_sec) && has_bit(c->f[CRON_MIN], tm.tm_min) &&
+    int64_t year = (int64_t)tm.tm_year + 1900; /* 64-bit: tm_year may be near INT_MIN for odd times */
+    bool year_ok = false;
+    for (int i = 0; i < c->nyear && !year_ok; i++)
+        year_ok = year >= c->year[i].lo && year <= c->year[i].hi && (year - c->year[i].lo) % c->year[i].step == 0;
+    return year_ok && has_bit(c->f[CRON_SEC], tm.tm_sec > 59 ? 59 : tm.tm_sec) && has_bit(c->f[CRON_MIN], tm.tm_min) &&
            has_bit(c->f[CRON_HOUR], tm.tm_hour) && has_bit(c->f[CRON_DOM], tm.tm_mday) &&
-           has_bit(c->f[CRON_MON], tm.tm_mon + 1) && has_bit(c->f[CRON_DOW], tm.tm_wday) && year >= 0 && year < 256 &&
-           has_bit(c->f[CRON_YEAR], year);
+           has_bit(c->f[CRON_MON], tm.tm_mon + 1) && has_bit(c->f[CRON_DOW], tm.tm_wday);
 }
 
 bool acp_crontab_valid(const char *spec)
