@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Warden benchmark driver: ceiling vs RETRIEVE vs CREATE with wrk, same run, same machine, loopback only.
+# Warden benchmark driver: ceiling vs RETRIEVE (creator, and reader through a 10-rule ACP) vs CREATE with
+# wrk, same run, same machine, loopback only; plus the ACP decision micro-benchmark (warden-acp-bench)
+# and discovery latency over a 100 000-resource tree (warden-bench-load).
 #
 # Usage (from anywhere):  bench/run.sh
 # Environment:
 #   DURATION=10s  CONNECTIONS=32 (1..64, Warden's per-IP limit)  THREADS=1 (wrk threads)
-#   ROUNDS=1           repeat ceiling/retrieve/create N times, interleaved; figures = medians over rounds
-#   SMOKE=1            1 s per run, 4 connections, 1 thread, 1 round (harness self-test)
+#   ROUNDS=1           repeat ceiling/retrieve/acp_retrieve/create N times, interleaved; figures = medians
+#   SMOKE=1            1 s per run, 4 connections, 1 thread, 1 round, short ACP micro-benchmark, no
+#                      discovery (harness self-test)
+#   ACP_ITERATIONS=5000000  acp_permits calls per case in the micro-benchmark (SMOKE: 200000)
+#   CALLGRIND=auto     instructions per ACP decision under callgrind: auto (when valgrind is installed), 1, 0
+#   DISCOVERY=1        discovery latency over DISC_CONTAINERS x DISC_INSTANCES contentInstances
+#                      (default 1, SMOKE: 0); DISC_CONTAINERS=100 DISC_INSTANCES=1000 DISC_REQUESTS=30
+#                      DISC_CONNS=32 (connections of the bulk create)
 #   BUILD_DIR=build-bench  SKIP_BUILD=1 (use the binaries already in BUILD_DIR)
-#   WARDEN_BIN, CEILING_BIN  explicit binaries (default BUILD_DIR/warden, BUILD_DIR/warden-ceiling)
-#   ENFORCE_TARGETS=1  exit 1 when a ratio is below its target (default: report only)
+#   WARDEN_BIN, CEILING_BIN, ACP_BENCH_BIN, LOAD_BIN  explicit binaries (default BUILD_DIR/warden,
+#                      BUILD_DIR/warden-ceiling, BUILD_DIR/warden-acp-bench, BUILD_DIR/warden-bench-load)
+#   ENFORCE_TARGETS=1  exit 1 when a figure misses its target (default: report only)
 #   RESULTS_DIR=bench/results
 # Exit status: 0 ok; 1 on any failure (build, start-up, provisioning, non-2xx, socket error, crash).
 set -euo pipefail
@@ -22,23 +31,39 @@ if [[ "$SMOKE" == 1 ]]; then
     CONNECTIONS=4
     THREADS=1
     ROUNDS=1
+    ACP_ITERATIONS=200000
+    DISCOVERY="${DISCOVERY:-0}"
     MODE=smoke
 else
     DURATION="${DURATION:-10s}"
     CONNECTIONS="${CONNECTIONS:-32}"
     THREADS="${THREADS:-1}"
     ROUNDS="${ROUNDS:-1}"
+    ACP_ITERATIONS="${ACP_ITERATIONS:-5000000}"
+    DISCOVERY="${DISCOVERY:-1}"
     MODE=full
 fi
+CALLGRIND="${CALLGRIND:-auto}"
+DISC_CONTAINERS="${DISC_CONTAINERS:-100}"
+DISC_INSTANCES="${DISC_INSTANCES:-1000}"
+DISC_REQUESTS="${DISC_REQUESTS:-30}"
+DISC_CONNS="${DISC_CONNS:-32}"
 BUILD_DIR="${BUILD_DIR:-build-bench}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 WARDEN_BIN="${WARDEN_BIN:-$BUILD_DIR/warden}"
 CEILING_BIN="${CEILING_BIN:-$BUILD_DIR/warden-ceiling}"
+ACP_BENCH_BIN="${ACP_BENCH_BIN:-$BUILD_DIR/warden-acp-bench}"
+LOAD_BIN="${LOAD_BIN:-$BUILD_DIR/warden-bench-load}"
 ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
 RESULTS_DIR="${RESULTS_DIR:-$ROOT/bench/results}"
 TARGET_RETRIEVE=0.5
 TARGET_CREATE=0.2
+TARGET_ACP_RETRIEVE=0.5
+TARGET_ACP_NS=1000 # one decision of the 10-rule policy, granted or denied (fastest batch)
 ORIGIN=Cbench
+READER=Creader # the AE that retrieves through the last rule of the 10-rule ACP
+DISC_ORIGIN=Cdisc
+DISC_LABEL=bench-rare
 HOST=127.0.0.1
 
 say()  { printf '%s\n' "$*"; }
@@ -54,6 +79,22 @@ if ! [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || ((THREADS > CONNECTIONS)); then
 fi
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || ((ROUNDS > 50)); then
     fail "ROUNDS must be 1..50 (got '$ROUNDS')"
+fi
+[[ "$ACP_ITERATIONS" =~ ^[1-9][0-9]*$ ]] || fail "ACP_ITERATIONS must be a positive integer (got '$ACP_ITERATIONS')"
+[[ "$CALLGRIND" =~ ^(auto|0|1)$ ]] || fail "CALLGRIND must be auto, 0 or 1 (got '$CALLGRIND')"
+[[ "$DISCOVERY" =~ ^[01]$ ]] || fail "DISCOVERY must be 0 or 1 (got '$DISCOVERY')"
+if ! [[ "$DISC_CONTAINERS" =~ ^[1-9][0-9]*$ ]] || ((DISC_CONTAINERS < 10 || DISC_CONTAINERS > 10000)); then
+    fail "DISC_CONTAINERS must be 10..10000 (got '$DISC_CONTAINERS')"
+fi
+[[ "$DISC_INSTANCES" =~ ^[1-9][0-9]*$ ]] || fail "DISC_INSTANCES must be a positive integer (got '$DISC_INSTANCES')"
+[[ "$DISC_REQUESTS" =~ ^[1-9][0-9]*$ ]] || fail "DISC_REQUESTS must be a positive integer (got '$DISC_REQUESTS')"
+if ! [[ "$DISC_CONNS" =~ ^[1-9][0-9]*$ ]] || ((DISC_CONNS > 64)); then
+    fail "DISC_CONNS must be 1..64 (got '$DISC_CONNS')"
+fi
+if [[ "$CALLGRIND" == auto ]]; then
+    command -v valgrind >/dev/null && CALLGRIND=1 || CALLGRIND=0
+elif [[ "$CALLGRIND" == 1 ]]; then
+    command -v valgrind >/dev/null || fail "CALLGRIND=1 but valgrind is not installed"
 fi
 command -v wrk >/dev/null || fail "wrk not found (tools/deps.sh installs it)"
 command -v curl >/dev/null || fail "curl not found"
@@ -90,13 +131,58 @@ trap 'echo "bench/run.sh: terminated" >&2; exit 143' TERM
 if [[ "$SKIP_BUILD" != 1 ]]; then
     say "== building Release in $BUILD_DIR/"
     if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release &&
-        cmake --build "$BUILD_DIR" -j2 --target warden warden-ceiling; } >"$WORK/build.log" 2>&1; then
+        cmake --build "$BUILD_DIR" -j2 --target warden warden-ceiling warden-acp-bench warden-bench-load; } \
+        >"$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         fail "build failed (last 40 lines above)"
     fi
 fi
 [[ -x "$WARDEN_BIN" ]] || fail "warden binary not found: $WARDEN_BIN"
 [[ -x "$CEILING_BIN" ]] || fail "ceiling binary not found: $CEILING_BIN (is add_subdirectory(bench) in CMakeLists.txt?)"
+[[ -x "$ACP_BENCH_BIN" ]] || fail "ACP micro-benchmark not found: $ACP_BENCH_BIN (target warden-acp-bench)"
+[[ -x "$LOAD_BIN" ]] || fail "load client not found: $LOAD_BIN (target warden-bench-load)"
+mkdir -p "$RESULTS_DIR"
+
+# ---------------------------------------------------------------- ACP decision micro-benchmark
+# Before the servers start, so nothing of ours competes for the cores. warden-acp-bench compiles its
+# 10-rule policy (the same one the acp_retrieve run provisions, see --print-policy) and times acp_permits.
+declare -A A
+say "== ACP decision: warden-acp-bench --iterations $ACP_ITERATIONS (10 rules, the last one grants)"
+if ! "$ACP_BENCH_BIN" --iterations "$ACP_ITERATIONS" >"$WORK/acp-bench.txt" 2>&1; then
+    cat "$WORK/acp-bench.txt" >&2
+    fail "warden-acp-bench failed"
+fi
+grep -v '^ACP_RESULT ' "$WORK/acp-bench.txt" || true
+while read -r line; do
+    kase=""
+    for kv in ${line#ACP_RESULT }; do [[ "${kv%%=*}" != case ]] || kase=${kv#*=}; done
+    for kv in ${line#ACP_RESULT }; do A[$kase.${kv%%=*}]=${kv#*=}; done
+done < <(grep '^ACP_RESULT ' "$WORK/acp-bench.txt")
+[[ -n "${A[granted.ns_min]:-}" && -n "${A[denied.ns_min]:-}" ]] || fail "warden-acp-bench printed no ACP_RESULT lines"
+# Instructions per decision: callgrind counts only inside acp_permits (--toggle-collect); two runs with
+# different iteration counts and the difference divided by the difference cancel the one-off costs
+# (the checking call, gmtime's first-call set-up), so the figure is exact and repeatable.
+A[granted.instructions]=n/a A[denied.instructions]=n/a
+if [[ "$CALLGRIND" == 1 ]]; then
+    for kase in granted denied; do
+        for n in 1000 2000; do
+            if ! valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.$kase.$n" --collect-atstart=no \
+                --toggle-collect=acp_permits "$ACP_BENCH_BIN" --no-timing --case "$kase" --iterations "$n" \
+                >"$WORK/callgrind.log" 2>&1; then
+                cat "$WORK/callgrind.log" >&2
+                fail "warden-acp-bench under callgrind failed"
+            fi
+            A[$kase.ir$n]="$(sed -n 's/^totals:[[:space:]]*\([0-9]*\).*/\1/p' "$WORK/callgrind.$kase.$n")"
+        done
+        if [[ -n "${A[$kase.ir1000]}" && -n "${A[$kase.ir2000]}" ]] && ((A[$kase.ir2000] > A[$kase.ir1000])); then
+            A[$kase.instructions]=$(((A[$kase.ir2000] - A[$kase.ir1000]) / 1000))
+        else
+            printf 'bench/run.sh: warning: no callgrind total for the %s case\n' "$kase" >&2
+        fi
+    done
+    say "   instructions per decision (callgrind, inside acp_permits): granted ${A[granted.instructions]}, denied ${A[denied.instructions]}"
+fi
+cp "$WORK/acp-bench.txt" "$RESULTS_DIR/acp-bench.txt"
 
 # ---------------------------------------------------------------- servers
 # A TCP port nobody on this host uses. Warden and the ceiling set SO_REUSEPORT
@@ -210,17 +296,42 @@ m2m "$CEILING_PORT" GET "$CIN_PATH" "$ORIGIN"
 expect 200 2000 "ceiling GET"
 say "   AE /cse-in/$AE_RN, container $CNT_PATH (mni=100), contentInstance $CIN_PATH"
 
+# The ACP run: AE $READER retrieves a contentInstance of a container whose acpi names an ACP with the
+# 10-rule pv of warden-acp-bench (rule 1 grants $ORIGIN everything, so it can create the instance; only
+# rule 10 grants $READER, RETRIEVE|DISCOVERY). The contentInstance follows its container's policies.
+m2m "$WARDEN_PORT" POST /cse-in "$READER" 2 '{"m2m:ae":{"api":"Nbench","rr":false,"srv":["3"]}}'
+expect 201 2001 "create AE $READER"
+POLICY_PV="$("$ACP_BENCH_BIN" --print-policy)" || fail "warden-acp-bench --print-policy failed"
+m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 1 \
+    "{\"m2m:acp\":{\"rn\":\"acp10\",\"pv\":$POLICY_PV,\"pvs\":{\"acr\":[{\"acor\":[\"$ORIGIN\"],\"acop\":63}]}}}"
+expect 201 2001 "create accessControlPolicy (10 rules)"
+ACP_RI="$(printf '%s' "$RESP_BODY" | sed -n 's/.*"ri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)"
+[[ -n "$ACP_RI" ]] || fail "no ri in the accessControlPolicy response: $RESP_BODY"
+m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 "{\"m2m:cnt\":{\"rn\":\"cacp\",\"acpi\":[\"$ACP_RI\"]}}"
+expect 201 2001 "create container with acpi"
+ACNT_PATH="/cse-in/$AE_RN/$(created_rn "create container with acpi")"
+m2m "$WARDEN_PORT" POST "$ACNT_PATH" "$ORIGIN" 4 '{"m2m:cin":{"cnf":"text/plain:0","con":"warden benchmark reading 0001"}}'
+expect 201 2001 "create contentInstance under the ACP"
+ACIN_PATH="$ACNT_PATH/$(created_rn "create contentInstance under the ACP")"
+m2m "$WARDEN_PORT" GET "$ACIN_PATH" "$READER"
+expect 200 2000 "retrieve $ACIN_PATH as $READER (granted by rule 10)"
+m2m "$WARDEN_PORT" DELETE "$ACIN_PATH" "$READER"
+expect 403 4103 "delete $ACIN_PATH as $READER (no rule grants DELETE)"
+m2m "$WARDEN_PORT" GET "$CIN_PATH" "$READER"
+expect 403 4103 "retrieve $CIN_PATH as $READER (no acpi: creator only)"
+say "   AE /cse-in/$READER, ACP $ACP_RI (pv: 10 rules), container $ACNT_PATH (acpi), contentInstance $ACIN_PATH"
+
 # ---------------------------------------------------------------- runs
-mkdir -p "$RESULTS_DIR"
-for n in ceiling retrieve create; do : >"$RESULTS_DIR/wrk-$n.txt"; done
-# run_wrk ROUND NAME PORT SCRIPT PATH -> R[ROUND.NAME.key] for every key of the script's WRK_RESULT line
+RUNS=(ceiling retrieve acp_retrieve create)
+for n in "${RUNS[@]}"; do : >"$RESULTS_DIR/wrk-$n.txt"; done
+# run_wrk ROUND NAME PORT SCRIPT PATH [ORIGIN] -> R[ROUND.NAME.key] for every key of the script's WRK_RESULT line
 declare -A R
 run_wrk() {
-    local round=$1 name=$2 port=$3 script=$4 path=$5 out line kv key val k
+    local round=$1 name=$2 port=$3 script=$4 path=$5 origin=${6:-$ORIGIN} out line kv key val k
     out="$WORK/wrk-$round-$name.txt"
-    say "== $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/$script http://$HOST:$port$path"
+    say "== $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/$script http://$HOST:$port$path (From $origin)"
     # In the background so that a signal to this script is handled at once (cleanup stops wrk too).
-    WARDEN_BENCH_PATH="$path" WARDEN_BENCH_ORIGIN="$ORIGIN" \
+    WARDEN_BENCH_PATH="$path" WARDEN_BENCH_ORIGIN="$origin" \
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 5s --latency \
         -s "$ROOT/bench/$script" "http://$HOST:$port$path" >"$out" 2>&1 </dev/null &
     local wrk_pid=$!
@@ -238,7 +349,7 @@ run_wrk() {
     k="$round.$name"
     local sockerr=$((R[$k.err_connect] + R[$k.err_read] + R[$k.err_write] + R[$k.err_timeout]))
     R[$k.socket_errors]=$sockerr
-    printf '   %-9s %10s req/s   p50 %8.3f ms   p99 %8.3f ms   requests %s   non-2xx %s   socket errors %s\n' \
+    printf '   %-12s %10s req/s   p50 %8.3f ms   p99 %8.3f ms   requests %s   non-2xx %s   socket errors %s\n' \
         "$name" "${R[$k.rps]}" "$(awk "BEGIN{print ${R[$k.p50_us]}/1000}")" \
         "$(awk "BEGIN{print ${R[$k.p99_us]}/1000}")" "${R[$k.requests]}" "${R[$k.non2xx]}" "$sockerr"
     alive ceiling "$CEILING_PID"
@@ -258,6 +369,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fi
     run_wrk "$round" ceiling "$CEILING_PORT" ceiling.lua "$CIN_PATH"
     run_wrk "$round" retrieve "$WARDEN_PORT" retrieve.lua "$CIN_PATH"
+    run_wrk "$round" acp_retrieve "$WARDEN_PORT" acp_retrieve.lua "$ACIN_PATH" "$READER"
     run_wrk "$round" create "$WARDEN_PORT" create.lua "$CNT_PATH"
 done
 
@@ -268,6 +380,88 @@ CNI="$(printf '%s' "$RESP_BODY" | sed -n 's/.*"cni"[[:space:]]*:[[:space:]]*\([0
 if [[ -n "$CNI" ]] && ((CNI > 100)); then fail "container holds cni=$CNI instances, more than mni=100"; fi
 m2m "$WARDEN_PORT" GET "$CNT_PATH/la" "$ORIGIN"
 expect 200 2000 "retrieve $CNT_PATH/la after the create run"
+
+# ---------------------------------------------------------------- discovery over 100 000 resources
+# Last, so the big tree cannot influence the throughput runs. AE $DISC_ORIGIN with DISC_CONTAINERS
+# containers (every (DISC_CONTAINERS/10)th labelled $DISC_LABEL), each with DISC_INSTANCES
+# contentInstances created by warden-bench-load on DISC_CONNS keep-alive connections; then
+# DISC_REQUESTS timed sequential requests (after 2 untimed) per discovery query, as the AE itself
+# (the creator: the default policy grants DISCOVERY on everything, one decision per resource).
+declare -A D
+rm -f "$RESULTS_DIR/discovery.txt" # never leave an earlier run's figures next to this run's latest.txt
+if [[ "$DISCOVERY" == 1 ]]; then
+    say "== discovery: provisioning $DISC_CONTAINERS containers x $DISC_INSTANCES contentInstances"
+    m2m "$WARDEN_PORT" POST /cse-in "$DISC_ORIGIN" 2 '{"m2m:ae":{"api":"Nbench","rr":false,"srv":["3"]}}'
+    expect 201 2001 "create AE $DISC_ORIGIN"
+    DISC_AE="/cse-in/$(created_rn "create AE $DISC_ORIGIN")"
+    # load_create OUT PER_PARENT BODY PARENT... (warden-bench-load create, in the background like wrk)
+    load_create() {
+        local out=$1 per=$2 body=$3 pid
+        shift 3
+        "$LOAD_BIN" create --port "$WARDEN_PORT" --host "$HOST" --origin "$DISC_ORIGIN" --ty "$LOAD_TY" \
+            --per-parent "$per" --conns "$DISC_CONNS" --body "$body" "$@" >"$out" 2>&1 </dev/null &
+        pid=$!
+        PIDS+=("$pid")
+        if ! wait "$pid"; then
+            cat "$out" >&2
+            fail "discovery provisioning: warden-bench-load create failed"
+        fi
+        alive warden "$WARDEN_PID"
+        grep -q '^LOAD_RESULT ' "$out" || fail "no LOAD_RESULT from warden-bench-load create"
+    }
+    # containers: 10 labelled (rn l0..l9), the others not (rn d0..); a sequential curl per container
+    # would take 0.1-0.3 s each on a loaded machine (every create is a commit)
+    labelled=10 parents=() LOAD_TY=3
+    load_create "$WORK/disc-cnt.txt" "$labelled" "{\"m2m:cnt\":{\"rn\":\"l@N@\",\"lbl\":[\"$DISC_LABEL\"]}}" "$DISC_AE"
+    ((DISC_CONTAINERS == labelled)) ||
+        load_create "$WORK/disc-cnt.txt" $((DISC_CONTAINERS - labelled)) '{"m2m:cnt":{"rn":"d@N@"}}' "$DISC_AE"
+    say "   $DISC_CONTAINERS containers under $DISC_AE, $labelled of them labelled $DISC_LABEL"
+    for ((i = 0; i < DISC_CONTAINERS; i++)); do
+        if ((i < labelled)); then parents+=("$DISC_AE/l$i"); else parents+=("$DISC_AE/d$((i - labelled))"); fi
+    done
+    LOAD_TY=4
+    load_create "$WORK/disc-create.txt" "$DISC_INSTANCES" \
+        '{"m2m:cin":{"cnf":"text/plain:0","con":"reading @N@: temperature=21.5;humidity=40;pressure=1013"}}' "${parents[@]}"
+    line="$(grep '^LOAD_RESULT ' "$WORK/disc-create.txt" | tail -n 1)"
+    for kv in ${line#LOAD_RESULT }; do D[create.${kv%%=*}]=${kv#*=}; done
+    D[resources]=$((1 + DISC_CONTAINERS + DISC_CONTAINERS * DISC_INSTANCES))
+    say "   ${D[create.requests]} contentInstances in ${D[create.seconds]} s (${D[create.rps]} creates/s on $DISC_CONNS connections); $DISC_AE holds ${D[resources]} resources with itself"
+    m2m "$WARDEN_PORT" GET "${parents[0]}" "$DISC_ORIGIN"
+    expect 200 2000 "retrieve ${parents[0]}"
+    CNI="$(printf '%s' "$RESP_BODY" | sed -n 's/.*"cni"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' | head -n 1)"
+    [[ "$CNI" == "$DISC_INSTANCES" ]] || fail "${parents[0]} holds cni=${CNI:-?} instances, expected $DISC_INSTANCES"
+
+    # query name, request path, expected number of URIs in the m2m:uril
+    lim=$((DISC_CONTAINERS * DISC_INSTANCES < 100 ? DISC_CONTAINERS * DISC_INSTANCES : 100))
+    DISC_Q=(ty3 "$DISC_AE?fu=1&ty=3" "$DISC_CONTAINERS"
+        ty4_lim100 "$DISC_AE?fu=1&ty=4&lim=100" "$lim"
+        lbl "$DISC_AE?fu=1&lbl=$DISC_LABEL" "$labelled")
+    qpaths=()
+    for ((q = 0; q < ${#DISC_Q[@]}; q += 3)); do qpaths+=("${DISC_Q[q + 1]}"); done
+    say "== discovery: $DISC_REQUESTS sequential timed requests each (keep-alive, 2 untimed first), From $DISC_ORIGIN"
+    "$LOAD_BIN" get --port "$WARDEN_PORT" --host "$HOST" --origin "$DISC_ORIGIN" --n "$DISC_REQUESTS" --warmup 2 \
+        "${qpaths[@]}" >"$WORK/disc-get.txt" 2>&1 </dev/null &
+    load_pid=$!
+    PIDS+=("$load_pid")
+    if ! wait "$load_pid"; then
+        cat "$WORK/disc-get.txt" >&2
+        fail "discovery: warden-bench-load get failed"
+    fi
+    alive warden "$WARDEN_PID"
+    for ((q = 0; q < ${#DISC_Q[@]}; q += 3)); do
+        name=${DISC_Q[q]} qpath=${DISC_Q[q + 1]} want=${DISC_Q[q + 2]}
+        line="$(grep -F "path=$qpath " "$WORK/disc-get.txt" | head -n 1)" || fail "discovery: no result for $qpath"
+        for kv in ${line#LOAD_RESULT }; do D[$name.${kv%%=*}]=${kv#*=}; done
+        D[$name.path]=$qpath
+        [[ "${D[$name.results]}" == "$want" ]] ||
+            fail "discovery $qpath returned ${D[$name.results]} URIs, expected $want"
+        printf '   %-11s GET %-44s %4s URIs   p50 %8.3f ms   p99 %8.3f ms   (min %.3f, max %.3f)\n' "$name" "$qpath" \
+            "${D[$name.results]}" "$(awk "BEGIN{print ${D[$name.p50_us]}/1000}")" \
+            "$(awk "BEGIN{print ${D[$name.p99_us]}/1000}")" "$(awk "BEGIN{print ${D[$name.min_us]}/1000}")" \
+            "$(awk "BEGIN{print ${D[$name.max_us]}/1000}")"
+    done
+    cat "$WORK/disc-create.txt" "$WORK/disc-get.txt" >"$RESULTS_DIR/discovery.txt"
+fi
 
 # Anything Warden logged at level error during the runs (or a crash report) is worth a look; its start-up
 # banner and the dev-profile WARN line are expected.
@@ -284,7 +478,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.3f", a / b; else print "0" }'; }
 meets() { awk -v r="$1" -v t="$2" 'BEGIN{ exit !(r >= t) }' && echo pass || echo below; }
 declare -A S
-for n in ceiling retrieve create; do
+for n in "${RUNS[@]}"; do
     for key in rps p50_us p99_us mean_us max_us; do
         vals=()
         for ((round = 1; round <= ROUNDS; round++)); do vals+=("${R[$round.$n.$key]}"); done
@@ -297,7 +491,7 @@ for n in ceiling retrieve create; do
     done
 done
 # The ratio is taken within each round (ceiling and Warden measured back to back), then the median.
-for what in retrieve create; do
+for what in retrieve acp_retrieve create; do
     vals=()
     for ((round = 1; round <= ROUNDS; round++)); do
         vals+=("$(ratio "${R[$round.$what.rps]}" "${R[$round.ceiling.rps]}")")
@@ -309,20 +503,47 @@ RATIO_RETRIEVE="${S[ratio.retrieve]}"
 RATIO_CREATE="${S[ratio.create]}"
 VERDICT_RETRIEVE="$(meets "$RATIO_RETRIEVE" "$TARGET_RETRIEVE")"
 VERDICT_CREATE="$(meets "$RATIO_CREATE" "$TARGET_CREATE")"
+RATIO_ACP_RETRIEVE="${S[ratio.acp_retrieve]}"
+VERDICT_ACP_RETRIEVE="$(meets "$RATIO_ACP_RETRIEVE" "$TARGET_ACP_RETRIEVE")"
+# The ACP run against the creator-only retrieve of the same rounds (informational: what the policy costs).
+vals=()
+for ((round = 1; round <= ROUNDS; round++)); do
+    vals+=("$(ratio "${R[$round.acp_retrieve.rps]}" "${R[$round.retrieve.rps]}")")
+done
+RATIO_ACP_PLAIN="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+# The decision target holds when both cases stay under it: the fastest batch, the one least disturbed by
+# other load on the machine (the median is reported next to it; the instruction count is load-independent).
+VERDICT_ACP_NS="$(awk -v g="${A[granted.ns_min]}" -v d="${A[denied.ns_min]}" -v t="$TARGET_ACP_NS" \
+    'BEGIN{ print (g < t && d < t) ? "pass" : "below" }')"
 
 say ""
 say "== summary ($MODE: duration $DURATION, $CONNECTIONS connections, $THREADS wrk thread(s), $(nproc) CPUs$(
     ((ROUNDS == 1)) || echo ", median of $ROUNDS rounds"))"
-printf '   %-9s %12s %10s %10s %9s %8s\n' run "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
-for n in ceiling retrieve create; do
-    printf '   %-9s %12s %10.3f %10.3f %9s %8s\n' "$n" "${S[$n.rps]}" \
+printf '   %-12s %12s %10s %10s %9s %8s\n' run "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+for n in "${RUNS[@]}"; do
+    printf '   %-12s %12s %10.3f %10.3f %9s %8s\n' "$n" "${S[$n.rps]}" \
         "$(awk "BEGIN{print ${S[$n.p50_us]}/1000}")" "$(awk "BEGIN{print ${S[$n.p99_us]}/1000}")" \
         "${S[$n.non2xx]}" "${S[$n.socket_errors]}"
 done
-say "   retrieve/ceiling = $RATIO_RETRIEVE   (target >= $TARGET_RETRIEVE: $VERDICT_RETRIEVE)$(
+say "   retrieve/ceiling     = $RATIO_RETRIEVE   (target >= $TARGET_RETRIEVE: $VERDICT_RETRIEVE)$(
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.retrieve.rounds]}")"
-say "   create/ceiling   = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDICT_CREATE)$(
+say "   acp_retrieve/ceiling = $RATIO_ACP_RETRIEVE   (target >= $TARGET_ACP_RETRIEVE: $VERDICT_ACP_RETRIEVE)$(
+    ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.acp_retrieve.rounds]}")   acp_retrieve/retrieve = $RATIO_ACP_PLAIN"
+say "   create/ceiling       = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDICT_CREATE)$(
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.create.rounds]}")"
+say "   ACP decision, 10 rules, last grants: granted ${A[granted.ns_min]} ns (median ${A[granted.ns_median]}), denied ${A[denied.ns_min]} ns (median ${A[denied.ns_median]})   (target < $TARGET_ACP_NS ns: $VERDICT_ACP_NS)"
+say "                 instructions/decision (callgrind): granted ${A[granted.instructions]}, denied ${A[denied.instructions]}$(
+    [[ "$CALLGRIND" == 1 ]] || echo " (CALLGRIND=0 or no valgrind)")"
+if [[ "$DISCOVERY" == 1 ]]; then
+    say "   discovery over ${D[resources]} resources, $DISC_REQUESTS requests per query$(
+        ((DISC_REQUESTS >= 100)) || echo " (so p99 is the slowest of them)"):"
+    for q in ty3 ty4_lim100 lbl; do
+        printf '     %-11s %4s URIs   p50 %9.3f ms   p99 %9.3f ms\n' "$q" "${D[$q.results]}" \
+            "$(awk "BEGIN{print ${D[$q.p50_us]}/1000}")" "$(awk "BEGIN{print ${D[$q.p99_us]}/1000}")"
+    done
+else
+    say "   discovery: skipped (DISCOVERY=0$([[ "$MODE" != smoke ]] || echo ", the SMOKE default"))"
+fi
 
 {
     say "# Warden benchmark summary, written by bench/run.sh; key=value, one per line."
@@ -337,7 +558,7 @@ say "   create/ceiling   = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDICT_C
     say "connections=$CONNECTIONS"
     say "threads=$THREADS"
     say "rounds=$ROUNDS"
-    for n in ceiling retrieve create; do
+    for n in "${RUNS[@]}"; do
         for k in rps rps_rounds requests p50_us p99_us mean_us max_us non2xx socket_errors; do
             say "$n.$k=${S[$n.$k]}"
         done
@@ -350,10 +571,41 @@ say "   create/ceiling   = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDICT_C
     say "target.create_ceiling=$TARGET_CREATE"
     say "verdict.retrieve_ceiling=$VERDICT_RETRIEVE"
     say "verdict.create_ceiling=$VERDICT_CREATE"
+    say "ratio.acp_retrieve_ceiling=$RATIO_ACP_RETRIEVE"
+    say "ratio.acp_retrieve_ceiling_rounds=${S[ratio.acp_retrieve.rounds]}"
+    say "ratio.acp_retrieve_retrieve=$RATIO_ACP_PLAIN"
+    say "target.acp_retrieve_ceiling=$TARGET_ACP_RETRIEVE"
+    say "verdict.acp_retrieve_ceiling=$VERDICT_ACP_RETRIEVE"
+    say "acp_decision.rules=${A[granted.rules]}"
+    say "acp_decision.iterations=${A[granted.iterations]}"
+    say "acp_decision.compile_ns=${A[compile.ns_mean]}"
+    for kase in granted denied; do
+        say "acp_decision.${kase}_ns=${A[$kase.ns_min]}"
+        say "acp_decision.${kase}_ns_median=${A[$kase.ns_median]}"
+        say "acp_decision.${kase}_ns_max=${A[$kase.ns_max]}"
+        say "acp_decision.${kase}_instructions=${A[$kase.instructions]}"
+    done
+    say "target.acp_decision_ns=$TARGET_ACP_NS"
+    say "verdict.acp_decision=$VERDICT_ACP_NS"
+    say "discovery.enabled=$DISCOVERY"
+    if [[ "$DISCOVERY" == 1 ]]; then
+        say "discovery.resources=${D[resources]}"
+        say "discovery.containers=$DISC_CONTAINERS"
+        say "discovery.instances_per_container=$DISC_INSTANCES"
+        say "discovery.provision_requests=${D[create.requests]}"
+        say "discovery.provision_seconds=${D[create.seconds]}"
+        say "discovery.provision_rps=${D[create.rps]}"
+        say "discovery.provision_conns=$DISC_CONNS"
+        for q in ty3 ty4_lim100 lbl; do
+            say "discovery.$q.path=${D[$q.path]}"
+            for k in n results bytes p50_us p90_us p99_us min_us max_us mean_us; do say "discovery.$q.$k=${D[$q.$k]}"; done
+        done
+    fi
 } >"$RESULTS_DIR/latest.txt.tmp"
 mv "$RESULTS_DIR/latest.txt.tmp" "$RESULTS_DIR/latest.txt"
 say "   written: ${RESULTS_DIR#"$ROOT"/}/latest.txt"
 
-if [[ "$ENFORCE_TARGETS" == 1 && ("$VERDICT_RETRIEVE" != pass || "$VERDICT_CREATE" != pass) ]]; then
-    fail "ratio below target (ENFORCE_TARGETS=1)"
+if [[ "$ENFORCE_TARGETS" == 1 && ("$VERDICT_RETRIEVE" != pass || "$VERDICT_CREATE" != pass ||
+    "$VERDICT_ACP_RETRIEVE" != pass || "$VERDICT_ACP_NS" != pass) ]]; then
+    fail "a figure misses its target (ENFORCE_TARGETS=1)"
 fi
