@@ -40,10 +40,28 @@ static const char *const migrations[] = {
     "ALTER TABLE res ADD COLUMN acpi TEXT NOT NULL DEFAULT '';",
     /* 3: subscription children per resource, so a change looks for subscriptions only where
      * there are some */
-    "ALTER TABLE res ADD COLUMN nsub INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);",
+    ("ALTER TABLE res ADD COLUMN nsub INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);"),
     /* 4: discovery by resource type within a subtree */
     "CREATE INDEX res_ty_path ON res(ty, path);",
+    /* 5: discovery by label: the labels of every resource in an indexed table, kept in step with
+     * the documents by triggers (the WHEN clauses skip documents without labels cheaply) */
+    ("CREATE TABLE lbl(ri TEXT NOT NULL, label TEXT NOT NULL);"
+     "CREATE INDEX lbl_label ON lbl(label);"
+     "CREATE INDEX lbl_ri ON lbl(ri);"
+     "INSERT INTO lbl(ri, label) SELECT res.ri, j.value FROM res, json_each(res.doc, '$.lbl') j"
+     " WHERE j.type = 'text';"
+     "CREATE TRIGGER res_lbl_ins AFTER INSERT ON res WHEN instr(new.doc, '\"lbl\"') > 0 BEGIN"
+     " INSERT INTO lbl(ri, label) SELECT new.ri, value FROM json_each(new.doc, '$.lbl') WHERE type = 'text';"
+     " END;"
+     "CREATE TRIGGER res_lbl_upd AFTER UPDATE OF doc ON res"
+     " WHEN instr(old.doc, '\"lbl\"') > 0 OR instr(new.doc, '\"lbl\"') > 0 BEGIN"
+     " DELETE FROM lbl WHERE ri = old.ri;"
+     " INSERT INTO lbl(ri, label) SELECT new.ri, value FROM json_each(new.doc, '$.lbl') WHERE type = 'text';"
+     " END;"
+     "CREATE TRIGGER res_lbl_del AFTER DELETE ON res WHEN instr(old.doc, '\"lbl\"') > 0 BEGIN"
+     " DELETE FROM lbl WHERE ri = old.ri;"
+     " END;"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
@@ -86,8 +104,8 @@ static const char *const sql[Q_COUNT] = {
     /* the resource and everything below it: a range scan of the path index ('0' follows '/') */
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
     [Q_ADD_NSUB] = "UPDATE res SET nsub = max(0, nsub + ?2) WHERE ri = ?1",
-    [Q_CLAMP_ET] = "UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
-                   " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2",
+    [Q_CLAMP_ET] = ("UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
+                    " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2"),
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     /* a reader's lookups for one request share one read transaction: one snapshot, and one
@@ -401,7 +419,7 @@ static int sq_find(struct store_view *v, const char *path, const struct store_fi
         cond(&q, &first, f->any_of), bind_i(&b, &q, "json_extract(doc, '$.cs') < ?", f->szb);
     if (f->nlbl > 0) {
         cond(&q, &first, f->any_of);
-        buf_puts(&q, "EXISTS (SELECT 1 FROM json_each(res.doc, '$.lbl') WHERE value IN (");
+        buf_puts(&q, "ri IN (SELECT ri FROM lbl WHERE label IN ("); /* the label index (migration 5) */
         for (int i = 0; i < f->nlbl; i++)
             bind_s(&b, &q, i ? ",?" : "?", f->lbl[i]);
         buf_puts(&q, "))");
