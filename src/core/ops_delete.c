@@ -13,7 +13,8 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
      * then every subscription going with the subtree (deletion notification) */
     sub_event(t, row, 2 /* delete of the resource */, row, NULL);
     sub_deleted(t, row);
-    if (ops->delete_subtree(t->txn, row->path) != STORE_OK)
+    int drc = row->ty == TY_CIN ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
+    if (drc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     struct store_row parent;
     int rc = ops->get_ri(t->txn, row->pi, t->now, &parent);

@@ -48,7 +48,7 @@ static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t
         }
         if (rc != STORE_OK)
             return store_fail(t);
-        rc = ops->delete_subtree(t->txn, old.path);
+        rc = ops->delete_leaf(t->txn, old.ri); /* an instance has no children */
         cni -= 1;
         cbs -= old.cs;
         store_row_free(&old);

@@ -79,7 +79,7 @@ struct store_ops {
     int (*get_path)(struct store_view *v, const char *path, int64_t now, struct store_row *out);
     /* Newest (latest=true) or oldest child of type ty under parent ri pi. */
     int (*edge_child)(struct store_view *v, const char *pi, int ty, bool latest, int64_t now, struct store_row *out);
-    /* Direct children of pi in creation order; ty 0 = any type. */
+    /* Direct children of pi, by type and then creation order; ty 0 = any type. */
     int (*children)(struct store_view *v, const char *pi, int ty, int64_t now, store_row_fn fn, void *arg);
     /* Every resource strictly below path, in path order. */
     int (*descendants)(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg);
@@ -93,6 +93,8 @@ struct store_ops {
     int (*insert)(struct store_view *v, struct store_row *row);
     int (*update)(struct store_view *v, const struct store_row *row); /* by ri: doc, et, cs, acpi */
     int (*delete_subtree)(struct store_view *v, const char *path);
+    /* Delete one resource that cannot have children (a contentInstance), by resourceID. */
+    int (*delete_leaf)(struct store_view *v, const char *ri);
     /* Add delta to the subscription count of resource ri. */
     int (*add_nsub)(struct store_view *v, const char *ri, int delta);
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
