@@ -294,7 +294,13 @@ m2m "$WARDEN_PORT" GET "$CIN_PATH" "$ORIGIN"
 expect 200 2000 "retrieve $CIN_PATH"
 m2m "$CEILING_PORT" GET "$CIN_PATH" "$ORIGIN"
 expect 200 2000 "ceiling GET"
-say "   AE /cse-in/$AE_RN, container $CNT_PATH (mni=100), contentInstance $CIN_PATH"
+# The create run writes into a container without limits: "create of a contentInstance", durable.
+# create_mni writes into $CNT_PATH (mni=100), so each create also evicts the oldest instance: a
+# create plus a delete, reported beside it.
+m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 '{"m2m:cnt":{"rn":"log"}}'
+expect 201 2001 "create container without limits"
+LOG_PATH="/cse-in/$AE_RN/$(created_rn "create container without limits")"
+say "   AE /cse-in/$AE_RN, container $CNT_PATH (mni=100), contentInstance $CIN_PATH, container $LOG_PATH (no limits)"
 
 # The ACP run: AE $READER retrieves a contentInstance of a container whose acpi names an ACP with the
 # 10-rule pv of warden-acp-bench (rule 1 grants $ORIGIN everything, so it can create the instance; only
@@ -322,7 +328,7 @@ expect 403 4103 "retrieve $CIN_PATH as $READER (no acpi: creator only)"
 say "   AE /cse-in/$READER, ACP $ACP_RI (pv: 10 rules), container $ACNT_PATH (acpi), contentInstance $ACIN_PATH"
 
 # ---------------------------------------------------------------- runs
-RUNS=(ceiling retrieve acp_retrieve create)
+RUNS=(ceiling retrieve acp_retrieve create create_mni)
 for n in "${RUNS[@]}"; do : >"$RESULTS_DIR/wrk-$n.txt"; done
 # run_wrk ROUND NAME PORT SCRIPT PATH [ORIGIN] -> R[ROUND.NAME.key] for every key of the script's WRK_RESULT line
 declare -A R
@@ -370,7 +376,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     run_wrk "$round" ceiling "$CEILING_PORT" ceiling.lua "$CIN_PATH"
     run_wrk "$round" retrieve "$WARDEN_PORT" retrieve.lua "$CIN_PATH"
     run_wrk "$round" acp_retrieve "$WARDEN_PORT" acp_retrieve.lua "$ACIN_PATH" "$READER"
-    run_wrk "$round" create "$WARDEN_PORT" create.lua "$CNT_PATH"
+    run_wrk "$round" create "$WARDEN_PORT" create.lua "$LOG_PATH"
+    run_wrk "$round" create_mni "$WARDEN_PORT" create.lua "$CNT_PATH"
 done
 
 # The store must still be consistent: the container is bounded by mni and its latest instance is readable.
@@ -491,7 +498,7 @@ for n in "${RUNS[@]}"; do
     done
 done
 # The ratio is taken within each round (ceiling and Warden measured back to back), then the median.
-for what in retrieve acp_retrieve create; do
+for what in retrieve acp_retrieve create create_mni; do
     vals=()
     for ((round = 1; round <= ROUNDS; round++)); do
         vals+=("$(ratio "${R[$round.$what.rps]}" "${R[$round.ceiling.rps]}")")
@@ -531,6 +538,8 @@ say "   acp_retrieve/ceiling = $RATIO_ACP_RETRIEVE   (target >= $TARGET_ACP_RETR
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.acp_retrieve.rounds]}")   acp_retrieve/retrieve = $RATIO_ACP_PLAIN"
 say "   create/ceiling       = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDICT_CREATE)$(
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.create.rounds]}")"
+say "   create_mni/ceiling   = ${S[ratio.create_mni]}   (each create also evicts the oldest of mni=100; no target)$(
+    ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.create_mni.rounds]}")"
 say "   ACP decision, 10 rules, last grants: granted ${A[granted.ns_min]} ns (median ${A[granted.ns_median]}), denied ${A[denied.ns_min]} ns (median ${A[denied.ns_median]})   (target < $TARGET_ACP_NS ns: $VERDICT_ACP_NS)"
 say "                 instructions/decision (callgrind): granted ${A[granted.instructions]}, denied ${A[denied.instructions]}$(
     [[ "$CALLGRIND" == 1 ]] || echo " (CALLGRIND=0 or no valgrind)")"
@@ -567,6 +576,8 @@ fi
     say "ratio.retrieve_ceiling_rounds=${S[ratio.retrieve.rounds]}"
     say "ratio.create_ceiling=$RATIO_CREATE"
     say "ratio.create_ceiling_rounds=${S[ratio.create.rounds]}"
+    say "ratio.create_mni_ceiling=${S[ratio.create_mni]}"
+    say "ratio.create_mni_ceiling_rounds=${S[ratio.create_mni.rounds]}"
     say "target.retrieve_ceiling=$TARGET_RETRIEVE"
     say "target.create_ceiling=$TARGET_CREATE"
     say "verdict.retrieve_ceiling=$VERDICT_RETRIEVE"
