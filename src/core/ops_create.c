@@ -93,13 +93,16 @@ static int create_run(struct store_view *txn, void *arg)
         char ets[TS_LEN + 1];
         j->row.et = parent.et;
         ts_format(parent.et, ets);
-        if (parent.ty != TY_CSEBASE)
+        if (parent.ty != TY_CSEBASE) {
             json_set_str(j->res, "et", ets);
+            MEM_FREE(j->row.doc); /* encoded on the request thread; encode again below */
+        }
     }
     if (j->rt->txn_create)
         j->result = j->rt->txn_create(&t, &parent, &j->row, j->res);
     if (j->result == 0) {
-        j->row.doc = json_encode(j->res, NULL);
+        if (j->row.doc == NULL)
+            j->row.doc = json_encode(j->res, NULL);
         rc = ops->insert(txn, &j->row);
         if (rc == STORE_CONFLICT) { /* perhaps an expired resource not swept yet holds the name */
             j->result = purge_expired(&t, &j->row);
@@ -463,6 +466,7 @@ enum cse_status op_create(struct op_ctx *c)
                                 LIMIT_PATH_DEPTH);
     }
     if (rc == 0) {
+        row->doc = json_encode(res, NULL); /* here, so the single writer thread need not */
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;

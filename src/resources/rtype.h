@@ -99,7 +99,8 @@ struct rtype {
     /* Request thread, before an update is submitted: type rules on the patch. 0 or an RSC. */
     int (*prepare_update)(struct cse *cse, const struct resolver *lookup, const struct store_row *row, json_t *patch,
                           struct cse_response *rsp);
-    /* Writer, before the insert. Returns 0 or an RSC. */
+    /* Writer, before the insert. Returns 0 or an RSC. row->doc already holds res encoded on the
+     * request thread: a hook that changes res must MEM_FREE(row->doc) so it is encoded again. */
     int (*txn_create)(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res);
     /* Writer, on the parent's type after a child was inserted / removed: keep derived state. */
     int (*txn_child_added)(struct txn_ctx *t, struct store_row *parent, const struct store_row *child);

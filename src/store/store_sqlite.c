@@ -619,11 +619,12 @@ static void run_batch(struct sq_store *s, struct store_job *batch)
  * would stall every request waiting on that batch. Durability does not depend on it: the WAL
  * already holds every commit. */
 #define CHECKPOINT_INTERVAL_MS 200
-/* WAL frames (4 KiB pages) beyond which the log is truncated: under constant load some request is
+/* WAL frames (4 KiB pages) beyond which the log is restarted: under constant load some request is
  * nearly always inside a short read transaction, so the log never gets restarted by PASSIVE
- * checkpoints alone (checkpoint starvation) and would grow without bound. TRUNCATE waits (busy
- * timeout) for readers to move past the log, copies it and resets it to zero length. */
-#define CHECKPOINT_TRUNCATE_FRAMES 8192
+ * checkpoints alone (checkpoint starvation) and would grow without bound. RESTART waits (busy
+ * timeout) for readers to move past the log so the next commit writes from its start again; the
+ * file keeps its allocated size (journal_size_limit caps it), so writes never re-extend it. */
+#define CHECKPOINT_RESTART_FRAMES 8192
 
 static void *checkpoint_main(void *arg)
 {
@@ -643,8 +644,8 @@ static void *checkpoint_main(void *arg)
         pthread_mutex_unlock(&s->q_lock);
         int nlog = 0, nckpt = 0;
         sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-        if (nlog > CHECKPOINT_TRUNCATE_FRAMES)
-            sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (nlog > CHECKPOINT_RESTART_FRAMES)
+            sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         pthread_mutex_lock(&s->q_lock);
     }
     pthread_mutex_unlock(&s->q_lock);
