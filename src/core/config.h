@@ -14,7 +14,7 @@ struct cse_config {
     char *cse_type;            /* IN | MN | ASN */
     char *cse_profile;         /* dev | secure */
     char *cse_admin;           /* admin originator */
-    long cse_default_lifetime; /* seconds added to now for a resource created without et */
+    long cse_default_lifetime; /* seconds added to now for a resource created without et; 0: never */
     long cse_max_lifetime;     /* the latest et accepted, seconds from now */
     /* [store] */
     char *store_path;

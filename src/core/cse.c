@@ -8,9 +8,6 @@
 #include "notify/notify.h"
 #include "util/mem.h"
 
-/* The CSEBase never expires: 9999-12-31T23:59:59. */
-#define ET_NEVER 253402300799LL
-
 struct boot {
     struct store_job job;
     struct cse *cse;

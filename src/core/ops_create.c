@@ -241,6 +241,10 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et)
     const json_t *v = json_object_get(attrs, "et");
     int64_t max = c->now + c->cse->cfg->cse_max_lifetime;
     if (!json_is_string(v)) {
+        if (c->cse->cfg->cse_default_lifetime == 0) { /* no expirationTime asked for, none given */
+            *et = ET_NEVER;
+            return 0;
+        }
         *et = c->now + c->cse->cfg->cse_default_lifetime;
     } else {
         if (!ts_parse(json_string_value(v), et))

@@ -27,6 +27,9 @@ struct store_row {
     char *doc;    /* JSON object text */
 };
 
+/* An expirationTime of 99991231T235959 means never: such resources stay out of the expiry index. */
+#define ET_NEVER 253402300799LL
+
 void store_row_free(struct store_row *row);
 /* Deep copy (every string duplicated). */
 void store_row_copy(struct store_row *dst, const struct store_row *src);
