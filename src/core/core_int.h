@@ -103,6 +103,14 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
 /* struct resolver callback over an op_ctx (resolve.c). */
 int op_resolve(void *arg, const char *addr, struct store_row *out);
 
+/* A write job's done() on the writer thread, right after its commit: what cannot wait (its
+ * notifications are queued or dropped, compiled policies invalidated when invalidate is set and
+ * the change is kept); the rest goes to finish_fn(job) on the request's thread via cse_complete.
+ * Then the request's done(done_arg) is called. */
+void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalidate, struct cse_response *rsp,
+                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
+                  void *done_arg);
+
 /* The operations; each returns CSE_DONE with rsp filled, or CSE_PENDING (done will be called). */
 enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);

@@ -172,6 +172,22 @@ int op_authorize_acpi(struct op_ctx *c, const struct store_row *row)
     return d.permit ? 0 : deny(c, &d);
 }
 
+void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalidate, struct cse_response *rsp,
+                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
+                  void *done_arg)
+{
+    if (kept) {
+        notes_send(cse, notes);
+        if (invalidate)
+            policy_invalidate(cse);
+    } else {
+        notes_free(notes);
+    }
+    rsp->finish = finish_fn;
+    rsp->finish_arg = job;
+    done(done_arg);
+}
+
 void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
 {
     if (rsp->finish != NULL) {

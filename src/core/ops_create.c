@@ -194,17 +194,10 @@ static void create_finish(void *arg, struct cse_response *rsp_)
 static void create_done(void *arg, bool committed)
 {
     struct create_job *j = arg;
-    if (committed && j->result == 0) {
-        notes_send(j->cse, &j->notes);
-        if (j->rt->ty == TY_ACP || j->rt->ty == TY_AE) /* policies; registrations */
-            policy_invalidate(j->cse);
-    } else {
-        notes_free(&j->notes);
-    }
     j->committed = committed;
-    j->rsp->finish = create_finish;
-    j->rsp->finish_arg = j;
-    j->done(j->done_arg);
+    op_committed(j->cse, committed && j->result == 0, &j->notes,
+                 j->rt->ty == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp, create_finish, j,
+                 j->done, j->done_arg);
 }
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute

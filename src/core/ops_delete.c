@@ -92,17 +92,10 @@ static void delete_finish(void *arg, struct cse_response *rsp_)
 static void delete_done(void *arg, bool committed)
 {
     struct delete_job *j = arg;
-    if (committed && j->result == 0) {
-        notes_send(j->cse, &j->notes);
-        if (j->gone.ty != TY_CIN) /* the subtree may have held policies or groups */
-            policy_invalidate(j->cse);
-    } else {
-        notes_free(&j->notes);
-    }
     j->committed = committed;
-    j->rsp->finish = delete_finish;
-    j->rsp->finish_arg = j;
-    j->done(j->done_arg);
+    op_committed(j->cse, committed && j->result == 0, &j->notes,
+                 j->gone.ty != TY_CIN /* the subtree may have held policies or groups */, j->rsp, delete_finish, j,
+                 j->done, j->done_arg);
 }
 
 enum cse_status op_delete(struct op_ctx *c)

@@ -136,17 +136,9 @@ static void update_finish(void *arg, struct cse_response *rsp_)
 static void update_done(void *arg, bool committed)
 {
     struct update_job *j = arg;
-    if (committed && j->result == 0) {
-        notes_send(j->cse, &j->notes);
-        if (j->rt->ty == TY_ACP || j->rt->ty == TY_GRP)
-            policy_invalidate(j->cse);
-    } else {
-        notes_free(&j->notes);
-    }
     j->committed = committed;
-    j->rsp->finish = update_finish;
-    j->rsp->finish_arg = j;
-    j->done(j->done_arg);
+    op_committed(j->cse, committed && j->result == 0, &j->notes, j->rt->ty == TY_ACP || j->rt->ty == TY_GRP, j->rsp,
+                 update_finish, j, j->done, j->done_arg);
 }
 
 enum cse_status op_update(struct op_ctx *c)
