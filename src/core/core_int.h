@@ -100,7 +100,11 @@ json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt);
  * is clamped. Returns 0 or an RSC. */
 int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
 
-/* struct resolver callback over an op_ctx (resolve.c). */
+/* Resolve an address or resourceID to the row it names (for la/ol the instance, for fopt the
+ * group), or with real_only to real resources only. Returns 0 with *out filled (caller frees)
+ * or an RSC; the request's response is not touched. */
+int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out /* OUT */);
+/* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources. */
 int op_resolve(void *arg, const char *addr, struct store_row *out);
 
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its
@@ -149,7 +153,7 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row);
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len);
 /* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
 int64_t sub_duration_ms(const json_t *dur);
-bool sub_duration_parse(const json_t *dur, int64_t *ms /* OUT */);
+
 struct batcher *batcher_new(void);
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */

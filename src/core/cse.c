@@ -114,7 +114,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->clock = (struct clock){.now_us = clock_real_us};
     cse->idenv = (struct id_env){.spid = cfg->cse_spid, .cse_id = cfg->cse_id};
     cse->secure = strcmp(cfg->cse_profile, "secure") == 0;
-    cse->max_body = cfg->limits_max_body;
+
     cse->cb_ri = mem_strdup(cfg->cse_id + 1);
     if (!id_parse(&cse->idenv, cfg->cse_admin, &cse->admin))
         snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);

@@ -34,7 +34,7 @@ struct cse {
     struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
     struct notifier *notifier;     /* outbound notifications (owned), started by cse_start */
     struct batcher *batches;       /* pending batchNotify aggregations (owned) */
-    int64_t max_body;
+
     /* expiry sweeper */
     pthread_t expiry_thread;
     bool expiry_started;

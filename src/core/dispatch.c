@@ -148,7 +148,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     default: return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator");
     }
     o->subj.canon = o->id.canon;
-    o->subj.stem = o->registered ? id_stem(&o->id) : NULL;
+
     return 0;
 }
 

@@ -8,12 +8,12 @@
 
 bool group_admits(struct op_ctx *c, const char *ref, const char *orig)
 {
-    struct target t;
-    struct cse_response scratch;
-    response_init(&scratch);
+    struct store_row grp;
+    if (resolve_row(c, ref, false, &grp) != 0)
+        return false;
     bool admitted = false;
-    if (resolve_target(c->cse, c->view, ref, c->now, &t, &scratch) == 0 && t.have_row && t.row.ty == TY_GRP) {
-        json_t *doc = json_loads(t.row.doc, 0, NULL);
+    if (grp.ty == TY_GRP) {
+        json_t *doc = json_loads(grp.doc, 0, NULL);
         size_t i;
         json_t *m;
         json_array_foreach(json_object_get(doc, "mid"), i, m)
@@ -28,7 +28,6 @@ bool group_admits(struct op_ctx *c, const char *ref, const char *orig)
         }
         json_decref(doc);
     }
-    target_free(&t);
-    response_free(&scratch);
+    store_row_free(&grp);
     return admitted;
 }

@@ -19,10 +19,12 @@ static json_t *child_ref(const struct op_ctx *c, const struct store_row *r)
     return json_pack("{s:s, s:i, s:s}", "nm", r->rn, "typ", r->ty, "val", ref_of(c, r));
 }
 
-/* May the originator retrieve this child? Each child is decided by its own policies (TS-0001
- * §9.6.2): a result that embeds or lists children must never reveal one the originator could not
- * retrieve directly. Siblings governed by their parent's policies share one decision. */
+/* May the originator do op (RETRIEVE, DISCOVERY) on this resource? Each one is decided by its own
+ * policies (TS-0001 §9.6.2): a result that embeds, lists or discovers resources must never reveal
+ * one the originator could not reach directly. Siblings governed by their parent's policies
+ * (contentInstances) share one decision. */
 struct visibility {
+    enum acop op;
     char *memo_pi;
     bool memo_permit;
 };
@@ -34,7 +36,7 @@ static bool visible(struct op_ctx *c, const struct store_row *r, struct visibili
     if (shared && vis->memo_pi && strcmp(vis->memo_pi, r->pi) == 0)
         return vis->memo_permit;
     struct decision d;
-    policy_decide(c, ACOP_RETRIEVE, r, 0, false, &d);
+    policy_decide(c, vis->op, r, 0, false, &d);
     if (shared) {
         mem_free(vis->memo_pi);
         vis->memo_pi = mem_strdup(r->pi);
@@ -110,7 +112,7 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
         json_t *obj = rcn == 4 ? doc : json_object();
         size_t budget = LIMIT_CHILDREN_EMBEDDED;
         bool truncated = false;
-        struct visibility vis = {0};
+        struct visibility vis = {.op = ACOP_RETRIEVE};
         rc = embed_children(c, row, obj, &budget, &truncated, &vis);
         mem_free(vis.memo_pi);
         if (truncated) {
@@ -133,7 +135,7 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
                 rsp->cnot = LIMIT_DISCOVERY_RESULTS;
             }
             json_t *refs = json_array();
-            struct visibility vis = {0};
+            struct visibility vis = {.op = ACOP_RETRIEVE};
             for (size_t i = 0; i < kids.n; i++)
                 if (visible(c, &kids.v[i], &vis))
                     json_array_append_new(refs, child_ref(c, &kids.v[i]));
@@ -203,30 +205,13 @@ struct disc {
     bool more;   /* a further match exists beyond what was returned */
     long returned;
     json_t *uris;
-    char *memo_pi; /* parent whose policies decided the previous parent-governed resource */
-    bool memo_permit;
+    struct visibility vis; /* DISCOVERY decisions (TS-0001 §10.2.6) */
 };
 
 static int discover_one(void *arg, const struct store_row *r)
 {
     struct disc *d = arg;
-    /* discovery returns only what the originator may discover (TS-0001 §10.2.6); siblings governed
-     * by their parent's policies (contentInstances) share one decision */
-    const struct rtype *t = rtype_find(r->ty);
-    bool permit;
-    if (t != NULL && !t->has_acpi && r->ty != TY_ACP && d->memo_pi != NULL && strcmp(d->memo_pi, r->pi) == 0) {
-        permit = d->memo_permit;
-    } else {
-        struct decision dec;
-        policy_decide(d->c, ACOP_DISCOVERY, r, 0, false, &dec);
-        permit = dec.permit;
-        if (t != NULL && !t->has_acpi && r->ty != TY_ACP) {
-            mem_free(d->memo_pi);
-            d->memo_pi = mem_strdup(r->pi);
-            d->memo_permit = permit;
-        }
-    }
-    if (!permit)
+    if (!visible(d->c, r, &d->vis))
         return 0;
     if (d->skip > 0) {
         d->skip--;
@@ -258,6 +243,7 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         .left = fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS ? fc->lim : LIMIT_DISCOVERY_RESULTS,
         .capped = !(fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS),
         .uris = json_array(),
+        .vis = {.op = ACOP_DISCOVERY},
     };
     struct store_filter f;
     if (!filter_of(c, &f, false)) {
@@ -266,7 +252,7 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         return CSE_DONE;
     }
     int walk = d.left > 0 ? c->view->st->ops->find(c->view, row->path, &f, c->now, discover_one, &d) : 0;
-    mem_free(d.memo_pi);
+    mem_free(d.vis.memo_pi);
     if (walk < 0) {
         json_decref(d.uris);
         response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");

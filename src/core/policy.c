@@ -252,25 +252,21 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
     }
     struct buf b;
     buf_init(&b);
-    buf_puts(&b, "");
     size_t i;
     json_t *e;
     json_array_foreach(list, i, e)
     {
         const char *id = json_string_value(e);
-        struct target t;
-        struct cse_response scratch;
-        response_init(&scratch);
-        bool ok =
-            id && resolve_target(c->cse, c->view, id, c->now, &t, &scratch) == 0 && t.have_row && t.row.ty == TY_ACP;
+        struct store_row acp;
+        bool found = id && resolve_row(c, id, false, &acp) == 0;
+        bool ok = found && acp.ty == TY_ACP;
         if (ok) {
             if (b.len)
                 buf_putc(&b, ' ');
-            buf_puts(&b, t.row.ri);
+            buf_puts(&b, acp.ri);
         }
-        if (id)
-            target_free(&t);
-        response_free(&scratch);
+        if (found)
+            store_row_free(&acp);
         if (!ok) {
             buf_free(&b);
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-acpi",

@@ -180,14 +180,13 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
     return rc;
 }
 
-int op_resolve(void *arg, const char *addr, struct store_row *out)
+int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out)
 {
-    struct op_ctx *c = arg;
     struct target t;
     struct cse_response scratch;
     response_init(&scratch);
     int rc = resolve_target(c->cse, c->view, addr, c->now, &t, &scratch);
-    if (rc == 0 && t.virt != VIRT_NONE) { /* only real resources */
+    if (rc == 0 && real_only && t.virt != VIRT_NONE) {
         target_free(&t);
         rc = RSC_NOT_FOUND;
     }
@@ -198,4 +197,9 @@ int op_resolve(void *arg, const char *addr, struct store_row *out)
     target_free(&t);
     response_free(&scratch);
     return rc;
+}
+
+int op_resolve(void *arg, const char *addr, struct store_row *out)
+{
+    return resolve_row(arg, addr, true, out);
 }

@@ -347,17 +347,19 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
 {
     if (t->notes == NULL)
         return 0;
+    /* the subscriptions among row and its subtree: asked of the store by type (indexed), not by
+     * walking every descendant */
     struct rowvec subs = {.max = LIMIT_DISCOVERY_RESULTS};
+    static const int sub_ty[] = {TY_SUB};
+    struct store_filter f = {.ty = sub_ty, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
     if (row->ty == TY_SUB)
         rowvec_collect(&subs, row);
-    else if (t->txn->st->ops->descendants(t->txn, row->path, t->now, rowvec_collect, &subs) < 0) {
+    else if (t->txn->st->ops->find(t->txn, row->path, &f, t->now, rowvec_collect, &subs) < 0) {
         rowvec_free(&subs);
         return 0;
     }
     for (size_t i = 0; i < subs.n; i++) {
         const struct store_row *s = &subs.v[i];
-        if (s->ty != TY_SUB)
-            continue;
         json_t *doc = json_loads(s->doc, 0, NULL);
         const char *su = json_string_value(json_object_get(doc, "su"));
         if (su) { /* TS-0004 §7.5.1.2.x: deletion notification to the subscriber */
@@ -405,7 +407,7 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
 /* Default batch duration when bn gives none (TS-0004 §7.4.8.2.1: the SP's default). */
 #define BATCH_DEFAULT_MS 5000
 
-bool sub_duration_parse(const json_t *dur, int64_t *ms_out)
+static bool sub_duration_parse(const json_t *dur, int64_t *ms_out)
 {
     if (json_is_integer(dur)) {
         if (json_integer_value(dur) < 0 || json_integer_value(dur) > 100000000)

@@ -18,7 +18,6 @@ enum acop {
 
 struct authz_subject {
     const char *canon; /* canonical originator ID */
-    const char *stem;  /* AE-ID-Stem when the originator is a local AE, else NULL */
     bool is_admin;
 };
 

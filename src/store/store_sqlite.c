@@ -84,7 +84,7 @@ enum {
     Q_OLDEST,
     Q_CHILDREN,
     Q_CHILDREN_TY,
-    Q_DESCENDANTS,
+
     Q_EXPIRED,
     Q_INSERT,
     Q_UPDATE,
@@ -109,7 +109,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_OLDEST] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq ASC LIMIT 1",
     [Q_CHILDREN] = "SELECT " COLS " FROM res WHERE pi = ?1 AND et > ?2 ORDER BY ty, seq",
     [Q_CHILDREN_TY] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq",
-    [Q_DESCENDANTS] = "SELECT " COLS " FROM res WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2 ORDER BY path",
+
     [Q_EXPIRED] = "SELECT " COLS " FROM res WHERE et <= ?1 AND et < 253402300799 ORDER BY et LIMIT ?2",
     [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc, acpi) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [Q_UPDATE] = "UPDATE res SET doc = ?2, et = ?3, cs = ?4, acpi = ?5 WHERE ri = ?1",
@@ -333,14 +333,6 @@ static int sq_children(struct store_view *v, const char *pi, int ty, int64_t now
     return step_each(st, fn, arg);
 }
 
-static int sq_descendants(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg)
-{
-    sqlite3_stmt *st = VIEW(v)->stmt[Q_DESCENDANTS];
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
-    return step_each(st, fn, arg);
-}
-
 static int sq_expired(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg)
 {
     sqlite3_stmt *st = VIEW(v)->stmt[Q_EXPIRED];
@@ -473,6 +465,12 @@ static int sq_find(struct store_view *v, const char *path, const struct store_fi
     sqlite3_finalize(st);
     buf_free(&q);
     return rc;
+}
+
+static int sq_descendants(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg)
+{
+    const struct store_filter all = {.sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
+    return sq_find(v, path, &all, now, fn, arg);
 }
 
 /* ---- writing (writer thread only) ------------------------------------------------------------- */

@@ -41,7 +41,7 @@ static void expect(const struct authz_subject *s, enum acop op, const struct aut
 static void test_admin_permitted_everything(void **state)
 {
     (void)state;
-    struct authz_subject admin = {.canon = "//warden.example.com/id-in/CAdmin", .stem = NULL, .is_admin = true};
+    struct authz_subject admin = {.canon = "//warden.example.com/id-in/CAdmin", .is_admin = true};
     struct authz_target targets[] = {
         {.ty = TY_CSEBASE, .cr = "", .child_ty = TY_CNT},
         {.ty = TY_CNT, .cr = AE1_CANON},
@@ -57,8 +57,8 @@ static void test_admin_permitted_everything(void **state)
 static void test_csebase_retrieve_and_discovery(void **state)
 {
     (void)state;
-    struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
-    struct authz_subject anon = {.canon = "//warden.example.com/id-mn", .stem = NULL};
+    struct authz_subject ae = {.canon = AE1_CANON};
+    struct authz_subject anon = {.canon = "//warden.example.com/id-mn"};
     struct authz_target cb = {.ty = TY_CSEBASE, .cr = ""};
     expect(&ae, ACOP_RETRIEVE, &cb, true, "csebase-readable");
     expect(&ae, ACOP_DISCOVERY, &cb, true, "csebase-readable");
@@ -70,8 +70,8 @@ static void test_csebase_retrieve_and_discovery(void **state)
 static void test_csebase_ae_registration(void **state)
 {
     (void)state;
-    struct authz_subject newcomer = {.canon = "", .stem = NULL};
-    struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
+    struct authz_subject newcomer = {.canon = ""};
+    struct authz_subject ae = {.canon = AE1_CANON};
     struct authz_target cb = {.ty = TY_CSEBASE, .cr = "", .child_ty = TY_AE};
     expect(&newcomer, ACOP_CREATE, &cb, true, "registration");
     expect(&ae, ACOP_CREATE, &cb, true, "registration");
@@ -80,7 +80,7 @@ static void test_csebase_ae_registration(void **state)
 static void test_csebase_other_ops_denied(void **state)
 {
     (void)state;
-    struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
+    struct authz_subject ae = {.canon = AE1_CANON};
     const int child_types[] = {TY_CNT, TY_CIN, TY_ACP, TY_CSEBASE, 0, 9999};
     for (size_t i = 0; i < sizeof child_types / sizeof child_types[0]; i++) {
         struct authz_target cb = {.ty = TY_CSEBASE, .cr = "", .child_ty = child_types[i]};
@@ -101,7 +101,7 @@ static void test_csebase_other_ops_denied(void **state)
 static void test_default_policy_is_creator_only(void **state)
 {
     (void)state;
-    struct authz_subject ae = {.canon = AE1_CANON, .stem = "Cae1"};
+    struct authz_subject ae = {.canon = AE1_CANON};
     struct authz_target own_ae = {.ty = TY_AE, .cr = AE1_CANON, .child_ty = TY_CNT};
     struct authz_target cnt = {.ty = TY_CNT, .cr = "//warden.example.com/id-in/CAdmin", .child_ty = TY_CIN};
     for (size_t k = 0; k < NOPS; k++) {
@@ -114,12 +114,12 @@ static void test_default_policy_is_creator_only(void **state)
 static void test_creator_permitted(void **state)
 {
     (void)state;
-    struct authz_subject ae2 = {.canon = AE2_CANON, .stem = "Cae2"};
+    struct authz_subject ae2 = {.canon = AE2_CANON};
     struct authz_target cnt = {.ty = TY_CNT, .cr = AE2_CANON};
     for (size_t k = 0; k < NOPS; k++)
         expect(&ae2, all_ops[k], &cnt, true, "creator");
-    /* a subject without a stem (not a registered AE) is matched by canonical ID only */
-    struct authz_subject cse = {.canon = "//warden.example.com/id-mn", .stem = NULL};
+    /* any originator, a CSE too, is matched by its canonical ID */
+    struct authz_subject cse = {.canon = "//warden.example.com/id-mn"};
     struct authz_target made = {.ty = TY_CNT, .cr = "//warden.example.com/id-mn"};
     expect(&cse, ACOP_RETRIEVE, &made, true, "creator");
 }
@@ -127,7 +127,7 @@ static void test_creator_permitted(void **state)
 static void test_everyone_else_denied(void **state)
 {
     (void)state;
-    struct authz_subject ae2 = {.canon = AE2_CANON, .stem = "Cae2"};
+    struct authz_subject ae2 = {.canon = AE2_CANON};
     struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
     struct authz_target ae1 = {.ty = TY_AE, .cr = AE1_CANON, .child_ty = TY_CNT};
     for (size_t k = 0; k < NOPS; k++) {
@@ -140,25 +140,25 @@ static void test_everyone_else_denied(void **state)
 static void test_no_partial_or_empty_matches(void **state)
 {
     (void)state;
-    struct authz_subject pre = {.canon = "//warden.example.com/id-in/Cae", .stem = "Cae"};
+    struct authz_subject pre = {.canon = "//warden.example.com/id-in/Cae"};
     struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
     expect(&pre, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
-    struct authz_subject longer = {.canon = AE1_CANON "x", .stem = "Cae1x"};
+    struct authz_subject longer = {.canon = AE1_CANON "x"};
     expect(&longer, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
     /* an empty creator never matches an empty subject */
-    struct authz_subject empty = {.canon = "", .stem = ""};
+    struct authz_subject empty = {.canon = ""};
     struct authz_target orphan = {.ty = TY_CNT, .cr = ""};
     expect(&empty, ACOP_DELETE, &orphan, false, "default-deny");
 
     /* the same stem in another SP is another originator */
-    struct authz_subject nostem = {.canon = "//other.example.org/id-in/Cae1", .stem = NULL};
+    struct authz_subject nostem = {.canon = "//other.example.org/id-in/Cae1"};
     expect(&nostem, ACOP_RETRIEVE, &cnt, false, "default-deny");
 
     /* a NULL creator is "none", not a crash */
     struct authz_target nulls = {.ty = TY_CNT, .cr = NULL};
-    struct authz_subject ae1 = {.canon = AE1_CANON, .stem = "Cae1"};
+    struct authz_subject ae1 = {.canon = AE1_CANON};
     expect(&ae1, ACOP_RETRIEVE, &nulls, false, "default-deny");
 }
 
@@ -166,7 +166,7 @@ static void test_no_partial_or_empty_matches(void **state)
 static void test_deterministic(void **state)
 {
     (void)state;
-    struct authz_subject ae1 = {.canon = AE1_CANON, .stem = "Cae1"};
+    struct authz_subject ae1 = {.canon = AE1_CANON};
     struct authz_target cnt = {.ty = TY_CNT, .cr = AE1_CANON};
     struct authz_result a = decide(&ae1, ACOP_UPDATE, &cnt);
     struct authz_result b = decide(&ae1, ACOP_UPDATE, &cnt);

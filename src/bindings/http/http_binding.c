@@ -193,7 +193,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               "the server is shutting down", true);
         /* refuse an announced oversized body before reading any of it (limits.h) */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->max_body)
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->cfg->limits_max_body)
             return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
                               "request body exceeds the size limit", true);
         return MHD_YES;
@@ -209,7 +209,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_response(x, false);
     }
     if (*upload_data_size) {
-        if (!x->too_large && x->body.len + *upload_data_size <= (size_t)hb->cse->max_body)
+        if (!x->too_large && x->body.len + *upload_data_size <= (size_t)hb->cse->cfg->limits_max_body)
             buf_append(&x->body, upload_data, *upload_data_size);
         else
             x->too_large = true;
