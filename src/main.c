@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/cse.h"
 #include "security/audit.h"
+#include "security/cred.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
     int status = 1;
     struct audit *audit = NULL;
     struct store *store = NULL;
+    struct cred_store *creds = NULL;
     struct cse cse;
     bool cse_ready = false;
     const struct binding_ops *http = &http_binding_ops;
@@ -77,8 +79,12 @@ int main(int argc, char **argv)
     store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
     if (store == NULL)
         goto out;
+    /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */
+    if ((creds = cred_open(cfg.store_path, err, sizeof err)) == NULL || cred_watch_start(creds, 250) != 0)
+        goto out;
     if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
         goto out;
+    cse.creds = creds;
     cse_ready = true;
     if (cse_start(&cse, err, sizeof err) != 0)
         goto out;
@@ -87,10 +93,16 @@ int main(int argc, char **argv)
                   "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "
                   "is accepted unauthenticated. Never expose this configuration to a network.",
                   cfg.cse_admin);
-    if (cfg.http_port != 0 && (hb = http->start(&cse, err, sizeof err)) == NULL)
+    if ((cfg.http_port || cfg.https_port || cfg.https_psk_port) && (hb = http->start(&cse, err, sizeof err)) == NULL)
         goto out;
-    LOG(&lg, LOG_INFO, "CSE %s (%s, rn=%s, profile=%s) serving http://%s:%ld, store %s", cfg.cse_id, cfg.cse_type,
-        cfg.cse_rn, cfg.cse_profile, cfg.http_address, cfg.http_port, cfg.store_path);
+    LOG(&lg, LOG_INFO, "CSE %s (%s, rn=%s, profile=%s), store %s", cfg.cse_id, cfg.cse_type, cfg.cse_rn,
+        cfg.cse_profile, cfg.store_path);
+    if (cfg.http_port)
+        LOG(&lg, LOG_INFO, "serving http://%s:%ld", cfg.http_address, cfg.http_port);
+    if (cfg.https_port)
+        LOG(&lg, LOG_INFO, "serving https://%s:%ld (certificates)", cfg.https_address, cfg.https_port);
+    if (cfg.https_psk_port)
+        LOG(&lg, LOG_INFO, "serving https://%s:%ld (pre-shared keys)", cfg.https_psk_address, cfg.https_psk_port);
     fprintf(stderr, "warden: ready\n");
     fflush(stderr);
 
@@ -109,6 +121,7 @@ out:
     if (cse_ready) {
         cse_stop(&cse);
     }
+    cred_close(creds);
     if (store)
         store->ops->close(store);
     if (cse_ready)

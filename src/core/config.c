@@ -50,6 +50,17 @@ static const struct centry table[] = {
     {"http.max_conns_per_ip", L(http_max_conns_per_ip), "64", 1, 65536, NULL, "concurrent connections per peer"},
     {"http.header_limit", L(http_header_limit), "16384", 4096, 1048576, NULL,
      "bytes of request line and headers per connection"},
+    {"https.address", S(https_address), "127.0.0.1", 0, 0, NULL, "HTTPS (certificate) listener address"},
+    {"https.port", L(https_port), "0", 0, 65535, NULL,
+     "HTTPS listener port for certificate-based security associations (0 = off); needs tls.cert and tls.key"},
+    {"https_psk.address", S(https_psk_address), "127.0.0.1", 0, 0, NULL, "HTTPS (TLS-PSK) listener address"},
+    {"https_psk.port", L(https_psk_port), "0", 0, 65535, NULL,
+     "HTTPS listener port for pre-shared-key security associations (0 = off); keys: wardenctl psk add"},
+    {"tls.cert", S(tls_cert), "", 0, 0, NULL, "server certificate (PEM, chain allowed) for the https listener"},
+    {"tls.key", S(tls_key), "", 0, 0, NULL, "private key of tls.cert (PEM)"},
+    {"tls.ca", S(tls_ca), "", 0, 0, NULL,
+     "trust anchors for client certificates (PEM); empty = client certificates are refused"},
+    {"tls.crl", S(tls_crl), "", 0, 0, NULL, "certificate revocation lists (PEM), checked with tls.ca"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},
@@ -297,6 +308,18 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
                  cfg->http_address);
         return -1;
     }
+    if (cfg->https_port != 0 && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
+        snprintf(err, errlen, "https.port: the certificate listener needs tls.cert and tls.key");
+        return -1;
+    }
+    long ports[] = {cfg->http_port, cfg->https_port, cfg->https_psk_port};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (ports[i] != 0 && ports[i] == ports[j]) {
+                snprintf(err, errlen, "http.port, https.port and https_psk.port must differ (%ld used twice)",
+                         ports[i]);
+                return -1;
+            }
     return 0;
 }
 

@@ -31,6 +31,15 @@ struct cse_config {
     long http_max_conns;
     long http_max_conns_per_ip;
     long http_header_limit;
+    /* [https], [https_psk], [tls] */
+    char *https_address;
+    long https_port;
+    char *https_psk_address;
+    long https_psk_port;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+    char *tls_crl;
     /* [limits] */
     long limits_max_body;
     long limits_policy_cache;

@@ -23,7 +23,9 @@ struct originator {
     struct id id; /* parsed From; kind ID_INVALID when absent */
     bool present;
     bool is_admin;
-    bool registered; /* a local AE registered here */
+    bool registered;          /* a local AE registered here */
+    bool authenticated;       /* rq_authn (TS-0003 §7.1.2): in a security association whose identity is From */
+    const char *bind_kpsa_id; /* AE registration over a PSK provisioned with "-": bind the new AE-ID to it */
     struct authz_subject subj;
 };
 

@@ -15,6 +15,7 @@
 
 struct store;
 struct audit;
+struct cred_store;
 struct policy_cache;
 struct location_db;
 struct notifier;
@@ -25,6 +26,7 @@ struct cse {
     struct log *log;              /* not owned */
     struct store *store;          /* not owned */
     struct audit *audit;          /* not owned; may be NULL */
+    struct cred_store *creds;     /* not owned; NULL without TLS listeners (then nothing binds) */
     struct clock clock;
     struct id_env idenv;
     struct id admin;               /* canonical admin originator */

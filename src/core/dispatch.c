@@ -31,6 +31,7 @@ static void audit_denial(struct cse *cse, const struct cse_request *req, const s
         .rsc = rsp->rsc,
         .reason = rsp->reason,
         .detail = rsp->message,
+        .credential = req->sec.cred_id,
     };
     audit_record(cse->audit, &ev);
 }
@@ -77,6 +78,64 @@ static bool sa_bound_to(const struct cse_secctx *sec, const char *canon)
     return false;
 }
 
+static int not_bound(struct cse_response *rsp, const struct cse_secctx *sec, const char *fr, const char *what)
+{
+    return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "from-not-bound",
+                          "From '%.64s' is not the identity of this security association (%s)%s", fr ? fr : "",
+                          sec->cred_id ? sec->cred_id : "-", what);
+}
+
+/* Is canon an AE-ID that a CSE-ID bound to the association may speak for: a C-type AE-ID under that
+ * CSE, or an S-type AE-ID that is not registered here (TS-0004 §7.3.2.1, digest C8 step 4)? */
+static bool via_bound_cse(struct cse *cse, const struct cse_secctx *sec, const struct id *id, bool registered_here)
+{
+    if (id->kind != ID_AE || registered_here)
+        return false;
+    for (int i = 0; i < sec->nids; i++) {
+        struct id bound;
+        if (!id_parse(&cse->idenv, sec->ids[i], &bound) || bound.kind != ID_CSE)
+            continue;
+        if (id_stem(id)[0] == 'S')
+            return true;
+        size_t n = strlen(bound.canon);
+        if (strncmp(id->canon, bound.canon, n) == 0 && id->canon[n] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* TS-0003 §7.2, TS-0004 §7.3.2.1 steps 3-4: inside a security association, From must be the
+ * identity the credential is bound to (or, for a CSE, an AE it serves); an AE registers only as the
+ * AE-ID its credential names, or binds a credential provisioned with "-". */
+static int check_sa_identity(struct cse *cse, const struct cse_request *req, struct originator *o, bool ae_create,
+                             struct cse_response *rsp)
+{
+    const struct cse_secctx *sec = &req->sec;
+    const char *fr = req->fr;
+    if (sec->nids == 0) { /* a PSK waiting for its registration */
+        if (ae_create && sec->sa == SA_TLS_PSK && sec->cred_id && strncmp(sec->cred_id, "psk:", 4) == 0) {
+            o->bind_kpsa_id = sec->cred_id + 4;
+            return 0;
+        }
+        return not_bound(rsp, sec, fr, ": the credential is bound at AE registration, which comes first");
+    }
+    if (!o->present)
+        return not_bound(rsp, sec, fr, ": register with From set to the AE-ID-Stem bound to the credential");
+    if (o->is_admin) {
+        if (!sa_bound_to(sec, cse->admin.canon))
+            return not_bound(rsp, sec, fr, "");
+        o->authenticated = true;
+        return 0;
+    }
+    if ((o->id.kind == ID_AE || o->id.kind == ID_CSE) && sa_bound_to(sec, o->id.canon)) {
+        o->authenticated = true;
+        return 0;
+    }
+    if (!ae_create && via_bound_cse(cse, sec, &o->id, o->registered))
+        return 0; /* relayed by the bound CSE: not authenticated end to end (digest B5) */
+    return not_bound(rsp, sec, fr, "");
+}
+
 /* TS-0004 §7.3.2.1 / TS-0003 §7.2 originator checks, before any routing, so that a spoofed
  * originator learns nothing about what exists. */
 static int check_originator(struct cse *cse, struct store_view *v, const struct cse_request *req, struct originator *o,
@@ -93,7 +152,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
         if (cse->secure && no_sa)
             return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
                                   "the secure profile requires a security association");
-        return 0;
+        return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
     }
     o->present = true;
     if (strcmp(fr, cse->cfg->cse_admin) == 0) {
@@ -113,6 +172,8 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
         if (cse->secure && !sa_bound_to(&req->sec, cse->admin.canon))
             return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "admin-needs-sa",
                                   "the admin originator needs a security association bound to it");
+        if (!no_sa && check_sa_identity(cse, req, o, ae_create, rsp) != 0)
+            return -1;
         o->subj.canon = cse->admin.canon;
         o->subj.is_admin = true;
         return 0;
@@ -120,9 +181,9 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     switch (o->id.kind) {
     case ID_ASK_C:
     case ID_ASK_S:
-        if (ae_create)
-            return 0;
-        return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "From '%s' is only valid for AE registration", fr);
+        if (!ae_create)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "From '%s' is only valid for AE registration", fr);
+        return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
     case ID_CSE:
         if (no_sa)
             return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "cse-needs-sa",
@@ -135,18 +196,21 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
             if (o->id.form != IDF_STEM)
                 return response_error(rsp, RSC_BAD_REQUEST, "bad-from",
                                       "AE registration needs From 'C', 'S', empty, or an AE-ID-Stem");
-            return 0; /* re-registration of a registered stem is refused later with 4117 */
+            /* re-registration of a registered stem is refused later with 4117 */
+            return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
         }
         if (!o->registered && no_sa)
             return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "ae-not-registered",
                                   "originator is not a registered AE and no security association vouches for it");
-        if (o->registered && o->id.form != IDF_STEM)
+        if (o->registered && o->id.form != IDF_STEM && !(!no_sa && sa_bound_to(&req->sec, o->id.canon)))
             return response_error(rsp, RSC_BAD_REQUEST, "from-not-stem",
                                   "a registered AE must use its AE-ID-Stem '%s' as From", id_stem(&o->id));
         break;
     }
     default: return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator");
     }
+    if (!no_sa && check_sa_identity(cse, req, o, ae_create, rsp) != 0)
+        return -1;
     o->subj.canon = o->id.canon;
 
     return 0;

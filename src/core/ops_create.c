@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "security/audit.h"
+#include "security/cred.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/buf.h"
@@ -53,6 +55,7 @@ struct create_job {
     int result;
     void (*done)(void *arg);
     void *done_arg;
+    const char *bind_kpsa_id; /* AE registration binding its PSK (lives in the request) */
 };
 
 /* An expired resource that the sweeper has not removed yet still holds its name and ID in the
@@ -135,6 +138,26 @@ static int create_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
+/* TS-0003 §8.2.2.1: a PSK provisioned without an identity is bound to the AE-ID its first
+ * registration received, durably and before the 2001 goes out. */
+static void bind_credential(struct create_job *j)
+{
+    struct cse *cse = j->cse;
+    enum cred_status st = cse->creds ? cred_psk_bind(cse->creds, j->bind_kpsa_id, j->row.cr) : CRED_ERROR;
+    if (st == CRED_OK) {
+        LOG(cse->log, LOG_INFO, "credential psk:%s bound to %s at registration", j->bind_kpsa_id, j->row.cr);
+        return;
+    }
+    /* a concurrent registration over the same key won: this AE exists but the key speaks for the other */
+    LOG(cse->log, LOG_WARN, "credential psk:%s could not be bound to %s (%s)", j->bind_kpsa_id, j->row.cr,
+        st == CRED_CONFLICT ? "bound meanwhile by another registration" : "store failure");
+    struct audit_event ev = {.event = "bind-fail",
+                             .originator = j->row.cr,
+                             .reason = st == CRED_CONFLICT ? "bound-meanwhile" : "store-error",
+                             .credential = j->bind_kpsa_id};
+    audit_record(cse->audit, &ev);
+}
+
 /* On the request's own thread (cse_complete): the response, and the job freed. */
 static void create_finish(void *arg, struct cse_response *rsp_)
 {
@@ -148,6 +171,8 @@ static void create_finish(void *arg, struct cse_response *rsp_)
     if (committed && j->result == 0) {
         rsp->rsc = RSC_CREATED;
         rsp->location = mem_strdup(j->row.path);
+        if (j->bind_kpsa_id)
+            bind_credential(j);
         struct buf b;
         buf_init(&b);
         switch (j->rcn) {
@@ -386,6 +411,7 @@ enum cse_status op_create(struct op_ctx *c)
     }
     struct create_job *j = mem_calloc(1, sizeof *j);
     j->cse = c->cse;
+    j->bind_kpsa_id = c->orig->bind_kpsa_id;
     j->rt = rt;
     j->rsp = rsp;
     j->rcn = rcn;

@@ -166,7 +166,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
     }
     struct acp_request rq = {
         .orig = o->subj.canon ? o->subj.canon : "",
-        .authenticated = c->req->sec.authenticated,
+        .authenticated = c->orig->authenticated,
         .op = op,
         .time = c->now,
         .peer = c->req->sec.peer[0] ? c->req->sec.peer : NULL,

@@ -26,10 +26,9 @@ struct cse_secctx {
     const char *binding; /* "http", "mqtt", "coap" */
     char peer[64];       /* peer address as text ("127.0.0.1", "::1") */
     enum sa_kind sa;
-    const char *cred_id;             /* credential (KpsaID, certificate serial) or NULL */
-    const char *ids[SECCTX_MAX_IDS]; /* identities bound to the credential, canonical form */
-    int nids;
-    bool authenticated; /* rq_authn of TS-0003 §7.1.2 */
+    const char *cred_id;             /* "psk:<KpsaID>" / "cert:<serial>", or NULL outside an SA */
+    const char *ids[SECCTX_MAX_IDS]; /* identities bound to the credential, canonical form; none = */
+    int nids;                        /* a PSK provisioned to be bound at AE registration */
 };
 
 /* Filter criteria (TS-0004 §6.3.5.8 m2m:filterCriteria). Several values of one condition match

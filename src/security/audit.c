@@ -58,9 +58,12 @@ void audit_record(struct audit *a, const struct audit_event *ev)
     field(&b, "binding", ev->binding);
     field(&b, "op", ev->op);
     field(&b, "target", ev->target);
-    buf_printf(&b, ",\"rsc\":%d", ev->rsc);
+    if (ev->rsc)
+        buf_printf(&b, ",\"rsc\":%d", ev->rsc);
     field(&b, "reason", ev->reason);
     field(&b, "detail", ev->detail);
+    field(&b, "credential", ev->credential);
+    field(&b, "identity", ev->identity);
     buf_puts(&b, "}\n");
     pthread_mutex_lock(&a->lock);
     /* one write() per line under the lock: lines never interleave, and a crash loses at most the

@@ -8,7 +8,7 @@
 struct audit;
 
 struct audit_event {
-    const char *event;      /* "deny", "authn-fail", ... */
+    const char *event;      /* "deny", "authn-ok", "authn-fail" */
     const char *originator; /* as given (may be NULL) */
     const char *peer;
     const char *binding;
@@ -16,7 +16,9 @@ struct audit_event {
     const char *target;
     int rsc;
     const char *reason;
-    const char *detail; /* which policy/rule or check decided, may be NULL */
+    const char *detail;     /* which policy/rule or check decided, may be NULL */
+    const char *credential; /* "psk:<KpsaID>" / "cert:<serial>" of the security association, or NULL */
+    const char *identity;   /* IDs bound to that credential (comma-separated), or NULL */
 };
 
 /* Open (append, owner-only) the audit file at path. NULL + err on failure. */

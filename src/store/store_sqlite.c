@@ -769,24 +769,9 @@ static const struct store_ops sqlite_ops = {
     .close = sq_close,
 };
 
-/* Create the directories of path (mode 0700) and the database file itself (mode 0600), so no
- * other local user can read stored resources. */
-static int prepare_file(const char *path, char *err, size_t errlen)
-{
-    if (fs_make_parent_dirs(path, err, errlen) != 0)
-        return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 struct store *store_sqlite_open(const char *path, bool sync_full, int readers, char *err, size_t errlen)
 {
-    if (prepare_file(path, err, errlen) != 0)
+    if (fs_create_private_file(path, err, errlen) != 0)
         return NULL;
     struct sq_store *s = mem_calloc(1, sizeof *s);
     s->base.ops = &sqlite_ops;

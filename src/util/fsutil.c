@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int fs_make_parent_dirs(const char *path, char *err, size_t errlen)
 {
@@ -23,5 +25,18 @@ int fs_make_parent_dirs(const char *path, char *err, size_t errlen)
         }
         *p = '/';
     }
+    return 0;
+}
+
+int fs_create_private_file(const char *path, char *err, size_t errlen)
+{
+    if (fs_make_parent_dirs(path, err, errlen) != 0)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
     return 0;
 }

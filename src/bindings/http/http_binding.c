@@ -1,7 +1,10 @@
-/* http_binding: the HTTP listener on libmicrohttpd (epoll thread pool). Each request is parsed into
- * a primitive and dispatched; a request that parks on a store commit suspends its connection and is
- * resumed by the completion, so no thread waits for the disk. */
+/* http_binding: the HTTP listeners on libmicrohttpd (epoll thread pools): plain HTTP, HTTPS with
+ * certificates and HTTPS with pre-shared keys (libmicrohttpd 0.9.75 serves one GnuTLS credential type
+ * per daemon, hence one daemon each; security/tlsauth.c does the security association). Each request
+ * is parsed into a primitive and dispatched; a request that parks on a store commit suspends its
+ * connection and is resumed by the completion, so no thread waits for the disk. */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,15 +16,28 @@
 #include "core/cse.h"
 #include "core/rsc.h"
 #include "http_request.h"
+#include "security/tlsauth.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 #define MAX_HEADERS 64
 #define MAX_ARGS    64
 
+enum { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_HTTPS_PSK, NLISTEN };
+
+struct http_binding;
+
+struct listener {
+    struct http_binding *hb;
+    struct MHD_Daemon *daemon; /* NULL when this listener is off */
+    const char *name;          /* "http", "https", "https-psk": also the binding named in logs and audit */
+    int kind;                  /* LISTEN_* */
+};
+
 struct http_binding {
     struct cse *cse;
-    struct MHD_Daemon *daemon;
+    struct listener ls[NLISTEN];
+    struct tlsauth *tls; /* NULL without TLS listeners */
     atomic_int inflight;
     atomic_bool stopping; /* set by quiesce: new requests (also on kept-alive connections) get 503 */
 };
@@ -31,6 +47,7 @@ enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_ctx {
     struct http_binding *hb;
+    struct listener *ls;
     struct MHD_Connection *conn;
     struct buf body;
     bool too_large;
@@ -174,11 +191,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     (void)version;
-    struct http_binding *hb = cls;
+    struct listener *ls = cls;
+    struct http_binding *hb = ls->hb;
     struct http_ctx *x = *con_cls;
     if (x == NULL) {
         x = mem_calloc(1, sizeof *x);
         x->hb = hb;
+        x->ls = ls;
         x->conn = conn;
         x->t0 = clock_mono_us();
         request_init(&x->req);
@@ -236,9 +255,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     };
     if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
         return send_response(x, false);
-    x->req.sec.binding = "http";
+    x->req.sec.binding = ls->name;
     x->req.sec.sa = SA_NONE;
     peer_of(conn, x->req.sec.peer, sizeof x->req.sec.peer);
+    if (ls->kind != LISTEN_HTTP) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (tlsauth_request(ci ? ci->socket_context : NULL, &x->req.sec) != 0)
+            return send_error(x, RSC_ORIGINATOR_NOT_AUTHENTICATED, 0, "credential-revoked",
+                              "the credential of this connection has been revoked", true);
+    }
 
     if (cse_dispatch(hb->cse, &x->req, &x->rsp, on_done, x) == CSE_DONE)
         return send_response(x, false);
@@ -254,7 +279,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 {
     (void)conn;
     (void)toe;
-    struct http_binding *hb = cls;
+    struct http_binding *hb = ((struct listener *)cls)->hb;
     struct http_ctx *x = *con_cls;
     if (x == NULL)
         return;
@@ -269,9 +294,63 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     *con_cls = NULL;
 }
 
+/* TLS listeners: each connection gets its security-association state before the handshake starts
+ * and keeps it until the close (libmicrohttpd's socket context). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct listener *ls = cls;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    void *session = ci ? ci->tls_session : NULL;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct tls_peer *p = mem_calloc(1, sizeof *p);
+        p->kind = ls->kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT;
+        p->binding = ls->name;
+        peer_of(conn, p->peer, sizeof p->peer);
+        if (session)
+            tlsauth_session_init(ls->hb->tls, session, p);
+        *socket_context = p;
+        return;
+    }
+    struct tls_peer *p = *socket_context;
+    if (p == NULL)
+        return;
+    tlsauth_close(p, session);
+    cred_wipe(p, sizeof *p);
+    mem_free(p);
+    *socket_context = NULL;
+}
+
+/* libmicrohttpd needs a PSK handler to start a PSK daemon; tlsauth's own credentials replace it on
+ * every session, so this one only ever refuses. */
+static int psk_unused(void *cls, struct MHD_Connection *conn, const char *username, void **psk, size_t *psk_size)
+{
+    (void)cls, (void)conn, (void)username, (void)psk, (void)psk_size;
+    return -1;
+}
+
+static char *read_pem(const char *path, const char *key, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    struct buf b;
+    buf_init(&b);
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open %s", key, path);
+        return NULL;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, n);
+    cred_wipe(chunk, sizeof chunk);
+    fclose(f);
+    size_t len;
+    return buf_take(&b, &len);
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    struct http_binding *hb = cls;
+    struct http_binding *hb = ((struct listener *)cls)->hb;
     if (!LOG_ON(hb->cse->log, LOG_DEBUG))
         return;
     char line[512];
@@ -282,49 +361,113 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     log_write(hb->cse->log, LOG_DEBUG, "http: %s", line);
 }
 
-static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
+static int parse_address(const char *address, long port, struct sockaddr_storage *ss, unsigned *flags)
 {
-    const struct cse_config *cfg = cse->cfg;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    socklen_t sslen;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    const char *addr = strcmp(cfg->http_address, "localhost") == 0 ? "127.0.0.1" : cfg->http_address;
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    const char *addr = strcmp(address, "localhost") == 0 ? "127.0.0.1" : address;
     if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)cfg->http_port);
-        sslen = sizeof *in4;
-    } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)cfg->http_port);
-        sslen = sizeof *in6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        snprintf(err, errlen, "http.address: '%s' is not an IPv4 or IPv6 address", cfg->http_address);
-        return NULL;
+        in4->sin_port = htons((uint16_t)port);
+        return 0;
     }
-    (void)sslen;
+    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    return -1;
+}
+
+static int start_listener(struct http_binding *hb, int kind, const char *address, long port, char *err, size_t errlen)
+{
+    static const char *const names[NLISTEN] = {"http", "https", "https-psk"};
+    static const char *const keys[NLISTEN] = {"http", "https", "https_psk"};
+    const struct cse_config *cfg = hb->cse->cfg;
+    struct listener *ls = &hb->ls[kind];
+    ls->hb = hb;
+    ls->kind = kind;
+    ls->name = names[kind];
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    if (parse_address(address, port, &ss, &flags) != 0) {
+        snprintf(err, errlen, "%s.address: '%s' is not an IPv4 or IPv6 address", keys[kind], address);
+        return -1;
+    }
     long threads = cfg->http_threads > 0 ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
+    char *cert = NULL, *key = NULL;
+    const char *prio = tlsauth_priority(kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT);
+    if (kind == LISTEN_HTTPS) { /* libmicrohttpd insists on its own copy; tlsauth replaces the session's */
+        if ((cert = read_pem(cfg->tls_cert, "tls.cert", err, errlen)) == NULL ||
+            (key = read_pem(cfg->tls_key, "tls.key", err, errlen)) == NULL) {
+            mem_free(cert);
+            return -1;
+        }
+    }
+    /* the options every listener shares; TLS ones follow (libmicrohttpd 0.9.75 does not take the PSK
+     * handler through MHD_OPTION_ARRAY, hence one call per kind) */
+#define COMMON_OPTIONS                                                                                                 \
+    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,                             \
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,    \
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,       \
+        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,               \
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, ls
+    if (kind == LISTEN_HTTP)
+        ls->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS, MHD_OPTION_END);
+    else if (kind == LISTEN_HTTPS)
+        ls->daemon =
+            MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
+                             MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
+        ls->daemon = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
+                                      MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                                      ls, MHD_OPTION_HTTPS_CRED_TYPE, (int)GNUTLS_CRD_PSK,
+                                      MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_unused, NULL, MHD_OPTION_END);
+#undef COMMON_OPTIONS
+    if (key) {
+        cred_wipe(key, strlen(key));
+        mem_free(key);
+    }
+    mem_free(cert);
+    if (ls->daemon == NULL) {
+        snprintf(err, errlen, "%s: cannot listen on %s port %ld (in use, not permitted, or TLS setup failed)",
+                 keys[kind], address, port);
+        return -1;
+    }
+    return 0;
+}
+
+static void http_stop(struct binding *b);
+
+static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
+{
+    const struct cse_config *cfg = cse->cfg;
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
-    hb->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->http_port, NULL, NULL, handle, hb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, hb, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, hb, MHD_OPTION_END);
-    if (hb->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s port %ld (in use, or not permitted)", cfg->http_address,
-                 cfg->http_port);
-        mem_free(hb);
-        return NULL;
+    if (cfg->https_port || cfg->https_psk_port) {
+        struct tlsauth_env env = {
+            .cfg = cfg, .idenv = &cse->idenv, .creds = cse->creds, .audit = cse->audit, .log = cse->log};
+        if (cse->creds == NULL) {
+            snprintf(err, errlen, "TLS listeners need the credential store");
+            goto fail;
+        }
+        if ((hb->tls = tlsauth_new(&env, err, errlen)) == NULL)
+            goto fail;
     }
+    if ((cfg->http_port && start_listener(hb, LISTEN_HTTP, cfg->http_address, cfg->http_port, err, errlen) != 0) ||
+        (cfg->https_port && start_listener(hb, LISTEN_HTTPS, cfg->https_address, cfg->https_port, err, errlen) != 0) ||
+        (cfg->https_psk_port &&
+         start_listener(hb, LISTEN_HTTPS_PSK, cfg->https_psk_address, cfg->https_psk_port, err, errlen) != 0))
+        goto fail;
     return (struct binding *)hb;
+fail:
+    http_stop((struct binding *)hb);
+    return NULL;
 }
 
 static void http_quiesce(struct binding *b)
@@ -344,7 +487,10 @@ static int http_inflight(struct binding *b)
 static void http_stop(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
-    MHD_stop_daemon(hb->daemon);
+    for (int i = 0; i < NLISTEN; i++)
+        if (hb->ls[i].daemon)
+            MHD_stop_daemon(hb->ls[i].daemon);
+    tlsauth_free(hb->tls);
     mem_free(hb);
 }
 

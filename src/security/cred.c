@@ -1,0 +1,92 @@
+/* cred: validation helpers of the credential store (see cred.h). */
+#include <ctype.h>
+#include <string.h>
+
+#include "cred.h"
+
+void cred_wipe(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    /* a volatile pointer keeps the compiler from dropping the stores as dead */
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* TS-0003 §8.2.2.1: <Issuer_Relative_KpsaID>@<Issuer-FQDN>; relative: letters, digits, '.', '_', '-'. */
+bool cred_kpsaid_ok(const char *kpsa_id)
+{
+    if (kpsa_id == NULL)
+        return false;
+    size_t len = strlen(kpsa_id);
+    const char *at = strchr(kpsa_id, '@');
+    if (len == 0 || len > CRED_KPSAID_MAX || at == NULL || at == kpsa_id || strchr(at + 1, '@') != NULL)
+        return false;
+    for (const char *p = kpsa_id; p < at; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            return false;
+    /* the FQDN: LDH labels separated by single dots */
+    const char *fqdn = at + 1;
+    if (*fqdn == '\0' || *fqdn == '.' || fqdn[strlen(fqdn) - 1] == '.' || strstr(fqdn, "..") != NULL)
+        return false;
+    for (const char *p = fqdn; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+            return false;
+    return true;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool cred_serial_norm(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    bool leading = true;
+    for (const char *p = in; *p; p++) {
+        if (*p == ':')
+            continue;
+        if (hexval((unsigned char)*p) < 0)
+            return false;
+        if (leading && *p == '0')
+            continue;
+        leading = false;
+        if (n + 1 >= outlen || n >= CRED_SERIAL_MAX)
+            return false;
+        out[n++] = (char)tolower((unsigned char)*p);
+    }
+    if (leading) { /* all zeros, or empty */
+        if (in[0] == '\0' || outlen < 2)
+            return false;
+        out[n++] = '0';
+    }
+    out[n] = '\0';
+    return true;
+}
+
+long cred_hex_decode(const char *hex, unsigned char *out, size_t max)
+{
+    size_t n = 0;
+    int hi = -1;
+    for (const char *p = hex; *p; p++) {
+        if (isspace((unsigned char)*p))
+            continue;
+        int v = hexval((unsigned char)*p);
+        if (v < 0)
+            return -1;
+        if (hi < 0) {
+            hi = v;
+            continue;
+        }
+        if (n == max)
+            return -1;
+        out[n++] = (unsigned char)(hi << 4 | v);
+        hi = -1;
+    }
+    return hi >= 0 ? -1 : (long)n;
+}

@@ -1,0 +1,80 @@
+/* tlsauth: Security Association Establishment over TLS (TS-0003 §8.2.2.1 provisioned symmetric keys,
+ * §8.2.2.2 certificates, §10.2 TLS profile) for any binding that runs GnuTLS sessions. It owns the
+ * GnuTLS credentials and priorities, looks up PSKs in the credential store during the handshake,
+ * verifies client certificates (path, validity, CRL, name constraints, revocation by serial, P-256,
+ * keyUsage) and aborts the handshake on any failure, and turns a completed handshake into the
+ * identities bound to the credential (struct tls_peer), which the binding copies into the request's
+ * security context. Every success and failure goes to the audit log; no key is ever formatted. */
+#ifndef WARDEN_SECURITY_TLSAUTH_H
+#define WARDEN_SECURITY_TLSAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/request.h"
+#include "security/cred.h"
+
+struct tlsauth;
+struct audit;
+struct log;
+struct cse_config;
+struct id_env;
+
+enum tls_kind { TLS_KIND_CERT = 0, TLS_KIND_PSK = 1 };
+
+/* Per-connection state, from the TCP accept to the close. The binding allocates it (zeroed), fills
+ * peer and binding, and hands it to tlsauth_session_init(). */
+struct tls_peer {
+    struct tlsauth *ta;
+    enum tls_kind kind;
+    char peer[64];       /* peer address as text */
+    const char *binding; /* "https", "https-psk" */
+    /* filled during the handshake */
+    char kpsa_id[CRED_KPSAID_MAX + 1]; /* PSK identity found in the store */
+    char serial[CRED_SERIAL_MAX + 1];  /* verified client certificate */
+    const char *fail;                  /* audit reason of a handshake refusal, once recorded */
+    bool psk_found, cert_ok;
+    /* after the handshake */
+    bool announced;                        /* authn-ok recorded */
+    bool revoked;                          /* the credential was revoked while the connection was open */
+    uint64_t gen;                          /* cred_generation() when ids were last read */
+    char cred[CRED_KPSAID_MAX + 8];        /* "psk:<KpsaID>" / "cert:<serial>" */
+    char idbuf[CRED_BINDING_MAX + 1];      /* bound IDs, ',' replaced by NUL */
+    const char *ids[SECCTX_MAX_IDS];
+    int nids;
+};
+
+struct tlsauth_env {
+    const struct cse_config *cfg;
+    const struct id_env *idenv;
+    struct cred_store *creds;
+    struct audit *audit; /* may be NULL */
+    struct log *log;
+};
+
+/* Build credentials and priorities for the listeners the configuration enables. NULL + err. */
+struct tlsauth *tlsauth_new(const struct tlsauth_env *env, char *err, size_t errlen);
+void tlsauth_free(struct tlsauth *ta);
+
+/* The GnuTLS priority string of a listener (also given to the server library). */
+const char *tlsauth_priority(enum tls_kind kind);
+
+/* Attach Warden's credentials, priority, certificate request and verification to a server session
+ * (a gnutls_session_t) before its handshake starts. */
+void tlsauth_session_init(struct tlsauth *ta, void *gnutls_session, struct tls_peer *peer);
+
+/* Before each request on the connection: record the authentication on first use, re-read the
+ * credential when the store changed (revocation, binding at registration), and fill sec. Returns 0,
+ * or -1 when the credential no longer authenticates (revoked): answer 4106 and close. */
+int tlsauth_request(struct tls_peer *peer, struct cse_secctx *sec);
+
+/* At the close: a handshake that never completed is recorded as a failure. session may be NULL. */
+void tlsauth_close(struct tls_peer *peer, void *gnutls_session);
+
+/* Identity carried by a certificate's subjectAltName (TS-0003 §8.1.2, PRODUCT.md): a URI that is an
+ * absolute AE-ID (a scheme before "//" allowed), or a DNS name "<cse-id>.<sp-id>" for a CSE-ID. Writes
+ * the canonical ID; false when the name is neither. Exposed for the unit tests. */
+bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *name, char *canon, size_t len);
+
+#endif

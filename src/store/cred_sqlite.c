@@ -1,0 +1,330 @@
+/* cred_sqlite: the credential store (security/cred.h) in the CSE's SQLite database, beside the
+ * resource tables, so that wardenctl (another process) and the server see the same credentials.
+ *
+ * One connection guarded by a mutex: lookups happen once per TLS handshake, not per request.
+ * Every write bumps cred_version in the same transaction; the server polls that row to learn about
+ * changes made by wardenctl (a revoked key must stop working at once, PRODUCT.md). Revocation erases
+ * the key with secure_delete on, so the bytes do not linger in free pages of the file. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "security/cred.h"
+#include "util/fsutil.h"
+#include "util/mem.h"
+
+struct cred_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    atomic_uint_fast64_t gen;
+    int64_t seen_version; /* last cred_version read by the watcher */
+    pthread_t watcher;
+    bool watching;
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
+    bool stopping;
+    int interval_ms;
+};
+
+static const char schema[] = "CREATE TABLE IF NOT EXISTS cred_psk("
+                             " kpsa_id TEXT PRIMARY KEY, key BLOB, binding TEXT NOT NULL,"
+                             " created INTEGER NOT NULL, revoked INTEGER) WITHOUT ROWID;"
+                             "CREATE TABLE IF NOT EXISTS cred_cert_revoked("
+                             " serial TEXT PRIMARY KEY, revoked INTEGER NOT NULL) WITHOUT ROWID;"
+                             "CREATE TABLE IF NOT EXISTS cred_version(id INTEGER PRIMARY KEY CHECK (id = 1),"
+                             " v INTEGER NOT NULL);"
+                             "INSERT OR IGNORE INTO cred_version VALUES (1, 0);";
+
+struct cred_store *cred_open(const char *path, char *err, size_t errlen)
+{
+    /* Create the file owner-only when it is new. Never open() and close() an existing database:
+     * closing any descriptor of a file drops every POSIX lock this process holds on it, including
+     * those of the resource store's SQLite connections (sqlite.org/howtocorrupt.html §2.2). */
+    struct stat stbuf;
+    if (stat(path, &stbuf) != 0 && fs_create_private_file(path, err, errlen) != 0)
+        return NULL;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "credentials: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+                     "BEGIN IMMEDIATE;",
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "credentials: %s: %s", path, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    struct cred_store *cs = mem_calloc(1, sizeof *cs);
+    cs->db = db;
+    cs->seen_version = -1;
+    pthread_mutex_init(&cs->lock, NULL);
+    pthread_mutex_init(&cs->watch_lock, NULL);
+    pthread_cond_init(&cs->watch_cond, NULL);
+    return cs;
+}
+
+void cred_close(struct cred_store *cs)
+{
+    if (cs == NULL)
+        return;
+    if (cs->watching) {
+        pthread_mutex_lock(&cs->watch_lock);
+        cs->stopping = true;
+        pthread_cond_signal(&cs->watch_cond);
+        pthread_mutex_unlock(&cs->watch_lock);
+        pthread_join(cs->watcher, NULL);
+    }
+    sqlite3_close(cs->db);
+    pthread_mutex_destroy(&cs->lock);
+    pthread_mutex_destroy(&cs->watch_lock);
+    pthread_cond_destroy(&cs->watch_cond);
+    mem_free(cs);
+}
+
+uint64_t cred_generation(struct cred_store *cs)
+{
+    return atomic_load(&cs->gen);
+}
+
+/* Read cred_version; bump the generation when it moved. Called with cs->lock held. */
+static void check_version(struct cred_store *cs)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cs->db, "SELECT v FROM cred_version WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (v != cs->seen_version) {
+            cs->seen_version = v;
+            atomic_fetch_add(&cs->gen, 1);
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+static void *watch_main(void *arg)
+{
+    struct cred_store *cs = arg;
+    pthread_mutex_lock(&cs->watch_lock);
+    while (!cs->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + (long)cs->interval_ms * 1000000L;
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&cs->watch_cond, &cs->watch_lock, &ts);
+        if (cs->stopping)
+            break;
+        pthread_mutex_unlock(&cs->watch_lock);
+        pthread_mutex_lock(&cs->lock);
+        check_version(cs);
+        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_lock(&cs->watch_lock);
+    }
+    pthread_mutex_unlock(&cs->watch_lock);
+    return NULL;
+}
+
+int cred_watch_start(struct cred_store *cs, int interval_ms)
+{
+    pthread_mutex_lock(&cs->lock);
+    check_version(cs);
+    pthread_mutex_unlock(&cs->lock);
+    cs->interval_ms = interval_ms > 0 ? interval_ms : 250;
+    if (pthread_create(&cs->watcher, NULL, watch_main, cs) != 0)
+        return -1;
+    cs->watching = true;
+    return 0;
+}
+
+/* Run one write statement with its parameters inside a transaction that also bumps cred_version.
+ * Returns the number of rows changed, or -1. Called with cs->lock held. */
+static int write_stmt(struct cred_store *cs, const char *sql, const char *t1, const void *blob, size_t blob_len,
+                      const char *t2, int64_t i3)
+{
+    sqlite3_stmt *st = NULL;
+    int changed = -1;
+    if (sqlite3_exec(cs->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto rollback;
+    sqlite3_bind_text(st, 1, t1, -1, SQLITE_STATIC);
+    if (blob)
+        sqlite3_bind_blob(st, 2, blob, (int)blob_len, SQLITE_STATIC);
+    if (t2)
+        sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, i3);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto rollback;
+    changed = sqlite3_changes(cs->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (changed > 0 && sqlite3_exec(cs->db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
+        goto rollback;
+    if (sqlite3_exec(cs->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto rollback;
+    if (changed > 0)
+        atomic_fetch_add(&cs->gen, 1);
+    return changed;
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(cs->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const unsigned char *key, size_t key_len,
+                              const char *binding)
+{
+    if (!cred_kpsaid_ok(kpsa_id) || key_len < CRED_KEY_MIN || key_len > CRED_KEY_MAX ||
+        strlen(binding) > CRED_BINDING_MAX)
+        return CRED_ERROR;
+    pthread_mutex_lock(&cs->lock);
+    /* a revoked KpsaID may be provisioned again (rotation); an active one may not be overwritten */
+    int n = write_stmt(cs,
+                       "INSERT INTO cred_psk(kpsa_id, key, binding, created, revoked) VALUES (?1, ?2, ?3, ?4, NULL)"
+                       " ON CONFLICT(kpsa_id) DO UPDATE SET key = ?2, binding = ?3, created = ?4, revoked = NULL"
+                       " WHERE revoked IS NOT NULL",
+                       kpsa_id, key, key_len, binding, (int64_t)time(NULL));
+    pthread_mutex_unlock(&cs->lock);
+    return n < 0 ? CRED_ERROR : n == 0 ? CRED_EXISTS : CRED_OK;
+}
+
+static void read_info(sqlite3_stmt *st, struct cred_psk_info *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->kpsa_id, sizeof out->kpsa_id, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(out->binding, sizeof out->binding, "%s", (const char *)sqlite3_column_text(st, 1));
+    out->created = sqlite3_column_int64(st, 2);
+    out->revoked = sqlite3_column_type(st, 3) != SQLITE_NULL;
+}
+
+enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
+{
+    enum cred_status rc = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->lock);
+    if (sqlite3_prepare_v2(cs->db, "SELECT kpsa_id, binding, created, revoked FROM cred_psk WHERE kpsa_id = ?1", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            read_info(st, out);
+            rc = out->revoked ? CRED_REVOKED : CRED_OK;
+        } else if (r == SQLITE_DONE) {
+            rc = CRED_NOT_FOUND;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
+}
+
+enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
+{
+    enum cred_status rc = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->lock);
+    if (sqlite3_prepare_v2(cs->db, "SELECT key, revoked FROM cred_psk WHERE kpsa_id = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            int n = sqlite3_column_bytes(st, 0);
+            if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+                rc = CRED_REVOKED;
+            } else if (n >= CRED_KEY_MIN && n <= CRED_KEY_MAX) {
+                memcpy(key, sqlite3_column_blob(st, 0), (size_t)n);
+                *key_len = (size_t)n;
+                rc = CRED_OK;
+            }
+        } else if (r == SQLITE_DONE) {
+            rc = CRED_NOT_FOUND;
+        }
+    }
+    sqlite3_finalize(st); /* SQLite's own copy of the row lives in its page cache, not in this frame */
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
+}
+
+enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
+{
+    pthread_mutex_lock(&cs->lock);
+    int n = write_stmt(cs,
+                       "UPDATE cred_psk SET key = zeroblob(length(key)), revoked = ?4 WHERE kpsa_id = ?1"
+                       " AND revoked IS NULL",
+                       kpsa_id, NULL, 0, NULL, (int64_t)time(NULL));
+    pthread_mutex_unlock(&cs->lock);
+    if (n < 0)
+        return CRED_ERROR;
+    if (n > 0)
+        return CRED_OK;
+    struct cred_psk_info info;
+    enum cred_status st = cred_psk_get(cs, kpsa_id, &info);
+    return st == CRED_OK ? CRED_ERROR : st; /* NOT_FOUND, or REVOKED already */
+}
+
+enum cred_status cred_psk_bind(struct cred_store *cs, const char *kpsa_id, const char *canon_id)
+{
+    pthread_mutex_lock(&cs->lock);
+    int n = write_stmt(cs, "UPDATE cred_psk SET binding = ?3 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
+                       kpsa_id, NULL, 0, canon_id, 0);
+    pthread_mutex_unlock(&cs->lock);
+    return n < 0 ? CRED_ERROR : n == 0 ? CRED_CONFLICT : CRED_OK;
+}
+
+enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
+                               void *arg)
+{
+    enum cred_status rc = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->lock);
+    if (sqlite3_prepare_v2(cs->db, "SELECT kpsa_id, binding, created, revoked FROM cred_psk ORDER BY kpsa_id", -1,
+                           &st, NULL) == SQLITE_OK) {
+        int r;
+        struct cred_psk_info info;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            read_info(st, &info);
+            fn(arg, &info);
+        }
+        rc = r == SQLITE_DONE ? CRED_OK : CRED_ERROR;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
+}
+
+enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
+{
+    pthread_mutex_lock(&cs->lock);
+    int n = write_stmt(cs, "INSERT OR IGNORE INTO cred_cert_revoked(serial, revoked) VALUES (?1, ?4)", serial, NULL, 0,
+                       NULL, (int64_t)time(NULL));
+    pthread_mutex_unlock(&cs->lock);
+    return n < 0 ? CRED_ERROR : n == 0 ? CRED_REVOKED : CRED_OK;
+}
+
+enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
+{
+    enum cred_status rc = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->lock);
+    if (sqlite3_prepare_v2(cs->db, "SELECT 1 FROM cred_cert_revoked WHERE serial = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        rc = r == SQLITE_ROW ? CRED_REVOKED : r == SQLITE_DONE ? CRED_OK : CRED_ERROR;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
+}

@@ -1,0 +1,610 @@
+/* wardenctl: the admin tool (PRODUCT.md "Command line and configuration"). It reads the same
+ * configuration as the server (--config FILE, --section.key=value) and works on the same store, so a
+ * running server sees every change at once: provisioned symmetric keys (TS-0003 §8.2.2.1),
+ * certificate revocation, a development CA issuing P-256 certificates with oneM2M identities in
+ * subjectAltName (TS-0003 §8.1.2, §10.1), and the audit log.
+ *
+ * Secret hygiene: keys are read from standard input only, never from argv; buffers that held them
+ * are wiped; private-key files are created owner-only; core dumps are off. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/id.h"
+#include "security/cred.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/rand.h"
+#include "util/timeutil.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct ctl {
+    struct cse_config cfg;
+    struct id_env idenv;
+    int argc; /* command words and their options (config options removed) */
+    char **argv;
+};
+
+static int usage(void)
+{
+    fputs("usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
+          "  psk add KPSAID BINDING [--generate]  key as hex on stdin (or --generate: printed once)\n"
+          "                                       BINDING: AE-ID, CSE-ID, several separated by ',', or '-'\n"
+          "  psk list                             KPSAID, binding, state (never the key)\n"
+          "  psk revoke KPSAID\n"
+          "  cert revoke SERIAL                   hex serial, ':' allowed\n"
+          "  ca init DIR                          development CA (P-256, name constraints on cse.spid)\n"
+          "  ca issue DIR --id ID --out PREFIX [--ip ADDR]... [--dns NAME]... [--not-before TS] [--not-after TS]\n"
+          "  audit tail [-n N] [-f]\n",
+          stderr);
+    return EXIT_USAGE;
+}
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wardenctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_FAIL;
+}
+
+static struct cred_store *open_creds(struct ctl *c)
+{
+    char err[512];
+    struct cred_store *cs = cred_open(c->cfg.store_path, err, sizeof err);
+    if (cs == NULL)
+        fail("%s", err);
+    return cs;
+}
+
+/* BINDING ("-", or IDs separated by ',') to canonical IDs separated by ','. */
+static int parse_binding(struct ctl *c, const char *in, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (strcmp(in, "-") == 0)
+        return 0;
+    char tmp[CRED_BINDING_MAX + 1];
+    if (strlen(in) >= sizeof tmp)
+        return fail("binding too long");
+    strcpy(tmp, in);
+    size_t n = 0;
+    char *save = NULL;
+    int count = 0;
+    for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        struct id id;
+        if (!id_parse(&c->idenv, tok, &id) || (id.kind != ID_AE && id.kind != ID_CSE))
+            return fail("'%s' is not an AE-ID or a CSE-ID", tok);
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? "," : "", id.canon);
+        if (w < 0 || (size_t)w >= outlen - n || ++count > 4)
+            return fail("binding too long (at most 4 IDs)");
+        n += (size_t)w;
+    }
+    return count ? 0 : fail("empty binding");
+}
+
+static int psk_add(struct ctl *c)
+{
+    bool generate = false;
+    const char *pos[2];
+    int npos = 0;
+    for (int i = 2; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "--generate") == 0)
+            generate = true;
+        else if (c->argv[i][0] == '-' && c->argv[i][1] != '\0')
+            return usage();
+        else if (npos < 2)
+            pos[npos++] = c->argv[i];
+        else
+            return usage(); /* a third word would be a key on the command line: never */
+    }
+    if (npos != 2)
+        return usage();
+    if (!cred_kpsaid_ok(pos[0]))
+        return fail("'%s' is not a KpsaID (<relative>@<fqdn>; relative: letters, digits, '.', '_', '-')", pos[0]);
+    char binding[CRED_BINDING_MAX + 1];
+    if (parse_binding(c, pos[1], binding, sizeof binding) != 0)
+        return EXIT_FAIL;
+    unsigned char key[CRED_KEY_MAX];
+    long klen;
+    if (generate) {
+        klen = 32;
+        rand_bytes(key, (size_t)klen);
+    } else {
+        char text[1024];
+        size_t n = fread(text, 1, sizeof text - 1, stdin);
+        text[n] = '\0';
+        klen = cred_hex_decode(text, key, sizeof key);
+        cred_wipe(text, sizeof text);
+        if (klen < CRED_KEY_MIN) {
+            cred_wipe(key, sizeof key);
+            return fail("the key on standard input must be %s to %s bytes of hex", "16", "64");
+        }
+    }
+    struct cred_store *cs = open_creds(c);
+    if (cs == NULL) {
+        cred_wipe(key, sizeof key);
+        return EXIT_FAIL;
+    }
+    enum cred_status st = cred_psk_add(cs, pos[0], key, (size_t)klen, binding);
+    cred_close(cs);
+    if (st == CRED_OK && generate) {
+        for (long i = 0; i < klen; i++)
+            printf("%02x", key[i]);
+        putchar('\n');
+    }
+    cred_wipe(key, sizeof key);
+    if (st == CRED_EXISTS)
+        return fail("%s is provisioned already (revoke it first to replace its key)", pos[0]);
+    if (st != CRED_OK)
+        return fail("cannot store %s", pos[0]);
+    fprintf(stderr, "psk %s added, bound to %s\n", pos[0], binding[0] ? binding : "(the AE that registers first)");
+    return EXIT_OK;
+}
+
+static void print_psk(void *arg, const struct cred_psk_info *info)
+{
+    (void)arg;
+    printf("%s\t%s\t%s\n", info->kpsa_id, info->binding[0] ? info->binding : "-",
+           info->revoked ? "revoked" : "active");
+}
+
+static int psk_cmd(struct ctl *c)
+{
+    if (c->argc < 2)
+        return usage();
+    const char *sub = c->argv[1];
+    if (strcmp(sub, "add") == 0)
+        return psk_add(c);
+    if (strcmp(sub, "list") == 0 && c->argc == 2) {
+        struct cred_store *cs = open_creds(c);
+        if (cs == NULL)
+            return EXIT_FAIL;
+        enum cred_status st = cred_psk_list(cs, print_psk, NULL);
+        cred_close(cs);
+        return st == CRED_OK ? EXIT_OK : fail("cannot read the credential store");
+    }
+    if (strcmp(sub, "revoke") == 0 && c->argc == 3) {
+        struct cred_store *cs = open_creds(c);
+        if (cs == NULL)
+            return EXIT_FAIL;
+        enum cred_status st = cred_psk_revoke(cs, c->argv[2]);
+        cred_close(cs);
+        if (st == CRED_NOT_FOUND)
+            return fail("no psk %s", c->argv[2]);
+        if (st == CRED_REVOKED)
+            return fail("psk %s is revoked already", c->argv[2]);
+        if (st != CRED_OK)
+            return fail("cannot revoke %s", c->argv[2]);
+        fprintf(stderr, "psk %s revoked\n", c->argv[2]);
+        return EXIT_OK;
+    }
+    return usage();
+}
+
+static int cert_cmd(struct ctl *c)
+{
+    if (c->argc != 3 || strcmp(c->argv[1], "revoke") != 0)
+        return usage();
+    char serial[CRED_SERIAL_MAX + 1];
+    if (!cred_serial_norm(c->argv[2], serial, sizeof serial))
+        return fail("'%s' is not a certificate serial (hex)", c->argv[2]);
+    struct cred_store *cs = open_creds(c);
+    if (cs == NULL)
+        return EXIT_FAIL;
+    enum cred_status st = cred_cert_revoke(cs, serial);
+    cred_close(cs);
+    if (st != CRED_OK && st != CRED_REVOKED)
+        return fail("cannot revoke %s", serial);
+    fprintf(stderr, "certificate %s revoked\n", serial);
+    return EXIT_OK;
+}
+
+/* ---- development CA ---- */
+
+static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fchmod(fd, mode); /* an existing file keeps its mode through O_CREAT */
+    ssize_t w = write(fd, d->data, d->size);
+    int rc = fsync(fd);
+    close(fd);
+    if (w != (ssize_t)d->size || rc != 0)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cert_path,
+                       const char *key_path)
+{
+    gnutls_datum_t d = {NULL, 0};
+    int rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d);
+    if (rc < 0 || write_file(key_path, &d, 0600) != 0) {
+        if (d.data)
+            cred_wipe(d.data, d.size);
+        gnutls_free(d.data);
+        return rc < 0 ? fail("cannot export the key: %s", gnutls_strerror(rc)) : EXIT_FAIL;
+    }
+    cred_wipe(d.data, d.size);
+    gnutls_free(d.data);
+    d.data = NULL;
+    rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d);
+    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc))
+                     : write_file(cert_path, &d, 0644);
+    gnutls_free(d.data);
+    return ret;
+}
+
+/* A random positive serial of 16 octets (RFC 5280 §4.1.2.2: at most 20, unique per CA). */
+static void new_serial(gnutls_x509_crt_t crt, char hex[CRED_SERIAL_MAX + 1])
+{
+    unsigned char s[16];
+    rand_bytes(s, sizeof s);
+    s[0] = (unsigned char)((s[0] & 0x7f) | 0x40);
+    gnutls_x509_crt_set_serial(crt, s, sizeof s);
+    for (size_t i = 0; i < sizeof s; i++)
+        snprintf(hex + 2 * i, 3, "%02x", s[i]);
+}
+
+static int new_p256(gnutls_x509_privkey_t *key)
+{
+    int rc = gnutls_x509_privkey_init(key);
+    if (rc >= 0)
+        rc = gnutls_x509_privkey_generate(*key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
+    return rc < 0 ? fail("cannot generate a P-256 key: %s", gnutls_strerror(rc)) : 0;
+}
+
+static void dir_path(char *out, size_t len, const char *dir, const char *name)
+{
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+static int ca_init(struct ctl *c, const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return fail("cannot create %s: %s", dir, strerror(errno));
+    char cert_path[4096], key_path[4096];
+    dir_path(cert_path, sizeof cert_path, dir, "ca.pem");
+    dir_path(key_path, sizeof key_path, dir, "ca.key");
+    if (access(key_path, F_OK) == 0)
+        return fail("%s exists: a CA is there already", key_path);
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_x509_name_constraints_t nc = NULL;
+    int ret = EXIT_FAIL;
+    char serial[CRED_SERIAL_MAX + 1];
+    char dn[512];
+    snprintf(dn, sizeof dn, "CN=Warden development CA,O=%s", c->cfg.cse_spid);
+    time_t now = time(NULL);
+    gnutls_datum_t spid = {(unsigned char *)c->cfg.cse_spid, (unsigned)strlen(c->cfg.cse_spid)};
+    if (new_p256(&key) != 0 || gnutls_x509_crt_init(&crt) < 0 || gnutls_x509_name_constraints_init(&nc) < 0)
+        goto out;
+    const char *bad = NULL;
+    gnutls_x509_crt_set_version(crt, 3);
+    new_serial(crt, serial);
+    /* TS-0003 §8.1.2.2: the CA may only vouch for names in its SP domain (CSE-ID FQDNs and hosts) */
+    if (gnutls_x509_crt_set_dn(crt, dn, &bad) < 0 || gnutls_x509_crt_set_key(crt, key) < 0 ||
+        gnutls_x509_crt_set_activation_time(crt, now - 60) < 0 ||
+        gnutls_x509_crt_set_expiration_time(crt, now + 10L * 365 * 86400) < 0 ||
+        gnutls_x509_crt_set_basic_constraints(crt, 1, 0) < 0 ||
+        gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN) < 0 ||
+        gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_DNSNAME, &spid) < 0 ||
+        gnutls_x509_crt_set_name_constraints(crt, nc, 1) < 0) {
+        fail("cannot build the CA certificate");
+        goto out;
+    }
+    unsigned char kid[64];
+    size_t kidlen = sizeof kid;
+    if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, kid, &kidlen) >= 0)
+        gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);
+    int rc = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
+    if (rc < 0) {
+        fail("cannot sign: %s", gnutls_strerror(rc));
+        goto out;
+    }
+    ret = export_pair(crt, key, cert_path, key_path);
+    if (ret == EXIT_OK)
+        fprintf(stderr, "CA created: %s (key %s, name constraints: DNS %s)\n", cert_path, key_path,
+                c->cfg.cse_spid);
+out:
+    gnutls_x509_name_constraints_deinit(nc);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+    return ret;
+}
+
+static int load_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_privkey_t *key)
+{
+    char path[4096];
+    gnutls_datum_t d = {NULL, 0};
+    dir_path(path, sizeof path, dir, "ca.pem");
+    if (gnutls_load_file(path, &d) < 0 || gnutls_x509_crt_init(crt) < 0 ||
+        gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM) < 0) {
+        gnutls_free(d.data);
+        return fail("cannot read the CA certificate %s", path);
+    }
+    gnutls_free(d.data);
+    d.data = NULL;
+    dir_path(path, sizeof path, dir, "ca.key");
+    int rc = gnutls_load_file(path, &d);
+    if (rc >= 0 && gnutls_x509_privkey_init(key) >= 0)
+        rc = gnutls_x509_privkey_import(*key, &d, GNUTLS_X509_FMT_PEM);
+    if (d.data) {
+        cred_wipe(d.data, d.size);
+        gnutls_free(d.data);
+    }
+    return rc < 0 ? fail("cannot read the CA key %s", path) : 0;
+}
+
+static int add_san(gnutls_x509_crt_t crt, gnutls_x509_subject_alt_name_t type, const void *data, size_t len)
+{
+    return gnutls_x509_crt_set_subject_alt_name(crt, type, data, (unsigned)len, GNUTLS_FSAN_APPEND) < 0 ? -1 : 0;
+}
+
+static int ca_issue(struct ctl *c)
+{
+    const char *dir = c->argc > 2 ? c->argv[2] : NULL;
+    const char *idarg = NULL, *out = NULL, *nb = NULL, *na = NULL;
+    const char *ips[8], *dnss[8];
+    int nip = 0, ndns = 0;
+    for (int i = 3; i < c->argc; i++) {
+        const char *o = c->argv[i], *v = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+        if (v == NULL)
+            return usage();
+        if (strcmp(o, "--id") == 0)
+            idarg = v;
+        else if (strcmp(o, "--out") == 0)
+            out = v;
+        else if (strcmp(o, "--not-before") == 0)
+            nb = v;
+        else if (strcmp(o, "--not-after") == 0)
+            na = v;
+        else if (strcmp(o, "--ip") == 0 && nip < 8)
+            ips[nip++] = v;
+        else if (strcmp(o, "--dns") == 0 && ndns < 8)
+            dnss[ndns++] = v;
+        else
+            return usage();
+        i++;
+    }
+    if (dir == NULL || dir[0] == '-' || idarg == NULL || out == NULL)
+        return usage();
+    struct id id;
+    if (!id_parse(&c->idenv, idarg, &id) || (id.kind != ID_AE && id.kind != ID_CSE))
+        return fail("--id '%s' is not an AE-ID or a CSE-ID", idarg);
+    int64_t t_nb = (int64_t)time(NULL) - 60, t_na = (int64_t)time(NULL) + 365L * 86400;
+    if ((nb && !ts_parse(nb, &t_nb)) || (na && !ts_parse(na, &t_na)) || t_na <= t_nb)
+        return fail("--not-before/--not-after: timestamps like 20250101T000000, in order");
+
+    gnutls_x509_crt_t ca = NULL, crt = NULL;
+    gnutls_x509_privkey_t cakey = NULL, key = NULL;
+    int ret = EXIT_FAIL;
+    char serial[CRED_SERIAL_MAX + 1];
+    if (load_ca(dir, &ca, &cakey) != 0 || new_p256(&key) != 0 || gnutls_x509_crt_init(&crt) < 0)
+        goto done;
+    /* the identity lives in subjectAltName; the subject only names the organisation, so that no
+     * verifier mistakes a common name for a host name */
+    char dn[512];
+    snprintf(dn, sizeof dn, "O=%s", c->cfg.cse_spid);
+    const char *bad = NULL;
+    char dnsname[LIMIT_ID_LEN + 1];
+    int fail_at = 0;
+    gnutls_x509_crt_set_version(crt, 3);
+    new_serial(crt, serial);
+    fail_at |= gnutls_x509_crt_set_dn(crt, dn, &bad) < 0;
+    fail_at |= gnutls_x509_crt_set_key(crt, key) < 0;
+    fail_at |= gnutls_x509_crt_set_activation_time(crt, (time_t)t_nb) < 0;
+    fail_at |= gnutls_x509_crt_set_expiration_time(crt, (time_t)t_na) < 0;
+    fail_at |= gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0;
+    fail_at |= gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0;
+    fail_at |= gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) < 0;
+    fail_at |= gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0;
+    if (id.kind == ID_AE) {
+        fail_at |= add_san(crt, GNUTLS_SAN_URI, id.canon, strlen(id.canon));
+    } else { /* //sp/cse -> cse.sp */
+        const char *sp = id.canon + 2, *slash = strchr(sp, '/');
+        snprintf(dnsname, sizeof dnsname, "%s.%.*s", slash + 1, (int)(slash - sp), sp);
+        fail_at |= add_san(crt, GNUTLS_SAN_DNSNAME, dnsname, strlen(dnsname));
+    }
+    for (int i = 0; i < ndns; i++)
+        fail_at |= add_san(crt, GNUTLS_SAN_DNSNAME, dnss[i], strlen(dnss[i]));
+    for (int i = 0; i < nip; i++) {
+        unsigned char ip[16];
+        int af = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(af, ips[i], ip) != 1) {
+            fail("--ip '%s' is not an address", ips[i]);
+            goto done;
+        }
+        fail_at |= add_san(crt, GNUTLS_SAN_IPADDRESS, ip, af == AF_INET ? 4 : 16);
+    }
+    unsigned char kid[64];
+    size_t kidlen = sizeof kid;
+    if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, kid, &kidlen) >= 0)
+        gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);
+    kidlen = sizeof kid;
+    if (gnutls_x509_crt_get_subject_key_id(ca, kid, &kidlen, NULL) >= 0)
+        gnutls_x509_crt_set_authority_key_id(crt, kid, kidlen);
+    if (fail_at) {
+        fail("cannot build the certificate");
+        goto done;
+    }
+    int rc = gnutls_x509_crt_sign2(crt, ca, cakey, GNUTLS_DIG_SHA256, 0);
+    if (rc < 0) {
+        fail("cannot sign: %s", gnutls_strerror(rc));
+        goto done;
+    }
+    char cert_path[4096], key_path[4096];
+    snprintf(cert_path, sizeof cert_path, "%s.pem", out);
+    snprintf(key_path, sizeof key_path, "%s.key", out);
+    ret = export_pair(crt, key, cert_path, key_path);
+    if (ret == EXIT_OK) {
+        char norm[CRED_SERIAL_MAX + 1];
+        cred_serial_norm(serial, norm, sizeof norm);
+        printf("%s\n", norm);
+        fprintf(stderr, "issued %s for %s (key %s)\n", cert_path, id.kind == ID_AE ? id.canon : dnsname, key_path);
+    }
+done:
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_crt_deinit(ca);
+    gnutls_x509_privkey_deinit(key);
+    gnutls_x509_privkey_deinit(cakey);
+    return ret;
+}
+
+static int ca_cmd(struct ctl *c)
+{
+    if (c->argc == 3 && strcmp(c->argv[1], "init") == 0)
+        return ca_init(c, c->argv[2]);
+    if (c->argc >= 3 && strcmp(c->argv[1], "issue") == 0)
+        return ca_issue(c);
+    return usage();
+}
+
+/* ---- audit ---- */
+
+static int audit_tail(struct ctl *c)
+{
+    long lines = 20;
+    bool follow = false;
+    for (int i = 2; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "-f") == 0)
+            follow = true;
+        else if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
+            char *end;
+            lines = strtol(c->argv[++i], &end, 10);
+            if (*end || lines < 0)
+                return usage();
+        } else
+            return usage();
+    }
+    if (c->cfg.audit_path[0] == '\0')
+        return fail("audit.path is not set in the configuration");
+    FILE *f = fopen(c->cfg.audit_path, "re");
+    if (f == NULL)
+        return fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+    /* read backwards in blocks until enough newlines are seen */
+    fseeko(f, 0, SEEK_END);
+    off_t end = ftello(f), pos = end;
+    long seen = 0;
+    char block[8192];
+    while (pos > 0 && seen <= lines) {
+        size_t n = pos >= (off_t)sizeof block ? sizeof block : (size_t)pos;
+        pos -= (off_t)n;
+        fseeko(f, pos, SEEK_SET);
+        if (fread(block, 1, n, f) != n)
+            break;
+        for (size_t i = n; i-- > 0;)
+            if (block[i] == '\n' && !(pos + (off_t)i == end - 1) && ++seen > lines) {
+                pos += (off_t)i + 1;
+                break;
+            }
+    }
+    fseeko(f, pos, SEEK_SET);
+    size_t n;
+    while ((n = fread(block, 1, sizeof block, f)) > 0)
+        fwrite(block, 1, n, stdout);
+    fflush(stdout);
+    while (follow) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        clearerr(f);
+        while ((n = fread(block, 1, sizeof block, f)) > 0)
+            fwrite(block, 1, n, stdout);
+        fflush(stdout);
+    }
+    fclose(f);
+    return EXIT_OK;
+}
+
+/* Split argv into configuration options (for config_from_args) and the command. */
+static int split_args(int argc, char **argv, int *cargc, char **cargv, int *wargc, char **wargv)
+{
+    *cargc = 1;
+    cargv[0] = argv[0];
+    *wargc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        const char *dot = strchr(a, '.');
+        if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            cargv[(*cargc)++] = argv[i++];
+            cargv[(*cargc)++] = argv[i];
+        } else if (strncmp(a, "--config=", 9) == 0 ||
+                   (strncmp(a, "--", 2) == 0 && eq && dot && dot < eq)) {
+            cargv[(*cargc)++] = argv[i];
+        } else {
+            wargv[(*wargc)++] = argv[i];
+        }
+    }
+    return *wargc ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    json_set_alloc_funcs(mem_alloc, mem_free);
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage();
+        return EXIT_OK;
+    }
+    char **cargv = mem_calloc((size_t)argc + 1, sizeof *cargv);
+    char **wargv = mem_calloc((size_t)argc + 1, sizeof *wargv);
+    int cargc, wargc;
+    struct ctl c;
+    memset(&c, 0, sizeof c);
+    config_defaults(&c.cfg);
+    int ret;
+    char err[512];
+    if (split_args(argc, argv, &cargc, cargv, &wargc, wargv) != 0) {
+        ret = usage();
+        goto out;
+    }
+    int rc = config_from_args(&c.cfg, cargc, cargv, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "wardenctl: %s\n", err);
+        ret = rc < 0 ? EXIT_USAGE : EXIT_OK;
+        goto out;
+    }
+    c.idenv.spid = c.cfg.cse_spid;
+    c.idenv.cse_id = c.cfg.cse_id;
+    c.argc = wargc;
+    c.argv = wargv;
+    gnutls_global_init();
+    if (strcmp(wargv[0], "psk") == 0)
+        ret = psk_cmd(&c);
+    else if (strcmp(wargv[0], "cert") == 0)
+        ret = cert_cmd(&c);
+    else if (strcmp(wargv[0], "ca") == 0)
+        ret = ca_cmd(&c);
+    else if (strcmp(wargv[0], "audit") == 0 && wargc >= 2 && strcmp(wargv[1], "tail") == 0)
+        ret = audit_tail(&c);
+    else
+        ret = usage();
+    gnutls_global_deinit();
+out:
+    config_free(&c.cfg);
+    mem_free(cargv);
+    mem_free(wargv);
+    return ret;
+}
