@@ -11,16 +11,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRED_KPSAID_MAX 255 /* <relative>@<fqdn>: bounded like a DNS name */
-#define CRED_KEY_MIN    16  /* bytes; shorter keys give no 128-bit security */
-#define CRED_KEY_MAX    64
+#define CRED_KPSAID_MAX  255 /* <relative>@<fqdn>: bounded like a DNS name */
+#define CRED_KEY_MIN     16  /* bytes; shorter keys give no 128-bit security */
+#define CRED_KEY_MAX     64
 #define CRED_BINDING_MAX 1024 /* comma-separated canonical IDs */
 #define CRED_SERIAL_MAX  64   /* hex digits of an X.509 serial (20 octets at most, RFC 5280 §4.1.2.2) */
 
 struct cred_store;
 
-enum cred_status { CRED_OK = 0, CRED_NOT_FOUND = 1, CRED_REVOKED = 2, CRED_EXISTS = 3, CRED_CONFLICT = 4,
-                   CRED_ERROR = -1 };
+enum cred_status {
+    CRED_OK = 0,
+    CRED_NOT_FOUND = 1,
+    CRED_REVOKED = 2,
+    CRED_EXISTS = 3,
+    CRED_CONFLICT = 4,
+    CRED_ERROR = -1
+};
 
 struct cred_psk_info {
     char kpsa_id[CRED_KPSAID_MAX + 1];

@@ -112,8 +112,8 @@ bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *na
             if (slashes[-1] != ':')
                 return false;
             for (const char *q = name; q < slashes - 1; q++)
-                if (!(*q >= 'a' && *q <= 'z') && !(*q >= 'A' && *q <= 'Z') && !(*q >= '0' && *q <= '9') &&
-                    *q != '+' && *q != '-' && *q != '.')
+                if (!(*q >= 'a' && *q <= 'z') && !(*q >= 'A' && *q <= 'Z') && !(*q >= '0' && *q <= '9') && *q != '+' &&
+                    *q != '-' && *q != '.')
                     return false;
         }
         if (!id_parse(env, slashes, &id) || id.kind != ID_AE || id.form != IDF_ABSOLUTE)
@@ -272,8 +272,7 @@ static int load_psk_binding(struct tls_peer *p)
     memcpy(p->idbuf, info.binding, sizeof p->idbuf);
     p->nids = 0;
     char *save = NULL;
-    for (char *tok = strtok_r(p->idbuf, ",", &save); tok && p->nids < SECCTX_MAX_IDS;
-         tok = strtok_r(NULL, ",", &save))
+    for (char *tok = strtok_r(p->idbuf, ",", &save); tok && p->nids < SECCTX_MAX_IDS; tok = strtok_r(NULL, ",", &save))
         p->ids[p->nids++] = tok;
     return 0;
 }

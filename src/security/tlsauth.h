@@ -36,11 +36,11 @@ struct tls_peer {
     const char *fail;                  /* audit reason of a handshake refusal, once recorded */
     bool psk_found, cert_ok;
     /* after the handshake */
-    bool announced;                        /* authn-ok recorded */
-    bool revoked;                          /* the credential was revoked while the connection was open */
-    uint64_t gen;                          /* cred_generation() when ids were last read */
-    char cred[CRED_KPSAID_MAX + 8];        /* "psk:<KpsaID>" / "cert:<serial>" */
-    char idbuf[CRED_BINDING_MAX + 1];      /* bound IDs, ',' replaced by NUL */
+    bool announced;                   /* authn-ok recorded */
+    bool revoked;                     /* the credential was revoked while the connection was open */
+    uint64_t gen;                     /* cred_generation() when ids were last read */
+    char cred[CRED_KPSAID_MAX + 8];   /* "psk:<KpsaID>" / "cert:<serial>" */
+    char idbuf[CRED_BINDING_MAX + 1]; /* bound IDs, ',' replaced by NUL */
     const char *ids[SECCTX_MAX_IDS];
     int nids;
 };

@@ -171,7 +171,8 @@ static int write_stmt(struct cred_store *cs, const char *sql, const char *t1, co
     changed = sqlite3_changes(cs->db);
     sqlite3_finalize(st);
     st = NULL;
-    if (changed > 0 && sqlite3_exec(cs->db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
+    if (changed > 0 &&
+        sqlite3_exec(cs->db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
     if (sqlite3_exec(cs->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
@@ -290,8 +291,8 @@ enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, cons
     enum cred_status rc = CRED_ERROR;
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&cs->lock);
-    if (sqlite3_prepare_v2(cs->db, "SELECT kpsa_id, binding, created, revoked FROM cred_psk ORDER BY kpsa_id", -1,
-                           &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(cs->db, "SELECT kpsa_id, binding, created, revoked FROM cred_psk ORDER BY kpsa_id", -1, &st,
+                           NULL) == SQLITE_OK) {
         int r;
         struct cred_psk_info info;
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {

@@ -161,8 +161,7 @@ static int psk_add(struct ctl *c)
 static void print_psk(void *arg, const struct cred_psk_info *info)
 {
     (void)arg;
-    printf("%s\t%s\t%s\n", info->kpsa_id, info->binding[0] ? info->binding : "-",
-           info->revoked ? "revoked" : "active");
+    printf("%s\t%s\t%s\n", info->kpsa_id, info->binding[0] ? info->binding : "-", info->revoked ? "revoked" : "active");
 }
 
 static int psk_cmd(struct ctl *c)
@@ -232,8 +231,7 @@ static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
     return 0;
 }
 
-static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cert_path,
-                       const char *key_path)
+static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cert_path, const char *key_path)
 {
     gnutls_datum_t d = {NULL, 0};
     int rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d);
@@ -247,8 +245,7 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const c
     gnutls_free(d.data);
     d.data = NULL;
     rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d);
-    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc))
-                     : write_file(cert_path, &d, 0644);
+    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc)) : write_file(cert_path, &d, 0644);
     gnutls_free(d.data);
     return ret;
 }
@@ -322,8 +319,7 @@ static int ca_init(struct ctl *c, const char *dir)
     }
     ret = export_pair(crt, key, cert_path, key_path);
     if (ret == EXIT_OK)
-        fprintf(stderr, "CA created: %s (key %s, name constraints: DNS %s)\n", cert_path, key_path,
-                c->cfg.cse_spid);
+        fprintf(stderr, "CA created: %s (key %s, name constraints: DNS %s)\n", cert_path, key_path, c->cfg.cse_spid);
 out:
     gnutls_x509_name_constraints_deinit(nc);
     gnutls_x509_crt_deinit(crt);
@@ -547,8 +543,7 @@ static int split_args(int argc, char **argv, int *cargc, char **cargv, int *warg
         if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             cargv[(*cargc)++] = argv[i++];
             cargv[(*cargc)++] = argv[i];
-        } else if (strncmp(a, "--config=", 9) == 0 ||
-                   (strncmp(a, "--", 2) == 0 && eq && dot && dot < eq)) {
+        } else if (strncmp(a, "--config=", 9) == 0 || (strncmp(a, "--", 2) == 0 && eq && dot && dot < eq)) {
             cargv[(*cargc)++] = argv[i];
         } else {
             wargv[(*wargc)++] = argv[i];

@@ -21,6 +21,7 @@
 #include "core/cse.h"
 #include "core/request.h"
 #include "core/rsc.h"
+#include "security/cred.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -1084,6 +1085,106 @@ static void test_discovery(void **state)
     res_free(&r);
 }
 
+/* ---- inside a security association (TS-0003 7.2, TS-0004 7.3.2.1 steps 3-4) ------------------- */
+
+/* One request in a TLS-PSK security association bound to the given canonical IDs. */
+static int sa_call(struct env *e, enum cse_op op, const char *to, const char *fr, int ty, const char *body,
+                   const char *const *ids, int nids, struct res *out)
+{
+    struct cse_request req;
+    req_init(&req, op, to, fr);
+    req.ty = ty;
+    if (body)
+        req_content(&req, body);
+    req.sec.sa = SA_TLS_PSK;
+    req.sec.cred_id = "psk:dev@warden.example.com";
+    for (int i = 0; i < nids; i++)
+        req.sec.ids[i] = ids[i];
+    req.sec.nids = nids;
+    return call(e, &req, out);
+}
+#define SA_RSC(e, op, to, fr, ty, body, ids, n)                                                                        \
+    (sa_call((e), (op), (to), (fr), (ty), (body), (ids), (n), &tmp_), status_of(tmp_.rsc, &tmp_))
+
+static void test_ts0003_7_2_sa_bound_ae(void **state)
+{
+    struct env *e = *state;
+    struct res tmp_;
+    const char *dev[] = {"//warden.example.com/id-in/Cdev"};
+    char other[256];
+    register_ae(e, "Cother", other, sizeof other);
+    /* registration only as the bound AE-ID */
+    assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", "C", TY_AE, AE_BODY, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", "Cx", TY_AE, AE_BODY, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", NULL, TY_AE, AE_BODY, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", "Cdev", TY_AE, AE_BODY, dev, 1), RSC_CREATED);
+    /* then From must be that AE, in any form; anyone else is 4106, registered or not, admin included */
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in/Cdev", "Cdev", 0, NULL, dev, 1), RSC_OK);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in/Cdev", "/id-in/Cdev", 0, NULL, dev, 1), RSC_OK);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in/Cdev", "Cother", 0, NULL, dev, 1),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "Cnobody", 0, NULL, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "CAdmin", 0, NULL, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "/id-mn", 0, NULL, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* the same AE outside the SA is still a registered AE (dev profile) */
+    assert_int_equal(RETRIEVE_RSC(e, "cse-in/Cdev", "Cdev"), RSC_OK);
+}
+
+static void test_ts0003_7_2_sa_bound_admin(void **state)
+{
+    struct env *e = *state;
+    struct res tmp_;
+    const char *admin[] = {"//warden.example.com/id-in/CAdmin"};
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "CAdmin", 0, NULL, admin, 1), RSC_OK);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "Cdev", 0, NULL, admin, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+}
+
+static void test_ts0004_7_3_2_1_sa_bound_cse(void **state)
+{
+    struct env *e = *state;
+    struct res tmp_;
+    const char *mn[] = {"//warden.example.com/id-mn"};
+    char local[256];
+    register_ae(e, "Clocal", local, sizeof local);
+    /* the bound CSE itself passes the originator check (what it may do is then up to the policies) */
+    int rsc = SA_RSC(e, OP_RETRIEVE, "cse-in", "/id-mn", 0, NULL, mn, 1);
+    assert_true(rsc != RSC_ORIGINATOR_NOT_AUTHENTICATED && rsc != RSC_SECURITY_ASSOCIATION_REQUIRED);
+    /* another CSE, or an AE registered here, is 4106 */
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "/id-other", 0, NULL, mn, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "Clocal", 0, NULL, mn, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* a C-type AE-ID under the bound CSE, or an S-type AE-ID registered elsewhere, may be relayed */
+    rsc = SA_RSC(e, OP_RETRIEVE, "cse-in", "/id-mn/Cfield", 0, NULL, mn, 1);
+    assert_true(rsc != RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    rsc = SA_RSC(e, OP_RETRIEVE, "cse-in", "/Sroaming", 0, NULL, mn, 1);
+    assert_true(rsc != RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* but not a C-type AE-ID of a third CSE */
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "/id-x/Cfield", 0, NULL, mn, 1),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+}
+
+static void test_ts0003_8_2_2_1_bind_at_registration(void **state)
+{
+    struct env *e = *state;
+    struct res r, tmp_;
+    char err[256];
+    struct cred_store *cs = cred_open(e->path, err, sizeof err);
+    assert_non_null(cs);
+    e->cse.creds = cs;
+    const unsigned char key[16] = {1, 2, 3};
+    assert_int_equal(cred_psk_add(cs, "dev@warden.example.com", key, sizeof key, ""), CRED_OK);
+    /* before registration nothing but an AE create is accepted */
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "CAdmin", 0, NULL, NULL, 0), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(sa_call(e, OP_CREATE, "cse-in", "C", TY_AE, AE_BODY, NULL, 0, &r), RSC_CREATED);
+    char canon[300];
+    snprintf(canon, sizeof canon, "//warden.example.com/id-in/%s", sattr(&r, "m2m:ae", "ri"));
+    res_free(&r);
+    struct cred_psk_info info;
+    assert_int_equal(cred_psk_get(cs, "dev@warden.example.com", &info), CRED_OK);
+    assert_string_equal(info.binding, canon);
+    e->cse.creds = NULL;
+    cred_close(cs);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1119,6 +1220,10 @@ int main(void)
         T(test_expired_ae_can_register_again),
         T(test_content_errors),
         T(test_discovery),
+        T(test_ts0003_7_2_sa_bound_ae),
+        T(test_ts0003_7_2_sa_bound_admin),
+        T(test_ts0004_7_3_2_1_sa_bound_cse),
+        T(test_ts0003_8_2_2_1_bind_at_registration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
