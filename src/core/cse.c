@@ -23,9 +23,19 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
     const struct cse_config *cfg = cse->cfg;
     int cst = strcmp(cfg->cse_type, "IN") == 0 ? 1 : strcmp(cfg->cse_type, "MN") == 0 ? 2 : 3;
     json_t *poa = json_array();
-    if (cfg->http_port != 0) {
+    const struct {
+        const char *scheme, *address;
+        long port;
+    } listeners[] = {{"http", cfg->http_address, cfg->http_port},
+                     {"https", cfg->https_address, cfg->https_port},
+                     {"https", cfg->https_psk_address, cfg->https_psk_port}};
+    for (size_t i = 0; i < sizeof listeners / sizeof listeners[0]; i++) {
+        if (listeners[i].port == 0)
+            continue;
         char url[300];
-        snprintf(url, sizeof url, "http://%s:%ld", cfg->http_address, cfg->http_port);
+        bool v6 = strchr(listeners[i].address, ':') != NULL;
+        snprintf(url, sizeof url, "%s://%s%s%s:%ld", listeners[i].scheme, v6 ? "[" : "", listeners[i].address,
+                 v6 ? "]" : "", listeners[i].port);
         json_array_append_new(poa, json_string(url));
     }
     return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
