@@ -1,5 +1,8 @@
-/* audit: JSON-lines audit log (see audit.h). */
+/* audit: JSON-lines audit log (see audit.h). Tamper-evident: every line ends with "prev", the
+ * SHA-256 of the line before it (of 64 zeros for the first), so that editing or deleting a line
+ * breaks the chain at that point (wardenctl audit verify). */
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,19 +18,48 @@
 struct audit {
     int fd;
     pthread_mutex_t lock;
+    char prev[AUDIT_HASH_HEX + 1]; /* hash of the last line written */
 };
+
+void audit_line_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1])
+{
+    unsigned char d[32];
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, line, len, d);
+    for (size_t i = 0; i < sizeof d; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The hash of the file's last complete line, so a restarted server continues the chain. */
+static void chain_tail(int fd, char out[AUDIT_HASH_HEX + 1])
+{
+    memset(out, '0', AUDIT_HASH_HEX);
+    out[AUDIT_HASH_HEX] = '\0';
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end <= 0)
+        return;
+    char buf[65536];
+    off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+    ssize_t n = pread(fd, buf, (size_t)(end - start), start);
+    if (n <= 0 || buf[n - 1] != '\n')
+        return; /* a torn last line: the chain restarts (verify reports where) */
+    ssize_t i = n - 1;
+    while (i > 0 && buf[i - 1] != '\n')
+        i--;
+    audit_line_hash(buf + i, (size_t)(n - i), out);
+}
 
 struct audit *audit_open(const char *path, char *err, size_t errlen)
 {
     if (fs_make_parent_dirs(path, err, errlen) != 0)
         return NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "audit.path: cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     struct audit *a = mem_calloc(1, sizeof *a);
     a->fd = fd;
+    chain_tail(fd, a->prev);
     pthread_mutex_init(&a->lock, NULL);
     return a;
 }
@@ -64,12 +96,13 @@ void audit_record(struct audit *a, const struct audit_event *ev)
     field(&b, "detail", ev->detail);
     field(&b, "credential", ev->credential);
     field(&b, "identity", ev->identity);
-    buf_puts(&b, "}\n");
     pthread_mutex_lock(&a->lock);
+    buf_printf(&b, ",\"prev\":\"%s\"}\n", a->prev);
     /* one write() per line under the lock: lines never interleave, and a crash loses at most the
      * line being written */
     ssize_t w = write(a->fd, b.p, b.len);
-    (void)w;
+    if (w == (ssize_t)b.len)
+        audit_line_hash(b.p, b.len, a->prev);
     pthread_mutex_unlock(&a->lock);
     buf_free(&b);
 }

@@ -1,5 +1,5 @@
 /* audit: the security audit sink, one JSON object per line (who, what, decision, why). Never
- * records key material or tokens. */
+ * records key material or tokens. Lines are hash-chained ("prev"). */
 #ifndef WARDEN_SECURITY_AUDIT_H
 #define WARDEN_SECURITY_AUDIT_H
 
@@ -20,6 +20,11 @@ struct audit_event {
     const char *credential; /* "psk:<KpsaID>" / "cert:<serial>" of the security association, or NULL */
     const char *identity;   /* IDs bound to that credential (comma-separated), or NULL */
 };
+
+#define AUDIT_HASH_HEX 64
+
+/* SHA-256 of one line (with its newline) in hex: what the next line's "prev" must be. */
+void audit_line_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1]);
 
 /* Open (append, owner-only) the audit file at path. NULL + err on failure. */
 struct audit *audit_open(const char *path, char *err, size_t errlen);

@@ -24,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/id.h"
+#include "security/audit.h"
 #include "security/cred.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -49,7 +50,8 @@ static int usage(void)
           "  cert revoke SERIAL                   hex serial, ':' allowed\n"
           "  ca init DIR                          development CA (P-256, name constraints on cse.spid)\n"
           "  ca issue DIR --id ID --out PREFIX [--ip ADDR]... [--dns NAME]... [--not-before TS] [--not-after TS]\n"
-          "  audit tail [-n N] [-f]\n",
+          "  audit tail [-n N] [-f]\n"
+          "  audit verify                         check the audit log's hash chain\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -530,6 +532,43 @@ static int audit_tail(struct ctl *c)
     return EXIT_OK;
 }
 
+/* Walk the hash chain: each line's "prev" must be the SHA-256 of the line before it. */
+static int audit_verify(struct ctl *c)
+{
+    if (c->argc != 2)
+        return usage();
+    if (c->cfg.audit_path[0] == '\0')
+        return fail("audit.path is not set in the configuration");
+    FILE *f = fopen(c->cfg.audit_path, "re");
+    if (f == NULL)
+        return fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+    char prev[AUDIT_HASH_HEX + 1];
+    memset(prev, '0', AUDIT_HASH_HEX);
+    prev[AUDIT_HASH_HEX] = '\0';
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int ret = EXIT_OK;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        const char *tag = strstr(line, ",\"prev\":\"");
+        if (line[n - 1] != '\n' || tag == NULL || strncmp(tag + 9, prev, AUDIT_HASH_HEX) != 0 ||
+            strcmp(tag + 9 + AUDIT_HASH_HEX, "\"}\n") != 0) {
+            printf("audit: chain broken at line %ld of %s (edited, removed or inserted lines before it)\n", lineno,
+                   c->cfg.audit_path);
+            ret = EXIT_FAIL;
+            break;
+        }
+        audit_line_hash(line, (size_t)n, prev);
+    }
+    free(line);
+    fclose(f);
+    if (ret == EXIT_OK)
+        printf("audit: %ld lines, chain intact (last %.16s...)\n", lineno, prev);
+    return ret;
+}
+
 /* Split argv into configuration options (for config_from_args) and the command. */
 static int split_args(int argc, char **argv, int *cargc, char **cargv, int *wargc, char **wargv)
 {
@@ -594,6 +633,8 @@ int main(int argc, char **argv)
         ret = ca_cmd(&c);
     else if (strcmp(wargv[0], "audit") == 0 && wargc >= 2 && strcmp(wargv[1], "tail") == 0)
         ret = audit_tail(&c);
+    else if (strcmp(wargv[0], "audit") == 0 && wargc >= 2 && strcmp(wargv[1], "verify") == 0)
+        ret = audit_verify(&c);
     else
         ret = usage();
     gnutls_global_deinit();
