@@ -478,6 +478,18 @@ static int ca_cmd(struct ctl *c)
 
 /* ---- audit ---- */
 
+static FILE *open_audit(struct ctl *c)
+{
+    if (c->cfg.audit_path[0] == '\0') {
+        fail("audit.path is not set in the configuration");
+        return NULL;
+    }
+    FILE *f = fopen(c->cfg.audit_path, "re");
+    if (f == NULL)
+        fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+    return f;
+}
+
 static int audit_tail(struct ctl *c)
 {
     long lines = 20;
@@ -493,24 +505,22 @@ static int audit_tail(struct ctl *c)
         } else
             return usage();
     }
-    if (c->cfg.audit_path[0] == '\0')
-        return fail("audit.path is not set in the configuration");
-    FILE *f = fopen(c->cfg.audit_path, "re");
+    FILE *f = open_audit(c);
     if (f == NULL)
-        return fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+        return EXIT_FAIL;
     /* read backwards in blocks until enough newlines are seen */
     fseeko(f, 0, SEEK_END);
     off_t end = ftello(f), pos = end;
     long seen = 0;
     char block[8192];
-    while (pos > 0 && seen <= lines) {
+    while (pos > 0 && seen < lines) {
         size_t n = pos >= (off_t)sizeof block ? sizeof block : (size_t)pos;
         pos -= (off_t)n;
         fseeko(f, pos, SEEK_SET);
         if (fread(block, 1, n, f) != n)
             break;
         for (size_t i = n; i-- > 0;)
-            if (block[i] == '\n' && !(pos + (off_t)i == end - 1) && ++seen > lines) {
+            if (block[i] == '\n' && !(pos + (off_t)i == end - 1) && ++seen >= lines) {
                 pos += (off_t)i + 1;
                 break;
             }
@@ -537,11 +547,9 @@ static int audit_verify(struct ctl *c)
 {
     if (c->argc != 2)
         return usage();
-    if (c->cfg.audit_path[0] == '\0')
-        return fail("audit.path is not set in the configuration");
-    FILE *f = fopen(c->cfg.audit_path, "re");
+    FILE *f = open_audit(c);
     if (f == NULL)
-        return fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+        return EXIT_FAIL;
     char prev[AUDIT_HASH_HEX + 1];
     memset(prev, '0', AUDIT_HASH_HEX);
     prev[AUDIT_HASH_HEX] = '\0';
