@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Warden benchmark driver: ceiling vs RETRIEVE (creator, and reader through a 10-rule ACP) vs CREATE with
-# wrk, same run, same machine, loopback only; plus the ACP decision micro-benchmark (warden-acp-bench)
-# and discovery latency over a 100 000-resource tree (warden-bench-load).
+# wrk, same run, same machine, loopback only; plus the ACP decision micro-benchmark (warden-acp-bench),
+# TLS (handshakes/s with TLS-PSK and ECDSA client certificates, retrieve over kept-alive TLS against plain
+# HTTP with the same client, warden-tls-load) and discovery latency over a 100 000-resource tree
+# (warden-bench-load).
 #
 # Usage (from anywhere):  bench/run.sh
 # Environment:
@@ -14,9 +16,15 @@
 #   DISCOVERY=1        discovery latency over DISC_CONTAINERS x DISC_INSTANCES contentInstances
 #                      (default 1, SMOKE: 0); DISC_CONTAINERS=100 DISC_INSTANCES=1000 DISC_REQUESTS=30
 #                      DISC_CONNS=32 (connections of the bulk create)
+#   TLS=1              the TLS measurements (0 = off): handshakes/s over TLS-PSK and ECDSA certificates,
+#                      TLS 1.2 and 1.3, and retrieve over kept-alive PSK / certificate connections as a ratio
+#                      to plain HTTP with the same client; TLS_DURATION=5 (seconds per run; SMOKE: 1)
+#                      TLS_HS_CONNS=4 (handshaking threads; SMOKE: 2) TLS_CONNECTIONS=CONNECTIONS (kept-alive
+#                      connections, 1..64; SMOKE: 4)
 #   BUILD_DIR=build-bench  SKIP_BUILD=1 (use the binaries already in BUILD_DIR)
-#   WARDEN_BIN, CEILING_BIN, ACP_BENCH_BIN, LOAD_BIN  explicit binaries (default BUILD_DIR/warden,
-#                      BUILD_DIR/warden-ceiling, BUILD_DIR/warden-acp-bench, BUILD_DIR/warden-bench-load)
+#   WARDEN_BIN, CEILING_BIN, ACP_BENCH_BIN, LOAD_BIN, WARDENCTL_BIN, TLS_LOAD_BIN  explicit binaries (default
+#                      BUILD_DIR/warden, BUILD_DIR/warden-ceiling, BUILD_DIR/warden-acp-bench,
+#                      BUILD_DIR/warden-bench-load, BUILD_DIR/wardenctl, BUILD_DIR/warden-tls-load)
 #   ENFORCE_TARGETS=1  exit 1 when a figure misses its target (default: report only)
 #   RESULTS_DIR=bench/results
 # Exit status: 0 ok; 1 on any failure (build, start-up, provisioning, non-2xx, socket error, crash).
@@ -33,6 +41,9 @@ if [[ "$SMOKE" == 1 ]]; then
     ROUNDS=1
     ACP_ITERATIONS=200000
     DISCOVERY="${DISCOVERY:-0}"
+    TLS_DURATION=1
+    TLS_HS_CONNS=2
+    TLS_CONNECTIONS=4
     MODE=smoke
 else
     DURATION="${DURATION:-10s}"
@@ -41,8 +52,12 @@ else
     ROUNDS="${ROUNDS:-1}"
     ACP_ITERATIONS="${ACP_ITERATIONS:-5000000}"
     DISCOVERY="${DISCOVERY:-1}"
+    TLS_DURATION="${TLS_DURATION:-5}"
+    TLS_HS_CONNS="${TLS_HS_CONNS:-4}"
+    TLS_CONNECTIONS="${TLS_CONNECTIONS:-$CONNECTIONS}"
     MODE=full
 fi
+TLS="${TLS:-1}"
 CALLGRIND="${CALLGRIND:-auto}"
 DISC_CONTAINERS="${DISC_CONTAINERS:-100}"
 DISC_INSTANCES="${DISC_INSTANCES:-1000}"
@@ -54,6 +69,8 @@ WARDEN_BIN="${WARDEN_BIN:-$BUILD_DIR/warden}"
 CEILING_BIN="${CEILING_BIN:-$BUILD_DIR/warden-ceiling}"
 ACP_BENCH_BIN="${ACP_BENCH_BIN:-$BUILD_DIR/warden-acp-bench}"
 LOAD_BIN="${LOAD_BIN:-$BUILD_DIR/warden-bench-load}"
+WARDENCTL_BIN="${WARDENCTL_BIN:-$BUILD_DIR/wardenctl}"
+TLS_LOAD_BIN="${TLS_LOAD_BIN:-$BUILD_DIR/warden-tls-load}"
 ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
 RESULTS_DIR="${RESULTS_DIR:-$ROOT/bench/results}"
 TARGET_RETRIEVE=0.5
@@ -64,6 +81,8 @@ ORIGIN=Cbench
 READER=Creader # the AE that retrieves through the last rule of the 10-rule ACP
 DISC_ORIGIN=Cdisc
 DISC_LABEL=bench-rare
+ADMIN=CAdmin            # Warden's default cse.admin; the PSK of the TLS runs is bound to it
+PSK_ID=bench@warden.example.com
 HOST=127.0.0.1
 
 say()  { printf '%s\n' "$*"; }
@@ -98,6 +117,20 @@ elif [[ "$CALLGRIND" == 1 ]]; then
 fi
 command -v wrk >/dev/null || fail "wrk not found (tools/deps.sh installs it)"
 command -v curl >/dev/null || fail "curl not found"
+[[ "$TLS" =~ ^[01]$ ]] || fail "TLS must be 0 or 1 (got '$TLS')"
+if [[ "$TLS" == 1 ]]; then
+    TLS_DURATION="${TLS_DURATION%s}"
+    if ! [[ "$TLS_DURATION" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+        ! awk -v d="$TLS_DURATION" 'BEGIN{ exit !(d >= 0.1 && d <= 3600) }'; then
+        fail "TLS_DURATION must be 0.1..3600 seconds, e.g. 5 or 5s (got '$TLS_DURATION')"
+    fi
+    if ! [[ "$TLS_HS_CONNS" =~ ^[1-9][0-9]*$ ]] || ((TLS_HS_CONNS > 64)); then
+        fail "TLS_HS_CONNS must be 1..64 (got '$TLS_HS_CONNS')"
+    fi
+    if ! [[ "$TLS_CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || ((TLS_CONNECTIONS > 64)); then
+        fail "TLS_CONNECTIONS must be 1..64 (Warden's per-IP connection limit is 64; got '$TLS_CONNECTIONS')"
+    fi
+fi
 
 # ---------------------------------------------------------------- process bookkeeping
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/warden-bench.XXXXXX")"
@@ -130,8 +163,10 @@ trap 'echo "bench/run.sh: terminated" >&2; exit 143' TERM
 # ---------------------------------------------------------------- build
 if [[ "$SKIP_BUILD" != 1 ]]; then
     say "== building Release in $BUILD_DIR/"
+    TARGETS=(warden warden-ceiling warden-acp-bench warden-bench-load)
+    [[ "$TLS" != 1 ]] || TARGETS+=(wardenctl warden-tls-load)
     if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release &&
-        cmake --build "$BUILD_DIR" -j2 --target warden warden-ceiling warden-acp-bench warden-bench-load; } \
+        cmake --build "$BUILD_DIR" -j2 --target "${TARGETS[@]}"; } \
         >"$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         fail "build failed (last 40 lines above)"
@@ -141,6 +176,10 @@ fi
 [[ -x "$CEILING_BIN" ]] || fail "ceiling binary not found: $CEILING_BIN (is add_subdirectory(bench) in CMakeLists.txt?)"
 [[ -x "$ACP_BENCH_BIN" ]] || fail "ACP micro-benchmark not found: $ACP_BENCH_BIN (target warden-acp-bench)"
 [[ -x "$LOAD_BIN" ]] || fail "load client not found: $LOAD_BIN (target warden-bench-load)"
+if [[ "$TLS" == 1 ]]; then
+    [[ -x "$WARDENCTL_BIN" ]] || fail "wardenctl not found: $WARDENCTL_BIN (target wardenctl; TLS=0 skips the TLS runs)"
+    [[ -x "$TLS_LOAD_BIN" ]] || fail "TLS load client not found: $TLS_LOAD_BIN (target warden-tls-load; TLS=0 skips the TLS runs)"
+fi
 mkdir -p "$RESULTS_DIR"
 
 # ---------------------------------------------------------------- ACP decision micro-benchmark
@@ -240,12 +279,40 @@ alive() { # alive NAME PID
     kill -0 "$2" 2>/dev/null || fail "$1 (pid $2) died during the benchmark"
 }
 
+# TLS: a development CA (wardenctl ca init), the server's certificate (CSE-ID /id-in, IP SAN 127.0.0.1: the
+# client verifies it) and a client certificate for the AE-ID $ORIGIN, all P-256 ECDSA; a 32-byte PSK (hex)
+# that is bound to $ADMIN once the server runs. Warden gets both TLS listeners on two more free ports.
+WARDEN_TLS_ARGS=()
+if [[ "$TLS" == 1 ]]; then
+    say "== TLS credentials: wardenctl ca init / ca issue (server /id-in, client $ORIGIN), a 32-byte PSK"
+    ctl() { # ctl WHAT STDIN ARGS...: wardenctl on this run's store; its output in $WORK/ctl.out
+        local what=$1 in=$2
+        shift 2
+        "$WARDENCTL_BIN" --store.path="$WORK/warden.db" "$@" >"$WORK/ctl.out" 2>&1 <"$in" ||
+            { cat "$WORK/ctl.out" >&2; fail "wardenctl $what failed"; }
+    }
+    ctl "ca init" /dev/null ca init "$WORK/ca"
+    ctl "ca issue (server)" /dev/null ca issue "$WORK/ca" --id /id-in --out "$WORK/server" --ip "$HOST"
+    ctl "ca issue (client $ORIGIN)" /dev/null ca issue "$WORK/ca" --id "$ORIGIN" --out "$WORK/client"
+    for f in ca/ca.pem server.pem server.key client.pem client.key; do
+        [[ -s "$WORK/$f" ]] || fail "wardenctl ca init/issue did not write $f"
+    done
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$WORK/psk.hex"
+    HTTPS_PORT="$(free_port)" || fail "no free loopback port found"
+    HTTPS_PSK_PORT="$(free_port)" || fail "no free loopback port found"
+    [[ "$HTTPS_PORT" != "$HTTPS_PSK_PORT" ]] || HTTPS_PSK_PORT=$((HTTPS_PORT + 1))
+    WARDEN_TLS_ARGS=(--https.address="$HOST" --https.port="$HTTPS_PORT" --https_psk.address="$HOST"
+        --https_psk.port="$HTTPS_PSK_PORT" --tls.cert="$WORK/server.pem" --tls.key="$WORK/server.key"
+        --tls.ca="$WORK/ca/ca.pem")
+fi
+
 say "== starting servers"
 start_server ceiling "warden-ceiling: ready" "$CEILING_BIN" @PORT@
 CEILING_PID=$STARTED_PID CEILING_PORT=$STARTED_PORT
 start_server warden "warden: ready" "$WARDEN_BIN" --http.port=@PORT@ --http.address="$HOST" \
-    --store.path="$WORK/warden.db" --log.level=error
+    --store.path="$WORK/warden.db" --log.level=error "${WARDEN_TLS_ARGS[@]}"
 WARDEN_PID=$STARTED_PID WARDEN_PORT=$STARTED_PORT WARDEN_LOG=$STARTED_LOG
+[[ "$TLS" != 1 ]] || say "   warden: HTTPS (certificates) on $HOST:$HTTPS_PORT, HTTPS (TLS-PSK) on $HOST:$HTTPS_PSK_PORT"
 
 # ---------------------------------------------------------------- provisioning
 RI_SEQ=0
@@ -388,6 +455,124 @@ if [[ -n "$CNI" ]] && ((CNI > 100)); then fail "container holds cni=$CNI instanc
 m2m "$WARDEN_PORT" GET "$CNT_PATH/la" "$ORIGIN"
 expect 200 2000 "retrieve $CNT_PATH/la after the create run"
 
+# ---------------------------------------------------------------- TLS
+# After the wrk runs (which it must not disturb) and before discovery (whose big tree it must not meet).
+# All with warden-tls-load: handshakes/s (connect, full handshake, close_notify, the server's close) over the
+# PSK and the certificate listener, TLS 1.2 and 1.3; then retrieve over kept-alive connections, each TLS run
+# right after the plain-HTTP run it is divided by (same client, same originator, same resource).
+declare -A T
+TLS_RUNS=(hs_psk12 hs_psk13 hs_ecdsa12 hs_ecdsa13 ka_plain_admin ka_psk ka_plain_ae ka_cert)
+rm -f "$RESULTS_DIR/tls.txt"
+if [[ "$TLS" == 1 ]]; then
+    TLS_T0="$(date +%s.%N)"
+    say "== TLS: provisioning (PSK $PSK_ID bound to $ADMIN; container and contentInstance for the TLS runs)"
+    ctl "psk add" "$WORK/psk.hex" psk add "$PSK_ID" "$ADMIN"
+    m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 '{"m2m:cnt":{"rn":"tls"}}'
+    expect 201 2001 "create container for the TLS runs"
+    TCNT_PATH="/cse-in/$AE_RN/$(created_rn "create container for the TLS runs")"
+    m2m "$WARDEN_PORT" POST "$TCNT_PATH" "$ORIGIN" 4 '{"m2m:cin":{"cnf":"text/plain:0","con":"warden benchmark reading 0001"}}'
+    expect 201 2001 "create contentInstance for the TLS runs"
+    TCIN_PATH="$TCNT_PATH/$(created_rn "create contentInstance for the TLS runs")"
+    PSK_ARGS=(--port "$HTTPS_PSK_PORT" --psk-identity "$PSK_ID" --psk-key-file "$WORK/psk.hex")
+    CERT_ARGS=(--port "$HTTPS_PORT" --cert "$WORK/client.pem" --key "$WORK/client.key" --ca "$WORK/ca/ca.pem")
+    PLAIN_ARGS=(--port "$WARDEN_PORT" --plain)
+    REQ_ARGS=(--host "$HOST" --path "$TCIN_PATH" --rvi 3 --check-ri)
+
+    # tls_load OUT ARGS...: warden-tls-load in the background (like wrk), its TLS_RESULT line parsed into TL[key];
+    # TL[what] = "TLS1.3 ECDHE-PSK SECP256R1 AES-128-GCM" (version, key exchange, group, cipher) or "plain HTTP"
+    declare -A TL
+    tls_load() {
+        local out=$1 pid line kv
+        shift
+        "$TLS_LOAD_BIN" "$@" >"$out" 2>&1 </dev/null &
+        pid=$!
+        PIDS+=("$pid")
+        TL=()
+        TL_RC=0
+        wait "$pid" || TL_RC=$?
+        line="$(grep '^TLS_RESULT ' "$out" | tail -n 1)" || true
+        for kv in ${line#TLS_RESULT }; do TL[${kv%%=*}]=${kv#*=}; done
+        if [[ "${TL[version]:-none}" == none ]]; then
+            TL[what]="plain HTTP"
+        else
+            TL[what]="${TL[version]} ${TL[kx]:-?} ${TL[group]:-?} ${TL[cipher]:-?}"
+        fi
+        alive warden "$WARDEN_PID"
+    }
+    # One request each way before anything is timed: the credentials work, the originators are the ones the
+    # SA admits, and a From the SA does not admit is refused (so the TLS runs really run authenticated).
+    tls_check() { # tls_check WHAT EXPECTED_STATUS ARGS...
+        local what=$1 want=$2
+        shift 2
+        tls_load "$WORK/tls-check.txt" keepalive --conns 1 --count 1 --ri-prefix C "${REQ_ARGS[@]}" "$@"
+        if [[ "${TL[first_status]:-}" != "$want" ]]; then
+            cat "$WORK/tls-check.txt" >&2
+            fail "TLS check: $what: expected HTTP $want, got ${TL[first_status]:-no response}"
+        fi
+        say "   $what: HTTP $want (${TL[what]})"
+    }
+    tls_check "GET as $ADMIN over the PSK" 200 "${PSK_ARGS[@]}" --origin "$ADMIN"
+    tls_check "GET as $ORIGIN over the $ORIGIN certificate" 200 "${CERT_ARGS[@]}" --origin "$ORIGIN"
+    tls_check "GET as $ADMIN over the $ORIGIN certificate (not the SA's identity)" 403 "${CERT_ARGS[@]}" --origin "$ADMIN"
+    tls_check "GET as $ORIGIN over plain HTTP" 200 "${PLAIN_ARGS[@]}" --origin "$ORIGIN"
+    tls_check "GET as $ADMIN over plain HTTP" 200 "${PLAIN_ARGS[@]}" --origin "$ADMIN"
+    say "   container $TCNT_PATH, contentInstance $TCIN_PATH"
+
+    for n in "${TLS_RUNS[@]}"; do : >"$WORK/tls-$n.txt"; done
+    # Warden's CPU time (user + system, all threads) in clock ticks, from /proc: per run, divided by the
+    # operations completed, it is what one handshake or one request costs the server, whatever the client costs.
+    CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+    warden_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WARDEN_PID/stat"; }
+    # run_tls ROUND NAME WANT_VERSION ARGS... -> T[ROUND.NAME.key] for every key of the TLS_RESULT line
+    run_tls() {
+        local round=$1 name=$2 want=$3 k ticks0 ticks1
+        shift 3
+        say "== $name: warden-tls-load $*"
+        ticks0="$(warden_ticks)"
+        tls_load "$WORK/tls-run.txt" "$@" --duration "$TLS_DURATION"
+        ticks1="$(warden_ticks)"
+        { ((ROUNDS == 1)) || say "## round $round"; say "## $name: warden-tls-load $*"; cat "$WORK/tls-run.txt"; } \
+            >>"$WORK/tls-$name.txt"
+        [[ -n "${TL[status]:-}" ]] || { cat "$WORK/tls-run.txt" >&2; fail "$name: no TLS_RESULT line from warden-tls-load"; }
+        k="$round.$name"
+        for kv in "${!TL[@]}"; do T[$k.$kv]=${TL[$kv]}; done
+        [[ -n "${TL[rate]:-}" ]] || { cat "$WORK/tls-run.txt" >&2; fail "$name: incomplete TLS_RESULT line"; }
+        T[$k.server_cpu_us]="$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${TL[ops]}" \
+            'BEGIN{ printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+        if [[ "$name" == hs_* ]]; then
+            printf '   %-14s %10s handshakes/s   p50 %8.3f ms   p99 %8.3f ms   CPU/handshake: server %s µs, client %s µs   %s\n' \
+                "$name" "${TL[rate]}" "$(awk "BEGIN{print ${TL[p50_us]}/1000}")" "$(awk "BEGIN{print ${TL[p99_us]}/1000}")" \
+                "${T[$k.server_cpu_us]}" "${TL[client_cpu_us]}" "${TL[what]}"
+        else
+            printf '   %-14s %10s req/s          p50 %8.3f ms   p99 %8.3f ms   CPU/request:   server %s µs, client %s µs   %s\n' \
+                "$name" "${TL[rate]}" "$(awk "BEGIN{print ${TL[p50_us]}/1000}")" "$(awk "BEGIN{print ${TL[p99_us]}/1000}")" \
+                "${T[$k.server_cpu_us]}" "${TL[client_cpu_us]}" "${TL[what]}"
+        fi
+        if ((TL_RC != 0)) || [[ "${TL[status]}" != ok ]]; then
+            cat "$WORK/tls-run.txt" >&2
+            fail "$name: ${TL[errors]} errors (non-2xx ${TL[non2xx]}, connect ${TL[err_connect]}, handshake ${TL[err_handshake]}, I/O ${TL[err_io]}, timeout ${TL[err_timeout]}, RI not echoed ${TL[err_ri]}; ${TL[ops]} completed)"
+        fi
+        [[ -z "$want" || "${TL[version]}" == "$want" ]] ||
+            fail "$name: negotiated ${TL[version]} (${TL[session]}), expected $want"
+    }
+    HS_ARGS=(handshake --conns "$TLS_HS_CONNS" --host "$HOST")
+    KA_ARGS=(keepalive --conns "$TLS_CONNECTIONS" "${REQ_ARGS[@]}")
+    for ((round = 1; round <= ROUNDS; round++)); do
+        ((ROUNDS == 1)) || say "== TLS round $round/$ROUNDS"
+        run_tls "$round" hs_psk12 TLS1.2 "${HS_ARGS[@]}" "${PSK_ARGS[@]}" --tls 1.2
+        run_tls "$round" hs_psk13 TLS1.3 "${HS_ARGS[@]}" "${PSK_ARGS[@]}" --tls default
+        run_tls "$round" hs_ecdsa12 TLS1.2 "${HS_ARGS[@]}" "${CERT_ARGS[@]}" --tls 1.2
+        run_tls "$round" hs_ecdsa13 TLS1.3 "${HS_ARGS[@]}" "${CERT_ARGS[@]}" --tls default
+        run_tls "$round" ka_plain_admin "" "${KA_ARGS[@]}" "${PLAIN_ARGS[@]}" --origin "$ADMIN" --ri-prefix P
+        run_tls "$round" ka_psk TLS1.3 "${KA_ARGS[@]}" "${PSK_ARGS[@]}" --origin "$ADMIN" --ri-prefix K --tls default
+        run_tls "$round" ka_plain_ae "" "${KA_ARGS[@]}" "${PLAIN_ARGS[@]}" --origin "$ORIGIN" --ri-prefix A
+        run_tls "$round" ka_cert TLS1.3 "${KA_ARGS[@]}" "${CERT_ARGS[@]}" --origin "$ORIGIN" --ri-prefix E --tls default
+    done
+    for n in "${TLS_RUNS[@]}"; do cat "$WORK/tls-$n.txt"; done >"$RESULTS_DIR/tls.txt"
+    TLS_SECONDS="$(awk -v a="$TLS_T0" -v b="$(date +%s.%N)" 'BEGIN{ printf "%.1f", b - a }')"
+    say "   TLS section: $TLS_SECONDS s"
+fi
+
 # ---------------------------------------------------------------- discovery over 100 000 resources
 # Last, so the big tree cannot influence the throughput runs. AE $DISC_ORIGIN with DISC_CONTAINERS
 # containers (every (DISC_CONTAINERS/10)th labelled $DISC_LABEL), each with DISC_INSTANCES
@@ -518,6 +703,32 @@ for ((round = 1; round <= ROUNDS; round++)); do
     vals+=("$(ratio "${R[$round.acp_retrieve.rps]}" "${R[$round.retrieve.rps]}")")
 done
 RATIO_ACP_PLAIN="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+# TLS: medians over the rounds (counts summed); the TLS/plain ratios within each round, then their median.
+if [[ "$TLS" == 1 ]]; then
+    for n in "${TLS_RUNS[@]}"; do
+        for key in rate p50_us p99_us mean_us max_us server_cpu_us client_cpu_us; do
+            vals=()
+            for ((round = 1; round <= ROUNDS; round++)); do vals+=("${T[$round.$n.$key]}"); done
+            S[tls.$n.$key]="$(median "${vals[@]}")"
+            [[ "$key" != rate ]] || S[tls.$n.rate_rounds]="$(IFS=,; echo "${vals[*]}")"
+        done
+        for key in ops errors non2xx reconnects; do
+            sum=0
+            for ((round = 1; round <= ROUNDS; round++)); do sum=$((sum + T[$round.$n.$key])); done
+            S[tls.$n.$key]=$sum
+        done
+        for key in version kx group cipher session conns what; do S[tls.$n.$key]="${T[1.$n.$key]}"; done
+    done
+    for pair in psk:ka_psk:ka_plain_admin cert:ka_cert:ka_plain_ae; do
+        IFS=: read -r what num den <<<"$pair"
+        vals=()
+        for ((round = 1; round <= ROUNDS; round++)); do
+            vals+=("$(ratio "${T[$round.$num.rate]}" "${T[$round.$den.rate]}")")
+        done
+        S[ratio.tls_$what]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+        S[ratio.tls_$what.rounds]="$(IFS=,; echo "${vals[*]}")"
+    done
+fi
 # The decision target holds when both cases stay under it: the fastest batch, the one least disturbed by
 # other load on the machine (the median is reported next to it; the instruction count is load-independent).
 VERDICT_ACP_NS="$(awk -v g="${A[granted.ns_min]}" -v d="${A[denied.ns_min]}" -v t="$TARGET_ACP_NS" \
@@ -543,6 +754,22 @@ say "   create_mni/ceiling   = ${S[ratio.create_mni]}   (each create also evicts
 say "   ACP decision, 10 rules, last grants: granted ${A[granted.ns_min]} ns (median ${A[granted.ns_median]}), denied ${A[denied.ns_min]} ns (median ${A[denied.ns_median]})   (target < $TARGET_ACP_NS ns: $VERDICT_ACP_NS)"
 say "                 instructions/decision (callgrind): granted ${A[granted.instructions]}, denied ${A[denied.instructions]}$(
     [[ "$CALLGRIND" == 1 ]] || echo " (CALLGRIND=0 or no valgrind)")"
+if [[ "$TLS" == 1 ]]; then
+    say "   TLS ($TLS_DURATION s per run; handshakes on $TLS_HS_CONNS threads, kept-alive runs on $TLS_CONNECTIONS connections$(
+        ((ROUNDS == 1)) || echo ", median of $ROUNDS rounds")):"
+    for n in "${TLS_RUNS[@]}"; do
+        printf '     %-14s %10s %-13s p50 %7.3f ms  p99 %7.3f ms  server CPU %7s µs  client CPU %7s µs  %s\n' "$n" \
+            "${S[tls.$n.rate]}" "$([[ "$n" == hs_* ]] && echo handshakes/s || echo req/s)" \
+            "$(awk "BEGIN{print ${S[tls.$n.p50_us]}/1000}")" "$(awk "BEGIN{print ${S[tls.$n.p99_us]}/1000}")" \
+            "${S[tls.$n.server_cpu_us]}" "${S[tls.$n.client_cpu_us]}" "${S[tls.$n.what]}"
+    done
+    say "     retrieve over kept-alive TLS-PSK / plain   = ${S[ratio.tls_psk]}   (From $ADMIN both)$(
+        ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tls_psk.rounds]}")"
+    say "     retrieve over kept-alive ECDSA cert / plain = ${S[ratio.tls_cert]}   (From $ORIGIN both)$(
+        ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tls_cert.rounds]}")"
+else
+    say "   TLS: skipped (TLS=0)"
+fi
 if [[ "$DISCOVERY" == 1 ]]; then
     say "   discovery over ${D[resources]} resources, $DISC_REQUESTS requests per query$(
         ((DISC_REQUESTS >= 100)) || echo " (so p99 is the slowest of them)"):"
@@ -598,6 +825,23 @@ fi
     done
     say "target.acp_decision_ns=$TARGET_ACP_NS"
     say "verdict.acp_decision=$VERDICT_ACP_NS"
+    say "tls.enabled=$TLS"
+    if [[ "$TLS" == 1 ]]; then
+        say "tls.duration_s=$TLS_DURATION"
+        say "tls.hs_conns=$TLS_HS_CONNS"
+        say "tls.connections=$TLS_CONNECTIONS"
+        say "tls.section_seconds=$TLS_SECONDS"
+        for n in "${TLS_RUNS[@]}"; do
+            for k in rate rate_rounds ops p50_us p99_us mean_us max_us server_cpu_us client_cpu_us errors non2xx reconnects \
+                version kx group cipher session; do
+                say "tls.$n.$k=${S[tls.$n.$k]}"
+            done
+        done
+        say "ratio.tls_psk_plain=${S[ratio.tls_psk]}"
+        say "ratio.tls_psk_plain_rounds=${S[ratio.tls_psk.rounds]}"
+        say "ratio.tls_cert_plain=${S[ratio.tls_cert]}"
+        say "ratio.tls_cert_plain_rounds=${S[ratio.tls_cert.rounds]}"
+    fi
     say "discovery.enabled=$DISCOVERY"
     if [[ "$DISCOVERY" == 1 ]]; then
         say "discovery.resources=${D[resources]}"

@@ -93,6 +93,10 @@ int main(int argc, char **argv)
                   "DEV PROFILE: plain HTTP without security associations; the admin originator '%s' "
                   "is accepted unauthenticated. Never expose this configuration to a network.",
                   cfg.cse_admin);
+    if (strcmp(cfg.cse_profile, "secure") == 0 && cfg.https_psk_port == 0 && (cfg.https_port == 0 || !cfg.tls_ca[0]))
+        log_write(&lg, LOG_WARN,
+                  "secure profile without a listener that can authenticate clients (https_psk.port, or "
+                  "https.port with tls.ca): every request will be refused with 4107");
     if ((cfg.http_port || cfg.https_port || cfg.https_psk_port) && (hb = http->start(&cse, err, sizeof err)) == NULL)
         goto out;
     LOG(&lg, LOG_INFO, "CSE %s (%s, rn=%s, profile=%s), store %s", cfg.cse_id, cfg.cse_type, cfg.cse_rn,

@@ -64,13 +64,13 @@ static void test_ts0003_8_2_2_1_kpsaid_syntax(void **state)
     (void)state;
     assert_true(cred_kpsaid_ok("dev1@warden.example.com"));
     assert_true(cred_kpsaid_ok("a.b_c-D9@mef.example"));
-    assert_false(cred_kpsaid_ok("dev1"));                      /* no issuer FQDN */
-    assert_false(cred_kpsaid_ok("@warden.example.com"));       /* empty relative part */
-    assert_false(cred_kpsaid_ok("dev1@"));                     /* empty FQDN */
-    assert_false(cred_kpsaid_ok("de v1@warden.example.com"));  /* space */
-    assert_false(cred_kpsaid_ok("dev/1@warden.example.com"));  /* '/' */
-    assert_false(cred_kpsaid_ok("dev1@warden..example.com"));  /* empty label */
-    assert_false(cred_kpsaid_ok("dev1@a@b"));                  /* two '@' */
+    assert_false(cred_kpsaid_ok("dev1"));                     /* no issuer FQDN */
+    assert_false(cred_kpsaid_ok("@warden.example.com"));      /* empty relative part */
+    assert_false(cred_kpsaid_ok("dev1@"));                    /* empty FQDN */
+    assert_false(cred_kpsaid_ok("de v1@warden.example.com")); /* space */
+    assert_false(cred_kpsaid_ok("dev/1@warden.example.com")); /* '/' */
+    assert_false(cred_kpsaid_ok("dev1@warden..example.com")); /* empty label */
+    assert_false(cred_kpsaid_ok("dev1@a@b"));                 /* two '@' */
     assert_false(cred_kpsaid_ok("dev1@warden.example.com.")); /* trailing dot */
     char longid[400];
     memset(longid, 'a', sizeof longid);
@@ -85,8 +85,8 @@ static void test_hex_and_serial(void **state)
     assert_int_equal(cred_hex_decode("00 11\n2233", out, sizeof out), 4);
     assert_int_equal(out[1], 0x11);
     assert_int_equal(cred_hex_decode("0g", out, sizeof out), -1);
-    assert_int_equal(cred_hex_decode("abc", out, sizeof out), -1);           /* odd number of digits */
-    assert_int_equal(cred_hex_decode("001122334455667788", out, 8), -1);   /* longer than max */
+    assert_int_equal(cred_hex_decode("abc", out, sizeof out), -1);       /* odd number of digits */
+    assert_int_equal(cred_hex_decode("001122334455667788", out, 8), -1); /* longer than max */
     char s[CRED_SERIAL_MAX + 1];
     assert_true(cred_serial_norm("00:0A:bC:12", s, sizeof s));
     assert_string_equal(s, "abc12");
@@ -182,8 +182,7 @@ static void test_bind_at_registration(void **state)
     assert_int_equal(cred_psk_add(e->cs, "new@warden.example.com", KEY, sizeof KEY, ""), CRED_OK);
     assert_int_equal(cred_psk_bind(e->cs, "new@warden.example.com", "//warden.example.com/id-in/Cabc"), CRED_OK);
     /* only once: the second registration over the same key loses */
-    assert_int_equal(cred_psk_bind(e->cs, "new@warden.example.com", "//warden.example.com/id-in/Cdef"),
-                     CRED_CONFLICT);
+    assert_int_equal(cred_psk_bind(e->cs, "new@warden.example.com", "//warden.example.com/id-in/Cdef"), CRED_CONFLICT);
     struct cred_psk_info info;
     assert_int_equal(cred_psk_get(e->cs, "new@warden.example.com", &info), CRED_OK);
     assert_string_equal(info.binding, "//warden.example.com/id-in/Cabc");
