@@ -727,6 +727,12 @@ if [[ "$TLS" == 1 ]]; then
         done
         S[ratio.tls_$what]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
         S[ratio.tls_$what.rounds]="$(IFS=,; echo "${vals[*]}")"
+        # and Warden's CPU per request over TLS ÷ over plain HTTP (what TLS costs the server alone)
+        vals=()
+        for ((round = 1; round <= ROUNDS; round++)); do
+            vals+=("$(ratio "${T[$round.$num.server_cpu_us]}" "${T[$round.$den.server_cpu_us]}")")
+        done
+        S[ratio.tls_${what}_cpu]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
     done
 fi
 # The decision target holds when both cases stay under it: the fastest batch, the one least disturbed by
@@ -763,9 +769,9 @@ if [[ "$TLS" == 1 ]]; then
             "$(awk "BEGIN{print ${S[tls.$n.p50_us]}/1000}")" "$(awk "BEGIN{print ${S[tls.$n.p99_us]}/1000}")" \
             "${S[tls.$n.server_cpu_us]}" "${S[tls.$n.client_cpu_us]}" "${S[tls.$n.what]}"
     done
-    say "     retrieve over kept-alive TLS-PSK / plain   = ${S[ratio.tls_psk]}   (From $ADMIN both)$(
+    say "     retrieve over kept-alive TLS-PSK / plain    = ${S[ratio.tls_psk]} req/s   (From $ADMIN both; server CPU per request x${S[ratio.tls_psk_cpu]})$(
         ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tls_psk.rounds]}")"
-    say "     retrieve over kept-alive ECDSA cert / plain = ${S[ratio.tls_cert]}   (From $ORIGIN both)$(
+    say "     retrieve over kept-alive ECDSA cert / plain = ${S[ratio.tls_cert]} req/s   (From $ORIGIN both; server CPU per request x${S[ratio.tls_cert_cpu]})$(
         ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tls_cert.rounds]}")"
 else
     say "   TLS: skipped (TLS=0)"
@@ -841,6 +847,8 @@ fi
         say "ratio.tls_psk_plain_rounds=${S[ratio.tls_psk.rounds]}"
         say "ratio.tls_cert_plain=${S[ratio.tls_cert]}"
         say "ratio.tls_cert_plain_rounds=${S[ratio.tls_cert.rounds]}"
+        say "ratio.tls_psk_plain_server_cpu=${S[ratio.tls_psk_cpu]}"
+        say "ratio.tls_cert_plain_server_cpu=${S[ratio.tls_cert_cpu]}"
     fi
     say "discovery.enabled=$DISCOVERY"
     if [[ "$DISCOVERY" == 1 ]]; then
