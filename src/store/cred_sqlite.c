@@ -28,7 +28,34 @@ struct cred_store {
     pthread_cond_t watch_cond;
     bool stopping;
     int interval_ms;
+    sqlite3_stmt *cached[4]; /* the lookups of every handshake, prepared once (guarded by lock) */
 };
+
+enum { Q_PSK_GET, Q_PSK_KEY, Q_CERT_STATUS, Q_VERSION };
+static const char *const queries[] = {
+    [Q_PSK_GET] = "SELECT kpsa_id, binding, created, revoked FROM cred_psk WHERE kpsa_id = ?1",
+    [Q_PSK_KEY] = "SELECT key, revoked FROM cred_psk WHERE kpsa_id = ?1",
+    [Q_CERT_STATUS] = "SELECT 1 FROM cred_cert_revoked WHERE serial = ?1",
+    [Q_VERSION] = "SELECT v FROM cred_version WHERE id = 1",
+};
+
+/* A cached statement, ready to bind (call with cs->lock held; hand it back with done()). */
+static sqlite3_stmt *query(struct cred_store *cs, int q)
+{
+    if (cs->cached[q] == NULL &&
+        sqlite3_prepare_v3(cs->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT, &cs->cached[q], NULL) != SQLITE_OK)
+        return NULL;
+    return cs->cached[q];
+}
+
+/* Reset ends the statement's read transaction, so later lookups see other processes' commits. */
+static void done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS cred_psk("
                              " kpsa_id TEXT PRIMARY KEY, key BLOB, binding TEXT NOT NULL,"
@@ -86,6 +113,8 @@ void cred_close(struct cred_store *cs)
         pthread_mutex_unlock(&cs->watch_lock);
         pthread_join(cs->watcher, NULL);
     }
+    for (size_t i = 0; i < sizeof cs->cached / sizeof cs->cached[0]; i++)
+        sqlite3_finalize(cs->cached[i]);
     sqlite3_close(cs->db);
     pthread_mutex_destroy(&cs->lock);
     pthread_mutex_destroy(&cs->watch_lock);
@@ -101,8 +130,8 @@ uint64_t cred_generation(struct cred_store *cs)
 /* Read cred_version; bump the generation when it moved. Called with cs->lock held. */
 static void check_version(struct cred_store *cs)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(cs->db, "SELECT v FROM cred_version WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = query(cs, Q_VERSION);
+    if (st == NULL)
         return;
     if (sqlite3_step(st) == SQLITE_ROW) {
         int64_t v = sqlite3_column_int64(st, 0);
@@ -111,7 +140,7 @@ static void check_version(struct cred_store *cs)
             atomic_fetch_add(&cs->gen, 1);
         }
     }
-    sqlite3_finalize(st);
+    done(st);
 }
 
 static void *watch_main(void *arg)
@@ -214,10 +243,9 @@ static void read_info(sqlite3_stmt *st, struct cred_psk_info *out)
 enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
 {
     enum cred_status rc = CRED_ERROR;
-    sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&cs->lock);
-    if (sqlite3_prepare_v2(cs->db, "SELECT kpsa_id, binding, created, revoked FROM cred_psk WHERE kpsa_id = ?1", -1,
-                           &st, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = query(cs, Q_PSK_GET);
+    if (st != NULL) {
         sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
@@ -227,7 +255,7 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
             rc = CRED_NOT_FOUND;
         }
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&cs->lock);
     return rc;
 }
@@ -235,10 +263,9 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
 enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
 {
     enum cred_status rc = CRED_ERROR;
-    sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&cs->lock);
-    if (sqlite3_prepare_v2(cs->db, "SELECT key, revoked FROM cred_psk WHERE kpsa_id = ?1", -1, &st, NULL) ==
-        SQLITE_OK) {
+    sqlite3_stmt *st = query(cs, Q_PSK_KEY);
+    if (st != NULL) {
         sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
@@ -254,7 +281,7 @@ enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsign
             rc = CRED_NOT_FOUND;
         }
     }
-    sqlite3_finalize(st); /* SQLite's own copy of the row lives in its page cache, not in this frame */
+    done(st); /* SQLite's own copy of the row lives in its page cache, not in this frame */
     pthread_mutex_unlock(&cs->lock);
     return rc;
 }
@@ -318,14 +345,14 @@ enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
 enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
 {
     enum cred_status rc = CRED_ERROR;
-    sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&cs->lock);
-    if (sqlite3_prepare_v2(cs->db, "SELECT 1 FROM cred_cert_revoked WHERE serial = ?1", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = query(cs, Q_CERT_STATUS);
+    if (st != NULL) {
         sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         rc = r == SQLITE_ROW ? CRED_REVOKED : r == SQLITE_DONE ? CRED_OK : CRED_ERROR;
     }
-    sqlite3_finalize(st);
+    done(st);
     pthread_mutex_unlock(&cs->lock);
     return rc;
 }
