@@ -1,4 +1,5 @@
 /* tlsauth: TLS security associations (see tlsauth.h). */
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
@@ -94,6 +95,7 @@ static int psk_lookup(gnutls_session_t s, const gnutls_datum_t *username, gnutls
     }
     memcpy(key->data, k, klen);
     key->size = (unsigned)klen;
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, k, klen, p->keyhash);
     cred_wipe(k, sizeof k);
     snprintf(p->kpsa_id, sizeof p->kpsa_id, "%s", id);
     p->psk_found = true;
@@ -265,9 +267,17 @@ void tlsauth_session_init(struct tlsauth *ta, void *session, struct tls_peer *pe
 /* Read the PSK's binding: the IDs a PSK-authenticated peer may use. */
 static int load_psk_binding(struct tls_peer *p)
 {
+    /* still the key this session was established with? (revoked and provisioned again = another key) */
+    unsigned char k[CRED_KEY_MAX], h[sizeof p->keyhash];
+    size_t klen = 0;
+    enum cred_status st = cred_psk_key(p->ta->env.creds, p->kpsa_id, k, &klen);
+    if (st == CRED_OK)
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, k, klen, h);
+    cred_wipe(k, sizeof k);
+    if (st != CRED_OK || memcmp(h, p->keyhash, sizeof h) != 0)
+        return -1;
     struct cred_psk_info info;
-    enum cred_status st = cred_psk_get(p->ta->env.creds, p->kpsa_id, &info);
-    if (st != CRED_OK)
+    if (cred_psk_get(p->ta->env.creds, p->kpsa_id, &info) != CRED_OK)
         return -1;
     memcpy(p->idbuf, info.binding, sizeof p->idbuf);
     p->nids = 0;

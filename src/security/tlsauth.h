@@ -33,6 +33,7 @@ struct tls_peer {
     /* filled during the handshake */
     char kpsa_id[CRED_KPSAID_MAX + 1]; /* PSK identity found in the store */
     char serial[CRED_SERIAL_MAX + 1];  /* verified client certificate */
+    unsigned char keyhash[32];         /* SHA-256 of the PSK the session was established with */
     const char *fail;                  /* audit reason of a handshake refusal, once recorded */
     bool psk_found, cert_ok;
     /* after the handshake */
