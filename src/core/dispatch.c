@@ -128,6 +128,11 @@ static int check_sa_identity(struct cse *cse, const struct cse_request *req, str
         return 0;
     }
     if ((o->id.kind == ID_AE || o->id.kind == ID_CSE) && sa_bound_to(sec, o->id.canon)) {
+        /* the credential vouches for who is there, not for a registration: an AE acts only once
+         * registered here (TS-0001 §10.2.2.2), also over its own security association */
+        if (o->id.kind == ID_AE && !ae_create && !o->registered)
+            return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "ae-not-registered",
+                                  "AE '%.64s' is authenticated but not registered here: register it first", fr);
         o->authenticated = true;
         return 0;
     }
@@ -146,12 +151,12 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     bool no_sa = req->sec.sa == SA_NONE;
     const char *fr = req->fr;
 
+    if (cse->secure && no_sa) /* whatever the request says: nothing is read without an SA */
+        return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
+                              "the secure profile requires a security association");
     if (fr == NULL || fr[0] == '\0') {
         if (!ae_create)
             return response_error(rsp, RSC_BAD_REQUEST, "missing-from", "missing originator (X-M2M-Origin)");
-        if (cse->secure && no_sa)
-            return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
-                                  "the secure profile requires a security association");
         return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
     }
     o->present = true;
@@ -164,9 +169,6 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
         o->is_admin = true;
     }
 
-    if (cse->secure && no_sa)
-        return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
-                              "the secure profile requires a security association");
     if (o->is_admin) {
         /* PRODUCT.md: secure profile accepts the admin only over an SA bound to it */
         if (cse->secure && !sa_bound_to(&req->sec, cse->admin.canon))

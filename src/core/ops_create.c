@@ -148,12 +148,13 @@ static void bind_credential(struct create_job *j)
         LOG(cse->log, LOG_INFO, "credential psk:%s bound to %s at registration", j->bind_kpsa_id, j->row.cr);
         return;
     }
-    /* a concurrent registration over the same key won: this AE exists but the key speaks for the other */
+    /* the claim kept other registrations out: only wardenctl (revoked or replaced the key meanwhile)
+     * or a store failure get here; the AE exists, the credential does not speak for it */
     LOG(cse->log, LOG_WARN, "credential psk:%s could not be bound to %s (%s)", j->bind_kpsa_id, j->row.cr,
-        st == CRED_CONFLICT ? "bound meanwhile by another registration" : "store failure");
+        st == CRED_CONFLICT ? "revoked or replaced meanwhile" : "store failure");
     struct audit_event ev = {.event = "bind-fail",
                              .originator = j->row.cr,
-                             .reason = st == CRED_CONFLICT ? "bound-meanwhile" : "store-error",
+                             .reason = st == CRED_CONFLICT ? "credential-changed" : "store-error",
                              .credential = j->bind_kpsa_id};
     audit_record(cse->audit, &ev);
 }
@@ -208,6 +209,8 @@ static void create_finish(void *arg, struct cse_response *rsp_)
             rsp->body = buf_take(&b, &rsp->body_len);
         buf_free(&b);
     }
+    if (j->bind_kpsa_id)
+        cred_psk_release(j->cse->creds, j->bind_kpsa_id);
     json_decref(j->res);
     json_decref(j->asked);
     store_row_free(&j->row);
@@ -488,6 +491,14 @@ enum cse_status op_create(struct op_ctx *c)
             rc = response_error(rsp, RSC_BAD_REQUEST, "too-deep", "the resource tree would be deeper than %d",
                                 LIMIT_PATH_DEPTH);
     }
+    /* one registration at a time binds a PSK provisioned with "-": the others are refused here,
+     * before any AE exists that the credential could not speak for */
+    if (rc == 0 && j->bind_kpsa_id &&
+        (c->cse->creds == NULL || cred_psk_claim(c->cse->creds, j->bind_kpsa_id) != CRED_OK)) {
+        j->bind_kpsa_id = NULL;
+        rc = response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",
+                            "the credential of this security association is bound, or being bound, to another AE");
+    }
     if (rc == 0) {
         row->doc = json_encode(res, NULL); /* here, so the single writer thread need not */
         j->job.run = create_run;
@@ -502,6 +513,8 @@ enum cse_status op_create(struct op_ctx *c)
             return CSE_PENDING;
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     }
+    if (j->bind_kpsa_id)
+        cred_psk_release(c->cse->creds, j->bind_kpsa_id);
     json_decref(res);
     json_decref(j->asked);
     store_row_free(row);

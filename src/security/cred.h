@@ -57,6 +57,11 @@ enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id);
 /* Bind a credential provisioned with "-" to the ID allocated at registration: CRED_CONFLICT when it
  * is bound already (someone registered first). */
 enum cred_status cred_psk_bind(struct cred_store *cs, const char *kpsa_id, const char *canon_id);
+/* Reserve a credential provisioned with "-" for the one AE registration about to run over it:
+ * CRED_CONFLICT when it is bound already or another registration holds it. Release it when that
+ * registration ends (after cred_psk_bind on success). The reservation lives in this process only. */
+enum cred_status cred_psk_claim(struct cred_store *cs, const char *kpsa_id);
+void cred_psk_release(struct cred_store *cs, const char *kpsa_id);
 /* Call fn for every credential, ordered by KpsaID. */
 enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
                                void *arg);

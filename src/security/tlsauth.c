@@ -247,11 +247,14 @@ static int verify_peer(gnutls_session_t s)
     return 0;
 }
 
+static int on_finished(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming, const gnutls_datum_t *msg);
+
 void tlsauth_session_init(struct tlsauth *ta, void *session, struct tls_peer *peer)
 {
     gnutls_session_t s = session;
     peer->ta = ta;
     gnutls_session_set_ptr(s, peer);
+    gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST, on_finished);
     gnutls_priority_set(s, ta->prio[peer->kind]);
     if (peer->kind == TLS_KIND_PSK) {
         gnutls_credentials_set(s, GNUTLS_CRD_PSK, ta->psk);
@@ -287,6 +290,44 @@ static int load_psk_binding(struct tls_peer *p)
     return 0;
 }
 
+/* Re-read the credential; false (and recorded) when it no longer authenticates. */
+static bool still_valid(struct tls_peer *p)
+{
+    bool psk = p->kind == TLS_KIND_PSK;
+    p->gen = cred_generation(p->ta->env.creds);
+    if (psk ? load_psk_binding(p) == 0 : cred_cert_status(p->ta->env.creds, p->serial) == CRED_OK)
+        return true;
+    p->revoked = true;
+    p->nids = 0;
+    audit_authn(p, "authn-fail", psk ? "revoked-psk" : "cert-revoked",
+                p->announced ? "revoked during the connection" : "revoked during the handshake");
+    return false;
+}
+
+/* The handshake proved the client's key: record the authentication once, with the bound identity. */
+static void announce(struct tls_peer *p)
+{
+    if (p->announced || p->revoked || !still_valid(p))
+        return;
+    p->announced = true;
+    audit_authn(p, "authn-ok", NULL, NULL);
+}
+
+/* Handshake hook on Finished. The server sends its Finished only once the client's key is proven
+ * in TLS 1.2 (after the client's Finished) and for a PSK in TLS 1.3 (after the binder); a TLS 1.3
+ * client certificate comes after it, so there the client's own Finished marks the end, by when
+ * the certificate and its CertificateVerify have passed. */
+static int on_finished(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming, const gnutls_datum_t *msg)
+{
+    (void)htype, (void)when, (void)msg;
+    struct tls_peer *p = gnutls_session_get_ptr(s);
+    if (p == NULL)
+        return 0;
+    if (p->kind == TLS_KIND_PSK ? (!incoming && p->psk_found) : p->cert_ok)
+        announce(p);
+    return 0;
+}
+
 int tlsauth_request(struct tls_peer *p, struct cse_secctx *sec)
 {
     sec->sa = SA_NONE;
@@ -297,23 +338,9 @@ int tlsauth_request(struct tls_peer *p, struct cse_secctx *sec)
     bool psk = p->kind == TLS_KIND_PSK;
     if (!psk && !p->cert_ok)
         return 0; /* HTTPS without a client certificate */
-    if (p->revoked)
+    announce(p);  /* normally done by the handshake hook already */
+    if (p->revoked || (cred_generation(p->ta->env.creds) != p->gen && !still_valid(p)))
         return -1;
-    uint64_t gen = cred_generation(p->ta->env.creds);
-    if (!p->announced || gen != p->gen) {
-        p->gen = gen;
-        bool was = p->announced;
-        if (psk ? load_psk_binding(p) != 0 : cred_cert_status(p->ta->env.creds, p->serial) != CRED_OK) {
-            p->revoked = true;
-            p->nids = 0;
-            audit_authn(p, "authn-fail", psk ? "revoked-psk" : "cert-revoked", "revoked during the connection");
-            return -1;
-        }
-        if (!was) {
-            p->announced = true;
-            audit_authn(p, "authn-ok", NULL, NULL);
-        }
-    }
     sec->sa = psk ? SA_TLS_PSK : SA_TLS_CERT;
     sec->cred_id = p->cred;
     for (int i = 0; i < p->nids; i++)
@@ -322,22 +349,11 @@ int tlsauth_request(struct tls_peer *p, struct cse_secctx *sec)
     return 0;
 }
 
-void tlsauth_close(struct tls_peer *p, void *session)
+void tlsauth_close(struct tls_peer *p)
 {
-    if (p == NULL || p->ta == NULL || p->announced || p->fail != NULL)
-        return;
-    /* The server sends its Finished only once the client's key is proven (TLS 1.2: after the
-     * client's Finished; TLS 1.3: after the PSK binder or before the certificate, which the
-     * verification callback has judged already). */
-    bool completed = session && gnutls_handshake_get_last_out(session) == GNUTLS_HANDSHAKE_FINISHED;
-    if (p->kind == TLS_KIND_PSK && p->psk_found) {
-        if (completed && load_psk_binding(p) == 0)
-            audit_authn(p, "authn-ok", NULL, "no request on the connection");
-        else
-            refuse(p, "psk-mismatch", "the handshake failed after the identity was found (wrong key?)");
-    } else if (p->cert_ok && completed) {
-        audit_authn(p, "authn-ok", NULL, "no request on the connection");
-    }
+    /* an identity found, then no Finished of ours: the client could not prove the key */
+    if (p != NULL && p->ta != NULL && !p->announced && p->fail == NULL && p->psk_found && !p->revoked)
+        refuse(p, "psk-mismatch", "the handshake failed after the identity was found (wrong key?)");
 }
 
 static int load_file(const char *path, gnutls_datum_t *out, char *err, size_t errlen, const char *key)

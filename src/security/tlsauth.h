@@ -65,13 +65,14 @@ const char *tlsauth_priority(enum tls_kind kind);
  * (a gnutls_session_t) before its handshake starts. */
 void tlsauth_session_init(struct tlsauth *ta, void *gnutls_session, struct tls_peer *peer);
 
-/* Before each request on the connection: record the authentication on first use, re-read the
- * credential when the store changed (revocation, binding at registration), and fill sec. Returns 0,
+/* Before each request on the connection: re-read the credential when the store changed
+ * (revocation, binding at registration) and fill sec. Returns 0,
  * or -1 when the credential no longer authenticates (revoked): answer 4106 and close. */
 int tlsauth_request(struct tls_peer *peer, struct cse_secctx *sec);
 
-/* At the close: a handshake that never completed is recorded as a failure. session may be NULL. */
-void tlsauth_close(struct tls_peer *peer, void *gnutls_session);
+/* At the close: a PSK handshake that found its identity but never completed is recorded as a
+ * failure (wrong key). */
+void tlsauth_close(struct tls_peer *peer);
 
 /* Identity carried by a certificate's subjectAltName (TS-0003 §8.1.2, PRODUCT.md): a URI that is an
  * absolute AE-ID (a scheme before "//" allowed), or a DNS name "<cse-id>.<sp-id>" for a CSE-ID. Writes

@@ -29,6 +29,8 @@ struct cred_store {
     bool stopping;
     int interval_ms;
     sqlite3_stmt *cached[4]; /* the lookups of every handshake, prepared once (guarded by lock) */
+    char **claims;           /* KpsaIDs whose binding registration is under way (guarded by lock) */
+    size_t nclaims;
 };
 
 enum { Q_PSK_GET, Q_PSK_KEY, Q_CERT_STATUS, Q_VERSION };
@@ -115,6 +117,9 @@ void cred_close(struct cred_store *cs)
     }
     for (size_t i = 0; i < sizeof cs->cached / sizeof cs->cached[0]; i++)
         sqlite3_finalize(cs->cached[i]);
+    for (size_t i = 0; i < cs->nclaims; i++)
+        mem_free(cs->claims[i]);
+    mem_free(cs->claims);
     sqlite3_close(cs->db);
     pthread_mutex_destroy(&cs->lock);
     pthread_mutex_destroy(&cs->watch_lock);
@@ -355,4 +360,34 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
     done(st);
     pthread_mutex_unlock(&cs->lock);
     return rc;
+}
+
+enum cred_status cred_psk_claim(struct cred_store *cs, const char *kpsa_id)
+{
+    struct cred_psk_info info;
+    enum cred_status st = cred_psk_get(cs, kpsa_id, &info);
+    if (st != CRED_OK)
+        return st;
+    pthread_mutex_lock(&cs->lock);
+    bool taken = info.binding[0] != '\0';
+    for (size_t i = 0; i < cs->nclaims && !taken; i++)
+        taken = strcmp(cs->claims[i], kpsa_id) == 0;
+    if (!taken) {
+        cs->claims = mem_realloc(cs->claims, (cs->nclaims + 1) * sizeof *cs->claims);
+        cs->claims[cs->nclaims++] = mem_strdup(kpsa_id);
+    }
+    pthread_mutex_unlock(&cs->lock);
+    return taken ? CRED_CONFLICT : CRED_OK;
+}
+
+void cred_psk_release(struct cred_store *cs, const char *kpsa_id)
+{
+    pthread_mutex_lock(&cs->lock);
+    for (size_t i = 0; i < cs->nclaims; i++)
+        if (strcmp(cs->claims[i], kpsa_id) == 0) {
+            mem_free(cs->claims[i]);
+            cs->claims[i] = cs->claims[--cs->nclaims];
+            break;
+        }
+    pthread_mutex_unlock(&cs->lock);
 }

@@ -1113,6 +1113,8 @@ static void test_ts0003_7_2_sa_bound_ae(void **state)
     const char *dev[] = {"//warden.example.com/id-in/Cdev"};
     char other[256];
     register_ae(e, "Cother", other, sizeof other);
+    /* authenticated is not registered: nothing but the registration before it */
+    assert_int_equal(SA_RSC(e, OP_RETRIEVE, "cse-in", "Cdev", 0, NULL, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
     /* registration only as the bound AE-ID */
     assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", "C", TY_AE, AE_BODY, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);
     assert_int_equal(SA_RSC(e, OP_CREATE, "cse-in", "Cx", TY_AE, AE_BODY, dev, 1), RSC_ORIGINATOR_NOT_AUTHENTICATED);

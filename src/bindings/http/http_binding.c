@@ -315,7 +315,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct tls_peer *p = *socket_context;
     if (p == NULL)
         return;
-    tlsauth_close(p, session);
+    tlsauth_close(p);
     cred_wipe(p, sizeof *p);
     mem_free(p);
     *socket_context = NULL;
