@@ -959,6 +959,20 @@ class TlsTestCase(WardenTestCase):
         return stem, pc, kid
 
     # -- assertions -----------------------------------------------------------
+    def assertServedUntilRevoked(self, s, path, origin, t0, what):
+        """Requests on the open connection s, sent after a revocation at monotonic time t0: served
+        (2000) at most until 1 s (+0.25 s scheduling) after it, then one 4106 and the close."""
+        while True:
+            sent = time.monotonic() - t0
+            r = s.retrieve(path, origin=origin)
+            self.assertIsNotNone(r, "the connection was closed without a 4106 response")
+            if r.rsc == 4106:
+                break
+            self.assertRsc(r, 2000)
+            self.assertLess(sent, 1.25, "request sent %.2fs after revocation was still served" % sent)
+            time.sleep(0.1)
+        self.assertTrue(s.closed(3.0), "connection still open after the 4106 for a revoked %s" % what)
+
     def assertRefused(self, fn, what):
         """fn() must not produce any HTTP response (the TLS handshake is refused)."""
         try:
