@@ -70,8 +70,10 @@ int main(int argc, char **argv)
     struct cred_store *creds = NULL;
     struct cse cse;
     bool cse_ready = false;
-    const struct binding_ops *http = &http_binding_ops;
-    struct binding *hb = NULL;
+    /* every binding speaks to the same core; each starts when its configuration asks for it */
+    const struct binding_ops *const ops[] = {&http_binding_ops, &mqtt_binding_ops, &coap_binding_ops};
+    enum { NBINDINGS = sizeof ops / sizeof ops[0] };
+    struct binding *running[NBINDINGS] = {0};
 
     if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
         goto out;
@@ -97,8 +99,9 @@ int main(int argc, char **argv)
         log_write(&lg, LOG_WARN,
                   "secure profile without a listener that can authenticate clients (https_psk.port, or "
                   "https.port with tls.ca): every request will be refused with 4107");
-    if ((cfg.http_port || cfg.https_port || cfg.https_psk_port) && (hb = http->start(&cse, err, sizeof err)) == NULL)
-        goto out;
+    for (size_t i = 0; i < NBINDINGS; i++)
+        if (ops[i]->enabled(&cfg) && (running[i] = ops[i]->start(&cse, err, sizeof err)) == NULL)
+            goto out;
     LOG(&lg, LOG_INFO, "CSE %s (%s, rn=%s, profile=%s), store %s", cfg.cse_id, cfg.cse_type, cfg.cse_rn,
         cfg.cse_profile, cfg.store_path);
     if (cfg.http_port)
@@ -117,11 +120,17 @@ int main(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "warden: %s\n", err);
-    if (hb) {
-        http->quiesce(hb);
-        drain(http, hb, &lg);
-        http->stop(hb);
-    }
+    /* quiesce all, then drain all, then stop all: a request in flight on one binding may wait for
+     * nothing on another */
+    for (size_t i = 0; i < NBINDINGS; i++)
+        if (running[i])
+            ops[i]->quiesce(running[i]);
+    for (size_t i = 0; i < NBINDINGS; i++)
+        if (running[i])
+            drain(ops[i], running[i], &lg);
+    for (size_t i = NBINDINGS; i-- > 0;)
+        if (running[i])
+            ops[i]->stop(running[i]);
     if (cse_ready) {
         cse_stop(&cse);
     }

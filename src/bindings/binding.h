@@ -3,13 +3,18 @@
 #ifndef WARDEN_BINDINGS_BINDING_H
 #define WARDEN_BINDINGS_BINDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cse;
 struct binding;
 
+struct cse_config;
+
 struct binding_ops {
     const char *name;
+    /* Does the configuration turn this binding on? */
+    bool (*enabled)(const struct cse_config *cfg);
     /* Start listening. NULL + err on failure (port in use, bad address ...). */
     struct binding *(*start)(struct cse *cse, char *err, size_t errlen);
     /* Stop accepting new connections; requests in flight go on. */
@@ -21,5 +26,7 @@ struct binding_ops {
 };
 
 extern const struct binding_ops http_binding_ops;
+extern const struct binding_ops mqtt_binding_ops;
+extern const struct binding_ops coap_binding_ops;
 
 #endif

@@ -61,6 +61,23 @@ static const struct centry table[] = {
     {"tls.ca", S(tls_ca), "", 0, 0, NULL,
      "trust anchors for client certificates (PEM); empty = client certificates are refused"},
     {"tls.crl", S(tls_crl), "", 0, 0, NULL, "certificate revocation lists (PEM), checked with tls.ca"},
+    {"mqtt.address", S(mqtt_address), "", 0, 0, NULL, "MQTT broker address (TS-0010); empty = MQTT binding off"},
+    {"mqtt.port", L(mqtt_port), "1883", 1, 65535, NULL, "MQTT broker port (8883 for mqtts)"},
+    {"mqtt.client_id", S(mqtt_client_id), "", 0, 0, NULL,
+     "MQTT ClientId of this CSE; empty = the CSE-ID without its leading '/' (e.g. id-in)"},
+    {"mqtt.tls", L(mqtt_tls), "0", 0, 1, NULL, "1: connect to the broker over TLS (mqtts), verified with mqtt.ca"},
+    {"mqtt.ca", S(mqtt_ca), "", 0, 0, NULL, "trust anchors (PEM) for the broker's certificate"},
+    {"mqtt.cert", S(mqtt_cert), "", 0, 0, NULL, "client certificate (PEM) this CSE presents to the broker"},
+    {"mqtt.key", S(mqtt_key), "", 0, 0, NULL, "private key of mqtt.cert"},
+    {"mqtt.authenticated", L(mqtt_authenticated), "0", 0, 1, NULL,
+     "1: the broker authenticates every client and restricts topics per ClientId (TS-0010 §7.4), so a "
+     "request's originator topic level counts as a security association"},
+    {"mqtt.keepalive", L(mqtt_keepalive), "30", 5, 3600, NULL, "seconds between MQTT keep-alive pings"},
+    {"coap.address", S(coap_address), "127.0.0.1", 0, 0, NULL, "CoAP (UDP) listener address (TS-0008)"},
+    {"coap.port", L(coap_port), "0", 0, 65535, NULL, "CoAP listener port (0 = off; 5683 is the standard)"},
+    {"coaps.address", S(coaps_address), "127.0.0.1", 0, 0, NULL, "CoAP over DTLS listener address"},
+    {"coaps.port", L(coaps_port), "0", 0, 65535, NULL,
+     "CoAP over DTLS listener port (0 = off; 5684 is the standard); PSKs from wardenctl, certificates from tls.*"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},
@@ -320,6 +337,16 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
                          ports[i]);
                 return -1;
             }
+    if (cfg->coap_port != 0 && cfg->coap_port == cfg->coaps_port) {
+        snprintf(err, errlen, "coap.port and coaps.port must differ");
+        return -1;
+    }
+    if (strcmp(cfg->cse_profile, "secure") == 0 && cfg->coap_port != 0 &&
+        !config_address_is_loopback(cfg->coap_address)) {
+        snprintf(err, errlen, "coap.address: the secure profile refuses plain CoAP on non-loopback address '%s'",
+                 cfg->coap_address);
+        return -1;
+    }
     return 0;
 }
 

@@ -40,6 +40,21 @@ struct cse_config {
     char *tls_key;
     char *tls_ca;
     char *tls_crl;
+    /* [mqtt] */
+    char *mqtt_address;
+    long mqtt_port;
+    char *mqtt_client_id;
+    long mqtt_tls;
+    char *mqtt_ca;
+    char *mqtt_cert;
+    char *mqtt_key;
+    long mqtt_authenticated;
+    long mqtt_keepalive;
+    /* [coap], [coaps] */
+    char *coap_address;
+    long coap_port;
+    char *coaps_address;
+    long coaps_port;
     /* [limits] */
     long limits_max_body;
     long limits_policy_cache;

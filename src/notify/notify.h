@@ -58,6 +58,26 @@ bool notify_uri_allowed(const struct notifier *n, const char *uri, char *reason,
 int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                 notify_done_fn done, void *arg);
 
+/* Transports of the other bindings (TS-0010 mqtt:, TS-0008 coap:), chosen by URI scheme: a binding
+ * registers one when it starts and removes it before it stops. allowed() is the syntactic and policy
+ * check of notify_uri_allowed() for its scheme; send() queues one notification and returns 0 (done
+ * then called exactly once, from any thread) or -1 (done not called). Neither may block. */
+struct notify_transport {
+    const char *scheme; /* "mqtt", "coap", ...: matched case-insensitively before "://" */
+    bool (*allowed)(void *arg, const char *uri, char *reason, size_t len);
+    int (*send)(void *arg, const char *uri, const char *body, size_t len, const char *originator, notify_done_fn done,
+                void *done_arg);
+    void *arg;
+};
+/* Returns 0, or -1 when the table is full or the scheme is http/https. t is copied. */
+int notifier_add_transport(struct notifier *n, const struct notify_transport *t);
+/* After this returns no call into the transport is running or will start. */
+void notifier_remove_transport(struct notifier *n, const char *scheme);
+
+/* The outbound policy (notify.allow/deny) for one address literal ("10.1.2.3", "::1", "[::1]"):
+ * for transports that resolve and connect themselves. */
+bool notify_host_allowed(const struct notifier *n, const char *host);
+
 /* Counters for metrics and tests. */
 struct notify_stats {
     unsigned long queued, delivered, failed, refused, retried;

@@ -86,6 +86,11 @@ struct notifier {
     struct jobq ready;   /* may start as soon as a transfer slot frees up */
     struct jobq waiting; /* backing off before a retry, sorted by due_ms */
     struct jobq active;  /* attached to the multi handle */
+    /* Other bindings' transports; calls run under the read lock, changes take the write lock. */
+    pthread_rwlock_t transports_lock;
+    struct notify_transport transports[4];
+    char transport_schemes[4][16];
+    size_t ntransports;
 };
 
 /* ---- small helpers ---- */
@@ -408,9 +413,93 @@ out:
     return ok;
 }
 
+/* The registered transport for uri's scheme, with the read lock held (release with
+ * transport_done), or NULL (no lock held). */
+static const struct notify_transport *transport_for(struct notifier *n, const char *uri)
+{
+    const char *sep = uri ? strstr(uri, "://") : NULL;
+    if (n == NULL || sep == NULL)
+        return NULL;
+    size_t sl = (size_t)(sep - uri);
+    pthread_rwlock_rdlock(&n->transports_lock);
+    for (size_t i = 0; i < n->ntransports; i++)
+        if (strlen(n->transport_schemes[i]) == sl && strncasecmp(n->transport_schemes[i], uri, sl) == 0)
+            return &n->transports[i];
+    pthread_rwlock_unlock(&n->transports_lock);
+    return NULL;
+}
+
+static void transport_done(struct notifier *n)
+{
+    pthread_rwlock_unlock(&n->transports_lock);
+}
+
 bool notify_uri_allowed(const struct notifier *n, const char *uri, char *reason, size_t len)
 {
+    struct notifier *mn = (struct notifier *)n; /* the lock only: the table is not changed */
+    const struct notify_transport *t = transport_for(mn, uri);
+    if (t != NULL) {
+        bool ok = t->allowed(t->arg, uri, reason, len);
+        transport_done(mn);
+        return ok;
+    }
     return check_uri(n, uri, reason, len, NULL);
+}
+
+int notifier_add_transport(struct notifier *n, const struct notify_transport *t)
+{
+    if (n == NULL || t == NULL || t->scheme == NULL || strlen(t->scheme) >= sizeof n->transport_schemes[0] ||
+        strcasecmp(t->scheme, "http") == 0 || strcasecmp(t->scheme, "https") == 0)
+        return -1;
+    pthread_rwlock_wrlock(&n->transports_lock);
+    int rc = -1;
+    if (n->ntransports < sizeof n->transports / sizeof n->transports[0]) {
+        size_t i = n->ntransports++;
+        n->transports[i] = *t;
+        snprintf(n->transport_schemes[i], sizeof n->transport_schemes[i], "%s", t->scheme);
+        n->transports[i].scheme = n->transport_schemes[i];
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&n->transports_lock);
+    return rc;
+}
+
+void notifier_remove_transport(struct notifier *n, const char *scheme)
+{
+    if (n == NULL)
+        return;
+    pthread_rwlock_wrlock(&n->transports_lock);
+    for (size_t i = 0; i < n->ntransports; i++)
+        if (strcasecmp(n->transport_schemes[i], scheme) == 0) {
+            size_t last = --n->ntransports;
+            if (i != last) {
+                n->transports[i] = n->transports[last];
+                memcpy(n->transport_schemes[i], n->transport_schemes[last], sizeof n->transport_schemes[i]);
+                n->transports[i].scheme = n->transport_schemes[i];
+            }
+            break;
+        }
+    pthread_rwlock_unlock(&n->transports_lock);
+}
+
+bool notify_host_allowed(const struct notifier *n, const char *host)
+{
+    unsigned char a[16] = {0};
+    char text[INET6_ADDRSTRLEN];
+    size_t hl = host ? strlen(host) : 0;
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof text) {
+        memcpy(text, host + 1, hl - 2);
+        text[hl - 2] = '\0';
+        host = text;
+    }
+    struct in_addr v4;
+    if (host != NULL && inet_pton(AF_INET, host, &v4) == 1) {
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &v4, 4);
+    } else if (host == NULL || inet_pton(AF_INET6, host, a) != 1) {
+        return false; /* not an address literal */
+    }
+    return !addr_refused(n, a);
 }
 
 /* ---- libcurl callbacks (delivery thread) ---- */
@@ -805,6 +894,7 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct log *log
     }
     /* Idle connections kept for reuse by the next notifications to the same receivers. */
     curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, (long)(cfg->max_parallel < 8 ? 8 : cfg->max_parallel));
+    pthread_rwlock_init(&n->transports_lock, NULL);
     if (pthread_mutex_init(&n->lock, NULL) != 0) {
         set_msg(err, errlen, "notify: pthread_mutex_init failed");
         goto fail;
@@ -849,6 +939,7 @@ void notifier_stop(struct notifier *n, int grace_ms)
     LOG(n->log, LOG_INFO, "notify: stopped (%lu delivered, %lu failed, %lu refused)", n->delivered, n->failed,
         n->refused);
     pthread_mutex_destroy(&n->lock);
+    pthread_rwlock_destroy(&n->transports_lock);
     notifier_free(n);
 }
 
@@ -864,6 +955,12 @@ static bool header_safe(const char *s)
 int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                 notify_done_fn done, void *arg)
 {
+    const struct notify_transport *t = transport_for(n, uri);
+    if (t != NULL) {
+        int rc = t->send(t->arg, uri, body, len, originator, done, arg);
+        transport_done(n);
+        return rc;
+    }
     struct job *j = NULL;
     struct buf line;
     buf_init(&line);

@@ -494,8 +494,14 @@ static void http_stop(struct binding *b)
     mem_free(hb);
 }
 
+static bool http_enabled(const struct cse_config *cfg)
+{
+    return cfg->http_port || cfg->https_port || cfg->https_psk_port;
+}
+
 const struct binding_ops http_binding_ops = {
     .name = "http",
+    .enabled = http_enabled,
     .start = http_start,
     .quiesce = http_quiesce,
     .inflight = http_inflight,
