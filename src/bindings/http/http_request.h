@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "core/limits.h"
+#include "bindings/params.h"
 #include "core/request.h"
 
 struct http_kv {
@@ -28,8 +29,7 @@ struct http_raw {
 /* Storage for strings the primitive points to that the raw request does not hold. */
 struct http_scratch {
     char to[LIMIT_ID_LEN + 3];
-    char *lbl[FC_MAX_LBL]; /* owned copies */
-    char *cty[FC_MAX_LBL]; /* owned copies */
+    struct param_scratch params;
 };
 
 /* Case-insensitive header lookup; NULL when absent. */

@@ -1,0 +1,29 @@
+/* params: the request parameters every binding carries as "short name = text" (TS-0004 §7.2.2 and
+ * the filter criteria of §6.3.5.8): rcn, drt, rt, fu, the filter conditions, attribute filters.
+ * HTTP and CoAP take them from the query string, MQTT from the primitive's members. Pure. */
+#ifndef WARDEN_BINDINGS_PARAMS_H
+#define WARDEN_BINDINGS_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/request.h"
+
+/* Copies of values the request points to that are split out of a parameter (lbl, cty). */
+struct param_scratch {
+    char *lbl[FC_MAX_LBL];
+    char *cty[FC_MAX_LBL];
+};
+void param_scratch_free(struct param_scratch *scratch);
+
+/* Apply one parameter to req. Several values of ty, lbl and cty are separated by '+' or ' '.
+ * Returns 0, or an RSC with rsp filled: 4000 for a bad value or unknown name, 5001 for a parameter
+ * Warden does not evaluate (never silently ignored when it would change the result). req may point
+ * into key and value afterwards (timestamps, attribute filters): they must outlive req. */
+int param_apply(const char *key, const char *value, struct cse_request *req, struct param_scratch *scratch,
+                struct cse_response *rsp);
+
+/* Strict decimal of n characters in [min, max]. */
+bool param_parse_long(const char *s, size_t n, long min, long max, long *out);
+
+#endif
