@@ -207,4 +207,3 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
     }
     return 0;
 }
-

@@ -35,7 +35,7 @@ const char *tlsauth_priority(enum tls_kind kind)
     return kind == TLS_KIND_PSK ? prio_psk : prio_cert;
 }
 
-static void audit_authn(struct tls_peer *p, const char *event, const char *reason, const char *detail)
+void tlsauth_audit(struct tls_peer *p, const char *event, const char *reason, const char *detail)
 {
     char ident[CRED_BINDING_MAX + 1] = "";
     size_t n = 0;
@@ -60,7 +60,7 @@ static void refuse(struct tls_peer *p, const char *reason, const char *detail)
     if (p->fail != NULL)
         return;
     p->fail = reason;
-    audit_authn(p, "authn-fail", reason, detail);
+    tlsauth_audit(p, "authn-fail", reason, detail);
 }
 
 /* GnuTLS asks for the key of a PSK identity (TLS 1.2 psk_identity, TLS 1.3 PSK identity). */
@@ -201,6 +201,24 @@ static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
     return p->nids ? NULL : "cert-no-identity";
 }
 
+const char *tlsauth_check_certificate(struct tlsauth *ta, const unsigned char *der, size_t len, struct tls_peer *p)
+{
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return "cert-untrusted";
+    p->ta = ta;
+    gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+    const char *why = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0 || !leaf_serial(p, crt)
+                          ? "cert-untrusted"
+                          : check_leaf(p, crt);
+    gnutls_x509_crt_deinit(crt);
+    if (why != NULL)
+        p->nids = 0;
+    else
+        p->cert_ok = true;
+    return why;
+}
+
 /* Runs inside the handshake once the client sent its certificate: a non-zero return aborts it. */
 static int verify_peer(gnutls_session_t s)
 {
@@ -299,8 +317,8 @@ static bool still_valid(struct tls_peer *p)
         return true;
     p->revoked = true;
     p->nids = 0;
-    audit_authn(p, "authn-fail", psk ? "revoked-psk" : "cert-revoked",
-                p->announced ? "revoked during the connection" : "revoked during the handshake");
+    tlsauth_audit(p, "authn-fail", psk ? "revoked-psk" : "cert-revoked",
+                  p->announced ? "revoked during the connection" : "revoked during the handshake");
     return false;
 }
 
@@ -310,7 +328,7 @@ static void announce(struct tls_peer *p)
     if (p->announced || p->revoked || !still_valid(p))
         return;
     p->announced = true;
-    audit_authn(p, "authn-ok", NULL, NULL);
+    tlsauth_audit(p, "authn-ok", NULL, NULL);
 }
 
 /* Handshake hook on Finished. The server sends its Finished only once the client's key is proven

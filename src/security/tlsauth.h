@@ -74,6 +74,15 @@ int tlsauth_request(struct tls_peer *peer, struct cse_secctx *sec);
  * failure (wrong key). */
 void tlsauth_close(struct tls_peer *peer);
 
+/* For other TLS stacks (libcoap's DTLS): Warden's checks beyond path validation, which the stack
+ * does against tls.ca, on the client certificate's DER: revocation by serial, P-256 key, keyUsage,
+ * identity in subjectAltName. Fills p->serial, p->cred, p->ids/nids and sets p->cert_ok. Returns
+ * NULL, or the refusal reason as the audit log names it ("cert-revoked", ...). */
+const char *tlsauth_check_certificate(struct tlsauth *ta, const unsigned char *der, size_t len, struct tls_peer *p);
+
+/* One audit line about p's authentication ("authn-ok", "authn-fail") with its credential and peer. */
+void tlsauth_audit(struct tls_peer *p, const char *event, const char *reason, const char *detail);
+
 /* Identity carried by a certificate's subjectAltName (TS-0003 §8.1.2, PRODUCT.md): a URI that is an
  * absolute AE-ID (a scheme before "//" allowed), or a DNS name "<cse-id>.<sp-id>" for a CSE-ID. Writes
  * the canonical ID; false when the name is neither. Exposed for the unit tests. */
