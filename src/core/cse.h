@@ -26,7 +26,7 @@ struct cse {
     struct log *log;              /* not owned */
     struct store *store;          /* not owned */
     struct audit *audit;          /* not owned; may be NULL */
-    struct cred_store *creds;     /* not owned; NULL without TLS listeners (then nothing binds) */
+    struct cred_store *creds;     /* not owned; NULL in tests without credentials (then nothing binds) */
     struct clock clock;
     struct id_env idenv;
     struct id admin;               /* canonical admin originator */
@@ -70,6 +70,11 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
  * work, then the audit record and the secure profile's masking of denials. Also to be called for a
  * parked request whose client went away, so nothing it holds is leaked. */
 void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_response *rsp);
+
+/* A refusal decided by a binding's security layer (a credential revoked while its connection was
+ * open): rsp gets rsc, and the denial is audited and masked like the core's own. */
+void cse_deny(struct cse *cse, const struct cse_request *req, struct cse_response *rsp, int rsc, const char *reason,
+              const char *message);
 
 /* The per-request log line (originator, operation, target, status, microseconds). */
 void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,

@@ -89,7 +89,8 @@ static int not_bound(struct cse_response *rsp, const struct cse_secctx *sec, con
  * CSE, or an S-type AE-ID that is not registered here (TS-0004 §7.3.2.1, digest C8 step 4)? */
 static bool via_bound_cse(struct cse *cse, const struct cse_secctx *sec, const struct id *id, bool registered_here)
 {
-    if (id->kind != ID_AE || registered_here)
+    /* a stem names an AE registered with this CSE, never one a remote CSE relays */
+    if (id->kind != ID_AE || registered_here || id->form == IDF_STEM)
         return false;
     for (int i = 0; i < sec->nids; i++) {
         struct id bound;
@@ -113,11 +114,18 @@ static int check_sa_identity(struct cse *cse, const struct cse_request *req, str
     const struct cse_secctx *sec = &req->sec;
     const char *fr = req->fr;
     if (sec->nids == 0) { /* a PSK waiting for its registration */
-        if (ae_create && sec->sa == SA_TLS_PSK && sec->cred_id && strncmp(sec->cred_id, "psk:", 4) == 0) {
-            o->bind_kpsa_id = sec->cred_id + 4;
-            return 0;
-        }
-        return not_bound(rsp, sec, fr, ": the credential is bound at AE registration, which comes first");
+        bool psk =
+            (sec->sa == SA_TLS_PSK || sec->sa == SA_DTLS_PSK) && sec->cred_id && strncmp(sec->cred_id, "psk:", 4) == 0;
+        if (!ae_create || !psk)
+            return not_bound(rsp, sec, fr, ": the credential is bound at AE registration, which comes first");
+        /* the CSE picks the AE-ID: a chosen stem could be another credential's AE, the admin, or a
+         * deleted AE whose grants still stand in some policy */
+        if (o->present && o->id.kind != ID_ASK_C && o->id.kind != ID_ASK_S)
+            return not_bound(rsp, sec, fr,
+                             ": a credential provisioned with '-' registers with From C, S or empty; provision "
+                             "the key bound to an AE-ID to register with that AE-ID");
+        o->bind_kpsa_id = sec->cred_id + 4;
+        return 0;
     }
     if (!o->present)
         return not_bound(rsp, sec, fr, ": register with From set to the AE-ID-Stem bound to the credential");
@@ -254,6 +262,13 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
     done(done_arg);
 }
 
+void cse_deny(struct cse *cse, const struct cse_request *req, struct cse_response *rsp, int rsc, const char *reason,
+              const char *message)
+{
+    response_error(rsp, rsc, reason, "%s", message);
+    finish(cse, req, rsp);
+}
+
 void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
 {
     if (rsp->finish != NULL) {
@@ -267,6 +282,12 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg)
 {
+    if (cse->secure && req->sec.sa == SA_NONE) { /* nothing of the request is read without an SA */
+        response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
+                       "the secure profile requires a security association");
+        finish(cse, req, rsp);
+        return CSE_DONE;
+    }
     if (check_primitive(req, rsp) != 0) {
         finish(cse, req, rsp);
         return CSE_DONE;

@@ -55,7 +55,7 @@ struct create_job {
     int result;
     void (*done)(void *arg);
     void *done_arg;
-    const char *bind_kpsa_id; /* AE registration binding its PSK (lives in the request) */
+    char *bind_kpsa_id; /* AE registration binding its PSK (owned copy) */
 };
 
 /* An expired resource that the sweeper has not removed yet still holds its name and ID in the
@@ -211,6 +211,7 @@ static void create_finish(void *arg, struct cse_response *rsp_)
     }
     if (j->bind_kpsa_id)
         cred_psk_release(j->cse->creds, j->bind_kpsa_id);
+    mem_free(j->bind_kpsa_id);
     json_decref(j->res);
     json_decref(j->asked);
     store_row_free(&j->row);
@@ -414,7 +415,7 @@ enum cse_status op_create(struct op_ctx *c)
     }
     struct create_job *j = mem_calloc(1, sizeof *j);
     j->cse = c->cse;
-    j->bind_kpsa_id = c->orig->bind_kpsa_id;
+    j->bind_kpsa_id = c->orig->bind_kpsa_id ? mem_strdup(c->orig->bind_kpsa_id) : NULL;
     j->rt = rt;
     j->rsp = rsp;
     j->rcn = rcn;
@@ -495,7 +496,7 @@ enum cse_status op_create(struct op_ctx *c)
      * before any AE exists that the credential could not speak for */
     if (rc == 0 && j->bind_kpsa_id &&
         (c->cse->creds == NULL || cred_psk_claim(c->cse->creds, j->bind_kpsa_id) != CRED_OK)) {
-        j->bind_kpsa_id = NULL;
+        MEM_FREE(j->bind_kpsa_id);
         rc = response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",
                             "the credential of this security association is bound, or being bound, to another AE");
     }
@@ -515,6 +516,7 @@ enum cse_status op_create(struct op_ctx *c)
     }
     if (j->bind_kpsa_id)
         cred_psk_release(c->cse->creds, j->bind_kpsa_id);
+    mem_free(j->bind_kpsa_id);
     json_decref(res);
     json_decref(j->asked);
     store_row_free(row);

@@ -110,13 +110,14 @@ bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *na
         const char *slashes = strstr(name, "//");
         if (slashes == NULL)
             return false;
-        if (slashes != name) { /* "scheme://...": the scheme is letters, digits, '+', '-', '.' then ':' */
-            if (slashes[-1] != ':')
+        if (slashes != name) { /* "scheme://...": RFC 3986 ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+            if (slashes[-1] != ':' || slashes - 1 == name)
                 return false;
-            for (const char *q = name; q < slashes - 1; q++)
-                if (!(*q >= 'a' && *q <= 'z') && !(*q >= 'A' && *q <= 'Z') && !(*q >= '0' && *q <= '9') && *q != '+' &&
-                    *q != '-' && *q != '.')
+            for (const char *q = name; q < slashes - 1; q++) {
+                bool alpha = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z');
+                if (!alpha && (q == name || (!(*q >= '0' && *q <= '9') && *q != '+' && *q != '-' && *q != '.')))
                     return false;
+            }
         }
         if (!id_parse(env, slashes, &id) || id.kind != ID_AE || id.form != IDF_ABSOLUTE)
             return false;
@@ -131,7 +132,10 @@ bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *na
     } else {
         return false;
     }
-    if (strlen(id.canon) >= len)
+    /* this CSE's own CSE-ID is never a peer's identity (its server certificate is no client credential) */
+    char own[LIMIT_ID_LEN + 1];
+    snprintf(own, sizeof own, "//%s%s%s", env->spid, env->cse_id[0] == '/' ? "" : "/", env->cse_id);
+    if (strcmp(id.canon, own) == 0 || strlen(id.canon) >= len)
         return false;
     memcpy(canon, id.canon, strlen(id.canon) + 1);
     return true;
@@ -183,14 +187,16 @@ static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
     /* identities: every AE-ID URI and CSE-ID DNS name, exact */
     size_t used = 0;
     p->nids = 0;
-    for (unsigned i = 0; p->nids < SECCTX_MAX_IDS; i++) {
+    for (unsigned i = 0; i < 64 && p->nids < SECCTX_MAX_IDS; i++) {
         char name[LIMIT_ID_LEN + 1];
         size_t nlen = sizeof name - 1;
         int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &nlen, NULL);
-        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-            break;
-        if (type < 0 || memchr(name, 0, nlen) != NULL)
-            continue; /* too long for an ID, or an embedded NUL: never an identity */
+        if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+            continue; /* too long for an ID: never an identity */
+        if (type < 0)
+            break; /* the end of the list, or an unreadable extension */
+        if (memchr(name, 0, nlen) != NULL)
+            continue; /* an embedded NUL: never an identity */
         name[nlen] = '\0';
         char *dst = p->idbuf + used;
         if (!tlsauth_san_identity(p->ta->env.idenv, type, name, dst, sizeof p->idbuf - used))
@@ -343,7 +349,7 @@ static int on_finished(gnutls_session_t s, unsigned htype, unsigned when, unsign
         return 0;
     if (p->kind == TLS_KIND_PSK ? (!incoming && p->psk_found) : p->cert_ok)
         announce(p);
-    return 0;
+    return p->revoked ? GNUTLS_E_CERTIFICATE_ERROR : 0; /* revoked during the handshake: abort it */
 }
 
 int tlsauth_request(struct tls_peer *p, struct cse_secctx *sec)
@@ -369,9 +375,13 @@ int tlsauth_request(struct tls_peer *p, struct cse_secctx *sec)
 
 void tlsauth_close(struct tls_peer *p)
 {
-    /* an identity found, then no Finished of ours: the client could not prove the key */
-    if (p != NULL && p->ta != NULL && !p->announced && p->fail == NULL && p->psk_found && !p->revoked)
+    if (p == NULL || p->ta == NULL || p->announced || p->fail != NULL || p->revoked)
+        return;
+    /* an identity found, then no proof of the key: the handshake failed on the client's side */
+    if (p->psk_found)
         refuse(p, "psk-mismatch", "the handshake failed after the identity was found (wrong key?)");
+    else if (p->cert_ok)
+        refuse(p, "cert-untrusted", "the handshake failed after the certificate was checked (no proof of its key)");
 }
 
 static int load_file(const char *path, gnutls_datum_t *out, char *err, size_t errlen, const char *key)
@@ -380,6 +390,34 @@ static int load_file(const char *path, gnutls_datum_t *out, char *err, size_t er
     if (rc < 0)
         snprintf(err, errlen, "%s: cannot read %s: %s", key, path, gnutls_strerror(rc));
     return rc < 0 ? -1 : 0;
+}
+
+/* TS-0003 §8.1.2.2: a CA vouching for oneM2M identities carries name constraints; without them any
+ * DNS name it certifies becomes a CSE identity. Warn, since operators may rely on a dedicated CA. */
+static void warn_unconstrained(struct tlsauth *ta, const char *path)
+{
+    gnutls_datum_t d = {NULL, 0};
+    gnutls_x509_crt_t *list = NULL;
+    unsigned n = 0;
+    if (gnutls_load_file(path, &d) < 0 || gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0) {
+        gnutls_free(d.data);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        gnutls_x509_name_constraints_t nc;
+        unsigned critical = 0;
+        if (gnutls_x509_name_constraints_init(&nc) >= 0) {
+            if (gnutls_x509_crt_get_name_constraints(list[i], nc, 0, &critical) < 0)
+                LOG(ta->env.log, LOG_WARN,
+                    "tls.ca: trust anchor %u of %s has no name constraints: any DNS name it certifies is "
+                    "accepted as a CSE-ID (TS-0003 §8.1.2.2 asks CAs to constrain them)",
+                    i + 1, path);
+            gnutls_x509_name_constraints_deinit(nc);
+        }
+        gnutls_x509_crt_deinit(list[i]);
+    }
+    gnutls_free(list);
+    gnutls_free(d.data);
 }
 
 struct tlsauth *tlsauth_new(const struct tlsauth_env *env, char *err, size_t errlen)
@@ -421,6 +459,7 @@ struct tlsauth *tlsauth_new(const struct tlsauth_env *env, char *err, size_t err
             goto fail;
         }
         ta->have_ca = true;
+        warn_unconstrained(ta, cfg->tls_ca);
     }
     if (cfg->tls_crl[0]) {
         rc = gnutls_certificate_set_x509_crl_file(ta->x509, cfg->tls_crl, GNUTLS_X509_FMT_PEM);

@@ -1,10 +1,14 @@
 /* cred_sqlite: the credential store (security/cred.h) in the CSE's SQLite database, beside the
  * resource tables, so that wardenctl (another process) and the server see the same credentials.
  *
- * One connection guarded by a mutex: lookups happen once per TLS handshake, not per request.
+ * Two connections: reads (the lookups of every handshake, statements prepared once) under lock, and
+ * writes under wlock, so that a write waiting for SQLite's write lock never stalls a handshake.
  * Every write bumps cred_version in the same transaction; the server polls that row to learn about
  * changes made by wardenctl (a revoked key must stop working at once, PRODUCT.md). Revocation erases
- * the key with secure_delete on, so the bytes do not linger in free pages of the file. */
+ * the key with secure_delete on, then truncates the WAL (best effort: a busy server may keep older
+ * frames holding the key until its next checkpoint reuses them). KpsaIDs compare with the FQDN part
+ * in lower case (DNS names are case-insensitive). */
+#include <ctype.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -18,8 +22,10 @@
 #include "util/mem.h"
 
 struct cred_store {
-    sqlite3 *db;
+    sqlite3 *db; /* reads */
     pthread_mutex_t lock;
+    sqlite3 *wdb; /* writes */
+    pthread_mutex_t wlock;
     atomic_uint_fast64_t gen;
     int64_t seen_version; /* last cred_version read by the watcher */
     pthread_t watcher;
@@ -68,6 +74,40 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS cred_psk("
                              " v INTEGER NOT NULL);"
                              "INSERT OR IGNORE INTO cred_version VALUES (1, 0);";
 
+static sqlite3 *open_db(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "credentials: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* The tables, when missing (taking the write lock only then: wardenctl psk list writes nothing). */
+static int ensure_schema(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    bool have = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'cred_version'", -1, &st, NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (have)
+        return 0;
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "credentials: %s: %s", path, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 struct cred_store *cred_open(const char *path, char *err, size_t errlen)
 {
     /* Create the file owner-only when it is new. Never open() and close() an existing database:
@@ -76,32 +116,31 @@ struct cred_store *cred_open(const char *path, char *err, size_t errlen)
     struct stat stbuf;
     if (stat(path, &stbuf) != 0 && fs_create_private_file(path, err, errlen) != 0)
         return NULL;
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "credentials: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    char *msg = NULL;
-    if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-                     "BEGIN IMMEDIATE;",
-                     NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "credentials: %s: %s", path, msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
+    sqlite3 *db = open_db(path, err, errlen), *wdb = db ? open_db(path, err, errlen) : NULL;
+    if (wdb == NULL || ensure_schema(wdb, path, err, errlen) != 0 ||
+        sqlite3_exec(wdb, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(wdb);
         sqlite3_close(db);
         return NULL;
     }
     struct cred_store *cs = mem_calloc(1, sizeof *cs);
     cs->db = db;
+    cs->wdb = wdb;
     cs->seen_version = -1;
     pthread_mutex_init(&cs->lock, NULL);
+    pthread_mutex_init(&cs->wlock, NULL);
     pthread_mutex_init(&cs->watch_lock, NULL);
     pthread_cond_init(&cs->watch_cond, NULL);
     return cs;
+}
+
+/* KpsaID as stored: the FQDN after '@' in lower case. */
+static void norm_id(const char *in, char out[CRED_KPSAID_MAX + 1])
+{
+    snprintf(out, CRED_KPSAID_MAX + 1, "%s", in);
+    char *at = strchr(out, '@');
+    for (char *p = at; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
 }
 
 void cred_close(struct cred_store *cs)
@@ -120,8 +159,10 @@ void cred_close(struct cred_store *cs)
     for (size_t i = 0; i < cs->nclaims; i++)
         mem_free(cs->claims[i]);
     mem_free(cs->claims);
+    sqlite3_close(cs->wdb);
     sqlite3_close(cs->db);
     pthread_mutex_destroy(&cs->lock);
+    pthread_mutex_destroy(&cs->wlock);
     pthread_mutex_destroy(&cs->watch_lock);
     pthread_cond_destroy(&cs->watch_cond);
     mem_free(cs);
@@ -184,15 +225,15 @@ int cred_watch_start(struct cred_store *cs, int interval_ms)
 }
 
 /* Run one write statement with its parameters inside a transaction that also bumps cred_version.
- * Returns the number of rows changed, or -1. Called with cs->lock held. */
+ * Returns the number of rows changed, or -1. Called with cs->wlock held. */
 static int write_stmt(struct cred_store *cs, const char *sql, const char *t1, const void *blob, size_t blob_len,
                       const char *t2, int64_t i3)
 {
     sqlite3_stmt *st = NULL;
     int changed = -1;
-    if (sqlite3_exec(cs->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(cs->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(cs->wdb, sql, -1, &st, NULL) != SQLITE_OK)
         goto rollback;
     sqlite3_bind_text(st, 1, t1, -1, SQLITE_STATIC);
     if (blob)
@@ -202,20 +243,20 @@ static int write_stmt(struct cred_store *cs, const char *sql, const char *t1, co
     sqlite3_bind_int64(st, 4, i3);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto rollback;
-    changed = sqlite3_changes(cs->db);
+    changed = sqlite3_changes(cs->wdb);
     sqlite3_finalize(st);
     st = NULL;
     if (changed > 0 &&
-        sqlite3_exec(cs->db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(cs->wdb, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
-    if (sqlite3_exec(cs->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(cs->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
     if (changed > 0)
         atomic_fetch_add(&cs->gen, 1);
     return changed;
 rollback:
     sqlite3_finalize(st);
-    sqlite3_exec(cs->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(cs->wdb, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
@@ -225,14 +266,16 @@ enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const 
     if (!cred_kpsaid_ok(kpsa_id) || key_len < CRED_KEY_MIN || key_len > CRED_KEY_MAX ||
         strlen(binding) > CRED_BINDING_MAX)
         return CRED_ERROR;
-    pthread_mutex_lock(&cs->lock);
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
+    pthread_mutex_lock(&cs->wlock);
     /* a revoked KpsaID may be provisioned again (rotation); an active one may not be overwritten */
     int n = write_stmt(cs,
                        "INSERT INTO cred_psk(kpsa_id, key, binding, created, revoked) VALUES (?1, ?2, ?3, ?4, NULL)"
                        " ON CONFLICT(kpsa_id) DO UPDATE SET key = ?2, binding = ?3, created = ?4, revoked = NULL"
                        " WHERE revoked IS NOT NULL",
-                       kpsa_id, key, key_len, binding, (int64_t)time(NULL));
-    pthread_mutex_unlock(&cs->lock);
+                       id, key, key_len, binding, (int64_t)time(NULL));
+    pthread_mutex_unlock(&cs->wlock);
     return n < 0 ? CRED_ERROR : n == 0 ? CRED_EXISTS : CRED_OK;
 }
 
@@ -247,11 +290,13 @@ static void read_info(sqlite3_stmt *st, struct cred_psk_info *out)
 
 enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
 {
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
     enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
     sqlite3_stmt *st = query(cs, Q_PSK_GET);
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             read_info(st, out);
@@ -267,11 +312,13 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
 
 enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
 {
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
     enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
     sqlite3_stmt *st = query(cs, Q_PSK_KEY);
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             int n = sqlite3_column_bytes(st, 0);
@@ -293,27 +340,33 @@ enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsign
 
 enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
 {
-    pthread_mutex_lock(&cs->lock);
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
+    pthread_mutex_lock(&cs->wlock);
     int n = write_stmt(cs,
                        "UPDATE cred_psk SET key = zeroblob(length(key)), revoked = ?4 WHERE kpsa_id = ?1"
                        " AND revoked IS NULL",
-                       kpsa_id, NULL, 0, NULL, (int64_t)time(NULL));
-    pthread_mutex_unlock(&cs->lock);
+                       id, NULL, 0, NULL, (int64_t)time(NULL));
+    if (n > 0) /* the WAL still holds the frame with the key: copy the zeroed page back and truncate */
+        sqlite3_wal_checkpoint_v2(cs->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_unlock(&cs->wlock);
     if (n < 0)
         return CRED_ERROR;
     if (n > 0)
         return CRED_OK;
     struct cred_psk_info info;
-    enum cred_status st = cred_psk_get(cs, kpsa_id, &info);
+    enum cred_status st = cred_psk_get(cs, id, &info);
     return st == CRED_OK ? CRED_ERROR : st; /* NOT_FOUND, or REVOKED already */
 }
 
 enum cred_status cred_psk_bind(struct cred_store *cs, const char *kpsa_id, const char *canon_id)
 {
-    pthread_mutex_lock(&cs->lock);
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
+    pthread_mutex_lock(&cs->wlock);
     int n = write_stmt(cs, "UPDATE cred_psk SET binding = ?3 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
-                       kpsa_id, NULL, 0, canon_id, 0);
-    pthread_mutex_unlock(&cs->lock);
+                       id, NULL, 0, canon_id, 0);
+    pthread_mutex_unlock(&cs->wlock);
     return n < 0 ? CRED_ERROR : n == 0 ? CRED_CONFLICT : CRED_OK;
 }
 
@@ -340,10 +393,10 @@ enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, cons
 
 enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
 {
-    pthread_mutex_lock(&cs->lock);
+    pthread_mutex_lock(&cs->wlock);
     int n = write_stmt(cs, "INSERT OR IGNORE INTO cred_cert_revoked(serial, revoked) VALUES (?1, ?4)", serial, NULL, 0,
                        NULL, (int64_t)time(NULL));
-    pthread_mutex_unlock(&cs->lock);
+    pthread_mutex_unlock(&cs->wlock);
     return n < 0 ? CRED_ERROR : n == 0 ? CRED_REVOKED : CRED_OK;
 }
 
@@ -364,27 +417,43 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
 
 enum cred_status cred_psk_claim(struct cred_store *cs, const char *kpsa_id)
 {
-    struct cred_psk_info info;
-    enum cred_status st = cred_psk_get(cs, kpsa_id, &info);
-    if (st != CRED_OK)
-        return st;
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
+    /* the binding is read and the claims are searched in one critical section: a registration that
+     * bound the key released its claim only after its bind committed, so one of the two shows it */
+    enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
-    bool taken = info.binding[0] != '\0';
-    for (size_t i = 0; i < cs->nclaims && !taken; i++)
-        taken = strcmp(cs->claims[i], kpsa_id) == 0;
-    if (!taken) {
+    sqlite3_stmt *st = query(cs, Q_PSK_GET);
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            struct cred_psk_info info;
+            read_info(st, &info);
+            rc = info.revoked ? CRED_REVOKED : info.binding[0] ? CRED_CONFLICT : CRED_OK;
+        } else if (r == SQLITE_DONE) {
+            rc = CRED_NOT_FOUND;
+        }
+    }
+    done(st);
+    for (size_t i = 0; i < cs->nclaims && rc == CRED_OK; i++)
+        if (strcmp(cs->claims[i], id) == 0)
+            rc = CRED_CONFLICT;
+    if (rc == CRED_OK) {
         cs->claims = mem_realloc(cs->claims, (cs->nclaims + 1) * sizeof *cs->claims);
-        cs->claims[cs->nclaims++] = mem_strdup(kpsa_id);
+        cs->claims[cs->nclaims++] = mem_strdup(id);
     }
     pthread_mutex_unlock(&cs->lock);
-    return taken ? CRED_CONFLICT : CRED_OK;
+    return rc;
 }
 
 void cred_psk_release(struct cred_store *cs, const char *kpsa_id)
 {
+    char id[CRED_KPSAID_MAX + 1];
+    norm_id(kpsa_id, id);
     pthread_mutex_lock(&cs->lock);
     for (size_t i = 0; i < cs->nclaims; i++)
-        if (strcmp(cs->claims[i], kpsa_id) == 0) {
+        if (strcmp(cs->claims[i], id) == 0) {
             mem_free(cs->claims[i]);
             cs->claims[i] = cs->claims[--cs->nclaims];
             break;

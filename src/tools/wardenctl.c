@@ -219,12 +219,15 @@ static int cert_cmd(struct ctl *c)
 
 /* ---- development CA ---- */
 
-static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
+/* Write a file of ours: never through a symlink or into a file someone else prepared. A private key
+ * is created afresh (O_EXCL after removing an old one); with keep, an existing key is an error. */
+static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode, bool keep)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (!keep && unlink(path) != 0 && errno != ENOENT)
+        return fail("cannot replace %s: %s", path, strerror(errno));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return fail("cannot write %s: %s", path, strerror(errno));
-    fchmod(fd, mode); /* an existing file keeps its mode through O_CREAT */
     ssize_t w = write(fd, d->data, d->size);
     int rc = fsync(fd);
     close(fd);
@@ -233,11 +236,12 @@ static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode)
     return 0;
 }
 
-static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cert_path, const char *key_path)
+static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cert_path, const char *key_path,
+                       bool keep)
 {
     gnutls_datum_t d = {NULL, 0};
     int rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d);
-    if (rc < 0 || write_file(key_path, &d, 0600) != 0) {
+    if (rc < 0 || write_file(key_path, &d, 0600, keep) != 0) {
         if (d.data)
             cred_wipe(d.data, d.size);
         gnutls_free(d.data);
@@ -247,7 +251,8 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const c
     gnutls_free(d.data);
     d.data = NULL;
     rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d);
-    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc)) : write_file(cert_path, &d, 0644);
+    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc))
+                     : write_file(cert_path, &d, 0644, false);
     gnutls_free(d.data);
     return ret;
 }
@@ -319,7 +324,7 @@ static int ca_init(struct ctl *c, const char *dir)
         fail("cannot sign: %s", gnutls_strerror(rc));
         goto out;
     }
-    ret = export_pair(crt, key, cert_path, key_path);
+    ret = export_pair(crt, key, cert_path, key_path, true);
     if (ret == EXIT_OK)
         fprintf(stderr, "CA created: %s (key %s, name constraints: DNS %s)\n", cert_path, key_path, c->cfg.cse_spid);
 out:
@@ -452,7 +457,7 @@ static int ca_issue(struct ctl *c)
     char cert_path[4096], key_path[4096];
     snprintf(cert_path, sizeof cert_path, "%s.pem", out);
     snprintf(key_path, sizeof key_path, "%s.key", out);
-    ret = export_pair(crt, key, cert_path, key_path);
+    ret = export_pair(crt, key, cert_path, key_path, false);
     if (ret == EXIT_OK) {
         char norm[CRED_SERIAL_MAX + 1];
         cred_serial_norm(serial, norm, sizeof norm);

@@ -202,9 +202,19 @@ class CertTest(CertHelpers, TlsTestCase):
                 self.assertIsNotNone(r.rsc, self.describe(r))
                 self.assertNotIn(r.rsc, (4106, 4107), "From %s with a certificate for %s: %s"
                                  % (origin, mn, self.describe(r)))
+        # a stem names an AE registered here, which a remote CSE never relays (TS-0004 §7.3.2.1 step 4)
+        self.assertRsc(cc.retrieve(CB, origin="C" + uniq("stem")), 4106)
         self.assertRsc(self.c.retrieve(CB, origin=mn), 4107)
         res = self.curl("GET", CB, crt, key, origin="/id-other")
         self.assertCurlRsc(res, 4106, "curl, CSE certificate claiming another CSE-ID")
+
+    def test_ts0003_8_1_2_own_cse_id_is_no_client_identity(self):
+        """A certificate for this CSE's own CSE-ID (its server certificate) never authenticates a peer."""
+        crt, key, serial = self.S.pki.issue("/id-in")
+        start = self.audit.mark()
+        self.assertRefused(lambda: self.S.cert_client(crt, key).retrieve(CB, origin="/id-in"),
+                           "client certificate naming this CSE")
+        self.assertAuthnFail(start, "cert-no-identity", "cert:" + serial)
 
     def test_contract_no_client_certificate_is_plain_http_in_dev_profile(self):
         cc = self.S.cert_client()

@@ -270,25 +270,23 @@ class PskTest(TlsTestCase):
         aei = self.res(results[won[0]], "m2m:ae")["aei"]
         self.assertRsc(self.psk(kid, key).retrieve(ae_path(rns[won[0]]), origin=aei), 2000)
 
-    def test_ts0003_8_2_2_1_psk_bound_at_registration_with_stem(self):
-        kid, key = self.add_psk("-")
-        pc = self.psk(kid, key, proto="1.3")
-        stem = "S" + uniq("stem")
-        r = self.assertRsc(pc.register_ae(origin=stem, rn=stem), 2001)
-        self.assertEqual(self.res(r, "m2m:ae")["aei"], stem)
-        self.assertRsc(pc.retrieve(ae_path(stem), origin=stem), 2000)
-
-    def test_ts0003_8_2_2_1_bind_at_registration_taken_stem_is_4117_and_stays_unbound(self):
+    def test_ts0003_8_2_2_1_psk_bound_at_registration_refuses_chosen_stems(self):
+        """A key provisioned with '-' lets the CSE pick the AE-ID: a chosen stem could be another
+        credential's AE, the admin, or a deleted AE whose grants still stand in some policy."""
         taken, _, _, _ = self.new_ae(origin="C" + uniq("tkn"))
         kid, key = self.add_psk("-")
-        pc = self.psk(kid, key)
-        self.assertRsc(pc.register_ae(origin=taken, rn=uniq("dup")), 4117)
-        # Refused registration binds nothing: the AE it named is not reachable over it...
+        pc = self.psk(kid, key, proto="1.3")
+        for stem in ("S" + uniq("stem"), "C" + uniq("free"), taken, ADMIN):
+            with self.subTest(stem=stem):
+                self.assertRsc(pc.register_ae(origin=stem, rn=uniq("r")), 4106)
+        # nothing got bound: the admin is not reachable over the key, a C registration still works
+        self.assertRsc(pc.retrieve(CB, origin=ADMIN), 4106)
         self.assertRsc(pc.retrieve(CB, origin=taken), 4106)
-        # ... and a registration is still possible.
-        r = self.assertRsc(pc.register_ae(origin="C", rn=uniq("ok")), 2001)
+        rn = uniq("ok")
+        r = self.assertRsc(pc.register_ae(origin="C", rn=rn), 2001)
         aei = self.res(r, "m2m:ae")["aei"]
         self.assertNotEqual(aei, taken)
+        self.assertRsc(pc.retrieve(ae_path(rn), origin=aei), 2000)
 
     # --------------------------------------------------------- CSE-ID binding
     def test_ts0004_7_3_2_1_sa_bound_to_cse_id_claiming_other_cse_id_is_4106(self):
