@@ -38,10 +38,30 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
                  v6 ? "]" : "", listeners[i].port);
         json_array_append_new(poa, json_string(url));
     }
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
+    if (cfg->mqtt_address[0]) { /* TS-0010 §6.6 */
+        char url[300];
+        bool v6 = strchr(cfg->mqtt_address, ':') != NULL;
+        snprintf(url, sizeof url, "%s://%s%s%s:%ld", cfg->mqtt_tls ? "mqtts" : "mqtt", v6 ? "[" : "", cfg->mqtt_address,
+                 v6 ? "]" : "", cfg->mqtt_port);
+        json_array_append_new(poa, json_string(url));
+    }
+    const struct {
+        const char *scheme, *address;
+        long port;
+    } coap[] = {{"coap", cfg->coap_address, cfg->coap_port}, {"coaps", cfg->coaps_address, cfg->coaps_port}};
+    for (size_t i = 0; i < 2; i++) {
+        if (coap[i].port == 0)
+            continue;
+        char url[300];
+        bool v6 = strchr(coap[i].address, ':') != NULL;
+        snprintf(url, sizeof url, "%s://%s%s%s:%ld", coap[i].scheme, v6 ? "[" : "", coap[i].address, v6 ? "]" : "",
+                 coap[i].port);
+        json_array_append_new(poa, json_string(url));
+    }
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
                      "ri", cse->cb_ri, "rn", cfg->cse_rn, "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst, "srt",
-                     TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, "poa", poa, "csz", "application/json", "srv", "2", "2a", "3",
-                     "4", "5");
+                     TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, "poa", poa, "csz", "application/json", "application/cbor",
+                     "srv", "2", "2a", "3", "4", "5");
 }
 
 static int boot_run(struct store_view *txn, void *arg)

@@ -72,7 +72,7 @@ class HttpBindingTest(WardenTestCase):
         self.assertEqual(self.res(r, "m2m:cnt")["rn"], rn)
 
     def test_ts0009_6_4_3_unsupported_media_type_4015(self):
-        for ct in ("text/plain;ty=3", "application/xml;ty=3", "application/cbor;ty=3",
+        for ct in ("text/plain;ty=3", "application/xml;ty=3", "application/cbor+xml;ty=3",
                    "application/vnd.onem2m-res+xml; ty=3"):
             with self.subTest(content_type=ct):
                 rn = uniq("m")

@@ -200,7 +200,7 @@ static void test_content_type_unsupported_media(void **state)
     struct hx *h = *state;
     const char *bad[] = {"application/xml; ty=3",
                          "application/vnd.onem2m-res+xml;ty=3",
-                         "application/vnd.onem2m-res+cbor; ty=3",
+                         "application/vnd.onem2m-res+cborx; ty=3",
                          "text/plain",
                          "application/jsonx",
                          "application/jso",

@@ -1,19 +1,934 @@
-/* coap_binding: placeholder until the COAP binding lands; refuses to start when configured. */
+/* coap_binding: the oneM2M CoAP binding (TS-0008) on libcoap 4.3.1 (GnuTLS): plain CoAP on
+ * coap.port, DTLS 1.2 on coaps.port with PSKs from the credential store and certificates from
+ * tls.cert/tls.key/tls.ca. libcoap is not thread-safe, so one CoAP thread owns the context and
+ * everything on it: the requests, the separate responses of requests that park on a store commit
+ * (libcoap's async: the commit's done() hands the request back through an eventfd, the thread
+ * triggers the async and libcoap calls the handler again, which completes the response), and the
+ * notifications to coap:// URIs that other threads queue. The mapping itself is coap_map.c. */
+#include <arpa/inet.h>
+#include <coap3/coap.h>
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* <coap3/coap.h> pulls in <syslog.h>, whose LOG_INFO/LOG_DEBUG macros clash with Warden's log levels */
+#undef LOG_INFO
+#undef LOG_DEBUG
 
 #include "bindings/binding.h"
-#include "core/config.h"
+#include "coap_map.h"
+#include "coap_optfilter.h"
+#include "core/cse.h"
+#include "core/rsc.h"
+#include "encoding/cbor_json.h"
+#include "notify/notify.h"
+#include "security/tlsauth.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#define NOTE_MAX_PENDING 1024 /* notifications queued for or in flight on the CoAP thread */
+
+/* Security-association state of one DTLS session (libcoap session app data). */
+struct coap_peer {
+    struct tls_peer tp;
+    unsigned char key[CRED_KEY_MAX]; /* handed to libcoap during the handshake, wiped when connected */
+    coap_bin_const_t keybin;
+    coap_session_t *session;
+    bool drop; /* credential revoked: close the session after the response went out */
+    struct coap_peer *prev, *next;
+};
+
+/* A request parked on a store commit, from cse_dispatch() to the separate response. */
+struct coap_req {
+    struct coap_binding *cb;
+    struct coap_req *next; /* completion queue */
+    coap_async_t *async;   /* NULL when libcoap could not register it: complete and drop */
+    int64_t t0;
+    char *body; /* copy of the request body (the request PDU goes away) */
+    struct cse_request req;
+    struct coap_scratch scratch;
+    struct cse_response rsp;
+};
+
+/* One outgoing notification (TS-0008 as the client side, TS-0004 §7.4.1.2.2 NOTIFY). */
+struct coap_note {
+    struct coap_note *next;
+    char *uri, *body, *originator;
+    size_t len;
+    notify_done_fn done;
+    void *done_arg;
+    coap_session_t *session; /* while in flight */
+    int64_t deadline_us;
+    int rsc; /* result, once known */
+    bool finished;
+};
+
+struct coap_binding {
+    struct cse *cse;
+    coap_context_t *ctx;
+    struct tlsauth *tls; /* NULL without coaps */
+    pthread_t thread;
+    bool thread_started;
+    bool transport_added;
+    int evfd;
+    atomic_int inflight;
+    atomic_bool stopping;
+    /* handed over from other threads (lock) */
+    pthread_mutex_t lock;
+    struct coap_req *done_head, *done_tail;
+    struct coap_note *out_head, *out_tail;
+    int nout; /* queued + in flight */
+    bool exit;
+    bool accepting_notes;
+    /* owned by the CoAP thread */
+    struct coap_note *flight;
+    struct coap_peer *peers;
+};
+
+static void wake(struct coap_binding *cb)
+{
+    uint64_t one = 1;
+    ssize_t n = write(cb->evfd, &one, sizeof one);
+    (void)n;
+}
+
+static struct coap_binding *binding_of(const coap_session_t *session)
+{
+    return coap_get_app_data(coap_session_get_context(session));
+}
+
+static void addr_text(const coap_address_t *a, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (a == NULL)
+        return;
+    if (a->addr.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &a->addr.sin.sin_addr, out, (socklen_t)len);
+    else if (a->addr.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, out, (socklen_t)len);
+}
+
+/* ---- DTLS security associations ---- */
+
+static struct coap_peer *peer_of(struct coap_binding *cb, coap_session_t *session, enum tls_kind kind)
+{
+    struct coap_peer *p = coap_session_get_app_data(session);
+    if (p != NULL)
+        return p;
+    p = mem_calloc(1, sizeof *p);
+    p->tp.ta = cb->tls;
+    p->tp.kind = kind;
+    p->tp.binding = "coaps";
+    addr_text(coap_session_get_addr_remote(session), p->tp.peer, sizeof p->tp.peer);
+    p->session = session;
+    p->next = cb->peers;
+    if (cb->peers)
+        cb->peers->prev = p;
+    cb->peers = p;
+    coap_session_set_app_data(session, p);
+    return p;
+}
+
+static void peer_free(struct coap_binding *cb, struct coap_peer *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        cb->peers = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    if (p->session)
+        coap_session_set_app_data(p->session, NULL);
+    cred_wipe(p, sizeof *p);
+    mem_free(p);
+}
+
+static void peer_refuse(struct coap_peer *p, const char *reason, const char *detail)
+{
+    if (p->tp.fail != NULL)
+        return;
+    p->tp.fail = reason;
+    tlsauth_audit(&p->tp, "authn-fail", reason, detail);
+}
+
+/* TS-0003 §8.2.2.1: the client's PSK identity is a KpsaID; its key comes from the credential store.
+ * NULL aborts the handshake (unknown or revoked identity). */
+static const coap_bin_const_t *psk_lookup(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+    struct coap_binding *cb = arg;
+    struct coap_peer *p = peer_of(cb, session, TLS_KIND_PSK);
+    p->tp.kind = TLS_KIND_PSK;
+    char id[CRED_KPSAID_MAX + 1];
+    if (identity == NULL || identity->length == 0 || identity->length > CRED_KPSAID_MAX ||
+        memchr(identity->s, 0, identity->length)) {
+        snprintf(p->tp.cred, sizeof p->tp.cred, "psk:(malformed)");
+        peer_refuse(p, "unknown-psk", "malformed PSK identity");
+        return NULL;
+    }
+    memcpy(id, identity->s, identity->length);
+    id[identity->length] = '\0';
+    bool ok = cred_kpsaid_ok(id);
+    snprintf(p->tp.cred, sizeof p->tp.cred, "psk:%s", ok ? id : "(malformed)");
+    if (!ok) {
+        peer_refuse(p, "unknown-psk", "PSK identity is not <relative>@<fqdn>");
+        return NULL;
+    }
+    size_t klen = 0;
+    enum cred_status st = cred_psk_key(cb->cse->creds, id, p->key, &klen);
+    if (st != CRED_OK) {
+        cred_wipe(p->key, sizeof p->key);
+        peer_refuse(p, st == CRED_REVOKED ? "revoked-psk" : st == CRED_NOT_FOUND ? "unknown-psk" : "store-error", NULL);
+        return NULL;
+    }
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, p->key, klen, p->tp.keyhash);
+    snprintf(p->tp.kpsa_id, sizeof p->tp.kpsa_id, "%s", id);
+    p->tp.psk_found = true;
+    p->keybin.s = p->key;
+    p->keybin.length = klen;
+    return &p->keybin; /* libcoap copies it */
+}
+
+/* TS-0003 §8.2.2.2: libcoap validated the chain against tls.ca; Warden's own checks (revocation by
+ * serial, P-256, keyUsage, identity in subjectAltName) run on the client certificate's DER. */
+static int cert_check(const char *cn, const uint8_t *der, size_t len, coap_session_t *session, unsigned depth,
+                      int validated, void *arg)
+{
+    (void)cn;
+    struct coap_binding *cb = arg;
+    if (depth != 0)
+        return 1;
+    if (coap_session_get_type(session) != COAP_SESSION_TYPE_SERVER)
+        return 1;
+    struct coap_peer *p = peer_of(cb, session, TLS_KIND_CERT);
+    p->tp.kind = TLS_KIND_CERT;
+    if (!validated) {
+        peer_refuse(p, "cert-untrusted", "the certificate chain did not verify against tls.ca");
+        return 0;
+    }
+    const char *why = tlsauth_check_certificate(cb->tls, der, len, &p->tp);
+    if (why != NULL) {
+        peer_refuse(p, why, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    struct coap_binding *cb = binding_of(session);
+    struct coap_peer *p = coap_session_get_app_data(session);
+    if (cb == NULL || p == NULL || coap_session_get_type(session) != COAP_SESSION_TYPE_SERVER)
+        return 0;
+    switch (event) {
+    case COAP_EVENT_DTLS_CONNECTED: {
+        cred_wipe(p->key, sizeof p->key);
+        struct cse_secctx sec; /* records authn-ok with the bound identity */
+        memset(&sec, 0, sizeof sec);
+        if (tlsauth_request(&p->tp, &sec) != 0)
+            p->drop = true;
+        break;
+    }
+    case COAP_EVENT_DTLS_CLOSED:
+    case COAP_EVENT_DTLS_ERROR: tlsauth_close(&p->tp); break;
+    case COAP_EVENT_SERVER_SESSION_DEL:
+        tlsauth_close(&p->tp);
+        p->session = NULL;
+        coap_session_set_app_data(session, NULL);
+        peer_free(cb, p);
+        break;
+    default: break;
+    }
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static void free_body(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    mem_free(app_ptr);
+}
+
+static void req_free(struct coap_req *x)
+{
+    coap_scratch_free(&x->scratch);
+    response_free(&x->rsp);
+    mem_free(x->body);
+    mem_free(x);
+}
+
+/* Encode rsp into response: code from the one table, the oneM2M options, the body (block-wise when
+ * larger than a block) in the request's format. */
+static void send_response(struct coap_req *x, coap_resource_t *resource, coap_session_t *session,
+                          const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+                          unsigned code_override)
+{
+    struct coap_binding *cb = x->cb;
+    struct cse_response *rsp = &x->rsp;
+    char *body = rsp->body;
+    size_t len = rsp->body_len;
+    rsp->body = NULL;
+    if (body == NULL && !rsc_is_success(rsp->rsc)) {
+        struct buf b;
+        buf_init(&b);
+        buf_puts(&b, "{\"m2m:dbg\":");
+        buf_json_str(&b, rsp->message ? rsp->message : rsc_name(rsp->rsc));
+        buf_putc(&b, '}');
+        body = buf_take(&b, &len);
+    }
+    if (x->req.op == OP_NOTIFY && rsp->rsc == RSC_OK) { /* TS-0008 Table 6.2.4-1: 2.04, empty payload */
+        mem_free(body);
+        body = NULL;
+        len = 0;
+    }
+    unsigned cf = COAPM_CF_RES_JSON;
+    if (body && x->scratch.cbor) {
+        unsigned char *cbor = NULL;
+        size_t clen = 0;
+        char err[128];
+        if (cborjson_from_json(body, len, &cbor, &clen, err, sizeof err) == 0) {
+            mem_free(body);
+            body = (char *)cbor;
+            len = clen;
+            cf = COAPM_CF_RES_CBOR;
+        }
+    }
+    unsigned code = code_override ? code_override : coap_code_of(rsp->rsc, x->req.op);
+    coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
+    struct coap_opt_out opts[COAP_MAX_RSP_OPTS];
+    size_t n = coap_response_options(rsp, x->req.rqi, x->req.rvi, cf, false, opts);
+    for (size_t i = 0; i < n; i++)
+        coap_add_option(response, opts[i].num, opts[i].len, opts[i].val);
+    if (body && len)
+        coap_add_data_large_response(resource, session, request, response, query, (uint16_t)cf, -1, 0, len,
+                                     (const uint8_t *)body, free_body, body);
+    else
+        mem_free(body);
+    atomic_fetch_sub(&cb->inflight, 1);
+    if (LOG_ON(cb->cse->log, LOG_INFO))
+        cse_log_request(cb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+}
+
+/* Completion of a parked request, on the store writer's thread: hand it to the CoAP thread. */
+static void on_done(void *arg)
+{
+    struct coap_req *x = arg;
+    struct coap_binding *cb = x->cb;
+    pthread_mutex_lock(&cb->lock);
+    x->next = NULL;
+    if (cb->done_tail)
+        cb->done_tail->next = x;
+    else
+        cb->done_head = x;
+    cb->done_tail = x;
+    pthread_mutex_unlock(&cb->lock);
+    wake(cb);
+}
+
+static void handle(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                   const coap_string_t *query, coap_pdu_t *response)
+{
+    struct coap_binding *cb = binding_of(session);
+    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+    if (async != NULL) { /* the separate response of a request that parked on its commit */
+        struct coap_req *x = coap_async_get_app_data(async);
+        if (x == NULL)
+            return;
+        coap_async_set_app_data(async, NULL);
+        cse_complete(cb->cse, &x->req, &x->rsp);
+        send_response(x, resource, session, request, query, response, 0);
+        req_free(x);
+        return; /* libcoap frees the async after this handler */
+    }
+
+    struct coap_req *x = mem_calloc(1, sizeof *x);
+    x->cb = cb;
+    x->t0 = clock_mono_us();
+    request_init(&x->req);
+    response_init(&x->rsp);
+    x->scratch.cf = COAPM_CF_RES_JSON;
+    atomic_fetch_add(&cb->inflight, 1);
+    bool secure = coap_session_get_proto(session) == COAP_PROTO_DTLS;
+    x->req.sec.binding = secure ? "coaps" : "coap";
+    addr_text(coap_session_get_addr_remote(session), x->req.sec.peer, sizeof x->req.sec.peer);
+
+    if (atomic_load(&cb->stopping)) {
+        response_error(&x->rsp, RSC_INTERNAL_SERVER_ERROR, "stopping", "the server is shutting down");
+        send_response(x, resource, session, request, query, response, 503);
+        req_free(x);
+        return;
+    }
+
+    /* options and body */
+    struct coap_opt_in opts[128];
+    size_t nopts = 0;
+    coap_opt_iterator_t it;
+    coap_opt_t *opt;
+    bool too_many = false;
+    coap_option_iterator_init(request, &it, COAP_OPT_ALL);
+    while ((opt = coap_option_next(&it)) != NULL) {
+        if (nopts == sizeof opts / sizeof opts[0]) {
+            too_many = true;
+            break;
+        }
+        opts[nopts++] = (struct coap_opt_in){it.number, coap_opt_value(opt), coap_opt_length(opt)};
+    }
+    size_t blen = 0, offset = 0, total = 0;
+    const uint8_t *bdata = NULL;
+    if (!coap_get_data_large(request, &blen, &bdata, &offset, &total))
+        blen = 0;
+    int rc = 0;
+    if (too_many)
+        rc = response_error(&x->rsp, RSC_BAD_REQUEST, "too-many", "too many options");
+    else if (blen > (size_t)cb->cse->cfg->limits_max_body)
+        rc = response_error(&x->rsp, RSC_BAD_REQUEST, "too-large", "request body exceeds the size limit");
+    if (rc == 0 && blen) {
+        x->body = mem_alloc(blen);
+        memcpy(x->body, bdata, blen);
+    }
+    struct coap_raw raw = {
+        .method = (int)(coap_pdu_get_code(request) & 0x1f),
+        .opts = opts,
+        .nopts = nopts,
+        .body = (const uint8_t *)x->body,
+        .body_len = x->body ? blen : 0,
+    };
+    if (coap_pdu_get_code(request) >> 5 != 0)
+        raw.method = -1;
+    if (rc == 0)
+        rc = coap_to_primitive(&raw, &x->req, &x->scratch, &x->rsp);
+    /* coap_to_primitive resets req: the security context is filled after it */
+    x->req.sec.binding = secure ? "coaps" : "coap";
+    x->req.sec.sa = SA_NONE;
+    addr_text(coap_session_get_addr_remote(session), x->req.sec.peer, sizeof x->req.sec.peer);
+    if (rc == 0 && secure) {
+        struct coap_peer *p = coap_session_get_app_data(session);
+        if (p != NULL && tlsauth_request(&p->tp, &x->req.sec) != 0) {
+            p->drop = true;
+            rc = response_error(&x->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-revoked",
+                                "the credential of this session has been revoked");
+        } else if (p != NULL && x->req.sec.sa != SA_NONE) {
+            x->req.sec.sa = p->tp.kind == TLS_KIND_PSK ? SA_DTLS_PSK : SA_DTLS_CERT;
+        }
+    }
+    if (rc != 0) {
+        send_response(x, resource, session, request, query, response, 0);
+        req_free(x);
+        return;
+    }
+    if (cse_dispatch(cb->cse, &x->req, &x->rsp, on_done, x) == CSE_DONE) {
+        send_response(x, resource, session, request, query, response, 0);
+        req_free(x);
+        return;
+    }
+    /* parked: an empty ACK now (for a CON), the response when the commit is done */
+    x->async = coap_register_async(session, request, 0);
+    if (x->async != NULL)
+        coap_async_set_app_data(x->async, x);
+    /* without an async (a request with the same token is parked already) the completion only
+     * releases x; the client retransmits or gives up */
+}
+
+/* Completions handed over by on_done(): trigger the separate responses. */
+static bool run_completions(struct coap_binding *cb, bool final)
+{
+    pthread_mutex_lock(&cb->lock);
+    struct coap_req *x = cb->done_head;
+    cb->done_head = cb->done_tail = NULL;
+    pthread_mutex_unlock(&cb->lock);
+    bool any = false;
+    while (x) {
+        struct coap_req *next = x->next;
+        if (x->async && final)
+            coap_async_set_app_data(x->async, NULL);
+        if (x->async && !final) {
+            coap_async_trigger(x->async);
+            any = true;
+        } else {
+            cse_complete(cb->cse, &x->req, &x->rsp);
+            atomic_fetch_sub(&cb->inflight, 1);
+            req_free(x);
+        }
+        x = next;
+    }
+    return any;
+}
+
+/* ---- notifications to coap:// URIs ---- */
+
+static void note_free(struct coap_note *n)
+{
+    mem_free(n->uri);
+    mem_free(n->body);
+    mem_free(n->originator);
+    mem_free(n);
+}
+
+/* Parse a coap:// URI whose host is an address literal (no DNS lookups on the CoAP thread). */
+static bool parse_target(const char *uri, coap_uri_t *u, coap_address_t *dst, char *reason, size_t len)
+{
+    if (coap_split_uri((const uint8_t *)uri, strlen(uri), u) < 0 || u->scheme != COAP_URI_SCHEME_COAP) {
+        snprintf(reason, len, "not a coap:// URI");
+        return false;
+    }
+    char host[64];
+    if (u->host.length == 0 || u->host.length >= sizeof host) {
+        snprintf(reason, len, "missing or overlong host");
+        return false;
+    }
+    memcpy(host, u->host.s, u->host.length);
+    host[u->host.length] = '\0';
+    coap_address_init(dst);
+    if (inet_pton(AF_INET, host, &dst->addr.sin.sin_addr) == 1) {
+        dst->addr.sin.sin_family = AF_INET;
+        dst->addr.sin.sin_port = htons(u->port);
+        dst->size = sizeof dst->addr.sin;
+    } else if (inet_pton(AF_INET6, host, &dst->addr.sin6.sin6_addr) == 1) {
+        dst->addr.sin6.sin6_family = AF_INET6;
+        dst->addr.sin6.sin6_port = htons(u->port);
+        dst->size = sizeof dst->addr.sin6;
+    } else {
+        snprintf(reason, len, "coap:// notification targets must be IP address literals");
+        return false;
+    }
+    return true;
+}
+
+static bool note_allowed(void *arg, const char *uri, char *reason, size_t len)
+{
+    struct coap_binding *cb = arg;
+    coap_uri_t u;
+    coap_address_t dst;
+    if (!parse_target(uri, &u, &dst, reason, len))
+        return false;
+    char host[64];
+    memcpy(host, u.host.s, u.host.length);
+    host[u.host.length] = '\0';
+    if (!notify_host_allowed(cb->cse->notifier, host)) {
+        snprintf(reason, len, "address %s is refused by the outbound policy (notify.deny)", host);
+        return false;
+    }
+    return true;
+}
+
+static int note_send(void *arg, const char *uri, const char *body, size_t len, const char *originator,
+                     notify_done_fn done, void *done_arg)
+{
+    struct coap_binding *cb = arg;
+    char reason[128];
+    if (!note_allowed(cb, uri, reason, sizeof reason))
+        return -1;
+    struct coap_note *n = mem_calloc(1, sizeof *n);
+    n->uri = mem_strdup(uri);
+    n->body = mem_strndup(body, len);
+    n->len = len;
+    n->originator = mem_strdup(originator ? originator : "");
+    n->done = done;
+    n->done_arg = done_arg;
+    pthread_mutex_lock(&cb->lock);
+    bool ok = cb->accepting_notes && cb->nout < NOTE_MAX_PENDING;
+    if (ok) {
+        cb->nout++;
+        if (cb->out_tail)
+            cb->out_tail->next = n;
+        else
+            cb->out_head = n;
+        cb->out_tail = n;
+    }
+    pthread_mutex_unlock(&cb->lock);
+    if (!ok) {
+        note_free(n);
+        return -1;
+    }
+    wake(cb);
+    return 0;
+}
+
+static void note_finish(struct coap_note *n, int rsc)
+{
+    if (n->finished)
+        return;
+    n->finished = true;
+    n->rsc = rsc;
+}
+
+/* Start one notification: a CON POST with the oneM2M options (TS-0008 §6.2), NOTIFY content. */
+static void note_start(struct coap_binding *cb, struct coap_note *n)
+{
+    coap_uri_t u;
+    coap_address_t dst;
+    char reason[128];
+    int timeout = cb->cse->cfg->notify_timeout > 0 ? (int)cb->cse->cfg->notify_timeout : 5000;
+    n->deadline_us = clock_mono_us() + (int64_t)timeout * 1000;
+    n->next = cb->flight;
+    cb->flight = n;
+    if (!parse_target(n->uri, &u, &dst, reason, sizeof reason)) {
+        note_finish(n, RSC_ORIGINATOR_HAS_NO_PRIVILEGE);
+        return;
+    }
+    n->session = coap_new_client_session(cb->ctx, NULL, &dst, COAP_PROTO_UDP);
+    if (n->session == NULL) {
+        note_finish(n, RSC_TARGET_NOT_REACHABLE);
+        return;
+    }
+    coap_session_set_app_data(n->session, n);
+    coap_session_set_max_retransmit(n->session, 3);
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, coap_new_message_id(n->session),
+                                    coap_session_max_pdu_size(n->session));
+    if (pdu == NULL) {
+        note_finish(n, RSC_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    uint8_t tok[8];
+    size_t toklen = 0;
+    coap_session_new_token(n->session, &toklen, tok);
+    coap_add_token(pdu, toklen, tok);
+    /* Uri-Path (11), Content-Format (12), Uri-Query (15), then the oneM2M options in order */
+    const uint8_t *p = u.path.s, *end = u.path.s + u.path.length;
+    while (p < end) {
+        const uint8_t *slash = memchr(p, '/', (size_t)(end - p));
+        size_t l = slash ? (size_t)(slash - p) : (size_t)(end - p);
+        if (l)
+            coap_add_option(pdu, COAP_OPTION_URI_PATH, l, p);
+        p += l + 1;
+    }
+    uint8_t cfb[4];
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_uint_encode(COAPM_CF_NTFY_JSON, cfb), cfb);
+    p = u.query.s, end = u.query.s + u.query.length;
+    while (p && p < end) {
+        const uint8_t *amp = memchr(p, '&', (size_t)(end - p));
+        size_t l = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        if (l)
+            coap_add_option(pdu, COAP_OPTION_URI_QUERY, l, p);
+        p += l + 1;
+    }
+    char rqi[40];
+    snprintf(rqi, sizeof rqi, "ntfy-%llx-%x", (unsigned long long)clock_mono_us(), (unsigned)(uintptr_t)n & 0xffff);
+    coap_add_option(pdu, COAPM_OPT_RVI, 1, (const uint8_t *)"3");
+    coap_add_option(pdu, COAPM_OPT_FR, strlen(n->originator), (const uint8_t *)n->originator);
+    coap_add_option(pdu, COAPM_OPT_RQI, strlen(rqi), (const uint8_t *)rqi);
+    if (n->len)
+        coap_add_data_large_request(n->session, pdu, n->len, (const uint8_t *)n->body, NULL, NULL);
+    if (coap_send(n->session, pdu) == COAP_INVALID_MID)
+        note_finish(n, RSC_TARGET_NOT_REACHABLE);
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
+                                   const coap_mid_t mid)
+{
+    (void)sent, (void)mid;
+    struct coap_binding *cb = binding_of(session);
+    struct coap_note *n =
+        coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT ? coap_session_get_app_data(session) : NULL;
+    if (cb == NULL || n == NULL)
+        return COAP_RESPONSE_OK;
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    int rsc = (code >> 5) == 2 ? RSC_OK : RSC_TARGET_NOT_REACHABLE;
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(received, COAPM_OPT_RSC, &it);
+    uint32_t v;
+    if (o && coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v))
+        rsc = (int)v;
+    note_finish(n, rsc);
+    return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                    const coap_mid_t mid)
+{
+    (void)sent, (void)reason, (void)mid;
+    struct coap_binding *cb = binding_of(session);
+    struct coap_note *n =
+        coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT ? coap_session_get_app_data(session) : NULL;
+    if (cb && n)
+        note_finish(n, RSC_TARGET_NOT_REACHABLE);
+}
+
+/* Report finished (and timed-out) notifications, release their sessions. */
+static void reap_notes(struct coap_binding *cb, bool all)
+{
+    int64_t now = clock_mono_us();
+    struct coap_note **pp = &cb->flight;
+    while (*pp) {
+        struct coap_note *n = *pp;
+        if (!n->finished && (all || now > n->deadline_us))
+            note_finish(n, RSC_TARGET_NOT_REACHABLE);
+        if (!n->finished) {
+            pp = &n->next;
+            continue;
+        }
+        *pp = n->next;
+        if (n->session) {
+            coap_session_set_app_data(n->session, NULL);
+            coap_session_release(n->session);
+        }
+        struct notify_result res = {.rsc = n->rsc, .http_status = 0, .attempts = 1};
+        if (n->done)
+            n->done(n->done_arg, &res);
+        pthread_mutex_lock(&cb->lock);
+        cb->nout--;
+        pthread_mutex_unlock(&cb->lock);
+        note_free(n);
+    }
+}
+
+static bool start_notes(struct coap_binding *cb)
+{
+    pthread_mutex_lock(&cb->lock);
+    struct coap_note *n = cb->out_head;
+    cb->out_head = cb->out_tail = NULL;
+    pthread_mutex_unlock(&cb->lock);
+    bool any = n != NULL;
+    while (n) {
+        struct coap_note *next = n->next;
+        note_start(cb, n);
+        n = next;
+    }
+    return any;
+}
+
+/* Sessions whose credential was revoked: closed once their 4106 went out. */
+static void drop_revoked(struct coap_binding *cb)
+{
+    coap_session_t *drop[16];
+    size_t nd = 0;
+    for (struct coap_peer *p = cb->peers; p && nd < sizeof drop / sizeof drop[0]; p = p->next)
+        if (p->drop && p->session) {
+            p->drop = false;
+            drop[nd++] = p->session;
+        }
+    for (size_t i = 0; i < nd; i++)
+        coap_session_disconnected(drop[i], COAP_NACK_TLS_FAILED);
+}
+
+/* ---- the CoAP thread ---- */
+
+static void *coap_loop(void *arg)
+{
+    struct coap_binding *cb = arg;
+    int cfd = coap_context_get_coap_fd(cb->ctx);
+    for (;;) {
+        pthread_mutex_lock(&cb->lock);
+        bool exit = cb->exit;
+        pthread_mutex_unlock(&cb->lock);
+        if (exit)
+            break;
+        coap_tick_t now;
+        coap_ticks(&now);
+        unsigned ms = coap_io_prepare_epoll(cb->ctx, now);
+        if (ms == 0 || ms > 100)
+            ms = 100;
+        struct pollfd pfd[2] = {{.fd = cfd, .events = POLLIN}, {.fd = cb->evfd, .events = POLLIN}};
+        if (poll(pfd, 2, (int)ms) < 0 && errno != EINTR)
+            break;
+        if (pfd[1].revents & POLLIN) {
+            uint64_t v;
+            ssize_t r = read(cb->evfd, &v, sizeof v);
+            (void)r;
+        }
+        coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+        bool more = run_completions(cb, false);
+        more |= start_notes(cb);
+        if (more)
+            coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+        reap_notes(cb, false);
+        drop_revoked(cb);
+    }
+    return NULL;
+}
+
+static int listen_on(struct coap_binding *cb, const char *key, const char *address, long port, coap_proto_t proto,
+                     char *err, size_t errlen)
+{
+    coap_address_t a;
+    coap_address_init(&a);
+    const char *addr = strcmp(address, "localhost") == 0 ? "127.0.0.1" : address;
+    if (inet_pton(AF_INET, addr, &a.addr.sin.sin_addr) == 1) {
+        a.addr.sin.sin_family = AF_INET;
+        a.addr.sin.sin_port = htons((uint16_t)port);
+        a.size = sizeof a.addr.sin;
+    } else if (inet_pton(AF_INET6, addr, &a.addr.sin6.sin6_addr) == 1) {
+        a.addr.sin6.sin6_family = AF_INET6;
+        a.addr.sin6.sin6_port = htons((uint16_t)port);
+        a.size = sizeof a.addr.sin6;
+    } else {
+        snprintf(err, errlen, "%s.address: '%s' is not an IPv4 or IPv6 address", key, address);
+        return -1;
+    }
+    if (coap_new_endpoint(cb->ctx, &a, proto) == NULL) {
+        snprintf(err, errlen, "%s: cannot listen on %s port %ld (in use or not permitted)", key, address, port);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_dtls(struct coap_binding *cb, char *err, size_t errlen)
+{
+    const struct cse_config *cfg = cb->cse->cfg;
+    if (!coap_dtls_is_supported()) {
+        snprintf(err, errlen, "coaps: libcoap was built without DTLS");
+        return -1;
+    }
+    if (cb->cse->creds == NULL) {
+        snprintf(err, errlen, "coaps: DTLS needs the credential store");
+        return -1;
+    }
+    struct tlsauth_env env = {
+        .cfg = cfg, .idenv = &cb->cse->idenv, .creds = cb->cse->creds, .audit = cb->cse->audit, .log = cb->cse->log};
+    if ((cb->tls = tlsauth_new(&env, err, errlen)) == NULL)
+        return -1;
+    coap_dtls_spsk_t psk;
+    memset(&psk, 0, sizeof psk);
+    psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+    psk.validate_id_call_back = psk_lookup;
+    psk.id_call_back_arg = cb;
+    if (!coap_context_set_psk2(cb->ctx, &psk)) {
+        snprintf(err, errlen, "coaps: libcoap refused the PSK setup");
+        return -1;
+    }
+    if (cfg->tls_cert[0] == '\0')
+        return 0;
+    /* certificates: the chain is checked by libcoap/GnuTLS against tls.ca, the rest by tlsauth; a
+     * client certificate is optional (without one: no security association) */
+    coap_dtls_pki_t pki;
+    memset(&pki, 0, sizeof pki);
+    pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+    pki.verify_peer_cert = cfg->tls_ca[0] != '\0';
+    pki.check_common_ca = 1;
+    pki.cert_chain_validation = 1;
+    pki.cert_chain_verify_depth = 3;
+    pki.check_cert_revocation = cfg->tls_crl[0] != '\0';
+    pki.allow_no_crl = 1;
+    pki.validate_cn_call_back = cert_check;
+    pki.cn_call_back_arg = cb;
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.public_cert = cfg->tls_cert;
+    pki.pki_key.key.pem.private_key = cfg->tls_key;
+    pki.pki_key.key.pem.ca_file = cfg->tls_ca[0] ? cfg->tls_ca : NULL;
+    if (!coap_context_set_pki(cb->ctx, &pki)) {
+        snprintf(err, errlen, "coaps: libcoap refused tls.cert/tls.key/tls.ca (%s, %s)", cfg->tls_cert, cfg->tls_key);
+        return -1;
+    }
+    return 0;
+}
+
+static void coap_stop(struct binding *b);
+
+/* libcoap's own log is process-wide; keep it quiet unless debugging. */
+static void quiet_libcoap(struct cse *cse)
+{
+    coap_set_log_level(LOG_ON(cse->log, LOG_DEBUG) ? LOG_WARNING : LOG_EMERG);
+    coap_dtls_set_log_level(LOG_ON(cse->log, LOG_DEBUG) ? LOG_WARNING : LOG_EMERG);
+}
+
+static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
+{
+    const struct cse_config *cfg = cse->cfg;
+    struct coap_binding *cb = mem_calloc(1, sizeof *cb);
+    cb->cse = cse;
+    cb->evfd = -1;
+    pthread_mutex_init(&cb->lock, NULL);
+    coap_startup();
+    quiet_libcoap(cse);
+    if ((cb->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        snprintf(err, errlen, "coap: eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    if ((cb->ctx = coap_new_context(NULL)) == NULL) {
+        snprintf(err, errlen, "coap: cannot create the CoAP context");
+        goto fail;
+    }
+    coap_set_app_data(cb->ctx, cb);
+    coap_context_set_block_mode(cb->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_context_set_max_idle_sessions(cb->ctx, 1000);
+    coap_optfilter_register(cb->ctx);
+    coap_register_event_handler(cb->ctx, on_event);
+    coap_register_response_handler(cb->ctx, on_response);
+    coap_register_nack_handler(cb->ctx, on_nack);
+    coap_resource_t *r = coap_resource_unknown_init2(handle, 0);
+    coap_register_request_handler(r, COAP_REQUEST_GET, handle);
+    coap_register_request_handler(r, COAP_REQUEST_POST, handle);
+    coap_register_request_handler(r, COAP_REQUEST_DELETE, handle);
+    coap_add_resource(cb->ctx, r);
+    if (cfg->coaps_port && setup_dtls(cb, err, errlen) != 0)
+        goto fail;
+    if ((cfg->coap_port &&
+         listen_on(cb, "coap", cfg->coap_address, cfg->coap_port, COAP_PROTO_UDP, err, errlen) != 0) ||
+        (cfg->coaps_port &&
+         listen_on(cb, "coaps", cfg->coaps_address, cfg->coaps_port, COAP_PROTO_DTLS, err, errlen) != 0))
+        goto fail;
+    cb->accepting_notes = true;
+    if (cse->notifier) {
+        struct notify_transport t = {.scheme = "coap", .allowed = note_allowed, .send = note_send, .arg = cb};
+        cb->transport_added = notifier_add_transport(cse->notifier, &t) == 0;
+    }
+    if (pthread_create(&cb->thread, NULL, coap_loop, cb) != 0) {
+        snprintf(err, errlen, "coap: cannot start the CoAP thread");
+        goto fail;
+    }
+    cb->thread_started = true;
+    return (struct binding *)cb;
+fail:
+    coap_stop((struct binding *)cb);
+    return NULL;
+}
+
+static void coap_quiesce(struct binding *b)
+{
+    atomic_store(&((struct coap_binding *)b)->stopping, true);
+}
+
+static int coap_inflight(struct binding *b)
+{
+    return atomic_load(&((struct coap_binding *)b)->inflight);
+}
+
+static void coap_stop(struct binding *b)
+{
+    struct coap_binding *cb = (struct coap_binding *)b;
+    if (cb->transport_added)
+        notifier_remove_transport(cb->cse->notifier, "coap");
+    pthread_mutex_lock(&cb->lock);
+    cb->accepting_notes = false;
+    cb->exit = true;
+    pthread_mutex_unlock(&cb->lock);
+    if (cb->thread_started) {
+        wake(cb);
+        pthread_join(cb->thread, NULL);
+    }
+    if (cb->ctx) {
+        /* notifications not yet started or still in flight are reported as not delivered */
+        start_notes(cb);
+        reap_notes(cb, true);
+        run_completions(cb, true); /* parked requests whose commit came after the drain */
+        coap_free_context(cb->ctx);
+    }
+    while (cb->peers)
+        peer_free(cb, cb->peers);
+    tlsauth_free(cb->tls);
+    if (cb->evfd >= 0)
+        close(cb->evfd);
+    pthread_mutex_destroy(&cb->lock);
+    mem_free(cb);
+}
 
 static bool coap_enabled(const struct cse_config *cfg)
 {
     return cfg->coap_port != 0 || cfg->coaps_port != 0;
 }
 
-static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
-{
-    (void)cse;
-    snprintf(err, errlen, "the COAP binding is not available in this build");
-    return NULL;
-}
-
-const struct binding_ops coap_binding_ops = {.name = "coap", .enabled = coap_enabled, .start = coap_start};
+const struct binding_ops coap_binding_ops = {
+    .name = "coap",
+    .enabled = coap_enabled,
+    .start = coap_start,
+    .quiesce = coap_quiesce,
+    .inflight = coap_inflight,
+    .stop = coap_stop,
+};

@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bindings/binding.h"
 #include "core/cse.h"
 #include "core/rsc.h"
+#include "encoding/cbor_json.h"
 #include "http_request.h"
 #include "security/tlsauth.h"
 #include "util/buf.h"
@@ -110,6 +113,20 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         body = buf_take(&b, &len);
     }
     rsp->body = NULL;
+    const char *ctype = "application/json";
+    if (body && len && x->scratch.rsp_cbor) { /* TS-0004 §8.4: the representation in CBOR */
+        unsigned char *cbor;
+        size_t cbor_len;
+        char err[160];
+        if (cborjson_from_json(body, len, &cbor, &cbor_len, err, sizeof err) == 0) {
+            mem_free(body);
+            body = (char *)cbor;
+            len = cbor_len;
+            ctype = x->scratch.rsp_cbor;
+        } else { /* the core's own JSON: cannot happen; answer it as JSON rather than nothing */
+            LOG(x->hb->cse->log, LOG_ERROR, "http: response not convertible to CBOR: %s", err);
+        }
+    }
     struct MHD_Response *r = body ? MHD_create_response_from_buffer_with_free_callback(len, body, free_body)
                                   : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
@@ -126,7 +143,7 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
     if (rvi)
         MHD_add_response_header(r, "X-M2M-RVI", rvi);
     if (len)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (rsp->cnst) { /* TS-0009 §6.4.20-21: partial content and where the next page starts */
         char cnst[16], cnot[24];
         snprintf(cnst, sizeof cnst, "%d", rsp->cnst);
@@ -260,9 +277,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     peer_of(conn, x->req.sec.peer, sizeof x->req.sec.peer);
     if (ls->kind != LISTEN_HTTP) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        if (tlsauth_request(ci ? ci->socket_context : NULL, &x->req.sec) != 0)
-            return send_error(x, RSC_ORIGINATOR_NOT_AUTHENTICATED, 0, "credential-revoked",
-                              "the credential of this connection has been revoked", true);
+        if (tlsauth_request(ci ? ci->socket_context : NULL, &x->req.sec) != 0) {
+            cse_deny(hb->cse, &x->req, &x->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-revoked",
+                     "the credential of this connection has been revoked");
+            return send_response(x, true);
+        }
     }
 
     if (cse_dispatch(hb->cse, &x->req, &x->rsp, on_done, x) == CSE_DONE)
@@ -315,6 +334,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct tls_peer *p = *socket_context;
     if (p == NULL)
         return;
+    if (session)
+        gnutls_session_set_ptr(session, NULL); /* no callback may find the state freed below */
     tlsauth_close(p);
     cred_wipe(p, sizeof *p);
     mem_free(p);
@@ -329,23 +350,29 @@ static int psk_unused(void *cls, struct MHD_Connection *conn, const char *userna
     return -1;
 }
 
+/* A PEM file in one allocation of its exact size (no realloc leaving copies of a private key behind). */
 static char *read_pem(const char *path, const char *key, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
-    struct buf b;
-    buf_init(&b);
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open %s", key, path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > 1 << 20) {
+        snprintf(err, errlen, "%s: cannot read %s", key, path);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, n);
-    cred_wipe(chunk, sizeof chunk);
-    fclose(f);
-    size_t len;
-    return buf_take(&b, &len);
+    size_t len = (size_t)st.st_size;
+    char *pem = mem_alloc(len + 1);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, pem + got, len - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    pem[got] = '\0';
+    return pem;
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)

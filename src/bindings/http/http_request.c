@@ -8,6 +8,7 @@
 
 #include "bindings/params.h"
 #include "core/rsc.h"
+#include "encoding/cbor_json.h"
 #include "resources/rtype.h"
 #include "util/timeutil.h"
 #include "util/mem.h"
@@ -23,33 +24,138 @@ const char *http_header(const struct http_raw *raw, const char *name)
 void http_scratch_free(struct http_scratch *scratch)
 {
     param_scratch_free(&scratch->params);
+    MEM_FREE(scratch->cbor_json);
 }
 
-/* Content-Type: a JSON media type, optionally with ";ty=N" (TS-0009 §6.2.2.x). */
-static int parse_content_type(const char *ct, struct cse_request *req, struct cse_response *rsp)
+/* TS-0009 §6.2.2.x media types: the JSON serialization and the CBOR one (TS-0004 §8.4). */
+static const char *const json_types[] = {"application/json", "application/vnd.onem2m-res+json",
+                                         "application/vnd.onem2m-ntfy+json", "application/vnd.onem2m-attrs+json"};
+static const char *const cbor_types[] = {"application/cbor", "application/vnd.onem2m-res+cbor",
+                                         "application/vnd.onem2m-ntfy+cbor", "application/vnd.onem2m-attrs+cbor"};
+
+enum media_kind { KIND_OTHER, KIND_JSON, KIND_CBOR, KIND_WILDCARD };
+
+/* The kind of the media type s[0..n) (no parameters, no surrounding blanks); *cbor is the matching
+ * entry of cbor_types for KIND_CBOR. */
+static enum media_kind media_kind(const char *s, size_t n, const char **cbor)
+{
+    for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++)
+        if (strlen(json_types[i]) == n && strncasecmp(s, json_types[i], n) == 0)
+            return KIND_JSON;
+    for (size_t i = 0; i < sizeof cbor_types / sizeof cbor_types[0]; i++)
+        if (strlen(cbor_types[i]) == n && strncasecmp(s, cbor_types[i], n) == 0) {
+            *cbor = cbor_types[i];
+            return KIND_CBOR;
+        }
+    if ((n == 3 && strncmp(s, "*/*", 3) == 0) || (n == 13 && strncasecmp(s, "application/*", 13) == 0))
+        return KIND_WILDCARD;
+    return KIND_OTHER;
+}
+
+/* s[0..*n) without leading and trailing blanks. */
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n && isspace((unsigned char)*s))
+        s++, (*n)--;
+    while (*n && isspace((unsigned char)s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
+/* The media type of a Content-Type value: its kind (and CBOR name). */
+static enum media_kind content_kind(const char *ct, const char **cbor)
+{
+    const char *semi = strchr(ct, ';');
+    size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+    const char *s = trim(ct, &n);
+    enum media_kind k = media_kind(s, n, cbor);
+    return k == KIND_WILDCARD ? KIND_OTHER : k;
+}
+
+/* RFC 9110 §12.4.2 qvalue in thousandths ("q=0.5" -> 500); a malformed one counts as 1. */
+static int qvalue(const char *p, size_t n)
+{
+    if (n == 0 || n > 5 || (p[0] != '0' && p[0] != '1') || (n > 1 && p[1] != '.'))
+        return 1000;
+    int q = (p[0] - '0') * 1000;
+    for (size_t i = 2, scale = 100; i < n; i++, scale /= 10) {
+        if (!isdigit((unsigned char)p[i]))
+            return 1000;
+        q += (p[i] - '0') * (int)scale;
+    }
+    return q > 1000 ? 1000 : q;
+}
+
+/* The format of the response (TS-0009 §6.2.2.x): CBOR when Accept prefers a CBOR media type over
+ * JSON; wildcards stand for the request's own format; without Accept the request's own format.
+ * Nothing acceptable (e.g. only XML) answers JSON rather than 4015, as TS-0009 allows. Returns the
+ * CBOR media type to answer with, or NULL for JSON. req_cbor: the body's CBOR media type or NULL. */
+static const char *response_cbor(const char *accept, const char *req_cbor)
+{
+    if (accept == NULL)
+        return req_cbor;
+    int json_q = -1, cbor_q = -1, wild_q = -1;
+    const char *cbor_best = NULL;
+    bool any = false;
+    for (const char *p = accept; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *semi = memchr(p, ';', len);
+        size_t tn = semi ? (size_t)(semi - p) : len;
+        const char *type = trim(p, &tn);
+        int q = 1000;
+        for (const char *a = semi; a != NULL;) { /* parameters: only q matters */
+            const char *v = a + 1;
+            const char *next = memchr(v, ';', (size_t)(p + len - v));
+            size_t vn = next ? (size_t)(next - v) : (size_t)(p + len - v);
+            v = trim(v, &vn);
+            if (vn >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+                q = qvalue(v + 2, vn - 2);
+            a = next;
+        }
+        const char *name = NULL;
+        switch (media_kind(type, tn, &name)) {
+        case KIND_JSON: json_q = q > json_q ? q : json_q; break;
+        case KIND_CBOR:
+            if (q > cbor_q)
+                cbor_q = q, cbor_best = name;
+            break;
+        case KIND_WILDCARD: wild_q = q > wild_q ? q : wild_q; break;
+        case KIND_OTHER: break;
+        }
+        any |= tn > 0;
+        p = comma ? comma + 1 : p + len;
+    }
+    if (!any) /* an empty Accept says nothing */
+        return req_cbor;
+    if (req_cbor && wild_q > cbor_q)
+        cbor_q = wild_q, cbor_best = req_cbor;
+    else if (!req_cbor && wild_q > json_q)
+        json_q = wild_q;
+    if (cbor_q > 0 && (cbor_q > json_q || (cbor_q == json_q && req_cbor)))
+        return cbor_best;
+    return NULL;
+}
+
+/* Content-Type: a JSON or CBOR media type, optionally with ";ty=N" (TS-0009 §6.2.2.x). */
+static int parse_content_type(const char *ct, struct cse_request *req, const char **cbor, struct cse_response *rsp)
 {
     const char *semi = strchr(ct, ';');
     size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
     while (n > 0 && isspace((unsigned char)ct[n - 1]))
         n--;
-    static const char *const json_types[] = {"application/json", "application/vnd.onem2m-res+json",
-                                             "application/vnd.onem2m-ntfy+json", "application/vnd.onem2m-attrs+json"};
-    bool json = false;
-    for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++)
-        json |= strlen(json_types[i]) == n && strncasecmp(ct, json_types[i], n) == 0;
-    if (!json)
+    *cbor = NULL;
+    if (content_kind(ct, cbor) == KIND_OTHER)
         return response_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media",
-                              "unsupported media type '%.*s' (application/json or application/vnd.onem2m-res+json)",
+                              "unsupported media type '%.*s' (application/json, application/vnd.onem2m-res+json, "
+                              "application/cbor or application/vnd.onem2m-res+cbor)",
                               (int)(n > 64 ? 64 : n), ct);
-    req->media = MEDIA_JSON;
+    req->media = MEDIA_JSON; /* a CBOR body reaches the core as JSON */
     while (semi) {
         const char *p = semi + 1;
         semi = strchr(p, ';');
         size_t len = semi ? (size_t)(semi - p) : strlen(p);
-        while (len && isspace((unsigned char)*p))
-            p++, len--;
-        while (len && isspace((unsigned char)p[len - 1]))
-            len--;
+        p = trim(p, &len);
         if (len >= 3 && strncasecmp(p, "ty=", 3) == 0) {
             long ty;
             if (!param_parse_long(p + 3, len - 3, 1, 65535, &ty))
@@ -57,6 +163,21 @@ static int parse_content_type(const char *ct, struct cse_request *req, struct cs
             req->ty = (int)ty;
         }
     }
+    return 0;
+}
+
+/* TS-0004 §8.4: a CBOR body is handed to the core as the equivalent JSON text (kept in scratch). */
+static int convert_cbor_body(struct cse_request *req, struct http_scratch *scratch, struct cse_response *rsp)
+{
+    if (req->body_len == 0)
+        return 0; /* the core says "empty content" as for JSON */
+    char err[160];
+    size_t n;
+    if (cborjson_to_json((const unsigned char *)req->body, req->body_len, &scratch->cbor_json, &n, err, sizeof err) !=
+        0)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "invalid CBOR content: %s", err);
+    req->body = scratch->cbor_json;
+    req->body_len = n;
     return 0;
 }
 
@@ -93,10 +214,16 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
     const char *m = raw->method ? raw->method : "";
     const char *ct = http_header(raw, "Content-Type");
     bool has_body = strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0;
+    const char *body_cbor = NULL;
+    if (has_body && ct != NULL && content_kind(ct, &body_cbor) != KIND_CBOR)
+        body_cbor = NULL;
+    scratch->rsp_cbor = response_cbor(http_header(raw, "Accept"), body_cbor); /* errors below too */
     if (has_body) {
         if (ct == NULL)
             return response_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media", "missing Content-Type");
-        if (parse_content_type(ct, req, rsp) != 0)
+        if (parse_content_type(ct, req, &body_cbor, rsp) != 0)
+            return rsp->rsc;
+        if (body_cbor != NULL && convert_cbor_body(req, scratch, rsp) != 0)
             return rsp->rsc;
     }
     if (strcmp(m, "GET") == 0) {

@@ -26,10 +26,15 @@ struct http_raw {
     size_t body_len;
 };
 
-/* Storage for strings the primitive points to that the raw request does not hold. */
+/* Storage for strings the primitive points to that the raw request does not hold, and what the
+ * request asked of the response's format. */
 struct http_scratch {
     char to[LIMIT_ID_LEN + 3];
     struct param_scratch params;
+    char *cbor_json; /* a CBOR body converted to JSON text (req->body points here); mem_alloc'd */
+    /* The CBOR media type to answer in (TS-0009 §6.2.2.x: from Accept, else the request's own
+     * Content-Type), or NULL for JSON. Static string; set even when http_to_primitive fails. */
+    const char *rsp_cbor;
 };
 
 /* Case-insensitive header lookup; NULL when absent. */
