@@ -470,11 +470,11 @@ class MqttAuthenticatedTest(_MqttCase):
         self.register(vic)
         vpath = "%s/%s" % (CSE_RN, vic.level)
         self.assertPrim(vic.request(self.prim(1, vpath, vic.level, ty=TY_CNT, pc={"m2m:cnt": {"rn": "box"}})), 2001)
-        # 1. the attacker's own topic with the victim's From: 4000, audited
+        # 1. the attacker's own topic with the victim's From: 4106 as over HTTPS (the topic's originator
+        #    is the security association's identity), audited
         p = self.prim(1, vpath + "/box", vic.level, ty=TY_CIN, pc={"m2m:cin": {"con": "evil"}})
         rsp = atk.request(p)
-        self.assertPrim(rsp, 4000)
-        self.assertIn("from does not match topic", rsp["pc"]["m2m:dbg"])
+        self.assertPrim(rsp, 4106)
         # 2. the victim's topic: the broker does not let the attacker publish there
         p2 = self.prim(1, vpath + "/box", vic.level, ty=TY_CIN, pc={"m2m:cin": {"con": "evil2"}})
         atk.publish("/oneM2M/req/%s/%s/json" % (vic.level, CSE_LEVEL), p2)
@@ -486,8 +486,8 @@ class MqttAuthenticatedTest(_MqttCase):
         self.assertEqual(rsp["pc"]["m2m:cnt"]["cni"], 0, "a spoofed request reached the victim's container")
         with open(self.server.tmpdir + "/audit.log") as f:
             lines = [json.loads(l) for l in f if l.strip()]
-        self.assertTrue(any(l.get("reason") == "from-not-topic" and l.get("binding") == "mqtt" for l in lines),
-                        lines[-5:])
+        self.assertTrue(any(l.get("reason") == "from-not-bound" and l.get("binding") == "mqtt"
+                            and l.get("rsc") == 4106 for l in lines), lines[-5:])
 
     # TS-0010 §7.2 + TS-0003 §7.2: the topic's originator is the request's security association
     def test_ts0010_7_2_broker_authenticated_originator(self):

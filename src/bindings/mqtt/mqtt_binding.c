@@ -267,7 +267,10 @@ static int check_topic(struct mqtt_binding *mb, struct mqtt_req *x)
         topic_id.kind == ID_ASK_S)
         return response_error(&x->rsp, RSC_BAD_REQUEST, "bad-topic-originator",
                               "the topic's originator '%.64s' is not an AE-ID or CSE-ID", x->topic.originator);
-    if (fr != NULL && fr[0] != '\0') {
+    /* With an authenticating broker the topic's originator is the security association's identity and
+     * the core refuses any other From with 4106, exactly as over HTTPS; without one the binding can
+     * only say that the request contradicts its own topic. */
+    if (fr != NULL && fr[0] != '\0' && !mb->cfg->mqtt_authenticated) {
         if (!id_parse(&mb->cse->idenv, fr, &from_id) || strcmp(from_id.canon, topic_id.canon) != 0) {
             response_error(&x->rsp, RSC_BAD_REQUEST, "from-not-topic",
                            "from does not match topic: From '%.64s', topic originator '%.64s'", fr,
