@@ -319,12 +319,18 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         return -1;
     }
     /* PRODUCT.md profiles: in the secure profile a plain listener may only serve loopback. */
-    if (strcmp(cfg->cse_profile, "secure") == 0 && cfg->http_port != 0 &&
-        !config_address_is_loopback(cfg->http_address)) {
-        snprintf(err, errlen, "http.address: the secure profile refuses plain HTTP on non-loopback address '%s'",
-                 cfg->http_address);
-        return -1;
-    }
+    const struct {
+        const char *key, *what, *address;
+        long port;
+    } plain[] = {{"http", "HTTP", cfg->http_address, cfg->http_port},
+                 {"coap", "CoAP", cfg->coap_address, cfg->coap_port}};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (strcmp(cfg->cse_profile, "secure") == 0 && plain[i].port != 0 &&
+            !config_address_is_loopback(plain[i].address)) {
+            snprintf(err, errlen, "%s.address: the secure profile refuses plain %s on non-loopback address '%s'",
+                     plain[i].key, plain[i].what, plain[i].address);
+            return -1;
+        }
     if (cfg->https_port != 0 && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
         snprintf(err, errlen, "https.port: the certificate listener needs tls.cert and tls.key");
         return -1;
@@ -339,12 +345,6 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
             }
     if (cfg->coap_port != 0 && cfg->coap_port == cfg->coaps_port) {
         snprintf(err, errlen, "coap.port and coaps.port must differ");
-        return -1;
-    }
-    if (strcmp(cfg->cse_profile, "secure") == 0 && cfg->coap_port != 0 &&
-        !config_address_is_loopback(cfg->coap_address)) {
-        snprintf(err, errlen, "coap.address: the secure profile refuses plain CoAP on non-loopback address '%s'",
-                 cfg->coap_address);
         return -1;
     }
     return 0;

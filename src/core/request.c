@@ -37,6 +37,23 @@ void response_free(struct cse_response *rsp)
     MEM_FREE(rsp->message);
 }
 
+char *response_take_body(struct cse_response *rsp, size_t *len)
+{
+    char *body = rsp->body;
+    *len = rsp->body_len;
+    rsp->body = NULL;
+    rsp->body_len = 0;
+    if (body == NULL && !rsc_is_success(rsp->rsc)) {
+        struct buf b;
+        buf_init(&b);
+        buf_puts(&b, "{\"m2m:dbg\":");
+        buf_json_str(&b, rsp->message ? rsp->message : rsc_name(rsp->rsc));
+        buf_putc(&b, '}');
+        body = buf_take(&b, len);
+    }
+    return body;
+}
+
 int response_error(struct cse_response *rsp, int rsc, const char *reason, const char *fmt, ...)
 {
     struct buf b;

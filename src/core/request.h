@@ -98,6 +98,9 @@ void request_init(struct cse_request *req);
 void filter_init(struct cse_filter *fc);
 void response_init(struct cse_response *rsp);
 void response_free(struct cse_response *rsp);
+/* The Content a binding sends: the body the operation produced (ownership moves to the caller), or
+ * for an error without one {"m2m:dbg": message} (TS-0004 §6.6 debugInfo). NULL for an empty success. */
+char *response_take_body(struct cse_response *rsp, size_t *len);
 /* Set an error status with a printf-style message (owned copy). Returns rsc. */
 int response_error(struct cse_response *rsp, int rsc, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -102,17 +102,8 @@ static void free_body(void *p)
 static enum MHD_Result send_response(struct http_ctx *x, bool close)
 {
     struct cse_response *rsp = &x->rsp;
-    char *body = rsp->body;
-    size_t len = rsp->body_len;
-    if (body == NULL && !rsc_is_success(rsp->rsc)) {
-        struct buf b;
-        buf_init(&b);
-        buf_puts(&b, "{\"m2m:dbg\":");
-        buf_json_str(&b, rsp->message ? rsp->message : rsc_name(rsp->rsc));
-        buf_putc(&b, '}');
-        body = buf_take(&b, &len);
-    }
-    rsp->body = NULL;
+    size_t len;
+    char *body = response_take_body(rsp, &len);
     const char *ctype = "application/json";
     if (body && len && x->scratch.rsp_cbor) { /* TS-0004 §8.4: the representation in CBOR */
         unsigned char *cbor;
