@@ -2,8 +2,9 @@
 # Warden benchmark driver: ceiling vs RETRIEVE (creator, and reader through a 10-rule ACP) vs CREATE with
 # wrk, same run, same machine, loopback only; plus the ACP decision micro-benchmark (warden-acp-bench),
 # TLS (handshakes/s with TLS-PSK and ECDSA client certificates, retrieve over kept-alive TLS against plain
-# HTTP with the same client, warden-tls-load) and discovery latency over a 100 000-resource tree
-# (warden-bench-load).
+# HTTP with the same client, warden-tls-load), retrieve and create over CoAP, CoAP/DTLS-PSK and MQTT against
+# plain HTTP (warden-coap-load, warden-mqtt-load, warden-tls-load --plain) and discovery latency over a
+# 100 000-resource tree (warden-bench-load).
 #
 # Usage (from anywhere):  bench/run.sh
 # Environment:
@@ -21,10 +22,19 @@
 #                      to plain HTTP with the same client; TLS_DURATION=5 (seconds per run; SMOKE: 1)
 #                      TLS_HS_CONNS=4 (handshaking threads; SMOKE: 2) TLS_CONNECTIONS=CONNECTIONS (kept-alive
 #                      connections, 1..64; SMOKE: 4)
+#   COAP=1             contentInstance retrieve and durable create over CoAP (UDP) and CoAP over DTLS-PSK (a PSK
+#                      bound to the bench AE), as req/s and as ratios to plain HTTP measured in the same run with
+#                      the same originator, request and number of requests in flight (warden-coap-load against
+#                      warden-tls-load --plain); 0 = off (no CoAP listeners then)
+#   MQTT=1             the same over MQTT (QoS 1, JSON; warden-mqtt-load) through a private mosquitto that this
+#                      script starts on a free loopback port (MOSQUITTO_BIN=/usr/sbin/mosquitto) and stops; 0 = off
+#   PROTO_DURATION=5   seconds per CoAP / MQTT / comparison HTTP run (SMOKE: 0.5); PROTO_INFLIGHT=CONNECTIONS
+#                      requests in flight (CoAP sessions, MQTT outstanding rqis, HTTP connections; SMOKE: 4)
 #   BUILD_DIR=build-bench  SKIP_BUILD=1 (use the binaries already in BUILD_DIR)
-#   WARDEN_BIN, CEILING_BIN, ACP_BENCH_BIN, LOAD_BIN, WARDENCTL_BIN, TLS_LOAD_BIN  explicit binaries (default
-#                      BUILD_DIR/warden, BUILD_DIR/warden-ceiling, BUILD_DIR/warden-acp-bench,
-#                      BUILD_DIR/warden-bench-load, BUILD_DIR/wardenctl, BUILD_DIR/warden-tls-load)
+#   WARDEN_BIN, CEILING_BIN, ACP_BENCH_BIN, LOAD_BIN, WARDENCTL_BIN, TLS_LOAD_BIN, COAP_LOAD_BIN, MQTT_LOAD_BIN
+#                      explicit binaries (default BUILD_DIR/warden, BUILD_DIR/warden-ceiling, BUILD_DIR/warden-acp-bench,
+#                      BUILD_DIR/warden-bench-load, BUILD_DIR/wardenctl, BUILD_DIR/warden-tls-load,
+#                      BUILD_DIR/warden-coap-load, BUILD_DIR/warden-mqtt-load)
 #   ENFORCE_TARGETS=1  exit 1 when a figure misses its target (default: report only)
 #   RESULTS_DIR=bench/results
 # Exit status: 0 ok; 1 on any failure (build, start-up, provisioning, non-2xx, socket error, crash).
@@ -44,6 +54,8 @@ if [[ "$SMOKE" == 1 ]]; then
     TLS_DURATION=1
     TLS_HS_CONNS=2
     TLS_CONNECTIONS=4
+    PROTO_DURATION=0.5
+    PROTO_INFLIGHT=4
     MODE=smoke
 else
     DURATION="${DURATION:-10s}"
@@ -55,9 +67,14 @@ else
     TLS_DURATION="${TLS_DURATION:-5}"
     TLS_HS_CONNS="${TLS_HS_CONNS:-4}"
     TLS_CONNECTIONS="${TLS_CONNECTIONS:-$CONNECTIONS}"
+    PROTO_DURATION="${PROTO_DURATION:-5}"
+    PROTO_INFLIGHT="${PROTO_INFLIGHT:-$CONNECTIONS}"
     MODE=full
 fi
 TLS="${TLS:-1}"
+COAP="${COAP:-1}"
+MQTT="${MQTT:-1}"
+MOSQUITTO_BIN="${MOSQUITTO_BIN:-/usr/sbin/mosquitto}"
 CALLGRIND="${CALLGRIND:-auto}"
 DISC_CONTAINERS="${DISC_CONTAINERS:-100}"
 DISC_INSTANCES="${DISC_INSTANCES:-1000}"
@@ -71,6 +88,8 @@ ACP_BENCH_BIN="${ACP_BENCH_BIN:-$BUILD_DIR/warden-acp-bench}"
 LOAD_BIN="${LOAD_BIN:-$BUILD_DIR/warden-bench-load}"
 WARDENCTL_BIN="${WARDENCTL_BIN:-$BUILD_DIR/wardenctl}"
 TLS_LOAD_BIN="${TLS_LOAD_BIN:-$BUILD_DIR/warden-tls-load}"
+COAP_LOAD_BIN="${COAP_LOAD_BIN:-$BUILD_DIR/warden-coap-load}"
+MQTT_LOAD_BIN="${MQTT_LOAD_BIN:-$BUILD_DIR/warden-mqtt-load}"
 ENFORCE_TARGETS="${ENFORCE_TARGETS:-0}"
 RESULTS_DIR="${RESULTS_DIR:-$ROOT/bench/results}"
 TARGET_RETRIEVE=0.5
@@ -83,6 +102,7 @@ DISC_ORIGIN=Cdisc
 DISC_LABEL=bench-rare
 ADMIN=CAdmin            # Warden's default cse.admin; the PSK of the TLS runs is bound to it
 PSK_ID=bench@warden.example.com
+COAP_PSK_ID=coap-bench@warden.example.com # the DTLS-PSK of the CoAP runs, bound to $ORIGIN
 HOST=127.0.0.1
 
 say()  { printf '%s\n' "$*"; }
@@ -132,6 +152,23 @@ if [[ "$TLS" == 1 ]]; then
     fi
 fi
 
+[[ "$COAP" =~ ^[01]$ ]] || fail "COAP must be 0 or 1 (got '$COAP')"
+[[ "$MQTT" =~ ^[01]$ ]] || fail "MQTT must be 0 or 1 (got '$MQTT')"
+PROTO=$((COAP || MQTT)) # the CoAP / MQTT part, with its plain-HTTP comparison runs
+if ((PROTO)); then
+    PROTO_DURATION="${PROTO_DURATION%s}"
+    if ! [[ "$PROTO_DURATION" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+        ! awk -v d="$PROTO_DURATION" 'BEGIN{ exit !(d >= 0.1 && d <= 3600) }'; then
+        fail "PROTO_DURATION must be 0.1..3600 seconds, e.g. 5 or 5s (got '$PROTO_DURATION')"
+    fi
+    if ! [[ "$PROTO_INFLIGHT" =~ ^[1-9][0-9]*$ ]] || ((PROTO_INFLIGHT > 64)); then
+        fail "PROTO_INFLIGHT must be 1..64 (the HTTP side needs as many connections; Warden's per-IP limit is 64; got '$PROTO_INFLIGHT')"
+    fi
+fi
+if [[ "$MQTT" == 1 && ! -x "$MOSQUITTO_BIN" ]]; then
+    fail "MQTT=1 needs a mosquitto broker binary: $MOSQUITTO_BIN not found (apt-get install mosquitto, or MQTT=0)"
+fi
+
 # ---------------------------------------------------------------- process bookkeeping
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/warden-bench.XXXXXX")"
 PIDS=()
@@ -165,8 +202,11 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
     say "== building Release in $BUILD_DIR/"
     TARGETS=(warden warden-ceiling warden-acp-bench warden-bench-load)
     [[ "$TLS" != 1 ]] || TARGETS+=(wardenctl warden-tls-load)
+    ((!PROTO)) || TARGETS+=(wardenctl warden-tls-load)
+    [[ "$COAP" != 1 ]] || TARGETS+=(warden-coap-load)
+    [[ "$MQTT" != 1 ]] || TARGETS+=(warden-mqtt-load)
     if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release &&
-        cmake --build "$BUILD_DIR" -j2 --target "${TARGETS[@]}"; } \
+        cmake --build "$BUILD_DIR" -j2 --target $(printf '%s\n' "${TARGETS[@]}" | sort -u); } \
         >"$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         fail "build failed (last 40 lines above)"
@@ -180,6 +220,12 @@ if [[ "$TLS" == 1 ]]; then
     [[ -x "$WARDENCTL_BIN" ]] || fail "wardenctl not found: $WARDENCTL_BIN (target wardenctl; TLS=0 skips the TLS runs)"
     [[ -x "$TLS_LOAD_BIN" ]] || fail "TLS load client not found: $TLS_LOAD_BIN (target warden-tls-load; TLS=0 skips the TLS runs)"
 fi
+if ((PROTO)); then
+    [[ -x "$WARDENCTL_BIN" ]] || fail "wardenctl not found: $WARDENCTL_BIN (target wardenctl; COAP=0 MQTT=0 skip the CoAP/MQTT runs)"
+    [[ -x "$TLS_LOAD_BIN" ]] || fail "HTTP load client not found: $TLS_LOAD_BIN (target warden-tls-load; the HTTP side of the CoAP/MQTT ratios)"
+fi
+[[ "$COAP" != 1 || -x "$COAP_LOAD_BIN" ]] || fail "CoAP load client not found: $COAP_LOAD_BIN (target warden-coap-load; COAP=0 skips the CoAP runs)"
+[[ "$MQTT" != 1 || -x "$MQTT_LOAD_BIN" ]] || fail "MQTT load client not found: $MQTT_LOAD_BIN (target warden-mqtt-load; MQTT=0 skips the MQTT runs)"
 mkdir -p "$RESULTS_DIR"
 
 # ---------------------------------------------------------------- ACP decision micro-benchmark
@@ -282,15 +328,15 @@ alive() { # alive NAME PID
 # TLS: a development CA (wardenctl ca init), the server's certificate (CSE-ID /id-in, IP SAN 127.0.0.1: the
 # client verifies it) and a client certificate for the AE-ID $ORIGIN, all P-256 ECDSA; a 32-byte PSK (hex)
 # that is bound to $ADMIN once the server runs. Warden gets both TLS listeners on two more free ports.
+ctl() { # ctl WHAT STDIN ARGS...: wardenctl on this run's store; its output in $WORK/ctl.out
+    local what=$1 in=$2
+    shift 2
+    "$WARDENCTL_BIN" --store.path="$WORK/warden.db" "$@" >"$WORK/ctl.out" 2>&1 <"$in" ||
+        { cat "$WORK/ctl.out" >&2; fail "wardenctl $what failed"; }
+}
 WARDEN_TLS_ARGS=()
 if [[ "$TLS" == 1 ]]; then
     say "== TLS credentials: wardenctl ca init / ca issue (server /id-in, client $ORIGIN), a 32-byte PSK"
-    ctl() { # ctl WHAT STDIN ARGS...: wardenctl on this run's store; its output in $WORK/ctl.out
-        local what=$1 in=$2
-        shift 2
-        "$WARDENCTL_BIN" --store.path="$WORK/warden.db" "$@" >"$WORK/ctl.out" 2>&1 <"$in" ||
-            { cat "$WORK/ctl.out" >&2; fail "wardenctl $what failed"; }
-    }
     ctl "ca init" /dev/null ca init "$WORK/ca"
     ctl "ca issue (server)" /dev/null ca issue "$WORK/ca" --id /id-in --out "$WORK/server" --ip "$HOST"
     ctl "ca issue (client $ORIGIN)" /dev/null ca issue "$WORK/ca" --id "$ORIGIN" --out "$WORK/client"
@@ -306,13 +352,67 @@ if [[ "$TLS" == 1 ]]; then
         --tls.ca="$WORK/ca/ca.pem")
 fi
 
+# CoAP: two free UDP ports (coap, coaps). MQTT: a private mosquitto on a free TCP port, with a configuration of our
+# own (no persistence, no cap on QoS 1 messages in flight, TCP_NODELAY), started before Warden, which connects to
+# it, and stopped by cleanup() like every other process.
+udp_port_in_use() {
+    local hex
+    hex="$(printf '%04X' "$1")"
+    awk -v p=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+        /proc/net/udp /proc/net/udp6 2>/dev/null
+}
+free_udp_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + RANDOM % 40000))
+        udp_port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    return 1
+}
+WARDEN_PROTO_ARGS=()
+if [[ "$COAP" == 1 ]]; then
+    COAP_PORT="$(free_udp_port)" || fail "no free loopback UDP port found"
+    COAPS_PORT="$(free_udp_port)" || fail "no free loopback UDP port found"
+    [[ "$COAP_PORT" != "$COAPS_PORT" ]] || COAPS_PORT=$((COAP_PORT + 1))
+    WARDEN_PROTO_ARGS+=(--coap.address="$HOST" --coap.port="$COAP_PORT" --coaps.address="$HOST" --coaps.port="$COAPS_PORT")
+fi
 say "== starting servers"
+if [[ "$MQTT" == 1 ]]; then
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        BROKER_PORT="$(free_port)" || fail "no free loopback port found"
+        printf '%s\n' "per_listener_settings false" "user $(id -un)" "listener $BROKER_PORT $HOST" \
+            "allow_anonymous true" "persistence false" "set_tcp_nodelay true" "max_inflight_messages 0" \
+            "max_queued_messages 100000" "log_dest file $WORK/mosquitto.log" "log_type error" "log_type warning" \
+            >"$WORK/mosquitto.conf"
+        : >"$WORK/mosquitto.log"
+        "$MOSQUITTO_BIN" -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.out" 2>&1 </dev/null &
+        BROKER_PID=$!
+        PIDS+=("$BROKER_PID")
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$BROKER_PID" 2>/dev/null || break
+            if (exec 3<>"/dev/tcp/$HOST/$BROKER_PORT") 2>/dev/null; then break; fi
+            sleep 0.05
+        done
+        if kill -0 "$BROKER_PID" 2>/dev/null && (exec 3<>"/dev/tcp/$HOST/$BROKER_PORT") 2>/dev/null; then
+            say "   mosquitto: pid $BROKER_PID on $HOST:$BROKER_PORT"
+            break
+        fi
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+        printf '   mosquitto did not start on port %s (attempt %d):\n' "$BROKER_PORT" "$attempt" >&2
+        cat "$WORK/mosquitto.out" "$WORK/mosquitto.log" | sed 's/^/     | /' >&2
+        ((attempt < 5)) || fail "mosquitto could not be started"
+    done
+    WARDEN_PROTO_ARGS+=(--mqtt.address="$HOST" --mqtt.port="$BROKER_PORT")
+fi
 start_server ceiling "warden-ceiling: ready" "$CEILING_BIN" @PORT@
 CEILING_PID=$STARTED_PID CEILING_PORT=$STARTED_PORT
 start_server warden "warden: ready" "$WARDEN_BIN" --http.port=@PORT@ --http.address="$HOST" \
-    --store.path="$WORK/warden.db" --log.level=error "${WARDEN_TLS_ARGS[@]}"
+    --store.path="$WORK/warden.db" --log.level=error "${WARDEN_TLS_ARGS[@]}" "${WARDEN_PROTO_ARGS[@]}"
 WARDEN_PID=$STARTED_PID WARDEN_PORT=$STARTED_PORT WARDEN_LOG=$STARTED_LOG
 [[ "$TLS" != 1 ]] || say "   warden: HTTPS (certificates) on $HOST:$HTTPS_PORT, HTTPS (TLS-PSK) on $HOST:$HTTPS_PSK_PORT"
+[[ "$COAP" != 1 ]] || say "   warden: CoAP on udp $HOST:$COAP_PORT, CoAP over DTLS on udp $HOST:$COAPS_PORT"
+[[ "$MQTT" != 1 ]] || say "   warden: MQTT, a client of the broker on $HOST:$BROKER_PORT"
 
 # ---------------------------------------------------------------- provisioning
 RI_SEQ=0
@@ -393,6 +493,11 @@ expect 403 4103 "delete $ACIN_PATH as $READER (no rule grants DELETE)"
 m2m "$WARDEN_PORT" GET "$CIN_PATH" "$READER"
 expect 403 4103 "retrieve $CIN_PATH as $READER (no acpi: creator only)"
 say "   AE /cse-in/$READER, ACP $ACP_RI (pv: 10 rules), container $ACNT_PATH (acpi), contentInstance $ACIN_PATH"
+
+# Warden's CPU time (user + system, all threads) in clock ticks, from /proc: per run, divided by the requests
+# completed, it is what one request costs the server, whatever the client costs (TLS and CoAP/MQTT parts).
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+warden_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WARDEN_PID/stat"; }
 
 # ---------------------------------------------------------------- runs
 RUNS=(ceiling retrieve acp_retrieve create create_mni)
@@ -519,10 +624,6 @@ if [[ "$TLS" == 1 ]]; then
     say "   container $TCNT_PATH, contentInstance $TCIN_PATH"
 
     for n in "${TLS_RUNS[@]}"; do : >"$WORK/tls-$n.txt"; done
-    # Warden's CPU time (user + system, all threads) in clock ticks, from /proc: per run, divided by the
-    # operations completed, it is what one handshake or one request costs the server, whatever the client costs.
-    CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
-    warden_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WARDEN_PID/stat"; }
     # run_tls ROUND NAME WANT_VERSION ARGS... -> T[ROUND.NAME.key] for every key of the TLS_RESULT line
     run_tls() {
         local round=$1 name=$2 want=$3 k ticks0 ticks1
@@ -571,6 +672,152 @@ if [[ "$TLS" == 1 ]]; then
     for n in "${TLS_RUNS[@]}"; do cat "$WORK/tls-$n.txt"; done >"$RESULTS_DIR/tls.txt"
     TLS_SECONDS="$(awk -v a="$TLS_T0" -v b="$(date +%s.%N)" 'BEGIN{ printf "%.1f", b - a }')"
     say "   TLS section: $TLS_SECONDS s"
+fi
+
+# ---------------------------------------------------------------- CoAP, CoAP/DTLS-PSK and MQTT against plain HTTP
+# After TLS, before discovery. The same request (a contentInstance retrieve; a durable contentInstance create of the
+# same ~100-byte body into a container without limits), the same originator ($ORIGIN), the same number of requests
+# in flight (PROTO_INFLIGHT: HTTP connections, CoAP sessions, outstanding MQTT rqis) and the same kind of client (a C
+# program, closed loop, every response checked) on each side; each ratio's numerator is measured right after its
+# HTTP denominator, within the round. Each protocol creates into a container of its own, so every create run starts
+# from an equally small container.
+declare -A P
+PROTO_RUNS=()
+rm -f "$RESULTS_DIR/proto.txt"
+if ((PROTO)); then
+    PROTO_T0="$(date +%s.%N)"
+    say "== CoAP/MQTT: provisioning (containers and a contentInstance$([[ "$COAP" != 1 ]] || echo "; PSK $COAP_PSK_ID bound to $ORIGIN"))"
+    m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 '{"m2m:cnt":{"rn":"proto"}}'
+    expect 201 2001 "create container for the CoAP/MQTT retrieve runs"
+    PCNT_PATH="/cse-in/$AE_RN/$(created_rn "create container for the CoAP/MQTT retrieve runs")"
+    m2m "$WARDEN_PORT" POST "$PCNT_PATH" "$ORIGIN" 4 '{"m2m:cin":{"cnf":"text/plain:0","con":"warden benchmark reading 0001"}}'
+    expect 201 2001 "create contentInstance for the CoAP/MQTT retrieve runs"
+    PCIN_PATH="$PCNT_PATH/$(created_rn "create contentInstance for the CoAP/MQTT retrieve runs")"
+    declare -A PLOG
+    for proto in http coap dtls mqtt; do
+        m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 "{\"m2m:cnt\":{\"rn\":\"plog_$proto\"}}"
+        expect 201 2001 "create container for the $proto create runs"
+        PLOG[$proto]="/cse-in/$AE_RN/$(created_rn "create container for the $proto create runs")"
+    done
+    # the body of bench/create.lua: 100 bytes of content
+    PROTO_BODY='{"m2m:cin":{"con":"temperature=21.5;humidity=40;pressure=1013;sensor=bench-0001;seq=0000000000;pad=xxxxxxxxxxxxxxxxxxxx"}}'
+    if [[ "$COAP" == 1 ]]; then
+        od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$WORK/coap-psk.hex"
+        ctl "psk add (CoAP)" "$WORK/coap-psk.hex" psk add "$COAP_PSK_ID" "$ORIGIN"
+    fi
+    COAP_UDP_ARGS=(--host "$HOST" --port "${COAP_PORT:-0}")
+    COAP_DTLS_ARGS=(--host "$HOST" --port "${COAPS_PORT:-0}" --psk-identity "$COAP_PSK_ID" --psk-key-file "$WORK/coap-psk.hex")
+    MQTT_ARGS=(--host "$HOST" --port "${BROKER_PORT:-0}" --cse id-in)
+
+    # proto_load OUT BIN ARGS...: a load client in the background (like wrk), its *_RESULT line parsed into PL[key]
+    declare -A PL
+    proto_load() {
+        local out=$1 pid line kv
+        shift
+        "$@" >"$out" 2>&1 </dev/null &
+        pid=$!
+        PIDS+=("$pid")
+        PL=()
+        PL_RC=0
+        wait "$pid" || PL_RC=$?
+        line="$(grep -E '^(TLS|COAP|MQTT)_RESULT ' "$out" | tail -n 1)" || true
+        for kv in ${line#*_RESULT }; do PL[${kv%%=*}]=${kv#*=}; done
+        alive warden "$WARDEN_PID"
+        [[ -z "${BROKER_PID:-}" ]] || alive mosquitto "$BROKER_PID"
+    }
+    # One request each before anything is timed (the clients send one untimed request per session first, too).
+    proto_check() { # proto_check WHAT WANT(HTTP status / oneM2M RSC) BIN ARGS...
+        local what=$1 want=$2 got
+        shift 2
+        proto_load "$WORK/proto-check.txt" "$@"
+        got="${PL[first_status]:-${PL[first_rsc]:-}}"
+        if ((PL_RC != 0)) || [[ "$got" != "$want" ]]; then
+            cat "$WORK/proto-check.txt" >&2
+            fail "CoAP/MQTT check: $what: expected $want, got ${got:-no response}"
+        fi
+        say "   $what: $want"
+    }
+    HTTP_R=("$TLS_LOAD_BIN" keepalive --plain --host "$HOST" --port "$WARDEN_PORT" --rvi 3 --check-ri --origin "$ORIGIN")
+    proto_check "HTTP GET as $ORIGIN" 200 "${HTTP_R[@]}" --conns 1 --count 1 --path "$PCIN_PATH"
+    if [[ "$COAP" == 1 ]]; then
+        proto_check "CoAP GET as $ORIGIN" 2000 "$COAP_LOAD_BIN" retrieve "${COAP_UDP_ARGS[@]}" --sessions 1 --count 1 \
+            --path "$PCIN_PATH" --origin "$ORIGIN"
+        proto_check "CoAP/DTLS-PSK GET as $ORIGIN" 2000 "$COAP_LOAD_BIN" retrieve "${COAP_DTLS_ARGS[@]}" --sessions 1 \
+            --count 1 --path "$PCIN_PATH" --origin "$ORIGIN"
+        proto_check "CoAP/DTLS-PSK GET as $ADMIN over $ORIGIN's PSK (not the SA's identity)" 4106 "$COAP_LOAD_BIN" retrieve \
+            "${COAP_DTLS_ARGS[@]}" --sessions 1 --count 1 --path "$PCIN_PATH" --origin "$ADMIN" --expect 4106
+    fi
+    if [[ "$MQTT" == 1 ]]; then
+        # Warden connects to the broker on its own (its "ready" line does not wait for it): a request published
+        # before its subscription is in place is lost, so only this first check is retried, for up to ~10 s.
+        for ((i = 1; i <= 20; i++)); do
+            proto_load "$WORK/proto-check.txt" "$MQTT_LOAD_BIN" retrieve "${MQTT_ARGS[@]}" --inflight 1 --count 1 \
+                --timeout 0.5 --to "$PCIN_PATH" --origin "$ORIGIN"
+            [[ "${PL[status]:-}" != ok ]] || break
+            sleep 0.1
+        done
+        proto_check "MQTT retrieve as $ORIGIN" 2000 "$MQTT_LOAD_BIN" retrieve "${MQTT_ARGS[@]}" --inflight 1 --count 1 \
+            --to "$PCIN_PATH" --origin "$ORIGIN"
+    fi
+    say "   container $PCNT_PATH, contentInstance $PCIN_PATH; creates into ${PLOG[http]} and its siblings"
+
+    # run_proto ROUND NAME BIN ARGS... -> P[ROUND.NAME.key] for every key of the result line, plus server_cpu_us
+    run_proto() {
+        local round=$1 name=$2 k ticks0 ticks1
+        shift 2
+        say "== $name: ${*#"$BUILD_DIR/"}"
+        ticks0="$(warden_ticks)"
+        proto_load "$WORK/proto-run.txt" "$@" --duration "$PROTO_DURATION"
+        ticks1="$(warden_ticks)"
+        { ((ROUNDS == 1)) || say "## round $round"; say "## $name: $*"; cat "$WORK/proto-run.txt"; } >>"$WORK/proto-$name.txt"
+        [[ -n "${PL[status]:-}" && -n "${PL[rate]:-}" ]] ||
+            { cat "$WORK/proto-run.txt" >&2; fail "$name: no result line from the load client"; }
+        k="$round.$name"
+        for kv in "${!PL[@]}"; do P[$k.$kv]=${PL[$kv]}; done
+        P[$k.server_cpu_us]="$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="${PL[ops]}" \
+            'BEGIN{ printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+        printf '   %-15s %10s req/s   p50 %8.3f ms   p99 %8.3f ms   CPU/request: server %s µs, client %s µs\n' \
+            "$name" "${PL[rate]}" "$(awk "BEGIN{print ${PL[p50_us]}/1000}")" "$(awk "BEGIN{print ${PL[p99_us]}/1000}")" \
+            "${P[$k.server_cpu_us]}" "${PL[client_cpu_us]}"
+        if ((PL_RC != 0)) || [[ "${PL[status]}" != ok ]]; then
+            cat "$WORK/proto-run.txt" >&2
+            fail "$name: ${PL[errors]:-?} errors (${PL[ops]:-0} requests completed; see above)"
+        fi
+    }
+    PROTO_RUNS=(http_retrieve)
+    [[ "$COAP" != 1 ]] || PROTO_RUNS+=(coap_retrieve dtls_retrieve)
+    [[ "$MQTT" != 1 ]] || PROTO_RUNS+=(mqtt_retrieve)
+    PROTO_RUNS+=(http_create)
+    [[ "$COAP" != 1 ]] || PROTO_RUNS+=(coap_create dtls_create)
+    [[ "$MQTT" != 1 ]] || PROTO_RUNS+=(mqtt_create)
+    for n in "${PROTO_RUNS[@]}"; do : >"$WORK/proto-$n.txt"; done
+    N_IN=$PROTO_INFLIGHT
+    for ((round = 1; round <= ROUNDS; round++)); do
+        ((ROUNDS == 1)) || say "== CoAP/MQTT round $round/$ROUNDS"
+        run_proto "$round" http_retrieve "${HTTP_R[@]}" --conns "$N_IN" --path "$PCIN_PATH" --ri-prefix H
+        if [[ "$COAP" == 1 ]]; then
+            run_proto "$round" coap_retrieve "$COAP_LOAD_BIN" retrieve "${COAP_UDP_ARGS[@]}" --sessions "$N_IN" \
+                --path "$PCIN_PATH" --origin "$ORIGIN" --ri-prefix C
+            run_proto "$round" dtls_retrieve "$COAP_LOAD_BIN" retrieve "${COAP_DTLS_ARGS[@]}" --sessions "$N_IN" \
+                --path "$PCIN_PATH" --origin "$ORIGIN" --ri-prefix D
+        fi
+        [[ "$MQTT" != 1 ]] || run_proto "$round" mqtt_retrieve "$MQTT_LOAD_BIN" retrieve "${MQTT_ARGS[@]}" \
+            --inflight "$N_IN" --to "$PCIN_PATH" --origin "$ORIGIN" --ri-prefix M
+        run_proto "$round" http_create "${HTTP_R[@]}" --conns "$N_IN" --path "${PLOG[http]}" --ri-prefix I \
+            --method POST --content-type 'application/json;ty=4' --body "$PROTO_BODY"
+        if [[ "$COAP" == 1 ]]; then
+            run_proto "$round" coap_create "$COAP_LOAD_BIN" create "${COAP_UDP_ARGS[@]}" --sessions "$N_IN" \
+                --path "${PLOG[coap]}" --origin "$ORIGIN" --ri-prefix E --body "$PROTO_BODY"
+            run_proto "$round" dtls_create "$COAP_LOAD_BIN" create "${COAP_DTLS_ARGS[@]}" --sessions "$N_IN" \
+                --path "${PLOG[dtls]}" --origin "$ORIGIN" --ri-prefix F --body "$PROTO_BODY"
+        fi
+        [[ "$MQTT" != 1 ]] || run_proto "$round" mqtt_create "$MQTT_LOAD_BIN" create "${MQTT_ARGS[@]}" \
+            --inflight "$N_IN" --to "${PLOG[mqtt]}" --origin "$ORIGIN" --ri-prefix N --body "$PROTO_BODY"
+    done
+    for n in "${PROTO_RUNS[@]}"; do cat "$WORK/proto-$n.txt"; done >"$RESULTS_DIR/proto.txt"
+    [[ "$MQTT" != 1 ]] || cp "$WORK/mosquitto.log" "$RESULTS_DIR/mosquitto.log"
+    PROTO_SECONDS="$(awk -v a="$PROTO_T0" -v b="$(date +%s.%N)" 'BEGIN{ printf "%.1f", b - a }')"
+    say "   CoAP/MQTT section: $PROTO_SECONDS s"
 fi
 
 # ---------------------------------------------------------------- discovery over 100 000 resources
@@ -735,6 +982,33 @@ if [[ "$TLS" == 1 ]]; then
         S[ratio.tls_${what}_cpu]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
     done
 fi
+# CoAP/MQTT: medians over the rounds; the ratios to HTTP within each round, then their median.
+PROTO_PAIRS=()
+if ((PROTO)); then
+    for n in "${PROTO_RUNS[@]}"; do
+        for key in rate p50_us p99_us mean_us max_us server_cpu_us client_cpu_us; do
+            vals=()
+            for ((round = 1; round <= ROUNDS; round++)); do vals+=("${P[$round.$n.$key]}"); done
+            S[proto.$n.$key]="$(median "${vals[@]}")"
+            [[ "$key" != rate ]] || S[proto.$n.rate_rounds]="$(IFS=,; echo "${vals[*]}")"
+        done
+        sum=0
+        for ((round = 1; round <= ROUNDS; round++)); do sum=$((sum + P[$round.$n.ops])); done
+        S[proto.$n.ops]=$sum
+    done
+    for n in "${PROTO_RUNS[@]}"; do [[ "$n" == http_* ]] || PROTO_PAIRS+=("$n"); done
+    for n in "${PROTO_PAIRS[@]}"; do
+        den="http_${n#*_}"
+        vals=() cvals=()
+        for ((round = 1; round <= ROUNDS; round++)); do
+            vals+=("$(ratio "${P[$round.$n.rate]}" "${P[$round.$den.rate]}")")
+            cvals+=("$(ratio "${P[$round.$n.server_cpu_us]}" "${P[$round.$den.server_cpu_us]}")")
+        done
+        S[ratio.${n}_http]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+        S[ratio.${n}_http.rounds]="$(IFS=,; echo "${vals[*]}")"
+        S[ratio.${n}_http_cpu]="$(awk -v m="$(median "${cvals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+    done
+fi
 # The decision target holds when both cases stay under it: the fastest batch, the one least disturbed by
 # other load on the machine (the median is reported next to it; the instruction count is load-independent).
 VERDICT_ACP_NS="$(awk -v g="${A[granted.ns_min]}" -v d="${A[denied.ns_min]}" -v t="$TARGET_ACP_NS" \
@@ -775,6 +1049,21 @@ if [[ "$TLS" == 1 ]]; then
         ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tls_cert.rounds]}")"
 else
     say "   TLS: skipped (TLS=0)"
+fi
+if ((PROTO)); then
+    say "   CoAP / MQTT against plain HTTP ($PROTO_DURATION s per run, $PROTO_INFLIGHT requests in flight, From $ORIGIN$(
+        ((ROUNDS == 1)) || echo ", median of $ROUNDS rounds")):"
+    for n in "${PROTO_RUNS[@]}"; do
+        r=""
+        [[ "$n" == http_* ]] || r="x${S[ratio.${n}_http]} of HTTP (server CPU/request x${S[ratio.${n}_http_cpu]})"
+        printf '     %-14s %10s req/s   p50 %8.3f ms   p99 %8.3f ms   server CPU %7s µs/request   %s\n' "$n" \
+            "${S[proto.$n.rate]}" "$(awk "BEGIN{print ${S[proto.$n.p50_us]}/1000}")" \
+            "$(awk "BEGIN{print ${S[proto.$n.p99_us]}/1000}")" "${S[proto.$n.server_cpu_us]}" "$r"
+    done
+    [[ "$COAP" == 1 ]] || say "     CoAP: skipped (COAP=0)"
+    [[ "$MQTT" == 1 ]] || say "     MQTT: skipped (MQTT=0)"
+else
+    say "   CoAP/MQTT: skipped (COAP=0 MQTT=0)"
 fi
 if [[ "$DISCOVERY" == 1 ]]; then
     say "   discovery over ${D[resources]} resources, $DISC_REQUESTS requests per query$(
@@ -849,6 +1138,23 @@ fi
         say "ratio.tls_cert_plain_rounds=${S[ratio.tls_cert.rounds]}"
         say "ratio.tls_psk_plain_server_cpu=${S[ratio.tls_psk_cpu]}"
         say "ratio.tls_cert_plain_server_cpu=${S[ratio.tls_cert_cpu]}"
+    fi
+    say "coap.enabled=$COAP"
+    say "mqtt.enabled=$MQTT"
+    if ((PROTO)); then
+        say "proto.duration_s=$PROTO_DURATION"
+        say "proto.inflight=$PROTO_INFLIGHT"
+        say "proto.section_seconds=$PROTO_SECONDS"
+        for n in "${PROTO_RUNS[@]}"; do
+            for k in rate rate_rounds ops p50_us p99_us mean_us max_us server_cpu_us client_cpu_us; do
+                say "proto.$n.$k=${S[proto.$n.$k]}"
+            done
+        done
+        for n in "${PROTO_PAIRS[@]}"; do
+            say "ratio.${n}_http=${S[ratio.${n}_http]}"
+            say "ratio.${n}_http_rounds=${S[ratio.${n}_http.rounds]}"
+            say "ratio.${n}_http_server_cpu=${S[ratio.${n}_http_cpu]}"
+        done
     fi
     say "discovery.enabled=$DISCOVERY"
     if [[ "$DISCOVERY" == 1 ]]; then
