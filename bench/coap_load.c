@@ -196,8 +196,9 @@ static void record(double secs)
 static void send_request(struct slot *sl)
 {
     coap_session_t *s = sl->s;
-    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, mode == MODE_CREATE ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET,
-                                    coap_new_message_id(s), coap_session_max_pdu_size(s));
+    coap_pdu_t *pdu =
+        coap_pdu_init(COAP_MESSAGE_CON, mode == MODE_CREATE ? COAP_REQUEST_CODE_POST : COAP_REQUEST_CODE_GET,
+                      coap_new_message_id(s), coap_session_max_pdu_size(s));
     if (pdu == NULL)
         die("coap_pdu_init failed");
     uint8_t tok[8];
@@ -271,7 +272,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
         first_rsc = rsc;
     }
     long want = expect_rsc >= 0 ? expect_rsc : (mode == MODE_CREATE ? 2001 : 2000);
-    unsigned want_code = expect_rsc >= 0 ? 0 : (mode == MODE_CREATE ? COAP_RESPONSE_CODE(201) : COAP_RESPONSE_CODE(205));
+    unsigned want_code =
+        expect_rsc >= 0 ? 0 : (mode == MODE_CREATE ? COAP_RESPONSE_CODE(201) : COAP_RESPONSE_CODE(205));
     bool ok = true;
     if (rsc != want || (want_code != 0 && code != want_code)) {
         size_t len = 0;
@@ -381,7 +383,10 @@ static size_t read_hex_key(const char *file, uint8_t *key, size_t cap)
     while ((c = fgetc(f)) != EOF) {
         if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
             continue;
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (v < 0)
             die("%s: not a hex key", file);
         if (hi < 0) {
@@ -401,10 +406,11 @@ static size_t read_hex_key(const char *file, uint8_t *key, size_t cap)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: warden-coap-load retrieve|create --port P --path cse-in/AE/CNT[/CIN] --origin O [--host 127.0.0.1]\n"
-            "         [--psk-identity ID --psk-key-file HEXFILE] [--sessions 4] [--duration 5] [--count N]\n"
-            "         [--timeout 5] [--max-errors 100] [--rvi 3] [--body JSON] [--ri-prefix C] [--expect RSC]\n");
+    fprintf(
+        stderr,
+        "usage: warden-coap-load retrieve|create --port P --path cse-in/AE/CNT[/CIN] --origin O [--host 127.0.0.1]\n"
+        "         [--psk-identity ID --psk-key-file HEXFILE] [--sessions 4] [--duration 5] [--count N]\n"
+        "         [--timeout 5] [--max-errors 100] [--rvi 3] [--body JSON] [--ri-prefix C] [--expect RSC]\n");
     exit(2);
 }
 
@@ -581,8 +587,8 @@ int main(int argc, char **argv)
     bool ok = nerrors == 0 && nlat > 0;
     printf("COAP_RESULT mode=%s sec=%s sessions=%d seconds=%.3f ops=%zu rate=%.1f p50_us=%.0f p90_us=%.0f p99_us=%.0f "
            "mean_us=%.0f max_us=%.0f first_code=%d.%02d first_rsc=%ld",
-           mode == MODE_CREATE ? "create" : "retrieve", psk_identity != NULL ? "dtls-psk" : "udp", nsessions, secs, nlat,
-           (double)nlat / secs, pct(lat, nlat, 50) * 1e6, pct(lat, nlat, 90) * 1e6, pct(lat, nlat, 99) * 1e6,
+           mode == MODE_CREATE ? "create" : "retrieve", psk_identity != NULL ? "dtls-psk" : "udp", nsessions, secs,
+           nlat, (double)nlat / secs, pct(lat, nlat, 50) * 1e6, pct(lat, nlat, 90) * 1e6, pct(lat, nlat, 99) * 1e6,
            nlat > 0 ? sum / (double)nlat * 1e6 : 0.0, nlat > 0 ? lat[nlat - 1] * 1e6 : 0.0,
            first_code < 0 ? 0 : first_code >> 5, first_code < 0 ? 0 : first_code & 0x1f, first_rsc);
     for (int e = 0; e < E_COUNT; e++)

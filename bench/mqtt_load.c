@@ -143,8 +143,9 @@ static void send_request(struct slot *sl)
     sl->rqi_len = (size_t)snprintf(sl->rqi, sizeof sl->rqi, "%s%d-%ld.%ld", ri_prefix, sl->id, run_tag, sl->seq);
     int n;
     if (mode == MODE_CREATE)
-        n = snprintf(msg, msgcap, "{\"op\":1,\"to\":\"%s\",\"fr\":\"%s\",\"rqi\":\"%s\",\"rvi\":\"%s\",\"ty\":4,\"pc\":%s}",
-                     to, origin, sl->rqi, rvi, body);
+        n = snprintf(msg, msgcap,
+                     "{\"op\":1,\"to\":\"%s\",\"fr\":\"%s\",\"rqi\":\"%s\",\"rvi\":\"%s\",\"ty\":4,\"pc\":%s}", to,
+                     origin, sl->rqi, rvi, body);
     else
         n = snprintf(msg, msgcap, "{\"op\":2,\"to\":\"%s\",\"fr\":\"%s\",\"rqi\":\"%s\",\"rvi\":\"%s\"}", to, origin,
                      sl->rqi, rvi);
@@ -310,7 +311,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     const char *rqi;
     size_t rqi_len;
     if (parse_response(payload, len, &rsc, &rqi, &rqi_len) != 0 || rqi == NULL) {
-        note_error(E_RQI, "a response that is not a primitive with an rqi: %.*s", (int)(len < 200 ? len : 200), payload);
+        note_error(E_RQI, "a response that is not a primitive with an rqi: %.*s", (int)(len < 200 ? len : 200),
+                   payload);
         return;
     }
     /* the slot from <ri-prefix><slot>-<n> */
@@ -511,7 +513,8 @@ int main(int argc, char **argv)
     mosquitto_message_callback_set(mosq, on_message);
     int rc = mosquitto_connect(mosq, host, port, 30);
     if (rc != MOSQ_ERR_SUCCESS) {
-        note_error(E_CONN, "connect %s:%d: %s", host, port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        note_error(E_CONN, "connect %s:%d: %s", host, port,
+                   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         stop = true;
     }
     double give_up = now_s() + timeout_s;
