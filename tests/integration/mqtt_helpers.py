@@ -30,7 +30,7 @@ class MqttClient:
     message is kept in ``messages`` (topic, payload bytes), response primitives also by rqi.
     """
 
-    def __init__(self, port, client_id, level=None, extra_topics=(), clean=False):
+    def __init__(self, port, client_id, level=None, extra_topics=(), clean=False, tls=None):
         self.port = port
         self.client_id = client_id
         self.level = level or client_id
@@ -46,6 +46,9 @@ class MqttClient:
         self.c.reconnect_delay_set(0.1, 1)
         self.c.max_queued_messages_set(0)
         self.c.max_inflight_messages_set(1000)
+        if tls is not None:
+            # tls: {"ca": broker CA, "cert"/"key": client certificate (optional)}
+            self.c.tls_set(ca_certs=tls["ca"], certfile=tls.get("cert"), keyfile=tls.get("key"))
 
     def start(self, timeout=5.0):
         self.c.connect("127.0.0.1", self.port, keepalive=10)

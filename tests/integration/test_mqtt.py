@@ -8,7 +8,10 @@ comparison).  Clients are paho-mqtt 1.x (Debian python3-paho-mqtt), QoS 1.
 """
 
 import json
+import os
+import shutil
 import struct
+import tempfile
 import threading
 import time
 import unittest
@@ -456,6 +459,65 @@ class MqttBindingTest(_MqttCase):
         self.assertIsNotNone(m, "no 4000 for CBOR with a byte string")
 
 
+class MqttFloodTest(_MqttCase):
+    """Robustness: junk and oversized payloads on the request topic are answered (or dropped) without
+    the CSE's memory growing without bound, and a valid request after them is answered promptly."""
+
+    warden_args = ("--limits.max_body=65536",)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.server.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def flood(self, c, n, big):
+        topic = "/oneM2M/req/%s/%s/json" % (c.level, CSE_LEVEL)
+        tag = uniq("").encode()  # every payload different: identical ones would be taken for redeliveries
+        for i in range(n):
+            if i % 50 == 0:
+                c.publish(topic, big + b"%s %d" % (tag, i))  # over limits.max_body
+            else:
+                c.publish(topic, b"junk %s %d \xff{" % (tag, i))  # not a primitive
+        c.publish("/oneM2M/req/%s/%s/yaml" % (c.level, CSE_LEVEL), b"x" * 1000)  # unusable topic
+
+    def test_flood_of_junk_then_a_valid_request(self):
+        c = self.client("Cflood" + uniq(""))
+        self.register(c)
+        big = b"{" + b" " * 200000 + b"}"
+        sink = self.client("Csink" + uniq(""))  # the answers are read, so the broker does not pile them up
+        self.flood(c, 500, big)  # warm-up: allocator pools, broker session
+        time.sleep(1.0)
+        base = self.rss_kb()
+        t0 = time.monotonic()
+        self.flood(c, 2000, big)
+        p = self.prim(2, CSE_RN, c.level)
+        c.publish("/oneM2M/req/%s/%s/json" % (c.level, CSE_LEVEL), p)
+        rsp = c.wait_rqi(p["rqi"], timeout=10)
+        took = time.monotonic() - t0
+        self.assertPrim(rsp, 2000)
+        self.assertLess(took, 10.0)
+        grown = self.rss_kb() - base
+        with open(self.server.binary, "rb") as f:
+            sanitized = b"__asan_init" in f.read()  # ASan's quarantine keeps freed memory a while
+        if not sanitized:
+            self.assertLess(grown, 32 * 1024, "RSS grew by %d KiB after 2000 junk messages" % grown)
+        # every junk message got its 4000 (no rqi), the oversized ones as well
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with c.lock:
+                answers = sum(1 for m in c.messages if m[0].startswith("/oneM2M/resp/") and b'"rqi"' not in m[1])
+            if answers >= 2500:
+                break
+            time.sleep(0.1)
+        self.assertEqual(answers, 2500)
+        self.assertTrue(self.server.running())
+        if os.environ.get("WARDEN_MQTT_VERBOSE"):
+            print("flood: valid answer after %.2fs, RSS %+d KiB" % (took, grown))
+        del sink
+
+
 class MqttAuthenticatedTest(_MqttCase):
     """mqtt.authenticated=1 behind a broker that restricts every ClientId to its own topics."""
 
@@ -602,6 +664,39 @@ class MqttBrokerRestartTest(_MqttCase):
         rsp = self.assertPrim(c.request(self.prim(2, ae + "/t", c.level)), 2000)
         self.assertEqual(rsp["pc"]["m2m:cnt"]["cni"], len(rqis))
 
+    # TS-0010 §6.6 + notification policy: made while the broker is away, published when it is back
+    def test_ts0010_6_6_notification_queued_while_broker_away(self):
+        c = self.client("Cnq" + uniq(""))
+        self.register(c)
+        topic = "ntfq/" + uniq("t")
+        listener = self.client("Lnq" + uniq(""), extra_topics=[topic])
+        ae = "%s/%s" % (CSE_RN, c.level)
+        self.assertPrim(c.request(self.prim(1, ae, c.level, ty=TY_CNT, pc={"m2m:cnt": {"rn": "n"}})), 2001)
+        nu = "mqtt://127.0.0.1:%d/%s" % (self.broker.port, topic)
+        self.assertPrim(c.request(self.prim(1, ae + "/n", c.level, ty=TY_SUB,
+                                            pc={"m2m:sub": {"rn": "s", "nu": [nu], "enc": {"net": [3]}}})), 2001)
+        self.broker.stop()
+        try:
+            time.sleep(0.3)
+            # the triggering request goes over HTTP; the CSE cannot reach the broker now
+            for con in ("while-away-1", "while-away-2"):
+                r = self.http.create("/%s/n" % ae, TY_CIN, {"con": con}, origin=c.level, root="m2m:cin")
+                self.assertEqual(r.rsc, 2001)
+            time.sleep(0.3)
+        finally:
+            self.broker.start()
+        got = []
+        for con in ("while-away-1", "while-away-2"):
+            m = listener.wait_message(lambda m, con=con: m[0] == topic and con.encode() in m[1], timeout=8)
+            self.assertIsNotNone(m, "notification %s made while the broker was away never arrived:\n%s"
+                                 % (con, self.server.output()[-3000:]))
+            got.append(json.loads(m[1])["pc"]["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"])
+        self.assertEqual(got, ["while-away-1", "while-away-2"])
+        time.sleep(0.3)
+        with listener.lock:
+            n = sum(1 for m in listener.messages if m[0] == topic)
+        self.assertEqual(n, 2, "each notification once")
+
     def test_ts0010_6_3_3_broker_crash_reconnect_within_backoff(self):
         c = self.client("Ccrash" + uniq(""))
         self.register(c)
@@ -628,6 +723,155 @@ class MqttBrokerRestartTest(_MqttCase):
         rqis = self.run_traffic(c, 15, lambda: None)
         missing = self.check_exactly_once(c, rqis, 5)
         self.assertEqual(missing, [])
+
+
+class MqttTlsTest(unittest.TestCase):
+    """TS-0010 §6.2, §7.1: MQTT over TLS with client certificates (mqtt.tls, mqtt.ca, mqtt.cert, mqtt.key).
+
+    The broker (tools/mosquitto/mosquitto.conf settings: require_certificate, use_identity_as_username,
+    use_username_as_clientid, acl.conf) takes the certificate's subject CN as the username and ClientId.
+    ``wardenctl ca issue`` certificates carry the identity in subjectAltName only (subject O=<spid>), which
+    mosquitto cannot use: clients get certificates from the same CA with CN = their oneM2M ID as well
+    (openssl x509 -req), as tools/mosquitto/README.md explains."""
+
+    @classmethod
+    def setUpClass(cls):
+        if SKIP:
+            raise unittest.SkipTest(SKIP)
+        from tls_helpers import SPID, Ctl, Pki
+        cls.tmp = tempfile.mkdtemp(prefix="warden-mqtts-")
+        ctl = Ctl(store_path=os.path.join(cls.tmp, "ctl.db"))
+        cls.pki = Pki(ctl, os.path.join(cls.tmp, "ca"))
+        cls.other = Pki(ctl, os.path.join(cls.tmp, "other-ca"))
+        bcert, bkey, _ = cls.pki.issue("/id-in", name="broker", ips=["127.0.0.1"])
+
+        def cn_cert(pki, cn, name):
+            crt, key, _ = pki.craft(name, san="URI://%s/id-in/%s" % (SPID, cn), subject="/O=%s/CN=%s" % (SPID, cn))
+            return {"ca": cls.pki.ca_pem, "cert": crt, "key": key}
+
+        cls.cn_cert = staticmethod(cn_cert)
+        cse = cn_cert(cls.pki, CSE_LEVEL, "cse")
+        cls.broker = PrivateBroker(acl=True, tls={"ca": cls.pki.ca_pem, "cert": bcert, "key": bkey}).start()
+        cls.cse_tls = ["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % cls.broker.port, "--mqtt.tls=1",
+                       "--mqtt.cert=%s" % cse["cert"], "--mqtt.key=%s" % cse["key"]]
+        cls.server = WardenServer(extra_args=cls.cse_tls + ["--mqtt.ca=%s" % cls.pki.ca_pem,
+                                                            "--mqtt.authenticated=1"])
+        try:
+            cls.server.start()
+        except Exception:
+            cls.broker.cleanup()
+            raise
+        cls.clients = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in getattr(cls, "clients", []):
+            try:
+                c.stop()
+            except Exception:
+                pass
+        try:
+            if cls.server.running():
+                rc = cls.server.stop()
+                if rc != 0:
+                    raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
+        finally:
+            cls.server.cleanup()
+            cls.broker.cleanup()
+            if not os.environ.get("WARDEN_KEEP_TMP"):
+                shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tls_client(self, level, tls):
+        c = MqttClient(self.broker.port, level, tls=tls).start()
+        self.clients.append(c)
+        return c
+
+    def first_answer(self, c, prim, timeout=5.0):
+        """Publish until the CSE answers (it may still be connecting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = dict(prim, rqi=uniq("t"))
+            c.request(p, wait=False)
+            try:
+                return c.wait_rqi(p["rqi"], 0.5)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no answer over mqtts:\n%s\n%s" % (self.server.output(), self.broker.log()))
+
+    def refused(self, client_id, tls, wait=1.5):
+        """True when a client with these TLS settings cannot get a session at the broker."""
+        c = MqttClient(self.broker.port, client_id, tls=tls)
+        try:
+            c.c.connect("127.0.0.1", self.broker.port, keepalive=10)
+        except (OSError, ValueError):
+            return True  # the TLS handshake failed
+        deadline = time.monotonic() + wait
+        try:
+            while time.monotonic() < deadline and not c.connected.is_set():
+                try:
+                    if c.c.loop(0.1) != paho.MQTT_ERR_SUCCESS:
+                        return True  # closed by the broker (CONNACK refused, or a TLS alert)
+                except (OSError, ValueError):
+                    return True
+            return not c.connected.is_set()
+        finally:
+            try:
+                c.c.disconnect()
+            except (OSError, ValueError):
+                pass
+
+    def test_ts0010_7_1_tls_registration_and_crud(self):
+        lvl = "Ctls" + uniq("")
+        c = self.tls_client(lvl, self.cn_cert(self.pki, lvl, lvl))
+        reg = self.first_answer(c, {"op": 1, "to": CSE_RN, "fr": lvl, "rvi": "3", "ty": TY_AE,
+                                    "pc": {"m2m:ae": {"rn": lvl, "api": "Ntls", "rr": False}}})
+        self.assertEqual(reg["rsc"], 2001, reg)
+        self.assertEqual(reg["pc"]["m2m:ae"]["aei"], lvl)
+        ae = "%s/%s" % (CSE_RN, lvl)
+
+        def req(op, to, **kw):
+            p = {"op": op, "to": to, "fr": lvl, "rqi": uniq("q"), "rvi": "3"}
+            p.update(kw)
+            return c.request(p)
+        self.assertEqual(req(1, ae, ty=TY_CNT, pc={"m2m:cnt": {"rn": "c"}})["rsc"], 2001)
+        self.assertEqual(req(1, ae + "/c", ty=TY_CIN, pc={"m2m:cin": {"con": "over tls"}})["rsc"], 2001)
+        self.assertEqual(req(2, ae + "/c/la")["pc"]["m2m:cin"]["con"], "over tls")
+        self.assertEqual(req(3, ae + "/c", pc={"m2m:cnt": {"lbl": ["t"]}})["rsc"], 2004)
+        self.assertEqual(req(4, ae + "/c")["rsc"], 2002)
+        # the SA is the broker-authenticated identity: another AE's From is 4106
+        self.assertEqual(req(2, ae, fr="Cother")["rsc"], 4106)
+        self.assertIn("u'%s'" % lvl, self.broker.log())
+
+    def test_ts0010_7_1_clients_without_a_valid_certificate_cannot_connect(self):
+        lvl = "Cbad" + uniq("")
+        self.assertTrue(self.refused(lvl, {"ca": self.pki.ca_pem}), "connected without a certificate")
+        other = self.cn_cert(self.other, lvl, "x" + lvl)
+        other["ca"] = self.pki.ca_pem
+        self.assertTrue(self.refused(lvl, other), "connected with a certificate of another CA")
+        # a wardenctl certificate (identity in subjectAltName, no CN): mosquitto has no username for it
+        crt, key, _ = self.pki.issue(lvl, name="san" + lvl)
+        self.assertTrue(self.refused(lvl, {"ca": self.pki.ca_pem, "cert": crt, "key": key}),
+                        "connected with a certificate without CN")
+        # and a good one does (the broker works)
+        self.assertFalse(self.refused(lvl, self.cn_cert(self.pki, lvl, "ok" + lvl)))
+
+    def test_ts0010_7_1_wrong_ca_keeps_retrying(self):
+        srv = WardenServer(extra_args=self.cse_tls + ["--mqtt.ca=%s" % self.other.ca_pem, "--mqtt.client_id=id-x",
+                                                      "--log.level=info"])
+        srv.start()
+        try:
+            before = self.broker.log().count("New connection from")
+            time.sleep(3.0)
+            self.assertTrue(srv.running(), srv.output())
+            attempts = self.broker.log().count("New connection from") - before
+            self.assertGreaterEqual(attempts, 2, "no retries:\n%s" % srv.output())
+            out = srv.output()
+            self.assertIn("certificate verify failed", out)
+            self.assertEqual(out.count("mqtt: cannot connect"), 1, "logged once per outage:\n" + out)
+            self.assertNotIn("connected to", out)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
 
 
 if __name__ == "__main__":

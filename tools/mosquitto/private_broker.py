@@ -14,8 +14,12 @@ As a module:
     b.kill(); b.start()        # SIGKILL, then start again on the same port
     b.cleanup()
 
+    # TLS only (TS-0010 §6.2, §7.1), as tools/mosquitto/mosquitto.conf: client certificates required,
+    # the certificate's CN becomes the username and the ClientId, the full acl.conf applies
+    b = PrivateBroker(acl=True, tls={"ca": "ca.pem", "cert": "broker.pem", "key": "broker.key"}).start()
+
 From the shell (prints the port, runs until Ctrl-C):
-    tools/mosquitto/private_broker.py [--acl] [--cse id-in] [--port N]
+    tools/mosquitto/private_broker.py [--acl] [--cse id-in] [--port N] [--tls CA CERT KEY]
 """
 
 import argparse
@@ -51,9 +55,10 @@ class BrokerError(Exception):
 
 
 class PrivateBroker:
-    def __init__(self, port=None, acl=False, cse="id-in", tmpdir=None):
+    def __init__(self, port=None, acl=False, cse="id-in", tmpdir=None, tls=None):
         self.port = port or free_port()
         self.acl = acl
+        self.tls = tls
         self.cse = cse
         self.own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="warden-mqtt-")
@@ -69,7 +74,24 @@ class PrivateBroker:
             # read this private directory)
             "user %s" % pwd.getpwuid(os.getuid()).pw_name,
             "listener %d 127.0.0.1" % self.port,
-            "allow_anonymous true",
+        ]
+        if self.tls:
+            # mosquitto takes the username from the certificate's subject CN only (a certificate
+            # without a CN is refused with CONNACK 4, whatever its subjectAltName says); the
+            # username then replaces the ClientId, so %c in the ACL is the authenticated identity
+            lines += [
+                "cafile %s" % os.path.abspath(self.tls["ca"]),
+                "certfile %s" % os.path.abspath(self.tls["cert"]),
+                "keyfile %s" % os.path.abspath(self.tls["key"]),
+                "tls_version tlsv1.2",
+                "require_certificate true",
+                "use_identity_as_username true",
+                "use_username_as_clientid true",
+                "allow_anonymous false",
+            ]
+        else:
+            lines.append("allow_anonymous true")
+        lines += [
             "persistence true",
             "persistence_location %s/" % self.tmpdir,
             "autosave_interval 1",
@@ -83,9 +105,14 @@ class PrivateBroker:
         ]
         if self.acl:
             with open(os.path.join(HERE, "acl.conf")) as f:
-                # the per-ClientId patterns only: test clients are anonymous, so the CSE's
-                # username block of the production file would not apply to it anyway
-                text = "".join(l for l in f if l.startswith("pattern "))
+                if self.tls:
+                    # the production file: every client has a username (its certificate CN), the
+                    # CSE's "user id-in" block included
+                    text = "".join(l.replace("id-in", self.cse) for l in f)
+                else:
+                    # the per-ClientId patterns only: test clients are anonymous, so the CSE's
+                    # username block of the production file would not apply to it anyway
+                    text = "".join(l for l in f if l.startswith("pattern "))
             acl_path = os.path.join(self.tmpdir, "acl.conf")
             with open(acl_path, "w") as f:
                 f.write(text)
@@ -158,8 +185,11 @@ def main():
     ap.add_argument("--port", type=int, default=None)
     ap.add_argument("--acl", action="store_true", help="per-ClientId topic ACL (acl.conf)")
     ap.add_argument("--cse", default="id-in", help="the CSE's topic level / ClientId in the ACL")
+    ap.add_argument("--tls", nargs=3, metavar=("CA", "CERT", "KEY"),
+                    help="TLS listener with client certificates (CN = identity), as mosquitto.conf")
     a = ap.parse_args()
-    b = PrivateBroker(port=a.port, acl=a.acl, cse=a.cse).start()
+    tls = dict(zip(("ca", "cert", "key"), a.tls)) if a.tls else None
+    b = PrivateBroker(port=a.port, acl=a.acl, cse=a.cse, tls=tls).start()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(b.port, flush=True)
     print("config: %s" % b.conf_path, flush=True)
