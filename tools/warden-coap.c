@@ -4,6 +4,7 @@
  * line-oriented form (see usage()). */
 #include <coap3/coap.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,13 @@
 #include "bindings/coap/coap_optfilter.h"
 #include "encoding/cbor_json.h"
 #include "util/mem.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void usage(FILE *f)
 {
@@ -38,16 +46,23 @@ static void usage(FILE *f)
           "  --psk-identity ID  DTLS-PSK identity (a KpsaID)\n"
           "  --psk-key-file F   file holding the PSK as hex ('-' = stdin)\n"
           "  --cert F --key F   DTLS client certificate and key (PEM)   --ca F  trust anchors for the server\n"
+          "  --priority P       GnuTLS priority string for the DTLS session, e.g.\n"
+          "                     NORMAL:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8 (applied after the first\n"
+          "                     ClientHello: the hello the server's cookie exchange asks for carries it)\n"
+          "  --repeat N         send the request N times on one session (default 1)\n"
+          "  --interval MS      pause between the repeated requests (default 0)\n"
           "  --block N          preferred block size 16..1024 (default 1024)\n"
           "  --non              send a NON request (default CON)\n"
           "  --timeout S        seconds to wait for the response (default 10)\n"
-          "output (stdout), one item per line, in this order:\n"
+          "output (stdout), one item per line, in this order (with --repeat: 'request I' first, per request;\n"
+          "  a request without a response prints 'error TEXT' and ends the run):\n"
           "  code C.DD                         CoAP response code, e.g. code 2.01\n"
           "  option NUM NAME VALUE             every response option in order; uint options (oneM2M-RSC,\n"
           "                                    -TY, -CTS, -CTO, -EC, Content-Format, ...) in decimal, others\n"
           "                                    as text (bytes outside printable ASCII as \\xHH)\n"
           "  rsc N / rqi TEXT                  oneM2M-RSC and oneM2M-RQI again (absent when not in the response)\n"
           "  payload TEXT                      the payload on one line (CBOR shown as JSON; empty when none)\n"
+          "  cipher NAME                       DTLS only: the negotiated GnuTLS cipher suite (after the payload)\n"
           "exit status: 0 a response arrived, 1 no response (timeout, DTLS handshake refused), 2 usage\n",
           f);
 }
@@ -59,11 +74,25 @@ struct opt {
 };
 
 struct client {
-    bool done, failed;
+    bool done, failed, closed;
     const char *why;
     coap_pdu_code_t code;
     int nopts;
+    coap_session_t *session;
+    bool secure;
+    bool running; /* between the first request and the end of the last */
 };
+
+/* The negotiated DTLS cipher suite (GnuTLS name). */
+static void print_cipher(coap_session_t *session)
+{
+    coap_tls_library_t lib;
+    gnutls_session_t g = session ? coap_session_get_tls(session, &lib) : NULL;
+    if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS)
+        return;
+    const char *name = gnutls_cipher_suite_get_name(gnutls_kx_get(g), gnutls_cipher_get(g), gnutls_mac_get(g));
+    printf("cipher %s\n", name ? name : "?");
+}
 
 static const char *std_name(unsigned num)
 {
@@ -156,6 +185,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
         print_text(data, len);
     }
     putchar('\n');
+    if (c->secure)
+        print_cipher(session);
     fflush(stdout);
     return COAP_RESPONSE_OK;
 }
@@ -174,6 +205,13 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct client *c = coap_get_app_data(coap_session_get_context(session));
+    if (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED || event == COAP_EVENT_SESSION_CLOSED) {
+        if (!c->closed && c->running && c->done && !c->failed) {
+            printf("closed\n"); /* the server ended the session after answering */
+            fflush(stdout);
+        }
+        c->closed = true;
+    }
     if (!c->done && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)) {
         c->done = c->failed = true;
         c->why = "DTLS handshake failed or the session was closed";
@@ -261,9 +299,9 @@ static int add_extra(coap_optlist_t **ol, const char *spec)
 int main(int argc, char **argv)
 {
     const char *fr = NULL, *rqi = NULL, *rvi = "3", *data = NULL, *data_file = NULL, *psk_id = NULL, *psk_file = NULL,
-               *cert = NULL, *key = NULL, *ca = NULL;
+               *cert = NULL, *key = NULL, *ca = NULL, *priority = NULL;
     const char *extras[64];
-    int nextra = 0, cf = -1, accept = -1, timeout = 10;
+    int nextra = 0, cf = -1, accept = -1, timeout = 10, repeat = 1, interval = 0;
     long ty = -1, block = 1024;
     bool non = false;
     const char *pos[2];
@@ -294,6 +332,13 @@ int main(int argc, char **argv)
             if ((accept = parse_cf(v)) < 0)
                 goto bad;
         } else if (ARG("--opt")) {
+            coap_optlist_t *check = NULL;
+            int bad_opt = add_extra(&check, v);
+            coap_delete_optlist(check);
+            if (bad_opt != 0) {
+                fprintf(stderr, "warden-coap: bad --opt %s\n", v);
+                return 2;
+            }
             if (nextra == 64)
                 goto bad;
             extras[nextra++] = v;
@@ -307,6 +352,16 @@ int main(int argc, char **argv)
             key = v;
         } else if (ARG("--ca")) {
             ca = v;
+        } else if (ARG("--priority")) {
+            priority = v;
+        } else if (ARG("--repeat")) {
+            repeat = atoi(v);
+            if (repeat < 1 || repeat > 1000)
+                goto bad;
+        } else if (ARG("--interval")) {
+            interval = atoi(v);
+            if (interval < 0)
+                goto bad;
         } else if (ARG("--block")) {
             block = strtol(v, NULL, 10);
         } else if (ARG("--timeout")) {
@@ -456,78 +511,119 @@ int main(int argc, char **argv)
         fprintf(stderr, "warden-coap: cannot create the session\n");
         return 1;
     }
-    coap_pdu_t *pdu = coap_pdu_init(non ? COAP_MESSAGE_NON : COAP_MESSAGE_CON, method, coap_new_message_id(session),
-                                    coap_session_max_pdu_size(session));
-    uint8_t tok[8];
-    size_t toklen = 0;
-    coap_session_new_token(session, &toklen, tok);
-    coap_add_token(pdu, toklen, tok);
-    coap_optlist_t *ol = NULL;
-    const uint8_t *p = uri.path.s, *end = uri.path.s + uri.path.length;
-    while (p && p < end) {
-        const uint8_t *s = memchr(p, '/', (size_t)(end - p));
-        size_t l = s ? (size_t)(s - p) : (size_t)(end - p);
-        coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH, l, p));
-        p += l + 1;
-    }
-    p = uri.query.s, end = uri.query.s + uri.query.length;
-    while (p && p < end) {
-        const uint8_t *s = memchr(p, '&', (size_t)(end - p));
-        size_t l = s ? (size_t)(s - p) : (size_t)(end - p);
-        if (l)
-            coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_QUERY, l, p));
-        p += l + 1;
-    }
-    uint8_t ub[4];
-    char rqibuf[32];
-    if (rqi == NULL) {
-        snprintf(rqibuf, sizeof rqibuf, "wc-%ld-%ld", (long)getpid(), (long)time(NULL));
-        rqi = rqibuf;
-    }
-    if (fr)
-        coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_FR, strlen(fr), (const uint8_t *)fr));
-    if (rqi[0])
-        coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_RQI, strlen(rqi), (const uint8_t *)rqi));
-    if (rvi[0])
-        coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_RVI, strlen(rvi), (const uint8_t *)rvi));
-    if (ty >= 0)
-        coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_TY, coap_uint_encode((uint32_t)ty, ub), ub));
-    if (payload && cf >= 0)
-        coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT, coap_uint_encode((uint32_t)cf, ub), ub));
-    if (accept >= 0)
-        coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_ACCEPT, coap_uint_encode((uint32_t)accept, ub), ub));
-    for (int i = 0; i < nextra; i++)
-        if (add_extra(&ol, extras[i]) != 0) {
-            fprintf(stderr, "warden-coap: bad --opt %s\n", extras[i]);
+    if (secure && priority) {
+        /* libcoap fixes the priority of its sessions; the ClientHello that answers the server's
+         * cookie (HelloVerifyRequest) is built from the session's priority when it is sent */
+        coap_tls_library_t lib;
+        gnutls_session_t g = coap_session_get_tls(session, &lib);
+        const char *perr = NULL;
+        if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS || gnutls_priority_set_direct(g, priority, &perr) < 0) {
+            fprintf(stderr, "warden-coap: cannot apply --priority %s%s%s\n", priority, perr ? " at " : "",
+                    perr ? perr : "");
             return 2;
         }
-    if (block >= 16 && block <= 1024) {
-        /* ask for blocks of the preferred size (Block2 with num 0) when not the default */
-        if (block != 1024 && method == COAP_REQUEST_CODE_GET) {
-            unsigned szx = 0;
-            while ((16u << szx) < (unsigned)block && szx < 6)
-                szx++;
-            coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_BLOCK2, coap_uint_encode(szx, ub), ub));
+    }
+    c.session = session;
+    c.secure = secure;
+    int rc = 0;
+    c.running = true;
+    for (int iter = 0; iter < repeat; iter++) {
+        if (iter > 0) {
+            /* keep the session serviced during the pause */
+            for (int64_t end = now_ms() + interval, left; (left = end - now_ms()) > 0;) {
+                coap_io_process(ctx, (unsigned)(left < 100 ? left : 100));
+            }
+        }
+        if (repeat > 1) {
+            printf("request %d\n", iter + 1);
+            fflush(stdout);
+        }
+        c.done = c.failed = false;
+        c.why = NULL;
+        coap_pdu_t *pdu = coap_pdu_init(non ? COAP_MESSAGE_NON : COAP_MESSAGE_CON, method, coap_new_message_id(session),
+                                        coap_session_max_pdu_size(session));
+        uint8_t tok[8];
+        size_t toklen = 0;
+        coap_session_new_token(session, &toklen, tok);
+        coap_add_token(pdu, toklen, tok);
+        coap_optlist_t *ol = NULL;
+        const uint8_t *p = uri.path.s, *end = uri.path.s + uri.path.length;
+        while (p && p < end) {
+            const uint8_t *s = memchr(p, '/', (size_t)(end - p));
+            size_t l = s ? (size_t)(s - p) : (size_t)(end - p);
+            coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_PATH, l, p));
+            p += l + 1;
+        }
+        p = uri.query.s, end = uri.query.s + uri.query.length;
+        while (p && p < end) {
+            const uint8_t *s = memchr(p, '&', (size_t)(end - p));
+            size_t l = s ? (size_t)(s - p) : (size_t)(end - p);
+            if (l)
+                coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_URI_QUERY, l, p));
+            p += l + 1;
+        }
+        uint8_t ub[4];
+        char rqibuf[48];
+        const char *this_rqi = rqi;
+        if (rqi == NULL) {
+            if (repeat > 1)
+                snprintf(rqibuf, sizeof rqibuf, "wc-%ld-%ld-%d", (long)getpid(), (long)time(NULL), iter + 1);
+            else
+                snprintf(rqibuf, sizeof rqibuf, "wc-%ld-%ld", (long)getpid(), (long)time(NULL));
+            this_rqi = rqibuf;
+        }
+        if (fr)
+            coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_FR, strlen(fr), (const uint8_t *)fr));
+        if (this_rqi[0])
+            coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_RQI, strlen(this_rqi), (const uint8_t *)this_rqi));
+        if (rvi[0])
+            coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_RVI, strlen(rvi), (const uint8_t *)rvi));
+        if (ty >= 0)
+            coap_insert_optlist(&ol, coap_new_optlist(COAPM_OPT_TY, coap_uint_encode((uint32_t)ty, ub), ub));
+        if (payload && cf >= 0)
+            coap_insert_optlist(&ol,
+                                coap_new_optlist(COAP_OPTION_CONTENT_FORMAT, coap_uint_encode((uint32_t)cf, ub), ub));
+        if (accept >= 0)
+            coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_ACCEPT, coap_uint_encode((uint32_t)accept, ub), ub));
+        for (int i = 0; i < nextra; i++)
+            (void)add_extra(&ol, extras[i]); /* checked with the arguments */
+        if (block >= 16 && block <= 1024) {
+            /* ask for blocks of the preferred size (Block2 with num 0) when not the default */
+            if (block != 1024 && method == COAP_REQUEST_CODE_GET) {
+                unsigned szx = 0;
+                while ((16u << szx) < (unsigned)block && szx < 6)
+                    szx++;
+                coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_BLOCK2, coap_uint_encode(szx, ub), ub));
+            }
+        }
+        coap_add_optlist_pdu(pdu, &ol);
+        coap_delete_optlist(ol);
+        if (payload && plen)
+            coap_add_data_large_request(session, pdu, plen, (const uint8_t *)payload, NULL, NULL);
+        if (coap_send(session, pdu) == COAP_INVALID_MID) {
+            fprintf(stderr, "warden-coap: cannot send the request\n");
+            rc = 1;
+            break;
+        }
+        /* the deadline in real time: coap_io_process() returns at once while blocks flow, so
+         * counting its calls would give up in the middle of a long block-wise transfer */
+        int64_t deadline = now_ms() + (int64_t)timeout * 1000;
+        while (!c.done && now_ms() < deadline)
+            coap_io_process(ctx, 100);
+        if (!c.done || c.failed) {
+            const char *why = c.done ? c.why : "timeout: no response";
+            fprintf(stderr, "warden-coap: %s\n", why);
+            if (repeat > 1) {
+                printf("error %s\n", why);
+                fflush(stdout);
+            }
+            rc = 1;
+            break;
         }
     }
-    coap_add_optlist_pdu(pdu, &ol);
-    coap_delete_optlist(ol);
-    if (payload && plen)
-        coap_add_data_large_request(session, pdu, plen, (const uint8_t *)payload, NULL, NULL);
-    if (coap_send(session, pdu) == COAP_INVALID_MID) {
-        fprintf(stderr, "warden-coap: cannot send the request\n");
-        return 1;
-    }
-    int waited = 0;
-    while (!c.done && waited < timeout * 1000) {
-        int spent = coap_io_process(ctx, 100);
-        waited += spent > 0 ? spent : 100;
-    }
-    int rc = 0;
-    if (!c.done || c.failed) {
-        fprintf(stderr, "warden-coap: %s\n", c.done ? c.why : "timeout: no response");
-        rc = 1;
-    }
+    if (repeat > 1 && !c.closed)
+        coap_io_process(ctx, 200); /* a close that follows the last response */
+    c.running = false;
     coap_session_release(session);
     coap_free_context(ctx);
     coap_cleanup();

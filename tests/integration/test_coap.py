@@ -1,19 +1,22 @@
 """CoAP binding (TS-0008, docs/http-contract.md "MQTT, CoAP and CBOR"): registration, CRUD,
-discovery, notifications to coap:// URIs, access control, DTLS with PSKs (TS-0003), block-wise
+discovery, notifications to coap:// URIs, access control, DTLS with PSKs and certificates (TS-0003:
+audit reasons of refused handshakes, revocation during a session, the CCM_8 suites), block-wise
 transfer, the oneM2M options in every response, malformed requests, the secure profile.
 Drives build/warden-coap (next to WARDEN_BIN)."""
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import WardenServer, free_port, uniq, main  # noqa: E402
-from tls_helpers import Ctl, kpsa  # noqa: E402
-from coap_helpers import (coap, encode, raw_request, uint, ubytes, NotificationReceiver)  # noqa: E402
+from tls_helpers import Ctl, Pki, kpsa  # noqa: E402
+from coap_helpers import (coap, coap_bin, encode, raw_request, uint, ubytes, NotificationReceiver)  # noqa: E402
 
 
 def udp_port():
@@ -30,13 +33,17 @@ class CoapBase(unittest.TestCase):
     maxDiff = 3000
 
     @classmethod
+    def server_args(cls):
+        return []
+
+    @classmethod
     def setUpClass(cls):
         cls.cport, cls.sport = udp_port(), udp_port()
         cls.srv = WardenServer(extra_args=[
             "--coap.port=%d" % cls.cport, "--coap.address=127.0.0.1",
             "--coaps.port=%d" % cls.sport, "--coaps.address=127.0.0.1",
             "--cse.profile=%s" % cls.profile, "--notify.allow=127.0.0.1/32",
-            "--audit.path=%s" % os.path.join("AUDIT")]).start()
+            "--audit.path=%s" % os.path.join("AUDIT")] + cls.server_args()).start()
         cls.audit = os.path.join(cls.srv.tmpdir, "AUDIT")
         cls.ctl = Ctl(store_path=cls.srv.store_path)
 
@@ -72,6 +79,14 @@ class CoapBase(unittest.TestCase):
                 return [json.loads(line) for line in f if line.strip()]
         except FileNotFoundError:
             return []
+
+    def wait_audit(self, pred, timeout=3.0):
+        end = time.time() + timeout
+        while True:
+            hits = [e for e in self.audit_lines() if pred(e)]
+            if hits or time.time() > end:
+                return hits
+            time.sleep(0.1)
 
 
 class CoapPlainTest(CoapBase):
@@ -144,9 +159,10 @@ class CoapPlainTest(CoapBase):
         ae, rn = self.register()
         self.req("POST", "cse-in/" + rn, fr=ae, ty=3, data='{"m2m:cnt":{"rn":"big"}}')
         con = "x" * 20000
-        # Block1 in (rcn=0: libcoap 4.3.1 stalls on long Block2 answers to a block-wise POST)
-        self.assertCoap(self.req("POST", "cse-in/%s/big?rcn=0" % rn, fr=ae, ty=4,
-                                 data=json.dumps({"m2m:cin": {"con": con}})), "2.01", 2001)
+        # Block1 in, and the 20 KB resource back in Block2 (rcn=1) on the same exchange
+        r = self.assertCoap(self.req("POST", "cse-in/%s/big?rcn=1" % rn, fr=ae, ty=4,
+                                     data=json.dumps({"m2m:cin": {"con": con}})), "2.01", 2001)
+        self.assertEqual(r.json()["m2m:cin"]["con"], con)
         r = self.assertCoap(self.req("GET", "cse-in/%s/big/la" % rn, fr=ae), "2.05", 2000)
         self.assertEqual(r.json()["m2m:cin"]["con"], con)
 
@@ -257,8 +273,133 @@ class CoapDtlsPskTest(CoapBase):
     def test_ts0003_10_2_wrong_key_refused(self):
         stem = "C" + uniq("wk")
         kid, _ = self.psk(stem)
-        r = self.req("GET", "cse-in", secure=True, fr=stem, psk=(kid, "11" * 32), timeout=3)
+        r = self.req("GET", "cse-in", secure=True, fr=stem, psk=(kid, "11" * 32), timeout=2)
         self.assertIsNone(r.code, r)
+        # DTLS drops records it cannot decrypt: the server learns of the wrong key when the
+        # unfinished handshake times out
+        hits = self.wait_audit(lambda e: e.get("event") == "authn-fail" and e.get("reason") == "psk-mismatch"
+                               and e.get("credential") == "psk:" + kid, timeout=15)
+        self.assertTrue(hits and hits[0]["binding"] == "coaps", self.audit_lines()[-3:])
+
+    def test_ts0003_10_2_psk_revoked_while_session_open(self):
+        stem = "C" + uniq("ro")
+        kid, key = self.psk(stem)
+        _, rn = self.register(fr=stem, secure=True, psk=(kid, key))
+        argv = [coap_bin(), "--timeout", "3", "--fr", stem, "--psk-identity", kid, "--psk-key-file", "-",
+                "--repeat", "3", "--interval", "1200", "GET", self.url("cse-in/" + rn, secure=True)]
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdin.write(key + "\n")
+        p.stdin.close()
+        lines = []
+        for line in p.stdout:  # the first response, then revoke while the session is open
+            lines.append(line.rstrip("\n"))
+            if line.startswith("cipher "):
+                break
+        self.assertIn("rsc 2000", lines)
+        t0 = time.time()
+        self.ctl.psk_revoke(kid)
+        rest = p.stdout.read().splitlines()
+        p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
+        out = lines + rest
+        self.assertLess(time.time() - t0, 5)
+        i2 = out.index("request 2")
+        self.assertEqual(out[i2 + 1], "code 4.03", out)
+        self.assertIn("rsc 4106", out[i2:], out)
+        self.assertIn("closed", out[i2:], out)  # the server ended the session after the 4106
+        i3 = out.index("request 3")
+        self.assertTrue(out[i3 + 1].startswith("error "), out)  # a new handshake is refused
+        self.assertTrue(self.wait_audit(lambda e: e.get("event") == "authn-fail" and e.get("reason") == "revoked-psk"
+                                        and e.get("credential") == "psk:" + kid))
+
+    def test_ts0003_10_2_psk_ccm8_suite_can_be_forced(self):
+        stem = "C" + uniq("c8")
+        kid, key = self.psk(stem)
+        r = self.req("GET", "cse-in", secure=True, fr=stem, psk=(kid, key),
+                     extra=["--priority", "NORMAL:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8"])
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("cipher PSK_AES_128_CCM_8", r.stdout)
+
+
+class CoapDtlsCertTest(CoapBase):
+    """coaps with certificates (TS-0003 §8.2.2.2): the server's from tls.cert/tls.key, clients' checked
+    against tls.ca and by Warden (revocation, identity); refusals at the handshake are audited."""
+
+    @classmethod
+    def server_args(cls):
+        cls.pkidir = tempfile.mkdtemp(prefix="warden-coap-pki-")
+        ctl = Ctl(store_path=os.path.join(cls.pkidir, "unused.db"))
+        cls.pki = Pki(ctl, os.path.join(cls.pkidir, "ca"))
+        cls.other = Pki(ctl, os.path.join(cls.pkidir, "other"))
+        crt, key, _ = cls.pki.issue("/id-in", name="server", ips=["127.0.0.1"])
+        return ["--tls.cert=%s" % crt, "--tls.key=%s" % key, "--tls.ca=%s" % cls.pki.ca_pem]
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        import shutil
+        shutil.rmtree(cls.pkidir, ignore_errors=True)
+
+    def creq(self, method, path, cert, **kw):
+        extra = ["--cert", cert[0], "--key", cert[1], "--ca", self.pki.ca_pem] + list(kw.pop("extra", []))
+        return self.req(method, path, secure=True, extra=extra, **kw)
+
+    def assertRefused(self, cert, serial, reason):
+        r = self.creq("GET", "cse-in", cert, fr="CAdmin", timeout=3)
+        self.assertIsNone(r.code, r)
+        self.assertNotEqual(r.rc, 0, r)
+        hits = self.wait_audit(lambda e: e.get("event") == "authn-fail" and e.get("credential") == "cert:" + serial)
+        self.assertTrue(hits, self.audit_lines()[-3:])
+        self.assertEqual((hits[0]["reason"], hits[0]["binding"]), (reason, "coaps"), hits)
+
+    def test_ts0003_8_2_2_2_certificate_ae_registers_as_its_stem_and_works(self):
+        stem = "C" + uniq("crt")
+        crt, key, serial = self.pki.issue(stem)
+        rn = uniq("ae")
+        r = self.creq("POST", "cse-in", (crt, key), fr=stem, ty=2,
+                      data=json.dumps({"m2m:ae": {"api": "Ncoap", "rr": False, "rn": rn}}))
+        self.assertCoap(r, "2.01", 2001)
+        self.assertEqual(r.json()["m2m:ae"]["aei"], stem)
+        r = self.assertCoap(self.creq("POST", "cse-in/" + rn, (crt, key), fr=stem, ty=3,
+                                      data='{"m2m:cnt":{"rn":"c"}}'), "2.01", 2001)
+        self.assertTrue(r.stdout.splitlines()[-1].startswith("cipher ECDHE_ECDSA_"), r.stdout)
+        self.assertCoap(self.creq("GET", "cse-in/%s/c" % rn, (crt, key), fr=stem), "2.05", 2000)
+        ok = [e for e in self.audit_lines() if e.get("event") == "authn-ok" and e.get("credential") == "cert:" + serial]
+        self.assertTrue(ok, self.audit_lines()[-3:])
+        self.assertEqual(ok[0]["binding"], "coaps")
+        self.assertEqual(ok[0]["identity"], "//warden.example.com/id-in/" + stem)
+
+    def test_ts0004_7_3_2_1_certificate_claiming_other_from_is_4106(self):
+        victim, _ = self.register()
+        stem = "C" + uniq("cs")
+        crt, key, _ = self.pki.issue(stem)
+        self.assertCoap(self.creq("GET", "cse-in", (crt, key), fr=victim), "4.03", 4106)
+        self.assertCoap(self.creq("GET", "cse-in", (crt, key), fr="CAdmin"), "4.03", 4106)
+
+    def test_ts0003_10_2_expired_certificate_refused_at_handshake(self):
+        crt, key, serial = self.pki.issue("C" + uniq("ex"), not_before="20200101T000000",
+                                          not_after="20210101T000000")
+        self.assertRefused((crt, key), serial, "cert-expired")
+
+    def test_ts0003_10_2_certificate_of_another_ca_refused_at_handshake(self):
+        crt, key, serial = self.other.issue("C" + uniq("oc"))
+        self.assertRefused((crt, key), serial, "cert-untrusted")
+
+    def test_ts0003_10_2_revoked_certificate_refused_at_handshake(self):
+        stem = "C" + uniq("rc")
+        crt, key, serial = self.pki.issue(stem)
+        self.assertCoap(self.creq("GET", "cse-in", (crt, key), fr=stem), "4.03", 4106)  # works (not registered)
+        self.ctl.cert_revoke(serial)
+        self.assertRefused((crt, key), serial, "cert-revoked")
+
+    def test_ts0003_10_2_ecdhe_ecdsa_ccm8_suite_can_be_forced(self):
+        stem = "C" + uniq("c8")
+        crt, key, _ = self.pki.issue(stem)
+        r = self.creq("GET", "cse-in", (crt, key), fr=stem,
+                      extra=["--priority", "NORMAL:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-CCM-8"])
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("cipher ECDHE_ECDSA_AES_128_CCM_8", r.stdout)
 
 
 class CoapSecureProfileTest(CoapBase):

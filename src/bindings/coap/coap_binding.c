@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,7 +42,9 @@ struct coap_peer {
     unsigned char key[CRED_KEY_MAX]; /* handed to libcoap during the handshake, wiped when connected */
     coap_bin_const_t keybin;
     coap_session_t *session;
-    bool drop; /* credential revoked: close the session after the response went out */
+    bool drop;      /* credential revoked: close the session after the response went out */
+    bool connected; /* handshake completed (announced once) */
+    bool hooking;   /* DTLS server session whose GnuTLS session has not got Warden's verify function yet */
     struct coap_peer *prev, *next;
 };
 
@@ -220,15 +223,119 @@ static int cert_check(const char *cn, const uint8_t *der, size_t len, coap_sessi
     return 1;
 }
 
+static const char *status_reason(unsigned status)
+{
+    if (status & GNUTLS_CERT_REVOKED)
+        return "cert-revoked";
+    if (status & GNUTLS_CERT_EXPIRED)
+        return "cert-expired";
+    if (status & GNUTLS_CERT_NOT_ACTIVATED)
+        return "cert-not-yet-valid";
+    if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
+        return "cert-bad-usage";
+    return "cert-untrusted";
+}
+
+/* Warden's certificate verification on a DTLS server session, in place of libcoap's (which aborts
+ * untrusted, expired and not yet valid certificates before any application callback, so the audit
+ * log would not learn why): path validation against tls.ca (and tls.crl) with the client-auth
+ * purpose, then tlsauth's checks. A non-zero return aborts the handshake. */
+static int dtls_verify(gnutls_session_t s)
+{
+    coap_session_t *session = gnutls_transport_get_ptr(s);
+    struct coap_binding *cb = session ? binding_of(session) : NULL;
+    if (cb == NULL || cb->tls == NULL)
+        return -1;
+    struct coap_peer *p = peer_of(cb, session, TLS_KIND_CERT);
+    p->tp.kind = TLS_KIND_CERT;
+    unsigned n = 0;
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+    if (chain == NULL || n == 0) {
+        peer_refuse(p, "cert-untrusted", "no client certificate");
+        return -1;
+    }
+    unsigned status = 0;
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    int rc = gnutls_certificate_verify_peers(s, &purpose, 1, &status);
+    if (rc < 0 || status != 0) {
+        /* the serial for the audit line, when the certificate is readable */
+        (void)tlsauth_check_certificate(cb->tls, chain[0].data, chain[0].size, &p->tp);
+        p->tp.cert_ok = false;
+        p->tp.nids = 0;
+        gnutls_datum_t txt = {NULL, 0};
+        if (rc >= 0)
+            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
+        gnutls_free(txt.data);
+        peer_refuse(p, rc < 0 ? "cert-untrusted" : status_reason(status), detail);
+        return -1;
+    }
+    const char *why = tlsauth_check_certificate(cb->tls, chain[0].data, chain[0].size, &p->tp);
+    if (why != NULL) {
+        peer_refuse(p, why, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sessions announced by COAP_EVENT_SERVER_SESSION_NEW get their GnuTLS session with the first
+ * ClientHello (the one the cookie exchange answers); the client's certificate can only come two
+ * datagrams later, so installing the verify function after each libcoap I/O round is in time. */
+static void hook_sessions(struct coap_binding *cb)
+{
+    for (struct coap_peer *p = cb->peers; p; p = p->next) {
+        if (!p->hooking || p->session == NULL)
+            continue;
+        coap_tls_library_t lib;
+        gnutls_session_t g = coap_session_get_tls(p->session, &lib);
+        if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS)
+            continue;
+        p->hooking = false;
+        gnutls_session_set_verify_function(g, dtls_verify);
+        const char *crl = cb->cse->cfg->tls_crl;
+        gnutls_certificate_credentials_t x509 = NULL;
+        if (crl && crl[0] && gnutls_credentials_get(g, GNUTLS_CRD_CERTIFICATE, (void **)&x509) == 0 && x509)
+            gnutls_certificate_set_x509_crl_file(x509, crl, GNUTLS_X509_FMT_PEM);
+    }
+}
+
+/* The negotiated protocol and cipher suite, in the server log (debug). */
+static void log_suite(struct coap_binding *cb, struct coap_peer *p)
+{
+    if (!LOG_ON(cb->cse->log, LOG_DEBUG) || p->session == NULL)
+        return;
+    coap_tls_library_t lib;
+    gnutls_session_t g = coap_session_get_tls(p->session, &lib);
+    char *desc = g && lib == COAP_TLS_LIBRARY_GNUTLS ? gnutls_session_get_desc(g) : NULL;
+    const char *suite = g && lib == COAP_TLS_LIBRARY_GNUTLS
+                            ? gnutls_cipher_suite_get_name(gnutls_kx_get(g), gnutls_cipher_get(g), gnutls_mac_get(g))
+                            : NULL;
+    log_write(cb->cse->log, LOG_DEBUG, "coaps: %s %s: %s %s", p->tp.peer, p->tp.cred, desc ? desc : "?",
+              suite ? suite : "");
+    gnutls_free(desc);
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct coap_binding *cb = binding_of(session);
+    if (cb != NULL && cb->tls != NULL && event == COAP_EVENT_SERVER_SESSION_NEW &&
+        coap_session_get_proto(session) == COAP_PROTO_DTLS) {
+        struct coap_peer *np = peer_of(cb, session, TLS_KIND_CERT);
+        np->hooking = true;
+        return 0;
+    }
     struct coap_peer *p = coap_session_get_app_data(session);
     if (cb == NULL || p == NULL || coap_session_get_type(session) != COAP_SESSION_TYPE_SERVER)
         return 0;
     switch (event) {
-    case COAP_EVENT_DTLS_CONNECTED: {
+    case COAP_EVENT_DTLS_CONNECTED:
+    case COAP_EVENT_SESSION_CONNECTED: { /* libcoap 4.3.1's server reports the latter only */
+        if (p->connected)
+            break;
+        p->connected = true;
         cred_wipe(p->key, sizeof p->key);
+        log_suite(cb, p);
         struct cse_secctx sec; /* records authn-ok with the bound identity */
         memset(&sec, 0, sizeof sec);
         if (tlsauth_request(&p->tp, &sec) != 0)
@@ -272,17 +379,8 @@ static void send_response(struct coap_req *x, coap_resource_t *resource, coap_se
 {
     struct coap_binding *cb = x->cb;
     struct cse_response *rsp = &x->rsp;
-    char *body = rsp->body;
-    size_t len = rsp->body_len;
-    rsp->body = NULL;
-    if (body == NULL && !rsc_is_success(rsp->rsc)) {
-        struct buf b;
-        buf_init(&b);
-        buf_puts(&b, "{\"m2m:dbg\":");
-        buf_json_str(&b, rsp->message ? rsp->message : rsc_name(rsp->rsc));
-        buf_putc(&b, '}');
-        body = buf_take(&b, &len);
-    }
+    size_t len;
+    char *body = response_take_body(rsp, &len);
     if (x->req.op == OP_NOTIFY && rsp->rsc == RSC_OK) { /* TS-0008 Table 6.2.4-1: 2.04, empty payload */
         mem_free(body);
         body = NULL;
@@ -410,6 +508,11 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
     addr_text(coap_session_get_addr_remote(session), x->req.sec.peer, sizeof x->req.sec.peer);
     if (rc == 0 && secure) {
         struct coap_peer *p = coap_session_get_app_data(session);
+        if (p != NULL && !p->connected) { /* libcoap 4.3.1 reports no DTLS_CONNECTED to servers */
+            p->connected = true;
+            cred_wipe(p->key, sizeof p->key);
+            log_suite(cb, p);
+        }
         if (p != NULL && tlsauth_request(&p->tp, &x->req.sec) != 0) {
             p->drop = true;
             rc = response_error(&x->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-revoked",
@@ -734,10 +837,13 @@ static void *coap_loop(void *arg)
             (void)r;
         }
         coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+        hook_sessions(cb);
         bool more = run_completions(cb, false);
         more |= start_notes(cb);
-        if (more)
+        if (more) {
             coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+            hook_sessions(cb);
+        }
         reap_notes(cb, false);
         drop_revoked(cb);
     }
@@ -908,6 +1014,12 @@ static void coap_stop(struct binding *b)
         start_notes(cb);
         reap_notes(cb, true);
         run_completions(cb, true); /* parked requests whose commit came after the drain */
+        /* the context frees its sessions, with or without SERVER_SESSION_DEL: detach the peers first */
+        for (struct coap_peer *p = cb->peers; p; p = p->next)
+            if (p->session) {
+                coap_session_set_app_data(p->session, NULL);
+                p->session = NULL;
+            }
         coap_free_context(cb->ctx);
     }
     while (cb->peers)
