@@ -141,7 +141,7 @@ bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *na
     return true;
 }
 
-static const char *status_reason(unsigned status)
+const char *tlsauth_status_reason(unsigned status)
 {
     if (status & GNUTLS_CERT_REVOKED)
         return "cert-revoked";
@@ -254,7 +254,7 @@ static int verify_peer(gnutls_session_t s)
             gnutls_datum_t txt = {NULL, 0};
             if (rc >= 0)
                 gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
-            why = rc < 0 ? "cert-untrusted" : status_reason(status);
+            why = rc < 0 ? "cert-untrusted" : tlsauth_status_reason(status);
             snprintf(detail, sizeof detail, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
             gnutls_free(txt.data);
         } else {

@@ -80,6 +80,9 @@ void tlsauth_close(struct tls_peer *peer);
  * NULL, or the refusal reason as the audit log names it ("cert-revoked", ...). */
 const char *tlsauth_check_certificate(struct tlsauth *ta, const unsigned char *der, size_t len, struct tls_peer *p);
 
+/* The audit reason for a GnuTLS certificate verification status (gnutls_certificate_status_t bits). */
+const char *tlsauth_status_reason(unsigned status);
+
 /* One audit line about p's authentication ("authn-ok", "authn-fail") with its credential and peer. */
 void tlsauth_audit(struct tls_peer *p, const char *event, const char *reason, const char *detail);
 

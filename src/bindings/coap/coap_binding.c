@@ -223,19 +223,6 @@ static int cert_check(const char *cn, const uint8_t *der, size_t len, coap_sessi
     return 1;
 }
 
-static const char *status_reason(unsigned status)
-{
-    if (status & GNUTLS_CERT_REVOKED)
-        return "cert-revoked";
-    if (status & GNUTLS_CERT_EXPIRED)
-        return "cert-expired";
-    if (status & GNUTLS_CERT_NOT_ACTIVATED)
-        return "cert-not-yet-valid";
-    if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
-        return "cert-bad-usage";
-    return "cert-untrusted";
-}
-
 /* Warden's certificate verification on a DTLS server session, in place of libcoap's (which aborts
  * untrusted, expired and not yet valid certificates before any application callback, so the audit
  * log would not learn why): path validation against tls.ca (and tls.crl) with the client-auth
@@ -268,7 +255,7 @@ static int dtls_verify(gnutls_session_t s)
         char detail[256];
         snprintf(detail, sizeof detail, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
         gnutls_free(txt.data);
-        peer_refuse(p, rc < 0 ? "cert-untrusted" : status_reason(status), detail);
+        peer_refuse(p, rc < 0 ? "cert-untrusted" : tlsauth_status_reason(status), detail);
         return -1;
     }
     const char *why = tlsauth_check_certificate(cb->tls, chain[0].data, chain[0].size, &p->tp);
