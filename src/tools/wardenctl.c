@@ -50,6 +50,9 @@ static int usage(void)
           "  cert revoke SERIAL                   hex serial, ':' allowed\n"
           "  ca init DIR                          development CA (P-256, name constraints on cse.spid)\n"
           "  ca issue DIR --id ID --out PREFIX [--ip ADDR]... [--dns NAME]... [--not-before TS] [--not-after TS]\n"
+          "                                       [--cn NAME] (a subject CN for MQTT brokers, which read only the CN;\n"
+          "                                       such a certificate is for the broker: GnuTLS applies the CA's\n"
+          "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
           "  audit tail [-n N] [-f]\n"
           "  audit verify                         check the audit log's hash chain\n",
           stderr);
@@ -365,7 +368,7 @@ static int add_san(gnutls_x509_crt_t crt, gnutls_x509_subject_alt_name_t type, c
 static int ca_issue(struct ctl *c)
 {
     const char *dir = c->argc > 2 ? c->argv[2] : NULL;
-    const char *idarg = NULL, *out = NULL, *nb = NULL, *na = NULL;
+    const char *idarg = NULL, *out = NULL, *nb = NULL, *na = NULL, *cn = NULL;
     const char *ips[8], *dnss[8];
     int nip = 0, ndns = 0;
     for (int i = 3; i < c->argc; i++) {
@@ -380,6 +383,8 @@ static int ca_issue(struct ctl *c)
             nb = v;
         else if (strcmp(o, "--not-after") == 0)
             na = v;
+        else if (strcmp(o, "--cn") == 0)
+            cn = v;
         else if (strcmp(o, "--ip") == 0 && nip < 8)
             ips[nip++] = v;
         else if (strcmp(o, "--dns") == 0 && ndns < 8)
@@ -393,6 +398,13 @@ static int ca_issue(struct ctl *c)
     struct id id;
     if (!id_parse(&c->idenv, idarg, &id) || (id.kind != ID_AE && id.kind != ID_CSE))
         return fail("--id '%s' is not an AE-ID or a CSE-ID", idarg);
+    /* a CN for peers that read identities from the subject only (mosquitto's use_identity_as_username);
+     * no dots, so that no verifier takes it for a host name under the CA's name constraints */
+    for (const char *p = cn; p && *p; p++)
+        if (!id_char_ok(*p) || *p == '.')
+            return fail("--cn '%s': letters, digits, '-', '_' and '~' only", cn);
+    if (cn && *cn == '\0')
+        return fail("--cn needs a value");
     int64_t t_nb = (int64_t)time(NULL) - 60, t_na = (int64_t)time(NULL) + 365L * 86400;
     if ((nb && !ts_parse(nb, &t_nb)) || (na && !ts_parse(na, &t_na)) || t_na <= t_nb)
         return fail("--not-before/--not-after: timestamps like 20250101T000000, in order");
@@ -403,10 +415,10 @@ static int ca_issue(struct ctl *c)
     char serial[CRED_SERIAL_MAX + 1];
     if (load_ca(dir, &ca, &cakey) != 0 || new_p256(&key) != 0 || gnutls_x509_crt_init(&crt) < 0)
         goto done;
-    /* the identity lives in subjectAltName; the subject only names the organisation, so that no
-     * verifier mistakes a common name for a host name */
+    /* the identity lives in subjectAltName; the subject names the organisation, and a CN only when
+     * asked for (--cn, checked above to look like no host name) */
     char dn[512];
-    snprintf(dn, sizeof dn, "O=%s", c->cfg.cse_spid);
+    snprintf(dn, sizeof dn, "O=%s%s%s", c->cfg.cse_spid, cn ? ",CN=" : "", cn ? cn : "");
     const char *bad = NULL;
     char dnsname[LIMIT_ID_LEN + 1];
     int fail_at = 0;

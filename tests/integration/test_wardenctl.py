@@ -274,6 +274,23 @@ class WardenctlOfflineTest(unittest.TestCase):
         self.assertIn("DNS:cse.%s" % SPID, text)
         self.assertIn("DNS:id-in.%s" % SPID, text)
 
+    def test_contract_wardenctl_ca_issue_cn_for_mqtt_brokers(self):
+        """--cn puts the ID in the subject for brokers that read only the CN (mosquitto); never a
+        name that looks like a host (a dot) or that escapes into other DN attributes."""
+        pki = Pki(self.ctl, os.path.join(self.tmp, "ca"))
+        out = os.path.join(self.tmp, "cnae")
+        p = self.ctl.run("ca", "issue", pki.dir, "--id", "Cae1", "--cn", "Cae1", "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = x509_text(out + ".pem")
+        self.assertRegex(text, r"Subject: .*CN ?= ?Cae1")
+        self.assertIn("URI://%s/id-in/Cae1" % SPID, text)
+        for bad in ("a.b", "x,O=evil", ""):
+            with self.subTest(cn=bad):
+                p = self.ctl.run("ca", "issue", pki.dir, "--id", "Cae2", "--cn", bad,
+                                 "--out", os.path.join(self.tmp, "bad"))
+                self.assertIn(p.returncode, (1, 2), "--cn %r accepted" % bad)
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "bad.pem")))
+
     def test_contract_wardenctl_ca_issue_validity(self):
         pki = Pki(self.ctl, os.path.join(self.tmp, "ca"))
         crt, _, _ = pki.issue("Cold", not_before="20200101T000000", not_after="20210203T040506")
