@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core_int.h"
-#include "security/audit.h"
 #include "security/cred.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -130,33 +129,23 @@ static int create_run(struct store_view *txn, void *arg)
         if (pt && pt->txn_child_added)
             j->result = pt->txn_child_added(&t, &parent, &j->row);
     }
+    /* TS-0003 §8.2.2.1: a key provisioned without an identity gets the AE-ID this registration
+     * allocated, in the same transaction: both commit, or neither (a concurrent registration over
+     * the same key that bound it first makes this one 4106) */
+    if (j->result == 0 && j->bind_kpsa_id) {
+        rc = ops->bind_credential(txn, j->bind_kpsa_id, j->row.cr);
+        if (rc != STORE_OK)
+            j->result = rc == STORE_CONFLICT
+                            ? response_error(j->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",
+                                             "the credential of this security association is bound to another AE")
+                            : response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
     if (j->result == 0 && j->row.ty == TY_SUB && ops->add_nsub(txn, parent.ri, 1) != STORE_OK)
         j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     if (j->result == 0)
         sub_event(&t, &parent, 3 /* create of a direct child */, &j->row, NULL);
     store_row_free(&parent);
     return j->result != 0;
-}
-
-/* TS-0003 §8.2.2.1: a PSK provisioned without an identity is bound to the AE-ID its first
- * registration received, durably and before the 2001 goes out. */
-static void bind_credential(struct create_job *j)
-{
-    struct cse *cse = j->cse;
-    enum cred_status st = cse->creds ? cred_psk_bind(cse->creds, j->bind_kpsa_id, j->row.cr) : CRED_ERROR;
-    if (st == CRED_OK) {
-        LOG(cse->log, LOG_INFO, "credential psk:%s bound to %s at registration", j->bind_kpsa_id, j->row.cr);
-        return;
-    }
-    /* the claim kept other registrations out: only wardenctl (revoked or replaced the key meanwhile)
-     * or a store failure get here; the AE exists, the credential does not speak for it */
-    LOG(cse->log, LOG_WARN, "credential psk:%s could not be bound to %s (%s)", j->bind_kpsa_id, j->row.cr,
-        st == CRED_CONFLICT ? "revoked or replaced meanwhile" : "store failure");
-    struct audit_event ev = {.event = "bind-fail",
-                             .originator = j->row.cr,
-                             .reason = st == CRED_CONFLICT ? "credential-changed" : "store-error",
-                             .credential = j->bind_kpsa_id};
-    audit_record(cse->audit, &ev);
 }
 
 /* On the request's own thread (cse_complete): the response, and the job freed. */
@@ -173,7 +162,7 @@ static void create_finish(void *arg, struct cse_response *rsp_)
         rsp->rsc = RSC_CREATED;
         rsp->location = mem_strdup(j->row.path);
         if (j->bind_kpsa_id)
-            bind_credential(j);
+            LOG(j->cse->log, LOG_INFO, "credential psk:%s bound to %s at registration", j->bind_kpsa_id, j->row.cr);
         struct buf b;
         buf_init(&b);
         switch (j->rcn) {
@@ -209,8 +198,6 @@ static void create_finish(void *arg, struct cse_response *rsp_)
             rsp->body = buf_take(&b, &rsp->body_len);
         buf_free(&b);
     }
-    if (j->bind_kpsa_id)
-        cred_psk_release(j->cse->creds, j->bind_kpsa_id);
     mem_free(j->bind_kpsa_id);
     json_decref(j->res);
     json_decref(j->asked);
@@ -224,6 +211,8 @@ static void create_done(void *arg, bool committed)
 {
     struct create_job *j = arg;
     j->committed = committed;
+    if (committed && j->result == 0 && j->bind_kpsa_id && j->cse->creds)
+        cred_touch(j->cse->creds); /* open connections over this key act as the new AE from now on */
     op_committed(j->cse, committed && j->result == 0, &j->notes,
                  j->rt->ty == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp, create_finish, j,
                  j->done, j->done_arg);
@@ -415,7 +404,10 @@ enum cse_status op_create(struct op_ctx *c)
     }
     struct create_job *j = mem_calloc(1, sizeof *j);
     j->cse = c->cse;
-    j->bind_kpsa_id = c->orig->bind_kpsa_id ? mem_strdup(c->orig->bind_kpsa_id) : NULL;
+    if (c->orig->bind_kpsa_id) {
+        j->bind_kpsa_id = mem_alloc(CRED_KPSAID_MAX + 1);
+        cred_kpsaid_norm(c->orig->bind_kpsa_id, j->bind_kpsa_id);
+    }
     j->rt = rt;
     j->rsp = rsp;
     j->rcn = rcn;
@@ -492,14 +484,6 @@ enum cse_status op_create(struct op_ctx *c)
             rc = response_error(rsp, RSC_BAD_REQUEST, "too-deep", "the resource tree would be deeper than %d",
                                 LIMIT_PATH_DEPTH);
     }
-    /* one registration at a time binds a PSK provisioned with "-": the others are refused here,
-     * before any AE exists that the credential could not speak for */
-    if (rc == 0 && j->bind_kpsa_id &&
-        (c->cse->creds == NULL || cred_psk_claim(c->cse->creds, j->bind_kpsa_id) != CRED_OK)) {
-        MEM_FREE(j->bind_kpsa_id);
-        rc = response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",
-                            "the credential of this security association is bound, or being bound, to another AE");
-    }
     if (rc == 0) {
         row->doc = json_encode(res, NULL); /* here, so the single writer thread need not */
         j->job.run = create_run;
@@ -514,8 +498,6 @@ enum cse_status op_create(struct op_ctx *c)
             return CSE_PENDING;
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     }
-    if (j->bind_kpsa_id)
-        cred_psk_release(c->cse->creds, j->bind_kpsa_id);
     mem_free(j->bind_kpsa_id);
     json_decref(res);
     json_decref(j->asked);

@@ -36,6 +36,15 @@ bool cred_kpsaid_ok(const char *kpsa_id)
     return true;
 }
 
+void cred_kpsaid_norm(const char *in, char out[CRED_KPSAID_MAX + 1])
+{
+    size_t n = strnlen(in, CRED_KPSAID_MAX);
+    memcpy(out, in, n);
+    out[n] = '\0';
+    for (char *p = strchr(out, '@'); p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -54,14 +54,9 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
 enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len);
 /* Revoke: the key is erased from the store (secure_delete), the name stays as a tombstone. */
 enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id);
-/* Bind a credential provisioned with "-" to the ID allocated at registration: CRED_CONFLICT when it
- * is bound already (someone registered first). */
-enum cred_status cred_psk_bind(struct cred_store *cs, const char *kpsa_id, const char *canon_id);
-/* Reserve a credential provisioned with "-" for the one AE registration about to run over it:
- * CRED_CONFLICT when it is bound already or another registration holds it. Release it when that
- * registration ends (after cred_psk_bind on success). The reservation lives in this process only. */
-enum cred_status cred_psk_claim(struct cred_store *cs, const char *kpsa_id);
-void cred_psk_release(struct cred_store *cs, const char *kpsa_id);
+/* Something changed a credential outside this module (the resource store bound a '-' PSK in a
+ * registration's transaction): holders of cached lookups re-check at once. */
+void cred_touch(struct cred_store *cs);
 /* Call fn for every credential, ordered by KpsaID. */
 enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
                                void *arg);
@@ -73,6 +68,8 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial);
 
 /* Validation and normalisation helpers (pure). */
 bool cred_kpsaid_ok(const char *kpsa_id);
+/* The stored form of a KpsaID: the FQDN after '@' in lower case (DNS names are case-insensitive). */
+void cred_kpsaid_norm(const char *in, char out[CRED_KPSAID_MAX + 1]);
 /* "0A:1b:02" -> "a1b02"-style: lowercase hex, separators and leading zeros removed. false if not hex. */
 bool cred_serial_norm(const char *in, char *out, size_t outlen);
 /* Hex text (whitespace ignored) to bytes. Returns the length, or -1 when not hex or longer than max. */

@@ -8,7 +8,6 @@
  * the key with secure_delete on, then truncates the WAL (best effort: a busy server may keep older
  * frames holding the key until its next checkpoint reuses them). KpsaIDs compare with the FQDN part
  * in lower case (DNS names are case-insensitive). */
-#include <ctype.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -35,8 +34,6 @@ struct cred_store {
     bool stopping;
     int interval_ms;
     sqlite3_stmt *cached[4]; /* the lookups of every handshake, prepared once (guarded by lock) */
-    char **claims;           /* KpsaIDs whose binding registration is under way (guarded by lock) */
-    size_t nclaims;
 };
 
 enum { Q_PSK_GET, Q_PSK_KEY, Q_CERT_STATUS, Q_VERSION };
@@ -134,15 +131,6 @@ struct cred_store *cred_open(const char *path, char *err, size_t errlen)
     return cs;
 }
 
-/* KpsaID as stored: the FQDN after '@' in lower case. */
-static void norm_id(const char *in, char out[CRED_KPSAID_MAX + 1])
-{
-    snprintf(out, CRED_KPSAID_MAX + 1, "%s", in);
-    char *at = strchr(out, '@');
-    for (char *p = at; p && *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-}
-
 void cred_close(struct cred_store *cs)
 {
     if (cs == NULL)
@@ -156,9 +144,6 @@ void cred_close(struct cred_store *cs)
     }
     for (size_t i = 0; i < sizeof cs->cached / sizeof cs->cached[0]; i++)
         sqlite3_finalize(cs->cached[i]);
-    for (size_t i = 0; i < cs->nclaims; i++)
-        mem_free(cs->claims[i]);
-    mem_free(cs->claims);
     sqlite3_close(cs->wdb);
     sqlite3_close(cs->db);
     pthread_mutex_destroy(&cs->lock);
@@ -267,7 +252,7 @@ enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const 
         strlen(binding) > CRED_BINDING_MAX)
         return CRED_ERROR;
     char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
+    cred_kpsaid_norm(kpsa_id, id);
     pthread_mutex_lock(&cs->wlock);
     /* a revoked KpsaID may be provisioned again (rotation); an active one may not be overwritten */
     int n = write_stmt(cs,
@@ -291,7 +276,7 @@ static void read_info(sqlite3_stmt *st, struct cred_psk_info *out)
 enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
 {
     char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
+    cred_kpsaid_norm(kpsa_id, id);
     enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
     sqlite3_stmt *st = query(cs, Q_PSK_GET);
@@ -313,7 +298,7 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
 enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
 {
     char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
+    cred_kpsaid_norm(kpsa_id, id);
     enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
     sqlite3_stmt *st = query(cs, Q_PSK_KEY);
@@ -341,7 +326,7 @@ enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsign
 enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
 {
     char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
+    cred_kpsaid_norm(kpsa_id, id);
     pthread_mutex_lock(&cs->wlock);
     int n = write_stmt(cs,
                        "UPDATE cred_psk SET key = zeroblob(length(key)), revoked = ?4 WHERE kpsa_id = ?1"
@@ -357,17 +342,6 @@ enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
     struct cred_psk_info info;
     enum cred_status st = cred_psk_get(cs, id, &info);
     return st == CRED_OK ? CRED_ERROR : st; /* NOT_FOUND, or REVOKED already */
-}
-
-enum cred_status cred_psk_bind(struct cred_store *cs, const char *kpsa_id, const char *canon_id)
-{
-    char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
-    pthread_mutex_lock(&cs->wlock);
-    int n = write_stmt(cs, "UPDATE cred_psk SET binding = ?3 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
-                       id, NULL, 0, canon_id, 0);
-    pthread_mutex_unlock(&cs->wlock);
-    return n < 0 ? CRED_ERROR : n == 0 ? CRED_CONFLICT : CRED_OK;
 }
 
 enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
@@ -415,48 +389,7 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
     return rc;
 }
 
-enum cred_status cred_psk_claim(struct cred_store *cs, const char *kpsa_id)
+void cred_touch(struct cred_store *cs)
 {
-    char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
-    /* the binding is read and the claims are searched in one critical section: a registration that
-     * bound the key released its claim only after its bind committed, so one of the two shows it */
-    enum cred_status rc = CRED_ERROR;
-    pthread_mutex_lock(&cs->lock);
-    sqlite3_stmt *st = query(cs, Q_PSK_GET);
-    if (st != NULL) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            struct cred_psk_info info;
-            read_info(st, &info);
-            rc = info.revoked ? CRED_REVOKED : info.binding[0] ? CRED_CONFLICT : CRED_OK;
-        } else if (r == SQLITE_DONE) {
-            rc = CRED_NOT_FOUND;
-        }
-    }
-    done(st);
-    for (size_t i = 0; i < cs->nclaims && rc == CRED_OK; i++)
-        if (strcmp(cs->claims[i], id) == 0)
-            rc = CRED_CONFLICT;
-    if (rc == CRED_OK) {
-        cs->claims = mem_realloc(cs->claims, (cs->nclaims + 1) * sizeof *cs->claims);
-        cs->claims[cs->nclaims++] = mem_strdup(id);
-    }
-    pthread_mutex_unlock(&cs->lock);
-    return rc;
-}
-
-void cred_psk_release(struct cred_store *cs, const char *kpsa_id)
-{
-    char id[CRED_KPSAID_MAX + 1];
-    norm_id(kpsa_id, id);
-    pthread_mutex_lock(&cs->lock);
-    for (size_t i = 0; i < cs->nclaims; i++)
-        if (strcmp(cs->claims[i], id) == 0) {
-            mem_free(cs->claims[i]);
-            cs->claims[i] = cs->claims[--cs->nclaims];
-            break;
-        }
-    pthread_mutex_unlock(&cs->lock);
+    atomic_fetch_add(&cs->gen, 1);
 }

@@ -176,16 +176,18 @@ static void test_revoked_key_is_erased(void **state)
     }
 }
 
-static void test_bind_at_registration(void **state)
+static void test_kpsaid_fqdn_case_insensitive(void **state)
 {
     struct env *e = *state;
-    assert_int_equal(cred_psk_add(e->cs, "new@warden.example.com", KEY, sizeof KEY, ""), CRED_OK);
-    assert_int_equal(cred_psk_bind(e->cs, "new@warden.example.com", "//warden.example.com/id-in/Cabc"), CRED_OK);
-    /* only once: the second registration over the same key loses */
-    assert_int_equal(cred_psk_bind(e->cs, "new@warden.example.com", "//warden.example.com/id-in/Cdef"), CRED_CONFLICT);
+    char n[CRED_KPSAID_MAX + 1];
+    cred_kpsaid_norm("Dev.One@Warden.EXAMPLE.com", n);
+    assert_string_equal(n, "Dev.One@warden.example.com"); /* the relative part keeps its case */
+    assert_int_equal(cred_psk_add(e->cs, "dev@Warden.Example.COM", KEY, sizeof KEY, ""), CRED_OK);
     struct cred_psk_info info;
-    assert_int_equal(cred_psk_get(e->cs, "new@warden.example.com", &info), CRED_OK);
-    assert_string_equal(info.binding, "//warden.example.com/id-in/Cabc");
+    assert_int_equal(cred_psk_get(e->cs, "dev@warden.example.com", &info), CRED_OK);
+    assert_string_equal(info.kpsa_id, "dev@warden.example.com");
+    assert_int_equal(cred_psk_add(e->cs, "dev@WARDEN.example.com", KEY, sizeof KEY, ""), CRED_EXISTS);
+    assert_int_equal(cred_psk_get(e->cs, "Dev@warden.example.com", &info), CRED_NOT_FOUND);
 }
 
 struct listing {
@@ -275,7 +277,7 @@ int main(void)
         T(test_store_is_owner_only),
         T(test_psk_lifecycle),
         T(test_revoked_key_is_erased),
-        T(test_bind_at_registration),
+        T(test_kpsaid_fqdn_case_insensitive),
         T(test_list_and_cert_revocation),
         T(test_generation_sees_other_process),
     };

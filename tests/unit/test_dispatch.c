@@ -1183,6 +1183,15 @@ static void test_ts0003_8_2_2_1_bind_at_registration(void **state)
     struct cred_psk_info info;
     assert_int_equal(cred_psk_get(cs, "dev@warden.example.com", &info), CRED_OK);
     assert_string_equal(info.binding, canon);
+    /* a second registration over the same key (a connection that still saw it unbound) binds nothing
+     * and leaves no AE behind: the AE and the binding commit together */
+    assert_int_equal(sa_call(e, OP_CREATE, "cse-in", "C", TY_AE,
+                             "{\"m2m:ae\":{\"rn\":\"second\",\"api\":\"Napp\",\"rr\":false}}", NULL, 0, &r),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    res_free(&r);
+    assert_int_equal(RETRIEVE_RSC(e, "cse-in/second", "CAdmin"), RSC_NOT_FOUND);
+    assert_int_equal(cred_psk_get(cs, "dev@warden.example.com", &info), CRED_OK);
+    assert_string_equal(info.binding, canon);
     e->cse.creds = NULL;
     cred_close(cs);
 }
