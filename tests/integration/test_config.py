@@ -202,7 +202,9 @@ class ConfigTest(unittest.TestCase):
                     served.append(sk.recv(64).startswith(b"HTTP/1.1 200"))
                 except (OSError, socket.timeout):
                     served.append(False)
-            self.assertEqual(served, [True, True, True, False])
+            # the pool's threads accept in parallel, so which of the four is refused is not fixed;
+            # that exactly three are served is
+            self.assertEqual(served.count(True), 3, served)
         finally:
             for sk in socks:
                 sk.close()
