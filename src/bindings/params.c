@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/limits.h"
 #include "core/rsc.h"
 #include "resources/rtype.h"
 #include "util/mem.h"
@@ -14,6 +15,9 @@ void param_scratch_free(struct param_scratch *scratch)
         MEM_FREE(scratch->lbl[i]);
         MEM_FREE(scratch->cty[i]);
     }
+    for (int i = 0; i < scratch->naz; i++)
+        MEM_FREE(scratch->az[i]);
+    scratch->naz = 0;
 }
 
 /* Strict decimal in [min, max]; false for anything else. */
@@ -90,6 +94,31 @@ static int add_lbl(const char *v, size_t n, void *arg, struct cse_response *rsp)
     return 0;
 }
 
+/* One value of rids, tids, ltids or tkns into the list q->key names. */
+static int add_authz(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    struct cse_authz_params *az = &q->req->az;
+    const char **list = q->key[0] == 'r'   ? az->rids
+                        : q->key[0] == 'l' ? az->ltids
+                        : q->key[1] == 'i' ? az->tids
+                                           : az->tkns;
+    int *count = q->key[0] == 'r'   ? &az->nrids
+                 : q->key[0] == 'l' ? &az->nltids
+                 : q->key[1] == 'i' ? &az->ntids
+                                    : &az->ntkns;
+    size_t max = q->key[1] == 'k' ? 8192 : LIMIT_ID_LEN;
+    if (*count == REQ_AUTHZ_MAX || q->scratch->naz == (int)(sizeof q->scratch->az / sizeof q->scratch->az[0]))
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many %s values (limit %d)", q->key,
+                              REQ_AUTHZ_MAX);
+    if (n > max)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "a %s value is longer than %zu bytes", q->key, max);
+    char *copy = mem_strndup(v, n);
+    q->scratch->az[q->scratch->naz++] = copy;
+    list[(*count)++] = copy;
+    return 0;
+}
+
 static int one_long(const char *key, const char *value, long min, long max, long *out, struct cse_response *rsp)
 {
     if (value == NULL || !param_parse_long(value, strlen(value), min, max, out))
@@ -99,7 +128,7 @@ static int one_long(const char *key, const char *value, long min, long max, long
 
 /* Query parameters Warden accepts but that cannot change the result of the foundation's
  * operations (security parameters add privileges only once roles/tokens exist). */
-static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "rids", "tids", "ltids", "tqi", "asi", "auri"};
+static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
  * silently ignored, since ignoring them would return wrong results. */
 static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "atrl", "arp", "catr",
@@ -185,6 +214,23 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         return each_value(k, value, add_ty, &q, rsp);
     } else if (strcmp(k, "lbl") == 0) {
         return each_value(k, value, add_lbl, &q, rsp);
+    } else if (strcmp(k, "rids") == 0 || strcmp(k, "tids") == 0 || strcmp(k, "ltids") == 0 || strcmp(k, "tkns") == 0) {
+        return each_value(k, value, add_authz, &q, rsp);
+    } else if (strcmp(k, "exfr") == 0 || strcmp(k, "exop") == 0 || strcmp(k, "exto") == 0) {
+        if (value == NULL || *value == '\0' || strlen(value) > LIMIT_ID_LEN)
+            return bad_value(rsp, k);
+        *(k[2] == 'f' ? &req->ex.fr : k[2] == 'o' ? &req->ex.op : &req->ex.to) = value;
+    } else if (strcmp(k, "exty") == 0) {
+        if (one_long(k, value, 1, 65535, &v, rsp))
+            return rsp->rsc;
+        req->ex.ty = (int)v;
+    } else if (strcmp(k, "tqi") == 0) {
+        if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0))
+            req->az.tqi = true;
+        else if (value != NULL && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0))
+            req->az.tqi = false;
+        else
+            return bad_value(rsp, k);
     } else {
         for (size_t i = 0; i < sizeof ignored_params / sizeof ignored_params[0]; i++)
             if (strcmp(k, ignored_params[i]) == 0)

@@ -13,13 +13,16 @@
 struct param_scratch {
     char *lbl[FC_MAX_LBL];
     char *cty[FC_MAX_LBL];
+    char *az[4 * REQ_AUTHZ_MAX]; /* rids, tids, ltids, tkns values */
+    int naz;
 };
 void param_scratch_free(struct param_scratch *scratch);
 
-/* Apply one parameter to req. Several values of ty, lbl and cty are separated by '+' or ' '.
- * Returns 0, or an RSC with rsp filled: 4000 for a bad value or unknown name, 5001 for a parameter
- * Warden does not evaluate (never silently ignored when it would change the result). req may point
- * into key and value afterwards (timestamps, attribute filters): they must outlive req. */
+/* Apply one parameter to req. rids, tids, ltids and tkns (the tokens, which HTTP carries in the
+ * Authorization header) take several values too; tqi is a boolean (true/false/1/0). Several values of ty, lbl and cty
+ * are separated by '+' or ' '. Returns 0, or an RSC with rsp filled: 4000 for a bad value or unknown name, 5001 for a
+ * parameter Warden does not evaluate (never silently ignored when it would change the result). req may point into key
+ * and value afterwards (timestamps, attribute filters): they must outlive req. */
 int param_apply(const char *key, const char *value, struct cse_request *req, struct param_scratch *scratch,
                 struct cse_response *rsp);
 

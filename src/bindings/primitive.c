@@ -156,8 +156,8 @@ static bool timestamp_value(const json_t *v, int *kind, int64_t *abs_s, int64_t 
 
 /* Parameters accepted and not evaluated: they cannot change the result of a blocking request here
  * (the same list as the HTTP binding's ignored query parameters, plus the primitive-only ones). */
-static const char *const ignored[] = {"ot",  "rset", "oet",   "ec",  "da",   "gid", "rp",  "sqi", "rids",
-                                      "tqi", "tids", "ltids", "asi", "auri", "vsi", "ati", "gtm", "aus"};
+static const char *const ignored[] = {"ot",  "rset", "oet",  "ec",  "da",  "gid", "rp",
+                                      "sqi", "asi",  "auri", "vsi", "gtm", "aus"};
 
 int primitive_decode_request(const char *json, size_t len, struct prim_request *p, struct cse_response *rsp)
 {
@@ -225,6 +225,9 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
             if (!json_is_integer(rtv))
                 return bad(rsp, "rt needs an integer rtv:", k);
             rc = apply(p, "rt", rtv, rsp);
+        } else if (strcmp(k, "rids") == 0 || strcmp(k, "tids") == 0 || strcmp(k, "ltids") == 0 ||
+                   strcmp(k, "tkns") == 0 || strcmp(k, "tqi") == 0) {
+            rc = apply(p, k, v, rsp);
         } else if (strcmp(k, "fc") == 0) {
             rc = decode_fc(p, v, rsp);
         } else if (strcmp(k, "rqet") == 0) {
@@ -285,6 +288,26 @@ char *primitive_encode_response(const struct cse_response *rsp, const char *rqi,
     }
     if (rsp->cnst) /* TS-0004 §6.3.4.2.44-45: partial content and where the next page starts */
         buf_printf(&b, ",\"cnst\":%d,\"cnot\":%ld", rsp->cnst, rsp->cnot);
+    if (rsp->ati) { /* TS-0004 m2m:dynAuthLocalTokenIdAssignments from the "lti:tkid+..." form */
+        buf_puts(&b, ",\"ati\":{\"ltia\":[");
+        for (const char *p = rsp->ati; *p;) {
+            const char *e = strchr(p, '+'), *end = e ? e : p + strlen(p);
+            const char *colon = memchr(p, ':', (size_t)(end - p));
+            if (colon) {
+                char *lti = mem_strndup(p, (size_t)(colon - p)),
+                     *tkid = mem_strndup(colon + 1, (size_t)(end - colon - 1));
+                buf_puts(&b, p == rsp->ati ? "{\"lti\":" : ",{\"lti\":");
+                buf_json_str(&b, lti);
+                buf_puts(&b, ",\"tkid\":");
+                buf_json_str(&b, tkid);
+                buf_putc(&b, '}');
+                mem_free(lti);
+                mem_free(tkid);
+            }
+            p = e ? e + 1 : end;
+        }
+        buf_puts(&b, "]}");
+    }
     buf_putc(&b, '}');
     return buf_take(&b, len);
 }

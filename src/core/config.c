@@ -96,6 +96,10 @@ static const struct centry table[] = {
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,
      "file of 'CIDR,CC' lines: country of a peer address for aclr country codes"},
+    {"authz.issuers", S(authz_issuers), "", 0, 0, NULL,
+     "JSON file of Authorization Authorities (role and token issuers, their JWKs and algorithms)"},
+    {"authz.token_cache", L(authz_token_cache), "1024", 1, 1000000, NULL,
+     "verified tokens kept with their Local-Token-IDs until they expire"},
 };
 
 #define NENTRIES (sizeof table / sizeof table[0])

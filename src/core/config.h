@@ -69,6 +69,9 @@ struct cse_config {
     /* [location] */
     char *location_positions;
     char *location_countries;
+    /* [authz] */
+    char *authz_issuers;
+    long authz_token_cache;
 };
 
 /* Fill every field with its default. Release with config_free(). */

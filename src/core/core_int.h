@@ -7,6 +7,7 @@
 #include "security/acp.h"
 #include "security/authz.h"
 #include "store/store.h"
+#include "util/buf.h"
 
 enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT };
 
@@ -43,6 +44,10 @@ struct op_ctx {
     /* the originator's location, looked up on first use (location.c) */
     bool loc_done, loc_known;
     struct acp_location loc;
+    /* what rids/tids/ltids/tkns prove, verified on first use (credentials.c); freed by dispatch */
+    struct creds *creds;
+    /* explain mode (cse_explain): every candidate of every decision is described here */
+    struct buf *explain;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -84,6 +89,24 @@ struct location_db *location_db_load(const char *positions, const char *countrie
 void location_db_free(struct location_db *db);
 /* The originator's location as this CSE knows it, or NULL when unknown. */
 const struct acp_location *originator_location(struct op_ctx *c);
+
+/* Credentials of the request (credentials.c). creds_get verifies the request's roles and tokens
+ * once (and sets the response's ati); the rest read the result for one decision. */
+struct creds;
+struct token_cache *token_cache_new(size_t n);
+void token_cache_free(struct token_cache *tc);
+struct creds *creds_get(struct op_ctx *c);
+void creds_free(struct creds *cr);
+/* Verified Role-IDs that apply to target (or src, the resource whose policies decide): those of
+ * <role> resources, and those of token permissions covering it. Returns how many went into out. */
+int creds_roles(const struct creds *cr, const struct store_row *target, const struct store_row *src, const char **out,
+                int max);
+/* Does a token permission covering target (or src) carry privileges that grant rq? detail says which. */
+bool creds_token_permits(const struct creds *cr, const struct store_row *target, const struct store_row *src,
+                         const struct acp_request *rq, char *detail, size_t len);
+/* The first reason a credential of the request was refused, or NULL; one line per credential. */
+const char *creds_refused(const struct creds *cr);
+const char *creds_explanation(const struct creds *cr);
 
 /* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
  * Returns 0 when permitted. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "notify/notify.h"
@@ -152,6 +153,16 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
     cse->batches = batcher_new();
+    cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
+    if (cfg->authz_issuers[0]) {
+        char ierr[256];
+        cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
+        if (cse->issuers == NULL) {
+            snprintf(err, errlen, "authz.issuers: %s", ierr);
+            cse_destroy(cse);
+            return -1;
+        }
+    }
     if (cfg->location_positions[0] || cfg->location_countries[0]) {
         cse->locations = location_db_load(cfg->location_positions, cfg->location_countries, &cse->idenv, err, errlen);
         if (cse->locations == NULL) {
@@ -236,6 +247,10 @@ void cse_destroy(struct cse *cse)
     cse->policies = NULL;
     location_db_free(cse->locations);
     cse->locations = NULL;
+    token_issuers_free(cse->issuers);
+    cse->issuers = NULL;
+    token_cache_free(cse->tokens);
+    cse->tokens = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

@@ -20,6 +20,8 @@ struct policy_cache;
 struct location_db;
 struct notifier;
 struct batcher;
+struct token_issuers;
+struct token_cache;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -36,6 +38,8 @@ struct cse {
     struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
     struct notifier *notifier;     /* outbound notifications (owned), started by cse_start */
     struct batcher *batches;       /* pending batchNotify aggregations (owned) */
+    struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
+    struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -75,6 +79,18 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
  * open): rsp gets rsc, and the denial is audited and masked like the core's own. */
 void cse_deny(struct cse *cse, const struct cse_request *req, struct cse_response *rsp, int rsc, const char *reason,
               const char *message);
+
+/* Explain an access decision (explain.c): originator fr (any ID form), op one of create, retrieve,
+ * update, delete, notify, discover, to a target address, ty the type to be created (CREATE), peer
+ * the originator's address for acip (NULL: unknown); az the roles and tokens the request would
+ * carry (may be NULL). Returns owned text whose first line is PERMIT or DENY. */
+struct cse_explain_query {
+    const char *fr, *op, *to;
+    int ty;
+    const char *peer;
+};
+char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const struct cse_authz_params *az);
+bool cse_explain_op(const char *name, int *acop);
 
 /* The per-request log line (originator, operation, target, status, microseconds). */
 void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,

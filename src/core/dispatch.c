@@ -279,6 +279,49 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
     finish(cse, req, rsp);
 }
 
+/* The admin API's explain resource: "<CSEBase rn>/$explain" (no resourceName can hold '$'). */
+static bool is_explain(const struct cse *cse, const char *to)
+{
+    size_t n = strlen(cse->cfg->cse_rn);
+    return to && strncmp(to, cse->cfg->cse_rn, n) == 0 && strcmp(to + n, "/$explain") == 0;
+}
+
+/* RETRIEVE by the admin only (authenticated like any request, above): the explained request carries
+ * the roles and tokens of this one (the admin needs none of its own). */
+static void admin_explain(struct cse *cse, const struct cse_request *req, const struct originator *o,
+                          struct cse_response *rsp)
+{
+    if (!o->is_admin) {
+        response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "admin-only", "explain is for the admin originator only");
+        return;
+    }
+    if (req->op != OP_RETRIEVE) {
+        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "explain-retrieve-only", "explain answers RETRIEVE only");
+        return;
+    }
+    if (req->ex.fr == NULL || req->ex.op == NULL || req->ex.to == NULL) {
+        response_error(rsp, RSC_BAD_REQUEST, "bad-query", "explain needs exfr, exop and exto");
+        return;
+    }
+    struct cse_explain_query q = {.fr = req->ex.fr, .op = req->ex.op, .to = req->ex.to, .ty = req->ex.ty};
+    char *text = cse_explain(cse, &q, &req->az);
+    json_t *lines = json_array();
+    for (char *p = text, *e; *p; p = e + 1) {
+        e = strchr(p, '\n');
+        if (e == NULL)
+            e = p + strlen(p) - 1;
+        if (p != text)
+            json_array_append_new(lines, json_stringn(p, (size_t)(e - p + (*e == '\n' ? 0 : 1))));
+    }
+    json_t *root = json_pack("{s:{s:s,s:o}}", "wdn:explain", "decision",
+                             strncmp(text, "PERMIT", 6) == 0 ? "PERMIT" : "DENY", "reasons", lines);
+    rsp->body = json_dumps(root, JSON_COMPACT);
+    rsp->body_len = strlen(rsp->body);
+    rsp->rsc = RSC_OK;
+    json_decref(root);
+    mem_free(text);
+}
+
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg)
 {
@@ -297,7 +340,13 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
     struct target tgt = {0};
     enum cse_status st = CSE_DONE;
     int64_t now = cse_now(cse);
-    if (check_originator(cse, v, req, &orig, rsp) != 0 || resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
+    if (check_originator(cse, v, req, &orig, rsp) != 0)
+        goto out;
+    if (is_explain(cse, req->to)) {
+        admin_explain(cse, req, &orig, rsp);
+        goto out;
+    }
+    if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
 
     struct op_ctx c = {
@@ -325,6 +374,7 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
                            "NOTIFY is not supported on this resource");
             break;
         }
+    creds_free(c.creds);
 out:
     target_free(&tgt);
     if (v != NULL)

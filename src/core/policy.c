@@ -156,14 +156,54 @@ __attribute__((format(printf, 4, 5))) static void decision(struct decision *d, b
     va_end(ap);
 }
 
+/* Explain mode: each rule of the policy being evaluated, as one line. */
+struct trace {
+    struct buf *out;
+    const char *what;
+};
+
+static void trace_rule(void *arg, int rule, const char *reason)
+{
+    struct trace *t = arg;
+    buf_printf(t->out, "  %s rule %d: %s\n", t->what, rule, reason);
+}
+
+static bool has_credentials(const struct cse_request *req)
+{
+    return req->az.nrids || req->az.ntids || req->az.nltids || req->az.ntkns;
+}
+
+/* After the policies denied: a token's privileges may grant; a refused credential names the denial. */
+static void with_credentials(struct creds *cr, const struct store_row *target, const struct store_row *src,
+                             struct acp_request *rq, struct decision *d)
+{
+    if (cr == NULL)
+        return;
+    char detail[sizeof d->detail];
+    if (!d->permit && creds_token_permits(cr, target, src, rq, detail, sizeof detail)) {
+        decision(d, true, "token", "%s", detail);
+        return;
+    }
+    if (!d->permit && creds_refused(cr) != NULL) {
+        size_t n = strlen(d->detail);
+        snprintf(d->detail + n, sizeof d->detail - n, "; a credential was refused: %s", creds_refused(cr));
+        d->reason = creds_refused(cr);
+    }
+}
+
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d)
 {
     const struct originator *o = c->orig;
     if (o->subj.is_admin) {
         decision(d, true, "admin", "the admin originator");
+        if (c->explain)
+            buf_puts(c->explain, "  the admin originator is granted everything\n");
         return 0;
     }
+    struct creds *cr = has_credentials(c->req) ? creds_get(c) : NULL;
+    if (cr && c->explain)
+        buf_puts(c->explain, creds_explanation(cr));
     struct acp_request rq = {
         .orig = o->subj.canon ? o->subj.canon : "",
         .authenticated = c->orig->authenticated,
@@ -183,7 +223,18 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
     struct store_row parent;
     bool have_parent = false;
     const struct rtype *t = rtype_find(target->ty);
+    const char *roles[64];
+    struct trace tr = {.out = c->explain, .what = ""};
+    char what[LIMIT_NAME_LEN + 32];
+    if (c->explain) {
+        rq.trace = trace_rule;
+        rq.trace_arg = &tr;
+        tr.what = what;
+    }
     if (target->ty == TY_ACP) {
+        rq.nroles = cr ? creds_roles(cr, target, target, roles, 64) : 0;
+        rq.roles = roles;
+        snprintf(what, sizeof what, "selfPrivileges of %s", target->ri);
         struct compiled *comp = policy_get(c->cse, c->view, target->ri, c->now);
         struct acp_why why;
         bool ok = acp_permits(comp->pvs, &rq, &why);
@@ -192,6 +243,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         else
             decision(d, false, why.reason, "no rule in the selfPrivileges of %s grants it", target->ri);
         compiled_put(comp);
+        with_credentials(cr, target, target, &rq, d);
         return 0;
     }
     if (t != NULL && !t->has_acpi) {
@@ -203,6 +255,8 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         have_parent = true;
         src = &parent;
     }
+    rq.nroles = cr ? creds_roles(cr, target, src, roles, 64) : 0;
+    rq.roles = roles;
 
     if (src->acpi == NULL || src->acpi[0] == '\0') {
         /* No acpi: the default policy (TS-0001 §9.6.2: only the creator), plus the CSEBase's
@@ -211,6 +265,8 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         struct authz_result r;
         authz_default(&o->subj, op, &at, &r);
         decision(d, r.permit, r.reason, "default policy of %s (no acpi)", src->ri);
+        if (c->explain)
+            buf_printf(c->explain, "  %s has no acpi: default policy: %s\n", src->ri, r.reason);
     } else {
         decision(d, false, "no-rules", "none of the policies in acpi of %s grants it", src->ri);
         const char *furthest = "no-rules";
@@ -224,11 +280,15 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
                 struct compiled *comp = policy_get(c->cse, c->view, ri, c->now);
                 struct acp_why why = {.rule = -1, .reason = "no-rules"};
                 bool exists = comp->exists;
+                snprintf(what, sizeof what, "accessControlPolicy %s (%s)", ri, use_pvs ? "pvs" : "pv");
+                if (c->explain && !exists)
+                    buf_printf(c->explain, "  accessControlPolicy %s: no longer exists\n", ri);
                 bool ok = exists && acp_permits(use_pvs ? comp->pvs : comp->pv, &rq, &why);
                 compiled_put(comp);
-                if (ok) {
+                if (ok && !d->permit) {
                     decision(d, true, use_pvs ? "acp-self" : "acp", "accessControlPolicy %s, rule %d", ri, why.rule);
-                    break;
+                    if (!c->explain)
+                        break;
                 }
                 if (exists && strcmp(why.reason, "no-rules") != 0)
                     furthest = why.reason;
@@ -238,6 +298,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         if (!d->permit)
             d->reason = furthest;
     }
+    with_credentials(cr, target, src, &rq, d);
     if (have_parent)
         store_row_free(&parent);
     return 0;

@@ -35,6 +35,7 @@ void response_free(struct cse_response *rsp)
     MEM_FREE(rsp->body);
     MEM_FREE(rsp->location);
     MEM_FREE(rsp->message);
+    MEM_FREE(rsp->ati);
 }
 
 char *response_take_body(struct cse_response *rsp, size_t *len)

@@ -60,6 +60,22 @@ struct cse_filter {
 
 enum cse_media { MEDIA_NONE = 0, MEDIA_JSON = 1 };
 
+/* The authorization parameters of a request (TS-0004 §7.2.1.1; TS-0003 §7.3, §7.4): Role-IDs,
+ * Token-IDs, Local-Token-IDs, tokens (JWS/JWE compact serialisations) and the Token Request
+ * Indicator. The texts belong to the binding. */
+#define REQ_AUTHZ_MAX 8
+struct cse_authz_params {
+    const char *rids[REQ_AUTHZ_MAX];
+    int nrids;
+    const char *tids[REQ_AUTHZ_MAX];
+    int ntids;
+    const char *ltids[REQ_AUTHZ_MAX];
+    int nltids;
+    const char *tkns[REQ_AUTHZ_MAX];
+    int ntkns;
+    bool tqi;
+};
+
 struct cse_request {
     enum cse_op op;
     const char *to;  /* target as a oneM2M ID: CSE-relative, SP-relative (/...) or absolute (//...) */
@@ -70,6 +86,12 @@ struct cse_request {
     int rcn;         /* Result Content; -1 = default of the operation */
     int drt;         /* 1 structured (default), 2 unstructured */
     struct cse_filter fc;
+    struct cse_authz_params az;
+    /* The admin API's explain query (exfr, exop, exto, exty; TARGET "<CSEBase>/$explain"). */
+    struct {
+        const char *fr, *op, *to;
+        int ty;
+    } ex;
     enum cse_media media;
     const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;
@@ -87,6 +109,9 @@ struct cse_response {
     char *message;      /* human-readable message (owned), sent as m2m:dbg where allowed */
     int cnst;           /* Content Status (TS-0004 §6.3.4.2.44): 1 partial, 0 absent */
     long cnot;          /* Content Offset: where the next page starts when cnst is 1 */
+    /* Assigned Token Identifiers (TS-0004 m2m:dynAuthLocalTokenIdAssignments): the Local-Token-IDs
+     * given to tokens of this request, as "lti:tkid" pairs joined by '+' (TS-0009 §6.4.18); owned */
+    char *ati;
     /* Set by a parked operation when its commit is done: completes the response (formatting,
      * freeing) on the request's own thread, run by cse_complete(), so the store's single writer
      * thread does nothing but commits. */

@@ -22,6 +22,8 @@ enum {
     TY_CNT = 3,
     TY_CIN = 4,
     TY_CSEBASE = 5,
+    TY_ROLE = 31,
+    TY_TOKEN = 32,
 };
 
 enum attr_type {

@@ -653,6 +653,10 @@ static bool originator_ok(const struct rule *r, const struct acp_request *rq)
         if (strncmp(rq->orig, r->domains[i], n) == 0 && rq->orig[n] == '/')
             return true;
     }
+    for (int i = 0; i < r->nrefs; i++)
+        for (int k = 0; k < rq->nroles; k++)
+            if (strcmp(r->refs[i], rq->roles[k]) == 0)
+                return true;
     if (rq->ref_admits)
         for (int i = 0; i < r->nrefs; i++)
             if (rq->ref_admits(rq->ref_arg, r->refs[i], rq->orig))
@@ -731,7 +735,7 @@ static bool objd_ok(const struct rule *r, const struct acp_request *rq)
 bool acp_permits(const struct acp_policy *p, const struct acp_request *rq, struct acp_why *why)
 {
     static const char *const stages[] = {"acaf", "originator", "operation", "context", "object-details"};
-    int best = -1;
+    int best = -1, granted = -1;
     const char *best_reason = "no-rules";
     for (int i = 0; p && i < p->n; i++) {
         const struct rule *r = &p->r[i];
@@ -757,12 +761,14 @@ bool acp_permits(const struct acp_policy *p, const struct acp_request *rq, struc
         }
         if (reason == NULL && (++stage, !objd_ok(r, rq)))
             reason = stages[4];
+        if (rq->trace)
+            rq->trace(rq->trace_arg, i, reason ? reason : "granted");
         if (reason == NULL) {
-            if (why) {
-                why->rule = i;
-                why->reason = "granted";
-            }
-            return true;
+            if (granted < 0)
+                granted = i;
+            if (rq->trace)
+                continue;
+            break;
         }
         if (stage > best) {
             best = stage;
@@ -770,8 +776,8 @@ bool acp_permits(const struct acp_policy *p, const struct acp_request *rq, struc
         }
     }
     if (why) {
-        why->rule = -1;
-        why->reason = best_reason;
+        why->rule = granted;
+        why->reason = granted >= 0 ? "granted" : best_reason;
     }
-    return false;
+    return granted >= 0;
 }

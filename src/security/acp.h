@@ -35,6 +35,13 @@ struct acp_request {
     /* A reference in acor (a <group> ID, later a Role-ID): does it admit orig? NULL = never. */
     bool (*ref_admits)(void *arg, const char *ref, const char *orig);
     void *ref_arg;
+    /* Verified Role-IDs of the originator (TS-0003 §7.4): they match acor entries exactly. */
+    const char *const *roles;
+    int nroles;
+    /* Explain mode: when set, every rule is evaluated and reported (its index and "granted" or the
+     * first condition it failed), instead of stopping at the first grant. */
+    void (*trace)(void *arg, int rule, const char *reason);
+    void *trace_arg;
 };
 
 /* Why a decision came out as it did. */

@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/cse.h"
 #include "core/id.h"
 #include "security/audit.h"
 #include "security/cred.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/rand.h"
@@ -42,20 +44,25 @@ struct ctl {
 
 static int usage(void)
 {
-    fputs("usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
-          "  psk add KPSAID BINDING [--generate]  key as hex on stdin (or --generate: printed once)\n"
-          "                                       BINDING: AE-ID, CSE-ID, several separated by ',', or '-'\n"
-          "  psk list                             KPSAID, binding, state (never the key)\n"
-          "  psk revoke KPSAID\n"
-          "  cert revoke SERIAL                   hex serial, ':' allowed\n"
-          "  ca init DIR                          development CA (P-256, name constraints on cse.spid)\n"
-          "  ca issue DIR --id ID --out PREFIX [--ip ADDR]... [--dns NAME]... [--not-before TS] [--not-after TS]\n"
-          "                                       [--cn NAME] (a subject CN for MQTT brokers, which read only the CN;\n"
-          "                                       such a certificate is for the broker: GnuTLS applies the CA's\n"
-          "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
-          "  audit tail [-n N] [-f]\n"
-          "  audit verify                         check the audit log's hash chain\n",
-          stderr);
+    fputs(
+        "usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
+        "  psk add KPSAID BINDING [--generate]  key as hex on stdin (or --generate: printed once)\n"
+        "                                       BINDING: AE-ID, CSE-ID, several separated by ',', or '-'\n"
+        "  psk list                             KPSAID, binding, state (never the key)\n"
+        "  psk revoke KPSAID\n"
+        "  cert revoke SERIAL                   hex serial, ':' allowed\n"
+        "  ca init DIR                          development CA (P-256, name constraints on cse.spid)\n"
+        "  ca issue DIR --id ID --out PREFIX [--ip ADDR]... [--dns NAME]... [--not-before TS] [--not-after TS]\n"
+        "                                       [--cn NAME] (a subject CN for MQTT brokers, which read only the CN;\n"
+        "                                       such a certificate is for the broker: GnuTLS applies the CA's\n"
+        "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
+        "  audit tail [-n N] [-f]\n"
+        "  audit verify                         check the audit log's hash chain\n"
+        "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token JWT]...\n"
+        "                                       [--tids ID]... [--ltids ID]...\n"
+        "                                       OPERATION: create retrieve update delete notify discover;\n"
+        "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY\n",
+        stderr);
     return EXIT_USAGE;
 }
 
@@ -616,6 +623,69 @@ static int split_args(int argc, char **argv, int *cargc, char **cargv, int *warg
     return *wargc ? 0 : -1;
 }
 
+/* explain: the same decision the server makes, on the same store and configuration. */
+static int explain_cmd(struct ctl *c)
+{
+    if (c->argc < 4)
+        return usage();
+    struct cse_explain_query q = {.fr = c->argv[1], .op = c->argv[2], .to = c->argv[3]};
+    struct cse_authz_params az;
+    memset(&az, 0, sizeof az);
+    for (int i = 4; i < c->argc; i++) {
+        const char *o = c->argv[i];
+        if (i + 1 >= c->argc)
+            return usage();
+        const char *v = c->argv[++i];
+        const char **list = NULL;
+        int *n = NULL;
+        if (strcmp(o, "--ty") == 0) {
+            q.ty = atoi(v);
+        } else if (strcmp(o, "--peer") == 0) {
+            q.peer = v;
+        } else if (strcmp(o, "--rids") == 0) {
+            list = az.rids, n = &az.nrids;
+        } else if (strcmp(o, "--token") == 0) {
+            list = az.tkns, n = &az.ntkns;
+        } else if (strcmp(o, "--tids") == 0) {
+            list = az.tids, n = &az.ntids;
+        } else if (strcmp(o, "--ltids") == 0) {
+            list = az.ltids, n = &az.nltids;
+        } else {
+            return usage();
+        }
+        if (list != NULL) {
+            if (*n == REQ_AUTHZ_MAX)
+                return fail("at most %d values of %s", REQ_AUTHZ_MAX, o);
+            list[(*n)++] = v;
+        }
+    }
+    int acop;
+    if (!cse_explain_op(q.op, &acop))
+        return usage();
+    char err[512];
+    struct log lg;
+    log_init(&lg, LOG_ERROR, stderr);
+    struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
+    if (st == NULL) {
+        log_destroy(&lg);
+        return fail("%s", err);
+    }
+    struct cse cse;
+    int ret = EXIT_FAIL;
+    if (cse_init(&cse, &c->cfg, &lg, st, NULL, err, sizeof err) == 0) {
+        char *text = cse_explain(&cse, &q, &az);
+        fputs(text, stdout);
+        ret = strncmp(text, "PERMIT", 6) == 0 ? EXIT_OK : EXIT_FAIL;
+        mem_free(text);
+        cse_destroy(&cse);
+    } else {
+        fail("%s", err);
+    }
+    st->ops->close(st);
+    log_destroy(&lg);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     struct rlimit rl = {0, 0};
@@ -660,6 +730,8 @@ int main(int argc, char **argv)
         ret = audit_tail(&c);
     else if (strcmp(wargv[0], "audit") == 0 && wargc >= 2 && strcmp(wargv[1], "verify") == 0)
         ret = audit_verify(&c);
+    else if (strcmp(wargv[0], "explain") == 0)
+        ret = explain_cmd(&c);
     else
         ret = usage();
     gnutls_global_deinit();

@@ -142,6 +142,8 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         MHD_add_response_header(r, "X-M2M-CTS", cnst);
         MHD_add_response_header(r, "X-M2M-CTO", cnot);
     }
+    if (rsp->ati) /* TS-0009 §6.4.18: "lti:tkid" pairs joined by '+' */
+        MHD_add_response_header(r, "X-M2M-ATI", rsp->ati);
     if (rsp->location) {
         struct buf loc;
         buf_init(&loc);

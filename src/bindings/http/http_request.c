@@ -248,5 +248,14 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
         if (param_apply(raw->args[i].key, raw->args[i].value, req, &scratch->params, rsp) != 0)
             return rsp->rsc;
     }
+    /* TS-0009 §6.4.19: the Tokens parameter in the Authorization header, tokens joined by '+'; the
+     * RFC 6750 "Bearer" scheme in front is accepted too */
+    const char *authz = http_header(raw, "Authorization");
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) == 0)
+            authz += 7;
+        if (param_apply("tkns", authz, req, &scratch->params, rsp) != 0)
+            return rsp->rsc;
+    }
     return 0;
 }
