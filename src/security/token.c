@@ -35,6 +35,34 @@ struct token_issuers {
 };
 
 static const char *const default_algs[] = {"ES256", "HS256", "dir", "A128KW", "A256KW"};
+/* What an issuer may be allowed: the JWS and JWE algorithms cjose implements without an ephemeral
+ * key in the header (ECDH-ES is not offered). */
+static const char *const known_algs[] = {"ES256", "ES384",  "ES512",  "HS256",  "HS384",    "HS512",
+                                         "RS256", "RS384",  "RS512",  "PS256",  "PS384",    "PS512",
+                                         "dir",   "A128KW", "A192KW", "A256KW", "RSA-OAEP", "RSA1_5"};
+
+static bool b64url_only(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+/* cjose 0.6.2 aborts on some malformed key members (a '=' inside base64url): check them first. */
+static bool jwk_members_ok(const json_t *jwk)
+{
+    static const char *const b64[] = {"k", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi"};
+    if (!json_is_object(jwk) || !json_is_string(json_object_get(jwk, "kty")))
+        return false;
+    for (size_t i = 0; i < sizeof b64 / sizeof b64[0]; i++) {
+        const json_t *v = json_object_get(jwk, b64[i]);
+        if (v != NULL && (!json_is_string(v) || !b64url_only(json_string_value(v))))
+            return false;
+    }
+    return true;
+}
 
 #define FAIL(...)                                                                                                      \
     do {                                                                                                               \
@@ -101,7 +129,7 @@ struct token_issuers *token_issuers_parse(const char *json, size_t len, const st
         json_t *jwk;
         json_array_foreach(keys, k, jwk)
         {
-            char *text = json_dumps(jwk, JSON_COMPACT);
+            char *text = jwk_members_ok(jwk) ? json_dumps(jwk, JSON_COMPACT) : NULL;
             cjose_err cerr;
             cjose_jwk_t *key = text ? cjose_jwk_import(text, strlen(text), &cerr) : NULL;
             free(text);
@@ -120,8 +148,11 @@ struct token_issuers *token_issuers_parse(const char *json, size_t len, const st
             json_array_foreach(algs, a, alg)
             {
                 const char *s = json_string_value(alg);
-                if (s == NULL || strcmp(s, "none") == 0)
-                    FAIL("issuers[%zu].algs[%zu] must name an algorithm (use \"unsecured\" for none)", i, a);
+                bool known = false;
+                for (size_t k2 = 0; s && k2 < sizeof known_algs / sizeof known_algs[0]; k2++)
+                    known |= strcmp(s, known_algs[k2]) == 0;
+                if (!known)
+                    FAIL("issuers[%zu].algs[%zu] must name a supported algorithm (use \"unsecured\" for none)", i, a);
                 x->algs[x->nalgs++] = mem_strdup(s);
             }
         }
