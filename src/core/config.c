@@ -100,6 +100,16 @@ static const struct centry table[] = {
      "JSON file of Authorization Authorities (role and token issuers, their JWKs and algorithms)"},
     {"authz.token_cache", L(authz_token_cache), "1024", 1, 1000000, NULL,
      "verified tokens kept with their Local-Token-IDs until they expire"},
+    {"authz.das_timeout", L(authz_das_timeout), "1000", 50, 60000, NULL,
+     "milliseconds a Dynamic Authorization Server consultation may take in all"},
+    {"authz.das_parallel", L(authz_das_parallel), "2", 1, 1024, NULL,
+     "consultations in flight at once; beyond, a request is denied at once"},
+    {"authz.das_backoff", L(authz_das_backoff), "5000", 0, 3600000, NULL,
+     "milliseconds a DAS that failed is not consulted"},
+    {"authz.grant_cache", L(authz_grant_cache), "1024", 1, 1000000, NULL,
+     "privileges granted by a DAS kept (per originator and resource) until their lifetime ends"},
+    {"authz.grant_max", L(authz_grant_max), "3600", 1, 31536000, NULL,
+     "seconds a DAS grant is kept at most, whatever lifetime it asks for"},
 };
 
 #define NENTRIES (sizeof table / sizeof table[0])

@@ -72,6 +72,11 @@ struct cse_config {
     /* [authz] */
     char *authz_issuers;
     long authz_token_cache;
+    long authz_das_timeout;
+    long authz_das_parallel;
+    long authz_das_backoff;
+    long authz_grant_cache;
+    long authz_grant_max;
 };
 
 /* Fill every field with its default. Release with config_free(). */

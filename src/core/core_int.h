@@ -48,6 +48,8 @@ struct op_ctx {
     struct creds *creds;
     /* explain mode (cse_explain): every candidate of every decision is described here */
     struct buf *explain;
+    /* indirect dynamic authorization: the Token Request Information of a denial (owned) */
+    char *tqf;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -104,6 +106,15 @@ int creds_roles(const struct creds *cr, const struct store_row *target, const st
 /* Does a token permission covering target (or src) carry privileges that grant rq? detail says which. */
 bool creds_token_permits(const struct creds *cr, const struct store_row *target, const struct store_row *src,
                          const struct acp_request *rq, char *detail, size_t len);
+/* Verify a token the request did not bring (one a DAS returned) and add it to the request's
+ * credentials; false (and a line of explanation) when it does not pass. */
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via);
+/* Dynamic authorization (dynauth.c), after everything else denied: a cached DAS grant, else the
+ * indirect flow's Token Request Information (c->tqf), else a consultation of the DAS. */
+struct dynauth *dynauth_new(size_t n);
+void dynauth_free(struct dynauth *da);
+void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *target, const struct store_row *src,
+                    const struct acp_request *rq, struct decision *d);
 /* The first reason a credential of the request was refused, or NULL; one line per credential. */
 const char *creds_refused(const struct creds *cr);
 const char *creds_explanation(const struct creds *cr);

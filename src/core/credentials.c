@@ -355,6 +355,19 @@ static void gather_tokens(struct op_ctx *c, struct creds *cr)
     }
 }
 
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via)
+{
+    struct creds *cr = creds_get(c);
+    struct held *h = verify_text(c, cr, compact, via);
+    if (h == NULL || !content_ok(c, cr, h->t, via)) {
+        held_put(h);
+        return false;
+    }
+    note(cr, NULL, "token %s (%s): verified (%s)", h->t->jti, via, h->t->protection);
+    keep(cr, h, false);
+    return true;
+}
+
 struct creds *creds_get(struct op_ctx *c)
 {
     if (c->creds != NULL)

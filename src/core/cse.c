@@ -154,6 +154,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
     cse->batches = batcher_new();
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
+    cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -251,6 +252,8 @@ void cse_destroy(struct cse *cse)
     cse->issuers = NULL;
     token_cache_free(cse->tokens);
     cse->tokens = NULL;
+    dynauth_free(cse->dynauth);
+    cse->dynauth = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

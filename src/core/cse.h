@@ -22,6 +22,7 @@ struct notifier;
 struct batcher;
 struct token_issuers;
 struct token_cache;
+struct dynauth;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -40,6 +41,7 @@ struct cse {
     struct batcher *batches;       /* pending batchNotify aggregations (owned) */
     struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
     struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
+    struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;

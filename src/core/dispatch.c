@@ -228,8 +228,15 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
 
 static int deny(struct op_ctx *c, const struct decision *d)
 {
-    return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, d->reason, "originator has no privilege: %s (%s)",
-                          d->detail, d->reason);
+    response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, d->reason, "originator has no privilege: %s (%s)",
+                   d->detail, d->reason);
+    if (c->tqf != NULL) { /* TS-0009 §6.4.x: the Token Request Information is the whole body */
+        MEM_FREE(c->rsp->body);
+        c->rsp->body = c->tqf;
+        c->rsp->body_len = strlen(c->tqf);
+        c->tqf = NULL;
+    }
+    return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
 }
 
 int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty)
@@ -375,6 +382,7 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
             break;
         }
     creds_free(c.creds);
+    mem_free(c.tqf);
 out:
     target_free(&tgt);
     if (v != NULL)

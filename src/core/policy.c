@@ -299,6 +299,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
             d->reason = furthest;
     }
     with_credentials(cr, target, src, &rq, d);
+    dynauth_decide(c, op, target, src, &rq, d);
     if (have_parent)
         store_row_free(&parent);
     return 0;

@@ -78,6 +78,13 @@ void notifier_remove_transport(struct notifier *n, const char *scheme);
  * for transports that resolve and connect themselves. */
 bool notify_host_allowed(const struct notifier *n, const char *host);
 
+/* One synchronous NOTIFY exchange on the caller's thread (a DAS consultation, TS-0003 §7.3.2.3):
+ * POST body to an http(s) uri under the outbound policy, at most timeout_ms in all, a response of
+ * at most 64 KiB. Returns 0 with *resp (mem_free) and *rsc (the X-M2M-RSC, 2000 when absent) for a
+ * 2xx answer, else -1 (refused, unreachable, timed out, too large, or a non-2xx status). */
+int notify_exchange(const struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
+                    int timeout_ms, char **resp, size_t *resp_len, int *rsc);
+
 /* Counters for metrics and tests. */
 struct notify_stats {
     unsigned long queued, delivered, failed, refused, retried;

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "core/limits.h"
 #include "core/rsc.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -504,26 +505,34 @@ bool notify_host_allowed(const struct notifier *n, const char *host)
 
 /* ---- libcurl callbacks (delivery thread) ---- */
 
-/* CURLOPT_OPENSOCKETFUNCTION: the outbound policy on the address about to be connected to, after
- * name resolution, so a DNS name pointing at an internal host is caught here. */
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
+/* The connection address of a libcurl socket request as a v4-mapped 16-byte address. */
+static bool curl_addr(curlsocktype purpose, const struct curl_sockaddr *sa, unsigned char a[16])
 {
-    struct job *j = clientp;
-    unsigned char a[16] = {0};
-    bool known = false;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
+    memset(a, 0, 16);
     memcpy(&ss, &sa->addr, sa->addrlen < sizeof ss ? sa->addrlen : sizeof ss);
     if (purpose == CURLSOCKTYPE_IPCXN && sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
         a[10] = a[11] = 0xff;
         memcpy(a + 12, &s4->sin_addr, 4);
-        known = true;
-    } else if (purpose == CURLSOCKTYPE_IPCXN && sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6)) {
+        return true;
+    }
+    if (purpose == CURLSOCKTYPE_IPCXN && sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
         memcpy(a, &s6->sin6_addr, 16);
-        known = true;
+        return true;
     }
+    return false;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the outbound policy on the address about to be connected to, after
+ * name resolution, so a DNS name pointing at an internal host is caught here. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+    struct job *j = clientp;
+    unsigned char a[16];
+    bool known = curl_addr(purpose, sa, a);
     if (!known || addr_refused(j->n, a)) {
         char at[INET6_ADDRSTRLEN] = "(non-IP)";
         if (known)
@@ -1034,4 +1043,108 @@ void notify_get_stats(struct notifier *n, struct notify_stats *out)
     out->retried = n->retried;
     out->pending = n->pending;
     pthread_mutex_unlock(&n->lock);
+}
+
+/* ---- synchronous exchanges (DAS consultations) ---- */
+
+struct exchange {
+    const struct notifier *n;
+    struct buf body;
+    size_t max;
+    int hdr_rsc;
+    bool refused, too_big;
+};
+
+static curl_socket_t exchange_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+    struct exchange *x = clientp;
+    unsigned char a[16];
+    if (!curl_addr(purpose, sa, a) || addr_refused(x->n, a)) {
+        x->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+}
+
+static size_t exchange_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    struct exchange *x = userdata;
+    size_t len = size * nitems;
+    static const char name[] = "X-M2M-RSC:";
+    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+        x->hdr_rsc = 0;
+    else if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0)
+        x->hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
+    return len;
+}
+
+static size_t exchange_body(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+    struct exchange *x = userdata;
+    size_t len = size * nmemb;
+    if (x->body.len + len > x->max) {
+        x->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    buf_append(&x->body, buf, len);
+    return len;
+}
+
+int notify_exchange(const struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
+                    int timeout_ms, char **resp, size_t *resp_len, int *rsc)
+{
+    *resp = NULL;
+    *resp_len = 0;
+    *rsc = 0;
+    char why[128];
+    if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
+        return -1;
+    if (!check_uri(n, uri, why, sizeof why, NULL))
+        return -1;
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return -1;
+    struct exchange x = {.n = n, .max = 64 * 1024};
+    buf_init(&x.body);
+    char hdr[LIMIT_ID_LEN + 32], rqi[64];
+    static _Atomic unsigned long seq;
+    snprintf(rqi, sizeof rqi, "X-M2M-RI: das-%lu", (unsigned long)++seq);
+    snprintf(hdr, sizeof hdr, "X-M2M-Origin: %s", originator);
+    struct curl_slist *hdrs = curl_slist_append(NULL, hdr);
+    hdrs = curl_slist_append(hdrs, rqi);
+    hdrs = curl_slist_append(hdrs, "X-M2M-RVI: 3");
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, uri);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "Warden/" WARDEN_VERSION);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, exchange_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)&x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, exchange_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)&x);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, exchange_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&x);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK || x.refused || x.too_big || status < 200 || status > 299) {
+        buf_free(&x.body);
+        *rsc = x.hdr_rsc;
+        return -1;
+    }
+    *rsc = x.hdr_rsc ? x.hdr_rsc : 2000;
+    *resp_len = x.body.len;
+    *resp = buf_take(&x.body, NULL);
+    return 0;
 }

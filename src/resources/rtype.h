@@ -24,6 +24,7 @@ enum {
     TY_CSEBASE = 5,
     TY_ROLE = 31,
     TY_TOKEN = 32,
+    TY_DAC = 34,
 };
 
 enum attr_type {

@@ -468,6 +468,36 @@ out:
     return rc;
 }
 
+/* Bytes a base64url text of n characters (no padding) decodes to; -1 when no text has that length. */
+static long b64url_len(size_t n)
+{
+    return n % 4 == 1 ? -1 : (long)(n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0));
+}
+
+/* cjose 0.6.2 trusts the lengths of a JWE's parts (a short IV is read past its end; found by
+ * fuzz_token): only the content encryptions of RFC 7518 §5.1 pass, with their IV and tag lengths,
+ * and an encrypted key that fits alg. */
+static bool jwe_shape_ok(const char *alg, const char *enc, const struct parts *pt)
+{
+    static const struct {
+        const char *enc;
+        long iv, tag;
+    } encs[] = {{"A128GCM", 12, 16},       {"A192GCM", 12, 16},       {"A256GCM", 12, 16},
+                {"A128CBC-HS256", 16, 16}, {"A192CBC-HS384", 16, 24}, {"A256CBC-HS512", 16, 32}};
+    bool known = false;
+    for (size_t i = 0; i < sizeof encs / sizeof encs[0] && !known; i++)
+        known =
+            strcmp(enc, encs[i].enc) == 0 && b64url_len(pt->n[2]) == encs[i].iv && b64url_len(pt->n[4]) == encs[i].tag;
+    long ek = b64url_len(pt->n[1]);
+    if (!known || ek < 0 || b64url_len(pt->n[3]) <= 0)
+        return false;
+    if (strcmp(alg, "dir") == 0)
+        return ek == 0;
+    if (strcmp(alg, "A128KW") == 0 || strcmp(alg, "A192KW") == 0 || strcmp(alg, "A256KW") == 0)
+        return ek >= 24 && ek <= 72 && ek % 8 == 0;
+    return ek > 0; /* RSA: the key's modulus length, checked by OpenSSL */
+}
+
 int token_verify(const struct token_issuers *is, const struct id_env *env, const char *compact, size_t len,
                  struct token **out, const char **reason, char *detail, size_t dlen)
 {
@@ -501,6 +531,8 @@ int token_verify(const struct token_issuers *is, const struct id_env *env, const
         REFUSE("malformed", "the JWE header needs alg and enc");
     if (json_object_get(hdr, "crit") != NULL || json_object_get(hdr, "zip") != NULL)
         REFUSE("malformed", "crit and zip are not supported");
+    if (!jwe_shape_ok(alg, enc, &pt))
+        REFUSE("malformed", "JWE enc %.16s with alg %.16s: wrong key, IV or tag length", enc, alg);
     jwe = cjose_jwe_import(compact, len, &cerr);
     if (jwe == NULL)
         REFUSE("malformed", "not a JWE in compact serialisation");

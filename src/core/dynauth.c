@@ -1,0 +1,441 @@
+/* dynauth: dynamic authorization (TS-0003 §7.3; TS-0001 §11.5; TS-0004 §6.3.5.43-48). When the
+ * policies, roles and tokens of a request deny it and the target (or an ancestor) links a
+ * <dynamicAuthorizationConsultation> through daci:
+ *  - indirect (the request set tqi): the denial carries Token Request Information (m2m:tqf: where
+ *    to ask and what to ask), so the originator can fetch a token from the DAS and retry;
+ *  - direct: the CSE sends the DAS a NOTIFY carrying m2m:seci (sit 1, dreq), and from its answer
+ *    (sit 2, dres) keeps the granted privileges (dai: gp for pl) for this originator and target,
+ *    verifies the tokens it returned, and decides again.
+ * A DAS is never allowed to stall the CSE: one consultation takes at most authz.das_timeout ms, at
+ * most authz.das_parallel run at once (beyond that a request is denied at once), and a DAS that
+ * failed is not asked again for authz.das_backoff ms. Granted privileges are cached (bounded by
+ * authz.grant_cache) until their lifetime ends, so a granted originator's further requests need no
+ * consultation. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "encoding/json.h"
+#include "notify/notify.h"
+#include "rsc.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#define DAS_HEALTH 16 /* DAS addresses whose recent failures are remembered */
+#define MAX_DACI   8  /* DACs followed for one decision */
+
+struct grant {
+    atomic_int refs;
+    char *key; /* originator '\n' target resourceID */
+    struct acp_policy *gp;
+    int64_t until; /* seconds */
+    char das[256];
+};
+
+struct dynauth {
+    pthread_mutex_t lock;
+    struct grant **slots;
+    size_t n;
+    struct {
+        char uri[256];
+        int64_t down_until_ms;
+    } health[DAS_HEALTH];
+    atomic_int inflight;
+};
+
+static void grant_put(struct grant *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1) {
+        acp_policy_free(g->gp);
+        mem_free(g->key);
+        mem_free(g);
+    }
+}
+
+struct dynauth *dynauth_new(size_t n)
+{
+    struct dynauth *da = mem_calloc(1, sizeof *da);
+    pthread_mutex_init(&da->lock, NULL);
+    da->n = n ? n : 1;
+    da->slots = mem_calloc(da->n, sizeof *da->slots);
+    atomic_init(&da->inflight, 0);
+    return da;
+}
+
+void dynauth_free(struct dynauth *da)
+{
+    if (da == NULL)
+        return;
+    for (size_t i = 0; i < da->n; i++)
+        grant_put(da->slots[i]);
+    mem_free(da->slots);
+    pthread_mutex_destroy(&da->lock);
+    mem_free(da);
+}
+
+static size_t fnv(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct grant *grant_get(struct dynauth *da, const char *key, int64_t now)
+{
+    pthread_mutex_lock(&da->lock);
+    struct grant *g = da->slots[fnv(key) % da->n];
+    if (g && strcmp(g->key, key) == 0 && now < g->until)
+        atomic_fetch_add(&g->refs, 1);
+    else
+        g = NULL;
+    pthread_mutex_unlock(&da->lock);
+    return g;
+}
+
+static void grant_keep(struct dynauth *da, struct grant *g)
+{
+    atomic_fetch_add(&g->refs, 1);
+    pthread_mutex_lock(&da->lock);
+    struct grant **slot = &da->slots[fnv(g->key) % da->n];
+    struct grant *old = *slot;
+    *slot = g;
+    pthread_mutex_unlock(&da->lock);
+    grant_put(old);
+}
+
+static bool das_down(struct dynauth *da, const char *uri, int64_t now_ms)
+{
+    bool down = false;
+    pthread_mutex_lock(&da->lock);
+    for (int i = 0; i < DAS_HEALTH; i++)
+        if (strcmp(da->health[i].uri, uri) == 0)
+            down = now_ms < da->health[i].down_until_ms;
+    pthread_mutex_unlock(&da->lock);
+    return down;
+}
+
+static void das_mark(struct dynauth *da, const char *uri, int64_t down_until_ms)
+{
+    pthread_mutex_lock(&da->lock);
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < DAS_HEALTH; i++) {
+        if (strcmp(da->health[i].uri, uri) == 0) {
+            slot = i;
+            break;
+        }
+        if (da->health[i].down_until_ms < da->health[oldest].down_until_ms)
+            oldest = i;
+    }
+    if (slot < 0 && down_until_ms == 0) {
+        pthread_mutex_unlock(&da->lock);
+        return;
+    }
+    if (slot < 0)
+        slot = oldest;
+    snprintf(da->health[slot].uri, sizeof da->health[slot].uri, "%s", uri);
+    da->health[slot].down_until_ms = down_until_ms;
+    pthread_mutex_unlock(&da->lock);
+}
+
+/* ---- which DACs apply -------------------------------------------------------------------------- */
+
+struct dacs {
+    char *uri[MAX_DACI * 4]; /* the dap entries of enabled DACs, in order */
+    int nuri;
+    char dac_ri[LIMIT_NAME_LEN + 1]; /* the first enabled DAC, for the explanation */
+    int64_t dal;                     /* its proposed lifetime, seconds (0: none) */
+};
+
+static void dacs_free(struct dacs *d)
+{
+    for (int i = 0; i < d->nuri; i++)
+        mem_free(d->uri[i]);
+}
+
+/* daci of row, or of the nearest ancestor that has one (TS-0001 §9.6.1.3: the parent's applies). */
+static void find_dacs(struct op_ctx *c, const struct store_row *row, struct dacs *out)
+{
+    memset(out, 0, sizeof *out);
+    struct store_row cur, next;
+    store_row_copy(&cur, row);
+    for (int depth = 0; depth <= LIMIT_PATH_DEPTH; depth++) {
+        json_t *doc = json_loads(cur.doc, 0, NULL);
+        const json_t *daci = json_object_get(doc, "daci");
+        if (json_is_array(daci) && json_array_size(daci) > 0) {
+            size_t i;
+            const json_t *e;
+            json_array_foreach(daci, i, e)
+            {
+                struct store_row dac;
+                const char *id = json_string_value(e);
+                if (i >= MAX_DACI || id == NULL || resolve_row(c, id, true, &dac) != 0)
+                    continue;
+                json_t *dd = dac.ty == TY_DAC ? json_loads(dac.doc, 0, NULL) : NULL;
+                if (json_is_true(json_object_get(dd, "dae"))) {
+                    if (out->dac_ri[0] == '\0') {
+                        snprintf(out->dac_ri, sizeof out->dac_ri, "%s", dac.ri);
+                        out->dal = json_int_or(dd, "dal", 0);
+                    }
+                    size_t k;
+                    const json_t *u;
+                    json_array_foreach(json_object_get(dd, "dap"), k, u)
+                    {
+                        if (json_is_string(u) && out->nuri < (int)(sizeof out->uri / sizeof out->uri[0]))
+                            out->uri[out->nuri++] = mem_strdup(json_string_value(u));
+                    }
+                }
+                json_decref(dd);
+                store_row_free(&dac);
+            }
+            json_decref(doc);
+            break; /* the nearest daci decides, enabled or not */
+        }
+        json_decref(doc);
+        if (cur.pi[0] == '\0' || c->view->st->ops->get_ri(c->view, cur.pi, c->now, &next) != STORE_OK)
+            break;
+        store_row_free(&cur);
+        cur = next;
+    }
+    store_row_free(&cur);
+}
+
+/* ---- the consultation -------------------------------------------------------------------------- */
+
+static int op_number(enum acop op)
+{
+    switch (op) {
+    case ACOP_CREATE: return OP_CREATE;
+    case ACOP_UPDATE: return OP_UPDATE;
+    case ACOP_DELETE: return OP_DELETE;
+    case ACOP_NOTIFY: return OP_NOTIFY;
+    default: return OP_RETRIEVE; /* RETRIEVE and DISCOVERY */
+    }
+}
+
+/* m2m:dynAuthDasRequest for this request. */
+static json_t *das_request(struct op_ctx *c, enum acop op, const struct store_row *target, const struct dacs *d)
+{
+    json_t *dreq = json_pack("{s:s,s:i,s:s,s:i}", "or", c->orig->subj.canon ? c->orig->subj.canon : "", "op",
+                             op_number(op), "trid", target->ri, "trt", target->ty);
+    const char *peer = c->req->sec.peer;
+    if (peer[0])
+        json_object_set_new(dreq, "oip", json_pack("{s:s}", strchr(peer, ':') ? "ip6" : "ip4", peer));
+    if (c->req->az.nrids) {
+        json_t *r = json_array();
+        for (int i = 0; i < c->req->az.nrids; i++)
+            json_array_append_new(r, json_string(c->req->az.rids[i]));
+        json_object_set_new(dreq, "orid", r);
+    }
+    if (c->req->az.ntids) {
+        json_t *t = json_array();
+        for (int i = 0; i < c->req->az.ntids; i++)
+            json_array_append_new(t, json_string(c->req->az.tids[i]));
+        json_object_set_new(dreq, "tids", t);
+    }
+    if (d->dal > 0)
+        json_object_set_new(dreq, "ppl", json_integer((json_int_t)d->dal * 1000));
+    char rts[TS_LEN + 1];
+    ts_format(c->now, rts);
+    json_object_set_new(dreq, "rts", json_string(rts));
+    return dreq;
+}
+
+/* privilegesLifetime (m2m:absRelTimestamp): a timestamp, or milliseconds from now. */
+static int64_t lifetime_until(const json_t *pl, int64_t now)
+{
+    int64_t t;
+    if (json_is_integer(pl) && json_integer_value(pl) > 0)
+        return now + (int64_t)json_integer_value(pl) / 1000;
+    if (json_is_string(pl) && ts_parse(json_string_value(pl), &t))
+        return t;
+    return 0;
+}
+
+struct outcome {
+    struct grant *g;  /* granted privileges, kept */
+    int ntokens;      /* tokens the DAS returned that were accepted */
+    char why[256];    /* what the DAS answered, for the explanation and the audit detail */
+    const char *fail; /* static reason when nothing usable came back */
+};
+
+static void consult(struct op_ctx *c, const char *uri, const char *key, json_t *dreq, struct outcome *o)
+{
+    struct dynauth *da = c->cse->dynauth;
+    const struct cse_config *cfg = c->cse->cfg;
+    json_t *msg = json_pack("{s:{s:i,s:O}}", "m2m:seci", "sit", 1, "dreq", dreq);
+    char *body = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char *resp = NULL;
+    size_t rlen = 0;
+    int rsc = 0;
+    int64_t t0 = clock_now_us(&c->cse->clock);
+    int rc = c->cse->notifier == NULL ? -1
+                                      : notify_exchange(c->cse->notifier, uri, body, strlen(body), c->cse->cfg->cse_id,
+                                                        (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
+    mem_free(body);
+    int64_t ms = (clock_now_us(&c->cse->clock) - t0) / 1000;
+    if (rc != 0) {
+        das_mark(da, uri, clock_now_us(&c->cse->clock) / 1000 + cfg->authz_das_backoff);
+        snprintf(o->why, sizeof o->why, "DAS %s did not answer usefully (%lld ms); not asked again for %ld ms", uri,
+                 (long long)ms, cfg->authz_das_backoff);
+        o->fail = "das-unavailable";
+        return;
+    }
+    das_mark(da, uri, 0);
+    char err[128];
+    json_t *root = json_decode_body(resp, rlen, err, sizeof err);
+    mem_free(resp);
+    const json_t *seci = json_object_get(root, "m2m:seci");
+    const json_t *dres = json_object_get(seci, "dres");
+    if (!json_is_object(dres) || json_integer_value(json_object_get(seci, "sit")) != 2) {
+        snprintf(o->why, sizeof o->why, "DAS %s: the answer is not an m2m:seci with sit 2 and dres", uri);
+        o->fail = "das-bad-answer";
+        json_decref(root);
+        return;
+    }
+    const json_t *dai = json_object_get(dres, "dai");
+    const json_t *gp = json_object_get(dai, "gp");
+    if (json_is_object(gp)) {
+        int64_t until = lifetime_until(json_object_get(dai, "pl"), c->now);
+        int64_t cap = c->now + cfg->authz_grant_max;
+        if (until <= 0 || until > cap)
+            until = cap;
+        char perr[200];
+        struct acp_policy *p = acp_compile(gp, &c->cse->idenv, perr, sizeof perr);
+        if (p != NULL && until > c->now) {
+            struct grant *g = mem_calloc(1, sizeof *g);
+            atomic_init(&g->refs, 1);
+            g->key = mem_strdup(key);
+            g->gp = p;
+            g->until = until;
+            snprintf(g->das, sizeof g->das, "%s", uri);
+            grant_keep(da, g);
+            o->g = g;
+        } else {
+            acp_policy_free(p);
+        }
+    }
+    const json_t *tkns = json_object_get(dres, "tkns");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(tkns, i, t)
+    {
+        if (json_is_string(t) && creds_add_token(c, json_string_value(t), "from the DAS"))
+            o->ntokens++;
+    }
+    snprintf(o->why, sizeof o->why, "DAS %s answered in %lld ms: %s, %d token(s) accepted", uri, (long long)ms,
+             o->g ? "privileges granted" : "no privileges", o->ntokens);
+    if (!o->g && !o->ntokens)
+        o->fail = "das-denied";
+    json_decref(root);
+}
+
+/* The Token Request Information of an indirect flow (m2m:dynAuthTokenReqInfo). */
+static char *token_request_info(const struct dacs *d, json_t *dreq)
+{
+    json_t *dasi = json_array();
+    for (int i = 0; i < d->nuri; i++)
+        json_array_append_new(dasi, json_pack("{s:s,s:O}", "uri", d->uri[i], "dreq", dreq));
+    json_t *root = json_pack("{s:{s:o}}", "m2m:tqf", "dasi", dasi);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+static __attribute__((format(printf, 2, 3))) void explain(struct op_ctx *c, const char *fmt, ...)
+{
+    if (c->explain == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    buf_printf(c->explain, "  %s\n", line);
+}
+
+void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *target, const struct store_row *src,
+                    const struct acp_request *rq, struct decision *d)
+{
+    if (d->permit || c->cse->dynauth == NULL || c->orig->subj.canon == NULL)
+        return;
+    char key[LIMIT_ID_LEN + LIMIT_NAME_LEN + 2];
+    snprintf(key, sizeof key, "%s\n%s", c->orig->subj.canon, src->ri);
+    struct acp_why why;
+    struct grant *g = grant_get(c->cse->dynauth, key, c->now);
+    if (g != NULL) {
+        bool ok = acp_permits(g->gp, rq, &why);
+        explain(c, "dynamic grant from %s (until %lld): %s", g->das, (long long)g->until, ok ? "granted" : why.reason);
+        if (ok) {
+            snprintf(d->detail, sizeof d->detail, "privileges granted by the DAS %s, rule %d, until %lld", g->das,
+                     why.rule, (long long)g->until);
+            d->permit = true;
+            d->reason = "dynamic-grant";
+        }
+        grant_put(g);
+        if (ok)
+            return;
+    }
+    struct dacs dacs;
+    find_dacs(c, src, &dacs);
+    if (dacs.nuri == 0) {
+        dacs_free(&dacs);
+        return;
+    }
+    json_t *dreq = das_request(c, op, src, &dacs);
+    if (c->explain) { /* explain never calls out: it says what a request would do */
+        explain(c, "dynamicAuthorizationConsultation %s: a request would %s %s", dacs.dac_ri,
+                c->req->az.tqi ? "be told to ask" : "consult", dacs.uri[0]);
+    } else if (c->req->az.tqi) {
+        mem_free(c->tqf);
+        c->tqf = token_request_info(&dacs, dreq);
+        d->reason = "token-request-info";
+    } else {
+        struct dynauth *da = c->cse->dynauth;
+        const char *fail = "das-unavailable";
+        char last[256] = "";
+        for (int i = 0; i < dacs.nuri && !d->permit; i++) {
+            if (das_down(da, dacs.uri[i], clock_now_us(&c->cse->clock) / 1000)) {
+                snprintf(last, sizeof last, "DAS %s failed recently: not asked", dacs.uri[i]);
+                continue;
+            }
+            if (atomic_fetch_add(&da->inflight, 1) >= c->cse->cfg->authz_das_parallel) {
+                atomic_fetch_sub(&da->inflight, 1);
+                snprintf(last, sizeof last, "%ld consultations already in flight", c->cse->cfg->authz_das_parallel);
+                fail = "das-busy";
+                break;
+            }
+            struct outcome o = {0};
+            consult(c, dacs.uri[i], key, dreq, &o);
+            atomic_fetch_sub(&da->inflight, 1);
+            snprintf(last, sizeof last, "%s", o.why);
+            if (o.g && acp_permits(o.g->gp, rq, &why)) {
+                snprintf(d->detail, sizeof d->detail, "privileges granted by the DAS %s, rule %d, until %lld",
+                         dacs.uri[i], why.rule, (long long)o.g->until);
+                d->permit = true;
+                d->reason = "dynamic-grant";
+            } else if (o.ntokens) {
+                char detail[sizeof d->detail];
+                if (creds_token_permits(c->creds, target, src, rq, detail, sizeof detail)) {
+                    snprintf(d->detail, sizeof d->detail, "%.300s (issued by the DAS %.60s)", detail, dacs.uri[i]);
+                    d->permit = true;
+                    d->reason = "token";
+                }
+            }
+            if (!d->permit && o.fail)
+                fail = o.fail;
+            grant_put(o.g);
+        }
+        if (!d->permit) {
+            size_t n = strlen(d->detail);
+            snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", last);
+            d->reason = fail;
+        }
+    }
+    json_decref(dreq);
+    dacs_free(&dacs);
+}
