@@ -60,7 +60,7 @@ fuzz: deps
 
 bench: deps
 	./bench/run.sh
-	SKIP_BUILD=1 ./bench/authz.sh
+	./bench/authz.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-bench

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DWARDEN_TESTS=OFF >/dev/null
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target warden warden-das >/dev/null
 fi
 WARDEN="$BUILD_DIR/warden" DAS="$BUILD_DIR/warden-das"
