@@ -380,6 +380,13 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
         if (ok)
             return;
     }
+    /* Only the request's own target is worth a consultation or a token request: the resources a
+     * discovery or a child listing filters use the cached grants above, never the DAS (one request
+     * must not become a consultation per resource). */
+    bool primary = c->tgt != NULL && c->tgt->have_row && op != ACOP_DISCOVERY &&
+                   (strcmp(c->tgt->row.ri, target->ri) == 0 || strcmp(c->tgt->row.ri, src->ri) == 0);
+    if (!primary)
+        return;
     struct dacs dacs;
     find_dacs(c, src, &dacs);
     if (dacs.nuri == 0) {

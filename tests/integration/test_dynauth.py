@@ -201,6 +201,14 @@ class DynAuthTest(WardenTestCase):
         self.assertLess(done["took"], 2.5, "bounded by authz.das_timeout, not by the DAS's 3 s")
         self.assertLess(others, done["took"] + 0.5, "other requests went on meanwhile")
 
+    def test_ts0003_7_3_2_3_discovery_never_consults_per_resource(self):
+        for _ in range(3):
+            self.guarded(self.das.uri)
+        before = self.das.consultations()
+        r = self.c.retrieve(self.owner, origin=OTHER, query={"fu": 1, "ty": 3})
+        self.assertIn(r.rsc, (2000, 4103), self.describe(r))
+        self.assertEqual(self.das.consultations(), before, "discovery filtered without calling the DAS")
+
     def test_ts0004_7_4_36_dap_under_the_outbound_policy(self):
         r = self.c.create(self.owner, TY_DAC, {"dae": True, "dap": ["http://10.1.2.3/das"]}, origin=OWNER,
                           root="m2m:dac")
