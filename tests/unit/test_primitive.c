@@ -67,6 +67,30 @@ static void test_ts0004_8_wrapped_rqp(void **state)
     done(&x);
 }
 
+/* TS-0004 §7.2.1.1 authorization parameters, as TS-0010 carries them: rids/tids/ltids lists, the
+ * tokens (tkns) and the Token Request Indicator */
+static void test_ts0004_7_2_1_1_authorization_parameters(void **state)
+{
+    (void)state;
+    struct px x;
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"Cu\",\"rqi\":\"a\",\"rids\":[\"tech\",\"ops\"],"
+               "\"tids\":\"t1\",\"ltids\":[\"3-ab\"],\"tkns\":[\"h.p.s\",\"a.b.c.d.e\"],\"tqi\":true}");
+    assert_int_equal(x.rc, 0);
+    const struct cse_authz_params *az = &x.p.req.az;
+    assert_int_equal(az->nrids, 2);
+    assert_string_equal(az->rids[1], "ops");
+    assert_int_equal(az->ntids, 1);
+    assert_string_equal(az->tids[0], "t1");
+    assert_int_equal(az->nltids, 1);
+    assert_int_equal(az->ntkns, 2);
+    assert_string_equal(az->tkns[1], "a.b.c.d.e");
+    assert_true(az->tqi);
+    done(&x);
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"Cu\",\"rqi\":\"a\",\"tqi\":\"maybe\"}");
+    assert_int_equal(x.rc, RSC_BAD_REQUEST);
+    done(&x);
+}
+
 /* filter criteria: arrays become several values, atr the attribute filters */
 static void test_ts0004_6_3_5_8_filter_criteria(void **state)
 {
@@ -292,6 +316,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ts0010_6_5_1_create),
         cmocka_unit_test(test_ts0004_8_wrapped_rqp),
+        cmocka_unit_test(test_ts0004_7_2_1_1_authorization_parameters),
         cmocka_unit_test(test_ts0004_6_3_5_8_filter_criteria),
         cmocka_unit_test(test_ts0004_rqet_forms),
         cmocka_unit_test(test_ts0010_6_5_1_malformed),
