@@ -18,6 +18,7 @@
 #include "core_int.h"
 #include "security/token.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/mem.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
@@ -64,18 +65,10 @@ void token_cache_free(struct token_cache *tc)
     mem_free(tc);
 }
 
-static size_t fnv(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* A counted reference to the cached token whose compact form is text, or NULL. */
 static struct held *cache_by_text(struct token_cache *tc, const char *text, int64_t now)
 {
-    size_t i = fnv(text) % tc->n;
+    size_t i = hash_str(text) % tc->n;
     pthread_mutex_lock(&tc->lock);
     struct held *h = tc->slots[i];
     if (h && h->compact && strcmp(h->compact, text) == 0 && now < h->t->exp)
@@ -110,7 +103,7 @@ static struct held *cache_put(struct token_cache *tc, struct token *t, const cha
     atomic_init(&h->refs, 2); /* the cache's and the caller's */
     h->t = t;
     h->compact = text ? mem_strdup(text) : NULL;
-    size_t slot = fnv(text ? text : t->jti) % tc->n;
+    size_t slot = hash_str(text ? text : t->jti) % tc->n;
     uint64_t r;
     rand_bytes(&r, sizeof r);
     snprintf(h->lti, sizeof h->lti, "%zu-%016llx", slot, (unsigned long long)r);
@@ -162,6 +155,25 @@ __attribute__((format(printf, 3, 4))) static void note(struct creds *cr, const c
         cr->refused = refused;
 }
 
+/* The children of the CSEBase (the Role and Token Repository) of type ty whose attribute attr is
+ * value, by the store's indexed filter. */
+static void repository_find(struct op_ctx *c, int ty, const char *attr, const char *value, store_row_fn fn, void *arg)
+{
+    const int tys[] = {ty};
+    const char *name[] = {attr}, *val[] = {value};
+    struct store_filter f = {.ty = tys,
+                             .nty = 1,
+                             .atr_name = name,
+                             .atr_value = val,
+                             .natr = 1,
+                             .sts = -1,
+                             .stb = -1,
+                             .sza = -1,
+                             .szb = -1,
+                             .max_depth = 1};
+    c->view->st->ops->find(c->view, c->cse->cfg->cse_rn, &f, c->now, fn, arg);
+}
+
 struct role_scan {
     struct op_ctx *c;
     struct creds *cr;
@@ -208,20 +220,8 @@ static void gather_roles(struct op_ctx *c, struct creds *cr)
 {
     const struct cse_authz_params *az = &c->req->az;
     for (int i = 0; i < az->nrids && cr->nroles < MAX_ROLES; i++) {
-        static const int ty[] = {TY_ROLE};
-        const char *name[] = {"rlid"}, *value[] = {az->rids[i]};
-        struct store_filter f = {.ty = ty,
-                                 .nty = 1,
-                                 .atr_name = name,
-                                 .atr_value = value,
-                                 .natr = 1,
-                                 .sts = -1,
-                                 .stb = -1,
-                                 .sza = -1,
-                                 .szb = -1,
-                                 .max_depth = 1};
         struct role_scan s = {.c = c, .cr = cr, .rid = az->rids[i]};
-        c->view->st->ops->find(c->view, c->cse->cfg->cse_rn, &f, c->now, role_seen, &s);
+        repository_find(c, TY_ROLE, "rlid", az->rids[i], role_seen, &s);
         if (!s.found)
             note(cr, "role-unknown", "role %s: no such <role> in the Role Repository", az->rids[i]);
         else if (s.verified)
@@ -323,20 +323,8 @@ static void gather_tokens(struct op_ctx *c, struct creds *cr)
             held_put(h);
     }
     for (int i = 0; i < az->ntids; i++) {
-        static const int ty[] = {TY_TOKEN};
-        const char *name[] = {"tkid"}, *value[] = {az->tids[i]};
-        struct store_filter f = {.ty = ty,
-                                 .nty = 1,
-                                 .atr_name = name,
-                                 .atr_value = value,
-                                 .natr = 1,
-                                 .sts = -1,
-                                 .stb = -1,
-                                 .sza = -1,
-                                 .szb = -1,
-                                 .max_depth = 1};
         struct tid_scan s = {.c = c, .cr = cr};
-        c->view->st->ops->find(c->view, c->cse->cfg->cse_rn, &f, c->now, token_seen, &s);
+        repository_find(c, TY_TOKEN, "tkid", az->tids[i], token_seen, &s);
         if (!s.found)
             note(cr, "token-unknown", "token %s: no such <token> in the Token Repository", az->tids[i]);
         else if (s.h && content_ok(c, cr, s.h->t, "tids"))

@@ -21,6 +21,7 @@
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
+#include "util/hash.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -76,18 +77,10 @@ void dynauth_free(struct dynauth *da)
     mem_free(da);
 }
 
-static size_t fnv(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static struct grant *grant_get(struct dynauth *da, const char *key, int64_t now)
 {
     pthread_mutex_lock(&da->lock);
-    struct grant *g = da->slots[fnv(key) % da->n];
+    struct grant *g = da->slots[hash_str(key) % da->n];
     if (g && strcmp(g->key, key) == 0 && now < g->until)
         atomic_fetch_add(&g->refs, 1);
     else
@@ -100,7 +93,7 @@ static void grant_keep(struct dynauth *da, struct grant *g)
 {
     atomic_fetch_add(&g->refs, 1);
     pthread_mutex_lock(&da->lock);
-    struct grant **slot = &da->slots[fnv(g->key) % da->n];
+    struct grant **slot = &da->slots[hash_str(g->key) % da->n];
     struct grant *old = *slot;
     *slot = g;
     pthread_mutex_unlock(&da->lock);

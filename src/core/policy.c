@@ -13,6 +13,7 @@
 #include "rsc.h"
 #include "security/acp.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 /* Compiled pv and pvs of one <accessControlPolicy>, shared by reference count. */
@@ -83,14 +84,6 @@ void policy_invalidate(struct cse *cse)
     atomic_fetch_add(&cse->policies->gen, 1);
 }
 
-static size_t hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static struct compiled *load(struct cse *cse, struct store_view *v, const char *ri, int64_t now)
 {
     struct compiled *c = mem_calloc(1, sizeof *c);
@@ -116,7 +109,7 @@ static struct compiled *policy_get(struct cse *cse, struct store_view *v, const 
     struct policy_cache *pc = cse->policies;
     if (strlen(ri) > LIMIT_NAME_LEN)
         return load(cse, v, ri, now);
-    struct slot *s = &pc->slots[hash(ri) % pc->nslots];
+    struct slot *s = &pc->slots[hash_str(ri) % pc->nslots];
     uint64_t gen = atomic_load(&pc->gen);
     pthread_mutex_lock(&pc->lock);
     if (s->c && s->gen == gen && strcmp(s->ri, ri) == 0) {
@@ -343,7 +336,7 @@ int ae_registered(struct cse *cse, struct store_view *v, const char *stem, int64
 {
     struct policy_cache *pc = cse->policies;
     bool cacheable = strlen(stem) < sizeof pc->reg[0].stem;
-    struct regslot *s = &pc->reg[hash(stem) % pc->nreg];
+    struct regslot *s = &pc->reg[hash_str(stem) % pc->nreg];
     uint64_t gen = atomic_load(&pc->gen);
     if (cacheable) {
         pthread_mutex_lock(&pc->lock);
