@@ -158,7 +158,7 @@ static int add_cty(const char *v, size_t n, void *arg, struct cse_response *rsp)
 int param_apply(const char *k, const char *value, struct cse_request *req, struct param_scratch *scratch,
                 struct cse_response *rsp)
 {
-    long v;
+    long v = 0;
     struct qctx q = {req, scratch, k};
     if (strcmp(k, "rcn") == 0) {
         if (one_long(k, value, 0, 12, &v, rsp))

@@ -50,6 +50,8 @@ struct op_ctx {
     struct buf *explain;
     /* indirect dynamic authorization: the Token Request Information of a denial (owned) */
     char *tqf;
+    /* direct dynamic authorization: the consultation this request parks on (dynauth.c; owned) */
+    struct das_job *das_job;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -113,6 +115,16 @@ bool creds_add_token(struct op_ctx *c, const char *compact, const char *via);
  * indirect flow's Token Request Information (c->tqf), else a consultation of the DAS. */
 struct dynauth *dynauth_new(size_t n);
 void dynauth_free(struct dynauth *da);
+/* Park the request on the consultation dynauth_decide prepared (c->das_job): a consultation thread
+ * asks the DAS, then decides the request again (cse_dispatch_again) and calls done. CSE_PENDING, or
+ * CSE_DONE with a denial when no consultation could start. */
+enum cse_status dynauth_park(struct op_ctx *c);
+/* Wait for the consultation threads (before the notifier and the store go away). */
+void dynauth_stop(struct dynauth *da);
+/* The request pipeline again, for a request parked outside the store (dynauth.c): like cse_dispatch
+ * but leaves the audit and masking to cse_complete, which the binding calls after done. */
+enum cse_status cse_dispatch_again(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                                   void (*done)(void *arg), void *done_arg);
 void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *target, const struct store_row *src,
                     const struct acp_request *rq, struct decision *d);
 /* The first reason a credential of the request was refused, or NULL; one line per credential. */

@@ -231,6 +231,7 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
 
 void cse_stop(struct cse *cse)
 {
+    dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
     expiry_stop(cse);
     /* pending batches go out before the notifier stops; then deliveries get a short grace */
     if (cse->batches && cse->notifier)

@@ -329,17 +329,34 @@ static void admin_explain(struct cse *cse, const struct cse_request *req, const 
     mem_free(text);
 }
 
+static enum cse_status run(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                           void (*done)(void *arg), void *done_arg, bool outer);
+
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg)
+{
+    return run(cse, req, rsp, done, done_arg, true);
+}
+
+enum cse_status cse_dispatch_again(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                                   void (*done)(void *arg), void *done_arg)
+{
+    return run(cse, req, rsp, done, done_arg, false);
+}
+
+static enum cse_status run(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                           void (*done)(void *arg), void *done_arg, bool outer)
 {
     if (cse->secure && req->sec.sa == SA_NONE) { /* nothing of the request is read without an SA */
         response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
                        "the secure profile requires a security association");
-        finish(cse, req, rsp);
+        if (outer)
+            finish(cse, req, rsp);
         return CSE_DONE;
     }
     if (check_primitive(req, rsp) != 0) {
-        finish(cse, req, rsp);
+        if (outer)
+            finish(cse, req, rsp);
         return CSE_DONE;
     }
     struct store_view *v = cse->store->ops->view_acquire(cse->store);
@@ -383,11 +400,13 @@ enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, str
         }
     creds_free(c.creds);
     mem_free(c.tqf);
+    if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */
+        st = dynauth_park(&c);
 out:
     target_free(&tgt);
     if (v != NULL)
         cse->store->ops->view_release(cse->store, v);
-    if (st == CSE_DONE)
+    if (st == CSE_DONE && outer)
         finish(cse, req, rsp);
     return st;
 }

@@ -45,6 +45,10 @@ struct dynauth {
         int64_t down_until_ms;
     } health[DAS_HEALTH];
     atomic_int inflight;
+    /* consultation threads (under lock): cse_stop waits for them */
+    int threads;
+    bool stopping;
+    pthread_cond_t idle;
 };
 
 static void grant_put(struct grant *g)
@@ -60,6 +64,7 @@ struct dynauth *dynauth_new(size_t n)
 {
     struct dynauth *da = mem_calloc(1, sizeof *da);
     pthread_mutex_init(&da->lock, NULL);
+    pthread_cond_init(&da->idle, NULL);
     da->n = n ? n : 1;
     da->slots = mem_calloc(da->n, sizeof *da->slots);
     atomic_init(&da->inflight, 0);
@@ -73,6 +78,7 @@ void dynauth_free(struct dynauth *da)
     for (size_t i = 0; i < da->n; i++)
         grant_put(da->slots[i]);
     mem_free(da->slots);
+    pthread_cond_destroy(&da->idle);
     pthread_mutex_destroy(&da->lock);
     mem_free(da);
 }
@@ -248,31 +254,44 @@ static int64_t lifetime_until(const json_t *pl, int64_t now)
     return 0;
 }
 
-struct outcome {
-    struct grant *g;  /* granted privileges, kept */
-    int ntokens;      /* tokens the DAS returned that were accepted */
-    char why[256];    /* what the DAS answered, for the explanation and the audit detail */
+/* What the DAS answered, for the request's second decision (TS-0003 §7.3.2.3 step 6). */
+#define OUTCOME_TOKENS 8
+struct das_outcome {
+    char *tokens[OUTCOME_TOKENS]; /* compact JWTs the DAS returned, verified in the second decision */
+    int ntokens;
+    bool granted;     /* dai privileges are in the grant cache */
     const char *fail; /* static reason when nothing usable came back */
+    char why[256];    /* what happened, for the denial's detail and the audit line */
 };
 
-static void consult(struct op_ctx *c, const char *uri, const char *key, json_t *dreq, struct outcome *o)
+void das_outcome_free(struct das_outcome *o)
 {
-    struct dynauth *da = c->cse->dynauth;
-    const struct cse_config *cfg = c->cse->cfg;
+    if (o == NULL)
+        return;
+    for (int i = 0; i < o->ntokens; i++)
+        mem_free(o->tokens[i]);
+    mem_free(o);
+}
+
+/* One consultation (on a consultation thread): NOTIFY the DAS at uri and read its answer. */
+static void consult(struct cse *cse, const char *uri, const char *key, json_t *dreq, int64_t now, struct das_outcome *o)
+{
+    struct dynauth *da = cse->dynauth;
+    const struct cse_config *cfg = cse->cfg;
     json_t *msg = json_pack("{s:{s:i,s:O}}", "m2m:seci", "sit", 1, "dreq", dreq);
     char *body = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     char *resp = NULL;
     size_t rlen = 0;
     int rsc = 0;
-    int64_t t0 = clock_now_us(&c->cse->clock);
-    int rc = c->cse->notifier == NULL ? -1
-                                      : notify_exchange(c->cse->notifier, uri, body, strlen(body), c->cse->cfg->cse_id,
-                                                        (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
+    int64_t t0 = clock_now_us(&cse->clock);
+    int rc = cse->notifier == NULL ? -1
+                                   : notify_exchange(cse->notifier, uri, body, strlen(body), cfg->cse_id,
+                                                     (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
     mem_free(body);
-    int64_t ms = (clock_now_us(&c->cse->clock) - t0) / 1000;
+    int64_t ms = (clock_now_us(&cse->clock) - t0) / 1000;
     if (rc != 0) {
-        das_mark(da, uri, clock_now_us(&c->cse->clock) / 1000 + cfg->authz_das_backoff);
+        das_mark(da, uri, clock_now_us(&cse->clock) / 1000 + cfg->authz_das_backoff);
         snprintf(o->why, sizeof o->why, "DAS %s did not answer usefully (%lld ms); not asked again for %ld ms", uri,
                  (long long)ms, cfg->authz_das_backoff);
         o->fail = "das-unavailable";
@@ -293,13 +312,13 @@ static void consult(struct op_ctx *c, const char *uri, const char *key, json_t *
     const json_t *dai = json_object_get(dres, "dai");
     const json_t *gp = json_object_get(dai, "gp");
     if (json_is_object(gp)) {
-        int64_t until = lifetime_until(json_object_get(dai, "pl"), c->now);
-        int64_t cap = c->now + cfg->authz_grant_max;
+        int64_t until = lifetime_until(json_object_get(dai, "pl"), now);
+        int64_t cap = now + cfg->authz_grant_max;
         if (until <= 0 || until > cap)
             until = cap;
         char perr[200];
-        struct acp_policy *p = acp_compile(gp, &c->cse->idenv, perr, sizeof perr);
-        if (p != NULL && until > c->now) {
+        struct acp_policy *p = acp_compile(gp, &cse->idenv, perr, sizeof perr);
+        if (p != NULL && until > now) {
             struct grant *g = mem_calloc(1, sizeof *g);
             atomic_init(&g->refs, 1);
             g->key = mem_strdup(key);
@@ -307,24 +326,122 @@ static void consult(struct op_ctx *c, const char *uri, const char *key, json_t *
             g->until = until;
             snprintf(g->das, sizeof g->das, "%s", uri);
             grant_keep(da, g);
-            o->g = g;
+            grant_put(g);
+            o->granted = true;
         } else {
             acp_policy_free(p);
         }
     }
-    const json_t *tkns = json_object_get(dres, "tkns");
     size_t i;
     const json_t *t;
-    json_array_foreach(tkns, i, t)
+    json_array_foreach(json_object_get(dres, "tkns"), i, t)
     {
-        if (json_is_string(t) && creds_add_token(c, json_string_value(t), "from the DAS"))
-            o->ntokens++;
+        if (json_is_string(t) && o->ntokens < OUTCOME_TOKENS)
+            o->tokens[o->ntokens++] = mem_strdup(json_string_value(t));
     }
-    snprintf(o->why, sizeof o->why, "DAS %s answered in %lld ms: %s, %d token(s) accepted", uri, (long long)ms,
-             o->g ? "privileges granted" : "no privileges", o->ntokens);
-    if (!o->g && !o->ntokens)
-        o->fail = "das-denied";
+    snprintf(o->why, sizeof o->why, "DAS %s answered in %lld ms: %s, %d token(s)", uri, (long long)ms,
+             o->granted ? "privileges granted" : "no privileges", o->ntokens);
+    o->fail = o->granted || o->ntokens ? NULL : "das-denied";
     json_decref(root);
+}
+
+/* A request parked on its consultation. */
+struct das_job {
+    struct cse *cse;
+    const struct cse_request *req;
+    struct cse_response *rsp;
+    void (*done)(void *);
+    void *done_arg;
+    char *uri[MAX_DACI * 4];
+    int nuri;
+    json_t *dreq;
+    char key[LIMIT_ID_LEN + LIMIT_NAME_LEN + 2];
+    int64_t now;
+};
+
+static void job_free(struct das_job *j)
+{
+    for (int i = 0; i < j->nuri; i++)
+        mem_free(j->uri[i]);
+    json_decref(j->dreq);
+    mem_free(j);
+}
+
+static void *consultation(void *arg)
+{
+    struct das_job *j = arg;
+    struct cse *cse = j->cse;
+    struct dynauth *da = cse->dynauth;
+    struct das_outcome *o = mem_calloc(1, sizeof *o);
+    o->fail = "das-unavailable";
+    for (int i = 0; i < j->nuri && o->fail != NULL; i++) {
+        if (das_down(da, j->uri[i], clock_now_us(&cse->clock) / 1000))
+            continue;
+        for (int k = 0; k < o->ntokens; k++)
+            mem_free(o->tokens[k]);
+        o->ntokens = 0;
+        consult(cse, j->uri[i], j->key, j->dreq, j->now, o);
+    }
+    atomic_fetch_sub(&da->inflight, 1);
+    /* the second decision, with what the DAS said; the request stays parked until done() */
+    j->rsp->das = o;
+    if (cse_dispatch_again(cse, j->req, j->rsp, j->done, j->done_arg) == CSE_DONE)
+        j->done(j->done_arg);
+    job_free(j);
+    pthread_mutex_lock(&da->lock);
+    if (--da->threads == 0)
+        pthread_cond_broadcast(&da->idle);
+    pthread_mutex_unlock(&da->lock);
+    return NULL;
+}
+
+enum cse_status dynauth_park(struct op_ctx *c)
+{
+    struct das_job *j = c->das_job;
+    c->das_job = NULL;
+    struct dynauth *da = c->cse->dynauth;
+    j->cse = c->cse;
+    j->req = c->req;
+    j->rsp = c->rsp;
+    j->done = c->done;
+    j->done_arg = c->done_arg;
+    pthread_mutex_lock(&da->lock);
+    bool stopping = da->stopping;
+    if (!stopping)
+        da->threads++;
+    pthread_mutex_unlock(&da->lock);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    response_free(c->rsp); /* the second decision writes the response afresh */
+    response_init(c->rsp);
+    if (stopping || pthread_create(&t, &attr, consultation, j) != 0) {
+        pthread_attr_destroy(&attr);
+        atomic_fetch_sub(&da->inflight, 1);
+        response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "das-unavailable",
+                       "originator has no privilege (no consultation could start)");
+        job_free(j);
+        if (!stopping) {
+            pthread_mutex_lock(&da->lock);
+            da->threads--;
+            pthread_mutex_unlock(&da->lock);
+        }
+        return CSE_DONE;
+    }
+    pthread_attr_destroy(&attr);
+    return CSE_PENDING;
+}
+
+void dynauth_stop(struct dynauth *da)
+{
+    if (da == NULL)
+        return;
+    pthread_mutex_lock(&da->lock);
+    da->stopping = true;
+    while (da->threads > 0)
+        pthread_cond_wait(&da->idle, &da->lock);
+    pthread_mutex_unlock(&da->lock);
 }
 
 /* The Token Request Information of an indirect flow (m2m:dynAuthTokenReqInfo). */
@@ -394,46 +511,49 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
         mem_free(c->tqf);
         c->tqf = token_request_info(&dacs, dreq);
         d->reason = "token-request-info";
+    } else if (c->rsp->das != NULL) { /* the second decision: what the DAS answered */
+        const struct das_outcome *o = c->rsp->das;
+        int accepted = 0;
+        for (int i = 0; i < o->ntokens; i++)
+            accepted += creds_add_token(c, o->tokens[i], "from the DAS");
+        char detail[sizeof d->detail];
+        if (accepted && creds_token_permits(c->creds, target, src, rq, detail, sizeof detail)) {
+            snprintf(d->detail, sizeof d->detail, "%.300s (issued by the DAS)", detail);
+            d->permit = true;
+            d->reason = "token";
+        } else {
+            size_t n = strlen(d->detail);
+            snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", o->why);
+            d->reason = o->fail ? o->fail : "das-denied";
+        }
+    } else if (c->done == NULL) { /* a caller that cannot park (none today): no consultation */
+        d->reason = "das-unavailable";
     } else {
         struct dynauth *da = c->cse->dynauth;
-        const char *fail = "das-unavailable";
-        char last[256] = "";
-        for (int i = 0; i < dacs.nuri && !d->permit; i++) {
-            if (das_down(da, dacs.uri[i], clock_now_us(&c->cse->clock) / 1000)) {
-                snprintf(last, sizeof last, "DAS %s failed recently: not asked", dacs.uri[i]);
-                continue;
-            }
-            if (atomic_fetch_add(&da->inflight, 1) >= c->cse->cfg->authz_das_parallel) {
-                atomic_fetch_sub(&da->inflight, 1);
-                snprintf(last, sizeof last, "%ld consultations already in flight", c->cse->cfg->authz_das_parallel);
-                fail = "das-busy";
-                break;
-            }
-            struct outcome o = {0};
-            consult(c, dacs.uri[i], key, dreq, &o);
+        int64_t now_ms = clock_now_us(&c->cse->clock) / 1000;
+        int up = 0;
+        for (int i = 0; i < dacs.nuri; i++)
+            up += !das_down(da, dacs.uri[i], now_ms);
+        size_t n = strlen(d->detail);
+        if (up == 0) {
+            snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: every DAS failed recently");
+            d->reason = "das-unavailable";
+        } else if (atomic_fetch_add(&da->inflight, 1) >= c->cse->cfg->authz_das_parallel) {
             atomic_fetch_sub(&da->inflight, 1);
-            snprintf(last, sizeof last, "%s", o.why);
-            if (o.g && acp_permits(o.g->gp, rq, &why)) {
-                snprintf(d->detail, sizeof d->detail, "privileges granted by the DAS %s, rule %d, until %lld",
-                         dacs.uri[i], why.rule, (long long)o.g->until);
-                d->permit = true;
-                d->reason = "dynamic-grant";
-            } else if (o.ntokens) {
-                char detail[sizeof d->detail];
-                if (creds_token_permits(c->creds, target, src, rq, detail, sizeof detail)) {
-                    snprintf(d->detail, sizeof d->detail, "%.300s (issued by the DAS %.60s)", detail, dacs.uri[i]);
-                    d->permit = true;
-                    d->reason = "token";
-                }
-            }
-            if (!d->permit && o.fail)
-                fail = o.fail;
-            grant_put(o.g);
-        }
-        if (!d->permit) {
-            size_t n = strlen(d->detail);
-            snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", last);
-            d->reason = fail;
+            snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %ld consultations in flight",
+                     c->cse->cfg->authz_das_parallel);
+            d->reason = "das-busy";
+        } else if (c->das_job == NULL) { /* park the request on a consultation (dispatch does) */
+            struct das_job *j = mem_calloc(1, sizeof *j);
+            for (int i = 0; i < dacs.nuri; i++)
+                j->uri[j->nuri++] = mem_strdup(dacs.uri[i]);
+            j->dreq = json_incref(dreq);
+            snprintf(j->key, sizeof j->key, "%s", key);
+            j->now = c->now;
+            c->das_job = j;
+            d->reason = "das-pending";
+        } else {
+            atomic_fetch_sub(&da->inflight, 1);
         }
     }
     json_decref(dreq);

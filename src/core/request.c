@@ -36,6 +36,8 @@ void response_free(struct cse_response *rsp)
     MEM_FREE(rsp->location);
     MEM_FREE(rsp->message);
     MEM_FREE(rsp->ati);
+    das_outcome_free(rsp->das);
+    rsp->das = NULL;
 }
 
 char *response_take_body(struct cse_response *rsp, size_t *len)

@@ -112,6 +112,9 @@ struct cse_response {
     /* Assigned Token Identifiers (TS-0004 m2m:dynAuthLocalTokenIdAssignments): the Local-Token-IDs
      * given to tokens of this request, as "lti:tkid" pairs joined by '+' (TS-0009 §6.4.18); owned */
     char *ati;
+    /* Core-internal: what a DAS answered while this request was parked on the consultation, kept
+     * for the request's second decision (owned; freed by response_free) */
+    struct das_outcome *das;
     /* Set by a parked operation when its commit is done: completes the response (formatting,
      * freeing) on the request's own thread, run by cse_complete(), so the store's single writer
      * thread does nothing but commits. */
@@ -123,6 +126,8 @@ void request_init(struct cse_request *req);
 void filter_init(struct cse_filter *fc);
 void response_init(struct cse_response *rsp);
 void response_free(struct cse_response *rsp);
+struct das_outcome;
+void das_outcome_free(struct das_outcome *o); /* core/dynauth.c */
 /* The Content a binding sends: the body the operation produced (ownership moves to the caller), or
  * for an error without one {"m2m:dbg": message} (TS-0004 §6.6 debugInfo). NULL for an empty success. */
 char *response_take_body(struct cse_response *rsp, size_t *len);
