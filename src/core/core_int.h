@@ -130,6 +130,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
 /* The first reason a credential of the request was refused, or NULL; one line per credential. */
 const char *creds_refused(const struct creds *cr);
 const char *creds_explanation(const struct creds *cr);
+const char *creds_refused_line(const struct creds *cr);
 
 /* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
  * Returns 0 when permitted. */

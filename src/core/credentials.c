@@ -127,6 +127,7 @@ struct creds {
     int ntok;
     bool assigned[MAX_TOKENS]; /* the token arrived in tkns or tids: its lti goes into ati */
     const char *refused;       /* the first refusal's reason, for the denial */
+    char refused_line[200];    /* and what was refused, and why */
     struct buf why;            /* one line per credential */
 };
 
@@ -151,8 +152,10 @@ __attribute__((format(printf, 3, 4))) static void note(struct creds *cr, const c
     va_end(ap);
     buf_puts(&cr->why, line);
     buf_putc(&cr->why, '\n');
-    if (refused && cr->refused == NULL)
+    if (refused && cr->refused == NULL) {
         cr->refused = refused;
+        snprintf(cr->refused_line, sizeof cr->refused_line, "%.199s", line);
+    }
 }
 
 /* The children of the CSEBase (the Role and Token Repository) of type ty whose attribute attr is
@@ -427,6 +430,11 @@ bool creds_token_permits(const struct creds *cr, const struct store_row *target,
 const char *creds_refused(const struct creds *cr)
 {
     return cr->refused;
+}
+
+const char *creds_refused_line(const struct creds *cr)
+{
+    return cr->refused_line;
 }
 
 const char *creds_explanation(const struct creds *cr)

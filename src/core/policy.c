@@ -179,7 +179,7 @@ static void with_credentials(struct creds *cr, const struct store_row *target, c
     }
     if (!d->permit && creds_refused(cr) != NULL) {
         size_t n = strlen(d->detail);
-        snprintf(d->detail + n, sizeof d->detail - n, "; a credential was refused: %s", creds_refused(cr));
+        snprintf(d->detail + n, sizeof d->detail - n, "; a credential was refused: %s", creds_refused_line(cr));
         d->reason = creds_refused(cr);
     }
 }

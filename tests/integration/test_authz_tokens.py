@@ -105,7 +105,8 @@ class AuthzBase(WardenTestCase):
     issuers_path = os.path.join(tmp, "issuers.json")
     with open(issuers_path, "w") as f:
         json.dump(issuers_json(), f)
-    server_args = ("--authz.issuers=%s" % issuers_path,)
+    audit_path = os.path.join(tmp, "audit.log")
+    server_args = ("--authz.issuers=%s" % issuers_path, "--audit.path=%s" % audit_path)
 
     @classmethod
     def setUpClass(cls):
@@ -246,6 +247,16 @@ class TokenTest(AuthzBase):
         self.refused(sign(claims(pm=read_pv(ri), nbf=now + 100, exp=now + 200)), "not-yet-valid", path)
         self.refused(sign(claims(pm=read_pv(ri), aud=("//%s/id-other" % SPID,))), "wrong-audience", path)
         self.refused(sign(claims(pm=read_pv(ri), holder=OTHER)), "wrong-holder", path)
+
+    def test_ts0003_7_3_2_5_refusal_reason_in_the_audit_log(self):
+        path, ri = self.protected_cnt(acor=("nobody",))
+        jti = uniq("audited")
+        self.refused(sign(claims(pm=read_pv(ri), aud=("//%s/id-other" % SPID,), jti=jti)), "wrong-audience", path)
+        time.sleep(0.3)
+        with open(self.audit_path) as f:
+            lines = [json.loads(ln) for ln in f if jti in ln or "token-wrong-audience" in ln]
+        self.assertTrue(any(ln.get("reason") == "token-wrong-audience" and jti in ln.get("detail", "")
+                            for ln in lines), lines[-3:])
 
     def test_ts0003_7_3_2_5_unknown_issuer_and_alg_none(self):
         path, ri = self.protected_cnt(acor=("nobody",))

@@ -155,6 +155,10 @@ class DynAuthTest(WardenTestCase):
         r = self.c.retrieve(path, origin=TOKUSER, query={"tqi": "true"})
         self.assertEqual(r.rsc, 4103, self.describe(r))
         self.assertNotIn("m2m:dbg", r.body, "no debugging information beside tqf (TS-0009)")
+        x = self.c.retrieve("/%s/$explain" % CSE_RN, origin=ADMIN,
+                            query={"exfr": TOKUSER, "exop": "retrieve", "exto": path[1:], "tqi": "true"})
+        self.assertIn("a request would be told to ask %s" % self.das.uri,
+                      "\n".join(self.assertRsc(x, 2000).body["wdn:explain"]["reasons"]))
         dasi = r.body["m2m:tqf"]["dasi"]
         self.assertEqual(dasi[0]["uri"], self.das.uri)
         dreq = dasi[0]["dreq"]
