@@ -346,7 +346,8 @@ static void gather_tokens(struct op_ctx *c, struct creds *cr)
     }
 }
 
-bool creds_add_token(struct op_ctx *c, const char *compact, const char *via)
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti, size_t ltilen,
+                     int64_t *exp)
 {
     struct creds *cr = creds_get(c);
     struct held *h = verify_text(c, cr, compact, via);
@@ -355,6 +356,20 @@ bool creds_add_token(struct op_ctx *c, const char *compact, const char *via)
         return false;
     }
     note(cr, NULL, "token %s (%s): verified (%s)", h->t->jti, via, h->t->protection);
+    snprintf(lti, ltilen, "%s", h->lti);
+    *exp = h->t->exp;
+    keep(cr, h, false);
+    return true;
+}
+
+bool creds_add_local(struct op_ctx *c, const char *lti, const char *via)
+{
+    struct creds *cr = creds_get(c);
+    struct held *h = cache_by_lti(c->cse->tokens, lti, c->now);
+    if (h == NULL || !content_ok(c, cr, h->t, via)) {
+        held_put(h);
+        return false;
+    }
     keep(cr, h, false);
     return true;
 }

@@ -30,9 +30,10 @@
 
 struct grant {
     atomic_int refs;
-    char *key; /* originator '\n' target resourceID */
-    struct acp_policy *gp;
-    int64_t until; /* seconds */
+    char *key;             /* originator '\n' target resourceID */
+    struct acp_policy *gp; /* privileges the DAS granted (dai), or NULL: */
+    char lti[40];          /* the Local-Token-ID of a token the DAS issued for it */
+    int64_t until;         /* seconds */
     char das[256];
 };
 
@@ -478,13 +479,24 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
     struct acp_why why;
     struct grant *g = grant_get(c->cse->dynauth, key, c->now);
     if (g != NULL) {
-        bool ok = acp_permits(g->gp, rq, &why);
+        bool ok;
+        char detail[sizeof d->detail];
+        if (g->gp != NULL) {
+            ok = acp_permits(g->gp, rq, &why);
+            snprintf(detail, sizeof detail, "privileges granted by the DAS %s, rule %d, until %lld", g->das, why.rule,
+                     (long long)g->until);
+        } else {
+            char tdetail[sizeof d->detail];
+            ok = creds_add_local(c, g->lti, "issued by the DAS") &&
+                 creds_token_permits(c->creds, target, src, rq, tdetail, sizeof tdetail);
+            snprintf(detail, sizeof detail, "%.300s (issued by the DAS %.60s)", tdetail, g->das);
+            why.reason = "token-not-granting";
+        }
         explain(c, "dynamic grant from %s (until %lld): %s", g->das, (long long)g->until, ok ? "granted" : why.reason);
         if (ok) {
-            snprintf(d->detail, sizeof d->detail, "privileges granted by the DAS %s, rule %d, until %lld", g->das,
-                     why.rule, (long long)g->until);
+            snprintf(d->detail, sizeof d->detail, "%s", detail);
             d->permit = true;
-            d->reason = "dynamic-grant";
+            d->reason = g->gp ? "dynamic-grant" : "token";
         }
         grant_put(g);
         if (ok)
@@ -514,13 +526,32 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
     } else if (c->rsp->das != NULL) { /* the second decision: what the DAS answered */
         const struct das_outcome *o = c->rsp->das;
         int accepted = 0;
-        for (int i = 0; i < o->ntokens; i++)
-            accepted += creds_add_token(c, o->tokens[i], "from the DAS");
+        char lti[40] = "";
+        int64_t exp = 0;
+        for (int i = 0; i < o->ntokens; i++) {
+            char one[sizeof lti];
+            int64_t one_exp;
+            if (!creds_add_token(c, o->tokens[i], "from the DAS", one, sizeof one, &one_exp))
+                continue;
+            if (accepted++ == 0) { /* the first accepted token stands for the DAS's answer later */
+                memcpy(lti, one, sizeof lti);
+                exp = one_exp;
+            }
+        }
         char detail[sizeof d->detail];
         if (accepted && creds_token_permits(c->creds, target, src, rq, detail, sizeof detail)) {
             snprintf(d->detail, sizeof d->detail, "%.300s (issued by the DAS)", detail);
             d->permit = true;
             d->reason = "token";
+            /* later requests of this originator for this resource use the token without asking */
+            struct grant *g2 = mem_calloc(1, sizeof *g2);
+            atomic_init(&g2->refs, 1);
+            g2->key = mem_strdup(key);
+            snprintf(g2->lti, sizeof g2->lti, "%s", lti);
+            g2->until = exp;
+            snprintf(g2->das, sizeof g2->das, "%s", dacs.uri[0]);
+            grant_keep(c->cse->dynauth, g2);
+            grant_put(g2);
         } else {
             size_t n = strlen(d->detail);
             snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", o->why);

@@ -148,7 +148,10 @@ class DynAuthTest(WardenTestCase):
 
     def test_ts0003_7_3_2_3_token_from_the_das(self):
         path, _ = self.guarded(self.das.uri)
+        before = self.das.consultations()
         self.assertRsc(self.c.retrieve(path, origin=TOKUSER), 2000)
+        self.assertRsc(self.c.retrieve(path, origin=TOKUSER), 2000, "the DAS's token, kept for its lifetime")
+        self.assertEqual(self.das.consultations(), before + 1)
 
     def test_ts0003_7_3_2_4_indirect_tqi_tqf_then_token(self):
         path, ri = self.guarded(self.das.uri)
