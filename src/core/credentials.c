@@ -346,8 +346,7 @@ static void gather_tokens(struct op_ctx *c, struct creds *cr)
     }
 }
 
-bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti, size_t ltilen,
-                     int64_t *exp)
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti, size_t ltilen, int64_t *exp)
 {
     struct creds *cr = creds_get(c);
     struct held *h = verify_text(c, cr, compact, via);
