@@ -152,11 +152,15 @@ static void respond(struct mqtt_req *x)
             cbor = NULL;
         }
     }
-    int rc = MOSQ_ERR_INVAL;
+    int rc = MOSQ_ERR_INVAL, mid = 0;
     if (mqtt_topic_response(&x->topic, fmt, topic, sizeof topic) == 0)
-        rc = cbor ? publish(mb, topic, cbor, cbor_len, NULL) : publish(mb, topic, text, len, NULL);
-    if (rc != MOSQ_ERR_SUCCESS)
-        LOG(mb->cse->log, LOG_WARN, "mqtt: response to %s rqi=%s not published: %s", x->topic.originator,
+        rc = cbor ? publish(mb, topic, cbor, cbor_len, &mid) : publish(mb, topic, text, len, &mid);
+    if ((rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) && mid != 0)
+        /* with a mid libmosquitto keeps the QoS 1 message and sends it on reconnection */
+        LOG(mb->cse->log, LOG_INFO, "mqtt: response to %s (request %s) waits for the broker", x->topic.originator,
+            req->rqi ? req->rqi : "-");
+    else if (rc != MOSQ_ERR_SUCCESS)
+        LOG(mb->cse->log, LOG_WARN, "mqtt: response to %s (request %s) not published: %s", x->topic.originator,
             req->rqi ? req->rqi : "-", mosquitto_strerror(rc));
     if (LOG_ON(mb->cse->log, LOG_INFO))
         cse_log_request(mb->cse, req, &x->rsp, clock_mono_us() - x->t0);
