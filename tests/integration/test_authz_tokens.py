@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from jwcrypto import jwe, jwk, jws  # noqa: E402
 from jwcrypto.common import json_encode  # noqa: E402
 
+from cbor_codec import decode as cbor_decode  # noqa: E402
 from wardentest import ADMIN, CSE_RN, SPID, TY_CNT, WardenServer, WardenTestCase, main, uniq  # noqa: E402
 
 TY_ACP, TY_ROLE, TY_TOKEN = 1, 31, 32
@@ -298,6 +299,21 @@ class TokenTest(AuthzBase):
         self.assertRsc(self.get(path, origin=OTHER, query={"tids": c["jti"]}), 4103)
         bad = self.c.create("/" + CSE_RN, TY_TOKEN, {"tkob": sign(c, key=ROGUE_HS)}, origin=ADMIN, root="m2m:tk")
         self.assertRsc(bad, 4000, "an unverifiable token is not stored")
+
+    # TS-0004 8.4: the token resource reads the same in CBOR as in JSON
+    def test_ts0004_8_4_token_resource_in_cbor(self):
+        c = claims(pm=[{"rids": ["reader"]}])
+        r = self.c.create("/" + CSE_RN, TY_TOKEN, {"rn": uniq("tk"), "tkob": sign(c)}, origin=ADMIN, root="m2m:tk")
+        self.assertRsc(r, 2001)
+        path = "/%s/%s" % (CSE_RN, r.body["m2m:tk"]["rn"])
+        rj = self.c.retrieve(path, origin=ADMIN)
+        self.assertRsc(rj, 2000)
+        rc = self.c.retrieve(path, origin=ADMIN, accept="application/vnd.onem2m-res+cbor")
+        self.assertRsc(rc, 2000)
+        self.assertEqual(rc.headers.get("Content-Type", "").split(";")[0], "application/vnd.onem2m-res+cbor")
+        self.assertIsInstance(rc.body, bytes)
+        self.assertEqual(cbor_decode(rc.body), rj.body)
+        self.assertEqual(rj.body["m2m:tk"]["tkid"], c["jti"])
 
     def test_ts0004_7_2_1_1_malformed_tokens_never_crash(self):
         path, _ = self.protected_cnt(acor=("nobody",))

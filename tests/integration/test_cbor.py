@@ -16,6 +16,7 @@ One server for the module; CBOR is built and read with cbor_codec.py (standard l
 import os
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,11 +28,13 @@ from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CIN, TY_CNT, Resp, WardenTestCa
 TY_ACP = 1
 TY_GRP = 9
 TY_SUB = 23
+TY_ROLE = 31
+TY_DAC = 34
 CBOR = "application/cbor"
 RES_CBOR = "application/vnd.onem2m-res+cbor"
 JSON_CT = "application/json"
 ROOT = {TY_ACP: "m2m:acp", TY_AE: "m2m:ae", TY_CNT: "m2m:cnt", TY_CIN: "m2m:cin", TY_GRP: "m2m:grp",
-        TY_SUB: "m2m:sub"}
+        TY_SUB: "m2m:sub", TY_ROLE: "m2m:rol", TY_DAC: "m2m:dac"}
 wardentest.HTTP_FOR_RSC.setdefault(6010, 400)  # MAX_NUMBER_OF_MEMBER_EXCEEDED (as in test_group.py)
 
 
@@ -41,6 +44,10 @@ def setUpModule():
 
 def tearDownModule():
     stop_shared_server()
+
+
+def ts(epoch):
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(epoch))
 
 
 def strict(v):
@@ -352,6 +359,26 @@ class RoundTripTest(CborTestCase):
             origin=self.aei, root="m2m:acp")
         self.assertRsc(r, 2001)
         self.same_both_ways(self.ae_path + "/" + r.body["m2m:acp"]["rn"])
+
+    # TS-0004 8.4 for the authorization types: created in CBOR, read back in JSON and in CBOR
+    def test_ts0004_8_4_round_trip_role(self):
+        now = time.time()
+        attrs = {"rn": uniq("rol"), "rlid": "reader", "tkis": "CAuth", "tkhd": self.aei,
+                 "tknb": ts(now - 60), "tkna": ts(now + 3600), "rlnm": "Reader", "lbl": ["r"]}
+        r = self.req("POST", "/" + CSE_RN, origin=ADMIN, ty=TY_ROLE, body={"m2m:rol": attrs})
+        self.assertRsc(r, 2001)
+        rol = self.res(r, "m2m:rol")
+        self.assertSameValue((rol["ty"], rol["rlid"], rol["tknb"], rol["lbl"]),
+                             (TY_ROLE, "reader", attrs["tknb"], ["r"]))
+        self.same_both_ways("/%s/%s" % (CSE_RN, rol["rn"]), origin=ADMIN)
+
+    def test_ts0004_8_4_round_trip_dynamic_authorization_consultation(self):
+        r = self.req("POST", self.ae_path, ty=TY_DAC, body={"m2m:dac": {
+            "rn": uniq("dac"), "dae": True, "dap": ["http://das.example.com/das", "https://das.example.com:8443/das2"]}})
+        self.assertRsc(r, 2001)
+        dac = self.res(r, "m2m:dac")
+        self.assertSameValue((dac["ty"], dac["dae"], len(dac["dap"])), (TY_DAC, True, 2))
+        self.same_both_ways("%s/%s" % (self.ae_path, dac["rn"]))
 
     def test_ts0004_8_4_round_trip_errors(self):
         rj = self.c.retrieve("/%s/%s" % (CSE_RN, uniq("none")), origin=ADMIN)
