@@ -29,6 +29,7 @@
 #include "mqtt_topic.h"
 #include "notify/notify.h"
 #include "security/audit.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 /* Requests received and not yet answered, beyond which new ones are answered 5000 at once: bounds
@@ -215,21 +216,11 @@ static void *done_main(void *arg)
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* True when this exact PUBLISH (topic and payload) was taken within MQTT_DEDUP_US: a QoS 1
  * redelivery after a lost PUBACK. Otherwise it is remembered. */
 static bool seen_before(struct mqtt_binding *mb, const char *topic, const void *payload, size_t len)
 {
-    uint64_t h = fnv1a(fnv1a(14695981039346656037ULL, topic, strlen(topic) + 1), payload, len);
+    uint64_t h = hash_bytes(hash_bytes(HASH_SEED, topic, strlen(topic) + 1), payload, len);
     int64_t now = clock_mono_us();
     for (size_t i = 0; i < MQTT_DEDUP_SLOTS; i++)
         if (mb->seen[i].t != 0 && mb->seen[i].h == h && now - mb->seen[i].t < MQTT_DEDUP_US)
