@@ -562,16 +562,17 @@ static int parse_rsc(const char *v, size_t len)
     return (i == len && digits == 4 && val >= 1000) ? val : 0;
 }
 
-/* CURLOPT_HEADERFUNCTION: keeps the X-M2M-RSC of the last (final) response; TS-0009 §6.4.17. */
+/* CURLOPT_HEADERFUNCTION (userdata: the int to fill): keeps the X-M2M-RSC of the last (final)
+ * response; TS-0009 §6.4.17. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
-    struct job *j = userdata;
+    int *hdr_rsc = userdata;
     size_t len = size * nitems;
     static const char name[] = "X-M2M-RSC:";
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
-        j->hdr_rsc = 0; /* a new response begins (an interim 1xx has its own headers) */
+        *hdr_rsc = 0; /* a new response begins (an interim 1xx has its own headers) */
     else if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0)
-        j->hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
+        *hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
     return len;
 }
 
@@ -671,6 +672,34 @@ static void schedule_retry(struct notifier *n, struct job *j, int64_t now, const
         }                                                                                                              \
     } while (0)
 
+/* The options every outgoing POST has (notifications and DAS exchanges): the outbound policy on
+ * every address (sock), no redirects, no proxy, the X-M2M-RSC into *hdr_rsc. NULL, or the name of
+ * the option libcurl refused. */
+static const char *post_options(CURL *e, const char *uri, struct curl_slist *hdrs, const char *body, size_t len,
+                                long timeout_ms, long connect_timeout_ms, curl_opensocket_callback sock, void *sock_arg,
+                                int *hdr_rsc)
+{
+    const char *what = NULL;
+    SETOPT(CURLOPT_URL, uri);
+    SETOPT(CURLOPT_HTTPHEADER, hdrs);
+    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    SETOPT(CURLOPT_POSTFIELDS, body);
+    SETOPT(CURLOPT_USERAGENT, "Warden/" WARDEN_VERSION);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_PROXY, ""); /* never a proxy from http_proxy & co. */
+    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+    SETOPT(CURLOPT_OPENSOCKETFUNCTION, sock);
+    SETOPT(CURLOPT_OPENSOCKETDATA, sock_arg);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, (void *)hdr_rsc);
+fail:
+    return what;
+}
+
 /* Start the next attempt of j: TS-0009 §6.2.1 maps Notify to POST; headers were built by notify_send.
  * On failure j is finished with rsc 5000. */
 static void start_attempt(struct notifier *n, struct job *j)
@@ -681,24 +710,12 @@ static void start_attempt(struct notifier *n, struct job *j)
         goto fail;
     j->attempts++;
     j->status = j->hdr_rsc = j->nrefused = j->npassed = 0;
-    SETOPT(CURLOPT_URL, j->uri);
+    what = post_options(e, j->uri, j->hdrs, j->body, j->len, (long)n->cfg.timeout_ms, (long)n->cfg.connect_timeout_ms,
+                        open_socket, j, &j->hdr_rsc);
+    if (what != NULL)
+        goto fail;
     SETOPT(CURLOPT_PRIVATE, (void *)j);
-    SETOPT(CURLOPT_HTTPHEADER, j->hdrs);
-    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
-    SETOPT(CURLOPT_POSTFIELDS, j->body);
-    SETOPT(CURLOPT_USERAGENT, "Warden/" WARDEN_VERSION);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_PROXY, ""); /* never a proxy from http_proxy & co. */
-    SETOPT(CURLOPT_TIMEOUT_MS, (long)n->cfg.timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)n->cfg.connect_timeout_ms);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    SETOPT(CURLOPT_OPENSOCKETDATA, (void *)j);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, (void *)j);
     SETOPT(CURLOPT_WRITEFUNCTION, discard);
     what = "curl_multi_add_handle";
     if (curl_multi_add_handle(n->multi, e) != CURLM_OK)
@@ -1066,18 +1083,6 @@ static curl_socket_t exchange_socket(void *clientp, curlsocktype purpose, struct
     return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
 }
 
-static size_t exchange_header(char *buf, size_t size, size_t nitems, void *userdata)
-{
-    struct exchange *x = userdata;
-    size_t len = size * nitems;
-    static const char name[] = "X-M2M-RSC:";
-    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
-        x->hdr_rsc = 0;
-    else if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0)
-        x->hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
-    return len;
-}
-
 static size_t exchange_body(char *buf, size_t size, size_t nmemb, void *userdata)
 {
     struct exchange *x = userdata;
@@ -1107,8 +1112,9 @@ int notify_exchange(const struct notifier *n, const char *uri, const char *body,
     struct exchange x = {.n = n, .max = 64 * 1024};
     buf_init(&x.body);
     char hdr[LIMIT_ID_LEN + 32], rqi[64];
-    static _Atomic unsigned long seq;
-    snprintf(rqi, sizeof rqi, "X-M2M-RI: das-%lu", (unsigned long)++seq);
+    uint64_t r;
+    rand_bytes(&r, sizeof r);
+    snprintf(rqi, sizeof rqi, "X-M2M-RI: das-%016llx", (unsigned long long)r);
     snprintf(hdr, sizeof hdr, "X-M2M-Origin: %s", originator);
     struct curl_slist *hdrs = curl_slist_append(NULL, hdr);
     hdrs = curl_slist_append(hdrs, rqi);
@@ -1116,24 +1122,11 @@ int notify_exchange(const struct notifier *n, const char *uri, const char *body,
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(h, CURLOPT_URL, uri);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "Warden/" WARDEN_VERSION);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, exchange_socket);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)&x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, exchange_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)&x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, exchange_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&x);
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = CURLE_FAILED_INIT;
+    if (post_options(h, uri, hdrs, body, len, timeout_ms, timeout_ms, exchange_socket, &x, &x.hdr_rsc) == NULL &&
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, exchange_body) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&x) == CURLE_OK)
+        cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
