@@ -11,6 +11,9 @@
  *          "rules": [{"or": "//warden.example.com/id-in/Cuser", "trid": "<resourceID>" or "*",
  *                     "op": [2], "grant": "privileges" | "token", "lifetime": 60}]}
  *
+ * GET on any path answers {"consultations": N}: how many dreq it has answered so far, counted
+ * before each answer is sent, so a test that has its response can read an exact figure.
+ *
  * A reference, not a product: it does not authenticate who asks (run it on loopback). */
 #include <cjose/cjose.h>
 #include <jansson.h>
@@ -18,6 +21,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +34,8 @@ struct das {
     json_t *policy;
     cjose_jwk_t *key;
     const char *alg;
-    unsigned long seq;
+    atomic_ulong seq;           /* jti serial; one thread per connection, so atomic */
+    atomic_ulong consultations; /* dreq answered, read by GET */
 };
 
 struct req {
@@ -76,7 +81,7 @@ static char *sign_token(struct das *d, const json_t *dreq, const json_t *rule)
     const char * or = json_string_value(json_object_get(dreq, "or"));
     const char *trid = json_string_value(json_object_get(dreq, "trid"));
     char jti[64];
-    snprintf(jti, sizeof jti, "das-%ld-%lu", (long)now, ++d->seq);
+    snprintf(jti, sizeof jti, "das-%ld-%lu", (long)now, atomic_fetch_add(&d->seq, 1) + 1);
     json_t *acr =
         json_pack("{s:[s],s:i}", "acor", or, "acop", acop_of(json_integer_value(json_object_get(dreq, "op"))));
     json_t *claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:[O],s:{s:[{s:[s],s:{s:[o]}}]}}", "tkvr", "1", "jti", jti,
@@ -135,6 +140,7 @@ static char *answer(struct das *d, const char *body, size_t len)
     json_decref(root);
     fprintf(stderr, "warden-das: %s -> %s\n", json_string_value(json_object_get(dreq, "or")) ?: "?",
             rule ? "granted" : "nothing");
+    atomic_fetch_add(&d->consultations, 1);
     return s;
 }
 
@@ -163,7 +169,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *upload_size = 0;
         return MHD_YES;
     }
-    char *out = strcmp(method, "POST") == 0 && !r->too_big ? answer(d, r->body ? r->body : "", r->len) : NULL;
+    char *out = NULL;
+    if (strcmp(method, "GET") == 0) {
+        if (asprintf(&out, "{\"consultations\":%lu}", atomic_load(&d->consultations)) < 0)
+            out = NULL;
+    } else if (strcmp(method, "POST") == 0 && !r->too_big) {
+        out = answer(d, r->body ? r->body : "", r->len);
+    }
     struct MHD_Response *rsp = out ? MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE)
                                    : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(rsp, "X-M2M-RSC", out ? "2000" : "4000");
