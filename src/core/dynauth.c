@@ -517,8 +517,21 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
     }
     json_t *dreq = das_request(c, op, src, &dacs);
     if (c->explain) { /* explain never calls out: it says what a request would do */
-        explain(c, "dynamicAuthorizationConsultation %s: a request would %s %s", dacs.dac_ri,
-                c->req->az.tqi ? "be told to ask" : "consult", dacs.uri[0]);
+        const char *first_up = NULL;
+        int64_t now_ms = clock_now_us(&c->cse->clock) / 1000;
+        for (int i = 0; i < dacs.nuri && first_up == NULL; i++)
+            if (!das_down(c->cse->dynauth, dacs.uri[i], now_ms))
+                first_up = dacs.uri[i];
+        if (c->req->az.tqi)
+            explain(c, "dynamicAuthorizationConsultation %s: a request would be told to ask %s", dacs.dac_ri,
+                    dacs.uri[0]);
+        else if (first_up != NULL)
+            explain(c, "dynamicAuthorizationConsultation %s: a request would consult %s", dacs.dac_ri, first_up);
+        else
+            explain(c,
+                    "dynamicAuthorizationConsultation %s: a request would be denied at once (das-unavailable): "
+                    "every DAS failed within authz.das_backoff",
+                    dacs.dac_ri);
     } else if (c->req->az.tqi) {
         mem_free(c->tqf);
         c->tqf = token_request_info(&dacs, dreq);

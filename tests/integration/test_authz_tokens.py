@@ -134,6 +134,23 @@ class AuthzBase(WardenTestCase):
                  "tknb": ts(now - 60 if nb is None else nb), "tkna": ts(now + 3600 if na is None else na)}
         return self.c.create("/" + CSE_RN, TY_ROLE, attrs, origin=origin, root="m2m:rol")
 
+    def explain(self, fr, op, to, token=None, **query):
+        """The admin API's explanation of (fr, op, to); the explain request's own rids/token stand
+        for the explained request's."""
+        q = {"exfr": fr, "exop": op, "exto": to}
+        q.update(query)
+        headers = {"Authorization": token} if token else None
+        return self.c.retrieve("/%s/$explain" % CSE_RN, origin=ADMIN, query=q, headers=headers)
+
+    def explained(self, path, decision, *why, origin=USER, token=None, **query):
+        """Assert the explanation of origin's RETRIEVE of path: its decision and the reasons it gives."""
+        x = self.assertRsc(self.explain(origin, "retrieve", path[1:], token=token, **query), 2000).body["wdn:explain"]
+        text = "\n".join(x["reasons"])
+        self.assertEqual(x["decision"], decision, text)
+        for w in why:
+            self.assertIn(w, text)
+        return text
+
     def get(self, path, origin=USER, query=None, token=None):
         headers = {"Authorization": token} if token else None
         return self.c.retrieve(path, origin=origin, query=query, headers=headers)
@@ -153,9 +170,11 @@ class RoleTest(AuthzBase):
         path, _ = self.protected_cnt(acor=(rlid,))
         self.assertRsc(self.role(rlid, na=time.time() + 3), 2001)
         self.assertRsc(self.get(path, query={"rids": rlid}), 2000)
+        self.explained(path, "PERMIT", "role %s" % rlid, rids=rlid)
         time.sleep(4.2)
         r = self.assertRsc(self.get(path, query={"rids": rlid}), 4103)
         self.assertIn("role-expired", r.body["m2m:dbg"])
+        self.explained(path, "DENY", "role-expired", rids=rlid)
 
     def test_ts0003_7_4_3_role_not_yet_valid(self):
         rlid = uniq("later")
@@ -219,9 +238,11 @@ class TokenTest(AuthzBase):
         tok = sign(claims(pm=read_pv(ri), exp=int(time.time()) + 3))
         r = self.assertRsc(self.get(path, token=tok), 2000)
         lti = r.headers["X-M2M-ATI"].split(":")[0]
+        self.explained(path, "PERMIT", "token", token=tok)
         time.sleep(4.2)
         r = self.assertRsc(self.get(path, token=tok), 4103)
         self.assertIn("expired", r.body["m2m:dbg"])
+        self.explained(path, "DENY", "token-expired", token=tok)
         self.assertRsc(self.get(path, query={"ltids": lti}), 4103, "the local token expired with it")
 
     def refused(self, tok, why, path=None):
@@ -229,6 +250,7 @@ class TokenTest(AuthzBase):
             path, ri = self.protected_cnt(acor=("nobody",))
         r = self.assertRsc(self.get(path, token=tok), 4103)
         self.assertIn(why, r.body["m2m:dbg"])
+        self.explained(path, "DENY", why, token=tok)
         return r
 
     def test_ts0003_7_3_2_5_forged_signature_refused(self):
@@ -324,11 +346,6 @@ class TokenTest(AuthzBase):
 
 
 class ExplainTest(AuthzBase):
-    def explain(self, fr, op, to, **query):
-        q = {"exfr": fr, "exop": op, "exto": to}
-        q.update(query)
-        return self.c.retrieve("/%s/$explain" % CSE_RN, origin=ADMIN, query=q)
-
     def test_contract_explain_api_denial_names_policy_and_rule(self):
         path, _ = self.protected_cnt(acor=("technician-x",))
         r = self.assertRsc(self.explain(USER, "retrieve", path[1:]), 2000)

@@ -149,6 +149,9 @@ class DynAuthTest(WardenTestCase):
         path, _ = self.guarded(self.das.uri)
         r = self.assertRsc(self.c.retrieve(path, origin=OTHER), 4103)
         self.assertIn("das-denied", r.body["m2m:dbg"])
+        x = self.explain(OTHER, path[1:])
+        self.assertEqual(x["decision"], "DENY", "nothing granted, nothing cached")
+        self.assertIn("a request would consult %s" % self.das.uri, "\n".join(x["reasons"]))
 
     def test_ts0003_7_3_2_3_token_from_the_das(self):
         path, _ = self.guarded(self.das.uri)
@@ -156,6 +159,9 @@ class DynAuthTest(WardenTestCase):
         self.assertRsc(self.c.retrieve(path, origin=TOKUSER), 2000)
         self.assertRsc(self.c.retrieve(path, origin=TOKUSER), 2000, "the DAS's token, kept for its lifetime")
         self.assertEqual(self.das.consultations(), before + 1)
+        x = self.explain(TOKUSER, path[1:])
+        self.assertEqual(x["decision"], "PERMIT")
+        self.assertIn("dynamic grant from %s" % self.das.uri, "\n".join(x["reasons"]))
 
     def test_ts0003_7_3_2_4_indirect_tqi_tqf_then_token(self):
         path, ri = self.guarded(self.das.uri)
@@ -190,6 +196,9 @@ class DynAuthTest(WardenTestCase):
         self.assertIn("das-unavailable", r.body["m2m:dbg"])
         r = self.assertRsc(self.c.retrieve(path, origin=USER), 4103)
         self.assertIn("failed recently", r.body["m2m:dbg"], "a failed DAS is not asked again at once")
+        x = self.explain(USER, path[1:])
+        self.assertEqual(x["decision"], "DENY")
+        self.assertIn("a request would be denied at once (das-unavailable)", "\n".join(x["reasons"]))
         self.assertLess(first, 2.0, "refused connection answered within the consultation timeout")
 
     def test_ts0003_7_3_2_3_slow_das_never_stalls_other_requests(self):
