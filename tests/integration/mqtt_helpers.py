@@ -124,3 +124,26 @@ class MqttClient:
     def count(self):
         with self.lock:
             return len(self.messages)
+
+
+def answers_probe(client, timeout, to="cse-in"):
+    """True once the CSE answers a RETRIEVE of ``to`` from client within timeout (it may still be
+    connecting or subscribing). Probes are repeated every 0.5 s; an answer to any of them counts, so
+    a slow answer is not mistaken for none."""
+    deadline = time.monotonic() + timeout
+    sent = []
+    tag = os.urandom(4).hex()
+    while time.monotonic() < deadline:
+        rqi = "probe-%s-%d" % (tag, len(sent))
+        sent.append(rqi)
+        client.request({"op": 2, "to": to, "fr": client.level, "rqi": rqi, "rvi": "3"}, wait=False)
+        until = min(deadline, time.monotonic() + 0.5)
+        with client.lock:
+            while not any(r in client.by_rqi for r in sent):
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                client.lock.wait(left)
+            if any(r in client.by_rqi for r in sent):
+                return True
+    return False
