@@ -446,8 +446,10 @@ class BadInputTest(WardenTestCase):
             for t in threads:
                 t.join(3)
         self.assertFalse(dribble_errors, "could not even connect the slow clients: %r" % dribble_errors)
-        self.assertGreaterEqual(n, 15, "too few requests served while slow clients were connected")
-        self.assertLess(worst, 2.0, "a normal request took %.1f s while slow clients were connected" % worst)
+        # Blocked by the slow clients, a request would wait for them (~12 s). About 25 rounds fit in
+        # 11 s unloaded; a loaded sanitizer build gets fewer, so the bounds leave room for that.
+        self.assertGreaterEqual(n, 8, "too few requests served while slow clients were connected")
+        self.assertLess(worst, 3.0, "a normal request took %.1f s while slow clients were connected" % worst)
 
     def test_contract_garbage_request_line(self):
         """Invalid request heads get a 4xx/5xx or a close, at the latest when the idle
@@ -499,32 +501,39 @@ class BadInputTest(WardenTestCase):
         self.assertRsc(own.create(cnt_path.rsplit("/", 1)[0], TY_CNT, {"rn": "cnt"}, origin=aei), 2001)
         req = ("GET %s HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: %s\r\nX-M2M-RI: lim\r\n\r\n"
                % (cnt_path, aei)).encode()
-        time.sleep(0.5)  # the set-up requests' connections must be gone from the per-address count
-        socks = []
-        try:
-            for _ in range(65):
-                socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=3))
-            time.sleep(0.3)
-            served = 0
-            refused = []
-            for i, s in enumerate(socks):
-                try:
-                    s.sendall(req)
-                    status, hdrs, body, closed = read_http_response(s, 3.0)
-                except (OSError, socket.timeout):
-                    status = None
-                if status == 200 and hdrs.get("x-m2m-rsc") == "2000":
-                    served += 1
-                else:
-                    refused.append(i)
-            # Which connection is the one too many is not fixed: the listener's threads accept in
-            # parallel, so the 65th to be accepted need not be the 65th to connect.
-            self.assertGreaterEqual(served, 64, "only %d of 64 allowed connections served (refused %s)"
-                                    % (served, refused[:10]))
-            self.assertEqual(len(refused), 1, "the 65th concurrent connection was served too")
-        finally:
-            for s in socks:
-                s.close()
+
+        def sixty_five_at_once():
+            socks = []
+            try:
+                for _ in range(65):
+                    socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=3))
+                time.sleep(0.3)
+                refused = []
+                for i, s in enumerate(socks):
+                    try:
+                        s.sendall(req)
+                        status, hdrs, body, closed = read_http_response(s, 3.0)
+                    except (OSError, socket.timeout):
+                        status, hdrs = None, {}
+                    if not (status == 200 and hdrs.get("x-m2m-rsc") == "2000"):
+                        refused.append(i)
+                return refused
+            finally:
+                for s in socks:
+                    s.close()
+
+        # Which connection is the one too many is not fixed: the listener's threads accept in
+        # parallel, so the 65th to be accepted need not be the 65th to connect. More than one
+        # refused means the server had not yet seen an earlier connection (the set-up requests',
+        # or the last round's) close: try again a little later.
+        for _ in range(4):
+            time.sleep(0.5)
+            refused = sixty_five_at_once()
+            self.assertNotEqual(refused, [], "the 65th concurrent connection was served too")
+            if len(refused) == 1:
+                break
+        self.assertEqual(len(refused), 1, "only %d of 64 allowed connections served (refused %s)"
+                         % (65 - len(refused), refused[:10]))
         deadline = time.monotonic() + 5
         while True:  # the closed connections leave the per-address count as the server notices them
             try:

@@ -687,10 +687,11 @@ class BatchNotifyTest(SubTestCase):
         self.new_cin(cnt_path, aei, "d2")
         self.assertEqual(self.rx.settle(path, max(0.0, 1.2 - (time.monotonic() - t0))), [],
                          "dur PT2S batch sent something within 1.2 s")
-        (rec,) = self.rx.wait(path, timeout=5.0)
+        (rec,) = self.rx.wait(path, timeout=8.0)
         elapsed = rec.t - t0
         self.assertGreaterEqual(elapsed, 1.5, "aggregate sent after %.2fs, before dur" % elapsed)
-        self.assertLessEqual(elapsed, 4.0, "aggregate sent %.2fs after the first event (dur 2 s)" % elapsed)
+        # the batch timer is checked about once a second, so 2-3 s by design; room for a slow build
+        self.assertLessEqual(elapsed, 6.0, "aggregate sent %.2fs after the first event (dur 2 s)" % elapsed)
         lst = self.agn_list(rec)
         self.assertEqual([self.item_con(x) for x in lst], ["d1", "d2"], "batch order is FIFO")
         self.assertEqual(len(self.rx.settle(path)), 1)
