@@ -27,7 +27,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_ID, CSE_RN, SPID, TY_CIN, TY_CNT, Client, WardenServer,  # noqa: E402
-                        WardenTestCase, et_in, main, uniq)
+                        WardenTestCase, et_in, main, sleep_past, uniq)
 
 TY_ACP = 1
 ALL_OPS = 63
@@ -814,10 +814,11 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
         self.assertEqual(cnt["cni"], 1)
 
     def test_ts0001_9_6_2_expired_acp_grants_nothing(self):
-        acp_ri, acp_path, _ = self.make_acp([rule([READER], R)], et=et_in(3))
+        et = et_in(5)
+        acp_ri, acp_path, _ = self.make_acp([rule([READER], R)], et=et)
         path, cnt = self.new_cnt(self.owner_path, OWNER, acpi=[acp_ri])
         self.assertRetrieveGranted(path, READER, cnt["ri"])
-        time.sleep(4.2)
+        sleep_past(et, 1.2)
         self.assertRsc(self.c.retrieve(acp_path, origin=OWNER), 4004)
         self.assertDenied(self.c.retrieve(path, origin=READER))
 

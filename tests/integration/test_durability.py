@@ -215,7 +215,7 @@ class DurabilityTest(WardenTestCase):
         """A resource whose et passes while the server is down is gone after restart."""
         t = self.build_tree()
         p = t["ae_path"]
-        et = et_in(2)
+        et = et_in(5)
         r = self.ok(self.c.create(p, TY_CNT, {"rn": "brief", "et": et}, origin=t["aei"]), 2001)
         brief_ri = r.body["m2m:cnt"]["ri"]
         r = self.ok(self.c.create(p + "/brief", TY_CIN, {"rn": "b0", "con": "gone"}, origin=t["aei"]), 2001)

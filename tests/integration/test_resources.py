@@ -751,8 +751,8 @@ class ExpirationTest(ResourceTestBase):
         self.assertEqual(self.cnt_state(path)["et"], et)
 
     def test_ts0001_9_6_1_3_expired_resource_and_subtree_disappear(self):
-        et = et_in(3)
-        expires = calendar.timegm(time.strptime(et, "%Y%m%dT%H%M%S"))  # 2..3 s from now
+        et = et_in(6)
+        expires = calendar.timegm(time.strptime(et, "%Y%m%dT%H%M%S"))  # 5..6 s from now: 7 writes first
         path, cnt = self.new_cnt(self.ae_path, self.aei, et=et)
         short_aei, _, short_ae_path, _ = self.new_ae(rn=uniq("shortae"), extra={"et": et})
         short_cnt, _ = self.new_cnt(short_ae_path, short_aei)

@@ -22,6 +22,7 @@ Each exits non-zero when a test fails.  Test names carry the clause they check
 (test_ts0004_7_3_2_1_... = TS-0004 clause 7.3.2.1; test_contract_... = docs/http-contract.md).
 """
 
+import calendar
 import collections
 import http.client
 import itertools
@@ -87,6 +88,12 @@ def uniq(prefix="r"):
 def et_in(seconds):
     """oneM2M timestamp (UTC, YYYYMMDDTHHMMSS) ``seconds`` from now."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + seconds))
+
+
+def sleep_past(ts, margin=1.0):
+    """Sleep until ``margin`` seconds after the oneM2M timestamp ts (whole seconds: et_in(n) is
+    n-1 to n seconds away)."""
+    time.sleep(max(0.0, calendar.timegm(time.strptime(ts, "%Y%m%dT%H%M%S")) - time.time() + margin))
 
 
 def free_port():
