@@ -41,7 +41,7 @@ import threading
 import time
 import urllib.parse
 
-from wardentest import (ADMIN, CSE_RN, OMIT, SPID, Client, Resp, WardenServer,  # noqa: F401
+from wardentest import (ADMIN, CSE_RN, OMIT, SPID, Client, Resp, ServerError, WardenServer,  # noqa: F401
                         WardenTestCase, free_port, uniq, warden_bin)
 
 OPENSSL = "/usr/bin/openssl"
@@ -857,12 +857,18 @@ class SecureServer:
         return a + self.extra
 
     def start(self):
-        """(Re)start on fresh ports, same store.  Returns self."""
-        self.psk_port = free_port() if self.psk else None
-        self.https_port = free_port() if self.certs else None
-        self.srv = WardenServer(extra_args=self.args(), tmpdir=self.tmp)
-        self.srv.start()
-        return self
+        """(Re)start on fresh ports, same store.  Returns self. A port picked by free_port() can be
+        taken by another process before the server binds it; then all are picked again (3 tries)."""
+        for attempt in range(3):
+            self.psk_port = free_port() if self.psk else None
+            self.https_port = free_port() if self.certs else None
+            self.srv = WardenServer(extra_args=self.args(), tmpdir=self.tmp)
+            try:
+                self.srv.start()
+                return self
+            except ServerError as e:
+                if "cannot listen" not in str(e) or attempt == 2:
+                    raise
 
     @property
     def port(self):
