@@ -150,6 +150,17 @@ struct dacs {
     int64_t dal;                     /* its proposed lifetime, seconds (0: none) */
 };
 
+/* The first of the DAS addresses that has not failed within authz.das_backoff (the one a
+ * consultation asks first), or NULL when every one has. */
+static const char *dacs_first_up(struct cse *cse, const struct dacs *d)
+{
+    int64_t now_ms = clock_now_us(&cse->clock) / 1000;
+    for (int i = 0; i < d->nuri; i++)
+        if (!das_down(cse->dynauth, d->uri[i], now_ms))
+            return d->uri[i];
+    return NULL;
+}
+
 static void dacs_free(struct dacs *d)
 {
     for (int i = 0; i < d->nuri; i++)
@@ -517,11 +528,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
     }
     json_t *dreq = das_request(c, op, src, &dacs);
     if (c->explain) { /* explain never calls out: it says what a request would do */
-        const char *first_up = NULL;
-        int64_t now_ms = clock_now_us(&c->cse->clock) / 1000;
-        for (int i = 0; i < dacs.nuri && first_up == NULL; i++)
-            if (!das_down(c->cse->dynauth, dacs.uri[i], now_ms))
-                first_up = dacs.uri[i];
+        const char *first_up = dacs_first_up(c->cse, &dacs);
         if (c->req->az.tqi)
             explain(c, "dynamicAuthorizationConsultation %s: a request would be told to ask %s", dacs.dac_ri,
                     dacs.uri[0]);
@@ -574,12 +581,8 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
         d->reason = "das-unavailable";
     } else {
         struct dynauth *da = c->cse->dynauth;
-        int64_t now_ms = clock_now_us(&c->cse->clock) / 1000;
-        int up = 0;
-        for (int i = 0; i < dacs.nuri; i++)
-            up += !das_down(da, dacs.uri[i], now_ms);
         size_t n = strlen(d->detail);
-        if (up == 0) {
+        if (dacs_first_up(c->cse, &dacs) == NULL) {
             snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: every DAS failed recently");
             d->reason = "das-unavailable";
         } else if (atomic_fetch_add(&da->inflight, 1) >= c->cse->cfg->authz_das_parallel) {
