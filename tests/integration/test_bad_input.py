@@ -16,7 +16,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_RN, OMIT, TY_AE, TY_CIN, TY_CNT, Client,  # noqa: E402
-                        WardenServer, WardenTestCase, main, raw_exchange, read_http_response, uniq)
+                        WardenServer, WardenTestCase, main, raw_exchange, read_http_response,
+                        retrieve_when_served, served_at_once, uniq)
 
 
 class BadInputTest(WardenTestCase):
@@ -501,48 +502,10 @@ class BadInputTest(WardenTestCase):
         self.assertRsc(own.create(cnt_path.rsplit("/", 1)[0], TY_CNT, {"rn": "cnt"}, origin=aei), 2001)
         req = ("GET %s HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: %s\r\nX-M2M-RI: lim\r\n\r\n"
                % (cnt_path, aei)).encode()
-
-        def sixty_five_at_once():
-            socks = []
-            try:
-                for _ in range(65):
-                    socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=3))
-                time.sleep(0.3)
-                refused = []
-                for i, s in enumerate(socks):
-                    try:
-                        s.sendall(req)
-                        status, hdrs, body, closed = read_http_response(s, 3.0)
-                    except (OSError, socket.timeout):
-                        status, hdrs = None, {}
-                    if not (status == 200 and hdrs.get("x-m2m-rsc") == "2000"):
-                        refused.append(i)
-                return refused
-            finally:
-                for s in socks:
-                    s.close()
-
-        # Which connection is the one too many is not fixed: the listener's threads accept in
-        # parallel, so the 65th to be accepted need not be the 65th to connect. More than one
-        # refused means the server had not yet seen an earlier connection (the set-up requests',
-        # or the last round's) close: try again a little later.
-        for _ in range(4):
-            time.sleep(0.5)
-            refused = sixty_five_at_once()
-            self.assertNotEqual(refused, [], "the 65th concurrent connection was served too")
-            if len(refused) == 1:
-                break
-        self.assertEqual(len(refused), 1, "only %d of 64 allowed connections served (refused %s)"
-                         % (65 - len(refused), refused[:10]))
-        deadline = time.monotonic() + 5
-        while True:  # the closed connections leave the per-address count as the server notices them
-            try:
-                r = own.retrieve(cnt_path, origin=aei)
-            except (OSError, http.client.HTTPException):
-                r = None  # closed at once: still over the limit
-            if (r is not None and r.rsc == 2000) or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        served = served_at_once(srv.port, 65, req, 64)
+        self.assertLessEqual(served.count(True), 64, "the 65th concurrent connection was served too")
+        self.assertEqual(served.count(True), 64, "only %d of 64 allowed connections served" % served.count(True))
+        r = retrieve_when_served(own, cnt_path, aei)
         self.assertIsNotNone(r, "still refused 5 s after the connections were closed")
         self.assertRsc(r, 2000, "service resumes once the connections are closed")
 

@@ -17,7 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, HTTP_FOR_RSC, READY_MARKER, TY_AE, TY_CNT, Client, WardenServer,  # noqa: E402
-                        free_port, main)
+                        free_port, main, retrieve_when_served, served_at_once)
 
 
 def port_open(port):
@@ -189,42 +189,10 @@ class ConfigTest(unittest.TestCase):
         port = free_port()
         s, c = self.start_ok(self.std_ok(port, "--http.max_conns_per_ip=3"), port)
         req = b"GET /cse-in HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: m\r\n\r\n"
-
-        def four_at_once():
-            socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(4)]
-            try:
-                time.sleep(0.3)
-                served = []
-                for sk in socks:
-                    try:
-                        sk.sendall(req)
-                        served.append(sk.recv(64).startswith(b"HTTP/1.1 200"))
-                    except (OSError, socket.timeout):
-                        served.append(False)
-                return served
-            finally:
-                for sk in socks:
-                    sk.close()
-
-        # The pool's threads accept in parallel, so which of the four is refused is not fixed; that
-        # exactly three are served is. Fewer means the server had not yet seen an earlier
-        # connection (the readiness probe's, or the last round's) close: try again a little later.
-        for _ in range(4):
-            time.sleep(0.5)
-            served = four_at_once()
-            self.assertLessEqual(served.count(True), 3, "a fourth connection was served: %s" % served)
-            if served.count(True) == 3:
-                break
+        served = served_at_once(port, 4, req, 3)
         self.assertEqual(served.count(True), 3, served)
-        deadline = time.monotonic() + 5
-        while True:  # the closed connections leave the count as the server notices them
-            try:
-                r = c.retrieve("/cse-in", origin=ADMIN)
-                break
-            except (OSError, http.client.HTTPException):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        r = retrieve_when_served(c, "/cse-in", ADMIN)
+        self.assertIsNotNone(r, "still refused 5 s after the connections were closed")
         self.ok(r, 2000)
         self.stop_ok(s)
 

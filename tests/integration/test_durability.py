@@ -6,7 +6,6 @@ Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_durability.
 """
 
 import os
-import calendar
 import signal
 import sys
 import threading
@@ -15,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, HTTP_FOR_RSC, Client, WardenServer,  # noqa: E402
-                        WardenTestCase, et_in, main, uniq)
+                        WardenTestCase, et_in, main, sleep_past, uniq)
 
 
 class DurabilityTest(WardenTestCase):
@@ -221,7 +220,7 @@ class DurabilityTest(WardenTestCase):
         r = self.ok(self.c.create(p + "/brief", TY_CIN, {"rn": "b0", "con": "gone"}, origin=t["aei"]), 2001)
         cin_ri = r.body["m2m:cin"]["ri"]
         self.srv.kill9()
-        time.sleep(max(0.0, calendar.timegm(time.strptime(et, "%Y%m%dT%H%M%S")) - time.time()) + 0.5)
+        sleep_past(et, 0.5)
         self.restart(crash=True)
         for path in (p + "/brief", "/" + brief_ri, p + "/brief/b0", "/" + cin_ri):
             with self.subTest(path=path):

@@ -5,7 +5,6 @@ TS-0001 9.6.x / TS-0004 7.3.3 and 7.4.x, as narrowed by docs/http-contract.md.
 Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_resources.py
 """
 
-import calendar
 import os
 import re
 import sys
@@ -15,7 +14,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_ID, CSE_RN, OMIT, TY_AE, TY_CIN, TY_CNT,  # noqa: E402
-                        WardenTestCase, et_in, main, start_shared_server, stop_shared_server, uniq)
+                        WardenTestCase, et_in, main, start_shared_server, stop_shared_server, ts_epoch,
+                        uniq)
 
 TS_RE = re.compile(r"^\d{8}T\d{6}")
 
@@ -752,7 +752,7 @@ class ExpirationTest(ResourceTestBase):
 
     def test_ts0001_9_6_1_3_expired_resource_and_subtree_disappear(self):
         et = et_in(6)
-        expires = calendar.timegm(time.strptime(et, "%Y%m%dT%H%M%S"))  # 5..6 s from now: 7 writes first
+        expires = ts_epoch(et)  # 5..6 s from now: 7 writes first
         path, cnt = self.new_cnt(self.ae_path, self.aei, et=et)
         short_aei, _, short_ae_path, _ = self.new_ae(rn=uniq("shortae"), extra={"et": et})
         short_cnt, _ = self.new_cnt(short_ae_path, short_aei)

@@ -90,10 +90,15 @@ def et_in(seconds):
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + seconds))
 
 
+def ts_epoch(ts):
+    """The oneM2M timestamp ts (UTC, YYYYMMDDTHHMMSS) as seconds since the epoch."""
+    return calendar.timegm(time.strptime(ts, "%Y%m%dT%H%M%S"))
+
+
 def sleep_past(ts, margin=1.0):
     """Sleep until ``margin`` seconds after the oneM2M timestamp ts (whole seconds: et_in(n) is
     n-1 to n seconds away)."""
-    time.sleep(max(0.0, calendar.timegm(time.strptime(ts, "%Y%m%dT%H%M%S")) - time.time() + margin))
+    time.sleep(max(0.0, ts_epoch(ts) - time.time() + margin))
 
 
 def free_port():
@@ -388,6 +393,50 @@ def raw_exchange(port, data, timeout=5.0, host="127.0.0.1"):
         return read_http_response(s, timeout)
     finally:
         s.close()
+
+
+def served_at_once(port, n, request, allowed, rounds=4):
+    """For a per-address connection limit of ``allowed``: open n connections to port at once, then
+    send request (raw bytes) on each; returns which of them got HTTP 200 with rsc 2000.
+
+    Which connections are the ones too many is not fixed (the server's threads accept in parallel),
+    only how many. Fewer than allowed served means the server had not yet seen an earlier
+    connection close (a readiness probe's, or the last round's): the round is repeated a little
+    later, at most ``rounds`` times. More than allowed is returned at once."""
+    for _ in range(rounds):
+        time.sleep(0.5)
+        socks = []
+        try:
+            for _ in range(n):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=3))
+            time.sleep(0.3)
+            served = []
+            for s in socks:
+                try:
+                    s.sendall(request)
+                    status, hdrs, _, _ = read_http_response(s, 3.0)
+                except (OSError, socket.timeout):
+                    status, hdrs = None, {}
+                served.append(status == 200 and hdrs.get("x-m2m-rsc") == "2000")
+        finally:
+            for s in socks:
+                s.close()
+        if served.count(True) >= allowed:
+            break
+    return served
+
+
+def retrieve_when_served(client, path, origin, timeout=5.0):
+    """client.retrieve(path) once the server serves this address again (connections just closed
+    leave its per-address count as it notices them); None if it still refuses after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.retrieve(path, origin=origin)
+        except (OSError, http.client.HTTPException):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
 
 
 def read_http_response(sock, timeout):
