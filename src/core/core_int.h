@@ -66,8 +66,9 @@ struct decision {
 };
 
 /* The access decision for op on target (policy.c): admin; an ACP's own pvs; the acpi of the
- * target (or of its parent for types without acpi), pvs instead of pv when use_pvs (updates of
- * acpi); the default policy when acpi is absent. Always returns 0 with d filled. */
+ * target (or of its parent for types without acpi), pvs instead of pv when use_pvs (a privilege
+ * change: an update of acpi or daci, which tokens and DAS grants never authorize); the default
+ * policy when acpi is absent. Always returns 0 with d filled. */
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d /* OUT */);
 struct policy_cache *policy_cache_new(size_t nslots);
@@ -138,7 +139,8 @@ const char *creds_refused_line(const struct creds *cr);
 /* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
  * Returns 0 when permitted. */
 int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty);
-/* The same for an update of acpi (pvs of the ACPs currently referenced). */
+/* The same for a privilege change, an update of acpi or daci (pvs of the ACPs currently referenced;
+ * tokens and DAS grants never count). */
 int op_authorize_acpi(struct op_ctx *c, const struct store_row *row);
 
 /* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */

@@ -166,14 +166,15 @@ static bool has_credentials(const struct cse_request *req)
     return req->az.nrids || req->az.ntids || req->az.nltids || req->az.ntkns;
 }
 
-/* After the policies denied: a token's privileges may grant; a refused credential names the denial. */
+/* After the policies denied: a token's privileges may grant (never a privilege change: tokens_grant
+ * false); a refused credential names the denial. */
 static void with_credentials(struct creds *cr, const struct store_row *target, const struct store_row *src,
-                             struct acp_request *rq, struct decision *d)
+                             struct acp_request *rq, bool tokens_grant, struct decision *d)
 {
     if (cr == NULL)
         return;
     char detail[sizeof d->detail];
-    if (!d->permit && creds_token_permits(cr, target, src, rq, detail, sizeof detail)) {
+    if (!d->permit && tokens_grant && creds_token_permits(cr, target, src, rq, detail, sizeof detail)) {
         decision(d, true, "token", "%s", detail);
         return;
     }
@@ -236,7 +237,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         else
             decision(d, false, why.reason, "no rule in the selfPrivileges of %s grants it", target->ri);
         compiled_put(comp);
-        with_credentials(cr, target, target, &rq, d);
+        with_credentials(cr, target, target, &rq, !use_pvs, d);
         return 0;
     }
     if (t != NULL && !t->has_acpi) {
@@ -291,8 +292,14 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         if (!d->permit)
             d->reason = furthest;
     }
-    with_credentials(cr, target, src, &rq, d);
-    dynauth_decide(c, op, target, src, &rq, d);
+    /* A privilege change (use_pvs: acpi or daci) is decided by the selfPrivileges the owner wrote
+     * alone: privileges from a token or a DAS never grant it, or whoever a DAS favours could take
+     * the resource over (a hardening beyond TS-0001 §9.6.1.3.2, see README "Access decision"). */
+    with_credentials(cr, target, src, &rq, !use_pvs, d);
+    if (use_pvs && !d->permit && c->explain)
+        buf_puts(c->explain, "  tokens and dynamic authorization never grant a change of acpi or daci\n");
+    if (!use_pvs)
+        dynauth_decide(c, op, target, src, &rq, d);
     if (have_parent)
         store_row_free(&parent);
     return 0;

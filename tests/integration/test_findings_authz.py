@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""Findings of the attack campaign (issue 12) on authorization: each test is named by the finding
+and the rule it checks, and reproduces the attack as a hostile client would.
+
+- finding 2: daci is a privilege change (a hardening beyond TS-0001 9.6.1.3.2);
+- finding 5: a JWE under asymmetric key management proves no origin (RFC 8725);
+- finding 10: an empty context restriction never grants (TS-0003 7.1.5);
+- finding 11: acpi resolution is no existence/type oracle;
+- finding 17: the tqf body of an indirect dynamic authorization survives the secure profile;
+- finding 18: the operator gives the CSEBase an acpi out of band (cse.acpi);
+- finding 19: wardenctl explain reads tokens from stdin or a file;
+- finding 22: concurrent explains over a small store pool never deadlock.
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_findings_authz.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from jwcrypto import jwe, jwk, jws  # noqa: E402
+from jwcrypto.common import json_encode  # noqa: E402
+
+from wardentest import ADMIN, CSE_RN, SPID, WardenTestCase, free_port, main, uniq  # noqa: E402
+
+TY_ACP, TY_DAC = 1, 34
+OWN_CSE = "//%s/id-in" % SPID
+TMP = tempfile.mkdtemp(prefix="warden-findings-authz-")
+AUTH = "CFAuth"
+HS_KEY = jwk.JWK.generate(kty="oct", size=256, kid="hs1")
+DAS_KEY = jwk.JWK.generate(kty="EC", crv="P-256", kid="das1")
+DAS_ID = "CFDas"
+
+
+def abs_ae(stem):
+    return "%s/%s" % (OWN_CSE, stem)
+
+
+def claims(holder, pm, iss=AUTH):
+    now = int(time.time())
+    return {"tkvr": "1", "jti": uniq("tk"), "iss": abs_ae(iss), "azp": abs_ae(holder), "nbf": now - 60,
+            "exp": now + 3600, "aud": [OWN_CSE], "tkps": {"pm": pm}}
+
+
+def sign(c, key=HS_KEY, alg="HS256"):
+    t = jws.JWS(json.dumps(c).encode())
+    t.add_signature(key, alg=alg, protected=json_encode({"alg": alg, "typ": "JWT", "kid": key.key_id}))
+    return t.serialize(compact=True)
+
+
+def write_json(name, doc):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+class Das:
+    """One build/warden-das process on a free loopback port, granting what its rules say."""
+
+    def __init__(self, rules):
+        self.port = free_port()
+        policy = write_json("das-%d.json" % self.port, {"id": DAS_ID, "cse": OWN_CSE, "alg": "ES256",
+                                                         "key": json.loads(DAS_KEY.export()), "rules": rules})
+        binary = os.path.join(os.path.dirname(os.path.abspath(os.environ.get("WARDEN_BIN", "build/warden"))),
+                              "warden-das")
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--policy", policy],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                if "ready" in line:
+                    ready.set()
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("warden-das did not start")
+        self.uri = "http://127.0.0.1:%d/das" % self.port
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def das_rule(orig, ops):
+    return {"or": abs_ae(orig), "trid": "*", "op": list(ops), "grant": "privileges", "lifetime": 60}
+
+
+# --------------------------------------------------------------------------------------------------
+# finding 2
+# --------------------------------------------------------------------------------------------------
+
+OWNER, MALLORY = "CF2owner", "CF2mallory"
+
+
+class Finding2DaciTest(WardenTestCase):
+    """An originator with UPDATE only (pv) must not change daci, and nothing a DAS or a token grants
+    changes acpi or daci: only the selfPrivileges (pvs) the owner wrote do."""
+
+    @classmethod
+    def setUpClass(cls):
+        # every operation (oneM2M op 1-5) for MALLORY: the DAS an attacker would run, or a lax one
+        cls.das = Das([das_rule(MALLORY, (1, 2, 3, 4, 5))])
+        issuers = write_json("issuers-2.json", {"issuers": [
+            {"id": AUTH, "keys": [json.loads(HS_KEY.export())]},
+            {"id": DAS_ID, "keys": [json.loads(DAS_KEY.export_public())]}]})
+        cls.server_args = ("--authz.issuers=%s" % issuers, "--notify.allow=127.0.0.1/32")
+        super().setUpClass()
+        cls.path = {}
+        for stem in (OWNER, MALLORY):
+            r = cls.c.register_ae(origin=stem, rn=stem.lower())
+            assert r.rsc == 2001, r
+            cls.path[stem] = "/%s/%s" % (CSE_RN, stem.lower())
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.das.stop()
+
+    def owned_cnt(self, mallory_acop, daci=None):
+        """A container of OWNER: its ACP gives MALLORY mallory_acop in pv, only OWNER its pvs."""
+        acp = self.c.create(self.path[OWNER], TY_ACP, {
+            "rn": uniq("acp"),
+            "pv": {"acr": [{"acor": [MALLORY], "acop": mallory_acop}, {"acor": [OWNER], "acop": 63}]},
+            "pvs": {"acr": [{"acor": [OWNER], "acop": 63}]}}, origin=OWNER, root="m2m:acp")
+        self.assertRsc(acp, 2001)
+        extra = {"daci": daci} if daci else {}
+        path, cnt = self.new_cnt(self.path[OWNER], OWNER, acpi=[acp.body["m2m:acp"]["ri"]], **extra)
+        return path, acp.body["m2m:acp"]["ri"]
+
+    def dac(self, parent, origin):
+        r = self.c.create(parent, TY_DAC, {"rn": uniq("dac"), "dae": True, "dap": [self.das.uri]}, origin=origin,
+                          root="m2m:dac")
+        self.assertRsc(r, 2001)
+        return r.body["m2m:dac"]["ri"]
+
+    def test_finding_2_daci_change_needs_self_privileges(self):
+        path, acp_ri = self.owned_cnt(mallory_acop=2 | 4)
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"lbl": ["x"]}, origin=MALLORY), 2004, "pv grants UPDATE")
+        own_dac = self.dac(self.path[MALLORY], MALLORY)  # Mallory's DAS grants Mallory everything
+        r = self.c.update(path, "m2m:cnt", {"daci": [own_dac]}, origin=MALLORY)
+        self.assertRsc(r, 4103, "UPDATE in pv does not let the originator change daci")
+        r = self.c.update(path, "m2m:cnt", {"daci": [own_dac], "lbl": ["y"]}, origin=MALLORY)
+        self.assertRsc(r, 4103, "nor together with another attribute")
+        # the takeover the attack aimed at stays impossible: the owner keeps the resource
+        mine = self.acp_of_mallory()
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"acpi": [mine]}, origin=MALLORY), 4103)
+        self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
+        # the owner, whose pvs grant it, changes daci (alone or with other attributes)
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"daci": [own_dac]}, origin=OWNER), 2004)
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"daci": None, "lbl": ["z"]}, origin=OWNER), 2004)
+
+    def acp_of_mallory(self):
+        r = self.c.create(self.path[MALLORY], TY_ACP, {
+            "rn": uniq("acp"), "pv": {"acr": [{"acor": [MALLORY], "acop": 63}]},
+            "pvs": {"acr": [{"acor": [MALLORY], "acop": 63}]}}, origin=MALLORY, root="m2m:acp")
+        self.assertRsc(r, 2001)
+        return r.body["m2m:acp"]["ri"]
+
+    def test_finding_2_das_grant_never_changes_acpi_or_daci(self):
+        # the owner trusts a DAS that grants Mallory every operation on the container
+        path, _ = self.owned_cnt(mallory_acop=0, daci=[self.dac(self.path[OWNER], OWNER)])
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"lbl": ["x"]}, origin=MALLORY), 2004,
+                       "the DAS grants UPDATE (the grant is cached for Mallory now)")
+        mine = self.acp_of_mallory()
+        r = self.c.update(path, "m2m:cnt", {"acpi": [mine]}, origin=MALLORY)
+        self.assertRsc(r, 4103, "a DAS grant never authorizes a change of acpi")
+        r = self.c.update(path, "m2m:cnt", {"daci": None}, origin=MALLORY)
+        self.assertRsc(r, 4103, "nor of daci")
+        self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
+
+    def test_finding_2_token_never_changes_acpi_or_daci(self):
+        path, _ = self.owned_cnt(mallory_acop=0)
+        ri = self.c.retrieve(path, origin=OWNER).body["m2m:cnt"]["ri"]
+        tok = sign(claims(MALLORY, [{"ris": [ri], "pv": {"acr": [{"acor": [abs_ae(MALLORY)], "acop": 63}]}}]))
+        hdr = {"Authorization": tok}
+        self.assertRsc(self.c.update(path, "m2m:cnt", {"lbl": ["x"]}, origin=MALLORY, headers=hdr), 2004,
+                       "the token grants UPDATE")
+        mine = self.acp_of_mallory()
+        r = self.c.update(path, "m2m:cnt", {"acpi": [mine]}, origin=MALLORY, headers=hdr)
+        self.assertRsc(r, 4103, "a token never authorizes a change of acpi")
+        r = self.c.update(path, "m2m:cnt", {"daci": [self.dac(self.path[MALLORY], MALLORY)]}, origin=MALLORY,
+                          headers=hdr)
+        self.assertRsc(r, 4103, "nor of daci")
+
+    def test_finding_2_macp_change_needs_self_privileges(self):
+        """The sibling: a group's macp decides who may use its fanOutPoint, so it is a privilege
+        change too."""
+        member, _ = self.new_cnt(self.path[OWNER], OWNER)
+        _, acp_ri = self.owned_cnt(mallory_acop=2 | 4)
+        r = self.c.create(self.path[OWNER], 9, {"rn": uniq("grp"), "mt": 3, "mnm": 4, "mid": [member[1:]],
+                                                "acpi": [acp_ri]}, origin=OWNER, root="m2m:grp")
+        self.assertRsc(r, 2001)
+        gpath = "%s/%s" % (self.path[OWNER], r.body["m2m:grp"]["rn"])
+        self.assertRsc(self.c.update(gpath, "m2m:grp", {"lbl": ["x"]}, origin=MALLORY), 2004, "pv grants UPDATE")
+        mine = self.acp_of_mallory()
+        self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [mine]}, origin=MALLORY), 4103)
+        self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [acp_ri]}, origin=OWNER), 2004)
+
+
+if __name__ == "__main__":
+    main()
