@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from jwcrypto import jwe, jwk, jws  # noqa: E402
 from jwcrypto.common import json_encode  # noqa: E402
 
-from wardentest import ADMIN, CSE_RN, SPID, WardenTestCase, free_port, main, uniq  # noqa: E402
+from wardentest import ADMIN, CSE_RN, SPID, WardenServer, WardenTestCase, free_port, main, uniq  # noqa: E402
 
 TY_ACP, TY_DAC = 1, 34
 OWN_CSE = "//%s/id-in" % SPID
@@ -204,6 +204,80 @@ class Finding2DaciTest(WardenTestCase):
         mine = self.acp_of_mallory()
         self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [mine]}, origin=MALLORY), 4103)
         self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [acp_ri]}, origin=OWNER), 2004)
+
+
+# --------------------------------------------------------------------------------------------------
+# finding 5
+# --------------------------------------------------------------------------------------------------
+
+F5USER, F5OWNER = "CF5user", "CF5owner"
+EC_KEY = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec5")
+RSA_KEY = jwk.JWK.generate(kty="RSA", size=2048, kid="rsa5")  # the CSE decrypts with it; its public half is public
+ROGUE_EC = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec5")
+
+
+def rsa_encrypt(payload, cty=None, alg="RSA-OAEP"):
+    """What anyone holding the public key can make."""
+    hdr = {"alg": alg, "enc": "A256GCM", "kid": "rsa5"}
+    if cty:
+        hdr["cty"] = cty
+    pub = jwk.JWK(**json.loads(RSA_KEY.export_public()))
+    t = jwe.JWE(payload.encode(), json_encode(hdr), algs=[alg, "A256GCM"])
+    t.add_recipient(pub)
+    return t.serialize(compact=True)
+
+
+class Finding5AsymmetricJweTest(WardenTestCase):
+    """RFC 8725: a JWE with RSA-OAEP/RSA1_5 key management proves confidentiality, not origin."""
+
+    @classmethod
+    def setUpClass(cls):
+        issuers = write_json("issuers-5.json", {"issuers": [
+            {"id": AUTH, "keys": [json.loads(EC_KEY.export_public()), json.loads(RSA_KEY.export())],
+             "algs": ["ES256", "RSA-OAEP", "RSA1_5"]}]})
+        cls.server_args = ("--authz.issuers=%s" % issuers,)
+        super().setUpClass()
+        for stem in (F5OWNER, F5USER):
+            assert cls.c.register_ae(origin=stem, rn=stem.lower()).rsc == 2001
+        owner = "/%s/%s" % (CSE_RN, F5OWNER.lower())
+        acp = cls.c.create(owner, TY_ACP, {"rn": uniq("acp"), "pv": {"acr": [{"acor": ["nobody"], "acop": 2}]},
+                                           "pvs": {"acr": [{"acor": [F5OWNER], "acop": 63}]}},
+                           origin=F5OWNER, root="m2m:acp")
+        r = cls.c.create(owner, 3, {"rn": "guarded", "acpi": [acp.body["m2m:acp"]["ri"]]}, origin=F5OWNER)
+        cls.cnt_ri = r.body["m2m:cnt"]["ri"]
+        cls.cnt = owner + "/guarded"
+
+    def claims(self):
+        return claims(F5USER, [{"ris": [self.cnt_ri], "pv": {"acr": [{"acor": [abs_ae(F5USER)], "acop": 2}]}}])
+
+    def test_finding_5_jwe_by_public_key_without_signature_is_no_token(self):
+        for alg in ("RSA-OAEP", "RSA1_5"):
+            forged = rsa_encrypt(json.dumps(self.claims()), alg=alg)
+            r = self.c.retrieve(self.cnt, origin=F5USER, headers={"Authorization": forged})
+            self.assertRsc(r, 4103, "a JWE anyone could make (%s) is no token of its issuer" % alg)
+            self.assertIn("token-unsigned-jwe", r.body["m2m:dbg"])
+
+    def test_finding_5_jwe_by_public_key_around_a_jws_of_its_issuer(self):
+        inner = sign(self.claims(), key=EC_KEY, alg="ES256")
+        r = self.c.retrieve(self.cnt, origin=F5USER, headers={"Authorization": rsa_encrypt(inner, cty="JWT")})
+        self.assertRsc(r, 2000, "sign-then-encrypt: the signature names the issuer")
+        rogue = sign(self.claims(), key=ROGUE_EC, alg="ES256")
+        r = self.c.retrieve(self.cnt, origin=F5USER, headers={"Authorization": rsa_encrypt(rogue, cty="JWT")})
+        self.assertRsc(r, 4103, "a JWS the issuer did not sign")
+        self.assertIn("token-bad-signature", r.body["m2m:dbg"])
+
+    def test_finding_5_issuer_allowing_public_key_jwe_only_is_refused_at_load(self):
+        for algs in (["RSA-OAEP"], ["RSA1_5", "dir"], ["RSA-OAEP", "A256KW"]):
+            issuers = write_json("issuers-5-bad.json", {"issuers": [
+                {"id": AUTH, "keys": [json.loads(RSA_KEY.export())], "algs": algs}]})
+            srv = WardenServer(extra_args=("--authz.issuers=%s" % issuers,))
+            try:
+                with self.assertRaises(Exception, msg="algs %s must be refused" % algs):
+                    srv.start()
+                self.assertNotEqual(srv.proc.returncode, 0, srv.output())
+                self.assertIn("proves no origin", srv.output())
+            finally:
+                srv.cleanup()
 
 
 if __name__ == "__main__":
