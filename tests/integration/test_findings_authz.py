@@ -280,5 +280,49 @@ class Finding5AsymmetricJweTest(WardenTestCase):
                 srv.cleanup()
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 10
+# --------------------------------------------------------------------------------------------------
+
+F10 = "CF10owner"
+EMPTY_RESTRICTIONS = (
+    {"acco": [{"actw": []}]},
+    {"acco": [{"aclr": []}]},
+    {"acco": [{"acip": {"ipv4": []}}]},
+    {"acco": [{"acip": {}}]},
+    {"acco": [{"acip": {"ipv4": ["127.0.0.0/8"], "ipv6": []}}]},
+    {"acco": [{}]},
+    {"acco": []},
+    {"acod": []},
+    {"acod": [{"chty": []}]},
+)
+
+
+class Finding10EmptyRestrictionTest(WardenTestCase):
+    """TS-0003 7.1.5: every present context element must hold; an empty one is refused when
+    written (4000), never read as 'no restriction'."""
+
+    def test_finding_10_empty_restriction_never_grants(self):
+        r = self.c.register_ae(origin=F10, rn=F10.lower())
+        self.assertRscIn(r, (2001, 4117))
+        owner = "/%s/%s" % (CSE_RN, F10.lower())
+        good = self.c.create(owner, TY_ACP, {"rn": uniq("acp"), "pv": {"acr": [{"acor": [F10], "acop": 63}]},
+                                             "pvs": {"acr": [{"acor": [F10], "acop": 63}]}}, origin=F10,
+                             root="m2m:acp")
+        self.assertRsc(good, 2001)
+        acp_path = "%s/%s" % (owner, good.body["m2m:acp"]["rn"])
+        for extra in EMPTY_RESTRICTIONS:
+            rule = {"acor": ["all"], "acop": 2}
+            rule.update(extra)
+            r = self.c.create(owner, TY_ACP, {"rn": uniq("acp"), "pv": {"acr": [rule]},
+                                              "pvs": {"acr": [{"acor": [F10], "acop": 63}]}}, origin=F10,
+                              root="m2m:acp")
+            self.assertRsc(r, 4000, "create with %s" % json.dumps(extra))
+            r = self.c.update(acp_path, "m2m:acp", {"pv": {"acr": [rule]}}, origin=F10)
+            self.assertRsc(r, 4000, "update with %s" % json.dumps(extra))
+            r = self.c.update(acp_path, "m2m:acp", {"pvs": {"acr": [rule, {"acor": [F10], "acop": 63}]}}, origin=F10)
+            self.assertRsc(r, 4000, "pvs update with %s" % json.dumps(extra))
+
+
 if __name__ == "__main__":
     main()
