@@ -179,7 +179,7 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0 && acpiv == NULL && json_object_size(patch) > nprivattrs)
         rc = op_authorize(c, ACOP_UPDATE, row, 0);
     if (rc == 0 && acpiv != NULL)
-        rc = acpi_resolve(c, acpiv, &acpi);
+        rc = acpi_resolve(c, acpiv, true, &acpi);
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0 && rt->prepare_update)

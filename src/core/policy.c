@@ -305,7 +305,23 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
     return 0;
 }
 
-int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
+/* Does the originator know this ACP: it created it, or may read it (its pvs, RETRIEVE)? Only then
+ * may it link it: otherwise an acpi entry would tell an ACP it may not see from a resource that
+ * does not exist (finding 11). */
+static bool acp_readable(struct op_ctx *c, const struct store_row *acp)
+{
+    const char *me = c->orig->subj.canon;
+    if (c->orig->subj.is_admin || (me != NULL && acp->cr != NULL && strcmp(acp->cr, me) == 0))
+        return true;
+    struct decision d;
+    struct buf *explain = c->explain;
+    c->explain = NULL;
+    policy_decide(c, ACOP_RETRIEVE, acp, 0, false, &d);
+    c->explain = explain;
+    return d.permit;
+}
+
+int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out)
 {
     *out = NULL;
     if (json_is_null(list)) {
@@ -321,7 +337,7 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
         const char *id = json_string_value(e);
         struct store_row acp;
         bool found = id && resolve_row(c, id, false, &acp) == 0;
-        bool ok = found && acp.ty == TY_ACP;
+        bool ok = found && acp.ty == TY_ACP && (!linking || acp_readable(c, &acp));
         if (ok) {
             if (b.len)
                 buf_putc(&b, ' ');
@@ -331,8 +347,11 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
             store_row_free(&acp);
         if (!ok) {
             buf_free(&b);
+            /* one answer for no such resource, not an ACP and an ACP the originator may not read */
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-acpi",
-                                  "acpi[%zu] does not name an accessControlPolicy of this CSE", i);
+                                  "acpi[%zu] does not name an accessControlPolicy of this CSE that the originator "
+                                  "may retrieve",
+                                  i);
         }
     }
     *out = buf_take(&b, NULL);

@@ -324,5 +324,43 @@ class Finding10EmptyRestrictionTest(WardenTestCase):
             self.assertRsc(r, 4000, "pvs update with %s" % json.dumps(extra))
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 11 (acpi)
+# --------------------------------------------------------------------------------------------------
+
+F11V, F11M = "CF11victim", "CF11mallory"
+
+
+class Finding11AcpiOracleTest(WardenTestCase):
+    """An acpi entry naming a resource the originator may not retrieve gets one answer, whether it
+    does not exist, is not an ACP, or is an ACP (TS-0004 7.2.2.2 reveals only the target)."""
+
+    def test_finding_11_acpi_resolution_is_no_existence_or_type_oracle(self):
+        for stem in (F11V, F11M):
+            self.assertRscIn(self.c.register_ae(origin=stem, rn=stem.lower()), (2001, 4117))
+        victim, mal = "/%s/%s" % (CSE_RN, F11V.lower()), "/%s/%s" % (CSE_RN, F11M.lower())
+        self.new_cnt(victim, F11V, rn="secret")
+        for rn, pvs in (("private", [{"acor": [F11V], "acop": 63}]),
+                        ("shared", [{"acor": [F11V], "acop": 63}, {"acor": ["all"], "acop": 2}])):
+            r = self.c.create(victim, TY_ACP, {"rn": rn, "pv": {"acr": [{"acor": [F11V], "acop": 63}]},
+                                               "pvs": {"acr": pvs}}, origin=F11V, root="m2m:acp")
+            self.assertRscIn(r, (2001, 4105))
+        private_ri = self.c.retrieve(victim + "/private", origin=F11V).body["m2m:acp"]["ri"]
+        probes = {"no such resource": victim[1:] + "/nothing", "not an ACP": victim[1:] + "/secret",
+                  "an ACP it may not read": victim[1:] + "/private", "its resourceID": private_ri,
+                  "no such resourceID": "acp" + "0" * 20}
+        target, _ = self.new_cnt(mal, F11M)
+        answers = {}
+        for what, ref in probes.items():
+            r = self.c.create(mal, 3, {"rn": uniq("c"), "acpi": [ref]}, origin=F11M)
+            u = self.c.update(target, "m2m:cnt", {"acpi": [ref]}, origin=F11M)
+            answers[what] = ((r.rsc, r.body.get("m2m:dbg")), (u.rsc, u.body.get("m2m:dbg")))
+        self.assertEqual(len(set(answers.values())), 1, json.dumps(answers, indent=1))
+        self.assertEqual(answers["no such resource"][0][0], 4000)
+        # an ACP the originator may read can be linked (and the admin links any)
+        self.assertRsc(self.c.update(target, "m2m:cnt", {"acpi": [victim[1:] + "/shared"]}, origin=F11M), 2004)
+        self.assertRsc(self.c.create(victim, 3, {"rn": uniq("c"), "acpi": [private_ri]}, origin=ADMIN), 2001)
+
+
 if __name__ == "__main__":
     main()
