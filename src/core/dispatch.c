@@ -37,14 +37,21 @@ static void audit_denial(struct cse *cse, const struct cse_request *req, const s
 }
 
 /* In the secure profile a denial says only what failed, never why (TS-0009 §6.5 spirit: no
- * debugging information an attacker can use); the reason still goes to the audit log. */
+ * debugging information an attacker can use); the reason still goes to the audit log. Only the
+ * message is replaced: a denial's body is never debugging information but the Token Request
+ * Information of an indirect dynamic authorization (m2m:tqf, TS-0003 §7.3.2.4), which must stay. */
 static void finish(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
 {
     if (!is_denial(rsp->rsc))
         return;
     audit_denial(cse, req, rsp);
-    if (cse->secure)
-        response_error(rsp, rsp->rsc, rsp->reason, "%s", rsc_name(rsp->rsc));
+    if (cse->secure) {
+        bool tqf = rsp->reason != NULL && strcmp(rsp->reason, "token-request-info") == 0;
+        if (!tqf)
+            MEM_FREE(rsp->body);
+        mem_free(rsp->message);
+        rsp->message = mem_strdup(rsc_name(rsp->rsc));
+    }
 }
 
 static const char *const supported_rvi[] = {"2", "2a", "3", "4", "5"};

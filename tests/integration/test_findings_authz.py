@@ -362,5 +362,53 @@ class Finding11AcpiOracleTest(WardenTestCase):
         self.assertRsc(self.c.create(victim, 3, {"rn": uniq("c"), "acpi": [private_ri]}, origin=ADMIN), 2001)
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 17
+# --------------------------------------------------------------------------------------------------
+
+class Finding17SecureTqfTest(unittest.TestCase):
+    """TS-0003 7.3.2.4 / TS-0009 6.5: in the secure profile the 4103 of an indirect dynamic
+    authorization keeps its m2m:tqf body (and carries no debugging information)."""
+
+    def test_finding_17_secure_profile_4103_keeps_token_request_info(self):
+        from tls_helpers import SecureServer
+        s = SecureServer(profile="secure", psk=False, certs=True, extra=("--notify.allow=127.0.0.1/32",))
+        try:
+            s.start()
+            owner, user = "CF17owner", "CF17user"
+            clients = {}
+            for stem in (owner, user):
+                crt, key, _ = s.pki.issue(stem)
+                clients[stem] = s.cert_client(crt, key)
+                r = clients[stem].register_ae(origin=stem, rn=stem.lower())
+                self.assertEqual(r.rsc, 2001, r.body)
+            o = clients[owner]
+            base = "/%s/%s" % (CSE_RN, owner.lower())
+            acp = o.create(base, TY_ACP, {"rn": "acp", "pv": {"acr": [{"acor": ["nobody"], "acop": 2}]},
+                                          "pvs": {"acr": [{"acor": [owner], "acop": 63}]}}, origin=owner,
+                           root="m2m:acp")
+            self.assertEqual(acp.rsc, 2001, acp.body)
+            das_uri = "https://127.0.0.1:%d/das" % free_port()
+            dac = o.create(base, TY_DAC, {"rn": "dac", "dae": True, "dap": [das_uri]}, origin=owner,
+                           root="m2m:dac")
+            self.assertEqual(dac.rsc, 2001, dac.body)
+            r = o.create(base, 3, {"rn": "guarded", "acpi": [acp.body["m2m:acp"]["ri"]],
+                                   "daci": [dac.body["m2m:dac"]["ri"]]}, origin=owner)
+            self.assertEqual(r.rsc, 2001, r.body)
+            r = clients[user].retrieve(base + "/guarded", origin=user, query={"tqi": "true"})
+            self.assertEqual((r.status, r.rsc), (403, 4103), r.body)
+            self.assertIsInstance(r.body, dict, r.body)
+            self.assertEqual(r.body["m2m:tqf"]["dasi"][0]["uri"], das_uri, r.body)
+            self.assertNotIn("m2m:dbg", r.body, "no debugging information beside tqf")
+            # an ordinary denial in the secure profile still says only what failed
+            r = clients[user].retrieve(base + "/guarded", origin=user)
+            self.assertEqual(r.rsc, 4103)
+        finally:
+            try:
+                s.stop()
+            finally:
+                s.cleanup()
+
+
 if __name__ == "__main__":
     main()
