@@ -58,6 +58,8 @@ static int usage(void)
         "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
         "  audit tail [-n N] [-f]\n"
         "  audit verify                         check the audit log's hash chain\n"
+        "  cse acpi [set ID... | clear]         the CSEBase's acpi (shown without set/clear): IDs of\n"
+        "                                       <accessControlPolicy> children of the CSEBase\n"
         "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token JWT]...\n"
         "                                       [--tids ID]... [--ltids ID]...\n"
         "                                       OPERATION: create retrieve update delete notify discover;\n"
@@ -623,6 +625,37 @@ static int split_args(int argc, char **argv, int *cargc, char **cargv, int *warg
     return *wargc ? 0 : -1;
 }
 
+/* cse acpi [set ID... | clear]: the CSEBase's accessControlPolicyIDs, which the API may not change
+ * (TS-0004 §7.4.3.2.3); written to the store, so the running server applies it at once and it
+ * stays across restarts. */
+static int cse_cmd(struct ctl *c)
+{
+    if (c->argc < 2 || strcmp(c->argv[1], "acpi") != 0)
+        return usage();
+    bool set = c->argc >= 3;
+    if (set &&
+        !((strcmp(c->argv[2], "set") == 0 && c->argc >= 4) || (strcmp(c->argv[2], "clear") == 0 && c->argc == 3)))
+        return usage();
+    if (access(c->cfg.store_path, F_OK) != 0) /* never create an empty store by mistake */
+        return fail("no store at %s (store.path)", c->cfg.store_path);
+    char err[512];
+    struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
+    if (st == NULL)
+        return fail("%s", err);
+    char out[4096];
+    int n = set && strcmp(c->argv[2], "set") == 0 ? c->argc - 3 : 0;
+    int rc = cse_base_acpi(st, &c->cfg, set, (const char *const *)(c->argv + 3), n, out, sizeof out, err, sizeof err);
+    st->ops->close(st);
+    if (rc != 0)
+        return fail("%s", err);
+    if (out[0])
+        fputs(out, stdout);
+    else
+        printf("(no acpi: the built-in CSEBase policy: anyone may retrieve it and register, only %s may do more)\n",
+               c->cfg.cse_admin);
+    return EXIT_OK;
+}
+
 /* explain: the same decision the server makes, on the same store and configuration. */
 static int explain_cmd(struct ctl *c)
 {
@@ -732,6 +765,8 @@ int main(int argc, char **argv)
         ret = audit_verify(&c);
     else if (strcmp(wargv[0], "explain") == 0)
         ret = explain_cmd(&c);
+    else if (strcmp(wargv[0], "cse") == 0)
+        ret = cse_cmd(&c);
     else
         ret = usage();
     gnutls_global_deinit();

@@ -410,5 +410,73 @@ class Finding17SecureTqfTest(unittest.TestCase):
                 s.cleanup()
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 18
+# --------------------------------------------------------------------------------------------------
+
+def wardenctl():
+    return os.path.join(os.path.dirname(os.path.abspath(os.environ.get("WARDEN_BIN", "build/warden"))), "wardenctl")
+
+
+# the README's example ("The CSEBase's policy"), verbatim in substance
+CSE_ACP = {"rn": "cseAcp",
+           "pv": {"acr": [{"acor": ["all"], "acop": 35, "acod": [{"chty": [2]}]},
+                          {"acor": ["CAuth"], "acop": 1, "acod": [{"chty": [31]}]}]},
+           "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}
+
+
+class Finding18CseBaseAcpiTest(unittest.TestCase):
+    """TS-0004 7.4.3.2.3: the CSEBase is not updated through the API (4005), so the operator sets
+    its acpi with wardenctl cse acpi; it applies at once and persists across restarts."""
+
+    def ctl(self, srv, *args):
+        return subprocess.run([wardenctl(), "--store.path=%s" % srv.store_path] + list(args), capture_output=True,
+                              text=True, timeout=30)
+
+    def test_finding_18_operator_sets_csebase_acpi_and_readme_role_example_works(self):
+        issuers = write_json("issuers-18.json", {"issuers": [{"id": "CAuth", "keys": [json.loads(HS_KEY.export())]}]})
+        srv = WardenServer(extra_args=("--authz.issuers=%s" % issuers,)).start()
+        try:
+            c = srv.client()
+            cb = "/" + CSE_RN
+            role = {"rn": "tech-cuser", "rlid": "technician", "tkis": "CAuth", "tkhd": "Cuser",
+                    "tknb": "20261204T120000", "tkna": "20261204T180000"}
+            for stem in ("CAuth", "Cuser"):
+                self.assertEqual(c.register_ae(origin=stem, rn=stem.lower()).rsc, 2001)
+            # an empty store: the CSEBase has no acpi, only the admin may create under it
+            self.assertEqual(c.create(cb, 31, role, origin="CAuth", root="m2m:rol").rsc, 4103)
+            r = c.create(cb, TY_ACP, CSE_ACP, origin=ADMIN, root="m2m:acp")
+            self.assertEqual(r.rsc, 2001, r.body)
+            acp_ri = r.body["m2m:acp"]["ri"]
+            self.assertEqual(c.update(cb, "m2m:cb", {"acpi": [acp_ri]}, origin=ADMIN).rsc, 4005,
+                             "the API may not update the CSEBase")
+            bad = self.ctl(srv, "cse", "acpi", "set", "cse-in/cauth")
+            self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+            self.assertIn("not an <accessControlPolicy> child of the CSEBase", bad.stderr)
+            p = self.ctl(srv, "cse", "acpi", "set", "cse-in/cseAcp")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(p.stdout.split(), [acp_ri, "cse-in/cseAcp"])
+            # applied at once by the running server
+            r = c.create(cb, 31, role, origin="CAuth", root="m2m:rol")
+            self.assertEqual(r.rsc, 2001, r.body)
+            self.assertEqual(c.retrieve(cb, origin=ADMIN).body["m2m:cb"].get("acpi"), [acp_ri])
+            self.assertEqual(c.create(cb, 31, dict(role, rn="r2"), origin="Cuser", root="m2m:rol").rsc, 4103)
+            self.assertEqual(c.create(cb, TY_ACP, dict(CSE_ACP, rn="mine"), origin="Cuser", root="m2m:acp").rsc, 4103)
+            self.assertEqual(c.register_ae(origin="Cnewcomer", rn="cnewcomer").rsc, 2001, "anyone still registers")
+            self.assertEqual(c.retrieve(cb, origin="Cuser").rsc, 2000)
+            # persistent: a restart keeps it
+            srv.stop()
+            srv.start()
+            c = srv.client()
+            self.assertEqual(c.create(cb, 31, dict(role, rn="r3"), origin="CAuth", root="m2m:rol").rsc, 2001)
+            self.assertEqual(self.ctl(srv, "cse", "acpi").stdout.split(), [acp_ri, "cse-in/cseAcp"])
+            p = self.ctl(srv, "cse", "acpi", "clear")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(c.create(cb, 31, dict(role, rn="r4"), origin="CAuth", root="m2m:rol").rsc, 4103)
+        finally:
+            srv.stop()
+            srv.cleanup()
+
+
 if __name__ == "__main__":
     main()
