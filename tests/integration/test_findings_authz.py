@@ -478,5 +478,54 @@ class Finding18CseBaseAcpiTest(unittest.TestCase):
             srv.cleanup()
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 19
+# --------------------------------------------------------------------------------------------------
+
+F19O, F19U = "CF19owner", "CF19user"
+
+
+class Finding19ExplainTokenTest(WardenTestCase):
+    """wardenctl explain reads tokens as keys are read: from a file or standard input, never argv."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.issuers = write_json("issuers-19.json", {"issuers": [{"id": AUTH, "keys": [json.loads(HS_KEY.export())]}]})
+        cls.server_args = ("--authz.issuers=%s" % cls.issuers,)
+        super().setUpClass()
+        for stem in (F19O, F19U):
+            assert cls.c.register_ae(origin=stem, rn=stem.lower()).rsc == 2001
+        owner = "/%s/%s" % (CSE_RN, F19O.lower())
+        acp = cls.c.create(owner, TY_ACP, {"rn": "acp", "pv": {"acr": [{"acor": ["nobody"], "acop": 2}]},
+                                           "pvs": {"acr": [{"acor": [F19O], "acop": 63}]}}, origin=F19O,
+                           root="m2m:acp")
+        r = cls.c.create(owner, 3, {"rn": "guarded", "acpi": [acp.body["m2m:acp"]["ri"]]}, origin=F19O)
+        cls.ri = r.body["m2m:cnt"]["ri"]
+        cls.target = owner[1:] + "/guarded"
+
+    def explain(self, *opts, stdin=None):
+        argv = [wardenctl(), "--store.path=%s" % self.server.store_path, "--authz.issuers=%s" % self.issuers,
+                "explain", F19U, "retrieve", self.target] + list(opts)
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
+
+    def test_finding_19_explain_reads_tokens_from_a_file_or_stdin_never_argv(self):
+        tok = sign(claims(F19U, [{"ris": [self.ri], "pv": {"acr": [{"acor": [abs_ae(F19U)], "acop": 2}]}}]))
+        self.assertEqual(self.explain().stdout.splitlines()[0], "DENY")
+        path = os.path.join(TMP, "token-19.jwt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(tok + "\n")
+        p = self.explain("--token-file", path)
+        self.assertEqual((p.returncode, p.stdout.splitlines()[:1]), (0, ["PERMIT"]), p.stdout + p.stderr)
+        p = self.explain("--token-file", "-", stdin="Bearer %s\n" % tok)
+        self.assertEqual((p.returncode, p.stdout.splitlines()[:1]), (0, ["PERMIT"]), p.stdout + p.stderr)
+        # a token on the command line is refused, and not echoed back
+        p = self.explain("--token", tok)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertNotIn("PERMIT", p.stdout)
+        self.assertNotIn(tok.split(".")[1], p.stdout + p.stderr)
+        self.assertIn("--token-file", p.stderr)
+
+
 if __name__ == "__main__":
     main()
