@@ -72,6 +72,10 @@ struct decision {
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d /* OUT */);
 struct policy_cache *policy_cache_new(size_t nslots);
+/* cse_explain on a read view the caller holds (explain.c). No code path holds one pooled view while
+ * acquiring another: with the pool smaller than the threads that may hold one, that deadlocks. */
+char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_explain_query *q,
+                      const struct cse_authz_params *az);
 void policy_cache_free(struct policy_cache *pc);
 /* Call after a commit that changed an ACP, a group's members or anything else decisions use. */
 void policy_invalidate(struct cse *cse);

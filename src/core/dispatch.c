@@ -302,8 +302,8 @@ static bool is_explain(const struct cse *cse, const char *to)
 
 /* RETRIEVE by the admin only (authenticated like any request, above): the explained request carries
  * the roles and tokens of this one (the admin needs none of its own). */
-static void admin_explain(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                          struct cse_response *rsp)
+static void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req,
+                          const struct originator *o, struct cse_response *rsp)
 {
     if (!o->is_admin) {
         response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "admin-only", "explain is for the admin originator only");
@@ -318,7 +318,7 @@ static void admin_explain(struct cse *cse, const struct cse_request *req, const 
         return;
     }
     struct cse_explain_query q = {.fr = req->ex.fr, .op = req->ex.op, .to = req->ex.to, .ty = req->ex.ty};
-    char *text = cse_explain(cse, &q, &req->az);
+    char *text = explain_in_view(cse, v, &q, &req->az); /* on this request's view: never a second one */
     json_t *lines = json_array();
     for (char *p = text, *e; *p; p = e + 1) {
         e = strchr(p, '\n');
@@ -374,7 +374,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     if (check_originator(cse, v, req, &orig, rsp) != 0)
         goto out;
     if (is_explain(cse, req->to)) {
-        admin_explain(cse, req, &orig, rsp);
+        admin_explain(cse, v, req, &orig, rsp);
         goto out;
     }
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)

@@ -527,5 +527,37 @@ class Finding19ExplainTokenTest(WardenTestCase):
         self.assertIn("--token-file", p.stderr)
 
 
+# --------------------------------------------------------------------------------------------------
+# finding 22
+# --------------------------------------------------------------------------------------------------
+
+class Finding22ExplainPoolTest(WardenTestCase):
+    """No request holds one pooled read connection while waiting for another: concurrent admin
+    explains over a pool smaller than the worker threads all answer (before: the server hung)."""
+
+    server_args = ("--store.readers=1", "--http.threads=4")
+
+    def test_finding_22_concurrent_explains_over_a_small_pool_never_deadlock(self):
+        from wardentest import Client
+        results, errors = [], []
+
+        def explain(i):
+            try:
+                r = Client(self.server.port, timeout=10).retrieve(
+                    "/%s/$explain" % CSE_RN, origin=ADMIN, query={"exfr": "Cx%d" % i, "exop": "retrieve",
+                                                                  "exto": CSE_RN})
+                results.append(r.rsc)
+            except Exception as e:  # a timeout is the deadlock
+                errors.append(repr(e))
+        threads = [threading.Thread(target=explain, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        self.assertEqual(errors, [])
+        self.assertEqual(results, [2000] * 12)
+        self.assertAlive()
+
+
 if __name__ == "__main__":
     main()
