@@ -203,6 +203,10 @@ static int base_acpi_run(struct store_view *txn, void *arg)
     struct buf list;
     buf_init(&list);
     int rc = 0;
+    if (b->n > LIMIT_LIST_ITEMS) { /* like any acpi list (attribute validation) */
+        snprintf(b->err, b->errlen, "at most %d accessControlPolicyIDs", LIMIT_LIST_ITEMS);
+        rc = 1;
+    }
     for (int i = 0; b->set && i < b->n && rc == 0; i++) {
         struct store_row acp;
         if (!base_acp(txn, b->cfg, cb_ri, b->ids[i], now, &acp)) {
