@@ -205,6 +205,19 @@ class Finding2DaciTest(WardenTestCase):
         self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [mine]}, origin=MALLORY), 4103)
         self.assertRsc(self.c.update(gpath, "m2m:grp", {"macp": [acp_ri]}, origin=OWNER), 2004)
 
+    def test_finding_2_dac_dap_and_dae_change_needs_self_privileges(self):
+        """The sibling: a DAC's dap and dae choose the DAS of every resource linking it."""
+        _, acp_ri = self.owned_cnt(mallory_acop=2 | 4)
+        r = self.c.create(self.path[OWNER], TY_DAC, {"rn": uniq("dac"), "dae": False, "dap": [self.das.uri],
+                                                     "acpi": [acp_ri]}, origin=OWNER, root="m2m:dac")
+        self.assertRsc(r, 2001)
+        dpath = "%s/%s" % (self.path[OWNER], r.body["m2m:dac"]["rn"])
+        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dal": 60}, origin=MALLORY), 2004, "pv grants UPDATE")
+        rogue = "http://127.0.0.1:%d/das" % free_port()
+        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dap": [rogue]}, origin=MALLORY), 4103)
+        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dae": True}, origin=MALLORY), 4103)
+        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dae": True}, origin=OWNER), 2004)
+
 
 # --------------------------------------------------------------------------------------------------
 # finding 5
