@@ -82,8 +82,10 @@ void policy_invalidate(struct cse *cse);
 
 /* Resolve the entries of an acpi list (resourceIDs or addresses of ACPs) to the space-separated
  * resourceIDs stored with the resource; JSON null gives "". linking: the originator writes the
- * list, and may name only ACPs it may retrieve. Returns 0 with *out owned by the caller, or 4000
- * (rsp filled, one message whatever the reason) when an entry is not such an ACP here. */
+ * list, and may name only ACPs it may retrieve: 4000 (rsp filled, one message whatever the reason)
+ * when an entry is not such an ACP here. Without linking (a list read at use, a group's macp) an
+ * entry that names no ACP becomes "-", which grants nothing. Returns 0 with *out owned by the
+ * caller, or the RSC. */
 int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out /* OUT */);
 
 /* Is stem the AE-ID-Stem of an AE registered here (and not expired)? Cached, invalidated with the

@@ -338,14 +338,17 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out)
         struct store_row acp;
         bool found = id && resolve_row(c, id, false, &acp) == 0;
         bool ok = found && acp.ty == TY_ACP && (!linking || acp_readable(c, &acp));
-        if (ok) {
+        if (ok || !linking) {
+            /* a list read at use (a group's macp) keeps an entry that names no ACP as "-", a
+             * resourceID nothing has: it grants nothing, like a dangling acpi entry, and the
+             * requester learns nothing about the list (no 4000 naming it) */
             if (b.len)
                 buf_putc(&b, ' ');
-            buf_puts(&b, acp.ri);
+            buf_puts(&b, ok ? acp.ri : "-");
         }
         if (found)
             store_row_free(&acp);
-        if (!ok) {
+        if (!ok && linking) {
             buf_free(&b);
             /* one answer for no such resource, not an ACP and an ACP the originator may not read */
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-acpi",

@@ -374,6 +374,20 @@ class Finding11AcpiOracleTest(WardenTestCase):
         self.assertRsc(self.c.update(target, "m2m:cnt", {"acpi": [victim[1:] + "/shared"]}, origin=F11M), 2004)
         self.assertRsc(self.c.create(victim, 3, {"rn": uniq("c"), "acpi": [private_ri]}, origin=ADMIN), 2001)
 
+    def test_finding_11_macp_naming_no_acp_grants_nothing_and_reveals_nothing(self):
+        """The sibling: a group's macp is resolved when the fanOutPoint is used; an entry that names
+        no ACP grants nothing (like a dangling acpi entry) instead of a 4000 naming the list."""
+        for stem in (F11V, F11M):
+            self.assertRscIn(self.c.register_ae(origin=stem, rn=stem.lower()), (2001, 4117))
+        victim = "/%s/%s" % (CSE_RN, F11V.lower())
+        member, _ = self.new_cnt(victim, F11V)
+        r = self.c.create(victim, 9, {"rn": uniq("grp"), "mt": 3, "mnm": 2, "mid": [member[1:]],
+                                      "macp": [victim[1:] + "/nothing"]}, origin=F11V, root="m2m:grp")
+        self.assertRsc(r, 2001)
+        fopt = "%s/%s/fopt" % (victim, r.body["m2m:grp"]["rn"])
+        for origin in (F11V, F11M):
+            self.assertRsc(self.c.retrieve(fopt, origin=origin), 4103, origin)
+
 
 # --------------------------------------------------------------------------------------------------
 # finding 17
