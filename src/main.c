@@ -78,7 +78,10 @@ int main(int argc, char **argv)
     if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
         goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
+    /* every request holds at most one read connection at a time, so any pool size is safe: a
+     * smaller pool only makes requests wait their turn */
+    long readers = cfg.store_readers > 0 ? cfg.store_readers : threads + 2;
+    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)readers, err, sizeof err);
     if (store == NULL)
         goto out;
     /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */

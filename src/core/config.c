@@ -40,6 +40,8 @@ static const struct centry table[] = {
     {"store.url", S(store_url), "", 0, 0, NULL, "PostgreSQL URL (not in this build)"},
     {"store.sync", S(store_sync), "normal", 0, 0, "normal|full",
      "normal: acknowledged writes survive a process crash; full: also power loss"},
+    {"store.readers", L(store_readers), "0", 0, 1024, NULL,
+     "read connections in the pool (0 = http.threads + 2); a request waits for one when all are busy"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
     {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},

@@ -19,7 +19,8 @@ struct cse_config {
     /* [store] */
     char *store_path;
     char *store_url;
-    char *store_sync; /* normal | full */
+    char *store_sync;   /* normal | full */
+    long store_readers; /* read-connection pool; 0: http.threads + 2 */
     /* [log], [audit] */
     char *log_level;
     char *audit_path;

@@ -66,19 +66,27 @@ struct decision {
 };
 
 /* The access decision for op on target (policy.c): admin; an ACP's own pvs; the acpi of the
- * target (or of its parent for types without acpi), pvs instead of pv when use_pvs (updates of
- * acpi); the default policy when acpi is absent. Always returns 0 with d filled. */
+ * target (or of its parent for types without acpi), pvs instead of pv when use_pvs (a privilege
+ * change: an update of acpi or daci, which tokens and DAS grants never authorize); the default
+ * policy when acpi is absent. Always returns 0 with d filled. */
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d /* OUT */);
 struct policy_cache *policy_cache_new(size_t nslots);
+/* cse_explain on a read view the caller holds (explain.c). No code path holds one pooled view while
+ * acquiring another: with the pool smaller than the threads that may hold one, that deadlocks. */
+char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_explain_query *q,
+                      const struct cse_authz_params *az);
 void policy_cache_free(struct policy_cache *pc);
 /* Call after a commit that changed an ACP, a group's members or anything else decisions use. */
 void policy_invalidate(struct cse *cse);
 
 /* Resolve the entries of an acpi list (resourceIDs or addresses of ACPs) to the space-separated
- * resourceIDs stored with the resource; JSON null gives "". Returns 0 with *out owned by the
- * caller, or 4000 (rsp filled) when an entry is not an accessControlPolicy here. */
-int acpi_resolve(struct op_ctx *c, const json_t *list, char **out /* OUT */);
+ * resourceIDs stored with the resource; JSON null gives "". linking: the originator writes the
+ * list, and may name only ACPs it may retrieve: 4000 (rsp filled, one message whatever the reason)
+ * when an entry is not such an ACP here. Without linking (a list read at use, a group's macp) an
+ * entry that names no ACP becomes "-", which grants nothing. Returns 0 with *out owned by the
+ * caller, or the RSC. */
+int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out /* OUT */);
 
 /* Is stem the AE-ID-Stem of an AE registered here (and not expired)? Cached, invalidated with the
  * policies. Returns 0 with *registered set, or -1 on a store failure. */
@@ -138,7 +146,8 @@ const char *creds_refused_line(const struct creds *cr);
 /* Authorize op on a target row; on denial fills rsp with 4103 and records the audit event.
  * Returns 0 when permitted. */
 int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, int child_ty);
-/* The same for an update of acpi (pvs of the ACPs currently referenced). */
+/* The same for a privilege change, an update of acpi or daci (pvs of the ACPs currently referenced;
+ * tokens and DAS grants never count). */
 int op_authorize_acpi(struct op_ctx *c, const struct store_row *row);
 
 /* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */

@@ -240,7 +240,7 @@ static const char *token_reason(const char *r)
     static const char *const names[] = {
         "token-malformed",     "token-unknown-issuer", "token-alg-not-permitted", "token-unsecured-not-permitted",
         "token-bad-signature", "token-undecryptable",  "token-bad-claims",        "token-wrong-holder",
-        "token-not-yet-valid", "token-expired",        "token-wrong-audience",
+        "token-not-yet-valid", "token-expired",        "token-wrong-audience",    "token-unsigned-jwe",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i] + 6, r) == 0)

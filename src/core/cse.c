@@ -1,12 +1,14 @@
 /* cse: the server context: start-up (CSEBase bootstrap), background work and shutdown. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core_int.h"
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "notify/notify.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 struct boot {
@@ -65,6 +67,24 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
                      "srv", "2", "2a", "3", "4", "5");
 }
 
+/* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */
+static void doc_set_acpi(json_t *doc, const char *acpi)
+{
+    json_t *list = json_array();
+    for (const char *q = acpi ? acpi : ""; *q;) {
+        size_t len = strcspn(q, " ");
+        if (len)
+            json_array_append_new(list, json_stringn(q, len));
+        q += len + (q[len] == ' ');
+    }
+    if (json_array_size(list))
+        json_object_set_new(doc, "acpi", list);
+    else {
+        json_object_del(doc, "acpi");
+        json_decref(list);
+    }
+}
+
 static int boot_run(struct store_view *txn, void *arg)
 {
     struct boot *b = arg;
@@ -85,6 +105,7 @@ static int boot_run(struct store_view *txn, void *arg)
         json_t *old = json_loads(cur.doc, 0, NULL);
         const char *ct = json_string_value(json_object_get(old, "ct"));
         json_t *doc = cse_base_doc(cse, ct ? ct : ts, ts);
+        doc_set_acpi(doc, cur.acpi); /* set by the operator (wardenctl cse acpi): kept */
         mem_free(cur.doc);
         cur.doc = json_encode(doc, NULL);
         json_decref(doc);
@@ -131,6 +152,146 @@ static void boot_done(void *arg, bool committed)
     b->finished = true;
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- the CSEBase's acpi, set by the operator (wardenctl cse acpi) ------------------------------- */
+
+struct base_acpi {
+    struct store_job job;
+    const struct cse_config *cfg;
+    bool set;
+    const char *const *ids;
+    int n;
+    char *out, *err;
+    size_t outlen, errlen;
+    bool finished, ok;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+/* An ACP child of the CSEBase named by resourceID, structured address or resourceName. */
+static bool base_acp(struct store_view *txn, const struct cse_config *cfg, const char *cb_ri, const char *id,
+                     int64_t now, struct store_row *out)
+{
+    const struct store_ops *ops = txn->st->ops;
+    char path[LIMIT_ID_LEN + LIMIT_NAME_LEN + 2];
+    const char *p = id[0] == '/' ? id + 1 : id;
+    bool found = ops->get_ri(txn, p, now, out) == STORE_OK;
+    if (!found)
+        found = ops->get_path(txn, p, now, out) == STORE_OK;
+    if (!found && strchr(p, '/') == NULL && (size_t)snprintf(path, sizeof path, "%s/%s", cfg->cse_rn, p) < sizeof path)
+        found = ops->get_path(txn, path, now, out) == STORE_OK;
+    if (found && (out->ty != TY_ACP || strcmp(out->pi, cb_ri) != 0)) {
+        store_row_free(out);
+        found = false;
+    }
+    return found;
+}
+
+static int base_acpi_run(struct store_view *txn, void *arg)
+{
+    struct base_acpi *b = arg;
+    const struct store_ops *ops = txn->st->ops;
+    int64_t now = (int64_t)time(NULL);
+    const char *cb_ri = b->cfg->cse_id + 1;
+    struct store_row cb;
+    if (ops->get_ri(txn, cb_ri, now, &cb) != STORE_OK || cb.ty != TY_CSEBASE || strcmp(cb.path, b->cfg->cse_rn) != 0) {
+        snprintf(b->err, b->errlen, "the store %s holds no CSEBase '%s' (%s): start warden on it once first",
+                 b->cfg->store_path, b->cfg->cse_rn, b->cfg->cse_id);
+        return 1;
+    }
+    struct buf list;
+    buf_init(&list);
+    int rc = 0;
+    if (b->n > LIMIT_LIST_ITEMS) { /* like any acpi list (attribute validation) */
+        snprintf(b->err, b->errlen, "at most %d accessControlPolicyIDs", LIMIT_LIST_ITEMS);
+        rc = 1;
+    }
+    for (int i = 0; b->set && i < b->n && rc == 0; i++) {
+        struct store_row acp;
+        if (!base_acp(txn, b->cfg, cb_ri, b->ids[i], now, &acp)) {
+            snprintf(b->err, b->errlen, "'%s' is not an <accessControlPolicy> child of the CSEBase %s", b->ids[i],
+                     b->cfg->cse_rn);
+            rc = 1;
+            break;
+        }
+        bool dup = false;
+        for (const char *q = list.p ? list.p : ""; *q && !dup;) {
+            size_t len = strcspn(q, " ");
+            dup = len == strlen(acp.ri) && strncmp(q, acp.ri, len) == 0;
+            q += len + (q[len] == ' ');
+        }
+        if (!dup)
+            buf_printf(&list, "%s%s", list.len ? " " : "", acp.ri);
+        store_row_free(&acp);
+    }
+    if (rc == 0 && b->set) {
+        mem_free(cb.acpi);
+        cb.acpi = buf_take(&list, NULL);
+        json_t *doc = json_loads(cb.doc, 0, NULL);
+        if (doc != NULL) {
+            doc_set_acpi(doc, cb.acpi);
+            mem_free(cb.doc);
+            cb.doc = json_encode(doc, NULL);
+            json_decref(doc);
+        }
+        if (cb.acpi == NULL)
+            cb.acpi = mem_strdup("");
+        if (ops->update(txn, &cb) != STORE_OK) {
+            snprintf(b->err, b->errlen, "cannot write the CSEBase to the store");
+            rc = 1;
+        }
+    }
+    buf_free(&list);
+    size_t w = 0;
+    b->out[0] = '\0';
+    for (const char *q = cb.acpi ? cb.acpi : ""; rc == 0 && *q;) {
+        size_t len = strcspn(q, " ");
+        char ri[LIMIT_NAME_LEN + 1];
+        struct store_row acp;
+        snprintf(ri, sizeof ri, "%.*s", (int)(len < sizeof ri ? len : sizeof ri - 1), q);
+        bool exists = ops->get_ri(txn, ri, now, &acp) == STORE_OK;
+        int k = snprintf(b->out + w, b->outlen - w, "%s %s\n", ri, exists ? acp.path : "(no longer exists)");
+        if (exists)
+            store_row_free(&acp);
+        if (k > 0 && (size_t)k < b->outlen - w)
+            w += (size_t)k;
+        q += len + (q[len] == ' ');
+    }
+    store_row_free(&cb);
+    if (rc == 0)
+        b->ok = true;
+    return rc != 0 || !b->set; /* nothing to commit when only showing */
+}
+
+static void base_acpi_done(void *arg, bool committed)
+{
+    struct base_acpi *b = arg;
+    pthread_mutex_lock(&b->lock);
+    b->ok = b->ok && (committed || !b->set);
+    b->finished = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, const char *const *ids, int n, char *out,
+                  size_t outlen, char *err, size_t errlen)
+{
+    struct base_acpi b = {
+        .cfg = cfg, .set = set, .ids = ids, .n = n, .out = out, .outlen = outlen, .err = err, .errlen = errlen};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    b.job = (struct store_job){.run = base_acpi_run, .done = base_acpi_done, .arg = &b};
+    snprintf(err, errlen, "the store did not accept the transaction");
+    if (store->ops->submit(store, &b.job) == STORE_OK) {
+        pthread_mutex_lock(&b.lock);
+        while (!b.finished)
+            pthread_cond_wait(&b.cond, &b.lock);
+        pthread_mutex_unlock(&b.lock);
+    }
+    pthread_mutex_destroy(&b.lock);
+    pthread_cond_destroy(&b.cond);
+    return b.ok ? 0 : -1;
 }
 
 /* On failure everything cse_init set up is released again (no cse_destroy needed). */

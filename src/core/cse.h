@@ -56,6 +56,14 @@ struct cse {
  * that belongs to a different CSE. Returns 0 or -1 with err filled. */
 int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, struct store *store, struct audit *audit,
              char *err, size_t errlen);
+/* The CSEBase's accessControlPolicyIDs, set out of band by the operator (wardenctl cse acpi): the
+ * CSEBase cannot be updated through the API (TS-0004 §7.4.3.2.3: 4005; acpi is RO in TS-0001
+ * Table 9.6.3-2). With set, ids (n of them; n 0 clears) must each name an <accessControlPolicy>
+ * child of the CSEBase (resourceID or structured address); the change is committed to the store,
+ * which keeps it across restarts. Without set nothing changes. Either way out gets the CSEBase's
+ * acpi as "resourceID address" lines. Returns 0, or -1 with err filled. Needs no cse_init. */
+int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, const char *const *ids, int n, char *out,
+                  size_t outlen, char *err, size_t errlen);
 /* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);

@@ -37,14 +37,21 @@ static void audit_denial(struct cse *cse, const struct cse_request *req, const s
 }
 
 /* In the secure profile a denial says only what failed, never why (TS-0009 §6.5 spirit: no
- * debugging information an attacker can use); the reason still goes to the audit log. */
+ * debugging information an attacker can use); the reason still goes to the audit log. Only the
+ * message is replaced: a denial's body is never debugging information but the Token Request
+ * Information of an indirect dynamic authorization (m2m:tqf, TS-0003 §7.3.2.4), which must stay. */
 static void finish(struct cse *cse, const struct cse_request *req, struct cse_response *rsp)
 {
     if (!is_denial(rsp->rsc))
         return;
     audit_denial(cse, req, rsp);
-    if (cse->secure)
-        response_error(rsp, rsp->rsc, rsp->reason, "%s", rsc_name(rsp->rsc));
+    if (cse->secure) {
+        bool tqf = rsp->reason != NULL && strcmp(rsp->reason, "token-request-info") == 0;
+        if (!tqf)
+            MEM_FREE(rsp->body);
+        mem_free(rsp->message);
+        rsp->message = mem_strdup(rsc_name(rsp->rsc));
+    }
 }
 
 static const char *const supported_rvi[] = {"2", "2a", "3", "4", "5"};
@@ -295,8 +302,8 @@ static bool is_explain(const struct cse *cse, const char *to)
 
 /* RETRIEVE by the admin only (authenticated like any request, above): the explained request carries
  * the roles and tokens of this one (the admin needs none of its own). */
-static void admin_explain(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                          struct cse_response *rsp)
+static void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req,
+                          const struct originator *o, struct cse_response *rsp)
 {
     if (!o->is_admin) {
         response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "admin-only", "explain is for the admin originator only");
@@ -311,7 +318,7 @@ static void admin_explain(struct cse *cse, const struct cse_request *req, const 
         return;
     }
     struct cse_explain_query q = {.fr = req->ex.fr, .op = req->ex.op, .to = req->ex.to, .ty = req->ex.ty};
-    char *text = cse_explain(cse, &q, &req->az);
+    char *text = explain_in_view(cse, v, &q, &req->az); /* on this request's view: never a second one */
     json_t *lines = json_array();
     for (char *p = text, *e; *p; p = e + 1) {
         e = strchr(p, '\n');
@@ -367,7 +374,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     if (check_originator(cse, v, req, &orig, rsp) != 0)
         goto out;
     if (is_explain(cse, req->to)) {
-        admin_explain(cse, req, &orig, rsp);
+        admin_explain(cse, v, req, &orig, rsp);
         goto out;
     }
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)

@@ -31,6 +31,17 @@ bool cse_explain_op(const char *name, int *acop)
 
 char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const struct cse_authz_params *az)
 {
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    char *text = explain_in_view(cse, v, q, az);
+    cse->store->ops->view_release(cse->store, v);
+    return text;
+}
+
+/* On the caller's read view: a request that already holds one (the admin API) never waits for a
+ * second pooled connection, which with every connection so held would wait forever. */
+char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_explain_query *q,
+                      const struct cse_authz_params *az)
+{
     struct buf out, lines;
     buf_init(&out);
     buf_init(&lines);
@@ -72,7 +83,6 @@ char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const stru
     req.sec.binding = "explain";
     struct cse_response rsp;
     response_init(&rsp);
-    struct store_view *v = cse->store->ops->view_acquire(cse->store);
     struct target tgt = {0};
     int64_t now = cse_now(cse);
     if (resolve_target(cse, v, q->to, now, &tgt, &rsp) != 0) {
@@ -100,7 +110,6 @@ char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const stru
         creds_free(c.creds);
     }
     target_free(&tgt);
-    cse->store->ops->view_release(cse->store, v);
     response_free(&rsp);
     buf_free(&lines);
     return buf_take(&out, NULL);

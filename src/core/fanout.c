@@ -115,7 +115,7 @@ enum cse_status op_fanout(struct op_ctx *c)
     if (json_is_array(macp)) {
         mem_free(gate.acpi);
         gate.acpi = NULL;
-        rc = acpi_resolve(c, macp, &gate.acpi);
+        rc = acpi_resolve(c, macp, false, &gate.acpi);
     }
     if (rc == 0)
         rc = op_authorize(c, acop_of(req), &gate, req->op == OP_CREATE ? req->ty : 0);

@@ -398,7 +398,7 @@ enum cse_status op_create(struct op_ctx *c)
 
     char *acpi = NULL;
     const json_t *acpi_list = json_object_get(attrs, "acpi");
-    if (acpi_list != NULL && acpi_resolve(c, acpi_list, &acpi) != 0) {
+    if (acpi_list != NULL && acpi_resolve(c, acpi_list, true, &acpi) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }

@@ -161,16 +161,29 @@ enum cse_status op_update(struct op_ctx *c)
     int64_t et = 0;
     char *acpi = NULL;
     json_t *etv = json_object_get(patch, "et"), *acpiv = json_object_get(patch, "acpi");
+    /* attributes besides acpi that decide who may do what: daci (which DAS may admit originators),
+     * a group's macp (who may use its fanOutPoint), and a <dynamicAuthorizationConsultation>'s dap
+     * and dae (which DAS answers, and whether, for every resource linking it) */
+    static const char *const privileged[] = {"daci", "macp", "dap", "dae"};
+    size_t nprivattrs = 0;
+    for (size_t i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
+        nprivattrs += json_object_get(patch, privileged[i]) != NULL;
+    bool privattrs = nprivattrs > 0;
     int rc = attr_validate(rt, patch, false, c->rsp);
     /* TS-0001 §9.6.1.3 / TS-0004 §7.3.3.15: acpi is updated alone, under the selfPrivileges of
      * the policies it currently names (or by the creator when it names none) */
     if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1)
         rc = response_error(c->rsp, RSC_BAD_REQUEST, "acpi-not-alone",
                             "an update of acpi must not carry other attributes");
-    if (rc == 0)
-        rc = acpiv != NULL ? op_authorize_acpi(c, row) : op_authorize(c, ACOP_UPDATE, row, 0);
+    /* changing one of them is a privilege change like acpi: the same selfPrivileges (a hardening
+     * beyond TS-0001 §9.6.1.3.2, which asks them for acpi only); any other attribute beside them
+     * still needs UPDATE */
+    if (rc == 0 && (acpiv != NULL || privattrs))
+        rc = op_authorize_acpi(c, row);
+    if (rc == 0 && acpiv == NULL && json_object_size(patch) > nprivattrs)
+        rc = op_authorize(c, ACOP_UPDATE, row, 0);
     if (rc == 0 && acpiv != NULL)
-        rc = acpi_resolve(c, acpiv, &acpi);
+        rc = acpi_resolve(c, acpiv, true, &acpi);
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0 && rt->prepare_update)

@@ -166,14 +166,15 @@ static bool has_credentials(const struct cse_request *req)
     return req->az.nrids || req->az.ntids || req->az.nltids || req->az.ntkns;
 }
 
-/* After the policies denied: a token's privileges may grant; a refused credential names the denial. */
+/* After the policies denied: a token's privileges may grant (never a privilege change: tokens_grant
+ * false); a refused credential names the denial. */
 static void with_credentials(struct creds *cr, const struct store_row *target, const struct store_row *src,
-                             struct acp_request *rq, struct decision *d)
+                             struct acp_request *rq, bool tokens_grant, struct decision *d)
 {
     if (cr == NULL)
         return;
     char detail[sizeof d->detail];
-    if (!d->permit && creds_token_permits(cr, target, src, rq, detail, sizeof detail)) {
+    if (!d->permit && tokens_grant && creds_token_permits(cr, target, src, rq, detail, sizeof detail)) {
         decision(d, true, "token", "%s", detail);
         return;
     }
@@ -236,7 +237,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         else
             decision(d, false, why.reason, "no rule in the selfPrivileges of %s grants it", target->ri);
         compiled_put(comp);
-        with_credentials(cr, target, target, &rq, d);
+        with_credentials(cr, target, target, &rq, !use_pvs, d);
         return 0;
     }
     if (t != NULL && !t->has_acpi) {
@@ -291,14 +292,36 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         if (!d->permit)
             d->reason = furthest;
     }
-    with_credentials(cr, target, src, &rq, d);
-    dynauth_decide(c, op, target, src, &rq, d);
+    /* A privilege change (use_pvs: acpi or daci) is decided by the selfPrivileges the owner wrote
+     * alone: privileges from a token or a DAS never grant it, or whoever a DAS favours could take
+     * the resource over (a hardening beyond TS-0001 §9.6.1.3.2, see README "Access decision"). */
+    with_credentials(cr, target, src, &rq, !use_pvs, d);
+    if (use_pvs && !d->permit && c->explain)
+        buf_puts(c->explain, "  tokens and dynamic authorization never grant a change of acpi or daci\n");
+    if (!use_pvs)
+        dynauth_decide(c, op, target, src, &rq, d);
     if (have_parent)
         store_row_free(&parent);
     return 0;
 }
 
-int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
+/* Does the originator know this ACP: it created it, or may read it (its pvs, RETRIEVE)? Only then
+ * may it link it: otherwise an acpi entry would tell an ACP it may not see from a resource that
+ * does not exist (finding 11). */
+static bool acp_readable(struct op_ctx *c, const struct store_row *acp)
+{
+    const char *me = c->orig->subj.canon;
+    if (c->orig->subj.is_admin || (me != NULL && acp->cr != NULL && strcmp(acp->cr, me) == 0))
+        return true;
+    struct decision d;
+    struct buf *explain = c->explain;
+    c->explain = NULL;
+    policy_decide(c, ACOP_RETRIEVE, acp, 0, false, &d);
+    c->explain = explain;
+    return d.permit;
+}
+
+int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out)
 {
     *out = NULL;
     if (json_is_null(list)) {
@@ -314,18 +337,24 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out)
         const char *id = json_string_value(e);
         struct store_row acp;
         bool found = id && resolve_row(c, id, false, &acp) == 0;
-        bool ok = found && acp.ty == TY_ACP;
-        if (ok) {
+        bool ok = found && acp.ty == TY_ACP && (!linking || acp_readable(c, &acp));
+        if (ok || !linking) {
+            /* a list read at use (a group's macp) keeps an entry that names no ACP as "-", a
+             * resourceID nothing has: it grants nothing, like a dangling acpi entry, and the
+             * requester learns nothing about the list (no 4000 naming it) */
             if (b.len)
                 buf_putc(&b, ' ');
-            buf_puts(&b, acp.ri);
+            buf_puts(&b, ok ? acp.ri : "-");
         }
         if (found)
             store_row_free(&acp);
-        if (!ok) {
+        if (!ok && linking) {
             buf_free(&b);
+            /* one answer for no such resource, not an ACP and an ACP the originator may not read */
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-acpi",
-                                  "acpi[%zu] does not name an accessControlPolicy of this CSE", i);
+                                  "acpi[%zu] does not name an accessControlPolicy of this CSE that the originator "
+                                  "may retrieve",
+                                  i);
         }
     }
     *out = buf_take(&b, NULL);

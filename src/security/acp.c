@@ -358,6 +358,17 @@ static bool list_size(const json_t *v, size_t max, const char *what, char *err, 
     return true;
 }
 
+/* A restriction given as a list must name something: an empty one would either restrict nothing
+ * (a grant nobody meant) or everything, depending on the element; both are refused (finding 10). */
+static bool nonempty_list(const json_t *v, size_t max, const char *what, char *err, size_t errlen)
+{
+    if (!list_size(v, max, what, err, errlen))
+        return false;
+    if (json_array_size(v) == 0)
+        FAIL("%s must not be empty (an empty restriction is refused, never read as no restriction)", what);
+    return true;
+}
+
 static void push(char ***arr, int *n, char *s)
 {
     *arr = mem_realloc(*arr, (size_t)(*n + 1) * sizeof **arr);
@@ -451,7 +462,7 @@ static bool compile_context(struct context *c, const json_t *v, char *err, size_
     json_object_foreach((json_t *)v, k, x)
     {
         if (strcmp(k, "actw") == 0) {
-            if (!list_size(x, LIMIT_LIST_ITEMS, "actw", err, errlen))
+            if (!nonempty_list(x, LIMIT_LIST_ITEMS, "actw", err, errlen))
                 return false;
             c->tw = mem_calloc(json_array_size(x), sizeof *c->tw);
             size_t i;
@@ -463,7 +474,7 @@ static bool compile_context(struct context *c, const json_t *v, char *err, size_
                 c->ntw++;
             }
         } else if (strcmp(k, "acip") == 0) {
-            if (!json_is_object(x))
+            if (!json_is_object(x) || json_object_size(x) == 0)
                 FAIL("acip must be an object with ipv4 and/or ipv6 lists");
             c->has_ip = true;
             const char *fk;
@@ -473,7 +484,9 @@ static bool compile_context(struct context *c, const json_t *v, char *err, size_
                 int family = strcmp(fk, "ipv4") == 0 ? AF_INET : strcmp(fk, "ipv6") == 0 ? AF_INET6 : 0;
                 if (family == 0)
                     FAIL("acip may hold only ipv4 and ipv6");
-                if (!list_size(list, LIMIT_LIST_ITEMS, fk, err, errlen))
+                char what[16];
+                snprintf(what, sizeof what, "acip %s", fk);
+                if (!nonempty_list(list, LIMIT_LIST_ITEMS, what, err, errlen))
                     return false;
                 c->ip = mem_realloc(c->ip, ((size_t)c->nip + json_array_size(list) + 1) * sizeof *c->ip);
                 size_t i;
@@ -490,7 +503,7 @@ static bool compile_context(struct context *c, const json_t *v, char *err, size_
             json_t *wrapped = NULL;
             if (json_is_object(x)) /* a single region is accepted as well as a list */
                 arr = wrapped = json_pack("[O]", x);
-            bool ok = list_size(arr, LIMIT_LIST_ITEMS, "aclr", err, errlen);
+            bool ok = nonempty_list(arr, LIMIT_LIST_ITEMS, "aclr", err, errlen);
             if (ok) {
                 c->loc = mem_calloc(json_array_size(arr) + 1, sizeof *c->loc);
                 size_t i;
@@ -510,6 +523,9 @@ static bool compile_context(struct context *c, const json_t *v, char *err, size_
             FAIL("acco element '%s' is not supported (a restriction this CSE cannot evaluate is refused)", k);
         }
     }
+    if (json_object_size(v) == 0)
+        FAIL("an acco entry must hold actw, acip or aclr (an empty context is refused, never read as no "
+             "restriction)");
     return true;
 }
 
@@ -537,7 +553,7 @@ static bool compile_objd(struct objd *d, const json_t *v, char *err, size_t errl
                 FAIL("acod spty must be a string or an integer");
             }
         } else if (strcmp(k, "chty") == 0) {
-            if (!list_size(x, LIMIT_LIST_ITEMS, "chty", err, errlen))
+            if (!nonempty_list(x, LIMIT_LIST_ITEMS, "acod chty", err, errlen))
                 return false;
             d->chty = mem_calloc(json_array_size(x) + 1, sizeof *d->chty);
             size_t i;
@@ -576,7 +592,7 @@ static bool compile_rule(struct rule *r, const json_t *v, const struct id_env *e
                 FAIL("acop must be an integer bitmask in 0..63");
             r->acop = (uint32_t)json_integer_value(x);
         } else if (strcmp(k, "acco") == 0) {
-            if (!list_size(x, LIMIT_LIST_ITEMS, "acco", err, errlen))
+            if (!nonempty_list(x, LIMIT_LIST_ITEMS, "acco", err, errlen))
                 return false;
             r->ctx = mem_calloc(json_array_size(x) + 1, sizeof *r->ctx);
             size_t i;
@@ -593,7 +609,7 @@ static bool compile_rule(struct rule *r, const json_t *v, const struct id_env *e
                 FAIL("acaf must be a boolean");
             r->acaf = json_is_true(x);
         } else if (strcmp(k, "acod") == 0) {
-            if (!list_size(x, LIMIT_LIST_ITEMS, "acod", err, errlen))
+            if (!nonempty_list(x, LIMIT_LIST_ITEMS, "acod", err, errlen))
                 return false;
             r->od = mem_calloc(json_array_size(x) + 1, sizeof *r->od);
             size_t i;

@@ -41,6 +41,21 @@ static const char *const known_algs[] = {"ES256", "ES384",  "ES512",  "HS256",  
                                          "RS256", "RS384",  "RS512",  "PS256",  "PS384",    "PS512",
                                          "dir",   "A128KW", "A192KW", "A256KW", "RSA-OAEP", "RSA1_5"};
 
+/* JWE key management by key transport or key agreement (RSA-OAEP, RSA1_5; ECDH-ES and RSA-OAEP-256
+ * if they are ever offered): whoever holds the public key can encrypt, so such a JWE gives
+ * confidentiality, not origin (RFC 8725 §2.1, §3.2). It is accepted only around a nested JWS of the
+ * same issuer; an issuer allowing one must therefore allow a JWS algorithm for the signature. */
+static bool alg_public_key_wrap(const char *alg)
+{
+    return strncmp(alg, "RSA", 3) == 0 || strncmp(alg, "ECDH", 4) == 0;
+}
+
+/* A JWS signature algorithm (the only protection that names its origin). */
+static bool alg_signs(const char *alg)
+{
+    return alg[0] != '\0' && strchr("EHRP", alg[0]) != NULL && alg[1] == 'S' && !alg_public_key_wrap(alg);
+}
+
 static bool b64url_only(const char *s)
 {
     for (; *s; s++)
@@ -155,6 +170,16 @@ struct token_issuers *token_issuers_parse(const char *json, size_t len, const st
                     FAIL("issuers[%zu].algs[%zu] must name a supported algorithm (use \"unsecured\" for none)", i, a);
                 x->algs[x->nalgs++] = mem_strdup(s);
             }
+            bool wraps = false, signs = false;
+            for (int a2 = 0; a2 < x->nalgs; a2++) {
+                wraps |= alg_public_key_wrap(x->algs[a2]);
+                signs |= alg_signs(x->algs[a2]);
+            }
+            if (wraps && !signs)
+                FAIL("issuers[%zu].algs: a JWE by public-key key management (RSA-OAEP, RSA1_5) proves no origin "
+                     "(RFC 8725) and is accepted only around a signed JWS of the same issuer: list a JWS algorithm "
+                     "too, or remove it",
+                     i);
         }
     }
     json_decref(root);
@@ -558,7 +583,11 @@ int token_verify(const struct token_issuers *is, const struct id_env *env, const
     if (plain == NULL)
         REFUSE("undecryptable", "no configured key decrypts the JWE");
     snprintf(prot, sizeof prot, "JWE %.8s %.13s", alg, enc);
-    if (cty != NULL && strcasecmp(cty, "JWT") == 0) { /* sign-then-encrypt: the content is a JWS */
+    bool nested = cty != NULL && strcasecmp(cty, "JWT") == 0;
+    if (!nested && alg_public_key_wrap(alg)) /* anyone can encrypt to a public key (RFC 8725 §2.1) */
+        REFUSE("unsigned-jwe", "a JWE with alg %.16s proves no origin: it must carry a JWS of %s (cty JWT)", alg,
+               by->id);
+    if (nested) { /* sign-then-encrypt: the content is a JWS */
         struct parts inner;
         if (!split((const char *)plain, plen, &inner) || inner.count != 3)
             REFUSE("malformed", "a nested token must be a JWS");

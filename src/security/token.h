@@ -58,8 +58,9 @@ struct token {
 /* Step 1 of TS-0003 §7.3.2.5 plus decoding: check the protection against the issuer's keys and
  * permitted algorithms, then decode and validate the claims' syntax. Returns 0 with *out (free with
  * token_free), or -1 with *reason a static machine-readable string ("malformed", "unknown-issuer",
- * "alg-not-permitted", "unsecured-not-permitted", "bad-signature", "undecryptable", "bad-claims")
- * and detail a short human explanation. */
+ * "alg-not-permitted", "unsecured-not-permitted", "bad-signature", "undecryptable", "bad-claims",
+ * "unsigned-jwe": a JWE by public-key key management without a nested JWS of its issuer) and detail
+ * a short human explanation. */
 int token_verify(const struct token_issuers *is, const struct id_env *env, const char *compact, size_t len,
                  struct token **out, const char **reason, char *detail, size_t dlen);
 

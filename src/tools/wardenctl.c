@@ -58,8 +58,11 @@ static int usage(void)
         "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
         "  audit tail [-n N] [-f]\n"
         "  audit verify                         check the audit log's hash chain\n"
-        "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token JWT]...\n"
-        "                                       [--tids ID]... [--ltids ID]...\n"
+        "  cse acpi [set ID... | clear]         the CSEBase's acpi (shown without set/clear): IDs of\n"
+        "                                       <accessControlPolicy> children of the CSEBase\n"
+        "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token-file FILE|-]...\n"
+        "                                       [--tids ID]... [--ltids ID]...  (tokens: one per line in FILE\n"
+        "                                       or on stdin with '-', never on the command line)\n"
         "                                       OPERATION: create retrieve update delete notify discover;\n"
         "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY\n",
         stderr);
@@ -623,6 +626,93 @@ static int split_args(int argc, char **argv, int *cargc, char **cargv, int *warg
     return *wargc ? 0 : -1;
 }
 
+/* cse acpi [set ID... | clear]: the CSEBase's accessControlPolicyIDs, which the API may not change
+ * (TS-0004 §7.4.3.2.3); written to the store, so the running server applies it at once and it
+ * stays across restarts. */
+static int cse_cmd(struct ctl *c)
+{
+    if (c->argc < 2 || strcmp(c->argv[1], "acpi") != 0)
+        return usage();
+    bool set = c->argc >= 3;
+    if (set &&
+        !((strcmp(c->argv[2], "set") == 0 && c->argc >= 4) || (strcmp(c->argv[2], "clear") == 0 && c->argc == 3)))
+        return usage();
+    if (access(c->cfg.store_path, F_OK) != 0) /* never create an empty store by mistake */
+        return fail("no store at %s (store.path)", c->cfg.store_path);
+    char err[512];
+    struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
+    if (st == NULL)
+        return fail("%s", err);
+    char out[4096];
+    int n = set && strcmp(c->argv[2], "set") == 0 ? c->argc - 3 : 0;
+    int rc = cse_base_acpi(st, &c->cfg, set, (const char *const *)(c->argv + 3), n, out, sizeof out, err, sizeof err);
+    st->ops->close(st);
+    if (rc != 0)
+        return fail("%s", err);
+    if (out[0])
+        fputs(out, stdout);
+    else
+        printf("(no acpi: the built-in CSEBase policy: anyone may retrieve it and register, only %s may do more)\n",
+               c->cfg.cse_admin);
+    return EXIT_OK;
+}
+
+/* Tokens for explain, read like keys: from a file or standard input, never from argv (a live token
+ * on the command line is visible in ps, /proc and shell history). One token per non-empty line. */
+struct tokens {
+    char *text[REQ_AUTHZ_MAX];
+    int n;
+    bool stdin_used;
+};
+
+static void tokens_wipe(struct tokens *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        explicit_bzero(t->text[i], strlen(t->text[i]));
+        free(t->text[i]);
+    }
+    t->n = 0;
+}
+
+static int tokens_read(struct tokens *t, const char *path)
+{
+    bool in = strcmp(path, "-") == 0;
+    if (in && t->stdin_used)
+        return fail("standard input can be read once (--token-file -)");
+    FILE *f = in ? stdin : fopen(path, "r");
+    if (f == NULL)
+        return fail("cannot open the token file %s: %s", path, strerror(errno));
+    t->stdin_used |= in;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int ret = EXIT_OK;
+    while (ret == EXIT_OK && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        const char *tok = line + strspn(line, " \t");
+        if (strncmp(tok, "Bearer ", 7) == 0)
+            tok += 7;
+        if (*tok == '\0')
+            continue;
+        if (t->n == REQ_AUTHZ_MAX)
+            ret = fail("at most %d tokens", REQ_AUTHZ_MAX);
+        else
+            t->text[t->n++] = strdup(tok);
+    }
+    if (line != NULL) {
+        explicit_bzero(line, cap);
+        free(line);
+    }
+    if (!in)
+        fclose(f);
+    if (ret == EXIT_OK && t->n == 0)
+        ret = fail("no token in %s", in ? "standard input" : path);
+    return ret;
+}
+
+static int explain_run(struct ctl *c, struct cse_explain_query *q, struct cse_authz_params *az);
+
 /* explain: the same decision the server makes, on the same store and configuration. */
 static int explain_cmd(struct ctl *c)
 {
@@ -631,34 +721,56 @@ static int explain_cmd(struct ctl *c)
     struct cse_explain_query q = {.fr = c->argv[1], .op = c->argv[2], .to = c->argv[3]};
     struct cse_authz_params az;
     memset(&az, 0, sizeof az);
-    for (int i = 4; i < c->argc; i++) {
+    struct tokens toks = {.n = 0};
+    int ret = EXIT_OK;
+    for (int i = 4; i < c->argc && ret == EXIT_OK; i++) {
         const char *o = c->argv[i];
-        if (i + 1 >= c->argc)
-            return usage();
+        if (strcmp(o, "--token") == 0) { /* the value is never echoed */
+            ret = fail("--token no longer takes a token on the command line (visible to every user in ps and "
+                       "kept in shell history): use --token-file FILE, or --token-file - to read standard input");
+            break;
+        }
+        if (i + 1 >= c->argc) {
+            ret = usage();
+            break;
+        }
         const char *v = c->argv[++i];
         const char **list = NULL;
         int *n = NULL;
-        if (strcmp(o, "--ty") == 0) {
+        if (strcmp(o, "--token-file") == 0) {
+            ret = tokens_read(&toks, v);
+        } else if (strcmp(o, "--ty") == 0) {
             q.ty = atoi(v);
         } else if (strcmp(o, "--peer") == 0) {
             q.peer = v;
         } else if (strcmp(o, "--rids") == 0) {
             list = az.rids, n = &az.nrids;
-        } else if (strcmp(o, "--token") == 0) {
-            list = az.tkns, n = &az.ntkns;
         } else if (strcmp(o, "--tids") == 0) {
             list = az.tids, n = &az.ntids;
         } else if (strcmp(o, "--ltids") == 0) {
             list = az.ltids, n = &az.nltids;
         } else {
-            return usage();
+            ret = usage();
         }
         if (list != NULL) {
             if (*n == REQ_AUTHZ_MAX)
-                return fail("at most %d values of %s", REQ_AUTHZ_MAX, o);
-            list[(*n)++] = v;
+                ret = fail("at most %d values of %s", REQ_AUTHZ_MAX, o);
+            else
+                list[(*n)++] = v;
         }
     }
+    for (int i = 0; i < toks.n; i++)
+        az.tkns[az.ntkns++] = toks.text[i];
+    if (ret == EXIT_OK)
+        ret = explain_run(c, &q, &az);
+    tokens_wipe(&toks);
+    return ret;
+}
+
+static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_authz_params *az_)
+{
+    struct cse_explain_query q = *q_;
+    struct cse_authz_params az = *az_;
     int acop;
     if (!cse_explain_op(q.op, &acop))
         return usage();
@@ -732,6 +844,8 @@ int main(int argc, char **argv)
         ret = audit_verify(&c);
     else if (strcmp(wargv[0], "explain") == 0)
         ret = explain_cmd(&c);
+    else if (strcmp(wargv[0], "cse") == 0)
+        ret = cse_cmd(&c);
     else
         ret = usage();
     gnutls_global_deinit();

@@ -599,7 +599,8 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
     def test_ts0004_7_3_3_15_acpi_update_creator_not_exempt_when_acps_named(self):
         # OWNER created the container and holds all of pv, but only READER holds pvs.
         path, _, acp_ri, _ = self.guarded([], pvs=[rule([READER], U)])
-        new_ri, _, _ = self.make_acp([rule([OTHER], R)])
+        # READER may read the new ACP: an originator links only ACPs it may retrieve (finding 11)
+        new_ri, _, _ = self.make_acp([rule([OTHER], R)], pvs=[rule([OWNER], ALL_OPS), rule([READER], R)])
         self.assertDenied(self.c.update(path, "m2m:cnt", {"acpi": [new_ri]}, origin=OWNER))
         r = self.assertRsc(self.c.update(path, "m2m:cnt", {"acpi": [new_ri]}, origin=READER), 2004)
         self.assertEqual(self.res(r, "m2m:cnt")["acpi"], [new_ri])

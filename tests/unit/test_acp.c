@@ -198,8 +198,6 @@ static void test_compile_ts0004_6_3_5_27_every_element(void **state)
         "{'acor': ['all'], 'acop': 1}",
         "{'acor': ['all'], 'acop': 63, 'acaf': true}",
         "{'acor': ['all'], 'acop': 63, 'acaf': false}",
-        "{'acor': ['all'], 'acop': 63, 'acco': []}",
-        "{'acor': ['all'], 'acop': 63, 'acco': [{}]}",
         "{'acor': ['all'], 'acop': 63, 'acco': [{'actw': ['* 0-5 2,6,10 * * * *']}]}",
         "{'acor': ['all'], 'acop': 63, 'acco': [{'actw': ['* * 8-20 * * * *', '* * 0-23/2 * * * *', "
         "'*/15 1,3-5,10-20/5 * 31 12 0,7 2024']}]}",
@@ -211,9 +209,8 @@ static void test_compile_ts0004_6_3_5_27_every_element(void **state)
         "{'acor': ['all'], 'acop': 63, 'acco': [{'aclr': {'accc': ['KR']}}]}",
         "{'acor': ['all'], 'acop': 63, 'acco': [{'aclr': [{'accc': ['DE', 'fr']}, {'accr': [-90, -180, 0]}, "
         "{'accr': [90, 180, 0.5]}]}]}",
-        "{'acor': ['all'], 'acop': 63, 'acod': []}",
         "{'acor': ['all'], 'acop': 63, 'acod': [{'chty': [4]}]}",
-        "{'acor': ['all'], 'acop': 63, 'acod': [{'ty': 3, 'chty': [4, 23]}, {'chty': []}]}",
+        "{'acor': ['all'], 'acop': 63, 'acod': [{'ty': 3, 'chty': [4, 23]}, {'chty': [9]}]}",
         "{'acor': ['all'], 'acop': 63, 'acod': [{'ty': 13, 'spty': 'org.onem2m.home.device', 'chty': [13]}]}",
         "{'acor': ['all'], 'acop': 63, 'acod': [{'ty': 28, 'spty': 1001, 'chty': [28]}]}",
         "{'acor': ['Cae1', 'g1'], 'acop': 37, 'acaf': true, 'acco': [{'actw': ['* * 8-17 * * 1-5 *'], "
@@ -1029,10 +1026,7 @@ static void test_permits_ts0003_7_1_5_context_ip(void **state)
     rq.peer = "2001:db8::1";
     decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': ['0.0.0.0/0']}}]}]}", &rq, false,
            "context-ip", -1);
-    /* an acip without blocks admits no address */
-    rq.peer = "192.0.2.9";
-    decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {}}]}]}", &rq, false, "context-ip", -1);
-    decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': []}}]}]}", &rq, false, "context-ip", -1);
+    /* an acip without blocks is refused when written (finding 10: test_compile_finding_10_...) */
 }
 
 static void test_permits_ts0003_7_1_5_context_location(void **state)
@@ -1169,8 +1163,7 @@ static void test_permits_ts0003_7_1_5_object_details(void **state)
     rq.target_ty = 5;
     rq.child_ty = 3;
     decide(typed, &rq, false, "object-details", -1);
-    /* an empty list of object details constrains nothing */
-    decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acod': []}]}", &rq, true, "granted", 0);
+    /* an empty list of object details is refused when written (finding 10) */
 }
 
 /* TS-0003 7.1.4: a specializationType the request cannot be matched against is indeterminate: deny CREATE. */
@@ -1319,11 +1312,25 @@ static void test_permits_ts0003_7_1_5_contexts_any_elements_all(void **state)
     assert_int_equal(why.rule, -1);
     assert_true(strcmp(why.reason, "context-time") == 0 || strcmp(why.reason, "context-ip") == 0);
     acp_policy_free(p);
+}
 
-    /* an empty context and an empty context list constrain nothing */
-    rq = req(AE1, ACOP_RETRIEVE);
-    decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{}]}]}", &rq, true, "granted", 0);
-    decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': []}]}", &rq, true, "granted", 0);
+/* Finding 10: an empty restriction never turns into a grant; it is refused when written, whichever
+ * element it is (before: an empty actw, aclr, context or context list granted unconditionally). */
+static void test_compile_finding_10_empty_restrictions_refused(void **state)
+{
+    (void)state;
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': []}]}", "acco");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{}]}]}", "acco entry");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'actw': []}]}]}", "actw");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'aclr': []}]}]}", "aclr");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {}}]}]}", "acip");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': []}}]}]}", "acip ipv4");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': ['10.0.0.0/8'], 'ipv6': []}}]}]}",
+           "acip ipv6");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'aclr': {'accc': []}}]}]}", "accc");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acod': []}]}", "acod");
+    refuse("{'acr': [{'acor': ['all'], 'acop': 63, 'acod': [{'chty': []}]}]}", "chty");
+    refuse("{'acr': [{'acor': [], 'acop': 63}]}", "acor");
 }
 
 /* A <group> in acor admits its members (TS-0003 7.1.3), resolved by the caller through ref_admits. */
@@ -1426,6 +1433,7 @@ int main(void)
         cmocka_unit_test(test_compile_refuses_bad_set),
         cmocka_unit_test(test_compile_ts0003_7_1_1_refuses_unknown_elements),
         cmocka_unit_test(test_compile_refuses_missing_or_empty_acor_acop),
+        cmocka_unit_test(test_compile_finding_10_empty_restrictions_refused),
         cmocka_unit_test(test_compile_refuses_acop_outside_0_63),
         cmocka_unit_test(test_compile_refuses_bad_crontab),
         cmocka_unit_test(test_compile_refuses_bad_cidr),

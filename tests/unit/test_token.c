@@ -75,6 +75,9 @@ static void test_issuers_file_refusals(void **state)
         "{\"issuers\":[{\"id\":\"CA\",\"algs\":[\"ECDH-ES\"]}]}",                     /* not offered */
         "{\"issuers\":[{\"id\":\"CA\",\"keys\":[{\"kty\":\"oct\",\"k\":\"a=b\"}]}]}", /* padding inside */
         "{\"issuers\":[{\"id\":\"CA\",\"keys\":[{\"kty\":\"XX\"}]}]}",
+        /* finding 5: public-key key management without a JWS algorithm for the nested signature */
+        "{\"issuers\":[{\"id\":\"CA\",\"algs\":[\"RSA-OAEP\"]}]}",
+        "{\"issuers\":[{\"id\":\"CA\",\"algs\":[\"RSA1_5\",\"dir\",\"A128KW\"]}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[256] = "";
