@@ -52,6 +52,8 @@ struct op_ctx {
     char *tqf;
     /* direct dynamic authorization: the consultation this request parks on (dynauth.c; owned) */
     struct das_job *das_job;
+    /* view is a writer's transaction: policies are compiled from it, never from or into the cache */
+    bool in_txn;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -70,6 +72,13 @@ struct decision {
  * acpi); the default policy when acpi is absent. Always returns 0 with d filled. */
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d /* OUT */);
+/* The same decision for a subscriber that is not making a request (a notification, subscribe.c):
+ * subscriber is the canonical ID of the subscription's creator; v a writer's transaction. No peer
+ * address (acip contexts do not match), no roles or tokens, cached DAS grants only (never a
+ * consultation); the subscriber counts as authenticated in the secure profile only, where its
+ * subscription could only be made in a security association. An empty subscriber is denied. */
+void policy_decide_subscriber(struct cse *cse, struct store_view *v, int64_t now, const char *subscriber, enum acop op,
+                              const struct store_row *target, struct decision *d /* OUT */);
 struct policy_cache *policy_cache_new(size_t nslots);
 void policy_cache_free(struct policy_cache *pc);
 /* Call after a commit that changed an ACP, a group's members or anything else decisions use. */

