@@ -215,7 +215,10 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
 /* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
 int64_t sub_duration_ms(const json_t *dur);
 
-struct batcher *batcher_new(void);
+/* Batches holding at most max_batch bytes each and max_total in all (notify.batch_bytes/_total). */
+struct batcher *batcher_new(size_t max_batch, size_t max_total);
+/* Bytes of notifications all batches hold now. */
+size_t batcher_bytes(struct batcher *bt);
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);

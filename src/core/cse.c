@@ -152,7 +152,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     pthread_mutex_init(&cse->expiry_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
-    cse->batches = batcher_new();
+    cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     if (cfg->authz_issuers[0]) {

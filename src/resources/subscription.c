@@ -2,6 +2,7 @@
  * This file validates what a subscriber asks for; core/subscribe.c turns changes into
  * notifications and core/ops_create.c verifies notification targets. Criteria this CSE does not
  * evaluate are refused with 4000, never accepted and silently ignored. */
+#include <stdint.h>
 #include <string.h>
 
 #include "common_attrs.h"
@@ -74,7 +75,9 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
     return 0;
 }
 
-static int check_bn(const json_t *bn, struct cse_response *rsp)
+/* batchNotify (TS-0004 §7.4.8.2.1 leaves the bounds to the hosting CSE): num and dur are bounded
+ * (notify.batch_num, notify.batch_dur) since a batch holds its notifications in memory. */
+static int check_bn(struct cse *cse, const json_t *bn, struct cse_response *rsp)
 {
     if (!json_is_object(bn))
         return bad(rsp, "batchNotify (bn) must be an object {num, dur}");
@@ -86,11 +89,22 @@ static int check_bn(const json_t *bn, struct cse_response *rsp)
         if (strcmp(k, "num") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1)
                 return bad(rsp, "bn.num must be a positive integer");
+            if (json_integer_value(v) > cse->cfg->notify_batch_num)
+                return response_error(rsp, RSC_BAD_REQUEST, "batch-limit",
+                                      "bn.num %lld is more than this CSE batches (notify.batch_num = %ld)",
+                                      (long long)json_integer_value(v), cse->cfg->notify_batch_num);
         } else if (strcmp(k, "dur") == 0) {
             bool ok = json_is_integer(v) ? json_integer_value(v) >= 0
                                          : json_is_string(v) && iso_duration_ms(json_string_value(v), &ms);
             if (!ok)
                 return bad(rsp, "bn.dur must be seconds or an ISO 8601 duration such as PT10S");
+            ms = json_is_integer(v)
+                     ? (json_integer_value(v) > INT64_MAX / 1000 ? INT64_MAX : json_integer_value(v) * 1000)
+                     : ms;
+            if (ms / 1000 > cse->cfg->notify_batch_dur)
+                return response_error(rsp, RSC_BAD_REQUEST, "batch-limit",
+                                      "bn.dur is longer than this CSE batches (notify.batch_dur = %ld seconds)",
+                                      cse->cfg->notify_batch_dur);
         } else {
             return bad(rsp, "batchNotify holds only num and dur");
         }
@@ -129,7 +143,7 @@ static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
     const json_t *v;
     if ((v = json_object_get(a, "enc")) && !json_is_null(v) && check_enc(v, rsp))
         return rsp->rsc;
-    if ((v = json_object_get(a, "bn")) && !json_is_null(v) && check_bn(v, rsp))
+    if ((v = json_object_get(a, "bn")) && !json_is_null(v) && check_bn(cse, v, rsp))
         return rsp->rsc;
     if ((v = json_object_get(a, "nct")) && !json_is_null(v) && (json_integer_value(v) < 1 || json_integer_value(v) > 3))
         return bad(rsp, "notificationContentType must be 1 (all attributes), 2 (modified) or 3 (resource ID)");

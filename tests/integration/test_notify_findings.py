@@ -176,5 +176,78 @@ class Finding3AccessTest(NotifyCase):
         self.assertEqual([v.get("con") for _, v in self.reps([rec])], ["mine"])
 
 
+# ==========================================================================
+# Finding 6: batchNotify is bounded per subscription and in total, and ends with its subscription
+# ==========================================================================
+
+class BatchCase(NotifyCase):
+
+    def agn_cons(self, rec):
+        agn = (rec.body or {}).get("m2m:agn") or {}
+        out = []
+        for item in agn.get("m2m:sgn") or []:
+            rep = (item.get("nev") or {}).get("rep") or {}
+            out.append((rep.get("m2m:cin") or {}).get("con"))
+        return out
+
+    def batch_sent_early(self):
+        """Three ~1.7 KB notifications into a batch of num 1000, dur 1 h: the bound of the class
+        (4096 bytes) sends the batch at once instead of holding it for an hour."""
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        path, url = self.target()
+        self.new_sub(cnt_path, aei, [url], enc={"net": [3]}, bn={"num": 1000, "dur": 3600})
+        big = "x" * 1500
+        for i in range(3):
+            self.new_cin(cnt_path, aei, "%d%s" % (i, big))
+        (rec,) = self.rx.wait(path)
+        self.assertEqual([c[:1] for c in self.agn_cons(rec)], ["0", "1", "2"])
+
+
+class Finding6BatchTest(BatchCase):
+
+    extra_args = ("--notify.batch_total=4096",)
+
+    def test_finding_6_batch_num_and_dur_bounded_4000(self):
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        _, url = self.target()
+        for what, bn in (("num", {"num": 1000000000}), ("dur seconds", {"num": 2, "dur": 100000000}),
+                         ("dur ISO", {"num": 2, "dur": "PT1000H"})):
+            with self.subTest(what=what):
+                rn = uniq("sub")
+                r = self.assertRsc(self.create_sub(cnt_path, aei, [url], rn=rn, bn=bn), 4000)
+                self.assertIn("notify.batch_", r.body["m2m:dbg"])
+                self.assertRsc(self.c.retrieve(cnt_path + "/" + rn, origin=aei), 4004)
+        sub_path = self.new_sub(cnt_path, aei, [url], bn={"num": 1000, "dur": 3600})
+        self.assertRsc(self.c.update(sub_path, "m2m:sub", {"bn": {"num": 1000000000}}, origin=aei), 4000)
+
+    def test_finding_6_batch_total_bound_sends_early(self):
+        self.batch_sent_early()
+
+    def test_finding_6_batch_ends_with_its_subscription(self):
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        path, url = self.target()
+        sub_path = self.new_sub(cnt_path, aei, [url], enc={"net": [3]}, bn={"num": 100, "dur": 3600})
+        self.new_cin(cnt_path, aei, "a")
+        self.new_cin(cnt_path, aei, "b")
+        self.assertEqual(self.rx.settle(path), [])
+        self.assertRsc(self.c.delete(sub_path, origin=aei), 2002)
+        # what the batch held goes out when its subscription goes, and nothing stays behind
+        (rec,) = self.rx.wait(path)
+        self.assertEqual(self.agn_cons(rec), ["a", "b"])
+        self.new_cin(cnt_path, aei, "after")
+        self.assertEqual(len(self.rx.settle(path)), 1)
+
+
+class Finding6BatchBytesTest(BatchCase):
+
+    extra_args = ("--notify.batch_bytes=4096",)
+
+    def test_finding_6_batch_bytes_bound_sends_early(self):
+        self.batch_sent_early()
+
+
 if __name__ == "__main__":
     main()
