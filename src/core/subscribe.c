@@ -4,6 +4,7 @@
  * notifier (or to a subscription's batch). So a notification describes exactly what committed, and
  * delivery never holds a request. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -400,7 +401,9 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
 {
     if (t->notes == NULL || subject->nsub <= 0) /* no subscriptions here: nothing to look up */
         return 0;
-    struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
+    /* every subscription, however many: their number is bounded when they are created
+     * (notify.max_subs), never here by dropping some (issue 12, finding 23) */
+    struct rowvec subs = {.max = SIZE_MAX};
     if (t->txn->st->ops->children(t->txn, subject->ri, TY_SUB, t->now, rowvec_collect, &subs) < 0) {
         rowvec_free(&subs);
         return 0; /* a failed lookup loses notifications, never the change itself */
@@ -464,7 +467,7 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
         return 0;
     /* the subscriptions among row and its subtree: asked of the store by type (indexed), not by
      * walking every descendant */
-    struct rowvec subs = {.max = LIMIT_DISCOVERY_RESULTS};
+    struct rowvec subs = {.max = SIZE_MAX}; /* all of them: none is dropped (finding 23) */
     static const int sub_ty[] = {TY_SUB};
     struct store_filter f = {.ty = sub_ty, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
     if (row->ty == TY_SUB)

@@ -8,6 +8,7 @@
 #include "common_attrs.h"
 #include "core/cse.h"
 #include "core/rsc.h"
+#include "encoding/json.h"
 #include "notify/notify.h"
 #include "rtype.h"
 #include "util/timeutil.h"
@@ -177,6 +178,66 @@ static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, co
     return check(cse, patch, rsp);
 }
 
+/* ---- bounds on what one event can reach (writer, inside the transaction) --------------------- */
+
+struct sub_count {
+    const char *skip_ri; /* the subscription being updated */
+    size_t subs, targets;
+};
+
+static int count_sub(void *arg, const struct store_row *r)
+{
+    struct sub_count *n = arg;
+    if (n->skip_ri && strcmp(r->ri, n->skip_ri) == 0)
+        return 0;
+    json_t *doc = json_loads(r->doc, 0, NULL);
+    n->subs++;
+    n->targets += json_array_size(json_object_get(doc, "nu"));
+    json_decref(doc);
+    return 0;
+}
+
+/* Every subscription of a resource is notified of each of its events: the subscriptions one resource
+ * may have (notify.max_subs; issue 12, finding 23) and the notification targets one event can reach
+ * (the nu entries of all of them, notify.max_targets; finding 8) are bounded here, when a
+ * subscription is created or its nu grows, inside the writer's transaction (so concurrent creates
+ * cannot pass the bound together), and never by dropping a notification when it is sent. */
+static int check_reach(struct txn_ctx *t, const char *parent_ri, const char *self_ri, size_t new_targets, bool creating)
+{
+    const struct cse_config *cfg = t->cse->cfg;
+    struct sub_count n = {.skip_ri = self_ri};
+    if (t->txn->st->ops->children(t->txn, parent_ri, TY_SUB, t->now, count_sub, &n) < 0)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    if (creating && n.subs >= (size_t)cfg->notify_max_subs)
+        return response_error(t->rsp, RSC_BAD_REQUEST, "subscription-limit",
+                              "the resource already has %zu subscriptions, the most this CSE keeps on one "
+                              "resource (notify.max_subs)",
+                              n.subs);
+    if (n.targets + new_targets > (size_t)cfg->notify_max_targets)
+        return response_error(t->rsp, RSC_BAD_REQUEST, "target-limit",
+                              "one event on this resource would reach %zu notification targets (nu entries of its "
+                              "subscriptions), more than this CSE allows (notify.max_targets = %ld)",
+                              n.targets + new_targets, cfg->notify_max_targets);
+    return 0;
+}
+
+static int sub_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
+{
+    (void)row;
+    return check_reach(t, parent->ri, NULL, json_array_size(json_object_get(res, "nu")), true);
+}
+
+static int sub_txn_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
+{
+    size_t now_targets = json_array_size(json_object_get(doc, "nu"));
+    json_t *old = json_loads(row->doc, 0, NULL); /* row->doc is still the stored one */
+    size_t before = json_array_size(json_object_get(old, "nu"));
+    json_decref(old);
+    if (now_targets <= before) /* fewer or as many targets: always allowed, even over a lowered bound */
+        return 0;
+    return check_reach(t, row->pi, row->ri, now_targets, false);
+}
+
 const struct rtype rtype_subscription = {
     .ty = TY_SUB,
     .sn = "sub",
@@ -190,4 +251,6 @@ const struct rtype rtype_subscription = {
     .has_cr = true,
     .prepare_create = sub_prepare_create,
     .prepare_update = sub_prepare_update,
+    .txn_create = sub_txn_create,
+    .txn_updated = sub_txn_updated,
 };

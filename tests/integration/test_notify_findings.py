@@ -28,6 +28,7 @@ C, R = 1, 2          # acop bits: CREATE, RETRIEVE
 NOTIFY_ALLOW = "--notify.allow=127.0.0.1/32"
 
 RECEIVER = None
+CIN_ONLY = {"net": [3], "chty": [TY_CIN]}   # not told of the sibling subscriptions' creation
 
 
 def setUpModule():
@@ -247,6 +248,63 @@ class Finding6BatchBytesTest(BatchCase):
 
     def test_finding_6_batch_bytes_bound_sends_early(self):
         self.batch_sent_early()
+
+
+# ==========================================================================
+# Finding 23: every subscription of a resource is notified; beyond notify.max_subs (256) the
+# subscription is refused.  Finding 8 (targets): the targets one event can reach are bounded when
+# subscriptions are written (notify.max_targets, 256), never by dropping at send time.
+# ==========================================================================
+
+class Finding23And8DefaultsTest(NotifyCase):
+
+    def test_finding_23_every_subscription_notified_and_257th_refused(self):
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        path, url = self.target()
+        for i in range(256):
+            self.new_sub(cnt_path, aei, ["%s?s=%d" % (url, i)], enc=CIN_ONLY)
+        r = self.assertRsc(self.create_sub(cnt_path, aei, [url + "?s=256"], enc=CIN_ONLY), 4000)
+        self.assertIn("notify.max_subs", r.body["m2m:dbg"])
+        self.new_cin(cnt_path, aei, "to-all")
+        got = self.rx.wait(path, count=256, timeout=30)
+        self.assertEqual(sorted({r.path for r in got}), sorted("%s?s=%d" % (path, i) for i in range(256)))
+        self.assertEqual(len(self.rx.settle(path)), 256)
+
+    def test_finding_8_event_targets_bounded_at_subscription_create(self):
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        _, url = self.target()
+        self.new_sub(cnt_path, aei, ["%s?t=%d" % (url, i) for i in range(250)], enc=CIN_ONLY)
+        r = self.assertRsc(self.create_sub(cnt_path, aei, ["%s?u=%d" % (url, i) for i in range(7)]), 4000)
+        self.assertIn("notify.max_targets", r.body["m2m:dbg"])
+        self.new_sub(cnt_path, aei, ["%s?u=%d" % (url, i) for i in range(6)])
+
+
+class Finding8TargetsTest(NotifyCase):
+
+    extra_args = ("--notify.max_targets=8",)
+
+    def test_finding_8_nu_beyond_target_bound_refused_and_every_target_notified(self):
+        aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
+        cnt_path, _ = self.new_cnt(ae_path, aei)
+        path, url = self.target()
+        nu = ["%s?t=%d" % (url, i) for i in range(5)]
+        sub_path = self.new_sub(cnt_path, aei, nu, enc=CIN_ONLY)
+        self.new_sub(cnt_path, aei, ["%s?t=5" % url, "%s?t=6" % url], enc=CIN_ONLY)
+        # a third subscription with two targets, or nu grown beyond the bound: refused, clearly
+        r = self.assertRsc(self.create_sub(cnt_path, aei, [url + "?x=1", url + "?x=2"]), 4000)
+        self.assertIn("notify.max_targets", r.body["m2m:dbg"])
+        r = self.assertRsc(self.c.update(sub_path, "m2m:sub", {"nu": nu + [url + "?y=1", url + "?y=2"]},
+                                         origin=aei), 4000)
+        self.assertIn("notify.max_targets", r.body["m2m:dbg"])
+        self.assertRsc(self.c.update(sub_path, "m2m:sub", {"nu": nu[:4]}, origin=aei), 2004)
+        self.new_sub(cnt_path, aei, [url + "?t=7", url + "?t=8"], enc=CIN_ONLY)
+        # one event: every one of the 8 targets is notified, none dropped
+        self.new_cin(cnt_path, aei, "to-each")
+        got = self.rx.wait(path, count=8)
+        self.assertEqual(sorted(r.path for r in got), sorted("%s?t=%d" % (path, i) for i in (0, 1, 2, 3, 5, 6, 7, 8)))
+        self.assertEqual(len(self.rx.settle(path)), 8)
 
 
 if __name__ == "__main__":
