@@ -115,7 +115,25 @@ static int check_bn(struct cse *cse, const json_t *bn, struct cse_response *rsp)
     return 0;
 }
 
-/* Notification targets: http(s) URLs the outbound policy allows, or oneM2M IDs (TS-0004 §7.4.8). */
+/* One notification target: a URL its transport and the outbound policy allow, or an AE-ID or
+ * CSE-ID (TS-0004 §7.4.8). what names the attribute for the message. */
+static int check_target(struct cse *cse, const char *what, const char *s, struct cse_response *rsp)
+{
+    struct id id;
+    if (s == NULL)
+        return bad(rsp, "notification targets must be strings");
+    if (strstr(s, "://")) {
+        char why[256];
+        if (cse->notifier && !notify_uri_allowed(cse->notifier, s, why, sizeof why))
+            return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "%s '%.200s' refused: %s", what, s, why);
+    } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                              "%s '%.200s' is neither a URL nor an AE-ID or CSE-ID", what, s);
+    }
+    return 0;
+}
+
+/* Notification targets: URLs the outbound policy allows, or oneM2M IDs. */
 static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
 {
     if (json_array_size(nu) == 0)
@@ -124,17 +142,8 @@ static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
     json_t *e;
     json_array_foreach(nu, i, e)
     {
-        const char *s = json_string_value(e);
-        struct id id;
-        if (strstr(s, "://")) {
-            char why[160];
-            if (cse->notifier && !notify_uri_allowed(cse->notifier, s, why, sizeof why))
-                return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "notificationURI '%.200s' refused: %s",
-                                      s, why);
-        } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
-            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
-                                  "notificationURI '%.200s' is neither a URL nor an AE-ID or CSE-ID", s);
-        }
+        if (check_target(cse, "notificationURI", json_string_value(e), rsp))
+            return rsp->rsc;
     }
     return 0;
 }
@@ -151,6 +160,10 @@ static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
     if ((v = json_object_get(a, "exc")) && !json_is_null(v) && json_integer_value(v) < 1)
         return bad(rsp, "expirationCounter must be positive");
     if ((v = json_object_get(a, "nu")) && check_nu(cse, v, rsp))
+        return rsp->rsc;
+    /* the subscriberURI is a notification target too (the deletion notice goes there) */
+    if ((v = json_object_get(a, "su")) && json_is_string(v) &&
+        check_target(cse, "subscriberURI", json_string_value(v), rsp))
         return rsp->rsc;
     return 0;
 }

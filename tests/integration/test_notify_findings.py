@@ -18,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_subscription import DELIVERY, QUIET, Receiver  # noqa: E402
+from test_mqtt import _MqttCase  # noqa: E402
+from test_subscription import DELIVERY, Receiver  # noqa: E402
 from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenServer,  # noqa: E402
                         WardenTestCase, main, uniq)
 
@@ -305,6 +306,65 @@ class Finding8TargetsTest(NotifyCase):
         got = self.rx.wait(path, count=8)
         self.assertEqual(sorted(r.path for r in got), sorted("%s?t=%d" % (path, i) for i in (0, 1, 2, 3, 5, 6, 7, 8)))
         self.assertEqual(len(self.rx.settle(path)), 8)
+
+
+# ==========================================================================
+# Finding 15: mqtt:// notification topics never name oneM2M request/response topics, wildcards or
+# '$' topics; notify.mqtt_prefix confines them further.
+# ==========================================================================
+
+class Finding15MqttTopicTest(_MqttCase):
+
+    def sub_over_http(self, aei, parent, nu, **attrs):
+        attrs.update({"rn": uniq("sub"), "nu": [nu]})
+        return self.http.create(parent, TY_SUB, attrs, origin=aei, root="m2m:sub")
+
+    def fresh_cnt(self):
+        aei = "C" + uniq("mq")
+        r = self.http.register_ae(origin=aei, rn=aei[1:])
+        self.assertEqual(r.rsc, 2001, r.body)
+        path = "/%s/%s/%s" % (CSE_RN, aei[1:], "n")
+        self.assertEqual(self.http.create("/%s/%s" % (CSE_RN, aei[1:]), TY_CNT, {"rn": "n"}, origin=aei).rsc, 2001)
+        return aei, path
+
+    def test_finding_15_mqtt_topics_of_onem2m_requests_and_responses_refused_4000(self):
+        aei, cnt = self.fresh_cnt()
+        base = "mqtt://127.0.0.1:%d/" % self.broker.port
+        for topic in ("oneM2M/req/%s/id-in/json" % ADMIN, "/oneM2M/req/%s/id-in/json" % ADMIN,
+                      "oneM2M/resp/Cvictim/id-in/json", "/oneM2M/resp/Cvictim/id-in/json", "oneM2M/req",
+                      "/oneM2M/reg_req/cred/id-in/json", "oneM2M/reg_resp/x/id-in/json",
+                      "$SYS/broker/x", "a/#", "a/+/b", "#"):
+            with self.subTest(topic=topic):
+                r = self.sub_over_http(aei, cnt, base + topic)
+                self.assertEqual(r.rsc, 4000, "%s: %s" % (topic, r.body))
+                self.assertIn("topic", r.body["m2m:dbg"])
+        # su is a notification target as well
+        r = self.sub_over_http(aei, cnt, base + "ok/" + uniq("t"), su=base + "/oneM2M/req/%s/id-in/json" % ADMIN)
+        self.assertEqual(r.rsc, 4000, r.body)
+
+    def test_finding_15_other_topics_still_notified(self):
+        aei, cnt = self.fresh_cnt()
+        for topic in ("ntf/" + uniq("t"), "oneM2M/other/" + uniq("t"), "/oneM2M/respx/" + uniq("t")):
+            with self.subTest(topic=topic):
+                listener = self.client("Lsn" + uniq(""), extra_topics=[topic])
+                r = self.sub_over_http(aei, cnt, "mqtt://127.0.0.1:%d/%s" % (self.broker.port, topic),
+                                       enc={"net": [3], "chty": [TY_CIN]})
+                self.assertEqual(r.rsc, 2001, r.body)
+                self.assertEqual(self.http.create(cnt, TY_CIN, {"con": topic}, origin=aei).rsc, 2001)
+                self.assertIsNotNone(listener.wait_message(lambda m: m[0] == topic, timeout=DELIVERY))
+
+
+class Finding15MqttPrefixTest(Finding15MqttTopicTest):
+
+    warden_args = ("--notify.mqtt_prefix=ntf/",)
+
+    def test_finding_15_other_topics_still_notified(self):
+        aei, cnt = self.fresh_cnt()
+        r = self.sub_over_http(aei, cnt, "mqtt://127.0.0.1:%d/elsewhere/x" % self.broker.port)
+        self.assertEqual(r.rsc, 4000, r.body)
+        self.assertIn("notify.mqtt_prefix", r.body["m2m:dbg"])
+        r = self.sub_over_http(aei, cnt, "mqtt://127.0.0.1:%d/ntf/x" % self.broker.port)
+        self.assertEqual(r.rsc, 2001, r.body)
 
 
 if __name__ == "__main__":
