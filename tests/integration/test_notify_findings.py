@@ -12,16 +12,22 @@ Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_notify_find
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import test_dynauth as dynauth  # noqa: E402
 from test_mqtt import _MqttCase  # noqa: E402
 from test_subscription import DELIVERY, Receiver  # noqa: E402
-from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenServer,  # noqa: E402
-                        WardenTestCase, main, uniq)
+from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenTestCase,  # noqa: E402
+                        free_port, main, uniq)
 
 TY_ACP = 1
 TY_SUB = 23
@@ -365,6 +371,68 @@ class Finding15MqttPrefixTest(Finding15MqttTopicTest):
         self.assertIn("notify.mqtt_prefix", r.body["m2m:dbg"])
         r = self.sub_over_http(aei, cnt, "mqtt://127.0.0.1:%d/ntf/x" % self.broker.port)
         self.assertEqual(r.rsc, 2001, r.body)
+
+
+# ==========================================================================
+# Finding 26: tools/warden-das read the request after freeing it (its log said "? -> granted")
+# ==========================================================================
+
+class Finding26DasTest(unittest.TestCase):
+
+    def das_argv(self, port, policy):
+        binary = os.path.join(os.path.dirname(os.path.abspath(os.environ.get("WARDEN_BIN", "build/warden"))),
+                              "warden-das")
+        return [binary, "--port", str(port), "--policy", policy]
+
+    def consult(self, das, orig):
+        body = json.dumps({"m2m:seci": {"sit": 1, "dreq": {"or": orig, "op": 2, "trid": "x", "trt": 3}}}).encode()
+        req = urllib.request.Request(das.uri, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "X-M2M-Origin": "/id-in",
+                                              "X-M2M-RI": "c1"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    def test_finding_26_das_logs_the_originator_it_answered(self):
+        das = dynauth.Das([dynauth.rule(dynauth.USER, "privileges")])
+        try:
+            self.assertIn("dai", self.consult(das, dynauth.abs_ae(dynauth.USER))["m2m:seci"]["dres"])
+            deadline = time.monotonic() + DELIVERY
+            while not any("->" in line for line in das.lines) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            lines = [line.strip() for line in das.lines if "->" in line]
+            self.assertEqual(lines, ["warden-das: %s -> granted" % dynauth.abs_ae(dynauth.USER)])
+        finally:
+            das.stop()
+
+    @unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+    def test_finding_26_das_answer_has_no_invalid_read(self):
+        port = free_port()
+        policy = os.path.join(dynauth.TMP, "das-vg-%d.json" % port)
+        with open(policy, "w") as f:
+            json.dump({"id": dynauth.DAS_ID, "cse": dynauth.OWN_CSE, "alg": "ES256",
+                       "key": json.loads(dynauth.DAS_KEY.export()),
+                       "rules": [dynauth.rule(dynauth.USER, "privileges")]}, f)
+        proc = subprocess.Popen(["valgrind", "-q", "--error-exitcode=99"] + self.das_argv(port, policy),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines = []
+        ready = threading.Event()
+
+        def pump():
+            for line in proc.stderr:
+                lines.append(line)
+                if "ready" in line:
+                    ready.set()
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            self.assertTrue(ready.wait(60), "warden-das under valgrind did not start: %s" % lines)
+            das = type("D", (), {"uri": "http://127.0.0.1:%d/das" % port})()
+            self.consult(das, dynauth.abs_ae(dynauth.USER))
+        finally:
+            proc.terminate()
+            rc = proc.wait(60)
+        text = "".join(lines)
+        self.assertNotIn("Invalid read", text, text[:2000])
+        self.assertNotEqual(rc, 99, text[:2000])
 
 
 if __name__ == "__main__":
