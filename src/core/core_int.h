@@ -118,9 +118,10 @@ int creds_roles(const struct creds *cr, const struct store_row *target, const st
 bool creds_token_permits(const struct creds *cr, const struct store_row *target, const struct store_row *src,
                          const struct acp_request *rq, char *detail, size_t len);
 /* Verify a token the request did not bring (one a DAS returned) and add it to the request's
- * credentials; false (and a line of explanation) when it does not pass. */
-bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti /* OUT */, size_t ltilen,
-                     int64_t *exp /* OUT */);
+ * credentials; false (and a line of explanation) when it does not pass. das_uri (not NULL): the DAS
+ * whose answer carried it; its issuer must list that DAS ("das" in authz.issuers). */
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, const char *das_uri, char *lti /* OUT */,
+                     size_t ltilen, int64_t *exp /* OUT */);
 /* The same for a token already verified and cached here, by its Local-Token-ID. */
 bool creds_add_local(struct op_ctx *c, const char *lti, const char *via);
 /* Dynamic authorization (dynauth.c), after everything else denied: a cached DAS grant, else the

@@ -216,6 +216,11 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         .nallow = split_list(allow, allow_v, LIMIT_LIST_ITEMS),
         .deny = deny_v,
         .ndeny = split_list(deny, deny_v, LIMIT_LIST_ITEMS),
+        .tls_ca = cfg->notify_ca,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .secure = cse->secure,
+        .allow_plain_http = cfg->notify_plain_http != 0,
     };
     cse->notifier = notifier_start(&nc, cse->log, err, errlen);
     mem_free(allow);

@@ -10,9 +10,11 @@ in the secure profile.
 Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_notify_findings.py
 """
 
+import http.server
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_dynauth as dynauth  # noqa: E402
+from jwcrypto import jwk  # noqa: E402
+from tls_helpers import SecureServer  # noqa: E402
 from test_mqtt import _MqttCase  # noqa: E402
 from test_subscription import DELIVERY, Receiver  # noqa: E402
 from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenTestCase,  # noqa: E402
@@ -31,6 +35,7 @@ from wardentest import (ADMIN, CSE_RN, TY_CIN, TY_CNT, WardenTestCase,  # noqa: 
 
 TY_ACP = 1
 TY_SUB = 23
+TY_DAC = 34
 C, R = 1, 2          # acop bits: CREATE, RETRIEVE
 NOTIFY_ALLOW = "--notify.allow=127.0.0.1/32"
 
@@ -433,6 +438,233 @@ class Finding26DasTest(unittest.TestCase):
         text = "".join(lines)
         self.assertNotIn("Invalid read", text, text[:2000])
         self.assertNotEqual(rc, 99, text[:2000])
+
+
+# ==========================================================================
+# Finding 25: DAS trust and outbound TLS.  A token in a DAS's answer must be issued by that DAS
+# (authz.issuers "das"); in the secure profile a DAS is reached over https only, verified against
+# notify.ca, with the CSE's own certificate as client credential; plain http:// notification
+# targets are refused there unless notify.plain_http=1.
+# ==========================================================================
+
+class RefDas:
+    """build/warden-das with an identity and key of its own."""
+
+    def __init__(self, das_id, key, rules):
+        self.port = free_port()
+        policy = os.path.join(dynauth.TMP, "das-%s-%d.json" % (das_id, self.port))
+        with open(policy, "w") as f:
+            json.dump({"id": das_id, "cse": dynauth.OWN_CSE, "alg": "ES256", "key": json.loads(key.export()),
+                       "rules": rules}, f)
+        binary = os.path.join(os.path.dirname(os.path.abspath(os.environ.get("WARDEN_BIN", "build/warden"))),
+                              "warden-das")
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--policy", policy],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        if "ready" not in self.proc.stderr.readline():
+            raise RuntimeError("warden-das did not start")
+        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
+        self.uri = "http://127.0.0.1:%d/das" % self.port
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Finding25DasIssuerTest(WardenTestCase):
+    """Two reference DASes, each signing tokens as its own issuer; both issuers are trusted, but only
+    CDas is configured as answering at its DAS address."""
+
+    OWNER, USER = "Cf25own", "Cf25usr"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.key2 = jwk.JWK.generate(kty="EC", crv="P-256", kid="auth2")
+        cls.das1 = RefDas(dynauth.DAS_ID, dynauth.DAS_KEY, [dynauth.rule(cls.USER, "token")])
+        cls.das2 = RefDas("CAuth2", cls.key2, [dynauth.rule(cls.USER, "token")])
+        issuers = os.path.join(dynauth.TMP, "issuers-f25.json")
+        with open(issuers, "w") as f:
+            json.dump({"issuers": [
+                {"id": dynauth.DAS_ID, "keys": [json.loads(dynauth.DAS_KEY.export_public())], "das": [cls.das1.uri]},
+                {"id": "CAuth2", "keys": [json.loads(cls.key2.export_public())]}]}, f)
+        cls.server_args = ("--authz.issuers=%s" % issuers, NOTIFY_ALLOW)
+        super().setUpClass()
+        for stem in (cls.OWNER, cls.USER):
+            assert cls.c.register_ae(origin=stem, rn=stem.lower()).rsc == 2001
+        cls.owner = "/%s/%s" % (CSE_RN, cls.OWNER.lower())
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.das1.stop()
+        cls.das2.stop()
+
+    def guarded(self, das_uri):
+        r = self.c.create(self.owner, TY_DAC, {"rn": uniq("dac"), "dae": True, "dap": [das_uri]}, origin=self.OWNER,
+                          root="m2m:dac")
+        dac = self.assertRsc(r, 2001).body["m2m:dac"]["ri"]
+        acp = self.c.create(self.owner, TY_ACP, {"rn": uniq("acp"), "pv": {"acr": [{"acor": ["nobody"], "acop": 2}]},
+                                                 "pvs": {"acr": [{"acor": [self.OWNER], "acop": 63}]}},
+                            origin=self.OWNER, root="m2m:acp")
+        path, _ = self.new_cnt(self.owner, self.OWNER, acpi=[self.assertRsc(acp, 2001).body["m2m:acp"]["ri"]],
+                               daci=[dac])
+        return path
+
+    def test_finding_25_das_token_must_name_that_das_as_issuer(self):
+        # CAuth2 is a trusted issuer, but not of the DAS at das2: its tokens there are refused
+        self.assertRsc(self.c.retrieve(self.guarded(self.das2.uri), origin=self.USER), 4103)
+        # the DAS configured as answering for CDas: its token grants
+        self.assertRsc(self.c.retrieve(self.guarded(self.das1.uri), origin=self.USER), 2000)
+
+
+class TlsPeer:
+    """An https server (DAS and notification receiver) with a certificate of the test PKI that
+    requires a client certificate of the same PKI; records each request with the client's certificate."""
+
+    def __init__(self, pki):
+        crt, key, _ = pki.issue("Cf25peer", ips=["127.0.0.1"])
+        self.records = []
+        self.cond = threading.Condition()
+        peer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
+                with peer.cond:
+                    peer.records.append((self.path, body, self.connection.getpeercert()))
+                    peer.cond.notify_all()
+                out = b""
+                seci = (body or {}).get("m2m:seci") if isinstance(body, dict) else None
+                if seci:
+                    out = json.dumps({"m2m:seci": {"sit": 2, "dres": {"dai": {
+                        "gp": {"acr": [{"acor": [seci["dreq"]["or"]], "acop": 2}]}, "pl": 60000}}}}).encode()
+                self.send_response(200)
+                self.send_header("X-M2M-RSC", "2000")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(out)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        ctx.load_verify_locations(pki.ca_pem)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait(self, path, timeout=DELIVERY):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [r for r in self.records if r[0] == path]
+                if got or time.monotonic() > deadline:
+                    return got
+                self.cond.wait(0.1)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Finding25SecureTlsTest(WardenTestCase):
+
+    extra = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = SecureServer(profile="secure", psk=False, certs=True, extra=[NOTIFY_ALLOW] + list(cls.extra))
+        cls.S.extra.append("--notify.ca=%s" % cls.S.pki.ca_pem)
+        try:
+            cls.S.start()
+        except Exception:
+            cls.S.cleanup()
+            raise
+        cls.server = cls.S.srv
+        cls.peer = TlsPeer(cls.S.pki)
+        cls.rx = RECEIVER
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.peer.stop()
+        s, cls.S = cls.S, None
+        try:
+            s.stop()
+        finally:
+            s.cleanup()
+
+    def cert_ae(self):
+        stem = "C" + uniq("f25")
+        crt, key, _ = self.S.pki.issue(stem)
+        cc = self.S.cert_client(crt, key)
+        self.assertRsc(cc.register_ae(origin=stem, rn=stem), 2001)
+        return stem, cc, "/%s/%s" % (CSE_RN, stem)
+
+    def test_finding_25_secure_das_over_plain_http_refused_4000(self):
+        stem, cc, ae = self.cert_ae()
+        r = self.assertRsc(cc.create(ae, TY_DAC, {"dae": True, "dap": ["http://127.0.0.1:%d/das" % self.rx.port]},
+                                     origin=stem, root="m2m:dac"), 4000)
+        self.assertIn("https", r.body["m2m:dbg"])
+
+    def test_finding_25_secure_das_reached_over_verified_tls_with_the_cse_certificate(self):
+        owner, oc, ae = self.cert_ae()
+        user, uc, _ = self.cert_ae()
+        dac = self.assertRsc(oc.create(ae, TY_DAC, {"dae": True, "dap": [self.peer.url("/das")]}, origin=owner,
+                                       root="m2m:dac"), 2001).body["m2m:dac"]["ri"]
+        acp = self.assertRsc(oc.create(ae, TY_ACP, {"rn": uniq("acp"),
+                                                    "pv": {"acr": [{"acor": ["nobody"], "acop": 2}]},
+                                                    "pvs": {"acr": [{"acor": [owner], "acop": 63}]}},
+                                       origin=owner, root="m2m:acp"), 2001).body["m2m:acp"]["ri"]
+        rn = uniq("cnt")
+        self.assertRsc(oc.create(ae, TY_CNT, {"rn": rn, "acpi": [acp], "daci": [dac]}, origin=owner), 2001)
+        self.assertRsc(uc.retrieve(ae + "/" + rn, origin=user), 2000)
+        (rec,) = self.peer.wait("/das")[:1]
+        self.assertIsNotNone(rec[2], "the CSE presented no client certificate to the DAS")
+        self.assertIn("id-in", json.dumps(rec[2].get("subjectAltName")))
+
+    def test_finding_25_secure_plain_http_notification_target_refused(self):
+        stem, cc, ae = self.cert_ae()
+        _, url = self.rx.new_path(), self.rx.url(self.rx.new_path())
+        r = self.assertRsc(cc.create(ae, TY_SUB, {"nu": [url], "enc": {"net": [3]}}, origin=stem, root="m2m:sub"),
+                           4000)
+        self.assertIn("notify.plain_http", r.body["m2m:dbg"])
+        # https targets: verified with notify.ca, the CSE's certificate presented
+        path = self.rx.new_path("tls")
+        self.assertRsc(cc.create(ae, TY_SUB, {"nu": [self.peer.url(path)], "enc": {"net": [3]}}, origin=stem,
+                                 root="m2m:sub"), 2001)
+        self.assertRsc(cc.create(ae, TY_CNT, {"rn": uniq("cnt")}, origin=stem), 2001)
+        got = self.peer.wait(path)
+        self.assertTrue(got, "no notification over TLS")
+        self.assertIsNotNone(got[0][2])
+
+
+class Finding25SecurePlainHttpAllowedTest(Finding25SecureTlsTest):
+    """notify.plain_http=1: the operator allows plain http notification targets (never a DAS)."""
+
+    extra = ("--notify.plain_http=1",)
+
+    test_finding_25_secure_das_reached_over_verified_tls_with_the_cse_certificate = None
+    test_finding_25_secure_plain_http_notification_target_refused = None
+
+    def test_finding_25_secure_plain_http_target_allowed_by_notify_plain_http(self):
+        stem, cc, ae = self.cert_ae()
+        path = self.rx.new_path()
+        self.assertRsc(cc.create(ae, TY_SUB, {"nu": [self.rx.url(path)], "enc": {"net": [3]}}, origin=stem,
+                                 root="m2m:sub"), 2001)
+        self.assertRsc(cc.create(ae, TY_CNT, {"rn": uniq("cnt")}, origin=stem), 2001)
+        self.rx.wait(path)
 
 
 if __name__ == "__main__":
