@@ -111,7 +111,7 @@ static const struct centry table[] = {
      "trust anchors (PEM) for outbound TLS (https notifications and DAS); empty = the system's; the secure "
      "profile needs it to reach a DAS"},
     {"notify.plain_http", L(notify_plain_http), "0", 0, 1, NULL,
-     "secure profile: 1 allows plain http:// notification targets (never a DAS)"},
+     "secure profile: 1 allows plain http:// and coap:// notification targets (never a DAS)"},
     {"location.positions", S(location_positions), "", 0, 0, NULL,
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,

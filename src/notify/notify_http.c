@@ -439,8 +439,20 @@ static void transport_done(struct notifier *n)
     pthread_rwlock_unlock(&n->transports_lock);
 }
 
+/* The secure profile's rule for plaintext transports other than http (checked in check_uri): coap://
+ * is UDP without DTLS, refused like plain http unless notify.plain_http allows it (finding 25). */
+static bool plaintext_refused(const struct notifier *n, const char *uri, char *reason, size_t len)
+{
+    if (n == NULL || !n->cfg.secure || n->cfg.allow_plain_http || strncasecmp(uri, "coap://", 7) != 0)
+        return false;
+    set_msg(reason, len, "plain coap:// is refused in the secure profile (notify.plain_http)");
+    return true;
+}
+
 bool notify_uri_allowed(const struct notifier *n, const char *uri, char *reason, size_t len)
 {
+    if (uri != NULL && plaintext_refused(n, uri, reason, len))
+        return false;
     struct notifier *mn = (struct notifier *)n; /* the lock only: the table is not changed */
     const struct notify_transport *t = transport_for(mn, uri);
     if (t != NULL) {
@@ -1004,6 +1016,11 @@ static bool header_safe(const char *s)
 int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                 notify_done_fn done, void *arg)
 {
+    char why[128];
+    if (uri != NULL && plaintext_refused(n, uri, why, sizeof why)) {
+        LOG(n->log, LOG_WARN, "notify: target refused: %s", why);
+        return -1;
+    }
     const struct notify_transport *t = transport_for(n, uri);
     if (t != NULL) {
         int rc = t->send(t->arg, uri, body, len, originator, done, arg);

@@ -585,7 +585,9 @@ class Finding25SecureTlsTest(WardenTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.S = SecureServer(profile="secure", psk=False, certs=True, extra=[NOTIFY_ALLOW] + list(cls.extra))
+        cls.S = SecureServer(profile="secure", psk=False, certs=True,
+                             extra=[NOTIFY_ALLOW, "--coap.address=127.0.0.1", "--coap.port=%d" % free_port()]
+                             + list(cls.extra))
         cls.S.extra.append("--notify.ca=%s" % cls.S.pki.ca_pem)
         try:
             cls.S.start()
@@ -640,6 +642,10 @@ class Finding25SecureTlsTest(WardenTestCase):
         r = self.assertRsc(cc.create(ae, TY_SUB, {"nu": [url], "enc": {"net": [3]}}, origin=stem, root="m2m:sub"),
                            4000)
         self.assertIn("notify.plain_http", r.body["m2m:dbg"])
+        # coap:// (UDP without DTLS) is plaintext as well
+        r = self.assertRsc(cc.create(ae, TY_SUB, {"nu": ["coap://127.0.0.1:5683/n"]}, origin=stem, root="m2m:sub"),
+                           4000)
+        self.assertIn("notify.plain_http", r.body["m2m:dbg"])
         # https targets: verified with notify.ca, the CSE's certificate presented
         path = self.rx.new_path("tls")
         self.assertRsc(cc.create(ae, TY_SUB, {"nu": [self.peer.url(path)], "enc": {"net": [3]}}, origin=stem,
@@ -663,6 +669,7 @@ class Finding25SecurePlainHttpAllowedTest(Finding25SecureTlsTest):
         path = self.rx.new_path()
         self.assertRsc(cc.create(ae, TY_SUB, {"nu": [self.rx.url(path)], "enc": {"net": [3]}}, origin=stem,
                                  root="m2m:sub"), 2001)
+        self.assertRsc(cc.create(ae, TY_SUB, {"nu": ["coap://127.0.0.1:5683/n"]}, origin=stem, root="m2m:sub"), 2001)
         self.assertRsc(cc.create(ae, TY_CNT, {"rn": uniq("cnt")}, origin=stem), 2001)
         self.rx.wait(path)
 
