@@ -427,7 +427,8 @@ class Finding26DasTest(unittest.TestCase):
                 lines.append(line)
                 if "ready" in line:
                     ready.set()
-        threading.Thread(target=pump, daemon=True).start()
+        pumper = threading.Thread(target=pump, daemon=True)
+        pumper.start()
         try:
             self.assertTrue(ready.wait(60), "warden-das under valgrind did not start: %s" % lines)
             das = type("D", (), {"uri": "http://127.0.0.1:%d/das" % port})()
@@ -435,6 +436,8 @@ class Finding26DasTest(unittest.TestCase):
         finally:
             proc.terminate()
             rc = proc.wait(60)
+            pumper.join(5)
+            proc.stderr.close()
         text = "".join(lines)
         self.assertNotIn("Invalid read", text, text[:2000])
         self.assertNotEqual(rc, 99, text[:2000])
@@ -463,12 +466,15 @@ class RefDas:
                                      text=True)
         if "ready" not in self.proc.stderr.readline():
             raise RuntimeError("warden-das did not start")
-        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
+        self.pump = threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True)
+        self.pump.start()
         self.uri = "http://127.0.0.1:%d/das" % self.port
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
+        self.pump.join(5)
+        self.proc.stderr.close()
 
 
 class Finding25DasIssuerTest(WardenTestCase):
