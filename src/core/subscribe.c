@@ -367,15 +367,40 @@ static json_t *representation(const struct store_row *res, const json_t *modifie
  * that child (a deleted child is gone by send time). What the subscriber may not retrieve is not
  * sent, and the withheld notification is audited. The decision is the one every request gets
  * (policy_decide). */
-static bool subscriber_may_read(struct txn_ctx *t, const struct store_row *s, const struct store_row *subject, int net,
-                                const struct store_row *res)
+/* The decisions of one event, by subscriber: subscriptions of the same creator share them. */
+#define DECISIONS_KEPT 16
+struct event_decisions {
+    struct {
+        const char *subscriber; /* points into the subscription rows of the event */
+        struct decision d;
+        const struct store_row *what; /* the resource that decided */
+    } v[DECISIONS_KEPT];
+    size_t n;
+};
+
+static bool subscriber_may_read(struct txn_ctx *t, struct event_decisions *memo, const struct store_row *s,
+                                const struct store_row *subject, int net, const struct store_row *res)
 {
     struct decision d;
     const struct store_row *what = subject;
-    policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, subject, &d);
-    if (d.permit && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD)) {
-        what = res;
-        policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, res, &d);
+    size_t k = 0;
+    while (k < memo->n && strcmp(memo->v[k].subscriber, s->cr) != 0)
+        k++;
+    if (k < memo->n) {
+        d = memo->v[k].d;
+        what = memo->v[k].what;
+    } else {
+        policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, subject, &d);
+        if (d.permit && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD)) {
+            what = res;
+            policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, res, &d);
+        }
+        if (memo->n < DECISIONS_KEPT) {
+            memo->v[memo->n].subscriber = s->cr;
+            memo->v[memo->n].d = d;
+            memo->v[memo->n].what = what;
+            memo->n++;
+        }
     }
     if (d.permit)
         return true;
@@ -404,6 +429,7 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
     /* every subscription, however many: their number is bounded when they are created
      * (notify.max_subs), never here by dropping some (issue 12, finding 23) */
     struct rowvec subs = {.max = SIZE_MAX};
+    struct event_decisions memo = {.n = 0};
     if (t->txn->st->ops->children(t->txn, subject->ri, TY_SUB, t->now, rowvec_collect, &subs) < 0) {
         rowvec_free(&subs);
         return 0; /* a failed lookup loses notifications, never the change itself */
@@ -421,7 +447,7 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
             wanted = false;
         if (wanted && net == NET_UPDATE && atr && !(modified && list_has_key(atr, modified)))
             wanted = false;
-        if (!wanted || !subscriber_may_read(t, s, subject, net, res)) {
+        if (!wanted || !subscriber_may_read(t, &memo, s, subject, net, res)) {
             json_decref(doc);
             continue;
         }
