@@ -138,6 +138,11 @@ static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
 {
     if (json_array_size(nu) == 0)
         return bad(rsp, "notificationURI (nu) must list at least one target");
+    if (json_array_size(nu) > (size_t)cse->cfg->notify_max_targets) /* before any verification request */
+        return response_error(rsp, RSC_BAD_REQUEST, "target-limit",
+                              "notificationURI lists %zu targets, more than one event may reach (notify.max_targets = "
+                              "%ld)",
+                              json_array_size(nu), cse->cfg->notify_max_targets);
     size_t i;
     json_t *e;
     json_array_foreach(nu, i, e)

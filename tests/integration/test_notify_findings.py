@@ -301,6 +301,9 @@ class Finding8TargetsTest(NotifyCase):
         aei, _, ae_path, _ = self.new_ae(rn=uniq("ae"))
         cnt_path, _ = self.new_cnt(ae_path, aei)
         path, url = self.target()
+        # one subscription alone beyond the bound: refused before any target is contacted
+        r = self.assertRsc(self.create_sub(cnt_path, aei, ["%s?z=%d" % (url, i) for i in range(9)]), 4000)
+        self.assertIn("notify.max_targets", r.body["m2m:dbg"])
         nu = ["%s?t=%d" % (url, i) for i in range(5)]
         sub_path = self.new_sub(cnt_path, aei, nu, enc=CIN_ONLY)
         self.new_sub(cnt_path, aei, ["%s?t=5" % url, "%s?t=6" % url], enc=CIN_ONLY)
