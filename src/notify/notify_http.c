@@ -1143,6 +1143,8 @@ const char *notify_exchange_refusal(const struct notifier *n, const char *uri)
         return "the secure profile reaches a DAS over https only";
     if (n->cfg.tls_ca == NULL)
         return "the secure profile reaches a DAS only with notify.ca (its trust anchors) configured";
+    if (n->cfg.tls_cert == NULL)
+        return "the secure profile reaches a DAS only with tls.cert/tls.key (the CSE's client certificate) configured";
     return NULL;
 }
 

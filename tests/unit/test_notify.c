@@ -684,6 +684,11 @@ static void test_finding_25_secure_profile_outbound_rules(void **state)
     cfg.allow_plain_http = true;
     cfg.tls_ca = "/nonexistent/ca.pem";
     n = start(&cfg);
+    assert_non_null(notify_exchange_refusal(n, "https://192.0.2.1/das")); /* no client certificate */
+    notifier_stop(n, 0);
+    cfg.tls_cert = "/nonexistent/cse.pem";
+    cfg.tls_key = "/nonexistent/cse.key";
+    n = start(&cfg);
     assert_true(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
     assert_non_null(notify_exchange_refusal(n, "http://192.0.2.1/das")); /* a DAS: never plain http */
     assert_null(notify_exchange_refusal(n, "https://192.0.2.1/das"));
