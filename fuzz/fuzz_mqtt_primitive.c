@@ -30,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char lvl[LIMIT_ID_LEN + 4];
     (void)mqtt_id_level(topic, lvl, sizeof lvl);
+    char why[256]; /* the notification topic rule (issue 12, finding 15), with and without a prefix */
+    (void)mqtt_notify_topic_ok(topic, "", why, sizeof why);
+    (void)mqtt_notify_topic_ok(topic, "ntf/", why, sizeof why);
 
     struct prim_request p;
     struct cse_response rsp;

@@ -137,9 +137,10 @@ static char *answer(struct das *d, const char *body, size_t len)
     json_t *resp = json_pack("{s:{s:i,s:o}}", "m2m:seci", "sit", 2, "dres", dres);
     char *s = json_dumps(resp, JSON_COMPACT);
     json_decref(resp);
-    json_decref(root);
+    /* logged while dreq (part of root) is alive: it is freed with root just below */
     fprintf(stderr, "warden-das: %s -> %s\n", json_string_value(json_object_get(dreq, "or")) ?: "?",
             rule ? "granted" : "nothing");
+    json_decref(root);
     atomic_fetch_add(&d->consultations, 1);
     return s;
 }

@@ -67,6 +67,15 @@ struct cse_config {
     long notify_backoff;
     long notify_queue;
     long notify_parallel;
+    long notify_batch_num;    /* largest bn.num (finding 6) */
+    long notify_batch_dur;    /* longest bn.dur, seconds */
+    long notify_batch_bytes;  /* notifications held by one subscription's batch, bytes */
+    long notify_batch_total;  /* notifications held by all batches, bytes */
+    long notify_max_subs;     /* subscriptions on one resource (finding 23) */
+    long notify_max_targets;  /* notification targets one event can reach (finding 8) */
+    char *notify_mqtt_prefix; /* when set, mqtt:// notification topics must start with it (finding 15) */
+    char *notify_ca;          /* trust anchors for outbound TLS: notifications and DAS (finding 25) */
+    long notify_plain_http;   /* secure profile: 1 allows plain http:// notification targets */
     /* [location] */
     char *location_positions;
     char *location_countries;

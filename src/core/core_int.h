@@ -52,6 +52,8 @@ struct op_ctx {
     char *tqf;
     /* direct dynamic authorization: the consultation this request parks on (dynauth.c; owned) */
     struct das_job *das_job;
+    /* view is a writer's transaction: policies are compiled from it, never from or into the cache */
+    bool in_txn;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -71,6 +73,13 @@ struct decision {
  * policy when acpi is absent. Always returns 0 with d filled. */
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d /* OUT */);
+/* The same decision for a subscriber that is not making a request (a notification, subscribe.c):
+ * subscriber is the canonical ID of the subscription's creator; v a writer's transaction. No peer
+ * address (acip contexts do not match), no roles or tokens, cached DAS grants only (never a
+ * consultation); the subscriber counts as authenticated in the secure profile only, where its
+ * subscription could only be made in a security association. An empty subscriber is denied. */
+void policy_decide_subscriber(struct cse *cse, struct store_view *v, int64_t now, const char *subscriber, enum acop op,
+                              const struct store_row *target, struct decision *d /* OUT */);
 struct policy_cache *policy_cache_new(size_t nslots);
 /* cse_explain on a read view the caller holds (explain.c). No code path holds one pooled view while
  * acquiring another: with the pool smaller than the threads that may hold one, that deadlocks. */
@@ -117,9 +126,10 @@ int creds_roles(const struct creds *cr, const struct store_row *target, const st
 bool creds_token_permits(const struct creds *cr, const struct store_row *target, const struct store_row *src,
                          const struct acp_request *rq, char *detail, size_t len);
 /* Verify a token the request did not bring (one a DAS returned) and add it to the request's
- * credentials; false (and a line of explanation) when it does not pass. */
-bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti /* OUT */, size_t ltilen,
-                     int64_t *exp /* OUT */);
+ * credentials; false (and a line of explanation) when it does not pass. das_uri (not NULL): the DAS
+ * whose answer carried it; its issuer must list that DAS ("das" in authz.issuers). */
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, const char *das_uri, char *lti /* OUT */,
+                     size_t ltilen, int64_t *exp /* OUT */);
 /* The same for a token already verified and cached here, by its Local-Token-ID. */
 bool creds_add_local(struct op_ctx *c, const char *lti, const char *via);
 /* Dynamic authorization (dynauth.c), after everything else denied: a cached DAS grant, else the
@@ -215,7 +225,10 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
 /* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
 int64_t sub_duration_ms(const json_t *dur);
 
-struct batcher *batcher_new(void);
+/* Batches holding at most max_batch bytes each and max_total in all (notify.batch_bytes/_total). */
+struct batcher *batcher_new(size_t max_batch, size_t max_total);
+/* Bytes of notifications all batches hold now. */
+size_t batcher_bytes(struct batcher *bt);
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);

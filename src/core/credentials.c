@@ -346,10 +346,18 @@ static void gather_tokens(struct op_ctx *c, struct creds *cr)
     }
 }
 
-bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, char *lti, size_t ltilen, int64_t *exp)
+bool creds_add_token(struct op_ctx *c, const char *compact, const char *via, const char *das_uri, char *lti,
+                     size_t ltilen, int64_t *exp)
 {
     struct creds *cr = creds_get(c);
     struct held *h = verify_text(c, cr, compact, via);
+    if (h != NULL && das_uri != NULL && !token_issuer_answers_at(c->cse->issuers, h->t->iss, das_uri)) {
+        /* issue 12, finding 25: a DAS vouches only for tokens of its own issuer */
+        note(cr, "token-not-from-das", "token %s (%s): its issuer %s does not answer as the DAS %s", h->t->jti, via,
+             h->t->iss, das_uri);
+        held_put(h);
+        return false;
+    }
     if (h == NULL || !content_ok(c, cr, h->t, via)) {
         held_put(h);
         return false;

@@ -313,7 +313,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     pthread_mutex_init(&cse->expiry_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
-    cse->batches = batcher_new();
+    cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     if (cfg->authz_issuers[0]) {
@@ -377,6 +377,11 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         .nallow = split_list(allow, allow_v, LIMIT_LIST_ITEMS),
         .deny = deny_v,
         .ndeny = split_list(deny, deny_v, LIMIT_LIST_ITEMS),
+        .tls_ca = cfg->notify_ca,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .secure = cse->secure,
+        .allow_plain_http = cfg->notify_plain_http != 0,
     };
     cse->notifier = notifier_start(&nc, cse->log, err, errlen);
     mem_free(allow);

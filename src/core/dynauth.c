@@ -272,6 +272,7 @@ struct das_outcome {
     char *tokens[OUTCOME_TOKENS]; /* compact JWTs the DAS returned, verified in the second decision */
     int ntokens;
     bool granted;     /* dai privileges are in the grant cache */
+    char das[256];    /* the DAS whose answer this is */
     const char *fail; /* static reason when nothing usable came back */
     char why[256];    /* what happened, for the denial's detail and the audit line */
 };
@@ -296,6 +297,14 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
     char *resp = NULL;
     size_t rlen = 0;
     int rsc = 0;
+    snprintf(o->das, sizeof o->das, "%s", uri);
+    const char *refusal = notify_exchange_refusal(cse->notifier, uri);
+    if (refusal != NULL) { /* finding 25: the secure profile trusts a DAS only over verified TLS */
+        mem_free(body);
+        snprintf(o->why, sizeof o->why, "DAS %s not consulted: %s", uri, refusal);
+        o->fail = "das-insecure";
+        return;
+    }
     int64_t t0 = clock_now_us(&cse->clock);
     int rc = cse->notifier == NULL ? -1
                                    : notify_exchange(cse->notifier, uri, body, strlen(body), cfg->cse_id,
@@ -551,7 +560,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
         for (int i = 0; i < o->ntokens; i++) {
             char one[sizeof lti];
             int64_t one_exp;
-            if (!creds_add_token(c, o->tokens[i], "from the DAS", one, sizeof one, &one_exp))
+            if (!creds_add_token(c, o->tokens[i], "from the DAS", o->das, one, sizeof one, &one_exp))
                 continue;
             if (accepted++ == 0) { /* the first accepted token stands for the DAS's answer later */
                 memcpy(lti, one, sizeof lti);
@@ -569,7 +578,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
             g2->key = mem_strdup(key);
             snprintf(g2->lti, sizeof g2->lti, "%s", lti);
             g2->until = exp;
-            snprintf(g2->das, sizeof g2->das, "%s", dacs.uri[0]);
+            snprintf(g2->das, sizeof g2->das, "%s", o->das[0] ? o->das : dacs.uri[0]);
             grant_keep(c->cse->dynauth, g2);
             grant_put(g2);
         } else {

@@ -65,4 +65,23 @@
 /* Resources removed by one expiry sweep transaction, so a mass expiry does not stall writers. */
 #define LIMIT_EXPIRY_BATCH 200
 
+/* (config notify.batch_num, notify.batch_dur) Largest bn.num and longest bn.dur (seconds) of a
+ * subscription: a batch holds every notification it aggregates in memory until then. */
+#define LIMIT_BATCH_NUM   1000
+#define LIMIT_BATCH_DUR_S 3600
+
+/* (config notify.batch_bytes, notify.batch_total) Bytes of notifications one batch and all batches
+ * may hold: one AE's subscriptions must not turn the CSE's memory into a queue (issue 12, finding 6:
+ * +400 MB from 200 requests). A batch beyond either is sent early, never dropped. */
+#define LIMIT_BATCH_BYTES       (1024 * 1024)
+#define LIMIT_BATCH_TOTAL_BYTES (64 * 1024 * 1024)
+
+/* (config notify.max_subs) Subscriptions on one resource: every one of them is looked up and
+ * decided inside the writer's transaction of each event on that resource. */
+#define LIMIT_SUBS_PER_RESOURCE 256
+
+/* (config notify.max_targets) Notification targets one event can reach (the nu entries of all
+ * subscriptions of a resource): bounds the outbound requests one CREATE can cause (finding 8). */
+#define LIMIT_EVENT_TARGETS 256
+
 #endif

@@ -103,11 +103,13 @@ static struct compiled *load(struct cse *cse, struct store_view *v, const char *
     return c;
 }
 
-/* A counted reference to the compiled policy of ACP ri; release with compiled_put. */
-static struct compiled *policy_get(struct cse *cse, struct store_view *v, const char *ri, int64_t now)
+/* A counted reference to the compiled policy of ACP ri; release with compiled_put. fresh: compiled
+ * from v, bypassing the cache both ways (a writer's transaction may hold uncommitted changes of the
+ * ACP that must neither be missed nor published to the cache). */
+static struct compiled *policy_get(struct cse *cse, struct store_view *v, const char *ri, int64_t now, bool fresh)
 {
     struct policy_cache *pc = cse->policies;
-    if (strlen(ri) > LIMIT_NAME_LEN)
+    if (fresh || strlen(ri) > LIMIT_NAME_LEN)
         return load(cse, v, ri, now);
     struct slot *s = &pc->slots[hash_str(ri) % pc->nslots];
     uint64_t gen = atomic_load(&pc->gen);
@@ -229,7 +231,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         rq.nroles = cr ? creds_roles(cr, target, target, roles, 64) : 0;
         rq.roles = roles;
         snprintf(what, sizeof what, "selfPrivileges of %s", target->ri);
-        struct compiled *comp = policy_get(c->cse, c->view, target->ri, c->now);
+        struct compiled *comp = policy_get(c->cse, c->view, target->ri, c->now, c->in_txn);
         struct acp_why why;
         bool ok = acp_permits(comp->pvs, &rq, &why);
         if (ok)
@@ -271,7 +273,7 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
             if (n > 0 && n <= LIMIT_NAME_LEN) {
                 memcpy(ri, p, n);
                 ri[n] = '\0';
-                struct compiled *comp = policy_get(c->cse, c->view, ri, c->now);
+                struct compiled *comp = policy_get(c->cse, c->view, ri, c->now, c->in_txn);
                 struct acp_why why = {.rule = -1, .reason = "no-rules"};
                 bool exists = comp->exists;
                 snprintf(what, sizeof what, "accessControlPolicy %s (%s)", ri, use_pvs ? "pvs" : "pv");
@@ -304,6 +306,33 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         store_row_free(&parent);
     return 0;
 }
+
+void policy_decide_subscriber(struct cse *cse, struct store_view *v, int64_t now, const char *subscriber, enum acop op,
+                              const struct store_row *target, struct decision *d)
+{
+    if (subscriber == NULL || subscriber[0] == '\0') {
+        decision(d, false, "no-subscriber", "the subscription records no creator");
+        return;
+    }
+    struct originator o = {.present = true, .authenticated = cse->secure};
+    o.is_admin = strcmp(subscriber, cse->admin.canon) == 0;
+    o.subj.canon = subscriber;
+    o.subj.is_admin = o.is_admin;
+    struct cse_request req;
+    request_init(&req);
+    req.op = OP_NOTIFY;
+    req.fr = subscriber;
+    req.to = target->path;
+    req.rqi = "notification";
+    req.sec.binding = "notify";
+    struct cse_response rsp;
+    response_init(&rsp);
+    struct op_ctx c = {.cse = cse, .req = &req, .rsp = &rsp, .view = v, .orig = &o, .now = now, .in_txn = true};
+    policy_decide(&c, op, target, 0, false, d);
+    creds_free(c.creds);
+    response_free(&rsp);
+}
+
 
 /* Does the originator know this ACP: it created it, or may read it (its pvs, RETRIEVE)? Only then
  * may it link it: otherwise an acpi entry would tell an ACP it may not see from a resource that

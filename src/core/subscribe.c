@@ -4,6 +4,7 @@
  * notifier (or to a subscription's batch). So a notification describes exactly what committed, and
  * delivery never holds a request. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
+#include "security/audit.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -25,6 +27,7 @@ struct note {
     char *sub_ri; /* NULL: send at once */
     int64_t num, dur_ms;
     bool latest;
+    bool end; /* the subscription sub_ri is gone: its batch goes out now and ends (no uris, no sgn) */
 };
 
 void notes_init(struct notes *n)
@@ -63,10 +66,16 @@ static void notes_push(struct notes *n, struct note *x)
 
 /* ---- batches (bn, ln) ------------------------------------------------------------------------- */
 
+/* A batch holds its notifications in memory until num of them are there or dur has passed. Both are
+ * bounded per subscription when it is written (notify.batch_num, notify.batch_dur: 4000 beyond), and
+ * the bytes held are bounded per batch (notify.batch_bytes) and in all (notify.batch_total): a batch
+ * that would grow beyond either is sent at once, early, never dropped. A batch ends with its
+ * subscription: what it holds is sent when the subscription is deleted or expires. */
 struct batch {
     char *sub_ri;
     json_t *uris;
     json_t *sgns;
+    size_t bytes; /* encoded size of sgns' items */
     int64_t first_ms, num, dur_ms;
     bool latest;
     struct batch *next;
@@ -75,13 +84,26 @@ struct batch {
 struct batcher {
     pthread_mutex_t lock;
     struct batch *list;
+    size_t total; /* bytes held by all batches */
+    size_t max_batch, max_total;
+    bool over; /* the total bound forced early sends (logged once per episode) */
 };
 
-struct batcher *batcher_new(void)
+struct batcher *batcher_new(size_t max_batch, size_t max_total)
 {
     struct batcher *b = mem_calloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
+    b->max_batch = max_batch;
+    b->max_total = max_total;
     return b;
+}
+
+size_t batcher_bytes(struct batcher *bt)
+{
+    pthread_mutex_lock(&bt->lock);
+    size_t n = bt->total;
+    pthread_mutex_unlock(&bt->lock);
+    return n;
 }
 
 static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
@@ -104,6 +126,8 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
 /* An aggregated notification (TS-0004 m2m:aggregatedNotification) of a batch. */
 static void flush(struct cse *cse, struct batch *b)
 {
+    if (json_array_size(b->sgns) == 0)
+        return;
     json_t *agn = json_pack("{s:{s:O}}", "m2m:agn", "m2m:sgn", b->sgns);
     send_all(cse, b->uris, agn);
     json_decref(agn);
@@ -115,6 +139,17 @@ static void batch_free(struct batch *b)
     json_decref(b->sgns);
     mem_free(b->sub_ri);
     mem_free(b);
+}
+
+/* Take b out of the list (under the lock); its bytes no longer count. */
+static void batch_detach(struct batcher *bt, struct batch *b)
+{
+    struct batch **pp = &bt->list;
+    while (*pp != b)
+        pp = &(*pp)->next;
+    *pp = b->next;
+    b->next = NULL;
+    bt->total -= b->bytes;
 }
 
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver)
@@ -133,15 +168,23 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver)
     mem_free(bt);
 }
 
+static struct batch *batch_find(struct batcher *bt, const char *sub_ri)
+{
+    struct batch *b = bt->list;
+    while (b && strcmp(b->sub_ri, sub_ri) != 0)
+        b = b->next;
+    return b;
+}
+
 static void batch_add(struct cse *cse, struct note *x, int64_t now_ms)
 {
     struct batcher *bt = cse->batches;
     struct batch *ready = NULL;
+    const json_t *item = json_object_get(x->sgn, "m2m:sgn");
+    size_t item_bytes = json_dumpb(item, NULL, 0, JSON_COMPACT);
+    const char *why = NULL;
     pthread_mutex_lock(&bt->lock);
-    struct batch **pp = &bt->list;
-    while (*pp && strcmp((*pp)->sub_ri, x->sub_ri) != 0)
-        pp = &(*pp)->next;
-    struct batch *b = *pp;
+    struct batch *b = batch_find(bt, x->sub_ri);
     if (b == NULL) {
         b = mem_calloc(1, sizeof *b);
         b->sub_ri = mem_strdup(x->sub_ri);
@@ -155,20 +198,54 @@ static void batch_add(struct cse *cse, struct note *x, int64_t now_ms)
     b->num = x->num;
     b->dur_ms = x->dur_ms;
     b->latest = x->latest;
-    if (b->latest) /* latestNotify: only the newest notification is kept */
+    if (b->latest) { /* latestNotify: only the newest notification is kept */
         json_array_clear(b->sgns);
-    /* TS-0004 §8.4.2: an aggregated notification lists the notification objects themselves */
-    json_array_append(b->sgns, json_object_get(x->sgn, "m2m:sgn"));
-    if ((int64_t)json_array_size(b->sgns) >= b->num && !b->latest) {
-        for (pp = &bt->list; *pp != b; pp = &(*pp)->next)
-            ;
-        *pp = b->next;
-        ready = b;
+        bt->total -= b->bytes;
+        b->bytes = 0;
     }
+    /* TS-0004 §8.4.2: an aggregated notification lists the notification objects themselves */
+    json_array_append(b->sgns, (json_t *)item);
+    b->bytes += item_bytes;
+    bt->total += item_bytes;
+    if ((int64_t)json_array_size(b->sgns) >= b->num && !b->latest)
+        why = NULL, ready = b;
+    else if (b->bytes > bt->max_batch)
+        why = "notify.batch_bytes", ready = b;
+    else if (bt->total > bt->max_total)
+        why = "notify.batch_total", ready = b;
+    if (ready != NULL)
+        batch_detach(bt, ready);
+    bool log_over = why != NULL && strcmp(why, "notify.batch_total") == 0 && !bt->over;
+    if (why != NULL && strcmp(why, "notify.batch_total") == 0)
+        bt->over = true;
+    else if (bt->total <= bt->max_total / 2)
+        bt->over = false;
     pthread_mutex_unlock(&bt->lock);
     if (ready) {
+        if (log_over)
+            LOG(cse->log, LOG_WARN,
+                "batched notifications reached notify.batch_total (%zu bytes): batches are sent "
+                "early until they hold less",
+                bt->max_total);
+        else if (why)
+            LOG(cse->log, LOG_INFO, "batch of subscription %s sent early: %s reached", ready->sub_ri, why);
         flush(cse, ready);
         batch_free(ready);
+    }
+}
+
+/* The subscription is gone: what its batch holds is sent now, and the batch ends. */
+static void batch_end(struct cse *cse, const char *sub_ri)
+{
+    struct batcher *bt = cse->batches;
+    pthread_mutex_lock(&bt->lock);
+    struct batch *b = batch_find(bt, sub_ri);
+    if (b)
+        batch_detach(bt, b);
+    pthread_mutex_unlock(&bt->lock);
+    if (b) {
+        flush(cse, b);
+        batch_free(b);
     }
 }
 
@@ -182,6 +259,7 @@ void batcher_tick(struct cse *cse, int64_t now_ms)
         struct batch *b = *pp;
         if (now_ms - b->first_ms >= b->dur_ms) {
             *pp = b->next;
+            bt->total -= b->bytes;
             b->next = due;
             due = b;
         } else {
@@ -201,7 +279,9 @@ void notes_send(struct cse *cse, struct notes *n)
 {
     int64_t now_ms = clock_now_us(&cse->clock) / 1000;
     for (struct note *x = n->head; x; x = x->next) {
-        if (x->sub_ri)
+        if (x->end)
+            batch_end(cse, x->sub_ri);
+        else if (x->sub_ri)
             batch_add(cse, x, now_ms);
         else
             send_all(cse, x->uris, x->sgn);
@@ -280,12 +360,76 @@ static json_t *representation(const struct store_row *res, const json_t *modifie
     return json_pack("{s:o}", key, attrs ? attrs : json_object());
 }
 
+/* Warden's notification access policy (README "Subscriptions and notifications"), beyond TS-0004
+ * §7.4.8.2.1, which checks RETRIEVE only when the subscription is created: a notification is a read
+ * by the subscriber (the subscription's creator), so each event is decided again, here, when it
+ * happens: RETRIEVE on the subscribed-to resource, and for a child's creation or deletion also on
+ * that child (a deleted child is gone by send time). What the subscriber may not retrieve is not
+ * sent, and the withheld notification is audited. The decision is the one every request gets
+ * (policy_decide). */
+/* The decisions of one event, by subscriber: subscriptions of the same creator share them. */
+#define DECISIONS_KEPT 16
+struct event_decisions {
+    struct {
+        const char *subscriber; /* points into the subscription rows of the event */
+        struct decision d;
+        const struct store_row *what; /* the resource that decided */
+    } v[DECISIONS_KEPT];
+    size_t n;
+};
+
+static bool subscriber_may_read(struct txn_ctx *t, struct event_decisions *memo, const struct store_row *s,
+                                const struct store_row *subject, int net, const struct store_row *res)
+{
+    struct decision d;
+    const struct store_row *what = subject;
+    size_t k = 0;
+    while (k < memo->n && strcmp(memo->v[k].subscriber, s->cr) != 0)
+        k++;
+    if (k < memo->n) {
+        d = memo->v[k].d;
+        what = memo->v[k].what;
+    } else {
+        policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, subject, &d);
+        if (d.permit && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD)) {
+            what = res;
+            policy_decide_subscriber(t->cse, t->txn, t->now, s->cr, ACOP_RETRIEVE, res, &d);
+        }
+        if (memo->n < DECISIONS_KEPT) {
+            memo->v[memo->n].subscriber = s->cr;
+            memo->v[memo->n].d = d;
+            memo->v[memo->n].what = what;
+            memo->n++;
+        }
+    }
+    if (d.permit)
+        return true;
+    char detail[sizeof d.detail + LIMIT_ID_LEN + 64];
+    snprintf(detail, sizeof detail, "notification of subscription %s withheld: %s", s->path, d.detail);
+    struct audit_event ev = {
+        .event = "deny",
+        .originator = s->cr,
+        .binding = "notify",
+        .op = "notify",
+        .target = what->path,
+        .rsc = RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+        .reason = d.reason,
+        .detail = detail,
+    };
+    audit_record(t->cse->audit, &ev);
+    LOG(t->cse->log, LOG_INFO, "%s (%s)", detail, d.reason);
+    return false;
+}
+
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified)
 {
     if (t->notes == NULL || subject->nsub <= 0) /* no subscriptions here: nothing to look up */
         return 0;
-    struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
+    /* every subscription, however many: their number is bounded when they are created
+     * (notify.max_subs), never here by dropping some (issue 12, finding 23) */
+    struct rowvec subs = {.max = SIZE_MAX};
+    struct event_decisions memo = {.n = 0};
     if (t->txn->st->ops->children(t->txn, subject->ri, TY_SUB, t->now, rowvec_collect, &subs) < 0) {
         rowvec_free(&subs);
         return 0; /* a failed lookup loses notifications, never the change itself */
@@ -303,7 +447,7 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
             wanted = false;
         if (wanted && net == NET_UPDATE && atr && !(modified && list_has_key(atr, modified)))
             wanted = false;
-        if (!wanted) {
+        if (!wanted || !subscriber_may_read(t, &memo, s, subject, net, res)) {
             json_decref(doc);
             continue;
         }
@@ -349,7 +493,7 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
         return 0;
     /* the subscriptions among row and its subtree: asked of the store by type (indexed), not by
      * walking every descendant */
-    struct rowvec subs = {.max = LIMIT_DISCOVERY_RESULTS};
+    struct rowvec subs = {.max = SIZE_MAX}; /* all of them: none is dropped (finding 23) */
     static const int sub_ty[] = {TY_SUB};
     struct store_filter f = {.ty = sub_ty, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
     if (row->ty == TY_SUB)
@@ -361,6 +505,10 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
     for (size_t i = 0; i < subs.n; i++) {
         const struct store_row *s = &subs.v[i];
         json_t *doc = json_loads(s->doc, 0, NULL);
+        struct note *end = mem_calloc(1, sizeof *end); /* its batch, if any, ends with it */
+        end->end = true;
+        end->sub_ri = mem_strdup(s->ri);
+        notes_push(t->notes, end);
         const char *su = json_string_value(json_object_get(doc, "su"));
         if (su) { /* TS-0004 §7.5.1.2.x: deletion notification to the subscriber */
             char *sur = sub_address(t->cse, s->path);

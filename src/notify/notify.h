@@ -25,6 +25,14 @@ struct notify_config {
     size_t nallow;
     const char *const *deny;
     size_t ndeny;
+    /* Outbound TLS (issue 12, finding 25). https peers are always verified (certificate chain and
+     * host name); tls_ca (PEM file, NULL/empty: the system's trust anchors) are the anchors, and
+     * tls_cert/tls_key (PEM, NULL/empty: none) the client credential presented: the CSE's own
+     * certificate. secure (the secure profile): plain http:// notification targets are refused
+     * unless allow_plain_http, and notify_exchange (a DAS) needs https and tls_ca, always. */
+    const char *tls_ca, *tls_cert, *tls_key;
+    bool secure;
+    bool allow_plain_http;
 };
 
 /* Outcome of one notification, reported to its callback. */
@@ -80,10 +88,17 @@ bool notify_host_allowed(const struct notifier *n, const char *host);
 
 /* One synchronous NOTIFY exchange on the caller's thread (a DAS consultation, TS-0003 §7.3.2.3):
  * POST body to an http(s) uri under the outbound policy, at most timeout_ms in all, a response of
- * at most 64 KiB. Returns 0 with *resp (mem_free) and *rsc (the X-M2M-RSC, 2000 when absent) for a
- * 2xx answer, else -1 (refused, unreachable, timed out, too large, or a non-2xx status). */
+ * at most 64 KiB; with cfg.secure only to an https uri and only with tls_ca and the client
+ * certificate configured (the peer verified against them, the certificate presented). Returns 0 with *resp (mem_free)
+ * and *rsc (the X-M2M-RSC, 2000 when absent) for a 2xx answer, else -1 (refused, unreachable, timed out, too large, or
+ * a non-2xx status). */
 int notify_exchange(const struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                     int timeout_ms, char **resp, size_t *resp_len, int *rsc);
+
+/* Why notify_exchange would refuse uri before connecting (secure profile: not https, no tls_ca or
+ * no client certificate), or NULL when it would try: for the DAC's dap when it is written. Static
+ * text. */
+const char *notify_exchange_refusal(const struct notifier *n, const char *uri);
 
 /* Counters for metrics and tests. */
 struct notify_stats {

@@ -364,6 +364,10 @@ static bool check_uri(const struct notifier *n, const char *uri, char *reason, s
         set_msg(reason, len, "scheme '%s' not allowed (http or https only)", scheme ? scheme : "");
         goto out;
     }
+    if (n != NULL && n->cfg.secure && !n->cfg.allow_plain_http && strcmp(scheme, "http") == 0) {
+        set_msg(reason, len, "plain http:// is refused in the secure profile (https only; notify.plain_http)");
+        goto out;
+    }
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
         set_msg(reason, len, "URI has no host");
         goto out;
@@ -435,8 +439,20 @@ static void transport_done(struct notifier *n)
     pthread_rwlock_unlock(&n->transports_lock);
 }
 
+/* The secure profile's rule for plaintext transports other than http (checked in check_uri): coap://
+ * is UDP without DTLS, refused like plain http unless notify.plain_http allows it (finding 25). */
+static bool plaintext_refused(const struct notifier *n, const char *uri, char *reason, size_t len)
+{
+    if (n == NULL || !n->cfg.secure || n->cfg.allow_plain_http || strncasecmp(uri, "coap://", 7) != 0)
+        return false;
+    set_msg(reason, len, "plain coap:// is refused in the secure profile (notify.plain_http)");
+    return true;
+}
+
 bool notify_uri_allowed(const struct notifier *n, const char *uri, char *reason, size_t len)
 {
+    if (uri != NULL && plaintext_refused(n, uri, reason, len))
+        return false;
     struct notifier *mn = (struct notifier *)n; /* the lock only: the table is not changed */
     const struct notify_transport *t = transport_for(mn, uri);
     if (t != NULL) {
@@ -675,11 +691,23 @@ static void schedule_retry(struct notifier *n, struct job *j, int64_t now, const
 /* The options every outgoing POST has (notifications and DAS exchanges): the outbound policy on
  * every address (sock), no redirects, no proxy, the X-M2M-RSC into *hdr_rsc. NULL, or the name of
  * the option libcurl refused. */
-static const char *post_options(CURL *e, const char *uri, struct curl_slist *hdrs, const char *body, size_t len,
-                                long timeout_ms, long connect_timeout_ms, curl_opensocket_callback sock, void *sock_arg,
-                                int *hdr_rsc)
+static const char *post_options(const struct notifier *n, CURL *e, const char *uri, struct curl_slist *hdrs,
+                                const char *body, size_t len, long timeout_ms, long connect_timeout_ms,
+                                curl_opensocket_callback sock, void *sock_arg, int *hdr_rsc)
 {
     const char *what = NULL;
+    /* TLS: the peer is always verified (chain and name), against notify.ca when configured; the
+     * CSE's own certificate is its client credential (finding 25) */
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (n->cfg.tls_ca != NULL)
+        SETOPT(CURLOPT_CAINFO, n->cfg.tls_ca);
+    if (n->cfg.tls_cert != NULL) {
+        SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
+        SETOPT(CURLOPT_SSLCERT, n->cfg.tls_cert);
+        SETOPT(CURLOPT_SSLKEYTYPE, "PEM");
+        SETOPT(CURLOPT_SSLKEY, n->cfg.tls_key);
+    }
     SETOPT(CURLOPT_URL, uri);
     SETOPT(CURLOPT_HTTPHEADER, hdrs);
     SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -710,8 +738,8 @@ static void start_attempt(struct notifier *n, struct job *j)
         goto fail;
     j->attempts++;
     j->status = j->hdr_rsc = j->nrefused = j->npassed = 0;
-    what = post_options(e, j->uri, j->hdrs, j->body, j->len, (long)n->cfg.timeout_ms, (long)n->cfg.connect_timeout_ms,
-                        open_socket, j, &j->hdr_rsc);
+    what = post_options(n, e, j->uri, j->hdrs, j->body, j->len, (long)n->cfg.timeout_ms,
+                        (long)n->cfg.connect_timeout_ms, open_socket, j, &j->hdr_rsc);
     if (what != NULL)
         goto fail;
     SETOPT(CURLOPT_PRIVATE, (void *)j);
@@ -888,6 +916,9 @@ static void notifier_free(struct notifier *n)
         curl_multi_cleanup(n->multi);
     mem_free(n->allow);
     mem_free(n->deny);
+    mem_free((char *)n->cfg.tls_ca);
+    mem_free((char *)n->cfg.tls_cert);
+    mem_free((char *)n->cfg.tls_key);
     mem_free(n);
 }
 
@@ -909,6 +940,10 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct log *log
     n->cfg = *cfg;
     n->cfg.allow = n->cfg.deny = NULL;
     n->cfg.nallow = n->cfg.ndeny = 0;
+    n->cfg.tls_ca = cfg->tls_ca && cfg->tls_ca[0] ? mem_strdup(cfg->tls_ca) : NULL;
+    n->cfg.tls_cert =
+        cfg->tls_cert && cfg->tls_cert[0] && cfg->tls_key && cfg->tls_key[0] ? mem_strdup(cfg->tls_cert) : NULL;
+    n->cfg.tls_key = n->cfg.tls_cert ? mem_strdup(cfg->tls_key) : NULL;
     n->log = log;
     if (!parse_lists(n, cfg, err, errlen))
         goto fail;
@@ -981,6 +1016,11 @@ static bool header_safe(const char *s)
 int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                 notify_done_fn done, void *arg)
 {
+    char why[128];
+    if (uri != NULL && plaintext_refused(n, uri, why, sizeof why)) {
+        LOG(n->log, LOG_WARN, "notify: target refused: %s", why);
+        return -1;
+    }
     const struct notify_transport *t = transport_for(n, uri);
     if (t != NULL) {
         int rc = t->send(t->arg, uri, body, len, originator, done, arg);
@@ -1095,6 +1135,19 @@ static size_t exchange_body(char *buf, size_t size, size_t nmemb, void *userdata
     return len;
 }
 
+const char *notify_exchange_refusal(const struct notifier *n, const char *uri)
+{
+    if (n == NULL || !n->cfg.secure)
+        return NULL;
+    if (strncasecmp(uri, "https://", 8) != 0)
+        return "the secure profile reaches a DAS over https only";
+    if (n->cfg.tls_ca == NULL)
+        return "the secure profile reaches a DAS only with notify.ca (its trust anchors) configured";
+    if (n->cfg.tls_cert == NULL)
+        return "the secure profile reaches a DAS only with tls.cert/tls.key (the CSE's client certificate) configured";
+    return NULL;
+}
+
 int notify_exchange(const struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                     int timeout_ms, char **resp, size_t *resp_len, int *rsc)
 {
@@ -1104,7 +1157,7 @@ int notify_exchange(const struct notifier *n, const char *uri, const char *body,
     char why[128];
     if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
         return -1;
-    if (!check_uri(n, uri, why, sizeof why, NULL))
+    if (notify_exchange_refusal(n, uri) != NULL || !check_uri(n, uri, why, sizeof why, NULL))
         return -1;
     CURL *h = curl_easy_init();
     if (h == NULL)
@@ -1123,7 +1176,7 @@ int notify_exchange(const struct notifier *n, const char *uri, const char *body,
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
     CURLcode cc = CURLE_FAILED_INIT;
-    if (post_options(h, uri, hdrs, body, len, timeout_ms, timeout_ms, exchange_socket, &x, &x.hdr_rsc) == NULL &&
+    if (post_options(n, h, uri, hdrs, body, len, timeout_ms, timeout_ms, exchange_socket, &x, &x.hdr_rsc) == NULL &&
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, exchange_body) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&x) == CURLE_OK)
         cc = curl_easy_perform(h);

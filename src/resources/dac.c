@@ -22,7 +22,8 @@ static const struct attr_def dac_attrs[] = {
 
 static const int dac_parents[] = {TY_CSEBASE, TY_AE, 0};
 
-/* Every DAS address must be one this CSE may call (the outbound policy of notify.*). */
+/* Every DAS address must be one this CSE may call (the outbound policy of notify.*; in the secure
+ * profile https with notify.ca). */
 static int check_dap(struct cse *cse, const json_t *dap, struct cse_response *rsp)
 {
     size_t i;
@@ -35,6 +36,10 @@ static int check_dap(struct cse *cse, const json_t *dap, struct cse_response *rs
             return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: a DAS is reached over http(s)", i);
         if (cse->notifier && !notify_uri_allowed(cse->notifier, uri, why, sizeof why))
             return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: %s", i, why);
+        /* issue 12, finding 25: in the secure profile a DAS is reached over verified TLS only */
+        const char *refusal = notify_exchange_refusal(cse->notifier, uri);
+        if (refusal != NULL)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: %s", i, refusal);
     }
     return 0;
 }

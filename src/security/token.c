@@ -16,6 +16,7 @@
 #define MAX_ISSUERS 64
 #define MAX_KEYS    16
 #define MAX_ALGS    16
+#define MAX_DAS     8    /* DAS addresses one issuer answers at */
 #define MAX_TOKEN   8192 /* a compact token longer than this is refused before any decoding */
 #define MAX_PERMS   32
 
@@ -27,6 +28,8 @@ struct issuer {
     int nalgs;
     bool unsecured;
     bool roles;
+    char *das[MAX_DAS]; /* the Dynamic Authorization Servers it answers as (dap URIs) */
+    int ndas;
 };
 
 struct token_issuers {
@@ -104,6 +107,8 @@ void token_issuers_free(struct token_issuers *is)
             cjose_jwk_release(is->v[i].keys[k]);
         for (int a = 0; a < is->v[i].nalgs; a++)
             mem_free(is->v[i].algs[a]);
+        for (int d = 0; d < is->v[i].ndas; d++)
+            mem_free(is->v[i].das[d]);
     }
     mem_free(is);
 }
@@ -138,6 +143,18 @@ struct token_issuers *token_issuers_parse(const char *json, size_t len, const st
             FAIL("issuers[%zu]: unsecured and roles are booleans", i);
         x->unsecured = json_is_true(uns);
         x->roles = roles == NULL || json_is_true(roles);
+        const json_t *das = json_object_get(e, "das");
+        if (das && (!json_is_array(das) || json_array_size(das) > MAX_DAS))
+            FAIL("issuers[%zu].das must be a list of at most %d DAS addresses", i, MAX_DAS);
+        size_t d;
+        json_t *du;
+        json_array_foreach(das, d, du)
+        {
+            const char *u = json_string_value(du);
+            if (u == NULL || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+                FAIL("issuers[%zu].das[%zu] must be an http(s) address of a DAS", i, d);
+            x->das[x->ndas++] = mem_strdup(u);
+        }
         if (keys && (!json_is_array(keys) || json_array_size(keys) > MAX_KEYS))
             FAIL("issuers[%zu].keys must be a list of at most %d JWKs", i, MAX_KEYS);
         size_t k;
@@ -222,6 +239,15 @@ bool token_issuer_issues_roles(const struct token_issuers *is, const char *canon
 {
     const struct issuer *x = issuer_find(is, canon);
     return x != NULL && x->roles;
+}
+
+bool token_issuer_answers_at(const struct token_issuers *is, const char *canon, const char *das_uri)
+{
+    const struct issuer *x = canon && das_uri ? issuer_find(is, canon) : NULL;
+    for (int i = 0; x != NULL && i < x->ndas; i++)
+        if (strcmp(x->das[i], das_uri) == 0)
+            return true;
+    return false;
 }
 
 static bool alg_permitted(const struct issuer *x, const char *alg)

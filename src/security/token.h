@@ -22,12 +22,16 @@ struct token_issuers; /* immutable once loaded: shared between threads */
  * id: the issuer's AE-ID or CSE-ID (any form; compared canonically); keys: JWKs (EC P-256 public
  * keys for ES256, oct keys for HS256 and for JWE key wrapping / direct encryption); algs: the JWS
  * and JWE "alg" values accepted from it (default ES256, HS256, dir, A128KW, A256KW); unsecured:
- * accept alg "none" (default false); roles: it may issue <role> resources (default true).
+ * accept alg "none" (default false); roles: it may issue <role> resources (default true); das: the
+ * addresses (dap entries) of the Dynamic Authorization Servers that answer as this issuer: a token
+ * in a DAS's answer is accepted only from an issuer that lists that DAS (default none).
  * NULL + err naming the offending entry when malformed. */
 struct token_issuers *token_issuers_parse(const char *json, size_t len, const struct id_env *env, char *err,
                                           size_t errlen);
 struct token_issuers *token_issuers_load(const char *path, const struct id_env *env, char *err, size_t errlen);
 void token_issuers_free(struct token_issuers *is);
+/* Does the issuer canon list das_uri among its "das" (a DAS that answers as this issuer)? */
+bool token_issuer_answers_at(const struct token_issuers *is, const char *canon, const char *das_uri);
 /* Is canon (a canonical ID) an Authorization Authority allowed to issue roles? */
 bool token_issuer_issues_roles(const struct token_issuers *is, const char *canon);
 

@@ -93,7 +93,10 @@ class DynAuthTest(WardenTestCase):
         cls.slow = Das([rule(USER, "privileges")], delay_ms=6000)
         issuers = os.path.join(TMP, "issuers.json")
         with open(issuers, "w") as f:
-            json.dump({"issuers": [{"id": DAS_ID, "keys": [json.loads(DAS_KEY.export_public())]}]}, f)
+            # "das": the DAS answers as this issuer; a token in a DAS's answer is accepted only from an
+            # issuer that lists that DAS (issue 12, finding 25)
+            json.dump({"issuers": [{"id": DAS_ID, "keys": [json.loads(DAS_KEY.export_public())],
+                                    "das": [cls.das.uri]}]}, f)
         cls.server_args = ("--authz.issuers=%s" % issuers, "--notify.allow=127.0.0.1/32",
                            "--authz.das_timeout=1500", "--authz.das_backoff=2000")
         super().setUpClass()

@@ -399,8 +399,10 @@ class Finding17SecureTqfTest(unittest.TestCase):
 
     def test_finding_17_secure_profile_4103_keeps_token_request_info(self):
         from tls_helpers import SecureServer
-        s = SecureServer(profile="secure", psk=False, certs=True, extra=("--notify.allow=127.0.0.1/32",))
+        s = SecureServer(profile="secure", psk=False, certs=True, extra=["--notify.allow=127.0.0.1/32"])
         try:
+            # the secure profile reaches a DAS only over TLS verified with notify.ca (finding 25)
+            s.extra.append("--notify.ca=%s" % s.pki.ca_pem)
             s.start()
             owner, user = "CF17owner", "CF17user"
             clients = {}

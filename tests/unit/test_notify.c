@@ -663,6 +663,45 @@ static void test_policy_allow_exception(void **state)
 
 /* Only http and https targets with a host; anything else is refused before queueing, as is an
  * originator that would inject header lines. */
+/* Issue 12, finding 25: the secure profile refuses plaintext notification targets unless allowed,
+ * and reaches a DAS over https with configured trust anchors only. */
+static void test_finding_25_secure_profile_outbound_rules(void **state)
+{
+    (void)state;
+    char reason[160];
+    struct notify_config cfg = base_cfg();
+    cfg.secure = true;
+    struct notifier *n = start(&cfg);
+    assert_false(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
+    assert_non_null(strstr(reason, "notify.plain_http"));
+    assert_int_equal(notify_send(n, "http://192.0.2.1/n", "{}", 2, "CAdmin", on_done, NULL), -1);
+    assert_false(notify_uri_allowed(n, "coap://192.0.2.1/n", reason, sizeof reason));
+    assert_true(notify_uri_allowed(n, "https://192.0.2.1/n", reason, sizeof reason));
+    assert_non_null(notify_exchange_refusal(n, "http://192.0.2.1/das"));
+    assert_non_null(notify_exchange_refusal(n, "https://192.0.2.1/das")); /* no notify.ca */
+    notifier_stop(n, 0);
+
+    cfg.allow_plain_http = true;
+    cfg.tls_ca = "/nonexistent/ca.pem";
+    n = start(&cfg);
+    assert_non_null(notify_exchange_refusal(n, "https://192.0.2.1/das")); /* no client certificate */
+    notifier_stop(n, 0);
+    cfg.tls_cert = "/nonexistent/cse.pem";
+    cfg.tls_key = "/nonexistent/cse.key";
+    n = start(&cfg);
+    assert_true(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
+    assert_non_null(notify_exchange_refusal(n, "http://192.0.2.1/das")); /* a DAS: never plain http */
+    assert_null(notify_exchange_refusal(n, "https://192.0.2.1/das"));
+    notifier_stop(n, 0);
+
+    cfg.secure = false;
+    cfg.allow_plain_http = false;
+    n = start(&cfg);
+    assert_true(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason)); /* dev profile */
+    assert_null(notify_exchange_refusal(n, "http://192.0.2.1/das"));
+    notifier_stop(n, 0);
+}
+
 static void test_bad_targets_refused(void **state)
 {
     (void)state;
@@ -804,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_policy_denies_loopback),
         cmocka_unit_test(test_policy_allow_exception),
         cmocka_unit_test(test_bad_targets_refused),
+        cmocka_unit_test(test_finding_25_secure_profile_outbound_rules),
         cmocka_unit_test(test_malformed_cidr_fails_start),
         cmocka_unit_test(test_stop_reports_every_callback_once),
     };

@@ -310,6 +310,38 @@ static void test_ts0010_6_4_2_topic_ids(void **state)
     assert_int_equal(mqtt_id_level("/id-in", lvl, 3), -1);
 }
 
+/* Issue 12, finding 15: mqtt:// notification topics (TS-0010 §6.6 leaves them free) never reach
+ * the oneM2M request/response topics, wildcards or '$' topics; a configured prefix confines them. */
+static void test_finding_15_notify_topic_rule(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *bad[] = {"oneM2M/req/CAdmin/id-in/json",
+                         "/oneM2M/req/CAdmin/id-in/json",
+                         "oneM2M/req",
+                         "/oneM2M/resp",
+                         "oneM2M/resp/Cx/id-in/json",
+                         "oneM2M/reg_req/k/id-in/json",
+                         "/oneM2M/reg_resp/k/id-in/json",
+                         "$SYS/x",
+                         "a/+/b",
+                         "a/#",
+                         "#",
+                         "",
+                         "a\nb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        assert_false(mqtt_notify_topic_ok(bad[i], "", why, sizeof why));
+        assert_true(why[0] != '\0');
+    }
+    const char *good[] = {"ntf/x", "/oneM2M/other/x", "oneM2M/respx", "oneM2M", "onem2m/req/x", "a$b"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(mqtt_notify_topic_ok(good[i], "", why, sizeof why));
+    assert_true(mqtt_notify_topic_ok("ntf/x", "ntf/", why, sizeof why));
+    assert_false(mqtt_notify_topic_ok("other/x", "ntf/", why, sizeof why));
+    assert_non_null(strstr(why, "notify.mqtt_prefix"));
+}
+
 int main(void)
 {
     json_set_alloc_funcs(mem_alloc, mem_free);
@@ -325,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_ts0010_6_4_2_topic_parse),
         cmocka_unit_test(test_ts0010_6_4_3_response_topic),
         cmocka_unit_test(test_ts0010_6_4_2_topic_ids),
+        cmocka_unit_test(test_finding_15_notify_topic_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -556,7 +556,9 @@ static void *net_main(void *arg)
 /* ---- notifications (TS-0010 §6.6) ------------------------------------------------------------- */
 
 /* mqtt://<authority>/<topic>: the authority must be the configured broker; the topic is published
- * to as is (no wildcards). On success *topic points into uri. */
+ * to as is, and must pass mqtt_notify_topic_ok (issue 12, finding 15: never the CSE's own request
+ * topic or another client's response topic). Checked when a subscription is written (4000) and
+ * again at every publish. On success *topic points into uri. */
 static bool parse_notify_uri(struct mqtt_binding *mb, const char *uri, const char **topic, char *reason, size_t len)
 {
     if (strncasecmp(uri, "mqtt://", 7) != 0) {
@@ -588,10 +590,8 @@ static bool parse_notify_uri(struct mqtt_binding *mb, const char *uri, const cha
         return false;
     }
     const char *t = slash + 1;
-    if (strlen(t) > MQTT_TOPIC_MAX || strpbrk(t, "+#") != NULL) {
-        snprintf(reason, len, "the topic of an mqtt:// URI must be a plain topic name");
+    if (!mqtt_notify_topic_ok(t, mb->cfg->notify_mqtt_prefix, reason, len))
         return false;
-    }
     *topic = t;
     return true;
 }

@@ -119,3 +119,44 @@ int mqtt_id_level(const char *id, char *out, size_t len)
     out[o] = '\0';
     return 0;
 }
+
+bool mqtt_notify_topic_ok(const char *topic, const char *prefix, char *reason, size_t len)
+{
+    static const char *const reserved[] = {"req", "resp", "reg_req", "reg_resp"};
+    size_t n = topic ? strlen(topic) : 0;
+    if (n == 0 || n > MQTT_TOPIC_MAX) {
+        snprintf(reason, len, "an mqtt:// notification topic must have 1 to %d characters", MQTT_TOPIC_MAX);
+        return false;
+    }
+    for (const char *p = topic; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            snprintf(reason, len, "an mqtt:// notification topic must not hold control characters");
+            return false;
+        }
+    if (strpbrk(topic, "+#") != NULL) {
+        snprintf(reason, len, "an mqtt:// notification topic must not hold the wildcards '+' or '#'");
+        return false;
+    }
+    if (topic[0] == '$') {
+        snprintf(reason, len, "mqtt:// notification topics starting with '$' are reserved to the broker");
+        return false;
+    }
+    const char *t = topic[0] == '/' ? topic + 1 : topic;
+    if (strncmp(t, "oneM2M/", 7) == 0) {
+        const char *lvl = t + 7, *end = strchr(lvl, '/');
+        size_t ll = end ? (size_t)(end - lvl) : strlen(lvl);
+        for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+            if (ll == strlen(reserved[i]) && strncmp(lvl, reserved[i], ll) == 0) {
+                snprintf(reason, len,
+                         "mqtt:// notification topics under oneM2M/%s are refused: they carry oneM2M requests "
+                         "and responses (TS-0010 §6.4)",
+                         reserved[i]);
+                return false;
+            }
+    }
+    if (prefix != NULL && prefix[0] != '\0' && strncmp(topic, prefix, strlen(prefix)) != 0) {
+        snprintf(reason, len, "mqtt:// notification topics must start with '%s' (notify.mqtt_prefix)", prefix);
+        return false;
+    }
+    return true;
+}

@@ -47,4 +47,12 @@ bool mqtt_topic_id(const struct id_env *env, const char *level, struct id *out /
  * other "/" as ":". Returns 0, or -1 when out is too small. */
 int mqtt_id_level(const char *id, char *out, size_t len);
 
+/* May a notification (an mqtt:// notificationURI, TS-0010 §6.6, which leaves the topic free) be
+ * published to topic? Refused: empty, longer than MQTT_TOPIC_MAX, control characters, wildcards
+ * ('+', '#'), '$' topics (broker-reserved), and the oneM2M request/response topics (first levels
+ * oneM2M/req, oneM2M/resp, oneM2M/reg_req, oneM2M/reg_resp, with or without a leading '/'), where
+ * the CSE or a client would take the notification for a request or a response; and, when prefix is
+ * not empty, a topic not starting with prefix. false with reason (size len) filled. */
+bool mqtt_notify_topic_ok(const char *topic, const char *prefix, char *reason, size_t len);
+
 #endif
