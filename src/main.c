@@ -75,14 +75,23 @@ int main(int argc, char **argv)
     enum { NBINDINGS = sizeof ops / sizeof ops[0] };
     struct binding *running[NBINDINGS] = {0};
 
-    if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
-        goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
     if (store == NULL)
         goto out;
     /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */
     if ((creds = cred_open(cfg.store_path, err, sizeof err)) == NULL || cred_watch_start(creds, 250) != 0)
+        goto out;
+    /* the audit chain's key is made with the store and lives in it, never in the log (audit.h) */
+    unsigned char akey[CRED_AUDIT_KEY_LEN];
+    if (cred_audit_key(creds, true, akey) != CRED_OK) {
+        snprintf(err, sizeof err, "store %s: cannot read or create the audit key", cfg.store_path);
+        goto out;
+    }
+    if (cfg.audit_path[0])
+        audit = audit_open(cfg.audit_path, akey, sizeof akey, err, sizeof err);
+    cred_wipe(akey, sizeof akey);
+    if (cfg.audit_path[0] && audit == NULL)
         goto out;
     if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
         goto out;

@@ -57,7 +57,7 @@ static int usage(void)
         "                                       such a certificate is for the broker: GnuTLS applies the CA's\n"
         "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
         "  audit tail [-n N] [-f]\n"
-        "  audit verify                         check the audit log's hash chain\n"
+        "  audit verify                         check the audit log's keyed chain (the key is in the store)\n"
         "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token JWT]...\n"
         "                                       [--tids ID]... [--ltids ID]...\n"
         "                                       OPERATION: create retrieve update delete notify discover;\n"
@@ -566,39 +566,35 @@ static int audit_tail(struct ctl *c)
     return EXIT_OK;
 }
 
-/* Walk the hash chain: each line's "prev" must be the SHA-256 of the line before it. */
+/* Walk the keyed chain (audit.h): every line's mac under the store's audit key, and its prev. */
 static int audit_verify(struct ctl *c)
 {
     if (c->argc != 2)
         return usage();
-    FILE *f = open_audit(c);
-    if (f == NULL)
+    if (c->cfg.audit_path[0] == '\0')
+        return fail("audit.path is not set in the configuration");
+    struct cred_store *cs = open_creds(c);
+    if (cs == NULL)
         return EXIT_FAIL;
-    char prev[AUDIT_HASH_HEX + 1];
-    memset(prev, '0', AUDIT_HASH_HEX);
-    prev[AUDIT_HASH_HEX] = '\0';
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long lineno = 0;
-    int ret = EXIT_OK;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        const char *tag = strstr(line, ",\"prev\":\"");
-        if (line[n - 1] != '\n' || tag == NULL || strncmp(tag + 9, prev, AUDIT_HASH_HEX) != 0 ||
-            strcmp(tag + 9 + AUDIT_HASH_HEX, "\"}\n") != 0) {
-            printf("audit: chain broken at line %ld of %s (edited, removed or inserted lines before it)\n", lineno,
-                   c->cfg.audit_path);
-            ret = EXIT_FAIL;
-            break;
-        }
-        audit_line_hash(line, (size_t)n, prev);
+    unsigned char key[CRED_AUDIT_KEY_LEN];
+    enum cred_status st = cred_audit_key(cs, false, key);
+    cred_close(cs);
+    if (st == CRED_NOT_FOUND)
+        return fail("store %s has no audit key: no server has run on it since audit logs are keyed", c->cfg.store_path);
+    if (st != CRED_OK)
+        return fail("cannot read the audit key from %s", c->cfg.store_path);
+    long lines = 0;
+    char last[AUDIT_MAC_HEX + 1], msg[256];
+    int rc = audit_verify_file(c->cfg.audit_path, key, sizeof key, &lines, last, msg, sizeof msg);
+    cred_wipe(key, sizeof key);
+    if (rc < 0)
+        return fail("%s", msg);
+    if (rc > 0) {
+        printf("audit: chain broken at line %ld of %s: %s\n", lines, c->cfg.audit_path, msg);
+        return EXIT_FAIL;
     }
-    free(line);
-    fclose(f);
-    if (ret == EXIT_OK)
-        printf("audit: %ld lines, chain intact (last %.16s...)\n", lineno, prev);
-    return ret;
+    printf("audit: %ld lines, chain intact under the key of %s (last mac %.16s...)\n", lines, c->cfg.store_path, last);
+    return EXIT_OK;
 }
 
 /* Split argv into configuration options (for config_from_args) and the command. */

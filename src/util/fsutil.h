@@ -12,4 +12,11 @@ int fs_make_parent_dirs(const char *path, char *err, size_t errlen);
  * hold resources or credentials. Returns 0 or -1 with a message in err. */
 int fs_create_private_file(const char *path, char *err, size_t errlen);
 
+/* The rule for files that hold secrets or the security record (the store, its -wal/-shm files, the
+ * audit log): an existing path must be a regular file of the effective user with no group or other
+ * permission bits, in a directory that is not world-writable (where anyone could have planted or could
+ * replace it). what names the file in the message ("store", "audit log"). Returns 0 (also when path
+ * does not exist yet), or -1 with err naming the file, what is wrong and the fix. */
+int fs_check_private(const char *path, const char *what, char *err, size_t errlen);
+
 #endif

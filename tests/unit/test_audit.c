@@ -1,5 +1,6 @@
 /* Unit tests for the audit log (security/audit.c): one JSON object per line with the fields the
- * contract names, never more than asked for, and a hash chain that survives a restart. */
+ * contract names, never more than asked for, and a chain keyed with the store's audit key that
+ * survives a restart and a reopen, and that nobody without the key can rewrite. */
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,36 @@
 
 #include "security/audit.h"
 
+static const unsigned char KEY[AUDIT_KEY_LEN] = "0123456789abcdef0123456789abcde";
+static const unsigned char OTHER[AUDIT_KEY_LEN] = "an attacker's key, not the store";
+
+struct env {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof *e);
+    snprintf(e->dir, sizeof e->dir, "/tmp/warden-audit-XXXXXX");
+    if (mkdtemp(e->dir) == NULL)
+        return -1;
+    snprintf(e->path, sizeof e->path, "%s/log/audit.log", e->dir);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(e);
+    return 0;
+}
+
 static void record(struct audit *a, const char *event, const char *reason)
 {
     struct audit_event ev = {.event = event,
@@ -27,33 +58,39 @@ static void record(struct audit *a, const char *event, const char *reason)
     audit_record(a, &ev);
 }
 
-static void test_lines_fields_and_chain(void **state)
+static void write_three(const char *path)
 {
-    (void)state;
-    char dir[] = "/tmp/warden-audit-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof path, "%s/log/audit.log", dir);
     char err[256];
-    struct audit *a = audit_open(path, err, sizeof err);
+    struct audit *a = audit_open(path, KEY, sizeof KEY, err, sizeof err);
     assert_non_null(a);
     record(a, "authn-ok", NULL);
     record(a, "deny", "from-not-bound");
     audit_close(a);
-    a = audit_open(path, err, sizeof err); /* a restart continues the chain */
+    a = audit_open(path, KEY, sizeof KEY, err, sizeof err); /* a restart continues the chain */
     assert_non_null(a);
     record(a, "authn-fail", "revoked-psk");
     audit_close(a);
+}
 
+static int verify(const char *path, const unsigned char *key, long *lines)
+{
+    char last[AUDIT_MAC_HEX + 1], msg[256];
+    return audit_verify_file(path, key, AUDIT_KEY_LEN, lines, last, msg, sizeof msg);
+}
+
+static void test_lines_fields_and_chain(void **state)
+{
+    struct env *e = *state;
+    write_three(e->path);
     struct stat st;
-    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(stat(e->path, &st), 0);
     assert_int_equal(st.st_mode & 077, 0); /* owner-only */
 
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(e->path, "r");
     assert_non_null(f);
-    char line[2048], prev[AUDIT_HASH_HEX + 1];
-    memset(prev, '0', AUDIT_HASH_HEX);
-    prev[AUDIT_HASH_HEX] = '\0';
+    char line[2048], prev[AUDIT_MAC_HEX + 1];
+    memset(prev, '0', AUDIT_MAC_HEX);
+    prev[AUDIT_MAC_HEX] = '\0';
     int n = 0;
     while (fgets(line, sizeof line, f)) {
         json_error_t je;
@@ -68,20 +105,174 @@ static void test_lines_fields_and_chain(void **state)
         } else {
             assert_null(json_object_get(o, "rsc")); /* no status for an authentication event */
         }
+        char mac[AUDIT_MAC_HEX + 1];
+        assert_null(audit_line_check(KEY, sizeof KEY, line, strlen(line), prev, mac));
+        assert_string_equal(json_string_value(json_object_get(o, "mac")), mac);
+        assert_non_null(audit_line_check(OTHER, sizeof OTHER, line, strlen(line), prev, mac));
+        memcpy(prev, mac, sizeof prev);
         json_decref(o);
-        audit_line_hash(line, strlen(line), prev);
         n++;
     }
     fclose(f);
     assert_int_equal(n, 3);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/log", dir);
-    rmdir(path);
-    rmdir(dir);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+    assert_int_equal(lines, 3);
+}
+
+/* Finding 14: rewriting the log from a line on and recomputing the chain (as one could with the
+ * old unkeyed hash) fails verification unless the key was used. */
+static void test_finding_14_rewritten_chain_needs_the_key(void **state)
+{
+    struct env *e = *state;
+    write_three(e->path);
+    FILE *f = fopen(e->path, "r");
+    char l[3][2048];
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(l[i], sizeof l[i], f));
+    fclose(f);
+    /* rewrite line 2 (another reason) and chain lines 2-3 again with a key that is not the store's */
+    char prev[AUDIT_MAC_HEX + 1];
+    const char *p = strstr(l[1], "\"prev\":\"") + 8;
+    memcpy(prev, p, AUDIT_MAC_HEX);
+    prev[AUDIT_MAC_HEX] = '\0';
+    for (const unsigned char *key = OTHER;; key = KEY) {
+        f = fopen(e->path, "w");
+        fputs(l[0], f);
+        char cur[AUDIT_MAC_HEX + 1];
+        memcpy(cur, prev, sizeof cur);
+        for (int i = 1; i < 3; i++) {
+            char body[2048];
+            snprintf(body, sizeof body, "%.*s", (int)(strstr(l[i], ",\"prev\":") - l[i]), l[i]);
+            if (i == 1) {
+                char *r = strstr(body, "from-not-bound");
+                memcpy(r, "nothing-at-all", 14);
+            }
+            char signed_part[2200], mac[AUDIT_MAC_HEX + 1];
+            snprintf(signed_part, sizeof signed_part, "%s,\"prev\":\"%s\"", body, cur);
+            audit_mac(key, AUDIT_KEY_LEN, signed_part, strlen(signed_part), mac);
+            fprintf(f, "%s,\"mac\":\"%s\"}\n", signed_part, mac);
+            memcpy(cur, mac, sizeof cur);
+        }
+        fclose(f);
+        long lines;
+        if (key == OTHER) {
+            assert_int_equal(verify(e->path, KEY, &lines), 1);
+            assert_int_equal(lines, 2); /* the first rewritten line */
+        } else {
+            /* the holder of the key can: what the chain does not prove */
+            assert_int_equal(verify(e->path, KEY, &lines), 0);
+            break;
+        }
+    }
+}
+
+static void test_finding_14_removed_and_reordered_lines_fail(void **state)
+{
+    struct env *e = *state;
+    write_three(e->path);
+    FILE *f = fopen(e->path, "r");
+    char l[3][2048];
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(l[i], sizeof l[i], f));
+    fclose(f);
+    long lines;
+    f = fopen(e->path, "w");
+    fprintf(f, "%s%s", l[0], l[2]); /* the middle line removed */
+    fclose(f);
+    assert_int_equal(verify(e->path, KEY, &lines), 1);
+    assert_int_equal(lines, 2);
+    f = fopen(e->path, "w");
+    fprintf(f, "%s%s%s", l[1], l[0], l[2]); /* reordered */
+    fclose(f);
+    assert_int_equal(verify(e->path, KEY, &lines), 1);
+    assert_int_equal(lines, 1);
+    f = fopen(e->path, "w");
+    fprintf(f, "%s%s", l[0], l[1]); /* cut at the end: not detectable from the file (documented) */
+    fclose(f);
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+    assert_int_equal(lines, 2);
+}
+
+/* A reopen (logrotate: the file was moved away) starts a new file whose chain verifies on its own;
+ * the moved file stays intact. */
+static void test_reopen_after_rotation(void **state)
+{
+    struct env *e = *state;
+    char err[256], moved[160];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    record(a, "deny", "one");
+    snprintf(moved, sizeof moved, "%s.1", e->path);
+    assert_int_equal(rename(e->path, moved), 0);
+    assert_int_equal(audit_reopen(a, err, sizeof err), 0);
+    record(a, "deny", "two");
+    record(a, "deny", "three");
+    audit_close(a);
+    long lines;
+    assert_int_equal(verify(moved, KEY, &lines), 0);
+    assert_int_equal(lines, 1);
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+    assert_int_equal(lines, 2);
+}
+
+/* A crash in the middle of a line: the torn line is reported, the lines after it are whole. */
+static void test_torn_line_stays_apart(void **state)
+{
+    struct env *e = *state;
+    write_three(e->path);
+    FILE *f = fopen(e->path, "a");
+    fputs("{\"ts\":\"2026", f);
+    fclose(f);
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    record(a, "deny", "after-crash");
+    audit_close(a);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 1);
+    assert_int_equal(lines, 4);
+    f = fopen(e->path, "r");
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (++n == 5)
+            assert_non_null(strstr(line, "after-crash"));
+    fclose(f);
+    assert_int_equal(n, 5);
+}
+
+/* Finding 16: an audit log others may read, or in a world-writable directory, is refused. */
+static void test_finding_16_audit_file_open_to_others_refused(void **state)
+{
+    struct env *e = *state;
+    write_three(e->path);
+    assert_int_equal(chmod(e->path, 0644), 0);
+    char err[256] = "";
+    assert_null(audit_open(e->path, KEY, sizeof KEY, err, sizeof err));
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(e->path, 0600), 0);
+    char dir[96];
+    snprintf(dir, sizeof dir, "%s/log", e->dir);
+    assert_int_equal(chmod(dir, 0777), 0);
+    err[0] = '\0';
+    assert_null(audit_open(e->path, KEY, sizeof KEY, err, sizeof err));
+    assert_non_null(strstr(err, "world-writable"));
+    assert_int_equal(chmod(dir, 0700), 0);
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_close(a);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_lines_fields_and_chain)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lines_fields_and_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_14_rewritten_chain_needs_the_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_14_removed_and_reordered_lines_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_line_stays_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_16_audit_file_open_to_others_refused, setup, teardown),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

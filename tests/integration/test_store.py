@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""The store and the audit log as an operator meets them (issue 12): the audit chain keyed with a
+key that lives in the store (finding 14), one server per store (finding 21), owner-only files
+(finding 16), schema upgrades from every earlier release (finding 24) and aggregated denials
+(finding 8).
+
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_store.py
+(wardenctl is taken from the directory of WARDEN_BIN.)
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from wardentest import CSE_RN, ServerError, WardenServer, main, uniq  # noqa: E402
+from tls_helpers import Ctl  # noqa: E402
+
+CB = "/" + CSE_RN
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class StoreCase(unittest.TestCase):
+    """Each test gets a directory of its own (owner-only, as mkdtemp makes it)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="warden-store-")
+        self.store = os.path.join(self.tmp, "warden.db")
+        self.audit = os.path.join(self.tmp, "audit.log")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+        if not os.environ.get("WARDEN_KEEP_TMP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def server(self, *extra, audit=True):
+        args = ["--audit.path=%s" % self.audit] if audit else []
+        s = WardenServer(extra_args=args + list(extra), tmpdir=self.tmp)
+        s.store_path = self.store
+        self.servers.append(s)
+        return s
+
+    def ctl(self):
+        return Ctl(self.store, ["--audit.path=%s" % self.audit])
+
+    def audit_lines(self):
+        try:
+            with open(self.audit, encoding="utf-8") as f:
+                return f.read().splitlines(keepends=True)
+        except FileNotFoundError:
+            return []
+
+    def deny(self, srv, n, origin=None):
+        """n unauthenticated denials (4106: unknown originator); returns the originators used."""
+        c = srv.client()
+        used = []
+        for _ in range(n):
+            o = origin or "C" + uniq("intruder")
+            r = c.retrieve(CB, origin=o)
+            self.assertEqual(r.rsc, 4106, r)
+            used.append(o)
+        return used
+
+
+def rewrite_chain(lines, start, edit):
+    """What an attacker with write access to the log file (and not to the store) does: edit the
+    line at index start and recompute every chain field from there on, with everything that can be
+    computed from the file alone (SHA-256 of the line before; HMAC needs a key: a guessed one)."""
+    out = list(lines[:start])
+    guessed = os.urandom(32)
+    prev_line = out[-1] if out else None
+    prev_mac = json.loads(prev_line)["mac"] if prev_line and "mac" in json.loads(prev_line) else None
+    for i, line in enumerate(lines[start:]):
+        body = line.rstrip("\n")
+        if i == 0:
+            body = edit(body)
+        cut = body.index(',"prev":')
+        head = body[:cut]
+        if '"mac":' in body:
+            prev = prev_mac or "0" * 64
+            signed = '%s,"prev":"%s"' % (head, prev)
+            mac = hmac.new(guessed, signed.encode(), hashlib.sha256).hexdigest()
+            new = '%s,"mac":"%s"}\n' % (signed, mac)
+            prev_mac = mac
+        else:
+            prev = hashlib.sha256(prev_line.encode()).hexdigest() if prev_line else "0" * 64
+            new = '%s,"prev":"%s"}\n' % (head, prev)
+        out.append(new)
+        prev_line = new
+    return out
+
+
+class AuditChainTest(StoreCase):
+    def test_finding_14_rewritten_audit_fails_verify(self):
+        srv = self.server().start()
+        self.deny(srv, 4)
+        self.assertTrue(wait_for(lambda: len(self.audit_lines()) >= 4), "no audit lines")
+        srv.stop()
+        ctl = self.ctl()
+        p = ctl.run("audit", "verify")
+        self.assertEqual(p.returncode, 0, "the untouched log must verify: %s %s" % (p.stdout, p.stderr))
+        lines = self.audit_lines()
+        forged = rewrite_chain(lines, 1, lambda b: b.replace('"rsc":4106', '"rsc":2000'))
+        with open(self.audit, "w", encoding="utf-8") as f:
+            f.writelines(forged)
+        p = ctl.run("audit", "verify")
+        self.assertEqual(p.returncode, 1, "a log rewritten from line 2 with a recomputed chain passed verify: %s"
+                         % p.stdout)
+        self.assertIn("line 2", p.stdout)
+
+    def test_finding_14_chain_continues_across_restarts_and_key_stays_in_store(self):
+        srv = self.server().start()
+        self.deny(srv, 2)
+        srv.stop()
+        srv = self.server().start()
+        self.deny(srv, 2)
+        self.assertTrue(wait_for(lambda: len(self.audit_lines()) >= 4))
+        p = self.ctl().run("audit", "verify")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("4 lines", p.stdout)
+        # the key is in the store, never in the log
+        db = sqlite3.connect("file:%s?mode=ro" % self.store, uri=True)
+        key = db.execute("SELECT key FROM audit_key").fetchone()[0]
+        db.close()
+        self.assertEqual(len(key), 32)
+        with open(self.audit, "rb") as f:
+            log = f.read()
+        self.assertNotIn(key, log)
+        self.assertNotIn(key.hex().encode(), log)
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
