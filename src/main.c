@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     int status = 1;
     struct audit *audit = NULL;
     struct store *store = NULL;
+    int store_lock = -1;
     struct cred_store *creds = NULL;
     struct cse cse;
     bool cse_ready = false;
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
     enum { NBINDINGS = sizeof ops / sizeof ops[0] };
     struct binding *running[NBINDINGS] = {0};
 
+    /* one server per store (a second one would split requests between disagreeing caches and
+     * break the audit chain); the files must be private before anything is read from them */
+    if ((store_lock = store_sqlite_lock(cfg.store_path, err, sizeof err)) < 0)
+        goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
     if (store == NULL)
@@ -149,6 +154,8 @@ out:
     if (cse_ready)
         cse_destroy(&cse);
     audit_close(audit);
+    if (store_lock >= 0)
+        close(store_lock);
     log_destroy(&lg);
     config_free(&cfg);
     return status;

@@ -847,3 +847,63 @@ fail:
     sq_close(&s->base);
     return NULL;
 }
+
+int store_sqlite_check_files(const char *path, char *err, size_t errlen)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", ".lock"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= (int)sizeof p) {
+            snprintf(err, errlen, "store.path too long");
+            return -1;
+        }
+        if (fs_check_private(p, "store", err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_sqlite_lock(const char *path, char *err, size_t errlen)
+{
+    char lock[4096];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock) {
+        snprintf(err, errlen, "store.path too long");
+        return -1;
+    }
+    if (store_sqlite_check_files(path, err, errlen) != 0 || fs_make_parent_dirs(path, err, errlen) != 0)
+        return -1;
+    long holder = 0;
+    char why[512];
+    int fd = fs_lock_exclusive(lock, &holder, why, sizeof why);
+    if (fd < 0) {
+        if (holder > 0)
+            snprintf(err, errlen, "store %s is held by another warden (pid %ld, lock %s): one server per store", path,
+                     holder, lock);
+        else
+            snprintf(err, errlen, "store %s: %s", path, why);
+    }
+    return fd;
+}
+
+int store_sqlite_probe(const char *path, int *version, char *err, size_t errlen)
+{
+    struct stat stbuf;
+    if (stat(path, &stbuf) != 0) {
+        snprintf(err, errlen, "no store at %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    *version = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (*version >= 1)
+        rc = 0;
+    else
+        snprintf(err, errlen, "%s is not a Warden store", path);
+    return rc;
+}

@@ -46,6 +46,8 @@ static int usage(void)
 {
     fputs(
         "usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
+        "  init                                 create a new empty store at store.path (commands on a\n"
+        "                                       store never create one; they name the store they open)\n"
         "  psk add KPSAID BINDING [--generate]  key as hex on stdin (or --generate: printed once)\n"
         "                                       BINDING: AE-ID, CSE-ID, several separated by ',', or '-'\n"
         "  psk list                             KPSAID, binding, state (never the key)\n"
@@ -77,9 +79,58 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
     return EXIT_FAIL;
 }
 
+/* The store named by store.path must exist: wardenctl never creates an empty one (a mistyped path
+ * or a missing --config would otherwise provision keys into a store no server reads). Says which
+ * store it works on, on standard error. 0, or -1 after the message. */
+static int require_store(struct ctl *c)
+{
+    char err[512];
+    int version;
+    if (store_sqlite_probe(c->cfg.store_path, &version, err, sizeof err) != 0) {
+        fail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)", err);
+        return -1;
+    }
+    if (store_sqlite_check_files(c->cfg.store_path, err, sizeof err) != 0) {
+        fail("%s", err);
+        return -1;
+    }
+    char real[4096];
+    fprintf(stderr, "wardenctl: store %s\n", realpath(c->cfg.store_path, real) ? real : c->cfg.store_path);
+    return 0;
+}
+
+/* init: a new, empty store (the schema, the credential tables and the audit key), owner-only. */
+static int init_cmd(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage();
+    char err[512];
+    struct stat stbuf;
+    if (stat(c->cfg.store_path, &stbuf) == 0)
+        return fail("%s exists already", c->cfg.store_path);
+    int lock = store_sqlite_lock(c->cfg.store_path, err, sizeof err);
+    if (lock < 0)
+        return fail("%s", err);
+    struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
+    struct cred_store *cs = st ? cred_open(c->cfg.store_path, err, sizeof err) : NULL;
+    unsigned char key[CRED_AUDIT_KEY_LEN];
+    int ret = cs && cred_audit_key(cs, true, key) == CRED_OK ? EXIT_OK : EXIT_FAIL;
+    cred_wipe(key, sizeof key);
+    cred_close(cs);
+    if (st)
+        st->ops->close(st);
+    close(lock);
+    if (ret != EXIT_OK)
+        return fail("cannot create the store %s: %s", c->cfg.store_path, st ? "audit key" : err);
+    fprintf(stderr, "wardenctl: store %s created\n", c->cfg.store_path);
+    return EXIT_OK;
+}
+
 static struct cred_store *open_creds(struct ctl *c)
 {
     char err[512];
+    if (require_store(c) != 0)
+        return NULL;
     struct cred_store *cs = cred_open(c->cfg.store_path, err, sizeof err);
     if (cs == NULL)
         fail("%s", err);
@@ -661,6 +712,10 @@ static int explain_cmd(struct ctl *c)
     char err[512];
     struct log lg;
     log_init(&lg, LOG_ERROR, stderr);
+    if (require_store(c) != 0) {
+        log_destroy(&lg);
+        return EXIT_FAIL;
+    }
     struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
     if (st == NULL) {
         log_destroy(&lg);
@@ -716,7 +771,9 @@ int main(int argc, char **argv)
     c.argc = wargc;
     c.argv = wargv;
     gnutls_global_init();
-    if (strcmp(wargv[0], "psk") == 0)
+    if (strcmp(wargv[0], "init") == 0)
+        ret = init_cmd(&c);
+    else if (strcmp(wargv[0], "psk") == 0)
         ret = psk_cmd(&c);
     else if (strcmp(wargv[0], "cert") == 0)
         ret = cert_cmd(&c);

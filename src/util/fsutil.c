@@ -2,6 +2,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
@@ -84,4 +85,39 @@ int fs_check_private(const char *path, const char *what, char *err, size_t errle
         return -1;
     }
     return 0;
+}
+
+int fs_lock_exclusive(const char *lock_path, long *holder, char *err, size_t errlen)
+{
+    *holder = 0;
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the lock file %s: %s", lock_path, strerror(errno));
+        return -1;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES) {
+            char text[32] = "";
+            ssize_t n = pread(fd, text, sizeof text - 1, 0);
+            if (n > 0) {
+                text[n] = '\0';
+                *holder = strtol(text, NULL, 10);
+            }
+            snprintf(err, errlen, "%s is locked by another process", lock_path);
+        } else {
+            snprintf(err, errlen, "cannot lock %s: %s", lock_path, strerror(e));
+        }
+        close(fd);
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write %s: %s", lock_path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

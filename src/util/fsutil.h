@@ -19,4 +19,11 @@ int fs_create_private_file(const char *path, char *err, size_t errlen);
  * does not exist yet), or -1 with err naming the file, what is wrong and the fix. */
 int fs_check_private(const char *path, const char *what, char *err, size_t errlen);
 
+/* Take an exclusive lock on lock_path (created owner-only if missing) and write this process's pid
+ * into it. The lock is an open-file-description lock (F_OFD_SETLK): it conflicts with every other
+ * open of the file, in this process too, and is released when the returned descriptor is closed or
+ * the process ends (also by kill -9: no stale lock). Returns the descriptor, or -1 with err; when
+ * another holder has it, *holder is the pid written in the file (0 if it has not written it yet). */
+int fs_lock_exclusive(const char *lock_path, long *holder, char *err, size_t errlen);
+
 #endif

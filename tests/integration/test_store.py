@@ -149,5 +149,47 @@ class AuditChainTest(StoreCase):
         srv.stop()
 
 
+class OneServerPerStoreTest(StoreCase):
+    def test_finding_21_second_server_on_same_store_refused(self):
+        first = self.server().start()
+        second = self.server()
+        with self.assertRaises(ServerError):
+            second.start()
+        self.assertNotEqual(second.proc.returncode, 0)
+        out = second.output()
+        self.assertIn("pid %d" % first.proc.pid, out, "the error must name the holder: %s" % out)
+        self.assertIn(self.store, out)
+        # the first server keeps serving alone
+        self.assertEqual(first.client().retrieve(CB).rsc, 2000)
+        # a crash leaves no stale lock: after kill -9 the next server starts
+        first.kill9()
+        third = self.server().start()
+        self.assertEqual(third.client().retrieve(CB).rsc, 2000)
+        third.stop()
+
+    def test_finding_21_wardenctl_next_to_a_running_server(self):
+        srv = self.server().start()
+        ctl = self.ctl()
+        p = ctl.ok("psk", "add", uniq("k") + "@warden.example.com", "-", stdin=os.urandom(32).hex() + "\n")
+        self.assertIn("store %s" % os.path.realpath(self.store), p.stderr, "wardenctl must name its store")
+        ctl.ok("psk", "list")
+        self.assertEqual(srv.client().retrieve(CB).rsc, 2000)
+        srv.stop()
+
+    def test_finding_21_wardenctl_does_not_create_a_store(self):
+        missing = os.path.join(self.tmp, "typo", "warden.db")
+        for cmd in (["psk", "list"], ["psk", "add", "a@warden.example.com", "-"], ["cert", "revoke", "0a"],
+                    ["explain", "Cx", "retrieve", CSE_RN]):
+            p = Ctl(missing).run(*cmd, stdin=os.urandom(32).hex() + "\n")
+            self.assertEqual(p.returncode, 1, "%s on a missing store: %s %s" % (cmd, p.stdout, p.stderr))
+            self.assertIn(missing, p.stderr)
+            self.assertFalse(os.path.exists(missing), "%s created a store" % cmd)
+            self.assertFalse(os.path.exists(os.path.dirname(missing)), "%s created its directory" % cmd)
+        p = Ctl(missing).ok("init")
+        self.assertTrue(os.path.exists(missing))
+        self.assertEqual(Ctl(missing).run("init").returncode, 1, "init over an existing store")
+        Ctl(missing).ok("psk", "list")
+
+
 if __name__ == "__main__":
     main()

@@ -969,6 +969,69 @@ static void test_read_pool(void **state)
     f->st->ops->view_release(f->st, v2);
 }
 
+/* Finding 21: one server per store. The lock is held against a second holder (in this process too:
+ * an open-file-description lock), names the holder's pid, and is free again once released. */
+static void test_finding_21_store_lock_exclusive_names_holder(void **state)
+{
+    struct fx *f = *state;
+    char err[512] = "";
+    int a = store_sqlite_lock(f->path, err, sizeof err);
+    assert_true(a >= 0);
+    assert_int_equal(store_sqlite_lock(f->path, err, sizeof err), -1);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld", (long)getpid());
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, f->path));
+    close(a);
+    int b = store_sqlite_lock(f->path, err, sizeof err);
+    assert_true(b >= 0);
+    close(b);
+}
+
+/* Finding 21: probing a missing store creates nothing; an existing one reports its schema. */
+static void test_finding_21_probe_creates_nothing(void **state)
+{
+    struct fx *f = *state;
+    char err[512], path[300];
+    int version = -1;
+    snprintf(path, sizeof path, "%s/none/w.db", f->dir);
+    assert_int_equal(store_sqlite_probe(path, &version, err, sizeof err), -1);
+    assert_non_null(strstr(err, path));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), -1);
+    snprintf(path, sizeof path, "%s/none", f->dir);
+    assert_int_equal(stat(path, &sb), -1);
+    assert_int_equal(store_sqlite_probe(f->path, &version, err, sizeof err), 0);
+    assert_true(version >= 7);
+}
+
+/* Finding 16: store files open to others, of another user or in a world-writable directory are
+ * refused by name, with the fix. */
+static void test_finding_16_store_files_private(void **state)
+{
+    struct fx *f = *state;
+    char err[512] = "";
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), 0);
+    assert_int_equal(chmod(f->path, 0640), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(f->path, 0600), 0);
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0) {
+        assert_int_equal(chmod(wal, 0604), 0);
+        assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+        assert_non_null(strstr(err, "-wal"));
+        assert_int_equal(chmod(wal, 0600), 0);
+    }
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "world-writable"));
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -992,6 +1055,9 @@ int main(void)
         T(test_concurrent_jobs),
         T(test_close_reopen_persists),
         T(test_read_pool),
+        T(test_finding_21_store_lock_exclusive_names_holder),
+        T(test_finding_21_probe_creates_nothing),
+        T(test_finding_16_store_files_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
