@@ -191,5 +191,42 @@ class OneServerPerStoreTest(StoreCase):
         Ctl(missing).ok("psk", "list")
 
 
+class PrivateFilesTest(StoreCase):
+    def refused(self, srv, words):
+        with self.assertRaises(ServerError):
+            srv.start()
+        self.assertNotEqual(srv.proc.returncode, 0)
+        out = srv.output()
+        for w in words:
+            self.assertIn(w, out)
+
+    def test_finding_16_store_open_to_others_refused(self):
+        srv = self.server().start()
+        self.deny(srv, 1)
+        srv.stop()
+        os.chmod(self.store, 0o644)
+        self.refused(self.server(), [self.store, "chmod 600"])
+        os.chmod(self.store, 0o600)
+        self.server().start().stop()
+
+    def test_finding_16_audit_log_open_to_others_refused(self):
+        srv = self.server().start()
+        self.deny(srv, 1)
+        srv.stop()
+        os.chmod(self.audit, 0o604)
+        self.refused(self.server(), [self.audit, "chmod 600"])
+        os.chmod(self.audit, 0o600)
+        self.server().start().stop()
+
+    def test_finding_16_world_writable_store_directory_refused(self):
+        os.chmod(self.tmp, 0o777)
+        try:
+            self.refused(self.server(audit=False), [self.tmp, "world-writable"])
+            self.assertFalse(os.path.exists(self.store), "a store was created in a world-writable directory")
+        finally:
+            os.chmod(self.tmp, 0o700)
+        self.server(audit=False).start().stop()
+
+
 if __name__ == "__main__":
     main()
