@@ -19,7 +19,11 @@
 #include "util/fsutil.h"
 #include "util/mem.h"
 
-/* Schema migrations, applied in order; PRAGMA user_version records how many have run. */
+/* Schema migrations. PRAGMA user_version N means steps 1..N have run, so step N must be at position
+ * N: a new step is appended with the next number, never inserted (releases 6 and 7 had them out of
+ * order, 1,2,3,4,6,7,5, and an upgrade from release 5 or 6 failed on step 5 again; the sets of steps
+ * behind every released user_version are the same in number order, so number order upgrades each).
+ * tests/fixtures/store/ holds a store of every earlier schema; the upgrade tests start from each. */
 static const char *const migrations[] = {
     /* 1: the resource table. path is unique, which also makes (parent, resourceName) unique. */
     "CREATE TABLE res("
@@ -45,16 +49,6 @@ static const char *const migrations[] = {
      "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);"),
     /* 4: discovery by resource type within a subtree */
     "CREATE INDEX res_ty_path ON res(ty, path);",
-    /* 6: children are listed by (type, creation): res_children_ty serves that, and one index fewer
-     * to maintain makes every insert and delete cheaper */
-    "DROP INDEX res_children;",
-    /* 7: partial indexes: only resources that will expire are in the expiry index, and
-     * contentInstances (dense in path order, found by their container) stay out of the type index;
-     * a typical instance is written to three indexes instead of five */
-    ("DROP INDEX res_expiry;"
-     "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
-     "DROP INDEX res_ty_path;"
-     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
     /* 5: discovery by label: the labels of every resource in an indexed table, kept in step with
      * the documents by triggers (the WHEN clauses skip documents without labels cheaply) */
     ("CREATE TABLE lbl(ri TEXT NOT NULL, label TEXT NOT NULL);"
@@ -73,6 +67,16 @@ static const char *const migrations[] = {
      "CREATE TRIGGER res_lbl_del AFTER DELETE ON res WHEN instr(old.doc, '\"lbl\"') > 0 BEGIN"
      " DELETE FROM lbl WHERE ri = old.ri;"
      " END;"),
+    /* 6: children are listed by (type, creation): res_children_ty serves that, and one index fewer
+     * to maintain makes every insert and delete cheaper */
+    "DROP INDEX res_children;",
+    /* 7: partial indexes: only resources that will expire are in the expiry index, and
+     * contentInstances (dense in path order, found by their container) stay out of the type index;
+     * a typical instance is written to three indexes instead of five */
+    ("DROP INDEX res_expiry;"
+     "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
+     "DROP INDEX res_ty_path;"
+     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"

@@ -22,6 +22,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import CSE_RN, ServerError, WardenServer, main, uniq  # noqa: E402
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "store")
 from tls_helpers import Ctl  # noqa: E402
 
 CB = "/" + CSE_RN
@@ -226,6 +228,47 @@ class PrivateFilesTest(StoreCase):
         finally:
             os.chmod(self.tmp, 0o700)
         self.server(audit=False).start().stop()
+
+
+class SchemaUpgradeTest(StoreCase):
+    """Stores of every earlier schema (tests/fixtures/store, made from each release's own migration
+    steps by make_fixtures.py) are upgraded by the server at start and serve their data."""
+
+    def test_finding_24_upgrade_from_each_earlier_schema(self):
+        versions = sorted(int(f[len("schema-v"):-len(".sql")]) for f in os.listdir(FIXTURES)
+                          if f.startswith("schema-v") and f.endswith(".sql"))
+        self.assertEqual(versions, list(range(1, len(versions) + 1)))
+        for v in versions:
+            with self.subTest(schema=v):
+                if os.path.exists(self.store):
+                    os.unlink(self.store)
+                for side in ("-wal", "-shm"):
+                    if os.path.exists(self.store + side):
+                        os.unlink(self.store + side)
+                fd = os.open(self.store, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+                with open(os.path.join(FIXTURES, "schema-v%d.sql" % v), encoding="utf-8") as f:
+                    db = sqlite3.connect(self.store)
+                    db.executescript(f.read())
+                    db.close()
+                srv = self.server(audit=False)
+                try:
+                    srv.start()
+                except ServerError as e:
+                    self.fail("the server did not start on a store of schema %d: %s" % (v, e))
+                c = srv.client()
+                r = c.retrieve(CB + "/fixae/temp/la", origin="Cfixae")
+                self.assertEqual(r.rsc, 2000, r)
+                self.assertEqual(r.body["m2m:cin"]["con"], "21.5")
+                r = c.request("GET", CB + "?fu=1&lbl=room:1", origin="Cfixae")
+                self.assertEqual(r.rsc, 2000, r)
+                self.assertEqual(r.body.get("m2m:uril"), [CSE_RN + "/fixae/temp"], r.body)
+                r = c.create(CB + "/fixae/temp", 4, {"con": "22"}, origin="Cfixae", root="m2m:cin")
+                self.assertEqual(r.rsc, 2001, r)
+                srv.stop()
+                db = sqlite3.connect(self.store)
+                self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], versions[-1])
+                db.close()
 
 
 if __name__ == "__main__":
