@@ -93,8 +93,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "store %s: cannot read or create the audit key", cfg.store_path);
         goto out;
     }
-    if (cfg.audit_path[0])
-        audit = audit_open(cfg.audit_path, akey, sizeof akey, err, sizeof err);
+    if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, akey, sizeof akey, err, sizeof err)) != NULL)
+        audit_set_aggregation(audit, cfg.audit_window * 1000, (size_t)cfg.audit_aggregate);
     cred_wipe(akey, sizeof akey);
     if (cfg.audit_path[0] && audit == NULL)
         goto out;

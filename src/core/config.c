@@ -42,6 +42,13 @@ static const struct centry table[] = {
      "normal: acknowledged writes survive a process crash; full: also power loss"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
+    /* a client without any credential can cause denials as fast as it can send (7 MB of log in 3.3 s
+     * before): identical ones are counted, not written, within a window */
+    {"audit.window", L(audit_window), "60", 0, 86400, NULL,
+     "seconds during which repeated identical denials from one peer are "
+     "counted instead of written, then summed up in one 'repeated' line; 0 = one line each"},
+    {"audit.aggregate", L(audit_aggregate), "1024", 1, 1048576, NULL,
+     "runs of repeated denials tracked at once (about 400 bytes each); when all are busy the oldest ends early"},
     {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},
     {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},
     {"http.threads", L(http_threads), "0", 0, 256, NULL, "HTTP worker threads (0 = one per CPU)"},

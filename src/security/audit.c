@@ -16,6 +16,22 @@
 #include "util/fsutil.h"
 #include "util/mem.h"
 
+/* One aggregated denial: the first of a run of identical events was written as a line of its own;
+ * the ones after it within the window are only counted here, and one "repeated" line says how many
+ * when the window ends (or the slot is needed, or the log is closed or reopened). Fixed size: the
+ * event itself is known by its SHA-256 and the mac of its first line, never stored. */
+struct agg {
+    bool used;
+    unsigned char id[32];       /* SHA-256 of the event's fields (everything but the time) */
+    char of[AUDIT_MAC_HEX + 1]; /* mac of the line written for the first one */
+    char event[16];             /* the first one's event, peer and reason, for a readable summary */
+    char peer[64];
+    char reason[64];
+    long repeated;      /* identical events since, not written */
+    long long first_ms; /* CLOCK_MONOTONIC of the first one */
+    char first_ts[64], last_ts[64];
+};
+
 struct audit {
     int fd;
     char *path;
@@ -23,6 +39,9 @@ struct audit {
     unsigned char key[AUDIT_KEY_LEN];
     size_t keylen;
     char prev[AUDIT_MAC_HEX + 1]; /* mac of the last line written */
+    long long window_ms;          /* 0: every event is a line */
+    struct agg *agg;
+    size_t nagg;
 };
 
 /* The fixed tail of every line: ,"prev":"<64 hex>","mac":"<64 hex>"}\n */
@@ -148,6 +167,8 @@ static void chain_tail(int fd, char out[AUDIT_MAC_HEX + 1])
     }
 }
 
+static void agg_sweep(struct audit *a, bool force);
+
 /* The one open path (start and reopen): checks, opens and finds where the chain continues. */
 static int open_file(const char *path, int *fd_out, char prev[AUDIT_MAC_HEX + 1], char *err, size_t errlen)
 {
@@ -190,6 +211,7 @@ int audit_reopen(struct audit *a, char *err, size_t errlen)
     char prev[AUDIT_MAC_HEX + 1];
     int rc = open_file(a->path, &fd, prev, err, errlen);
     if (rc == 0) {
+        agg_sweep(a, true); /* the counts of the old file's runs end in the old file */
         close(a->fd);
         a->fd = fd;
         /* a file that is new (rotated away) starts a chain of its own; one that is the same file
@@ -208,18 +230,124 @@ static void field(struct buf *b, const char *name, const char *v)
     buf_json_str(b, v);
 }
 
-void audit_record(struct audit *a, const struct audit_event *ev)
+static void now_ts(char out[64])
 {
-    if (a == NULL)
-        return;
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Chain and write one line whose body (from '{' up to its last field) is in b. Called with the lock
+ * held. One write() per line: lines never interleave, and a crash loses at most the line being
+ * written. */
+static void emit(struct audit *a, struct buf *b)
+{
+    buf_printf(b, PREV_TAG "%s\"", a->prev);
+    char mac[AUDIT_MAC_HEX + 1];
+    audit_mac(a->key, a->keylen, b->p, b->len, mac);
+    buf_printf(b, ",\"mac\":\"%s\"}\n", mac);
+    ssize_t w = write(a->fd, b->p, b->len);
+    if (w == (ssize_t)b->len)
+        memcpy(a->prev, mac, sizeof mac);
+}
+
+/* Close an aggregation slot: its "repeated" line when events were counted. Lock held. */
+static void agg_close(struct audit *a, struct agg *g)
+{
+    if (g->repeated > 0) {
+        struct buf b;
+        buf_init(&b);
+        char ts[64];
+        now_ts(ts);
+        buf_printf(&b, "{\"ts\":\"%s\",\"event\":\"repeated\"", ts);
+        field(&b, "of_event", g->event);
+        field(&b, "peer", g->peer);
+        field(&b, "reason", g->reason[0] ? g->reason : NULL);
+        buf_printf(&b, ",\"of\":\"%s\",\"repeated\":%ld,\"first\":\"%s\",\"last\":\"%s\"", g->of, g->repeated,
+                   g->first_ts, g->last_ts);
+        emit(a, &b);
+        buf_free(&b);
+    }
+    g->used = false;
+}
+
+/* Close the slots whose window has ended (all of them with force). Lock held. */
+static void agg_sweep(struct audit *a, bool force)
+{
+    long long now = mono_ms();
+    for (size_t i = 0; i < a->nagg; i++)
+        if (a->agg[i].used && (force || now - a->agg[i].first_ms >= a->window_ms))
+            agg_close(a, &a->agg[i]);
+}
+
+/* Events that are aggregated: denials (what any client can cause at will, without a credential, as
+ * fast as it can send). Authentication events stay one line each: every refused handshake costs the
+ * client a handshake, and each one matters to someone looking for a guessed key. */
+static bool aggregated(const struct audit_event *ev)
+{
+    return ev->event != NULL && strcmp(ev->event, "deny") == 0;
+}
+
+static void copy_trunc(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+}
+
+void audit_set_aggregation(struct audit *a, long window_ms, size_t slots)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    agg_sweep(a, true);
+    mem_free(a->agg);
+    a->agg = NULL;
+    a->nagg = 0;
+    a->window_ms = window_ms > 0 && slots > 0 ? window_ms : 0;
+    if (a->window_ms > 0) {
+        a->agg = mem_calloc(slots, sizeof *a->agg);
+        a->nagg = slots;
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+void audit_tick(struct audit *a)
+{
+    if (a == NULL || a->window_ms == 0)
+        return;
+    pthread_mutex_lock(&a->lock);
+    agg_sweep(a, false);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void audit_flush(struct audit *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    agg_sweep(a, true);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void audit_record(struct audit *a, const struct audit_event *ev)
+{
+    if (a == NULL)
+        return;
+    char ts[64];
+    now_ts(ts);
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-               tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+    buf_printf(&b, "{\"ts\":\"%s\"", ts);
+    size_t fields_at = b.len;
     field(&b, "event", ev->event);
     field(&b, "originator", ev->originator);
     field(&b, "peer", ev->peer);
@@ -233,15 +361,48 @@ void audit_record(struct audit *a, const struct audit_event *ev)
     field(&b, "credential", ev->credential);
     field(&b, "identity", ev->identity);
     pthread_mutex_lock(&a->lock);
-    buf_printf(&b, PREV_TAG "%s\"", a->prev);
-    char mac[AUDIT_MAC_HEX + 1];
-    audit_mac(a->key, a->keylen, b.p, b.len, mac);
-    buf_printf(&b, ",\"mac\":\"%s\"}\n", mac);
-    /* one write() per line under the lock: lines never interleave, and a crash loses at most the
-     * line being written */
-    ssize_t w = write(a->fd, b.p, b.len);
-    if (w == (ssize_t)b.len)
-        memcpy(a->prev, mac, sizeof mac);
+    struct agg *slot = NULL;
+    if (a->window_ms > 0) {
+        agg_sweep(a, false);
+        if (aggregated(ev)) {
+            unsigned char id[32];
+            gnutls_hash_fast(GNUTLS_DIG_SHA256, b.p + fields_at, b.len - fields_at, id);
+            struct agg *free_slot = NULL, *oldest = NULL;
+            for (size_t i = 0; i < a->nagg; i++) {
+                struct agg *g = &a->agg[i];
+                if (!g->used) {
+                    if (free_slot == NULL)
+                        free_slot = g;
+                } else if (memcmp(g->id, id, sizeof id) == 0) {
+                    g->repeated++; /* the same event again within its window: counted, not written */
+                    memcpy(g->last_ts, ts, sizeof g->last_ts);
+                    pthread_mutex_unlock(&a->lock);
+                    buf_free(&b);
+                    return;
+                } else if (oldest == NULL || g->first_ms < oldest->first_ms) {
+                    oldest = g;
+                }
+            }
+            if (free_slot == NULL) { /* every slot busy: the oldest run ends early (more lines, no loss) */
+                agg_close(a, oldest);
+                free_slot = oldest;
+            }
+            slot = free_slot;
+            memcpy(slot->id, id, sizeof id);
+        }
+    }
+    emit(a, &b);
+    if (slot != NULL) {
+        slot->used = true;
+        memcpy(slot->of, a->prev, sizeof slot->of);
+        copy_trunc(slot->event, sizeof slot->event, ev->event);
+        copy_trunc(slot->peer, sizeof slot->peer, ev->peer);
+        copy_trunc(slot->reason, sizeof slot->reason, ev->reason);
+        slot->repeated = 0;
+        slot->first_ms = mono_ms();
+        memcpy(slot->first_ts, ts, sizeof slot->first_ts);
+        memcpy(slot->last_ts, ts, sizeof slot->last_ts);
+    }
     pthread_mutex_unlock(&a->lock);
     buf_free(&b);
 }
@@ -250,6 +411,8 @@ void audit_close(struct audit *a)
 {
     if (a == NULL)
         return;
+    agg_sweep(a, true);
+    mem_free(a->agg);
     fsync(a->fd);
     close(a->fd);
     pthread_mutex_destroy(&a->lock);

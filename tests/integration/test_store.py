@@ -151,6 +151,43 @@ class AuditChainTest(StoreCase):
         srv.stop()
 
 
+class AuditAggregationTest(StoreCase):
+    def events(self):
+        return [json.loads(l) for l in self.audit_lines()]
+
+    def test_finding_8_repeated_identical_denials_are_one_line_and_a_count(self):
+        srv = self.server().start()  # default audit.window (60 s)
+        self.deny(srv, 300, origin="Cflood")
+        other = self.deny(srv, 1)[0]
+        self.assertTrue(wait_for(lambda: any(e.get("originator") == other for e in self.events())))
+        denies = [e for e in self.events() if e.get("originator") == "Cflood"]
+        self.assertEqual(len(denies), 1, "300 identical denials wrote %d lines" % len(denies))
+        srv.stop()  # the run ends with the log: its count is written
+        rep = [e for e in self.events() if e.get("event") == "repeated"]
+        self.assertEqual(len(rep), 1, rep)
+        self.assertEqual(rep[0]["repeated"], 299)
+        self.assertEqual(rep[0]["of"], denies[0]["mac"])
+        self.assertEqual(rep[0]["peer"], "127.0.0.1")
+        self.assertLess(os.path.getsize(self.audit), 2000)
+        p = self.ctl().run("audit", "verify")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_finding_8_count_written_when_the_window_ends(self):
+        srv = self.server("--audit.window=1").start()
+        self.deny(srv, 20, origin="Cwindow")
+        rep = wait_for(lambda: [e for e in self.events() if e.get("event") == "repeated"], timeout=10)
+        self.assertTrue(rep, "no 'repeated' line after the 1 s window")
+        denies = [e for e in self.events() if e.get("originator") == "Cwindow"]
+        self.assertEqual(sum(r["repeated"] for r in rep) + len(denies), 20)
+        srv.stop()
+
+    def test_finding_8_window_zero_writes_every_denial(self):
+        srv = self.server("--audit.window=0").start()
+        self.deny(srv, 5, origin="Cevery")
+        self.assertTrue(wait_for(lambda: len([e for e in self.events() if e.get("originator") == "Cevery"]) == 5))
+        srv.stop()
+
+
 class OneServerPerStoreTest(StoreCase):
     def test_finding_21_second_server_on_same_store_refused(self):
         first = self.server().start()

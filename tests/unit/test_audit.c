@@ -264,6 +264,125 @@ static void test_finding_16_audit_file_open_to_others_refused(void **state)
     audit_close(a);
 }
 
+static int count_lines(const char *path, const char *needle, long *repeated_sum)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    int n = 0;
+    if (repeated_sum)
+        *repeated_sum = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (needle == NULL || strstr(line, needle))
+            n++;
+        const char *r = strstr(line, "\"repeated\":");
+        if (repeated_sum && r && strstr(line, "\"event\":\"repeated\""))
+            *repeated_sum += strtol(r + 11, NULL, 10);
+    }
+    fclose(f);
+    return n;
+}
+
+static void deny_from(struct audit *a, const char *originator, const char *peer)
+{
+    struct audit_event ev = {.event = "deny",
+                             .originator = originator,
+                             .peer = peer,
+                             .binding = "http",
+                             .op = "retrieve",
+                             .target = "cse-in",
+                             .rsc = 4106,
+                             .reason = "originator-unknown"};
+    audit_record(a, &ev);
+}
+
+/* Finding 8: identical denials from one peer within the window are one line and one count; other
+ * peers, other originators and successes are lines of their own; the chain stays intact. */
+static void test_finding_8_identical_denials_aggregated(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_set_aggregation(a, 60000, 16);
+    for (int i = 0; i < 1000; i++)
+        deny_from(a, "Cflood", "192.0.2.1");
+    deny_from(a, "Cflood", "192.0.2.2"); /* another peer */
+    deny_from(a, "Cother", "192.0.2.1"); /* another originator */
+    record(a, "authn-ok", NULL);         /* successes are never aggregated */
+    record(a, "authn-ok", NULL);
+    assert_int_equal(count_lines(e->path, NULL, NULL), 5);
+    audit_flush(a); /* the window ends: one "repeated" line for the run of 1000 */
+    long sum;
+    assert_int_equal(count_lines(e->path, "\"event\":\"repeated\"", &sum), 1);
+    assert_int_equal(sum, 999);
+    deny_from(a, "Cflood", "192.0.2.1"); /* a new window starts with a line again */
+    audit_close(a);
+    assert_int_equal(count_lines(e->path, NULL, NULL), 7);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+
+    /* the summary names the line it counts (its mac), the peer and the reason */
+    FILE *f = fopen(e->path, "r");
+    char line[2048], first_mac[AUDIT_MAC_HEX + 1] = "";
+    while (fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        assert_non_null(o);
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        if (first_mac[0] == '\0' && strcmp(ev, "deny") == 0)
+            snprintf(first_mac, sizeof first_mac, "%s", json_string_value(json_object_get(o, "mac")));
+        if (strcmp(ev, "repeated") == 0) {
+            assert_string_equal(json_string_value(json_object_get(o, "of")), first_mac);
+            assert_string_equal(json_string_value(json_object_get(o, "peer")), "192.0.2.1");
+            assert_string_equal(json_string_value(json_object_get(o, "reason")), "originator-unknown");
+            assert_int_equal(json_integer_value(json_object_get(o, "repeated")), 999);
+        }
+        json_decref(o);
+    }
+    fclose(f);
+}
+
+/* Fixed memory: with 4 slots and 10 peers flooding in turn, runs end early (more lines), but every
+ * event is either a line or counted in a "repeated" line. */
+static void test_finding_8_bounded_slots_lose_no_count(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_set_aggregation(a, 60000, 4);
+    int total = 0;
+    for (int round = 0; round < 50; round++)
+        for (int p = 0; p < 10; p++) {
+            char peer[32];
+            snprintf(peer, sizeof peer, "198.51.100.%d", p);
+            for (int k = 0; k < 3; k++, total++)
+                deny_from(a, "Cflood", peer);
+        }
+    audit_close(a);
+    long sum;
+    int repeated_lines = count_lines(e->path, "\"event\":\"repeated\"", &sum);
+    int deny_lines = count_lines(e->path, "\"event\":\"deny\"", NULL);
+    assert_int_equal(deny_lines + sum, total);
+    assert_true(repeated_lines <= deny_lines);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+}
+
+/* With window 0 (audit_open's default) every event is a line. */
+static void test_aggregation_off_writes_every_line(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    for (int i = 0; i < 5; i++)
+        deny_from(a, "Cflood", "192.0.2.1");
+    audit_close(a);
+    assert_int_equal(count_lines(e->path, NULL, NULL), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +392,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_line_stays_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_16_audit_file_open_to_others_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_8_identical_denials_aggregated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_8_bounded_slots_lose_no_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregation_off_writes_every_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
