@@ -94,7 +94,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, akey, sizeof akey, err, sizeof err)) != NULL)
-        audit_set_aggregation(audit, cfg.audit_window * 1000, (size_t)cfg.audit_aggregate);
+        audit_set_aggregation(audit, cfg.audit_window * 1000, (size_t)cfg.audit_aggregate, cfg.audit_peer_lines);
     cred_wipe(akey, sizeof akey);
     if (cfg.audit_path[0] && audit == NULL)
         goto out;

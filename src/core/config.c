@@ -49,6 +49,9 @@ static const struct centry table[] = {
      "counted instead of written, then summed up in one 'repeated' line; 0 = one line each"},
     {"audit.aggregate", L(audit_aggregate), "1024", 1, 1048576, NULL,
      "runs of repeated denials tracked at once (about 400 bytes each); when all are busy the oldest ends early"},
+    {"audit.peer_lines", L(audit_peer_lines), "1000", 0, 1000000, NULL,
+     "denial lines written per peer address and audit.window (different denials too); beyond, they are counted "
+     "in one 'suppressed' line; 0 = no bound"},
     {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},
     {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},
     {"http.threads", L(http_threads), "0", 0, 256, NULL, "HTTP worker threads (0 = one per CPU)"},

@@ -16,18 +16,23 @@
 #include "util/fsutil.h"
 #include "util/mem.h"
 
-/* One aggregated denial: the first of a run of identical events was written as a line of its own;
- * the ones after it within the window are only counted here, and one "repeated" line says how many
- * when the window ends (or the slot is needed, or the log is closed or reopened). Fixed size: the
- * event itself is known by its SHA-256 and the mac of its first line, never stored. */
+/* One run of aggregated denials, of one of two kinds:
+ * - identical: the first of a run of identical denials was written as a line of its own; the ones
+ *   after it within the window are only counted, and one "repeated" line says how many when the
+ *   window ends (or the slot is needed, or the log is closed or reopened);
+ * - per peer: the denial lines written for one peer address in the window; beyond peer_lines, its
+ *   denials (identical or not) are only counted, and one "suppressed" line says how many.
+ * Fixed size: an event is known by its SHA-256 and the mac of its first line, never stored. */
 struct agg {
     bool used;
-    unsigned char id[32];       /* SHA-256 of the event's fields (everything but the time) */
+    bool per_peer;
+    unsigned char id[32];       /* SHA-256 of the event's fields (everything but the time), or of the peer */
     char of[AUDIT_MAC_HEX + 1]; /* mac of the line written for the first one */
     char event[16];             /* the first one's event, peer and reason, for a readable summary */
     char peer[64];
     char reason[64];
-    long repeated;      /* identical events since, not written */
+    long lines;         /* per peer: denial lines written in the window */
+    long repeated;      /* events since, not written */
     long long first_ms; /* CLOCK_MONOTONIC of the first one */
     char first_ts[64], last_ts[64];
 };
@@ -40,6 +45,7 @@ struct audit {
     size_t keylen;
     char prev[AUDIT_MAC_HEX + 1]; /* mac of the last line written */
     long long window_ms;          /* 0: every event is a line */
+    long peer_lines;              /* denial lines per peer and window; 0: no bound */
     struct agg *agg;
     size_t nagg;
 };
@@ -261,7 +267,8 @@ static void emit(struct audit *a, struct buf *b)
         memcpy(a->prev, mac, sizeof mac);
 }
 
-/* Close an aggregation slot: its "repeated" line when events were counted. Lock held. */
+/* Close an aggregation slot: its "repeated" or "suppressed" line when events were counted. Lock
+ * held. */
 static void agg_close(struct audit *a, struct agg *g)
 {
     if (g->repeated > 0) {
@@ -269,12 +276,16 @@ static void agg_close(struct audit *a, struct agg *g)
         buf_init(&b);
         char ts[64];
         now_ts(ts);
-        buf_printf(&b, "{\"ts\":\"%s\",\"event\":\"repeated\"", ts);
+        buf_printf(&b, "{\"ts\":\"%s\",\"event\":\"%s\"", ts, g->per_peer ? "suppressed" : "repeated");
         field(&b, "of_event", g->event);
         field(&b, "peer", g->peer);
-        field(&b, "reason", g->reason[0] ? g->reason : NULL);
-        buf_printf(&b, ",\"of\":\"%s\",\"repeated\":%ld,\"first\":\"%s\",\"last\":\"%s\"", g->of, g->repeated,
-                   g->first_ts, g->last_ts);
+        if (g->per_peer) {
+            buf_printf(&b, ",\"written\":%ld,\"suppressed\":%ld", g->lines, g->repeated);
+        } else {
+            field(&b, "reason", g->reason[0] ? g->reason : NULL);
+            buf_printf(&b, ",\"of\":\"%s\",\"repeated\":%ld", g->of, g->repeated);
+        }
+        buf_printf(&b, ",\"first\":\"%s\",\"last\":\"%s\"", g->first_ts, g->last_ts);
         emit(a, &b);
         buf_free(&b);
     }
@@ -303,7 +314,53 @@ static void copy_trunc(char *dst, size_t len, const char *src)
     snprintf(dst, len, "%s", src ? src : "");
 }
 
-void audit_set_aggregation(struct audit *a, long window_ms, size_t slots)
+/* The running slot of this kind with this id, or NULL. Lock held. */
+static struct agg *agg_find(struct audit *a, const unsigned char id[32], bool per_peer)
+{
+    for (size_t i = 0; i < a->nagg; i++) {
+        struct agg *g = &a->agg[i];
+        if (g->used && g->per_peer == per_peer && memcmp(g->id, id, 32) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+/* A slot for a new run: a free one, or else the oldest identical run ended early, or else the oldest
+ * per-peer run (its line written: more lines, never a lost count). Per-peer runs go last: ending one
+ * early would give its peer a fresh budget. Lock held. */
+static struct agg *agg_take(struct audit *a)
+{
+    struct agg *oldest = NULL;
+    for (size_t i = 0; i < a->nagg; i++) {
+        struct agg *g = &a->agg[i];
+        if (!g->used)
+            return g;
+        if (oldest == NULL || (oldest->per_peer && !g->per_peer) ||
+            (oldest->per_peer == g->per_peer && g->first_ms < oldest->first_ms))
+            oldest = g;
+    }
+    agg_close(a, oldest);
+    return oldest;
+}
+
+static void agg_start(struct agg *g, const unsigned char id[32], bool per_peer, const struct audit_event *ev,
+                      const char *ts, const char *of)
+{
+    memmove(g->id, id, 32);
+    g->used = true;
+    g->per_peer = per_peer;
+    copy_trunc(g->of, sizeof g->of, of);
+    copy_trunc(g->event, sizeof g->event, ev->event);
+    copy_trunc(g->peer, sizeof g->peer, ev->peer);
+    copy_trunc(g->reason, sizeof g->reason, ev->reason);
+    g->lines = 1;
+    g->repeated = 0;
+    g->first_ms = mono_ms();
+    copy_trunc(g->first_ts, sizeof g->first_ts, ts);
+    copy_trunc(g->last_ts, sizeof g->last_ts, ts);
+}
+
+void audit_set_aggregation(struct audit *a, long window_ms, size_t slots, long peer_lines)
 {
     if (a == NULL)
         return;
@@ -313,6 +370,7 @@ void audit_set_aggregation(struct audit *a, long window_ms, size_t slots)
     a->agg = NULL;
     a->nagg = 0;
     a->window_ms = window_ms > 0 && slots > 0 ? window_ms : 0;
+    a->peer_lines = peer_lines > 0 ? peer_lines : 0;
     if (a->window_ms > 0) {
         a->agg = mem_calloc(slots, sizeof *a->agg);
         a->nagg = slots;
@@ -365,44 +423,36 @@ void audit_record(struct audit *a, const struct audit_event *ev)
     if (a->window_ms > 0) {
         agg_sweep(a, false);
         if (aggregated(ev)) {
-            unsigned char id[32];
+            unsigned char id[32], pid[32];
             gnutls_hash_fast(GNUTLS_DIG_SHA256, b.p + fields_at, b.len - fields_at, id);
-            struct agg *free_slot = NULL, *oldest = NULL;
-            for (size_t i = 0; i < a->nagg; i++) {
-                struct agg *g = &a->agg[i];
-                if (!g->used) {
-                    if (free_slot == NULL)
-                        free_slot = g;
-                } else if (memcmp(g->id, id, sizeof id) == 0) {
-                    g->repeated++; /* the same event again within its window: counted, not written */
-                    memcpy(g->last_ts, ts, sizeof g->last_ts);
-                    pthread_mutex_unlock(&a->lock);
-                    buf_free(&b);
-                    return;
-                } else if (oldest == NULL || g->first_ms < oldest->first_ms) {
-                    oldest = g;
+            struct agg *g = agg_find(a, id, false);
+            if (g != NULL) { /* the same denial again within its window: counted, not written */
+                g->repeated++;
+                memcpy(g->last_ts, ts, sizeof g->last_ts);
+                goto done;
+            }
+            if (a->peer_lines > 0) {
+                const char *peer = ev->peer ? ev->peer : "";
+                gnutls_hash_fast(GNUTLS_DIG_SHA256, peer, strlen(peer), pid);
+                struct agg *p = agg_find(a, pid, true);
+                if (p != NULL && p->lines >= a->peer_lines) { /* this peer's lines for the window are used up */
+                    p->repeated++;
+                    memcpy(p->last_ts, ts, sizeof p->last_ts);
+                    goto done;
                 }
+                if (p != NULL)
+                    p->lines++;
+                else
+                    agg_start(agg_take(a), pid, true, ev, ts, NULL);
             }
-            if (free_slot == NULL) { /* every slot busy: the oldest run ends early (more lines, no loss) */
-                agg_close(a, oldest);
-                free_slot = oldest;
-            }
-            slot = free_slot;
+            slot = agg_take(a);
             memcpy(slot->id, id, sizeof id);
         }
     }
     emit(a, &b);
-    if (slot != NULL) {
-        slot->used = true;
-        memcpy(slot->of, a->prev, sizeof slot->of);
-        copy_trunc(slot->event, sizeof slot->event, ev->event);
-        copy_trunc(slot->peer, sizeof slot->peer, ev->peer);
-        copy_trunc(slot->reason, sizeof slot->reason, ev->reason);
-        slot->repeated = 0;
-        slot->first_ms = mono_ms();
-        memcpy(slot->first_ts, ts, sizeof slot->first_ts);
-        memcpy(slot->last_ts, ts, sizeof slot->last_ts);
-    }
+    if (slot != NULL)
+        agg_start(slot, slot->id, false, ev, ts, a->prev);
+done:
     pthread_mutex_unlock(&a->lock);
     buf_free(&b);
 }

@@ -57,15 +57,20 @@ struct audit *audit_open(const char *path, const unsigned char *key, size_t keyl
 int audit_reopen(struct audit *a, char *err, size_t errlen);
 void audit_record(struct audit *a, const struct audit_event *ev);
 
-/* Aggregation of repeated identical events (finding 8: a client can cause denials as fast as it can
- * send). With window_ms > 0, a "deny" event identical to one written in the last
- * window_ms (every field the same but the time: same peer, originator, target, reason ...) is not
- * written but counted; when that window ends, one line {"event":"repeated","of":<mac of the first
- * line>,"repeated":N,"first":..,"last":..} (with the first one's event, peer and reason) says how
- * many. At most slots runs are tracked (fixed memory, about 400 bytes each); when all are busy the
- * oldest run ends early: more lines, never a lost count. window_ms 0 (the default of audit_open):
- * every event is a line. */
-void audit_set_aggregation(struct audit *a, long window_ms, size_t slots);
+/* Aggregation of denials (finding 8: any client can cause denials as fast as it can send). With
+ * window_ms > 0:
+ * - a "deny" event identical to one written in the last window_ms (every field the same but the
+ *   time: same peer, originator, target, reason ...) is not written but counted; when that window
+ *   ends, one line {"event":"repeated","of":<mac of the first line>,"repeated":N,"first":..,"last":..}
+ *   (with the first one's event, peer and reason) says how many;
+ * - with peer_lines > 0, at most peer_lines denial lines are written per peer address and window
+ *   (so varying the originator or target does not lift the bound); the peer's further denials are
+ *   counted, and one line {"event":"suppressed","peer":..,"written":L,"suppressed":N,...} says how
+ *   many when the window ends.
+ * At most slots runs are tracked (fixed memory, about 400 bytes each); when all are busy the oldest
+ * run ends early with its line: more lines, never a lost count. window_ms 0 (the default of
+ * audit_open): every event is a line. Authentication events are never aggregated. */
+void audit_set_aggregation(struct audit *a, long window_ms, size_t slots, long peer_lines);
 /* End the runs whose window is over (their "repeated" lines): call about once a second. */
 void audit_tick(struct audit *a);
 /* End every run now (audit_close and audit_reopen do it too). */

@@ -181,6 +181,19 @@ class AuditAggregationTest(StoreCase):
         self.assertEqual(sum(r["repeated"] for r in rep) + len(denies), 20)
         srv.stop()
 
+    def test_finding_8_varied_originators_bounded_per_peer(self):
+        srv = self.server("--audit.peer_lines=20").start()
+        self.deny(srv, 100)  # each from another originator: no two identical
+        self.assertTrue(wait_for(lambda: len([e for e in self.events() if e.get("event") == "deny"]) >= 20))
+        srv.stop()
+        denies = [e for e in self.events() if e.get("event") == "deny"]
+        sup = [e for e in self.events() if e.get("event") == "suppressed"]
+        self.assertEqual(len(denies), 20, "100 denials from one peer wrote %d lines" % len(denies))
+        self.assertEqual(len(sup), 1, sup)
+        self.assertEqual((sup[0]["peer"], sup[0]["written"], sup[0]["suppressed"]), ("127.0.0.1", 20, 80))
+        p = self.ctl().run("audit", "verify")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_finding_8_window_zero_writes_every_denial(self):
         srv = self.server("--audit.window=0").start()
         self.deny(srv, 5, origin="Cevery")

@@ -304,7 +304,7 @@ static void test_finding_8_identical_denials_aggregated(void **state)
     char err[256];
     struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
     assert_non_null(a);
-    audit_set_aggregation(a, 60000, 16);
+    audit_set_aggregation(a, 60000, 16, 0);
     for (int i = 0; i < 1000; i++)
         deny_from(a, "Cflood", "192.0.2.1");
     deny_from(a, "Cflood", "192.0.2.2"); /* another peer */
@@ -351,7 +351,7 @@ static void test_finding_8_bounded_slots_lose_no_count(void **state)
     char err[256];
     struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
     assert_non_null(a);
-    audit_set_aggregation(a, 60000, 4);
+    audit_set_aggregation(a, 60000, 4, 0);
     int total = 0;
     for (int round = 0; round < 50; round++)
         for (int p = 0; p < 10; p++) {
@@ -366,6 +366,77 @@ static void test_finding_8_bounded_slots_lose_no_count(void **state)
     int deny_lines = count_lines(e->path, "\"event\":\"deny\"", NULL);
     assert_int_equal(deny_lines + sum, total);
     assert_true(repeated_lines <= deny_lines);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+}
+
+static long sum_field(const char *path, const char *event, const char *name)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    long sum = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        assert_non_null(o);
+        if (strcmp(json_string_value(json_object_get(o, "event")), event) == 0)
+            sum += name ? (long)json_integer_value(json_object_get(o, name)) : 1;
+        json_decref(o);
+    }
+    fclose(f);
+    return sum;
+}
+
+/* Finding 8: varying the originator does not lift the bound: at most peer_lines denial lines per
+ * peer and window, the rest counted in one "suppressed" line; other peers keep their own budget. */
+static void test_finding_8_per_peer_line_budget(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_set_aggregation(a, 60000, 64, 10);
+    for (int i = 0; i < 100; i++) {
+        char o[32];
+        snprintf(o, sizeof o, "Cvary%d", i);
+        deny_from(a, o, "192.0.2.9");
+    }
+    for (int i = 0; i < 5; i++)
+        deny_from(a, "Cvary3", "192.0.2.9"); /* identical to a written one: counted in its run */
+    deny_from(a, "Cquiet", "192.0.2.10");    /* another peer */
+    assert_int_equal(count_lines(e->path, NULL, NULL), 11);
+    audit_close(a);
+    assert_int_equal(sum_field(e->path, "deny", NULL), 11);
+    assert_int_equal(sum_field(e->path, "suppressed", NULL), 1);
+    assert_int_equal(sum_field(e->path, "suppressed", "suppressed"), 90);
+    assert_int_equal(sum_field(e->path, "suppressed", "written"), 10);
+    assert_int_equal(sum_field(e->path, "repeated", "repeated"), 5);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+}
+
+/* With few slots, per-peer and identical runs together still account for every denial. */
+static void test_finding_8_every_denial_accounted(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_set_aggregation(a, 60000, 5, 3);
+    int total = 0;
+    for (int round = 0; round < 40; round++)
+        for (int p = 0; p < 7; p++) {
+            char peer[32], o[32];
+            snprintf(peer, sizeof peer, "198.51.100.%d", p);
+            snprintf(o, sizeof o, "C%d", round % 4);
+            deny_from(a, o, peer);
+            total++;
+        }
+    audit_close(a);
+    long accounted = sum_field(e->path, "deny", NULL) + sum_field(e->path, "repeated", "repeated") +
+                     sum_field(e->path, "suppressed", "suppressed");
+    assert_int_equal(accounted, total);
     long lines;
     assert_int_equal(verify(e->path, KEY, &lines), 0);
 }
@@ -395,6 +466,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_finding_8_identical_denials_aggregated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_8_bounded_slots_lose_no_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregation_off_writes_every_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_8_per_peer_line_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_8_every_denial_accounted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
