@@ -159,9 +159,11 @@ static void chain_tail(int fd, char out[AUDIT_MAC_HEX + 1])
     if (n <= 0)
         return;
     if (buf[n - 1] != '\n') {
-        if (write(fd, "\n", 1) != 1)
-            return;
-        return; /* the torn line breaks the chain anyway: a new one starts after it */
+        /* a torn line breaks the chain anyway: a new chain starts after it (on a failed write the
+         * next line joins the torn one, which verify reports the same way) */
+        ssize_t w = write(fd, "\n", 1);
+        (void)w;
+        return;
     }
     ssize_t i = n - 1;
     while (i > 0 && buf[i - 1] != '\n')
@@ -215,9 +217,9 @@ int audit_reopen(struct audit *a, char *err, size_t errlen)
     pthread_mutex_lock(&a->lock);
     int fd;
     char prev[AUDIT_MAC_HEX + 1];
+    agg_sweep(a, true); /* the runs' counts end in the old file, before its tail is read */
     int rc = open_file(a->path, &fd, prev, err, errlen);
     if (rc == 0) {
-        agg_sweep(a, true); /* the counts of the old file's runs end in the old file */
         close(a->fd);
         a->fd = fd;
         /* a file that is new (rotated away) starts a chain of its own; one that is the same file

@@ -441,6 +441,26 @@ static void test_finding_8_every_denial_accounted(void **state)
     assert_int_equal(verify(e->path, KEY, &lines), 0);
 }
 
+/* A reopen of the same file (nothing rotated) with runs still counting: their lines go first, and
+ * the chain goes on from them. */
+static void test_reopen_same_file_with_runs_pending(void **state)
+{
+    struct env *e = *state;
+    char err[256];
+    struct audit *a = audit_open(e->path, KEY, sizeof KEY, err, sizeof err);
+    assert_non_null(a);
+    audit_set_aggregation(a, 60000, 8, 0);
+    for (int i = 0; i < 10; i++)
+        deny_from(a, "Crun", "192.0.2.1");
+    assert_int_equal(audit_reopen(a, err, sizeof err), 0);
+    deny_from(a, "Cafter", "192.0.2.1");
+    audit_close(a);
+    long lines;
+    assert_int_equal(verify(e->path, KEY, &lines), 0);
+    assert_int_equal(lines, 3);
+    assert_int_equal(sum_field(e->path, "repeated", "repeated"), 9);
+}
+
 /* With window 0 (audit_open's default) every event is a line. */
 static void test_aggregation_off_writes_every_line(void **state)
 {
@@ -468,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aggregation_off_writes_every_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_8_per_peer_line_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_8_every_denial_accounted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_same_file_with_runs_pending, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
