@@ -750,6 +750,11 @@ static void test_finding_12_default_deny_special_purpose_and_embedded_v4(void **
         if (!notify_uri_allowed(n, uri, reason, sizeof reason))
             fail_msg("%s refused by the default notify.deny: %s", uri, reason);
     }
+    /* the check coap:// targets and DAS addresses use (notify_host_allowed) is the same */
+    assert_false(notify_host_allowed(n, "64:ff9b::7f00:1"));
+    assert_false(notify_host_allowed(n, "[2002:a00:1::1]"));
+    assert_false(notify_host_allowed(n, "198.18.0.1"));
+    assert_true(notify_host_allowed(n, "[64:ff9b::808:808]"));
     notifier_stop(n, 0);
 
     /* an allowed IPv4 address is allowed in its embedded forms too */
