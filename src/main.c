@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     int status = 1;
     struct audit *audit = NULL;
     struct store *store = NULL;
+    int store_lock = -1;
     struct cred_store *creds = NULL;
     struct cse cse;
     bool cse_ready = false;
@@ -75,7 +76,9 @@ int main(int argc, char **argv)
     enum { NBINDINGS = sizeof ops / sizeof ops[0] };
     struct binding *running[NBINDINGS] = {0};
 
-    if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
+    /* one server per store (a second one would split requests between disagreeing caches and
+     * break the audit chain); the files must be private before anything is read from them */
+    if ((store_lock = store_sqlite_lock(cfg.store_path, err, sizeof err)) < 0)
         goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     /* every request holds at most one read connection at a time, so any pool size is safe: a
@@ -86,6 +89,17 @@ int main(int argc, char **argv)
         goto out;
     /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */
     if ((creds = cred_open(cfg.store_path, err, sizeof err)) == NULL || cred_watch_start(creds, 250) != 0)
+        goto out;
+    /* the audit chain's key is made with the store and lives in it, never in the log (audit.h) */
+    unsigned char akey[CRED_AUDIT_KEY_LEN];
+    if (cred_audit_key(creds, true, akey) != CRED_OK) {
+        snprintf(err, sizeof err, "store %s: cannot read or create the audit key", cfg.store_path);
+        goto out;
+    }
+    if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, akey, sizeof akey, err, sizeof err)) != NULL)
+        audit_set_aggregation(audit, cfg.audit_window * 1000, (size_t)cfg.audit_aggregate, cfg.audit_peer_lines);
+    cred_wipe(akey, sizeof akey);
+    if (cfg.audit_path[0] && audit == NULL)
         goto out;
     if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
         goto out;
@@ -143,6 +157,8 @@ out:
     if (cse_ready)
         cse_destroy(&cse);
     audit_close(audit);
+    if (store_lock >= 0)
+        close(store_lock);
     log_destroy(&lg);
     config_free(&cfg);
     return status;

@@ -44,6 +44,16 @@ static const struct centry table[] = {
      "read connections in the pool (0 = http.threads + 2); a request waits for one when all are busy"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
+    /* a client without any credential can cause denials as fast as it can send (7 MB of log in 3.3 s
+     * before): identical ones are counted, not written, within a window */
+    {"audit.window", L(audit_window), "60", 0, 86400, NULL,
+     "seconds during which repeated identical denials from one peer are "
+     "counted instead of written, then summed up in one 'repeated' line; 0 = one line each"},
+    {"audit.aggregate", L(audit_aggregate), "1024", 1, 1048576, NULL,
+     "runs of repeated denials tracked at once (about 400 bytes each); when all are busy the oldest ends early"},
+    {"audit.peer_lines", L(audit_peer_lines), "1000", 0, 1000000, NULL,
+     "denial lines written per peer address and audit.window (different denials too); beyond, they are counted "
+     "in one 'suppressed' line; 0 = no bound"},
     {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},
     {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},
     {"http.threads", L(http_threads), "0", 0, 256, NULL, "HTTP worker threads (0 = one per CPU)"},
@@ -85,10 +95,20 @@ static const struct centry table[] = {
      "compiled access control policies kept in memory (slots)"},
     {"notify.allow", S(notify_allow), "", 0, 0, NULL,
      "comma-separated CIDR blocks notifications may reach although notify.deny lists them"},
+    /* The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, 2025; RFC 6890), plus
+     * multicast and the deprecated site-local block. Not listed, because the policy judges them by
+     * the IPv4 address they carry (notify_http.c embedded_v4): IPv4-mapped ::ffff:0:0/96,
+     * IPv4-compatible ::/96, NAT64 64:ff9b::/96 and 6to4 2002::/16. */
     {"notify.deny", S(notify_deny),
-     "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,100.64.0.0/10,0.0.0.0/8,::1/128,fc00::/7,"
-     "fe80::/10",
-     0, 0, NULL, "comma-separated CIDR blocks notifications must not reach (internal networks by default)"},
+     "0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,172.16.0.0/12,192.0.0.0/24,192.0.2.0/24,"
+     "192.31.196.0/24,192.52.193.0/24,192.88.99.0/24,192.168.0.0/16,192.175.48.0/24,198.18.0.0/15,198.51.100.0/24,"
+     "203.0.113.0/24,240.0.0.0/4,255.255.255.255/32,224.0.0.0/4,"
+     "::1/128,::/128,64:ff9b:1::/48,100::/64,100:0:0:1::/64,2001::/23,2001::/32,2001:1::1/128,2001:1::2/128,"
+     "2001:1::3/128,2001:2::/48,2001:3::/32,2001:4:112::/48,2001:10::/28,2001:20::/28,2001:30::/28,2001:db8::/32,"
+     "2620:4f:8000::/48,3fff::/20,5f00::/16,fc00::/7,fe80::/10,fec0::/10,ff00::/8",
+     0, 0, NULL,
+     "comma-separated CIDR blocks notifications and DAS consultations must not reach (default: every IANA "
+     "special-purpose block, IPv4 and IPv6, and multicast; addresses carrying an IPv4 address are judged by it too)"},
     {"notify.timeout", L(notify_timeout), "5000", 100, 600000, NULL, "milliseconds per notification attempt"},
     {"notify.attempts", L(notify_attempts), "3", 1, 20, NULL, "attempts per notification"},
     {"notify.backoff", L(notify_backoff), "1000", 10, 600000, NULL, "milliseconds before the first retry"},

@@ -24,6 +24,9 @@ struct cse_config {
     /* [log], [audit] */
     char *log_level;
     char *audit_path;
+    long audit_window;     /* seconds a run of identical denials from one peer is one line + a count; 0 off */
+    long audit_aggregate;  /* runs tracked at once (fixed memory) */
+    long audit_peer_lines; /* denial lines per peer and window; 0 = no bound */
     /* [http] */
     char *http_address;
     long http_port;

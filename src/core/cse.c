@@ -351,13 +351,17 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     return b.ok ? 0 : -1;
 }
 
-/* Split a comma-separated list in place; returns the count (at most max). */
+/* Split a comma-separated list in place; returns the count, or max + 1 when there are more items
+ * than max (never drop entries silently: a deny entry dropped is an address let through). */
 static size_t split_list(char *s, const char **out, size_t max)
 {
     size_t n = 0;
     char *save = NULL;
-    for (char *t = strtok_r(s, ", ", &save); t && n < max; t = strtok_r(NULL, ", ", &save))
+    for (char *t = strtok_r(s, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (n == max)
+            return max + 1;
         out[n++] = t;
+    }
     return n;
 }
 
@@ -383,6 +387,13 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         .secure = cse->secure,
         .allow_plain_http = cfg->notify_plain_http != 0,
     };
+    if (nc.nallow > LIMIT_LIST_ITEMS || nc.ndeny > LIMIT_LIST_ITEMS) {
+        snprintf(err, errlen, "notify.%s: more than %d entries", nc.nallow > LIMIT_LIST_ITEMS ? "allow" : "deny",
+                 LIMIT_LIST_ITEMS);
+        mem_free(allow);
+        mem_free(deny);
+        return -1;
+    }
     cse->notifier = notifier_start(&nc, cse->log, err, errlen);
     mem_free(allow);
     mem_free(deny);

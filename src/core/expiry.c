@@ -6,6 +6,7 @@
 
 #include "core_int.h"
 #include "rsc.h"
+#include "security/audit.h"
 #include "util/mem.h"
 
 struct sweep {
@@ -75,6 +76,7 @@ static void *expiry_main(void *arg)
         }
         pthread_mutex_unlock(&cse->expiry_lock);
         batcher_tick(cse, clock_now_us(&cse->clock) / 1000); /* batchNotify durations */
+        audit_tick(cse->audit);                              /* runs of repeated denials that ended */
         pthread_mutex_lock(&cse->expiry_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

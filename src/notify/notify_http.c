@@ -282,9 +282,41 @@ static bool cidr_any(const struct cidr *list, size_t n, const unsigned char a[16
     return false;
 }
 
+/* The IPv4 address an IPv6 address carries where the packet goes to (or through) that IPv4 host,
+ * written IPv4-mapped into v4: the well-known NAT64 prefix 64:ff9b::/96 (RFC 6052 §2.1), the
+ * deprecated IPv4-compatible ::/96 (RFC 4291 §2.5.5.1; not :: and ::1, which are themselves) and 6to4
+ * 2002::/16 (RFC 3056 §2: the IPv4 address in bits 16-47). IPv4-mapped addresses are the policy's
+ * own form for IPv4 already. false for every other address. */
+static bool embedded_v4(const unsigned char a[16], unsigned char v4[16])
+{
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const unsigned char zero[12];
+    const unsigned char *carried = NULL;
+    if (memcmp(a, nat64, 12) == 0)
+        carried = a + 12;
+    else if (memcmp(a, zero, 12) == 0 && !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1))
+        carried = a + 12;
+    else if (a[0] == 0x20 && a[1] == 0x02)
+        carried = a + 2;
+    if (carried == NULL)
+        return false;
+    memset(v4, 0, 16);
+    v4[10] = v4[11] = 0xff;
+    memcpy(v4 + 12, carried, 4);
+    return true;
+}
+
+/* One form of an address against the lists: denied and not allowed. */
+static bool form_refused(const struct notifier *n, const unsigned char a[16])
+{
+    return cidr_any(n->deny, n->ndeny, a) && !cidr_any(n->allow, n->nallow, a);
+}
+
 /* The notify.h rule: refused when the address matches deny and not allow. The unspecified addresses
  * (0.0.0.0, ::) are judged as the loopback address the kernel connects them to, so that
- * "http://0.0.0.0/" cannot reach a denied 127.0.0.1. */
+ * "http://0.0.0.0/" cannot reach a denied 127.0.0.1. An address that carries an IPv4 address
+ * (embedded_v4) is judged in both forms and refused when either is: 64:ff9b::a00:1 is 10.0.0.1
+ * (unless 10.0.0.1 is allowed), and a deny entry written in the IPv6 form applies as written. */
 static bool addr_refused(const struct notifier *n, const unsigned char in[16])
 {
     static const unsigned char zero[16];
@@ -295,9 +327,10 @@ static bool addr_refused(const struct notifier *n, const unsigned char in[16])
         a[15] = 1; /* :: -> ::1 */
     else if (memcmp(a, mapped_prefix, 12) == 0 && memcmp(a + 12, zero, 4) == 0)
         a[12] = 127, a[15] = 1; /* 0.0.0.0 -> 127.0.0.1 */
-    if (!cidr_any(n->deny, n->ndeny, a))
-        return false;
-    return !cidr_any(n->allow, n->nallow, a);
+    unsigned char v4[16];
+    if (embedded_v4(a, v4) && form_refused(n, v4))
+        return true;
+    return form_refused(n, a);
 }
 
 /* Text form of a 16-byte policy address, IPv4-mapped shown as IPv4. */

@@ -66,6 +66,12 @@ enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial);
 /* CRED_OK (not revoked), CRED_REVOKED, or CRED_ERROR. */
 enum cred_status cred_cert_status(struct cred_store *cs, const char *serial);
 
+/* The key of the audit log's HMAC chain (security/audit.h), kept in the store (owner-only, beside the
+ * credentials) and never in the log. With create, one is made from the kernel CSPRNG when the store has
+ * none. CRED_OK (key filled), CRED_NOT_FOUND (none, and !create) or CRED_ERROR. The caller wipes key. */
+#define CRED_AUDIT_KEY_LEN 32
+enum cred_status cred_audit_key(struct cred_store *cs, bool create, unsigned char key[CRED_AUDIT_KEY_LEN]);
+
 /* Validation and normalisation helpers (pure). */
 bool cred_kpsaid_ok(const char *kpsa_id);
 /* The stored form of a KpsaID: the FQDN after '@' in lower case (DNS names are case-insensitive). */

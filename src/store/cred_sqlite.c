@@ -19,6 +19,7 @@
 #include "security/cred.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
+#include "util/rand.h"
 
 struct cred_store {
     sqlite3 *db; /* reads */
@@ -243,6 +244,57 @@ rollback:
     sqlite3_finalize(st);
     sqlite3_exec(cs->wdb, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+/* The audit key lives in a table of its own, made when first asked for: stores from before it
+ * get one at their next start. Never counted in cred_version (no cache depends on it). */
+enum cred_status cred_audit_key(struct cred_store *cs, bool create, unsigned char key[CRED_AUDIT_KEY_LEN])
+{
+    enum cred_status ret = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->wlock);
+    bool have = false;
+    if (sqlite3_prepare_v2(cs->wdb, "SELECT 1 FROM sqlite_master WHERE name = 'audit_key'", -1, &st, NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!have && !create) {
+        ret = CRED_NOT_FOUND;
+        goto out;
+    }
+    if (create) {
+        unsigned char fresh[CRED_AUDIT_KEY_LEN];
+        rand_bytes(fresh, sizeof fresh);
+        bool ok = sqlite3_exec(cs->wdb,
+                               "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS audit_key("
+                               "id INTEGER PRIMARY KEY CHECK (id = 1), key BLOB NOT NULL);",
+                               NULL, NULL, NULL) == SQLITE_OK &&
+                  sqlite3_prepare_v2(cs->wdb, "INSERT OR IGNORE INTO audit_key(id, key) VALUES (1, ?1)", -1, &st,
+                                     NULL) == SQLITE_OK &&
+                  sqlite3_bind_blob(st, 1, fresh, sizeof fresh, SQLITE_STATIC) == SQLITE_OK &&
+                  sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+        st = NULL;
+        cred_wipe(fresh, sizeof fresh);
+        if (!ok || sqlite3_exec(cs->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_exec(cs->wdb, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+    if (sqlite3_prepare_v2(cs->wdb, "SELECT key FROM audit_key WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ret = CRED_NOT_FOUND;
+        goto out;
+    }
+    if (sqlite3_column_bytes(st, 0) == CRED_AUDIT_KEY_LEN) {
+        memcpy(key, sqlite3_column_blob(st, 0), CRED_AUDIT_KEY_LEN);
+        ret = CRED_OK;
+    }
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cs->wlock);
+    return ret;
 }
 
 enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const unsigned char *key, size_t key_len,

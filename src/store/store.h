@@ -128,4 +128,20 @@ struct store_view {
  * fsync on every commit. readers = size of the read-connection pool. NULL + err on failure. */
 struct store *store_sqlite_open(const char *path, bool sync_full, int readers, char *err, size_t errlen);
 
+/* The files of the store at path (the database, its -wal and -shm, and the lock file) against the
+ * rule for files that hold keys (fs_check_private): owner-only, of this user, in a directory that is
+ * not world-writable. Returns 0, or -1 with err naming the file and the fix. */
+int store_sqlite_check_files(const char *path, char *err, size_t errlen);
+
+/* One server per store: check the files, create the store's directory and take the exclusive lock
+ * <path>.lock (fs_lock_exclusive) that a second warden on the same store finds taken. wardenctl does
+ * not take it: it shares the store with a running server through SQLite's own locking. Returns the
+ * lock's descriptor (closing it releases the lock), or -1 with err naming the holder's pid. */
+int store_sqlite_lock(const char *path, char *err, size_t errlen);
+
+/* Is there a Warden store at path? 0 and *version (its schema version, >= 1) when there is; -1 with
+ * err when the file is missing or is no Warden store. Creates nothing (wardenctl never makes an
+ * empty store by mistake). */
+int store_sqlite_probe(const char *path, int *version, char *err, size_t errlen);
+
 #endif

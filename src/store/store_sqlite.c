@@ -19,7 +19,11 @@
 #include "util/fsutil.h"
 #include "util/mem.h"
 
-/* Schema migrations, applied in order; PRAGMA user_version records how many have run. */
+/* Schema migrations. PRAGMA user_version N means steps 1..N have run, so step N must be at position
+ * N: a new step is appended with the next number, never inserted (releases 6 and 7 had them out of
+ * order, 1,2,3,4,6,7,5, and an upgrade from release 5 or 6 failed on step 5 again; the sets of steps
+ * behind every released user_version are the same in number order, so number order upgrades each).
+ * tests/fixtures/store/ holds a store of every earlier schema; the upgrade tests start from each. */
 static const char *const migrations[] = {
     /* 1: the resource table. path is unique, which also makes (parent, resourceName) unique. */
     "CREATE TABLE res("
@@ -45,16 +49,6 @@ static const char *const migrations[] = {
      "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);"),
     /* 4: discovery by resource type within a subtree */
     "CREATE INDEX res_ty_path ON res(ty, path);",
-    /* 6: children are listed by (type, creation): res_children_ty serves that, and one index fewer
-     * to maintain makes every insert and delete cheaper */
-    "DROP INDEX res_children;",
-    /* 7: partial indexes: only resources that will expire are in the expiry index, and
-     * contentInstances (dense in path order, found by their container) stay out of the type index;
-     * a typical instance is written to three indexes instead of five */
-    ("DROP INDEX res_expiry;"
-     "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
-     "DROP INDEX res_ty_path;"
-     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
     /* 5: discovery by label: the labels of every resource in an indexed table, kept in step with
      * the documents by triggers (the WHEN clauses skip documents without labels cheaply) */
     ("CREATE TABLE lbl(ri TEXT NOT NULL, label TEXT NOT NULL);"
@@ -73,6 +67,16 @@ static const char *const migrations[] = {
      "CREATE TRIGGER res_lbl_del AFTER DELETE ON res WHEN instr(old.doc, '\"lbl\"') > 0 BEGIN"
      " DELETE FROM lbl WHERE ri = old.ri;"
      " END;"),
+    /* 6: children are listed by (type, creation): res_children_ty serves that, and one index fewer
+     * to maintain makes every insert and delete cheaper */
+    "DROP INDEX res_children;",
+    /* 7: partial indexes: only resources that will expire are in the expiry index, and
+     * contentInstances (dense in path order, found by their container) stay out of the type index;
+     * a typical instance is written to three indexes instead of five */
+    ("DROP INDEX res_expiry;"
+     "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
+     "DROP INDEX res_ty_path;"
+     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
@@ -846,4 +850,64 @@ struct store *store_sqlite_open(const char *path, bool sync_full, int readers, c
 fail:
     sq_close(&s->base);
     return NULL;
+}
+
+int store_sqlite_check_files(const char *path, char *err, size_t errlen)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", ".lock"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= (int)sizeof p) {
+            snprintf(err, errlen, "store.path too long");
+            return -1;
+        }
+        if (fs_check_private(p, "store", err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_sqlite_lock(const char *path, char *err, size_t errlen)
+{
+    char lock[4096];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock) {
+        snprintf(err, errlen, "store.path too long");
+        return -1;
+    }
+    if (store_sqlite_check_files(path, err, errlen) != 0 || fs_make_parent_dirs(path, err, errlen) != 0)
+        return -1;
+    long holder = 0;
+    char why[512];
+    int fd = fs_lock_exclusive(lock, &holder, why, sizeof why);
+    if (fd < 0) {
+        if (holder > 0)
+            snprintf(err, errlen, "store %s is held by another warden (pid %ld, lock %s): one server per store", path,
+                     holder, lock);
+        else
+            snprintf(err, errlen, "store %s: %s", path, why);
+    }
+    return fd;
+}
+
+int store_sqlite_probe(const char *path, int *version, char *err, size_t errlen)
+{
+    struct stat stbuf;
+    if (stat(path, &stbuf) != 0) {
+        snprintf(err, errlen, "no store at %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    *version = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (*version >= 1)
+        rc = 0;
+    else
+        snprintf(err, errlen, "%s is not a Warden store", path);
+    return rc;
 }

@@ -46,6 +46,8 @@ static int usage(void)
 {
     fputs(
         "usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
+        "  init                                 create a new empty store at store.path (commands on a\n"
+        "                                       store never create one; they name the store they open)\n"
         "  psk add KPSAID BINDING [--generate]  key as hex on stdin (or --generate: printed once)\n"
         "                                       BINDING: AE-ID, CSE-ID, several separated by ',', or '-'\n"
         "  psk list                             KPSAID, binding, state (never the key)\n"
@@ -57,7 +59,7 @@ static int usage(void)
         "                                       such a certificate is for the broker: GnuTLS applies the CA's\n"
         "                                       DNS name constraints to the CN, so Warden's HTTPS refuses it)\n"
         "  audit tail [-n N] [-f]\n"
-        "  audit verify                         check the audit log's hash chain\n"
+        "  audit verify                         check the audit log's keyed chain (the key is in the store)\n"
         "  cse acpi [set ID... | clear]         the CSEBase's acpi (shown without set/clear): IDs of\n"
         "                                       <accessControlPolicy> children of the CSEBase\n"
         "  explain ORIGINATOR OPERATION TARGET [--ty N] [--peer ADDR] [--rids ID]... [--token-file FILE|-]...\n"
@@ -80,9 +82,58 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
     return EXIT_FAIL;
 }
 
+/* The store named by store.path must exist: wardenctl never creates an empty one (a mistyped path
+ * or a missing --config would otherwise provision keys into a store no server reads). Says which
+ * store it works on, on standard error. 0, or -1 after the message. */
+static int require_store(struct ctl *c)
+{
+    char err[512];
+    int version;
+    if (store_sqlite_probe(c->cfg.store_path, &version, err, sizeof err) != 0) {
+        fail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)", err);
+        return -1;
+    }
+    if (store_sqlite_check_files(c->cfg.store_path, err, sizeof err) != 0) {
+        fail("%s", err);
+        return -1;
+    }
+    char real[4096];
+    fprintf(stderr, "wardenctl: store %s\n", realpath(c->cfg.store_path, real) ? real : c->cfg.store_path);
+    return 0;
+}
+
+/* init: a new, empty store (the schema, the credential tables and the audit key), owner-only. */
+static int init_cmd(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage();
+    char err[512];
+    struct stat stbuf;
+    if (stat(c->cfg.store_path, &stbuf) == 0)
+        return fail("%s exists already", c->cfg.store_path);
+    int lock = store_sqlite_lock(c->cfg.store_path, err, sizeof err);
+    if (lock < 0)
+        return fail("%s", err);
+    struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
+    struct cred_store *cs = st ? cred_open(c->cfg.store_path, err, sizeof err) : NULL;
+    unsigned char key[CRED_AUDIT_KEY_LEN];
+    int ret = cs && cred_audit_key(cs, true, key) == CRED_OK ? EXIT_OK : EXIT_FAIL;
+    cred_wipe(key, sizeof key);
+    cred_close(cs);
+    if (st)
+        st->ops->close(st);
+    close(lock);
+    if (ret != EXIT_OK)
+        return fail("cannot create the store %s: %s", c->cfg.store_path, st ? "audit key" : err);
+    fprintf(stderr, "wardenctl: store %s created\n", c->cfg.store_path);
+    return EXIT_OK;
+}
+
 static struct cred_store *open_creds(struct ctl *c)
 {
     char err[512];
+    if (require_store(c) != 0)
+        return NULL;
     struct cred_store *cs = cred_open(c->cfg.store_path, err, sizeof err);
     if (cs == NULL)
         fail("%s", err);
@@ -569,39 +620,35 @@ static int audit_tail(struct ctl *c)
     return EXIT_OK;
 }
 
-/* Walk the hash chain: each line's "prev" must be the SHA-256 of the line before it. */
+/* Walk the keyed chain (audit.h): every line's mac under the store's audit key, and its prev. */
 static int audit_verify(struct ctl *c)
 {
     if (c->argc != 2)
         return usage();
-    FILE *f = open_audit(c);
-    if (f == NULL)
+    if (c->cfg.audit_path[0] == '\0')
+        return fail("audit.path is not set in the configuration");
+    struct cred_store *cs = open_creds(c);
+    if (cs == NULL)
         return EXIT_FAIL;
-    char prev[AUDIT_HASH_HEX + 1];
-    memset(prev, '0', AUDIT_HASH_HEX);
-    prev[AUDIT_HASH_HEX] = '\0';
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long lineno = 0;
-    int ret = EXIT_OK;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        lineno++;
-        const char *tag = strstr(line, ",\"prev\":\"");
-        if (line[n - 1] != '\n' || tag == NULL || strncmp(tag + 9, prev, AUDIT_HASH_HEX) != 0 ||
-            strcmp(tag + 9 + AUDIT_HASH_HEX, "\"}\n") != 0) {
-            printf("audit: chain broken at line %ld of %s (edited, removed or inserted lines before it)\n", lineno,
-                   c->cfg.audit_path);
-            ret = EXIT_FAIL;
-            break;
-        }
-        audit_line_hash(line, (size_t)n, prev);
+    unsigned char key[CRED_AUDIT_KEY_LEN];
+    enum cred_status st = cred_audit_key(cs, false, key);
+    cred_close(cs);
+    if (st == CRED_NOT_FOUND)
+        return fail("store %s has no audit key: no server has run on it since audit logs are keyed", c->cfg.store_path);
+    if (st != CRED_OK)
+        return fail("cannot read the audit key from %s", c->cfg.store_path);
+    long lines = 0;
+    char last[AUDIT_MAC_HEX + 1], msg[256];
+    int rc = audit_verify_file(c->cfg.audit_path, key, sizeof key, &lines, last, msg, sizeof msg);
+    cred_wipe(key, sizeof key);
+    if (rc < 0)
+        return fail("%s", msg);
+    if (rc > 0) {
+        printf("audit: chain broken at line %ld of %s: %s\n", lines, c->cfg.audit_path, msg);
+        return EXIT_FAIL;
     }
-    free(line);
-    fclose(f);
-    if (ret == EXIT_OK)
-        printf("audit: %ld lines, chain intact (last %.16s...)\n", lineno, prev);
-    return ret;
+    printf("audit: %ld lines, chain intact under the key of %s (last mac %.16s...)\n", lines, c->cfg.store_path, last);
+    return EXIT_OK;
 }
 
 /* Split argv into configuration options (for config_from_args) and the command. */
@@ -777,6 +824,10 @@ static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_a
     char err[512];
     struct log lg;
     log_init(&lg, LOG_ERROR, stderr);
+    if (require_store(c) != 0) {
+        log_destroy(&lg);
+        return EXIT_FAIL;
+    }
     struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
     if (st == NULL) {
         log_destroy(&lg);
@@ -832,7 +883,9 @@ int main(int argc, char **argv)
     c.argc = wargc;
     c.argv = wargv;
     gnutls_global_init();
-    if (strcmp(wargv[0], "psk") == 0)
+    if (strcmp(wargv[0], "init") == 0)
+        ret = init_cmd(&c);
+    else if (strcmp(wargv[0], "psk") == 0)
         ret = psk_cmd(&c);
     else if (strcmp(wargv[0], "cert") == 0)
         ret = cert_cmd(&c);

@@ -267,6 +267,25 @@ static void test_ts0003_8_1_2_san_identity(void **state)
     assert_false(tlsauth_san_identity(&env, GNUTLS_SAN_URI, "//warden.example.com/id-in/Cdev2", c, 8));
 }
 
+/* Finding 14: the audit key is made once (random, 32 bytes), the same for every later reader, and
+ * not made by a reader that asks without create. */
+static void test_finding_14_audit_key_made_once(void **state)
+{
+    struct env *e = *state;
+    unsigned char k1[CRED_AUDIT_KEY_LEN], k2[CRED_AUDIT_KEY_LEN], zero[CRED_AUDIT_KEY_LEN] = {0};
+    assert_int_equal(cred_audit_key(e->cs, false, k1), CRED_NOT_FOUND);
+    assert_int_equal(cred_audit_key(e->cs, true, k1), CRED_OK);
+    assert_memory_not_equal(k1, zero, sizeof k1);
+    assert_int_equal(cred_audit_key(e->cs, true, k2), CRED_OK);
+    assert_memory_equal(k1, k2, sizeof k1);
+    char err[256];
+    struct cred_store *other = cred_open(e->path, err, sizeof err);
+    assert_non_null(other);
+    assert_int_equal(cred_audit_key(other, false, k2), CRED_OK);
+    assert_memory_equal(k1, k2, sizeof k1);
+    cred_close(other);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -275,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_hex_and_serial),
         cmocka_unit_test(test_ts0003_8_1_2_san_identity),
         T(test_store_is_owner_only),
+        T(test_finding_14_audit_key_made_once),
         T(test_psk_lifecycle),
         T(test_revoked_key_is_erased),
         T(test_kpsaid_fqdn_case_insensitive),

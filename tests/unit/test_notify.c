@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "notify/notify.h"
 #include "util/log.h"
 
@@ -730,6 +731,81 @@ static void test_bad_targets_refused(void **state)
     notifier_stop(n, 0);
 }
 
+/* A notifier with the default notify.deny of the configuration table (and the given allow list). */
+static struct notifier *start_default_deny(const char *const *allow, size_t nallow)
+{
+    struct cse_config c;
+    config_defaults(&c);
+    static char text[4096];
+    snprintf(text, sizeof text, "%s", c.notify_deny);
+    config_free(&c);
+    static const char *deny[256];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(text, ",", &save); t && n < 256; t = strtok_r(NULL, ",", &save))
+        deny[n++] = t;
+    struct notify_config cfg = base_cfg();
+    cfg.deny = deny;
+    cfg.ndeny = n;
+    cfg.allow = allow;
+    cfg.nallow = nallow;
+    return start(&cfg);
+}
+
+/* Finding 12: the default deny list is every IANA special-purpose block (IPv4 and IPv6), and an IPv6
+ * address that carries an IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16, IPv4-compatible ::/96,
+ * IPv4-mapped) is judged by that IPv4 address too; public addresses in those forms stay reachable. */
+static void test_finding_12_default_deny_special_purpose_and_embedded_v4(void **state)
+{
+    (void)state;
+    struct notifier *n = start_default_deny(NULL, 0);
+    static const char *const refused[] = {
+        /* the reported gaps */
+        "[64:ff9b::7f00:1]", "[64:ff9b::a00:1]", "[64:ff9b::c0a8:101]", "[2002:7f00:1::1]", "[2002:a00:1:1::5]",
+        "[2002:a9fe:a9fe::1]", "[::127.0.0.1]", "[::10.0.0.1]", "[::a9fe:a9fe]", "198.18.0.1", "198.19.255.254",
+        "[64:ff9b::c612:1]", /* NAT64 of 198.18.0.1 */
+        /* the rest of the IPv4 registry, multicast */
+        "0.1.2.3", "10.1.1.1", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.31.0.1", "192.0.0.9", "192.0.0.170",
+        "192.0.2.1", "192.31.196.1", "192.52.193.1", "192.88.99.1", "192.168.0.1", "192.175.48.1", "198.51.100.1",
+        "203.0.113.1", "240.0.0.1", "255.255.255.255", "224.0.0.1", "239.255.255.250", "[::ffff:10.0.0.1]",
+        "[::ffff:198.18.0.1]",
+        /* the IPv6 registry */
+        "[::1]", "[::]", "[64:ff9b:1::a00:1]", "[100::1]", "[2001::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+        "[2001:1::1]", "[2001:2::1]", "[2001:3::1]", "[2001:4:112::1]", "[2001:10::1]", "[2001:20::1]", "[2001:30::1]",
+        "[2001:db8::1]", "[2620:4f:8000::1]", "[3fff::1]", "[5f00::1]", "[fc00::1]", "[fd12:3456::1]", "[fe80::1]",
+        "[fec0::1]", "[ff02::1]"};
+    char uri[160], reason[160];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        url_for(uri, sizeof uri, refused[i], 80, "/n");
+        if (notify_uri_allowed(n, uri, reason, sizeof reason))
+            fail_msg("%s allowed by the default notify.deny", uri);
+    }
+    static const char *const allowed[] = {"8.8.8.8",           "1.1.1.1",           "192.0.3.1",
+                                          "198.20.0.1",        "[2606:4700::1111]", "[64:ff9b::808:808]",
+                                          "[2002:808:808::1]", "[::8.8.8.8]",       "[::ffff:8.8.8.8]",
+                                          "[2a00:1450::1]"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        url_for(uri, sizeof uri, allowed[i], 80, "/n");
+        if (!notify_uri_allowed(n, uri, reason, sizeof reason))
+            fail_msg("%s refused by the default notify.deny: %s", uri, reason);
+    }
+    /* the check coap:// targets and DAS addresses use (notify_host_allowed) is the same */
+    assert_false(notify_host_allowed(n, "64:ff9b::7f00:1"));
+    assert_false(notify_host_allowed(n, "[2002:a00:1::1]"));
+    assert_false(notify_host_allowed(n, "198.18.0.1"));
+    assert_true(notify_host_allowed(n, "[64:ff9b::808:808]"));
+    notifier_stop(n, 0);
+
+    /* an allowed IPv4 address is allowed in its embedded forms too */
+    static const char *const allow[] = {"10.0.0.1/32"};
+    n = start_default_deny(allow, 1);
+    assert_true(notify_uri_allowed(n, "http://[64:ff9b::a00:1]/", reason, sizeof reason));
+    assert_true(notify_uri_allowed(n, "http://[::ffff:10.0.0.1]/", reason, sizeof reason));
+    assert_true(notify_uri_allowed(n, "http://10.0.0.1/", reason, sizeof reason));
+    assert_false(notify_uri_allowed(n, "http://[64:ff9b::a00:2]/", reason, sizeof reason));
+    notifier_stop(n, 0);
+}
+
 /* CIDRs are parsed once at start; a malformed one fails the start and is named. */
 static void test_malformed_cidr_fails_start(void **state)
 {
@@ -845,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_bad_targets_refused),
         cmocka_unit_test(test_finding_25_secure_profile_outbound_rules),
         cmocka_unit_test(test_malformed_cidr_fails_start),
+        cmocka_unit_test(test_finding_12_default_deny_special_purpose_and_embedded_v4),
         cmocka_unit_test(test_stop_reports_every_callback_once),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,10 @@
 /* Unit tests for store/store_sqlite: lookups (with expirationTime hiding, TS-0001 9.6.1.3),
  * tree walks, subtree deletion, the group-commit writer (per-job savepoints) and durability. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -969,6 +971,167 @@ static void test_read_pool(void **state)
     f->st->ops->view_release(f->st, v2);
 }
 
+/* Finding 21: one server per store. The lock is held against a second holder (in this process too:
+ * an open-file-description lock), names the holder's pid, and is free again once released. */
+static void test_finding_21_store_lock_exclusive_names_holder(void **state)
+{
+    struct fx *f = *state;
+    char err[512] = "";
+    int a = store_sqlite_lock(f->path, err, sizeof err);
+    assert_true(a >= 0);
+    assert_int_equal(store_sqlite_lock(f->path, err, sizeof err), -1);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld", (long)getpid());
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, f->path));
+    close(a);
+    int b = store_sqlite_lock(f->path, err, sizeof err);
+    assert_true(b >= 0);
+    close(b);
+}
+
+/* Finding 21: probing a missing store creates nothing; an existing one reports its schema. */
+static void test_finding_21_probe_creates_nothing(void **state)
+{
+    struct fx *f = *state;
+    char err[512], path[300];
+    int version = -1;
+    snprintf(path, sizeof path, "%s/none/w.db", f->dir);
+    assert_int_equal(store_sqlite_probe(path, &version, err, sizeof err), -1);
+    assert_non_null(strstr(err, path));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), -1);
+    snprintf(path, sizeof path, "%s/none", f->dir);
+    assert_int_equal(stat(path, &sb), -1);
+    assert_int_equal(store_sqlite_probe(f->path, &version, err, sizeof err), 0);
+    assert_true(version >= 7);
+}
+
+/* Finding 16: store files open to others, of another user or in a world-writable directory are
+ * refused by name, with the fix. */
+static void test_finding_16_store_files_private(void **state)
+{
+    struct fx *f = *state;
+    char err[512] = "";
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), 0);
+    assert_int_equal(chmod(f->path, 0640), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_int_equal(chmod(f->path, 0600), 0);
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0) {
+        assert_int_equal(chmod(wal, 0604), 0);
+        assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+        assert_non_null(strstr(err, "-wal"));
+        assert_int_equal(chmod(wal, 0600), 0);
+    }
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "world-writable"));
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_int_equal(store_sqlite_check_files(f->path, err, sizeof err), 0);
+}
+
+/* ---- finding 24: upgrades from every earlier schema ------------------------------------------- */
+
+/* The schema (every table, index and trigger with its SQL) and the user_version of the store at path,
+ * leaving out the credential tables (made by cred_open, not by the migrations). */
+static char *schema_of(const char *path, int *version)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT group_concat(type || ' ' || name || ': ' || coalesce(sql, ''), char(10))"
+                           " FROM (SELECT * FROM sqlite_master WHERE name NOT LIKE 'cred%'"
+                           " AND name NOT LIKE 'sqlite_%' AND name <> 'audit_key' ORDER BY type, name)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char *out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+static long query_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long v = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Each committed fixture (tests/fixtures/store/schema-vN.sql: a store as release N left it, made
+ * from that release's own migration steps) opens, migrates to the current schema exactly (the same
+ * tables, indexes and triggers as a new store), and keeps its data usable. Before the steps were in
+ * number order, schemas 5 and 6 failed to open ("table lbl already exists"). */
+static void test_finding_24_upgrade_from_every_earlier_schema(void **state)
+{
+    struct fx *f = *state;
+    int fresh_version;
+    char *fresh = schema_of(f->path, &fresh_version);
+    assert_int_equal(fresh_version, 7);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    *strrchr(dir, '/') = '\0';
+    for (int n = 1; n <= fresh_version; n++) {
+        char fixture[700], path[300], err[512] = "";
+        snprintf(fixture, sizeof fixture, "%s/../fixtures/store/schema-v%d.sql", dir, n);
+        snprintf(path, sizeof path, "%s/v%d.db", f->dir, n);
+        FILE *in = fopen(fixture, "r");
+        if (in == NULL)
+            fail_msg("fixture %s: %s", fixture, strerror(errno));
+        static char text[1 << 16];
+        size_t len = fread(text, 1, sizeof text - 1, in);
+        fclose(in);
+        text[len] = '\0';
+        sqlite3 *db = NULL;
+        int fd = open(path, O_CREAT | O_RDWR, 0600);
+        close(fd);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        int before;
+        free(schema_of(path, &before));
+        assert_int_equal(before, n);
+
+        struct store *st = store_sqlite_open(path, false, 1, err, sizeof err);
+        if (st == NULL)
+            fail_msg("upgrade from schema %d: %s", n, err);
+        /* still writable through the new schema: a labelled resource reaches the label table */
+        struct ins a = {.ri = "newcnt", .pi = "id-in", .path = "cse-in/newcnt", .ty = 3, .doc = "{\"lbl\":[\"new\"]}"};
+        assert_int_equal(run_sync(st, ins_run, &a), 0);
+        st->ops->close(st);
+
+        int after;
+        char *got = schema_of(path, &after);
+        assert_int_equal(after, fresh_version);
+        if (strcmp(got, fresh) != 0)
+            fail_msg("schema after the upgrade from %d differs from a new store's:\n%s\n--- new store:\n%s", n, got,
+                     fresh);
+        free(got);
+        /* the data came along: labels indexed (step 5 on old rows), subscription counted (step 3) */
+        assert_int_equal(query_int(path, "SELECT count(*) FROM lbl WHERE label IN ('fixture/label', 'room:1')"), 2);
+        assert_int_equal(query_int(path, "SELECT nsub FROM res WHERE path = 'cse-in/fixae/temp'"), 1);
+        assert_int_equal(query_int(path, "SELECT count(*) FROM res WHERE ty = 4"), 3);
+        assert_int_equal(query_int(path, "SELECT count(*) FROM lbl WHERE label = 'new' AND ri = 'newcnt'"), 1);
+    }
+    free(fresh);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -992,6 +1155,10 @@ int main(void)
         T(test_concurrent_jobs),
         T(test_close_reopen_persists),
         T(test_read_pool),
+        T(test_finding_21_store_lock_exclusive_names_holder),
+        T(test_finding_21_probe_creates_nothing),
+        T(test_finding_16_store_files_private),
+        T(test_finding_24_upgrade_from_every_earlier_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
