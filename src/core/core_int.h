@@ -172,8 +172,17 @@ enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
-/* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). */
+/* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
+ * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
 enum cse_status op_fanout(struct op_ctx *c);
+/* For a member request of a fan-out (req->fan set), after its target was resolved: 0 when the tree
+ * reaches this target for the first time, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, the
+ * same group request does not reach the same target twice. */
+int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
+/* Parked fan-outs (fanout.c): fanq_stop waits for the fan-out threads (before the store goes). */
+struct fanq *fanq_new(void);
+void fanq_stop(struct fanq *q);
+void fanq_free(struct fanq *q);
 
 /* Delete a resource and its subtree inside a transaction and inform its parent's type.
  * row must be a row that existed in this transaction. Returns 0 or an RSC (rsp filled). */

@@ -14,13 +14,17 @@ OWNER has no rights on), MEMBER and OUTSIDER (for <group> entries in acor).
 
 import json
 import os
+import select
+import socket
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wardentest  # noqa: E402
 from wardentest import (ADMIN, CSE_ID, CSE_RN, TY_AE, TY_CIN, TY_CNT, WardenTestCase,  # noqa: E402
-                        main, start_shared_server, stop_shared_server, uniq)
+                        main, read_http_response, start_shared_server, stop_shared_server, uniq)
 
 TY_ACP = 1
 TY_GRP = 9
@@ -30,6 +34,8 @@ R = 2                # acop bit: RETRIEVE
 wardentest.HTTP_FOR_RSC.setdefault(6010, 400)   # MAX_NUMBER_OF_MEMBER_EXCEEDED
 wardentest.HTTP_FOR_RSC.setdefault(4110, 400)   # GROUP_MEMBER_TYPE_INCONSISTENT
 wardentest.HTTP_FOR_RSC.setdefault(4109, 403)   # NO_MEMBERS
+wardentest.HTTP_FOR_RSC.setdefault(4104, 409)   # GROUP_REQUEST_IDENTIFIER_EXISTS
+wardentest.HTTP_FOR_RSC.setdefault(5105, 403)   # RECEIVER_HAS_NO_PRIVILEGE
 
 OWNER, OTHER, MEMBER, OUTSIDER = "Cgowner", "Cgother", "Cgmember", "Cgoutsider"
 OWNER_PATH = "/%s/gowner" % CSE_RN
@@ -415,6 +421,164 @@ class GroupPrivilegeTest(GroupTestCase):
         gpath, _ = self.new_group([c1], mt=TY_CNT)
         self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OUTSIDER), 4103)
         self.assertRsc(self.c.create(gpath + "/fopt", TY_CIN, {"con": "x"}, origin=OUTSIDER), 4103)
+
+
+# ==========================================================================
+# Finding 4: fan-out amplification (groups that are each other's members), bounds, parking
+# ==========================================================================
+
+def member_entries(body):
+    """Every member response of an aggregated response, at every nesting level."""
+    out = []
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if k == "m2m:rsp" and isinstance(v, list):
+                out.extend(e for e in v if isinstance(e, dict))
+            out.extend(member_entries(v))
+    elif isinstance(body, list):
+        for v in body:
+            out.extend(member_entries(v))
+    return out
+
+
+class FanOutCycleTest(GroupTestCase):
+
+    def cyclic_groups(self, n, members=None):
+        """n groups, each listing every group's fanOutPoint (itself included) and, when given,
+        members[i]: (paths, ris)."""
+        paths, ris = [], []
+        for i in range(n):
+            path, grp = self.new_group([members[i]] if members else [], mnm=n + 1)
+            paths.append(path)
+            ris.append(grp["ri"])
+        fopts = [p.lstrip("/") + "/fopt" for p in paths]
+        for i, path in enumerate(paths):
+            mid = ([members[i]] if members else []) + fopts
+            r = self.assertRsc(self.c.update(path, "m2m:grp", {"mid": mid}, origin=OWNER), 2004)
+            self.assertEqual(self.res(r, "m2m:grp").get("cnm"), len(mid))
+        return paths, ris
+
+    def test_finding_4_fanout_cycle_visits_each_member_once(self):
+        cnts = [self.cnt() for _ in range(3)]
+        paths, _ = self.cyclic_groups(3, [ri for _, ri in cnts])
+        r = self.c.create(paths[0] + "/fopt", TY_CIN, {"con": "once"}, origin=OWNER)
+        self.agr(r, 4)
+        entries = member_entries(r.body)
+        created = [e for e in entries if e["rsc"] == 2001]
+        self.assertEqual(sorted(self.pc(e, "m2m:cin")["pi"] for e in created), sorted(ri for _, ri in cnts),
+                         "each container once: %s" % self.describe(r))
+        for cpath, _ in cnts:
+            self.assertEqual(self.cnt_attr(cpath, "cni"), 1, "a member got the fanned-out create more than once")
+        # every further path to an already reached member is answered 4104 (TS-0004 7.3.3.2), not performed
+        again = [e for e in entries if e["rsc"] == 4104]
+        self.assertTrue(again, self.describe(r))
+        self.assertEqual(len(entries), len(created) + len(again) + 2, self.describe(r))   # + 2 sub-groups
+
+    def test_finding_4_fanout_cycle_of_16_groups_stays_small(self):
+        # the campaign's case: 16 groups whose members are each other's fanOutPoints turned one GET
+        # into ~70,000 member requests and an 8 MB answer
+        paths, _ = self.cyclic_groups(16)
+        t0 = time.monotonic()
+        r = self.c.retrieve(paths[0] + "/fopt", origin=OWNER)
+        elapsed = time.monotonic() - t0
+        self.agr(r, 16)
+        entries = member_entries(r.body)
+        self.assertLessEqual(len(entries), 16 * 16, "member requests: %d" % len(entries))
+        self.assertEqual(sum(1 for e in entries if e["rsc"] == 2000), 15, "each sub-group fans out once")
+        self.assertLess(len(json.dumps(r.body)), 64 * 1024)
+        self.assertLess(elapsed, 5.0)
+
+
+class FanOutBoundsTest(GroupTestCase):
+    server_args = ("--limits.fanout_requests=8", "--limits.fanout_bytes=4096")
+
+    def test_finding_4_fanout_bounded(self):
+        cnts = [self.cnt() for _ in range(9)]
+        # at the bound: 4 + 4 member requests (one of them a sub-group's fanOutPoint) answer
+        sub, _ = self.new_group([ri for _, ri in cnts[:4]])
+        top, _ = self.new_group([ri for _, ri in cnts[4:7]] + [sub.lstrip("/") + "/fopt"])
+        rsps = self.agr(self.c.retrieve(top + "/fopt", origin=OWNER), 4)
+        self.assertEqual(len(member_entries(self.c.retrieve(top + "/fopt", origin=OWNER).body)), 8)
+        self.assertTrue(all(e["rsc"] == 2000 for e in rsps.values()), rsps)
+        # one member more, anywhere in the tree: the request as a whole is refused, nothing performed
+        over, _ = self.new_group([ri for _, ri in cnts[4:]] + [sub.lstrip("/") + "/fopt"])
+        for call in (lambda: self.c.retrieve(over + "/fopt", origin=OWNER),
+                     lambda: self.c.create(over + "/fopt", TY_CIN, {"con": "x"}, origin=OWNER)):
+            r = self.assertRsc(call(), 4000)
+            self.assertIn("limits.fanout_requests", r.body["m2m:dbg"])
+        big, _ = self.new_group([ri for _, ri in cnts[:9]], mnm=20)
+        self.assertRsc(self.c.create(big + "/fopt", TY_CIN, {"con": "x"}, origin=OWNER), 4000)
+        for cpath, _ in cnts:
+            self.assertEqual(self.cnt_attr(cpath, "cni"), 0, "a refused group request created something")
+        # the aggregated responses: 3 x 1500 bytes of content pass 4096
+        small, _ = self.new_group([ri for _, ri in cnts[:3]])
+        for cpath, _ in cnts[:3]:
+            self.new_cin(cpath, OWNER, "x" * 1500)
+        r = self.assertRsc(self.c.retrieve(small + "/fopt/la", origin=OWNER), 4000)
+        self.assertIn("limits.fanout_bytes", r.body["m2m:dbg"])
+        two, _ = self.new_group([ri for _, ri in cnts[:2]])
+        self.agr(self.c.retrieve(two + "/fopt/la", origin=OWNER), 2)
+
+
+def cpu_ticks(pid):
+    """CPU time (user + system, in clock ticks) the process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class FanOutParkTest(GroupTestCase):
+    server_args = ("--http.threads=1",)    # one HTTP worker
+
+    def test_finding_4_fanout_does_not_hold_a_worker(self):
+        # A fan-out with real work: 60 nested containers above 3000 instances, each container a
+        # member, each member request a discovery over everything below it (about 0.2 s of CPU).
+        path, chain = OWNER_PATH, []
+        for _ in range(60):
+            path, _ = self.new_cnt(path, OWNER, rn=uniq("c"))
+            chain.append(path.lstrip("/"))
+
+        def fill(n):
+            c = self.server.client()
+            for _ in range(n):
+                r = c.create(path, TY_CIN, {"con": "x"}, origin=OWNER)
+                assert r.rsc == 2001, r
+        fillers = [threading.Thread(target=fill, args=(750,)) for _ in range(4)]
+        for t in fillers:
+            t.start()
+        for t in fillers:
+            t.join()
+        gpath, _ = self.new_group(chain, mnm=60)
+        pid = self.server.proc.pid
+        # wait until the server is idle (the store's background work after the fill is done) ...
+        deadline = time.monotonic() + 30
+        idle = cpu_ticks(pid)
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = cpu_ticks(pid)
+            if now == idle:
+                break
+            idle = now
+        fan = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        try:
+            fan.sendall(("GET %s/fopt?fu=1&cty=none/none HTTP/1.1\r\nHost: warden\r\nX-M2M-Origin: %s\r\n"
+                         "X-M2M-RI: park\r\nX-M2M-RVI: 3\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+                         % (gpath, OWNER)).encode())
+            # ... so that it is busy with the fan-out once it has spent 30 ms of CPU since
+            deadline = time.monotonic() + 60
+            while cpu_ticks(pid) < idle + 3 and time.monotonic() < deadline:
+                time.sleep(0.002)
+            self.assertEqual(select.select([fan], [], [], 0)[0], [], "the fan-out was too quick to test with")
+            r = self.c.retrieve(OWNER_PATH, origin=OWNER)
+            # on loopback, a response sent before this one would be readable by now
+            still_working = select.select([fan], [], [], 0)[0] == []
+            self.assertRsc(r, 2000)
+            status, _, body, _ = read_http_response(fan, 60)
+        finally:
+            fan.close()
+        self.assertEqual(status, 200)
+        self.assertEqual(len(json.loads(body)["m2m:agr"]["m2m:rsp"]), 60)
+        self.assertTrue(still_working, "the small request waited for the fan-out to finish")
 
 
 # ==========================================================================
