@@ -156,7 +156,9 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
  * group), or with real_only to real resources only. Returns 0 with *out filled (caller frees)
  * or an RSC; the request's response is not touched. */
 int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out /* OUT */);
-/* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources. */
+/* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources the
+ * originator may RETRIEVE; one it may not is RSC_NOT_FOUND like a missing one, so that no hook
+ * answers differently for the two (no existence or type oracle). */
 int op_resolve(void *arg, const char *addr, struct store_row *out);
 
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its

@@ -188,7 +188,7 @@ class GroupCreateTest(GroupTestCase):
     def test_ts0004_7_4_13_2_1_abandon_group_wrong_type_is_4110(self):
         _, c1 = self.cnt()
         rn = uniq("grp")
-        self.assertRsc(self.create_group([c1, OTHER], rn=rn, mt=TY_CNT, csy=2), 4110)
+        self.assertRsc(self.create_group([c1, OWNER], rn=rn, mt=TY_CNT, csy=2), 4110)   # OWNER's own AE
         self.assertRsc(self.c.retrieve(OWNER_PATH + "/" + rn, origin=OWNER), 4004)
 
     def test_ts0004_7_4_13_2_1_abandon_member_drops_wrong_type(self):
@@ -196,26 +196,18 @@ class GroupCreateTest(GroupTestCase):
         for csy in (1, None):
             with self.subTest(csy=csy if csy else "default"):
                 extra = {"csy": csy} if csy else {}
-                _, grp = self.new_group([c1, OTHER], mt=TY_CNT, **extra)
+                _, grp = self.new_group([c1, OWNER], mt=TY_CNT, **extra)
                 self.assertEqual(grp.get("mid"), [c1])
                 self.assertEqual(grp.get("cnm"), 1)
                 self.assertEqual(grp.get("mt"), TY_CNT)
                 self.assertIs(grp.get("mtv"), True)
                 self.assertEqual(grp.get("csy"), 1)
 
-    def test_ts0004_7_4_13_2_1_abandon_member_drops_missing_member(self):
-        _, c1 = self.cnt()
-        gone_path, gone = self.cnt()
-        self.assertRsc(self.c.delete(gone_path, origin=OWNER), 2002)
-        _, grp = self.new_group([c1, gone], mt=TY_CNT, csy=1)
-        self.assertEqual(grp.get("mid"), [c1])
-        self.assertEqual(grp.get("cnm"), 1)
-
     def test_ts0004_7_4_13_2_1_set_mixed_keeps_members_and_sets_mt_0(self):
         _, c1 = self.cnt()
-        path, grp = self.new_group([c1, OTHER], mt=TY_CNT, csy=3)
+        path, grp = self.new_group([c1, OWNER], mt=TY_CNT, csy=3)
         self.assertEqual(grp.get("mt"), 0)
-        self.assertEqual(sorted(grp.get("mid", [])), sorted([c1, OTHER]))
+        self.assertEqual(sorted(grp.get("mid", [])), sorted([c1, OWNER]))
         self.assertEqual(grp.get("cnm"), 2)
         self.assertIs(grp.get("mtv"), True)
         r = self.assertRsc(self.c.retrieve(path, origin=OWNER), 2000)
@@ -226,6 +218,60 @@ class GroupCreateTest(GroupTestCase):
         _, grp = self.new_group([c1, OTHER], csy=2)      # mt 0 by default: nothing inconsistent
         self.assertEqual(grp.get("mt"), 0)
         self.assertEqual(grp.get("cnm"), 2)
+
+
+# ==========================================================================
+# Finding 11: no existence or type oracle through member validation or fan-out denials
+# ==========================================================================
+
+class GroupOracleTest(GroupTestCase):
+
+    def forbidden_and_missing(self):
+        """(a container of OTHER's that OWNER may not retrieve, one of OWNER's that was deleted)."""
+        _, theirs = self.cnt(OTHER_PATH, OTHER)
+        gone_path, gone = self.cnt()
+        self.assertRsc(self.c.delete(gone_path, origin=OWNER), 2002)
+        return theirs, gone
+
+    def test_finding_11_missing_member_same_answer_as_forbidden(self):
+        theirs, gone = self.forbidden_and_missing()
+        _, c1 = self.cnt()
+        # memberType set: a member whose type cannot be checked is 5105 (TS-0004 7.4.13.2.1),
+        # whether it is missing or only forbidden, whatever the consistencyStrategy
+        for csy in (1, 2, 3):
+            answers = []
+            for member in (theirs, gone):
+                rn = uniq("grp")
+                r = self.assertRsc(self.create_group([c1, member], rn=rn, mt=TY_CNT, csy=csy), 5105,
+                                   "csy %d member %s" % (csy, member))
+                answers.append(r.body["m2m:dbg"].replace(member, "M"))
+                self.assertRsc(self.c.retrieve(OWNER_PATH + "/" + rn, origin=OWNER), 4004)
+            self.assertEqual(answers[0], answers[1])
+        # ... and so is OTHER's AE, though its type differs from OTHER's container's
+        self.assertRsc(self.create_group([c1, OTHER], mt=TY_CNT, csy=1), 5105)
+        self.assertRsc(self.create_group([c1, OTHER], mt=TY_AE, csy=1), 5105)
+        # an update of memberIDs the same way
+        gpath, _ = self.new_group([c1], mt=TY_CNT)
+        for member in (theirs, gone):
+            self.assertRsc(self.c.update(gpath, "m2m:grp", {"mid": [c1, member]}, origin=OWNER), 5105)
+        # memberType MIXED: nothing to check, every member kept as given, missing or forbidden
+        for member in (theirs, gone):
+            _, grp = self.new_group([c1, member])
+            self.assertEqual(grp.get("mid"), [c1, member])
+            self.assertEqual(grp.get("cnm"), 2)
+
+    def test_finding_11_fanout_denial_text_names_no_member(self):
+        theirs_path, theirs = self.cnt(OTHER_PATH, OTHER)
+        _, sub_grp = self.new_group([theirs], origin=OTHER, parent=OTHER_PATH)
+        sub = OTHER_PATH.lstrip("/") + "/" + sub_grp["rn"] + "/fopt"
+        # members by address: the texts must not give their resourceIDs, types or policies away
+        gpath, _ = self.new_group([theirs_path.lstrip("/"), sub])
+        rsps = self.agr(self.c.retrieve(gpath + "/fopt", origin=OWNER), 2)
+        for member, rsp in rsps.items():
+            self.assertEqual(rsp["rsc"], 4103, rsp)
+            text = json.dumps(rsp.get("pc"))
+            for secret in (theirs, sub_grp["ri"], "acpi", "policy", "default", "creator"):
+                self.assertNotIn(secret, text, "member %s: %s" % (member, rsp))
 
 
 # ==========================================================================
@@ -312,9 +358,8 @@ class FanOutTest(GroupTestCase):
         self.assertRsc(self.c.create(gpath + "/fopt", TY_CIN, {"con": "x"}, origin=OWNER), 4109)
 
     def test_ts0004_7_4_14_2_4_members_all_dropped_is_4109(self):
-        gone_path, gone = self.cnt()
-        self.assertRsc(self.c.delete(gone_path, origin=OWNER), 2002)
-        gpath, grp = self.new_group([gone, OTHER], mt=TY_CNT, csy=1)
+        acp = self.make_acp([])
+        gpath, grp = self.new_group([acp, OWNER], mt=TY_CNT, csy=1)     # an ACP and an AE: wrong type
         self.assertEqual(grp.get("cnm"), 0)
         self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OWNER), 4109)
 
@@ -340,7 +385,7 @@ class GroupPrivilegeTest(GroupTestCase):
         mine_path, mine = self.cnt(lbl=["mine"])
         theirs_path, theirs = self.cnt(OTHER_PATH, OTHER, lbl=["theirs"])   # no acpi: OTHER only
         self.new_cin(theirs_path, OTHER, "secret-of-other")
-        gpath, _ = self.new_group([mine, theirs], mt=TY_CNT)
+        gpath, _ = self.new_group([mine, theirs])      # mixed: OWNER may not check theirs' type
         r = self.c.retrieve(gpath + "/fopt", origin=OWNER)
         rsps = self.agr(r, 2)
         self.assertEqual(rsps[mine]["rsc"], 2000, rsps[mine])
@@ -393,7 +438,7 @@ class GroupPrivilegeTest(GroupTestCase):
         mine_path, mine = self.cnt()                                  # OWNER only
         theirs_path, theirs = self.cnt(OTHER_PATH, OTHER)             # OTHER only
         grant_other = self.make_acp([{"acor": [OTHER], "acop": R}])
-        gpath, _ = self.new_group([mine, theirs], mt=TY_CNT, macp=[grant_other])
+        gpath, _ = self.new_group([mine, theirs], macp=[grant_other])
         # OTHER may not retrieve the group resource itself (creator only) ...
         self.assertRsc(self.c.retrieve(gpath, origin=OTHER), 4103)
         # ... but macp admits it to the fanOutPoint; each member then decides for OTHER.
@@ -408,11 +453,11 @@ class GroupPrivilegeTest(GroupTestCase):
     def test_ts0004_7_4_14_3_3_without_macp_group_policy_decides(self):
         _, c1 = self.cnt(OTHER_PATH, OTHER)                           # OTHER may read it
         # No acpi, no macp: only the group's creator reaches the fanOutPoint.
-        gpath, _ = self.new_group([c1], mt=TY_CNT)
+        gpath, _ = self.new_group([c1])
         self.assertRsc(self.c.retrieve(gpath + "/fopt", origin=OTHER), 4103)
         # The group's acpi grants OTHER RETRIEVE: now it passes, and its own member answers 2000.
         acp = self.make_acp([{"acor": [OTHER], "acop": R}])
-        gpath2, _ = self.new_group([c1], mt=TY_CNT, acpi=[acp])
+        gpath2, _ = self.new_group([c1], acpi=[acp])
         rsps = self.agr(self.c.retrieve(gpath2 + "/fopt", origin=OTHER), 1)
         self.assertEqual(rsps[c1]["rsc"], 2000, rsps[c1])
 
@@ -588,7 +633,7 @@ class FanOutParkTest(GroupTestCase):
 class GroupInAcorTest(GroupTestCase):
 
     def test_ts0003_7_1_acor_group_admits_its_members(self):
-        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        gpath, grp = self.new_group([MEMBER])      # mixed: OWNER may not retrieve MEMBER's AE
         self.assertEqual(grp.get("mid"), [MEMBER])
         acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
         cpath, cri = self.cnt(acpi=[acp])
@@ -599,7 +644,7 @@ class GroupInAcorTest(GroupTestCase):
         self.assertRsc(self.c.update(cpath, "m2m:cnt", {"lbl": ["m"]}, origin=MEMBER), 4103)
 
     def test_ts0003_7_1_acor_group_membership_change_applies_at_next_request(self):
-        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        gpath, grp = self.new_group([MEMBER])      # mixed: OWNER may not retrieve MEMBER's AE
         acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
         cpath, _ = self.cnt(acpi=[acp])
         self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 2000)      # also warms any cache
@@ -611,7 +656,7 @@ class GroupInAcorTest(GroupTestCase):
         self.assertRsc(self.c.retrieve(cpath, origin=OUTSIDER), 4103)
 
     def test_ts0003_7_1_acor_deleted_group_admits_nobody(self):
-        gpath, grp = self.new_group([MEMBER], mt=TY_AE)
+        gpath, grp = self.new_group([MEMBER])      # mixed: OWNER may not retrieve MEMBER's AE
         acp = self.make_acp([{"acor": [grp["ri"]], "acop": R}])
         cpath, _ = self.cnt(acpi=[acp])
         self.assertRsc(self.c.retrieve(cpath, origin=MEMBER), 2000)
