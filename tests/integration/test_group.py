@@ -36,6 +36,7 @@ wardentest.HTTP_FOR_RSC.setdefault(4110, 400)   # GROUP_MEMBER_TYPE_INCONSISTENT
 wardentest.HTTP_FOR_RSC.setdefault(4109, 403)   # NO_MEMBERS
 wardentest.HTTP_FOR_RSC.setdefault(4104, 409)   # GROUP_REQUEST_IDENTIFIER_EXISTS
 wardentest.HTTP_FOR_RSC.setdefault(5105, 403)   # RECEIVER_HAS_NO_PRIVILEGE
+wardentest.HTTP_FOR_RSC.setdefault(4108, 403)   # INVALID_CHILD_RESOURCE_TYPE
 
 OWNER, OTHER, MEMBER, OUTSIDER = "Cgowner", "Cgother", "Cgmember", "Cgoutsider"
 OWNER_PATH = "/%s/gowner" % CSE_RN
@@ -272,6 +273,19 @@ class GroupOracleTest(GroupTestCase):
             text = json.dumps(rsp.get("pc"))
             for secret in (theirs, sub_grp["ri"], "acpi", "policy", "default", "creator"):
                 self.assertNotIn(secret, text, "member %s: %s" % (member, rsp))
+
+
+    def test_finding_11_fanout_create_does_not_reveal_member_type(self):
+        # Recv-6.3 (authorization) before Recv-6.4 (child type, TS-0004 7.3.3.3): a member the
+        # originator may not create under answers 4103 whatever its type (an AE answered 4108)
+        _, theirs = self.cnt(OTHER_PATH, OTHER)
+        gpath, _ = self.new_group([theirs, OTHER])
+        rsps = self.agr(self.c.create(gpath + "/fopt", TY_CIN, {"con": "x"}, origin=OWNER), 2)
+        self.assertEqual(rsps[theirs]["rsc"], 4103, rsps[theirs])
+        self.assertEqual(rsps[OTHER]["rsc"], 4103, rsps[OTHER])
+        self.assertRsc(self.c.create(OTHER_PATH, TY_CIN, {"con": "x"}, origin=OWNER), 4103)
+        # with the privilege, the child type is still checked
+        self.assertRsc(self.c.create(OTHER_PATH, TY_CIN, {"con": "x"}, origin=OTHER), 4108)
 
 
 # ==========================================================================
