@@ -78,7 +78,9 @@ int main(int argc, char **argv)
     if (cfg.audit_path[0] && (audit = audit_open(cfg.audit_path, err, sizeof err)) == NULL)
         goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)threads + 2, err, sizeof err);
+    /* a read view per worker, fan-out thread and two more (MQTT, CoAP) */
+    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0,
+                              (int)(threads + 2 + cfg.limits_fanout_threads), err, sizeof err);
     if (store == NULL)
         goto out;
     /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */

@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -638,6 +639,58 @@ class FanOutParkTest(GroupTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(len(json.loads(body)["m2m:agr"]["m2m:rsp"]), 60)
         self.assertTrue(still_working, "the small request waited for the fan-out to finish")
+
+
+class FanOutBindingsTest(GroupTestCase):
+    """A fan-out parks and is answered by the binding's own deferral over CoAP and MQTT too."""
+
+    @classmethod
+    def setUpClass(cls):
+        import coap_helpers
+        import mqtt_helpers
+        if mqtt_helpers.paho is None or not mqtt_helpers.broker_available():
+            raise unittest.SkipTest("mosquitto or python3-paho-mqtt is not installed")
+        cls.coap = coap_helpers
+        cls.mqtt = mqtt_helpers
+        cls.broker = mqtt_helpers.PrivateBroker().start()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        cls.cport = s.getsockname()[1]
+        s.close()
+        cls.server_args = ("--coap.port=%d" % cls.cport, "--coap.address=127.0.0.1", "--mqtt.address=127.0.0.1",
+                           "--mqtt.port=%d" % cls.broker.port)
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.broker.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.broker.cleanup()
+
+    def test_ts0004_7_4_14_3_3_fanout_over_coap_and_mqtt(self):
+        (p1, c1), (p2, c2) = self.cnt(), self.cnt()
+        self.new_cin(p1, OWNER, "one")
+        self.new_cin(p2, OWNER, "two")
+        gpath, _ = self.new_group([c1, c2])
+        r = self.coap.coap("GET", "coap://127.0.0.1:%d%s/fopt/la" % (self.cport, gpath), fr=OWNER)
+        self.assertEqual(r.rsc, 2000, r)
+        got = {e["fr"]: e["pc"]["m2m:cin"]["con"] for e in r.json()["m2m:agr"]["m2m:rsp"]}
+        self.assertEqual(got, {c1: "one", c2: "two"})
+        client = self.mqtt.MqttClient(self.broker.port, OWNER, level=OWNER).start()
+        try:
+            self.assertTrue(self.mqtt.answers_probe(client, 10), self.server.output())
+            rsp = client.request({"op": 2, "to": gpath.lstrip("/") + "/fopt/la", "fr": OWNER, "rqi": uniq("m"),
+                                  "rvi": "3"}, timeout=10)
+        finally:
+            client.stop()
+        self.assertEqual(rsp["rsc"], 2000, rsp)
+        got = {e["fr"]: e["pc"]["m2m:cin"]["con"] for e in rsp["pc"]["m2m:agr"]["m2m:rsp"]}
+        self.assertEqual(got, {c1: "one", c2: "two"})
 
 
 # ==========================================================================
