@@ -141,6 +141,27 @@ static void update_done(void *arg, bool committed)
                  update_finish, j, j->done, j->done_arg);
 }
 
+/* TS-0004 Recv-6.3 before Recv-6.4 (§7.3.3.4): whether the originator may update the resource at
+ * all is decided before its representation is checked against the resource's type, so that one
+ * that may not learns nothing of that type (directly, or for each member of a group's
+ * fanOutPoint). Only whether acpi is updated matters here (it needs the pvs); the full decision
+ * follows once the content is decoded. Returns 0 or an RSC (rsp filled). */
+static int may_update(struct op_ctx *c, const struct store_row *row)
+{
+    char err[64];
+    json_t *root =
+        c->req->media == MEDIA_JSON ? json_decode_body(c->req->body, c->req->body_len, err, sizeof err) : NULL;
+    bool acpi = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        acpi |= json_object_get(v, "acpi") != NULL;
+    }
+    json_decref(root);
+    return acpi ? op_authorize_acpi(c, row) : op_authorize(c, ACOP_UPDATE, row, 0);
+}
+
 enum cse_status op_update(struct op_ctx *c)
 {
     const struct store_row *row = &c->tgt->row;
@@ -155,6 +176,8 @@ enum cse_status op_update(struct op_ctx *c)
                        rt ? rt->sn : "resource");
         return CSE_DONE;
     }
+    if (may_update(c, row) != 0)
+        return CSE_DONE;
     json_t *patch = op_decode_content(c, rt);
     if (patch == NULL)
         return CSE_DONE;

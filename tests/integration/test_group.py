@@ -288,6 +288,20 @@ class GroupOracleTest(GroupTestCase):
         # with the privilege, the child type is still checked
         self.assertRsc(self.c.create(OTHER_PATH, TY_CIN, {"con": "x"}, origin=OTHER), 4108)
 
+    def test_finding_11_fanout_update_does_not_reveal_member_type(self):
+        # Recv-6.3 before Recv-6.4 (TS-0004 7.3.3.4): a representation of the wrong type was 4000
+        # "content must be {"m2m:ae": ...}" for a member the originator may not update
+        theirs_path, theirs = self.cnt(OTHER_PATH, OTHER)
+        gpath, _ = self.new_group([theirs, OTHER])
+        rsps = self.agr(self.c.update(gpath + "/fopt", "m2m:cnt", {"lbl": ["x"]}, origin=OWNER), 2)
+        for member in (theirs, OTHER):
+            self.assertEqual(rsps[member]["rsc"], 4103, rsps[member])
+            self.assertNotIn("m2m:ae", json.dumps(rsps[member]))
+        self.assertRsc(self.c.update(OTHER_PATH, "m2m:cnt", {"lbl": ["x"]}, origin=OWNER), 4103)
+        # with the privilege, the representation is still checked
+        self.assertRsc(self.c.update(OTHER_PATH, "m2m:cnt", {"lbl": ["x"]}, origin=OTHER), 4000)
+        self.assertEqual(self.cnt_attr(theirs_path, "lbl", origin=OTHER), None)
+
 
 # ==========================================================================
 # <fanOutPoint> (TS-0004 7.4.14)
