@@ -30,6 +30,8 @@ struct originator {
     struct authz_subject subj;
 };
 
+struct group_memo;
+
 /* Everything an operation needs. */
 struct op_ctx {
     struct cse *cse;
@@ -52,6 +54,8 @@ struct op_ctx {
     char *tqf;
     /* direct dynamic authorization: the consultation this request parks on (dynauth.c; owned) */
     struct das_job *das_job;
+    /* <group> references of acor already decided for this request (membership.c; owned) */
+    struct group_memo *groups;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -84,8 +88,10 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, char **out /* OUT */);
  * policies. Returns 0 with *registered set, or -1 on a store failure. */
 int ae_registered(struct cse *cse, struct store_view *v, const char *stem, int64_t now, bool *registered /* OUT */);
 
-/* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? */
+/* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? Each
+ * reference is looked up once per request (c->groups). */
 bool group_admits(struct op_ctx *c, const char *ref, const char *orig);
+void group_memo_free(struct group_memo *m);
 /* Location sources (location.c): positions set by the operator and an IP-to-country table. NULL +
  * err when a file is unreadable or malformed. */
 struct location_db *location_db_load(const char *positions, const char *countries, const struct id_env *env, char *err,

@@ -402,6 +402,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
             break;
         }
     creds_free(c.creds);
+    group_memo_free(c.groups);
     mem_free(c.tqf);
     if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */
         st = dynauth_park(&c);

@@ -98,6 +98,7 @@ char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const stru
         buf_puts(&out, "candidates:\n");
         buf_append(&out, lines.p ? lines.p : "", lines.len);
         creds_free(c.creds);
+        group_memo_free(c.groups);
     }
     target_free(&tgt);
     cse->store->ops->view_release(cse->store, v);
