@@ -82,8 +82,9 @@ int main(int argc, char **argv)
         goto out;
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     /* every request holds at most one read connection at a time, so any pool size is safe: a
-     * smaller pool only makes requests wait their turn */
-    long readers = cfg.store_readers > 0 ? cfg.store_readers : threads + 2;
+     * smaller pool only makes requests wait their turn; by default a read view per worker, fan-out
+     * thread and two more (MQTT, CoAP) */
+    long readers = cfg.store_readers > 0 ? cfg.store_readers : threads + 2 + cfg.limits_fanout_threads;
     store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)readers, err, sizeof err);
     if (store == NULL)
         goto out;

@@ -93,6 +93,12 @@ static const struct centry table[] = {
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},
+    {"limits.fanout_requests", L(limits_fanout_requests), "1024", 1, 1000000, NULL,
+     "member requests one group request may cause at all nesting levels; beyond, it is answered 4000"},
+    {"limits.fanout_bytes", L(limits_fanout_bytes), "4194304", 1024, 268435456, NULL,
+     "bytes of aggregated member responses one group request may collect; beyond, it is answered 4000"},
+    {"limits.fanout_threads", L(limits_fanout_threads), "2", 1, 256, NULL,
+     "group fan-outs worked on at once, each on a thread of its own; more wait their turn, parked"},
     {"notify.allow", S(notify_allow), "", 0, 0, NULL,
      "comma-separated CIDR blocks notifications may reach although notify.deny lists them"},
     /* The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, 2025; RFC 6890), plus

@@ -62,6 +62,9 @@ struct cse_config {
     /* [limits] */
     long limits_max_body;
     long limits_policy_cache;
+    long limits_fanout_requests;
+    long limits_fanout_bytes;
+    long limits_fanout_threads;
     /* [notify] */
     char *notify_allow;
     char *notify_deny;

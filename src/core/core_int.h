@@ -30,6 +30,8 @@ struct originator {
     struct authz_subject subj;
 };
 
+struct group_memo;
+
 /* Everything an operation needs. */
 struct op_ctx {
     struct cse *cse;
@@ -54,6 +56,8 @@ struct op_ctx {
     struct das_job *das_job;
     /* view is a writer's transaction: policies are compiled from it, never from or into the cache */
     bool in_txn;
+    /* <group> references of acor already decided for this request (membership.c; owned) */
+    struct group_memo *groups;
 };
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
@@ -101,8 +105,10 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out 
  * policies. Returns 0 with *registered set, or -1 on a store failure. */
 int ae_registered(struct cse *cse, struct store_view *v, const char *stem, int64_t now, bool *registered /* OUT */);
 
-/* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? */
+/* Does the <group> named by ref (resourceID or address) list originator orig (canonical)? Each
+ * reference is looked up once per request (c->groups). */
 bool group_admits(struct op_ctx *c, const char *ref, const char *orig);
+void group_memo_free(struct group_memo *m);
 /* Location sources (location.c): positions set by the operator and an IP-to-country table. NULL +
  * err when a file is unreadable or malformed. */
 struct location_db *location_db_load(const char *positions, const char *countries, const struct id_env *env, char *err,
@@ -175,7 +181,9 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
  * group), or with real_only to real resources only. Returns 0 with *out filled (caller frees)
  * or an RSC; the request's response is not touched. */
 int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out /* OUT */);
-/* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources. */
+/* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources the
+ * originator may RETRIEVE; one it may not is RSC_NOT_FOUND like a missing one, so that no hook
+ * answers differently for the two (no existence or type oracle). */
 int op_resolve(void *arg, const char *addr, struct store_row *out);
 
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its
@@ -191,8 +199,17 @@ enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
-/* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). */
+/* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
+ * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
 enum cse_status op_fanout(struct op_ctx *c);
+/* For a member request of a fan-out (req->fan set), after its target was resolved: 0 when the tree
+ * reaches this target for the first time, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, the
+ * same group request does not reach the same target twice. */
+int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
+/* Parked fan-outs (fanout.c): fanq_stop waits for the fan-out threads (before the store goes). */
+struct fanq *fanq_new(void);
+void fanq_stop(struct fanq *q);
+void fanq_free(struct fanq *q);
 
 /* Delete a resource and its subtree inside a transaction and inform its parent's type.
  * row must be a row that existed in this transaction. Returns 0 or an RSC (rsp filled). */

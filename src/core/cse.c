@@ -316,6 +316,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
+    cse->fanouts = fanq_new();
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -408,6 +409,7 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
 
 void cse_stop(struct cse *cse)
 {
+    fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
     expiry_stop(cse);
     /* pending batches go out before the notifier stops; then deliveries get a short grace */
@@ -432,6 +434,8 @@ void cse_destroy(struct cse *cse)
     cse->tokens = NULL;
     dynauth_free(cse->dynauth);
     cse->dynauth = NULL;
+    fanq_free(cse->fanouts);
+    cse->fanouts = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

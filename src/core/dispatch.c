@@ -379,6 +379,9 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     }
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
+    /* TS-0004 Recv-6.2.1 (§7.3.3.2): after existence, before authorization */
+    if (fanout_enter(req, &tgt, rsp) != 0)
+        goto out;
 
     struct op_ctx c = {
         .cse = cse,
@@ -406,6 +409,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
             break;
         }
     creds_free(c.creds);
+    group_memo_free(c.groups);
     mem_free(c.tqf);
     if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */
         st = dynauth_park(&c);

@@ -108,6 +108,7 @@ char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_ex
         buf_puts(&out, "candidates:\n");
         buf_append(&out, lines.p ? lines.p : "", lines.len);
         creds_free(c.creds);
+        group_memo_free(c.groups);
     }
     target_free(&tgt);
     response_free(&rsp);

@@ -48,6 +48,30 @@
  * request can cause and stops member cycles. */
 #define LIMIT_FANOUT_DEPTH 4
 
+/* (config limits.fanout_requests) Member requests one group request may cause, at all nesting
+ * levels together. Each group lists at most LIMIT_LIST_ITEMS members, but groups that list each
+ * other's fanOutPoints multiplied that by itself per level (16 such groups: 70,000 member requests
+ * for one GET). A member is reached at most once per request, and 1024 member requests cover four
+ * full groups or a 32 x 32 two-level tree. Beyond it the request is answered 4000 as a whole: the
+ * policy is local (TS-0004 §7.4.14), a 4xxx says the same request will fail again (a 5xxx would
+ * invite retries of work the CSE refuses), as for LIMIT_FANOUT_DEPTH, and a partial aggregate would
+ * look like a complete one. */
+#define LIMIT_FANOUT_REQUESTS 1024
+
+/* (config limits.fanout_bytes) Aggregated member responses one group request may collect before
+ * it is answered 4000 (same reasons): the aggregate is held in memory, and re-encoded per nesting
+ * level, until it is sent. 4 MiB is four largest request bodies (limits.max_body). */
+#define LIMIT_FANOUT_BYTES (4 * 1024 * 1024)
+
+/* (config limits.fanout_threads) Group fan-outs worked on at once. A request to a fanOutPoint parks
+ * (its binding thread serves other requests meanwhile) while a fan-out thread issues its member
+ * requests; more fan-outs wait for a thread, parked. Two keep fan-outs from taking every core. */
+#define LIMIT_FANOUT_THREADS 2
+
+/* Fan-outs parked waiting for a fan-out thread before new ones are refused with 5000 (like the
+ * write queue): bounds their memory when a binding without a connection limit (MQTT) floods them. */
+#define LIMIT_FANOUT_QUEUE 4096
+
 /* Results of one discovery request when the request gives no lim. */
 #define LIMIT_DISCOVERY_RESULTS 1000
 

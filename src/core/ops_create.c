@@ -377,9 +377,10 @@ enum cse_status op_create(struct op_ctx *c)
         response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "resource type %d cannot be created here", c->req->ty);
         return CSE_DONE;
     }
-    if (!parent_allowed(rt, parent->ty)) {
-        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
-                       rt->sn);
+    /* an AE registers with the CSEBase only: that says nothing about the target but that it is not
+     * the CSEBase, whose address everyone knows */
+    if (rt->ty == TY_AE && parent->ty != TY_CSEBASE) {
+        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:ae cannot be a child of this resource");
         return CSE_DONE;
     }
     if (op_authorize(c, ACOP_CREATE, parent, rt->ty) != 0)
@@ -387,6 +388,13 @@ enum cse_status op_create(struct op_ctx *c)
     /* TS-0004 §7.4.8.2.1 Recv-6.3: subscribing also needs RETRIEVE on the subscribed-to resource */
     if (rt->ty == TY_SUB && op_authorize(c, ACOP_RETRIEVE, parent, 0) != 0)
         return CSE_DONE;
+    /* TS-0004 Recv-6.4 (§7.3.3.3) after Recv-6.3: a 4108 before the authorization would tell an
+     * originator without privilege the parent's type (directly, or through a group's fanOutPoint) */
+    if (!parent_allowed(rt, parent->ty)) {
+        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
+                       rt->sn);
+        return CSE_DONE;
+    }
     json_t *attrs = op_decode_content(c, rt);
     if (attrs == NULL)
         return CSE_DONE;

@@ -141,6 +141,53 @@ static void update_done(void *arg, bool committed)
                  update_finish, j, j->done, j->done_arg);
 }
 
+/* Attributes besides acpi that decide who may do what: daci (which DAS may admit originators), a
+ * group's macp (who may use its fanOutPoint), and a <dynamicAuthorizationConsultation>'s dap and
+ * dae (which DAS answers, and whether, for every resource linking it). Changing one is a privilege
+ * change like acpi (finding 2). */
+static const char *const privileged[] = {"daci", "macp", "dap", "dae"};
+
+static bool is_privileged(const char *attr)
+{
+    for (size_t i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
+        if (strcmp(attr, privileged[i]) == 0)
+            return true;
+    return false;
+}
+
+/* TS-0004 Recv-6.3 before Recv-6.4 (§7.3.3.4): whether the originator may update the resource at
+ * all is decided before its representation is checked against the resource's type, so that one
+ * that may not learns nothing of that type (directly, or for each member of a group's
+ * fanOutPoint). Only which attributes are updated matters here (acpi and the privileged ones need
+ * the pvs, any other UPDATE); the full decision follows once the content is decoded. Returns 0 or
+ * an RSC (rsp filled). */
+static int may_update(struct op_ctx *c, const struct store_row *row)
+{
+    char err[64];
+    json_t *root =
+        c->req->media == MEDIA_JSON ? json_decode_body(c->req->body, c->req->body_len, err, sizeof err) : NULL;
+    bool selfpriv = false, other = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        const char *a;
+        json_t *av;
+        json_object_foreach(v, a, av)
+        {
+            if (strcmp(a, "acpi") == 0 || is_privileged(a))
+                selfpriv = true;
+            else
+                other = true;
+        }
+    }
+    json_decref(root);
+    int rc = selfpriv ? op_authorize_acpi(c, row) : 0;
+    if (rc == 0 && (other || !selfpriv))
+        rc = op_authorize(c, ACOP_UPDATE, row, 0);
+    return rc;
+}
+
 enum cse_status op_update(struct op_ctx *c)
 {
     const struct store_row *row = &c->tgt->row;
@@ -155,16 +202,14 @@ enum cse_status op_update(struct op_ctx *c)
                        rt ? rt->sn : "resource");
         return CSE_DONE;
     }
+    if (may_update(c, row) != 0)
+        return CSE_DONE;
     json_t *patch = op_decode_content(c, rt);
     if (patch == NULL)
         return CSE_DONE;
     int64_t et = 0;
     char *acpi = NULL;
     json_t *etv = json_object_get(patch, "et"), *acpiv = json_object_get(patch, "acpi");
-    /* attributes besides acpi that decide who may do what: daci (which DAS may admit originators),
-     * a group's macp (who may use its fanOutPoint), and a <dynamicAuthorizationConsultation>'s dap
-     * and dae (which DAS answers, and whether, for every resource linking it) */
-    static const char *const privileged[] = {"daci", "macp", "dap", "dae"};
     size_t nprivattrs = 0;
     for (size_t i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
         nprivattrs += json_object_get(patch, privileged[i]) != NULL;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct fantree;
+
 enum cse_op { OP_NONE = 0, OP_CREATE = 1, OP_RETRIEVE = 2, OP_UPDATE = 3, OP_DELETE = 4, OP_NOTIFY = 5 };
 
 /* How the request reached us: which security association (TS-0003 §6, §8.2) it came in on. */
@@ -97,6 +99,9 @@ struct cse_request {
     size_t body_len;
     struct cse_secctx sec;
     int fanout_depth; /* nesting of group fan-out that produced this request (0: from a binding) */
+    /* Core-internal: the fan-out tree a member request belongs to (core/fanout.c), NULL for a
+     * request from a binding */
+    struct fantree *fan;
 };
 
 /* A response primitive. The body is owned (mem_free), the rest are static or owned as noted. */
@@ -120,6 +125,8 @@ struct cse_response {
      * thread does nothing but commits. */
     void (*finish)(void *arg, struct cse_response *rsp);
     void *finish_arg;
+    /* Core-internal: the body is an aggregated fan-out response (m2m:agr) */
+    bool fanout;
 };
 
 void request_init(struct cse_request *req);

@@ -201,5 +201,19 @@ int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store
 
 int op_resolve(void *arg, const char *addr, struct store_row *out)
 {
-    return resolve_row(arg, addr, true, out);
+    struct op_ctx *c = arg;
+    int rc = resolve_row(c, addr, true, out);
+    if (rc != 0)
+        return rc;
+    /* decided like a resource a result embeds: not the request's target, so cached DAS grants
+     * count but no consultation starts and no Token Request Information is prepared */
+    struct target *tgt = c->tgt;
+    c->tgt = NULL;
+    struct decision d;
+    policy_decide(c, ACOP_RETRIEVE, out, 0, false, &d);
+    c->tgt = tgt;
+    if (d.permit)
+        return 0;
+    store_row_free(out);
+    return RSC_NOT_FOUND; /* what the originator may not retrieve does not exist for it */
 }

@@ -58,12 +58,18 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty, c
 }
 
 /* TS-0004 §7.4.13.2.1/.3: remove duplicates, enforce maxNrOfMembers, validate memberType under the
- * consistencyStrategy; writes mid, cnm, mtv (and mt for SET_MIXED) into out. */
+ * consistencyStrategy; writes mid, cnm, mtv (and mt for SET_MIXED) into out.
+ * A member is looked up as the originator sees it (struct resolver): one that does not exist and
+ * one the originator may not retrieve are the same to this code, so neither the members kept nor
+ * the answer can tell which resources exist or what type they are. Hence:
+ *  - MIXED: every member is kept as given (no type to check, nothing looked up to decide);
+ *  - otherwise a member whose type cannot be checked rejects the request with
+ *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike. */
 static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
                             json_t *out, struct cse_response *rsp)
 {
     /* Duplicates are the same resource, however it is addressed (resourceID or structured, CSE-,
-     * SP-relative or absolute); members that cannot be resolved are compared as given. */
+     * SP-relative or absolute); members that cannot be looked up are compared as given. */
     json_t *kept = json_array(), *keys = json_array(), *types = json_array();
     int rc = 0;
     size_t i;
@@ -97,19 +103,27 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
                             (long long)mnm);
         goto out;
     }
+    for (i = 0; i < json_array_size(kept) && rc == 0 && mt != MT_MIXED; i++) {
+        const char *id = json_string_value(json_array_get(kept, i));
+        if (json_integer_value(json_array_get(types, i)) < 0)
+            rc = response_error(rsp, RSC_RECEIVER_HAS_NO_PRIVILEGE, "member-type-unknown",
+                                "the type of member '%.256s' cannot be checked: it does not exist here or the "
+                                "originator may not retrieve it",
+                                id);
+    }
     for (i = 0; i < json_array_size(kept) && rc == 0; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
         int ty = (int)json_integer_value(json_array_get(types, i));
-        bool conforms = ty >= 0 && (mt == MT_MIXED || ty == mt);
+        bool conforms = mt == MT_MIXED || ty == mt;
         if (conforms) {
             json_array_append_new(valid, json_string(id));
         } else if (csy == CSY_ABANDON_GROUP) {
             rc = response_error(rsp, RSC_GROUP_MEMBER_TYPE_INCONSISTENT, "member-type",
-                                "member '%s' does not exist here or is not of memberType %lld", id, (long long)mt);
-        } else if (csy == CSY_SET_MIXED && ty >= 0) {
+                                "member '%.256s' is not of memberType %lld", id, (long long)mt);
+        } else if (csy == CSY_SET_MIXED) {
             mt = MT_MIXED;
             json_array_append_new(valid, json_string(id));
-        } /* ABANDON_MEMBER (and SET_MIXED for a member that does not exist): drop it */
+        } /* ABANDON_MEMBER: drop it */
     }
     if (rc == 0) {
         json_object_set_new(out, "mt", json_integer((json_int_t)mt));

@@ -49,7 +49,9 @@ struct attr_def {
 };
 
 /* Read access for hooks on the request thread: resolve an address or resourceID (as a target
- * would be) to a stored row. Returns 0 with *out filled (caller frees), or an RSC. */
+ * would be) to a stored row, as the originator sees it: a resource the originator may not retrieve
+ * is reported RSC_NOT_FOUND exactly like one that does not exist. Returns 0 with *out filled
+ * (caller frees), or an RSC. */
 struct resolver {
     int (*resolve)(void *arg, const char *addr, struct store_row *out);
     void *arg;
