@@ -34,6 +34,12 @@
  * subtree deletes and path checks long; 64 is far beyond any oneM2M deployment. */
 #define LIMIT_PATH_DEPTH 64
 
+/* Request header fields and query parameters of one HTTP request. oneM2M needs about ten of
+ * each; beyond, the request is refused with 4000 before the core sees it (libmicrohttpd 0.9.75 would
+ * otherwise exhaust its per-connection memory on a few hundred parameters and never answer). */
+#define LIMIT_HTTP_HEADERS 64
+#define LIMIT_QUERY_PARAMS 64
+
 /* (config http.timeout) Seconds a connection may stay idle before it is closed. */
 #define LIMIT_IDLE_TIMEOUT_S 10
 

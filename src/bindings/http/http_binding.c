@@ -23,8 +23,8 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define MAX_HEADERS 64
-#define MAX_ARGS    64
+#define MAX_HEADERS LIMIT_HTTP_HEADERS
+#define MAX_ARGS    LIMIT_QUERY_PARAMS
 
 enum { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_HTTPS_PSK, NLISTEN };
 
@@ -58,6 +58,7 @@ struct http_ctx {
     bool counted;
     bool responded; /* a response is queued: later calls for this request only drain its upload */
     atomic_int sync;
+    bool started; /* the access handler has seen this request (its head is complete) */
     int64_t t0;
     struct http_kv headers[MAX_HEADERS];
     size_t nheaders;
@@ -70,7 +71,10 @@ struct http_ctx {
     struct cse_response rsp;
 };
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* Header fields and query arguments with their received lengths: a NUL inside one shows as a
+ * length beyond strlen (http_check_head). */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                      const char *value, size_t value_size)
 {
     (void)kind;
     struct http_ctx *x = cls;
@@ -78,11 +82,12 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         x->too_many = true;
         return MHD_NO;
     }
-    x->headers[x->nheaders++] = (struct http_kv){key, value};
+    x->headers[x->nheaders++] = (struct http_kv){key, value, key_size, value_size};
     return MHD_YES;
 }
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
     (void)kind;
     struct http_ctx *x = cls;
@@ -90,8 +95,29 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         x->too_many = true;
         return MHD_NO;
     }
-    x->args[x->nargs++] = (struct http_kv){key, value};
+    x->args[x->nargs++] = (struct http_kv){key, value, key_size, value_size};
     return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 reports a header value's length as its strlen, so a NUL byte inside the
+ * value silently cuts it ("X-M2M-Origin: CAdmin\0junk" reads as "CAdmin"). It parses the head in
+ * place, turning each line's CR and LF into NUL bytes: after a value's terminating NUL comes
+ * another NUL (the LF of a CRLF line, or the empty line ending the head) or, for LF-only lines,
+ * the next field's name. Anything else is the rest of a value cut by a NUL of its own, whose
+ * length is then reported beyond its strlen for http_check_head to refuse (RFC 9110 §5.5). A
+ * folded (obs-fold) value, which libmicrohttpd copies elsewhere, may be refused the same way, which
+ * RFC 9112 §5.2 allows. */
+static void mark_nul_values(struct http_ctx *x)
+{
+    for (size_t i = 0; i < x->nheaders; i++) {
+        struct http_kv *h = &x->headers[i];
+        if (h->value == NULL)
+            continue;
+        const char *end = h->value + strlen(h->value);
+        const char *next = i + 1 < x->nheaders ? x->headers[i + 1].key : NULL;
+        if (end[1] != '\0' && end + 1 != next)
+            h->value_len = (size_t)(end - h->value) + 1 + strlen(end + 1);
+    }
 }
 
 static void free_body(void *p)
@@ -197,6 +223,70 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
+static struct http_ctx *ctx_new(struct listener *ls, struct MHD_Connection *conn)
+{
+    struct http_ctx *x = mem_calloc(1, sizeof *x);
+    x->hb = ls->hb;
+    x->ls = ls;
+    x->conn = conn;
+    x->t0 = clock_mono_us();
+    request_init(&x->req);
+    response_init(&x->rsp);
+    buf_init(&x->body);
+    return x;
+}
+
+/* libmicrohttpd's URI log callback: the request target as received, before it is split and
+ * percent-decoded; the request's state starts here. A target that http_check_target refuses is
+ * answered when the head is complete; its query is cut off here so that libmicrohttpd does not
+ * spend its per-connection memory on the arguments (with a few hundred of them, 0.9.75 runs out and
+ * never answers). The target lives in libmicrohttpd's own writable read buffer, which it splits in
+ * place right after this call. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_ctx *x = ctx_new(cls, conn);
+    if (http_check_target(uri, &x->rsp) != 0) {
+        char *q = strchr(uri, '?');
+        if (q != NULL && q[1] != '\0')
+            q[1] = '\0';
+    }
+    return x;
+}
+
+/* The first call for a request: its head is complete, no byte of its body is read yet. Everything
+ * that must be refused before the body (framing, NUL bytes, repeated headers, an announced
+ * oversized body) is answered here, and the connection is closed after the answer (RFC 9112 §6.3:
+ * after a framing error the rest of the stream cannot be trusted). */
+static enum MHD_Result head_complete(struct http_ctx *x)
+{
+    struct http_binding *hb = x->hb;
+    struct MHD_Connection *conn = x->conn;
+    x->started = true;
+    x->counted = true;
+    atomic_fetch_add(&hb->inflight, 1);
+    /* counted first, checked second: the drain in quiesce/stop either sees this request or
+     * this request sees the stop (nothing may be suspended when the daemon stops) */
+    if (atomic_load(&hb->stopping))
+        return send_error(x, RSC_INTERNAL_SERVER_ERROR, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+                          "the server is shutting down", true);
+    if (x->rsp.rsc != 0) /* the target, refused by on_uri */
+        return send_response(x, true);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, x);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
+    if (x->too_many)
+        return send_error(x, RSC_BAD_REQUEST, 0, "too-many", "too many headers or query parameters", true);
+    mark_nul_values(x);
+    struct http_raw head = {.headers = x->headers, .nheaders = x->nheaders};
+    if (http_check_head(&head, &x->rsp) != 0)
+        return send_response(x, true);
+    /* refuse an announced oversized body before reading any of it (limits.h) */
+    const char *cl = http_header(&head, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->cfg->limits_max_body)
+        return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+                          "request body exceeds the size limit", true);
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -204,29 +294,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct listener *ls = cls;
     struct http_binding *hb = ls->hb;
     struct http_ctx *x = *con_cls;
-    if (x == NULL) {
-        x = mem_calloc(1, sizeof *x);
-        x->hb = hb;
-        x->ls = ls;
-        x->conn = conn;
-        x->t0 = clock_mono_us();
-        request_init(&x->req);
-        buf_init(&x->body);
-        *con_cls = x;
-        x->counted = true;
-        atomic_fetch_add(&hb->inflight, 1);
-        /* counted first, checked second: the drain in quiesce/stop either sees this request or
-         * this request sees the stop (nothing may be suspended when the daemon stops) */
-        if (atomic_load(&hb->stopping))
-            return send_error(x, RSC_INTERNAL_SERVER_ERROR, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
-                              "the server is shutting down", true);
-        /* refuse an announced oversized body before reading any of it (limits.h) */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->cfg->limits_max_body)
-            return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
-                              "request body exceeds the size limit", true);
-        return MHD_YES;
-    }
+    if (x == NULL) /* not seen by on_uri (cannot happen with it installed) */
+        x = *con_cls = ctx_new(ls, conn);
+    if (!x->started)
+        return head_complete(x);
     if (x->responded) {
         /* answered early (413, shutting down): libmicrohttpd still hands over the upload and makes
          * a final call; neither may start the request */
@@ -249,10 +320,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
                           "request body exceeds the size limit", true);
 
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
-    if (x->too_many)
-        return send_error(x, RSC_BAD_REQUEST, 0, "too-many", "too many headers or query parameters", true);
     struct http_raw raw = {
         .method = method,
         .url = url,
@@ -435,7 +502,8 @@ static int start_listener(struct http_binding *hb, int kind, const char *address
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,    \
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,       \
         (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,               \
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, ls
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, ls,                            \
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
     if (kind == LISTEN_HTTP)
         ls->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS, MHD_OPTION_END);
     else if (kind == LISTEN_HTTPS)

@@ -13,6 +13,9 @@
 struct http_kv {
     const char *key;
     const char *value; /* NULL for a query key without '=' */
+    /* Bytes of key and value as received, when the source knows them (libmicrohttpd does); 0 means
+     * strlen. A length beyond strlen is a NUL byte inside the field. */
+    size_t key_len, value_len;
 };
 
 struct http_raw {
@@ -36,6 +39,20 @@ struct http_scratch {
      * Content-Type), or NULL for JSON. Static string; set even when http_to_primitive fails. */
     const char *rsp_cbor;
 };
+
+/* The request head's framing and header rules, checked before any byte of the body is read
+ * (RFC 9110 §5.5: a NUL in a field value is invalid; RFC 9112 §6.1 and §6.3: Transfer-Encoding
+ * with Content-Length, or a transfer coding other than chunked, cannot be framed safely). Also
+ * refuses a NUL in a field name and a repeated oneM2M or framing header (X-M2M-*, Content-Type,
+ * Content-Length, Transfer-Encoding, Authorization, Host), whose two values would be read
+ * differently by different parties. Returns 0, or 4000 with rsp filled: the binding then answers
+ * and closes the connection. */
+int http_check_head(const struct http_raw *raw, struct cse_response *rsp);
+
+/* The raw request target (before percent-decoding; path and query): refuses an encoded NUL
+ * ("%00", which decoding would turn into a silent truncation) and more than LIMIT_QUERY_PARAMS
+ * query parameters. Returns 0, or 4000 with rsp filled. */
+int http_check_target(const char *target, struct cse_response *rsp);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *http_header(const struct http_raw *raw, const char *name);

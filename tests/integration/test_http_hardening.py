@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""HTTP listener hardening (issue 12): request head parsing and framing (finding 13), valid
+responses whatever the input (finding 30), slow request heads (finding 9), exclusive listening
+ports (finding 21), SIGHUP (finding 28) and request logging (finding 29).
+
+RFC 9110 §5.5 (field values), RFC 9112 §6.1/§6.3 (message framing: reject, then close).
+Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_http_hardening.py
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from wardentest import (ADMIN, CSE_RN, Client, WardenServer, WardenTestCase, main,  # noqa: E402
+                        read_http_response, start_shared_server, stop_shared_server)
+
+setUpModule = start_shared_server
+tearDownModule = stop_shared_server
+
+
+def head(lines, method="GET", target="/" + CSE_RN, body=b""):
+    """A raw request: the request line, the given header lines (bytes), a blank line, the body."""
+    return b"%s %s HTTP/1.1\r\n" % (method.encode(), target.encode() if isinstance(target, str) else target) + \
+        b"".join(l + b"\r\n" for l in lines) + b"\r\n" + body
+
+
+STD = [b"Host: x", b"X-M2M-RI: r1", b"X-M2M-RVI: 3"]
+
+
+class RequestHeadTest(WardenTestCase):
+    """Finding 13: what would be read differently by two parties is refused at once with 4000 and
+    the connection closed (no wait for the idle timeout)."""
+
+    def exchange_then_closed(self, data, timeout=3.0, want_close=True):
+        """Send data; returns (status, headers, body, closed within timeout, seconds to the answer)."""
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=timeout)
+        try:
+            t0 = time.monotonic()
+            s.sendall(data)
+            status, hdrs, body, closed = read_http_response(s, timeout)
+            took = time.monotonic() - t0
+            if not closed and want_close:
+                s.settimeout(timeout)
+                try:
+                    closed = s.recv(65536) == b""
+                except ConnectionResetError:
+                    closed = True
+                except socket.timeout:
+                    closed = False
+            return status, hdrs, body, closed, took
+        finally:
+            s.close()
+
+    def assert_4000_and_close(self, data, what):
+        try:
+            status, hdrs, body, closed, took = self.exchange_then_closed(data)
+        except socket.timeout:
+            self.fail("%s: no answer within 3 s" % what)
+        self.assertEqual((status, hdrs.get("x-m2m-rsc")), (400, "4000"), "%s: %r %r" % (what, status, body))
+        self.assertTrue(closed, "%s: connection kept open after the 4000" % what)
+        self.assertLess(took, 2.0, "%s: answered only after %.1f s" % (what, took))
+        json.loads(body.decode("utf-8"))  # and the answer is valid JSON
+
+    def test_finding_13_nul_in_header_value_is_4000(self):
+        self.assert_4000_and_close(head(STD + [b"X-M2M-Origin: " + ADMIN.encode() + b"\x00junk"]),
+                                   "NUL in X-M2M-Origin")
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode() + b"\x00junk"] + STD),
+                                   "NUL in X-M2M-Origin (not the last field)")
+
+    def test_finding_13_encoded_nul_in_path_or_query_is_4000(self):
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode()] + STD, target="/%s%%00junk" % CSE_RN),
+                                   "%00 in the path")
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode()] + STD, target="/%s?rcn=1%%00" % CSE_RN),
+                                   "%00 in the query")
+
+    def test_finding_13_duplicated_onem2m_header_is_4000(self):
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode(), b"X-M2M-Origin: Cother"] + STD),
+                                   "two X-M2M-Origin")
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode(), b"X-M2M-RI: r2"] + STD),
+                                   "two X-M2M-RI")
+
+    def test_finding_13_content_length_with_transfer_encoding_is_4000(self):
+        self.assert_4000_and_close(
+            head([b"X-M2M-Origin: " + ADMIN.encode(), b"Content-Type: application/json;ty=3",
+                  b"Content-Length: 5", b"Transfer-Encoding: chunked"] + STD, method="POST",
+                 body=b"0\r\n\r\n"), "Content-Length with Transfer-Encoding")
+
+    def test_finding_13_unknown_transfer_encoding_is_4000(self):
+        self.assert_4000_and_close(
+            head([b"X-M2M-Origin: " + ADMIN.encode(), b"Content-Type: application/json;ty=3",
+                  b"Transfer-Encoding: gzip"] + STD, method="POST", body=b"abc"), "Transfer-Encoding: gzip")
+
+    def test_finding_13_250_query_parameters_is_4000(self):
+        q = "&".join("lbl=a%d" % i for i in range(250))
+        self.assert_4000_and_close(head([b"X-M2M-Origin: " + ADMIN.encode()] + STD, target="/%s?%s" % (CSE_RN, q)),
+                                   "250 query parameters")
+
+    def test_finding_13_well_formed_heads_still_served(self):
+        """LF-only lines, empty values and a chunked body are not mistaken for the above."""
+        for data in (b"GET /%s HTTP/1.1\nHost: x\nX-M2M-Origin: %s\nX-E:\nX-M2M-RI: r\nX-M2M-RVI: 3\n\n"
+                     % (CSE_RN.encode(), ADMIN.encode()),
+                     head([b"X-E:", b"X-M2M-Origin: " + ADMIN.encode(), b"X-F: "] + STD + [b"X-G:"])):
+            status, hdrs, body, _, _ = self.exchange_then_closed(data, want_close=False)
+            self.assertEqual((status, hdrs.get("x-m2m-rsc")), (200, "2000"), body)
+        name = "hh%d" % os.getpid()
+        chunked = head([b"X-M2M-Origin: " + ADMIN.encode(), b"Content-Type: application/json;ty=2",
+                        b"Transfer-Encoding: chunked"] + STD, method="POST",
+                       body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(self._ae(name)), self._ae(name)))
+        status, hdrs, body, _, _ = self.exchange_then_closed(chunked, want_close=False)
+        self.assertEqual((status, hdrs.get("x-m2m-rsc")), (201, "2001"), body)
+
+    @staticmethod
+    def _ae(name):
+        return json.dumps({"m2m:ae": {"rn": name, "api": "Nhh", "rr": False, "srv": ["3"]}}).encode()
+
+
+if __name__ == "__main__":
+    main()
