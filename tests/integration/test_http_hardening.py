@@ -118,5 +118,50 @@ class RequestHeadTest(WardenTestCase):
         return json.dumps({"m2m:ae": {"rn": name, "api": "Nhh", "rr": False, "srv": ["3"]}}).encode()
 
 
+# a query parameter name quoted as '%.32s' in the message: the cut falls inside the two bytes of U+00E9
+CUT_QUERY_KEY = "a" * 31 + "%C3%A9"
+
+
+class ValidResponseTest(WardenTestCase):
+    """Finding 30: the answer is valid in its serialization (UTF-8 JSON, or CBOR), whatever bytes the
+    request carried and wherever a message quotes them."""
+
+    def exchange(self, data):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=3)
+        try:
+            s.sendall(data)
+            return read_http_response(s, 3.0)
+        finally:
+            s.close()
+
+    def assert_valid_json_error(self, data, what):
+        status, hdrs, body, _ = self.exchange(data)
+        self.assertGreaterEqual(status or 0, 400, "%s: %r" % (what, body))
+        self.assertTrue(hdrs.get("content-type", "").startswith("application/json"), "%s: %r" % (what, hdrs))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail("%s: the answer is not UTF-8: %r" % (what, body))
+        self.assertIsInstance(json.loads(text)["m2m:dbg"], str, what)
+
+    def test_finding_30_http_error_answer_is_valid_utf8_json(self):
+        origin = b"X-M2M-Origin: " + ADMIN.encode()
+        self.assert_valid_json_error(head([origin, b"Host: x", b"X-M2M-RI: r", b"X-M2M-RVI: 3\xff\xfe"]),
+                                     "invalid UTF-8 in X-M2M-RVI")
+        self.assert_valid_json_error(head([origin, b"Content-Type: \xc3\x28\x01x", b"Content-Length: 2"] + STD,
+                                          method="POST", body=b"{}"), "invalid UTF-8 and a control in Content-Type")
+        self.assert_valid_json_error(head([origin] + STD, target="/%s?%s=1" % (CSE_RN, CUT_QUERY_KEY)),
+                                     "a quoted parameter name cut inside a character")
+
+    def test_finding_30_http_error_answer_in_cbor_is_cbor(self):
+        """Asked for CBOR, the same error is CBOR (it could not be converted before, and fell back)."""
+        status, hdrs, body, _ = self.exchange(
+            head([b"X-M2M-Origin: " + ADMIN.encode(), b"Accept: application/cbor"] + STD,
+                 target="/%s?%s=1" % (CSE_RN, CUT_QUERY_KEY)))
+        self.assertEqual(status, 400, body)
+        self.assertEqual(hdrs.get("content-type"), "application/cbor", (hdrs, body))
+        self.assertEqual(body[:1], b"\xa1", body)  # a map of one pair: {"m2m:dbg": text}
+
+
 if __name__ == "__main__":
     main()
