@@ -31,6 +31,7 @@ struct cse_config {
     long http_max_conns;
     long http_max_conns_per_ip;
     long http_header_limit;
+    long http_head_timeout;
     /* [https], [https_psk], [tls] */
     char *https_address;
     long https_port;

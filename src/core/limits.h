@@ -43,8 +43,17 @@
 /* (config http.timeout) Seconds a connection may stay idle before it is closed. */
 #define LIMIT_IDLE_TIMEOUT_S 10
 
-/* (config http.max_conns_per_ip) Concurrent connections from one peer address: one client
- * (or a slow-loris) cannot take all connection slots. */
+/* (config http.head_timeout) Seconds a request head may take in all, from the accept (or the end
+ * of the previous response on a kept-alive connection) to its last header line, however slowly it
+ * trickles in: the idle timeout alone restarts with every byte, so a slow-loris sending one byte
+ * every few seconds would be kept forever. Longer than the idle timeout, so that a kept-alive
+ * connection that waited almost that long still has time for its next head. */
+#define LIMIT_HEAD_TIMEOUT_S 15
+
+/* (config http.max_conns_per_ip) Concurrent connections from one peer: one client (or a
+ * slow-loris) cannot take all connection slots. A peer is an IPv4 address or an IPv6 /64, the
+ * smallest prefix a site is given (RFC 6177): one host holds a whole /64 and could otherwise
+ * use a fresh address for every connection. */
 #define LIMIT_CONNS_PER_IP 64
 
 /* (config http.max_conns) Concurrent connections in total; bounds memory. */

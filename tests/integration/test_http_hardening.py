@@ -163,5 +163,93 @@ class ValidResponseTest(WardenTestCase):
         self.assertEqual(body[:1], b"\xa1", body)  # a map of one pair: {"m2m:dbg": text}
 
 
+class _TrickleCase(WardenTestCase):
+    """Finding 9: helpers for connections whose request head never ends."""
+
+    def trickler(self, source="127.0.0.1"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.settimeout(3)
+        s.connect(("127.0.0.1", self.server.port))
+        s.sendall(b"GET /%s HTTP/1.1\r\nHost: x\r\nX-Pad: " % CSE_RN.encode())
+        return s
+
+    @staticmethod
+    def closed_by_peer(s, wait):
+        """True when the server closed s within wait seconds (a byte more is sent now and then)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                s.send(b"a")
+                s.settimeout(0.3)
+                if s.recv(65536) == b"":
+                    return True
+            except socket.timeout:
+                continue
+            except OSError:
+                return True
+        return False
+
+
+class SlowHeadTest(_TrickleCase):
+    """Finding 9: a request head has a total deadline however slowly it trickles in."""
+
+    server_args = ("--http.head_timeout=2",)
+
+    def test_finding_9_slowloris_trickle_is_evicted(self):
+        """One byte every 0.3 s never lets the idle timeout (10 s) fire; the head deadline (2 s) does."""
+        s = self.trickler()
+        try:
+            t0 = time.monotonic()
+            self.assertTrue(self.closed_by_peer(s, 8.0), "a trickling head was kept for 8 s (head_timeout 2 s)")
+            self.assertGreater(time.monotonic() - t0, 1.0, "closed before its head deadline")
+        finally:
+            s.close()
+        r = self.c.retrieve("/" + CSE_RN)
+        self.assertRsc(r, 2000)
+
+
+
+class SlotEvictionTest(_TrickleCase):
+    """Finding 9: when every slot is held by unfinished heads a new peer is still served (the oldest
+    head is closed). The head deadline (60 s) plays no part here."""
+
+    server_args = ("--http.head_timeout=60", "--http.max_conns=16", "--http.max_conns_per_ip=4")
+
+    def test_finding_9_full_slots_evict_oldest_unfinished_head(self):
+        """4 peers x 4 trickling connections fill all 16 slots; a new peer is served at once and the
+        oldest head is the one closed."""
+        socks = []
+        try:
+            for peer in range(2, 6):
+                for _ in range(4):
+                    socks.append(self.trickler("127.0.0.%d" % peer))
+            time.sleep(0.3)  # let the server see them all (each is well inside its 2 s deadline)
+            t0 = time.monotonic()
+            c = Client(self.server.port, host="127.0.0.1", timeout=3)
+            r = c.retrieve("/" + CSE_RN)
+            self.assertRsc(r, 2000, "a new peer while every slot holds an unfinished head")
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertTrue(self.closed_by_peer(socks[0], 1.0), "the oldest unfinished head was not the one closed")
+        finally:
+            for s in socks:
+                s.close()
+
+    def test_finding_9_per_peer_limit_counts_each_address(self):
+        """http.max_conns_per_ip=4: a fifth connection of one peer is closed, another peer is served."""
+        socks = [self.trickler("127.0.0.7") for _ in range(4)]
+        try:
+            extra = self.trickler("127.0.0.7")
+            self.assertTrue(self.closed_by_peer(extra, 1.0), "a fifth connection of one peer was kept")
+            extra.close()
+            for s in socks[:1]:
+                self.assertFalse(self.closed_by_peer(s, 0.5), "an allowed connection was closed")
+            c = Client(self.server.port, timeout=3)
+            self.assertRsc(c.retrieve("/" + CSE_RN), 2000)
+        finally:
+            for s in socks:
+                s.close()
+
+
 if __name__ == "__main__":
     main()

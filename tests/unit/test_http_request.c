@@ -162,6 +162,28 @@ static void test_finding_13_target_nul_or_too_many_params_is_4000(void **state)
     response_free(&h->rsp);
 }
 
+/* Finding 9: connections count against an IPv4 address, or an IPv6 /64 (RFC 6177); an
+ * IPv4-mapped IPv6 address is its IPv4 address (RFC 4291 §2.5.5.2). */
+static void test_finding_9_peer_key_ipv6_per_64(void **state)
+{
+    (void)state;
+    unsigned char a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5};
+    unsigned char b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0xde, 0xad, 0, 0, 0, 0, 0, 9};
+    unsigned char other[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 5};
+    unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+    unsigned char v4[4] = {192, 0, 2, 7};
+    unsigned char ka[HTTP_PEER_KEY_MAX], kb[HTTP_PEER_KEY_MAX], kc[HTTP_PEER_KEY_MAX];
+    assert_int_equal(http_peer_key(6, a, ka), 8);
+    assert_int_equal(http_peer_key(6, b, kb), 8);
+    assert_memory_equal(ka, kb, 8); /* one /64: one peer */
+    assert_int_equal(http_peer_key(6, other, kc), 8);
+    assert_memory_not_equal(ka, kc, 8);
+    assert_int_equal(http_peer_key(6, mapped, ka), 4);
+    assert_int_equal(http_peer_key(4, v4, kb), 4);
+    assert_memory_equal(ka, kb, 4);
+    assert_int_equal(http_peer_key(5, v4, ka), 0);
+}
+
 /* ---- method (TS-0009 6.2.1) ------------------------------------------------------------------ */
 
 static void test_post_with_ty_is_create(void **state)
@@ -714,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_status_common),
         cmocka_unit_test(test_status_unlisted_by_class),
         cmocka_unit_test(test_status_full_table),
+        cmocka_unit_test(test_finding_9_peer_key_ipv6_per_64),
         cmocka_unit_test_setup_teardown(test_finding_13_nul_in_header_value_is_4000, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_13_repeated_onem2m_header_is_4000, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finding_13_transfer_encoding_framing_is_4000, setup, teardown),

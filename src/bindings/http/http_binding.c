@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bindings/binding.h"
@@ -30,11 +33,30 @@ enum { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_HTTPS_PSK, NLISTEN };
 
 struct http_binding;
 
+/* One open connection (libmicrohttpd's socket context, from its start to its close notification),
+ * in its listener's list. The list and every field but tls are under the listener's lock. */
+struct http_conn {
+    struct http_conn *prev, *next;
+    struct tls_peer *tls; /* security-association state on TLS listeners, else NULL */
+    int fd;
+    unsigned char key[HTTP_PEER_KEY_MAX]; /* the peer it counts against (http_peer_key) */
+    size_t keylen;
+    int64_t head_start; /* monotonic us: the accept, or the end of the previous response */
+    bool in_head;       /* its next request head is not complete yet */
+    bool closing;       /* shut down by the binding; no longer counted */
+    char peer[64];
+};
+
 struct listener {
     struct http_binding *hb;
     struct MHD_Daemon *daemon; /* NULL when this listener is off */
     const char *name;          /* "http", "https", "https-psk": also the binding named in logs and audit */
     int kind;                  /* LISTEN_* */
+    /* open connections (findings 9): per-peer counting, the head deadline and eviction */
+    pthread_mutex_t lock;
+    bool lock_ready;
+    struct http_conn conns; /* list head (sentinel) */
+    long nconns;            /* connections in the list that are not closing */
 };
 
 struct http_binding {
@@ -43,9 +65,18 @@ struct http_binding {
     struct tlsauth *tls; /* NULL without TLS listeners */
     atomic_int inflight;
     atomic_bool stopping; /* set by quiesce: new requests (also on kept-alive connections) get 503 */
+    /* the reaper closes request heads past http.head_timeout */
+    pthread_t reaper;
+    bool reaper_started;
+    pthread_mutex_t reaper_lock;
+    pthread_cond_t reaper_cond;
+    bool reaper_stop;
 };
 
 enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
+
+static struct http_conn *conn_of(struct MHD_Connection *conn);
+static void conn_head_done(struct listener *ls, struct MHD_Connection *conn, bool next);
 
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_ctx {
@@ -262,6 +293,7 @@ static enum MHD_Result head_complete(struct http_ctx *x)
     struct http_binding *hb = x->hb;
     struct MHD_Connection *conn = x->conn;
     x->started = true;
+    conn_head_done(x->ls, conn, false);
     x->counted = true;
     atomic_fetch_add(&hb->inflight, 1);
     /* counted first, checked second: the drain in quiesce/stop either sees this request or
@@ -336,8 +368,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     x->req.sec.sa = SA_NONE;
     peer_of(conn, x->req.sec.peer, sizeof x->req.sec.peer);
     if (ls->kind != LISTEN_HTTP) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        if (tlsauth_request(ci ? ci->socket_context : NULL, &x->req.sec) != 0) {
+        struct http_conn *c = conn_of(conn);
+        if (tlsauth_request(c ? c->tls : NULL, &x->req.sec) != 0) {
             cse_deny(hb->cse, &x->req, &x->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-revoked",
                      "the credential of this connection has been revoked");
             return send_response(x, true);
@@ -356,10 +388,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct http_binding *hb = ((struct listener *)cls)->hb;
     struct http_ctx *x = *con_cls;
+    conn_head_done(cls, conn, true); /* a kept-alive connection's next head starts now */
     if (x == NULL)
         return;
     if (x->counted)
@@ -373,33 +405,179 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     *con_cls = NULL;
 }
 
-/* TLS listeners: each connection gets its security-association state before the handshake starts
- * and keeps it until the close (libmicrohttpd's socket context). */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A request head is complete (done) or a new one starts (!done). */
+static void conn_head_done(struct listener *ls, struct MHD_Connection *conn, bool next)
+{
+    struct http_conn *c = conn_of(conn);
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&ls->lock);
+    c->in_head = next;
+    if (next) { /* to the tail: the list stays in order of head start */
+        c->head_start = clock_mono_us();
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        c->prev = ls->conns.prev;
+        c->next = &ls->conns;
+        ls->conns.prev->next = c;
+        ls->conns.prev = c;
+    }
+    pthread_mutex_unlock(&ls->lock);
+}
+
+/* Close c from outside libmicrohttpd (which has no call for it): shutting the socket down makes
+ * its next read see the end, and its own thread closes the connection cleanly. Under ls->lock; c
+ * is still in the list, so its close notification (which takes the lock) has not run and the
+ * descriptor is still c's. */
+static void conn_shut(struct listener *ls, struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    ls->nconns--;
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The key of a connection's peer (http_peer_key). */
+static size_t peer_key_of(struct MHD_Connection *conn, unsigned char key[HTTP_PEER_KEY_MAX])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return http_peer_key(4, (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr, key);
+    if (sa->sa_family == AF_INET6)
+        return http_peer_key(6, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr, key);
+    return 0;
+}
+
+/* A new connection: counted against its peer (http.max_conns_per_ip, IPv6 per /64) and the
+ * listener (http.max_conns). A peer over its limit is closed at once; a full listener closes the
+ * connection whose unfinished request head is oldest (a slow-loris, or a kept-alive connection
+ * between requests; never one whose request is being served), so that trickling heads cannot hold
+ * every slot. Under ls->lock. */
+static void conn_admit(struct listener *ls, struct http_conn *c)
+{
+    const struct cse_config *cfg = ls->hb->cse->cfg;
+    long same = 0;
+    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next)
+        same += !o->closing && o->keylen == c->keylen && memcmp(o->key, c->key, c->keylen) == 0;
+    c->prev = ls->conns.prev;
+    c->next = &ls->conns;
+    ls->conns.prev->next = c;
+    ls->conns.prev = c;
+    ls->nconns++;
+    if (same >= cfg->http_max_conns_per_ip) {
+        LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %s has %ld connections: closing the new one", ls->name, c->peer, same);
+        conn_shut(ls, c);
+        return;
+    }
+    if (ls->nconns <= cfg->http_max_conns)
+        return;
+    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next) /* oldest head first */
+        if (o != c && o->in_head && !o->closing) {
+            LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %ld connections: closing the oldest unfinished head (%s)", ls->name,
+                ls->nconns, o->peer);
+            conn_shut(ls, o);
+            return;
+        }
+    conn_shut(ls, c); /* every slot is serving a request */
+}
+
+/* Each connection gets its state before anything is read (and, on TLS listeners, before the
+ * handshake starts) and keeps it until the close (libmicrohttpd's socket context). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct listener *ls = cls;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    void *session = ci ? ci->tls_session : NULL;
+    void *session = ls->kind != LISTEN_HTTP && ci ? ci->tls_session : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct tls_peer *p = mem_calloc(1, sizeof *p);
-        p->kind = ls->kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT;
-        p->binding = ls->name;
-        peer_of(conn, p->peer, sizeof p->peer);
-        if (session)
-            tlsauth_session_init(ls->hb->tls, session, p);
-        *socket_context = p;
+        struct http_conn *c = mem_calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = fi ? fi->connect_fd : -1;
+        c->keylen = peer_key_of(conn, c->key);
+        c->head_start = clock_mono_us();
+        c->in_head = true;
+        peer_of(conn, c->peer, sizeof c->peer);
+        if (ls->kind != LISTEN_HTTP) {
+            struct tls_peer *p = c->tls = mem_calloc(1, sizeof *p);
+            p->kind = ls->kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT;
+            p->binding = ls->name;
+            snprintf(p->peer, sizeof p->peer, "%s", c->peer);
+            if (session)
+                tlsauth_session_init(ls->hb->tls, session, p);
+        }
+        *socket_context = c;
+        pthread_mutex_lock(&ls->lock);
+        conn_admit(ls, c);
+        pthread_mutex_unlock(&ls->lock);
         return;
     }
-    struct tls_peer *p = *socket_context;
-    if (p == NULL)
+    struct http_conn *c = *socket_context;
+    if (c == NULL)
         return;
-    if (session)
-        gnutls_session_set_ptr(session, NULL); /* no callback may find the state freed below */
-    tlsauth_close(p);
-    cred_wipe(p, sizeof *p);
-    mem_free(p);
+    pthread_mutex_lock(&ls->lock);
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    if (!c->closing)
+        ls->nconns--;
+    pthread_mutex_unlock(&ls->lock);
+    if (c->tls) {
+        if (session)
+            gnutls_session_set_ptr(session, NULL); /* no callback may find the state freed below */
+        tlsauth_close(c->tls);
+        cred_wipe(c->tls, sizeof *c->tls);
+        mem_free(c->tls);
+    }
+    mem_free(c);
     *socket_context = NULL;
+}
+
+/* The reaper: about four times a second, closes every request head older than http.head_timeout
+ * (RFC 9112 §9.5 lets a server close an idle or slow connection). */
+static void *reaper_main(void *arg)
+{
+    struct http_binding *hb = arg;
+    int64_t limit = (int64_t)hb->cse->cfg->http_head_timeout * 1000000;
+    pthread_mutex_lock(&hb->reaper_lock);
+    while (!hb->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&hb->reaper_cond, &hb->reaper_lock, &ts);
+        if (hb->reaper_stop)
+            break;
+        int64_t now = clock_mono_us();
+        for (int i = 0; i < NLISTEN; i++) {
+            struct listener *ls = &hb->ls[i];
+            if (ls->daemon == NULL)
+                continue;
+            pthread_mutex_lock(&ls->lock);
+            /* in order of head start: the first head still in time ends the walk of the heads */
+            for (struct http_conn *c = ls->conns.next; c != &ls->conns; c = c->next) {
+                if (!c->in_head || c->closing)
+                    continue;
+                if (now - c->head_start <= limit)
+                    break;
+                LOG(hb->cse->log, LOG_DEBUG, "%s: request head from %s unfinished after %ld s: closing", ls->name,
+                    c->peer, hb->cse->cfg->http_head_timeout);
+                conn_shut(ls, c);
+            }
+            pthread_mutex_unlock(&ls->lock);
+        }
+    }
+    pthread_mutex_unlock(&hb->reaper_lock);
+    return NULL;
 }
 
 /* libmicrohttpd needs a PSK handler to start a PSK daemon; tlsauth's own credentials replace it on
@@ -495,27 +673,32 @@ static int start_listener(struct http_binding *hb, int kind, const char *address
             return -1;
         }
     }
+    /* The binding counts connections itself (conn_admit: per peer with IPv6 per /64, and in total
+     * with eviction); libmicrohttpd's own cap, split evenly over its worker threads, is twice
+     * http.max_conns so that it only ever refuses while evicted connections are being closed. */
+    pthread_mutex_init(&ls->lock, NULL);
+    ls->lock_ready = true;
+    ls->conns.next = ls->conns.prev = &ls->conns;
+    unsigned mhd_limit = (unsigned)(2 * cfg->http_max_conns + threads);
     /* the options every listener shares; TLS ones follow (libmicrohttpd 0.9.75 does not take the PSK
      * handler through MHD_OPTION_ARRAY, hence one call per kind) */
 #define COMMON_OPTIONS                                                                                                 \
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,                             \
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,    \
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,       \
-        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,               \
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, ls,                            \
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,                        \
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout,   \
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,    \
+        MHD_OPTION_NOTIFY_COMPLETED, completed, ls, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
     if (kind == LISTEN_HTTP)
         ls->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS, MHD_OPTION_END);
     else if (kind == LISTEN_HTTPS)
+        ls->daemon = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
+                                      MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                      MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
         ls->daemon =
             MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
-                             MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-    else
-        ls->daemon = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
-                                      MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-                                      ls, MHD_OPTION_HTTPS_CRED_TYPE, (int)GNUTLS_CRD_PSK,
-                                      MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_unused, NULL, MHD_OPTION_END);
+                             MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CRED_TYPE, (int)GNUTLS_CRD_PSK,
+                             MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_unused, NULL, MHD_OPTION_END);
 #undef COMMON_OPTIONS
     if (key) {
         cred_wipe(key, strlen(key));
@@ -537,6 +720,12 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
     const struct cse_config *cfg = cse->cfg;
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
+    pthread_mutex_init(&hb->reaper_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* reaper_main's deadlines */
+    pthread_cond_init(&hb->reaper_cond, &ca);
+    pthread_condattr_destroy(&ca);
     if (cfg->https_port || cfg->https_psk_port) {
         struct tlsauth_env env = {
             .cfg = cfg, .idenv = &cse->idenv, .creds = cse->creds, .audit = cse->audit, .log = cse->log};
@@ -552,6 +741,11 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
         (cfg->https_psk_port &&
          start_listener(hb, LISTEN_HTTPS_PSK, cfg->https_psk_address, cfg->https_psk_port, err, errlen) != 0))
         goto fail;
+    if (pthread_create(&hb->reaper, NULL, reaper_main, hb) != 0) {
+        snprintf(err, errlen, "http: cannot start the request-head reaper thread");
+        goto fail;
+    }
+    hb->reaper_started = true;
     return (struct binding *)hb;
 fail:
     http_stop((struct binding *)hb);
@@ -575,9 +769,21 @@ static int http_inflight(struct binding *b)
 static void http_stop(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
-    for (int i = 0; i < NLISTEN; i++)
+    if (hb->reaper_started) {
+        pthread_mutex_lock(&hb->reaper_lock);
+        hb->reaper_stop = true;
+        pthread_cond_signal(&hb->reaper_cond);
+        pthread_mutex_unlock(&hb->reaper_lock);
+        pthread_join(hb->reaper, NULL);
+    }
+    for (int i = 0; i < NLISTEN; i++) {
         if (hb->ls[i].daemon)
-            MHD_stop_daemon(hb->ls[i].daemon);
+            MHD_stop_daemon(hb->ls[i].daemon); /* closes every connection: the list ends empty */
+        if (hb->ls[i].lock_ready)
+            pthread_mutex_destroy(&hb->ls[i].lock);
+    }
+    pthread_cond_destroy(&hb->reaper_cond);
+    pthread_mutex_destroy(&hb->reaper_lock);
     tlsauth_free(hb->tls);
     mem_free(hb);
 }

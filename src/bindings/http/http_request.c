@@ -94,6 +94,23 @@ int http_check_target(const char *target, struct cse_response *rsp)
     return 0;
 }
 
+size_t http_peer_key(int family, const unsigned char *addr, unsigned char key[HTTP_PEER_KEY_MAX])
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == 4) {
+        memcpy(key, addr, 4);
+        return 4;
+    }
+    if (family != 6)
+        return 0;
+    if (memcmp(addr, v4mapped, sizeof v4mapped) == 0) { /* RFC 4291 §2.5.5.2 */
+        memcpy(key, addr + 12, 4);
+        return 4;
+    }
+    memcpy(key, addr, 8); /* the /64 (RFC 6177) */
+    return 8;
+}
+
 void http_scratch_free(struct http_scratch *scratch)
 {
     param_scratch_free(&scratch->params);

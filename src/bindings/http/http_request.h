@@ -54,6 +54,13 @@ int http_check_head(const struct http_raw *raw, struct cse_response *rsp);
  * query parameters. Returns 0, or 4000 with rsp filled. */
 int http_check_target(const char *target, struct cse_response *rsp);
 
+/* The peer a connection counts against for http.max_conns_per_ip: an IPv4 address (also written
+ * as an IPv4-mapped IPv6 address) or the /64 prefix of an IPv6 address. family: 4 or 6; addr: 4
+ * or 16 bytes in network order. Writes the key to key and returns its length (4 or 8; 0 for an
+ * unknown family). */
+#define HTTP_PEER_KEY_MAX 8
+size_t http_peer_key(int family, const unsigned char *addr, unsigned char key[HTTP_PEER_KEY_MAX]);
+
 /* Case-insensitive header lookup; NULL when absent. */
 const char *http_header(const struct http_raw *raw, const char *name);
 
