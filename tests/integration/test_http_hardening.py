@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -246,6 +247,39 @@ class SlotEvictionTest(_TrickleCase):
                 self.assertFalse(self.closed_by_peer(s, 0.5), "an allowed connection was closed")
             c = Client(self.server.port, timeout=3)
             self.assertRsc(c.retrieve("/" + CSE_RN), 2000)
+        finally:
+            for s in socks:
+                s.close()
+
+
+def ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback")
+class Ipv6PeerTest(WardenTestCase):
+    """Finding 9: an IPv6 peer is counted per /64 (only ::1 exists here: the /64 arithmetic itself is
+    tests/unit/test_http_request.c's test_finding_9_peer_key_ipv6_per_64)."""
+
+    server_args = ("--http.address=::1", "--http.max_conns_per_ip=2")
+
+    def test_finding_9_ipv6_peer_limit(self):
+        socks = []
+        try:
+            for _ in range(2):
+                s = socket.create_connection(("::1", self.server.port), timeout=3)
+                s.sendall(b"GET / HTTP/1.1\r\nX-A: ")
+                socks.append(s)
+            extra = socket.create_connection(("::1", self.server.port), timeout=3)
+            socks.append(extra)
+            self.assertTrue(SlowHeadTest.closed_by_peer(extra, 2.0), "a third connection of ::1 was kept")
+            self.assertFalse(SlowHeadTest.closed_by_peer(socks[0], 0.5), "an allowed connection was closed")
         finally:
             for s in socks:
                 s.close()
