@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from wardentest import (ADMIN, CSE_RN, Client, WardenServer, WardenTestCase, main,  # noqa: E402
+from wardentest import (ADMIN, CSE_RN, Client, WardenServer, WardenTestCase, free_port, main,  # noqa: E402
                         read_http_response, start_shared_server, stop_shared_server)
 
 setUpModule = start_shared_server
@@ -283,6 +283,75 @@ class Ipv6PeerTest(WardenTestCase):
         finally:
             for s in socks:
                 s.close()
+
+
+def udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class ListenerExclusiveTest(unittest.TestCase):
+    """Finding 21: a listening port is one warden's alone. A second warden on a taken port (HTTP,
+    HTTPS-PSK, CoAP) stops with the errno and the key to change, and the first one keeps serving; a
+    restart right after a stop with open connections still binds (SO_REUSEADDR kept)."""
+
+    def setUp(self):
+        self.servers = []
+
+    def tearDown(self):
+        for srv in self.servers:
+            srv.cleanup()
+
+    def server(self, extra, **kw):
+        srv = WardenServer(list(extra), **kw)
+        self.servers.append(srv)
+        return srv
+
+    def assert_refused(self, srv, key):
+        srv.spawn()
+        rc = srv.wait_exit(10)
+        self.assertIsNotNone(rc, "a second warden on a taken port kept running:\n" + srv.output())
+        self.assertNotEqual(rc, 0)
+        out = srv.output()
+        self.assertIn("%s.port: cannot listen" % key, out)
+        self.assertIn("Address already in use", out)
+        self.assertIn("change %s.port" % key, out)
+
+    def test_finding_21_second_warden_on_taken_http_port_fails(self):
+        first = self.server([]).start()
+        self.assert_refused(self.server([], port=first.port), "http")
+        self.assertEqual(Client(first.port).retrieve("/" + CSE_RN).rsc, 2000, "the first warden stopped serving")
+
+    def test_finding_21_second_warden_on_taken_https_psk_port_fails(self):
+        psk = free_port()
+        first = self.server(["--https_psk.port=%d" % psk]).start()
+        self.assert_refused(self.server(["--https_psk.port=%d" % psk]), "https_psk")
+        self.assertEqual(Client(first.port).retrieve("/" + CSE_RN).rsc, 2000)
+
+    def test_finding_21_second_warden_on_taken_coap_port_fails(self):
+        coap = udp_port()
+        args = ["--coap.port=%d" % coap, "--coap.address=127.0.0.1"]
+        first = self.server(args).start()
+        self.assert_refused(self.server(args), "coap")
+        self.assertEqual(Client(first.port).retrieve("/" + CSE_RN).rsc, 2000)
+
+    def test_finding_21_restart_after_stop_with_open_connections(self):
+        first = self.server([]).start()
+        socks = []
+        for _ in range(3):  # served, kept alive, then closed by the server's stop (its side in TIME_WAIT)
+            s = socket.create_connection(("127.0.0.1", first.port), timeout=3)
+            s.sendall(head([b"X-M2M-Origin: " + ADMIN.encode()] + STD))
+            self.assertEqual(read_http_response(s, 3.0)[0], 200)
+            socks.append(s)
+        self.assertEqual(first.stop(), 0)
+        for s in socks:
+            s.close()
+        again = self.server([], port=first.port, tmpdir=first.tmpdir).start()
+        self.assertEqual(Client(again.port).retrieve("/" + CSE_RN).rsc, 2000)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bindings/binding.h"
+#include "bindings/listen.h"
 #include "core/cse.h"
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
@@ -680,14 +681,18 @@ static int start_listener(struct http_binding *hb, int kind, const char *address
     ls->lock_ready = true;
     ls->conns.next = ls->conns.prev = &ls->conns;
     unsigned mhd_limit = (unsigned)(2 * cfg->http_max_conns + threads);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 adds SO_REUSEPORT, with which a second warden
+     * would bind the same port silently and take half the connections (finding 21); its 0 would
+     * drop libmicrohttpd's default SO_REUSEADDR too, and a restart would then fail while the old
+     * connections sit in TIME_WAIT. Without it: SO_REUSEADDR only, the port is this process's. */
     /* the options every listener shares; TLS ones follow (libmicrohttpd 0.9.75 does not take the PSK
      * handler through MHD_OPTION_ARRAY, hence one call per kind) */
 #define COMMON_OPTIONS                                                                                                 \
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,                             \
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,                        \
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout,   \
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,    \
-        MHD_OPTION_NOTIFY_COMPLETED, completed, ls, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit, MHD_OPTION_NOTIFY_COMPLETED, completed,    \
+        ls, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
     if (kind == LISTEN_HTTP)
         ls->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS, MHD_OPTION_END);
     else if (kind == LISTEN_HTTPS)
@@ -705,9 +710,15 @@ static int start_listener(struct http_binding *hb, int kind, const char *address
         mem_free(key);
     }
     mem_free(cert);
-    if (ls->daemon == NULL) {
-        snprintf(err, errlen, "%s: cannot listen on %s port %ld (in use, not permitted, or TLS setup failed)",
-                 keys[kind], address, port);
+    if (ls->daemon == NULL) { /* libmicrohttpd does not say why: find out by binding the same way */
+        int e = listen_probe((const struct sockaddr *)&ss,
+                             ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+                             SOCK_STREAM);
+        if (e != 0)
+            listen_error(err, errlen, keys[kind], address, port, e);
+        else
+            snprintf(err, errlen, "%s: cannot start the listener on %s port %ld (TLS setup failed?)", keys[kind],
+                     address, port);
         return -1;
     }
     return 0;
