@@ -41,6 +41,7 @@ static const struct centry table[] = {
     {"store.sync", S(store_sync), "normal", 0, 0, "normal|full",
      "normal: acknowledged writes survive a process crash; full: also power loss"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"log.path", S(log_path), "", 0, 0, NULL, "log file (appended to; reopened on SIGHUP); empty = standard error"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
     {"http.address", S(http_address), "127.0.0.1", 0, 0, NULL, "plain HTTP listener address"},
     {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},

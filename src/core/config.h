@@ -22,6 +22,7 @@ struct cse_config {
     char *store_sync; /* normal | full */
     /* [log], [audit] */
     char *log_level;
+    char *log_path;
     char *audit_path;
     /* [http] */
     char *http_address;

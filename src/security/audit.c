@@ -17,6 +17,7 @@
 
 struct audit {
     int fd;
+    char *path; /* owned */
     pthread_mutex_t lock;
     char prev[AUDIT_HASH_HEX + 1]; /* hash of the last line written */
 };
@@ -59,6 +60,7 @@ struct audit *audit_open(const char *path, char *err, size_t errlen)
     }
     struct audit *a = mem_calloc(1, sizeof *a);
     a->fd = fd;
+    a->path = mem_strdup(path);
     chain_tail(fd, a->prev);
     pthread_mutex_init(&a->lock, NULL);
     return a;
@@ -114,5 +116,24 @@ void audit_close(struct audit *a)
     fsync(a->fd);
     close(a->fd);
     pthread_mutex_destroy(&a->lock);
+    mem_free(a->path);
     mem_free(a);
+}
+
+int audit_reopen(struct audit *a, char *err, size_t errlen)
+{
+    if (a == NULL)
+        return 0;
+    int fd = open(a->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "audit.path: cannot reopen %s: %s", a->path, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_lock(&a->lock);
+    fsync(a->fd);
+    close(a->fd);
+    a->fd = fd;
+    chain_tail(fd, a->prev);
+    pthread_mutex_unlock(&a->lock);
+    return 0;
 }

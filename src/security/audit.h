@@ -30,5 +30,10 @@ void audit_line_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1])
 struct audit *audit_open(const char *path, char *err, size_t errlen);
 void audit_record(struct audit *a, const struct audit_event *ev);
 void audit_close(struct audit *a);
+/* Open the audit file again at its path (SIGHUP, after logrotate moved it). The chain goes on as
+ * after a restart: from the last line of the file now at the path, or anew in a new file, so each
+ * rotated file verifies on its own. Returns 0, or -1 with err set, the old file being kept. NULL a:
+ * no-op. */
+int audit_reopen(struct audit *a, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,9 @@ Run: WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_http_harden
 
 import json
 import os
+import shutil
+import signal
+import subprocess
 import socket
 import sys
 import time
@@ -352,6 +355,106 @@ class ListenerExclusiveTest(unittest.TestCase):
             s.close()
         again = self.server([], port=first.port, tmpdir=first.tmpdir).start()
         self.assertEqual(Client(again.port).retrieve("/" + CSE_RN).rsc, 2000)
+
+
+def wait_for(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class SighupTest(unittest.TestCase):
+    """Finding 28: SIGHUP reopens the log and audit files (logrotate's "move, then signal")
+    instead of killing the server."""
+
+    def start(self, *args):
+        srv = WardenServer(["--log.level=info"] + list(args))
+        self.addCleanup(srv.cleanup)
+        return srv.start()
+
+    def test_finding_28_sighup_reopens_audit_file_and_keeps_serving(self):
+        srv = self.start("--audit.path=audit.log")
+        audit = os.path.join(srv.tmpdir, "audit.log")
+        c = srv.client()
+        c.retrieve("/" + CSE_RN, origin="Cnobody")  # a denial: one audit line
+        self.assertTrue(wait_for(lambda: "Cnobody" in read_text(audit)), "nothing audited before the rotation")
+        os.rename(audit, audit + ".1")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "log and audit files reopened" in srv.output() or not srv.running()))
+        self.assertTrue(srv.running(), "SIGHUP stopped the server:\n" + srv.output())
+        self.assertEqual(c.retrieve("/" + CSE_RN, origin=ADMIN).rsc, 2000)
+        c.retrieve("/" + CSE_RN, origin="Cnobody2")
+        self.assertTrue(wait_for(lambda: "Cnobody2" in read_text(audit)), "the denial after SIGHUP is not audited")
+        self.assertNotIn("Cnobody2", read_text(audit + ".1"))
+        self.assertEqual(srv.stop(), 0)
+        for path in (audit, audit + ".1"):  # each file is a whole chain of its own
+            out = subprocess.run([os.path.join(os.path.dirname(srv.binary), "wardenctl"), "audit", "verify",
+                                  "--audit.path=" + path, "--store.path=" + srv.store_path],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, "%s: %s %s" % (path, out.stdout, out.stderr))
+
+    def test_finding_28_sighup_reopens_log_file(self):
+        srv = self.start("--log.path=warden.log")
+        log = os.path.join(srv.tmpdir, "warden.log")
+        c = srv.client()
+        self.assertEqual(c.retrieve("/" + CSE_RN).rsc, 2000)
+        self.assertTrue(wait_for(lambda: " INFO " in read_text(log)), "nothing logged to log.path")
+        os.rename(log, log + ".1")
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "log and audit files reopened" in read_text(log)),
+                        "no new log file after SIGHUP; running: %s\n%s" % (srv.running(), srv.output()))
+        rotated = read_text(log + ".1")
+        self.assertEqual(c.retrieve("/" + CSE_RN, origin=ADMIN, ri="after-hup").rsc, 2000)
+        self.assertTrue(wait_for(lambda: "after-hup" in read_text(log)), "the request after SIGHUP is not logged")
+        self.assertEqual(read_text(log + ".1"), rotated, "lines still went to the rotated log file")
+        self.assertEqual(srv.stop(), 0)
+
+
+class LogWriteTest(unittest.TestCase):
+    """Finding 29: one write(2) per log line (measured with strace on the running server)."""
+
+    @unittest.skipUnless(shutil.which("strace"), "strace is not installed (apt-get install strace)")
+    def test_finding_29_one_write_per_request_log_line(self):
+        srv = WardenServer(["--log.level=info"])
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        trace = os.path.join(srv.tmpdir, "strace.out")
+        st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=write", "-e", "signal=none", "-s", "4096",
+                               "-o", trace, "-p", str(srv.proc.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        try:
+            # strace prints nothing until it is attached: wait for the first traced request's line
+            c = srv.client()
+            self.assertTrue(wait_for(lambda: c.retrieve("/" + CSE_RN).rsc == 2000 and
+                                     "write(2," in read_text(trace), 10.0), "strace did not attach")
+            lines_before = len(srv.stderr_lines)
+            for _ in range(20):
+                self.assertEqual(c.retrieve("/" + CSE_RN).rsc, 2000)
+            self.assertTrue(wait_for(lambda: len(srv.stderr_lines) >= lines_before + 20))
+        finally:
+            st.send_signal(signal.SIGINT)  # detaches, the server runs on
+            st.wait(10)
+        # strace shows each write's bytes as a C string: a whole line is one string ending in its
+        # only newline (before: the text in one write, the newline in a second)
+        writes = [l for l in read_text(trace).splitlines() if "write(2, " in l]
+        self.assertGreaterEqual(len(writes), 20, read_text(trace)[:2000])
+        for w in writes:
+            text = w.split('write(2, "', 1)[1].rsplit('", ', 1)[0]
+            self.assertTrue(text.endswith("\\n") and text.count("\\n") == 1 and " INFO " in text,
+                            "a write(2) that is not one whole log line: %s" % w)
+        self.assertEqual(srv.stop(), 0)
 
 
 if __name__ == "__main__":
