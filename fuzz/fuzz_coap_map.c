@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bindings/coap/coap_map.h"
+#include "response_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cse_response rsp;
     response_init(&rsp);
     int rc = coap_to_primitive(&raw, &req, &scratch, &rsp);
+    fuzz_check_response(&rsp); /* the diagnostic payload and the Content the binding would send */
     if (rc == 0)
         rsp.rsc = 2000;
     struct coap_opt_out out[COAP_MAX_RSP_OPTS];

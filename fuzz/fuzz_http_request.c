@@ -7,6 +7,7 @@
 #include "http_text.h"
 #include "encoding/json.h"
 #include "resources/rtype.h"
+#include "response_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         json_decref(v);
     }
+    fuzz_check_response(&rsp); /* what the HTTP binding would send, in JSON and in CBOR */
     http_scratch_free(&scratch);
     response_free(&rsp);
     http_text_free(&ht);

@@ -8,6 +8,7 @@
 
 #include "bindings/mqtt/mqtt_topic.h"
 #include "bindings/primitive.h"
+#include "response_check.h"
 #include "util/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,11 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)primitive_decode_request(payload, plen, &p, &rsp);
     size_t len;
     char *enc = primitive_encode_response(&rsp, p.req.rqi, p.req.fr, "/id-in", p.req.rvi, &len);
-    json_error_t e;
-    json_t *v = json_loadb(enc, len, 0, &e);
-    if (v == NULL) /* the response primitive must always be JSON */
-        __builtin_trap();
-    json_decref(v);
+    fuzz_check_json(enc, len); /* the response primitive is always JSON, and CBOR for a /cbor topic */
+    fuzz_check_response(&rsp);
     mem_free(enc);
     if (p.req.body) {
         char *n = primitive_encode_notify("mqtt://b/t", "/id-in", "n", p.req.body, p.req.body_len, &len);

@@ -13,6 +13,7 @@
 
 #include "core/cse.h"
 #include "http_text.h"
+#include "response_check.h"
 #include "store/store.h"
 #include "util/mem.h"
 
@@ -57,6 +58,7 @@ void harness_run(const char *text)
             cse_complete(&h.cse, &req, &rsp);
         }
     }
+    fuzz_check_response(&rsp); /* every answer of the pipeline is valid JSON and CBOR */
     http_scratch_free(&scratch);
     response_free(&rsp);
     http_text_free(&ht);

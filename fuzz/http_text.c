@@ -60,12 +60,13 @@ void http_text_parse(struct http_text *t, const uint8_t *data, size_t size)
                 unescape(eq + 1);
             }
             unescape(tok);
-            t->args[na++] = (struct http_kv){tok, eq ? eq + 1 : NULL};
+            t->args[na++] = (struct http_kv){.key = tok, .value = eq ? eq + 1 : NULL};
         }
     }
     char *p = line_end ? line_end + 1 : NULL;
     while (p && *p && nh < HTTP_TEXT_MAXKV) {
-        char *e = strchr(p, '\n');
+        /* header lines may carry NUL bytes (value_len tells them, as libmicrohttpd's lengths do) */
+        char *e = memchr(p, '\n', (size_t)(text + size - p));
         if (e)
             *e = '\0';
         if (*p == '\0' || (*p == '\r' && p[1] == '\0')) {
@@ -78,7 +79,8 @@ void http_text_parse(struct http_text *t, const uint8_t *data, size_t size)
             char *v = colon + 1;
             while (*v == ' ')
                 v++;
-            t->headers[nh++] = (struct http_kv){p, v};
+            size_t vlen = e ? (size_t)(e - v) : (size_t)(text + size - v);
+            t->headers[nh++] = (struct http_kv){.key = p, .value = v, .value_len = vlen};
         }
         p = e ? e + 1 : NULL;
     }

@@ -59,12 +59,19 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* reopen the log and audit files (logrotate) */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     struct log lg;
     log_init(&lg, (enum log_level)log_level_parse(cfg.log_level), stderr);
     int status = 1;
+    if (cfg.log_path[0] && log_open_file(&lg, cfg.log_path, err, sizeof err) != 0) {
+        fprintf(stderr, "warden: %s\n", err);
+        log_destroy(&lg);
+        config_free(&cfg);
+        return 1;
+    }
     struct audit *audit = NULL;
     struct store *store = NULL;
     int store_lock = -1;
@@ -132,7 +139,14 @@ int main(int argc, char **argv)
     fflush(stderr);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        /* logrotate moved the files away: later lines go to new files at the configured paths */
+        char rerr[512] = "";
+        if (log_reopen(&lg, rerr, sizeof rerr) != 0 || audit_reopen(audit, rerr, sizeof rerr) != 0)
+            LOG(&lg, LOG_ERROR, "SIGHUP: %s", rerr);
+        else
+            LOG(&lg, LOG_INFO, "SIGHUP: log and audit files reopened");
+    }
     LOG(&lg, LOG_INFO, "signal %d: shutting down", sig);
     status = 0;
 out:

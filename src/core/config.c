@@ -43,6 +43,7 @@ static const struct centry table[] = {
     {"store.readers", L(store_readers), "0", 0, 1024, NULL,
      "read connections in the pool (0 = http.threads + 2); a request waits for one when all are busy"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"log.path", S(log_path), "", 0, 0, NULL, "log file (appended to; reopened on SIGHUP); empty = standard error"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
     /* a client without any credential can cause denials as fast as it can send (7 MB of log in 3.3 s
      * before): identical ones are counted, not written, within a window */
@@ -58,8 +59,12 @@ static const struct centry table[] = {
     {"http.port", L(http_port), "8080", 0, 65535, NULL, "plain HTTP listener port (0 = off)"},
     {"http.threads", L(http_threads), "0", 0, 256, NULL, "HTTP worker threads (0 = one per CPU)"},
     {"http.timeout", L(http_timeout), "10", 1, 3600, NULL, "seconds an idle connection is kept"},
-    {"http.max_conns", L(http_max_conns), "1024", 1, 65536, NULL, "concurrent connections in total"},
-    {"http.max_conns_per_ip", L(http_max_conns_per_ip), "64", 1, 65536, NULL, "concurrent connections per peer"},
+    {"http.head_timeout", L(http_head_timeout), "15", 1, 3600, NULL,
+     "seconds a request head may take in all, however slowly it trickles in"},
+    {"http.max_conns", L(http_max_conns), "1024", 1, 65536, NULL,
+     "concurrent connections in total; when full, the oldest unfinished request head is closed"},
+    {"http.max_conns_per_ip", L(http_max_conns_per_ip), "64", 1, 65536, NULL,
+     "concurrent connections per peer (an IPv4 address or an IPv6 /64)"},
     {"http.header_limit", L(http_header_limit), "16384", 4096, 1048576, NULL,
      "bytes of request line and headers per connection"},
     {"https.address", S(https_address), "127.0.0.1", 0, 0, NULL, "HTTPS (certificate) listener address"},

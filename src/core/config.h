@@ -23,6 +23,7 @@ struct cse_config {
     long store_readers; /* read-connection pool; 0: http.threads + 2 */
     /* [log], [audit] */
     char *log_level;
+    char *log_path;
     char *audit_path;
     long audit_window;     /* seconds a run of identical denials from one peer is one line + a count; 0 off */
     long audit_aggregate;  /* runs tracked at once (fixed memory) */
@@ -35,6 +36,7 @@ struct cse_config {
     long http_max_conns;
     long http_max_conns_per_ip;
     long http_header_limit;
+    long http_head_timeout;
     /* [https], [https_psk], [tls] */
     char *https_address;
     long https_port;

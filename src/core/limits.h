@@ -34,11 +34,26 @@
  * subtree deletes and path checks long; 64 is far beyond any oneM2M deployment. */
 #define LIMIT_PATH_DEPTH 64
 
+/* Request header fields and query parameters of one HTTP request. oneM2M needs about ten of
+ * each; beyond, the request is refused with 4000 before the core sees it (libmicrohttpd 0.9.75 would
+ * otherwise exhaust its per-connection memory on a few hundred parameters and never answer). */
+#define LIMIT_HTTP_HEADERS 64
+#define LIMIT_QUERY_PARAMS 64
+
 /* (config http.timeout) Seconds a connection may stay idle before it is closed. */
 #define LIMIT_IDLE_TIMEOUT_S 10
 
-/* (config http.max_conns_per_ip) Concurrent connections from one peer address: one client
- * (or a slow-loris) cannot take all connection slots. */
+/* (config http.head_timeout) Seconds a request head may take in all, from the accept (or the end
+ * of the previous response on a kept-alive connection) to its last header line, however slowly it
+ * trickles in: the idle timeout alone restarts with every byte, so a slow-loris sending one byte
+ * every few seconds would be kept forever. Longer than the idle timeout, so that a kept-alive
+ * connection that waited almost that long still has time for its next head. */
+#define LIMIT_HEAD_TIMEOUT_S 15
+
+/* (config http.max_conns_per_ip) Concurrent connections from one peer: one client (or a
+ * slow-loris) cannot take all connection slots. A peer is an IPv4 address or an IPv6 /64, the
+ * smallest prefix a site is given (RFC 6177): one host holds a whole /64 and could otherwise
+ * use a fresh address for every connection. */
 #define LIMIT_CONNS_PER_IP 64
 
 /* (config http.max_conns) Concurrent connections in total; bounds memory. */

@@ -333,7 +333,6 @@ void policy_decide_subscriber(struct cse *cse, struct store_view *v, int64_t now
     response_free(&rsp);
 }
 
-
 /* Does the originator know this ACP: it created it, or may read it (its pvs, RETRIEVE)? Only then
  * may it link it: otherwise an acpi entry would tell an ACP it may not see from a resource that
  * does not exist (finding 11). */

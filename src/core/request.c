@@ -65,9 +65,16 @@ int response_error(struct cse_response *rsp, int rsc, const char *reason, const 
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    /* Messages quote request bytes (a header value, a media type, a parser's "near '...'"): made
+     * valid UTF-8 without control characters here, once for every binding, serialization, log line
+     * and CoAP diagnostic payload that carries them (finding 30). */
+    struct buf text;
+    buf_init(&text);
+    buf_put_text(&text, b.p ? b.p : "", b.len);
+    buf_free(&b);
     MEM_FREE(rsp->message);
     MEM_FREE(rsp->body);
-    rsp->message = buf_take(&b, NULL);
+    rsp->message = buf_take(&text, NULL);
     rsp->rsc = rsc;
     rsp->reason = reason;
     return rsc;

@@ -52,8 +52,10 @@ int audit_verify_file(const char *path, const unsigned char *key, size_t keylen,
  * chain key (copied; the caller wipes its own). A pre-existing file that others may read or write, or
  * in a world-writable directory, is refused (fs_check_private). NULL + err on failure. */
 struct audit *audit_open(const char *path, const unsigned char *key, size_t keylen, char *err, size_t errlen);
-/* Open the file at the same path again (after logrotate moved it), continuing the chain. On failure
- * the old file stays in use and -1 + err is returned. Safe while other threads record. */
+/* Open the file at the same path again (SIGHUP, after logrotate moved it). The chain goes on as
+ * after a restart: from the last line of the file now at the path, or anew in a new file, so each
+ * rotated file verifies on its own. On failure the old file stays in use and -1 + err is returned.
+ * Safe while other threads record. NULL a: no-op. */
 int audit_reopen(struct audit *a, char *err, size_t errlen);
 void audit_record(struct audit *a, const struct audit_event *ev);
 

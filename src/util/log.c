@@ -1,22 +1,70 @@
-/* log: leveled logger writing whole lines under a lock (see log.h). */
+/* log: leveled logger writing whole lines with one write(2) each (see log.h). */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
 
 void log_init(struct log *lg, enum log_level level, FILE *out)
 {
     lg->level = level;
-    lg->out = out;
-    pthread_mutex_init(&lg->lock, NULL);
+    lg->fd = out ? fileno(out) : -1;
+    lg->path = NULL;
+    if (out)
+        fflush(out); /* what the stream buffered goes first */
+}
+
+static int open_log(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        snprintf(err, errlen, "log.path: cannot open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int log_open_file(struct log *lg, const char *path, char *err, size_t errlen)
+{
+    int fd = open_log(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (lg->path)
+        close(lg->fd);
+    mem_free(lg->path);
+    lg->fd = fd;
+    lg->path = mem_strdup(path);
+    return 0;
+}
+
+int log_reopen(struct log *lg, char *err, size_t errlen)
+{
+    if (lg->path == NULL)
+        return 0;
+    int fd = open_log(lg->path, err, errlen);
+    if (fd < 0)
+        return -1;
+    /* dup2 swaps the file under the same descriptor number in one step: a thread writing now
+     * writes a whole line to the old file or to the new one */
+    int rc = dup2(fd, lg->fd) < 0 ? -1 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "log.path: cannot reopen %s: %s", lg->path, strerror(errno));
+    close(fd);
+    return rc;
 }
 
 void log_destroy(struct log *lg)
 {
-    if (lg->out)
-        fflush(lg->out);
-    pthread_mutex_destroy(&lg->lock);
+    if (lg->path) {
+        close(lg->fd);
+        mem_free(lg->path);
+        lg->path = NULL;
+    }
+    lg->fd = -1;
 }
 
 int log_level_parse(const char *s)
@@ -30,23 +78,35 @@ int log_level_parse(const char *s)
 
 void log_write(struct log *lg, enum log_level level, const char *fmt, ...)
 {
-    static const char *tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-    char line[2048];
+    static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    char line[LOG_LINE_MAX];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, tags[level]);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    size_t head = (size_t)n;
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line)
-        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    int m = vsnprintf(line + head, sizeof line - head, fmt, ap); /* room for '\n' is made below */
     va_end(ap);
-    pthread_mutex_lock(&lg->lock);
-    fputs(line, lg->out);
-    fputc('\n', lg->out);
-    if (level <= LOG_WARN)
-        fflush(lg->out);
-    pthread_mutex_unlock(&lg->lock);
+    size_t len = m < 0 ? head : head + (size_t)m;
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    for (size_t i = head; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
+    line[len++] = '\n';
+    /* the whole line in one write: no lock, no interleaving */
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(lg->fd, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        off += (size_t)w;
+    }
 }

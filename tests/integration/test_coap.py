@@ -196,6 +196,21 @@ class CoapPlainTest(CoapBase):
             raw_request(port, junk, timeout=0.2)
         self.assertCoap(self.req("GET", "cse-in", fr="CAdmin"), "2.05", 2000)
 
+    def test_finding_30_coap_error_payload_is_valid_utf8(self):
+        """An error quoting a Uri-Query name cut inside a UTF-8 character still answers UTF-8 (RFC 7252
+        §5.5.2: a diagnostic payload is UTF-8; the JSON Content is too)."""
+        key = ("a" * 31 + "\u00e9").encode()
+        d = raw_request(self.cport, encode(0, 1, 30, b"u30", [(11, b"cse-in"), (279, b"CAdmin"), (283, b"r30"),
+                                                            (15, key + b"=1")]))
+        self.assertIsNotNone(d, "no answer")
+        self.assertEqual((d["code"], uint(dict(d["options"]).get(307))), ("4.00", 4000), d)
+        try:
+            text = d["payload"].decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail("the answer is not UTF-8: %r" % d["payload"])
+        if text.startswith("{"):
+            self.assertIsInstance(json.loads(text)["m2m:dbg"], str)
+
     def test_ts0004_7_4_1_2_2_notification_to_coap_uri(self):
         recv = NotificationReceiver()
         try:

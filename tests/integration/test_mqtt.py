@@ -392,6 +392,43 @@ class MqttBindingTest(_MqttCase):
         # the CSE still answers
         self.assertPrim(c.request(self.prim(2, CSE_RN, c.level)), 2000)
 
+    def test_finding_13_mqtt_nul_and_repeated_parameters_4000(self):
+        """Sibling of finding 13: a NUL inside a parameter (JSON "\\u0000") or a parameter given twice
+        is refused, never cut or read one way by one party and another way by another."""
+        c = self.client("Cdup" + uniq(""))
+        self.register(c)
+        topic = "/oneM2M/req/%s/%s/json" % (c.level, CSE_LEVEL)
+        before = c.count()
+        payloads = [b'{"op":2,"to":"%s","fr":"%s\\u0000junk","rqi":"n1","rvi":"3"}' % (CSE_RN.encode(), c.level.encode()),
+                    b'{"op":2,"to":"%s","fr":"%s","fr":"CAdmin","rqi":"n2","rvi":"3"}' % (CSE_RN.encode(), c.level.encode())]
+        for payload in payloads:
+            c.publish(topic, payload)
+        deadline = time.monotonic() + 5
+        while c.count() < before + len(payloads) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = [json.loads(m[1]) for m in c.messages[before:]]
+        self.assertEqual([g["rsc"] for g in got], [4000] * len(payloads), got)
+
+    def test_finding_30_mqtt_error_answer_is_valid_utf8_json(self):
+        """An error message quoting a parameter name cut inside a UTF-8 character is still UTF-8 JSON,
+        and CBOR on the /cbor topic."""
+        c = self.client("Cutf" + uniq(""))
+        self.register(c)
+        p = self.prim(2, CSE_RN, c.level)
+        p["a" * 31 + "\u00e9"] = 1
+        before = c.count()
+        c.publish("/oneM2M/req/%s/%s/json" % (c.level, CSE_LEVEL), json.dumps(p, ensure_ascii=False).encode())
+        deadline = time.monotonic() + 5
+        while c.count() < before + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(c.count(), before + 1, "no answer")
+        raw = c.messages[before][1]
+        try:
+            rsp = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.fail("the response primitive is not UTF-8: %r" % raw)
+        self.assertPrim(rsp, 4000)
+
     def test_ts0010_6_4_3_unusable_topics_are_dropped(self):
         c = self.client("Cdrop" + uniq(""))
         self.register(c)

@@ -679,12 +679,12 @@ static int http_run(struct hreq *h, const char *method, const char *ctype, const
 {
     memset(h, 0, sizeof *h);
     size_t n = 0;
-    h->headers[n++] = (struct http_kv){"X-M2M-Origin", "Cabc"};
-    h->headers[n++] = (struct http_kv){"X-M2M-RI", "rq-1"};
+    h->headers[n++] = (struct http_kv){.key = "X-M2M-Origin", .value = "Cabc"};
+    h->headers[n++] = (struct http_kv){.key = "X-M2M-RI", .value = "rq-1"};
     if (ctype)
-        h->headers[n++] = (struct http_kv){"Content-Type", ctype};
+        h->headers[n++] = (struct http_kv){.key = "Content-Type", .value = ctype};
     if (accept)
-        h->headers[n++] = (struct http_kv){"Accept", accept};
+        h->headers[n++] = (struct http_kv){.key = "Accept", .value = accept};
     h->raw = (struct http_raw){
         .method = method, .url = "/cse-in", .headers = h->headers, .nheaders = n, .body = body, .body_len = body_len};
     response_init(&h->rsp);

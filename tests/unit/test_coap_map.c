@@ -142,12 +142,50 @@ static void test_ts0008_6_2_response_options(void **state)
     assert_false(coap_uint_decode(b, 5, &v));
 }
 
+/* Finding 13 (siblings): TS-0008 Table 6.2.2.4.0-1 marks no oneM2M option repeatable; a repeated
+ * one, evaluated or not, and a NUL inside a Uri-Path segment, Uri-Query or From are 4000. */
+static void test_finding_13_coap_repeated_onem2m_option_or_nul_is_4000(void **state)
+{
+    (void)state;
+    struct cse_request req;
+    struct coap_scratch sc;
+    struct cse_response rsp;
+    struct coap_opt_in twice_ot[] = {O(11, "cse-in"), O(259, "20261207T000000"), O(259, "20991207T000000"), O(279, "C"),
+                                     O(283, "r")};
+    assert_int_equal(map(COAPM_GET, twice_ot, 5, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in twice_fr[] = {O(11, "cse-in"), O(279, "C"), O(279, "CAdmin"), O(283, "r")};
+    assert_int_equal(map(COAPM_GET, twice_fr, 4, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in nul_fr[] = {O(11, "cse-in"), O(279, "CAdmin\0junk"), O(283, "r")};
+    assert_int_equal(map(COAPM_GET, nul_fr, 3, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in nul_seg[] = {O(11, "cse-in\0x"), O(279, "C"), O(283, "r")};
+    assert_int_equal(map(COAPM_GET, nul_seg, 3, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in nul_q[] = {O(11, "cse-in"), O(15, "rcn=1\0x"), O(279, "C"), O(283, "r")};
+    assert_int_equal(map(COAPM_GET, nul_q, 4, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in once_each[] = {O(11, "cse-in"), O(259, "20991207T000000"), O(279, "C"), O(283, "r")};
+    assert_int_equal(map(COAPM_GET, once_each, 4, NULL, &req, &sc, &rsp), 0);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ts0008_6_2_create_with_ty),    cmocka_unit_test(test_ts0008_6_2_2_3_path_forms),
-        cmocka_unit_test(test_ts0008_6_2_query_and_methods), cmocka_unit_test(test_ts0008_6_2_4_code_table),
+        cmocka_unit_test(test_ts0008_6_2_create_with_ty),
+        cmocka_unit_test(test_ts0008_6_2_2_3_path_forms),
+        cmocka_unit_test(test_ts0008_6_2_query_and_methods),
+        cmocka_unit_test(test_ts0008_6_2_4_code_table),
         cmocka_unit_test(test_ts0008_6_2_response_options),
+        cmocka_unit_test(test_finding_13_coap_repeated_onem2m_option_or_nul_is_4000),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,13 +49,13 @@ static int teardown(void **state)
 static void hdr(struct hx *h, const char *k, const char *v)
 {
     assert_true(h->nh < sizeof h->headers / sizeof h->headers[0]);
-    h->headers[h->nh++] = (struct http_kv){k, v};
+    h->headers[h->nh++] = (struct http_kv){.key = k, .value = v};
 }
 
 static void arg(struct hx *h, const char *k, const char *v)
 {
     assert_true(h->na < sizeof h->args / sizeof h->args[0]);
-    h->args[h->na++] = (struct http_kv){k, v};
+    h->args[h->na++] = (struct http_kv){.key = k, .value = v};
 }
 
 /* Start a new request: frees what the previous conversion left, keeps nothing. */
@@ -96,6 +96,92 @@ static int run(struct hx *h)
         assert_non_null(h->rsp.message);
     }
     return rc;
+}
+
+/* ---- finding 13: NUL bytes, repeated headers, framing (RFC 9110 §5.5, RFC 9112 §6.1, §6.3) ---- */
+
+static void test_finding_13_nul_in_header_value_is_4000(void **state)
+{
+    struct hx *h = *state;
+    start(h, "GET", "/cse-in", NULL);
+    h->headers[0] = (struct http_kv){.key = "X-M2M-Origin", .value = "CAdmin", .value_len = 11}; /* "CAdmin\0junk" */
+    assert_int_equal(run(h), RSC_BAD_REQUEST);
+    start(h, "GET", "/cse-in", NULL);
+    h->headers[0] = (struct http_kv){.key = "X-M2M-Origin", .value = "CAdmin", .value_len = 6};
+    assert_int_equal(run(h), 0);
+    assert_string_equal(h->req.fr, "CAdmin");
+}
+
+static void test_finding_13_repeated_onem2m_header_is_4000(void **state)
+{
+    struct hx *h = *state;
+    static const char *const names[] = {"X-M2M-Origin",  "x-m2m-ri",       "X-M2M-RVI", "Content-Type",
+                                        "Authorization", "Content-Length", "Host"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        start(h, "POST", "/cse-in", "application/json;ty=3");
+        hdr(h, names[i], "1");
+        hdr(h, names[i], "2");
+        assert_int_equal(run(h), RSC_BAD_REQUEST);
+    }
+    start(h, "GET", "/cse-in", NULL); /* list-valued headers may repeat (RFC 9110 §5.3) */
+    hdr(h, "Accept", "application/json");
+    hdr(h, "Accept", "application/cbor;q=0.5");
+    assert_int_equal(run(h), 0);
+}
+
+static void test_finding_13_transfer_encoding_framing_is_4000(void **state)
+{
+    struct hx *h = *state;
+    start(h, "POST", "/cse-in", "application/json;ty=3");
+    hdr(h, "Transfer-Encoding", "chunked");
+    hdr(h, "Content-Length", "5");
+    assert_int_equal(run(h), RSC_BAD_REQUEST);
+    start(h, "POST", "/cse-in", "application/json;ty=3");
+    hdr(h, "Transfer-Encoding", "gzip, chunked");
+    assert_int_equal(run(h), RSC_BAD_REQUEST);
+    start(h, "POST", "/cse-in", "application/json;ty=3");
+    hdr(h, "Transfer-Encoding", " Chunked ");
+    assert_int_equal(run(h), 0);
+}
+
+static void test_finding_13_target_nul_or_too_many_params_is_4000(void **state)
+{
+    struct hx *h = *state;
+    response_init(&h->rsp);
+    assert_int_equal(http_check_target("/cse-in%00junk", &h->rsp), RSC_BAD_REQUEST);
+    response_free(&h->rsp);
+    assert_int_equal(http_check_target("/cse-in?rcn=1%00", &h->rsp), RSC_BAD_REQUEST);
+    response_free(&h->rsp);
+    assert_int_equal(http_check_target("/cse-in?rcn=1%20&lbl=%0a", &h->rsp), 0);
+    char q[1024] = "/cse-in?";
+    for (int i = 0; i < LIMIT_QUERY_PARAMS; i++)
+        strcat(q, i ? "&a=1" : "a=1");
+    assert_int_equal(http_check_target(q, &h->rsp), 0);
+    strcat(q, "&a=1");
+    assert_int_equal(http_check_target(q, &h->rsp), RSC_BAD_REQUEST);
+    response_free(&h->rsp);
+}
+
+/* Finding 9: connections count against an IPv4 address, or an IPv6 /64 (RFC 6177); an
+ * IPv4-mapped IPv6 address is its IPv4 address (RFC 4291 §2.5.5.2). */
+static void test_finding_9_peer_key_ipv6_per_64(void **state)
+{
+    (void)state;
+    unsigned char a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5};
+    unsigned char b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0xde, 0xad, 0, 0, 0, 0, 0, 9};
+    unsigned char other[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 5};
+    unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+    unsigned char v4[4] = {192, 0, 2, 7};
+    unsigned char ka[HTTP_PEER_KEY_MAX], kb[HTTP_PEER_KEY_MAX], kc[HTTP_PEER_KEY_MAX];
+    assert_int_equal(http_peer_key(6, a, ka), 8);
+    assert_int_equal(http_peer_key(6, b, kb), 8);
+    assert_memory_equal(ka, kb, 8); /* one /64: one peer */
+    assert_int_equal(http_peer_key(6, other, kc), 8);
+    assert_memory_not_equal(ka, kc, 8);
+    assert_int_equal(http_peer_key(6, mapped, ka), 4);
+    assert_int_equal(http_peer_key(4, v4, kb), 4);
+    assert_memory_equal(ka, kb, 4);
+    assert_int_equal(http_peer_key(5, v4, ka), 0);
 }
 
 /* ---- method (TS-0009 6.2.1) ------------------------------------------------------------------ */
@@ -650,6 +736,11 @@ int main(void)
         cmocka_unit_test(test_status_common),
         cmocka_unit_test(test_status_unlisted_by_class),
         cmocka_unit_test(test_status_full_table),
+        cmocka_unit_test(test_finding_9_peer_key_ipv6_per_64),
+        cmocka_unit_test_setup_teardown(test_finding_13_nul_in_header_value_is_4000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_13_repeated_onem2m_header_is_4000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_13_transfer_encoding_framing_is_4000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finding_13_target_nul_or_too_many_params_is_4000, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #undef LOG_DEBUG
 
 #include "bindings/binding.h"
+#include "bindings/listen.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
 #include "core/cse.h"
@@ -853,6 +854,13 @@ static int listen_on(struct coap_binding *cb, const char *key, const char *addre
         a.size = sizeof a.addr.sin6;
     } else {
         snprintf(err, errlen, "%s.address: '%s' is not an IPv4 or IPv6 address", key, address);
+        return -1;
+    }
+    /* libcoap binds with SO_REUSEADDR, which for UDP lets a second process share the port (and
+     * receive part of the datagrams): a port someone else holds is refused here (finding 21) */
+    int e = listen_probe(&a.addr.sa, a.size, SOCK_DGRAM);
+    if (e != 0) {
+        listen_error(err, errlen, key, address, port, e);
         return -1;
     }
     if (coap_new_endpoint(cb->ctx, &a, proto) == NULL) {

@@ -26,6 +26,7 @@ static const struct {
     {COAPM_OPT_AUS, false, "oneM2M-AUS"},
 };
 #define NONEM2M (sizeof onem2m_opts / sizeof onem2m_opts[0])
+_Static_assert(NONEM2M <= 32, "coap_to_primitive keeps one bit per oneM2M option");
 
 const uint16_t coap_onem2m_options[] = {
     COAPM_OPT_OT,   COAPM_OPT_RTURI, COAPM_OPT_TY,  COAPM_OPT_RVI, COAPM_OPT_ASRI, COAPM_OPT_FR,  COAPM_OPT_RQI,
@@ -195,6 +196,7 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
     bool seen_path = false, seen_fr = false, seen_rqi = false, seen_rvi = false, seen_ty = false, seen_cf = false;
     bool cbor_in = false, cbor_accept = false, seen_accept = false;
     int ty = 0;
+    uint32_t seen_m2m = 0; /* bit k: onem2m_opts[k] given */
     const char *query[64];
     size_t nquery = 0;
 
@@ -259,6 +261,14 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
              * options are ignored as RFC 7252 §5.4.1 says, unknown critical ones libcoap refuses */
             break;
         }
+        /* TS-0008 Table 6.2.2.4.0-1: no oneM2M option is repeatable; RFC 7252 §5.4.5 treats a
+         * repeated critical one as unrecognized, and two readings of one parameter are refused */
+        for (size_t k = 0; k < NONEM2M; k++)
+            if (onem2m_opts[k].num == o->num) {
+                if (seen_m2m & (1u << k))
+                    return bad_option(rsp, o->num, "given twice");
+                seen_m2m |= 1u << k;
+            }
     }
     scratch->cbor = seen_accept ? cbor_accept : cbor_in;
     scratch->cf = scratch->cbor ? COAPM_CF_RES_CBOR : COAPM_CF_RES_JSON;

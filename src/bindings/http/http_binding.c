@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bindings/binding.h"
+#include "bindings/listen.h"
 #include "core/cse.h"
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
@@ -23,18 +27,37 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define MAX_HEADERS 64
-#define MAX_ARGS    64
+#define MAX_HEADERS LIMIT_HTTP_HEADERS
+#define MAX_ARGS    LIMIT_QUERY_PARAMS
 
 enum { LISTEN_HTTP, LISTEN_HTTPS, LISTEN_HTTPS_PSK, NLISTEN };
 
 struct http_binding;
+
+/* One open connection (libmicrohttpd's socket context, from its start to its close notification),
+ * in its listener's list. The list and every field but tls are under the listener's lock. */
+struct http_conn {
+    struct http_conn *prev, *next;
+    struct tls_peer *tls; /* security-association state on TLS listeners, else NULL */
+    int fd;
+    unsigned char key[HTTP_PEER_KEY_MAX]; /* the peer it counts against (http_peer_key) */
+    size_t keylen;
+    int64_t head_start; /* monotonic us: the accept, or the end of the previous response */
+    bool in_head;       /* its next request head is not complete yet */
+    bool closing;       /* shut down by the binding; no longer counted */
+    char peer[64];
+};
 
 struct listener {
     struct http_binding *hb;
     struct MHD_Daemon *daemon; /* NULL when this listener is off */
     const char *name;          /* "http", "https", "https-psk": also the binding named in logs and audit */
     int kind;                  /* LISTEN_* */
+    /* open connections (findings 9): per-peer counting, the head deadline and eviction */
+    pthread_mutex_t lock;
+    bool lock_ready;
+    struct http_conn conns; /* list head (sentinel) */
+    long nconns;            /* connections in the list that are not closing */
 };
 
 struct http_binding {
@@ -43,9 +66,18 @@ struct http_binding {
     struct tlsauth *tls; /* NULL without TLS listeners */
     atomic_int inflight;
     atomic_bool stopping; /* set by quiesce: new requests (also on kept-alive connections) get 503 */
+    /* the reaper closes request heads past http.head_timeout */
+    pthread_t reaper;
+    bool reaper_started;
+    pthread_mutex_t reaper_lock;
+    pthread_cond_t reaper_cond;
+    bool reaper_stop;
 };
 
 enum { SYNC_SUSPENDED = 1, SYNC_COMPLETED = 2 };
+
+static struct http_conn *conn_of(struct MHD_Connection *conn);
+static void conn_head_done(struct listener *ls, struct MHD_Connection *conn, bool next);
 
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_ctx {
@@ -58,6 +90,7 @@ struct http_ctx {
     bool counted;
     bool responded; /* a response is queued: later calls for this request only drain its upload */
     atomic_int sync;
+    bool started; /* the access handler has seen this request (its head is complete) */
     int64_t t0;
     struct http_kv headers[MAX_HEADERS];
     size_t nheaders;
@@ -70,7 +103,10 @@ struct http_ctx {
     struct cse_response rsp;
 };
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* Header fields and query arguments with their received lengths: a NUL inside one shows as a
+ * length beyond strlen (http_check_head). */
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                      const char *value, size_t value_size)
 {
     (void)kind;
     struct http_ctx *x = cls;
@@ -78,11 +114,12 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         x->too_many = true;
         return MHD_NO;
     }
-    x->headers[x->nheaders++] = (struct http_kv){key, value};
+    x->headers[x->nheaders++] = (struct http_kv){key, value, key_size, value_size};
     return MHD_YES;
 }
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
     (void)kind;
     struct http_ctx *x = cls;
@@ -90,8 +127,29 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         x->too_many = true;
         return MHD_NO;
     }
-    x->args[x->nargs++] = (struct http_kv){key, value};
+    x->args[x->nargs++] = (struct http_kv){key, value, key_size, value_size};
     return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 reports a header value's length as its strlen, so a NUL byte inside the
+ * value silently cuts it ("X-M2M-Origin: CAdmin\0junk" reads as "CAdmin"). It parses the head in
+ * place, turning each line's CR and LF into NUL bytes: after a value's terminating NUL comes
+ * another NUL (the LF of a CRLF line, or the empty line ending the head) or, for LF-only lines,
+ * the next field's name. Anything else is the rest of a value cut by a NUL of its own, whose
+ * length is then reported beyond its strlen for http_check_head to refuse (RFC 9110 §5.5). A
+ * folded (obs-fold) value, which libmicrohttpd copies elsewhere, may be refused the same way, which
+ * RFC 9112 §5.2 allows. */
+static void mark_nul_values(struct http_ctx *x)
+{
+    for (size_t i = 0; i < x->nheaders; i++) {
+        struct http_kv *h = &x->headers[i];
+        if (h->value == NULL)
+            continue;
+        const char *end = h->value + strlen(h->value);
+        const char *next = i + 1 < x->nheaders ? x->headers[i + 1].key : NULL;
+        if (end[1] != '\0' && end + 1 != next)
+            h->value_len = (size_t)(end - h->value) + 1 + strlen(end + 1);
+    }
 }
 
 static void free_body(void *p)
@@ -197,6 +255,71 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
 }
 
+static struct http_ctx *ctx_new(struct listener *ls, struct MHD_Connection *conn)
+{
+    struct http_ctx *x = mem_calloc(1, sizeof *x);
+    x->hb = ls->hb;
+    x->ls = ls;
+    x->conn = conn;
+    x->t0 = clock_mono_us();
+    request_init(&x->req);
+    response_init(&x->rsp);
+    buf_init(&x->body);
+    return x;
+}
+
+/* libmicrohttpd's URI log callback: the request target as received, before it is split and
+ * percent-decoded; the request's state starts here. A target that http_check_target refuses is
+ * answered when the head is complete; its query is cut off here so that libmicrohttpd does not
+ * spend its per-connection memory on the arguments (with a few hundred of them, 0.9.75 runs out and
+ * never answers). The target lives in libmicrohttpd's own writable read buffer, which it splits in
+ * place right after this call. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_ctx *x = ctx_new(cls, conn);
+    if (http_check_target(uri, &x->rsp) != 0) {
+        char *q = strchr(uri, '?');
+        if (q != NULL && q[1] != '\0')
+            q[1] = '\0';
+    }
+    return x;
+}
+
+/* The first call for a request: its head is complete, no byte of its body is read yet. Everything
+ * that must be refused before the body (framing, NUL bytes, repeated headers, an announced
+ * oversized body) is answered here, and the connection is closed after the answer (RFC 9112 §6.3:
+ * after a framing error the rest of the stream cannot be trusted). */
+static enum MHD_Result head_complete(struct http_ctx *x)
+{
+    struct http_binding *hb = x->hb;
+    struct MHD_Connection *conn = x->conn;
+    x->started = true;
+    conn_head_done(x->ls, conn, false);
+    x->counted = true;
+    atomic_fetch_add(&hb->inflight, 1);
+    /* counted first, checked second: the drain in quiesce/stop either sees this request or
+     * this request sees the stop (nothing may be suspended when the daemon stops) */
+    if (atomic_load(&hb->stopping))
+        return send_error(x, RSC_INTERNAL_SERVER_ERROR, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+                          "the server is shutting down", true);
+    if (x->rsp.rsc != 0) /* the target, refused by on_uri */
+        return send_response(x, true);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, x);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
+    if (x->too_many)
+        return send_error(x, RSC_BAD_REQUEST, 0, "too-many", "too many headers or query parameters", true);
+    mark_nul_values(x);
+    struct http_raw head = {.headers = x->headers, .nheaders = x->nheaders};
+    if (http_check_head(&head, &x->rsp) != 0)
+        return send_response(x, true);
+    /* refuse an announced oversized body before reading any of it (limits.h) */
+    const char *cl = http_header(&head, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->cfg->limits_max_body)
+        return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+                          "request body exceeds the size limit", true);
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -204,29 +327,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct listener *ls = cls;
     struct http_binding *hb = ls->hb;
     struct http_ctx *x = *con_cls;
-    if (x == NULL) {
-        x = mem_calloc(1, sizeof *x);
-        x->hb = hb;
-        x->ls = ls;
-        x->conn = conn;
-        x->t0 = clock_mono_us();
-        request_init(&x->req);
-        buf_init(&x->body);
-        *con_cls = x;
-        x->counted = true;
-        atomic_fetch_add(&hb->inflight, 1);
-        /* counted first, checked second: the drain in quiesce/stop either sees this request or
-         * this request sees the stop (nothing may be suspended when the daemon stops) */
-        if (atomic_load(&hb->stopping))
-            return send_error(x, RSC_INTERNAL_SERVER_ERROR, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
-                              "the server is shutting down", true);
-        /* refuse an announced oversized body before reading any of it (limits.h) */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)hb->cse->cfg->limits_max_body)
-            return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
-                              "request body exceeds the size limit", true);
-        return MHD_YES;
-    }
+    if (x == NULL) /* not seen by on_uri (cannot happen with it installed) */
+        x = *con_cls = ctx_new(ls, conn);
+    if (!x->started)
+        return head_complete(x);
     if (x->responded) {
         /* answered early (413, shutting down): libmicrohttpd still hands over the upload and makes
          * a final call; neither may start the request */
@@ -249,10 +353,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_error(x, RSC_BAD_REQUEST, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
                           "request body exceeds the size limit", true);
 
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, x);
-    if (x->too_many)
-        return send_error(x, RSC_BAD_REQUEST, 0, "too-many", "too many headers or query parameters", true);
     struct http_raw raw = {
         .method = method,
         .url = url,
@@ -269,8 +369,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     x->req.sec.sa = SA_NONE;
     peer_of(conn, x->req.sec.peer, sizeof x->req.sec.peer);
     if (ls->kind != LISTEN_HTTP) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        if (tlsauth_request(ci ? ci->socket_context : NULL, &x->req.sec) != 0) {
+        struct http_conn *c = conn_of(conn);
+        if (tlsauth_request(c ? c->tls : NULL, &x->req.sec) != 0) {
             cse_deny(hb->cse, &x->req, &x->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-revoked",
                      "the credential of this connection has been revoked");
             return send_response(x, true);
@@ -289,10 +389,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct http_binding *hb = ((struct listener *)cls)->hb;
     struct http_ctx *x = *con_cls;
+    conn_head_done(cls, conn, true); /* a kept-alive connection's next head starts now */
     if (x == NULL)
         return;
     if (x->counted)
@@ -306,33 +406,179 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     *con_cls = NULL;
 }
 
-/* TLS listeners: each connection gets its security-association state before the handshake starts
- * and keeps it until the close (libmicrohttpd's socket context). */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A request head is complete (done) or a new one starts (!done). */
+static void conn_head_done(struct listener *ls, struct MHD_Connection *conn, bool next)
+{
+    struct http_conn *c = conn_of(conn);
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&ls->lock);
+    c->in_head = next;
+    if (next) { /* to the tail: the list stays in order of head start */
+        c->head_start = clock_mono_us();
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        c->prev = ls->conns.prev;
+        c->next = &ls->conns;
+        ls->conns.prev->next = c;
+        ls->conns.prev = c;
+    }
+    pthread_mutex_unlock(&ls->lock);
+}
+
+/* Close c from outside libmicrohttpd (which has no call for it): shutting the socket down makes
+ * its next read see the end, and its own thread closes the connection cleanly. Under ls->lock; c
+ * is still in the list, so its close notification (which takes the lock) has not run and the
+ * descriptor is still c's. */
+static void conn_shut(struct listener *ls, struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    ls->nconns--;
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+/* The key of a connection's peer (http_peer_key). */
+static size_t peer_key_of(struct MHD_Connection *conn, unsigned char key[HTTP_PEER_KEY_MAX])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return 0;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return http_peer_key(4, (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr, key);
+    if (sa->sa_family == AF_INET6)
+        return http_peer_key(6, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr, key);
+    return 0;
+}
+
+/* A new connection: counted against its peer (http.max_conns_per_ip, IPv6 per /64) and the
+ * listener (http.max_conns). A peer over its limit is closed at once; a full listener closes the
+ * connection whose unfinished request head is oldest (a slow-loris, or a kept-alive connection
+ * between requests; never one whose request is being served), so that trickling heads cannot hold
+ * every slot. Under ls->lock. */
+static void conn_admit(struct listener *ls, struct http_conn *c)
+{
+    const struct cse_config *cfg = ls->hb->cse->cfg;
+    long same = 0;
+    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next)
+        same += !o->closing && o->keylen == c->keylen && memcmp(o->key, c->key, c->keylen) == 0;
+    c->prev = ls->conns.prev;
+    c->next = &ls->conns;
+    ls->conns.prev->next = c;
+    ls->conns.prev = c;
+    ls->nconns++;
+    if (same >= cfg->http_max_conns_per_ip) {
+        LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %s has %ld connections: closing the new one", ls->name, c->peer, same);
+        conn_shut(ls, c);
+        return;
+    }
+    if (ls->nconns <= cfg->http_max_conns)
+        return;
+    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next) /* oldest head first */
+        if (o != c && o->in_head && !o->closing) {
+            LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %ld connections: closing the oldest unfinished head (%s)", ls->name,
+                ls->nconns, o->peer);
+            conn_shut(ls, o);
+            return;
+        }
+    conn_shut(ls, c); /* every slot is serving a request */
+}
+
+/* Each connection gets its state before anything is read (and, on TLS listeners, before the
+ * handshake starts) and keeps it until the close (libmicrohttpd's socket context). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct listener *ls = cls;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    void *session = ci ? ci->tls_session : NULL;
+    void *session = ls->kind != LISTEN_HTTP && ci ? ci->tls_session : NULL;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct tls_peer *p = mem_calloc(1, sizeof *p);
-        p->kind = ls->kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT;
-        p->binding = ls->name;
-        peer_of(conn, p->peer, sizeof p->peer);
-        if (session)
-            tlsauth_session_init(ls->hb->tls, session, p);
-        *socket_context = p;
+        struct http_conn *c = mem_calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = fi ? fi->connect_fd : -1;
+        c->keylen = peer_key_of(conn, c->key);
+        c->head_start = clock_mono_us();
+        c->in_head = true;
+        peer_of(conn, c->peer, sizeof c->peer);
+        if (ls->kind != LISTEN_HTTP) {
+            struct tls_peer *p = c->tls = mem_calloc(1, sizeof *p);
+            p->kind = ls->kind == LISTEN_HTTPS_PSK ? TLS_KIND_PSK : TLS_KIND_CERT;
+            p->binding = ls->name;
+            snprintf(p->peer, sizeof p->peer, "%s", c->peer);
+            if (session)
+                tlsauth_session_init(ls->hb->tls, session, p);
+        }
+        *socket_context = c;
+        pthread_mutex_lock(&ls->lock);
+        conn_admit(ls, c);
+        pthread_mutex_unlock(&ls->lock);
         return;
     }
-    struct tls_peer *p = *socket_context;
-    if (p == NULL)
+    struct http_conn *c = *socket_context;
+    if (c == NULL)
         return;
-    if (session)
-        gnutls_session_set_ptr(session, NULL); /* no callback may find the state freed below */
-    tlsauth_close(p);
-    cred_wipe(p, sizeof *p);
-    mem_free(p);
+    pthread_mutex_lock(&ls->lock);
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    if (!c->closing)
+        ls->nconns--;
+    pthread_mutex_unlock(&ls->lock);
+    if (c->tls) {
+        if (session)
+            gnutls_session_set_ptr(session, NULL); /* no callback may find the state freed below */
+        tlsauth_close(c->tls);
+        cred_wipe(c->tls, sizeof *c->tls);
+        mem_free(c->tls);
+    }
+    mem_free(c);
     *socket_context = NULL;
+}
+
+/* The reaper: about four times a second, closes every request head older than http.head_timeout
+ * (RFC 9112 §9.5 lets a server close an idle or slow connection). */
+static void *reaper_main(void *arg)
+{
+    struct http_binding *hb = arg;
+    int64_t limit = (int64_t)hb->cse->cfg->http_head_timeout * 1000000;
+    pthread_mutex_lock(&hb->reaper_lock);
+    while (!hb->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&hb->reaper_cond, &hb->reaper_lock, &ts);
+        if (hb->reaper_stop)
+            break;
+        int64_t now = clock_mono_us();
+        for (int i = 0; i < NLISTEN; i++) {
+            struct listener *ls = &hb->ls[i];
+            if (ls->daemon == NULL)
+                continue;
+            pthread_mutex_lock(&ls->lock);
+            /* in order of head start: the first head still in time ends the walk of the heads */
+            for (struct http_conn *c = ls->conns.next; c != &ls->conns; c = c->next) {
+                if (!c->in_head || c->closing)
+                    continue;
+                if (now - c->head_start <= limit)
+                    break;
+                LOG(hb->cse->log, LOG_DEBUG, "%s: request head from %s unfinished after %ld s: closing", ls->name,
+                    c->peer, hb->cse->cfg->http_head_timeout);
+                conn_shut(ls, c);
+            }
+            pthread_mutex_unlock(&ls->lock);
+        }
+    }
+    pthread_mutex_unlock(&hb->reaper_lock);
+    return NULL;
 }
 
 /* libmicrohttpd needs a PSK handler to start a PSK daemon; tlsauth's own credentials replace it on
@@ -428,35 +674,51 @@ static int start_listener(struct http_binding *hb, int kind, const char *address
             return -1;
         }
     }
+    /* The binding counts connections itself (conn_admit: per peer with IPv6 per /64, and in total
+     * with eviction); libmicrohttpd's own cap, split evenly over its worker threads, is twice
+     * http.max_conns so that it only ever refuses while evicted connections are being closed. */
+    pthread_mutex_init(&ls->lock, NULL);
+    ls->lock_ready = true;
+    ls->conns.next = ls->conns.prev = &ls->conns;
+    unsigned mhd_limit = (unsigned)(2 * cfg->http_max_conns + threads);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 adds SO_REUSEPORT, with which a second warden
+     * would bind the same port silently and take half the connections (finding 21); its 0 would
+     * drop libmicrohttpd's default SO_REUSEADDR too, and a restart would then fail while the old
+     * connections sit in TIME_WAIT. Without it: SO_REUSEADDR only, the port is this process's. */
     /* the options every listener shares; TLS ones follow (libmicrohttpd 0.9.75 does not take the PSK
      * handler through MHD_OPTION_ARRAY, hence one call per kind) */
 #define COMMON_OPTIONS                                                                                                 \
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,                             \
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,    \
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,       \
-        (unsigned)cfg->http_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit,               \
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, ls
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,                        \
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout,   \
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_header_limit, MHD_OPTION_NOTIFY_COMPLETED, completed,    \
+        ls, MHD_OPTION_URI_LOG_CALLBACK, on_uri, ls
     if (kind == LISTEN_HTTP)
         ls->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS, MHD_OPTION_END);
     else if (kind == LISTEN_HTTPS)
+        ls->daemon = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
+                                      MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                      MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
         ls->daemon =
             MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
-                             MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-    else
-        ls->daemon = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL, handle, ls, COMMON_OPTIONS,
-                                      MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-                                      ls, MHD_OPTION_HTTPS_CRED_TYPE, (int)GNUTLS_CRD_PSK,
-                                      MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_unused, NULL, MHD_OPTION_END);
+                             MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CRED_TYPE, (int)GNUTLS_CRD_PSK,
+                             MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_unused, NULL, MHD_OPTION_END);
 #undef COMMON_OPTIONS
     if (key) {
         cred_wipe(key, strlen(key));
         mem_free(key);
     }
     mem_free(cert);
-    if (ls->daemon == NULL) {
-        snprintf(err, errlen, "%s: cannot listen on %s port %ld (in use, not permitted, or TLS setup failed)",
-                 keys[kind], address, port);
+    if (ls->daemon == NULL) { /* libmicrohttpd does not say why: find out by binding the same way */
+        int e = listen_probe((const struct sockaddr *)&ss,
+                             ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+                             SOCK_STREAM);
+        if (e != 0)
+            listen_error(err, errlen, keys[kind], address, port, e);
+        else
+            snprintf(err, errlen, "%s: cannot start the listener on %s port %ld (TLS setup failed?)", keys[kind],
+                     address, port);
         return -1;
     }
     return 0;
@@ -469,6 +731,12 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
     const struct cse_config *cfg = cse->cfg;
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
+    pthread_mutex_init(&hb->reaper_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* reaper_main's deadlines */
+    pthread_cond_init(&hb->reaper_cond, &ca);
+    pthread_condattr_destroy(&ca);
     if (cfg->https_port || cfg->https_psk_port) {
         struct tlsauth_env env = {
             .cfg = cfg, .idenv = &cse->idenv, .creds = cse->creds, .audit = cse->audit, .log = cse->log};
@@ -484,6 +752,11 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
         (cfg->https_psk_port &&
          start_listener(hb, LISTEN_HTTPS_PSK, cfg->https_psk_address, cfg->https_psk_port, err, errlen) != 0))
         goto fail;
+    if (pthread_create(&hb->reaper, NULL, reaper_main, hb) != 0) {
+        snprintf(err, errlen, "http: cannot start the request-head reaper thread");
+        goto fail;
+    }
+    hb->reaper_started = true;
     return (struct binding *)hb;
 fail:
     http_stop((struct binding *)hb);
@@ -507,9 +780,21 @@ static int http_inflight(struct binding *b)
 static void http_stop(struct binding *b)
 {
     struct http_binding *hb = (struct http_binding *)b;
-    for (int i = 0; i < NLISTEN; i++)
+    if (hb->reaper_started) {
+        pthread_mutex_lock(&hb->reaper_lock);
+        hb->reaper_stop = true;
+        pthread_cond_signal(&hb->reaper_cond);
+        pthread_mutex_unlock(&hb->reaper_lock);
+        pthread_join(hb->reaper, NULL);
+    }
+    for (int i = 0; i < NLISTEN; i++) {
         if (hb->ls[i].daemon)
-            MHD_stop_daemon(hb->ls[i].daemon);
+            MHD_stop_daemon(hb->ls[i].daemon); /* closes every connection: the list ends empty */
+        if (hb->ls[i].lock_ready)
+            pthread_mutex_destroy(&hb->ls[i].lock);
+    }
+    pthread_cond_destroy(&hb->reaper_cond);
+    pthread_mutex_destroy(&hb->reaper_lock);
     tlsauth_free(hb->tls);
     mem_free(hb);
 }

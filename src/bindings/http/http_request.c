@@ -21,6 +21,96 @@ const char *http_header(const struct http_raw *raw, const char *name)
     return NULL;
 }
 
+static const char *trim(const char *s, size_t *n);
+
+/* A field received with a NUL inside (len beyond strlen). */
+static bool has_nul(const char *s, size_t len)
+{
+    return s != NULL && len != 0 && strlen(s) != len;
+}
+
+/* Headers that must appear at most once: every oneM2M header (TS-0009 §6.4) and the framing and
+ * credential headers, whose two copies different parties would read differently. */
+static bool single_header(const char *name)
+{
+    static const char *const names[] = {"Content-Type", "Content-Length", "Transfer-Encoding", "Authorization", "Host"};
+    if (strncasecmp(name, "X-M2M-", 6) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+int http_check_head(const struct http_raw *raw, struct cse_response *rsp)
+{
+    for (size_t i = 0; i < raw->nheaders; i++) {
+        const struct http_kv *h = &raw->headers[i];
+        if (h->key == NULL)
+            continue;
+        /* RFC 9110 §5.5: NUL is never valid in a field; cutting the value there would change who
+         * the originator is */
+        if (has_nul(h->key, h->key_len) || has_nul(h->value, h->value_len))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-header", "NUL byte in header field '%.64s'", h->key);
+        if (!single_header(h->key))
+            continue;
+        for (size_t j = i + 1; j < raw->nheaders; j++)
+            if (raw->headers[j].key && strcasecmp(raw->headers[j].key, h->key) == 0)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-header", "header '%.64s' given more than once",
+                                      h->key);
+    }
+    /* RFC 9112 §6.1/§6.3: a request with both is a smuggling attempt or a broken intermediary; a
+     * coding other than chunked leaves the body's length unknown */
+    const char *te = http_header(raw, "Transfer-Encoding");
+    if (te != NULL) {
+        if (http_header(raw, "Content-Length") != NULL)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-framing",
+                                  "Transfer-Encoding and Content-Length in one request");
+        size_t n = strlen(te);
+        te = trim(te, &n);
+        if (n != 7 || strncasecmp(te, "chunked", 7) != 0)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-framing",
+                                  "unsupported Transfer-Encoding '%.32s' (only chunked)", te);
+    }
+    return 0;
+}
+
+int http_check_target(const char *target, struct cse_response *rsp)
+{
+    if (target == NULL)
+        return 0;
+    for (const char *p = strchr(target, '%'); p != NULL; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0') /* decoding would cut the path or the value here */
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "encoded NUL (%%00) in the request target");
+    const char *q = strchr(target, '?');
+    if (q != NULL) {
+        size_t n = 1;
+        for (const char *p = q + 1; *p && n <= LIMIT_QUERY_PARAMS; p++)
+            n += *p == '&';
+        if (n > LIMIT_QUERY_PARAMS)
+            return response_error(rsp, RSC_BAD_REQUEST, "too-many", "more than %d query parameters",
+                                  LIMIT_QUERY_PARAMS);
+    }
+    return 0;
+}
+
+size_t http_peer_key(int family, const unsigned char *addr, unsigned char key[HTTP_PEER_KEY_MAX])
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == 4) {
+        memcpy(key, addr, 4);
+        return 4;
+    }
+    if (family != 6)
+        return 0;
+    if (memcmp(addr, v4mapped, sizeof v4mapped) == 0) { /* RFC 4291 §2.5.5.2 */
+        memcpy(key, addr + 12, 4);
+        return 4;
+    }
+    memcpy(key, addr, 8); /* the /64 (RFC 6177) */
+    return 8;
+}
+
 void http_scratch_free(struct http_scratch *scratch)
 {
     param_scratch_free(&scratch->params);
@@ -205,6 +295,8 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
 {
     request_init(req);
     memset(scratch, 0, sizeof *scratch);
+    if (http_check_head(raw, rsp) != 0)
+        return rsp->rsc;
     req->fr = http_header(raw, "X-M2M-Origin");
     req->rqi = http_header(raw, "X-M2M-RI");
     req->rvi = http_header(raw, "X-M2M-RVI");
