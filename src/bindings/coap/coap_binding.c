@@ -24,6 +24,7 @@
 #undef LOG_DEBUG
 
 #include "bindings/binding.h"
+#include "coap_binding.h"
 #include "coap_blockwise.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
@@ -1055,40 +1056,48 @@ static void drop_revoked(struct coap_binding *cb)
 
 /* ---- the CoAP thread ---- */
 
+/* One round of the CoAP thread's loop: wait up to max_ms for a datagram or a hand-over, then
+ * libcoap's I/O, the completions, the notifications and the expiry of block-wise transfers.
+ * false when poll() failed. */
+static bool loop_once(struct coap_binding *cb, unsigned max_ms)
+{
+    coap_tick_t now;
+    coap_ticks(&now);
+    unsigned ms = coap_io_prepare_epoll(cb->ctx, now);
+    if (ms == 0 || ms > max_ms)
+        ms = max_ms;
+    struct pollfd pfd[2] = {{.fd = coap_context_get_coap_fd(cb->ctx), .events = POLLIN},
+                            {.fd = cb->evfd, .events = POLLIN}};
+    if (poll(pfd, 2, (int)ms) < 0 && errno != EINTR)
+        return false;
+    if (pfd[1].revents & POLLIN) {
+        uint64_t v;
+        ssize_t r = read(cb->evfd, &v, sizeof v);
+        (void)r;
+    }
+    coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+    hook_sessions(cb);
+    bool more = run_completions(cb, false);
+    more |= start_notes(cb);
+    if (more) {
+        coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
+        hook_sessions(cb);
+    }
+    reap_notes(cb, false);
+    drop_revoked(cb);
+    bw_expire(cb->bw, clock_mono_us());
+    return true;
+}
+
 static void *coap_loop(void *arg)
 {
     struct coap_binding *cb = arg;
-    int cfd = coap_context_get_coap_fd(cb->ctx);
     for (;;) {
         pthread_mutex_lock(&cb->lock);
         bool exit = cb->exit;
         pthread_mutex_unlock(&cb->lock);
-        if (exit)
+        if (exit || !loop_once(cb, 100))
             break;
-        coap_tick_t now;
-        coap_ticks(&now);
-        unsigned ms = coap_io_prepare_epoll(cb->ctx, now);
-        if (ms == 0 || ms > 100)
-            ms = 100;
-        struct pollfd pfd[2] = {{.fd = cfd, .events = POLLIN}, {.fd = cb->evfd, .events = POLLIN}};
-        if (poll(pfd, 2, (int)ms) < 0 && errno != EINTR)
-            break;
-        if (pfd[1].revents & POLLIN) {
-            uint64_t v;
-            ssize_t r = read(cb->evfd, &v, sizeof v);
-            (void)r;
-        }
-        coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
-        hook_sessions(cb);
-        bool more = run_completions(cb, false);
-        more |= start_notes(cb);
-        if (more) {
-            coap_io_process(cb->ctx, COAP_IO_NO_WAIT);
-            hook_sessions(cb);
-        }
-        reap_notes(cb, false);
-        drop_revoked(cb);
-        bw_expire(cb->bw, clock_mono_us());
     }
     return NULL;
 }
@@ -1177,7 +1186,9 @@ static void quiet_libcoap(struct cse *cse)
     coap_dtls_set_log_level(LOG_ON(cse->log, LOG_DEBUG) ? LOG_WARNING : LOG_EMERG);
 }
 
-static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
+/* threaded: the server's binding (coap.* and coaps.* from the configuration, its own thread);
+ * otherwise the fuzzer's: plain CoAP on 127.0.0.1:polled_port, driven by coap_binding_poll(). */
+static struct binding *start(struct cse *cse, bool threaded, long polled_port, char *err, size_t errlen)
 {
     const struct cse_config *cfg = cse->cfg;
     struct coap_binding *cb = mem_calloc(1, sizeof *cb);
@@ -1218,6 +1229,11 @@ static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
     coap_register_request_handler(r, COAP_REQUEST_POST, handle);
     coap_register_request_handler(r, COAP_REQUEST_DELETE, handle);
     coap_add_resource(cb->ctx, r);
+    if (!threaded) {
+        if (listen_on(cb, "coap", "127.0.0.1", polled_port, COAP_PROTO_UDP, err, errlen) != 0)
+            goto fail;
+        return (struct binding *)cb;
+    }
     if (cfg->coaps_port && setup_dtls(cb, err, errlen) != 0)
         goto fail;
     if ((cfg->coap_port &&
@@ -1239,6 +1255,21 @@ static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
 fail:
     coap_stop((struct binding *)cb);
     return NULL;
+}
+
+static struct binding *coap_start(struct cse *cse, char *err, size_t errlen)
+{
+    return start(cse, true, 0, err, errlen);
+}
+
+struct binding *coap_binding_start_polled(struct cse *cse, long port, char *err, size_t errlen)
+{
+    return start(cse, false, port, err, errlen);
+}
+
+void coap_binding_poll(struct binding *b, unsigned max_ms)
+{
+    (void)loop_once((struct coap_binding *)b, max_ms);
 }
 
 static void coap_quiesce(struct binding *b)
