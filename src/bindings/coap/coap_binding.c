@@ -65,6 +65,7 @@ struct coap_req {
     uint8_t *key;
     size_t keylen;
     char peer[64];
+    char rqi[256], rvi[16]; /* oneM2M-RQI/-RVI as received, for answers refused before the mapping */
     struct cse_request req;
     struct coap_scratch scratch;
     struct cse_response rsp;
@@ -495,6 +496,25 @@ static bool put_block2(coap_pdu_t *response, struct out_opt *o, size_t n, const 
     return true;
 }
 
+/* A Block2 NUM beyond the body: 4.00 (as libcoap answered it), the response's oneM2M options kept
+ * but its RSC made 4000. */
+static void block_beyond(coap_pdu_t *response, struct out_opt *o, size_t n)
+{
+    static const uint8_t rsc4000[2] = {0x0f, 0xa0};
+    for (size_t i = 0; i < n; i++)
+        if (o[i].num == COAPM_OPT_RSC)
+            o[i] = (struct out_opt){COAPM_OPT_RSC, rsc4000, sizeof rsc4000};
+        else if (o[i].num == COAPM_OPT_CONTENT_FORMAT || o[i].num == COAPM_OPT_LOCATION_PATH)
+            o[i].num = 0; /* no body of the resource follows, no location */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (o[i].num)
+            o[k++] = o[i];
+    coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(400));
+    add_sorted(response, o, k);
+    coap_add_data(response, 26, (const uint8_t *)"Block2 NUM beyond the body");
+}
+
 /* Encode rsp into response: code from the one table, the oneM2M options, the body (block-wise when
  * larger than a block: the first block now, the rest kept for the Block2 follow-ups) in the
  * request's format. */
@@ -538,7 +558,9 @@ static void send_response(struct coap_req *x, coap_session_t *session, coap_pdu_
     coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
     unsigned szx = block_szx(session, o, n, x);
     size_t size = (size_t)16 << szx;
-    if (len > size || (x->has_b2 && x->b2.num > 0)) {
+    /* a later block of a failure is not asked for: an error answers whole (from its first block) */
+    uint32_t num = x->has_b2 && code < 300 ? x->b2.num : 0;
+    if (len > size || num > 0) {
         uint64_t etag = 0;
         if (len > size && x->key) {
             size_t pl = 0;
@@ -548,11 +570,8 @@ static void send_response(struct coap_req *x, coap_session_t *session, coap_pdu_
             etag = bw_block2_put(cb->bw, &(struct bw_id){x->peer, x->key, x->keylen}, &keep, clock_mono_us());
             mem_free(packed);
         }
-        uint32_t num = x->has_b2 ? x->b2.num : 0;
-        if (!put_block2(response, o, n, (const uint8_t *)body, len, num, szx, etag)) {
-            coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(400));
-            coap_add_data(response, 26, (const uint8_t *)"Block2 NUM beyond the body");
-        }
+        if (!put_block2(response, o, n, (const uint8_t *)body, len, num, szx, etag))
+            block_beyond(response, o, n);
     } else {
         if (x->has_b2) { /* RFC 7959 §2.4: a Block2 asked for is answered with one */
             struct bw_block b = {.num = 0, .more = false, .szx = szx};
@@ -581,10 +600,8 @@ static bool send_kept_block(struct coap_binding *cb, struct coap_req *x, coap_se
     size_t n = opts_unpack(k->opts, k->opts_len, o, MAX_OUT_OPTS - 3);
     coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(k->code));
     unsigned szx = block_szx(session, o, n, x);
-    if (!put_block2(response, o, n, k->body, k->body_len, x->b2.num, szx, k->etag)) {
-        coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(400));
-        coap_add_data(response, 26, (const uint8_t *)"Block2 NUM beyond the body");
-    }
+    if (!put_block2(response, o, n, k->body, k->body_len, x->b2.num, szx, k->etag))
+        block_beyond(response, o, n);
     return true;
 }
 
@@ -673,6 +690,15 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
             b2 = &opts[nopts];
         else if (unsupported_critical(it.number) && bad_critical == 0)
             bad_critical = it.number;
+        else if ((it.number == COAPM_OPT_RQI || it.number == COAPM_OPT_RVI) &&
+                 !memchr(opts[nopts].val, 0, opts[nopts].len)) {
+            char *dst = it.number == COAPM_OPT_RQI ? x->rqi : x->rvi;
+            size_t cap = it.number == COAPM_OPT_RQI ? sizeof x->rqi : sizeof x->rvi;
+            if (opts[nopts].len < cap) {
+                memcpy(dst, opts[nopts].val, opts[nopts].len);
+                dst[opts[nopts].len] = '\0';
+            }
+        }
         nopts++;
     }
     x->key = transfer_key(session, x->method, opts, nopts, x->peer, &x->keylen);
@@ -741,6 +767,10 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
         raw.method = -1;
     if (rc == 0)
         rc = coap_to_primitive(&raw, &x->req, &x->scratch, &x->rsp);
+    if (rc != 0 && x->req.rqi == NULL && x->rqi[0]) /* TS-0008 §6.2.2.4: every response echoes the RQI */
+        x->req.rqi = x->rqi;
+    if (rc != 0 && x->req.rvi == NULL && x->rvi[0])
+        x->req.rvi = x->rvi;
     /* coap_to_primitive resets req: the security context is filled after it */
     x->req.sec.binding = secure ? "coaps" : "coap";
     x->req.sec.sa = SA_NONE;
