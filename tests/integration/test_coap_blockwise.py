@@ -356,15 +356,22 @@ class CoapBlockwiseTest(CoapBase):
         self.assertEqual(d["code"], "2.05", d)
 
     def test_ts0004_7_3_2_1_unsupported_onem2m_parameter_is_5_01(self):
-        # oneM2M-RQET, -RSET, -OET, -EC: parameters this CSE does not support are NOT_IMPLEMENTED
-        for num, val in [(291, b"20300101T000000"), (295, b"20300101T000000"), (299, b"20300101T000000"),
-                         (303, ubytes(2))]:
+        # oneM2M-RSET, -OET, -EC: parameters this CSE does not support are NOT_IMPLEMENTED
+        for num, val in [(295, b"20991231T000000"), (299, b"20991231T000000"), (303, ubytes(2))]:
             d = raw_request(self.cport, encode(0, 1, 200 + num % 100, b"p%d" % num,
                                                [(PATH, b"cse-in"), (FR, b"CAdmin"), (RQI, b"prm"), (num, val)]))
             self.assertIsNotNone(d, "option %d: no answer" % num)
             self.assertEqual((d["code"], uint(opt(d, RSC)), opt(d, RQI)), ("5.01", 5001, b"prm"),
                              "option %d: %r" % (num, d))
 
+    def test_ts0004_7_3_2_1_expired_request_expiration_timestamp_is_4008(self):
+        # oneM2M-RQET is evaluated: expired on arrival is REQUEST_TIMEOUT (5.04, TS-0008 Table 6.2.4-1)
+        for val, want in [(b"20000101T000000", ("5.04", 4008)), (b"20991231T000000", ("2.05", 2000)),
+                          (b"60000", ("2.05", 2000)), (b"soon", ("4.00", 4000))]:
+            d = raw_request(self.cport, encode(0, 1, 300, b"q", [(PATH, b"cse-in"), (FR, b"CAdmin"), (RQI, b"rqet"),
+                                                                  (291, val)]))
+            self.assertIsNotNone(d, val)
+            self.assertEqual((d["code"], uint(opt(d, RSC))), want, "%r: %r" % (val, d))
 
 if __name__ == "__main__":
     main()

@@ -254,13 +254,20 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return rsp->rsc;
             }
             break;
-        case COAPM_OPT_RQET:
+        case COAPM_OPT_RQET: { /* checked by the binding against the CSE's clock (TS-0004 §7.3.2.1) */
+            const char *v = copy_opt(&arena, o);
+            if (v == NULL)
+                return bad_option(rsp, o->num, "contains NUL");
+            if (param_rqet(v, &scratch->params, rsp) != 0)
+                return rsp->rsc;
+            break;
+        }
         case COAPM_OPT_RSET:
         case COAPM_OPT_OET:
         case COAPM_OPT_EC:
-            /* TS-0004 §7.3.2.1: a Request/Result Expiration Timestamp, Operation Execution Time or
-             * CMDH parameter (Event Category, Annex H) the receiver does not support is refused
-             * with NOT_IMPLEMENTED (5.01 in TS-0008 Table 6.2.4-1), never silently ignored */
+            /* TS-0004 §7.3.2.1: a Result Expiration Timestamp, Operation Execution Time or CMDH
+             * parameter (Event Category, Annex H) the receiver does not support is refused with
+             * NOT_IMPLEMENTED (5.01 in TS-0008 Table 6.2.4-1), never silently ignored */
             return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
                                   "option %u (%s) is not supported by this CSE", (unsigned)o->num,
                                   coap_option_name(o->num));
