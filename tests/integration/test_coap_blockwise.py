@@ -343,17 +343,36 @@ class CoapBlockwiseTest(CoapBase):
     # -- finding 20 -----------------------------------------------------------------------------------
 
     def test_rfc7252_5_4_1_unsupported_critical_option_is_4_02(self):
-        # unknown critical options (libcoap's check) and the critical ones libcoap knows but Warden
-        # does not act on (If-Match 1, If-None-Match 5: conditional requests are not implemented)
-        for num, val in [(2049, b"x"), (65001, b"x"), (1, b"\x01"), (5, b"")]:
+        # unknown critical options, and the critical ones libcoap knows but Warden does not act on
+        # (If-Match 1, If-None-Match 5: conditional requests are not implemented; OSCORE 9). The 4.02
+        # must not carry the offending option back: a client rejects a response with a critical
+        # option it does not know (RFC 7252 §5.4.1), and then never sees an answer (the finding).
+        for num, val in [(2049, b"x"), (65001, b"x"), (1, b"\x01"), (5, b""), (9, b"")]:
             d = raw_request(self.cport, encode(0, 1, 100 + num % 1000, b"c%d" % num,
                                                [(PATH, b"cse-in"), (FR, b"CAdmin"), (RQI, b"crit"), (num, val)]))
             self.assertIsNotNone(d, "option %d: no answer" % num)
-            self.assertEqual(d["code"], "4.02", "option %d: %r" % (num, d))
+            self.assertEqual((d["code"], uint(opt(d, RSC)), opt(d, RQI)), ("4.02", 4000, b"crit"),
+                             "option %d: %r" % (num, d))
+            self.assertEqual([n for n, _ in d["options"] if n & 1 and n not in (RQI, RSC, 271)], [],
+                             "option %d: a critical option in the 4.02: %r" % (num, d))
+        # a conforming client (libcoap's, in warden-coap) gets the answer, over coap and coaps
+        r = coap("GET", self.url("cse-in"), fr="CAdmin", opts=["2049=x"], timeout=3)
+        self.assertCoap(r, "4.02", 4000)
+        kid = "bc%s@warden.example.com" % uniq("k")
+        key = os.urandom(32).hex()
+        self.ctl.psk_add(kid, "-", key=key)
+        r = coap("GET", self.url("cse-in", secure=True), fr="CAdmin", opts=["65001=x"], psk=(kid, key), timeout=3)
+        self.assertCoap(r, "4.02", 4000)
         # an unknown elective option is ignored
         d = raw_request(self.cport, encode(0, 1, 99, b"el", [(PATH, b"cse-in"), (FR, b"CAdmin"), (RQI, b"el"),
-                                                                 (2050, b"x")]))
+                                                              (2050, b"x")]))
         self.assertEqual(d["code"], "2.05", d)
+
+    def test_rfc7252_5_8_methods_onem2m_does_not_use_are_4_05(self):
+        for code in (5, 6, 7):  # FETCH, PATCH, iPATCH (RFC 8132)
+            d = raw_request(self.cport, encode(0, code, 400 + code, b"m", [(PATH, b"cse-in"), (FR, b"CAdmin"),
+                                                                             (RQI, b"meth")]))
+            self.assertEqual((d["code"], uint(opt(d, RSC))), ("4.05", 4005), d)
 
     def test_ts0004_7_3_2_1_unsupported_onem2m_parameter_is_5_01(self):
         # oneM2M-RSET, -OET, -EC: parameters this CSE does not support are NOT_IMPLEMENTED

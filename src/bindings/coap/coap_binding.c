@@ -621,14 +621,22 @@ static void on_done(void *arg)
     wake(cb);
 }
 
-/* RFC 7252 §5.4.1: critical options (odd numbers) libcoap passes on but Warden does not act on:
- * a CON request carrying one is answered 4.02 Bad Option, never silently served. */
-static bool unsupported_critical(uint16_t num)
+/* RFC 7252 §5.4.1: the critical options (odd numbers) Warden acts on. Any other critical option
+ * in a request is answered 4.02 Bad Option (the option named in the diagnostic, not echoed: a
+ * client must reject a response with a critical option it does not know). libcoap reports every
+ * option as known to this context (coap_optfilter.c), so this is the one check. If-Match and
+ * If-None-Match are not here: conditional requests are not implemented. */
+static bool recognized_critical(uint16_t num)
 {
     switch (num) {
-    case 1: /* If-Match: conditional requests are not implemented */
-    case 5: /* If-None-Match */ return true;
-    default: return false;
+    case 3:  /* Uri-Host: the server's own name, nothing to act on */
+    case 7:  /* Uri-Port */
+    case 11: /* Uri-Path */
+    case 15: /* Uri-Query */
+    case 17: /* Accept */
+    case BW_OPT_BLOCK2:
+    case BW_OPT_BLOCK1: return true;
+    default: return coap_option_name(num) != NULL; /* the oneM2M options, TS-0008 Table 6.2.2.4.0-1 */
     }
 }
 
@@ -688,7 +696,7 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
             b1 = &opts[nopts];
         else if (it.number == BW_OPT_BLOCK2)
             b2 = &opts[nopts];
-        else if (unsupported_critical(it.number) && bad_critical == 0)
+        else if ((it.number & 1) && !recognized_critical(it.number) && bad_critical == 0)
             bad_critical = it.number;
         else if ((it.number == COAPM_OPT_RQI || it.number == COAPM_OPT_RVI) &&
                  !memchr(opts[nopts].val, 0, opts[nopts].len)) {
@@ -711,7 +719,8 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
     if (too_many)
         rc = response_error(&x->rsp, RSC_BAD_REQUEST, "too-many", "too many options");
     else if (bad_critical) {
-        rc = response_error(&x->rsp, RSC_BAD_REQUEST, "bad-option", "critical option %u is not supported",
+        rc = response_error(&x->rsp, RSC_BAD_REQUEST, "bad-option",
+                            "critical option %u is not recognized or not supported (RFC 7252 5.4.1)",
                             (unsigned)bad_critical);
         code = 402;
     } else if ((b1 && !bw_block_parse(b1->val, b1->len, &x->b1)) || (b2 && !bw_block_parse(b2->val, b2->len, &x->b2)))
@@ -1260,6 +1269,11 @@ static struct binding *start(struct cse *cse, bool threaded, long polled_port, c
     coap_register_request_handler(r, COAP_REQUEST_GET, handle);
     coap_register_request_handler(r, COAP_REQUEST_POST, handle);
     coap_register_request_handler(r, COAP_REQUEST_DELETE, handle);
+    /* methods oneM2M does not use: answered 4.05 with oneM2M-RSC 4005 by the mapping (libcoap alone
+     * says 4.04 Not Found, which names the wrong problem) */
+    coap_register_request_handler(r, COAP_REQUEST_FETCH, handle);
+    coap_register_request_handler(r, COAP_REQUEST_PATCH, handle);
+    coap_register_request_handler(r, COAP_REQUEST_IPATCH, handle);
     coap_add_resource(cb->ctx, r);
     if (!threaded) {
         if (listen_on(cb, "coap", "127.0.0.1", polled_port, COAP_PROTO_UDP, err, errlen) != 0)
