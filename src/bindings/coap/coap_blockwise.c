@@ -211,6 +211,10 @@ enum bw_rx bw_block1(struct bw_table *t, const struct bw_id *id, const struct bw
     *code = 0;
     size_t size = (size_t)16 << b->szx;
     struct bw_entry *e = find(t, BW_IN, id);
+    if (e && now_us - e->used_us >= t->lim.timeout_us) { /* expired, whether or not swept yet */
+        drop(t, e);
+        e = NULL;
+    }
     /* RFC 7959 §2.2: every block but the last carries exactly the block size */
     if (b->more && len != size)
         return fail(t, e, 400, code, why, whylen, "a Block1 block with M=1 must carry exactly 2^(SZX+4) bytes");
