@@ -271,6 +271,42 @@ class CoapBlockwiseTest(CoapBase):
         r = self.assertCoap(self.req("GET", path + "?fu=1&ty=4", fr=ae), "2.05", 2000)
         self.assertEqual(r.json().get("m2m:uril", []), [], r)
 
+    def test_rfc7959_2_5_large_notification_still_sent_block_wise(self):
+        # libcoap's block-wise code is off on server sessions only: a notification larger than one
+        # datagram still goes out in Block1 blocks on its client session
+        recv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        recv.bind(("127.0.0.1", 0))
+        recv.settimeout(0.5)
+        try:
+            ae, path = self.container()
+            nu = "coap://127.0.0.1:%d/big" % recv.getsockname()[1]
+            self.assertCoap(self.req("POST", path, fr=ae, ty=23, data=json.dumps(
+                {"m2m:sub": {"rn": "s", "nu": [nu], "enc": {"net": [3]}}})), "2.01", 2001)
+            con = "n" * 3000
+            self.assertCoap(self.req("POST", path, fr=ae, ty=4, data=json.dumps({"m2m:cin": {"con": con}})),
+                            "2.01", 2001)
+            body, blocks, end = b"", 0, time.time() + 10
+            while time.time() < end:
+                try:
+                    pkt, addr = recv.recvfrom(65536)
+                except socket.timeout:
+                    continue
+                d = decode(pkt)
+                b1 = opt(d, BLOCK1)
+                num, more, szx = unblk(b1) if b1 is not None else (0, False, 6)
+                if num * (16 << szx) == len(body):  # in order, not a retransmission
+                    body += d["payload"]
+                    blocks += 1
+                code = (2 << 5) | (31 if more else 4)
+                opts = [(BLOCK1, b1)] if b1 is not None else []
+                recv.sendto(encode(2, code, d["mid"], d["token"], opts + [(RSC, ubytes(2000))]), addr)
+                if not more:
+                    break
+            self.assertGreater(blocks, 1, "the notification was not sent block-wise")
+            self.assertEqual(json.loads(body)["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], con)
+        finally:
+            recv.close()
+
     # -- random and crafted datagrams ---------------------------------------------------------------
 
     def test_finding_12_1_random_and_crafted_datagrams_server_still_answers(self):
