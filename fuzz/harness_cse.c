@@ -64,6 +64,11 @@ void harness_run(const char *text)
     http_text_free(&ht);
 }
 
+struct cse *harness_cse(void)
+{
+    return &h.cse;
+}
+
 static void cleanup(void)
 {
     if (h.st == NULL)

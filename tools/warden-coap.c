@@ -52,6 +52,9 @@ static void usage(FILE *f)
           "  --repeat N         send the request N times on one session (default 1)\n"
           "  --interval MS      pause between the repeated requests (default 0)\n"
           "  --block N          preferred block size 16..1024 (default 1024)\n"
+          "  --block1 NUM:M:SZX send the payload as it is in one request with this Block1 option, libcoap's\n"
+          "                     block-wise sending off (repeatable: with --repeat, request I takes the I-th;\n"
+          "                     for tests of the server's reassembly, RFC 7959)\n"
           "  --non              send a NON request (default CON)\n"
           "  --timeout S        seconds to wait for the response (default 10)\n"
           "output (stdout), one item per line, in this order (with --repeat: 'request I' first, per request;\n"
@@ -303,6 +306,8 @@ int main(int argc, char **argv)
     const char *extras[64];
     int nextra = 0, cf = -1, accept = -1, timeout = 10, repeat = 1, interval = 0;
     long ty = -1, block = 1024;
+    uint32_t block1[16]; /* explicit Block1 option values (--block1) */
+    int nblock1 = 0;
     bool non = false;
     const char *pos[2];
     int npos = 0;
@@ -354,6 +359,13 @@ int main(int argc, char **argv)
             ca = v;
         } else if (ARG("--priority")) {
             priority = v;
+        } else if (ARG("--block1")) {
+            unsigned long num, m, szx;
+            char tail;
+            if (nblock1 == 16 || sscanf(v, "%lu:%lu:%lu%c", &num, &m, &szx, &tail) != 3 || num >= (1ul << 20) ||
+                m > 1 || szx > 7)
+                goto bad;
+            block1[nblock1++] = (uint32_t)(num << 4 | m << 3 | szx);
         } else if (ARG("--repeat")) {
             repeat = atoi(v);
             if (repeat < 1 || repeat > 1000)
@@ -450,7 +462,8 @@ int main(int argc, char **argv)
     if (ctx == NULL)
         return 1;
     coap_set_app_data(ctx, &c);
-    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* with --block1 the blocks are the caller's: libcoap must not split or reassemble anything */
+    coap_context_set_block_mode(ctx, nblock1 ? 0 : COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     coap_optfilter_register(ctx);
     coap_register_response_handler(ctx, on_response);
     coap_register_nack_handler(ctx, on_nack);
@@ -596,9 +609,15 @@ int main(int argc, char **argv)
                 coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_BLOCK2, coap_uint_encode(szx, ub), ub));
             }
         }
+        if (nblock1) {
+            uint32_t b1 = block1[iter < nblock1 ? iter : nblock1 - 1];
+            coap_insert_optlist(&ol, coap_new_optlist(COAP_OPTION_BLOCK1, coap_uint_encode(b1, ub), ub));
+        }
         coap_add_optlist_pdu(pdu, &ol);
         coap_delete_optlist(ol);
-        if (payload && plen)
+        if (payload && plen && nblock1)
+            coap_add_data(pdu, plen, (const uint8_t *)payload);
+        else if (payload && plen)
             coap_add_data_large_request(session, pdu, plen, (const uint8_t *)payload, NULL, NULL);
         if (coap_send(session, pdu) == COAP_INVALID_MID) {
             fprintf(stderr, "warden-coap: cannot send the request\n");

@@ -21,6 +21,36 @@ void param_scratch_free(struct param_scratch *scratch)
 }
 
 /* Strict decimal in [min, max]; false for anything else. */
+bool param_abs_rel_timestamp(const char *s, int *kind, int64_t *abs_s, int64_t *rel_ms)
+{
+    long ms;
+    if (param_parse_long(s, strlen(s), 0, 2000000000L, &ms)) {
+        *kind = 2;
+        *rel_ms = ms;
+        return true;
+    }
+    if (!ts_parse(s, abs_s))
+        return false;
+    *kind = 1;
+    return true;
+}
+
+int param_rqet(const char *value, struct param_scratch *scratch, struct cse_response *rsp)
+{
+    int64_t rel = 0;
+    if (value == NULL || !param_abs_rel_timestamp(value, &scratch->rqet_kind, &scratch->rqet_abs, &rel))
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-param",
+                              "Request Expiration Timestamp must be YYYYMMDDTHHMMSS or milliseconds");
+    return 0;
+}
+
+int param_check_expired(const struct param_scratch *scratch, int64_t now_us, struct cse_response *rsp)
+{
+    if (scratch->rqet_kind == 1 && scratch->rqet_abs * 1000000 < now_us)
+        return response_error(rsp, RSC_REQUEST_TIMEOUT, "expired", "the request expired before it was received");
+    return 0;
+}
+
 bool param_parse_long(const char *s, size_t n, long min, long max, long *out)
 {
     if (n == 0 || n > 10)

@@ -141,23 +141,16 @@ static bool timestamp_value(const json_t *v, int *kind, int64_t *abs_s, int64_t 
     }
     if (!json_is_string(v))
         return false;
-    const char *s = json_string_value(v);
-    long ms;
-    if (param_parse_long(s, strlen(s), 0, 2000000000L, &ms)) {
-        *kind = 2;
-        *rel_ms = ms;
-        return true;
-    }
-    if (!ts_parse(s, abs_s))
-        return false;
-    *kind = 1;
-    return true;
+    return param_abs_rel_timestamp(json_string_value(v), kind, abs_s, rel_ms);
 }
 
 /* Parameters accepted and not evaluated: they cannot change the result of a blocking request here
  * (the same list as the HTTP binding's ignored query parameters, plus the primitive-only ones). */
-static const char *const ignored[] = {"ot",  "rset", "oet",  "ec",  "da",  "gid", "rp",
-                                      "sqi", "asi",  "auri", "vsi", "gtm", "aus"};
+static const char *const ignored[] = {"ot", "da", "gid", "rp", "sqi", "asi", "auri", "vsi", "gtm", "aus"};
+/* TS-0004 §7.3.2.1: Result Expiration Timestamp, Operation Execution Time and the CMDH parameters
+ * (Event Category, Annex H) a receiver does not support are NOT_IMPLEMENTED, never ignored (the
+ * same in every binding: HTTP X-M2M-RST/-OET/-EC, CoAP oneM2M-RSET/-OET/-EC). */
+static const char *const unsupported[] = {"rset", "oet", "ec"};
 
 int primitive_decode_request(const char *json, size_t len, struct prim_request *p, struct cse_response *rsp)
 {
@@ -235,6 +228,10 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
                 return bad(rsp, "must be a timestamp or a duration in ms:", k);
         } else {
             bool known = false;
+            for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+                if (strcmp(k, unsupported[i]) == 0)
+                    return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
+                                          "parameter '%s' is not supported by this CSE", k);
             for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
                 known |= strcmp(k, ignored[i]) == 0;
             if (!known)

@@ -95,6 +95,11 @@ static const struct centry table[] = {
     {"coaps.address", S(coaps_address), "127.0.0.1", 0, 0, NULL, "CoAP over DTLS listener address"},
     {"coaps.port", L(coaps_port), "0", 0, 65535, NULL,
      "CoAP over DTLS listener port (0 = off; 5684 is the standard); PSKs from wardenctl, certificates from tls.*"},
+    {"coap.block_transfers", L(coap_block_transfers), "4", 1, 64, NULL,
+     "open block-wise transfers (Block1 bodies being received, Block2 bodies being sent) per peer address "
+     "over CoAP and CoAPS; a new one beyond it replaces that peer's oldest (RFC 7959)"},
+    {"coap.block_timeout", L(coap_block_timeout), "30000", 1000, 247000, NULL,
+     "milliseconds a block-wise transfer may wait for its next block before it is dropped"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},

@@ -61,6 +61,8 @@ struct cse_config {
     long coap_port;
     char *coaps_address;
     long coaps_port;
+    long coap_block_transfers; /* open block-wise transfers per peer address */
+    long coap_block_timeout;   /* ms a block-wise transfer may stay idle */
     /* [limits] */
     long limits_max_body;
     long limits_policy_cache;

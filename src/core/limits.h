@@ -13,6 +13,22 @@
  * from Content-Length, before any byte of the body is buffered. */
 #define LIMIT_BODY_BYTES (1024 * 1024)
 
+/* (config coap.block_transfers) Open block-wise transfers per CoAP peer address: a client sends
+ * one body at a time, a few in parallel at most; 4 bounds what one address can make the CSE buffer
+ * (4 x limits.max_body) while a new transfer beyond it replaces that peer's oldest. */
+#define LIMIT_COAP_BLOCK_TRANSFERS_PER_PEER 4
+
+/* (config coap.block_timeout) Milliseconds a block-wise transfer may wait for its next block.
+ * RFC 7252's MAX_TRANSMIT_WAIT is 93 s for one block's retransmissions; a client sends its next
+ * block as soon as the previous is acknowledged, so 30 s is generous, and the memory comes back. */
+#define LIMIT_COAP_BLOCK_TIMEOUT_MS 30000
+
+/* Open block-wise transfers over all CoAP peers, and the bytes they may hold (at least one
+ * limits.max_body). UDP source addresses cost nothing to vary, so the per-peer bound alone does not
+ * bound memory; beyond these the least recently used transfer is dropped (its client gets 4.08). */
+#define LIMIT_COAP_BLOCK_TRANSFERS 256
+#define LIMIT_COAP_BLOCK_BYTES     (64 * 1024 * 1024)
+
 /* Deepest JSON nesting accepted in a resource representation. oneM2M's deepest standard
  * structures (filter criteria inside subscriptions, ACP rules with contexts) need < 10 levels;
  * 16 refuses hostile nesting before any recursive walk over it. jansson itself stops at 2048. */

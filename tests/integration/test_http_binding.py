@@ -358,6 +358,22 @@ class HttpBindingTest(WardenTestCase):
                            content_type="application/xml")
         self.assertRsc(r, 4015)
 
+    # TS-0004 §7.3.2.1 (issue 12 finding 20's sibling): parameters this CSE does not support are
+    # NOT_IMPLEMENTED, never silently ignored; an expired Request Expiration Timestamp is 4008
+    def test_ts0004_7_3_2_1_unsupported_parameter_headers_5001(self):
+        for h in ("X-M2M-RST", "X-M2M-OET", "X-M2M-EC"):
+            r = self.c.request("GET", self.cnt_path, origin=self.aei, headers={h: "20991231T000000"})
+            self.assertRsc(r, 5001, h)
+
+    def test_ts0004_7_3_2_1_expired_request_expiration_timestamp_4008(self):
+        r = self.c.create(self.cnt_path, TY_CIN, {"rn": "late", "con": "x"}, origin=self.aei,
+                          headers={"X-M2M-RET": "20000101T000000"})
+        self.assertRsc(r, 4008)
+        self.assertRsc(self.c.retrieve(self.cnt_path + "/late", origin=self.aei), 4004)
+        for ret in ("20991231T000000", "60000"):
+            self.assertRsc(self.c.retrieve(self.cnt_path, origin=self.aei, headers={"X-M2M-RET": ret}), 2000, ret)
+        self.assertRsc(self.c.retrieve(self.cnt_path, origin=self.aei, headers={"X-M2M-RET": "soon"}), 4000)
+
     def _uril(self, r):
         self.assertIsInstance(r.body, dict, self.describe(r))
         self.assertIn("m2m:uril", r.body, self.describe(r))

@@ -466,6 +466,14 @@ class MqttBindingTest(_MqttCase):
         rsp = c.request(self.prim(2, "%s/%s" % (CSE_RN, c.level), c.level, rqet=et_in(60)))
         self.assertPrim(rsp, 2000)
 
+    # TS-0004 §7.3.2.1 (issue 12 finding 20's sibling): rset, oet and ec (a CMDH parameter) are not
+    # supported: NOT_IMPLEMENTED, never silently ignored
+    def test_ts0004_7_3_2_1_unsupported_parameters_5001(self):
+        c = self.client("Cuns" + uniq(""))
+        self.register(c)
+        for k, v in (("rset", et_in(60)), ("oet", et_in(60)), ("ec", 2)):
+            self.assertPrim(c.request(self.prim(2, "%s/%s" % (CSE_RN, c.level), c.level, **{k: v})), 5001)
+
     # TS-0010 §6.5.4 + TS-0004 §8.4: CBOR serialization on /cbor topics
     def test_ts0010_6_5_4_cbor_topics(self):
         c = self.client("Ccbor" + uniq(""))

@@ -256,9 +256,27 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return rsp->rsc;
             }
             break;
+        case COAPM_OPT_RQET: { /* checked by the binding against the CSE's clock (TS-0004 §7.3.2.1) */
+            const char *v = copy_opt(&arena, o);
+            if (v == NULL)
+                return bad_option(rsp, o->num, "contains NUL");
+            if (param_rqet(v, &scratch->params, rsp) != 0)
+                return rsp->rsc;
+            break;
+        }
+        case COAPM_OPT_RSET:
+        case COAPM_OPT_OET:
+        case COAPM_OPT_EC:
+            /* TS-0004 §7.3.2.1: a Result Expiration Timestamp, Operation Execution Time or CMDH
+             * parameter (Event Category, Annex H) the receiver does not support is refused with
+             * NOT_IMPLEMENTED (5.01 in TS-0008 Table 6.2.4-1), never silently ignored */
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
+                                  "option %u (%s) is not supported by this CSE", (unsigned)o->num,
+                                  coap_option_name(o->num));
         default:
             /* the other oneM2M options are accepted and not evaluated (contract); unknown elective
-             * options are ignored as RFC 7252 §5.4.1 says, unknown critical ones libcoap refuses */
+             * options are ignored as RFC 7252 §5.4.1 says; unknown critical ones libcoap refuses
+             * (4.02), and the critical ones it knows but Warden does not act on the binding does */
             break;
         }
         /* TS-0008 Table 6.2.2.4.0-1: no oneM2M option is repeatable; RFC 7252 §5.4.5 treats a

@@ -5,9 +5,16 @@
  *
  * Workaround: libcoap looks options up through the exported coap_option_filter_get(), which this
  * program interposes. A filter that holds the two marker options registered first (oneM2M-OT 259,
- * oneM2M-RTURI 263), i.e. a context's table of known options, also reports every other oneM2M option
- * as known; every other filter (option iteration, coap_check_option) gets libcoap's own answer.
- * Remove this file with libcoap >= 4.3.2, whose filter has room for more options. */
+ * oneM2M-RTURI 263), i.e. a context's table of known options, reports every option as known; every
+ * other filter (option iteration, coap_check_option) gets libcoap's own answer.
+ *
+ * Every option, not only the oneM2M ones (issue 12 finding 20): libcoap answers a request with an
+ * unknown critical option 4.02 itself and copies that option into the 4.02, and a client must
+ * reject a response carrying a critical option it does not know (RFC 7252 §5.4.1), so a conforming
+ * client never saw an answer. The binding now gets every option and answers an unrecognized
+ * critical one 4.02 without echoing it (coap_binding.c, recognized_critical()).
+ * Remove this file with libcoap >= 4.3.2, whose filter has room for more options (the binding's own
+ * check of critical options stays). */
 #include "coap_optfilter.h"
 
 #include <dlfcn.h>
@@ -26,14 +33,6 @@ static void resolve(void)
     real_get = (filter_get_fn)dlsym(RTLD_NEXT, "coap_option_filter_get");
 }
 
-static bool is_onem2m(coap_option_num_t num)
-{
-    for (size_t i = 0; i < coap_onem2m_noptions; i++)
-        if (coap_onem2m_options[i] == num)
-            return true;
-    return false;
-}
-
 int coap_option_filter_get(coap_opt_filter_t *filter, coap_option_num_t option);
 int coap_option_filter_get(coap_opt_filter_t *filter, coap_option_num_t option)
 {
@@ -41,8 +40,8 @@ int coap_option_filter_get(coap_opt_filter_t *filter, coap_option_num_t option)
     if (real_get == NULL)
         return -1;
     int r = real_get(filter, option);
-    if (r <= 0 && option != COAPM_OPT_OT && option != COAPM_OPT_RTURI && is_onem2m(option) &&
-        real_get(filter, COAPM_OPT_OT) > 0 && real_get(filter, COAPM_OPT_RTURI) > 0)
+    if (r <= 0 && option != COAPM_OPT_OT && option != COAPM_OPT_RTURI && real_get(filter, COAPM_OPT_OT) > 0 &&
+        real_get(filter, COAPM_OPT_RTURI) > 0)
         return 1;
     return r;
 }

@@ -363,7 +363,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         .body = x->body.p,
         .body_len = x->body.len,
     };
-    if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
+    if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0 ||
+        param_check_expired(&x->scratch.params, clock_now_us(&hb->cse->clock), &x->rsp) != 0)
         return send_response(x, false);
     x->req.sec.binding = ls->name;
     x->req.sec.sa = SA_NONE;

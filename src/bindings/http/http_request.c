@@ -340,6 +340,17 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
         if (param_apply(raw->args[i].key, raw->args[i].value, req, &scratch->params, rsp) != 0)
             return rsp->rsc;
     }
+    /* TS-0004 §7.3.2.1: the Request Expiration Timestamp is checked (by the binding, against the
+     * CSE's clock); Result Expiration Timestamp, Operation Execution Time and Event Category (a
+     * CMDH parameter) are not supported: NOT_IMPLEMENTED rather than ignored */
+    static const char *const unsupported[] = {"X-M2M-RST", "X-M2M-OET", "X-M2M-EC"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+        if (http_header(raw, unsupported[i]) != NULL)
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "header %s is not supported by this CSE",
+                                  unsupported[i]);
+    const char *ret = http_header(raw, "X-M2M-RET");
+    if (ret != NULL && param_rqet(ret, &scratch->params, rsp) != 0)
+        return rsp->rsc;
     /* TS-0009 §6.4.19: the Tokens parameter in the Authorization header, tokens joined by '+'; the
      * RFC 6750 "Bearer" scheme in front is accepted too */
     const char *authz = http_header(raw, "Authorization");
