@@ -80,6 +80,10 @@ static const struct centry table[] = {
     {"coaps.address", S(coaps_address), "127.0.0.1", 0, 0, NULL, "CoAP over DTLS listener address"},
     {"coaps.port", L(coaps_port), "0", 0, 65535, NULL,
      "CoAP over DTLS listener port (0 = off; 5684 is the standard); PSKs from wardenctl, certificates from tls.*"},
+    {"metrics.address", S(metrics_address), "127.0.0.1", 0, 0, NULL,
+     "address of the metrics listener (GET /metrics: Prometheus text; GET /healthz)"},
+    {"metrics.port", L(metrics_port), "0", 0, 65535, NULL,
+     "port of the metrics listener (0 = off); no authentication: keep it on loopback or a private network"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},
@@ -351,11 +355,12 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "https.port: the certificate listener needs tls.cert and tls.key");
         return -1;
     }
-    long ports[] = {cfg->http_port, cfg->https_port, cfg->https_psk_port};
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++)
+    long ports[] = {cfg->http_port, cfg->https_port, cfg->https_psk_port, cfg->metrics_port};
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
             if (ports[i] != 0 && ports[i] == ports[j]) {
-                snprintf(err, errlen, "http.port, https.port and https_psk.port must differ (%ld used twice)",
+                snprintf(err, errlen,
+                         "http.port, https.port, https_psk.port and metrics.port must differ (%ld used twice)",
                          ports[i]);
                 return -1;
             }

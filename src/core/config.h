@@ -57,6 +57,8 @@ struct cse_config {
     char *coaps_address;
     long coaps_port;
     /* [limits] */
+    char *metrics_address;
+    long metrics_port;
     long limits_max_body;
     long limits_policy_cache;
     /* [notify] */

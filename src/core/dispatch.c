@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "admin.h"
+#include "metrics.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
@@ -44,6 +46,7 @@ static void finish(struct cse *cse, const struct cse_request *req, struct cse_re
 {
     if (!is_denial(rsp->rsc))
         return;
+    metrics_denial(cse->metrics, rsp->rsc, rsp->reason);
     audit_denial(cse, req, rsp);
     if (cse->secure) {
         bool tqf = rsp->reason != NULL && strcmp(rsp->reason, "token-request-info") == 0;
@@ -377,6 +380,11 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         admin_explain(cse, v, req, &orig, rsp);
         goto out;
     }
+    const char *aq = admin_query_name(cse, req->to);
+    if (aq != NULL) {
+        admin_query(cse, v, req, &orig, aq, rsp);
+        goto out;
+    }
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
 
@@ -423,4 +431,17 @@ void cse_log_request(struct cse *cse, const struct cse_request *req, const struc
     LOG(cse->log, LOG_INFO, "%s %s fr=%s to=%s rqi=%s rsc=%d %lldus%s%s", req->sec.binding ? req->sec.binding : "-",
         op_name(req->op), req->fr ? req->fr : "-", req->to ? req->to : "-", req->rqi ? req->rqi : "-", rsp->rsc,
         (long long)elapsed_us, rsp->reason ? " reason=" : "", rsp->reason ? rsp->reason : "");
+}
+
+void cse_request_done(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
+                      int64_t elapsed_us)
+{
+    metrics_request(cse->metrics, req->sec.binding, (int)req->op, rsp->rsc, elapsed_us);
+    if (LOG_ON(cse->log, LOG_INFO))
+        cse_log_request(cse, req, rsp, elapsed_us);
+}
+
+void cse_set_ready(struct cse *cse, bool ready)
+{
+    atomic_store(&cse->ready, ready);
 }

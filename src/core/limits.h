@@ -65,4 +65,11 @@
 /* Resources removed by one expiry sweep transaction, so a mass expiry does not stall writers. */
 #define LIMIT_EXPIRY_BATCH 200
 
+/* The console's admin queries (core/admin.c): children per page of the tree (a page of a million
+ * children costs its own rows: keyset paging), audit records per answer, and the bytes of the
+ * audit file's end read to find them (newest first), so a large log costs a bounded read. */
+#define LIMIT_ADMIN_PAGE        500
+#define LIMIT_ADMIN_AUDIT       1000
+#define LIMIT_ADMIN_AUDIT_BYTES (8 * 1024 * 1024)
+
 #endif

@@ -397,8 +397,7 @@ static void send_response(struct coap_req *x, coap_resource_t *resource, coap_se
     else
         mem_free(body);
     atomic_fetch_sub(&cb->inflight, 1);
-    if (LOG_ON(cb->cse->log, LOG_INFO))
-        cse_log_request(cb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+    cse_request_done(cb->cse, &x->req, rsp, clock_mono_us() - x->t0);
 }
 
 /* Completion of a parked request, on the store writer's thread: hand it to the CoAP thread. */

@@ -19,6 +19,7 @@
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
 #include "http_request.h"
+#include "http_reserved.h"
 #include "security/tlsauth.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -161,8 +162,7 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         x->counted = false;
         atomic_fetch_sub(&x->hb->inflight, 1);
     }
-    if (LOG_ON(x->hb->cse->log, LOG_INFO))
-        cse_log_request(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+    cse_request_done(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
     return ret;
 }
 
@@ -204,6 +204,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct listener *ls = cls;
     struct http_binding *hb = ls->hb;
     struct http_ctx *x = *con_cls;
+    if (x == NULL && http_is_reserved(url)) { /* outside oneM2M: health and the console (http_console.c) */
+        struct cse_secctx sec = {.binding = ls->name};
+        peer_of(conn, sec.peer, sizeof sec.peer);
+        if (ls->kind != LISTEN_HTTP) {
+            const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            if (tlsauth_request(ci ? ci->socket_context : NULL, &sec) != 0)
+                sec = (struct cse_secctx){.binding = ls->name}; /* revoked: no association */
+            peer_of(conn, sec.peer, sizeof sec.peer);
+        }
+        return http_reserved(hb->cse, conn, url, method, &sec);
+    }
     if (x == NULL) {
         x = mem_calloc(1, sizeof *x);
         x->hb = hb;
