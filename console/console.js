@@ -109,6 +109,7 @@ async function initTree() {
 let current = null;
 
 function valueText(v) {
+  if (Array.isArray(v) && v.every(x => typeof x !== "object")) return v.join(", ");
   return typeof v === "object" ? JSON.stringify(v, null, 1) : String(v);
 }
 
@@ -150,8 +151,9 @@ async function showPolicies(item, res) {
   }
   for (const id of acpi) {
     const {rsc, body} = await m2m(id.replace(/^\//, ""));
-    const div = el("div", {class: "policy"}, el("div", {class: "mono", text: id}));
+    const div = el("div", {class: "policy"});
     if (rsc !== 2000 || !body || !body["m2m:acp"]) {
+      div.append(el("div", {class: "mono", text: id}));
       div.append(el("div", {class: "error", text: `cannot read (${rsc}): a dangling acpi entry grants nothing`}));
     } else {
       const acp = body["m2m:acp"];
@@ -194,6 +196,7 @@ async function runExplain(ev) {
   const x = body["wdn:explain"];
   out.append(el("div", {class: "verdict " + x.decision, id: "explain-verdict", text: x.decision}));
   out.append(el("pre", {class: "reasons mono", text: x.reasons.join("\n")}));
+  out.scrollIntoView({block: "nearest"});
 }
 
 /* ---- audit log ---- */
@@ -217,15 +220,15 @@ async function loadAudit(ev) {
   for (const r of a.records) {
     const cls = r.event === "deny" || r.event === "authn-fail" ? "badge deny" : "badge permit";
     rows.append(el("tr", {class: "audit-row"},
-      el("td", {class: "mono", text: (r.ts || "").replace("T", " ").replace(/\.\d+Z$/, "")}),
-      el("td", {}, el("span", {class: cls, text: r.event || ""})),
-      el("td", {class: "mono", text: r.originator || "–"}),
-      el("td", {text: `${r.binding || "–"} ${r.peer || ""}`}),
+      el("td", {class: "mono nowrap", text: (r.ts || "").replace("T", " ").replace(/\.\d+Z$/, "")}),
+      el("td", {}, el("span", {class: cls + " nowrap", text: r.event || ""})),
+      el("td", {class: "mono nowrap", text: r.originator || "–"}),
+      el("td", {class: "nowrap", text: `${r.binding || "–"} ${r.peer || ""}`}),
       el("td", {text: r.op || ""}),
       el("td", {class: "mono", text: r.target || ""}),
       el("td", {text: r.rsc || ""}),
-      el("td", {class: "mono", text: r.reason || ""}),
-      el("td", {class: "mono", text: r.detail || ""})));
+      el("td", {class: "mono nowrap", text: r.reason || ""}),
+      el("td", {class: "mono wide", text: r.detail || ""})));
   }
 }
 
@@ -246,11 +249,11 @@ async function loadCreds() {
     psk.append(el("tr", {}, el("td", {class: "mono", text: p.kpsaId}),
       el("td", {class: "mono", text: p.boundTo || "(the AE that registers first)"}),
       el("td", {}, el("span", {class: "badge " + p.state, text: p.state})), el("td", {text: when(p.created)})));
-  if (c.psk.length === 0) psk.append(el("tr", {}, el("td", {class: "muted", text: "none provisioned"})));
+  if (c.psk.length === 0) psk.append(el("tr", {}, el("td", {class: "muted", colspan: "4", text: "none provisioned"})));
   const certs = document.getElementById("creds-certs");
   certs.textContent = "";
   for (const x of c.revokedCerts) certs.append(el("tr", {}, el("td", {class: "mono", text: x.serial}), el("td", {text: when(x.revoked)})));
-  if (c.revokedCerts.length === 0) certs.append(el("tr", {}, el("td", {class: "muted", text: "none revoked"})));
+  if (c.revokedCerts.length === 0) certs.append(el("tr", {}, el("td", {class: "muted", colspan: "2", text: "none revoked"})));
 }
 
 /* ---- live rate ---- */
@@ -296,6 +299,8 @@ function draw() {
     g.beginPath();
     samples.forEach((s, i) => (i ? g.lineTo(x(i), y(s[key])) : g.moveTo(x(i), y(s[key]))));
     g.stroke();
+    const lastS = samples[samples.length - 1];
+    if (lastS) { g.fillStyle = color; g.beginPath(); g.arc(x(samples.length - 1), y(lastS[key]), 3, 0, 7); g.fill(); }
   }
 }
 
