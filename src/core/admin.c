@@ -14,7 +14,7 @@
 #include "security/cred.h"
 #include "util/mem.h"
 
-static const char *const queries[] = {"tree", "audit", "creds", "stats"};
+static const char *const queries[] = {"explain", "tree", "audit", "creds", "stats"};
 
 static bool loopback_peer(const char *peer)
 {
@@ -221,7 +221,9 @@ void admin_query(struct cse *cse, struct store_view *v, const struct cse_request
         response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "admin-retrieve-only", "$%s answers RETRIEVE only", name);
         return;
     }
-    if (strcmp(name, "tree") == 0)
+    if (strcmp(name, "explain") == 0)
+        admin_explain(cse, v, req, rsp);
+    else if (strcmp(name, "tree") == 0)
         tree(cse, v, req, rsp);
     else if (strcmp(name, "audit") == 0)
         audit(cse, req, rsp);

@@ -296,26 +296,10 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
     finish(cse, req, rsp);
 }
 
-/* The admin API's explain resource: "<CSEBase rn>/$explain" (no resourceName can hold '$'). */
-static bool is_explain(const struct cse *cse, const char *to)
+/* The admin API's explain query ("<CSEBase rn>/$explain", answered through admin.c's gate): the
+ * explained request carries the roles and tokens of this one (the admin needs none of its own). */
+void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req, struct cse_response *rsp)
 {
-    size_t n = strlen(cse->cfg->cse_rn);
-    return to && strncmp(to, cse->cfg->cse_rn, n) == 0 && strcmp(to + n, "/$explain") == 0;
-}
-
-/* RETRIEVE by the admin only (authenticated like any request, above): the explained request carries
- * the roles and tokens of this one (the admin needs none of its own). */
-static void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req,
-                          const struct originator *o, struct cse_response *rsp)
-{
-    if (!o->is_admin) {
-        response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "admin-only", "explain is for the admin originator only");
-        return;
-    }
-    if (req->op != OP_RETRIEVE) {
-        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "explain-retrieve-only", "explain answers RETRIEVE only");
-        return;
-    }
     if (req->ex.fr == NULL || req->ex.op == NULL || req->ex.to == NULL) {
         response_error(rsp, RSC_BAD_REQUEST, "bad-query", "explain needs exfr, exop and exto");
         return;
@@ -376,10 +360,6 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     int64_t now = cse_now(cse);
     if (check_originator(cse, v, req, &orig, rsp) != 0)
         goto out;
-    if (is_explain(cse, req->to)) {
-        admin_explain(cse, v, req, &orig, rsp);
-        goto out;
-    }
     const char *aq = admin_query_name(cse, req->to);
     if (aq != NULL) {
         admin_query(cse, v, req, &orig, aq, rsp);

@@ -219,13 +219,14 @@ class TestConsoleBrowser(WardenTestCase):
 
     def test_issue15_console_refuses_non_admin_originator(self):
         """A registered AE asking the admin queries: 4103 admin-only, audited."""
-        for q in ("tree", "audit", "creds", "stats"):
-            r = self.c.retrieve("%s/$%s" % (CB, q), origin=self.reader)
+        queries = ("audit", "creds", "explain", "stats", "tree")
+        for q in queries:
+            r = self.c.retrieve("%s/$%s" % (CB, q), origin=self.reader,
+                                query={"exfr": self.reader, "exop": "retrieve", "exto": CSE_RN})
             self.assertRsc(r, 4103)
         recs = [a for a in audit_records(self.audit_path)
                 if a.get("originator") == self.reader and a.get("reason") == "admin-only"]
-        self.assertEqual(sorted(a["target"] for a in recs[-4:]),
-                         sorted("%s/$%s" % (CSE_RN, q) for q in ("audit", "creds", "stats", "tree")))
+        self.assertEqual(sorted(a["target"] for a in recs[-5:]), ["%s/$%s" % (CSE_RN, q) for q in queries])
         # and what the admin asked is audited too
         self.assertRsc(self.c.retrieve(CB + "/$creds", origin=ADMIN), 2000)
         last = audit_records(self.audit_path)[-1]
