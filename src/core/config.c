@@ -322,6 +322,11 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cse.rn: '%s' is not a valid resourceName", cfg->cse_rn);
         return -1;
     }
+    /* the HTTP listeners keep "/__warden/" for health and the console (http_reserved.h) */
+    if (strncmp(cfg->cse_rn, "__warden", 8) == 0 || strncmp(cfg->cse_id, "/__warden", 9) == 0) {
+        snprintf(err, errlen, "cse.rn and cse.id must not begin with '__warden' (a path Warden reserves)");
+        return -1;
+    }
     if (!name_ok(cfg->cse_spid)) {
         snprintf(err, errlen, "cse.spid: '%s' is not a valid SP domain", cfg->cse_spid);
         return -1;

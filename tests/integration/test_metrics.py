@@ -119,5 +119,14 @@ class TestMetricsOffByDefault(unittest.TestCase):
         self.assertIn("metrics.port must differ", srv.output())
 
 
+class TestReservedPath(unittest.TestCase):
+    def test_issue15_cse_names_cannot_take_the_reserved_path(self):
+        """/__warden/ belongs to Warden on the HTTP listeners: a CSEBase named so is refused at start."""
+        for arg in ("--cse.rn=__warden", "--cse.id=/__warden-in"):
+            p = subprocess.run([warden_bin(), arg], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("__warden", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
