@@ -69,6 +69,7 @@ struct metrics {
     struct labelled authn_fail[MAX_REASONS]; /* 4106, 4107 */
     struct labelled denied[MAX_REASONS];     /* 4103 */
     struct labelled das[MAX_REASONS];
+    struct labelled handshake[MAX_REASONS];
     atomic_ulong label_overflow;
 };
 
@@ -146,6 +147,12 @@ void metrics_denial(struct metrics *m, int rsc, const char *reason)
     if (m == NULL)
         return;
     count_label(m, rsc == RSC_ORIGINATOR_HAS_NO_PRIVILEGE ? m->denied : m->authn_fail, reason);
+}
+
+void metrics_handshake_failure(struct metrics *m, const char *reason)
+{
+    if (m != NULL)
+        count_label(m, m->handshake, reason);
 }
 
 void metrics_batch(void *arg, size_t jobs)
@@ -251,6 +258,9 @@ char *metrics_render(struct cse *cse, size_t *len)
     header(&b, "warden_authentication_failures_total", "counter",
            "requests refused as unauthenticated (4106) or without a security association (4107), by reason");
     labelled_out(&b, m->authn_fail, "warden_authentication_failures_total", "reason");
+    header(&b, "warden_handshake_failures_total", "counter",
+           "TLS and DTLS handshakes refused by the security association check (unknown or revoked credential ...)");
+    labelled_out(&b, m->handshake, "warden_handshake_failures_total", "reason");
     header(&b, "warden_denials_total", "counter", "requests refused by the access decision (4103), by reason");
     labelled_out(&b, m->denied, "warden_denials_total", "reason");
     header(&b, "warden_das_consultations_total", "counter", "Dynamic Authorization Server consultations, by outcome");

@@ -23,6 +23,8 @@ void metrics_free(struct metrics *m);
 void metrics_request(struct metrics *m, const char *binding, int op, int rsc, int64_t elapsed_us);
 /* A refusal (4103, 4106, 4107) and its machine reason (a static string). */
 void metrics_denial(struct metrics *m, int rsc, const char *reason);
+/* A TLS or DTLS handshake refused by the security association check (tlsauth), by reason. */
+void metrics_handshake_failure(struct metrics *m, const char *reason);
 /* A store commit of jobs write jobs (the store's on_batch observer). */
 void metrics_batch(void *m, size_t jobs);
 /* A Dynamic Authorization Server consultation and its outcome ("granted", "refused",

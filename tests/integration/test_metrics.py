@@ -13,6 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wardentest import (ADMIN, CSE_RN, TY_CNT, WardenServer, WardenTestCase, free_port,  # noqa: E402
                         uniq, warden_bin)
+from tls_helpers import TlsTestCase, kpsa, new_key  # noqa: E402
 
 
 def http_get(port, path, headers=None):
@@ -117,6 +118,19 @@ class TestMetricsOffByDefault(unittest.TestCase):
         srv.spawn()
         self.assertNotEqual(srv.wait_exit(), 0)
         self.assertIn("metrics.port must differ", srv.output())
+
+
+class TestMetricsTls(TlsTestCase):
+    """Authentication failures at the TLS handshake (before any request) are counted too."""
+    metrics_port = free_port()
+    extra_args = ("--metrics.port=%d" % metrics_port,)
+
+    def test_issue15_metrics_count_refused_psk_handshakes_by_reason(self):
+        key = ("warden_handshake_failures_total", '{reason="unknown-psk"}')
+        before = parse_metrics(http_get(self.metrics_port, "/metrics")[2]).get(key, 0)
+        self.assertPskRefused(kpsa("ghost"), new_key(), "unknown KpsaID")
+        after = parse_metrics(http_get(self.metrics_port, "/metrics")[2]).get(key, 0)
+        self.assertEqual(after - before, 1)
 
 
 class TestReservedPath(unittest.TestCase):

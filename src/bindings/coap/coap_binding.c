@@ -872,8 +872,12 @@ static int setup_dtls(struct coap_binding *cb, char *err, size_t errlen)
         snprintf(err, errlen, "coaps: DTLS needs the credential store");
         return -1;
     }
-    struct tlsauth_env env = {
-        .cfg = cfg, .idenv = &cb->cse->idenv, .creds = cb->cse->creds, .audit = cb->cse->audit, .log = cb->cse->log};
+    struct tlsauth_env env = {.cfg = cfg,
+                              .idenv = &cb->cse->idenv,
+                              .creds = cb->cse->creds,
+                              .audit = cb->cse->audit,
+                              .log = cb->cse->log,
+                              .metrics = cb->cse->metrics};
     if ((cb->tls = tlsauth_new(&env, err, errlen)) == NULL)
         return -1;
     coap_dtls_spsk_t psk;

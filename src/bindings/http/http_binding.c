@@ -481,8 +481,12 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
     struct http_binding *hb = mem_calloc(1, sizeof *hb);
     hb->cse = cse;
     if (cfg->https_port || cfg->https_psk_port) {
-        struct tlsauth_env env = {
-            .cfg = cfg, .idenv = &cse->idenv, .creds = cse->creds, .audit = cse->audit, .log = cse->log};
+        struct tlsauth_env env = {.cfg = cfg,
+                                  .idenv = &cse->idenv,
+                                  .creds = cse->creds,
+                                  .audit = cse->audit,
+                                  .log = cse->log,
+                                  .metrics = cse->metrics};
         if (cse->creds == NULL) {
             snprintf(err, errlen, "TLS listeners need the credential store");
             goto fail;
