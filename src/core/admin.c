@@ -16,9 +16,11 @@
 
 static const char *const queries[] = {"explain", "tree", "audit", "creds", "stats"};
 
+/* 127.0.0.0/8, ::1, an IPv4-mapped loopback address, or (MQTT, whose peer is the broker's
+ * configured address) "localhost" */
 static bool loopback_peer(const char *peer)
 {
-    return strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 || strncmp(peer, "::ffff:127.", 11) == 0;
+    return config_address_is_loopback(peer) || strncmp(peer, "::ffff:127.", 11) == 0;
 }
 
 bool cse_admin_channel(const struct cse *cse, const struct cse_secctx *sec)
