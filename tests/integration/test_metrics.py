@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +27,7 @@ def http_get(port, path, headers=None):
         conn.close()
 
 
+TY_DAC, TY_SUB = 34, 23
 SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
 
@@ -118,6 +120,54 @@ class TestMetricsOffByDefault(unittest.TestCase):
         srv.spawn()
         self.assertNotEqual(srv.wait_exit(), 0)
         self.assertIn("metrics.port must differ", srv.output())
+
+
+class TestMetricsOutbound(WardenTestCase):
+    """Notification failures and DAS consultations, against a loopback port where nothing listens."""
+    metrics_port = free_port()
+    dead_port = free_port()
+    server_args = ("--metrics.port=%d" % metrics_port, "--notify.allow=127.0.0.1/32", "--notify.attempts=1",
+                   "--notify.timeout=1000", "--authz.das_backoff=0")
+
+    def scrape(self):
+        return parse_metrics(http_get(self.metrics_port, "/metrics")[2])
+
+    def wait_metric(self, key, want, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.scrape().get(key, 0)
+            if v >= want or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
+    def test_issue15_metrics_count_failed_notifications(self):
+        ae = "C" + uniq("ntf")
+        self.assertRsc(self.c.register_ae(origin=ae, rn=ae), 2001)
+        path, _ = self.new_cnt("%s/%s" % ("/" + CSE_RN, ae), ae)
+        r = self.c.create(path, TY_SUB, {"rn": "s", "nu": ["http://127.0.0.1:%d/sink" % self.dead_port],
+                                         "enc": {"net": [3]}}, origin=ae, root="m2m:sub")
+        self.assertRsc(r, 2001)
+        key = ("warden_notifications_total", '{outcome="failed"}')
+        before = self.scrape().get(key, 0)
+        self.new_cin(path, ae, "x")
+        self.assertEqual(self.wait_metric(key, before + 1), before + 1, "the failed delivery is counted")
+        self.assertGreaterEqual(self.scrape()[("warden_notifications_total", '{outcome="queued"}')], 1)
+
+    def test_issue15_metrics_count_das_consultations_by_outcome(self):
+        ae = "C" + uniq("dac")
+        self.assertRsc(self.c.register_ae(origin=ae, rn=ae), 2001)
+        other = "C" + uniq("usr")
+        self.assertRsc(self.c.register_ae(origin=other, rn=other), 2001)
+        owner = "/%s/%s" % (CSE_RN, ae)
+        r = self.c.create(owner, TY_DAC, {"rn": "dac", "dae": True,
+                                          "dap": ["http://127.0.0.1:%d/das" % self.dead_port]},
+                          origin=ae, root="m2m:dac")
+        self.assertRsc(r, 2001)
+        path, _ = self.new_cnt(owner, ae, daci=[r.body["m2m:dac"]["ri"]])
+        key = ("warden_das_consultations_total", '{outcome="das-unavailable"}')
+        before = self.scrape().get(key, 0)
+        self.assertRsc(self.c.retrieve(path, origin=other), 4103)
+        self.assertEqual(self.scrape().get(key, 0) - before, 1)
 
 
 class TestMetricsTls(TlsTestCase):
