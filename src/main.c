@@ -79,7 +79,8 @@ int main(int argc, char **argv)
     struct cse cse;
     bool cse_ready = false;
     /* every binding speaks to the same core; each starts when its configuration asks for it */
-    const struct binding_ops *const ops[] = {&http_binding_ops, &mqtt_binding_ops, &coap_binding_ops};
+    const struct binding_ops *const ops[] = {&http_binding_ops, &mqtt_binding_ops, &coap_binding_ops,
+                                             &metrics_binding_ops};
     enum { NBINDINGS = sizeof ops / sizeof ops[0] };
     struct binding *running[NBINDINGS] = {0};
 
@@ -135,6 +136,9 @@ int main(int argc, char **argv)
         LOG(&lg, LOG_INFO, "serving https://%s:%ld (certificates)", cfg.https_address, cfg.https_port);
     if (cfg.https_psk_port)
         LOG(&lg, LOG_INFO, "serving https://%s:%ld (pre-shared keys)", cfg.https_psk_address, cfg.https_psk_port);
+    if (cfg.metrics_port)
+        LOG(&lg, LOG_INFO, "metrics on http://%s:%ld/metrics and /healthz", cfg.metrics_address, cfg.metrics_port);
+    cse_set_ready(&cse, true); /* GET /healthz: up */
     fprintf(stderr, "warden: ready\n");
     fflush(stderr);
 
@@ -152,6 +156,8 @@ int main(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "warden: %s\n", err);
+    if (cse_ready)
+        cse_set_ready(&cse, false); /* GET /healthz: down while draining */
     /* quiesce all, then drain all, then stop all: a request in flight on one binding may wait for
      * nothing on another */
     for (size_t i = 0; i < NBINDINGS; i++)

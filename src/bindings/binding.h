@@ -28,5 +28,6 @@ struct binding_ops {
 extern const struct binding_ops http_binding_ops;
 extern const struct binding_ops mqtt_binding_ops;
 extern const struct binding_ops coap_binding_ops;
+extern const struct binding_ops metrics_binding_ops; /* http/metrics_http.c: /metrics and /healthz */
 
 #endif

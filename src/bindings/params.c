@@ -250,6 +250,17 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         if (value == NULL || *value == '\0' || strlen(value) > LIMIT_ID_LEN)
             return bad_value(rsp, k);
         *(k[2] == 'f' ? &req->ex.fr : k[2] == 'o' ? &req->ex.op : &req->ex.to) = value;
+    } else if (strcmp(k, "adpi") == 0 || strcmp(k, "adaft") == 0 || strcmp(k, "adfr") == 0 || strcmp(k, "adrsn") == 0 ||
+               strcmp(k, "adsince") == 0 || strcmp(k, "aduntil") == 0) {
+        if (value == NULL || *value == '\0' || strlen(value) > LIMIT_ID_LEN)
+            return bad_value(rsp, k);
+        const char **slot = strcmp(k, "adpi") == 0      ? &req->adm.pi
+                            : strcmp(k, "adaft") == 0   ? &req->adm.after
+                            : strcmp(k, "adfr") == 0    ? &req->adm.fr
+                            : strcmp(k, "adrsn") == 0   ? &req->adm.rsn
+                            : strcmp(k, "adsince") == 0 ? &req->adm.since
+                                                        : &req->adm.until;
+        *slot = value;
     } else if (strcmp(k, "exty") == 0) {
         if (one_long(k, value, 1, 65535, &v, rsp))
             return rsp->rsc;

@@ -100,6 +100,10 @@ static const struct centry table[] = {
      "over CoAP and CoAPS; a new one beyond it replaces that peer's oldest (RFC 7959)"},
     {"coap.block_timeout", L(coap_block_timeout), "30000", 1000, 247000, NULL,
      "milliseconds a block-wise transfer may wait for its next block before it is dropped"},
+    {"metrics.address", S(metrics_address), "127.0.0.1", 0, 0, NULL,
+     "address of the metrics listener (GET /metrics: Prometheus text; GET /healthz)"},
+    {"metrics.port", L(metrics_port), "0", 0, 65535, NULL,
+     "port of the metrics listener (0 = off); no authentication: keep it on loopback or a private network"},
     {"limits.max_body", L(limits_max_body), "1048576", 1024, 268435456, NULL, "largest request body in bytes"},
     {"limits.policy_cache", L(limits_policy_cache), "4096", 16, 16777216, NULL,
      "compiled access control policies kept in memory (slots)"},
@@ -374,6 +378,11 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cse.rn: '%s' is not a valid resourceName", cfg->cse_rn);
         return -1;
     }
+    /* the HTTP listeners keep "/__warden/" for health and the console (http_reserved.h) */
+    if (strncmp(cfg->cse_rn, "__warden", 8) == 0 || strncmp(cfg->cse_id, "/__warden", 9) == 0) {
+        snprintf(err, errlen, "cse.rn and cse.id must not begin with '__warden' (a path Warden reserves)");
+        return -1;
+    }
     if (!name_ok(cfg->cse_spid)) {
         snprintf(err, errlen, "cse.spid: '%s' is not a valid SP domain", cfg->cse_spid);
         return -1;
@@ -407,11 +416,12 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "https.port: the certificate listener needs tls.cert and tls.key");
         return -1;
     }
-    long ports[] = {cfg->http_port, cfg->https_port, cfg->https_psk_port};
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++)
+    long ports[] = {cfg->http_port, cfg->https_port, cfg->https_psk_port, cfg->metrics_port};
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
             if (ports[i] != 0 && ports[i] == ports[j]) {
-                snprintf(err, errlen, "http.port, https.port and https_psk.port must differ (%ld used twice)",
+                snprintf(err, errlen,
+                         "http.port, https.port, https_psk.port and metrics.port must differ (%ld used twice)",
                          ports[i]);
                 return -1;
             }

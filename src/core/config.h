@@ -64,6 +64,8 @@ struct cse_config {
     long coap_block_transfers; /* open block-wise transfers per peer address */
     long coap_block_timeout;   /* ms a block-wise transfer may stay idle */
     /* [limits] */
+    char *metrics_address;
+    long metrics_port;
     long limits_max_body;
     long limits_policy_cache;
     long limits_fanout_requests;

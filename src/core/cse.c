@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "metrics.h"
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -317,6 +318,9 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
+    cse->metrics = metrics_new();
+    store->on_batch = metrics_batch; /* before any job: the writer reads it after taking a job */
+    store->on_batch_arg = cse->metrics;
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -438,6 +442,8 @@ void cse_destroy(struct cse *cse)
     cse->fanouts = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
+    metrics_free(cse->metrics);
+    cse->metrics = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

@@ -4,6 +4,7 @@
 #define WARDEN_CORE_CSE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,6 +25,7 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct metrics;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -44,6 +46,8 @@ struct cse {
     struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
     struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
+    struct metrics *metrics;       /* counters for the metrics listener and the console (owned) */
+    atomic_bool ready;             /* every configured binding is up and none is stopping (cse_set_ready) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -92,6 +96,10 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
 void cse_deny(struct cse *cse, const struct cse_request *req, struct cse_response *rsp, int rsc, const char *reason,
               const char *message);
 
+/* Is this the admin's own channel, where the console and its admin queries may answer: in the secure
+ * profile a security association bound to the admin's identity, in dev a loopback peer (core/admin.c). */
+bool cse_admin_channel(const struct cse *cse, const struct cse_secctx *sec);
+
 /* Explain an access decision (explain.c): originator fr (any ID form), op one of create, retrieve,
  * update, delete, notify, discover, to a target address, ty the type to be created (CREATE), peer
  * the originator's address for acip (NULL: unknown); az the roles and tokens the request would
@@ -103,6 +111,13 @@ struct cse_explain_query {
 };
 char *cse_explain(struct cse *cse, const struct cse_explain_query *q, const struct cse_authz_params *az);
 bool cse_explain_op(const char *name, int *acop);
+
+/* A binding answered req with rsp elapsed_us after its first byte: counted in the metrics, and the
+ * request log line when log.level is info or finer. Every binding calls this once per answer. */
+void cse_request_done(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
+                      int64_t elapsed_us);
+/* main: every binding started (true), or shutting down (false); GET /healthz reports it. */
+void cse_set_ready(struct cse *cse, bool ready);
 
 /* The per-request log line (originator, operation, target, status, microseconds). */
 void cse_log_request(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "admin.h"
+#include "metrics.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
@@ -44,6 +46,7 @@ static void finish(struct cse *cse, const struct cse_request *req, struct cse_re
 {
     if (!is_denial(rsp->rsc))
         return;
+    metrics_denial(cse->metrics, rsp->rsc, rsp->reason);
     audit_denial(cse, req, rsp);
     if (cse->secure) {
         bool tqf = rsp->reason != NULL && strcmp(rsp->reason, "token-request-info") == 0;
@@ -293,26 +296,10 @@ void cse_complete(struct cse *cse, const struct cse_request *req, struct cse_res
     finish(cse, req, rsp);
 }
 
-/* The admin API's explain resource: "<CSEBase rn>/$explain" (no resourceName can hold '$'). */
-static bool is_explain(const struct cse *cse, const char *to)
+/* The admin API's explain query ("<CSEBase rn>/$explain", answered through admin.c's gate): the
+ * explained request carries the roles and tokens of this one (the admin needs none of its own). */
+void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req, struct cse_response *rsp)
 {
-    size_t n = strlen(cse->cfg->cse_rn);
-    return to && strncmp(to, cse->cfg->cse_rn, n) == 0 && strcmp(to + n, "/$explain") == 0;
-}
-
-/* RETRIEVE by the admin only (authenticated like any request, above): the explained request carries
- * the roles and tokens of this one (the admin needs none of its own). */
-static void admin_explain(struct cse *cse, struct store_view *v, const struct cse_request *req,
-                          const struct originator *o, struct cse_response *rsp)
-{
-    if (!o->is_admin) {
-        response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "admin-only", "explain is for the admin originator only");
-        return;
-    }
-    if (req->op != OP_RETRIEVE) {
-        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "explain-retrieve-only", "explain answers RETRIEVE only");
-        return;
-    }
     if (req->ex.fr == NULL || req->ex.op == NULL || req->ex.to == NULL) {
         response_error(rsp, RSC_BAD_REQUEST, "bad-query", "explain needs exfr, exop and exto");
         return;
@@ -373,8 +360,9 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     int64_t now = cse_now(cse);
     if (check_originator(cse, v, req, &orig, rsp) != 0)
         goto out;
-    if (is_explain(cse, req->to)) {
-        admin_explain(cse, v, req, &orig, rsp);
+    const char *aq = admin_query_name(cse, req->to);
+    if (aq != NULL) {
+        admin_query(cse, v, req, &orig, aq, rsp);
         goto out;
     }
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
@@ -427,4 +415,17 @@ void cse_log_request(struct cse *cse, const struct cse_request *req, const struc
     LOG(cse->log, LOG_INFO, "%s %s fr=%s to=%s rqi=%s rsc=%d %lldus%s%s", req->sec.binding ? req->sec.binding : "-",
         op_name(req->op), req->fr ? req->fr : "-", req->to ? req->to : "-", req->rqi ? req->rqi : "-", rsp->rsc,
         (long long)elapsed_us, rsp->reason ? " reason=" : "", rsp->reason ? rsp->reason : "");
+}
+
+void cse_request_done(struct cse *cse, const struct cse_request *req, const struct cse_response *rsp,
+                      int64_t elapsed_us)
+{
+    metrics_request(cse->metrics, req->sec.binding, (int)req->op, rsp->rsc, elapsed_us);
+    if (LOG_ON(cse->log, LOG_INFO))
+        cse_log_request(cse, req, rsp, elapsed_us);
+}
+
+void cse_set_ready(struct cse *cse, bool ready)
+{
+    atomic_store(&cse->ready, ready);
 }

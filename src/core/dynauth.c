@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "metrics.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
@@ -396,12 +397,15 @@ static void *consultation(void *arg)
     struct das_outcome *o = mem_calloc(1, sizeof *o);
     o->fail = "das-unavailable";
     for (int i = 0; i < j->nuri && o->fail != NULL; i++) {
-        if (das_down(da, j->uri[i], clock_now_us(&cse->clock) / 1000))
+        if (das_down(da, j->uri[i], clock_now_us(&cse->clock) / 1000)) {
+            metrics_das(cse->metrics, "skipped-backing-off");
             continue;
+        }
         for (int k = 0; k < o->ntokens; k++)
             mem_free(o->tokens[k]);
         o->ntokens = 0;
         consult(cse, j->uri[i], j->key, j->dreq, j->now, o);
+        metrics_das(cse->metrics, o->fail ? o->fail : "answered");
     }
     atomic_fetch_sub(&da->inflight, 1);
     /* the second decision, with what the DAS said; the request stays parked until done() */

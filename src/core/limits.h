@@ -138,5 +138,11 @@
 /* (config notify.max_targets) Notification targets one event can reach (the nu entries of all
  * subscriptions of a resource): bounds the outbound requests one CREATE can cause (finding 8). */
 #define LIMIT_EVENT_TARGETS 256
+/* The console's admin queries (core/admin.c): children per page of the tree (a page of a million
+ * children costs its own rows: keyset paging), audit records per answer, and the bytes of the
+ * audit file's end read to find them (newest first), so a large log costs a bounded read. */
+#define LIMIT_ADMIN_PAGE        500
+#define LIMIT_ADMIN_AUDIT       1000
+#define LIMIT_ADMIN_AUDIT_BYTES (8 * 1024 * 1024)
 
 #endif

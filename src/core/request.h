@@ -94,6 +94,12 @@ struct cse_request {
         const char *fr, *op, *to;
         int ty;
     } ex;
+    /* The console's admin queries (TARGET "<CSEBase>/$tree", "$audit"; core/admin.c): adpi parent
+     * resourceID and adaft creation sequence to list children after; adfr, adrsn, adsince, aduntil
+     * audit record filters (originator, reason, timestamp range, ISO 8601 prefixes). NULL: absent. */
+    struct {
+        const char *pi, *after, *fr, *rsn, *since, *until;
+    } adm;
     enum cse_media media;
     const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;

@@ -63,6 +63,9 @@ enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, cons
 
 /* Certificate revocation by serial (lowercase hex without separators, see cred_serial_norm). */
 enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial);
+/* Call fn for every revoked certificate serial (with the unix time of its revocation), by serial. */
+enum cred_status cred_cert_list(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
+                                void *arg);
 /* CRED_OK (not revoked), CRED_REVOKED, or CRED_ERROR. */
 enum cred_status cred_cert_status(struct cred_store *cs, const char *serial);
 

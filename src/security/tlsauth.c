@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/id.h"
+#include "core/metrics.h"
 #include "security/audit.h"
 #include "tlsauth.h"
 #include "util/log.h"
@@ -51,6 +52,8 @@ void tlsauth_audit(struct tls_peer *p, const char *event, const char *reason, co
         .identity = strcmp(event, "authn-ok") == 0 ? ident : NULL,
     };
     audit_record(p->ta->env.audit, &ev);
+    if (strcmp(event, "authn-fail") == 0)
+        metrics_handshake_failure(p->ta->env.metrics, reason);
     LOG(p->ta->env.log, strcmp(event, "authn-ok") == 0 ? LOG_DEBUG : LOG_INFO, "%s: %s %s from %s%s%s", p->binding,
         event, p->cred[0] ? p->cred : "-", p->peer, reason ? " reason=" : "", reason ? reason : "");
 }

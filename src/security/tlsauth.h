@@ -52,6 +52,7 @@ struct tlsauth_env {
     struct cred_store *creds;
     struct audit *audit; /* may be NULL */
     struct log *log;
+    struct metrics *metrics; /* handshake refusals are counted here; may be NULL */
 };
 
 /* Build credentials and priorities for the listeners the configuration enables. NULL + err. */

@@ -417,6 +417,24 @@ enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, cons
     return rc;
 }
 
+enum cred_status cred_cert_list(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
+                                void *arg)
+{
+    enum cred_status rc = CRED_ERROR;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cs->lock);
+    if (sqlite3_prepare_v2(cs->db, "SELECT serial, revoked FROM cred_cert_revoked ORDER BY serial", -1, &st, NULL) ==
+        SQLITE_OK) {
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+            fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+        rc = r == SQLITE_DONE ? CRED_OK : CRED_ERROR;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
+}
+
 enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
 {
     pthread_mutex_lock(&cs->wlock);

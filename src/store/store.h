@@ -84,6 +84,13 @@ struct store_ops {
     int (*edge_child)(struct store_view *v, const char *pi, int ty, bool latest, int64_t now, struct store_row *out);
     /* Direct children of pi, by type and then creation order; ty 0 = any type. */
     int (*children)(struct store_view *v, const char *pi, int ty, int64_t now, store_row_fn fn, void *arg);
+    /* At most limit direct children of pi created after after_seq (0: from the first), in creation
+     * order: a page of a listing that may hold millions (the console's tree; the next page starts
+     * after the last row's seq). */
+    int (*children_page)(struct store_view *v, const char *pi, int64_t after_seq, int limit, int64_t now,
+                         store_row_fn fn, void *arg);
+    /* fn(arg, ty, n) for each resource type present: how many unexpired resources it has. */
+    int (*count_types)(struct store_view *v, int64_t now, void (*fn)(void *arg, int ty, int64_t n), void *arg);
     /* Every resource strictly below path, in path order. */
     int (*descendants)(struct store_view *v, const char *path, int64_t now, store_row_fn fn, void *arg);
     /* Descendants of path (or path itself when f->self) that pass f, in path order; walks lazily,
@@ -117,6 +124,10 @@ struct store_ops {
 
 struct store {
     const struct store_ops *ops;
+    /* Told, on the writer thread after each commit, how many jobs it held (metrics); NULL: nobody.
+     * Set before the first job is submitted. */
+    void (*on_batch)(void *arg, size_t jobs);
+    void *on_batch_arg;
 };
 
 /* The first member of every implementation's view. */

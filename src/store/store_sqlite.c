@@ -88,6 +88,8 @@ enum {
     Q_OLDEST,
     Q_CHILDREN,
     Q_CHILDREN_TY,
+    Q_CHILDREN_PAGE,
+    Q_COUNT_TY,
 
     Q_EXPIRED,
     Q_INSERT,
@@ -113,6 +115,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_OLDEST] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq ASC LIMIT 1",
     [Q_CHILDREN] = "SELECT " COLS " FROM res WHERE pi = ?1 AND et > ?2 ORDER BY ty, seq",
     [Q_CHILDREN_TY] = "SELECT " COLS " FROM res WHERE pi = ?1 AND ty = ?3 AND et > ?2 ORDER BY seq",
+    /* keyset paging on the (pi, seq) index: a page costs its own rows, whatever the offset */
+    [Q_CHILDREN_PAGE] = "SELECT " COLS " FROM res WHERE pi = ?1 AND seq > ?3 AND et > ?2 ORDER BY seq LIMIT ?4",
+    [Q_COUNT_TY] = "SELECT ty, count(*) FROM res WHERE et > ?1 GROUP BY ty",
 
     [Q_EXPIRED] = "SELECT " COLS " FROM res WHERE et <= ?1 AND et < 253402300799 ORDER BY et LIMIT ?2",
     [Q_INSERT] = "INSERT INTO res(ri, pi, rn, path, ty, et, cs, cr, ae, doc, acpi) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -335,6 +340,29 @@ static int sq_children(struct store_view *v, const char *pi, int ty, int64_t now
     if (ty)
         sqlite3_bind_int(st, 3, ty);
     return step_each(st, fn, arg);
+}
+
+static int sq_children_page(struct store_view *v, const char *pi, int64_t after_seq, int limit, int64_t now,
+                            store_row_fn fn, void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_CHILDREN_PAGE];
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, after_seq);
+    sqlite3_bind_int(st, 4, limit);
+    return step_each(st, fn, arg);
+}
+
+static int sq_count_types(struct store_view *v, int64_t now, void (*fn)(void *arg, int ty, int64_t n), void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_COUNT_TY];
+    sqlite3_bind_int64(st, 1, now);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(arg, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
 static int sq_expired(struct store_view *v, int64_t now, int limit, store_row_fn fn, void *arg)
@@ -643,6 +671,12 @@ static void run_batch(struct sq_store *s, struct store_job *batch)
         if (!ok)
             tx(w, Q_ROLLBACK);
     }
+    if (s->base.on_batch != NULL) {
+        size_t jobs = 0;
+        for (struct store_job *j = batch; j; j = j->next)
+            jobs++;
+        s->base.on_batch(s->base.on_batch_arg, jobs);
+    }
     while (batch) {
         struct store_job *next = batch->next;
         batch->next = NULL;
@@ -782,6 +816,8 @@ static const struct store_ops sqlite_ops = {
     .get_path = sq_get_path,
     .edge_child = sq_edge_child,
     .children = sq_children,
+    .children_page = sq_children_page,
+    .count_types = sq_count_types,
     .descendants = sq_descendants,
     .find = sq_find,
     .expired = sq_expired,

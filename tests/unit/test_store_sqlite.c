@@ -518,6 +518,42 @@ static const struct ins tree[] = {
 };
 #define NTREE (sizeof tree / sizeof tree[0])
 
+/* The console's tree: pages of children in creation order, keyed by the last seq seen (not by
+ * an offset), skipping expired children; and the resource counts by type for the metrics. */
+static void count_add(void *arg, int ty, int64_t n)
+{
+    int64_t *by_ty = arg;
+    if (ty >= 0 && ty < 8)
+        by_ty[ty] += n;
+}
+
+static void test_children_page_and_count_types(void **state)
+{
+    struct fx *f = *state;
+    insert_base(f->st);
+    struct ins v[] = {
+        {.ri = "c1", .pi = "cb", .path = "cse-in/c1", .ty = 3},
+        {.ri = "a1", .pi = "cb", .path = "cse-in/a1", .ty = 2},
+        {.ri = "old", .pi = "cb", .path = "cse-in/old", .ty = 3, .et = NOW - 1},
+        {.ri = "c2", .pi = "cb", .path = "cse-in/c2", .ty = 3},
+        {.ri = "x", .pi = "a1", .path = "cse-in/a1/x", .ty = 3},
+    };
+    insert_all(f->st, v, 5);
+    struct store_view *view = f->st->ops->view_acquire(f->st);
+    struct names nm;
+    memset(&nm, 0, sizeof nm);
+    assert_int_equal(f->st->ops->children_page(view, "cb", 0, 2, NOW, names_add, &nm), 0);
+    assert_string_equal(nm.buf, "cse-in/c1,cse-in/a1"); /* creation order, whatever the type */
+    memset(&nm, 0, sizeof nm);
+    assert_int_equal(f->st->ops->children_page(view, "cb", v[1].seq, 2, NOW, names_add, &nm), 0);
+    assert_string_equal(nm.buf, "cse-in/c2"); /* after a1; the expired one is skipped */
+    int64_t by_ty[8] = {0};
+    assert_int_equal(f->st->ops->count_types(view, NOW, count_add, by_ty), STORE_OK);
+    assert_int_equal(by_ty[3], 3); /* c1, c2, x: not the expired one */
+    assert_int_equal(by_ty[2], 1);
+    f->st->ops->view_release(f->st, view);
+}
+
 static void insert_tree(struct store *st)
 {
     struct ins v[NTREE];
@@ -1144,6 +1180,7 @@ int main(void)
         T(test_expired_listing),
         T(test_edge_child),
         T(test_children_order),
+        T(test_children_page_and_count_types),
         T(test_descendants_only_below),
         T(test_delete_subtree_only),
         T(test_clamp_subtree_et),

@@ -587,8 +587,7 @@ static void send_response(struct coap_req *x, coap_session_t *session, coap_pdu_
     }
     mem_free(body);
     atomic_fetch_sub(&cb->inflight, 1);
-    if (LOG_ON(cb->cse->log, LOG_INFO))
-        cse_log_request(cb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+    cse_request_done(cb->cse, &x->req, rsp, clock_mono_us() - x->t0);
 }
 
 /* A Block2 follow-up answered from a kept response; false when none is kept for it. */
@@ -1187,8 +1186,12 @@ static int setup_dtls(struct coap_binding *cb, char *err, size_t errlen)
         snprintf(err, errlen, "coaps: DTLS needs the credential store");
         return -1;
     }
-    struct tlsauth_env env = {
-        .cfg = cfg, .idenv = &cb->cse->idenv, .creds = cb->cse->creds, .audit = cb->cse->audit, .log = cb->cse->log};
+    struct tlsauth_env env = {.cfg = cfg,
+                              .idenv = &cb->cse->idenv,
+                              .creds = cb->cse->creds,
+                              .audit = cb->cse->audit,
+                              .log = cb->cse->log,
+                              .metrics = cb->cse->metrics};
     if ((cb->tls = tlsauth_new(&env, err, errlen)) == NULL)
         return -1;
     coap_dtls_spsk_t psk;

@@ -23,6 +23,7 @@
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
 #include "http_request.h"
+#include "http_reserved.h"
 #include "security/tlsauth.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -219,8 +220,7 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         x->counted = false;
         atomic_fetch_sub(&x->hb->inflight, 1);
     }
-    if (LOG_ON(x->hb->cse->log, LOG_INFO))
-        cse_log_request(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
+    cse_request_done(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
     return ret;
 }
 
@@ -329,6 +329,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct http_ctx *x = *con_cls;
     if (x == NULL) /* not seen by on_uri (cannot happen with it installed) */
         x = *con_cls = ctx_new(ls, conn);
+    if (!x->started && x->rsp.rsc == 0 && http_is_reserved(url)) {
+        /* outside oneM2M: health and the console (http_console.c); the head is complete, so the
+         * head deadline no longer applies, and the answer is queued now */
+        x->started = true;
+        x->responded = true;
+        conn_head_done(x->ls, conn, false);
+        struct cse_secctx sec = {.binding = ls->name};
+        peer_of(conn, sec.peer, sizeof sec.peer);
+        if (ls->kind != LISTEN_HTTP) {
+            struct http_conn *c = conn_of(conn);
+            if (tlsauth_request(c ? c->tls : NULL, &sec) != 0)
+                sec = (struct cse_secctx){.binding = ls->name}; /* revoked: no association */
+            peer_of(conn, sec.peer, sizeof sec.peer);
+        }
+        return http_reserved(hb->cse, conn, url, method, &sec);
+    }
     if (!x->started)
         return head_complete(x);
     if (x->responded) {
@@ -739,8 +755,12 @@ static struct binding *http_start(struct cse *cse, char *err, size_t errlen)
     pthread_cond_init(&hb->reaper_cond, &ca);
     pthread_condattr_destroy(&ca);
     if (cfg->https_port || cfg->https_psk_port) {
-        struct tlsauth_env env = {
-            .cfg = cfg, .idenv = &cse->idenv, .creds = cse->creds, .audit = cse->audit, .log = cse->log};
+        struct tlsauth_env env = {.cfg = cfg,
+                                  .idenv = &cse->idenv,
+                                  .creds = cse->creds,
+                                  .audit = cse->audit,
+                                  .log = cse->log,
+                                  .metrics = cse->metrics};
         if (cse->creds == NULL) {
             snprintf(err, errlen, "TLS listeners need the credential store");
             goto fail;

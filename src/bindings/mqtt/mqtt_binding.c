@@ -163,8 +163,7 @@ static void respond(struct mqtt_req *x)
     else if (rc != MOSQ_ERR_SUCCESS)
         LOG(mb->cse->log, LOG_WARN, "mqtt: response to %s (request %s) not published: %s", x->topic.originator,
             req->rqi ? req->rqi : "-", mosquitto_strerror(rc));
-    if (LOG_ON(mb->cse->log, LOG_INFO))
-        cse_log_request(mb->cse, req, &x->rsp, clock_mono_us() - x->t0);
+    cse_request_done(mb->cse, req, &x->rsp, clock_mono_us() - x->t0);
     mem_free(cbor);
     mem_free(text);
     primitive_request_free(&x->prim);
