@@ -155,6 +155,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->batches = batcher_new();
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
+    cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -255,6 +256,8 @@ void cse_destroy(struct cse *cse)
     cse->tokens = NULL;
     dynauth_free(cse->dynauth);
     cse->dynauth = NULL;
+    ratelimit_free(cse->rate);
+    cse->rate = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

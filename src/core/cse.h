@@ -23,6 +23,7 @@ struct batcher;
 struct token_issuers;
 struct token_cache;
 struct dynauth;
+struct ratelimit;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -42,6 +43,7 @@ struct cse {
     struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
     struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
     struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
+    struct ratelimit *rate;        /* per-originator request rate buckets (owned), NULL: limits.rate off */
 
     /* expiry sweeper */
     pthread_t expiry_thread;
