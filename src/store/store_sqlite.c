@@ -85,7 +85,9 @@ static const char *const migrations[] = {
      " INSERT INTO quota(owner, n, bytes) VALUES(new.cr, 1, length(CAST(new.doc AS BLOB)))"
      " ON CONFLICT(owner) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;"
      " END;"
-     "CREATE TRIGGER res_quota_upd AFTER UPDATE OF doc ON res WHEN new.cr <> '' AND new.doc IS NOT old.doc BEGIN"
+     /* most updates (a container's cni, cbs, lt, st after each new instance) keep the size: no write */
+     "CREATE TRIGGER res_quota_upd AFTER UPDATE OF doc ON res"
+     " WHEN new.cr <> '' AND length(CAST(new.doc AS BLOB)) <> length(CAST(old.doc AS BLOB)) BEGIN"
      " UPDATE quota SET bytes = bytes + length(CAST(new.doc AS BLOB)) - length(CAST(old.doc AS BLOB))"
      " WHERE owner = new.cr;"
      " END;"
