@@ -355,7 +355,8 @@ static int rate_limited(struct cse *cse, const struct cse_request *req, const st
         return 0;
     return response_error(rsp, RSC_NOT_ACCEPTABLE, "rate-limited",
                           "rate limit: at most %ld requests/s (bursts of %ld) per originator; retry in %lld ms "
-                          "(5207: oneM2M has no rate-limit status code)",
+                          "(oneM2M has no rate-limit status code: 5207 NOT_ACCEPTABLE is its answer to a request "
+                          "beyond a local limit)",
                           cse->cfg->limits_rate, cse->cfg->limits_rate_burst, (long long)retry_ms);
 }
 
