@@ -489,6 +489,32 @@ class MqttBindingTest(_MqttCase):
         self.assertIsNotNone(m, "no 4000 for CBOR with a byte string")
 
 
+class MqttRateLimitTest(_MqttCase):
+    """Finding 8 (issue 12): limits.rate is taken in the one dispatch path, so MQTT requests are limited
+    per originator as HTTP ones are, and share the originator's bucket with them."""
+
+    warden_args = ("--limits.rate=1", "--limits.rate_burst=2")
+
+    def test_finding_8_rate_limit_over_mqtt(self):
+        c = self.client("Crl" + uniq(""))
+        self.register(c)
+        path = "%s/%s" % (CSE_RN, c.level)
+        end = time.monotonic() + 10
+        while c.request(self.prim(2, path, c.level)).get("rsc") != 2000:  # the registration took a token
+            self.assertLess(time.monotonic(), end, "never served again")
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        rscs = [c.request(self.prim(2, path, c.level)).get("rsc") for _ in range(8)]
+        elapsed = time.monotonic() - t0
+        self.assertEqual(set(rscs) - {2000, 5207}, set(), rscs)
+        self.assertLessEqual(rscs.count(2000), 2 + int(elapsed) + 1, "%s in %.2fs" % (rscs, elapsed))
+        if elapsed < 4:
+            self.assertIn(5207, rscs, "%s in %.2fs" % (rscs, elapsed))
+            rsp = c.request(self.prim(2, path, c.level))
+            if rsp.get("rsc") == 5207:
+                self.assertIn("rate limit", rsp["pc"]["m2m:dbg"])
+
+
 class MqttFloodTest(_MqttCase):
     """Robustness: junk and oversized payloads on the request topic are answered (or dropped) without
     the CSE's memory growing without bound, and a valid request after them is answered promptly."""
