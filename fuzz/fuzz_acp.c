@@ -35,8 +35,15 @@ static bool ref_admits(void *arg, const char *ref, const char *orig)
 
 static bool known_reason(const char *r)
 {
-    static const char *const reasons[] = {"no-rules",     "originator", "operation",        "acaf",
-                                          "context-time", "context-ip", "context-location", "object-details"};
+    static const char *const reasons[] = {"no-rules",
+                                          "originator",
+                                          "operation",
+                                          "acaf",
+                                          "context-time",
+                                          "context-ip",
+                                          "context-location",
+                                          "object-details",
+                                          "context-ip-unknown-peer"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         if (strcmp(r, reasons[i]) == 0)
             return true;

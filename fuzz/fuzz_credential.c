@@ -2,6 +2,7 @@
  * (cred_kpsaid_ok), hex keys (cred_hex_decode), certificate serials (cred_serial_norm) and
  * subjectAltName identities (tlsauth_san_identity), with their invariants. */
 #include <gnutls/x509.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             if (type == GNUTLS_SAN_URI ? id.kind != ID_AE : id.kind != ID_CSE)
                 abort();
+        }
+    }
+    /* "CONSTRAINT\nURI": RFC 5280 §4.2.1.10 URI name constraints on the host part (TS-0003 §10.1.1.5) */
+    char *nl = strchr(s, '\n');
+    if (nl != NULL) {
+        *nl = '\0';
+        const char *constraint = s, *uri = nl + 1;
+        bool m = tlsauth_uri_constraint_matches(constraint, uri);
+        if (m && strstr(uri, "//") == NULL) /* a match needs an authority */
+            abort();
+        char *up = strdup(constraint);
+        if (up != NULL) { /* case-insensitive */
+            for (char *p = up; *p; p++)
+                if (*p >= 'a' && *p <= 'z')
+                    *p = (char)(*p - 'a' + 'A');
+            if (tlsauth_uri_constraint_matches(up, uri) != m)
+                abort();
+            free(up);
         }
     }
     free(s);

@@ -113,6 +113,17 @@ static const struct centry table[] = {
      "bytes of aggregated member responses one group request may collect; beyond, it is answered 4000"},
     {"limits.fanout_threads", L(limits_fanout_threads), "2", 1, 256, NULL,
      "group fan-outs worked on at once, each on a thread of its own; more wait their turn, parked"},
+    {"limits.rate", L(limits_rate), "0", 0, 10000000, NULL,
+     "requests per second one originator may make (token bucket, after authentication, every binding); beyond: "
+     "5207 NOT_ACCEPTABLE; 0 = off"},
+    {"limits.rate_burst", L(limits_rate_burst), "200", 1, 10000000, NULL,
+     "requests one originator may make at once above limits.rate (the bucket's capacity)"},
+    {"limits.rate_originators", L(limits_rate_originators), "16384", 64, 16777216, NULL,
+     "originators whose request rate is tracked at once (about 150 bytes each); the idlest is forgotten first"},
+    {"limits.quota_count", L(limits_quota_count), "1000000", 0, 1000000000000, NULL,
+     "resources one originator (AE or CSE, by creator) may hold; beyond: 5207 NOT_ACCEPTABLE; 0 = no limit"},
+    {"limits.quota_bytes", L(limits_quota_bytes), "1073741824", 0, 1000000000000000, NULL,
+     "bytes of stored representations one originator may hold; beyond: 5207 NOT_ACCEPTABLE; 0 = no limit"},
     {"notify.allow", S(notify_allow), "", 0, 0, NULL,
      "comma-separated CIDR blocks notifications may reach although notify.deny lists them"},
     /* The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, 2025; RFC 6890), plus

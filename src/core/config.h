@@ -71,6 +71,11 @@ struct cse_config {
     long limits_fanout_requests;
     long limits_fanout_bytes;
     long limits_fanout_threads;
+    long limits_rate;             /* requests per second per originator; 0: no rate limit */
+    long limits_rate_burst;       /* token bucket capacity */
+    long limits_rate_originators; /* originators tracked at once (bounded memory) */
+    long limits_quota_count;      /* resources one originator may hold; 0: no limit */
+    long limits_quota_bytes;      /* bytes of representations one originator may hold; 0: no limit */
     /* [notify] */
     char *notify_allow;
     char *notify_deny;

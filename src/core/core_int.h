@@ -215,6 +215,19 @@ void fanq_free(struct fanq *q);
  * row must be a row that existed in this transaction. Returns 0 or an RSC (rsp filled). */
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
 
+/* Per-originator request rate (ratelimit.c). NULL (no limit) when rate <= 0; buckets bound the
+ * memory (8-way sets; the idlest bucket of a full set is reused). */
+struct ratelimit *ratelimit_new(long rate, long burst, long buckets);
+void ratelimit_free(struct ratelimit *rl);
+/* Take one token of originator's bucket at now_us (monotonic). 0, or -1 with *retry_ms set to when
+ * the next token is due. Thread-safe. */
+int ratelimit_take(struct ratelimit *rl, const char *originator, int64_t now_us, int64_t *retry_ms);
+
+/* Quotas (ops_create.c): in the writing transaction, after its own writes, is owner (a creator's
+ * canonical ID) still within limits.quota_count and limits.quota_bytes? 0, or 5207 with t->rsp filled
+ * (the job then rolls back). The admin, and resources without a creator, are exempt. */
+int txn_quota_check(struct txn_ctx *t, const char *owner);
+
 /* A vector of deep-copied rows, filled by rowvec_collect as a store_row_fn, so that a walk can
  * recurse or write without reusing a live statement. Stops the walk at max rows. */
 struct rowvec {

@@ -321,6 +321,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->metrics = metrics_new();
     store->on_batch = metrics_batch; /* before any job: the writer reads it after taking a job */
     store->on_batch_arg = cse->metrics;
+    cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -440,6 +441,8 @@ void cse_destroy(struct cse *cse)
     cse->dynauth = NULL;
     fanq_free(cse->fanouts);
     cse->fanouts = NULL;
+    ratelimit_free(cse->rate);
+    cse->rate = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     metrics_free(cse->metrics);

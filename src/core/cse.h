@@ -26,6 +26,7 @@ struct token_cache;
 struct dynauth;
 struct fanq;
 struct metrics;
+struct ratelimit;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -48,6 +49,7 @@ struct cse {
     struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
     struct metrics *metrics;       /* counters for the metrics listener and the console (owned) */
     atomic_bool ready;             /* every configured binding is up and none is stopping (cse_set_ready) */
+    struct ratelimit *rate;        /* per-originator request rate buckets (owned), NULL: limits.rate off */
 
     /* expiry sweeper */
     pthread_t expiry_thread;

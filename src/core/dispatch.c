@@ -1,6 +1,7 @@
 /* dispatch: the request pipeline every binding enters (ARCHITECTURE.md): validate the primitive,
  * authenticate the originator on receipt (TS-0004 §7.3.2.1) before any routing, resolve the
  * target, then hand over to the operation, which authorizes and runs the resource type's rules. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -326,6 +327,33 @@ void admin_explain(struct cse *cse, struct store_view *v, const struct cse_reque
 static enum cse_status run(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                            void (*done)(void *arg), void *done_arg, bool outer);
 
+/* limits.rate: one token per request of an authenticated originator (an unidentified one, an AE
+ * registering with From C/S/empty, by its peer address), the admin exempt. oneM2M has no status code
+ * for "too many requests" (HTTP 429 is not in TS-0009's table): the closest TS-0004 offers is
+ * NOT_ACCEPTABLE (5207), the receiver declining a request that exceeds a local limit, as it declines
+ * a contentInstance beyond its container's maxByteSize (TS-0004 §7.4.7.2.1); TS-0009 maps it to
+ * 406. Not a security denial: not audited per request (the request log has it). */
+static int rate_limited(struct cse *cse, const struct cse_request *req, const struct originator *o,
+                        struct cse_response *rsp)
+{
+    if (cse->rate == NULL || o->is_admin)
+        return 0;
+    char anon[sizeof req->sec.peer + 16];
+    const char *key = o->subj.canon;
+    if (key == NULL || key[0] == '\0') {
+        snprintf(anon, sizeof anon, "@%s", req->sec.peer[0] ? req->sec.peer : req->sec.binding ? req->sec.binding : "");
+        key = anon;
+    }
+    int64_t retry_ms = 0;
+    if (ratelimit_take(cse->rate, key, clock_mono_us(), &retry_ms) == 0)
+        return 0;
+    return response_error(rsp, RSC_NOT_ACCEPTABLE, "rate-limited",
+                          "rate limit: at most %ld requests/s (bursts of %ld) per originator; retry in %lld ms "
+                          "(oneM2M has no rate-limit status code: 5207 NOT_ACCEPTABLE is its answer to a request "
+                          "beyond a local limit)",
+                          cse->cfg->limits_rate, cse->cfg->limits_rate_burst, (long long)retry_ms);
+}
+
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg)
 {
@@ -359,6 +387,8 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     enum cse_status st = CSE_DONE;
     int64_t now = cse_now(cse);
     if (check_originator(cse, v, req, &orig, rsp) != 0)
+        goto out;
+    if (outer && req->fanout_depth == 0 && rate_limited(cse, req, &orig, rsp) != 0) /* members: charged once */
         goto out;
     const char *aq = admin_query_name(cse, req->to);
     if (aq != NULL) {

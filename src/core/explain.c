@@ -103,7 +103,10 @@ char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_ex
         buf_printf(&out, "%s\n", d.permit ? "PERMIT" : "DENY");
         buf_printf(&out, "decision: %s: %s\n", d.reason, d.detail);
         buf_printf(&out, "request: %s %s %s (resource %s, type %d)%s\n", o.id.canon, q->op, q->to, tgt.row.ri,
-                   tgt.row.ty, q->peer ? "" : "; no peer address: acip contexts cannot match");
+                   tgt.row.ty,
+                   q->peer ? ""
+                           : "; no peer address (as over MQTT, where only the broker's is known): acip "
+                             "contexts fail (context-ip-unknown-peer)");
         buf_puts(&out, "assumed: the originator is authenticated (rq_authn) and the clock is now\n");
         buf_puts(&out, "candidates:\n");
         buf_append(&out, lines.p ? lines.p : "", lines.len);

@@ -78,6 +78,30 @@ static int purge_expired(struct txn_ctx *t, const struct store_row *row)
     return 0;
 }
 
+int txn_quota_check(struct txn_ctx *t, const char *owner)
+{
+    const struct cse_config *cfg = t->cse->cfg;
+    long max_n = cfg->limits_quota_count, max_bytes = cfg->limits_quota_bytes;
+    if ((max_n == 0 && max_bytes == 0) || owner == NULL || owner[0] == '\0' || strcmp(owner, t->cse->admin.canon) == 0)
+        return 0;
+    int64_t n = 0, bytes = 0;
+    if (t->txn->st->ops->usage(t->txn, owner, &n, &bytes) != STORE_OK)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    /* TS-0004 has no quota code: NOT_ACCEPTABLE, as for a contentInstance beyond its container's
+     * maxByteSize (§7.4.7.2.1) */
+    if (max_n > 0 && n > max_n)
+        return response_error(t->rsp, RSC_NOT_ACCEPTABLE, "quota-count",
+                              "quota: '%.64s' would hold %lld resources, at most %ld (limits.quota_count); delete some "
+                              "first",
+                              owner, (long long)n, max_n);
+    if (max_bytes > 0 && bytes > max_bytes)
+        return response_error(t->rsp, RSC_NOT_ACCEPTABLE, "quota-bytes",
+                              "quota: '%.64s' would hold %lld bytes of resources, at most %ld (limits.quota_bytes); "
+                              "delete some first",
+                              owner, (long long)bytes, max_bytes);
+    return 0;
+}
+
 static int create_run(struct store_view *txn, void *arg)
 {
     struct create_job *j = arg;
@@ -129,6 +153,10 @@ static int create_run(struct store_view *txn, void *arg)
         if (pt && pt->txn_child_added)
             j->result = pt->txn_child_added(&t, &parent, &j->row);
     }
+    /* the creator's quota, counted with this insert and whatever it evicted (mni, mbs): the writer
+     * runs one job at a time, so concurrent creates cannot both pass the last free place */
+    if (j->result == 0)
+        j->result = txn_quota_check(&t, j->row.cr);
     /* TS-0003 §8.2.2.1: a key provisioned without an identity gets the AE-ID this registration
      * allocated, in the same transaction: both commit, or neither (a concurrent registration over
      * the same key that bound it first makes this one 4106) */

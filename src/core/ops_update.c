@@ -86,11 +86,14 @@ static int update_run(struct store_view *txn, void *arg)
     if (j->result == 0 && j->rt->txn_updated)
         j->result = j->rt->txn_updated(&t, &cur, doc);
     if (j->result == 0) {
+        size_t before = strlen(cur.doc);
         mem_free(cur.doc);
         cur.doc = json_encode(doc, NULL);
         if (ops->update(txn, &cur) != STORE_OK)
             j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
-        else
+        else if (strlen(cur.doc) > before) /* a larger representation counts against its creator's bytes */
+            j->result = txn_quota_check(&t, cur.cr);
+        if (j->result == 0)
             j->doc = mem_strdup(cur.doc);
     }
     if (j->result == 0)

@@ -715,7 +715,10 @@ static const char *context_fails(const struct context *c, const struct acp_reque
         int family;
         unsigned char a[16];
         bool ok = false;
-        if (rq->peer && addr_parse(rq->peer, &family, a))
+        /* no address known (MQTT: only the broker's): the condition cannot hold, fail closed */
+        if (rq->peer == NULL || rq->peer[0] == '\0')
+            return "context-ip-unknown-peer";
+        if (addr_parse(rq->peer, &family, a))
             for (int i = 0; i < c->nip && !ok; i++)
                 ok = cidr_match(&c->ip[i], family, a);
         if (!ok)

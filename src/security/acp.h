@@ -48,7 +48,8 @@ struct acp_request {
 struct acp_why {
     int rule;           /* index of the granting rule, -1 when none granted */
     const char *reason; /* static: "granted", "no-rules", "originator", "operation", "acaf",
-                           "context-time", "context-ip", "context-location", "object-details" */
+                           "context-time", "context-ip", "context-ip-unknown-peer" (the binding
+                           knows no client address: MQTT), "context-location", "object-details" */
 };
 
 /* Compile a setOfAcrs ({"acr": [...]}) with env for canonicalising IDs. Returns the policy (free

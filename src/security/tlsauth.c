@@ -4,6 +4,7 @@
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/id.h"
@@ -228,6 +229,283 @@ const char *tlsauth_check_certificate(struct tlsauth *ta, const unsigned char *d
     return why;
 }
 
+/* ---- certification path: name constraints on the subjectAltName identities ----
+ *
+ * GnuTLS checks a CA's DNS name constraints against the subject CN of a certificate without a DNS
+ * SAN, and refuses any URI SAN under a URI constraint (it does not evaluate them). oneM2M identities
+ * live in the SAN (TS-0003 §8.1.2, §10.1.1.5), and the usual CA constrains both CSE-ID DNS names and
+ * the host part of AE-ID URIs (TS-0003 §8.1.2.2, §10.1.1.5), so GnuTLS's answer on name constraints
+ * is replaced by Warden's: RFC 5280 §4.2.1.10 on every SAN, a URI by its host; never on the CN. */
+
+#define PATH_MAX_CERTS 8 /* leaf, intermediates and the trust anchor: TS-0003 §10.1.1.3 asks for few */
+
+struct cert_path {
+    gnutls_x509_crt_t c[PATH_MAX_CERTS];
+    bool owned[PATH_MAX_CERTS];
+    unsigned n;
+};
+
+static void path_free(struct cert_path *p, gnutls_x509_crt_t *peers, unsigned npeers)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        if (p->owned[i])
+            gnutls_x509_crt_deinit(p->c[i]);
+    for (unsigned i = 0; i < npeers; i++)
+        gnutls_x509_crt_deinit(peers[i]);
+}
+
+/* From the leaf up: each issuer among the certificates the peer sent, until one is issued by a trust
+ * anchor of tls.ca. GnuTLS validated the signatures; this finds the CAs whose constraints apply. */
+static bool build_path(gnutls_x509_trust_list_t tl, gnutls_x509_crt_t *peers, unsigned npeers, struct cert_path *p)
+{
+    p->n = 0;
+    if (npeers == 0)
+        return false;
+    p->c[p->n++] = peers[0];
+    while (p->n < PATH_MAX_CERTS) {
+        gnutls_x509_crt_t cur = p->c[p->n - 1], iss = NULL;
+        if (gnutls_x509_trust_list_get_issuer(tl, cur, &iss, GNUTLS_TL_GET_COPY) == 0) {
+            p->owned[p->n] = true;
+            p->c[p->n++] = iss;
+            return true;
+        }
+        gnutls_x509_crt_t next = NULL;
+        for (unsigned i = 1; i < npeers && next == NULL; i++) {
+            bool used = false;
+            for (unsigned k = 0; k < p->n; k++)
+                used |= p->c[k] == peers[i];
+            if (!used && gnutls_x509_crt_check_issuer(cur, peers[i]))
+                next = peers[i];
+        }
+        if (next == NULL)
+            return false;
+        p->c[p->n++] = next;
+    }
+    return false;
+}
+
+/* What GnuTLS reports as GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE besides name constraints, checked
+ * again: every issuer may sign certificates (keyUsage keyCertSign when present), its pathLenConstraint
+ * holds, and its TLS feature requirements are met by the leaf. */
+static const char *signer_constraints(const struct cert_path *p)
+{
+    for (unsigned k = 1; k < p->n; k++) {
+        unsigned usage = 0, critical = 0, ca = 0;
+        int rc = gnutls_x509_crt_get_key_usage(p->c[k], &usage, &critical);
+        if (rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE && (rc < 0 || !(usage & GNUTLS_KEY_KEY_CERT_SIGN)))
+            return "an issuer's keyUsage does not allow certificate signing";
+        int pathlen = -1;
+        rc = gnutls_x509_crt_get_basic_constraints(p->c[k], &critical, &ca, &pathlen);
+        if (rc < 0 || !ca)
+            return "an issuer is not a CA";
+        if (pathlen >= 0 && k - 1 > (unsigned)pathlen)
+            return "an issuer's path length constraint is exceeded";
+        gnutls_x509_tlsfeatures_t feat;
+        if (gnutls_x509_tlsfeatures_init(&feat) < 0)
+            return "out of memory";
+        rc = gnutls_x509_crt_get_tlsfeatures(p->c[k], feat, 0, &critical);
+        bool ok = rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
+                  (rc >= 0 && gnutls_x509_tlsfeatures_check_crt(feat, p->c[0]));
+        gnutls_x509_tlsfeatures_deinit(feat);
+        if (!ok)
+            return "the certificate lacks the TLS features its issuer requires";
+    }
+    return NULL;
+}
+
+/* The host of a URI with an authority ("scheme://host/...", "//host/..."): RFC 3986 §3.2.2, without
+ * userinfo and port. False for a URI without one, or with an IP literal (not a DNS host). */
+static bool uri_host(const char *uri, char *host, size_t len)
+{
+    const char *a = strstr(uri, "//");
+    if (a == NULL)
+        return false;
+    for (const char *q = uri; q < a; q++) /* only a scheme may precede the authority */
+        if (*q == '/' || *q == '?' || *q == '#')
+            return false;
+    a += 2;
+    size_t n = strcspn(a, "/?#");
+    const char *at = memchr(a, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    const char *colon = memchr(a, ':', n);
+    if (colon != NULL)
+        n = (size_t)(colon - a);
+    if (n == 0 || n >= len || a[0] == '[')
+        return false;
+    memcpy(host, a, n);
+    host[n] = '\0';
+    return true;
+}
+
+bool tlsauth_uri_constraint_matches(const char *constraint, const char *uri)
+{
+    char host[LIMIT_ID_LEN + 1];
+    if (!uri_host(uri, host, sizeof host))
+        return false;
+    size_t hl = strlen(host), cl = strlen(constraint);
+    if (cl > 0 && constraint[0] == '.') /* a domain: any host below it (RFC 5280 §4.2.1.10) */
+        return hl > cl && strcasecmp(host + hl - cl, constraint) == 0;
+    return strcasecmp(host, constraint) == 0; /* a host: that host only */
+}
+
+/* One CA's name constraints against one SAN of the leaf. Types Warden does not evaluate fail closed
+ * when the CA constrains them. */
+/* A constraint's text, NUL-terminated (GnuTLS's datum is not); false when too long or holding a NUL. */
+static bool constraint_text(const gnutls_datum_t *c, char *out, size_t len)
+{
+    if (c->size >= len || (c->size > 0 && memchr(c->data, 0, c->size) != NULL))
+        return false;
+    memcpy(out, c->data, c->size);
+    out[c->size] = '\0';
+    return true;
+}
+
+/* Does a URI constraint admit the URI? An unreadable constraint admits nothing. */
+static bool uri_within(const gnutls_datum_t *c, const char *uri)
+{
+    char text[LIMIT_ID_LEN + 1];
+    return constraint_text(c, text, sizeof text) && tlsauth_uri_constraint_matches(text, uri);
+}
+
+static bool san_within(gnutls_x509_name_constraints_t nc, unsigned type, const char *name, size_t nlen)
+{
+    gnutls_datum_t d = {(unsigned char *)(uintptr_t)name, (unsigned)nlen};
+    if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_IPADDRESS || type == GNUTLS_SAN_RFC822NAME)
+        return gnutls_x509_name_constraints_check(nc, (gnutls_x509_subject_alt_name_t)type, &d) != 0;
+    bool permitted_any = false, permitted_ok = false;
+    for (unsigned i = 0;; i++) {
+        unsigned t;
+        gnutls_datum_t c;
+        if (gnutls_x509_name_constraints_get_excluded(nc, i, &t, &c) < 0)
+            break;
+        if (t != type)
+            continue;
+        char host[LIMIT_ID_LEN + 1], text[LIMIT_ID_LEN + 1];
+        /* a URI without a DNS host, or an unreadable constraint, cannot be shown to stay outside */
+        if (type != GNUTLS_SAN_URI || !uri_host(name, host, sizeof host) || !constraint_text(&c, text, sizeof text) ||
+            tlsauth_uri_constraint_matches(text, name))
+            return false;
+    }
+    for (unsigned i = 0;; i++) {
+        unsigned t;
+        gnutls_datum_t c;
+        if (gnutls_x509_name_constraints_get_permitted(nc, i, &t, &c) < 0)
+            break;
+        if (t != type)
+            continue;
+        permitted_any = true;
+        if (type == GNUTLS_SAN_URI && uri_within(&c, name))
+            permitted_ok = true;
+    }
+    return !permitted_any || permitted_ok;
+}
+
+/* Every SAN of the leaf within the name constraints of every CA on the path. NULL, or why not. */
+static const char *names_within(const struct cert_path *p, char *detail, size_t dlen)
+{
+    for (unsigned k = 1; k < p->n; k++) {
+        gnutls_x509_name_constraints_t nc;
+        if (gnutls_x509_name_constraints_init(&nc) < 0)
+            return "out of memory";
+        unsigned critical = 0;
+        int rc = gnutls_x509_crt_get_name_constraints(p->c[k], nc, 0, &critical);
+        if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+            gnutls_x509_name_constraints_deinit(nc);
+            continue;
+        }
+        const char *why = rc < 0 ? "an issuer's name constraints are unreadable" : NULL;
+        /* a directoryName constraint applies to the subject (RFC 5280 §4.2.1.10): not evaluated, refused */
+        for (int excluded = 0; excluded < 2 && why == NULL; excluded++)
+            for (unsigned i = 0; why == NULL; i++) {
+                unsigned t = 0;
+                gnutls_datum_t c;
+                if ((excluded ? gnutls_x509_name_constraints_get_excluded(nc, i, &t, &c)
+                              : gnutls_x509_name_constraints_get_permitted(nc, i, &t, &c)) < 0)
+                    break;
+                if (t == GNUTLS_SAN_DN)
+                    why = "directoryName constraints are not supported";
+            }
+        for (unsigned i = 0; why == NULL && i < 64; i++) {
+            char name[LIMIT_ID_LEN + 1];
+            size_t nlen = sizeof name - 1;
+            unsigned type = 0;
+            rc = gnutls_x509_crt_get_subject_alt_name2(p->c[0], i, name, &nlen, &type, NULL);
+            if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                break;
+            if (rc < 0 || (memchr(name, 0, nlen) != NULL && type != GNUTLS_SAN_IPADDRESS)) {
+                why = "a subjectAltName is unreadable";
+                break;
+            }
+            name[nlen] = '\0';
+            if (!san_within(nc, type, name, nlen)) {
+                why = "a subjectAltName is outside the issuer's name constraints";
+                if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_URI)
+                    snprintf(detail, dlen, "%s: %.200s", why, name);
+            }
+        }
+        gnutls_x509_name_constraints_deinit(nc);
+        if (why != NULL)
+            return why;
+    }
+    return NULL;
+}
+
+const char *tlsauth_verify_chain(struct tlsauth *ta, void *session, char *detail, size_t dlen)
+{
+    gnutls_session_t s = session;
+    detail[0] = '\0';
+    unsigned n = 0;
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+    if (chain == NULL || n == 0) {
+        snprintf(detail, dlen, "no client certificate");
+        return "cert-untrusted";
+    }
+    unsigned status = 0;
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    int rc = gnutls_certificate_verify_peers(s, &purpose, 1, &status);
+    /* GnuTLS's verdict stands, except a signer-constraints failure alone, decided again below */
+    bool recheck = rc >= 0 && status == (GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE);
+    if (rc < 0 || (status != 0 && !recheck)) {
+        gnutls_datum_t txt = {NULL, 0};
+        if (rc >= 0)
+            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
+        snprintf(detail, dlen, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
+        gnutls_free(txt.data);
+        return rc < 0 ? "cert-untrusted" : tlsauth_status_reason(status);
+    }
+    gnutls_x509_trust_list_t tl = NULL;
+    gnutls_x509_crt_t peers[PATH_MAX_CERTS];
+    unsigned npeers = 0;
+    struct cert_path path = {.n = 0};
+    const char *reason = NULL, *why = NULL;
+    if (ta->x509 != NULL)
+        gnutls_certificate_get_trust_list(ta->x509, &tl);
+    for (unsigned i = 0; i < n && i < PATH_MAX_CERTS; i++) {
+        if (gnutls_x509_crt_init(&peers[npeers]) < 0)
+            break;
+        if (gnutls_x509_crt_import(peers[npeers], &chain[i], GNUTLS_X509_FMT_DER) < 0) {
+            gnutls_x509_crt_deinit(peers[npeers]);
+            break;
+        }
+        npeers++;
+    }
+    if (tl == NULL || npeers != n || !build_path(tl, peers, npeers, &path)) {
+        reason = "cert-untrusted";
+        why = "no certification path to tls.ca of at most 8 certificates";
+    } else if (recheck && (why = signer_constraints(&path)) != NULL) {
+        reason = "cert-untrusted";
+    } else if ((why = names_within(&path, detail, dlen)) != NULL) {
+        reason = "cert-name-constraints";
+    }
+    if (why != NULL && detail[0] == '\0')
+        snprintf(detail, dlen, "%s", why);
+    path_free(&path, peers, npeers);
+    return reason;
+}
+
 /* Runs inside the handshake once the client sent its certificate: a non-zero return aborts it. */
 static int verify_peer(gnutls_session_t s)
 {
@@ -249,20 +527,8 @@ static int verify_peer(gnutls_session_t s)
     } else if (!p->ta->have_ca) {
         why = "cert-untrusted";
         snprintf(detail, sizeof detail, "no tls.ca configured: client certificates are not accepted");
-    } else {
-        unsigned status = 0;
-        gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
-        int rc = gnutls_certificate_verify_peers(s, &purpose, 1, &status);
-        if (rc < 0 || status != 0) {
-            gnutls_datum_t txt = {NULL, 0};
-            if (rc >= 0)
-                gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
-            why = rc < 0 ? "cert-untrusted" : tlsauth_status_reason(status);
-            snprintf(detail, sizeof detail, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
-            gnutls_free(txt.data);
-        } else {
-            why = check_leaf(p, crt);
-        }
+    } else if ((why = tlsauth_verify_chain(p->ta, s, detail, sizeof detail)) == NULL) {
+        why = check_leaf(p, crt);
     }
     gnutls_x509_crt_deinit(crt);
     if (why != NULL) {

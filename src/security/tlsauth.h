@@ -81,6 +81,18 @@ void tlsauth_close(struct tls_peer *peer);
  * NULL, or the refusal reason as the audit log names it ("cert-revoked", ...). */
 const char *tlsauth_check_certificate(struct tlsauth *ta, const unsigned char *der, size_t len, struct tls_peer *p);
 
+/* TS-0003 §8.1.2.2 path validation of the client's chain in a GnuTLS session (a gnutls_session_t)
+ * against tls.ca (and tls.crl) for the client-auth purpose, with the CAs' name constraints applied to
+ * the certificate's subjectAltName identities as RFC 5280 §4.2.1.10 says (a URI by its host part,
+ * TS-0003 §10.1.1.5) and never to its subject CN; directoryName constraints and constraints on name
+ * types Warden does not evaluate refuse the certificate. NULL when trusted, else the audit reason
+ * ("cert-name-constraints", "cert-expired", ...) with detail filled. */
+const char *tlsauth_verify_chain(struct tlsauth *ta, void *gnutls_session, char *detail, size_t dlen);
+
+/* Does the URI's host satisfy one URI name constraint (RFC 5280 §4.2.1.10: "host.example" that host
+ * only, ".example" any host below it; case-insensitive)? False for a URI without a DNS host. */
+bool tlsauth_uri_constraint_matches(const char *constraint, const char *uri);
+
 /* The audit reason for a GnuTLS certificate verification status (gnutls_certificate_status_t bits). */
 const char *tlsauth_status_reason(unsigned status);
 

@@ -107,6 +107,10 @@ struct store_ops {
     int (*delete_leaf)(struct store_view *v, const char *ri);
     /* Add delta to the subscription count of resource ri. */
     int (*add_nsub)(struct store_view *v, const char *ri, int delta);
+    /* Quota accounting: how many resources the creator owner (a canonical ID, row.cr) holds and the
+     * bytes of their stored representations, as of this view (in a job: including its own writes,
+     * which the store accounts for in every insert, update and delete). 0 and 0 when none. */
+    int (*usage)(struct store_view *v, const char *owner, int64_t *count, int64_t *bytes);
     /* In the job's transaction, bind a pre-shared key provisioned with "-" (the credential store's
      * table, security/cred.h, in this same database) to the AE-ID a registration allocates, so the
      * AE and its credential commit together: STORE_OK, or STORE_CONFLICT when the key is bound

@@ -77,6 +77,27 @@ static const char *const migrations[] = {
      "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
      "DROP INDEX res_ty_path;"
      "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
+    /* 8: quota accounting: per creator, the resources it holds and the bytes of their
+     * representations, kept in step with every write by triggers (inserts, updates of doc and every
+     * way of deleting: subtree, leaf, expiry, eviction) inside the writing transaction, so that a
+     * create checks the total its own insert produced and rolls back beyond the quota. Self-contained:
+     * it counts what is already stored. */
+    ("CREATE TABLE quota(owner TEXT PRIMARY KEY, n INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;"
+     "INSERT INTO quota(owner, n, bytes) SELECT cr, count(*), sum(length(CAST(doc AS BLOB))) FROM res"
+     " WHERE cr <> '' GROUP BY cr;"
+     "CREATE TRIGGER res_quota_ins AFTER INSERT ON res WHEN new.cr <> '' BEGIN"
+     " INSERT INTO quota(owner, n, bytes) VALUES(new.cr, 1, length(CAST(new.doc AS BLOB)))"
+     " ON CONFLICT(owner) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;"
+     " END;"
+     /* most updates (a container's cni, cbs, lt, st after each new instance) keep the size: no write */
+     "CREATE TRIGGER res_quota_upd AFTER UPDATE OF doc ON res"
+     " WHEN new.cr <> '' AND length(CAST(new.doc AS BLOB)) <> length(CAST(old.doc AS BLOB)) BEGIN"
+     " UPDATE quota SET bytes = bytes + length(CAST(new.doc AS BLOB)) - length(CAST(old.doc AS BLOB))"
+     " WHERE owner = new.cr;"
+     " END;"
+     "CREATE TRIGGER res_quota_del AFTER DELETE ON res WHEN old.cr <> '' BEGIN"
+     " UPDATE quota SET n = n - 1, bytes = bytes - length(CAST(old.doc AS BLOB)) WHERE owner = old.cr;"
+     " END;"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
@@ -98,6 +119,7 @@ enum {
     Q_DELETE_LEAF,
     Q_CLAMP_ET,
     Q_ADD_NSUB,
+    Q_USAGE,
     Q_BEGIN,
     Q_BEGIN_READ,
     Q_COMMIT,
@@ -126,6 +148,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
     [Q_DELETE_LEAF] = "DELETE FROM res WHERE ri = ?1",
     [Q_ADD_NSUB] = "UPDATE res SET nsub = max(0, nsub + ?2) WHERE ri = ?1",
+    [Q_USAGE] = "SELECT n, bytes FROM quota WHERE owner = ?1", /* migration 8 */
     [Q_CLAMP_ET] = ("UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
                     " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2"),
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
@@ -537,6 +560,21 @@ static int sq_insert(struct store_view *v, struct store_row *r)
     return rc;
 }
 
+static int sq_usage(struct store_view *v, const char *owner, int64_t *count, int64_t *bytes)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_USAGE];
+    sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    *count = *bytes = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(st, 0);
+        *bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
 static int sq_update(struct store_view *v, const struct store_row *r)
 {
     sqlite3_stmt *st = VIEW(v)->stmt[Q_UPDATE];
@@ -826,6 +864,7 @@ static const struct store_ops sqlite_ops = {
     .delete_subtree = sq_delete_subtree,
     .clamp_subtree_et = sq_clamp_subtree_et,
     .add_nsub = sq_add_nsub,
+    .usage = sq_usage,
     .bind_credential = sq_bind_credential,
     .delete_leaf = sq_delete_leaf,
     .submit = sq_submit,

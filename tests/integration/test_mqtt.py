@@ -337,6 +337,40 @@ class MqttBindingTest(_MqttCase):
         ghost = self.client("Cghost" + uniq(""))
         self.assertPrim(ghost.request(self.prim(2, path, ghost.level)), 4106)
 
+    # Finding 7 (issue 12): over MQTT the CSE knows only the broker's address, never the client's.
+    # An acip condition must then fail closed (TS-0003 §7.1.5: every context element must hold),
+    # not match the broker's network; over HTTP from the same host the same rule grants.
+    def test_finding_7_acip_over_mqtt_fails_closed(self):
+        owner = self.client("Cown" + uniq(""))
+        other = self.client("Coth" + uniq(""))
+        self.register(owner)
+        self.register(other)
+        ae = "/%s/%s" % (CSE_RN, owner.level)
+        r = self.http.create(ae, TY_ACP, root="m2m:acp", attrs={"rn": "lan", "pv": {"acr": [
+            {"acor": [other.level], "acop": 2,
+             "acco": [{"acip": {"ipv4": ["127.0.0.0/8"], "ipv6": ["::1/128"]}}]}]},
+            "pvs": {"acr": [{"acor": [owner.level], "acop": 63}]}}, origin=owner.level)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acpi = r.body["m2m:acp"]["ri"]
+        r = self.http.create(ae, TY_CNT, {"rn": "box", "acpi": [acpi]}, origin=owner.level)
+        self.assertEqual(r.rsc, 2001, r.body)
+        path = "%s/%s/box" % (CSE_RN, owner.level)
+        # over HTTP the peer is the client itself (127.0.0.1): the rule grants
+        self.assertEqual(self.http.retrieve("/" + path, origin=other.level).rsc, 2000)
+        # over MQTT the broker (also 127.0.0.1) relays the request: the client's address is unknown
+        rsp = self.assertPrim(other.request(self.prim(2, path, other.level)), 4103)
+        self.assertIn("context-ip-unknown-peer", rsp["pc"]["m2m:dbg"])
+        # and the same holds for every operation the rule names, e.g. discovery below the container
+        rsp = other.request(self.prim(2, path, other.level, fc={"fu": 1}))
+        self.assertPrim(rsp, 4103)
+        # explain without a peer address (as over MQTT) says why the acip rule failed
+        r = self.http.retrieve("/%s/$explain" % CSE_RN, origin=ADMIN,
+                               query={"exfr": other.level, "exop": "retrieve", "exto": path})
+        self.assertEqual(r.rsc, 2000, r.body)
+        text = "\n".join(r.body["wdn:explain"]["reasons"])
+        self.assertEqual(r.body["wdn:explain"]["decision"], "DENY", text)
+        self.assertIn("context-ip-unknown-peer", text)
+
     # TS-0010 §6.4.2, §7.2: the topic names the originator; From must be that originator
     def test_ts0010_6_4_2_from_must_match_topic_originator(self):
         me = self.client("Cme" + uniq(""))
@@ -498,6 +532,32 @@ class MqttBindingTest(_MqttCase):
         c.publish("/oneM2M/req/%s/%s/cbor" % (c.level, CSE_LEVEL), b"\xa1\x63rqi\x42ab")
         m = c.wait_message(lambda m: m[0].endswith("/cbor") and cbor_decode(m[1]).get("rsc") == 4000, timeout=5)
         self.assertIsNotNone(m, "no 4000 for CBOR with a byte string")
+
+
+class MqttRateLimitTest(_MqttCase):
+    """Finding 8 (issue 12): limits.rate is taken in the one dispatch path, so MQTT requests are limited
+    per originator as HTTP ones are, and share the originator's bucket with them."""
+
+    warden_args = ("--limits.rate=1", "--limits.rate_burst=2")
+
+    def test_finding_8_rate_limit_over_mqtt(self):
+        c = self.client("Crl" + uniq(""))
+        self.register(c)
+        path = "%s/%s" % (CSE_RN, c.level)
+        end = time.monotonic() + 10
+        while c.request(self.prim(2, path, c.level)).get("rsc") != 2000:  # the registration took a token
+            self.assertLess(time.monotonic(), end, "never served again")
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        rscs = [c.request(self.prim(2, path, c.level)).get("rsc") for _ in range(8)]
+        elapsed = time.monotonic() - t0
+        self.assertEqual(set(rscs) - {2000, 5207}, set(), rscs)
+        self.assertLessEqual(rscs.count(2000), 2 + int(elapsed) + 1, "%s in %.2fs" % (rscs, elapsed))
+        if elapsed < 4:
+            self.assertIn(5207, rscs, "%s in %.2fs" % (rscs, elapsed))
+            rsp = c.request(self.prim(2, path, c.level))
+            if rsp.get("rsc") == 5207:
+                self.assertIn("rate limit", rsp["pc"]["m2m:dbg"])
 
 
 class MqttFloodTest(_MqttCase):

@@ -287,7 +287,13 @@ class SchemaUpgradeTest(StoreCase):
     def test_finding_24_upgrade_from_each_earlier_schema(self):
         versions = sorted(int(f[len("schema-v"):-len(".sql")]) for f in os.listdir(FIXTURES)
                           if f.startswith("schema-v") and f.endswith(".sql"))
-        self.assertEqual(versions, list(range(1, len(versions) + 1)))
+        # the schema a new store gets: every earlier one has its fixture
+        srv = self.server(audit=False).start()
+        srv.stop()
+        db = sqlite3.connect(self.store)
+        current = db.execute("PRAGMA user_version").fetchone()[0]
+        db.close()
+        self.assertEqual(versions, list(range(1, current)))
         for v in versions:
             with self.subTest(schema=v):
                 if os.path.exists(self.store):
@@ -317,7 +323,7 @@ class SchemaUpgradeTest(StoreCase):
                 self.assertEqual(r.rsc, 2001, r)
                 srv.stop()
                 db = sqlite3.connect(self.store)
-                self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], versions[-1])
+                self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], current)
                 db.close()
 
 

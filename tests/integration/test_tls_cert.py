@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_RN, SPID, TY_CNT, WardenServer, free_port, main, raw_exchange,  # noqa: E402
                         uniq)
-from tls_helpers import (GNUTLS_OLD, OPENSSL, CertSession, Ctl, HandshakeRefused, Pki, SecureServer,  # noqa: E402
+from tls_helpers import (GNUTLS_OLD, OPENSSL, CertSession, Ctl, HandshakeRefused, OpensslCa, Pki, SecureServer,  # noqa: E402
                          TlsTestCase, ae_absolute, client_context, curl_request, encode_request,
                          gnutls_cert_argv, openssl_cert_argv, run_checked, run_tls_client)
 
@@ -150,6 +150,15 @@ class CertTest(CertHelpers, TlsTestCase):
                 self.assertRsc(cc.register_ae(origin=origin, rn=uniq("x")), 4106)
         self.assertRsc(cc.register_ae(origin=stem, rn=stem), 2001)
         self.assertRsc(cc.register_ae(origin=stem, rn=uniq("again")), 4117)
+
+    def test_finding_27_wardenctl_certificate_with_cn_accepted(self):
+        # the certificate an AE uses with mosquitto (CN = its stem) serves over HTTPS as well: the
+        # CA's DNS name constraints apply to subjectAltName identities, not to the CN
+        stem = "C" + uniq("cn")
+        crt, key, _ = self.S.pki.issue(stem, cn=stem)
+        cc = self.S.cert_client(crt, key)
+        self.assertRsc(cc.register_ae(origin=stem, rn=stem), 2001)
+        self.assertRsc(cc.retrieve(ae_path(stem), origin=stem), 2000)
 
     def test_ts0003_10_2_certificate_san_uri_with_scheme(self):
         stem = "C" + uniq("sch")
@@ -459,6 +468,100 @@ class CrlTest(CertHelpers, TlsTestCase):
         crt, key, _ = self.good
         cc = self.S.cert_client(crt, key)
         self.assertRsc(cc.register_ae(origin=self.good_stem, rn=self.good_stem), 2001)
+
+
+class OpensslCaTest(CertHelpers, TlsTestCase):
+    """Finding 27 (issue 12): client certificates from CAs made with openssl as operators make them,
+    whose name constraints cover CSE-ID DNS names and AE-ID URIs (TS-0003 §8.1.2.2, §10.1.1.5).
+    Name constraints apply to the subjectAltName identities (RFC 5280 §4.2.1.10; for a URI, to its
+    host part), never to a subject CN; a SAN outside them is refused at the handshake.  tls.ca is
+    one bundle: a CA constraining DNS and URI, a CA constraining DNS only (like wardenctl's), and a
+    root whose intermediate carries the constraints."""
+
+    with_psk = False
+    with_certs = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = SecureServer(psk=False, certs=True, client_ca=False)
+        try:
+            d = os.path.join(cls.S.tmp, "openssl-pki")
+            cls.both = OpensslCa(os.path.join(d, "both"))
+            cls.dns_only = OpensslCa(os.path.join(d, "dns"), constraints=("DNS:" + SPID,))
+            root = OpensslCa(os.path.join(d, "root"), constraints=())
+            cls.inter = OpensslCa(os.path.join(d, "inter"), parent=root, name="inter")
+            # a root that may sign no CA (pathlen 0): its intermediate's certificates are not trusted
+            leafonly = OpensslCa(os.path.join(d, "leafonly"), constraints=(), pathlen=0)
+            cls.too_deep = OpensslCa(os.path.join(d, "deep"), parent=leafonly, name="deep")
+            bundle = os.path.join(d, "bundle.pem")
+            with open(bundle, "w") as out:
+                for ca in (cls.both, cls.dns_only, root, leafonly):
+                    with open(ca.ca_pem) as f:
+                        out.write(f.read())
+            cls.S.extra.append("--tls.ca=%s" % bundle)
+            cls.S.start()
+        except Exception:
+            cls.S.cleanup()
+            raise
+        cls.server = cls.S.srv
+        cls.c = cls.S.client()
+        cls.ctl = cls.S.ctl
+        cls.audit = cls.S.audit
+        cls.keys = []
+
+    def cas(self):
+        return (("DNS+URI constraints", self.both), ("DNS constraints only", self.dns_only),
+                ("constraints on an intermediate", self.inter))
+
+    def test_finding_27_cn_with_dns_constraints_accepted(self):
+        for what, ca in self.cas():
+            with self.subTest(ca=what):
+                stem = "Cdev2" + uniq("")
+                crt, key, _ = ca.issue("URI:" + ae_absolute(stem), cn=stem)
+                cc = self.S.cert_client(crt, key)
+                r = self.assertRsc(cc.register_ae(origin=stem, rn=stem), 2001, what)
+                self.assertEqual(self.res(r, "m2m:ae")["aei"], stem)
+                self.assertRsc(cc.retrieve(ae_path(stem), origin=stem), 2000, what)
+                # a CSE-ID certificate (DNS SAN) with a CN that is no host name: the handshake passes
+                crt, key, serial = ca.issue("DNS:id-%s.%s" % (uniq("c"), SPID), cn="Cdev2")
+                start = self.audit.mark()
+                self.S.cert_client(crt, key).retrieve(CB, origin=ADMIN)
+                self.assertIsNotNone(self.audit.wait_for(lambda e: e.get("event") == "authn-ok"
+                                                         and e.get("credential") == "cert:" + serial, start),
+                                     what)
+
+    def test_finding_27_san_outside_the_constraints_refused(self):
+        other_sp = "evil.example.org"
+        cases = [("AE-ID URI of another SP", self.both, "URI://%s/id-in/C%s" % (other_sp, uniq("x"))),
+                 ("AE-ID URI with a scheme, another SP", self.both, "URI:oneM2M://%s/id-in/C%s" % (other_sp, uniq("x"))),
+                 ("CSE-ID DNS name of another SP", self.both, "DNS:id-x.%s" % other_sp),
+                 ("CSE-ID DNS name of another SP, DNS-only CA", self.dns_only, "DNS:id-y.%s" % other_sp),
+                 ("AE-ID URI of another SP under an intermediate", self.inter,
+                  "URI://%s/id-in/C%s" % (other_sp, uniq("x"))),
+                 ("a permitted URI next to a forbidden DNS name", self.both,
+                  "URI:%s,DNS:id-z.%s" % (ae_absolute("C" + uniq("ok")), other_sp))]
+        for what, ca, san in cases:
+            with self.subTest(case=what):
+                crt, key, serial = ca.issue(san, cn="Cdev2")
+                self.assertCertRefused(crt, key, what, "cert-name-constraints", serial)
+
+    def test_finding_27_other_signer_constraints_still_refused(self):
+        # GnuTLS reports a path length violation with the same status bit as a name constraint one:
+        # deciding name constraints again must not let it through
+        stem = "C" + uniq("deep")
+        crt, key, serial = self.too_deep.issue("URI:" + ae_absolute(stem), cn=stem)
+        self.assertCertRefused(crt, key, "intermediate under a pathlen:0 root", "cert-untrusted", serial)
+
+    def test_finding_27_host_part_matching_follows_rfc5280(self):
+        # URI constraint "warden.example.com" is a host: a sub-host is outside it (RFC 5280 §4.2.1.10)
+        crt, key, serial = self.both.issue("URI://sub.%s/id-in/C%s" % (SPID, uniq("s")), cn="Csub")
+        self.assertCertRefused(crt, key, "URI host below a host constraint", "cert-name-constraints", serial)
+        # the DNS constraint "warden.example.com" admits any name below it, case-insensitively
+        crt, key, serial = self.both.issue("DNS:ID-UP.%s" % SPID.upper(), cn="Cdev2")
+        start = self.audit.mark()
+        self.S.cert_client(crt, key).retrieve(CB, origin=ADMIN)
+        self.assertIsNotNone(self.audit.wait_for(lambda e: e.get("event") == "authn-ok"
+                                                 and e.get("credential") == "cert:" + serial, start))
 
 
 class HttpsConfigTest(unittest.TestCase):

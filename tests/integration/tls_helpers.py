@@ -163,10 +163,12 @@ class Pki:
             if not os.path.exists(f):
                 raise AssertionError("wardenctl ca init did not write %s" % f)
 
-    def issue(self, ident, name=None, ips=(), dns=(), not_before=None, not_after=None):
+    def issue(self, ident, name=None, ips=(), dns=(), not_before=None, not_after=None, cn=None):
         """``wardenctl ca issue``; returns (cert path, key path, serial as printed)."""
         prefix = os.path.join(self.dir, name or uniq("crt"))
         args = ["ca", "issue", self.dir, "--id", ident, "--out", prefix]
+        if cn:
+            args += ["--cn", cn]
         for ip in ips:
             args += ["--ip", ip]
         for d in dns:
@@ -207,6 +209,66 @@ class Pki:
         serial = ("4" + serial[1:])  # positive, no leading zero
         run_checked([OPENSSL, "x509", "-req", "-in", csr, "-CA", self.ca_pem, "-CAkey", self.ca_key,
                      "-set_serial", "0x" + serial, "-days", "30", "-sha256", "-extfile", ext, "-out", crt])
+        return crt, key, serial
+
+
+class OpensslCa:
+    """A CA made with ``openssl`` as operators make them (not by ``wardenctl ca``): P-256, and
+    the name constraints TS-0003 §8.1.2.2 / §10.1.1.5 ask for (by default one CA constraining
+    both CSE-ID DNS names and the host part of AE-ID URIs to the SP-ID).  ``parent`` makes it an
+    intermediate CA signed by that CA.  ``issue`` makes client certificates with any subject and
+    subjectAltName."""
+
+    def __init__(self, directory, constraints=("DNS:" + SPID, "URI:" + SPID), parent=None, name="ca",
+                 pathlen=None):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.ca_pem = os.path.join(directory, name + ".pem")
+        self.ca_key = os.path.join(directory, name + ".key")
+        self.parent = parent
+        run_checked([OPENSSL, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                     "-out", self.ca_key])
+        lines = ["basicConstraints=critical,CA:TRUE" + ("" if pathlen is None else ",pathlen:%d" % pathlen),
+                 "keyUsage=critical,keyCertSign,cRLSign",
+                 "subjectKeyIdentifier=hash"]
+        if constraints:
+            lines.append("nameConstraints=critical," + ",".join("permitted;" + c for c in constraints))
+        ext = os.path.join(directory, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("[v3]\n" + "\n".join(lines) + "\n")
+        subj = "/O=%s/CN=%s %s" % (SPID, SPID, name)
+        if parent is None:
+            run_checked([OPENSSL, "req", "-new", "-x509", "-key", self.ca_key, "-subj", subj, "-days", "30",
+                         "-sha256", "-config", ext, "-extensions", "v3", "-out", self.ca_pem],
+                        env=dict(os.environ, OPENSSL_CONF="/dev/null"))
+        else:
+            csr = os.path.join(directory, name + ".csr")
+            run_checked([OPENSSL, "req", "-new", "-key", self.ca_key, "-subj", subj, "-out", csr],
+                        env=dict(os.environ, OPENSSL_CONF="/dev/null"))
+            run_checked([OPENSSL, "x509", "-req", "-in", csr, "-CA", parent.ca_pem, "-CAkey", parent.ca_key,
+                         "-set_serial", "0x" + os.urandom(8).hex(), "-days", "30", "-sha256",
+                         "-extfile", ext, "-extensions", "v3", "-out", self.ca_pem])
+
+    def issue(self, san, cn=None, name=None):
+        """A client certificate (P-256, digitalSignature, clientAuth) with subject O=SP-ID and,
+        when given, CN=cn; san is the openssl subjectAltName value ("URI:...", "DNS:...").  With an
+        intermediate CA the certificate file holds the chain (leaf, then the intermediate).
+        Returns (cert path, key path, serial lowercase hex)."""
+        prefix = os.path.join(self.dir, name or uniq("oc"))
+        key, csr, crt, ext = prefix + ".key", prefix + ".csr", prefix + ".pem", prefix + ".ext"
+        run_checked([OPENSSL, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key])
+        subj = "/O=%s" % SPID + ("/CN=%s" % cn if cn else "")
+        run_checked([OPENSSL, "req", "-new", "-key", key, "-subj", subj, "-out", csr],
+                    env=dict(os.environ, OPENSSL_CONF="/dev/null"))
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=clientAuth,serverAuth\nsubjectAltName=%s\n" % san)
+        serial = "4" + os.urandom(8).hex()[1:]
+        run_checked([OPENSSL, "x509", "-req", "-in", csr, "-CA", self.ca_pem, "-CAkey", self.ca_key,
+                     "-set_serial", "0x" + serial, "-days", "30", "-sha256", "-extfile", ext, "-out", crt])
+        if self.parent is not None:
+            with open(crt, "a") as out, open(self.ca_pem) as inter:
+                out.write(inter.read())
         return crt, key, serial
 
 

@@ -1007,7 +1007,7 @@ static void test_permits_ts0003_7_1_5_context_ip(void **state)
     const char *lan = "{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': ['192.0.2.0/24'], "
                       "'ipv6': ['2001:db8::/32']}}]}]}";
     struct acp_request rq = req(AE1, ACOP_UPDATE);
-    decide(lan, &rq, false, "context-ip", -1); /* peer unknown */
+    decide(lan, &rq, false, "context-ip-unknown-peer", -1); /* peer unknown (MQTT): fails closed */
     rq.peer = "198.51.100.1";
     decide(lan, &rq, false, "context-ip", -1);
     rq.peer = "192.0.2.9";
@@ -1021,7 +1021,7 @@ static void test_permits_ts0003_7_1_5_context_ip(void **state)
     rq.peer = "not-an-address";
     decide(lan, &rq, false, "context-ip", -1);
     rq.peer = "";
-    decide(lan, &rq, false, "context-ip", -1);
+    decide(lan, &rq, false, "context-ip-unknown-peer", -1);
     /* only IPv4 blocks: an IPv6 peer never matches */
     rq.peer = "2001:db8::1";
     decide("{'acr': [{'acor': ['all'], 'acop': 63, 'acco': [{'acip': {'ipv4': ['0.0.0.0/0']}}]}]}", &rq, false,

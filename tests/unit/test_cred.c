@@ -286,6 +286,31 @@ static void test_finding_14_audit_key_made_once(void **state)
     cred_close(other);
 }
 
+/* RFC 5280 §4.2.1.10 as TS-0003 §10.1.1.5 applies it: a URI constraint names the host part. */
+static void test_rfc5280_4_2_1_10_uri_constraint_on_host(void **state)
+{
+    (void)state;
+    const char *c = "warden.example.com";
+    assert_true(tlsauth_uri_constraint_matches(c, "//warden.example.com/id-in/Cdev2"));
+    assert_true(tlsauth_uri_constraint_matches(c, "oneM2M://WARDEN.example.com/id-in/Cdev2"));
+    assert_true(tlsauth_uri_constraint_matches(c, "https://user@warden.example.com:8443/x"));
+    assert_true(tlsauth_uri_constraint_matches(c, "//warden.example.com"));
+    /* a host constraint is that host only */
+    assert_false(tlsauth_uri_constraint_matches(c, "//sub.warden.example.com/id-in/Cdev2"));
+    assert_false(tlsauth_uri_constraint_matches(c, "//evilwarden.example.com/id-in/Cdev2"));
+    assert_false(tlsauth_uri_constraint_matches(c, "//warden.example.com.evil.org/x"));
+    /* a domain constraint is any host below it, not the domain itself */
+    assert_true(tlsauth_uri_constraint_matches(".example.com", "//warden.example.com/x"));
+    assert_false(tlsauth_uri_constraint_matches(".example.com", "//example.com/x"));
+    assert_false(tlsauth_uri_constraint_matches(".example.com", "//evilexample.com/x"));
+    /* no DNS host: never within a constraint */
+    assert_false(tlsauth_uri_constraint_matches(c, "/id-in/Cdev2"));
+    assert_false(tlsauth_uri_constraint_matches(c, "Cdev2"));
+    assert_false(tlsauth_uri_constraint_matches(c, "///id-in"));
+    assert_false(tlsauth_uri_constraint_matches(c, "//[::1]/x"));
+    assert_false(tlsauth_uri_constraint_matches(c, "/x//warden.example.com/"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -293,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_ts0003_8_2_2_1_kpsaid_syntax),
         cmocka_unit_test(test_hex_and_serial),
         cmocka_unit_test(test_ts0003_8_1_2_san_identity),
+        cmocka_unit_test(test_rfc5280_4_2_1_10_uri_constraint_on_host),
         T(test_store_is_owner_only),
         T(test_finding_14_audit_key_made_once),
         T(test_psk_lifecycle),

@@ -254,21 +254,14 @@ static int dtls_verify(gnutls_session_t s)
         peer_refuse(p, "cert-untrusted", "no client certificate");
         return -1;
     }
-    unsigned status = 0;
-    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
-    int rc = gnutls_certificate_verify_peers(s, &purpose, 1, &status);
-    if (rc < 0 || status != 0) {
+    char detail[256];
+    const char *bad = tlsauth_verify_chain(cb->tls, s, detail, sizeof detail);
+    if (bad != NULL) {
         /* the serial for the audit line, when the certificate is readable */
         (void)tlsauth_check_certificate(cb->tls, chain[0].data, chain[0].size, &p->tp);
         p->tp.cert_ok = false;
         p->tp.nids = 0;
-        gnutls_datum_t txt = {NULL, 0};
-        if (rc >= 0)
-            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
-        char detail[256];
-        snprintf(detail, sizeof detail, "%s", txt.data ? (const char *)txt.data : gnutls_strerror(rc));
-        gnutls_free(txt.data);
-        peer_refuse(p, rc < 0 ? "cert-untrusted" : tlsauth_status_reason(status), detail);
+        peer_refuse(p, bad, detail);
         return -1;
     }
     const char *why = tlsauth_check_certificate(cb->tls, chain[0].data, chain[0].size, &p->tp);

@@ -262,7 +262,11 @@ static int check_topic(struct mqtt_binding *mb, struct mqtt_req *x)
     struct cse_secctx *sec = &req->sec;
     sec->binding = "mqtt";
     sec->sa = SA_NONE;
-    snprintf(sec->peer, sizeof sec->peer, "%s", mb->cfg->mqtt_address);
+    /* The client's address is not known over MQTT: the CSE sees only the broker, which relays every
+     * client's publications. The peer stays empty, so that address-based conditions (acip, the
+     * location blocks, the DAS request's oip) fail closed instead of matching the broker's network
+     * (issue 12 finding 7). */
+    sec->peer[0] = '\0';
 
     if (x->topic.kind == MQTT_REG_REQ) {
         /* initial registration: the level is a Credential-ID; nothing is bound to it yet */
