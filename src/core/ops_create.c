@@ -373,11 +373,21 @@ enum cse_status op_create(struct op_ctx *c)
         return CSE_DONE;
     }
     const struct rtype *rt = rtype_find(c->req->ty);
-    if (rt == NULL || !rt->creatable) {
-        response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "resource type %d cannot be created here", c->req->ty);
+    if (rt == NULL && !rtype_defined(c->req->ty)) { /* TS-0004 §7.3.2.1: an invalid Resource Type */
+        response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "%d is not a oneM2M resource type", c->req->ty);
         return CSE_DONE;
     }
-    if (!parent_allowed(rt, parent->ty)) {
+    if (rt == NULL) { /* TS-0004 §7.3.3.3: a valid CREATE of a type this CSE does not implement */
+        response_error(rsp, RSC_NOT_IMPLEMENTED, "ty-not-implemented",
+                       "resource type %d is not implemented by this CSE", c->req->ty);
+        return CSE_DONE;
+    }
+    if (rt->ty == TY_SUB && !rtype_subscribable(parent->ty)) { /* TS-0004 §7.4.8.2.1 Recv-6.4 */
+        response_error(rsp, RSC_TARGET_NOT_SUBSCRIBABLE, "not-subscribable", "this resource cannot be subscribed to");
+        return CSE_DONE;
+    }
+    /* TS-0004 §7.3.3.3: a type not in the parent's child resource table (also one only the CSE creates) */
+    if (!rt->creatable || !parent_allowed(rt, parent->ty)) {
         response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
                        rt->sn);
         return CSE_DONE;

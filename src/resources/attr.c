@@ -74,6 +74,9 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
         if (d == NULL)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "unknown attribute '%s' for m2m:%s", k, t->sn);
         unsigned char use = create ? d->create : d->update;
+        if (use == A_NI)
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "attr-not-implemented",
+                                  "attribute '%s' of m2m:%s is not supported by this CSE", k, t->sn);
         if (use == A_NP)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' of m2m:%s cannot be %s", k,
                                   t->sn, create ? "set by the originator (read-only)" : "updated");

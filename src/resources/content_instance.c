@@ -14,8 +14,8 @@ static const struct attr_def cin_attrs[] = {
     {"rn", AT_NAME, A_O, A_NP},
     {"et", AT_TS, A_O, A_NP},
     {"lbl", AT_STRLIST, A_O, A_NP},
-    {"at", AT_STRLIST, A_O, A_NP},
-    {"aa", AT_STRLIST, A_O, A_NP},
+    {"at", AT_STRLIST, A_NI, A_NP}, /* 5001 until announcement exists */
+    {"aa", AT_STRLIST, A_NI, A_NP},
     {"st", AT_UINT, A_NP, A_NP},
     {"cr", AT_CR, A_O, A_NP},
     {"cnf", AT_STR, A_O, A_NP},

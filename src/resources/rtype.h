@@ -38,8 +38,10 @@ enum attr_type {
     AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
 };
 
-/* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). */
-enum attr_use { A_NP = 0, A_O = 1, A_M = 2 };
+/* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). A_NI: an optional
+ * attribute of the type that this CSE does not support: refused with 5001 (TS-0004 §7.3.3.3,
+ * §7.3.3.4 "O attribute": never accepted and ignored). */
+enum attr_use { A_NP = 0, A_O = 1, A_M = 2, A_NI = 3 };
 
 struct attr_def {
     const char *sn;
@@ -115,6 +117,12 @@ struct rtype {
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
 const struct rtype *rtype_find_sn(const char *sn);
+/* Is ty a value of m2m:resourceType (TS-0004 Table 6.3.4.2.1-1), implemented here or not? */
+bool rtype_defined(int ty);
+/* The types this CSE implements, ascending, into out[0..max) (the CSEBase's srt). Returns how many. */
+int rtype_supported(int *out, int max);
+/* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
+bool rtype_subscribable(int ty);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
 bool rtype_attr_known(const char *sn);
 

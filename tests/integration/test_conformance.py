@@ -1,0 +1,200 @@
+"""Conformance of the implemented resource types and request parameters to TS-0001 / TS-0004 /
+TS-0009 (issue 13), over HTTP and, where the binding maps the parameter, over CoAP (TS-0008) and
+MQTT (TS-0010).  One warden per module with HTTP, CoAP and (when mosquitto and paho are installed)
+MQTT through a private broker.  Test names carry the clause they check.
+
+    WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_conformance.py
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CIN, TY_CNT, OMIT, WardenServer, WardenTestCase,  # noqa: E402
+                        main, uniq)
+from coap_helpers import coap  # noqa: E402
+from mqtt_helpers import MqttClient, PrivateBroker, answers_probe, broker_available, paho  # noqa: E402
+
+TY_ACP = 1
+TY_GRP = 9
+TY_SUB = 23
+TY_ROLE = 31
+TY_TOKEN = 32
+TY_DAC = 34
+IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, TY_SUB, TY_ROLE, TY_TOKEN, TY_DAC]
+
+MQTT_SKIP = None
+if paho is None:
+    MQTT_SKIP = "paho-mqtt is not installed (apt-get install python3-paho-mqtt)"
+elif not broker_available():
+    MQTT_SKIP = "/usr/sbin/mosquitto is not installed (apt-get install mosquitto)"
+
+_SRV = {}
+
+
+def udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def setUpModule():
+    args = ["--notify.allow=127.0.0.1/32"]
+    cport = udp_port()
+    args += ["--coap.port=%d" % cport, "--coap.address=127.0.0.1"]
+    broker = None
+    if MQTT_SKIP is None:
+        broker = PrivateBroker().start()
+        args += ["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % broker.port]
+    srv = WardenServer(extra_args=args)
+    try:
+        srv.start()
+    except Exception:
+        if broker:
+            broker.cleanup()
+        raise
+    _SRV.update(srv=srv, cport=cport, broker=broker, mqtt={})
+
+
+def tearDownModule():
+    for c in _SRV.get("mqtt", {}).values():
+        try:
+            c.stop()
+        except Exception:
+            pass
+    srv = _SRV.get("srv")
+    try:
+        if srv is not None and srv.running():
+            rc = srv.stop()
+            if rc != 0:
+                raise AssertionError("warden exit status %r after SIGTERM:\n%s" % (rc, srv.output()))
+    finally:
+        if srv is not None:
+            srv.cleanup()
+        if _SRV.get("broker"):
+            _SRV["broker"].cleanup()
+
+
+class Conf(WardenTestCase):
+    """HTTP through self.c; CoAP through self.coap(); MQTT through self.mqtt(level)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = _SRV["srv"]
+        cls.c = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    # -- CoAP ----------------------------------------------------------------------------------
+    def coap(self, method, path, **kw):
+        return coap(method, "coap://127.0.0.1:%d/%s" % (_SRV["cport"], path), **kw)
+
+    # -- MQTT ----------------------------------------------------------------------------------
+    def mqtt(self, level):
+        if MQTT_SKIP:
+            self.skipTest(MQTT_SKIP)
+        clients = _SRV["mqtt"]
+        if level not in clients:
+            c = MqttClient(_SRV["broker"].port, level, level=level).start()
+            clients[level] = c
+            if not answers_probe(c, 10.0):
+                raise AssertionError("the CSE does not answer over MQTT:\n" + self.server.output())
+        return clients[level]
+
+    def mq(self, level, prim):
+        p = {"rqi": uniq("mq"), "rvi": "3", "fr": level}
+        p.update(prim)
+        return self.mqtt(level).request(p)
+
+    # -- fixtures ------------------------------------------------------------------------------
+    def ae(self):
+        aei, rn, path, _ = self.new_ae()
+        return aei, path
+
+
+# -------------------------------------------------------------------------------------------------
+# Item 9: resource types and the CSEBase (TS-0004 §7.3.2.1, §7.3.3.3, §7.4.8.2.1; TS-0001 §9.6.1.3, §9.6.3)
+# -------------------------------------------------------------------------------------------------
+class TypesTest(Conf):
+
+    def test_ts0004_7_3_3_3_unimplemented_type_is_5001(self):
+        aei, path = self.ae()
+        # a valid CREATE of types TS-0004 Table 6.3.4.2.1-1 defines and Warden does not implement
+        for ty, root in ((28, "m2m:fcnt"), (29, "m2m:ts"), (16, "m2m:csr"), (13, "m2m:mgo"), (10002, "m2m:aeA")):
+            with self.subTest(ty=ty):
+                r = self.c.create(path, ty, {"rn": uniq("x")}, origin=aei, root=root)
+                self.assertRsc(r, 5001)
+        # the same decision on the other bindings
+        r = self.coap("POST", path.lstrip("/"), fr=aei, ty=28, data=json.dumps({"m2m:fcnt": {}}))
+        self.assertEqual((r.code, r.rsc), ("5.01", 5001), r)
+
+    def test_ts0004_7_3_2_1_undefined_type_is_4000(self):
+        aei, path = self.ae()
+        for ty in (999, 60, 20000):
+            with self.subTest(ty=ty):
+                self.assertRsc(self.c.create(path, ty, {"rn": uniq("x")}, origin=aei, root="m2m:x"), 4000)
+
+    def test_ts0004_7_3_3_3_implemented_type_not_a_child_is_4108(self):
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei)
+        # an AE under an AE, a contentInstance under an AE, a CSEBase anywhere, a group under a container
+        self.assertRsc(self.c.create(path, TY_CIN, {"con": "x"}, origin=aei), 4108)
+        self.assertRsc(self.c.create(cnt, TY_GRP, {"mid": [], "mnm": 2}, origin=aei, root="m2m:grp"), 4108)
+        self.assertRsc(self.c.create(path, 5, {"rn": "cb2"}, origin=aei, root="m2m:cb"), 4108)
+
+    def test_ts0004_7_4_8_2_1_subscription_under_unsubscribable_is_5203(self):
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei)
+        cin = self.new_cin(cnt, aei, "v")
+        sub = {"nu": [aei], "enc": {"net": [1]}}
+        r = self.c.create(cnt + "/" + cin["rn"], TY_SUB, sub, origin=aei, root="m2m:sub")
+        self.assertRsc(r, 5203)
+        r = self.c.create(cnt, TY_SUB, dict(sub, rn="s1"), origin=aei, root="m2m:sub")
+        self.assertRsc(r, 2001)
+        self.assertRsc(self.c.create(cnt + "/s1", TY_SUB, sub, origin=aei, root="m2m:sub"), 5203)
+
+    def test_ts0001_9_6_40_dac_is_subscribable(self):
+        aei, path = self.ae()
+        r = self.c.create(path, TY_DAC, {"rn": "d", "dae": True, "dap": ["http://127.0.0.1:9/das"]}, origin=aei,
+                          root="m2m:dac")
+        self.assertRsc(r, 2001)
+        r = self.c.create(path + "/d", TY_SUB, {"nu": [aei], "enc": {"net": [1]}}, origin=aei, root="m2m:sub")
+        self.assertRsc(r, 2001)
+
+    def test_ts0001_9_6_1_3_csebase_pi_is_empty_and_srt_lists_implemented_types(self):
+        r = self.assertRsc(self.c.retrieve("/" + CSE_RN), 2000)
+        cb = self.res(r, "m2m:cb")
+        self.assertEqual(cb.get("pi"), "")
+        self.assertEqual(sorted(cb["srt"]), sorted(IMPLEMENTED))
+        r = self.coap("GET", CSE_RN, fr=ADMIN)
+        self.assertEqual(r.json()["m2m:cb"]["pi"], "", r)
+        self.assertEqual(sorted(r.json()["m2m:cb"]["srt"]), sorted(IMPLEMENTED), r)
+
+    def test_ts0004_7_3_3_3_announce_attributes_are_5001(self):
+        aei, path = self.ae()
+        for attrs in ({"at": ["/id-mn"]}, {"aa": ["lbl"]}, {"at": []}):
+            with self.subTest(attrs=attrs):
+                a = dict(attrs, rn=uniq("c"))
+                self.assertRsc(self.c.create(path, TY_CNT, a, origin=aei), 5001)
+                self.assertRsc(self.c.retrieve(path + "/" + a["rn"], origin=aei), 4004)
+        cnt, _ = self.new_cnt(path, aei)
+        self.assertRsc(self.c.update(cnt, "m2m:cnt", {"at": ["/id-mn"]}, origin=aei), 5001)
+        self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x", "at": ["/id-mn"]}, origin=aei), 5001)
+        r = self.mq("Cat" + uniq(""), {"op": 1, "to": CSE_RN, "ty": TY_AE,
+                                        "pc": {"m2m:ae": {"api": "Nx", "rr": False, "at": ["/id-mn"]}}}) \
+            if not MQTT_SKIP else None
+        if r is not None:
+            self.assertEqual(r["rsc"], 5001, r)
+
+
+if __name__ == "__main__":
+    main()
