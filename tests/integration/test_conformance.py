@@ -196,5 +196,68 @@ class TypesTest(Conf):
             self.assertEqual(r["rsc"], 5001, r)
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 10: empty bodies (TS-0004 Table 6.3.4.2.31-1 rcn 0 "nothing"; TS-0009 §6.4.x, TS-0008 §6.2.3)
+# -------------------------------------------------------------------------------------------------
+class EmptyBodyTest(Conf):
+
+    def assertEmptyHttp(self, r, rsc):
+        self.assertEqual(r.rsc, rsc, self.describe(r))
+        self.assertEqual(r.body, b"", self.describe(r))
+        self.assertIsNone(r.headers.get("Content-Type"), "an empty body with a Content-Type: %s" % r.headers)
+        self.assertEqual(r.headers.get("Content-Length"), "0")
+
+    def test_ts0004_6_3_4_2_31_rcn0_create_update_delete_have_no_body_http(self):
+        aei, path = self.ae()
+        for accept in ("application/json", "application/vnd.onem2m-res+cbor"):
+            with self.subTest(accept=accept):
+                rn = uniq("c")
+                r = self.c.create(path, TY_CNT, {"rn": rn}, origin=aei, query={"rcn": 0}, accept=accept)
+                self.assertEmptyHttp(r, 2001)
+                r = self.c.update(path + "/" + rn, "m2m:cnt", {"lbl": ["a"]}, origin=aei, query={"rcn": 0},
+                                  accept=accept)
+                self.assertEmptyHttp(r, 2004)
+                # DELETE: rcn 0 is the default (TS-0001 Table 8.1.2-1)
+                self.assertEmptyHttp(self.c.delete(path + "/" + rn, origin=aei, accept=accept), 2002)
+
+    def test_ts0009_6_4_3_content_type_only_with_a_body_and_as_accept_asked(self):
+        aei, path = self.ae()
+        for accept, want in (("application/vnd.onem2m-res+json", "application/vnd.onem2m-res+json"),
+                             ("application/json", "application/json"), (None, "application/json"),
+                             ("application/vnd.onem2m-res+json;q=0.5, application/json", "application/json")):
+            with self.subTest(accept=accept):
+                r = self.c.retrieve(path, origin=aei, accept=accept)
+                self.assertEqual(r.rsc, 2000, self.describe(r))
+                self.assertEqual(r.headers.get("Content-Type"), want)
+        r = self.c.retrieve(path + "/nothere", origin=aei, accept="application/vnd.onem2m-res+json")
+        self.assertEqual(r.headers.get("Content-Type"), "application/vnd.onem2m-res+json")
+        self.assertIn("m2m:dbg", r.body)
+
+    def test_ts0004_6_3_4_2_31_rcn0_update_delete_have_no_payload_coap(self):
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei)
+        for method, kw, code, rsc in (("PUT", {"data": json.dumps({"m2m:cnt": {"lbl": ["b"]}})}, "2.04", 2004),
+                                      ("DELETE", {}, "2.02", 2002)):
+            with self.subTest(method=method):
+                r = self.coap(method, cnt.lstrip("/") + "?rcn=0", fr=aei, **kw)
+                self.assertEqual((r.code, r.rsc), (code, rsc), r)
+                self.assertEqual(r.payload, "", r)
+                self.assertIsNone(r.opt(12), "Content-Format on an empty payload: %r" % (r,))
+
+    def test_ts0004_6_3_4_2_31_rcn0_update_delete_have_no_pc_mqtt(self):
+        lvl = "Cempty" + uniq("")
+        r = self.mq(lvl, {"op": 1, "to": CSE_RN, "ty": TY_AE, "pc": {"m2m:ae": {"rn": lvl, "api": "Nx", "rr": False}}})
+        self.assertEqual(r["rsc"], 2001, r)
+        r = self.mq(lvl, {"op": 1, "to": CSE_RN + "/" + lvl, "ty": TY_CNT, "rcn": 0, "pc": {"m2m:cnt": {"rn": "c"}}})
+        self.assertEqual(r["rsc"], 2001, r)
+        self.assertNotIn("pc", r)
+        r = self.mq(lvl, {"op": 3, "to": CSE_RN + "/" + lvl + "/c", "rcn": 0, "pc": {"m2m:cnt": {"lbl": ["x"]}}})
+        self.assertEqual(r["rsc"], 2004, r)
+        self.assertNotIn("pc", r)
+        r = self.mq(lvl, {"op": 4, "to": CSE_RN + "/" + lvl + "/c"})
+        self.assertEqual(r["rsc"], 2002, r)
+        self.assertNotIn("pc", r)
+
+
 if __name__ == "__main__":
     main()
