@@ -235,8 +235,10 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "discovery supports resultContent 6 only");
         return CSE_DONE;
     }
-    if (op_authorize(c, ACOP_DISCOVERY, row, 0) != 0)
-        return CSE_DONE;
+    /* TS-0001 §10.2.6, TS-0004 §7.3.3.14: the root of a discovery needs no DISCOVER privilege of its
+     * own: every resource of the subtree (the root included) is decided on its own policies, the
+     * ones the originator may not discover are skipped and their discoverable descendants are
+     * still found; a subtree with nothing discoverable answers an empty list, not 4103 */
     struct disc d = {
         .c = c,
         .skip = fc->ofst,

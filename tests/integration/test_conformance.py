@@ -259,5 +259,50 @@ class EmptyBodyTest(Conf):
         self.assertNotIn("pc", r)
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 8: discovery skips, it does not stop (TS-0001 §10.2.6, TS-0004 §7.3.3.14)
+# -------------------------------------------------------------------------------------------------
+class DiscoverySkipsTest(Conf):
+
+    def fixture(self):
+        """AE1's subtree ae1/outer/inner: outer and ae1 under AE1's own (creator) policy, inner
+        under an ACP that grants AE2 DISCOVER (32) only. Returns (aei2, ae1 path, inner path)."""
+        aei1, p1 = self.ae()
+        aei2, _ = self.ae()
+        r = self.c.create(p1, TY_ACP, {"rn": "acp", "pv": {"acr": [{"acor": [aei2], "acop": 32},
+                                                                   {"acor": [aei1], "acop": 63}]},
+                                       "pvs": {"acr": [{"acor": [aei1], "acop": 63}]}}, origin=aei1, root="m2m:acp")
+        acp_ri = self.res(self.assertRsc(r, 2001), "m2m:acp")["ri"]
+        outer, _ = self.new_cnt(p1, aei1, rn="outer")
+        inner, _ = self.new_cnt(outer, aei1, rn="inner", acpi=[acp_ri])
+        return aei2, p1, inner
+
+    def test_ts0001_10_2_6_discovery_skips_undiscoverable_and_finds_descendants_http(self):
+        aei2, p1, inner = self.fixture()
+        # AE2 may not retrieve or discover ae1 nor outer, yet inner below them is found
+        self.assertRsc(self.c.retrieve(p1, origin=aei2), 4103)
+        for root in (p1, p1 + "/outer"):
+            with self.subTest(root=root):
+                r = self.assertRsc(self.c.retrieve(root, origin=aei2, query={"fu": 1}), 2000)
+                self.assertEqual(r.body["m2m:uril"], [inner.lstrip("/")])
+        # a root with nothing discoverable below: an empty list, not 4103
+        cnt, _ = self.new_cnt(p1, self.res(self.c.retrieve(p1), "m2m:ae")["aei"])
+        r = self.assertRsc(self.c.retrieve(cnt, origin=aei2, query={"fu": 1}), 2000)
+        self.assertEqual(r.body["m2m:uril"], [])
+
+    def test_ts0001_10_2_6_discovery_skips_undiscoverable_coap(self):
+        aei2, p1, inner = self.fixture()
+        r = self.coap("GET", p1.lstrip("/") + "?fu=1", fr=aei2)
+        self.assertEqual((r.code, r.rsc), ("2.05", 2000), r)
+        self.assertEqual(r.json()["m2m:uril"], [inner.lstrip("/")])
+
+    def test_ts0001_10_2_6_discovery_skips_undiscoverable_mqtt(self):
+        aei2, p1, inner = self.fixture()
+        self.mqtt(aei2)
+        r = self.mq(aei2, {"op": 2, "to": p1.lstrip("/"), "fc": {"fu": 1}})
+        self.assertEqual(r["rsc"], 2000, r)
+        self.assertEqual(r["pc"]["m2m:uril"], [inner.lstrip("/")])
+
+
 if __name__ == "__main__":
     main()
