@@ -167,6 +167,11 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
                   void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
                   void *done_arg);
 
+/* The result content rcn (1, 4, 5, 6, 7, 8) of a RETRIEVE (or DELETE) of row, with the request's
+ * filter criteria applied to the children and descendants (ops_retrieve.c). Fills c->rsp with 2000
+ * and the body, or returns an RSC (rsp filled). */
+int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn);
+
 /* The operations; each returns CSE_DONE with rsp filled, or CSE_PENDING (done will be called). */
 enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);

@@ -329,14 +329,14 @@ class HttpBindingTest(WardenTestCase):
 
     def test_ts0004_7_3_3_14_discovery_respects_access(self):
         other, _, _, _ = self.new_ae()
+        # TS-0001 §10.2.6: what the originator may not discover is skipped (an empty list), not 4103
         r = self.c.retrieve(self.ae_path, origin=other, query={"fu": 1, "ty": TY_CNT})
-        self.assertRsc(r, 4103)
+        self.assertRsc(r, 2000)
+        self.assertEqual(self._uril(r), [])
         # From the CSEBase, another AE's discovery result must not list our resources.
         r = self.c.retrieve("/" + CSE_RN, origin=other, query={"fu": 1, "ty": TY_CNT, "drt": 2})
-        if r.rsc == 2000:
-            self.assertNotIn(self.cnt_ri, [u.rsplit("/", 1)[-1] for u in self._uril(r)])
-        else:
-            self.assertRsc(r, 4103)
+        self.assertRsc(r, 2000)
+        self.assertNotIn(self.cnt_ri, [u.rsplit("/", 1)[-1] for u in self._uril(r)])
 
     def test_rfc7230_persistent_connection_serves_several_requests(self):
         import http.client
