@@ -22,6 +22,7 @@ struct update_job {
     int rcn;
     int result;
     char *doc;          /* the stored representation after the update (rcn 1) */
+    char *before;       /* the stored representation before it (rcn 9) */
     json_t *modified;   /* the attributes this update changed (rcn 9) */
     struct notes notes; /* notifications this update causes, sent after the commit */
     void (*done)(void *arg);
@@ -42,6 +43,8 @@ static int update_run(struct store_view *txn, void *arg)
         return 1;
     }
     json_t *doc = json_loads(cur.doc, 0, NULL);
+    if (j->rcn == 9)
+        j->before = mem_strdup(cur.doc);
     if (doc == NULL) {
         store_row_free(&cur);
         j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
@@ -100,6 +103,33 @@ static int update_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
+/* TS-0001 §8.1.2 modified-attributes: the attributes the update added, changed or removed (removed
+ * ones as null) other than those set exactly as the request's Content asked, i.e. what the hosting
+ * CSE decided (lt, st, a clamped et, derived attributes such as cni). A new reference. */
+static json_t *modified_attributes(const struct update_job *j)
+{
+    json_t *out = json_object();
+    json_t *old = j->before ? json_loads(j->before, 0, NULL) : NULL;
+    json_t *now = j->doc ? json_loads(j->doc, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(now, k, v)
+    {
+        const json_t *asked = json_object_get(j->patch, k);
+        if (!json_equal(v, json_object_get(old, k)) && !(asked && json_equal(v, asked)))
+            json_object_set(out, k, v);
+    }
+    json_object_foreach(old, k, v)
+    {
+        const json_t *asked = json_object_get(j->patch, k);
+        if (json_object_get(now, k) == NULL && !(asked && json_is_null(asked)))
+            json_object_set_new(out, k, json_null());
+    }
+    json_decref(old);
+    json_decref(now);
+    return out;
+}
+
 /* On the request's own thread (cse_complete): the response, and the job freed. */
 static void update_finish(void *arg, struct cse_response *rsp_)
 {
@@ -118,7 +148,7 @@ static void update_finish(void *arg, struct cse_response *rsp_)
         if (j->rcn == 1)
             w = json_pack("{s:o}", key, json_loads(j->doc, 0, NULL));
         else if (j->rcn == 9)
-            w = json_pack("{s:O}", key, j->modified);
+            w = json_pack("{s:o}", key, modified_attributes(j));
         if (w != NULL)
             rsp->body = json_encode(w, &rsp->body_len);
         json_decref(w);
@@ -126,6 +156,7 @@ static void update_finish(void *arg, struct cse_response *rsp_)
     json_decref(j->patch);
     json_decref(j->modified);
     mem_free(j->doc);
+    mem_free(j->before);
     mem_free(j->acpi);
     mem_free(j->ri);
     mem_free(j);

@@ -304,5 +304,182 @@ class DiscoverySkipsTest(Conf):
         self.assertEqual(r["pc"]["m2m:uril"], [inner.lstrip("/")])
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 7: result content with filter criteria (TS-0001 §8.1.2 Table 8.1.2-1, §10.2.6.2; TS-0004
+# Table 6.3.4.2.31-1, §7.3.3.17.10/14/15, Table 7.5.2-2)
+# -------------------------------------------------------------------------------------------------
+def refs(body):
+    return [e["val"] for e in body["m2m:rrl"]["rrf"]]
+
+
+class ResultContentTest(Conf):
+
+    def tree(self):
+        """ae/a (lbl x) with a/a1 (cnt, lbl x) holding cin i1, i2; ae/b (cnt) holding cin j1.
+        Returns (aei, ae path without '/', {name: CSE-relative path})."""
+        aei, path = self.ae()
+        a, _ = self.new_cnt(path, aei, rn="a", lbl=["x"])
+        a1, _ = self.new_cnt(a, aei, rn="a1", lbl=["x"])
+        self.new_cin(a1, aei, "1", rn="i1")
+        self.new_cin(a1, aei, "2", rn="i2")
+        b, _ = self.new_cnt(path, aei, rn="b")
+        self.new_cin(b, aei, "3", rn="j1")
+        p = path.lstrip("/")
+        names = {"a": p + "/a", "a1": p + "/a/a1", "i1": p + "/a/a1/i1", "i2": p + "/a/a1/i2", "b": p + "/b",
+                 "j1": p + "/b/j1"}
+        return aei, p, names
+
+    def test_ts0001_8_1_2_rcn6_lists_children_and_descendants(self):
+        aei, p, n = self.tree()
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6}), 2000)
+        self.assertEqual(refs(r.body), [n["a"], n["a1"], n["i1"], n["i2"], n["b"], n["j1"]])
+        self.assertNotIn("m2m:ae", r.body)
+        # level 1: the direct children only
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "lvl": 1}), 2000)
+        self.assertEqual(refs(r.body), [n["a"], n["b"]])
+
+    def test_ts0004_6_3_4_2_31_conditional_retrieval_is_the_default_filter_usage(self):
+        aei, p, n = self.tree()
+        # no fu: the criteria select the descendants returned (rcn 5, 6) ...
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "ty": TY_CIN}), 2000)
+        self.assertEqual(refs(r.body), [n["i1"], n["i2"], n["j1"]])
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 5, "lbl": "x"}), 2000)
+        ae = self.res(r, "m2m:ae")
+        self.assertEqual([e["val"] for e in ae["ch"]], [n["a"], n["a1"]])
+        self.assertEqual(ae["aei"], aei)
+        # ... and the same with fu=2 given explicitly
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "ty": TY_CIN, "fu": 2}), 2000)
+        self.assertEqual(refs(r.body), [n["i1"], n["i2"], n["j1"]])
+        # with rcn 1 the target itself must match (it is no container: 4004)
+        self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"ty": TY_CNT}), 4004)
+        self.assertRsc(self.c.retrieve("/" + n["a"], origin=aei, query={"ty": TY_CNT}), 2000)
+
+    def test_ts0001_8_1_2_rcn4_and_rcn8_nest_matching_descendants(self):
+        aei, p, n = self.tree()
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 4}), 2000)
+        ae = self.res(r, "m2m:ae")
+        self.assertEqual(ae["aei"], aei)
+        self.assertEqual([c["rn"] for c in ae["m2m:cnt"]], ["a", "b"])
+        a = ae["m2m:cnt"][0]
+        self.assertEqual([c["rn"] for c in a["m2m:cnt"]], ["a1"])
+        self.assertEqual([c["con"] for c in a["m2m:cnt"][0]["m2m:cin"]], ["1", "2"])
+        # rcn 8 with a type filter: only the instances, each under its closest listed ancestor (the target)
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 8, "ty": TY_CIN}), 2000)
+        self.assertEqual(list(r.body), ["m2m:ae"])
+        self.assertEqual(list(r.body["m2m:ae"]), ["m2m:cin"])
+        self.assertEqual([c["rn"] for c in r.body["m2m:ae"]["m2m:cin"]], ["i1", "i2", "j1"])
+        # rcn 8 with lvl 2: a and b with their direct children, no deeper
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 8, "lvl": 2}), 2000)
+        a = r.body["m2m:ae"]["m2m:cnt"][0]
+        self.assertEqual([c["rn"] for c in a["m2m:cnt"]], ["a1"])
+        self.assertNotIn("m2m:cin", a["m2m:cnt"][0])
+
+    def test_ts0004_7_3_3_17_lim_and_ofst_page_whole_entries(self):
+        aei, p, n = self.tree()
+        # the first direct child "a" holds 4 resources with its descendants: lim 3 cannot hold it
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "lim": 3}), 2000)
+        self.assertEqual(refs(r.body), [])
+        self.assertEqual((r.headers.get("X-M2M-CTS"), r.headers.get("X-M2M-CTO")), ("1", "0"))
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "lim": 5}), 2000)
+        self.assertEqual(refs(r.body), [n["a"], n["a1"], n["i1"], n["i2"]])
+        self.assertEqual((r.headers.get("X-M2M-CTS"), r.headers.get("X-M2M-CTO")), ("1", "1"))
+        # ofst skips direct entries with their descendants; the rest fits: complete
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "ofst": 1}), 2000)
+        self.assertEqual(refs(r.body), [n["b"], n["j1"]])
+        self.assertIsNone(r.headers.get("X-M2M-CTS"))
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 4, "ofst": 1, "lim": 2}), 2000)
+        self.assertEqual([c["rn"] for c in self.res(r, "m2m:ae")["m2m:cnt"]], ["b"])
+        # unstructured references with drt 2
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"rcn": 6, "lvl": 1, "drt": 2}), 2000)
+        self.assertTrue(all("/" not in v for v in refs(r.body)), r.body)
+
+    def test_ts0001_10_2_6_2_descendants_need_retrieve_privilege(self):
+        aei, p, n = self.tree()
+        aei2, _ = self.ae()
+        r = self.c.create("/" + p, TY_ACP, {"rn": "acp", "pv": {"acr": [{"acor": [aei2], "acop": 2},
+                                                                       {"acor": [aei], "acop": 63}]},
+                                            "pvs": {"acr": [{"acor": [aei], "acop": 63}]}}, origin=aei,
+                          root="m2m:acp")
+        acp_ri = self.res(self.assertRsc(r, 2001), "m2m:acp")["ri"]
+        self.assertRsc(self.c.update("/" + n["a"], "m2m:cnt", {"acpi": [acp_ri]}, origin=aei), 2004)
+        self.assertRsc(self.c.update("/" + n["a1"], "m2m:cnt", {"acpi": [acp_ri]}, origin=aei), 2004)
+        # aei2 may retrieve a, a1 (and a1's instances) but not b: b and j1 are skipped
+        r = self.assertRsc(self.c.retrieve("/" + n["a"], origin=aei2, query={"rcn": 6}), 2000)
+        self.assertEqual(refs(r.body), [n["a1"], n["i1"], n["i2"]])
+
+    def test_ts0001_10_2_6_2_discovery_rcn6_answers_rrl(self):
+        aei, p, n = self.tree()
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"fu": 1, "ty": TY_CNT}), 2000)
+        self.assertEqual(sorted(r.body["m2m:uril"]), sorted([n["a"], n["a1"], n["b"]]))
+        r = self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"fu": 1, "ty": TY_CNT, "rcn": 6}), 2000)
+        self.assertEqual(sorted(r.body["m2m:rrl"]["rrf"], key=lambda e: e["val"]),
+                         [{"nm": "a", "typ": 3, "val": n["a"]}, {"nm": "a1", "typ": 3, "val": n["a1"]},
+                          {"nm": "b", "typ": 3, "val": n["b"]}])
+        for rcn in (1, 4, 8):
+            with self.subTest(rcn=rcn):
+                self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"fu": 1, "rcn": rcn}), 4000)
+
+    def test_ts0004_7_5_2_create_rcn2_rcn3_addresses_are_cse_relative(self):
+        aei, path = self.ae()
+        r = self.assertRsc(self.c.create(path, TY_CNT, {"rn": "u"}, origin=aei, query={"rcn": 2}), 2001)
+        self.assertEqual(r.body, {"m2m:uri": path.lstrip("/") + "/u"})
+        r = self.assertRsc(self.c.create(path, TY_CNT, {"rn": "v"}, origin=aei, query={"rcn": 3}), 2001)
+        self.assertEqual(r.body["m2m:rce"]["uri"], path.lstrip("/") + "/v")
+        self.assertEqual(r.body["m2m:rce"]["m2m:cnt"]["rn"], "v")
+        # SP-relative target: the answer is still CSE-relative
+        r = self.assertRsc(self.c.create("/~/id-in" + path, TY_CNT, {"rn": "w"}, origin=aei, query={"rcn": 2}),
+                           2001)
+        self.assertEqual(r.body, {"m2m:uri": path.lstrip("/") + "/w"})
+
+    def test_ts0001_8_1_2_rcn9_only_what_the_cse_set_or_changed(self):
+        aei, path = self.ae()
+        r = self.assertRsc(self.c.create(path, TY_CNT, {"rn": "m", "lbl": ["x"], "mni": 5}, origin=aei,
+                                         query={"rcn": 9}), 2001)
+        got = self.res(r, "m2m:cnt")
+        self.assertFalse({"rn", "lbl", "mni"} & set(got), got)
+        self.assertTrue({"ri", "pi", "ct", "lt", "et", "cni", "cbs", "st"} <= set(got), got)
+        self.new_cin(path + "/m", aei, "a")
+        self.new_cin(path + "/m", aei, "b")
+        r = self.assertRsc(self.c.update(path + "/m", "m2m:cnt", {"lbl": ["x"], "mni": 1}, origin=aei,
+                                         query={"rcn": 9}), 2004)
+        got = self.res(r, "m2m:cnt")
+        # lbl unchanged, mni as asked: not returned; st and the cni/cbs that mni=1 changed are
+        self.assertFalse({"lbl", "mni"} & set(got), got)
+        self.assertEqual((got.get("cni"), got.get("cbs")), (1, 1), got)
+        self.assertIn("st", got)
+
+    def test_ts0001_table_8_1_2_1_delete_rcn6_lists_what_went(self):
+        aei, p, n = self.tree()
+        r = self.assertRsc(self.c.delete("/" + n["a"], origin=aei, query={"rcn": 6}), 2002)
+        self.assertEqual(refs(r.body), [n["a1"], n["i1"], n["i2"]])
+        self.assertRsc(self.c.retrieve("/" + n["a"], origin=aei), 4004)
+        r = self.assertRsc(self.c.delete("/" + n["b"], origin=aei, query={"rcn": 4}), 2002)
+        self.assertEqual([c["rn"] for c in self.res(r, "m2m:cnt")["m2m:cin"]], ["j1"])
+        self.assertRsc(self.c.retrieve("/" + n["b"], origin=aei), 4004)
+
+    def test_ts0001_8_1_2_rcn6_with_filter_coap(self):
+        aei, p, n = self.tree()
+        # each instance is an entry of its own (no listed ancestor but the target): lim 2 pages them
+        r = self.coap("GET", p + "?rcn=6&ty=4&lim=2", fr=aei)
+        self.assertEqual((r.code, r.rsc), ("2.05", 2000), r)
+        self.assertEqual(refs(r.json()), [n["i1"], n["i2"]])
+        self.assertEqual((r.opt(323), r.opt(319)), ("1", "2"), r)
+        r = self.coap("GET", p + "?rcn=6&ty=4&ofst=2", fr=aei)
+        self.assertEqual(refs(r.json()), [n["j1"]], r)
+        r = self.coap("GET", p + "?rcn=6&ty=4", fr=aei)
+        self.assertEqual(refs(r.json()), [n["i1"], n["i2"], n["j1"]], r)
+
+    def test_ts0001_8_1_2_rcn6_with_filter_mqtt(self):
+        aei, p, n = self.tree()
+        self.mqtt(aei)
+        r = self.mq(aei, {"op": 2, "to": p, "rcn": 6, "fc": {"ty": 4, "lvl": 2}})
+        self.assertEqual(r["rsc"], 2000, r)
+        self.assertEqual(refs(r["pc"]), [n["j1"]])
+        r = self.mq(aei, {"op": 2, "to": p, "rcn": 8, "fc": {"lbl": ["x"], "ofst": 1}})
+        self.assertEqual(r["pc"], {"m2m:ae": {}}, r)
+        r = self.mq(aei, {"op": 4, "to": n["b"], "rcn": 6})
+        self.assertEqual((r["rsc"], refs(r["pc"])), (2002, [n["j1"]]), r)
+
+
 if __name__ == "__main__":
     main()
