@@ -15,6 +15,8 @@ void param_scratch_free(struct param_scratch *scratch)
         MEM_FREE(scratch->lbl[i]);
         MEM_FREE(scratch->cty[i]);
     }
+    for (int i = 0; i < FC_MAX_ATR; i++)
+        MEM_FREE(scratch->atrl[i]);
     for (int i = 0; i < scratch->naz; i++)
         MEM_FREE(scratch->az[i]);
     scratch->naz = 0;
@@ -131,7 +133,7 @@ static int one_long(const char *key, const char *value, long min, long max, long
 static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
  * silently ignored, since ignoring them would return wrong results. */
-static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "atrl", "arp", "catr",
+static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "arp",  "catr",
                                                  "patr", "clbl", "plbl", "lbq", "chty", "pty"};
 
 static int one_ts(const char *key, const char *value, const char **out, struct cse_response *rsp)
@@ -152,6 +154,21 @@ static int add_cty(const char *v, size_t n, void *arg, struct cse_response *rsp)
     q->scratch->cty[fc->ncty] = mem_strndup(v, n);
     fc->cty[fc->ncty] = q->scratch->cty[fc->ncty];
     fc->ncty++;
+    return 0;
+}
+
+/* TS-0009 §6.2.2.2: atrl=ri+lbl+rr, the attributes of a partial retrieve (short names) */
+static int add_atrl(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    struct cse_request *req = q->req;
+    if (req->natrl == FC_MAX_ATR)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many atrl values (limit %d)", FC_MAX_ATR);
+    if (n > 32)
+        return bad_value(rsp, "atrl");
+    q->scratch->atrl[req->natrl] = mem_strndup(v, n);
+    req->atrl[req->natrl] = q->scratch->atrl[req->natrl];
+    req->natrl++;
     return 0;
 }
 
@@ -214,6 +231,8 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         return each_value(k, value, add_ty, &q, rsp);
     } else if (strcmp(k, "lbl") == 0) {
         return each_value(k, value, add_lbl, &q, rsp);
+    } else if (strcmp(k, "atrl") == 0) {
+        return each_value(k, value, add_atrl, &q, rsp);
     } else if (strcmp(k, "rids") == 0 || strcmp(k, "tids") == 0 || strcmp(k, "ltids") == 0 || strcmp(k, "tkns") == 0) {
         return each_value(k, value, add_authz, &q, rsp);
     } else if (strcmp(k, "exfr") == 0 || strcmp(k, "exop") == 0 || strcmp(k, "exto") == 0) {

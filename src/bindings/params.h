@@ -13,6 +13,7 @@
 struct param_scratch {
     char *lbl[FC_MAX_LBL];
     char *cty[FC_MAX_LBL];
+    char *atrl[FC_MAX_ATR];
     char *az[4 * REQ_AUTHZ_MAX]; /* rids, tids, ltids, tkns values */
     int naz;
 };

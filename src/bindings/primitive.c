@@ -247,6 +247,19 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
         return bad(rsp, "missing mandatory parameter", "op");
     if (req->to == NULL || req->to[0] == '\0')
         return bad(rsp, "missing mandatory parameter", "to");
+    const char *hash = strchr(req->to, '#');
+    if (hash != NULL) { /* TS-0004 partial retrieve, case 2: "<target>#<attribute short name>" */
+        const char *frag = keep(p, mem_strdup(hash + 1));
+        const char *target = keep(p, mem_strndup(req->to, (size_t)(hash - req->to)));
+        if (frag == NULL || target == NULL)
+            return bad(rsp, "too many parameters", "to");
+        req->to = target;
+        if (frag[0] == '\0' || strchr(frag, '#') != NULL)
+            return bad(rsp, "the fragment of To names one attribute:", "to");
+        int rc = param_apply("atrl", frag, req, &p->params, rsp);
+        if (rc != 0)
+            return rc;
+    }
     if (req->op != OP_CREATE)
         req->ty = 0; /* resourceType is a CREATE parameter (TS-0004 §7.2.1.1) */
     if (req->op == OP_CREATE && req->ty == 0)

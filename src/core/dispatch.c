@@ -65,6 +65,8 @@ static int check_primitive(const struct cse_request *req, struct cse_response *r
             return response_error(rsp, RSC_RELEASE_VERSION_NOT_SUPPORTED, "bad-rvi",
                                   "release version '%.16s' is not supported (2, 2a, 3, 4, 5 are)", req->rvi);
     }
+    if (req->natrl > 0 && req->op != OP_RETRIEVE) /* TS-0004 Table 7.5.2-1: attributeList is for R */
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-atrl", "an attribute list is for RETRIEVE only");
     if (req->op == OP_CREATE && req->ty <= 0)
         return response_error(rsp, RSC_BAD_REQUEST, "missing-ty", "CREATE needs a resource type");
     return 0;

@@ -355,9 +355,104 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
     return CSE_DONE;
 }
 
+static bool attr_of(const struct rtype *t, const char *sn)
+{
+    for (int i = 0; t && i < t->nattrs; i++)
+        if (strcmp(t->attrs[i].sn, sn) == 0)
+            return true;
+    return false;
+}
+
+/* Partial retrieve (TS-0004 §7.3.3.x "Partial retrieve request", TS-0009 §6.2.2.2): the attribute
+ * names of atrl (the To fragment) and of a Content {"m2m:atrl": [...]} (TS-0004 Table 7.5.2-1).
+ * Returns the list (a new reference; NULL when the request asks for no partial retrieve) or NULL
+ * with rsp filled (4000). */
+static json_t *partial_names(struct op_ctx *c, const struct rtype *t, bool *bad)
+{
+    *bad = false;
+    json_t *names = json_array();
+    for (int i = 0; i < c->req->natrl; i++)
+        json_array_append_new(names, json_string(c->req->atrl[i]));
+    if (c->req->body_len > 0) {
+        char err[160];
+        json_t *root =
+            c->req->media == MEDIA_JSON ? json_decode_body(c->req->body, c->req->body_len, err, sizeof err) : NULL;
+        json_t *list = json_object_get(root, "m2m:atrl");
+        size_t i;
+        json_t *e;
+        if (!json_is_object(root) || json_object_size(root) != 1 || !json_is_array(list) ||
+            json_array_size(list) == 0 || json_array_size(list) > FC_MAX_ATR)
+            *bad = true;
+        json_array_foreach(list, i, e)
+        {
+            if (!json_is_string(e))
+                *bad = true;
+            else
+                json_array_append(names, e);
+        }
+        json_decref(root);
+        if (*bad) {
+            json_decref(names);
+            response_error(c->rsp, RSC_BAD_REQUEST, "bad-content",
+                           "the Content of a RETRIEVE is an attribute list {\"m2m:atrl\": [short names]}");
+            return NULL;
+        }
+    }
+    if (json_array_size(names) == 0) {
+        json_decref(names);
+        return NULL;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(names, i, e)
+    {
+        if (!attr_of(t, json_string_value(e))) {
+            response_error(c->rsp, RSC_BAD_REQUEST, "bad-atrl", "'%.32s' is not an attribute of m2m:%s",
+                           json_string_value(e), t ? t->sn : "?");
+            json_decref(names);
+            *bad = true;
+            return NULL;
+        }
+    }
+    return names;
+}
+
 enum cse_status op_retrieve(struct op_ctx *c)
 {
     const struct store_row *row = &c->tgt->row;
+    const struct rtype *rt = rtype_find(row->ty);
+    bool bad;
+    json_t *atrl = partial_names(c, rt, &bad);
+    if (bad)
+        return CSE_DONE;
+    if (atrl != NULL) { /* a partial retrieve: the attributes asked for, of the target only */
+        if (c->req->fc.fu == 1 || (c->req->rcn >= 0 && c->req->rcn != 1)) {
+            json_decref(atrl);
+            response_error(c->rsp, RSC_BAD_REQUEST, "bad-atrl",
+                           "a partial retrieve takes neither fu=1 nor rcn other than 1");
+            return CSE_DONE;
+        }
+        if (op_authorize(c, ACOP_RETRIEVE, row, 0) != 0) {
+            json_decref(atrl);
+            return CSE_DONE;
+        }
+        json_t *doc = json_loads(row->doc, 0, NULL), *part = json_object();
+        size_t i;
+        json_t *e;
+        json_array_foreach(atrl, i, e)
+        {
+            json_t *v = json_object_get(doc, json_string_value(e));
+            if (v != NULL) /* an attribute without a value is left out */
+                json_object_set(part, json_string_value(e), v);
+        }
+        json_decref(doc);
+        json_decref(atrl);
+        char key[32];
+        snprintf(key, sizeof key, "m2m:%s", rt->sn);
+        set_body(c->rsp, json_pack("{s:o}", key, part));
+        c->rsp->rsc = RSC_OK;
+        return CSE_DONE;
+    }
     if (c->req->fc.fu == 1)
         return discover(c, row);
     int rcn = c->req->rcn < 0 ? 1 : c->req->rcn;

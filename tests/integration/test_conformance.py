@@ -481,5 +481,49 @@ class ResultContentTest(Conf):
         self.assertEqual((r["rsc"], refs(r["pc"])), (2002, [n["j1"]]), r)
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 6: partial retrieve (TS-0004 §7.3.3.x "Partial retrieve request", Table 7.5.2-1; TS-0009 §6.2.2.2)
+# -------------------------------------------------------------------------------------------------
+class PartialRetrieveTest(Conf):
+
+    def fixture(self):
+        aei, path = self.ae()
+        cnt, c = self.new_cnt(path, aei, lbl=["p", "q"], mni=3)
+        return aei, cnt, c
+
+    def test_ts0009_6_2_2_2_partial_retrieve_atrl_http(self):
+        aei, cnt, c = self.fixture()
+        r = self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"atrl": "lbl+ri"}), 2000)
+        self.assertEqual(r.body, {"m2m:cnt": {"lbl": ["p", "q"], "ri": c["ri"]}})
+        # an attribute of the type without a value is left out
+        r = self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"atrl": "mbs+mni"}), 2000)
+        self.assertEqual(r.body, {"m2m:cnt": {"mni": 3}})
+        # not an attribute of the type; with rcn other than 1; with discovery: 4000
+        self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"atrl": "con"}), 4000)
+        self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"atrl": "lbl", "rcn": 4}), 4000)
+        self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"atrl": "lbl", "fu": 1}), 4000)
+        # the same access decision as a full retrieve
+        aei2, _ = self.ae()
+        self.assertRsc(self.c.retrieve(cnt, origin=aei2, query={"atrl": "lbl"}), 4103)
+
+    def test_ts0009_6_2_2_2_partial_retrieve_atrl_coap(self):
+        aei, cnt, c = self.fixture()
+        r = self.coap("GET", cnt.lstrip("/") + "?atrl=lbl+mni", fr=aei)
+        self.assertEqual((r.code, r.rsc), ("2.05", 2000), r)
+        self.assertEqual(r.json(), {"m2m:cnt": {"lbl": ["p", "q"], "mni": 3}})
+
+    def test_ts0004_7_5_2_partial_retrieve_content_and_fragment_mqtt(self):
+        aei, cnt, c = self.fixture()
+        self.mqtt(aei)
+        r = self.mq(aei, {"op": 2, "to": cnt.lstrip("/"), "pc": {"m2m:atrl": ["lbl", "ri"]}})
+        self.assertEqual((r["rsc"], r.get("pc")), (2000, {"m2m:cnt": {"lbl": ["p", "q"], "ri": c["ri"]}}), r)
+        r = self.mq(aei, {"op": 2, "to": cnt.lstrip("/") + "#mni"})
+        self.assertEqual((r["rsc"], r.get("pc")), (2000, {"m2m:cnt": {"mni": 3}}), r)
+        r = self.mq(aei, {"op": 2, "to": cnt.lstrip("/"), "pc": {"m2m:cnt": {}}})
+        self.assertEqual(r["rsc"], 4000, r)
+        r = self.mq(aei, {"op": 3, "to": cnt.lstrip("/") + "#lbl", "pc": {"m2m:cnt": {"lbl": []}}})
+        self.assertEqual(r["rsc"], 4000, r)
+
+
 if __name__ == "__main__":
     main()
