@@ -128,13 +128,26 @@ static int one_long(const char *key, const char *value, long min, long max, long
     return 0;
 }
 
-/* Query parameters Warden accepts but that cannot change the result of the foundation's
- * operations (security parameters add privileges only once roles/tokens exist). */
-static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "asi", "auri"};
+/* Parameters a receiver that does not support them should ignore (TS-0001 §8.1.2: Authorization
+ * Signatures Indicator; the Authorization Relationship Indicator likewise). */
+static const char *const ignored_params[] = {"asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
- * silently ignored, since ignoring them would return wrong results. */
-static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "arp",  "catr",
-                                                 "patr", "clbl", "plbl", "lbq", "chty", "pty"};
+ * silently ignored, since ignoring them would return wrong results (TS-0004 §7.3.2.1: an
+ * unsupported primitive parameter, and any CMDH parameter of Annex H, is NOT_IMPLEMENTED): event
+ * category, delivery aggregation, result persistence, group request identifier and target members. */
+static const char *const unsupported_params[] = {"smf", "cfs",  "cfq", "gq", "arp", "catr", "patr", "clbl", "plbl",
+                                                 "lbq", "chty", "pty", "ec", "da",  "rp",   "gid",  "gtm"};
+
+/* m2m:absRelTimestamp: "YYYYMMDDTHHMMSS" or milliseconds (at most 12 digits); the core resolves it. */
+static bool abs_rel_ok(const char *v)
+{
+    int64_t t;
+    size_t n = v ? strlen(v) : 0;
+    bool digits = n > 0 && n <= 12;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = v[i] >= '0' && v[i] <= '9';
+    return digits || (v && ts_parse(v, &t));
+}
 
 static int one_ts(const char *key, const char *value, const char **out, struct cse_response *rsp)
 {
@@ -243,6 +256,18 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         if (one_long(k, value, 1, 65535, &v, rsp))
             return rsp->rsc;
         req->ex.ty = (int)v;
+    } else if (strcmp(k, "rqet") == 0 || strcmp(k, "rset") == 0 || strcmp(k, "oet") == 0) {
+        /* TS-0004 §7.2.1.1 Request/Result Expiration Timestamp, Operation Execution Time */
+        if (!abs_rel_ok(value))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-time",
+                                  "'%s' must be a timestamp YYYYMMDDTHHMMSS or a number of milliseconds", k);
+        *(k[0] == 'o' ? &req->oet : k[1] == 'q' ? &req->rqet : &req->rset) = value;
+    } else if (strcmp(k, "sqi") == 0) { /* Semantic Query Indicator: semantic queries are not offered */
+        if (value != NULL && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0))
+            return 0;
+        if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0))
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "semantic queries are not supported");
+        return bad_value(rsp, k);
     } else if (strcmp(k, "tqi") == 0) {
         if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0))
             req->az.tqi = true;

@@ -131,33 +131,11 @@ static int decode_fc(struct prim_request *p, const json_t *fc, struct cse_respon
     return 0;
 }
 
-/* m2m:absRelTimestamp: "YYYYMMDDTHHMMSS" or a number of milliseconds (integer or digits). */
-static bool timestamp_value(const json_t *v, int *kind, int64_t *abs_s, int64_t *rel_ms)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *kind = 2;
-        *rel_ms = (int64_t)json_integer_value(v);
-        return true;
-    }
-    if (!json_is_string(v))
-        return false;
-    const char *s = json_string_value(v);
-    long ms;
-    if (param_parse_long(s, strlen(s), 0, 2000000000L, &ms)) {
-        *kind = 2;
-        *rel_ms = ms;
-        return true;
-    }
-    if (!ts_parse(s, abs_s))
-        return false;
-    *kind = 1;
-    return true;
-}
-
-/* Parameters accepted and not evaluated: they cannot change the result of a blocking request here
- * (the same list as the HTTP binding's ignored query parameters, plus the primitive-only ones). */
-static const char *const ignored[] = {"ot",  "rset", "oet",  "ec",  "da",  "gid", "rp",
-                                      "sqi", "asi",  "auri", "vsi", "gtm", "aus"};
+/* Parameters accepted and not evaluated: they cannot change the result of a request here
+ * (originating timestamp, vendor information, authorization signatures). The others, also those
+ * Warden does not implement (ec, da, rp, gid, gtm: 5001), go through param_apply. */
+static const char *const ignored[] = {"ot", "vsi", "aus"};
+static const char *const by_param[] = {"rqet", "rset", "oet", "ec", "da", "rp", "gid", "gtm", "sqi", "asi", "auri"};
 
 int primitive_decode_request(const char *json, size_t len, struct prim_request *p, struct cse_response *rsp)
 {
@@ -230,10 +208,15 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
             rc = apply(p, k, v, rsp);
         } else if (strcmp(k, "fc") == 0) {
             rc = decode_fc(p, v, rsp);
-        } else if (strcmp(k, "rqet") == 0) {
-            if (!timestamp_value(v, &p->rqet_kind, &p->rqet_abs, &p->rqet_rel_ms))
-                return bad(rsp, "must be a timestamp or a duration in ms:", k);
         } else {
+            bool param = false;
+            for (size_t i = 0; i < sizeof by_param / sizeof by_param[0]; i++)
+                param |= strcmp(k, by_param[i]) == 0;
+            if (param) {
+                if ((rc = apply(p, k, v, rsp)) != 0)
+                    return rc;
+                continue;
+            }
             bool known = false;
             for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
                 known |= strcmp(k, ignored[i]) == 0;

@@ -216,6 +216,15 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);
 
+/* Requests parked until their Operation Execution Time (defer.c). defer_park returns CSE_PENDING
+ * (done is called once the request ran at at_us), or CSE_DONE with rsp filled (5000) when it cannot
+ * park. defer_next_us (expiry_lock held) is the earliest time waited for; defer_run_due runs the
+ * requests due at now_us, or with all refuses every waiting one (shutdown). */
+enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                           void (*done)(void *arg), void *done_arg, int64_t at_us);
+int64_t defer_next_us(const struct cse *cse);
+void defer_run_due(struct cse *cse, int64_t now_us, bool all);
+
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);
 void expiry_stop(struct cse *cse);

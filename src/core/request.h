@@ -89,6 +89,9 @@ struct cse_request {
      * the To parameter's '#' fragment); a RETRIEVE's Content may add m2m:atrl */
     const char *atrl[FC_MAX_ATR];
     int natrl;
+    /* Request Expiration Timestamp, Result Expiration Timestamp, Operation Execution Time (TS-0004
+     * §7.2.1.1, m2m:absRelTimestamp): "YYYYMMDDTHHMMSS" or milliseconds from receipt; NULL absent */
+    const char *rqet, *rset, *oet;
     struct cse_filter fc;
     struct cse_authz_params az;
     /* The admin API's explain query (exfr, exop, exto, exty; TARGET "<CSEBase>/$explain"). */

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -523,6 +524,122 @@ class PartialRetrieveTest(Conf):
         self.assertEqual(r["rsc"], 4000, r)
         r = self.mq(aei, {"op": 3, "to": cnt.lstrip("/") + "#lbl", "pc": {"m2m:cnt": {"lbl": []}}})
         self.assertEqual(r["rsc"], 4000, r)
+
+
+# -------------------------------------------------------------------------------------------------
+# Item 1: request timing parameters (TS-0004 §7.3.2.1, §7.2.1.1; TS-0009 §6.4.13-16; TS-0008
+# §6.2.2.4; TS-0010 primitive rqet/rset/oet)
+# -------------------------------------------------------------------------------------------------
+def ts_at(offset):
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + offset))
+
+
+class TimingTest(Conf):
+
+    def test_ts0004_7_3_2_1_expired_request_expiration_timestamp_is_4008(self):
+        aei, path = self.ae()
+        for ret in (ts_at(-60), "0"):
+            with self.subTest(ret=ret):
+                r = self.c.create(path, TY_CNT, {"rn": uniq("c")}, origin=aei, headers={"X-M2M-RET": ret})
+                self.assertRsc(r, 4008)
+        r = self.c.retrieve(path, origin=aei, headers={"X-M2M-RET": ts_at(60)})
+        self.assertRsc(r, 2000)
+        r = self.c.retrieve(path, origin=aei, headers={"X-M2M-RET": "60000", "X-M2M-RST": "120000"})
+        self.assertRsc(r, 2000)
+        self.assertRsc(self.c.retrieve(path, origin=aei, headers={"X-M2M-RET": "tomorrow"}), 4000)
+
+    def test_ts0004_7_3_2_1_oet_after_ret_or_rst_before_execution_is_4000(self):
+        aei, path = self.ae()
+        r = self.c.retrieve(path, origin=aei, headers={"X-M2M-RET": "2000", "X-M2M-OET": "5000"})
+        self.assertRsc(r, 4000)
+        r = self.c.retrieve(path, origin=aei, headers={"X-M2M-RST": "1000", "X-M2M-OET": "3000"})
+        self.assertRsc(r, 4000)
+        r = self.c.retrieve(path, origin=aei, headers={"X-M2M-RST": ts_at(-5)})
+        self.assertRsc(r, 4000)
+
+    def test_ts0004_7_3_2_1_cmdh_and_unsupported_parameters_are_5001(self):
+        aei, path = self.ae()
+        self.assertRsc(self.c.retrieve(path, origin=aei, headers={"X-M2M-EC": "2"}), 5001)
+        for q in ({"rp": "PT10S"}, {"da": "true"}, {"sqi": "true"}):
+            with self.subTest(query=q):
+                self.assertRsc(self.c.retrieve(path, origin=aei, query=q), 5001)
+        # an Operation Execution Time beyond what a blocking request may wait here
+        self.assertRsc(self.c.retrieve(path, origin=aei, headers={"X-M2M-OET": ts_at(3600)}), 5001)
+
+    def test_ts0004_7_3_3_x_future_oet_defers_execution_without_holding_a_thread(self):
+        aei, path = self.ae()
+        n = 6  # more than the HTTP worker threads: parked requests must not hold them
+        results = [None] * n
+        t0 = time.monotonic()
+
+        def create(i):
+            r = self.c.create(path, TY_CNT, {"rn": "late%d" % i}, origin=aei, headers={"X-M2M-OET": "1500"})
+            results[i] = (r, time.monotonic() - t0)
+
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        # while they wait, the CSE serves other requests, and nothing has been created yet
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            r = self.c.retrieve(path + "/late0", origin=aei)
+            if time.monotonic() - t0 < 1.2:
+                self.assertRsc(r, 4004, "created before its Operation Execution Time")
+            time.sleep(0.1)
+        for t in threads:
+            t.join(10)
+        for i, (r, took) in enumerate(results):
+            self.assertRsc(r, 2001)
+            self.assertGreaterEqual(took, 1.4, "request %d executed after %.2fs, before its OET" % (i, took))
+            self.assertLess(took, 5.0)
+        self.assertRsc(self.c.retrieve(path + "/late0", origin=aei), 2000)
+
+    def test_ts0004_7_3_2_1_shutdown_answers_parked_requests_without_running_them(self):
+        srv = WardenServer(extra_args=["--log.level=debug"]).start()
+        try:
+            c = srv.client()
+            out = {}
+
+            def parked():
+                out["r"] = c.create("/" + CSE_RN, TY_CNT, {"rn": "never"}, origin=ADMIN,
+                                    headers={"X-M2M-OET": "300000"})
+
+            t = threading.Thread(target=parked)
+            t.start()
+            deadline = time.monotonic() + 5
+            while "parked until its Operation Execution Time" not in srv.output():
+                self.assertLess(time.monotonic(), deadline, "the request did not park")
+                time.sleep(0.02)
+            t0 = time.monotonic()
+            self.assertEqual(srv.stop(), 0, srv.output())
+            t.join(10)
+            self.assertLess(time.monotonic() - t0, 8.0)
+            self.assertEqual(out["r"].rsc, 5000, out)
+        finally:
+            srv.cleanup()
+
+    def test_ts0008_6_2_2_4_timing_options_coap(self):
+        aei, path = self.ae()
+        r = self.coap("GET", path.lstrip("/"), fr=aei, opts=("291=" + ts_at(-60),))
+        self.assertEqual((r.code, r.rsc), ("5.04", 4008), r)
+        r = self.coap("GET", path.lstrip("/"), fr=aei, opts=("303#2",))
+        self.assertEqual(r.rsc, 5001, r)
+        t0 = time.monotonic()
+        r = self.coap("PUT", path.lstrip("/"), fr=aei, opts=("299=800",), data=json.dumps({"m2m:ae": {"lbl": ["o"]}}))
+        self.assertEqual((r.code, r.rsc), ("2.04", 2004), r)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.75)
+
+    def test_ts0010_primitive_rqet_rset_oet_mqtt(self):
+        aei, path = self.ae()
+        self.mqtt(aei)
+        to = path.lstrip("/")
+        self.assertEqual(self.mq(aei, {"op": 2, "to": to, "rqet": ts_at(-60)})["rsc"], 4008)
+        self.assertEqual(self.mq(aei, {"op": 2, "to": to, "rset": ts_at(-60)})["rsc"], 4000)
+        self.assertEqual(self.mq(aei, {"op": 2, "to": to, "ec": 2})["rsc"], 5001)
+        t0 = time.monotonic()
+        r = self.mq(aei, {"op": 2, "to": to, "oet": 700, "rqet": 5000})
+        self.assertEqual(r["rsc"], 2000, r)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.65)
 
 
 if __name__ == "__main__":

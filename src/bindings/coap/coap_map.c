@@ -254,6 +254,22 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return rsp->rsc;
             }
             break;
+        case COAPM_OPT_RQET:
+        case COAPM_OPT_RSET:
+        case COAPM_OPT_OET: { /* TS-0008 §6.2.2.4: the request timing parameters (strings) */
+            const char *v = copy_opt(&arena, o);
+            const char *name = o->num == COAPM_OPT_RQET ? "rqet" : o->num == COAPM_OPT_RSET ? "rset" : "oet";
+            if (v == NULL)
+                return bad_option(rsp, o->num, "contains NUL");
+            if (param_apply(name, v, req, &scratch->params, rsp) != 0)
+                return rsp->rsc;
+            break;
+        }
+        case COAPM_OPT_EC:
+        case COAPM_OPT_GID:
+        case COAPM_OPT_GTM: /* CMDH event category, group request identifier / members: not offered */
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "the %s option is not supported",
+                                  coap_option_name(o->num));
         default:
             /* the other oneM2M options are accepted and not evaluated (contract); unknown elective
              * options are ignored as RFC 7252 §5.4.1 says, unknown critical ones libcoap refuses */
