@@ -167,6 +167,9 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
                   void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
                   void *done_arg);
 
+/* Is r a contentInstance whose container has disableRetrieval true (TS-0001 §9.6.6)? */
+bool op_cin_disabled(struct op_ctx *c, const struct store_row *r);
+
 /* The result content rcn (1, 4, 5, 6, 7, 8) of a RETRIEVE (or DELETE) of row, with the request's
  * filter criteria applied to the children and descendants (ops_retrieve.c). Fills c->rsp with 2000
  * and the body, or returns an RSC (rsp filled). */

@@ -127,6 +127,10 @@ enum cse_status op_delete(struct op_ctx *c)
     }
     if (op_authorize(c, ACOP_DELETE, row, 0) != 0)
         return CSE_DONE;
+    if (op_cin_disabled(c, row)) { /* TS-0004 §7.4.7.2.4 (also la/ol) */
+        response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "disr", "the container disables retrieval of its instances");
+        return CSE_DONE;
+    }
     char *pre = NULL;
     size_t pre_len = 0;
     int pre_cnst = 0;

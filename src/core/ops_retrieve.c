@@ -29,6 +29,18 @@ struct visibility {
     bool memo_permit;
 };
 
+bool op_cin_disabled(struct op_ctx *c, const struct store_row *r)
+{
+    if (r->ty != TY_CIN)
+        return false;
+    struct store_row parent;
+    if (c->view->st->ops->get_ri(c->view, r->pi, c->now, &parent) != STORE_OK)
+        return false;
+    bool disr = parent.ty == TY_CNT && cnt_retrieval_disabled(parent.doc);
+    store_row_free(&parent);
+    return disr;
+}
+
 static bool visible(struct op_ctx *c, const struct store_row *r, struct visibility *vis)
 {
     const struct rtype *t = rtype_find(r->ty);
@@ -37,12 +49,14 @@ static bool visible(struct op_ctx *c, const struct store_row *r, struct visibili
         return vis->memo_permit;
     struct decision d;
     policy_decide(c, vis->op, r, 0, false, &d);
+    /* TS-0001 §9.6.6: the instances of a container with disableRetrieval true appear in no result */
+    bool permit = d.permit && !op_cin_disabled(c, r);
     if (shared) {
         mem_free(vis->memo_pi);
         vis->memo_pi = mem_strdup(r->pi);
-        vis->memo_permit = d.permit;
+        vis->memo_permit = permit;
     }
-    return d.permit;
+    return permit;
 }
 
 static void set_body(struct cse_response *rsp, json_t *v)
@@ -436,6 +450,12 @@ enum cse_status op_retrieve(struct op_ctx *c)
             json_decref(atrl);
             return CSE_DONE;
         }
+        if (op_cin_disabled(c, row)) {
+            json_decref(atrl);
+            response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "disr",
+                           "the container disables retrieval of its instances");
+            return CSE_DONE;
+        }
         json_t *doc = json_loads(row->doc, 0, NULL), *part = json_object();
         size_t i;
         json_t *e;
@@ -462,6 +482,10 @@ enum cse_status op_retrieve(struct op_ctx *c)
     }
     if (op_authorize(c, ACOP_RETRIEVE, row, 0) != 0)
         return CSE_DONE;
+    if (op_cin_disabled(c, row)) { /* TS-0004 §7.4.7.2.2 (also la/ol, §7.4.27.2.x Recv-6.3) */
+        response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "disr", "the container disables retrieval of its instances");
+        return CSE_DONE;
+    }
     /* TS-0004 Table 6.3.4.2.31-1: conditional retrieval is the filterUsage of a RETRIEVE without
      * one. With rcn 4/5/6/8 the criteria select the children and descendants returned
      * (op_result_content); otherwise the target itself must pass them (4004 when it does not) */

@@ -132,6 +132,9 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
 
+/* TS-0001 §9.6.6: does this container representation (doc) carry disableRetrieval true? */
+bool cnt_retrieval_disabled(const char *doc);
+
 /* Helpers used by type files. */
 int64_t json_int_or(const json_t *obj, const char *key, int64_t dflt);
 void json_set_int(json_t *obj, const char *key, int64_t v);

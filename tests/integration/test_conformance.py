@@ -642,5 +642,64 @@ class TimingTest(Conf):
         self.assertGreaterEqual(time.monotonic() - t0, 0.65)
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 2: disableRetrieval (TS-0001 §9.6.6; TS-0004 §7.4.7.2.2, §7.4.7.2.4, §7.4.27.2.x Recv-6.3)
+# -------------------------------------------------------------------------------------------------
+class DisableRetrievalTest(Conf):
+
+    def fixture(self):
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei, disr=True)
+        cin = self.new_cin(cnt, aei, "secret", rn="i1")
+        return aei, path, cnt, cin
+
+    def test_ts0004_7_4_7_2_2_disr_retrieve_and_delete_are_4005_http(self):
+        aei, path, cnt, cin = self.fixture()
+        for target in (cnt + "/i1", cnt + "/la", cnt + "/ol", "/" + cin["ri"]):
+            with self.subTest(target=target):
+                self.assertRsc(self.c.retrieve(target, origin=aei), 4005)
+                self.assertRsc(self.c.retrieve(target, origin=aei, query={"atrl": "con"}), 4005)
+        for target in (cnt + "/la", cnt + "/i1"):
+            with self.subTest(target=target):
+                self.assertRsc(self.c.delete(target, origin=aei), 4005)
+        # the container itself stays retrievable, with its counters
+        c = self.res(self.assertRsc(self.c.retrieve(cnt, origin=aei), 2000), "m2m:cnt")
+        self.assertEqual((c["cni"], c["disr"]), (1, True))
+
+    def test_ts0001_9_6_6_disr_instances_appear_in_no_result(self):
+        aei, path, cnt, cin = self.fixture()
+        r = self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"rcn": 4}), 2000)
+        self.assertNotIn("m2m:cin", self.res(r, "m2m:cnt"))
+        r = self.assertRsc(self.c.retrieve(path, origin=aei, query={"rcn": 6}), 2000)
+        self.assertEqual(refs(r.body), [cnt.lstrip("/")])
+        r = self.assertRsc(self.c.retrieve(path, origin=aei, query={"fu": 1, "ty": TY_CIN}), 2000)
+        self.assertEqual(r.body["m2m:uril"], [])
+        self.assertNotIn("secret", json.dumps(r.body))
+
+    def test_ts0001_9_6_6_disr_true_to_false_deletes_every_instance(self):
+        aei, path, cnt, cin = self.fixture()
+        self.new_cin(cnt, aei, "more", rn="i2")
+        r = self.assertRsc(self.c.update(cnt, "m2m:cnt", {"disr": False}, origin=aei), 2004)
+        self.assertEqual((self.res(r, "m2m:cnt")["cni"], self.res(r, "m2m:cnt")["cbs"]), (0, 0))
+        self.assertRsc(self.c.retrieve(cnt + "/i1", origin=aei), 4004)
+        self.assertRsc(self.c.retrieve(cnt + "/la", origin=aei), 4004)
+        # from then on instances are retrievable again
+        self.new_cin(cnt, aei, "new", rn="i3")
+        self.assertRsc(self.c.retrieve(cnt + "/i3", origin=aei), 2000)
+        # false to false, or true to true, deletes nothing
+        self.assertRsc(self.c.update(cnt, "m2m:cnt", {"disr": False}, origin=aei), 2004)
+        self.assertRsc(self.c.retrieve(cnt + "/i3", origin=aei), 2000)
+
+    def test_ts0004_7_4_7_2_2_disr_coap_and_mqtt(self):
+        aei, path, cnt, cin = self.fixture()
+        r = self.coap("GET", cnt.lstrip("/") + "/la", fr=aei)
+        self.assertEqual((r.code, r.rsc), ("4.05", 4005), r)
+        r = self.coap("DELETE", cnt.lstrip("/") + "/i1", fr=aei)
+        self.assertEqual((r.code, r.rsc), ("4.05", 4005), r)
+        self.mqtt(aei)
+        self.assertEqual(self.mq(aei, {"op": 2, "to": cnt.lstrip("/") + "/ol"})["rsc"], 4005)
+        self.assertEqual(self.mq(aei, {"op": 4, "to": cnt.lstrip("/") + "/i1"})["rsc"], 4005)
+
+
 if __name__ == "__main__":
     main()
