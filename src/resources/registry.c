@@ -54,6 +54,15 @@ int rtype_supported(int *out, int max)
     return n;
 }
 
+bool rtype_child_ok(int child, int parent)
+{
+    const struct rtype *t = rtype_find(child);
+    for (const int *p = t ? t->parents : NULL; p && *p; p++)
+        if (*p == parent)
+            return true;
+    return false;
+}
+
 bool rtype_subscribable(int ty)
 {
     const struct rtype *sub = rtype_find(TY_SUB);

@@ -36,6 +36,12 @@ enum attr_type {
     AT_STRLIST, /* array of strings */
     AT_ANY,     /* any JSON value except null */
     AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
+    /* oneM2M data types (TS-0004 §6.3, Table 6.3.3-1) */
+    AT_LABELS,         /* m2m:labels: list of xs:token, none empty or holding white space */
+    AT_SERIALIZATIONS, /* m2m:serializations: 1..n of xml, json, cbor (or application/xml|json|cbor) */
+    AT_CONTENTINFO,    /* m2m:contentInfo: "type/subtype:encoding[:contentSecurity]" */
+    AT_APPID,          /* App-ID (TS-0001 Table 7.2-1): "R...", "N..." ("r..." before release 4) */
+    AT_POALIST,        /* m2m:poaList: 1..n non-empty strings */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). A_NI: an optional
@@ -121,6 +127,8 @@ const struct rtype *rtype_find_sn(const char *sn);
 bool rtype_defined(int ty);
 /* The types this CSE implements, ascending, into out[0..max) (the CSEBase's srt). Returns how many. */
 int rtype_supported(int *out, int max);
+/* May a resource of type child (implemented here) be a child of one of type parent? */
+bool rtype_child_ok(int child, int parent);
 /* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
 bool rtype_subscribable(int ty);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */

@@ -142,9 +142,38 @@ static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
     return 0;
 }
 
+/* The criteria against the subscribed-to resource (of type parent_ty) and each other, as the
+ * subscription will hold them: TS-0004 §7.4.8.2.1/§7.4.8.2.3 Recv-6.4: a childResourceType that is
+ * no valid child of the subscribed-to resource is 4000; TS-0001 Table 9.6.8-4: a
+ * notificationContentType n/a for a notificationEventType is 4000 (modified attributes, nct 2, only
+ * with update of the resource, net 1; net defaults to 1). */
+static int check_combination(const json_t *enc, const json_t *nct, int parent_ty, struct cse_response *rsp)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "chty"), i, e)
+    {
+        if (!rtype_child_ok((int)json_integer_value(e), parent_ty))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "enc.chty: resource type %lld cannot be a child of the subscribed-to resource",
+                                  (long long)json_integer_value(e));
+    }
+    if (json_integer_value(nct) == 2) {
+        json_array_foreach(json_object_get(enc, "net"), i, e)
+        {
+            if (json_integer_value(e) != 1)
+                return bad(rsp, "notificationContentType 2 (modified attributes) is valid only with "
+                                "notificationEventType 1 (update of the resource), TS-0001 Table 9.6.8-4");
+        }
+    }
+    return 0;
+}
+
 static int sub_prepare_create(struct create_ctx *c)
 {
     if (check(c->cse, c->attrs, c->rsp))
+        return c->rsp->rsc;
+    if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
         return c->rsp->rsc;
     if (json_object_get(c->res, "nct") == NULL)
         json_object_set_new(c->res, "nct", json_integer(1));
@@ -158,11 +187,25 @@ static int sub_prepare_create(struct create_ctx *c)
 static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
                               json_t *patch, struct cse_response *rsp)
 {
-    (void)lookup;
-    (void)row;
     if (json_is_null(json_object_get(patch, "nu")))
         return bad(rsp, "notificationURI is mandatory and cannot be removed");
-    return check(cse, patch, rsp);
+    if (check(cse, patch, rsp))
+        return rsp->rsc;
+    /* the criteria as they will be: the patch over what the subscription holds */
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    const json_t *enc = json_object_get(patch, "enc"), *nct = json_object_get(patch, "nct");
+    if (enc == NULL)
+        enc = json_object_get(doc, "enc");
+    if (nct == NULL)
+        nct = json_object_get(doc, "nct");
+    struct store_row parent;
+    int rc = 0;
+    if (lookup->resolve(lookup->arg, row->pi, &parent) == 0) {
+        rc = check_combination(enc, nct, parent.ty, rsp);
+        store_row_free(&parent);
+    }
+    json_decref(doc);
+    return rc;
 }
 
 const struct rtype rtype_subscription = {
