@@ -180,6 +180,8 @@ enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
+/* NOTIFY to a <CSEBase> (processed) or an <AE> (re-targeted to its pointOfAccess; ops_notify.c). */
+enum cse_status op_notify(struct op_ctx *c);
 /* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). */
 enum cse_status op_fanout(struct op_ctx *c);
 

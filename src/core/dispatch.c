@@ -462,10 +462,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_RETRIEVE: st = op_retrieve(&c); break;
         case OP_UPDATE: st = op_update(&c); break;
         case OP_DELETE: st = op_delete(&c); break;
-        default:
-            response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
-                           "NOTIFY is not supported on this resource");
-            break;
+        default: st = op_notify(&c); break;
         }
     creds_free(c.creds);
     mem_free(c.tqf);

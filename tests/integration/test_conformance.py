@@ -6,6 +6,7 @@ MQTT through a private broker.  Test names carry the clause they check.
     WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_conformance.py
 """
 
+import http.server
 import json
 import os
 import socket
@@ -47,7 +48,7 @@ def udp_port():
 
 
 def setUpModule():
-    args = ["--notify.allow=127.0.0.1/32"]
+    args = ["--notify.allow=127.0.0.1/32", "--notify.attempts=1"]  # a dead address fails at once
     cport = udp_port()
     args += ["--coap.port=%d" % cport, "--coap.address=127.0.0.1"]
     broker = None
@@ -810,6 +811,113 @@ class DataTypesTest(Conf):
         # no rule grants anything: the creator is denied through the policy too
         self.assertRsc(self.c.retrieve(cnt, origin=aei), 4103)
         self.assertRsc(self.c.update(path + "/empty", "m2m:acp", {"pv": {"acr": []}}, origin=aei), 2004)
+
+
+# -------------------------------------------------------------------------------------------------
+# Item 5: NOTIFY as a request (TS-0004 §7.3.3.9)
+# -------------------------------------------------------------------------------------------------
+class Sink:
+    """An AE's HTTP pointOfAccess: records each request and answers X-M2M-RSC ``rsc``."""
+
+    def __init__(self, rsc=2000):
+        self.cond = threading.Condition()
+        self.got = []
+        sink = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(n) or b"null")
+                with sink.cond:
+                    sink.got.append((self.headers.get("X-M2M-Origin"), body))
+                    sink.cond.notify_all()
+                self.send_response(200)
+                self.send_header("X-M2M-RSC", str(rsc))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/ae" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def closed_port_url():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return "http://127.0.0.1:%d/gone" % port
+
+
+SGN = {"m2m:sgn": {"nev": {"rep": {"m2m:cin": {"con": "x"}}, "net": 3}, "sur": "cse-in/x/sub"}}
+
+
+class NotifyTest(Conf):
+
+    def notify(self, path, body, origin=ADMIN):
+        return self.c.request("POST", path, origin=origin, body=body, content_type="application/json")
+
+    def test_ts0004_7_3_3_9_2_notify_to_csebase_is_processed(self):
+        self.assertRsc(self.notify("/" + CSE_RN, SGN), 2000)
+        self.assertRsc(self.notify("/" + CSE_RN, {"m2m:agn": {"m2m:sgn": [SGN["m2m:sgn"], {"sud": True}]}}), 2000)
+        for bad in ({}, {"m2m:sgn": 1}, {"m2m:cnt": {}}, {"m2m:sgn": {"vrq": "yes"}}, {"m2m:sgn": {}},
+                    {"m2m:agn": {"m2m:sgn": []}}, {"m2m:sgn": {"nev": {"net": "x"}}}):
+            with self.subTest(body=bad):
+                self.assertRsc(self.notify("/" + CSE_RN, bad), 4000)
+        # the same access decision as any operation: an AE may not NOTIFY the CSEBase by default
+        aei, _ = self.ae()
+        self.assertRsc(self.notify("/" + CSE_RN, SGN, origin=aei), 4103)
+        if not MQTT_SKIP:
+            r = self.mq(ADMIN, {"op": 5, "to": CSE_RN, "pc": {"m2m:sgn": {"vrq": 1}}})
+            self.assertEqual(r["rsc"], 4000, r)
+            self.assertEqual(self.mq(ADMIN, {"op": 5, "to": CSE_RN, "pc": SGN})["rsc"], 2000)
+        r = self.coap("POST", CSE_RN, fr=ADMIN, data=json.dumps({"m2m:sgn": {"bogus": 1}}))
+        self.assertEqual((r.code, r.rsc), ("4.00", 4000), r)
+        r = self.coap("POST", CSE_RN, fr=ADMIN, data=json.dumps(SGN))
+        self.assertEqual((r.code, r.rsc), ("2.04", 2000), r)
+
+    def test_ts0004_7_3_3_9_1_notify_to_ae_is_retargeted_to_its_poa(self):
+        sink = Sink()
+        try:
+            r = self.c.register_ae(extra={"poa": [closed_port_url(), sink.url]}, rr=True)
+            ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+            path = "/%s/%s" % (CSE_RN, ae["rn"])
+            # the first address is dead: the next one gets it, with the originator's From
+            self.assertRsc(self.notify(path, SGN), 2000)
+            with sink.cond:
+                self.assertTrue(sink.cond.wait_for(lambda: sink.got, 5))
+                self.assertEqual(sink.got[0], (ADMIN, SGN))
+            # the AE itself may notify its own resource; another AE may not
+            self.assertRsc(self.notify(path, SGN, origin=ae["aei"]), 2000)
+            other, _ = self.ae()
+            self.assertRsc(self.notify(path, SGN, origin=other), 4103)
+            # over CoAP and MQTT the same
+            r = self.coap("POST", path.lstrip("/"), fr=ADMIN, data=json.dumps(SGN))
+            self.assertEqual((r.code, r.rsc), ("2.04", 2000), r)
+            if not MQTT_SKIP:
+                self.mqtt(ae["aei"])
+                r = self.mq(ae["aei"], {"op": 5, "to": path.lstrip("/"), "pc": SGN})
+                self.assertEqual(r["rsc"], 2000, r)
+        finally:
+            sink.stop()
+
+    def test_ts0004_7_3_3_9_1_unreachable_ae_is_5103(self):
+        for poa in ([], [closed_port_url()], ["mqtt://127.0.0.1:1/x"]):
+            with self.subTest(poa=poa):
+                r = self.c.register_ae(extra={"poa": poa} if poa else None)
+                ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+                self.assertRsc(self.notify("/%s/%s" % (CSE_RN, ae["rn"]), SGN), 5103)
+        # a NOTIFY to anything else is still 4005
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei)
+        self.assertRsc(self.notify(cnt, SGN, origin=aei), 4005)
 
 
 if __name__ == "__main__":
