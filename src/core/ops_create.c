@@ -330,7 +330,21 @@ static enum cse_status verify_targets(struct op_ctx *c, struct create_job *j)
     {
         const char *s = json_string_value(e);
         struct id id;
-        if (strstr(s, "://") || !id_parse(&c->cse->idenv, s, &id) || strcmp(id.canon, orig) == 0)
+        if (strstr(s, "://"))
+            continue;
+        if (!id_parse(&c->cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
+            /* a CSE-relative address of an AE (or of the CSEBase: nothing to verify) is verified as
+             * the AE-ID it names */
+            struct store_row row;
+            bool ok = false;
+            if (resolve_row(c, s, true, &row) == 0) {
+                ok = row.ty == TY_AE && id_parse(&c->cse->idenv, row.ri, &id);
+                store_row_free(&row);
+            }
+            if (!ok)
+                continue;
+        }
+        if (strcmp(id.canon, orig) == 0)
             continue;
         char url[1024];
         atomic_fetch_add(&v->pending, 1);

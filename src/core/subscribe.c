@@ -271,8 +271,8 @@ static bool list_has_key(const json_t *list, const json_t *obj)
 /* The representation sent for nct (TS-0001 Table 9.6.8-4). */
 static json_t *representation(const struct store_row *res, const json_t *modified, int64_t nct)
 {
-    if (nct == NCT_RI)
-        return json_string(res->ri);
+    if (nct == NCT_RI) /* TS-0004 Table 6.3.5.62-1: the resource ID as m2m:uri */
+        return json_pack("{s:s}", "m2m:uri", res->ri);
     const struct rtype *rt = rtype_find(res->ty);
     json_t *attrs = (nct == NCT_MODIFIED && modified) ? json_incref((json_t *)modified) : json_loads(res->doc, 0, NULL);
     char key[32];
@@ -381,13 +381,19 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len)
 {
     struct id parsed;
-    if (!id_parse(&cse->idenv, id, &parsed) || parsed.kind != ID_AE || !parsed.local)
-        return -1;
     struct store_row ae;
-    if (v->st->ops->get_ri(v, id_stem(&parsed), now, &ae) != STORE_OK)
-        return -1;
+    if (id_parse(&cse->idenv, id, &parsed) && parsed.kind == ID_AE && parsed.local) {
+        if (v->st->ops->get_ri(v, id_stem(&parsed), now, &ae) != STORE_OK)
+            return -1;
+    } else if (v->st->ops->get_path(v, id, now, &ae) != STORE_OK && v->st->ops->get_ri(v, id, now, &ae) != STORE_OK) {
+        return -1; /* a structured or unstructured CSE-relative address of the AE (TS-0004 §7.4.8.2.1) */
+    }
     int rc = -1;
     json_t *doc = ae.ty == TY_AE ? json_loads(ae.doc, 0, NULL) : NULL;
+    if (!json_is_true(json_object_get(doc, "rr"))) { /* TS-0001 §9.6.8: not reachable through its poa */
+        json_decref(doc);
+        doc = NULL;
+    }
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(doc, "poa"), i, p)

@@ -97,13 +97,13 @@ static int check_bn(const json_t *bn, struct cse_response *rsp)
             return bad(rsp, "batchNotify holds only num and dur");
         }
     }
-    if (json_object_get(bn, "num") == NULL)
-        return bad(rsp, "bn.num is mandatory");
+    if (json_object_size(bn) == 0)
+        return bad(rsp, "batchNotify needs num, dur or both");
     return 0;
 }
 
 /* Notification targets: http(s) URLs the outbound policy allows, or oneM2M IDs (TS-0004 §7.4.8). */
-static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
+static int check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp)
 {
     if (json_array_size(nu) == 0)
         return bad(rsp, "notificationURI (nu) must list at least one target");
@@ -119,14 +119,23 @@ static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
                 return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "notificationURI '%.200s' refused: %s",
                                       s, why);
         } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
-            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
-                                  "notificationURI '%.200s' is neither a URL nor an AE-ID or CSE-ID", s);
+            /* TS-0004 §7.4.8.2.1: a structured or unstructured CSE-relative ID of an <AE> or the
+             * <CSEBase> names that entity too */
+            struct store_row row;
+            bool entity = false;
+            if (lookup && lookup->resolve(lookup->arg, s, &row) == 0) {
+                entity = row.ty == TY_AE || row.ty == TY_CSEBASE;
+                store_row_free(&row);
+            }
+            if (!entity)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                      "notificationURI '%.200s' is neither a URL nor the ID of an AE or CSE", s);
         }
     }
     return 0;
 }
 
-static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
+static int check(struct cse *cse, const struct resolver *lookup, const json_t *a, struct cse_response *rsp)
 {
     const json_t *v;
     if ((v = json_object_get(a, "enc")) && !json_is_null(v) && check_enc(v, rsp))
@@ -137,7 +146,7 @@ static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
         return bad(rsp, "notificationContentType must be 1 (all attributes), 2 (modified) or 3 (resource ID)");
     if ((v = json_object_get(a, "exc")) && !json_is_null(v) && json_integer_value(v) < 1)
         return bad(rsp, "expirationCounter must be positive");
-    if ((v = json_object_get(a, "nu")) && check_nu(cse, v, rsp))
+    if ((v = json_object_get(a, "nu")) && check_nu(cse, lookup, v, rsp))
         return rsp->rsc;
     return 0;
 }
@@ -169,14 +178,33 @@ static int check_combination(const json_t *enc, const json_t *nct, int parent_ty
     return 0;
 }
 
+/* TS-0004 §7.4.8.2.1 Recv-6.5: a batchNotify without duration gets the SP's default duration, one
+ * without number the default number; the subscription shows both. */
+#define BATCH_DEFAULT_DUR "PT5S" /* = BATCH_DEFAULT_MS of core/subscribe.c */
+#define BATCH_DEFAULT_NUM 10
+static void batch_defaults(json_t *bn)
+{
+    if (!json_is_object(bn))
+        return;
+    if (json_object_get(bn, "dur") == NULL)
+        json_object_set_new(bn, "dur", json_string(BATCH_DEFAULT_DUR));
+    if (json_object_get(bn, "num") == NULL)
+        json_object_set_new(bn, "num", json_integer(BATCH_DEFAULT_NUM));
+}
+
 static int sub_prepare_create(struct create_ctx *c)
 {
-    if (check(c->cse, c->attrs, c->rsp))
+    if (check(c->cse, &c->lookup, c->attrs, c->rsp))
         return c->rsp->rsc;
     if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
         return c->rsp->rsc;
     if (json_object_get(c->res, "nct") == NULL)
         json_object_set_new(c->res, "nct", json_integer(1));
+    if (json_is_object(json_object_get(c->res, "bn"))) {
+        json_t *bn = json_deep_copy(json_object_get(c->res, "bn"));
+        batch_defaults(bn);
+        json_object_set_new(c->res, "bn", bn);
+    }
     /* TS-0004 §7.4.8.2.1: a notification target other than the originator makes the originator
      * the recorded creator */
     if (json_object_get(c->res, "cr") == NULL && c->req->fr)
@@ -189,7 +217,8 @@ static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, co
 {
     if (json_is_null(json_object_get(patch, "nu")))
         return bad(rsp, "notificationURI is mandatory and cannot be removed");
-    if (check(cse, patch, rsp))
+    batch_defaults(json_object_get(patch, "bn"));
+    if (check(cse, lookup, patch, rsp))
         return rsp->rsc;
     /* the criteria as they will be: the patch over what the subscription holds */
     json_t *doc = json_loads(row->doc, 0, NULL);

@@ -920,5 +920,92 @@ class NotifyTest(Conf):
         self.assertRsc(self.notify(cnt, SGN, origin=aei), 4005)
 
 
+# -------------------------------------------------------------------------------------------------
+# Item 4 (part): notifications (TS-0004 §7.5.1, §7.4.8.2.1; TS-0001 §9.6.8)
+# -------------------------------------------------------------------------------------------------
+class NotificationTest(Conf):
+
+    def wait_for(self, sink, pred, timeout=5):
+        with sink.cond:
+            self.assertTrue(sink.cond.wait_for(lambda: any(pred(b) for _, b in sink.got), timeout),
+                            "no matching notification: %r" % sink.got)
+
+    @staticmethod
+    def con_of(body):
+        rep = body.get("m2m:sgn", {}).get("nev", {}).get("rep", {})
+        return rep.get("m2m:cin", {}).get("con") if isinstance(rep, dict) else None
+
+    def test_ts0004_table_6_3_5_62_1_nct3_is_m2m_uri(self):
+        sink = Sink()
+        try:
+            aei, path = self.ae()
+            cnt, _ = self.new_cnt(path, aei)
+            r = self.c.create(cnt, TY_SUB, {"nu": [sink.url], "nct": 3, "enc": {"net": [3]}}, origin=aei,
+                              root="m2m:sub")
+            self.assertRsc(r, 2001)
+            cin = self.new_cin(cnt, aei, "v")
+            self.wait_for(sink, lambda b: b.get("m2m:sgn", {}).get("nev", {}).get("rep") == {"m2m:uri": cin["ri"]})
+        finally:
+            sink.stop()
+
+    def test_ts0001_9_6_8_ae_target_with_rr_false_is_not_contacted(self):
+        sink = Sink()
+        try:
+            r = self.c.register_ae(extra={"poa": [sink.url]}, rr=False)
+            ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+            path = "/%s/%s" % (CSE_RN, ae["rn"])
+            cnt, _ = self.new_cnt(path, ae["aei"])
+            self.assertRsc(self.c.create(cnt, TY_SUB, {"nu": [ae["aei"]], "enc": {"net": [3]}}, origin=ae["aei"],
+                                         root="m2m:sub"), 2001)
+            self.new_cin(cnt, ae["aei"], "while-unreachable")
+            self.assertRsc(self.c.update(path, "m2m:ae", {"rr": True}, origin=ae["aei"]), 2004)
+            self.new_cin(cnt, ae["aei"], "reachable")
+            self.wait_for(sink, lambda b: self.con_of(b) == "reachable")
+            with sink.cond:
+                self.assertNotIn("while-unreachable", [self.con_of(b) for _, b in sink.got])
+        finally:
+            sink.stop()
+
+    def test_ts0004_7_4_8_2_1_batch_notify_num_or_dur_alone_gets_defaults(self):
+        aei, path = self.ae()
+        cnt, _ = self.new_cnt(path, aei)
+        for bn in ({"num": 3}, {"dur": "PT2S"}):
+            with self.subTest(bn=bn):
+                r = self.c.create(cnt, TY_SUB, {"nu": [aei], "bn": bn}, origin=aei, root="m2m:sub")
+                got = self.res(self.assertRsc(r, 2001), "m2m:sub")["bn"]
+                self.assertEqual(set(got), {"num", "dur"})
+                for k, v in bn.items():
+                    self.assertEqual(got[k], v)
+        self.assertRsc(self.c.create(cnt, TY_SUB, {"nu": [aei], "bn": {}}, origin=aei, root="m2m:sub"), 4000)
+
+    def test_ts0004_7_4_8_2_1_cse_relative_ids_of_ae_and_csebase_are_valid_nu(self):
+        sink = Sink()
+        try:
+            r = self.c.register_ae(extra={"poa": [sink.url]}, rr=True)
+            ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+            path = "/%s/%s" % (CSE_RN, ae["rn"])
+            cnt, _ = self.new_cnt(path, ae["aei"])
+            for nu in (path.lstrip("/"), ae["ri"], CSE_RN):
+                with self.subTest(nu=nu):
+                    r = self.c.create(cnt, TY_SUB, {"nu": [nu], "enc": {"net": [3]}}, origin=ae["aei"],
+                                      root="m2m:sub")
+                    self.assertRsc(r, 2001)
+            self.new_cin(cnt, ae["aei"], "to-structured")
+            self.wait_for(sink, lambda b: self.con_of(b) == "to-structured")
+            # not an AE or CSEBase: 4000
+            r = self.c.create(cnt, TY_SUB, {"nu": [cnt.lstrip("/")]}, origin=ae["aei"], root="m2m:sub")
+            self.assertRsc(r, 4000)
+            # the structured address of the AE, given by another originator, is verified like its AE-ID
+            with sink.cond:
+                before = len(sink.got)
+            r = self.c.create(cnt, TY_SUB, {"nu": [path.lstrip("/")], "enc": {"net": [3]}}, origin=ADMIN,
+                              root="m2m:sub")
+            self.assertRsc(r, 2001)
+            with sink.cond:
+                self.assertTrue(any(b.get("m2m:sgn", {}).get("vrq") for _, b in sink.got[before:]), sink.got)
+        finally:
+            sink.stop()
+
+
 if __name__ == "__main__":
     main()
