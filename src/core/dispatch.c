@@ -69,6 +69,12 @@ static int check_primitive(const struct cse_request *req, struct cse_response *r
     }
     if (req->natrl > 0 && req->op != OP_RETRIEVE) /* TS-0004 Table 7.5.2-1: attributeList is for R */
         return response_error(rsp, RSC_BAD_REQUEST, "bad-atrl", "an attribute list is for RETRIEVE only");
+    const struct cse_filter *fc = &req->fc;
+    bool has_fc = fc->fu || fc->nty || fc->nlbl || fc->ncty || fc->natr || fc->crb || fc->cra || fc->ms || fc->us ||
+                  fc->exb || fc->exa || fc->sts >= 0 || fc->stb >= 0 || fc->sza >= 0 || fc->szb >= 0 || fc->lim >= 0 ||
+                  fc->lvl >= 0 || fc->ofst > 0 || fc->fo == 2;
+    if (req->op == OP_CREATE && has_fc) /* TS-0004 §7.3.2.1 */
+        return response_error(rsp, RSC_BAD_REQUEST, "fc-on-create", "a CREATE request carries no Filter Criteria");
     if (req->op == OP_CREATE && req->ty <= 0)
         return response_error(rsp, RSC_BAD_REQUEST, "missing-ty", "CREATE needs a resource type");
     return 0;

@@ -421,6 +421,16 @@ class ResultContentTest(Conf):
             with self.subTest(rcn=rcn):
                 self.assertRsc(self.c.retrieve("/" + p, origin=aei, query={"fu": 1, "rcn": rcn}), 4000)
 
+    def test_ts0004_7_3_2_1_filter_criteria_on_create_is_4000(self):
+        aei, path = self.ae()
+        for q in ({"lbl": "x"}, {"fu": 2}, {"lim": 1}, {"ty": 3}):
+            with self.subTest(query=q):
+                r = self.c.create(path, TY_CNT, {"rn": uniq("f")}, origin=aei, query=q)
+                self.assertRsc(r, 4000)
+        self.mqtt(aei)
+        r = self.mq(aei, {"op": 1, "to": path.lstrip("/"), "ty": TY_CNT, "fc": {"lbl": ["x"]}, "pc": {"m2m:cnt": {}}})
+        self.assertEqual(r["rsc"], 4000, r)
+
     def test_ts0004_7_5_2_create_rcn2_rcn3_addresses_are_cse_relative(self):
         aei, path = self.ae()
         r = self.assertRsc(self.c.create(path, TY_CNT, {"rn": "u"}, origin=aei, query={"rcn": 2}), 2001)
