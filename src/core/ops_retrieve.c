@@ -117,9 +117,11 @@ static int collect_one(void *arg, const struct store_row *r)
  * row that pass the filter criteria (conditional retrieval, the default filterUsage of a RETRIEVE,
  * TS-0004 Table 6.3.4.2.31-1) and that the originator may RETRIEVE, at most lvl levels deep.
  * Resources listed are grouped by the direct entry they belong to (a resource nests under its
- * closest listed ancestor; a resource not listed is skipped, its descendants are not): ofst skips
- * that many entries with their descendants, and an entry is listed only with all its descendants,
- * within lim (and the CSE's own limit); a partial result says so (cnst, cnot: where to restart).
+ * closest listed ancestor; a resource not listed is skipped, its descendants are not): ofst names
+ * the entry to start at, counted from 1 (TS-0001 §8.1.2 "the offset shall start at 1", TS-0004
+ * §7.3.3.17.15; 0 or absent: the first), and an entry is listed only with all its descendants,
+ * within lim (and the CSE's own limit); a partial result says so (cnst, and cnot: the ofst to ask
+ * for next).
  * rcn 4/8 nest representations, rcn 5/6 list references {nm, typ, val}. Fills c->rsp (2000) or
  * returns an RSC. */
 int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
@@ -169,7 +171,7 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
     }
     if (k.truncated && ngroups > 0) /* the last entry may miss descendants that were not collected */
         ngroups--;
-    long first = fc->ofst > 0 ? fc->ofst : 0, last = first; /* entries [first, last) are listed */
+    long first = fc->ofst > 1 ? fc->ofst - 1 : 0, last = first; /* entries [first, last) are listed, from 0 */
     size_t used = 0;
     bool partial = k.truncated;
     for (size_t i = 0; i < rv->n;) {
@@ -244,7 +246,7 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
         return rc;
     if (partial) { /* TS-0004 §6.3.4.2.44-45: partial content; the entry where processing restarts */
         rsp->cnst = 1;
-        rsp->cnot = last;
+        rsp->cnot = last + 1; /* 1-based, as ofst */
     }
     set_body(rsp, out);
     rsp->rsc = RSC_OK;
@@ -340,7 +342,7 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
      * still found; a subtree with nothing discoverable answers an empty list, not 4103 */
     struct disc d = {
         .c = c,
-        .skip = fc->ofst,
+        .skip = fc->ofst > 1 ? fc->ofst - 1 : 0, /* ofst counts from 1 (TS-0001 §8.1.2) */
         .left = fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS ? fc->lim : LIMIT_DISCOVERY_RESULTS,
         .capped = !(fc->lim >= 0 && fc->lim < LIMIT_DISCOVERY_RESULTS),
         .uris = json_array(),
@@ -362,7 +364,7 @@ static enum cse_status discover(struct op_ctx *c, const struct store_row *row)
     }
     if (d.more) {
         c->rsp->cnst = 1;
-        c->rsp->cnot = fc->ofst + d.returned;
+        c->rsp->cnot = (fc->ofst > 1 ? fc->ofst : 1) + d.returned; /* the ofst to ask for next */
     }
     set_body(c->rsp, d.rrl ? json_pack("{s:{s:o}}", "m2m:rrl", "rrf", d.uris) : json_pack("{s:o}", "m2m:uril", d.uris));
     c->rsp->rsc = RSC_OK;

@@ -320,11 +320,16 @@ class HttpBindingTest(WardenTestCase):
         r = self.assertRsc(self.c.retrieve(self.ae_path, origin=self.aei, query={"fu": 1, "lbl": lbl}), 2000)
         full = self._uril(r)
         self.assertEqual(len(full), 3)
+        # ofst counts from 1 (TS-0001 §8.1.2, TS-0004 §7.3.3.17.15): 1 is the first, 2 skips one
+        # (before issue 13 ofst=1 skipped one)
         r = self.assertRsc(self.c.retrieve(self.ae_path, origin=self.aei,
                                            query={"fu": 1, "lbl": lbl, "ofst": 1}), 2000)
+        self.assertEqual(self._uril(r), full)
+        r = self.assertRsc(self.c.retrieve(self.ae_path, origin=self.aei,
+                                           query={"fu": 1, "lbl": lbl, "ofst": 2}), 2000)
         self.assertEqual(self._uril(r), full[1:])
         r = self.assertRsc(self.c.retrieve(self.ae_path, origin=self.aei,
-                                           query={"fu": 1, "lbl": lbl, "ofst": 1, "lim": 1}), 2000)
+                                           query={"fu": 1, "lbl": lbl, "ofst": 2, "lim": 1}), 2000)
         self.assertEqual(self._uril(r), full[1:2])
 
     def test_ts0004_7_3_3_14_discovery_respects_access(self):
