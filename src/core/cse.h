@@ -54,6 +54,10 @@ struct cse {
     struct deferred *deferred;
     int ndeferred;
     bool deferring_closed; /* cse_quiesce ran: no request parks any more */
+    /* resources whose UPDATE waits for a Blocking_Update notification (ops_update.c): other
+     * UPDATEs of them are refused meanwhile (TS-0004 §7.5.1.2.19) */
+    pthread_mutex_t blocking_lock;
+    char *blocking[LIMIT_BLOCKING_UPDATES];
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

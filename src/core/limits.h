@@ -70,6 +70,10 @@
  * holding its connection; a later one is a feature this CSE does not offer (5001, TS-0004 §7.3.2.1). */
 #define LIMIT_OET_AHEAD_S 600
 
+/* UPDATEs waiting at once for the answer to a Blocking_Update notification (TS-0004 §7.5.1.2.19);
+ * beyond, such an UPDATE is refused with 5000. */
+#define LIMIT_BLOCKING_UPDATES 64
+
 /* Resources removed by one expiry sweep transaction, so a mass expiry does not stall writers. */
 #define LIMIT_EXPIRY_BATCH 200
 

@@ -52,9 +52,19 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
     json_object_foreach((json_t *)enc, k, v)
     {
         if (strcmp(k, "net") == 0) {
-            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child */
-            if (!ints_in(v, 1, 4))
-                return bad(rsp, "enc.net must list notificationEventTypes 1-4 (the ones this CSE supports)");
+            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child, 7
+             * Blocking_Update */
+            if (!ints_in(v, 1, 7))
+                return bad(rsp, "enc.net must list notificationEventTypes 1-4 or 7 (the ones this CSE supports)");
+            size_t i;
+            json_t *n;
+            json_array_foreach(v, i, n)
+            {
+                if (json_integer_value(n) == 5 || json_integer_value(n) == 6)
+                    return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
+                                          "notificationEventType %lld is not supported by this CSE",
+                                          (long long)json_integer_value(n));
+            }
         } else if (strcmp(k, "chty") == 0) {
             if (!ints_in(v, 1, 65535))
                 return bad(rsp, "enc.chty must list resource types");
@@ -192,8 +202,75 @@ static void batch_defaults(json_t *bn)
         json_object_set_new(bn, "num", json_integer(BATCH_DEFAULT_NUM));
 }
 
+static bool has_net(const json_t *enc, int net)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "net"), i, e)
+    {
+        if (json_integer_value(e) == net)
+            return true;
+    }
+    return false;
+}
+
+/* TS-0004 §7.4.8.2.1 Recv-6.4, a Blocking_Update subscription (net 7): net 7 alone, one target
+ * that is a oneM2M resource ID (no URL), no criteria but atr, none of the other resource-specific
+ * attributes. (Another one on the same resource is 4124, checked in the transaction.) */
+static int check_blocking(const json_t *a, struct cse_response *rsp)
+{
+    const json_t *enc = json_object_get(a, "enc"), *nu = json_object_get(a, "nu");
+    if (!has_net(enc, 7))
+        return 0;
+    if (json_array_size(json_object_get(enc, "net")) != 1)
+        return bad(rsp, "a Blocking_Update subscription has notificationEventType 7 only");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)enc, k, v)
+    {
+        if (strcmp(k, "net") != 0 && strcmp(k, "atr") != 0)
+            return bad(rsp, "a Blocking_Update subscription takes no criteria but the attribute condition");
+    }
+    if (json_array_size(nu) != 1)
+        return bad(rsp, "a Blocking_Update subscription has exactly one notification target");
+    if (strstr(json_string_value(json_array_get(nu, 0)), "://"))
+        return bad(rsp, "the target of a Blocking_Update subscription is a oneM2M resource ID, not a URL");
+    static const char *const others[] = {"exc", "gpi", "bn", "ln", "nct", "su"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (json_object_get(a, others[i]))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "a Blocking_Update subscription takes no '%s'", others[i]);
+    return 0;
+}
+
+static int blocking_found(void *arg, const struct store_row *r)
+{
+    json_t *doc = json_loads(r->doc, 0, NULL);
+    bool blocking = has_net(json_object_get(doc, "enc"), 7);
+    json_decref(doc);
+    if (blocking)
+        *(bool *)arg = true;
+    return blocking; /* stop at the first */
+}
+
+/* Writer: one Blocking_Update subscription per resource (TS-0004 §7.4.8.2.1 Recv-6.4: 4124). */
+static int sub_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
+{
+    (void)row;
+    if (!has_net(json_object_get(res, "enc"), 7))
+        return 0;
+    bool exists = false;
+    if (t->txn->st->ops->children(t->txn, parent->ri, TY_SUB, t->now, blocking_found, &exists) < 0)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    return exists ? response_error(t->rsp, 4124, "blocking-exists",
+                                   "the resource already has a Blocking_Update subscription")
+                  : 0;
+}
+
 static int sub_prepare_create(struct create_ctx *c)
 {
+    if (check_blocking(c->attrs, c->rsp))
+        return c->rsp->rsc;
     if (check(c->cse, &c->lookup, c->attrs, c->rsp))
         return c->rsp->rsc;
     if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
@@ -217,6 +294,8 @@ static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, co
 {
     if (json_is_null(json_object_get(patch, "nu")))
         return bad(rsp, "notificationURI is mandatory and cannot be removed");
+    if (has_net(json_object_get(patch, "enc"), 7)) /* TS-0004 §7.4.8.2.3 Recv-6.4 */
+        return bad(rsp, "notificationEventType 7 (Blocking_Update) cannot be set by an update");
     batch_defaults(json_object_get(patch, "bn"));
     if (check(cse, lookup, patch, rsp))
         return rsp->rsc;
@@ -249,5 +328,6 @@ const struct rtype rtype_subscription = {
     .deletable = true,
     .has_cr = true,
     .prepare_create = sub_prepare_create,
+    .txn_create = sub_txn_create,
     .prepare_update = sub_prepare_update,
 };

@@ -831,9 +831,10 @@ class DataTypesTest(Conf):
 class Sink:
     """An AE's HTTP pointOfAccess: records each request and answers X-M2M-RSC ``rsc``."""
 
-    def __init__(self, rsc=2000):
+    def __init__(self, rsc=2000, gate=None):
         self.cond = threading.Condition()
         self.got = []
+        self.rsc = rsc
         sink = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -843,8 +844,10 @@ class Sink:
                 with sink.cond:
                     sink.got.append((self.headers.get("X-M2M-Origin"), body))
                     sink.cond.notify_all()
+                if gate is not None:
+                    gate.wait(10)
                 self.send_response(200)
-                self.send_header("X-M2M-RSC", str(rsc))
+                self.send_header("X-M2M-RSC", str(sink.rsc))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -1015,6 +1018,100 @@ class NotificationTest(Conf):
             self.assertRsc(r, 2001)
             with sink.cond:
                 self.assertTrue(any(b.get("m2m:sgn", {}).get("vrq") for _, b in sink.got[before:]), sink.got)
+        finally:
+            sink.stop()
+
+
+class BlockingUpdateTest(Conf):
+    """TS-0004 §7.5.1.2.19, §7.3.2.9, §7.4.8.2.1 Recv-6.4: notificationEventType 7."""
+
+    def setup_blocking(self, sink):
+        r = self.c.register_ae(extra={"poa": [sink.url]}, rr=True)
+        ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+        path = "/%s/%s" % (CSE_RN, ae["rn"])
+        cnt, _ = self.new_cnt(path, ae["aei"], lbl=["before"])
+        r = self.c.create(cnt, TY_SUB, {"rn": "blk", "nu": [ae["aei"]], "enc": {"net": [7]}}, origin=ae["aei"],
+                          root="m2m:sub")
+        self.assertRsc(r, 2001)
+        return ae, cnt
+
+    def lbl(self, cnt, aei):
+        return self.res(self.c.retrieve(cnt, origin=aei), "m2m:cnt")["lbl"]
+
+    def test_ts0004_7_5_1_2_19_blocking_update_waits_for_the_subscriber(self):
+        sink = Sink()
+        try:
+            ae, cnt = self.setup_blocking(sink)
+            r = self.c.update(cnt, "m2m:cnt", {"lbl": ["after"]}, origin=ae["aei"])
+            self.assertRsc(r, 2004)
+            with sink.cond:
+                (frm, body), = sink.got
+            sgn = body["m2m:sgn"]
+            self.assertEqual((sgn["nev"]["net"], sgn["nev"]["rep"]), (7, {"m2m:cnt": {"lbl": ["after"]}}))
+            self.assertTrue(sgn["sur"].endswith("/blk"))
+            # the subscriber refuses: 4127, nothing changed
+            sink.rsc = 4005
+            self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["refused"]}, origin=ae["aei"]), 4127)
+            self.assertEqual(self.lbl(cnt, ae["aei"]), ["after"])
+        finally:
+            sink.stop()
+
+    def test_ts0004_7_3_2_9_unreachable_subscriber_is_5107(self):
+        sink = Sink()
+        try:
+            ae, cnt = self.setup_blocking(sink)
+        finally:
+            sink.stop()
+        self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["x"]}, origin=ae["aei"]), 5107)
+        self.assertEqual(self.lbl(cnt, ae["aei"]), ["before"])
+
+    def test_ts0004_7_5_1_2_19_other_updates_wait_are_refused_meanwhile(self):
+        gate = threading.Event()
+        sink = Sink(gate=gate)
+        try:
+            ae, cnt = self.setup_blocking(sink)
+            out = {}
+            t = threading.Thread(target=lambda: out.setdefault(
+                "r", self.c.update(cnt, "m2m:cnt", {"lbl": ["first"]}, origin=ae["aei"])))
+            t.start()
+            with sink.cond:
+                self.assertTrue(sink.cond.wait_for(lambda: sink.got, 5))
+            self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["second"]}, origin=ae["aei"]), 4105)
+            gate.set()
+            t.join(10)
+            self.assertRsc(out["r"], 2004)
+            self.assertEqual(self.lbl(cnt, ae["aei"]), ["first"])
+        finally:
+            gate.set()
+            sink.stop()
+
+    def test_ts0004_7_4_8_2_1_blocking_subscription_rules(self):
+        sink = Sink()
+        try:
+            ae, cnt = self.setup_blocking(sink)
+            aei = ae["aei"]
+            mk = lambda **a: self.c.create(cnt, TY_SUB, a, origin=aei, root="m2m:sub")  # noqa: E731
+            self.assertRsc(mk(nu=[aei], enc={"net": [7]}), 4124)
+            cnt2, _ = self.new_cnt("/%s/%s" % (CSE_RN, ae["rn"]), aei)
+            mk2 = lambda **a: self.c.create(cnt2, TY_SUB, a, origin=aei, root="m2m:sub")  # noqa: E731
+            for bad in ({"nu": [aei, aei], "enc": {"net": [7]}}, {"nu": [sink.url], "enc": {"net": [7]}},
+                        {"nu": [aei], "enc": {"net": [7, 1]}}, {"nu": [aei], "enc": {"net": [7]}, "nct": 1},
+                        {"nu": [aei], "enc": {"net": [7], "chty": [4]}}):
+                with self.subTest(attrs=bad):
+                    self.assertRsc(mk2(**bad), 4000)
+            r = mk2(rn="plain", nu=[aei], enc={"net": [1]})
+            self.assertRsc(r, 2001)
+            self.assertRsc(self.c.update(cnt2 + "/plain", "m2m:sub", {"enc": {"net": [7]}}, origin=aei), 4000)
+            # an attribute condition: updates of other attributes are not blocked
+            self.assertRsc(mk2(rn="b2", nu=[aei], enc={"net": [7], "atr": ["lbl"]}), 2001)
+            blocking = lambda: [b for _, b in sink.got if b["m2m:sgn"].get("nev", {}).get("net") == 7]  # noqa: E731
+            with sink.cond:
+                before = len(blocking())
+            self.assertRsc(self.c.update(cnt2, "m2m:cnt", {"mni": 5}, origin=aei), 2004)
+            self.assertRsc(self.c.update(cnt2, "m2m:cnt", {"lbl": ["y"]}, origin=aei), 2004)
+            with sink.cond:
+                self.assertEqual([b["m2m:sgn"]["nev"]["rep"] for b in blocking()[before:]],
+                                 [{"m2m:cnt": {"lbl": ["y"]}}])
         finally:
             sink.stop()
 
