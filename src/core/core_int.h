@@ -213,6 +213,8 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
 int sub_deleted(struct txn_ctx *t, const struct store_row *row);
 /* First http(s) pointOfAccess of the registered AE named by id. 0, or -1 when there is none. */
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len);
+/* The same, and with cbor set when the AE's contentSerialization asks for CBOR, not JSON. */
+int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len, bool *cbor);
 /* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
 int64_t sub_duration_ms(const json_t *dur);
 

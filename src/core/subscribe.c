@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "encoding/cbor_json.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
@@ -84,21 +85,38 @@ struct batcher *batcher_new(void)
     return b;
 }
 
+#define CBOR_MARK "cbor:"
+
 static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
 {
     if (cse->notifier == NULL)
         return;
-    size_t len;
+    size_t len, clen = 0;
     char *body = json_encode(content, &len);
+    unsigned char *cbor = NULL;
     size_t i;
     json_t *u;
     json_array_foreach(uris, i, u)
     {
-        if (notify_send(cse->notifier, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+        /* "cbor:" marks an AE target that asked for CBOR (resolve_targets, TS-0004 §7.5.1.1) */
+        const char *uri = json_string_value(u);
+        char err[64];
+        if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0 &&
+            (cbor != NULL || cborjson_from_json(body, len, &cbor, &clen, err, sizeof err) == 0)) {
+            if (notify_send_as(cse->notifier, uri + strlen(CBOR_MARK), (const char *)cbor, clen, "application/cbor",
+                               cse->cfg->cse_id, NULL, NULL) != 0)
+                LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
+                    uri + strlen(CBOR_MARK));
+            continue;
+        }
+        if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0)
+            uri += strlen(CBOR_MARK);
+        if (notify_send(cse->notifier, uri, body, len, cse->cfg->cse_id, NULL, NULL) != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                 json_string_value(u));
     }
     mem_free(body);
+    mem_free(cbor);
 }
 
 /* An aggregated notification (TS-0004 m2m:aggregatedNotification) of a batch. */
@@ -236,9 +254,16 @@ static json_t *resolve_targets(struct txn_ctx *t, const json_t *nu)
             continue;
         }
         char url[1024];
-        if (ae_poa(t->cse, t->txn, t->now, s, url, sizeof url) == 0)
-            json_array_append_new(out, json_string(url));
-        else
+        bool cbor = false;
+        if (ae_poa_fmt(t->cse, t->txn, t->now, s, url, sizeof url, &cbor) == 0) {
+            if (cbor) { /* the AE's csz names CBOR and not JSON: notify it in CBOR (TS-0004 §7.5.1.1) */
+                char marked[sizeof url + sizeof CBOR_MARK];
+                snprintf(marked, sizeof marked, "%s%s", CBOR_MARK, url);
+                json_array_append_new(out, json_string(marked));
+            } else {
+                json_array_append_new(out, json_string(url));
+            }
+        } else
             LOG(t->cse->log, LOG_DEBUG, "notification target '%s' has no reachable pointOfAccess", s);
     }
     return out;
@@ -380,6 +405,26 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
 
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len)
 {
+    return ae_poa_fmt(cse, v, now, id, url, len, NULL);
+}
+
+/* TS-0004 §7.5.1.1: does the AE's contentSerialization ask for CBOR rather than JSON? */
+static bool wants_cbor(const json_t *csz)
+{
+    bool json = false, cbor = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(csz, i, e)
+    {
+        const char *s = json_string_value(e);
+        json |= s && (strcmp(s, "json") == 0 || strcmp(s, "application/json") == 0);
+        cbor |= s && (strcmp(s, "cbor") == 0 || strcmp(s, "application/cbor") == 0);
+    }
+    return cbor && !json;
+}
+
+int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len, bool *cbor)
+{
     struct id parsed;
     struct store_row ae;
     if (id_parse(&cse->idenv, id, &parsed) && parsed.kind == ID_AE && parsed.local) {
@@ -402,6 +447,8 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
         if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
             strcpy(url, s);
             rc = 0;
+            if (cbor)
+                *cbor = wants_cbor(json_object_get(doc, "csz"));
             break;
         }
     }

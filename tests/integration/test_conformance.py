@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CIN, TY_CNT, OMIT, WardenServer, WardenTestCase,  # noqa: E402
                         main, uniq)
 from coap_helpers import coap  # noqa: E402
+import cbor_codec  # noqa: E402
 from mqtt_helpers import MqttClient, PrivateBroker, answers_probe, broker_available, paho  # noqa: E402
 
 TY_ACP = 1
@@ -834,14 +835,18 @@ class Sink:
     def __init__(self, rsc=2000, gate=None):
         self.cond = threading.Condition()
         self.got = []
+        self.ctypes = []
         self.rsc = rsc
         sink = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(n) or b"null")
+                raw = self.rfile.read(n)
+                ctype = self.headers.get("Content-Type", "")
+                body = cbor_codec.decode(raw) if "cbor" in ctype else json.loads(raw or b"null")
                 with sink.cond:
+                    sink.ctypes.append(ctype)
                     sink.got.append((self.headers.get("X-M2M-Origin"), body))
                     sink.cond.notify_all()
                 if gate is not None:
@@ -978,6 +983,26 @@ class NotificationTest(Conf):
             self.wait_for(sink, lambda b: self.con_of(b) == "reachable")
             with sink.cond:
                 self.assertNotIn("while-unreachable", [self.con_of(b) for _, b in sink.got])
+        finally:
+            sink.stop()
+
+    def test_ts0004_7_5_1_1_notification_uses_the_ae_serialization(self):
+        sink = Sink()
+        try:
+            for csz, want in ((["cbor"], "application/cbor"), (["application/cbor", "json"], "application/json"),
+                              (None, "application/json")):
+                with self.subTest(csz=csz):
+                    r = self.c.register_ae(extra=dict({"poa": [sink.url]}, **({"csz": csz} if csz else {})), rr=True)
+                    ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+                    cnt, _ = self.new_cnt("/%s/%s" % (CSE_RN, ae["rn"]), ae["aei"])
+                    self.assertRsc(self.c.create(cnt, TY_SUB, {"nu": [ae["aei"]], "enc": {"net": [3]}},
+                                                 origin=ae["aei"], root="m2m:sub"), 2001)
+                    con = uniq("c")
+                    self.new_cin(cnt, ae["aei"], con)
+                    self.wait_for(sink, lambda b: self.con_of(b) == con)
+                    with sink.cond:
+                        i = [self.con_of(b) for _, b in sink.got].index(con)
+                        self.assertEqual(sink.ctypes[i], want)
         finally:
             sink.stop()
 
