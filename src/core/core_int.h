@@ -167,6 +167,9 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
                   void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
                   void *done_arg);
 
+/* Does an UPDATE of resource ri wait for a Blocking_Update answer (ops_update.c)? */
+bool op_blocking_held(struct cse *cse, const char *ri);
+
 /* Is r a contentInstance whose container has disableRetrieval true (TS-0001 §9.6.6)? */
 bool op_cin_disabled(struct op_ctx *c, const struct store_row *r);
 

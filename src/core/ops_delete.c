@@ -127,6 +127,11 @@ enum cse_status op_delete(struct op_ctx *c)
     }
     if (op_authorize(c, ACOP_DELETE, row, 0) != 0)
         return CSE_DONE;
+    if (op_blocking_held(c->cse, row->ri)) { /* TS-0001 §9.6.8 net 7: after the blocked UPDATE */
+        response_error(c->rsp, RSC_CONFLICT, "blocking-update",
+                       "an update of this resource waits for its Blocking_Update answer");
+        return CSE_DONE;
+    }
     if (op_cin_disabled(c, row)) { /* TS-0004 §7.4.7.2.4 (also la/ol) */
         response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "disr", "the container disables retrieval of its instances");
         return CSE_DONE;

@@ -207,7 +207,7 @@ static bool block_claim(struct cse *cse, const char *ri, bool *full)
     return ok;
 }
 
-static bool block_held(struct cse *cse, const char *ri)
+bool op_blocking_held(struct cse *cse, const char *ri)
 {
     bool held = false;
     pthread_mutex_lock(&cse->blocking_lock);
@@ -328,7 +328,7 @@ static int blocking_update(struct op_ctx *c, const struct store_row *row, struct
         json_decref(doc);
     }
     rowvec_free(&subs);
-    if (st < 0 && block_held(c->cse, row->ri)) { /* a blocking update of it is still in progress */
+    if (st < 0 && op_blocking_held(c->cse, row->ri)) { /* a blocking update of it is still in progress */
         response_error(c->rsp, RSC_CONFLICT, "blocking-update",
                        "another update of this resource waits for its Blocking_Update answer");
         st = CSE_DONE;

@@ -180,9 +180,9 @@ static int check_combination(const json_t *enc, const json_t *nct, int parent_ty
     if (json_integer_value(nct) == 2) {
         json_array_foreach(json_object_get(enc, "net"), i, e)
         {
-            if (json_integer_value(e) != 1)
+            if (json_integer_value(e) != 1 && json_integer_value(e) != 7)
                 return bad(rsp, "notificationContentType 2 (modified attributes) is valid only with "
-                                "notificationEventType 1 (update of the resource), TS-0001 Table 9.6.8-4");
+                                "notificationEventType 1 or 7 (update of the resource), TS-0001 Table 9.6.8-4");
         }
     }
     return 0;
@@ -275,8 +275,8 @@ static int sub_prepare_create(struct create_ctx *c)
         return c->rsp->rsc;
     if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
         return c->rsp->rsc;
-    if (json_object_get(c->res, "nct") == NULL)
-        json_object_set_new(c->res, "nct", json_integer(1));
+    if (json_object_get(c->res, "nct") == NULL) /* TS-0001 Table 9.6.8-4 defaults: 2 for net 7 */
+        json_object_set_new(c->res, "nct", json_integer(has_net(json_object_get(c->attrs, "enc"), 7) ? 2 : 1));
     if (json_is_object(json_object_get(c->res, "bn"))) {
         json_t *bn = json_deep_copy(json_object_get(c->res, "bn"));
         batch_defaults(bn);

@@ -1057,7 +1057,7 @@ class BlockingUpdateTest(Conf):
         cnt, _ = self.new_cnt(path, ae["aei"], lbl=["before"])
         r = self.c.create(cnt, TY_SUB, {"rn": "blk", "nu": [ae["aei"]], "enc": {"net": [7]}}, origin=ae["aei"],
                           root="m2m:sub")
-        self.assertRsc(r, 2001)
+        self.assertEqual(self.res(self.assertRsc(r, 2001), "m2m:sub")["nct"], 2)  # TS-0001 Table 9.6.8-4
         return ae, cnt
 
     def lbl(self, cnt, aei):
@@ -1102,6 +1102,7 @@ class BlockingUpdateTest(Conf):
             with sink.cond:
                 self.assertTrue(sink.cond.wait_for(lambda: sink.got, 5))
             self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["second"]}, origin=ae["aei"]), 4105)
+            self.assertRsc(self.c.delete(cnt, origin=ae["aei"]), 4105)
             gate.set()
             t.join(10)
             self.assertRsc(out["r"], 2004)
