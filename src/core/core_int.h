@@ -211,6 +211,10 @@ void notes_send(struct cse *cse, struct notes *n);
  * (modified: the attributes an update changed) get a notification; expirationCounters count down. */
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified);
+/* After a request targeting row (whatever its outcome): the operationMonitor subscriptions of row
+ * that match operation op (acop its accessControlOperations bit) and the originator are notified. */
+void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
+                 const char *originator);
 /* Inside a transaction, before row and its subtree go: deletion notifications to the subscribers of
  * every subscription among them. */
 int sub_deleted(struct txn_ctx *t, const struct store_row *row);

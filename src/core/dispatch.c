@@ -470,6 +470,13 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_DELETE: st = op_delete(&c); break;
         default: st = op_notify(&c); break;
         }
+    /* TS-0001 §9.6.8 operationMonitor: who attempted what on a subscribed-to resource, performed or
+     * not (not for requests refused before the target was known) */
+    if (outer && tgt.virt == VIRT_NONE && v != NULL && tgt.row.nsub > 0) {
+        static const int acop_of[] = {0, ACOP_CREATE, ACOP_RETRIEVE, ACOP_UPDATE, ACOP_DELETE, ACOP_NOTIFY};
+        int acop = req->op == OP_RETRIEVE && req->fc.fu == 1 ? ACOP_DISCOVERY : acop_of[req->op];
+        sub_monitor(cse, v, &tgt.row, (int)req->op, acop, req->fr);
+    }
     creds_free(c.creds);
     mem_free(c.tqf);
     if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */

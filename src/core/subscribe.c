@@ -322,7 +322,9 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
         json_t *doc = json_loads(s->doc, 0, NULL);
         const json_t *enc = json_object_get(doc, "enc");
         const json_t *nets = json_object_get(enc, "net");
-        bool wanted = nets ? list_has_int(nets, net) : net == NET_UPDATE; /* default: update of the resource */
+        /* default: update of the resource, unless the subscription monitors operations (TS-0001 §9.6.8) */
+        bool wanted =
+            nets ? list_has_int(nets, net) : net == NET_UPDATE && json_array_size(json_object_get(enc, "om")) == 0;
         const json_t *chty = json_object_get(enc, "chty"), *atr = json_object_get(enc, "atr");
         if (wanted && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD) && chty && !list_has_int(chty, res->ty))
             wanted = false;
@@ -475,4 +477,47 @@ int64_t sub_duration_ms(const json_t *dur)
 {
     int64_t ms;
     return sub_duration_parse(dur, &ms) ? ms : BATCH_DEFAULT_MS;
+}
+
+/* ---- operationMonitor (TS-0001 §9.6.8, TS-0004 Table 6.3.5.57-1) --------------------------------
+ * After any request that targets a resource with subscriptions, whatever its outcome: each
+ * subscription whose enc.om matches the operation (ops: accessControlOperations bits) and the
+ * originator (or) is notified with {om: {op, or}}. */
+void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
+                 const char *originator)
+{
+    if (row->nsub <= 0 || cse->notifier == NULL)
+        return;
+    int64_t now = cse_now(cse);
+    struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
+    if (v->st->ops->children(v, row->ri, TY_SUB, now, rowvec_collect, &subs) < 0) {
+        rowvec_free(&subs);
+        return;
+    }
+    struct txn_ctx t = {.cse = cse, .txn = v, .now = now}; /* resolve_targets only reads */
+    for (size_t i = 0; i < subs.n; i++) {
+        json_t *doc = json_loads(subs.v[i].doc, 0, NULL);
+        bool match = false;
+        size_t k;
+        json_t *m;
+        json_array_foreach(json_object_get(json_object_get(doc, "enc"), "om"), k, m)
+        {
+            const json_t *ops = json_object_get(m, "ops");
+            const char *orig = json_string_value(json_object_get(m, "or"));
+            match |= (ops == NULL || (json_integer_value(ops) & acop)) &&
+                     (orig == NULL || (originator && strcmp(orig, originator) == 0));
+        }
+        if (match) {
+            char *sur = sub_address(cse, subs.v[i].path);
+            json_t *sgn = json_pack("{s:{s:{s:{s:i, s:s}}, s:s}}", "m2m:sgn", "nev", "om", "op", op, "or",
+                                    originator ? originator : "", "sur", sur);
+            mem_free(sur);
+            json_t *uris = resolve_targets(&t, json_object_get(doc, "nu"));
+            send_all(cse, uris, sgn);
+            json_decref(uris);
+            json_decref(sgn);
+        }
+        json_decref(doc);
+    }
+    rowvec_free(&subs);
 }

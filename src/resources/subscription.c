@@ -78,6 +78,30 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
                 if (!json_is_string(a))
                     return bad(rsp, "enc.atr must list attribute names");
             }
+        } else if (strcmp(k, "om") == 0) {
+            /* TS-0004 Table 6.3.5.57-1 operationMonitor: 0..n of {ops: accessControlOperations,
+             * or: an originator ID}, at least one of the two */
+            size_t i;
+            json_t *m;
+            if (!json_is_array(v) || json_array_size(v) > LIMIT_LIST_ITEMS)
+                return bad(rsp, "enc.om must list operation monitors {ops, or}");
+            json_array_foreach(v, i, m)
+            {
+                const json_t *ops = json_object_get(m, "ops"), *orig = json_object_get(m, "or");
+                const char *mk;
+                json_t *mv;
+                if (!json_is_object(m) || (ops == NULL && orig == NULL))
+                    return bad(rsp, "an operationMonitor names operations (ops), an originator (or) or both");
+                json_object_foreach(m, mk, mv)
+                {
+                    if (strcmp(mk, "ops") != 0 && strcmp(mk, "or") != 0)
+                        return bad(rsp, "an operationMonitor holds only ops and or");
+                }
+                if (ops && (!json_is_integer(ops) || json_integer_value(ops) < 1 || json_integer_value(ops) > 63))
+                    return bad(rsp, "operationMonitor ops is an accessControlOperations value 1-63");
+                if (orig && (!json_is_string(orig) || json_string_length(orig) == 0))
+                    return bad(rsp, "operationMonitor or is an originator ID");
+            }
         } else {
             return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
                                   "eventNotificationCriteria element '%s' is not supported by this CSE", k);
@@ -217,6 +241,15 @@ static bool has_net(const json_t *enc, int net)
 /* TS-0004 §7.4.8.2.1 Recv-6.4, a Blocking_Update subscription (net 7): net 7 alone, one target
  * that is a oneM2M resource ID (no URL), no criteria but atr, none of the other resource-specific
  * attributes. (Another one on the same resource is 4124, checked in the transaction.) */
+/* TS-0004 §7.4.8.2.1 Recv-6.4 (and §7.4.8.2.3 for the result of an update): notificationEventType
+ * and operationMonitor exclude each other. */
+static int check_om_alone(const json_t *enc, struct cse_response *rsp)
+{
+    if (json_object_get(enc, "om") && json_array_size(json_object_get(enc, "om")) > 0 && json_object_get(enc, "net"))
+        return bad(rsp, "notificationEventType and operationMonitor cannot both be set");
+    return 0;
+}
+
 static int check_blocking(const json_t *a, struct cse_response *rsp)
 {
     const json_t *enc = json_object_get(a, "enc"), *nu = json_object_get(a, "nu");
@@ -269,7 +302,7 @@ static int sub_txn_create(struct txn_ctx *t, const struct store_row *parent, str
 
 static int sub_prepare_create(struct create_ctx *c)
 {
-    if (check_blocking(c->attrs, c->rsp))
+    if (check_blocking(c->attrs, c->rsp) || check_om_alone(json_object_get(c->attrs, "enc"), c->rsp))
         return c->rsp->rsc;
     if (check(c->cse, &c->lookup, c->attrs, c->rsp))
         return c->rsp->rsc;
@@ -308,6 +341,10 @@ static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, co
         nct = json_object_get(doc, "nct");
     struct store_row parent;
     int rc = 0;
+    if (check_om_alone(enc, rsp)) {
+        json_decref(doc);
+        return rsp->rsc;
+    }
     if (lookup->resolve(lookup->arg, row->pi, &parent) == 0) {
         rc = check_combination(enc, nct, parent.ty, rsp);
         store_row_free(&parent);

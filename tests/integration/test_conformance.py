@@ -1006,6 +1006,35 @@ class NotificationTest(Conf):
         finally:
             sink.stop()
 
+    def test_ts0001_9_6_8_operation_monitor(self):
+        sink = Sink()
+        try:
+            r = self.c.register_ae(extra={"poa": [sink.url]}, rr=True)
+            ae = self.res(self.assertRsc(r, 2001), "m2m:ae")
+            cnt, _ = self.new_cnt("/%s/%s" % (CSE_RN, ae["rn"]), ae["aei"])
+            other, _ = self.ae()
+            # monitor RETRIEVEs (acop 2) by anyone, and anything by ``other``
+            r = self.c.create(cnt, TY_SUB, {"nu": [ae["aei"]], "enc": {"om": [{"ops": 2}, {"or": other}]}},
+                              origin=ae["aei"], root="m2m:sub")
+            self.assertRsc(r, 2001)
+            self.assertRsc(self.c.retrieve(cnt, origin=ae["aei"]), 2000)
+            self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["u"]}, origin=other), 4103)  # attempted: counts
+            self.assertRsc(self.c.update(cnt, "m2m:cnt", {"lbl": ["v"]}, origin=ae["aei"]), 2004)  # not monitored
+            want = [{"op": 2, "or": ae["aei"]}, {"op": 3, "or": other}]
+            with sink.cond:
+                self.assertTrue(sink.cond.wait_for(
+                    lambda: sorted([b["m2m:sgn"]["nev"]["om"] for _, b in sink.got], key=str) ==
+                    sorted(want, key=str), 5), sink.got)
+            # operationMonitor with notificationEventType: 4000; bad monitors: 4000
+            for enc in ({"om": [{"ops": 2}], "net": [1]}, {"om": [{}]}, {"om": [{"ops": 64}]},
+                        {"om": [{"ops": 2, "x": 1}]}):
+                with self.subTest(enc=enc):
+                    r = self.c.create(cnt, TY_SUB, {"nu": [ae["aei"]], "enc": enc}, origin=ae["aei"],
+                                      root="m2m:sub")
+                    self.assertRsc(r, 4000)
+        finally:
+            sink.stop()
+
     def test_ts0004_7_4_8_2_1_batch_notify_num_or_dur_alone_gets_defaults(self):
         aei, path = self.ae()
         cnt, _ = self.new_cnt(path, aei)
