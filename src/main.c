@@ -163,6 +163,8 @@ out:
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             ops[i]->quiesce(running[i]);
+    if (cse_ready) /* requests waiting for their Operation Execution Time are answered now */
+        cse_quiesce(&cse);
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             drain(ops[i], running[i], &lg);

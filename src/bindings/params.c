@@ -15,42 +15,14 @@ void param_scratch_free(struct param_scratch *scratch)
         MEM_FREE(scratch->lbl[i]);
         MEM_FREE(scratch->cty[i]);
     }
+    for (int i = 0; i < FC_MAX_ATR; i++)
+        MEM_FREE(scratch->atrl[i]);
     for (int i = 0; i < scratch->naz; i++)
         MEM_FREE(scratch->az[i]);
     scratch->naz = 0;
 }
 
 /* Strict decimal in [min, max]; false for anything else. */
-bool param_abs_rel_timestamp(const char *s, int *kind, int64_t *abs_s, int64_t *rel_ms)
-{
-    long ms;
-    if (param_parse_long(s, strlen(s), 0, 2000000000L, &ms)) {
-        *kind = 2;
-        *rel_ms = ms;
-        return true;
-    }
-    if (!ts_parse(s, abs_s))
-        return false;
-    *kind = 1;
-    return true;
-}
-
-int param_rqet(const char *value, struct param_scratch *scratch, struct cse_response *rsp)
-{
-    int64_t rel = 0;
-    if (value == NULL || !param_abs_rel_timestamp(value, &scratch->rqet_kind, &scratch->rqet_abs, &rel))
-        return response_error(rsp, RSC_BAD_REQUEST, "bad-param",
-                              "Request Expiration Timestamp must be YYYYMMDDTHHMMSS or milliseconds");
-    return 0;
-}
-
-int param_check_expired(const struct param_scratch *scratch, int64_t now_us, struct cse_response *rsp)
-{
-    if (scratch->rqet_kind == 1 && scratch->rqet_abs * 1000000 < now_us)
-        return response_error(rsp, RSC_REQUEST_TIMEOUT, "expired", "the request expired before it was received");
-    return 0;
-}
-
 bool param_parse_long(const char *s, size_t n, long min, long max, long *out)
 {
     if (n == 0 || n > 10)
@@ -156,13 +128,26 @@ static int one_long(const char *key, const char *value, long min, long max, long
     return 0;
 }
 
-/* Query parameters Warden accepts but that cannot change the result of the foundation's
- * operations (security parameters add privileges only once roles/tokens exist). */
-static const char *const ignored_params[] = {"rp", "rset", "da", "sqi", "asi", "auri"};
+/* Parameters a receiver that does not support them should ignore (TS-0001 §8.1.2: Authorization
+ * Signatures Indicator; the Authorization Relationship Indicator likewise). */
+static const char *const ignored_params[] = {"asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
- * silently ignored, since ignoring them would return wrong results. */
-static const char *const unsupported_params[] = {"smf",  "cfs",  "cfq",  "gq",  "atrl", "arp", "catr",
-                                                 "patr", "clbl", "plbl", "lbq", "chty", "pty"};
+ * silently ignored, since ignoring them would return wrong results (TS-0004 §7.3.2.1: an
+ * unsupported primitive parameter, and any CMDH parameter of Annex H, is NOT_IMPLEMENTED): event
+ * category, delivery aggregation, result persistence, group request identifier and target members. */
+static const char *const unsupported_params[] = {"smf", "cfs",  "cfq", "gq", "arp", "catr", "patr", "clbl", "plbl",
+                                                 "lbq", "chty", "pty", "ec", "da",  "rp",   "gid",  "gtm"};
+
+/* m2m:absRelTimestamp: "YYYYMMDDTHHMMSS" or milliseconds (at most 12 digits); the core resolves it. */
+static bool abs_rel_ok(const char *v)
+{
+    int64_t t;
+    size_t n = v ? strlen(v) : 0;
+    bool digits = n > 0 && n <= 12;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = v[i] >= '0' && v[i] <= '9';
+    return digits || (v && ts_parse(v, &t));
+}
 
 static int one_ts(const char *key, const char *value, const char **out, struct cse_response *rsp)
 {
@@ -182,6 +167,21 @@ static int add_cty(const char *v, size_t n, void *arg, struct cse_response *rsp)
     q->scratch->cty[fc->ncty] = mem_strndup(v, n);
     fc->cty[fc->ncty] = q->scratch->cty[fc->ncty];
     fc->ncty++;
+    return 0;
+}
+
+/* TS-0009 §6.2.2.2: atrl=ri+lbl+rr, the attributes of a partial retrieve (short names) */
+static int add_atrl(const char *v, size_t n, void *arg, struct cse_response *rsp)
+{
+    struct qctx *q = arg;
+    struct cse_request *req = q->req;
+    if (req->natrl == FC_MAX_ATR)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "too many atrl values (limit %d)", FC_MAX_ATR);
+    if (n > 32)
+        return bad_value(rsp, "atrl");
+    q->scratch->atrl[req->natrl] = mem_strndup(v, n);
+    req->atrl[req->natrl] = q->scratch->atrl[req->natrl];
+    req->natrl++;
     return 0;
 }
 
@@ -244,6 +244,8 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         return each_value(k, value, add_ty, &q, rsp);
     } else if (strcmp(k, "lbl") == 0) {
         return each_value(k, value, add_lbl, &q, rsp);
+    } else if (strcmp(k, "atrl") == 0) {
+        return each_value(k, value, add_atrl, &q, rsp);
     } else if (strcmp(k, "rids") == 0 || strcmp(k, "tids") == 0 || strcmp(k, "ltids") == 0 || strcmp(k, "tkns") == 0) {
         return each_value(k, value, add_authz, &q, rsp);
     } else if (strcmp(k, "exfr") == 0 || strcmp(k, "exop") == 0 || strcmp(k, "exto") == 0) {
@@ -265,6 +267,18 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
         if (one_long(k, value, 1, 65535, &v, rsp))
             return rsp->rsc;
         req->ex.ty = (int)v;
+    } else if (strcmp(k, "rqet") == 0 || strcmp(k, "rset") == 0 || strcmp(k, "oet") == 0) {
+        /* TS-0004 §7.2.1.1 Request/Result Expiration Timestamp, Operation Execution Time */
+        if (!abs_rel_ok(value))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-time",
+                                  "'%s' must be a timestamp YYYYMMDDTHHMMSS or a number of milliseconds", k);
+        *(k[0] == 'o' ? &req->oet : k[1] == 'q' ? &req->rqet : &req->rset) = value;
+    } else if (strcmp(k, "sqi") == 0) { /* Semantic Query Indicator: semantic queries are not offered */
+        if (value != NULL && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0))
+            return 0;
+        if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0))
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "semantic queries are not supported");
+        return bad_value(rsp, k);
     } else if (strcmp(k, "tqi") == 0) {
         if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0))
             req->az.tqi = true;

@@ -13,25 +13,11 @@
 struct param_scratch {
     char *lbl[FC_MAX_LBL];
     char *cty[FC_MAX_LBL];
+    char *atrl[FC_MAX_ATR];
     char *az[4 * REQ_AUTHZ_MAX]; /* rids, tids, ltids, tkns values */
     int naz;
-    /* Request Expiration Timestamp (HTTP X-M2M-RET, CoAP oneM2M-RQET): rqet_abs in seconds since
-     * the epoch when rqet_kind is 1 (absolute); 2 for a relative duration; 0 absent */
-    int rqet_kind;
-    int64_t rqet_abs;
 };
 void param_scratch_free(struct param_scratch *scratch);
-
-/* m2m:absRelTimestamp as text (TS-0004 §6.3.3): "YYYYMMDDTHHMMSS" (kind 1, *abs_s) or a number of
- * milliseconds (kind 2, *rel_ms). false when it is neither. */
-bool param_abs_rel_timestamp(const char *s, int *kind, int64_t *abs_s, int64_t *rel_ms);
-/* The Request Expiration Timestamp of a request (TS-0004 §7.3.2.1) into scratch: 0, or 4000 with
- * rsp filled when it is malformed. */
-int param_rqet(const char *value, struct param_scratch *scratch, struct cse_response *rsp);
-/* TS-0004 §7.3.2.1: REQUEST_TIMEOUT (4008) with rsp filled when the request's absolute Request
- * Expiration Timestamp lies before now_us (the CSE's clock); 0 otherwise. A relative one counts
- * from the sending, which the receiver does not know: it cannot have expired on arrival. */
-int param_check_expired(const struct param_scratch *scratch, int64_t now_us, struct cse_response *rsp);
 
 /* Apply one parameter to req. rids, tids, ltids and tkns (the tokens, which HTTP carries in the
  * Authorization header) take several values too; tqi is a boolean (true/false/1/0). Several values of ty, lbl and cty

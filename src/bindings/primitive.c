@@ -131,26 +131,11 @@ static int decode_fc(struct prim_request *p, const json_t *fc, struct cse_respon
     return 0;
 }
 
-/* m2m:absRelTimestamp: "YYYYMMDDTHHMMSS" or a number of milliseconds (integer or digits). */
-static bool timestamp_value(const json_t *v, int *kind, int64_t *abs_s, int64_t *rel_ms)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *kind = 2;
-        *rel_ms = (int64_t)json_integer_value(v);
-        return true;
-    }
-    if (!json_is_string(v))
-        return false;
-    return param_abs_rel_timestamp(json_string_value(v), kind, abs_s, rel_ms);
-}
-
-/* Parameters accepted and not evaluated: they cannot change the result of a blocking request here
- * (the same list as the HTTP binding's ignored query parameters, plus the primitive-only ones). */
-static const char *const ignored[] = {"ot", "da", "gid", "rp", "sqi", "asi", "auri", "vsi", "gtm", "aus"};
-/* TS-0004 §7.3.2.1: Result Expiration Timestamp, Operation Execution Time and the CMDH parameters
- * (Event Category, Annex H) a receiver does not support are NOT_IMPLEMENTED, never ignored (the
- * same in every binding: HTTP X-M2M-RST/-OET/-EC, CoAP oneM2M-RSET/-OET/-EC). */
-static const char *const unsupported[] = {"rset", "oet", "ec"};
+/* Parameters accepted and not evaluated: they cannot change the result of a request here
+ * (originating timestamp, vendor information, authorization signatures). The others, also those
+ * Warden does not implement (ec, da, rp, gid, gtm: 5001), go through param_apply. */
+static const char *const ignored[] = {"ot", "vsi", "aus"};
+static const char *const by_param[] = {"rqet", "rset", "oet", "ec", "da", "rp", "gid", "gtm", "sqi", "asi", "auri"};
 
 int primitive_decode_request(const char *json, size_t len, struct prim_request *p, struct cse_response *rsp)
 {
@@ -223,15 +208,16 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
             rc = apply(p, k, v, rsp);
         } else if (strcmp(k, "fc") == 0) {
             rc = decode_fc(p, v, rsp);
-        } else if (strcmp(k, "rqet") == 0) {
-            if (!timestamp_value(v, &p->rqet_kind, &p->rqet_abs, &p->rqet_rel_ms))
-                return bad(rsp, "must be a timestamp or a duration in ms:", k);
         } else {
+            bool param = false;
+            for (size_t i = 0; i < sizeof by_param / sizeof by_param[0]; i++)
+                param |= strcmp(k, by_param[i]) == 0;
+            if (param) {
+                if ((rc = apply(p, k, v, rsp)) != 0)
+                    return rc;
+                continue;
+            }
             bool known = false;
-            for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-                if (strcmp(k, unsupported[i]) == 0)
-                    return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
-                                          "parameter '%s' is not supported by this CSE", k);
             for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
                 known |= strcmp(k, ignored[i]) == 0;
             if (!known)
@@ -244,6 +230,19 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
         return bad(rsp, "missing mandatory parameter", "op");
     if (req->to == NULL || req->to[0] == '\0')
         return bad(rsp, "missing mandatory parameter", "to");
+    const char *hash = strchr(req->to, '#');
+    if (hash != NULL) { /* TS-0004 partial retrieve, case 2: "<target>#<attribute short name>" */
+        const char *frag = keep(p, mem_strdup(hash + 1));
+        const char *target = keep(p, mem_strndup(req->to, (size_t)(hash - req->to)));
+        if (frag == NULL || target == NULL)
+            return bad(rsp, "too many parameters", "to");
+        req->to = target;
+        if (frag[0] == '\0' || strchr(frag, '#') != NULL)
+            return bad(rsp, "the fragment of To names one attribute:", "to");
+        int rc = param_apply("atrl", frag, req, &p->params, rsp);
+        if (rc != 0)
+            return rc;
+    }
     if (req->op != OP_CREATE)
         req->ty = 0; /* resourceType is a CREATE parameter (TS-0004 §7.2.1.1) */
     if (req->op == OP_CREATE && req->ty == 0)

@@ -20,11 +20,6 @@
  * unmoved) as long as req is used, then release it with primitive_request_free(). */
 struct prim_request {
     struct cse_request req;
-    /* requestExpirationTimestamp (TS-0004 §6.3.5.x m2m:absRelTimestamp): absolute epoch seconds in
-     * rqet_abs (rqet_kind 1) or a relative duration in ms in rqet_rel_ms (rqet_kind 2); 0 absent. */
-    int rqet_kind;
-    int64_t rqet_abs;
-    int64_t rqet_rel_ms;
     /* owned storage */
     void *root;                  /* the decoded JSON (json_t *) */
     char *pc;                    /* the Content re-encoded as JSON text */

@@ -194,11 +194,24 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
                   void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
                   void *done_arg);
 
+/* Does an UPDATE of resource ri wait for a Blocking_Update answer (ops_update.c)? */
+bool op_blocking_held(struct cse *cse, const char *ri);
+
+/* Is r a contentInstance whose container has disableRetrieval true (TS-0001 §9.6.6)? */
+bool op_cin_disabled(struct op_ctx *c, const struct store_row *r);
+
+/* The result content rcn (1, 4, 5, 6, 7, 8) of a RETRIEVE (or DELETE) of row, with the request's
+ * filter criteria applied to the children and descendants (ops_retrieve.c). Fills c->rsp with 2000
+ * and the body, or returns an RSC (rsp filled). */
+int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn);
+
 /* The operations; each returns CSE_DONE with rsp filled, or CSE_PENDING (done will be called). */
 enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
+/* NOTIFY to a <CSEBase> (processed) or an <AE> (re-targeted to its pointOfAccess; ops_notify.c). */
+enum cse_status op_notify(struct op_ctx *c);
 /* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
  * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
 enum cse_status op_fanout(struct op_ctx *c);
@@ -247,11 +260,17 @@ void notes_send(struct cse *cse, struct notes *n);
  * (modified: the attributes an update changed) get a notification; expirationCounters count down. */
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified);
+/* After a request targeting row (whatever its outcome): the operationMonitor subscriptions of row
+ * that match operation op (acop its accessControlOperations bit) and the originator are notified. */
+void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
+                 const char *originator);
 /* Inside a transaction, before row and its subtree go: deletion notifications to the subscribers of
  * every subscription among them. */
 int sub_deleted(struct txn_ctx *t, const struct store_row *row);
 /* First http(s) pointOfAccess of the registered AE named by id. 0, or -1 when there is none. */
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len);
+/* The same, and with cbor set when the AE's contentSerialization asks for CBOR, not JSON. */
+int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len, bool *cbor);
 /* batchNotify duration (seconds as an integer, or an ISO 8601 duration "PT5S") in milliseconds. */
 int64_t sub_duration_ms(const json_t *dur);
 
@@ -262,6 +281,15 @@ size_t batcher_bytes(struct batcher *bt);
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);
+
+/* Requests parked until their Operation Execution Time (defer.c). defer_park returns CSE_PENDING
+ * (done is called once the request ran at at_us), or CSE_DONE with rsp filled (5000) when it cannot
+ * park. defer_next_us (expiry_lock held) is the earliest time waited for; defer_run_due runs the
+ * requests due at now_us, or with all refuses every waiting one (shutdown). */
+enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
+                           void (*done)(void *arg), void *done_arg, int64_t at_us);
+int64_t defer_next_us(const struct cse *cse);
+void defer_run_due(struct cse *cse, int64_t now_us, bool all);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

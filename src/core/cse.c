@@ -62,10 +62,17 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
                  coap[i].port);
         json_array_append_new(poa, json_string(url));
     }
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
-                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst, "srt",
-                     TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, "poa", poa, "csz", "application/json", "application/cbor",
-                     "srv", "2", "2a", "3", "4", "5");
+    /* TS-0001 §9.6.3: supportedResourceType lists exactly the types implemented (the registry) */
+    int tys[64];
+    int ntys = rtype_supported(tys, 64);
+    json_t *srt = json_array();
+    for (int i = 0; i < ntys; i++)
+        json_array_append_new(srt, json_integer(tys[i]));
+    /* TS-0001 §9.6.1.3 (parentID): the <CSEBase> has no parent, its parentID is the empty string */
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
+                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst,
+                     "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2", "2a", "3", "4",
+                     "5");
 }
 
 /* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */
@@ -312,6 +319,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     if (!id_parse(&cse->idenv, cfg->cse_admin, &cse->admin))
         snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);
     pthread_mutex_init(&cse->expiry_lock, NULL);
+    pthread_mutex_init(&cse->blocking_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
     cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
@@ -448,5 +456,6 @@ void cse_destroy(struct cse *cse)
     metrics_free(cse->metrics);
     cse->metrics = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
+    pthread_mutex_destroy(&cse->blocking_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

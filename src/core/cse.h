@@ -58,6 +58,14 @@ struct cse {
     pthread_cond_t expiry_cond;
     bool stopping;
     int pending_jobs; /* expiry jobs in flight (guarded by expiry_lock) */
+    /* requests parked until their Operation Execution Time (defer.c; guarded by expiry_lock) */
+    struct deferred *deferred;
+    int ndeferred;
+    bool deferring_closed; /* cse_quiesce ran: no request parks any more */
+    /* resources whose UPDATE waits for a Blocking_Update notification (ops_update.c): other
+     * UPDATEs of them are refused meanwhile (TS-0004 §7.5.1.2.19) */
+    pthread_mutex_t blocking_lock;
+    char *blocking[LIMIT_BLOCKING_UPDATES];
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store
@@ -75,6 +83,9 @@ int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, c
 /* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);
+/* Before the bindings drain at shutdown: every request still waiting for its Operation Execution
+ * Time is answered at once (5000, never executed early) and none parks any more. */
+void cse_quiesce(struct cse *cse);
 /* Stop background work; the caller closes the store afterwards. */
 void cse_stop(struct cse *cse);
 void cse_destroy(struct cse *cse);

@@ -2,6 +2,7 @@
  * authenticate the originator on receipt (TS-0004 §7.3.2.1) before any routing, resolve the
  * target, then hand over to the operation, which authorizes and runs the resource type's rules. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -10,6 +11,7 @@
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 int64_t cse_now(const struct cse *cse)
 {
@@ -76,8 +78,68 @@ static int check_primitive(const struct cse_request *req, struct cse_response *r
             return response_error(rsp, RSC_RELEASE_VERSION_NOT_SUPPORTED, "bad-rvi",
                                   "release version '%.16s' is not supported (2, 2a, 3, 4, 5 are)", req->rvi);
     }
+    if (req->natrl > 0 && req->op != OP_RETRIEVE) /* TS-0004 Table 7.5.2-1: attributeList is for R */
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-atrl", "an attribute list is for RETRIEVE only");
+    const struct cse_filter *fc = &req->fc;
+    bool has_fc = fc->fu || fc->nty || fc->nlbl || fc->ncty || fc->natr || fc->crb || fc->cra || fc->ms || fc->us ||
+                  fc->exb || fc->exa || fc->sts >= 0 || fc->stb >= 0 || fc->sza >= 0 || fc->szb >= 0 || fc->lim >= 0 ||
+                  fc->lvl >= 0 || fc->ofst > 0 || fc->fo == 2;
+    if (req->op == OP_CREATE && has_fc) /* TS-0004 §7.3.2.1 */
+        return response_error(rsp, RSC_BAD_REQUEST, "fc-on-create", "a CREATE request carries no Filter Criteria");
     if (req->op == OP_CREATE && req->ty <= 0)
         return response_error(rsp, RSC_BAD_REQUEST, "missing-ty", "CREATE needs a resource type");
+    return 0;
+}
+
+/* m2m:absRelTimestamp (TS-0004 §6.3.5.x): an absolute "YYYYMMDDTHHMMSS" or a number of
+ * milliseconds after base_us. false when malformed. */
+static bool abs_rel_us(const char *s, int64_t base_us, int64_t *out)
+{
+    size_t n = strlen(s);
+    bool digits = n > 0 && n <= 12;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = s[i] >= '0' && s[i] <= '9';
+    if (digits) {
+        *out = base_us + (int64_t)strtoll(s, NULL, 10) * 1000;
+        return true;
+    }
+    int64_t sec;
+    if (!ts_parse(s, &sec))
+        return false;
+    *out = sec * 1000000;
+    return true;
+}
+
+/* TS-0004 §7.3.2.1: the request timing parameters, checked on receipt. An expired Request
+ * Expiration Timestamp is 4008; an Operation Execution Time after the Request Expiration Timestamp,
+ * or a Result Expiration Timestamp that passes before the operation can run, is 4000 (the result
+ * could never be delivered). *oet_us: when the operation may run (0: now). Returns 0 or an RSC. */
+static int check_timing(const struct cse_request *req, int64_t now_us, int64_t *oet_us, struct cse_response *rsp)
+{
+    int64_t rqet = 0, rset = 0, oet = 0;
+    const struct {
+        const char *name, *val;
+        int64_t *out;
+    } p[] = {{"Request Expiration Timestamp", req->rqet, &rqet},
+             {"Result Expiration Timestamp", req->rset, &rset},
+             {"Operation Execution Time", req->oet, &oet}};
+    for (size_t i = 0; i < 3; i++)
+        if (p[i].val && !abs_rel_us(p[i].val, now_us, p[i].out))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-time", "%s must be YYYYMMDDTHHMMSS or milliseconds",
+                                  p[i].name);
+    if (req->rqet && rqet <= now_us)
+        return response_error(rsp, RSC_REQUEST_TIMEOUT, "expired", "the Request Expiration Timestamp has passed");
+    if (req->oet && req->rqet && oet > rqet)
+        return response_error(rsp, RSC_BAD_REQUEST, "oet-after-rqet",
+                              "the Operation Execution Time is after the Request Expiration Timestamp");
+    int64_t runs = req->oet && oet > now_us ? oet : now_us;
+    if (req->rset && rset <= runs)
+        return response_error(rsp, RSC_BAD_REQUEST, "rset-before-execution",
+                              "the Result Expiration Timestamp passes before the operation can be executed");
+    if (req->oet && oet > now_us + (int64_t)LIMIT_OET_AHEAD_S * 1000000)
+        return response_error(rsp, RSC_NOT_IMPLEMENTED, "oet-too-far",
+                              "an Operation Execution Time more than %d s ahead is not supported", LIMIT_OET_AHEAD_S);
+    *oet_us = req->oet && oet > now_us ? oet : 0;
     return 0;
 }
 
@@ -381,6 +443,13 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
             finish(cse, req, rsp);
         return CSE_DONE;
     }
+    /* the timing parameters once, on receipt (relative ones count from now); not again when a parked
+     * request runs, nor for a fan-out member (its group request was checked) */
+    int64_t oet_us = 0;
+    if (outer && req->fanout_depth == 0 && check_timing(req, clock_now_us(&cse->clock), &oet_us, rsp) != 0) {
+        finish(cse, req, rsp);
+        return CSE_DONE;
+    }
     struct store_view *v = cse->store->ops->view_acquire(cse->store);
     struct originator orig;
     struct target tgt = {0};
@@ -390,6 +459,12 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         goto out;
     if (outer && req->fanout_depth == 0 && rate_limited(cse, req, &orig, rsp) != 0) /* members: charged once */
         goto out;
+    if (oet_us > 0) { /* authenticated: park until the Operation Execution Time, holding no thread */
+        st = defer_park(cse, req, rsp, done, done_arg, oet_us);
+        if (st == CSE_PENDING)
+            LOG(cse->log, LOG_DEBUG, "rqi=%s parked until its Operation Execution Time", req->rqi);
+        goto out;
+    }
     const char *aq = admin_query_name(cse, req->to);
     if (aq != NULL) {
         admin_query(cse, v, req, &orig, aq, rsp);
@@ -421,11 +496,15 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_RETRIEVE: st = op_retrieve(&c); break;
         case OP_UPDATE: st = op_update(&c); break;
         case OP_DELETE: st = op_delete(&c); break;
-        default:
-            response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
-                           "NOTIFY is not supported on this resource");
-            break;
+        default: st = op_notify(&c); break;
         }
+    /* TS-0001 §9.6.8 operationMonitor: who attempted what on a subscribed-to resource, performed or
+     * not (not for requests refused before the target was known) */
+    if (outer && tgt.virt == VIRT_NONE && v != NULL && tgt.row.nsub > 0) {
+        static const int acop_of[] = {0, ACOP_CREATE, ACOP_RETRIEVE, ACOP_UPDATE, ACOP_DELETE, ACOP_NOTIFY};
+        int acop = req->op == OP_RETRIEVE && req->fc.fu == 1 ? ACOP_DISCOVERY : acop_of[req->op];
+        sub_monitor(cse, v, &tgt.row, (int)req->op, acop, req->fr);
+    }
     creds_free(c.creds);
     group_memo_free(c.groups);
     mem_free(c.tqf);

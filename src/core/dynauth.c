@@ -190,7 +190,11 @@ static void find_dacs(struct op_ctx *c, const struct store_row *row, struct dacs
                 if (json_is_true(json_object_get(dd, "dae"))) {
                     if (out->dac_ri[0] == '\0') {
                         snprintf(out->dac_ri, sizeof out->dac_ri, "%s", dac.ri);
-                        out->dal = json_int_or(dd, "dal", 0);
+                        /* dal is an m2m:timestamp (TS-0004 Table 7.4.36.1-3): the lifetime it
+                         * proposes lasts until then */
+                        int64_t until;
+                        const char *dal = json_string_value(json_object_get(dd, "dal"));
+                        out->dal = dal && ts_parse(dal, &until) && until > c->now ? until - c->now : 0;
                     }
                     size_t k;
                     const json_t *u;

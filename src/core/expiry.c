@@ -75,13 +75,19 @@ static void *expiry_main(void *arg)
             }
         }
         pthread_mutex_unlock(&cse->expiry_lock);
-        batcher_tick(cse, clock_now_us(&cse->clock) / 1000); /* batchNotify durations */
-        audit_tick(cse->audit);                              /* runs of repeated denials that ended */
+        batcher_tick(cse, clock_now_us(&cse->clock) / 1000);  /* batchNotify durations */
+        defer_run_due(cse, clock_now_us(&cse->clock), false); /* Operation Execution Times reached */
+        audit_tick(cse->audit);                               /* runs of repeated denials that ended */
         pthread_mutex_lock(&cse->expiry_lock);
+        /* sleep a second, or until the earliest Operation Execution Time waited for */
+        int64_t now_us = clock_now_us(&cse->clock), next = defer_next_us(cse);
+        int64_t wait_us = next <= now_us ? 0 : next - now_us < 1000000 ? next - now_us : 1000000;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (!cse->stopping)
+        int64_t ns = (int64_t)ts.tv_nsec + wait_us * 1000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (!cse->stopping && wait_us > 0)
             pthread_cond_timedwait(&cse->expiry_cond, &cse->expiry_lock, &ts);
     }
     while (cse->pending_jobs > 0)
@@ -108,4 +114,5 @@ void expiry_stop(struct cse *cse)
     pthread_mutex_unlock(&cse->expiry_lock);
     pthread_join(cse->expiry_thread, NULL);
     cse->expiry_started = false;
+    defer_run_due(cse, 0, true); /* nothing parks after stopping; answer what still waits */
 }

@@ -117,6 +117,18 @@
  * when the disk cannot keep up. */
 #define LIMIT_WRITE_QUEUE 4096
 
+/* Requests parked until their Operation Execution Time (TS-0004 §7.3.3.x) at once: each holds its
+ * connection and request; beyond, a request with a future OET is refused with 5000. */
+#define LIMIT_DEFERRED_REQUESTS 1024
+
+/* How far ahead an Operation Execution Time may lie (seconds): a blocking request parks that long
+ * holding its connection; a later one is a feature this CSE does not offer (5001, TS-0004 §7.3.2.1). */
+#define LIMIT_OET_AHEAD_S 600
+
+/* UPDATEs waiting at once for the answer to a Blocking_Update notification (TS-0004 §7.5.1.2.19);
+ * beyond, such an UPDATE is refused with 5000. */
+#define LIMIT_BLOCKING_UPDATES 64
+
 /* Resources removed by one expiry sweep transaction, so a mass expiry does not stall writers. */
 #define LIMIT_EXPIRY_BATCH 200
 

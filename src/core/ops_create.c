@@ -358,7 +358,21 @@ static enum cse_status verify_targets(struct op_ctx *c, struct create_job *j)
     {
         const char *s = json_string_value(e);
         struct id id;
-        if (strstr(s, "://") || !id_parse(&c->cse->idenv, s, &id) || strcmp(id.canon, orig) == 0)
+        if (strstr(s, "://"))
+            continue;
+        if (!id_parse(&c->cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
+            /* a CSE-relative address of an AE (or of the CSEBase: nothing to verify) is verified as
+             * the AE-ID it names */
+            struct store_row row;
+            bool ok = false;
+            if (resolve_row(c, s, true, &row) == 0) {
+                ok = row.ty == TY_AE && id_parse(&c->cse->idenv, row.ri, &id);
+                store_row_free(&row);
+            }
+            if (!ok)
+                continue;
+        }
+        if (strcmp(id.canon, orig) == 0)
             continue;
         char url[1024];
         atomic_fetch_add(&v->pending, 1);
@@ -401,14 +415,21 @@ enum cse_status op_create(struct op_ctx *c)
         return CSE_DONE;
     }
     const struct rtype *rt = rtype_find(c->req->ty);
-    if (rt == NULL || !rt->creatable) {
-        response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "resource type %d cannot be created here", c->req->ty);
+    if (rt == NULL && !rtype_defined(c->req->ty)) { /* TS-0004 §7.3.2.1: an invalid Resource Type */
+        response_error(rsp, RSC_BAD_REQUEST, "bad-ty", "%d is not a oneM2M resource type", c->req->ty);
         return CSE_DONE;
     }
-    /* an AE registers with the CSEBase only: that says nothing about the target but that it is not
-     * the CSEBase, whose address everyone knows */
-    if (rt->ty == TY_AE && parent->ty != TY_CSEBASE) {
-        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:ae cannot be a child of this resource");
+    if (rt == NULL) { /* TS-0004 §7.3.3.3: a valid CREATE of a type this CSE does not implement */
+        response_error(rsp, RSC_NOT_IMPLEMENTED, "ty-not-implemented",
+                       "resource type %d is not implemented by this CSE", c->req->ty);
+        return CSE_DONE;
+    }
+    /* an AE registers with the CSEBase only, and a type only the CSE creates is never created by a
+     * request: that says nothing about the target but that it is not the CSEBase, whose address
+     * everyone knows (TS-0004 §7.3.3.3) */
+    if (!rt->creatable || (rt->ty == TY_AE && parent->ty != TY_CSEBASE)) {
+        response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
+                       rt->sn);
         return CSE_DONE;
     }
     if (op_authorize(c, ACOP_CREATE, parent, rt->ty) != 0)
@@ -416,8 +437,13 @@ enum cse_status op_create(struct op_ctx *c)
     /* TS-0004 §7.4.8.2.1 Recv-6.3: subscribing also needs RETRIEVE on the subscribed-to resource */
     if (rt->ty == TY_SUB && op_authorize(c, ACOP_RETRIEVE, parent, 0) != 0)
         return CSE_DONE;
-    /* TS-0004 Recv-6.4 (§7.3.3.3) after Recv-6.3: a 4108 before the authorization would tell an
-     * originator without privilege the parent's type (directly, or through a group's fanOutPoint) */
+    /* TS-0004 Recv-6.4 (§7.3.3.3) after Recv-6.3: a 4108 (or 5203) before the authorization would
+     * tell an originator without privilege the parent's type (directly, or through a group's
+     * fanOutPoint) */
+    if (rt->ty == TY_SUB && !rtype_subscribable(parent->ty)) { /* TS-0004 §7.4.8.2.1 */
+        response_error(rsp, RSC_TARGET_NOT_SUBSCRIBABLE, "not-subscribable", "this resource cannot be subscribed to");
+        return CSE_DONE;
+    }
     if (!parent_allowed(rt, parent->ty)) {
         response_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "bad-child", "m2m:%s cannot be a child of this resource",
                        rt->sn);

@@ -44,6 +44,10 @@ struct delete_job {
     int rcn;
     int result;
     struct store_row gone; /* the deleted resource, for rcn 1 */
+    char *pre;             /* rcn 4, 5, 6, 8: the result content, taken before the delete */
+    size_t pre_len;
+    int pre_cnst;
+    long pre_cnot;
     bool have_gone;
     struct notes notes;
     void (*done)(void *arg);
@@ -80,7 +84,13 @@ static void delete_finish(void *arg, struct cse_response *rsp_)
         rsp->rsc = RSC_DELETED;
         if (j->rcn == 1)
             rsp->body = represent_row(&j->gone, &rsp->body_len);
+        else if (j->pre) {
+            rsp->body = j->pre, rsp->body_len = j->pre_len;
+            rsp->cnst = j->pre_cnst, rsp->cnot = j->pre_cnot;
+            j->pre = NULL;
+        }
     }
+    mem_free(j->pre);
     if (j->have_gone)
         store_row_free(&j->gone);
     mem_free(j->ri);
@@ -102,7 +112,10 @@ enum cse_status op_delete(struct op_ctx *c)
 {
     const struct store_row *row = &c->tgt->row;
     int rcn = c->req->rcn < 0 ? 0 : c->req->rcn;
-    if (rcn != 0 && rcn != 1) {
+    /* TS-0001 Table 8.1.2-1: DELETE takes nothing (default), attributes, and the child-resource
+     * contents 4, 5, 6, 8 */
+    bool children = rcn == 4 || rcn == 5 || rcn == 6 || rcn == 8;
+    if (rcn != 0 && rcn != 1 && !children) {
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-rcn", "resultContent %d is not valid for DELETE", rcn);
         return CSE_DONE;
     }
@@ -114,7 +127,27 @@ enum cse_status op_delete(struct op_ctx *c)
     }
     if (op_authorize(c, ACOP_DELETE, row, 0) != 0)
         return CSE_DONE;
+    if (op_blocking_held(c->cse, row->ri)) { /* TS-0001 §9.6.8 net 7: after the blocked UPDATE */
+        response_error(c->rsp, RSC_CONFLICT, "blocking-update",
+                       "an update of this resource waits for its Blocking_Update answer");
+        return CSE_DONE;
+    }
+    if (op_cin_disabled(c, row)) { /* TS-0004 §7.4.7.2.4 (also la/ol) */
+        response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "disr", "the container disables retrieval of its instances");
+        return CSE_DONE;
+    }
+    char *pre = NULL;
+    size_t pre_len = 0;
+    int pre_cnst = 0;
+    long pre_cnot = 0;
+    if (children) { /* what goes, as a RETRIEVE with this rcn would show it (RETRIEVE privileges) */
+        if (op_result_content(c, row, rcn) != 0)
+            return CSE_DONE;
+        pre = c->rsp->body, pre_len = c->rsp->body_len, pre_cnst = c->rsp->cnst, pre_cnot = c->rsp->cnot;
+        c->rsp->body = NULL, c->rsp->body_len = 0, c->rsp->cnst = 0, c->rsp->cnot = 0, c->rsp->rsc = 0;
+    }
     struct delete_job *j = mem_calloc(1, sizeof *j);
+    j->pre = pre, j->pre_len = pre_len, j->pre_cnst = pre_cnst, j->pre_cnot = pre_cnot;
     j->cse = c->cse;
     j->ri = mem_strdup(row->ri);
     j->rsp = c->rsp;
@@ -125,6 +158,7 @@ enum cse_status op_delete(struct op_ctx *c)
     if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
         return CSE_PENDING;
     response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    mem_free(j->pre);
     mem_free(j->ri);
     mem_free(j);
     return CSE_DONE;

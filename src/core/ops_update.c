@@ -1,10 +1,12 @@
 /* ops_update: the UPDATE operation (TS-0001 §10.1.4): attributes are validated on the request
  * thread and applied inside the writer's transaction to the current stored state, so concurrent
  * updates never lose each other's changes. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core_int.h"
 #include "encoding/json.h"
+#include "notify/notify.h"
 #include "rsc.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -22,6 +24,7 @@ struct update_job {
     int rcn;
     int result;
     char *doc;          /* the stored representation after the update (rcn 1) */
+    char *before;       /* the stored representation before it (rcn 9) */
     json_t *modified;   /* the attributes this update changed (rcn 9) */
     struct notes notes; /* notifications this update causes, sent after the commit */
     void (*done)(void *arg);
@@ -42,6 +45,8 @@ static int update_run(struct store_view *txn, void *arg)
         return 1;
     }
     json_t *doc = json_loads(cur.doc, 0, NULL);
+    if (j->rcn == 9)
+        j->before = mem_strdup(cur.doc);
     if (doc == NULL) {
         store_row_free(&cur);
         j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
@@ -103,6 +108,33 @@ static int update_run(struct store_view *txn, void *arg)
     return j->result != 0;
 }
 
+/* TS-0001 §8.1.2 modified-attributes: the attributes the update added, changed or removed (removed
+ * ones as null) other than those set exactly as the request's Content asked, i.e. what the hosting
+ * CSE decided (lt, st, a clamped et, derived attributes such as cni). A new reference. */
+static json_t *modified_attributes(const struct update_job *j)
+{
+    json_t *out = json_object();
+    json_t *old = j->before ? json_loads(j->before, 0, NULL) : NULL;
+    json_t *now = j->doc ? json_loads(j->doc, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(now, k, v)
+    {
+        const json_t *asked = json_object_get(j->patch, k);
+        if (!json_equal(v, json_object_get(old, k)) && !(asked && json_equal(v, asked)))
+            json_object_set(out, k, v);
+    }
+    json_object_foreach(old, k, v)
+    {
+        const json_t *asked = json_object_get(j->patch, k);
+        if (json_object_get(now, k) == NULL && !(asked && json_is_null(asked)))
+            json_object_set_new(out, k, json_null());
+    }
+    json_decref(old);
+    json_decref(now);
+    return out;
+}
+
 /* On the request's own thread (cse_complete): the response, and the job freed. */
 static void update_finish(void *arg, struct cse_response *rsp_)
 {
@@ -121,7 +153,7 @@ static void update_finish(void *arg, struct cse_response *rsp_)
         if (j->rcn == 1)
             w = json_pack("{s:o}", key, json_loads(j->doc, 0, NULL));
         else if (j->rcn == 9)
-            w = json_pack("{s:O}", key, j->modified);
+            w = json_pack("{s:o}", key, modified_attributes(j));
         if (w != NULL)
             rsp->body = json_encode(w, &rsp->body_len);
         json_decref(w);
@@ -129,6 +161,7 @@ static void update_finish(void *arg, struct cse_response *rsp_)
     json_decref(j->patch);
     json_decref(j->modified);
     mem_free(j->doc);
+    mem_free(j->before);
     mem_free(j->acpi);
     mem_free(j->ri);
     mem_free(j);
@@ -189,6 +222,168 @@ static int may_update(struct op_ctx *c, const struct store_row *row)
     if (rc == 0 && (other || !selfpriv))
         rc = op_authorize(c, ACOP_UPDATE, row, 0);
     return rc;
+}
+
+/* ---- Blocking_Update (TS-0004 §7.5.1.2.19, §7.3.2.9) ------------------------------------------
+ * An UPDATE of a resource with a <subscription> whose notificationEventType is 7 first notifies
+ * that subscription's target with the requested change and waits (parked, no thread) for its
+ * answer: success performs the update, TARGET_NOT_REACHABLE (or no answer) is 5107, any other
+ * refusal 4127. Meanwhile other UPDATEs of the resource are refused (4105). */
+
+struct blocking {
+    struct update_job *j;
+    struct cse *cse;
+    char *ri;
+};
+
+/* Claim ri for one blocking update; false when another holds it (or the table is full: *full). */
+static bool block_claim(struct cse *cse, const char *ri, bool *full)
+{
+    bool ok = false;
+    *full = true;
+    pthread_mutex_lock(&cse->blocking_lock);
+    for (int i = 0; i < LIMIT_BLOCKING_UPDATES; i++)
+        if (cse->blocking[i] && strcmp(cse->blocking[i], ri) == 0) {
+            *full = false;
+            pthread_mutex_unlock(&cse->blocking_lock);
+            return false;
+        }
+    for (int i = 0; i < LIMIT_BLOCKING_UPDATES && !ok; i++)
+        if (cse->blocking[i] == NULL) {
+            cse->blocking[i] = mem_strdup(ri);
+            ok = true;
+        }
+    pthread_mutex_unlock(&cse->blocking_lock);
+    return ok;
+}
+
+bool op_blocking_held(struct cse *cse, const char *ri)
+{
+    bool held = false;
+    pthread_mutex_lock(&cse->blocking_lock);
+    for (int i = 0; i < LIMIT_BLOCKING_UPDATES && !held; i++)
+        held = cse->blocking[i] && strcmp(cse->blocking[i], ri) == 0;
+    pthread_mutex_unlock(&cse->blocking_lock);
+    return held;
+}
+
+static void block_release(struct cse *cse, const char *ri)
+{
+    pthread_mutex_lock(&cse->blocking_lock);
+    for (int i = 0; i < LIMIT_BLOCKING_UPDATES; i++)
+        if (cse->blocking[i] && strcmp(cse->blocking[i], ri) == 0)
+            MEM_FREE(cse->blocking[i]);
+    pthread_mutex_unlock(&cse->blocking_lock);
+}
+
+static void job_free(struct update_job *j)
+{
+    json_decref(j->patch);
+    mem_free(j->acpi);
+    mem_free(j->ri);
+    mem_free(j);
+}
+
+/* On the delivery thread: the subscriber's answer decides. */
+static void blocking_answer(void *arg, const struct notify_result *res)
+{
+    struct blocking *b = arg;
+    struct update_job *j = b->j;
+    bool ok = res->http_status != 0 && rsc_is_success(res->rsc ? res->rsc : RSC_OK);
+    if (ok && b->cse->store->ops->submit(b->cse->store, &j->job) == STORE_OK) {
+        block_release(b->cse, b->ri); /* the update is queued: later ones wait for the store in order */
+        mem_free(b->ri);
+        mem_free(b);
+        return;
+    }
+    if (ok)
+        response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
+    else if (res->http_status == 0 || res->rsc == RSC_TARGET_NOT_REACHABLE)
+        response_error(j->rsp, 5107, "blocking-unreachable",
+                       "the Blocking_Update subscriber could not be reached (REMOTE_ENTITY_NOT_REACHABLE)");
+    else
+        response_error(j->rsp, 4127, "blocking-denied",
+                       "the Blocking_Update subscriber refused the update with %d (OPERATION_DENIED_BY_REMOTE_ENTITY)",
+                       res->rsc);
+    void (*done)(void *) = j->done;
+    void *done_arg = j->done_arg;
+    block_release(b->cse, b->ri);
+    mem_free(b->ri);
+    mem_free(b);
+    job_free(j);
+    done(done_arg);
+}
+
+/* CSE_PENDING when a Blocking_Update subscription took the job (or CSE_DONE with rsp filled when it
+ * refused it); -1 when there is none and the update goes ahead. */
+static int blocking_update(struct op_ctx *c, const struct store_row *row, struct update_job *j)
+{
+    if (row->nsub <= 0)
+        return -1;
+    struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
+    if (c->view->st->ops->children(c->view, row->ri, TY_SUB, c->now, rowvec_collect, &subs) < 0) {
+        rowvec_free(&subs);
+        return -1;
+    }
+    int st = -1;
+    for (size_t i = 0; i < subs.n && st < 0; i++) {
+        json_t *doc = json_loads(subs.v[i].doc, 0, NULL);
+        const json_t *enc = json_object_get(doc, "enc"), *atr = json_object_get(enc, "atr");
+        bool blocking = false, touched = atr == NULL;
+        size_t k;
+        json_t *e;
+        json_array_foreach(json_object_get(enc, "net"), k, e) blocking |= json_integer_value(e) == 7;
+        json_array_foreach(atr, k, e) touched |= json_is_string(e) && json_object_get(j->patch, json_string_value(e));
+        if (blocking && touched) {
+            bool full;
+            char url[1024];
+            const char *nu = json_string_value(json_array_get(json_object_get(doc, "nu"), 0));
+            if (!block_claim(c->cse, row->ri, &full)) {
+                response_error(c->rsp, full ? RSC_INTERNAL_SERVER_ERROR : RSC_CONFLICT, "blocking-update",
+                               full ? "too many updates wait for Blocking_Update answers"
+                                    : "another update of this resource waits for its Blocking_Update answer");
+                st = CSE_DONE;
+            } else if (nu == NULL || c->cse->notifier == NULL || ae_poa(c->cse, c->view, c->now, nu, url, sizeof url)) {
+                block_release(c->cse, row->ri);
+                response_error(c->rsp, 5107, "blocking-unreachable",
+                               "the Blocking_Update subscriber has no reachable pointOfAccess");
+                st = CSE_DONE;
+            } else {
+                /* the representation of the change the UPDATE asks for, as the notification's event */
+                char key[32];
+                snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
+                char *sur = mem_alloc(strlen(c->cse->cfg->cse_id) + strlen(subs.v[i].path) + 2);
+                sprintf(sur, "%s/%s", c->cse->cfg->cse_id, subs.v[i].path);
+                json_t *sgn = json_pack("{s:{s:{s:{s:O}, s:i}, s:s}}", "m2m:sgn", "nev", "rep", key, j->patch, "net", 7,
+                                        "sur", sur);
+                mem_free(sur);
+                size_t len;
+                char *body = json_encode(sgn, &len);
+                json_decref(sgn);
+                struct blocking *b = mem_calloc(1, sizeof *b);
+                *b = (struct blocking){.j = j, .cse = c->cse, .ri = mem_strdup(row->ri)};
+                if (notify_send(c->cse->notifier, url, body, len, c->cse->cfg->cse_id, blocking_answer, b) == 0) {
+                    st = CSE_PENDING;
+                } else {
+                    block_release(c->cse, row->ri);
+                    mem_free(b->ri);
+                    mem_free(b);
+                    response_error(c->rsp, 5107, "blocking-unreachable",
+                                   "the Blocking_Update notification could not be sent");
+                    st = CSE_DONE;
+                }
+                mem_free(body);
+            }
+        }
+        json_decref(doc);
+    }
+    rowvec_free(&subs);
+    if (st < 0 && op_blocking_held(c->cse, row->ri)) { /* a blocking update of it is still in progress */
+        response_error(c->rsp, RSC_CONFLICT, "blocking-update",
+                       "another update of this resource waits for its Blocking_Update answer");
+        st = CSE_DONE;
+    }
+    return st;
 }
 
 enum cse_status op_update(struct op_ctx *c)
@@ -255,6 +450,13 @@ enum cse_status op_update(struct op_ctx *c)
         .done_arg = c->done_arg,
     };
     j->job = (struct store_job){.run = update_run, .done = update_done, .arg = j};
+    int bs = blocking_update(c, row, j);
+    if (bs == CSE_PENDING)
+        return CSE_PENDING;
+    if (bs == CSE_DONE) {
+        job_free(j);
+        return CSE_DONE;
+    }
     if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
         return CSE_PENDING;
     response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");

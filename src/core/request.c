@@ -109,6 +109,8 @@ const char *rsc_name(int rsc)
     case RSC_INTERNAL_SERVER_ERROR: return "INTERNAL_SERVER_ERROR";
     case RSC_NOT_IMPLEMENTED: return "NOT_IMPLEMENTED";
     case RSC_NOT_ACCEPTABLE: return "NOT_ACCEPTABLE";
+    case RSC_TARGET_NOT_SUBSCRIBABLE: return "TARGET_NOT_SUBSCRIBABLE";
+    case RSC_TARGET_NOT_REACHABLE: return "TARGET_NOT_REACHABLE";
     default: return "UNKNOWN";
     }
 }

@@ -87,6 +87,13 @@ struct cse_request {
     int ty;          /* Resource Type on CREATE, 0 otherwise */
     int rcn;         /* Result Content; -1 = default of the operation */
     int drt;         /* 1 structured (default), 2 unstructured */
+    /* Partial retrieve (TS-0004 §7.3.3.x, TS-0009 §6.2.2.2): the attributes asked for by atrl (or
+     * the To parameter's '#' fragment); a RETRIEVE's Content may add m2m:atrl */
+    const char *atrl[FC_MAX_ATR];
+    int natrl;
+    /* Request Expiration Timestamp, Result Expiration Timestamp, Operation Execution Time (TS-0004
+     * §7.2.1.1, m2m:absRelTimestamp): "YYYYMMDDTHHMMSS" or milliseconds from receipt; NULL absent */
+    const char *rqet, *rset, *oet;
     struct cse_filter fc;
     struct cse_authz_params az;
     /* The admin API's explain query (exfr, exop, exto, exty; TARGET "<CSEBase>/$explain"). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "encoding/cbor_json.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
 #include "rsc.h"
@@ -106,21 +107,38 @@ size_t batcher_bytes(struct batcher *bt)
     return n;
 }
 
+#define CBOR_MARK "cbor:"
+
 static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
 {
     if (cse->notifier == NULL)
         return;
-    size_t len;
+    size_t len, clen = 0;
     char *body = json_encode(content, &len);
+    unsigned char *cbor = NULL;
     size_t i;
     json_t *u;
     json_array_foreach(uris, i, u)
     {
-        if (notify_send(cse->notifier, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+        /* "cbor:" marks an AE target that asked for CBOR (resolve_targets, TS-0004 §7.5.1.1) */
+        const char *uri = json_string_value(u);
+        char err[64];
+        if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0 &&
+            (cbor != NULL || cborjson_from_json(body, len, &cbor, &clen, err, sizeof err) == 0)) {
+            if (notify_send_as(cse->notifier, uri + strlen(CBOR_MARK), (const char *)cbor, clen, "application/cbor",
+                               cse->cfg->cse_id, NULL, NULL) != 0)
+                LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
+                    uri + strlen(CBOR_MARK));
+            continue;
+        }
+        if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0)
+            uri += strlen(CBOR_MARK);
+        if (notify_send(cse->notifier, uri, body, len, cse->cfg->cse_id, NULL, NULL) != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                 json_string_value(u));
     }
     mem_free(body);
+    mem_free(cbor);
 }
 
 /* An aggregated notification (TS-0004 m2m:aggregatedNotification) of a batch. */
@@ -316,9 +334,16 @@ static json_t *resolve_targets(struct txn_ctx *t, const json_t *nu)
             continue;
         }
         char url[1024];
-        if (ae_poa(t->cse, t->txn, t->now, s, url, sizeof url) == 0)
-            json_array_append_new(out, json_string(url));
-        else
+        bool cbor = false;
+        if (ae_poa_fmt(t->cse, t->txn, t->now, s, url, sizeof url, &cbor) == 0) {
+            if (cbor) { /* the AE's csz names CBOR and not JSON: notify it in CBOR (TS-0004 §7.5.1.1) */
+                char marked[sizeof url + sizeof CBOR_MARK];
+                snprintf(marked, sizeof marked, "%s%s", CBOR_MARK, url);
+                json_array_append_new(out, json_string(marked));
+            } else {
+                json_array_append_new(out, json_string(url));
+            }
+        } else
             LOG(t->cse->log, LOG_DEBUG, "notification target '%s' has no reachable pointOfAccess", s);
     }
     return out;
@@ -351,8 +376,8 @@ static bool list_has_key(const json_t *list, const json_t *obj)
 /* The representation sent for nct (TS-0001 Table 9.6.8-4). */
 static json_t *representation(const struct store_row *res, const json_t *modified, int64_t nct)
 {
-    if (nct == NCT_RI)
-        return json_string(res->ri);
+    if (nct == NCT_RI) /* TS-0004 Table 6.3.5.62-1: the resource ID as m2m:uri */
+        return json_pack("{s:s}", "m2m:uri", res->ri);
     const struct rtype *rt = rtype_find(res->ty);
     json_t *attrs = (nct == NCT_MODIFIED && modified) ? json_incref((json_t *)modified) : json_loads(res->doc, 0, NULL);
     char key[32];
@@ -441,7 +466,9 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
         json_t *doc = json_loads(s->doc, 0, NULL);
         const json_t *enc = json_object_get(doc, "enc");
         const json_t *nets = json_object_get(enc, "net");
-        bool wanted = nets ? list_has_int(nets, net) : net == NET_UPDATE; /* default: update of the resource */
+        /* default: update of the resource, unless the subscription monitors operations (TS-0001 §9.6.8) */
+        bool wanted =
+            nets ? list_has_int(nets, net) : net == NET_UPDATE && json_array_size(json_object_get(enc, "om")) == 0;
         const json_t *chty = json_object_get(enc, "chty"), *atr = json_object_get(enc, "atr");
         if (wanted && (net == NET_CREATE_CHILD || net == NET_DELETE_CHILD) && chty && !list_has_int(chty, res->ty))
             wanted = false;
@@ -528,14 +555,40 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
 
 int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len)
 {
+    return ae_poa_fmt(cse, v, now, id, url, len, NULL);
+}
+
+/* TS-0004 §7.5.1.1: does the AE's contentSerialization ask for CBOR rather than JSON? */
+static bool wants_cbor(const json_t *csz)
+{
+    bool json = false, cbor = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(csz, i, e)
+    {
+        const char *s = json_string_value(e);
+        json |= s && (strcmp(s, "json") == 0 || strcmp(s, "application/json") == 0);
+        cbor |= s && (strcmp(s, "cbor") == 0 || strcmp(s, "application/cbor") == 0);
+    }
+    return cbor && !json;
+}
+
+int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *id, char *url, size_t len, bool *cbor)
+{
     struct id parsed;
-    if (!id_parse(&cse->idenv, id, &parsed) || parsed.kind != ID_AE || !parsed.local)
-        return -1;
     struct store_row ae;
-    if (v->st->ops->get_ri(v, id_stem(&parsed), now, &ae) != STORE_OK)
-        return -1;
+    if (id_parse(&cse->idenv, id, &parsed) && parsed.kind == ID_AE && parsed.local) {
+        if (v->st->ops->get_ri(v, id_stem(&parsed), now, &ae) != STORE_OK)
+            return -1;
+    } else if (v->st->ops->get_path(v, id, now, &ae) != STORE_OK && v->st->ops->get_ri(v, id, now, &ae) != STORE_OK) {
+        return -1; /* a structured or unstructured CSE-relative address of the AE (TS-0004 §7.4.8.2.1) */
+    }
     int rc = -1;
     json_t *doc = ae.ty == TY_AE ? json_loads(ae.doc, 0, NULL) : NULL;
+    if (!json_is_true(json_object_get(doc, "rr"))) { /* TS-0001 §9.6.8: not reachable through its poa */
+        json_decref(doc);
+        doc = NULL;
+    }
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(doc, "poa"), i, p)
@@ -544,6 +597,8 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
         if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
             strcpy(url, s);
             rc = 0;
+            if (cbor)
+                *cbor = wants_cbor(json_object_get(doc, "csz"));
             break;
         }
     }
@@ -570,4 +625,47 @@ int64_t sub_duration_ms(const json_t *dur)
 {
     int64_t ms;
     return sub_duration_parse(dur, &ms) ? ms : BATCH_DEFAULT_MS;
+}
+
+/* ---- operationMonitor (TS-0001 §9.6.8, TS-0004 Table 6.3.5.57-1) --------------------------------
+ * After any request that targets a resource with subscriptions, whatever its outcome: each
+ * subscription whose enc.om matches the operation (ops: accessControlOperations bits) and the
+ * originator (or) is notified with {om: {op, or}}. */
+void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
+                 const char *originator)
+{
+    if (row->nsub <= 0 || cse->notifier == NULL)
+        return;
+    int64_t now = cse_now(cse);
+    struct rowvec subs = {.max = LIMIT_LIST_ITEMS};
+    if (v->st->ops->children(v, row->ri, TY_SUB, now, rowvec_collect, &subs) < 0) {
+        rowvec_free(&subs);
+        return;
+    }
+    struct txn_ctx t = {.cse = cse, .txn = v, .now = now}; /* resolve_targets only reads */
+    for (size_t i = 0; i < subs.n; i++) {
+        json_t *doc = json_loads(subs.v[i].doc, 0, NULL);
+        bool match = false;
+        size_t k;
+        json_t *m;
+        json_array_foreach(json_object_get(json_object_get(doc, "enc"), "om"), k, m)
+        {
+            const json_t *ops = json_object_get(m, "ops");
+            const char *orig = json_string_value(json_object_get(m, "or"));
+            match |= (ops == NULL || (json_integer_value(ops) & acop)) &&
+                     (orig == NULL || (originator && strcmp(orig, originator) == 0));
+        }
+        if (match) {
+            char *sur = sub_address(cse, subs.v[i].path);
+            json_t *sgn = json_pack("{s:{s:{s:{s:i, s:s}}, s:s}}", "m2m:sgn", "nev", "om", "op", op, "or",
+                                    originator ? originator : "", "sur", sur);
+            mem_free(sur);
+            json_t *uris = resolve_targets(&t, json_object_get(doc, "nu"));
+            send_all(cse, uris, sgn);
+            json_decref(uris);
+            json_decref(sgn);
+        }
+        json_decref(doc);
+    }
+    rowvec_free(&subs);
 }

@@ -53,6 +53,12 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct log *log
  * calling notify_send before, and must not call this from a notification callback. */
 void notifier_stop(struct notifier *n, int grace_ms);
 
+/* notify_send with the body in another serialization: ctype its media type (NULL: JSON), e.g.
+ * "application/cbor" for an AE whose contentSerialization asks for it (TS-0004 §7.5.1.1). Only
+ * http(s) targets take a serialization other than JSON: -1 for other schemes. */
+int notify_send_as(struct notifier *n, const char *uri, const char *body, size_t len, const char *ctype,
+                   const char *originator, notify_done_fn done, void *arg);
+
 /* Syntactic policy check before queueing: scheme http/https, a host, and when the host is an IP
  * literal, the allow/deny lists. (Names are checked again at connect time.) Returns true when the
  * URI may be used; otherwise reason (size len) says why. */

@@ -1049,12 +1049,20 @@ static bool header_safe(const char *s)
 int notify_send(struct notifier *n, const char *uri, const char *body, size_t len, const char *originator,
                 notify_done_fn done, void *arg)
 {
+    return notify_send_as(n, uri, body, len, NULL, originator, done, arg);
+}
+
+int notify_send_as(struct notifier *n, const char *uri, const char *body, size_t len, const char *ctype,
+                   const char *originator, notify_done_fn done, void *arg)
+{
     char why[128];
     if (uri != NULL && plaintext_refused(n, uri, why, sizeof why)) {
         LOG(n->log, LOG_WARN, "notify: target refused: %s", why);
         return -1;
     }
     const struct notify_transport *t = transport_for(n, uri);
+    if (t != NULL && ctype != NULL) /* other transports carry the JSON serialization only */
+        return -1;
     if (t != NULL) {
         int rc = t->send(t->arg, uri, body, len, originator, done, arg);
         transport_done(n);
@@ -1087,9 +1095,10 @@ int notify_send(struct notifier *n, const char *uri, const char *body, size_t le
      * can recognise a retry), §6.4.22 (Release Version Indicator), §6.4.3 (no ty=: a Notify). */
     snprintf(j->rqi, sizeof j->rqi, "wn-%s-%" PRIu64, n->rqi_prefix, atomic_fetch_add(&n->rqi_seq, 1) + 1);
     buf_printf(&line, "X-M2M-Origin: %s", originator);
-    char ri[sizeof j->rqi + 16];
+    char ri[sizeof j->rqi + 16], ct[96];
     snprintf(ri, sizeof ri, "X-M2M-RI: %s", j->rqi);
-    const char *hdrs[] = {line.p,   ri, "X-M2M-RVI: 3", "Content-Type: application/json", "Accept: application/json",
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
+    const char *hdrs[] = {line.p,   ri, "X-M2M-RVI: 3", ct, "Accept: application/json",
                           "Expect:" /* no 100-continue round trip for large bodies */};
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         struct curl_slist *next = curl_slist_append(j->hdrs, hdrs[i]);

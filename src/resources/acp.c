@@ -8,8 +8,9 @@
 #include "security/acp.h"
 
 static const struct attr_def acp_attrs[] = {
-    ATTRS_UNIVERSAL_RO,           {"rn", AT_NAME, A_O, A_NP},   {"et", AT_TS, A_O, A_O},  {"lbl", AT_STRLIST, A_O, A_O},
-    {"at", AT_STRLIST, A_O, A_O}, {"aa", AT_STRLIST, A_O, A_O}, {"pv", AT_ANY, A_M, A_O}, {"pvs", AT_ANY, A_M, A_O},
+    ATTRS_UNIVERSAL_RO,           {"rn", AT_NAME, A_O, A_NP},     {"et", AT_TS, A_O, A_O},
+    {"lbl", AT_LABELS, A_O, A_O}, {"at", AT_STRLIST, A_NI, A_NI}, {"aa", AT_STRLIST, A_NI, A_NI},
+    {"pv", AT_ANY, A_M, A_O},     {"pvs", AT_ANY, A_M, A_O},
 };
 
 static const int acp_parents[] = {TY_CSEBASE, TY_AE, 0};

@@ -13,13 +13,13 @@ static const struct attr_def ae_attrs[] = {
     ATTRS_UNIVERSAL_RO,
     ATTRS_COMMON_RW,
     {"apn", AT_STR, A_O, A_O},
-    {"api", AT_STR, A_M, A_NP},
+    {"api", AT_APPID, A_M, A_NP},
     {"aei", AT_STR, A_NP, A_NP},
     {"poa", AT_STRLIST, A_O, A_O},
     {"or", AT_STR, A_O, A_O},
     {"nl", AT_STR, A_O, A_O},
     {"rr", AT_BOOL, A_M, A_O},
-    {"csz", AT_STRLIST, A_O, A_O},
+    {"csz", AT_SERIALIZATIONS, A_O, A_O},
     {"srv", AT_STRLIST, A_O, A_O},
     {"esi", AT_ANY, A_O, A_O},
     {"scp", AT_STRLIST, A_O, A_O},
@@ -34,15 +34,14 @@ static const int ae_parents[] = {TY_CSEBASE, 0};
 
 static int ae_prepare_create(struct create_ctx *c)
 {
-    /* TS-0001 §7.1.x App-ID: "R..." (registered) or "N..." (non-registered); lower-case r is
-     * accepted as older releases wrote it. */
+    /* TS-0001 Table 7.2-1 App-ID (its form is the AT_APPID data type): a lower-case 'r' for a
+     * registered App-ID is permitted up to release 3 and forbidden from release 4 on */
     const char *api = json_string_value(json_object_get(c->attrs, "api"));
-    if (api == NULL || (api[0] != 'R' && api[0] != 'N' && api[0] != 'r') || api[1] == '\0')
+    const char *rvi = c->req->rvi;
+    bool r4 = rvi != NULL && (strcmp(rvi, "4") == 0 || strcmp(rvi, "5") == 0);
+    if (api != NULL && api[0] == 'r' && r4)
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-app-id",
-                              "App-ID 'api' must start with 'R', 'r' or 'N' and name the application");
-    for (const char *p = api; *p; p++)
-        if (!id_char_ok(*p))
-            return response_error(c->rsp, RSC_BAD_REQUEST, "bad-app-id", "App-ID contains invalid characters");
+                              "App-ID 'api': a registered App-ID starts with 'R' from release 4 on ('r' is refused)");
 
     /* TS-0001 §10.2.2.2: From "C" or absent asks for a C-type ID; "S" for an S-type ID (this CSE
      * is also the SP's allocator); an AE-ID-Stem asks for that ID. */

@@ -10,10 +10,11 @@
         "lt", AT_TS, A_NP, A_NP                                                                                        \
     }
 
-/* rn on create only; et and labels writable; announcement and access-policy links writable */
+/* rn on create only; et and labels writable; access-policy links writable; announceTo and
+ * announcedAttribute refused with 5001 until announcement exists (TS-0004 §7.3.3.3) */
 #define ATTRS_COMMON_RW                                                                                                \
-    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_O, A_O}, {"lbl", AT_STRLIST, A_O, A_O}, {"at", AT_STRLIST, A_O, A_O},  \
-        {"aa", AT_STRLIST, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O},                                                  \
+    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_O, A_O}, {"lbl", AT_LABELS, A_O, A_O}, {"at", AT_STRLIST, A_NI, A_NI}, \
+        {"aa", AT_STRLIST, A_NI, A_NI}, {"acpi", AT_STRLIST, A_O, A_O},                                                \
     {                                                                                                                  \
         "daci", AT_STRLIST, A_O, A_O                                                                                   \
     }

@@ -32,11 +32,12 @@ static int store_fail(struct txn_ctx *t)
     return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
 }
 
-/* Remove oldest instances until cni <= mni and cbs <= mbs; updates doc's counters. */
-static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t *doc)
+/* Remove oldest instances until cni <= mni and cbs <= mbs (all of them with all); updates doc's
+ * counters. */
+static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t *doc, bool all)
 {
     const struct store_ops *ops = t->txn->st->ops;
-    int64_t mni = json_int_or(doc, "mni", -1), mbs = json_int_or(doc, "mbs", -1);
+    int64_t mni = all ? 0 : json_int_or(doc, "mni", -1), mbs = json_int_or(doc, "mbs", -1);
     int64_t cni = json_int_or(doc, "cni", 0), cbs = json_int_or(doc, "cbs", 0);
     while (cni > 0 && ((mni >= 0 && cni > mni) || (mbs >= 0 && cbs > mbs))) {
         struct store_row old;
@@ -91,7 +92,7 @@ static int cnt_child_added(struct txn_ctx *t, struct store_row *cnt, const struc
     json_set_int(doc, "cbs", json_int_or(doc, "cbs", 0) + child->cs);
     json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
     json_set_str(doc, "lt", lt);
-    int rc = enforce_limits(t, cnt, doc);
+    int rc = enforce_limits(t, cnt, doc, false);
     if (rc == 0)
         rc = save(t, cnt, doc);
     json_decref(doc);
@@ -113,10 +114,22 @@ static int cnt_child_removed(struct txn_ctx *t, struct store_row *cnt, const str
     return rc;
 }
 
-/* A lowered mni/mbs applies at once. */
+/* A lowered mni/mbs applies at once. TS-0001 §9.6.6 disableRetrieval: updated from true to false,
+ * every existing instance is deleted at once (row->doc still holds the old value). */
 static int cnt_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
 {
-    return enforce_limits(t, row, doc);
+    json_t *old = json_loads(row->doc, 0, NULL);
+    bool purge = json_is_true(json_object_get(old, "disr")) && !json_is_true(json_object_get(doc, "disr"));
+    json_decref(old);
+    return enforce_limits(t, row, doc, purge);
+}
+
+bool cnt_retrieval_disabled(const char *doc)
+{
+    json_t *d = json_loads(doc, 0, NULL);
+    bool disr = json_is_true(json_object_get(d, "disr"));
+    json_decref(d);
+    return disr;
 }
 
 const struct rtype rtype_container = {

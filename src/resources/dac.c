@@ -16,8 +16,8 @@ static const struct attr_def dac_attrs[] = {
     ATTRS_COMMON_RW,
     {"cr", AT_CR, A_O, A_NP},
     {"dae", AT_BOOL, A_M, A_O},
-    {"dap", AT_STRLIST, A_O, A_O},
-    {"dal", AT_UINT, A_O, A_O},
+    {"dap", AT_POALIST, A_M, A_O}, /* TS-0004 Table 7.4.36.1-3: M on create, never removed */
+    {"dal", AT_TS, A_O, A_O},      /* m2m:timestamp (the grant's proposed end) */
 };
 
 static const int dac_parents[] = {TY_CSEBASE, TY_AE, 0};

@@ -27,6 +27,51 @@ const struct rtype *rtype_find_sn(const char *sn)
     return NULL;
 }
 
+/* TS-0004 Table 6.3.4.2.1-1: every value m2m:resourceType defines (Release 3), implemented here
+ * or not. A CREATE naming one of these that this CSE does not implement is 5001 (TS-0004 §7.3.3.3);
+ * any other value is an invalid Resource Type, 4000 (§7.3.2.1). */
+bool rtype_defined(int ty)
+{
+    static const int annc[] = {10001, 10002, 10003, 10004, 10005, 10009, 10010, 10013, 10014, 10016, 10018,
+                               10024, 10028, 10029, 10030, 10033, 10038, 10039, 10040, 10041, 10042, 10046};
+    if (ty >= 1 && ty <= 51)
+        return true;
+    for (size_t i = 0; i < sizeof annc / sizeof annc[0]; i++)
+        if (annc[i] == ty)
+            return true;
+    return false;
+}
+
+int rtype_supported(int *out, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0] && n < max; i++) { /* insertion sort: ascending */
+        int k = n++;
+        for (; k > 0 && out[k - 1] > types[i]->ty; k--)
+            out[k] = out[k - 1];
+        out[k] = types[i]->ty;
+    }
+    return n;
+}
+
+bool rtype_child_ok(int child, int parent)
+{
+    const struct rtype *t = rtype_find(child);
+    for (const int *p = t ? t->parents : NULL; p && *p; p++)
+        if (*p == parent)
+            return true;
+    return false;
+}
+
+bool rtype_subscribable(int ty)
+{
+    const struct rtype *sub = rtype_find(TY_SUB);
+    for (const int *p = sub->parents; *p; p++)
+        if (*p == ty)
+            return true;
+    return false;
+}
+
 bool rtype_attr_known(const char *sn)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)

@@ -36,10 +36,18 @@ enum attr_type {
     AT_STRLIST, /* array of strings */
     AT_ANY,     /* any JSON value except null */
     AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
+    /* oneM2M data types (TS-0004 §6.3, Table 6.3.3-1) */
+    AT_LABELS,         /* m2m:labels: list of xs:token, none empty or holding white space */
+    AT_SERIALIZATIONS, /* m2m:serializations: 1..n of xml, json, cbor (or application/xml|json|cbor) */
+    AT_CONTENTINFO,    /* m2m:contentInfo: "type/subtype:encoding[:contentSecurity]" */
+    AT_APPID,          /* App-ID (TS-0001 Table 7.2-1): "R...", "N..." ("r..." before release 4) */
+    AT_POALIST,        /* m2m:poaList: 1..n non-empty strings */
 };
 
-/* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). */
-enum attr_use { A_NP = 0, A_O = 1, A_M = 2 };
+/* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). A_NI: an optional
+ * attribute of the type that this CSE does not support: refused with 5001 (TS-0004 §7.3.3.3,
+ * §7.3.3.4 "O attribute": never accepted and ignored). */
+enum attr_use { A_NP = 0, A_O = 1, A_M = 2, A_NI = 3 };
 
 struct attr_def {
     const char *sn;
@@ -117,6 +125,14 @@ struct rtype {
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
 const struct rtype *rtype_find_sn(const char *sn);
+/* Is ty a value of m2m:resourceType (TS-0004 Table 6.3.4.2.1-1), implemented here or not? */
+bool rtype_defined(int ty);
+/* The types this CSE implements, ascending, into out[0..max) (the CSEBase's srt). Returns how many. */
+int rtype_supported(int *out, int max);
+/* May a resource of type child (implemented here) be a child of one of type parent? */
+bool rtype_child_ok(int child, int parent);
+/* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
+bool rtype_subscribable(int ty);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
 bool rtype_attr_known(const char *sn);
 
@@ -125,6 +141,9 @@ bool rtype_attr_known(const char *sn);
 int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_response *rsp);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
+
+/* TS-0001 §9.6.6: does this container representation (doc) carry disableRetrieval true? */
+bool cnt_retrieval_disabled(const char *doc);
 
 /* Helpers used by type files. */
 int64_t json_int_or(const json_t *obj, const char *key, int64_t dflt);

@@ -22,7 +22,9 @@ static const struct attr_def sub_attrs[] = {
     {"su", AT_STR, A_O, A_NP},
 };
 
-static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, 0};
+/* TS-0001 §9.6.8: the subscribable types among those implemented, i.e. those whose child resource
+ * table in TS-0001 §9.6 lists <subscription> (e.g. Tables 9.6.6-1, 9.6.38-1, 9.6.39-1, 9.6.40-1) */
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_ROLE, TY_TOKEN, TY_DAC, 0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
@@ -52,9 +54,19 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
     json_object_foreach((json_t *)enc, k, v)
     {
         if (strcmp(k, "net") == 0) {
-            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child */
-            if (!ints_in(v, 1, 4))
-                return bad(rsp, "enc.net must list notificationEventTypes 1-4 (the ones this CSE supports)");
+            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child, 7
+             * Blocking_Update */
+            if (!ints_in(v, 1, 7))
+                return bad(rsp, "enc.net must list notificationEventTypes 1-4 or 7 (the ones this CSE supports)");
+            size_t i;
+            json_t *n;
+            json_array_foreach(v, i, n)
+            {
+                if (json_integer_value(n) == 5 || json_integer_value(n) == 6)
+                    return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
+                                          "notificationEventType %lld is not supported by this CSE",
+                                          (long long)json_integer_value(n));
+            }
         } else if (strcmp(k, "chty") == 0) {
             if (!ints_in(v, 1, 65535))
                 return bad(rsp, "enc.chty must list resource types");
@@ -67,6 +79,30 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
             {
                 if (!json_is_string(a))
                     return bad(rsp, "enc.atr must list attribute names");
+            }
+        } else if (strcmp(k, "om") == 0) {
+            /* TS-0004 Table 6.3.5.57-1 operationMonitor: 0..n of {ops: accessControlOperations,
+             * or: an originator ID}, at least one of the two */
+            size_t i;
+            json_t *m;
+            if (!json_is_array(v) || json_array_size(v) > LIMIT_LIST_ITEMS)
+                return bad(rsp, "enc.om must list operation monitors {ops, or}");
+            json_array_foreach(v, i, m)
+            {
+                const json_t *ops = json_object_get(m, "ops"), *orig = json_object_get(m, "or");
+                const char *mk;
+                json_t *mv;
+                if (!json_is_object(m) || (ops == NULL && orig == NULL))
+                    return bad(rsp, "an operationMonitor names operations (ops), an originator (or) or both");
+                json_object_foreach(m, mk, mv)
+                {
+                    if (strcmp(mk, "ops") != 0 && strcmp(mk, "or") != 0)
+                        return bad(rsp, "an operationMonitor holds only ops and or");
+                }
+                if (ops && (!json_is_integer(ops) || json_integer_value(ops) < 1 || json_integer_value(ops) > 63))
+                    return bad(rsp, "operationMonitor ops is an accessControlOperations value 1-63");
+                if (orig && (!json_is_string(orig) || json_string_length(orig) == 0))
+                    return bad(rsp, "operationMonitor or is an originator ID");
             }
         } else {
             return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
@@ -110,14 +146,17 @@ static int check_bn(struct cse *cse, const json_t *bn, struct cse_response *rsp)
             return bad(rsp, "batchNotify holds only num and dur");
         }
     }
-    if (json_object_get(bn, "num") == NULL)
-        return bad(rsp, "bn.num is mandatory");
+    if (json_object_size(bn) == 0)
+        return bad(rsp, "batchNotify needs num, dur or both");
     return 0;
 }
 
 /* One notification target: a URL its transport and the outbound policy allow, or an AE-ID or
- * CSE-ID (TS-0004 §7.4.8). what names the attribute for the message. */
-static int check_target(struct cse *cse, const char *what, const char *s, struct cse_response *rsp)
+ * CSE-ID (TS-0004 §7.4.8), or a structured or unstructured CSE-relative ID of an <AE> or the
+ * <CSEBase>, which names that entity too (TS-0004 §7.4.8.2.1; looked up as the originator sees
+ * it). what names the attribute for the message. */
+static int check_target(struct cse *cse, const struct resolver *lookup, const char *what, const char *s,
+                        struct cse_response *rsp)
 {
     struct id id;
     if (s == NULL)
@@ -127,14 +166,21 @@ static int check_target(struct cse *cse, const char *what, const char *s, struct
         if (cse->notifier && !notify_uri_allowed(cse->notifier, s, why, sizeof why))
             return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "%s '%.200s' refused: %s", what, s, why);
     } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
-        return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
-                              "%s '%.200s' is neither a URL nor an AE-ID or CSE-ID", what, s);
+        struct store_row row;
+        bool entity = false;
+        if (lookup && lookup->resolve(lookup->arg, s, &row) == 0) {
+            entity = row.ty == TY_AE || row.ty == TY_CSEBASE;
+            store_row_free(&row);
+        }
+        if (!entity)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "%s '%.200s' is neither a URL nor the ID of an AE or CSE", what, s);
     }
     return 0;
 }
 
 /* Notification targets: URLs the outbound policy allows, or oneM2M IDs. */
-static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
+static int check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp)
 {
     if (json_array_size(nu) == 0)
         return bad(rsp, "notificationURI (nu) must list at least one target");
@@ -147,13 +193,13 @@ static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
     json_t *e;
     json_array_foreach(nu, i, e)
     {
-        if (check_target(cse, "notificationURI", json_string_value(e), rsp))
+        if (check_target(cse, lookup, "notificationURI", json_string_value(e), rsp))
             return rsp->rsc;
     }
     return 0;
 }
 
-static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
+static int check(struct cse *cse, const struct resolver *lookup, const json_t *a, struct cse_response *rsp)
 {
     const json_t *v;
     if ((v = json_object_get(a, "enc")) && !json_is_null(v) && check_enc(v, rsp))
@@ -164,21 +210,144 @@ static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
         return bad(rsp, "notificationContentType must be 1 (all attributes), 2 (modified) or 3 (resource ID)");
     if ((v = json_object_get(a, "exc")) && !json_is_null(v) && json_integer_value(v) < 1)
         return bad(rsp, "expirationCounter must be positive");
-    if ((v = json_object_get(a, "nu")) && check_nu(cse, v, rsp))
+    if ((v = json_object_get(a, "nu")) && check_nu(cse, lookup, v, rsp))
         return rsp->rsc;
     /* the subscriberURI is a notification target too (the deletion notice goes there) */
     if ((v = json_object_get(a, "su")) && json_is_string(v) &&
-        check_target(cse, "subscriberURI", json_string_value(v), rsp))
+        check_target(cse, lookup, "subscriberURI", json_string_value(v), rsp))
         return rsp->rsc;
     return 0;
 }
 
+/* The criteria against the subscribed-to resource (of type parent_ty) and each other, as the
+ * subscription will hold them: TS-0004 §7.4.8.2.1/§7.4.8.2.3 Recv-6.4: a childResourceType that is
+ * no valid child of the subscribed-to resource is 4000; TS-0001 Table 9.6.8-4: a
+ * notificationContentType n/a for a notificationEventType is 4000 (modified attributes, nct 2, only
+ * with update of the resource, net 1; net defaults to 1). */
+static int check_combination(const json_t *enc, const json_t *nct, int parent_ty, struct cse_response *rsp)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "chty"), i, e)
+    {
+        if (!rtype_child_ok((int)json_integer_value(e), parent_ty))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "enc.chty: resource type %lld cannot be a child of the subscribed-to resource",
+                                  (long long)json_integer_value(e));
+    }
+    if (json_integer_value(nct) == 2) {
+        json_array_foreach(json_object_get(enc, "net"), i, e)
+        {
+            if (json_integer_value(e) != 1 && json_integer_value(e) != 7)
+                return bad(rsp, "notificationContentType 2 (modified attributes) is valid only with "
+                                "notificationEventType 1 or 7 (update of the resource), TS-0001 Table 9.6.8-4");
+        }
+    }
+    return 0;
+}
+
+/* TS-0004 §7.4.8.2.1 Recv-6.5: a batchNotify without duration gets the SP's default duration, one
+ * without number the default number; the subscription shows both. */
+#define BATCH_DEFAULT_DUR "PT5S" /* = BATCH_DEFAULT_MS of core/subscribe.c */
+#define BATCH_DEFAULT_NUM 10
+static void batch_defaults(json_t *bn)
+{
+    if (!json_is_object(bn))
+        return;
+    if (json_object_get(bn, "dur") == NULL)
+        json_object_set_new(bn, "dur", json_string(BATCH_DEFAULT_DUR));
+    if (json_object_get(bn, "num") == NULL)
+        json_object_set_new(bn, "num", json_integer(BATCH_DEFAULT_NUM));
+}
+
+static bool has_net(const json_t *enc, int net)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "net"), i, e)
+    {
+        if (json_integer_value(e) == net)
+            return true;
+    }
+    return false;
+}
+
+/* TS-0004 §7.4.8.2.1 Recv-6.4, a Blocking_Update subscription (net 7): net 7 alone, one target
+ * that is a oneM2M resource ID (no URL), no criteria but atr, none of the other resource-specific
+ * attributes. (Another one on the same resource is 4124, checked in the transaction.) */
+/* TS-0004 §7.4.8.2.1 Recv-6.4 (and §7.4.8.2.3 for the result of an update): notificationEventType
+ * and operationMonitor exclude each other. */
+static int check_om_alone(const json_t *enc, struct cse_response *rsp)
+{
+    if (json_object_get(enc, "om") && json_array_size(json_object_get(enc, "om")) > 0 && json_object_get(enc, "net"))
+        return bad(rsp, "notificationEventType and operationMonitor cannot both be set");
+    return 0;
+}
+
+static int check_blocking(const json_t *a, struct cse_response *rsp)
+{
+    const json_t *enc = json_object_get(a, "enc"), *nu = json_object_get(a, "nu");
+    if (!has_net(enc, 7))
+        return 0;
+    if (json_array_size(json_object_get(enc, "net")) != 1)
+        return bad(rsp, "a Blocking_Update subscription has notificationEventType 7 only");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)enc, k, v)
+    {
+        if (strcmp(k, "net") != 0 && strcmp(k, "atr") != 0)
+            return bad(rsp, "a Blocking_Update subscription takes no criteria but the attribute condition");
+    }
+    if (json_array_size(nu) != 1)
+        return bad(rsp, "a Blocking_Update subscription has exactly one notification target");
+    if (strstr(json_string_value(json_array_get(nu, 0)), "://"))
+        return bad(rsp, "the target of a Blocking_Update subscription is a oneM2M resource ID, not a URL");
+    static const char *const others[] = {"exc", "gpi", "bn", "ln", "nct", "su"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (json_object_get(a, others[i]))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-subscription",
+                                  "a Blocking_Update subscription takes no '%s'", others[i]);
+    return 0;
+}
+
+static int blocking_found(void *arg, const struct store_row *r)
+{
+    json_t *doc = json_loads(r->doc, 0, NULL);
+    bool blocking = has_net(json_object_get(doc, "enc"), 7);
+    json_decref(doc);
+    if (blocking)
+        *(bool *)arg = true;
+    return blocking; /* stop at the first */
+}
+
+/* Writer: one Blocking_Update subscription per resource (TS-0004 §7.4.8.2.1 Recv-6.4: 4124). */
+static int txn_blocking_unique(struct txn_ctx *t, const struct store_row *parent, json_t *res)
+{
+    if (!has_net(json_object_get(res, "enc"), 7))
+        return 0;
+    bool exists = false;
+    if (t->txn->st->ops->children(t->txn, parent->ri, TY_SUB, t->now, blocking_found, &exists) < 0)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    return exists ? response_error(t->rsp, 4124, "blocking-exists",
+                                   "the resource already has a Blocking_Update subscription")
+                  : 0;
+}
+
 static int sub_prepare_create(struct create_ctx *c)
 {
-    if (check(c->cse, c->attrs, c->rsp))
+    if (check_blocking(c->attrs, c->rsp) || check_om_alone(json_object_get(c->attrs, "enc"), c->rsp))
         return c->rsp->rsc;
-    if (json_object_get(c->res, "nct") == NULL)
-        json_object_set_new(c->res, "nct", json_integer(1));
+    if (check(c->cse, &c->lookup, c->attrs, c->rsp))
+        return c->rsp->rsc;
+    if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
+        return c->rsp->rsc;
+    if (json_object_get(c->res, "nct") == NULL) /* TS-0001 Table 9.6.8-4 defaults: 2 for net 7 */
+        json_object_set_new(c->res, "nct", json_integer(has_net(json_object_get(c->attrs, "enc"), 7) ? 2 : 1));
+    if (json_is_object(json_object_get(c->res, "bn"))) {
+        json_t *bn = json_deep_copy(json_object_get(c->res, "bn"));
+        batch_defaults(bn);
+        json_object_set_new(c->res, "bn", bn);
+    }
     /* TS-0004 §7.4.8.2.1: a notification target other than the originator makes the originator
      * the recorded creator */
     if (json_object_get(c->res, "cr") == NULL && c->req->fr)
@@ -189,11 +358,32 @@ static int sub_prepare_create(struct create_ctx *c)
 static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
                               json_t *patch, struct cse_response *rsp)
 {
-    (void)lookup;
-    (void)row;
     if (json_is_null(json_object_get(patch, "nu")))
         return bad(rsp, "notificationURI is mandatory and cannot be removed");
-    return check(cse, patch, rsp);
+    if (has_net(json_object_get(patch, "enc"), 7)) /* TS-0004 §7.4.8.2.3 Recv-6.4 */
+        return bad(rsp, "notificationEventType 7 (Blocking_Update) cannot be set by an update");
+    batch_defaults(json_object_get(patch, "bn"));
+    if (check(cse, lookup, patch, rsp))
+        return rsp->rsc;
+    /* the criteria as they will be: the patch over what the subscription holds */
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    const json_t *enc = json_object_get(patch, "enc"), *nct = json_object_get(patch, "nct");
+    if (enc == NULL)
+        enc = json_object_get(doc, "enc");
+    if (nct == NULL)
+        nct = json_object_get(doc, "nct");
+    struct store_row parent;
+    int rc = 0;
+    if (check_om_alone(enc, rsp)) {
+        json_decref(doc);
+        return rsp->rsc;
+    }
+    if (lookup->resolve(lookup->arg, row->pi, &parent) == 0) {
+        rc = check_combination(enc, nct, parent.ty, rsp);
+        store_row_free(&parent);
+    }
+    json_decref(doc);
+    return rc;
 }
 
 /* ---- bounds on what one event can reach (writer, inside the transaction) --------------------- */
@@ -242,6 +432,8 @@ static int check_reach(struct txn_ctx *t, const char *parent_ri, const char *sel
 static int sub_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
 {
     (void)row;
+    if (txn_blocking_unique(t, parent, res) != 0)
+        return t->rsp->rsc;
     return check_reach(t, parent->ri, NULL, json_array_size(json_object_get(res, "nu")), true);
 }
 
@@ -268,7 +460,7 @@ const struct rtype rtype_subscription = {
     .deletable = true,
     .has_cr = true,
     .prepare_create = sub_prepare_create,
-    .prepare_update = sub_prepare_update,
     .txn_create = sub_txn_create,
+    .prepare_update = sub_prepare_update,
     .txn_updated = sub_txn_updated,
 };

@@ -631,6 +631,8 @@ static bool compile_rule(struct rule *r, const json_t *v, const struct id_env *e
 struct acp_policy *acp_compile(const json_t *set, const struct id_env *env, char *err, size_t errlen)
 {
     const json_t *acr = json_object_get(set, "acr");
+    if (json_is_object(set) && json_object_size(set) == 0) /* TS-0004 Table 6.3.5.26-1: acr is 0..n */
+        return mem_calloc(1, sizeof(struct acp_policy));
     if (!json_is_object(set) || json_object_size(set) != 1 || acr == NULL) {
         snprintf(err, errlen, "a set of rules must be {\"acr\": [...]}");
         return NULL;

@@ -268,6 +268,10 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
             with self.subTest(acop=acop, op=op):
                 if op == acop:
                     self.assertRsc(r, granted[op], "acop=%d must grant op %d" % (acop, op))
+                elif op == DISC:
+                    # TS-0001 §10.2.6: discovery skips what it may not discover: an empty list
+                    self.assertRsc(r, 2000, "acop=%d: discovery answers, listing nothing" % acop)
+                    self.assertEqual(self.uril(r), [], "acop=%d must not let anything be discovered" % acop)
                 else:
                     self.assertDenied(r, "acop=%d must deny op %d" % (acop, op))
         # Effects (and absence of effects) seen by the owner.
@@ -311,7 +315,10 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
         path, ri, res = self._acop_probe(0)
         for op, r in res.items():
             with self.subTest(op=op):
-                self.assertDenied(r)
+                if op == DISC:  # TS-0001 §10.2.6: skipped, not refused
+                    self.assertEqual(self.uril(self.assertRsc(r, 2000)), [])
+                else:
+                    self.assertDenied(r)
 
     # -------------------------------------------------------------- actw
     def test_ts0003_7_1_3_actw_current_hour_grants_other_hour_denies(self):
@@ -539,7 +546,9 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
             with self.subTest(origin=origin):
                 self.assertDenied(self.c.retrieve(path, origin=origin))
                 self.assertDenied(self.c.retrieve(path + "/i1", origin=origin))
-                self.assertDenied(self.c.retrieve(path, origin=origin, query={"fu": 1}))
+                # discovery skips what it may not discover (TS-0001 §10.2.6): an empty list
+                r = self.assertRsc(self.c.retrieve(path, origin=origin, query={"fu": 1}), 2000)
+                self.assertEqual(self.uril(r), [])
                 self.assertDenied(self.c.update(path, "m2m:cnt", {"lbl": ["x"]}, origin=origin))
                 self.assertDenied(self.c.create(path, TY_CIN, {"con": "x"}, origin=origin))
                 self.assertDenied(self.c.delete(path, origin=origin))
@@ -722,21 +731,21 @@ class AccessControlTest(AcpHelpers, WardenTestCase):
         uris = self.uril(r)
         self.assertEqual(len(uris), 1, uris)
         self.assertTrue(uris[0].rstrip("/").endswith("/visible/" + a_cin["rn"]), uris)
-        # The target itself needs DISCOVERY.
-        self.assertDenied(self.c.retrieve(b, origin=READER, query={"fu": 1}))
+        # TS-0001 §10.2.6: a root READER may not discover is skipped, not refused: nothing below
+        # it is discoverable to READER, so the list is empty.
+        r = self.assertRsc(self.c.retrieve(b, origin=READER, query={"fu": 1}), 2000)
+        self.assertEqual(self.uril(r), [])
         self.assertRsc(self.c.retrieve(b, origin=READER), 2000)
 
     def test_ts0001_10_2_6_cse_base_discovery_lists_only_discoverable(self):
         hidden, hidden_cnt = self.new_cnt(self.owner_path, OWNER)
         shown, shown_ri, _, _ = self.guarded([rule([READER], DISC)])
-        r = self.c.retrieve("/" + CSE_RN, origin=READER, query={"fu": 1, "drt": 2})
-        if r.rsc == 2000:
-            got = {u.rsplit("/", 1)[-1] for u in self.uril(r)}
-            self.assertIn(shown_ri, got)
-            self.assertNotIn(hidden_cnt["ri"], got)
-            self.assertNotIn(OWNER, got, "the owner AE (creator policy) is not discoverable by READER")
-        else:
-            self.assertDenied(r)
+        # the CSEBase needs no DISCOVER privilege as the root (TS-0001 §10.2.6): always answered
+        r = self.assertRsc(self.c.retrieve("/" + CSE_RN, origin=READER, query={"fu": 1, "drt": 2}), 2000)
+        got = {u.rsplit("/", 1)[-1] for u in self.uril(r)}
+        self.assertIn(shown_ri, got)
+        self.assertNotIn(hidden_cnt["ri"], got)
+        self.assertNotIn(OWNER, got, "the owner AE (creator policy) is not discoverable by READER")
 
     # ----------------------------------------- child resources in rcn results
     def _leak_fixture(self):

@@ -206,15 +206,19 @@ class BadInputTest(WardenTestCase):
 
     def test_ts0004_7_3_2_1_invalid_ty_4000(self):
         before = self.children()
-        for ct in ("application/json;ty=999", "application/json;ty=5", "application/json;ty=0",
+        for ct in ("application/json;ty=999", "application/json;ty=0",
                    "application/json;ty=-3", "application/json;ty=abc"):
             with self.subTest(content_type=ct):
                 r = self.c.request("POST", self.ae_path, origin=self.aei, content_type=ct,
                                    body={"m2m:cnt": {"rn": "badty"}})
                 self.assertRsc(r, 4000)
+        # TS-0004 §7.3.3.3: a CSEBase is a valid, implemented type that is no resource's child: 4108
+        r = self.c.request("POST", self.ae_path, origin=self.aei, content_type="application/json;ty=5",
+                           body={"m2m:cnt": {"rn": "badty"}})
+        self.assertRsc(r, 4108)
         r = self.c.request("POST", "/" + CSE_RN, origin=ADMIN, content_type="application/json;ty=5",
                            body={"m2m:cb": {"rn": "cb2"}})
-        self.assertRsc(r, 4000)
+        self.assertRsc(r, 4108)
         self.assert_not_created("cb2", parent="/" + CSE_RN)
         self.assert_not_created("badty")
         self.assert_children_unchanged(before)

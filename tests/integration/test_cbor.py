@@ -203,9 +203,10 @@ class CrudTest(CborTestCase):
         got = self.res(r, "m2m:sub")
         for k in ("nu", "enc", "nct", "exc", "bn"):
             self.assertSameValue(got[k], sub[k], k)
-        r = self.req("PUT", path + "/sub", body={"m2m:sub": {"exc": 3, "nct": 2}})
+        # nct 3 (resource ID): nct 2 would be n/a with net 3 (TS-0001 Table 9.6.8-4)
+        r = self.req("PUT", path + "/sub", body={"m2m:sub": {"exc": 3, "nct": 3}})
         self.assertRsc(r, 2004)
-        self.assertSameValue((self.res(r, "m2m:sub")["exc"], self.res(r, "m2m:sub")["nct"]), (3, 2))
+        self.assertSameValue((self.res(r, "m2m:sub")["exc"], self.res(r, "m2m:sub")["nct"]), (3, 3))
         r = self.req("GET", path + "/sub")
         self.assertRsc(r, 2000)
         self.assertEqual(self.res(r, "m2m:sub")["exc"], 3)
@@ -336,7 +337,7 @@ class RoundTripTest(CborTestCase):
     def test_ts0004_8_4_round_trip_subscription(self):
         path = self.cnt()
         r = self.c.create(path, TY_SUB, {"rn": "s", "nu": [self.aei], "enc": {"net": [1, 2, 3, 4], "chty": [4]},
-                                         "nct": 2, "bn": {"num": 3, "dur": 5}, "ln": True},
+                                         "nct": 3, "bn": {"num": 3, "dur": 5}, "ln": True},
                           origin=self.aei, root="m2m:sub")
         self.assertRsc(r, 2001)
         self.same_both_ways(path + "/s")

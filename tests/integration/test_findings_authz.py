@@ -212,7 +212,7 @@ class Finding2DaciTest(WardenTestCase):
                                                      "acpi": [acp_ri]}, origin=OWNER, root="m2m:dac")
         self.assertRsc(r, 2001)
         dpath = "%s/%s" % (self.path[OWNER], r.body["m2m:dac"]["rn"])
-        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dal": 60}, origin=MALLORY), 2004, "pv grants UPDATE")
+        self.assertRsc(self.c.update(dpath, "m2m:dac", {"dal": "20991231T000000"}, origin=MALLORY), 2004, "pv grants UPDATE")
         rogue = "http://127.0.0.1:%d/das" % free_port()
         self.assertRsc(self.c.update(dpath, "m2m:dac", {"dap": [rogue]}, origin=MALLORY), 4103)
         self.assertRsc(self.c.update(dpath, "m2m:dac", {"dae": True}, origin=MALLORY), 4103)

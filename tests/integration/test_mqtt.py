@@ -347,7 +347,7 @@ class MqttBindingTest(_MqttCase):
         self.register(other)
         ae = "/%s/%s" % (CSE_RN, owner.level)
         r = self.http.create(ae, TY_ACP, root="m2m:acp", attrs={"rn": "lan", "pv": {"acr": [
-            {"acor": [other.level], "acop": 2,
+            {"acor": [other.level], "acop": 2 | 32,
              "acco": [{"acip": {"ipv4": ["127.0.0.0/8"], "ipv6": ["::1/128"]}}]}]},
             "pvs": {"acr": [{"acor": [owner.level], "acop": 63}]}}, origin=owner.level)
         self.assertEqual(r.rsc, 2001, r.body)
@@ -360,9 +360,13 @@ class MqttBindingTest(_MqttCase):
         # over MQTT the broker (also 127.0.0.1) relays the request: the client's address is unknown
         rsp = self.assertPrim(other.request(self.prim(2, path, other.level)), 4103)
         self.assertIn("context-ip-unknown-peer", rsp["pc"]["m2m:dbg"])
-        # and the same holds for every operation the rule names, e.g. discovery below the container
-        rsp = other.request(self.prim(2, path, other.level, fc={"fu": 1}))
-        self.assertPrim(rsp, 4103)
+        # and the same holds for every operation the rule names, e.g. discovery: over HTTP the
+        # container is found, over MQTT it is skipped (TS-0001 §10.2.6: discovery skips, not stops)
+        r = self.http.request("GET", ae, origin=other.level, query={"fu": "1"})
+        self.assertEqual((r.rsc, r.body.get("m2m:uril")), (2000, [path]), r.body)
+        rsp = other.request(self.prim(2, ae[1:], other.level, fc={"fu": 1}))
+        self.assertPrim(rsp, 2000)
+        self.assertEqual(rsp["pc"].get("m2m:uril"), [], rsp)
         # explain without a peer address (as over MQTT) says why the acip rule failed
         r = self.http.retrieve("/%s/$explain" % CSE_RN, origin=ADMIN,
                                query={"exfr": other.level, "exop": "retrieve", "exto": path})
@@ -505,7 +509,8 @@ class MqttBindingTest(_MqttCase):
     def test_ts0004_7_3_2_1_unsupported_parameters_5001(self):
         c = self.client("Cuns" + uniq(""))
         self.register(c)
-        for k, v in (("rset", et_in(60)), ("oet", et_in(60)), ("ec", 2)):
+        # rset and oet are implemented (test_conformance); the CMDH and group parameters are not
+        for k, v in (("ec", 2), ("gid", "g1")):
             self.assertPrim(c.request(self.prim(2, "%s/%s" % (CSE_RN, c.level), c.level, **{k: v})), 5001)
 
     # TS-0010 §6.5.4 + TS-0004 §8.4: CBOR serialization on /cbor topics

@@ -233,7 +233,8 @@ class SubTestCase(WardenTestCase):
 
     def fresh_ae(self, poa=None, origin="C"):
         extra = {"poa": [poa]} if poa else None
-        aei, _, path, _ = self.new_ae(origin=origin, rn=uniq("ae"), extra=extra)
+        # an AE reached through its poa is requestReachable (TS-0001 §9.6.8: rr false is not contacted)
+        aei, _, path, _ = self.new_ae(origin=origin, rn=uniq("ae"), extra=extra, rr=bool(poa))
         return aei, path
 
     def fresh_cnt(self, **attrs):
@@ -472,8 +473,8 @@ class NotificationTest(SubTestCase):
         cin = self.new_cin(cnt_path, aei, "idonly")
         (rec,) = self.rx.wait(path)
         rep = self.nev(rec, net=3).get("rep")
-        self.assertIsInstance(rep, str, "nct 3 rep must be the resource ID, got %r" % rec.raw[:300])
-        self.assertEqual(rep, cin["ri"])
+        # TS-0004 Table 6.3.5.62-1: the resource ID as m2m:uri (a bare string before issue 13)
+        self.assertEqual(rep, {"m2m:uri": cin["ri"]}, "nct 3 rep must be the resource ID, got %r" % rec.raw[:300])
         self.assertNotIn("idonly", rec.raw.decode("utf-8", "replace"), "nct 3 carried the content")
 
     def test_ts0004_7_5_1_2_2_multiple_targets_each_notified(self):

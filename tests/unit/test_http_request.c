@@ -547,7 +547,7 @@ static void test_query_unknown_refused(void **state)
 static void test_query_unsupported_filters(void **state)
 {
     struct hx *h = *state;
-    const char *keys[] = {"smf", "cfs", "cfq", "atrl", "catr", "clbl", "chty", "lbq"};
+    const char *keys[] = {"smf", "cfs", "cfq", "catr", "clbl", "chty", "lbq"}; /* atrl: evaluated since item 6 */
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (query1(h, keys[i], "20240101T000000") != RSC_NOT_IMPLEMENTED)
             fail_msg("query '%s' gave %d, want 5001", keys[i], h->rsp.rsc);
@@ -588,10 +588,17 @@ static void test_query_filter_criteria(void **state)
 static void test_query_ignored_params(void **state)
 {
     struct hx *h = *state;
-    const char *keys[] = {"rp", "da", "sqi", "rids", "tids", "ltids", "tqi", "asi", "auri"};
+    const char *keys[] = {"rids", "tids", "ltids", "tqi", "asi", "auri"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (query1(h, keys[i], "1") != 0)
             fail_msg("query '%s' gave %d, want accepted", keys[i], h->rsp.rsc);
+    /* TS-0004 §7.3.2.1: result persistence, delivery aggregation and a semantic query are not
+     * offered: 5001, never silently ignored (they were ignored before issue 13) */
+    const char *refused[] = {"rp", "da", "sqi"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (query1(h, refused[i], "1") != RSC_NOT_IMPLEMENTED)
+            fail_msg("query '%s' gave %d, want 5001", refused[i], h->rsp.rsc);
+    assert_int_equal(query1(h, "sqi", "false"), 0);
     /* a NULL key (malformed pair from the server library) is skipped */
     start(h, "GET", "/cse-in", NULL);
     arg(h, NULL, "x");

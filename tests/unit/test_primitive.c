@@ -121,13 +121,20 @@ static void test_ts0004_rqet_forms(void **state)
     struct px x;
     decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rqet\":\"20200101T000000\"}");
     assert_int_equal(x.rc, 0);
-    assert_int_equal(x.p.rqet_kind, 1);
-    assert_int_equal(x.p.rqet_abs, 1577836800);
+    assert_string_equal(x.p.req.rqet, "20200101T000000"); /* resolved (and checked) by the core */
     done(&x);
     decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rqet\":5000}");
     assert_int_equal(x.rc, 0);
-    assert_int_equal(x.p.rqet_kind, 2);
-    assert_int_equal(x.p.rqet_rel_ms, 5000);
+    assert_string_equal(x.p.req.rqet, "5000");
+    done(&x);
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rset\":9000,\"oet\":\"20300101T000000\"}");
+    assert_int_equal(x.rc, 0);
+    assert_string_equal(x.p.req.rset, "9000");
+    assert_string_equal(x.p.req.oet, "20300101T000000");
+    done(&x);
+    /* TS-0004 §7.3.2.1: a CMDH parameter (event category) this CSE does not support is 5001 */
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"ec\":2}");
+    assert_int_equal(x.rc, RSC_NOT_IMPLEMENTED);
     done(&x);
     decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rqet\":\"tomorrow\"}");
     assert_int_equal(x.rc, RSC_BAD_REQUEST);

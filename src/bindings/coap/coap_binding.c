@@ -769,8 +769,6 @@ static void handle(coap_resource_t *resource, coap_session_t *session, const coa
         raw.method = -1;
     if (rc == 0)
         rc = coap_to_primitive(&raw, &x->req, &x->scratch, &x->rsp);
-    if (rc == 0)
-        rc = param_check_expired(&x->scratch.params, clock_now_us(&cb->cse->clock), &x->rsp);
     if (rc != 0 && x->req.rqi == NULL && x->rqi[0]) /* TS-0008 §6.2.2.4: every response echoes the RQI */
         x->req.rqi = x->rqi;
     if (rc != 0 && x->req.rvi == NULL && x->rvi[0])

@@ -256,22 +256,21 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return rsp->rsc;
             }
             break;
-        case COAPM_OPT_RQET: { /* checked by the binding against the CSE's clock (TS-0004 §7.3.2.1) */
+        case COAPM_OPT_RQET:
+        case COAPM_OPT_RSET:
+        case COAPM_OPT_OET: { /* TS-0008 §6.2.2.4: the request timing parameters (strings) */
             const char *v = copy_opt(&arena, o);
+            const char *name = o->num == COAPM_OPT_RQET ? "rqet" : o->num == COAPM_OPT_RSET ? "rset" : "oet";
             if (v == NULL)
                 return bad_option(rsp, o->num, "contains NUL");
-            if (param_rqet(v, &scratch->params, rsp) != 0)
+            if (param_apply(name, v, req, &scratch->params, rsp) != 0)
                 return rsp->rsc;
             break;
         }
-        case COAPM_OPT_RSET:
-        case COAPM_OPT_OET:
         case COAPM_OPT_EC:
-            /* TS-0004 §7.3.2.1: a Result Expiration Timestamp, Operation Execution Time or CMDH
-             * parameter (Event Category, Annex H) the receiver does not support is refused with
-             * NOT_IMPLEMENTED (5.01 in TS-0008 Table 6.2.4-1), never silently ignored */
-            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported",
-                                  "option %u (%s) is not supported by this CSE", (unsigned)o->num,
+        case COAPM_OPT_GID:
+        case COAPM_OPT_GTM: /* CMDH event category, group request identifier / members: not offered */
+            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "the %s option is not supported",
                                   coap_option_name(o->num));
         default:
             /* the other oneM2M options are accepted and not evaluated (contract); unknown elective

@@ -163,7 +163,8 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
     struct cse_response *rsp = &x->rsp;
     size_t len;
     char *body = response_take_body(rsp, &len);
-    const char *ctype = "application/json";
+    /* TS-0009 §6.4.3: a Content-Type only with a message-body, chosen considering Accept */
+    const char *ctype = x->scratch.rsp_json ? x->scratch.rsp_json : "application/json";
     if (body && len && x->scratch.rsp_cbor) { /* TS-0004 §8.4: the representation in CBOR */
         unsigned char *cbor;
         size_t cbor_len;
@@ -379,8 +380,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         .body = x->body.p,
         .body_len = x->body.len,
     };
-    if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0 ||
-        param_check_expired(&x->scratch.params, clock_now_us(&hb->cse->clock), &x->rsp) != 0)
+    if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
         return send_response(x, false);
     x->req.sec.binding = ls->name;
     x->req.sec.sa = SA_NONE;

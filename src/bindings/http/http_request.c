@@ -125,16 +125,18 @@ static const char *const cbor_types[] = {"application/cbor", "application/vnd.on
 
 enum media_kind { KIND_OTHER, KIND_JSON, KIND_CBOR, KIND_WILDCARD };
 
-/* The kind of the media type s[0..n) (no parameters, no surrounding blanks); *cbor is the matching
- * entry of cbor_types for KIND_CBOR. */
-static enum media_kind media_kind(const char *s, size_t n, const char **cbor)
+/* The kind of the media type s[0..n) (no parameters, no surrounding blanks); *name is the matching
+ * entry of json_types or cbor_types. */
+static enum media_kind media_kind(const char *s, size_t n, const char **name)
 {
     for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++)
-        if (strlen(json_types[i]) == n && strncasecmp(s, json_types[i], n) == 0)
+        if (strlen(json_types[i]) == n && strncasecmp(s, json_types[i], n) == 0) {
+            *name = json_types[i];
             return KIND_JSON;
+        }
     for (size_t i = 0; i < sizeof cbor_types / sizeof cbor_types[0]; i++)
         if (strlen(cbor_types[i]) == n && strncasecmp(s, cbor_types[i], n) == 0) {
-            *cbor = cbor_types[i];
+            *name = cbor_types[i];
             return KIND_CBOR;
         }
     if ((n == 3 && strncmp(s, "*/*", 3) == 0) || (n == 13 && strncasecmp(s, "application/*", 13) == 0))
@@ -158,7 +160,10 @@ static enum media_kind content_kind(const char *ct, const char **cbor)
     const char *semi = strchr(ct, ';');
     size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
     const char *s = trim(ct, &n);
-    enum media_kind k = media_kind(s, n, cbor);
+    const char *name = NULL;
+    enum media_kind k = media_kind(s, n, &name);
+    if (k == KIND_CBOR)
+        *cbor = name;
     return k == KIND_WILDCARD ? KIND_OTHER : k;
 }
 
@@ -179,9 +184,12 @@ static int qvalue(const char *p, size_t n)
 /* The format of the response (TS-0009 §6.2.2.x): CBOR when Accept prefers a CBOR media type over
  * JSON; wildcards stand for the request's own format; without Accept the request's own format.
  * Nothing acceptable (e.g. only XML) answers JSON rather than 4015, as TS-0009 allows. Returns the
- * CBOR media type to answer with, or NULL for JSON. req_cbor: the body's CBOR media type or NULL. */
-static const char *response_cbor(const char *accept, const char *req_cbor)
+ * CBOR media type to answer with, or NULL for JSON. req_cbor: the body's CBOR media type or NULL.
+ * *json_name: the JSON media type Accept preferred (TS-0009 §6.4.3: the response's Content-Type
+ * considers Accept), NULL when it named none. */
+static const char *response_cbor(const char *accept, const char *req_cbor, const char **json_name)
 {
+    *json_name = NULL;
     if (accept == NULL)
         return req_cbor;
     int json_q = -1, cbor_q = -1, wild_q = -1;
@@ -205,7 +213,10 @@ static const char *response_cbor(const char *accept, const char *req_cbor)
         }
         const char *name = NULL;
         switch (media_kind(type, tn, &name)) {
-        case KIND_JSON: json_q = q > json_q ? q : json_q; break;
+        case KIND_JSON:
+            if (q > json_q)
+                json_q = q, *json_name = name;
+            break;
         case KIND_CBOR:
             if (q > cbor_q)
                 cbor_q = q, cbor_best = name;
@@ -309,7 +320,7 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
     const char *body_cbor = NULL;
     if (has_body && ct != NULL && content_kind(ct, &body_cbor) != KIND_CBOR)
         body_cbor = NULL;
-    scratch->rsp_cbor = response_cbor(http_header(raw, "Accept"), body_cbor); /* errors below too */
+    scratch->rsp_cbor = response_cbor(http_header(raw, "Accept"), body_cbor, &scratch->rsp_json); /* errors too */
     if (has_body) {
         if (ct == NULL)
             return response_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "media", "missing Content-Type");
@@ -340,17 +351,15 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
         if (param_apply(raw->args[i].key, raw->args[i].value, req, &scratch->params, rsp) != 0)
             return rsp->rsc;
     }
-    /* TS-0004 §7.3.2.1: the Request Expiration Timestamp is checked (by the binding, against the
-     * CSE's clock); Result Expiration Timestamp, Operation Execution Time and Event Category (a
-     * CMDH parameter) are not supported: NOT_IMPLEMENTED rather than ignored */
-    static const char *const unsupported[] = {"X-M2M-RST", "X-M2M-OET", "X-M2M-EC"};
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-        if (http_header(raw, unsupported[i]) != NULL)
-            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "header %s is not supported by this CSE",
-                                  unsupported[i]);
-    const char *ret = http_header(raw, "X-M2M-RET");
-    if (ret != NULL && param_rqet(ret, &scratch->params, rsp) != 0)
-        return rsp->rsc;
+    /* TS-0009 §6.4.13-16: X-M2M-RST, X-M2M-RET, X-M2M-OET; X-M2M-EC (CMDH) is not implemented: 5001 */
+    static const struct {
+        const char *header, *param;
+    } timing[] = {{"X-M2M-RET", "rqet"}, {"X-M2M-RST", "rset"}, {"X-M2M-OET", "oet"}, {"X-M2M-EC", "ec"}};
+    for (size_t i = 0; i < sizeof timing / sizeof timing[0]; i++) {
+        const char *v = http_header(raw, timing[i].header);
+        if (v != NULL && param_apply(timing[i].param, v, req, &scratch->params, rsp) != 0)
+            return rsp->rsc;
+    }
     /* TS-0009 §6.4.19: the Tokens parameter in the Authorization header, tokens joined by '+'; the
      * RFC 6750 "Bearer" scheme in front is accepted too */
     const char *authz = http_header(raw, "Authorization");

@@ -38,6 +38,7 @@ struct http_scratch {
     /* The CBOR media type to answer in (TS-0009 §6.2.2.x: from Accept, else the request's own
      * Content-Type), or NULL for JSON. Static string; set even when http_to_primitive fails. */
     const char *rsp_cbor;
+    const char *rsp_json; /* the JSON media type Accept preferred (static), NULL: application/json */
 };
 
 /* The request head's framing and header rules, checked before any byte of the body is read
