@@ -109,6 +109,9 @@ def script(runnable, outdir, status):
         s.extend(body.split("\n"))
         lines[num] = first
         s.append("echo \"end %d\" >&3" % num)
+        # a block stops what it started: a server left running would hold its port for the next one
+        s.append("__left=$(jobs -l | tr '\\n' ' '); [ -z \"$__left\" ] || { echo \"left %d $__left\" >&3; __ERR=1; }"
+                 % num)
         s.append("[ -z \"$__ERR\" ] || exit 1")
     return "\n".join(s) + "\n", lines
 
@@ -133,9 +136,9 @@ class TestReadme(unittest.TestCase):
         # a fixed local port in a block would bypass the port variables (and collide in CI)
         for num, _lang, line, body in runnable:
             m = LITERAL_PORT.search(body)
-            self.assertIsNone(m, "README block %d (README.md line %d) uses the fixed address %s: use the port "
-                              "variables of the first block ($PORT ...), adding one there if needed" % (
-                                  num, line, m.group(0) if m else ""))
+            if m:
+                self.fail("README block %d (README.md line %d) uses the fixed address %s: use the port variables "
+                          "of the first block ($PORT ...), adding one there if needed" % (num, line, m.group(0)))
         ports = {}
         for name, _default in PORT_VAR.findall(text):
             ports.setdefault(name, str(free_port()))
@@ -196,6 +199,7 @@ class TestReadme(unittest.TestCase):
             records = [line.split() for line in f if line.strip()]
         started = [int(r[1]) for r in records if r[0] == "start"]
         ended = {int(r[1]) for r in records if r[0] == "end"}
+        left = {int(r[1]): " ".join(r[2:]) for r in records if r[0] == "left"}
         errors = {}
         for r in records:
             if r[0] == "err":
@@ -244,6 +248,9 @@ class TestReadme(unittest.TestCase):
             if num not in ended:
                 fail("did not finish within %.0f s (the session's deadline)" % SESSION_TIMEOUT if timed_out else
                      "did not finish")
+            if num in left:
+                fail("left background processes running (stop them at the end of the block: kill $PID; wait "
+                     "$PID): %s" % left[num])
             pos = 0
             claims = [m.group(1) for m in map(CLAIM.match, body.split("\n")) if m]
             for claim in claims:
