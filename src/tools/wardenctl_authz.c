@@ -255,7 +255,11 @@ static cjose_jwk_t *load_key(const char *path, const char *kty, char *iss, size_
     json_error_t jerr;
     json_t *f = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     const char *i = json_string_value(json_object_get(f, "iss"));
-    if (f == NULL || i == NULL || !json_is_array(json_object_get(f, "keys"))) {
+    if (f == NULL) {
+        az_fail("%s: %s", path, jerr.text);
+        return NULL;
+    }
+    if (i == NULL || !json_is_array(json_object_get(f, "keys"))) {
         json_decref(f);
         az_fail("%s: not a key file of `wardenctl authz init` ({\"iss\": ID, \"keys\": [JWK...]})", path);
         return NULL;
