@@ -153,6 +153,7 @@ class TestReadme(unittest.TestCase):
             f.write(body)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": tmp, "LC_ALL": "C.UTF-8",
                "TMPDIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+        env.update({k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")})  # make test-asan's
         env.update(ports)
         t0 = time.monotonic()
         proc = subprocess.Popen(["/bin/bash", os.path.join(outdir, "session.sh")], cwd=tmp, env=env,
