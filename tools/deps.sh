@@ -7,6 +7,7 @@ libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libcmocka-dev
 libgnutls28-dev libcurl4-gnutls-dev curl wrk gnutls-bin openssl valgrind
 libmosquitto-dev mosquitto mosquitto-clients python3-paho-mqtt libcoap3-dev libcoap3-bin libcbor-dev
 libcjose-dev python3-jwcrypto strace chromium python3-websocket"
+PKGS="$PKGS xxd jq"   # used by the README examples (tests/integration/test_readme.py)
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

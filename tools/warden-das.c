@@ -8,6 +8,8 @@
  *   warden-das --port N --policy FILE
  *   FILE: {"id": "CDas", "cse": "//warden.example.com/id-in", "alg": "ES256", "key": {private JWK},
  *          "delay_ms": 0,
+ *   or, instead of "key", "key_file": a key file of `wardenctl authz init` (its EC key for ES256, its
+ *          oct key for HS256; its "iss" is the id when "id" is absent); see das.example.json
  *          "rules": [{"or": "//warden.example.com/id-in/Cuser", "trid": "<resourceID>" or "*",
  *                     "op": [2], "grant": "privileges" | "token", "lifetime": 60}]}
  *
@@ -219,14 +221,38 @@ int main(int argc, char **argv)
     struct das d = {0};
     json_error_t jerr;
     d.policy = json_load_file(policy, JSON_REJECT_DUPLICATES, &jerr);
-    char *keytext = d.policy ? json_dumps(json_object_get(d.policy, "key"), JSON_COMPACT) : NULL;
+    /* the key inline ("key": JWK) or in a key file of `wardenctl authz init` ("key_file": PATH, relative
+     * to the current directory; its "iss" is the DAS's id unless "id" says otherwise) */
+    json_t *keyfile = NULL;
+    const char *kpath = d.policy ? json_string_value(json_object_get(d.policy, "key_file")) : NULL;
+    const json_t *jwk = d.policy ? json_object_get(d.policy, "key") : NULL;
+    if (kpath != NULL) {
+        keyfile = json_load_file(kpath, JSON_REJECT_DUPLICATES, &jerr);
+        const char *alg = json_string_value(json_object_get(d.policy, "alg"));
+        const char *kty = alg && alg[0] == 'H' ? "oct" : "EC";
+        size_t k;
+        json_t *cand;
+        jwk = NULL;
+        json_array_foreach(json_object_get(keyfile, "keys"), k, cand)
+        {
+            const char *t = json_string_value(json_object_get(cand, "kty"));
+            if (jwk == NULL && t && strcmp(t, kty) == 0)
+                jwk = cand;
+        }
+        if (jwk == NULL)
+            fprintf(stderr, "warden-das: %s: no %s key (a key file of `wardenctl authz init`)\n", kpath, kty);
+        if (json_object_get(d.policy, "id") == NULL && json_is_string(json_object_get(keyfile, "iss")))
+            json_object_set(d.policy, "id", json_object_get(keyfile, "iss"));
+    }
+    char *keytext = jwk ? json_dumps(jwk, JSON_COMPACT) : NULL;
     cjose_err cerr;
     d.key = keytext ? cjose_jwk_import(keytext, strlen(keytext), &cerr) : NULL;
     free(keytext);
+    json_decref(keyfile);
     d.alg = d.policy ? json_string_value(json_object_get(d.policy, "alg")) : NULL;
     if (d.key == NULL || d.alg == NULL || !json_is_string(json_object_get(d.policy, "id")) ||
         !json_is_string(json_object_get(d.policy, "cse"))) {
-        fprintf(stderr, "warden-das: %s: needs id, cse, alg and a usable key (JWK)\n", policy);
+        fprintf(stderr, "warden-das: %s: needs id, cse, alg and a usable key (JWK, or key_file)\n", policy);
         return 2;
     }
     sigset_t sigs;

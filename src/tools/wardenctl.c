@@ -28,6 +28,7 @@
 #include "security/audit.h"
 #include "security/cred.h"
 #include "store/store.h"
+#include "tools/wardenctl_authz.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/rand.h"
@@ -67,6 +68,7 @@ static int usage(void)
         "                                       OPERATION: create retrieve update delete notify discover;\n"
         "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY\n",
         stderr);
+    fputs(wardenctl_authz_usage, stderr);
     return EXIT_USAGE;
 }
 
@@ -898,6 +900,8 @@ int main(int argc, char **argv)
         ret = explain_cmd(&c);
     else if (strcmp(wargv[0], "cse") == 0)
         ret = cse_cmd(&c);
+    else if (strcmp(wargv[0], "authz") == 0 || strcmp(wargv[0], "token") == 0)
+        ret = wardenctl_authz(&c.cfg, c.argc, c.argv);
     else
         ret = usage();
     gnutls_global_deinit();
