@@ -42,7 +42,8 @@ struct ctl {
     char **argv;
 };
 
-static int usage(void)
+/* The usage text on f: standard output for --help, standard error after a usage error. */
+static int usage_on(FILE *f)
 {
     fputs(
         "usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
@@ -67,8 +68,13 @@ static int usage(void)
         "                                       or on stdin with '-', never on the command line)\n"
         "                                       OPERATION: create retrieve update delete notify discover;\n"
         "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY\n",
-        stderr);
+        f);
     return EXIT_USAGE;
+}
+
+static int usage(void)
+{
+    return usage_on(stderr);
 }
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -856,7 +862,11 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     json_set_alloc_funcs(mem_alloc, mem_free);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage();
+        usage_on(stdout);
+        return EXIT_OK;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("wardenctl %s\n", WARDEN_VERSION);
         return EXIT_OK;
     }
     char **cargv = mem_calloc((size_t)argc + 1, sizeof *cargv);
