@@ -78,6 +78,32 @@ class CoapCreateWithoutTyTest(unittest.TestCase):
             srv.cleanup()
 
 
+class RefusedBeforeParsingTest(unittest.TestCase):
+    """A request refused on its head alone (here: X-M2M-RI given twice) is logged with its binding,
+    so that an operator can tell which listener the refusals come from."""
+
+    def test_http_request_refused_on_its_head_names_http_in_the_log(self):
+        import socket
+        import time
+        srv = WardenServer(extra_args=["--log.level=info"]).start()
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /cse-in HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: a\r\n"
+                      b"X-M2M-RI: b\r\n\r\n")
+            self.assertIn(b" 400 ", s.recv(4096))
+            s.close()
+            deadline = time.monotonic() + 10
+            line = None
+            while line is None and time.monotonic() < deadline:
+                line = next((l for l in list(srv.stderr_lines) if "reason=bad-header" in l), None)
+                time.sleep(0.05)
+            self.assertIsNotNone(line, srv.output())
+            self.assertRegex(line, r"INFO http none ", "the binding is named, not '-'")
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            srv.cleanup()
+
+
 class ConfigKeyTest(unittest.TestCase):
     def run_warden(self, *args):
         return subprocess.run([warden_bin()] + list(args), capture_output=True, text=True, timeout=TIMEOUT)
