@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 
     struct log lg;
     log_init(&lg, (enum log_level)log_level_parse(cfg.log_level), stderr);
+    log_set_json(&lg, strcmp(cfg.log_format, "json") == 0);
     int status = 1;
     if (cfg.log_path[0] && log_open_file(&lg, cfg.log_path, err, sizeof err) != 0) {
         fprintf(stderr, "warden: %s\n", err);

@@ -44,6 +44,8 @@ static const struct centry table[] = {
     {"store.readers", L(store_readers), "0", 0, 1024, NULL,
      "read connections in the pool (0 = http.threads + 2); a request waits for one when all are busy"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"log.format", S(log_format), "text", 0, 0, "text|json",
+     "log lines as text, or as JSON objects {\"ts\", \"level\", \"msg\"} for log collectors"},
     {"log.path", S(log_path), "", 0, 0, NULL, "log file (appended to; reopened on SIGHUP); empty = standard error"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
     /* a client without any credential can cause denials as fast as it can send (7 MB of log in 3.3 s

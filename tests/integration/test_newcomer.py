@@ -104,6 +104,39 @@ class RefusedBeforeParsingTest(unittest.TestCase):
             srv.cleanup()
 
 
+class JsonLogTest(unittest.TestCase):
+    """log.format=json: every log line is one JSON object, whatever the request held."""
+
+    def test_json_log_lines_are_valid_json_even_with_quotes_and_control_bytes_from_requests(self):
+        import socket
+        import time
+        srv = WardenServer(extra_args=["--log.level=info", "--log.format=json"]).start()
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b'GET /cse-in HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: C"q\\\xff\x01\r\n'
+                      b'X-M2M-RI: "ri\\\r\nConnection: close\r\n\r\n')
+            s.recv(4096)
+            s.close()
+            deadline = time.monotonic() + 10
+            objs = []
+            while time.monotonic() < deadline and not any('ri' in o.get("msg", "") and "rqi=" in o.get("msg", "")
+                                                          for o in objs):
+                objs = [json.loads(l) for l in list(srv.stderr_lines) if l.startswith("{")]
+                time.sleep(0.05)
+            for line in list(srv.stderr_lines):
+                if line != "warden: ready":
+                    o = json.loads(line)
+                    self.assertEqual(sorted(o), ["level", "msg", "ts"], line)
+            req = [o for o in objs if "rqi=" in o["msg"]]
+            self.assertTrue(req, srv.output())
+            self.assertIn('rqi="ri\\', req[0]["msg"])
+            self.assertEqual(req[0]["level"], "INFO")
+            self.assertTrue(req[0]["msg"].startswith("http "), req[0])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            srv.cleanup()
+
+
 class ConfigKeyTest(unittest.TestCase):
     def run_warden(self, *args):
         return subprocess.run([warden_bin()] + list(args), capture_output=True, text=True, timeout=TIMEOUT)
