@@ -8,20 +8,38 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG     ?= warden.conf
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-asan format format-check fuzz bench clean
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+
+.PHONY: all deps deps-run build run install test test-asan format format-check fuzz bench clean
 
 all: build
 
 deps:
 	@./tools/deps.sh
 
+deps-run:
+	@./tools/deps.sh run
+
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Build, then start the CSE on its embedded SQLite default with the shipped, commented config.
-run: build
-	./$(BUILD)/warden --config $(CONFIG)
+# Start the CSE on its embedded SQLite default with the shipped, commented config: only what running
+# needs is installed (tools/deps.sh run) and built (the `runtime` target: warden, wardenctl; no tests,
+# fuzzers or benchmarks). ARGS go to the server: make run ARGS=--http.port=18080
+run: deps-run
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target runtime
+	./$(BUILD)/warden --config $(CONFIG) $(ARGS)
+
+# Install the programs, the configuration ($(SYSCONFDIR)/warden/warden.conf, an existing one is kept),
+# the systemd unit and the manual pages under PREFIX; DESTDIR stages them (make install DESTDIR=/tmp/s)
+install: deps-run
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARDEN_WERROR=ON \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_INSTALL_SYSCONFDIR=$(SYSCONFDIR) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target installable
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # Everything CI runs: format check, warnings-as-errors build + all tests, then the whole suite
 # again under AddressSanitizer + UndefinedBehaviorSanitizer.

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 
     struct log lg;
     log_init(&lg, (enum log_level)log_level_parse(cfg.log_level), stderr);
+    log_set_json(&lg, strcmp(cfg.log_format, "json") == 0);
     int status = 1;
     if (cfg.log_path[0] && log_open_file(&lg, cfg.log_path, err, sizeof err) != 0) {
         fprintf(stderr, "warden: %s\n", err);
@@ -141,17 +143,23 @@ int main(int argc, char **argv)
     cse_set_ready(&cse, true); /* GET /healthz: up */
     fprintf(stderr, "warden: ready\n");
     fflush(stderr);
+    /* Type=notify units: systemd starts dependent units only now that every listener is bound
+     * (sd_notify(3); a no-op without NOTIFY_SOCKET) */
+    sd_notify(0, "READY=1\nSTATUS=serving");
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
         /* logrotate moved the files away: later lines go to new files at the configured paths */
         char rerr[512] = "";
+        sd_notify(0, "RELOADING=1");
         if (log_reopen(&lg, rerr, sizeof rerr) != 0 || audit_reopen(audit, rerr, sizeof rerr) != 0)
             LOG(&lg, LOG_ERROR, "SIGHUP: %s", rerr);
         else
             LOG(&lg, LOG_INFO, "SIGHUP: log and audit files reopened");
+        sd_notify(0, "READY=1");
     }
     LOG(&lg, LOG_INFO, "signal %d: shutting down", sig);
+    sd_notify(0, "STOPPING=1");
     status = 0;
 out:
     if (status != 0)

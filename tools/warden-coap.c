@@ -318,6 +318,9 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("warden-coap %s\n", WARDEN_VERSION);
+            return 0;
         } else if (ARG("--fr")) {
             fr = v;
         } else if (ARG("--rqi")) {

@@ -208,6 +208,18 @@ int main(int argc, char **argv)
 {
     int port = 0;
     const char *policy = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: warden-das --port N --policy FILE\n"
+                   "A reference Dynamic Authorization Server on 127.0.0.1 port N; FILE is its JSON policy\n"
+                   "(id, cse, alg, key as a JWK, grants). See warden-das(8).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("warden-das %s\n", WARDEN_VERSION);
+            return 0;
+        }
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0)
             port = atoi(argv[i + 1]);

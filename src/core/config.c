@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ static const struct centry table[] = {
     {"store.readers", L(store_readers), "0", 0, 1024, NULL,
      "read connections in the pool (0 = http.threads + 2); a request waits for one when all are busy"},
     {"log.level", S(log_level), "info", 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"log.format", S(log_format), "text", 0, 0, "text|json",
+     "log lines as text, or as JSON objects {\"ts\", \"level\", \"msg\"} for log collectors"},
     {"log.path", S(log_path), "", 0, 0, NULL, "log file (appended to; reopened on SIGHUP); empty = standard error"},
     {"audit.path", S(audit_path), "", 0, 0, NULL, "security audit log (JSON lines); empty = off"},
     /* a client without any credential can cause denials as fast as it can send (7 MB of log in 3.3 s
@@ -247,11 +250,52 @@ void config_free(struct cse_config *cfg)
             MEM_FREE(*(char **)(void *)((char *)cfg + table[i].off));
 }
 
+/* Levenshtein distance between a and b, both at most 63 bytes (longer: a large number). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 64 || lb >= 64)
+        return 64;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* The configuration key nearest to a mistyped one, if near enough to be what was meant (at most a
+ * third of its length changed, and 3 edits), else NULL. */
+static const char *nearest_key(const char *key)
+{
+    const char *best = NULL;
+    size_t bd = SIZE_MAX;
+    for (size_t i = 0; i < NENTRIES; i++) {
+        size_t d = edit_distance(key, table[i].name);
+        if (d < bd)
+            bd = d, best = table[i].name;
+    }
+    size_t bound = strlen(key) / 3 < 3 ? strlen(key) / 3 : 3;
+    return bd <= (bound ? bound : 1) ? best : NULL;
+}
+
 int config_set(struct cse_config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
     const struct centry *e = lookup(key);
     if (e == NULL) {
-        snprintf(err, errlen, "unknown configuration key '%s'", key);
+        const char *near = nearest_key(key);
+        snprintf(err, errlen, "unknown configuration key '%s'%s%s%s", key, near ? " (did you mean '" : "",
+                 near ? near : "", near ? "'?)" : "");
         return -1;
     }
     return apply(cfg, e, value, err, errlen);

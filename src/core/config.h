@@ -24,6 +24,7 @@ struct cse_config {
     /* [log], [audit] */
     char *log_level;
     char *log_path;
+    char *log_format;
     char *audit_path;
     long audit_window;     /* seconds a run of identical denials from one peer is one line + a count; 0 off */
     long audit_aggregate;  /* runs tracked at once (fixed memory) */

@@ -62,6 +62,43 @@ static void finish(struct cse *cse, const struct cse_request *req, struct cse_re
 
 static const char *const supported_rvi[] = {"2", "2a", "3", "4", "5"};
 
+/* A POST without a resource type is a NOTIFY (TS-0009 §6.4.7 `ty=` in Content-Type, TS-0008 §6.2.1
+ * oneM2M-TY), so a newcomer's AE registration without ";ty=2" would be answered as a notification
+ * (4106 for an unregistered originator, 4005 elsewhere). A notification's Content is m2m:sgn; Content
+ * that begins with a creatable type's root ("{\"m2m:ae\": ...") was meant as a CREATE: say how.
+ * A prefix scan, not a parse: costs nothing for real notifications. 0, or -1 with rsp set. */
+static int notify_looks_like_create(const struct cse_request *req, struct cse_response *rsp)
+{
+    if (req->op != OP_NOTIFY || req->body == NULL || req->fanout_depth > 0)
+        return 0;
+    const char *p = req->body, *end = req->body + req->body_len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '{'))
+        p++;
+    char sn[8];
+    size_t n = 0;
+    if (end - p < 6 || strncmp(p, "\"m2m:", 5) != 0)
+        return 0;
+    for (p += 5; p < end && *p != '"' && n + 1 < sizeof sn; p++)
+        sn[n++] = *p;
+    sn[n] = '\0';
+    const struct rtype *t = p < end && *p == '"' ? rtype_find_sn(sn) : NULL;
+    if (t == NULL || !t->creatable)
+        return 0;
+    const char *b = req->sec.binding ? req->sec.binding : "";
+    if (strncmp(b, "coap", 4) == 0) /* coap, coaps */
+        return response_error(rsp, RSC_BAD_REQUEST, "create-without-ty",
+                              "a POST without the oneM2M-TY option is a NOTIFY; to create this m2m:%s, give "
+                              "oneM2M-TY %d",
+                              sn, t->ty);
+    if (strcmp(b, "mqtt") == 0)
+        return response_error(rsp, RSC_BAD_REQUEST, "create-without-ty",
+                              "op 5 is NOTIFY; to create this m2m:%s, send op 1 with \"ty\": %d", sn, t->ty);
+    return response_error(rsp, RSC_BAD_REQUEST, "create-without-ty",
+                          "a POST without ';ty=' in Content-Type is a NOTIFY; to create this m2m:%s, send "
+                          "'Content-Type: application/json;ty=%d'",
+                          sn, t->ty);
+}
+
 static int check_primitive(const struct cse_request *req, struct cse_response *rsp)
 {
     if (req->op < OP_CREATE || req->op > OP_NOTIFY)
@@ -88,7 +125,7 @@ static int check_primitive(const struct cse_request *req, struct cse_response *r
         return response_error(rsp, RSC_BAD_REQUEST, "fc-on-create", "a CREATE request carries no Filter Criteria");
     if (req->op == OP_CREATE && req->ty <= 0)
         return response_error(rsp, RSC_BAD_REQUEST, "missing-ty", "CREATE needs a resource type");
-    return 0;
+    return notify_looks_like_create(req, rsp);
 }
 
 /* m2m:absRelTimestamp (TS-0004 §6.3.5.x): an absolute "YYYYMMDDTHHMMSS" or a number of

@@ -6,6 +6,7 @@
  *
  * Secret hygiene: keys are read from standard input only, never from argv; buffers that held them
  * are wiped; private-key files are created owner-only; core dumps are off. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
@@ -39,11 +40,13 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 struct ctl {
     struct cse_config cfg;
     struct id_env idenv;
-    int argc; /* command words and their options (config options removed) */
+    bool from_store; /* explain --from-store: never ask the running server */
+    int argc;        /* command words and their options (config options removed) */
     char **argv;
 };
 
-static int usage(void)
+/* The usage text on f: standard output for --help, standard error after a usage error. */
+static int usage_on(FILE *f)
 {
     fputs(
         "usage: wardenctl [--config FILE] [--section.key=value ...] COMMAND\n"
@@ -66,10 +69,18 @@ static int usage(void)
         "                                       [--tids ID]... [--ltids ID]...  (tokens: one per line in FILE\n"
         "                                       or on stdin with '-', never on the command line)\n"
         "                                       OPERATION: create retrieve update delete notify discover;\n"
-        "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY\n",
-        stderr);
-    fputs(wardenctl_authz_usage, stderr);
+        "                                       TARGET: CSE-relative, e.g. cse-in/ae1/cnt; first line PERMIT or DENY;\n"
+        "                                       asks the running server (its $explain over http.port, as cse.admin)\n"
+        "                                       when it answers, else the store (a note says so); --from-store: "
+        "always\n",
+        f);
+    fputs(wardenctl_authz_usage, f);
     return EXIT_USAGE;
+}
+
+static int usage(void)
+{
+    return usage_on(stderr);
 }
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -762,6 +773,129 @@ static int tokens_read(struct tokens *t, const char *path)
 static int explain_run(struct ctl *c, struct cse_explain_query *q, struct cse_authz_params *az);
 
 /* explain: the same decision the server makes, on the same store and configuration. */
+/* ---- explain by the running server ------------------------------------------------------------ */
+
+static size_t collect(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct buf *b = ud;
+    if (b->len + sz * nm > 1024 * 1024)
+        return 0;
+    buf_append(b, p, sz * nm);
+    return sz * nm;
+}
+
+static void add_query(struct buf *b, CURL *h, const char *key, const char *value)
+{
+    char *e = curl_easy_escape(h, value, 0);
+    buf_printf(b, "%s%s=%s", b->len && strchr(b->p, '?') ? "&" : "?", key, e ? e : "");
+    curl_free(e);
+}
+
+/* Ask the running server: an admin RETRIEVE of <CSEBase>/$explain on its plain HTTP listener (what
+ * the dev profile's admin may use unauthenticated), so that the decision is made with the server's
+ * configuration and its dynamic authorization state (DAS back-off, cached grants). Returns 1 when
+ * the server decided (*ret: 0 PERMIT, 1 DENY, the explanation printed), 0 when it cannot be asked
+ * (nothing listens, the secure profile needs the admin's security association, the query has a
+ * --peer the API cannot carry): *why says why, for the note. */
+static int explain_server(struct ctl *c, const struct cse_explain_query *q, const struct cse_authz_params *az, int *ret,
+                          char *why, size_t whylen)
+{
+    const struct cse_config *cf = &c->cfg;
+    if (q->peer) {
+        snprintf(why, whylen, "--peer is not carried by the server's $explain");
+        return 0;
+    }
+    if (cf->http_port == 0 || strcmp(cf->cse_profile, "dev") != 0) {
+        snprintf(why, whylen, "%s",
+                 cf->http_port == 0 ? "http.port is 0"
+                                    : "the secure profile answers the admin only inside its "
+                                      "security association");
+        return 0;
+    }
+    const char *host = cf->http_address;
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        snprintf(why, whylen, "libcurl unavailable");
+        return 0;
+    }
+    struct buf url, body, tok;
+    buf_init(&url);
+    buf_init(&body);
+    buf_init(&tok);
+    buf_printf(&url, strchr(host, ':') ? "http://[%s]:%ld/%s/$explain" : "http://%s:%ld/%s/$explain", host,
+               cf->http_port, cf->cse_rn);
+    add_query(&url, h, "exfr", q->fr);
+    add_query(&url, h, "exop", q->op);
+    add_query(&url, h, "exto", q->to);
+    if (q->ty > 0) {
+        char ty[16];
+        snprintf(ty, sizeof ty, "%d", q->ty);
+        add_query(&url, h, "exty", ty);
+    }
+    for (int i = 0; i < az->nrids; i++)
+        add_query(&url, h, "rids", az->rids[i]);
+    for (int i = 0; i < az->ntids; i++)
+        add_query(&url, h, "tids", az->tids[i]);
+    for (int i = 0; i < az->nltids; i++)
+        add_query(&url, h, "ltids", az->ltids[i]);
+    struct curl_slist *hl = NULL;
+    char line[320];
+    snprintf(line, sizeof line, "X-M2M-Origin: %s", cf->cse_admin);
+    hl = curl_slist_append(hl, line);
+    hl = curl_slist_append(hl, "X-M2M-RI: wardenctl-explain");
+    hl = curl_slist_append(hl, "X-M2M-RVI: 3");
+    hl = curl_slist_append(hl, "Accept: application/json");
+    if (az->ntkns > 0) { /* TS-0009 §6.4.19: tokens in Authorization, joined by '+'; never in the URL */
+        buf_printf(&tok, "Authorization: Bearer ");
+        for (int i = 0; i < az->ntkns; i++)
+            buf_printf(&tok, "%s%s", i ? "+" : "", az->tkns[i]);
+        hl = curl_slist_append(hl, tok.p);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url.p);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    CURLcode cc = curl_easy_perform(h);
+    int asked = 0;
+    json_t *root = cc == CURLE_OK && body.len ? json_loadb(body.p, body.len, 0, NULL) : NULL;
+    json_t *ex = json_object_get(root, "wdn:explain");
+    const char *decision = json_string_value(json_object_get(ex, "decision"));
+    if (cc != CURLE_OK) {
+        snprintf(why, whylen, "no server answers at http://%s:%ld (%s)", host, cf->http_port, curl_easy_strerror(cc));
+    } else if (decision == NULL) {
+        const char *dbg = json_string_value(json_object_get(root, "m2m:dbg"));
+        snprintf(why, whylen, "the server at http://%s:%ld did not explain: %.200s", host, cf->http_port,
+                 dbg ? dbg : "no wdn:explain in its answer");
+    } else {
+        fprintf(stderr, "wardenctl: explained by the running server at http://%s:%ld\n", host, cf->http_port);
+        printf("%s\n", decision);
+        json_t *r;
+        size_t i;
+        json_array_foreach(json_object_get(ex, "reasons"), i, r)
+        {
+            printf("%s\n", json_string_value(r) ? json_string_value(r) : "");
+        }
+        *ret = strcmp(decision, "PERMIT") == 0 ? EXIT_OK : EXIT_FAIL;
+        asked = 1;
+    }
+    json_decref(root);
+    if (tok.p)
+        cred_wipe(tok.p, tok.len);
+    buf_free(&tok);
+    buf_free(&url);
+    buf_free(&body);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return asked;
+}
+
 static int explain_cmd(struct ctl *c)
 {
     if (c->argc < 4)
@@ -773,6 +907,10 @@ static int explain_cmd(struct ctl *c)
     int ret = EXIT_OK;
     for (int i = 4; i < c->argc && ret == EXIT_OK; i++) {
         const char *o = c->argv[i];
+        if (strcmp(o, "--from-store") == 0) {
+            c->from_store = true;
+            continue;
+        }
         if (strcmp(o, "--token") == 0) { /* the value is never echoed */
             ret = fail("--token no longer takes a token on the command line (visible to every user in ps and "
                        "kept in shell history): use --token-file FILE, or --token-file - to read standard input");
@@ -823,6 +961,14 @@ static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_a
     if (!cse_explain_op(q.op, &acop))
         return usage();
     char err[512];
+    int ret = EXIT_FAIL;
+    if (!c->from_store && explain_server(c, &q, &az, &ret, err, sizeof err))
+        return ret;
+    if (!c->from_store)
+        fprintf(stderr,
+                "wardenctl: %s: explained from the store instead, with this command's configuration and "
+                "without the server's dynamic authorization state\n",
+                err);
     struct log lg;
     log_init(&lg, LOG_ERROR, stderr);
     if (require_store(c) != 0) {
@@ -835,7 +981,6 @@ static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_a
         return fail("%s", err);
     }
     struct cse cse;
-    int ret = EXIT_FAIL;
     if (cse_init(&cse, &c->cfg, &lg, st, NULL, err, sizeof err) == 0) {
         char *text = cse_explain(&cse, &q, &az);
         fputs(text, stdout);
@@ -857,7 +1002,11 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     json_set_alloc_funcs(mem_alloc, mem_free);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage();
+        usage_on(stdout);
+        return EXIT_OK;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("wardenctl %s\n", WARDEN_VERSION);
         return EXIT_OK;
     }
     char **cargv = mem_calloc((size_t)argc + 1, sizeof *cargv);

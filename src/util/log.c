@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "mem.h"
 
 void log_init(struct log *lg, enum log_level level, FILE *out)
@@ -16,6 +17,7 @@ void log_init(struct log *lg, enum log_level level, FILE *out)
     lg->level = level;
     lg->fd = out ? fileno(out) : -1;
     lg->path = NULL;
+    lg->json = 0;
     if (out)
         fflush(out); /* what the stream buffered goes first */
 }
@@ -76,6 +78,41 @@ int log_level_parse(const char *s)
     return -1;
 }
 
+void log_set_json(struct log *lg, int json)
+{
+    lg->json = json;
+}
+
+/* The message text[0..n) as the inside of a JSON string into out (room: cap): '"' and '\\' escaped,
+ * control characters as '?' (as in text lines), bytes that are not well-formed UTF-8 as '?', so the
+ * line is always valid JSON. Returns the bytes written; stops before a character that does not fit. */
+static size_t json_text(char *out, size_t cap, const char *text, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)text[i];
+        size_t k = c < 0x80 ? 1 : utf8_seq_len((const unsigned char *)text + i, n - i);
+        if (c == '"' || c == '\\') {
+            if (o + 2 > cap)
+                break;
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f || k == 0) {
+            if (o + 1 > cap)
+                break;
+            out[o++] = '?';
+            k = k ? k : 1;
+        } else {
+            if (o + k > cap)
+                break;
+            memcpy(out + o, text + i, k);
+            o += k;
+        }
+        i += k ? k : 1;
+    }
+    return o;
+}
+
 void log_write(struct log *lg, enum log_level level, const char *fmt, ...)
 {
     static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
@@ -96,10 +133,22 @@ void log_write(struct log *lg, enum log_level level, const char *fmt, ...)
     size_t len = m < 0 ? head : head + (size_t)m;
     if (len > sizeof line - 2)
         len = sizeof line - 2;
-    for (size_t i = head; i < len; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-            line[i] = '?';
-    line[len++] = '\n';
+    if (lg->json) {
+        char js[LOG_LINE_MAX];
+        line[head - 1] = '\0'; /* "TIMESTAMP LEVEL" */
+        char *lvl = strchr(line, ' ');
+        *lvl++ = '\0';
+        int jh = snprintf(js, sizeof js, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", line, lvl);
+        size_t jl = (size_t)jh + json_text(js + jh, sizeof js - (size_t)jh - 3, line + head, len - head);
+        memcpy(js + jl, "\"}\n", 3);
+        memcpy(line, js, jl + 3);
+        len = jl + 3;
+    } else {
+        for (size_t i = head; i < len; i++)
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+                line[i] = '?';
+        line[len++] = '\n';
+    }
     /* the whole line in one write: no lock, no interleaving */
     for (size_t off = 0; off < len;) {
         ssize_t w = write(lg->fd, line + off, len - off);

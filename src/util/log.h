@@ -18,6 +18,7 @@ struct log {
     enum log_level level;
     int fd;     /* where lines go: out's descriptor (not owned), or path's (owned) */
     char *path; /* the log file (log.path), NULL when logging to out; owned */
+    int json;   /* log.format=json: one JSON object per line */
 };
 
 /* Log to out (usually stderr); out stays the caller's. */
@@ -32,7 +33,9 @@ int log_reopen(struct log *lg, char *err, size_t errlen);
 void log_destroy(struct log *lg);
 /* Parse "error|warn|info|debug"; returns -1 when unknown. */
 int log_level_parse(const char *s);
-/* One line: "TIMESTAMP LEVEL message\n". Control characters in the message (a newline from a
+/* Write JSON lines from now on: {"ts":"TIMESTAMP","level":"LEVEL","msg":"message"} (log.format). */
+void log_set_json(struct log *lg, int json);
+/* One line: "TIMESTAMP LEVEL message\n", or the JSON object above. Control characters in the message (a newline from a
  * request's data would forge a line) are written as '?'. */
 void log_write(struct log *lg, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -221,6 +221,8 @@ static enum MHD_Result send_response(struct http_ctx *x, bool close)
         x->counted = false;
         atomic_fetch_sub(&x->hb->inflight, 1);
     }
+    if (x->req.sec.binding == NULL) /* refused before the primitive was made (head checks): still http's */
+        x->req.sec.binding = x->ls->name;
     cse_request_done(x->hb->cse, &x->req, rsp, clock_mono_us() - x->t0);
     return ret;
 }
