@@ -109,6 +109,12 @@ static const struct centry table[] = {
      "bytes of aggregated member responses one group request may collect; beyond, it is answered 4000"},
     {"limits.fanout_threads", L(limits_fanout_threads), "2", 1, 256, NULL,
      "group fan-outs worked on at once, each on a thread of its own; more wait their turn, parked"},
+    {"limits.nonblocking_pending", L(limits_nonblocking_pending), "1024", 1, 1000000, NULL,
+     "non-blocking requests (rt 1 and 2) accepted and not yet completed, all originators together; beyond: 5206"},
+    {"limits.nonblocking_per_originator", L(limits_nonblocking_per_originator), "32", 1, 1000000, NULL,
+     "non-blocking requests of one originator accepted and not yet completed; beyond: 5206"},
+    {"limits.nonblocking_lifetime", L(limits_nonblocking_lifetime), "3600", 10, 31536000, NULL,
+     "seconds a <request> resource (the result of a non-blocking request) is kept for its originator to poll"},
     {"notify.allow", S(notify_allow), "", 0, 0, NULL,
      "comma-separated CIDR blocks notifications may reach although notify.deny lists them"},
     /* The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, 2025; RFC 6890), plus

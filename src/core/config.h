@@ -69,6 +69,9 @@ struct cse_config {
     long limits_fanout_requests;
     long limits_fanout_bytes;
     long limits_fanout_threads;
+    long limits_nonblocking_pending;       /* non-blocking requests in progress, all originators */
+    long limits_nonblocking_per_originator; /* ... of one originator */
+    long limits_nonblocking_lifetime;      /* seconds a <request> resource is kept */
     /* [notify] */
     char *notify_allow;
     char *notify_deny;

@@ -250,6 +250,18 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);
 
+/* Non-blocking requests (nonblock.c). nbr_accept, for a request with rt 1 or 2 whose originator
+ * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: done is called
+ * after that commit), then runs a blocking copy through cse_dispatch and stores its result. CSE_DONE
+ * with an error (5206 beyond the limits.nonblocking_* bounds, 4000 for a bad rt notificationURI). */
+struct nbr *nbr_new(void);
+int nbr_start(struct cse *cse);
+/* Refuse new ones, wait for those accepted (before the notifier and the store go away). */
+void nbr_stop(struct cse *cse);
+void nbr_free(struct nbr *n);
+enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
+                           struct cse_response *rsp, void (*done)(void *), void *done_arg);
+
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);
 void expiry_stop(struct cse *cse);

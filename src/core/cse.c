@@ -317,6 +317,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
+    cse->nbr = nbr_new();
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -404,11 +405,16 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
     }
+    if (nbr_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the non-blocking request worker");
+        return -1;
+    }
     return 0;
 }
 
 void cse_stop(struct cse *cse)
 {
+    nbr_stop(cse);              /* accepted non-blocking requests finish first: they use all that follows */
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
     expiry_stop(cse);
@@ -436,6 +442,8 @@ void cse_destroy(struct cse *cse)
     cse->dynauth = NULL;
     fanq_free(cse->fanouts);
     cse->fanouts = NULL;
+    nbr_free(cse->nbr);
+    cse->nbr = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

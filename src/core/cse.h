@@ -24,6 +24,7 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct nbr;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -44,6 +45,7 @@ struct cse {
     struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
     struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
+    struct nbr *nbr;               /* non-blocking requests in progress and their worker (owned) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;

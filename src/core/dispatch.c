@@ -373,6 +373,12 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     int64_t now = cse_now(cse);
     if (check_originator(cse, v, req, &orig, rsp) != 0)
         goto out;
+    /* TS-0004 §7.2.2.2 Recv-2.0: a non-blocking request is acknowledged once its originator is
+     * authenticated; a blocking copy then goes through this same pipeline (nonblock.c) */
+    if ((req->rt == 1 || req->rt == 2) && outer && done != NULL) {
+        st = nbr_accept(cse, req, &orig, rsp, done, done_arg);
+        goto out;
+    }
     if (is_explain(cse, req->to)) {
         admin_explain(cse, v, req, &orig, rsp);
         goto out;

@@ -103,6 +103,21 @@
  * write queue): bounds their memory when a binding without a connection limit (MQTT) floods them. */
 #define LIMIT_FANOUT_QUEUE 4096
 
+/* (config limits.nonblocking_pending, limits.nonblocking_per_originator) Non-blocking requests
+ * (TS-0004 §7.3.2.2) accepted and not completed yet. Each holds a copy of its request (up to
+ * limits.max_body) while it waits for its turn or its commit; the total bounds that memory, the per
+ * originator share keeps one client from taking all of it. Beyond, 5206: the client falls back to
+ * a blocking request. */
+#define LIMIT_NONBLOCKING_PENDING        1024
+#define LIMIT_NONBLOCKING_PER_ORIGINATOR 32
+
+/* (config limits.nonblocking_lifetime) Seconds a <request> resource is kept: long enough for an
+ * originator that polls now and then, short enough that results do not pile up in the store. */
+#define LIMIT_NONBLOCKING_LIFETIME_S 3600
+
+/* notificationURIs in the Response Type of one nonBlockingRequestAsynch request. */
+#define LIMIT_NONBLOCKING_NU 8
+
 /* Results of one discovery request when the request gives no lim. */
 #define LIMIT_DISCOVERY_RESULTS 1000
 

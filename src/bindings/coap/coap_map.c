@@ -216,6 +216,13 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return bad_option(rsp, o->num, "contains NUL");
             nquery++;
             break;
+        case COAPM_OPT_RTURI: { /* rt's notificationURIs, '&'-separated (core/nonblock.c) */
+            const char *v = copy_opt(&arena, o);
+            if (v == NULL)
+                return bad_option(rsp, o->num, "contains NUL");
+            req->rtu = v;
+            break;
+        }
         case COAPM_OPT_FR:
         case COAPM_OPT_RQI:
         case COAPM_OPT_RVI: {
