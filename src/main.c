@@ -157,6 +157,8 @@ out:
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             ops[i]->quiesce(running[i]);
+    if (cse_ready)
+        cse_quiesce(&cse); /* long polls parked on clients are answered: the bindings can drain */
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             drain(ops[i], running[i], &lg);

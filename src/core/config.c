@@ -115,6 +115,12 @@ static const struct centry table[] = {
      "non-blocking requests of one originator accepted and not yet completed; beyond: 5206"},
     {"limits.nonblocking_lifetime", L(limits_nonblocking_lifetime), "3600", 10, 31536000, NULL,
      "seconds a <request> resource (the result of a non-blocking request) is kept for its originator to poll"},
+    {"limits.polling_queue", L(limits_polling_queue), "64", 1, 100000, NULL,
+     "requests queued for one polling channel (and as many delivered but not answered yet); beyond: dropped"},
+    {"limits.polling_timeout", L(limits_polling_timeout), "30000", 100, 600000, NULL,
+     "milliseconds a long poll of <pollingChannel>/pcu waits for a request before it is answered 4008"},
+    {"limits.polling_lifetime", L(limits_polling_lifetime), "600", 1, 86400, NULL,
+     "seconds a request waits in a polling channel to be fetched, and then for the AE's answer (else 5103)"},
     {"notify.allow", S(notify_allow), "", 0, 0, NULL,
      "comma-separated CIDR blocks notifications may reach although notify.deny lists them"},
     /* The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, 2025; RFC 6890), plus

@@ -9,7 +9,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT };
+enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT, VIRT_PCU };
 
 /* A resolved target. */
 struct target {
@@ -261,6 +261,17 @@ void nbr_stop(struct cse *cse);
 void nbr_free(struct nbr *n);
 enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
                            struct cse_response *rsp, void (*done)(void *), void *done_arg);
+
+/* Polling channels (pollch.c): the "pch" notifier transport that queues requests for an AE with rr
+ * false, and the long poll of <pollingChannel>/pcu. op_pcu serves a request whose target is a pcu
+ * (RETRIEVE parks until a request is queued or limits.polling_timeout; NOTIFY carries the AE's
+ * answer); CSE_PENDING when parked. */
+struct pollch *pollch_new(struct cse *cse);
+int pollch_start(struct cse *cse); /* after the notifier */
+void pollch_quiesce(struct cse *cse);
+void pollch_stop(struct cse *cse); /* before the notifier stops */
+void pollch_free(struct pollch *p);
+enum cse_status op_pcu(struct op_ctx *c);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

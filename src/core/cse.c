@@ -318,6 +318,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
     cse->nbr = nbr_new();
+    cse->pollch = pollch_new(cse);
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -409,7 +410,16 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the non-blocking request worker");
         return -1;
     }
+    if (pollch_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the polling channels");
+        return -1;
+    }
     return 0;
+}
+
+void cse_quiesce(struct cse *cse)
+{
+    pollch_quiesce(cse);
 }
 
 void cse_stop(struct cse *cse)
@@ -421,6 +431,7 @@ void cse_stop(struct cse *cse)
     /* pending batches go out before the notifier stops; then deliveries get a short grace */
     if (cse->batches && cse->notifier)
         batcher_tick(cse, INT64_MAX);
+    pollch_stop(cse); /* requests queued for polling AEs are reported undelivered */
     if (cse->notifier) {
         notifier_stop(cse->notifier, 2000);
         cse->notifier = NULL;
@@ -444,6 +455,8 @@ void cse_destroy(struct cse *cse)
     cse->fanouts = NULL;
     nbr_free(cse->nbr);
     cse->nbr = NULL;
+    pollch_free(cse->pollch);
+    cse->pollch = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);

@@ -25,6 +25,7 @@ struct token_cache;
 struct dynauth;
 struct fanq;
 struct nbr;
+struct pollch;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -46,6 +47,7 @@ struct cse {
     struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
     struct nbr *nbr;               /* non-blocking requests in progress and their worker (owned) */
+    struct pollch *pollch;         /* polling channels: queued requests, parked polls (owned) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -71,6 +73,9 @@ int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, c
 /* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);
+/* The bindings stop taking requests: requests parked on a client (a long poll of a polling
+ * channel) are answered now (4008), so the bindings can drain. Before cse_stop. */
+void cse_quiesce(struct cse *cse);
 /* Stop background work; the caller closes the store afterwards. */
 void cse_stop(struct cse *cse);
 void cse_destroy(struct cse *cse);

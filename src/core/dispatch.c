@@ -403,6 +403,8 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     if (tgt.virt == VIRT_FOPT) {
         st = op_fanout(&c);
         v = c.view;
+    } else if (tgt.virt == VIRT_PCU) {
+        st = op_pcu(&c);
     } else
         switch (req->op) {
         case OP_CREATE: st = op_create(&c); break;

@@ -115,6 +115,17 @@
  * originator that polls now and then, short enough that results do not pile up in the store. */
 #define LIMIT_NONBLOCKING_LIFETIME_S 3600
 
+/* (config limits.polling_queue, limits.polling_timeout, limits.polling_lifetime) Requests queued for
+ * one AE's polling channel (TS-0001 §9.6.21) and as many delivered awaiting its answer: an AE that
+ * polls rarely costs bounded memory, the oldest unanswered one goes first. A long poll waits 30 s,
+ * below the usual 60 s of HTTP intermediaries; a request waits 10 minutes for a sleepy device. */
+#define LIMIT_POLLING_QUEUE      64
+#define LIMIT_POLLING_TIMEOUT_MS 30000
+#define LIMIT_POLLING_LIFETIME_S 600
+/* Parked polls of one channel: a client that polls again before its previous poll was answered
+ * has moved on; beyond, the oldest is answered 4008. */
+#define LIMIT_POLLING_WAITERS 4
+
 /* notificationURIs in the Response Type of one nonBlockingRequestAsynch request. */
 #define LIMIT_NONBLOCKING_NU 8
 

@@ -536,6 +536,17 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
         return -1;
     int rc = -1;
     json_t *doc = ae.ty == TY_AE ? json_loads(ae.doc, 0, NULL) : NULL;
+    /* TS-0001 §9.6.8 requestReachability false, §10.2.5.12: an AE that accepts no connections
+     * and has a <pollingChannel> gets its requests there (core/pollch.c) */
+    struct store_row pch;
+    if (json_is_false(json_object_get(doc, "rr")) &&
+        v->st->ops->edge_child(v, ae.ri, TY_PCH, true, now, &pch) == STORE_OK) {
+        store_row_free(&pch);
+        json_decref(doc);
+        store_row_free(&ae);
+        int n = snprintf(url, len, "pch://%s", id_stem(&parsed));
+        return n > 0 && (size_t)n < len ? 0 : -1;
+    }
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(doc, "poa"), i, p)
