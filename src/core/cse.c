@@ -424,6 +424,7 @@ void cse_quiesce(struct cse *cse)
 
 void cse_stop(struct cse *cse)
 {
+    pollch_quiesce(cse);        /* a non-blocking request may be a parked poll: it ends now */
     nbr_stop(cse);              /* accepted non-blocking requests finish first: they use all that follows */
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */

@@ -6,6 +6,7 @@ answers 1002 and notifies the result (m2m:rsp). Over HTTP (X-M2M-RTU, rt query) 
     WARDEN_BIN=build/warden /usr/bin/python3 tests/integration/test_nonblocking.py
 """
 
+import calendar
 import time
 import unittest
 
@@ -147,10 +148,15 @@ class NonBlockingHttpTest(WardenTestCase):
 
 
 class NonBlockingLimitTest(WardenTestCase):
+    """A non-blocking long poll of a pollingChannel's pcu stays in progress until the poll times out:
+    it holds its place in the limits deterministically."""
+
     @classmethod
     def setUpClass(cls):
-        cls.server = WardenServer(extra_args=["--limits.nonblocking_pending=1",
-                                              "--limits.nonblocking_lifetime=10"])
+        cls.server = WardenServer(extra_args=["--limits.nonblocking_pending=2",
+                                              "--limits.nonblocking_per_originator=1",
+                                              "--limits.nonblocking_lifetime=10",
+                                              "--limits.polling_timeout=1500"])
         cls.server.start()
         cls.c = cls.server.client()
 
@@ -161,20 +167,36 @@ class NonBlockingLimitTest(WardenTestCase):
         if rc != 0:
             raise AssertionError("warden exit status %r" % rc)
 
-    def test_limits_nonblocking_requests_complete_one_at_a_time_and_expire(self):
-        r = self.c.register_ae(origin="C", rn=uniq("nb"))
-        aei = r.body["m2m:ae"]["aei"]
-        refs = []
-        for _ in range(3):  # each completes before the next is sent: the bound counts in-progress ones
-            r = self.c.retrieve("/" + CSE_RN, origin=aei, query={"rt": 1})
-            self.assertRsc(r, 1001)
-            ref = r.body["m2m:uri"]
-            refs.append(ref)
-            req = poll_request(lambda: self.c.retrieve("/" + ref, origin=aei).body["m2m:req"])
-            self.assertEqual(req["ors"]["rsc"], 2000)
-        et = self.c.retrieve("/" + refs[0], origin=aei).body["m2m:req"]["et"]
-        lifetime = time.mktime(time.strptime(et, "%Y%m%dT%H%M%S")) - time.mktime(time.gmtime())
-        self.assertLessEqual(lifetime, 11)
+    def device(self):
+        r = self.c.register_ae(origin="C", rn=uniq("nb"), rr=False)
+        self.assertRsc(r, 2001)
+        aei, rn = r.body["m2m:ae"]["aei"], r.body["m2m:ae"]["rn"]
+        self.assertRsc(self.c.create("/%s/%s" % (CSE_RN, rn), 15, {"rn": "pch"}, origin=aei, root="m2m:pch"), 2001)
+        return aei, "/%s/%s/pch/pcu" % (CSE_RN, rn)
+
+    def test_limits_nonblocking_per_originator_and_pending_refuse_with_5206(self):
+        a, a_pcu = self.device()
+        b, b_pcu = self.device()
+        c, _ = self.device()
+        r = self.c.retrieve(a_pcu, origin=a, query={"rt": 1})  # in progress until the poll times out
+        self.assertRsc(r, 1001)
+        ref = r.body["m2m:uri"]
+        self.assertRsc(self.c.retrieve("/" + CSE_RN, origin=a, query={"rt": 1}), 5206)  # per originator
+        self.assertRsc(self.c.retrieve(b_pcu, origin=b, query={"rt": 1}), 1001)
+        self.assertRsc(self.c.retrieve("/" + CSE_RN, origin=c, query={"rt": 1}), 5206)  # in all
+        self.assertRsc(self.c.retrieve("/" + CSE_RN, origin=c), 2000)  # blocking is not limited
+        req = poll_request(lambda: self.c.retrieve("/" + ref, origin=a).body["m2m:req"])
+        self.assertEqual(req["ors"]["rsc"], 4008)  # the poll's own answer
+        deadline = time.monotonic() + 10
+        while True:  # its place is free once its result is stored
+            r = self.c.retrieve("/" + CSE_RN, origin=a, query={"rt": 1})
+            if r.rsc == 1001 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertRsc(r, 1001)
+        et = self.c.retrieve("/" + r.body["m2m:uri"], origin=a).body["m2m:req"]["et"]
+        lifetime = calendar.timegm(time.strptime(et, "%Y%m%dT%H%M%S")) - time.time()
+        self.assertLessEqual(lifetime, 11)  # limits.nonblocking_lifetime
 
 
 @unittest.skipIf(paho is None or not broker_available(), "mosquitto and python3-paho-mqtt are needed")
