@@ -10,6 +10,7 @@ import calendar
 import time
 import unittest
 
+from coap_helpers import coap
 from test_subscription import Receiver
 from mqtt_helpers import MqttClient, PrivateBroker, broker_available, paho
 from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CNT, WardenServer, WardenTestCase, main, uniq)
@@ -263,6 +264,63 @@ class NonBlockingMqttTest(unittest.TestCase):
         got = self.rx.wait(target)[0].body["m2m:rsp"]
         self.assertEqual((got["rsc"], got["rqi"]), (2000, p["rqi"]))
         self.assertEqual(got["pc"]["m2m:ae"]["aei"], self.aei)
+
+
+def udp_port():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class NonBlockingCoapTest(unittest.TestCase):
+    """TS-0008 §6.3.2-3: a non-blocking request is a POST with op and rt in the query; 2.01 and the
+    <request>'s address in Location-Path; rt's notificationURIs in oneM2M-RTURI (263)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rx = Receiver().start()
+        cls.port = udp_port()
+        cls.server = WardenServer(extra_args=["--coap.port=%d" % cls.port, "--coap.address=127.0.0.1",
+                                              "--notify.allow=127.0.0.1/32"])
+        cls.server.start()
+        r = cls.server.client().register_ae(origin="C", rn=uniq("co"))
+        cls.aei, cls.rn = r.body["m2m:ae"]["aei"], r.body["m2m:ae"]["rn"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rx.stop()
+        rc = cls.server.stop()
+        cls.server.cleanup()
+        if rc != 0:
+            raise AssertionError("warden exit status %r" % rc)
+
+    def url(self, path):
+        return "coap://127.0.0.1:%d/%s" % (self.port, path)
+
+    def test_ts0008_6_3_3_nonblocking_synch_retrieve_over_coap_polled(self):
+        r = coap("POST", self.url("cse-in/%s?op=2&rt=1" % self.rn), fr=self.aei, rqi="co-nb-1")
+        self.assertEqual((r.rc, r.code, r.rsc), (0, "2.01", 1001), r)
+        ref = r.json()["m2m:uri"]
+        self.assertEqual(r.opts(8), ["cse-in", ref])  # Location-Path
+
+        def get():
+            g = coap("GET", self.url(ref), fr=self.aei)
+            self.assertEqual(g.rsc, 2000, g)
+            return g.json()["m2m:req"]
+        req = poll_request(get)
+        self.assertEqual((req["op"], req["ors"]["rsc"], req["ors"]["rqi"]), (2, 2000, "co-nb-1"))
+        self.assertEqual(req["ors"]["pc"]["m2m:ae"]["aei"], self.aei)
+
+    def test_ts0008_6_3_2_nonblocking_asynch_over_coap_notified_to_rturi(self):
+        target = self.rx.new_path("co")
+        r = coap("POST", self.url("cse-in/%s?op=2&rt=2" % self.rn), fr=self.aei, rqi="co-nb-2",
+                 opts=["263=" + self.rx.url(target)])
+        self.assertEqual((r.rc, r.code, r.rsc), (0, "2.01", 1002), r)
+        got = self.rx.wait(target)[0].body["m2m:rsp"]
+        self.assertEqual((got["rsc"], got["rqi"]), (2000, "co-nb-2"))
 
 
 if __name__ == "__main__":
