@@ -536,26 +536,35 @@ int ae_poa(struct cse *cse, struct store_view *v, int64_t now, const char *id, c
         return -1;
     int rc = -1;
     json_t *doc = ae.ty == TY_AE ? json_loads(ae.doc, 0, NULL) : NULL;
-    /* TS-0001 §9.6.8 requestReachability false, §10.2.5.12: an AE that accepts no connections
-     * and has a <pollingChannel> gets its requests there (core/pollch.c) */
-    struct store_row pch;
-    if (json_is_false(json_object_get(doc, "rr")) &&
-        v->st->ops->edge_child(v, ae.ri, TY_PCH, true, now, &pch) == STORE_OK) {
-        store_row_free(&pch);
-        json_decref(doc);
-        store_row_free(&ae);
-        int n = snprintf(url, len, "pch://%s", id_stem(&parsed));
-        return n > 0 && (size_t)n < len ? 0 : -1;
-    }
+    /* TS-0001 §9.6.5 (requestReachability, pointOfAccess), §10.2.5.12: an AE that accepts no
+     * connections (rr false), or has no pointOfAccess, gets its requests through its
+     * <pollingChannel> when it has one (core/pollch.c) */
+    bool unreachable = json_is_false(json_object_get(doc, "rr"));
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(doc, "poa"), i, p)
     {
         const char *s = json_string_value(p);
-        if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
+        if (!unreachable && s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
             strcpy(url, s);
             rc = 0;
             break;
+        }
+    }
+    struct store_row pch;
+    if (rc != 0 && doc != NULL && v->st->ops->edge_child(v, ae.ri, TY_PCH, true, now, &pch) == STORE_OK) {
+        store_row_free(&pch);
+        int n = snprintf(url, len, "pch://%s", id_stem(&parsed));
+        rc = n > 0 && (size_t)n < len ? 0 : -1;
+    } else if (rc != 0 && unreachable) { /* no channel: its poa, as before channels existed */
+        json_array_foreach(json_object_get(doc, "poa"), i, p)
+        {
+            const char *s = json_string_value(p);
+            if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
+                strcpy(url, s);
+                rc = 0;
+                break;
+            }
         }
     }
     json_decref(doc);

@@ -26,6 +26,20 @@ static int pch_prepare_create(struct create_ctx *c)
     return 0;
 }
 
+/* TS-0001 Table 9.6.5-1: an <AE> has at most one <pollingChannel> */
+static int pch_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
+{
+    (void)row;
+    (void)res;
+    struct store_row old;
+    int rc = t->txn->st->ops->edge_child(t->txn, parent->ri, TY_PCH, true, t->now, &old);
+    if (rc == STORE_OK) {
+        store_row_free(&old);
+        return response_error(t->rsp, RSC_CONFLICT, "pch-exists", "the AE has a pollingChannel already");
+    }
+    return rc == STORE_NOT_FOUND ? 0 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+}
+
 const struct rtype rtype_polling_channel = {
     .ty = TY_PCH,
     .sn = "pch",
@@ -37,4 +51,5 @@ const struct rtype rtype_polling_channel = {
     .deletable = true,
     .has_acpi = true, /* never set: the default policy (its creator) */
     .prepare_create = pch_prepare_create,
+    .txn_create = pch_txn_create,
 };

@@ -132,6 +132,8 @@ class PollingChannelHttpTest(WardenTestCase):
         self.assertRsc(self.answer(pcu, other, "x"), 4103)
         self.assertRsc(self.c.retrieve(path + "/pch", origin=other), 4103)
         self.assertRsc(self.c.create(path, TY_PCH, {"rn": "pch2"}, origin=ADMIN, root="m2m:pch"), 4103)
+        # TS-0001 Table 9.6.5-1: one per AE
+        self.assertRsc(self.c.create(path, TY_PCH, {"rn": "pch2"}, origin=aei, root="m2m:pch"), 4105)
         # TS-0004 §7.4.22.2.3-4: pcu is not updated or deleted
         self.assertRsc(self.c.update(pcu, "m2m:pch", {"lbl": ["x"]}, origin=aei), 4005)
         self.assertRsc(self.c.delete(pcu, origin=aei), 4005)
@@ -151,6 +153,26 @@ class PollingChannelHttpTest(WardenTestCase):
         self.assertTrue(rqp["pc"]["m2m:sgn"]["vrq"])
         self.assertRsc(self.answer(pcu, aei, rqp["rqi"], rsc=2000), 2000)
         self.assertRsc(sub.result(), 2001)
+
+    def test_ts0001_9_6_5_ae_without_poa_is_reached_through_its_channel(self):
+        r = self.c.register_ae(origin="C", rn=uniq("nopoa"), rr=True)
+        aei, path = r.body["m2m:ae"]["aei"], "/%s/%s" % (CSE_RN, r.body["m2m:ae"]["rn"])
+        self.assertRsc(self.c.create(path, TY_PCH, {"rn": "pch"}, origin=aei, root="m2m:pch"), 2001)
+        cnt = self.subscribed_cnt(aei, path)
+        self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x"}, origin=aei), 2001)
+        r = self.poll(path + "/pch/pcu", aei)
+        self.assertRsc(r, 2000)
+        self.assertEqual(r.body["m2m:rqp"]["pc"]["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], "x")
+
+    def test_ts0001_9_6_5_reachable_ae_with_poa_keeps_its_poa(self):
+        target = self.rx.new_path("reach")
+        r = self.c.register_ae(origin="C", rn=uniq("reach"), rr=True, extra={"poa": [self.rx.url(target)]})
+        aei, path = r.body["m2m:ae"]["aei"], "/%s/%s" % (CSE_RN, r.body["m2m:ae"]["rn"])
+        self.assertRsc(self.c.create(path, TY_PCH, {"rn": "pch"}, origin=aei, root="m2m:pch"), 2001)
+        cnt = self.subscribed_cnt(aei, path)
+        self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "y"}, origin=aei), 2001)
+        self.assertEqual(self.rx.wait(target)[0].body["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], "y")
+        self.assertRsc(self.poll(path + "/pch/pcu", aei), 4008)
 
     def test_ts0004_7_5_1_2_5_nonblocking_asynch_result_to_a_polling_originator(self):
         aei, path, pcu = self.device()
