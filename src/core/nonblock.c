@@ -440,6 +440,11 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
                            struct cse_response *rsp, void (*done)(void *), void *done_arg)
 {
     const char *key = o->subj.canon ? o->subj.canon : "";
+    if (req->rt == 1 && key[0] == '\0') { /* a registration with From C, S or empty: nobody could read it */
+        response_error(rsp, RSC_BAD_REQUEST, "nonblocking-no-originator",
+                       "rt=1 needs an originator that can retrieve the <request> (register blocking or with rt=2)");
+        return CSE_DONE;
+    }
     if (!admit(cse, key)) {
         response_error(rsp, RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED, "nonblocking-limit",
                        "too many non-blocking requests in progress (limits.nonblocking_*): send it blocking");

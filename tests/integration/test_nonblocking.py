@@ -111,6 +111,18 @@ class NonBlockingHttpTest(WardenTestCase):
         r = self.c.retrieve("/" + CSE_RN, origin="C" + uniq("ghost"), query={"rt": 1})
         self.assertRsc(r, 4106)
 
+    def test_ts0004_7_3_2_2_nonblocking_synch_registration_without_ae_id_is_refused(self):
+        # From "C": the AE-ID does not exist yet, so no originator could ever read the <request>
+        r = self.c.register_ae(origin="C", rn=uniq("nb"), query={"rt": 1})
+        self.assertRsc(r, 4000)
+        target = self.rx.new_path("reg")
+        r = self.c.register_ae(origin="C", rn=uniq("nb"), query={"rt": 2},
+                               headers={"X-M2M-RTU": self.rx.url(target)})
+        self.assertRsc(r, 1002)
+        rsp = self.rx.wait(target)[0].body["m2m:rsp"]
+        self.assertEqual(rsp["rsc"], 2001)
+        self.assertTrue(rsp["pc"]["m2m:ae"]["aei"].startswith("C"))
+
     def test_ts0004_7_5_1_2_5_nonblocking_asynch_result_notified_to_rtu(self):
         aei, path = self.ae()
         target = self.rx.new_path("nbr")
