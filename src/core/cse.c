@@ -61,10 +61,13 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
                  coap[i].port);
         json_array_append_new(poa, json_string(url));
     }
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:[i,i,i,i], s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
-                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst, "srt",
-                     TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, "poa", poa, "csz", "application/json", "application/cbor",
-                     "srv", "2", "2a", "3", "4", "5");
+    int tys[64];
+    json_t *srt = json_array();
+    for (int i = 0, n = rtype_list(tys, 64); i < n; i++)
+        json_array_append_new(srt, json_integer(tys[i]));
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE, "ri",
+                     cse->cb_ri, "rn", cfg->cse_rn, "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst, "srt", srt,
+                     "poa", poa, "csz", "application/json", "application/cbor", "srv", "2", "2a", "3", "4", "5");
 }
 
 /* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */

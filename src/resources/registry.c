@@ -27,6 +27,20 @@ const struct rtype *rtype_find_sn(const char *sn)
     return NULL;
 }
 
+int rtype_list(int *out, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0] && n < max; i++) {
+        int k = n++;
+        while (k > 0 && out[k - 1] > types[i]->ty) { /* insertion: the table is small */
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = types[i]->ty;
+    }
+    return n;
+}
+
 bool rtype_attr_known(const char *sn)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)

@@ -119,6 +119,10 @@ struct rtype {
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
 const struct rtype *rtype_find_sn(const char *sn);
+/* The resource types of the registry in ascending order (the CSEBase's supportedResourceType,
+ * TS-0001 Table 9.6.3-3: derived, so a type is announced exactly when it is served). Returns how
+ * many went into out. */
+int rtype_list(int *out, int max);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
 bool rtype_attr_known(const char *sn);
 

@@ -82,6 +82,15 @@ class NonBlockingHttpTest(WardenTestCase):
         self.assertEqual(ors["pc"]["m2m:cnt"]["rn"], rn)
         self.assertRsc(self.c.retrieve(path + "/" + rn, origin=aei), 2000)  # it really ran
 
+    def test_ts0004_7_3_2_2_csebase_srt_announces_request_and_polling_channel(self):
+        # the Originator learns from supportedResourceType that <request> (and <pollingChannel>) exist
+        srt = self.c.retrieve("/" + CSE_RN, origin=ADMIN).body["m2m:cb"]["srt"]
+        self.assertIn(TY_REQ, srt)
+        self.assertIn(15, srt)
+        self.assertEqual(srt, sorted(srt))
+        for ty in (1, 2, 3, 4, 5, 9, 23):
+            self.assertIn(ty, srt)
+
     def test_ts0004_7_3_2_2_request_resource_only_for_its_originator(self):
         aei, path = self.ae()
         other, _ = self.ae()
