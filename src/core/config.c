@@ -113,6 +113,8 @@ static const struct centry table[] = {
      "non-blocking requests (rt 1 and 2) accepted and not yet completed, all originators together; beyond: 5206"},
     {"limits.nonblocking_per_originator", L(limits_nonblocking_per_originator), "32", 1, 1000000, NULL,
      "non-blocking requests of one originator accepted and not yet completed; beyond: 5206"},
+    {"limits.nonblocking_bytes", L(limits_nonblocking_bytes), "67108864", 1024, 1073741824, NULL,
+     "bytes of request content the non-blocking requests in progress may hold together; beyond: 5206"},
     {"limits.nonblocking_lifetime", L(limits_nonblocking_lifetime), "3600", 10, 31536000, NULL,
      "seconds a <request> resource (the result of a non-blocking request) is kept for its originator to poll"},
     {"limits.polling_queue", L(limits_polling_queue), "64", 1, 100000, NULL,

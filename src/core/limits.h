@@ -110,6 +110,9 @@
  * a blocking request. */
 #define LIMIT_NONBLOCKING_PENDING        1024
 #define LIMIT_NONBLOCKING_PER_ORIGINATOR 32
+/* (config limits.nonblocking_bytes) ... and the request content they hold together: 1024 requests
+ * of limits.max_body would be 1 GiB; 64 MiB keeps the copies in proportion to the rest. */
+#define LIMIT_NONBLOCKING_BYTES (64 * 1024 * 1024)
 
 /* (config limits.nonblocking_lifetime) Seconds a <request> resource is kept: long enough for an
  * originator that polls now and then, short enough that results do not pile up in the store. */

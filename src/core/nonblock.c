@@ -38,6 +38,7 @@ struct nbr {
     pthread_t thread;
     bool started, stopping;
     long pending; /* accepted and not freed yet */
+    size_t bytes; /* the request bodies they hold */
     struct nb_count *counts;
 };
 
@@ -53,6 +54,7 @@ struct nb_job {
     char **strs; /* what req points to */
     size_t nstrs, capstrs;
     char *key;            /* the originator as counted */
+    size_t bytes;         /* ... and the body it holds */
     struct store_row row; /* the <request> */
     json_t *nu;           /* rt 2: the notificationURIs; NULL: the originator */
     json_t *ors;          /* the operationResult (m2m:responsePrimitive) */
@@ -150,6 +152,7 @@ static void job_free(struct nb_job *j)
             break;
         }
     }
+    n->bytes -= j->bytes;
     if (--n->pending == 0 && n->stopping)
         pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->lock);
@@ -411,7 +414,7 @@ static int parse_nu(struct nb_job *j, const char *rtu, struct cse_response *rsp)
 }
 
 /* Count one more request of key; false when a bound is reached. */
-static bool admit(struct cse *cse, const char *key)
+static bool admit(struct cse *cse, const char *key, size_t bytes)
 {
     struct nbr *n = cse->nbr;
     bool ok = false;
@@ -420,6 +423,7 @@ static bool admit(struct cse *cse, const char *key)
     while (c && strcmp(c->id, key) != 0)
         c = c->next;
     if (n->started && !n->stopping && n->pending < cse->cfg->limits_nonblocking_pending &&
+        n->bytes + bytes <= (size_t)cse->cfg->limits_nonblocking_bytes &&
         (c == NULL || c->n < cse->cfg->limits_nonblocking_per_originator)) {
         if (c == NULL) {
             size_t len = strlen(key);
@@ -430,6 +434,7 @@ static bool admit(struct cse *cse, const char *key)
         }
         c->n++;
         n->pending++;
+        n->bytes += bytes;
         ok = true;
     }
     pthread_mutex_unlock(&n->lock);
@@ -445,7 +450,7 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
                        "rt=1 needs an originator that can retrieve the <request> (register blocking or with rt=2)");
         return CSE_DONE;
     }
-    if (!admit(cse, key)) {
+    if (!admit(cse, key, req->body_len)) {
         response_error(rsp, RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED, "nonblocking-limit",
                        "too many non-blocking requests in progress (limits.nonblocking_*): send it blocking");
         return CSE_DONE;
@@ -454,6 +459,7 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
     j->cse = cse;
     j->rt = req->rt;
     j->key = mem_strdup(key);
+    j->bytes = req->body_len;
     response_init(&j->rsp);
     if (req->rt == 2 && req->rtu != NULL && parse_nu(j, req->rtu, rsp) != 0) {
         job_free(j);

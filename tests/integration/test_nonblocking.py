@@ -178,6 +178,7 @@ class NonBlockingLimitTest(WardenTestCase):
         cls.server = WardenServer(extra_args=["--limits.nonblocking_pending=2",
                                               "--limits.nonblocking_per_originator=1",
                                               "--limits.nonblocking_lifetime=10",
+                                              "--limits.nonblocking_bytes=2048",
                                               "--limits.polling_timeout=1500"])
         cls.server.start()
         cls.c = cls.server.client()
@@ -195,6 +196,18 @@ class NonBlockingLimitTest(WardenTestCase):
         aei, rn = r.body["m2m:ae"]["aei"], r.body["m2m:ae"]["rn"]
         self.assertRsc(self.c.create("/%s/%s" % (CSE_RN, rn), 15, {"rn": "pch"}, origin=aei, root="m2m:pch"), 2001)
         return aei, "/%s/%s/pch/pcu" % (CSE_RN, rn)
+
+    def test_limits_nonblocking_bytes_refuses_large_content_with_5206(self):
+        aei, _ = self.device()
+        path = "/%s/%s" % (CSE_RN, self.c.retrieve("/" + aei, origin=aei).body["m2m:ae"]["rn"])
+        big = {"rn": uniq("big"), "lbl": ["x" * 100] * 25}  # > 2048 bytes of content
+        self.assertRsc(self.c.create(path, TY_CNT, big, origin=aei, query={"rt": 1}), 5206)
+        self.assertRsc(self.c.create(path, TY_CNT, big, origin=aei), 2001)  # blocking is not limited
+        r = self.c.create(path, TY_CNT, {"rn": uniq("small")}, origin=aei, query={"rt": 1})
+        self.assertRsc(r, 1001)
+        ref = r.body["m2m:uri"]
+        self.assertEqual(poll_request(lambda: self.c.retrieve("/" + ref, origin=aei).body["m2m:req"])["ors"]["rsc"],
+                         2001)
 
     def test_limits_nonblocking_per_originator_and_pending_refuse_with_5206(self):
         a, a_pcu = self.device()
