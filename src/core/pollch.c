@@ -437,7 +437,7 @@ static enum cse_status pcu_poll(struct op_ctx *c, const char *stem)
         fire(&f);
         return CSE_DONE;
     }
-    if (ch == NULL) { /* shutting down, or a caller that cannot park */
+    if (ch == NULL || p->quiescing || !p->started || c->done == NULL) { /* shutting down, or cannot park */
         chans_prune(p);
         pthread_mutex_unlock(&p->lock);
         response_error(c->rsp, RSC_REQUEST_TIMEOUT, "poll-timeout", "no request for the originator is queued");
@@ -464,6 +464,8 @@ static enum cse_status pcu_poll(struct op_ctx *c, const char *stem)
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     fire(&f);
+    LOG(c->cse->log, LOG_DEBUG, "polling channel of %s: poll parked for %ld ms", stem,
+        c->cse->cfg->limits_polling_timeout);
     return CSE_PENDING;
 }
 

@@ -184,6 +184,30 @@ class PollingChannelHttpTest(WardenTestCase):
         self.assertEqual((rsp["rsc"], rsp["rqi"]), (2000, "nb-poll-1"))
 
 
+class PollingChannelShutdownTest(unittest.TestCase):
+    def test_ts0004_7_4_22_2_2_parked_poll_answered_4008_at_shutdown_without_delay(self):
+        server = WardenServer(extra_args=["--limits.polling_timeout=60000", "--log.level=debug"])
+        server.start()
+        try:
+            c = server.client()
+            c.timeout = 30
+            r = c.register_ae(origin="C", rn=uniq("dev"), rr=False)
+            aei, path = r.body["m2m:ae"]["aei"], "/%s/%s" % (CSE_RN, r.body["m2m:ae"]["rn"])
+            self.assertEqual(c.create(path, TY_PCH, {"rn": "pch"}, origin=aei, root="m2m:pch").rsc, 2001)
+            p = Poll(lambda: c.retrieve(path + "/pch/pcu", origin=aei))
+            p.start()
+            deadline = time.monotonic() + 10  # parked: its connection is open and unanswered
+            while "poll parked" not in server.output():
+                self.assertLess(time.monotonic(), deadline, "the poll did not park")
+                p.join(0.05)
+            t0 = time.monotonic()
+            self.assertEqual(server.stop(), 0)
+            self.assertLess(time.monotonic() - t0, 5.0)  # the bindings' drain did not wait for it
+            self.assertEqual(p.result().rsc, 4008)
+        finally:
+            server.cleanup()
+
+
 @unittest.skipIf(paho is None or not broker_available(), "mosquitto and python3-paho-mqtt are needed")
 class PollingChannelMqttTest(unittest.TestCase):
     @classmethod
