@@ -12,6 +12,7 @@ import unittest
 
 from coap_helpers import coap
 from test_subscription import Receiver
+from tls_helpers import TlsTestCase
 from mqtt_helpers import MqttClient, PrivateBroker, broker_available, paho
 from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CNT, WardenServer, WardenTestCase, main, uniq)
 
@@ -298,6 +299,27 @@ class NonBlockingMqttTest(unittest.TestCase):
         got = self.rx.wait(target)[0].body["m2m:rsp"]
         self.assertEqual((got["rsc"], got["rqi"]), (2000, p["rqi"]))
         self.assertEqual(got["pc"]["m2m:ae"]["aei"], self.aei)
+
+
+class NonBlockingSecureProfileTest(TlsTestCase):
+    """Secure profile: the blocking copy of a non-blocking request carries the security association
+    it came in on (TS-0003 §7.2; TS-0004 §7.3.2.1): same authentication, no second path."""
+
+    profile = "secure"
+
+    def test_ts0003_7_2_nonblocking_request_keeps_its_security_association(self):
+        stem, pc, _ = self.psk_ae()
+        path = "/%s/%s" % (CSE_RN, stem)
+        r = pc.create(path, TY_CNT, {"rn": "c"}, origin=stem, query={"rt": 1})
+        self.assertRsc(r, 1001)
+        ref = r.body["m2m:uri"]
+        req = poll_request(lambda: self.assertRsc(pc.retrieve("/" + ref, origin=stem), 2000).body["m2m:req"])
+        self.assertEqual(req["ors"]["rsc"], 2001, req)  # 4107/4106 had the copy lost its association
+        self.assertRsc(pc.retrieve(path + "/c", origin=stem), 2000)
+        other, opc, _ = self.psk_ae()
+        self.assertRsc(opc.retrieve("/" + ref, origin=other), 4103)
+        # without a security association nothing is accepted, not even for later
+        self.assertRsc(self.c.retrieve(path, origin=stem, query={"rt": 1}), 4107)
 
 
 def udp_port():
