@@ -445,6 +445,17 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
                            struct cse_response *rsp, void (*done)(void *), void *done_arg)
 {
     const char *key = o->subj.canon ? o->subj.canon : "";
+    /* what the <request> records must be text: a target or request ID that is not UTF-8 is refused
+     * here as a blocking request would refuse it when resolving the target */
+    const char *texts[] = {req->to, req->rqi, req->fr, req->rtu};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_t *t = texts[i] ? json_string(texts[i]) : NULL;
+        if (texts[i] != NULL && t == NULL) {
+            response_error(rsp, RSC_BAD_REQUEST, "bad-primitive", "a parameter of the request is not UTF-8 text");
+            return CSE_DONE;
+        }
+        json_decref(t);
+    }
     if (req->rt == 1 && key[0] == '\0') { /* a registration with From C, S or empty: nobody could read it */
         response_error(rsp, RSC_BAD_REQUEST, "nonblocking-no-originator",
                        "rt=1 needs an originator that can retrieve the <request> (register blocking or with rt=2)");
@@ -504,8 +515,13 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
     row->cr = mem_strdup(key); /* the default policy: the originator, and the admin */
     row->ae = mem_strdup("");
     row->acpi = mem_strdup("");
-    row->doc = json_encode(doc, NULL);
+    row->doc = doc ? json_encode(doc, NULL) : NULL;
     json_decref(doc);
+    if (row->doc == NULL) { /* cannot happen with the checks above; never a NULL document */
+        job_free(j);
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "encode", "the <request> could not be encoded");
+        return CSE_DONE;
+    }
 
     j->orsp = rsp;
     j->odone = done;

@@ -14,7 +14,7 @@ from coap_helpers import coap
 from test_subscription import Receiver
 from tls_helpers import TlsTestCase
 from mqtt_helpers import MqttClient, PrivateBroker, broker_available, paho
-from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CNT, WardenServer, WardenTestCase, main, uniq)
+from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CNT, WardenServer, WardenTestCase, main, raw_exchange, uniq)
 
 TY_REQ = 17
 RS_COMPLETED = 1
@@ -163,6 +163,15 @@ class NonBlockingHttpTest(WardenTestCase):
                                             headers={"X-M2M-RTU": "http://10.0.0.1:9/x"}), 1002)
         self.assertEqual(poll_request(lambda: self.get_req(ref, aei))["ors"]["rsc"], 2000)
         self.assertIn("dropped", self.server.output())
+
+    def test_ts0004_7_3_2_1_nonblocking_request_id_not_utf8_is_4000_not_a_crash(self):
+        aei, path = self.ae()
+        for extra in (b"", b"X-M2M-RTU: http://127.0.0.1:9/\xff\r\n"):
+            req = (b"GET " + path.encode() + b"?rt=2 HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: " + aei.encode() +
+                   b"\r\nX-M2M-RI: r\xc3\x28\r\nX-M2M-RVI: 3\r\n" + extra + b"Connection: close\r\n\r\n")
+            status, headers, body, _ = raw_exchange(self.server.port, req)
+            self.assertEqual((status, headers.get("x-m2m-rsc")), (400, "4000"), body)
+        self.assertAlive()
 
     def test_ts0004_7_2_2_2_flexblocking_and_blocking_answer_at_once(self):
         aei, path = self.ae()
