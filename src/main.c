@@ -90,6 +90,11 @@ int main(int argc, char **argv)
      * break the audit chain); the files must be private before anything is read from them */
     if ((store_lock = store_sqlite_lock(cfg.store_path, err, sizeof err)) < 0)
         goto out;
+    if (cfg.http_port != 0) { /* where wardenctl finds this store's server (its explain asks it) */
+        char note[300];
+        snprintf(note, sizeof note, "http=%s:%ld", cfg.http_address, cfg.http_port);
+        store_sqlite_lock_note(store_lock, note);
+    }
     long threads = cfg.http_threads > 0 ? cfg.http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     /* every request holds at most one read connection at a time, so any pool size is safe: a
      * smaller pool only makes requests wait their turn; by default a read view per worker, fan-out
@@ -171,8 +176,8 @@ out:
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             ops[i]->quiesce(running[i]);
-    if (cse_ready) /* requests waiting for their Operation Execution Time are answered now */
-        cse_quiesce(&cse);
+    if (cse_ready)         /* waiting for their Operation Execution Time, or long polls parked on clients: */
+        cse_quiesce(&cse); /* answered now, so the bindings can drain */
     for (size_t i = 0; i < NBINDINGS; i++)
         if (running[i])
             drain(ops[i], running[i], &lg);

@@ -218,8 +218,7 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
          * the receiver may answer as blocking (TS-0004 §7.2.2.2) */
         if (one_long(k, value, 1, 4, &v, rsp))
             return rsp->rsc;
-        if (v == 1 || v == 2)
-            return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "non-blocking requests are not supported");
+        req->rt = v == 1 || v == 2 ? (int)v : 0; /* non-blocking: core/nonblock.c */
     } else if (strcmp(k, "cra") == 0 || strcmp(k, "crb") == 0 || strcmp(k, "ms") == 0 || strcmp(k, "us") == 0 ||
                strcmp(k, "exa") == 0 || strcmp(k, "exb") == 0) {
         const char **slot = k[0] == 'c'   ? (k[2] == 'a' ? &req->fc.cra : &req->fc.crb)

@@ -19,6 +19,7 @@ void primitive_request_free(struct prim_request *p)
     json_decref((json_t *)p->root);
     p->root = NULL;
     MEM_FREE(p->pc);
+    MEM_FREE(p->rtu);
     for (int i = 0; i < p->nvals; i++)
         MEM_FREE(p->vals[i]);
     p->nvals = 0;
@@ -203,6 +204,30 @@ int primitive_decode_request(const char *json, size_t len, struct prim_request *
             if (!json_is_integer(rtv))
                 return bad(rsp, "rt needs an integer rtv:", k);
             rc = apply(p, "rt", rtv, rsp);
+            /* nu: the notificationURIs of a nonBlockingRequestAsynch (TS-0004 §6.3.5.30), possibly
+             * empty (no notification at all); as the one '&'-separated list core/nonblock.c reads */
+            const json_t *nu = json_is_object(v) ? json_object_get(v, "nu") : NULL;
+            if (rc == 0 && nu != NULL && p->rtu == NULL) {
+                if (!json_is_array(nu))
+                    return bad(rsp, "rt's nu must be a list of URIs:", k);
+                struct buf b;
+                buf_init(&b);
+                size_t i;
+                const json_t *u;
+                json_array_foreach(nu, i, u)
+                {
+                    const char *s = json_string_value(u);
+                    if (s == NULL || strchr(s, '&') != NULL || strlen(s) > LIMIT_ID_LEN) {
+                        buf_free(&b);
+                        return bad(rsp, "rt's nu must be a list of URIs:", k);
+                    }
+                    buf_printf(&b, "%s%s", i ? "&" : "", s);
+                }
+                p->rtu = buf_take(&b, NULL);
+                if (p->rtu == NULL)
+                    p->rtu = mem_strdup("");
+                p->req.rtu = p->rtu;
+            }
         } else if (strcmp(k, "rids") == 0 || strcmp(k, "tids") == 0 || strcmp(k, "ltids") == 0 ||
                    strcmp(k, "tkns") == 0 || strcmp(k, "tqi") == 0) {
             rc = apply(p, k, v, rsp);

@@ -23,6 +23,7 @@ struct prim_request {
     /* owned storage */
     void *root;                  /* the decoded JSON (json_t *) */
     char *pc;                    /* the Content re-encoded as JSON text */
+    char *rtu;                   /* rt's notificationURIs joined by '&' (req.rtu), or NULL */
     char *vals[PRIM_MAX_PARAMS]; /* parameter values as text (param_apply may keep pointers) */
     int nvals;
     struct param_scratch params;

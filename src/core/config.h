@@ -72,11 +72,18 @@ struct cse_config {
     long limits_fanout_requests;
     long limits_fanout_bytes;
     long limits_fanout_threads;
-    long limits_rate;             /* requests per second per originator; 0: no rate limit */
-    long limits_rate_burst;       /* token bucket capacity */
-    long limits_rate_originators; /* originators tracked at once (bounded memory) */
-    long limits_quota_count;      /* resources one originator may hold; 0: no limit */
-    long limits_quota_bytes;      /* bytes of representations one originator may hold; 0: no limit */
+    long limits_rate;                       /* requests per second per originator; 0: no rate limit */
+    long limits_rate_burst;                 /* token bucket capacity */
+    long limits_rate_originators;           /* originators tracked at once (bounded memory) */
+    long limits_quota_count;                /* resources one originator may hold; 0: no limit */
+    long limits_quota_bytes;                /* bytes of representations one originator may hold; 0: no limit */
+    long limits_nonblocking_pending;        /* non-blocking requests in progress, all originators */
+    long limits_nonblocking_per_originator; /* ... of one originator */
+    long limits_nonblocking_bytes;
+    long limits_nonblocking_lifetime; /* seconds a <request> resource is kept */
+    long limits_polling_queue;        /* requests queued (and delivered unanswered) per polling channel */
+    long limits_polling_timeout;      /* ms a long poll of pcu waits */
+    long limits_polling_lifetime;     /* s a queued request waits to be polled, a delivered one to be answered */
     /* [notify] */
     char *notify_allow;
     char *notify_deny;

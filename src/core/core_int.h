@@ -9,7 +9,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT };
+enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT, VIRT_PCU };
 
 /* A resolved target. */
 struct target {
@@ -290,6 +290,30 @@ enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struc
                            void (*done)(void *arg), void *done_arg, int64_t at_us);
 int64_t defer_next_us(const struct cse *cse);
 void defer_run_due(struct cse *cse, int64_t now_us, bool all);
+/* No request parks for its Operation Execution Time any more; those waiting are answered (5000). */
+void defer_quiesce(struct cse *cse);
+/* Non-blocking requests (nonblock.c). nbr_accept, for a request with rt 1 or 2 whose originator
+ * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: done is called
+ * after that commit), then runs a blocking copy through cse_dispatch and stores its result. CSE_DONE
+ * with an error (5206 beyond the limits.nonblocking_* bounds, 4000 for a bad rt notificationURI). */
+struct nbr *nbr_new(void);
+int nbr_start(struct cse *cse);
+/* Refuse new ones, wait for those accepted (before the notifier and the store go away). */
+void nbr_stop(struct cse *cse);
+void nbr_free(struct nbr *n);
+enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
+                           struct cse_response *rsp, void (*done)(void *), void *done_arg);
+
+/* Polling channels (pollch.c): the "pch" notifier transport that queues requests for an AE with rr
+ * false, and the long poll of <pollingChannel>/pcu. op_pcu serves a request whose target is a pcu
+ * (RETRIEVE parks until a request is queued or limits.polling_timeout; NOTIFY carries the AE's
+ * answer); CSE_PENDING when parked. */
+struct pollch *pollch_new(struct cse *cse);
+int pollch_start(struct cse *cse); /* after the notifier */
+void pollch_quiesce(struct cse *cse);
+void pollch_stop(struct cse *cse); /* before the notifier stops */
+void pollch_free(struct pollch *p);
+enum cse_status op_pcu(struct op_ctx *c);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

@@ -330,6 +330,8 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     store->on_batch = metrics_batch; /* before any job: the writer reads it after taking a job */
     store->on_batch_arg = cse->metrics;
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
+    cse->nbr = nbr_new();
+    cse->pollch = pollch_new(cse);
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -417,17 +419,34 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
     }
+    if (nbr_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the non-blocking request worker");
+        return -1;
+    }
+    if (pollch_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the polling channels");
+        return -1;
+    }
     return 0;
+}
+
+void cse_quiesce(struct cse *cse)
+{
+    defer_quiesce(cse);
+    pollch_quiesce(cse);
 }
 
 void cse_stop(struct cse *cse)
 {
+    pollch_quiesce(cse);        /* a non-blocking request may be a parked poll: it ends now */
+    nbr_stop(cse);              /* accepted non-blocking requests finish first: they use all that follows */
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
     expiry_stop(cse);
     /* pending batches go out before the notifier stops; then deliveries get a short grace */
     if (cse->batches && cse->notifier)
         batcher_tick(cse, INT64_MAX);
+    pollch_stop(cse); /* requests queued for polling AEs are reported undelivered */
     if (cse->notifier) {
         notifier_stop(cse->notifier, 2000);
         cse->notifier = NULL;
@@ -451,6 +470,10 @@ void cse_destroy(struct cse *cse)
     cse->fanouts = NULL;
     ratelimit_free(cse->rate);
     cse->rate = NULL;
+    nbr_free(cse->nbr);
+    cse->nbr = NULL;
+    pollch_free(cse->pollch);
+    cse->pollch = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     metrics_free(cse->metrics);

@@ -27,6 +27,8 @@ struct dynauth;
 struct fanq;
 struct metrics;
 struct ratelimit;
+struct nbr;
+struct pollch;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -50,6 +52,8 @@ struct cse {
     struct metrics *metrics;       /* counters for the metrics listener and the console (owned) */
     atomic_bool ready;             /* every configured binding is up and none is stopping (cse_set_ready) */
     struct ratelimit *rate;        /* per-originator request rate buckets (owned), NULL: limits.rate off */
+    struct nbr *nbr;               /* non-blocking requests in progress and their worker (owned) */
+    struct pollch *pollch;         /* polling channels: queued requests, parked polls (owned) */
 
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -84,7 +88,9 @@ int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, c
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);
 /* Before the bindings drain at shutdown: every request still waiting for its Operation Execution
- * Time is answered at once (5000, never executed early) and none parks any more. */
+ * Time is answered at once (5000, never executed early) and none parks any more; requests parked on
+ * a client (a long poll of a polling channel) are answered now (4008), so the bindings can drain.
+ * Before cse_stop. */
 void cse_quiesce(struct cse *cse);
 /* Stop background work; the caller closes the store afterwards. */
 void cse_stop(struct cse *cse);

@@ -77,7 +77,7 @@ void defer_run_due(struct cse *cse, int64_t now_us, bool all)
     }
 }
 
-void cse_quiesce(struct cse *cse)
+void defer_quiesce(struct cse *cse)
 {
     pthread_mutex_lock(&cse->expiry_lock);
     cse->deferring_closed = true;

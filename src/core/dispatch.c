@@ -496,6 +496,12 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         goto out;
     if (outer && req->fanout_depth == 0 && rate_limited(cse, req, &orig, rsp) != 0) /* members: charged once */
         goto out;
+    /* TS-0004 §7.2.2.2 Recv-2.0: a non-blocking request is acknowledged once its originator is
+     * authenticated; a blocking copy then goes through this same pipeline (nonblock.c) */
+    if ((req->rt == 1 || req->rt == 2) && outer && done != NULL) {
+        st = nbr_accept(cse, req, &orig, rsp, done, done_arg);
+        goto out;
+    }
     if (oet_us > 0) { /* authenticated: park until the Operation Execution Time, holding no thread */
         st = defer_park(cse, req, rsp, done, done_arg, oet_us);
         if (st == CSE_PENDING)
@@ -527,6 +533,8 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     if (tgt.virt == VIRT_FOPT) {
         st = op_fanout(&c);
         v = c.view;
+    } else if (tgt.virt == VIRT_PCU) {
+        st = op_pcu(&c);
     } else
         switch (req->op) {
         case OP_CREATE: st = op_create(&c); break;

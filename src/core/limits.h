@@ -103,6 +103,35 @@
  * write queue): bounds their memory when a binding without a connection limit (MQTT) floods them. */
 #define LIMIT_FANOUT_QUEUE 4096
 
+/* (config limits.nonblocking_pending, limits.nonblocking_per_originator) Non-blocking requests
+ * (TS-0004 §7.3.2.2) accepted and not completed yet. Each holds a copy of its request (up to
+ * limits.max_body) while it waits for its turn or its commit; the total bounds that memory, the per
+ * originator share keeps one client from taking all of it. Beyond, 5206: the client falls back to
+ * a blocking request. */
+#define LIMIT_NONBLOCKING_PENDING        1024
+#define LIMIT_NONBLOCKING_PER_ORIGINATOR 32
+/* (config limits.nonblocking_bytes) ... and the request content they hold together: 1024 requests
+ * of limits.max_body would be 1 GiB; 64 MiB keeps the copies in proportion to the rest. */
+#define LIMIT_NONBLOCKING_BYTES (64 * 1024 * 1024)
+
+/* (config limits.nonblocking_lifetime) Seconds a <request> resource is kept: long enough for an
+ * originator that polls now and then, short enough that results do not pile up in the store. */
+#define LIMIT_NONBLOCKING_LIFETIME_S 3600
+
+/* (config limits.polling_queue, limits.polling_timeout, limits.polling_lifetime) Requests queued for
+ * one AE's polling channel (TS-0001 §9.6.21) and as many delivered awaiting its answer: an AE that
+ * polls rarely costs bounded memory, the oldest unanswered one goes first. A long poll waits 30 s,
+ * below the usual 60 s of HTTP intermediaries; a request waits 10 minutes for a sleepy device. */
+#define LIMIT_POLLING_QUEUE      64
+#define LIMIT_POLLING_TIMEOUT_MS 30000
+#define LIMIT_POLLING_LIFETIME_S 600
+/* Parked polls of one channel: a client that polls again before its previous poll was answered
+ * has moved on; beyond, the oldest is answered 4008. */
+#define LIMIT_POLLING_WAITERS 4
+
+/* notificationURIs in the Response Type of one nonBlockingRequestAsynch request. */
+#define LIMIT_NONBLOCKING_NU 8
+
 /* Results of one discovery request when the request gives no lim. */
 #define LIMIT_DISCOVERY_RESULTS 1000
 

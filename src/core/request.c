@@ -89,6 +89,9 @@ const char *op_name(enum cse_op op)
 const char *rsc_name(int rsc)
 {
     switch (rsc) {
+    case RSC_ACCEPTED: return "ACCEPTED";
+    case RSC_ACCEPTED_NB_SYNCH: return "ACCEPTED_NON_BLOCKING_SYNCH";
+    case RSC_ACCEPTED_NB_ASYNCH: return "ACCEPTED_NON_BLOCKING_ASYNCH";
     case RSC_OK: return "OK";
     case RSC_CREATED: return "CREATED";
     case RSC_DELETED: return "DELETED";
@@ -108,6 +111,7 @@ const char *rsc_name(int rsc)
     case RSC_ORIGINATOR_HAS_ALREADY_REGISTERED: return "ORIGINATOR_HAS_ALREADY_REGISTERED";
     case RSC_INTERNAL_SERVER_ERROR: return "INTERNAL_SERVER_ERROR";
     case RSC_NOT_IMPLEMENTED: return "NOT_IMPLEMENTED";
+    case RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED: return "NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED";
     case RSC_NOT_ACCEPTABLE: return "NOT_ACCEPTABLE";
     case RSC_TARGET_NOT_SUBSCRIBABLE: return "TARGET_NOT_SUBSCRIBABLE";
     case RSC_TARGET_NOT_REACHABLE: return "TARGET_NOT_REACHABLE";

@@ -111,6 +111,12 @@ struct cse_request {
     const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;
     struct cse_secctx sec;
+    /* Response Type (TS-0004 §6.3.5.30 m2m:responseTypeInfo): rt 1 nonBlockingRequestSynch, 2
+     * nonBlockingRequestAsynch (core/nonblock.c); 0 otherwise (3 blocking, 4 flexBlocking answered
+     * blocking). rtu: the notificationURIs of rt 2 separated by '&' (TS-0009 X-M2M-RTU), "" when the
+     * list was given empty (no notification), NULL when absent (notify the originator). */
+    int rt;
+    const char *rtu;
     int fanout_depth; /* nesting of group fan-out that produced this request (0: from a binding) */
     /* Core-internal: the fan-out tree a member request belongs to (core/fanout.c), NULL for a
      * request from a binding */

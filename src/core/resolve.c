@@ -170,6 +170,20 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
             store_row_free(&cnt);
         *last = '/';
     }
+    /* ".../<pollingChannel>/pcu": its virtual pollingChannelURI (TS-0004 §7.4.22) */
+    if (last && strcmp(last + 1, "pcu") == 0) {
+        *last = '\0';
+        int src = ops->get_path(v, path.p, now, &out->row);
+        if (src == STORE_OK && out->row.ty == TY_PCH) {
+            out->have_row = true;
+            out->virt = VIRT_PCU;
+            buf_free(&path);
+            return 0;
+        }
+        if (src == STORE_OK)
+            store_row_free(&out->row);
+        *last = '/';
+    }
     int src = ops->get_path(v, path.p, now, &out->row);
     if (src == STORE_OK)
         out->have_row = true;

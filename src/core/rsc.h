@@ -5,6 +5,8 @@
 enum cse_rsc {
     RSC_NONE = 0,
     RSC_ACCEPTED = 1000,
+    RSC_ACCEPTED_NB_SYNCH = 1001,  /* TS-0004 §6.6.3.2: a <request> resource to poll */
+    RSC_ACCEPTED_NB_ASYNCH = 1002, /* the result follows as a notification */
     RSC_OK = 2000,
     RSC_CREATED = 2001,
     RSC_DELETED = 2002,
@@ -30,6 +32,7 @@ enum cse_rsc {
     RSC_RECEIVER_HAS_NO_PRIVILEGE = 5105,
     RSC_TARGET_NOT_SUBSCRIBABLE = 5203,
     RSC_ALREADY_EXISTS = 5106,
+    RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED = 5206,
     RSC_NOT_ACCEPTABLE = 5207,
 };
 

@@ -585,22 +585,28 @@ int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *i
     }
     int rc = -1;
     json_t *doc = ae.ty == TY_AE ? json_loads(ae.doc, 0, NULL) : NULL;
-    if (!json_is_true(json_object_get(doc, "rr"))) { /* TS-0001 §9.6.8: not reachable through its poa */
-        json_decref(doc);
-        doc = NULL;
-    }
+    /* TS-0001 §9.6.5, §9.6.8 (requestReachability, pointOfAccess), §10.2.5.12: an AE that accepts no
+     * connections (rr not true) is never contacted through its poa; it gets its requests through its
+     * <pollingChannel> when it has one (core/pollch.c) */
+    bool unreachable = !json_is_true(json_object_get(doc, "rr"));
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(doc, "poa"), i, p)
     {
         const char *s = json_string_value(p);
-        if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
+        if (!unreachable && s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) && strlen(s) < len) {
             strcpy(url, s);
             rc = 0;
             if (cbor)
                 *cbor = wants_cbor(json_object_get(doc, "csz"));
             break;
         }
+    }
+    struct store_row pch;
+    if (rc != 0 && doc != NULL && v->st->ops->edge_child(v, ae.ri, TY_PCH, true, now, &pch) == STORE_OK) {
+        store_row_free(&pch);
+        int n = snprintf(url, len, "pch://%s", ae.ri); /* an AE's resourceID is its AE-ID stem */
+        rc = n > 0 && (size_t)n < len ? 0 : -1;
     }
     json_decref(doc);
     store_row_free(&ae);

@@ -25,6 +25,8 @@ enum {
     TY_ROLE = 31,
     TY_TOKEN = 32,
     TY_DAC = 34,
+    TY_PCH = 15, /* <pollingChannel>: long polling for an AE that accepts no connections */
+    TY_REQ = 17, /* <request>: created by the CSE for a non-blocking request (core/nonblock.c) */
 };
 
 enum attr_type {

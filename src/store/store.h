@@ -153,6 +153,13 @@ int store_sqlite_check_files(const char *path, char *err, size_t errlen);
  * not take it: it shares the store with a running server through SQLite's own locking. Returns the
  * lock's descriptor (closing it releases the lock), or -1 with err naming the holder's pid. */
 int store_sqlite_lock(const char *path, char *err, size_t errlen);
+/* Write what the server holding the lock tells its neighbours into the lock file, after the pid
+ * (one line: "PID NOTE"), e.g. where its plain HTTP listener is, so that wardenctl asks the server of
+ * this store and never another one that happens to listen on the configured port. */
+int store_sqlite_lock_note(int fd, const char *note);
+/* Is the store at path held by a running server? 1 with *pid and its note (empty when none), 0
+ * when no server holds it, -1 when that cannot be told (no lock file counts as 0). */
+int store_sqlite_holder(const char *path, long *pid, char *note, size_t notelen);
 
 /* Is there a Warden store at path? 0 and *version (its schema version, >= 1) when there is; -1 with
  * err when the file is missing or is no Warden store. Creates nothing (wardenctl never makes an

@@ -964,6 +964,46 @@ int store_sqlite_lock(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+int store_sqlite_lock_note(int fd, const char *note)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "%ld %s\n", (long)getpid(), note);
+    if (n < 0 || (size_t)n >= sizeof text || ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n)
+        return -1;
+    return 0;
+}
+
+int store_sqlite_holder(const char *path, long *pid, char *note, size_t notelen)
+{
+    char lock[4096];
+    *pid = 0;
+    if (notelen)
+        note[0] = '\0';
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock)
+        return -1;
+    int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int rc = -1;
+    if (fcntl(fd, F_OFD_GETLK, &fl) == 0) {
+        rc = fl.l_type != F_UNLCK;
+        char text[512];
+        ssize_t n = rc ? pread(fd, text, sizeof text - 1, 0) : 0;
+        if (n > 0) {
+            text[n] = '\0';
+            char *end = NULL;
+            *pid = strtol(text, &end, 10);
+            if (end && *end == ' ' && notelen) {
+                snprintf(note, notelen, "%s", end + 1);
+                note[strcspn(note, "\n")] = '\0';
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 int store_sqlite_probe(const char *path, int *version, char *err, size_t errlen)
 {
     struct stat stbuf;

@@ -805,14 +805,27 @@ static int explain_server(struct ctl *c, const struct cse_explain_query *q, cons
         snprintf(why, whylen, "--peer is not carried by the server's $explain");
         return 0;
     }
-    if (cf->http_port == 0 || strcmp(cf->cse_profile, "dev") != 0) {
-        snprintf(why, whylen, "%s",
-                 cf->http_port == 0 ? "http.port is 0"
-                                    : "the secure profile answers the admin only inside its "
-                                      "security association");
+    if (strcmp(cf->cse_profile, "dev") != 0) {
+        snprintf(why, whylen, "the secure profile answers the admin only inside its security association");
         return 0;
     }
-    const char *host = cf->http_address;
+    /* the server that holds this store says in its lock file where it listens: never ask whatever
+     * else happens to listen on the configured port (another store's server would decide) */
+    long pid = 0, port = 0;
+    char note[300], hostbuf[64]; /* an address: an IPv6 literal has at most 45 characters */
+    int held = store_sqlite_holder(cf->store_path, &pid, note, sizeof note);
+    if (held != 1) {
+        snprintf(why, whylen, "%s", held == 0 ? "no server holds this store" : "the store's lock cannot be read");
+        return 0;
+    }
+    char *colon = strncmp(note, "http=", 5) == 0 ? strrchr(note + 5, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - (note + 5)) >= sizeof hostbuf || (port = strtol(colon + 1, NULL, 10)) <= 0) {
+        snprintf(why, whylen, "the server of this store (pid %ld) has no plain HTTP listener", pid);
+        return 0;
+    }
+    memcpy(hostbuf, note + 5, (size_t)(colon - (note + 5)));
+    hostbuf[colon - (note + 5)] = '\0';
+    const char *host = hostbuf;
     if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
         host = "127.0.0.1";
     else if (strcmp(host, "::") == 0)
@@ -826,8 +839,8 @@ static int explain_server(struct ctl *c, const struct cse_explain_query *q, cons
     buf_init(&url);
     buf_init(&body);
     buf_init(&tok);
-    buf_printf(&url, strchr(host, ':') ? "http://[%s]:%ld/%s/$explain" : "http://%s:%ld/%s/$explain", host,
-               cf->http_port, cf->cse_rn);
+    buf_printf(&url, strchr(host, ':') ? "http://[%s]:%ld/%s/$explain" : "http://%s:%ld/%s/$explain", host, port,
+               cf->cse_rn);
     add_query(&url, h, "exfr", q->fr);
     add_query(&url, h, "exop", q->op);
     add_query(&url, h, "exto", q->to);
@@ -868,13 +881,14 @@ static int explain_server(struct ctl *c, const struct cse_explain_query *q, cons
     json_t *ex = json_object_get(root, "wdn:explain");
     const char *decision = json_string_value(json_object_get(ex, "decision"));
     if (cc != CURLE_OK) {
-        snprintf(why, whylen, "no server answers at http://%s:%ld (%s)", host, cf->http_port, curl_easy_strerror(cc));
+        snprintf(why, whylen, "no server answers at http://%s:%ld (%s)", host, port, curl_easy_strerror(cc));
     } else if (decision == NULL) {
         const char *dbg = json_string_value(json_object_get(root, "m2m:dbg"));
-        snprintf(why, whylen, "the server at http://%s:%ld did not explain: %.200s", host, cf->http_port,
+        snprintf(why, whylen, "the server at http://%s:%ld did not explain: %.200s", host, port,
                  dbg ? dbg : "no wdn:explain in its answer");
     } else {
-        fprintf(stderr, "wardenctl: explained by the running server at http://%s:%ld\n", host, cf->http_port);
+        fprintf(stderr, "wardenctl: explained by the running server of this store (pid %ld) at http://%s:%ld\n", pid,
+                host, port);
         printf("%s\n", decision);
         json_t *r;
         size_t i;

@@ -175,34 +175,36 @@ class ExplainAsksServerTest(WardenTestCase):
                               capture_output=True, text=True, timeout=TIMEOUT)
 
     def test_explain_is_the_running_servers_decision(self):
-        # an AE the server knows; wardenctl is pointed at another, empty store: only the server
-        # can permit its owner's retrieve
+        # the server of the store says in the store's lock file where it listens: wardenctl asks it
+        # there, whatever http.port its own configuration names
         origin = "C" + uniq("ex")
         rn = uniq("ex")
+        self.assertRsc(self.c.register_ae(origin=origin, rn=rn), 2001)
+        target = "%s/%s" % (CSE_RN, rn)
+        p = self.ctl(self.server.store_path, free_port(), "explain", origin, "retrieve", target)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout.splitlines()[0], "PERMIT")
+        self.assertIn("explained by the running server of this store", p.stderr)
+        self.assertIn("at http://127.0.0.1:%d" % self.server.port, p.stderr)
+        p = self.ctl(self.server.store_path, self.server.port, "explain", origin, "retrieve", target, "--from-store")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertNotIn("running server", p.stderr)
+
+    def test_explain_never_asks_the_server_of_another_store(self):
+        # a server listens on the configured port, but it holds another store: its decision would be
+        # about resources this store does not have
+        origin = "C" + uniq("fb")
+        rn = uniq("fb")
         self.assertRsc(self.c.register_ae(origin=origin, rn=rn), 2001)
         tmp = tempfile.mkdtemp(prefix="warden-explain-")
         other = os.path.join(tmp, "other.db")
         self.assertEqual(subprocess.run([ctl_bin(), "--store.path=" + other, "init"], capture_output=True,
                                         timeout=TIMEOUT).returncode, 0)
-        target = "%s/%s" % (CSE_RN, rn)
-        p = self.ctl(other, self.server.port, "explain", origin, "retrieve", target)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(p.stdout.splitlines()[0], "PERMIT")
-        self.assertIn("explained by the running server at http://127.0.0.1:%d" % self.server.port, p.stderr)
-        p = self.ctl(other, self.server.port, "explain", origin, "retrieve", target, "--from-store")
-        self.assertEqual(p.returncode, 1, "the other store does not hold the AE: " + p.stdout)
-        self.assertNotIn("running server", p.stderr)
-
-    def test_explain_without_a_server_falls_back_to_the_store_and_says_so(self):
-        origin = "C" + uniq("fb")
-        rn = uniq("fb")
-        self.assertRsc(self.c.register_ae(origin=origin, rn=rn), 2001)
-        dead = free_port()
-        p = self.ctl(self.server.store_path, dead, "explain", origin, "retrieve", "%s/%s" % (CSE_RN, rn))
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(p.stdout.splitlines()[0][:6], "PERMIT")
-        self.assertIn("no server answers at http://127.0.0.1:%d" % dead, p.stderr)
+        p = self.ctl(other, self.server.port, "explain", origin, "retrieve", "%s/%s" % (CSE_RN, rn))
+        self.assertEqual(p.returncode, 1, "the other store does not hold the AE: " + p.stdout + p.stderr)
+        self.assertIn("no server holds this store", p.stderr)
         self.assertIn("explained from the store instead", p.stderr)
+        self.assertNotIn("running server of this store", p.stderr)
 
 
 if __name__ == "__main__":

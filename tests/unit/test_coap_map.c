@@ -95,10 +95,37 @@ static void test_ts0008_6_2_query_and_methods(void **state)
     response_free(&rsp);
 }
 
+/* TS-0008 §6.2.1, §6.2.2.3, §6.3.2-3: a non-blocking request is a POST carrying its Operation as the
+ * query parameter op, rt in the query and rt's notificationURIs in oneM2M-RTURI (263). */
+static void test_ts0008_6_3_nonblocking_post_with_op_rt_and_rturi(void **state)
+{
+    (void)state;
+    struct cse_request req;
+    struct coap_scratch sc;
+    struct cse_response rsp;
+    struct coap_opt_in q[] = {O(11, "cse-in"), O(15, "op=2"), O(15, "rt=2"), O(263, "http://a/x&Cae")};
+    assert_int_equal(map(COAPM_POST, q, 4, NULL, &req, &sc, &rsp), 0);
+    assert_int_equal(req.op, OP_RETRIEVE);
+    assert_int_equal(req.rt, 2);
+    assert_string_equal(req.rtu, "http://a/x&Cae");
+    coap_scratch_free(&sc);
+    struct coap_opt_in bad[] = {O(11, "cse-in"), O(15, "op=9")};
+    assert_int_equal(map(COAPM_POST, bad, 2, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in get[] = {O(11, "cse-in"), O(15, "op=4")};
+    assert_int_equal(map(COAPM_GET, get, 2, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST); /* POST only */
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+}
+
 static void test_ts0008_6_2_4_code_table(void **state)
 {
     (void)state;
     assert_int_equal(coap_code_of(2000, OP_RETRIEVE), 205);
+    /* TS-0008 §6.3.2-3: 2.01 when a <request> resource was created, which Warden always does */
+    assert_int_equal(coap_code_of(1001, OP_RETRIEVE), 201);
+    assert_int_equal(coap_code_of(1002, OP_RETRIEVE), 201);
     assert_int_equal(coap_code_of(2000, OP_NOTIFY), 204);
     assert_int_equal(coap_code_of(2001, OP_CREATE), 201);
     assert_int_equal(coap_code_of(2002, OP_DELETE), 202);
@@ -183,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_ts0008_6_2_create_with_ty),
         cmocka_unit_test(test_ts0008_6_2_2_3_path_forms),
         cmocka_unit_test(test_ts0008_6_2_query_and_methods),
+        cmocka_unit_test(test_ts0008_6_3_nonblocking_post_with_op_rt_and_rturi),
         cmocka_unit_test(test_ts0008_6_2_4_code_table),
         cmocka_unit_test(test_ts0008_6_2_response_options),
         cmocka_unit_test(test_finding_13_coap_repeated_onem2m_option_or_nul_is_4000),

@@ -616,18 +616,24 @@ static void test_rt_blocking_accepted(void **state)
         fail_msg("rt=4 (flexBlocking) refused with %d: %s", h->rsp.rsc, h->rsp.message);
 }
 
-/* TS-0004 6.3.4.2.6: responseType 1 and 2 are the non-blocking modes, which need <request>
- * support that Warden does not have (TS-0004 7.3.2.2: NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED). */
-static void test_rt_nonblocking_refused(void **state)
+/* TS-0004 6.3.4.2.6: responseType 1 and 2 are the non-blocking modes (core/nonblock.c), carried
+ * to the core as req.rt; X-M2M-RTU (TS-0009) carries the notificationURIs of rt 2. */
+static void test_rt_nonblocking_parsed(void **state)
 {
     struct hx *h = *state;
-    int rc = query1(h, "rt", "1");
-    if (rc != RSC_NOT_IMPLEMENTED && rc != 5206)
-        fail_msg("rt=1 (nonBlockingRequestSynch) gave %d, want 5206 or 5001", rc);
-    rc = query1(h, "rt", "2");
-    if (rc != RSC_NOT_IMPLEMENTED && rc != 5206)
-        fail_msg("rt=2 (nonBlockingRequestAsynch) gave %d, want 5001", rc);
+    assert_int_equal(query1(h, "rt", "1"), 0);
+    assert_int_equal(h->req.rt, 1);
+    assert_null(h->req.rtu);
+    start(h, "GET", "/cse-in", NULL);
+    arg(h, "rt", "2");
+    hdr(h, "X-M2M-RTU", "http://a/x&http://b/y");
+    assert_int_equal(run(h), 0);
+    assert_int_equal(h->req.rt, 2);
+    assert_string_equal(h->req.rtu, "http://a/x&http://b/y");
+    assert_int_equal(query1(h, "rt", "3"), 0);
+    assert_int_equal(h->req.rt, 0); /* blocking */
     assert_int_equal(query1(h, "rt", "x"), RSC_BAD_REQUEST);
+    assert_int_equal(query1(h, "rt", "5"), RSC_BAD_REQUEST);
 }
 
 /* The first bad argument decides; later arguments are not applied. */
@@ -738,7 +744,7 @@ int main(void)
         T(test_query_filter_criteria),
         T(test_query_ignored_params),
         T(test_rt_blocking_accepted),
-        T(test_rt_nonblocking_refused),
+        T(test_rt_nonblocking_parsed),
         T(test_query_error_stops),
         cmocka_unit_test(test_status_common),
         cmocka_unit_test(test_status_unlisted_by_class),

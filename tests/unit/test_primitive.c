@@ -115,6 +115,30 @@ static void test_ts0004_6_3_5_8_filter_criteria(void **state)
     done(&x);
 }
 
+/* TS-0004 §6.3.5.30 m2m:responseTypeInfo: rtv 1/2 are non-blocking; nu (rt 2) becomes req.rtu, an
+ * empty list an empty string (no notification at all, §7.5.1.2.5), an absent one NULL. */
+static void test_ts0004_6_3_5_30_response_type_info(void **state)
+{
+    (void)state;
+    struct px x;
+    decode(
+        &x,
+        "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rt\":{\"rtv\":2,\"nu\":[\"http://a/1\",\"C2\"]}}");
+    assert_int_equal(x.rc, 0);
+    assert_int_equal(x.p.req.rt, 2);
+    assert_string_equal(x.p.req.rtu, "http://a/1&C2");
+    done(&x);
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rt\":{\"rtv\":2,\"nu\":[]}}");
+    assert_int_equal(x.rc, 0);
+    assert_string_equal(x.p.req.rtu, "");
+    done(&x);
+    decode(&x, "{\"op\":2,\"to\":\"cse-in\",\"fr\":\"C1\",\"rqi\":\"e\",\"rt\":{\"rtv\":1}}");
+    assert_int_equal(x.rc, 0);
+    assert_int_equal(x.p.req.rt, 1);
+    assert_null(x.p.req.rtu);
+    done(&x);
+}
+
 static void test_ts0004_rqet_forms(void **state)
 {
     (void)state;
@@ -169,7 +193,10 @@ static void test_ts0010_6_5_1_malformed(void **state)
         {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"fc\":{\"lbl\":[[1]]}}", "a", 4000},
         {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"fc\":{\"atr\":[{\"nm\":1}]}}", "a", 4000},
         {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"bogus\":1}", "a", 4000},
-        {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"rt\":{\"rtv\":1}}", "a", 5001},
+        /* rt 1 and 2 are served (core/nonblock.c); a bad rtv or nu is malformed */
+        {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"rt\":{\"rtv\":9}}", "a", 4000},
+        {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"rt\":{\"rtv\":2,\"nu\":\"http://x\"}}", "a", 4000},
+        {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"rt\":{\"rtv\":2,\"nu\":[1]}}", "a", 4000},
         {"{\"op\":2,\"to\":\"x\",\"rqi\":\"a\",\"rqi\":\"b\"}", NULL, 4000}, /* duplicate key */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -357,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_ts0004_8_wrapped_rqp),
         cmocka_unit_test(test_ts0004_7_2_1_1_authorization_parameters),
         cmocka_unit_test(test_ts0004_6_3_5_8_filter_criteria),
+        cmocka_unit_test(test_ts0004_6_3_5_30_response_type_info),
         cmocka_unit_test(test_ts0004_rqet_forms),
         cmocka_unit_test(test_ts0010_6_5_1_malformed),
         cmocka_unit_test(test_ts0010_6_5_2_encode_response),

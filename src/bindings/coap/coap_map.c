@@ -58,7 +58,7 @@ static const struct {
     enum cse_op op;
     unsigned code;
 } code_map[] = {
-    {1001, 0, 201}, {1002, 0, 204}, {2000, OP_NOTIFY, 204}, {2000, 0, 205}, {2001, 0, 201}, {2002, 0, 202},
+    {1001, 0, 201}, {1002, 0, 201}, {2000, OP_NOTIFY, 204}, {2000, 0, 205}, {2001, 0, 201}, {2002, 0, 202},
     {2004, 0, 204}, {4000, 0, 400}, {4001, 0, 501},         {4004, 0, 404}, {4005, 0, 405}, {4008, 0, 504},
     {4015, 0, 415}, {4101, 0, 403}, {4102, 0, 400},         {4103, 0, 403}, {4104, 0, 400}, {4105, 0, 403},
     {4106, 0, 403}, {4107, 0, 403}, {4108, 0, 403},         {4109, 0, 403}, {4110, 0, 400}, {4111, 0, 403},
@@ -216,6 +216,13 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return bad_option(rsp, o->num, "contains NUL");
             nquery++;
             break;
+        case COAPM_OPT_RTURI: { /* rt's notificationURIs, '&'-separated (core/nonblock.c) */
+            const char *v = copy_opt(&arena, o);
+            if (v == NULL)
+                return bad_option(rsp, o->num, "contains NUL");
+            req->rtu = v;
+            break;
+        }
         case COAPM_OPT_FR:
         case COAPM_OPT_RQI:
         case COAPM_OPT_RVI: {
@@ -328,6 +335,19 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
         }
         if (query[i][0] == '\0')
             return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "Uri-Query without a parameter name");
+        if (strcmp(query[i], "op") == 0) {
+            /* TS-0008 §6.2.1, §6.2.2.3: a non-blocking or flexBlocking request is always a POST and
+             * carries its Operation as the query parameter op */
+            long op;
+            if (value == NULL || !param_parse_long(value, strlen(value), OP_CREATE, OP_NOTIFY, &op) ||
+                raw->method != COAPM_POST)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-query",
+                                      "op must be an operation 1..5, given with the POST method only");
+            req->op = (enum cse_op)op;
+            if (req->op != OP_CREATE)
+                req->ty = 0;
+            continue;
+        }
         if (param_apply(query[i], value, req, &scratch->params, rsp) != 0)
             return rsp->rsc;
     }

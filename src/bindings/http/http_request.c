@@ -311,6 +311,7 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
     req->fr = http_header(raw, "X-M2M-Origin");
     req->rqi = http_header(raw, "X-M2M-RI");
     req->rvi = http_header(raw, "X-M2M-RVI");
+    req->rtu = http_header(raw, "X-M2M-RTU"); /* TS-0009 §6.4.x: rt's notificationURIs, '&'-separated */
     req->body = raw->body;
     req->body_len = raw->body_len;
 
