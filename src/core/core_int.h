@@ -234,6 +234,8 @@ void notes_send(struct cse *cse, struct notes *n);
  * (modified: the attributes an update changed) get a notification; expirationCounters count down. */
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified);
+struct md_windows *md_windows_new(void);
+void md_windows_free(struct md_windows *w);
 /* Inside a transaction, before row and its subtree go: deletion notifications to the subscribers of
  * every subscription among them. */
 int sub_deleted(struct txn_ctx *t, const struct store_row *row);
@@ -249,6 +251,15 @@ size_t batcher_bytes(struct batcher *bt);
 void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);
+
+/* The timer service (timers.c), serviced by the expiry thread: timers_add arms (after a commit;
+ * any thread), timers_next_due tells when to wake (INT64_MAX: nothing armed), timers_tick submits
+ * one writer job for what is due at now_ms. */
+struct timers *timers_new(void);
+void timers_free(struct timers *tm);
+void timers_add(struct cse *cse, const char *ri, int64_t due_ms, int64_t arg);
+int64_t timers_next_due(struct cse *cse);
+void timers_tick(struct cse *cse, int64_t now_ms);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

@@ -317,6 +317,8 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
+    cse->timers = timers_new();
+    cse->md_windows = md_windows_new();
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -438,6 +440,10 @@ void cse_destroy(struct cse *cse)
     cse->fanouts = NULL;
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
+    timers_free(cse->timers);
+    cse->timers = NULL;
+    md_windows_free(cse->md_windows);
+    cse->md_windows = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

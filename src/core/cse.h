@@ -24,6 +24,8 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct timers;
+struct md_windows;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -51,7 +53,11 @@ struct cse {
     pthread_mutex_t expiry_lock;
     pthread_cond_t expiry_cond;
     bool stopping;
-    int pending_jobs; /* expiry jobs in flight (guarded by expiry_lock) */
+    int pending_jobs;              /* expiry and timer jobs in flight (guarded by expiry_lock) */
+    int64_t expiry_wake_ms;        /* when the expiry thread wakes next, 0 while awake (expiry_lock) */
+    bool expiry_sweep_now;         /* a mass expiry continues: sweep again at once (expiry_lock) */
+    struct timers *timers;         /* the timer service (timers.c; owned) */
+    struct md_windows *md_windows; /* missingData windows of subscriptions (subscribe.c; owned) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

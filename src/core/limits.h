@@ -139,4 +139,19 @@
  * subscriptions of a resource): bounds the outbound requests one CREATE can cause (finding 8). */
 #define LIMIT_EVENT_TARGETS 256
 
+/* Timers armed and not yet due (core/timers.c): one per monitored <timeSeries> in the steady state
+ * (each instance re-arms its series), so this bounds memory against a flood of series, not the
+ * normal load. An arm beyond it is dropped with a warning: that series' missing-data detection
+ * resumes with its next instance. */
+#define LIMIT_TIMERS (1024 * 1024)
+/* Due timers run in one writer transaction, so a burst of them does not stall writers. */
+#define LIMIT_TIMER_BATCH 200
+/* periodicIntervalDelta when a <timeSeries> sets periodicInterval without it (TS-0004 §7.4.38.2.1:
+ * "according to local policy"): this fraction of periodicInterval, within the pei/2 bound. */
+#define TS_PEID_DEFAULT_DIVISOR 10
+/* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window lives
+ * at most its subscription's md.dur (bounded by notify.batch_dur), and one beyond this bound is
+ * not opened (that missing point is notified on its own). */
+#define LIMIT_MD_WINDOWS 4096
+
 #endif

@@ -55,6 +55,13 @@ static const char *type_problem(const struct attr_def *d, const json_t *v)
         return NULL;
     }
     case AT_ANY: return NULL;
+    case AT_ABSREL:
+        if (json_is_integer(v))
+            return NULL;
+        return json_is_string(v) && ts_parse(json_string_value(v), &ts)
+                   ? NULL
+                   : "a timestamp YYYYMMDDTHHMMSS[,fff] or relative milliseconds";
+    case AT_POSINT: return json_is_integer(v) && json_integer_value(v) > 0 ? NULL : "a positive integer";
     case AT_CR: return "null (the CSE sets the creator)";
     }
     return "valid";

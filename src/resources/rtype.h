@@ -25,6 +25,8 @@ enum {
     TY_ROLE = 31,
     TY_TOKEN = 32,
     TY_DAC = 34,
+    TY_TS = 29,  /* timeSeries (timeseries.c) */
+    TY_TSI = 30, /* timeSeriesInstance (timeseries_instance.c) */
 };
 
 enum attr_type {
@@ -36,6 +38,8 @@ enum attr_type {
     AT_STRLIST, /* array of strings */
     AT_ANY,     /* any JSON value except null */
     AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
+    AT_ABSREL,  /* m2m:absRelTimestamp (TS-0004 Table 6.3.3-1): a timestamp, or relative milliseconds */
+    AT_POSINT,  /* positive integer (xs:positiveInteger) */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). */
@@ -98,6 +102,8 @@ struct rtype {
     bool has_st;        /* carries stateTag */
     bool has_cr;        /* carries creator */
     bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
+    int instance_ty;    /* the instances it holds and counts (cni/cbs), that la/ol name; 0 for none */
+    bool leaf;          /* never has children: deleted by resourceID alone */
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);
@@ -112,7 +118,22 @@ struct rtype {
     int (*txn_child_removed)(struct txn_ctx *t, struct store_row *parent, const struct store_row *child);
     /* Writer, after an update's attributes were applied to doc and before it is stored. */
     int (*txn_updated)(struct txn_ctx *t, struct store_row *row, json_t *doc);
+    /* Writer, when a timer armed with txn_timer_arm on a resource of this type is due (the
+     * resource still exists; row is it as stored now, arg what was armed). 0 or an RSC. */
+    int (*txn_timer)(struct txn_ctx *t, struct store_row *row, int64_t arg);
 };
+
+/* Arm a timer (core/timers.c): after the transaction of t commits, the txn_timer hook of ri's type
+ * runs at due_ms (milliseconds since the epoch) with arg, in a writer transaction of its own. A
+ * timer is never cancelled: the hook checks whether what it was armed for still holds. Armed in a
+ * transaction that rolls back, it is never armed. */
+void txn_timer_arm(struct txn_ctx *t, const char *ri, int64_t due_ms, int64_t arg);
+/* Inside a transaction: a <timeSeries> (subject) missed its data point at point (a timestamp):
+ * its subscriptions with a missingData condition count it in their windows and are notified
+ * (net 8, an m2m:tsn; TS-0004 §7.5.1.2.9) when their md.num is reached. */
+int sub_missing_data(struct txn_ctx *t, const struct store_row *subject, const char *point);
+/* Milliseconds since the epoch from the server's clock. */
+int64_t txn_now_ms(const struct txn_ctx *t);
 
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);

@@ -22,7 +22,7 @@ static const struct attr_def sub_attrs[] = {
     {"su", AT_STR, A_O, A_NP},
 };
 
-static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, 0};
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_TS, 0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
@@ -52,9 +52,26 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
     json_object_foreach((json_t *)enc, k, v)
     {
         if (strcmp(k, "net") == 0) {
-            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child */
-            if (!ints_in(v, 1, 4))
-                return bad(rsp, "enc.net must list notificationEventTypes 1-4 (the ones this CSE supports)");
+            /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child, 8 missing
+             * data points of a <timeSeries> (TS-0004 §7.5.1.2.9) */
+            size_t i;
+            json_t *e;
+            bool ok = json_is_array(v) && json_array_size(v) > 0;
+            json_array_foreach(v, i, e)
+            {
+                json_int_t n = json_is_integer(e) ? json_integer_value(e) : 0;
+                ok = ok && ((n >= 1 && n <= 4) || n == 8);
+            }
+            if (!ok)
+                return bad(rsp, "enc.net must list notificationEventTypes 1-4 or 8 (the ones this CSE supports)");
+        } else if (strcmp(k, "md") == 0) { /* missingData {num, dur} (TS-0004 Table 6.3.5.40-1) */
+            int64_t ms;
+            const json_t *num = json_object_get(v, "num"), *dur = json_object_get(v, "dur");
+            if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_integer(num) ||
+                json_integer_value(num) < 1 || dur == NULL ||
+                !(json_is_integer(dur) ? json_integer_value(dur) > 0
+                                       : json_is_string(dur) && iso_duration_ms(json_string_value(dur), &ms)))
+                return bad(rsp, "enc.md must be {num: a positive integer, dur: an ISO 8601 duration such as PT1M}");
         } else if (strcmp(k, "chty") == 0) {
             if (!ints_in(v, 1, 65535))
                 return bad(rsp, "enc.chty must list resource types");
@@ -153,6 +170,23 @@ static int check_nu(struct cse *cse, const json_t *nu, struct cse_response *rsp)
     return 0;
 }
 
+/* TS-0004 §7.4.8.2.1: net 8 needs md, and md a <timeSeries>. enc: the criteria as they will be. */
+static int check_missing_data(const json_t *enc, int parent_ty, struct cse_response *rsp)
+{
+    bool net8 = false, md = json_object_get(enc, "md") != NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "net"), i, e)
+    {
+        net8 = net8 || (json_is_integer(e) && json_integer_value(e) == 8);
+    }
+    if (net8 && !md)
+        return bad(rsp, "notificationEventType 8 (missing data points) needs enc.md");
+    if ((net8 || md) && parent_ty != TY_TS)
+        return bad(rsp, "missingData and notificationEventType 8 apply to a <timeSeries> only");
+    return 0;
+}
+
 static int check(struct cse *cse, const json_t *a, struct cse_response *rsp)
 {
     const json_t *v;
@@ -177,6 +211,8 @@ static int sub_prepare_create(struct create_ctx *c)
 {
     if (check(c->cse, c->attrs, c->rsp))
         return c->rsp->rsc;
+    if (check_missing_data(json_object_get(c->attrs, "enc"), c->parent->ty, c->rsp))
+        return c->rsp->rsc;
     if (json_object_get(c->res, "nct") == NULL)
         json_object_set_new(c->res, "nct", json_integer(1));
     /* TS-0004 §7.4.8.2.1: a notification target other than the originator makes the originator
@@ -189,11 +225,20 @@ static int sub_prepare_create(struct create_ctx *c)
 static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
                               json_t *patch, struct cse_response *rsp)
 {
-    (void)lookup;
-    (void)row;
     if (json_is_null(json_object_get(patch, "nu")))
         return bad(rsp, "notificationURI is mandatory and cannot be removed");
-    return check(cse, patch, rsp);
+    if (check(cse, patch, rsp))
+        return rsp->rsc;
+    const json_t *enc = json_object_get(patch, "enc");
+    if (!json_is_object(enc) || (json_object_get(enc, "net") == NULL && json_object_get(enc, "md") == NULL))
+        return 0;
+    /* the new criteria replace the old ones: the subscribed-to resource's type decides md */
+    struct store_row parent;
+    int rc = lookup->resolve(lookup->arg, row->pi, &parent);
+    int pty = rc == 0 ? parent.ty : 0;
+    if (rc == 0)
+        store_row_free(&parent);
+    return check_missing_data(enc, pty, rsp);
 }
 
 /* ---- bounds on what one event can reach (writer, inside the transaction) --------------------- */
