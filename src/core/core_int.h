@@ -166,8 +166,16 @@ int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, in
  * tokens and DAS grants never count). */
 int op_authorize_acpi(struct op_ctx *c, const struct store_row *row);
 
-/* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */
-char *represent_row(const struct store_row *row, size_t *len);
+/* Representations (represent.c), the one path from a stored resource to the wire:
+ * represent_row: {"<root>": doc} of a row, owned text; NULL for an unknown type.
+ * represent_wrap: {"<root>": doc} taking doc (owned; NULL: empty), write-only attributes removed;
+ *   the root is decided on whole (the complete resource, when doc is a part of it) or on doc.
+ * represent_strip: remove t's write-only attributes (rtype.write_only) from doc in place.
+ * represent_key: the root, "m2m:<sn>" or the type's own (rtype.root). */
+char *represent_row(struct cse *cse, const struct store_row *row, size_t *len);
+json_t *represent_wrap(struct cse *cse, const struct rtype *t, json_t *doc, const json_t *whole);
+void represent_strip(const struct rtype *t, json_t *doc);
+void represent_key(struct cse *cse, const struct rtype *t, const json_t *doc, char *out, size_t len);
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute object
  * (a new reference) or NULL with rsp filled (4000, 4015). */

@@ -154,4 +154,8 @@
  * not opened (that missing point is notified on its own). */
 #define LIMIT_MD_WINDOWS 4096
 
+/* A representation's root key, "m2m:<sn>" or a specialisation's "<namespace>:<name>" (a flexContainer's,
+ * from its definition): longer ones are refused when definitions are loaded. */
+#define LIMIT_ROOT_LEN 64
+
 #endif

@@ -172,11 +172,16 @@ static void create_finish(void *arg, struct cse_response *rsp_)
             buf_json_str(&b, j->row.path);
             buf_putc(&b, '}');
             break;
-        case 3:
-            buf_printf(&b, "{\"m2m:rce\":{\"m2m:%s\":%s,\"uri\":", j->rt->sn, j->row.doc);
-            buf_json_str(&b, j->row.path);
-            buf_puts(&b, "}}");
+        case 3: {
+            json_t *rce = represent_wrap(j->cse, j->rt, json_loads(j->row.doc, 0, NULL), NULL);
+            json_object_set_new(rce, "uri", json_string(j->row.path));
+            json_t *w = json_pack("{s:o}", "m2m:rce", rce);
+            char *txt = json_encode(w, NULL);
+            buf_puts(&b, txt);
+            mem_free(txt);
+            json_decref(w);
             break;
+        }
         case 9: { /* TS-0004: the attributes the hosting CSE set or changed */
             json_t *mod = json_object();
             const char *k;
@@ -186,13 +191,21 @@ static void create_finish(void *arg, struct cse_response *rsp_)
                 if (!json_equal(v, json_object_get(j->asked, k)))
                     json_object_set(mod, k, v);
             }
-            char *txt = json_encode(mod, NULL);
-            buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, txt);
+            json_t *w = represent_wrap(j->cse, j->rt, mod, j->res);
+            char *txt = json_encode(w, NULL);
+            buf_puts(&b, txt);
             mem_free(txt);
-            json_decref(mod);
+            json_decref(w);
             break;
         }
-        default: buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, j->row.doc); break;
+        default: {
+            size_t n;
+            char *txt = represent_row(j->cse, &j->row, &n);
+            if (txt)
+                buf_append(&b, txt, n);
+            mem_free(txt);
+            break;
+        }
         }
         if (b.len)
             rsp->body = buf_take(&b, &rsp->body_len);

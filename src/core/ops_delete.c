@@ -80,7 +80,7 @@ static void delete_finish(void *arg, struct cse_response *rsp_)
     if (committed && j->result == 0) {
         rsp->rsc = RSC_DELETED;
         if (j->rcn == 1)
-            rsp->body = represent_row(&j->gone, &rsp->body_len);
+            rsp->body = represent_row(j->cse, &j->gone, &rsp->body_len);
     }
     if (j->have_gone)
         store_row_free(&j->gone);

@@ -71,9 +71,10 @@ static int embed_children(struct op_ctx *c, const struct store_row *row, json_t 
             continue;
         }
         (*budget)--;
+        represent_strip(kt, kd);
+        char key[LIMIT_ROOT_LEN];
+        represent_key(c->cse, kt, kd, key, sizeof key);
         rc = embed_children(c, k, kd, budget, truncated, vis);
-        char key[32];
-        snprintf(key, sizeof key, "m2m:%s", kt->sn);
         json_t *arr = json_object_get(obj, key);
         if (arr == NULL) {
             arr = json_array();
@@ -97,16 +98,17 @@ static int retrieve_rcn(struct op_ctx *c, const struct store_row *row, int rcn)
 {
     struct cse_response *rsp = c->rsp;
     const struct rtype *t = rtype_find(row->ty);
-    char key[32];
-    snprintf(key, sizeof key, "m2m:%s", t ? t->sn : "unknown");
     if (rcn == 1 || rcn == 7) {
-        rsp->body = represent_row(row, &rsp->body_len);
+        rsp->body = represent_row(c->cse, row, &rsp->body_len);
         rsp->rsc = RSC_OK;
         return 0;
     }
     json_t *doc = json_loads(row->doc, 0, NULL);
     if (doc == NULL)
         return response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
+    represent_strip(t, doc);
+    char key[LIMIT_ROOT_LEN];
+    represent_key(c->cse, t, doc, key, sizeof key);
     int rc = 0;
     if (rcn == 4 || rcn == 8) {
         json_t *obj = rcn == 4 ? doc : json_object();

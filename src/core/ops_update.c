@@ -112,13 +112,12 @@ static void update_finish(void *arg, struct cse_response *rsp_)
     }
     if (committed && j->result == 0) {
         rsp->rsc = RSC_UPDATED;
-        char key[32];
-        snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
-        json_t *w = NULL;
+        json_t *w = NULL, *whole = json_loads(j->doc, 0, NULL);
         if (j->rcn == 1)
-            w = json_pack("{s:o}", key, json_loads(j->doc, 0, NULL));
+            w = represent_wrap(j->cse, j->rt, json_incref(whole), NULL);
         else if (j->rcn == 9)
-            w = json_pack("{s:O}", key, j->modified);
+            w = represent_wrap(j->cse, j->rt, json_deep_copy(j->modified), whole);
+        json_decref(whole);
         if (w != NULL)
             rsp->body = json_encode(w, &rsp->body_len);
         json_decref(w);

@@ -368,15 +368,16 @@ static bool list_has_key(const json_t *list, const json_t *obj)
 }
 
 /* The representation sent for nct (TS-0001 Table 9.6.8-4). */
-static json_t *representation(const struct store_row *res, const json_t *modified, int64_t nct)
+static json_t *representation(struct cse *cse, const struct store_row *res, const json_t *modified, int64_t nct)
 {
     if (nct == NCT_RI)
         return json_string(res->ri);
     const struct rtype *rt = rtype_find(res->ty);
-    json_t *attrs = (nct == NCT_MODIFIED && modified) ? json_incref((json_t *)modified) : json_loads(res->doc, 0, NULL);
-    char key[32];
-    snprintf(key, sizeof key, "m2m:%s", rt ? rt->sn : "unknown");
-    return json_pack("{s:o}", key, attrs ? attrs : json_object());
+    json_t *whole = json_loads(res->doc, 0, NULL);
+    json_t *w = (nct == NCT_MODIFIED && modified) ? represent_wrap(cse, rt, json_deep_copy(modified), whole)
+                                                  : represent_wrap(cse, rt, json_incref(whole), NULL);
+    json_decref(whole);
+    return w;
 }
 
 /* Warden's notification access policy (README "Subscriptions and notifications"), beyond TS-0004
@@ -492,7 +493,8 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
             json_decref(doc);
             continue;
         }
-        json_t *rep = representation(res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
+        json_t *rep =
+            representation(t->cse, res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
         push_notification(t, s, doc, rep, net);
 
         /* expirationCounter: the subscription ends after that many notifications */

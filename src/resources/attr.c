@@ -28,7 +28,7 @@ static const struct attr_def *find(const struct rtype *t, const char *sn)
     return NULL;
 }
 
-static const char *type_problem(const struct attr_def *d, const json_t *v)
+const char *attr_type_problem(const struct attr_def *d, const json_t *v)
 {
     int64_t ts;
     switch (d->type) {
@@ -69,6 +69,12 @@ static const char *type_problem(const struct attr_def *d, const json_t *v)
 
 int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_response *rsp)
 {
+    return attr_validate_ext(t, NULL, 0, attrs, create, rsp);
+}
+
+int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n, json_t *attrs, bool create,
+                      struct cse_response *rsp)
+{
     if (!json_is_object(attrs))
         return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "m2m:%s must be a JSON object", t->sn);
     if (json_object_size(attrs) > LIMIT_ATTRIBUTES)
@@ -78,6 +84,9 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
     json_object_foreach(attrs, k, v)
     {
         const struct attr_def *d = find(t, k);
+        for (int i = 0; d == NULL && i < n; i++)
+            if (strcmp(extra[i].sn, k) == 0)
+                d = &extra[i];
         if (d == NULL)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "unknown attribute '%s' for m2m:%s", k, t->sn);
         unsigned char use = create ? d->create : d->update;
@@ -89,7 +98,7 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
                 continue; /* create: cr=null requests the creator; update: null removes the attribute */
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' must not be null", k);
         }
-        const char *want = type_problem(d, v);
+        const char *want = attr_type_problem(d, v);
         if (want)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' must be %s", k, want);
     }
@@ -98,6 +107,10 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
             if (t->attrs[i].create == A_M && json_object_get(attrs, t->attrs[i].sn) == NULL)
                 return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "mandatory attribute '%s' missing",
                                       t->attrs[i].sn);
+        for (int i = 0; i < n; i++)
+            if (extra[i].create == A_M && json_object_get(attrs, extra[i].sn) == NULL)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "mandatory attribute '%s' missing",
+                                      extra[i].sn);
     }
     return 0;
 }

@@ -104,6 +104,19 @@ struct rtype {
     bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
     int instance_ty;    /* the instances it holds and counts (cni/cbs), that la/ol name; 0 for none */
     bool leaf;          /* never has children: deleted by resourceID alone */
+    /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
+     * as their policy says, never in a representation (core/represent.c), never a filter. */
+    const char *const *write_only;
+    /* The representation's root when it is not "m2m:<sn>" (a specialisation's, from doc): 0 with
+     * out filled, else -1 (then "m2m:<sn>"). Any thread. */
+    int (*root)(struct cse *cse, const json_t *doc, char *out, size_t len);
+    /* A type whose attributes depend on the resource (a flexContainer's on its definition): the
+     * attributes beyond the static ones for a request whose content root was root_key, attrs the
+     * request's attributes and row the stored resource (NULL on create). Returns 0 with *defs
+     * (static or owned by the CSE; *n of them), or an RSC (rsp filled: an unknown definition, a root
+     * that does not match it). Request thread. */
+    int (*custom_attrs)(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                        const struct attr_def **defs /* OUT */, int *n /* OUT */, struct cse_response *rsp);
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);
@@ -144,6 +157,11 @@ bool rtype_attr_known(const char *sn);
 /* Generic attribute validation against t's policy (resources/attr.c). Returns 0 or RSC 4000 with
  * a message naming the attribute. */
 int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_response *rsp);
+/* The same with n more attribute policies (custom attributes) after t's own. */
+int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n, json_t *attrs, bool create,
+                      struct cse_response *rsp);
+/* The type problem of v against d ("a string", ...), or NULL when v fits. */
+const char *attr_type_problem(const struct attr_def *d, const json_t *v);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
 
