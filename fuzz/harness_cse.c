@@ -1,6 +1,6 @@
 /* harness_cse: one in-process CSE on a temporary SQLite store for the pipeline fuzzers, with a
- * small tree to work on (AE "fz", container "c" with one instance, timeSeries "t" with one, an ACP, a subscription and a
- * group). The store's directory is removed at exit. */
+ * small tree to work on (AE "fz", container "c" with one instance, timeSeries "t" with one, an ACP, a subscription and
+ * a group). The store's directory is removed at exit. */
 #include "harness_cse.h"
 
 #include <jansson.h>

@@ -177,9 +177,10 @@ json_t *represent_wrap(struct cse *cse, const struct rtype *t, json_t *doc, cons
 void represent_strip(const struct rtype *t, json_t *doc);
 void represent_key(struct cse *cse, const struct rtype *t, const json_t *doc, char *out, size_t len);
 
-/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute object
- * (a new reference) or NULL with rsp filled (4000, 4015). */
-json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt);
+/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}, or {"<root>": {...}} for a
+ * type with custom attributes (its hook checks the root; root_out gets it). Returns the attribute
+ * object (a new reference) or NULL with rsp filled (4000, 4015). */
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt, char *root_out, size_t root_len);
 
 /* expirationTime of a request: absent gives the default lifetime, past is 4000, beyond the maximum
  * is clamped. Returns 0 or an RSC. */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "resources/flex_defs.h"
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -319,6 +320,11 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->fanouts = fanq_new();
     cse->timers = timers_new();
     cse->md_windows = md_windows_new();
+    cse->flex = flex_defs_load(cfg->types_flex, err, errlen);
+    if (cse->flex == NULL) {
+        cse_destroy(cse);
+        return -1;
+    }
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -444,6 +450,8 @@ void cse_destroy(struct cse *cse)
     cse->timers = NULL;
     md_windows_free(cse->md_windows);
     cse->md_windows = NULL;
+    flex_defs_free(cse->flex);
+    cse->flex = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

@@ -26,6 +26,7 @@ struct dynauth;
 struct fanq;
 struct timers;
 struct md_windows;
+struct flex_defs;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -58,6 +59,7 @@ struct cse {
     bool expiry_sweep_now;         /* a mass expiry continues: sweep again at once (expiry_lock) */
     struct timers *timers;         /* the timer service (timers.c; owned) */
     struct md_windows *md_windows; /* missingData windows of subscriptions (subscribe.c; owned) */
+    struct flex_defs *flex;        /* flexContainer definitions (resources/flex_defs.c, types.flex; owned) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

@@ -233,7 +233,7 @@ static void create_done(void *arg, bool committed)
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
  * object (a new reference) or NULL with rsp filled. */
-json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt)
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt, char *root_out, size_t root_len)
 {
     char err[256];
     if (c->req->media != MEDIA_JSON) {
@@ -245,14 +245,23 @@ json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt)
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "%s", err);
         return NULL;
     }
-    char key[32];
+    char key[LIMIT_ROOT_LEN];
     snprintf(key, sizeof key, "m2m:%s", rt->sn);
+    /* a type with per-resource attributes (a flexContainer) is sent under its specialisation's
+     * root, which its custom_attrs hook checks against the definition */
+    const char *sent =
+        json_is_object(root) && json_object_size(root) == 1 ? json_object_iter_key(json_object_iter(root)) : NULL;
+    if (rt->custom_attrs && sent && strlen(sent) < sizeof key)
+        snprintf(key, sizeof key, "%s", sent);
     json_t *attrs = json_object_get(root, key);
     if (!json_is_object(root) || json_object_size(root) != 1 || !json_is_object(attrs)) {
-        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "content must be {\"%s\": {...}}", key);
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "content must be {\"%s\": {...}}",
+                       rt->custom_attrs ? "<specialisation root>" : key);
         json_decref(root);
         return NULL;
     }
+    if (root_out)
+        snprintf(root_out, root_len, "%s", key);
     json_incref(attrs);
     json_decref(root);
     return attrs;
@@ -408,11 +417,15 @@ enum cse_status op_create(struct op_ctx *c)
                        rt->sn);
         return CSE_DONE;
     }
-    json_t *attrs = op_decode_content(c, rt);
+    char root[LIMIT_ROOT_LEN];
+    json_t *attrs = op_decode_content(c, rt, root, sizeof root);
     if (attrs == NULL)
         return CSE_DONE;
     int64_t et;
-    if (attr_validate(rt, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
+    const struct attr_def *custom = NULL;
+    int ncustom = 0;
+    if ((rt->custom_attrs && rt->custom_attrs(c->cse, root, attrs, NULL, &custom, &ncustom, rsp) != 0) ||
+        attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }

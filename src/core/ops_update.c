@@ -203,7 +203,8 @@ enum cse_status op_update(struct op_ctx *c)
     }
     if (may_update(c, row) != 0)
         return CSE_DONE;
-    json_t *patch = op_decode_content(c, rt);
+    char root[LIMIT_ROOT_LEN];
+    json_t *patch = op_decode_content(c, rt, root, sizeof root);
     if (patch == NULL)
         return CSE_DONE;
     int64_t et = 0;
@@ -213,7 +214,11 @@ enum cse_status op_update(struct op_ctx *c)
     for (size_t i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
         nprivattrs += json_object_get(patch, privileged[i]) != NULL;
     bool privattrs = nprivattrs > 0;
-    int rc = attr_validate(rt, patch, false, c->rsp);
+    const struct attr_def *custom = NULL;
+    int ncustom = 0;
+    int rc = rt->custom_attrs ? rt->custom_attrs(c->cse, root, patch, row, &custom, &ncustom, c->rsp) : 0;
+    if (rc == 0)
+        rc = attr_validate_ext(rt, custom, ncustom, patch, false, c->rsp);
     /* TS-0001 §9.6.1.3 / TS-0004 §7.3.3.15: acpi is updated alone, under the selfPrivileges of
      * the policies it currently names (or by the creator when it names none) */
     if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1)

@@ -62,6 +62,9 @@ const char *attr_type_problem(const struct attr_def *d, const json_t *v)
                    ? NULL
                    : "a timestamp YYYYMMDDTHHMMSS[,fff] or relative milliseconds";
     case AT_POSINT: return json_is_integer(v) && json_integer_value(v) > 0 ? NULL : "a positive integer";
+    case AT_INT: return json_is_integer(v) ? NULL : "an integer";
+    case AT_NUM: return json_is_number(v) ? NULL : "a number";
+    case AT_LIST: return json_is_array(v) && json_array_size(v) <= LIMIT_LIST_ITEMS ? NULL : "a list";
     case AT_CR: return "null (the CSE sets the creator)";
     }
     return "valid";

@@ -21,7 +21,7 @@ static const struct attr_def cnt_attrs[] = {
     {"or", AT_STR, A_O, A_O},     {"disr", AT_BOOL, A_O, A_O},
 };
 
-static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, 0};
+static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, 0};
 
 int instances_prepare_holder(struct create_ctx *c)
 {

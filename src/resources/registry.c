@@ -4,11 +4,23 @@
 #include "rtype.h"
 
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
-    rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_timeseries, rtype_timeseries_instance;
+    rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_timeseries, rtype_timeseries_instance,
+    rtype_flex_container;
 
 static const struct rtype *const types[] = {
-    &rtype_acp,      &rtype_group, &rtype_subscription, &rtype_ae,  &rtype_container,  &rtype_content_instance,
-    &rtype_cse_base, &rtype_role,  &rtype_token,        &rtype_dac, &rtype_timeseries, &rtype_timeseries_instance,
+    &rtype_acp,
+    &rtype_group,
+    &rtype_subscription,
+    &rtype_ae,
+    &rtype_container,
+    &rtype_content_instance,
+    &rtype_cse_base,
+    &rtype_role,
+    &rtype_token,
+    &rtype_dac,
+    &rtype_timeseries,
+    &rtype_timeseries_instance,
+    &rtype_flex_container,
 };
 
 const struct rtype *rtype_find(int ty)

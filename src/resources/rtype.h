@@ -25,8 +25,9 @@ enum {
     TY_ROLE = 31,
     TY_TOKEN = 32,
     TY_DAC = 34,
-    TY_TS = 29,  /* timeSeries (timeseries.c) */
-    TY_TSI = 30, /* timeSeriesInstance (timeseries_instance.c) */
+    TY_TS = 29,   /* timeSeries (timeseries.c) */
+    TY_TSI = 30,  /* timeSeriesInstance (timeseries_instance.c) */
+    TY_FCNT = 28, /* flexContainer (flex_container.c) */
 };
 
 enum attr_type {
@@ -40,6 +41,9 @@ enum attr_type {
     AT_CR,      /* creator: only null may be sent, asking the CSE to fill it */
     AT_ABSREL,  /* m2m:absRelTimestamp (TS-0004 Table 6.3.3-1): a timestamp, or relative milliseconds */
     AT_POSINT,  /* positive integer (xs:positiveInteger) */
+    AT_INT,     /* integer (xs:integer) */
+    AT_NUM,     /* number (xs:float, xs:double, or an integer) */
+    AT_LIST,    /* array of any values */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). */
