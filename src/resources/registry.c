@@ -5,7 +5,7 @@
 
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
     rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_timeseries, rtype_timeseries_instance,
-    rtype_flex_container;
+    rtype_flex_container, rtype_node, rtype_mgmt_obj;
 
 static const struct rtype *const types[] = {
     &rtype_acp,
@@ -21,6 +21,8 @@ static const struct rtype *const types[] = {
     &rtype_timeseries,
     &rtype_timeseries_instance,
     &rtype_flex_container,
+    &rtype_node,
+    &rtype_mgmt_obj,
 };
 
 const struct rtype *rtype_find(int ty)
@@ -42,8 +44,15 @@ const struct rtype *rtype_find_sn(const char *sn)
 bool rtype_attr_known(const char *sn)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (const char *const *w = types[i]->write_only; w && *w; w++)
+            if (strcmp(*w, sn) == 0) /* key material is never a filter: that would be an oracle */
+                return false;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int k = 0; k < types[i]->nattrs; k++)
             if (strcmp(types[i]->attrs[k].sn, sn) == 0)
                 return true;
+        if (types[i]->custom_known && types[i]->custom_known(sn))
+            return true;
+    }
     return false;
 }

@@ -28,6 +28,8 @@ enum {
     TY_TS = 29,   /* timeSeries (timeseries.c) */
     TY_TSI = 30,  /* timeSeriesInstance (timeseries_instance.c) */
     TY_FCNT = 28, /* flexContainer (flex_container.c) */
+    TY_MGO = 13,  /* mgmtObj (mgmt_obj.c) */
+    TY_NODE = 14, /* node (node.c) */
 };
 
 enum attr_type {
@@ -119,6 +121,9 @@ struct rtype {
      * request's attributes and row the stored resource (NULL on create). Returns 0 with *defs
      * (static or owned by the CSE; *n of them), or an RSC (rsp filled: an unknown definition, a root
      * that does not match it). Request thread. */
+    /* Is sn one of the type's custom attributes that may be a filter (never a write-only one)? For
+     * rtype_attr_known; NULL: none. Any thread. */
+    bool (*custom_known)(const char *sn);
     int (*custom_attrs)(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
                         const struct attr_def **defs /* OUT */, int *n /* OUT */, struct cse_response *rsp);
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC

@@ -22,7 +22,7 @@ static const struct attr_def sub_attrs[] = {
     {"su", AT_STR, A_O, A_NP},
 };
 
-static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_TS, TY_FCNT, 0};
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_TS, TY_FCNT, TY_NODE, TY_MGO, 0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
