@@ -269,6 +269,9 @@ void timers_free(struct timers *tm);
 void timers_add(struct cse *cse, const char *ri, int64_t due_ms, int64_t arg);
 int64_t timers_next_due(struct cse *cse);
 void timers_tick(struct cse *cse, int64_t now_ms);
+/* At start: a TIMER_RESUME timer for every resource of a type with timers. 0, or -1 on a store
+ * failure. */
+int timers_resume(struct cse *cse);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

@@ -408,6 +408,10 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
     mem_free(deny);
     if (cse->notifier == NULL)
         return -1;
+    if (timers_resume(cse) != 0) {
+        snprintf(err, errlen, "cannot read the store to resume timers");
+        return -1;
+    }
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;

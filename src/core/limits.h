@@ -149,6 +149,12 @@
 /* periodicIntervalDelta when a <timeSeries> sets periodicInterval without it (TS-0004 §7.4.38.2.1:
  * "according to local policy"): this fraction of periodicInterval, within the pei/2 bound. */
 #define TS_PEID_DEFAULT_DIVISOR 10
+/* The shortest periodicInterval (ms) of a <timeSeries> that detects missing data: each missed
+ * point is a writer transaction, so a series may not ask for more than a few a second. */
+#define LIMIT_TS_MIN_PEI_MS 100
+/* missingDataList entries kept (and the largest missingDataMaxNr): a series that misses its points
+ * for ever does not grow without bound. */
+#define LIMIT_TS_MISSING_LIST 256
 /* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window lives
  * at most its subscription's md.dur (bounded by notify.batch_dur), and one beyond this bound is
  * not opened (that missing point is notified on its own). */

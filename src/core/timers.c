@@ -3,7 +3,8 @@
  * the commit (a note, like a notification), and the expiry thread (expiry.c) runs what is due in a
  * writer transaction through the type's txn_timer hook. No thread per timer, none per resource:
  * a <timeSeries>'s missing-data detection (TS-0004 §7.4.38.2.1) is one entry here. Timers are
- * memory only: after a restart a series' monitoring resumes with its next instance. */
+ * memory only: when the CSE starts, every resource of a type with timers gets a TIMER_RESUME call
+ * so that the type arms again what its stored state asks for. */
 #include <stdint.h>
 #include <string.h>
 
@@ -202,6 +203,31 @@ void timers_tick(struct cse *cse, int64_t now_ms)
         mem_free(j->due);
         mem_free(j);
     }
+}
+
+static int resume_one(void *arg, const struct store_row *row)
+{
+    struct cse *cse = arg;
+    timers_add(cse, row->ri, clock_now_us(&cse->clock) / 1000, TIMER_RESUME);
+    return 0;
+}
+
+int timers_resume(struct cse *cse)
+{
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    if (v == NULL)
+        return -1;
+    int rc = 0;
+    const struct rtype *rt;
+    for (size_t i = 0; (rt = rtype_at(i)) != NULL && rc >= 0; i++) {
+        if (rt->txn_timer == NULL)
+            continue;
+        const int tys[] = {rt->ty};
+        struct store_filter f = {.ty = tys, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
+        rc = cse->store->ops->find(v, cse->cfg->cse_rn, &f, cse_now(cse), resume_one, cse);
+    }
+    cse->store->ops->view_release(cse->store, v);
+    return rc < 0 ? -1 : 0;
 }
 
 int64_t txn_now_ms(const struct txn_ctx *t)

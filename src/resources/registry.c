@@ -33,6 +33,11 @@ const struct rtype *rtype_find(int ty)
     return NULL;
 }
 
+const struct rtype *rtype_at(size_t i)
+{
+    return i < sizeof types / sizeof types[0] ? types[i] : NULL;
+}
+
 const struct rtype *rtype_find_sn(const char *sn)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)

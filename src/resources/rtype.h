@@ -141,7 +141,9 @@ struct rtype {
     /* Writer, after an update's attributes were applied to doc and before it is stored. */
     int (*txn_updated)(struct txn_ctx *t, struct store_row *row, json_t *doc);
     /* Writer, when a timer armed with txn_timer_arm on a resource of this type is due (the
-     * resource still exists; row is it as stored now, arg what was armed). 0 or an RSC. */
+     * resource still exists; row is it as stored now, arg what was armed, or TIMER_RESUME once for
+     * every resource of the type when the CSE starts: timers live in memory only, so the type
+     * arms again what its stored state asks for). 0 or an RSC. */
     int (*txn_timer)(struct txn_ctx *t, struct store_row *row, int64_t arg);
 };
 
@@ -150,6 +152,7 @@ struct rtype {
  * timer is never cancelled: the hook checks whether what it was armed for still holds. Armed in a
  * transaction that rolls back, it is never armed. */
 void txn_timer_arm(struct txn_ctx *t, const char *ri, int64_t due_ms, int64_t arg);
+#define TIMER_RESUME INT64_MIN
 /* Inside a transaction: a <timeSeries> (subject) missed its data point at point (a timestamp):
  * its subscriptions with a missingData condition count it in their windows and are notified
  * (net 8, an m2m:tsn; TS-0004 §7.5.1.2.9) when their md.num is reached. */
@@ -160,6 +163,8 @@ int64_t txn_now_ms(const struct txn_ctx *t);
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
 const struct rtype *rtype_find_sn(const char *sn);
+/* The i-th type of the registry, NULL past the last (to walk them all). */
+const struct rtype *rtype_at(size_t i);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
 bool rtype_attr_known(const char *sn);
 

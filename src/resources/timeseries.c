@@ -56,8 +56,16 @@ static int check_periods(const json_t *eff, json_t *out, bool pei_given, struct 
     }
     if (pei > 0 && peid > pei / 2)
         return bad(rsp, "periodicIntervalDelta (peid) must be at most periodicInterval (pei) / 2");
+    if (json_int_or(eff, "mdn", -1) > LIMIT_TS_MISSING_LIST)
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-timeseries",
+                              "missingDataMaxNr (mdn) may be at most %d here (LIMIT_TS_MISSING_LIST)",
+                              LIMIT_TS_MISSING_LIST);
     if (json_is_true(json_object_get(eff, "mdd"))) {
         int64_t mdt = json_int_or(eff, "mdt", -1);
+        if (pei > 0 && pei < LIMIT_TS_MIN_PEI_MS)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-timeseries",
+                                  "missing-data detection needs periodicInterval (pei) of at least %d ms",
+                                  LIMIT_TS_MIN_PEI_MS);
         if (mdt <= 0)
             return bad(rsp, "missingDataDetect needs missingDataDetectTimer (mdt)");
         if (mdt <= (peid < 0 ? 0 : peid))
@@ -152,16 +160,40 @@ static int ts_child_added(struct txn_ctx *t, struct store_row *ts, const struct 
     return 0;
 }
 
-/* A detection timer is due: arg is the expected dataGenerationTime (ms). */
+/* The CSE started: detection resumes from the newest instance (what was missed meanwhile is
+ * detected at once). */
+static int ts_resume(struct txn_ctx *t, struct store_row *ts, const json_t *doc)
+{
+    struct store_row last;
+    int src = t->txn->st->ops->edge_child(t->txn, ts->ri, TY_TSI, true, t->now, &last);
+    if (src == STORE_NOT_FOUND)
+        return 0;
+    if (src != STORE_OK)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    int64_t dgt;
+    if (dgt_ms(last.doc, &dgt))
+        arm_next(t, ts->ri, doc, dgt);
+    store_row_free(&last);
+    return 0;
+}
+
+/* A detection timer is due: arg is the expected dataGenerationTime (ms), or TIMER_RESUME. Every
+ * point whose detection time has passed is recorded in this one run (a series that stayed silent
+ * while the CSE was down or busy catches up at once, bounded by LIMIT_TS_MISSING_LIST), and the
+ * next one is armed. */
 static int ts_timer(struct txn_ctx *t, struct store_row *ts, int64_t expected)
 {
     json_t *doc = json_loads(ts->doc, 0, NULL);
     if (doc == NULL)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored resource unreadable");
     int rc = 0;
-    int64_t pei = json_int_or(doc, "pei", -1), peid = json_int_or(doc, "peid", 0);
+    int64_t pei = json_int_or(doc, "pei", -1), peid = json_int_or(doc, "peid", 0), mdt = json_int_or(doc, "mdt", 0);
     if (!json_is_true(json_object_get(doc, "mdd")) || pei <= 0) /* detection stopped */
         goto out;
+    if (expected == TIMER_RESUME) {
+        rc = ts_resume(t, ts, doc);
+        goto out;
+    }
     struct store_row last;
     int src = t->txn->st->ops->edge_child(t->txn, ts->ri, TY_TSI, true, t->now, &last);
     if (src == STORE_OK) {
@@ -183,12 +215,27 @@ static int ts_timer(struct txn_ctx *t, struct store_row *ts, int64_t expected)
     size_t n = json_array_size(mdlt);
     if (n > 0 && ts_parse_ms(json_string_value(json_array_get(mdlt, n - 1)), &seen) && seen >= expected)
         goto out; /* this point was detected already (a second timer for it) */
-    char point[TS_MS_LEN + 1];
-    ts_format_ms(expected, point);
-    json_array_append_new(mdlt, json_string(point));
-    int64_t mdn = json_int_or(doc, "mdn", -1);
-    while (mdn > 0 && (int64_t)json_array_size(mdlt) > mdn) /* the oldest goes (§7.4.38.2.1) */
-        json_array_remove(mdlt, 0);
+    /* the points due by now: this one and those after it whose detection time has passed too,
+     * the newest LIMIT_TS_MISSING_LIST of them */
+    int64_t now_ms = txn_now_ms(t), last_due = expected;
+    while (last_due + pei + mdt <= now_ms)
+        last_due += pei;
+    int64_t first = expected;
+    if ((last_due - expected) / pei >= LIMIT_TS_MISSING_LIST)
+        first = last_due - (int64_t)(LIMIT_TS_MISSING_LIST - 1) * pei;
+    int64_t mdn = json_int_or(doc, "mdn", LIMIT_TS_MISSING_LIST);
+    if (mdn <= 0 || mdn > LIMIT_TS_MISSING_LIST)
+        mdn = LIMIT_TS_MISSING_LIST;
+    for (int64_t p = first; p <= last_due && rc == 0; p += pei) {
+        char point[TS_MS_LEN + 1];
+        ts_format_ms(p, point);
+        json_array_append_new(mdlt, json_string(point));
+        while ((int64_t)json_array_size(mdlt) > mdn) /* the oldest goes (§7.4.38.2.1) */
+            json_array_remove(mdlt, 0);
+        rc = sub_missing_data(t, ts, point);
+    }
+    if (rc != 0)
+        goto out;
     json_set_int(doc, "mdc", (int64_t)json_array_size(mdlt));
     char lt[TS_LEN + 1];
     ts_format(t->now, lt);
@@ -199,8 +246,7 @@ static int ts_timer(struct txn_ctx *t, struct store_row *ts, int64_t expected)
         rc = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
         goto out;
     }
-    rc = sub_missing_data(t, ts, point);
-    arm_next(t, ts->ri, doc, expected); /* the point after the missing one */
+    arm_next(t, ts->ri, doc, last_due); /* the point after the last missing one */
 out:
     json_decref(doc);
     return rc;

@@ -172,6 +172,51 @@ class TimeSeriesHttpTest(WardenTestCase):
         self.assertEqual(self.c.retrieve(path).body["m2m:ts"]["mdc"], 0)
 
 
+class TimeSeriesRestartTest(unittest.TestCase):
+    """Detection state outlives a restart: timers are memory only, the store is not."""
+
+    def test_ts0004_7_4_38_2_1_detection_resumes_after_restart_and_catches_up(self):
+        srv = WardenServer().start()
+        try:
+            c = srv.client()
+            r = c.create("/" + CSE_RN, TY_TS, {"rn": "rs", "pei": 1000, "peid": 100, "mdd": True, "mdt": 300,
+                                               "mdn": 10}, root="m2m:ts")
+            self.assertEqual(r.rsc, 2001, r.body)
+            first = time.time()
+            r = c.create("/%s/rs" % CSE_RN, TY_TSI, {"dgt": ts_now(), "con": "x"}, root="m2m:tsi")
+            self.assertEqual(r.rsc, 2001, r.body)
+            self.assertEqual(srv.stop(), 0)
+            time.sleep(max(0.0, first + 2.6 - time.time()))  # two points fall due while it is down
+            old = srv
+            srv = WardenServer(tmpdir=old.tmpdir)
+            srv.own_tmp = True
+            srv.start()
+            c = srv.client()
+            deadline = time.monotonic() + 5
+            while True:
+                ts = c.retrieve("/%s/rs" % CSE_RN).body["m2m:ts"]
+                if ts["mdc"] >= 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertGreaterEqual(ts["mdc"], 2, ts)
+            self.assertEqual(len(ts["mdlt"]), ts["mdc"])
+        finally:
+            srv.stop()
+            srv.cleanup()
+
+    def test_ts0004_7_4_38_detection_bounds(self):
+        srv = WardenServer().start()
+        try:
+            c = srv.client()
+            r = c.create("/" + CSE_RN, TY_TS, {"pei": 50, "mdd": True, "mdt": 40, "peid": 10}, root="m2m:ts")
+            self.assertEqual(r.rsc, 4000, "a periodicInterval below 100 ms with detection")
+            r = c.create("/" + CSE_RN, TY_TS, {"pei": 1000, "mdn": 100000}, root="m2m:ts")
+            self.assertEqual(r.rsc, 4000, "missingDataMaxNr beyond the list bound")
+        finally:
+            srv.stop()
+            srv.cleanup()
+
+
 SKIP = None
 if paho is None:
     SKIP = "python3-paho-mqtt is not installed"
