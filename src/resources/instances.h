@@ -20,4 +20,7 @@ int instances_updated(struct txn_ctx *t, struct store_row *row, json_t *doc);
 int instance_prepare(struct create_ctx *c);
 int instance_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res);
 
+/* A <timeSeries>'s newest dataGenerationTime in ms (internal: stored in its doc, never represented). */
+#define TS_DGT_MAX "_dgtmax"
+
 #endif

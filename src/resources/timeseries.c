@@ -39,6 +39,11 @@ static const struct attr_def ts_attrs[] = {
 
 static const int ts_parents[] = {TY_CSEBASE, TY_AE, 0};
 
+/* Internal state kept in the stored doc, never in a representation (write_only): the newest
+ * dataGenerationTime of the series, so that a new instance later than it needs no search for a
+ * sibling with the same one (timeseries_instance.c). */
+static const char *const ts_internal[] = {TS_DGT_MAX, NULL};
+
 static int bad(struct cse_response *rsp, const char *what)
 {
     return response_error(rsp, RSC_BAD_REQUEST, "bad-timeseries", "%s", what);
@@ -149,15 +154,21 @@ static void arm_next(struct txn_ctx *t, const char *ri, const json_t *doc, int64
 
 static int ts_child_added(struct txn_ctx *t, struct store_row *ts, const struct store_row *child)
 {
-    int rc = instances_child_added(t, ts, child);
-    if (rc != 0 || child->ty != TY_TSI)
-        return rc;
     int64_t dgt;
-    json_t *doc = json_loads(ts->doc, 0, NULL); /* as instances_child_added saved it */
-    if (doc && dgt_ms(child->doc, &dgt))
+    json_t *doc = child->ty == TY_TSI ? json_loads(ts->doc, 0, NULL) : NULL;
+    bool have_dgt = doc && dgt_ms(child->doc, &dgt);
+    if (have_dgt && dgt > json_int_or(doc, TS_DGT_MAX, INT64_MIN)) {
+        /* the newest dataGenerationTime so far, for the uniqueness check's fast path; saved with
+         * the counters by instances_child_added, which reads ts->doc */
+        json_set_int(doc, TS_DGT_MAX, dgt);
+        mem_free(ts->doc);
+        ts->doc = json_encode(doc, NULL);
+    }
+    int rc = instances_child_added(t, ts, child);
+    if (rc == 0 && have_dgt)
         arm_next(t, ts->ri, doc, dgt); /* TS-0004 §7.4.38.2.1: monitoring starts with the first instance */
     json_decref(doc);
-    return 0;
+    return rc;
 }
 
 /* The CSE started: detection resumes from the newest instance (what was missed meanwhile is
@@ -264,6 +275,7 @@ const struct rtype rtype_timeseries = {
     .deletable = true,
     .has_cr = true,
     .instance_ty = TY_TSI,
+    .write_only = ts_internal,
     .prepare_create = ts_prepare_create,
     .prepare_update = ts_prepare_update,
     .txn_child_added = ts_child_added,
