@@ -155,9 +155,9 @@
 /* missingDataList entries kept (and the largest missingDataMaxNr): a series that misses its points
  * for ever does not grow without bound. */
 #define LIMIT_TS_MISSING_LIST 256
-/* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window lives
- * at most its subscription's md.dur (bounded by notify.batch_dur), and one beyond this bound is
- * not opened (that missing point is notified on its own). */
+/* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window ends
+ * after its subscription's md.dur or with the subscription, and one beyond this bound is not opened
+ * (that missing point is then counted alone). */
 #define LIMIT_MD_WINDOWS 4096
 
 /* A representation's root key, "m2m:<sn>" or a specialisation's "<namespace>:<name>" (a flexContainer's,

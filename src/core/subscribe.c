@@ -600,6 +600,22 @@ static json_t *window_count(struct cse *cse, const char *sub_ri, int64_t num, in
     return out;
 }
 
+/* The subscription sub_ri is gone: its window, if any, ends. */
+static void window_end(struct cse *cse, const char *sub_ri)
+{
+    struct md_windows *ws = cse->md_windows;
+    if (ws == NULL)
+        return;
+    pthread_mutex_lock(&ws->lock);
+    for (size_t i = 0; i < ws->n; i++)
+        if (strcmp(ws->v[i].sub_ri, sub_ri) == 0) {
+            window_clear(&ws->v[i]);
+            ws->v[i] = ws->v[--ws->n];
+            break;
+        }
+    pthread_mutex_unlock(&ws->lock);
+}
+
 int sub_missing_data(struct txn_ctx *t, const struct store_row *subject, const char *point)
 {
     if (t->notes == NULL || subject->nsub <= 0)
@@ -648,6 +664,7 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
     for (size_t i = 0; i < subs.n; i++) {
         const struct store_row *s = &subs.v[i];
         json_t *doc = json_loads(s->doc, 0, NULL);
+        window_end(t->cse, s->ri);                     /* and its missingData window */
         struct note *end = mem_calloc(1, sizeof *end); /* its batch, if any, ends with it */
         end->end = true;
         end->sub_ri = mem_strdup(s->ri);

@@ -33,10 +33,18 @@ static int tsi_prepare_create(struct create_ctx *c)
 {
     const json_t *dgt = json_object_get(c->attrs, "dgt");
     int64_t ms;
+    /* a relative time beyond a century either way is no generation time (and could overflow) */
+    const json_int_t century_ms = (json_int_t)100 * 366 * 86400 * 1000;
+    if (json_is_integer(dgt) && (json_integer_value(dgt) > century_ms || json_integer_value(dgt) < -century_ms))
+        return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content",
+                              "dataGenerationTime (dgt) as relative milliseconds must be within a century of now");
     if (json_is_integer(dgt)) /* relative: from now */
         ms = clock_now_us(&c->cse->clock) / 1000 + (int64_t)json_integer_value(dgt);
     else if (!ts_parse_ms(json_string_value(dgt), &ms))
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "dataGenerationTime (dgt) is not a timestamp");
+    if (ms < 0 || ms > ET_NEVER * 1000 + 999)
+        return response_error(c->rsp, RSC_BAD_REQUEST, "bad-content",
+                              "dataGenerationTime (dgt) must lie between 1970 and 9999");
     char norm[TS_MS_LEN + 1];
     ts_format_ms(ms, norm);
     json_set_str(c->res, "dgt", norm);

@@ -156,6 +156,22 @@ class TimeSeriesHttpTest(WardenTestCase):
         # stopping detection stops the notifications
         self.assertRsc(self.c.update(path, "m2m:ts", {"mdd": False}), 2004)
 
+    def test_ts0004_7_5_1_2_9_window_notifies_from_the_num_th_missing_point(self):
+        path, _ = self.new_ts(pei=1000, peid=100, mdd=True, mdt=200)
+        rxp = self.rx.new_path("md2")
+        self.assertRsc(self.c.create(path, TY_SUB, {"nu": [self.rx.url(rxp)],
+                                                    "enc": {"net": [8], "md": {"num": 2, "dur": "PT60S"}}},
+                                     root="m2m:sub"), 2001)
+        self.assertRsc(self.tsi(path, ts_now()), 2001)
+        # the first missing point (1.2 s) is counted, not notified; the second (2.2 s) is, with both
+        got = self.notifications(rxp, 1, 6.0)
+        tsn = got[0].body["m2m:sgn"]["nev"]["rep"]["m2m:tsn"]
+        self.assertEqual((len(tsn["mdlt"]), tsn["mdc"]), (2, 2), tsn)
+        self.assertRsc(self.c.update(path, "m2m:ts", {"mdd": False}), 2004)
+        # a relative dgt is stored as the absolute time; a far one is refused
+        self.assertRsc(self.tsi(path, -5000), 2001)
+        self.assertRsc(self.tsi(path, 10 ** 15), 4000)
+
     def test_ts0004_7_4_38_no_missing_data_while_points_arrive(self):
         path, _ = self.new_ts(pei=1000, peid=300, mdd=True, mdt=600)
         rxp = self.rx.new_path("ok")
