@@ -188,7 +188,9 @@ class MgmtObjMqttTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.server.stop()
+            rc = cls.server.stop()
+            if rc != 0:
+                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
         finally:
             cls.server.cleanup()
             cls.broker.cleanup()

@@ -217,8 +217,9 @@ class TimeSeriesRestartTest(unittest.TestCase):
             self.assertGreaterEqual(ts["mdc"], 2, ts)
             self.assertEqual(len(ts["mdlt"]), ts["mdc"])
         finally:
-            srv.stop()
+            rc = srv.stop()
             srv.cleanup()
+            self.assertEqual(rc, 0, "warden exit status")
 
     def test_ts0004_7_4_38_detection_bounds(self):
         srv = WardenServer().start()
@@ -229,8 +230,9 @@ class TimeSeriesRestartTest(unittest.TestCase):
             r = c.create("/" + CSE_RN, TY_TS, {"pei": 1000, "mdn": 100000}, root="m2m:ts")
             self.assertEqual(r.rsc, 4000, "missingDataMaxNr beyond the list bound")
         finally:
-            srv.stop()
+            rc = srv.stop()
             srv.cleanup()
+            self.assertEqual(rc, 0, "warden exit status")
 
 
 SKIP = None
@@ -260,7 +262,9 @@ class TimeSeriesMqttTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.server.stop()
+            rc = cls.server.stop()
+            if rc != 0:
+                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
         finally:
             cls.server.cleanup()
             cls.broker.cleanup()
