@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""<node> (ty 14) and <mgmtObj> (ty 13) with its specialisations, black-box, over HTTP and MQTT.
+"""<node> (ty 14) and <mgmtObj> (ty 13) with its specialisations, black-box, over HTTP, MQTT and CoAP.
 
 TS-0004 7.4.18 (<node>: ni, hcl, mgca), 7.4.15 and Annex D (<mgmtObj> by mgmtDefinition: firmware,
 software, memory, battery, deviceInfo, deviceCapability, reboot, eventLog), TS-0004 Table
@@ -22,6 +22,7 @@ import wardentest  # noqa: E402
 from wardentest import (ADMIN, CSE_RN, WardenServer, WardenTestCase, main, uniq)  # noqa: E402
 from test_subscription import Receiver  # noqa: E402
 from mqtt_helpers import MqttClient, answers_probe, PrivateBroker, broker_available, paho  # noqa: E402
+from coap_helpers import coap, coap_bin  # noqa: E402
 
 wardentest.HTTP_FOR_RSC.setdefault(4108, 403)   # INVALID_CHILD_RESOURCE_TYPE (TS-0009)
 TY_MGO = 13
@@ -219,6 +220,58 @@ class MgmtObjMqttTest(unittest.TestCase):
             self.assertEqual(r["rsc"], 4000, r)
         finally:
             c.stop()
+
+
+def udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NewTypesCoapTest(unittest.TestCase):
+    """The new types over the CoAP binding (TS-0008), key material included."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(coap_bin()):
+            raise unittest.SkipTest("warden-coap is not built")
+        cls.port = udp_port()
+        cls.srv = WardenServer(extra_args=["--coap.port=%d" % cls.port, "--coap.address=127.0.0.1"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        cls.srv.cleanup()
+        if rc != 0:
+            raise AssertionError("warden exit status %r" % rc)
+
+    def req(self, method, path, **kw):
+        r = coap(method, "coap://127.0.0.1:%d/%s" % (self.port, path), fr=ADMIN, **kw)
+        self.assertEqual(r.rc, 0, r)
+        return r
+
+    def test_new_types_over_coap_and_no_key_material(self):
+        rn = uniq("nod")
+        self.assertEqual(self.req("POST", CSE_RN, ty=TY_NODE, data=json.dumps({"m2m:nod": {"rn": rn, "ni": rn}})).rsc,
+                         2001)
+        r = self.req("POST", "%s/%s" % (CSE_RN, rn), ty=TY_MGO,
+                     data=json.dumps({"m2m:aupf": {"rn": "ap", "mgd": 1022, "suid": 12, "skid": "k", "skv": KEY}}))
+        self.assertEqual(r.rsc, 2001, r)
+        self.assertFalse(leaks(r.payload), r)
+        r = self.req("GET", "%s/%s/ap" % (CSE_RN, rn))
+        self.assertEqual(r.json()["m2m:aupf"]["skid"], "k")
+        self.assertFalse(leaks(r.payload), r)
+        # a flexContainer and a timeSeries with an instance, under their own roots
+        r = self.req("POST", CSE_RN, ty=28, data=json.dumps(
+            {"cod:binSh": {"rn": rn + "sw", "cnd": "org.onem2m.common.moduleclass.binarySwitch", "powSe": True}}))
+        self.assertEqual(r.rsc, 2001, r)
+        self.assertIs(self.req("GET", "%s/%ssw" % (CSE_RN, rn)).json()["cod:binSh"]["powSe"], True)
+        self.assertEqual(self.req("POST", CSE_RN, ty=29, data=json.dumps({"m2m:ts": {"rn": rn + "ts"}})).rsc, 2001)
+        r = self.req("POST", "%s/%sts" % (CSE_RN, rn), ty=30,
+                     data=json.dumps({"m2m:tsi": {"dgt": "20300101T000000", "con": "1"}}))
+        self.assertEqual(r.rsc, 2001, r)
+        self.assertEqual(self.req("GET", "%s/%sts/la" % (CSE_RN, rn)).json()["m2m:tsi"]["con"], "1")
 
 
 if __name__ == "__main__":
