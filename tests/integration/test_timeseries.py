@@ -87,6 +87,23 @@ class TimeSeriesHttpTest(WardenTestCase):
         self.assertRsc(self.c.delete(path + "/ol"), 2002)
         self.assertEqual(self.c.retrieve(path).body["m2m:ts"]["cni"], 1)
 
+    def test_ts0001_9_6_2_same_access_decision_for_series_and_instances(self):
+        aei, rn, ae, _ = self.new_ae(origin="Cowner" + uniq(""))
+        other, _, _, _ = self.new_ae(origin="Cother" + uniq(""))
+        r = self.c.create(ae, TY_TS, {"rn": "own"}, root="m2m:ts", origin=aei)
+        self.assertRsc(r, 2001)
+        self.assertRsc(self.c.create(ae + "/own", TY_TSI, {"dgt": "20300101T000000", "con": "1"}, root="m2m:tsi",
+                                     origin=aei), 2001)
+        # the owner reads both; another AE, without privilege, neither (the instance by its series' policy)
+        self.assertRsc(self.c.retrieve(ae + "/own/la", origin=aei), 2000)
+        self.assertRsc(self.c.retrieve(ae + "/own", origin=other), 4103)
+        self.assertRsc(self.c.retrieve(ae + "/own/la", origin=other), 4103)
+        self.assertRsc(self.c.create(ae + "/own", TY_TSI, {"dgt": "20300101T000001", "con": "2"}, root="m2m:tsi",
+                                     origin=other), 4103)
+        # and discovery does not reveal them
+        r = self.c.retrieve(ae + "?fu=1&ty=30", origin=other)
+        self.assertEqual(r.body.get("m2m:uril", []) if isinstance(r.body, dict) else [], [])
+
     def test_ts0004_7_4_39_2_1_duplicate_dgt_is_conflict(self):
         path, _ = self.new_ts()
         self.assertRsc(self.tsi(path, "20300101T101010"), 2001)
