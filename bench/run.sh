@@ -9,7 +9,8 @@
 # Usage (from anywhere):  bench/run.sh
 # Environment:
 #   DURATION=10s  CONNECTIONS=32 (1..64, Warden's per-IP limit)  THREADS=1 (wrk threads)
-#   ROUNDS=1           repeat ceiling/retrieve/acp_retrieve/create N times, interleaved; figures = medians
+#   ROUNDS=1           repeat ceiling/retrieve/acp_retrieve/create/tsi_create/fcnt_update N times, interleaved;
+#                      figures = medians (tsi_create and fcnt_update also as ratios to create of the same round)
 #   SMOKE=1            1 s per run, 4 connections, 1 thread, 1 round, short ACP micro-benchmark, no
 #                      discovery (harness self-test)
 #   ACP_ITERATIONS=5000000  acp_permits calls per case in the micro-benchmark (SMOKE: 200000)
@@ -468,6 +469,18 @@ m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 3 '{"m2m:cnt":{"rn":"log"}}'
 expect 201 2001 "create container without limits"
 LOG_PATH="/cse-in/$AE_RN/$(created_rn "create container without limits")"
 say "   AE /cse-in/$AE_RN, container $CNT_PATH (mni=100), contentInstance $CIN_PATH, container $LOG_PATH (no limits)"
+# More resource types (issue 17), each measured right after the contentInstance creates of its round: a
+# timeSeries with mni=100 like $CNT_PATH (tsi_create: a create, the eviction of the oldest, and the
+# dataGenerationTime uniqueness check, which searches the series' instances when a request overtakes
+# another, as concurrent connections do) and a temperature flexContainer (fcnt_update: typed custom
+# attributes checked against its definition).
+m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 29 '{"m2m:ts":{"rn":"series","mni":100}}'
+expect 201 2001 "create timeSeries"
+TS_PATH="/cse-in/$AE_RN/$(created_rn "create timeSeries")"
+m2m "$WARDEN_PORT" POST "/cse-in/$AE_RN" "$ORIGIN" 28 '{"cod:tempe":{"rn":"thermo","cnd":"org.onem2m.common.moduleclass.temperature","curT0":21.5}}'
+expect 201 2001 "create flexContainer"
+FCNT_PATH="/cse-in/$AE_RN/thermo"
+say "   timeSeries $TS_PATH (mni=100), flexContainer $FCNT_PATH (cod:tempe)"
 
 # The ACP run: AE $READER retrieves a contentInstance of a container whose acpi names an ACP with the
 # 10-rule pv of warden-acp-bench (rule 1 grants $ORIGIN everything, so it can create the instance; only
@@ -500,7 +513,7 @@ CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 warden_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WARDEN_PID/stat"; }
 
 # ---------------------------------------------------------------- runs
-RUNS=(ceiling retrieve acp_retrieve create create_mni)
+RUNS=(ceiling retrieve acp_retrieve create create_mni tsi_create fcnt_update)
 for n in "${RUNS[@]}"; do : >"$RESULTS_DIR/wrk-$n.txt"; done
 # run_wrk ROUND NAME PORT SCRIPT PATH [ORIGIN] -> R[ROUND.NAME.key] for every key of the script's WRK_RESULT line
 declare -A R
@@ -509,7 +522,7 @@ run_wrk() {
     out="$WORK/wrk-$round-$name.txt"
     say "== $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/$script http://$HOST:$port$path (From $origin)"
     # In the background so that a signal to this script is handled at once (cleanup stops wrk too).
-    WARDEN_BENCH_PATH="$path" WARDEN_BENCH_ORIGIN="$origin" \
+    WARDEN_BENCH_PATH="$path" WARDEN_BENCH_ORIGIN="$origin" WARDEN_BENCH_KIND="${WARDEN_BENCH_KIND:-}" \
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 5s --latency \
         -s "$ROOT/bench/$script" "http://$HOST:$port$path" >"$out" 2>&1 </dev/null &
     local wrk_pid=$!
@@ -550,6 +563,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     run_wrk "$round" acp_retrieve "$WARDEN_PORT" acp_retrieve.lua "$ACIN_PATH" "$READER"
     run_wrk "$round" create "$WARDEN_PORT" create.lua "$LOG_PATH"
     run_wrk "$round" create_mni "$WARDEN_PORT" create.lua "$CNT_PATH"
+    WARDEN_BENCH_KIND=tsi run_wrk "$round" tsi_create "$WARDEN_PORT" create_types.lua "$TS_PATH"
+    WARDEN_BENCH_KIND=fcnt run_wrk "$round" fcnt_update "$WARDEN_PORT" create_types.lua "$FCNT_PATH"
 done
 
 # The store must still be consistent: the container is bounded by mni and its latest instance is readable.
@@ -938,6 +953,15 @@ for what in retrieve acp_retrieve create create_mni; do
     S[ratio.$what]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
     S[ratio.$what.rounds]="$(IFS=,; echo "${vals[*]}")"
 done
+# The new types against the contentInstance create of the same round (no target: what they cost beside it).
+for what in tsi_create:create tsi_create:create_mni fcnt_update:create; do
+    num=${what%%:*} den=${what#*:} vals=()
+    for ((round = 1; round <= ROUNDS; round++)); do
+        vals+=("$(ratio "${R[$round.$num.rps]}" "${R[$round.$den.rps]}")")
+    done
+    S[ratio.$num.$den]="$(awk -v m="$(median "${vals[@]}")" 'BEGIN{ printf "%.3f", m }')"
+    S[ratio.$num.$den.rounds]="$(IFS=,; echo "${vals[*]}")"
+done
 RATIO_RETRIEVE="${S[ratio.retrieve]}"
 RATIO_CREATE="${S[ratio.create]}"
 VERDICT_RETRIEVE="$(meets "$RATIO_RETRIEVE" "$TARGET_RETRIEVE")"
@@ -1031,6 +1055,12 @@ say "   create/ceiling       = $RATIO_CREATE   (target >= $TARGET_CREATE: $VERDI
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.create.rounds]}")"
 say "   create_mni/ceiling   = ${S[ratio.create_mni]}   (each create also evicts the oldest of mni=100; no target)$(
     ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.create_mni.rounds]}")"
+say "   tsi_create/create    = ${S[ratio.tsi_create.create]}   (timeSeriesInstance create, mni=100, per contentInstance create; no target)$(
+    ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tsi_create.create.rounds]}")"
+say "   tsi_create/create_mni = ${S[ratio.tsi_create.create_mni]}   (the same against a contentInstance create with mni=100; no target)$(
+    ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.tsi_create.create_mni.rounds]}")"
+say "   fcnt_update/create   = ${S[ratio.fcnt_update.create]}   (flexContainer cod:tempe update per contentInstance create; no target)$(
+    ((ROUNDS == 1)) || echo "   rounds: ${S[ratio.fcnt_update.create.rounds]}")"
 say "   ACP decision, 10 rules, last grants: granted ${A[granted.ns_min]} ns (median ${A[granted.ns_median]}), denied ${A[denied.ns_min]} ns (median ${A[denied.ns_median]})   (target < $TARGET_ACP_NS ns: $VERDICT_ACP_NS)"
 say "                 instructions/decision (callgrind): granted ${A[granted.instructions]}, denied ${A[denied.instructions]}$(
     [[ "$CALLGRIND" == 1 ]] || echo " (CALLGRIND=0 or no valgrind)")"
@@ -1100,6 +1130,9 @@ fi
     say "ratio.create_ceiling_rounds=${S[ratio.create.rounds]}"
     say "ratio.create_mni_ceiling=${S[ratio.create_mni]}"
     say "ratio.create_mni_ceiling_rounds=${S[ratio.create_mni.rounds]}"
+    say "ratio.tsi_create_create=${S[ratio.tsi_create.create]}"
+    say "ratio.tsi_create_create_mni=${S[ratio.tsi_create.create_mni]}"
+    say "ratio.fcnt_update_create=${S[ratio.fcnt_update.create]}"
     say "target.retrieve_ceiling=$TARGET_RETRIEVE"
     say "target.create_ceiling=$TARGET_CREATE"
     say "verdict.retrieve_ceiling=$VERDICT_RETRIEVE"

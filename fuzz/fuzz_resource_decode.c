@@ -8,7 +8,7 @@
 #include "resources/rtype.h"
 #include "util/mem.h"
 
-static const int types[] = {TY_AE, TY_CNT, TY_CIN, TY_CSEBASE};
+static const int types[] = {TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, TY_TS, TY_TSI, TY_FCNT, TY_NODE, TY_MGO};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

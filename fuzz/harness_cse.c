@@ -1,6 +1,6 @@
 /* harness_cse: one in-process CSE on a temporary SQLite store for the pipeline fuzzers, with a
- * small tree to work on (AE "fz", container "c" with one instance, an ACP, a subscription and a
- * group). The store's directory is removed at exit. */
+ * small tree to work on (AE "fz", container "c" with one instance, timeSeries "t" with one, an ACP, a subscription and
+ * a group). The store's directory is removed at exit. */
 #include "harness_cse.h"
 
 #include <jansson.h>
@@ -123,4 +123,9 @@ void harness_init(void)
                 "\"pvs\":{\"acr\":[{\"acor\":[\"Cfz\"],\"acop\":63}]}}}");
     harness_run("POST /cse-in/fz\nX-M2M-Origin: Cfz\nX-M2M-RI: s5\nContent-Type: application/json;ty=9\n\n"
                 "{\"m2m:grp\":{\"rn\":\"g\",\"mnm\":3,\"mid\":[\"cse-in/fz/c\"]}}");
+    /* a timeSeries "t" watching for missing data, with one instance */
+    harness_run("POST /cse-in/fz\nX-M2M-Origin: Cfz\nX-M2M-RI: s6\nContent-Type: application/json;ty=29\n\n"
+                "{\"m2m:ts\":{\"rn\":\"t\",\"mni\":3,\"pei\":1000,\"mdd\":true,\"mdt\":500}}");
+    harness_run("POST /cse-in/fz/t\nX-M2M-Origin: Cfz\nX-M2M-RI: s7\nContent-Type: application/json;ty=30\n\n"
+                "{\"m2m:tsi\":{\"rn\":\"i\",\"dgt\":\"20300101T000000\",\"con\":\"x\"}}");
 }

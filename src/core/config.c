@@ -186,6 +186,8 @@ static const struct centry table[] = {
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,
      "file of 'CIDR,CC' lines: country of a peer address for aclr country codes"},
+    {"types.flex", S(types_flex), "", 0, 0, NULL,
+     "JSON file of more flexContainer definitions (containerDefinition, root, typed custom attributes)"},
     {"authz.issuers", S(authz_issuers), "", 0, 0, NULL,
      "JSON file of Authorization Authorities (role and token issuers, their JWKs and algorithms)"},
     {"authz.token_cache", L(authz_token_cache), "1024", 1, 1000000, NULL,

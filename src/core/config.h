@@ -103,6 +103,7 @@ struct cse_config {
     long notify_plain_http;   /* secure profile: 1 allows plain http:// notification targets */
     /* [location] */
     char *location_positions;
+    char *types_flex; /* flexContainer definitions beyond the built-in ones (flex_defs.c) */
     char *location_countries;
     /* [authz] */
     char *authz_issuers;

@@ -166,12 +166,21 @@ int op_authorize(struct op_ctx *c, enum acop op, const struct store_row *row, in
  * tokens and DAS grants never count). */
 int op_authorize_acpi(struct op_ctx *c, const struct store_row *row);
 
-/* Representation of a resource row: {"m2m:<sn>": doc}. Returns NULL for an unknown type. */
-char *represent_row(const struct store_row *row, size_t *len);
+/* Representations (represent.c), the one path from a stored resource to the wire:
+ * represent_row: {"<root>": doc} of a row, owned text; NULL for an unknown type.
+ * represent_wrap: {"<root>": doc} taking doc (owned; NULL: empty), write-only attributes removed;
+ *   the root is decided on whole (the complete resource, when doc is a part of it) or on doc.
+ * represent_strip: remove t's write-only attributes (rtype.write_only) from doc in place.
+ * represent_key: the root, "m2m:<sn>" or the type's own (rtype.root). */
+char *represent_row(struct cse *cse, const struct store_row *row, size_t *len);
+json_t *represent_wrap(struct cse *cse, const struct rtype *t, json_t *doc, const json_t *whole);
+void represent_strip(const struct rtype *t, json_t *doc);
+void represent_key(struct cse *cse, const struct rtype *t, const json_t *doc, char *out, size_t len);
 
-/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute object
- * (a new reference) or NULL with rsp filled (4000, 4015). */
-json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt);
+/* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}, or {"<root>": {...}} for a
+ * type with custom attributes (its hook checks the root; root_out gets it). Returns the attribute
+ * object (a new reference) or NULL with rsp filled (4000, 4015). */
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt, char *root_out, size_t root_len);
 
 /* expirationTime of a request: absent gives the default lifetime, past is 4000, beyond the maximum
  * is clamped. Returns 0 or an RSC. */
@@ -264,6 +273,8 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
  * that match operation op (acop its accessControlOperations bit) and the originator are notified. */
 void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
                  const char *originator);
+struct md_windows *md_windows_new(void);
+void md_windows_free(struct md_windows *w);
 /* Inside a transaction, before row and its subtree go: deletion notifications to the subscribers of
  * every subscription among them. */
 int sub_deleted(struct txn_ctx *t, const struct store_row *row);
@@ -314,6 +325,17 @@ void pollch_quiesce(struct cse *cse);
 void pollch_stop(struct cse *cse); /* before the notifier stops */
 void pollch_free(struct pollch *p);
 enum cse_status op_pcu(struct op_ctx *c);
+/* The timer service (timers.c), serviced by the expiry thread: timers_add arms (after a commit;
+ * any thread), timers_next_due tells when to wake (INT64_MAX: nothing armed), timers_tick submits
+ * one writer job for what is due at now_ms. */
+struct timers *timers_new(void);
+void timers_free(struct timers *tm);
+void timers_add(struct cse *cse, const char *ri, int64_t due_ms, int64_t arg);
+int64_t timers_next_due(struct cse *cse);
+void timers_tick(struct cse *cse, int64_t now_ms);
+/* At start: a TIMER_RESUME timer for every resource of a type with timers. 0, or -1 on a store
+ * failure. */
+int timers_resume(struct cse *cse);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);

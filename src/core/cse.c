@@ -5,6 +5,7 @@
 
 #include "core_int.h"
 #include "metrics.h"
+#include "resources/flex_defs.h"
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -332,6 +333,13 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     cse->nbr = nbr_new();
     cse->pollch = pollch_new(cse);
+    cse->timers = timers_new();
+    cse->md_windows = md_windows_new();
+    cse->flex = flex_defs_load(cfg->types_flex, err, errlen);
+    if (cse->flex == NULL) {
+        cse_destroy(cse);
+        return -1;
+    }
     if (cfg->authz_issuers[0]) {
         char ierr[256];
         cse->issuers = token_issuers_load(cfg->authz_issuers, &cse->idenv, ierr, sizeof ierr);
@@ -415,6 +423,10 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
     mem_free(deny);
     if (cse->notifier == NULL)
         return -1;
+    if (timers_resume(cse) != 0) {
+        snprintf(err, errlen, "cannot read the store to resume timers");
+        return -1;
+    }
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
@@ -478,6 +490,12 @@ void cse_destroy(struct cse *cse)
     cse->batches = NULL;
     metrics_free(cse->metrics);
     cse->metrics = NULL;
+    timers_free(cse->timers);
+    cse->timers = NULL;
+    md_windows_free(cse->md_windows);
+    cse->md_windows = NULL;
+    flex_defs_free(cse->flex);
+    cse->flex = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_mutex_destroy(&cse->blocking_lock);
     pthread_cond_destroy(&cse->expiry_cond);

@@ -29,6 +29,9 @@ struct metrics;
 struct ratelimit;
 struct nbr;
 struct pollch;
+struct timers;
+struct md_windows;
+struct flex_defs;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -61,7 +64,6 @@ struct cse {
     pthread_mutex_t expiry_lock;
     pthread_cond_t expiry_cond;
     bool stopping;
-    int pending_jobs; /* expiry jobs in flight (guarded by expiry_lock) */
     /* requests parked until their Operation Execution Time (defer.c; guarded by expiry_lock) */
     struct deferred *deferred;
     int ndeferred;
@@ -70,6 +72,12 @@ struct cse {
      * UPDATEs of them are refused meanwhile (TS-0004 §7.5.1.2.19) */
     pthread_mutex_t blocking_lock;
     char *blocking[LIMIT_BLOCKING_UPDATES];
+    int pending_jobs;              /* expiry and timer jobs in flight (guarded by expiry_lock) */
+    int64_t expiry_wake_ms;        /* when the expiry thread wakes next, 0 while awake (expiry_lock) */
+    bool expiry_sweep_now;         /* a mass expiry continues: sweep again at once (expiry_lock) */
+    struct timers *timers;         /* the timer service (timers.c; owned) */
+    struct md_windows *md_windows; /* missingData windows of subscriptions (subscribe.c; owned) */
+    struct flex_defs *flex;        /* flexContainer definitions (resources/flex_defs.c, types.flex; owned) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

@@ -49,10 +49,12 @@ static void sweep_done(void *arg, bool committed)
     else
         notes_free(&s->notes);
     bool again = committed && s->removed == LIMIT_EXPIRY_BATCH;
+
     response_free(&s->rsp);
     mem_free(s);
     pthread_mutex_lock(&cse->expiry_lock);
     cse->pending_jobs--;
+    cse->expiry_sweep_now = cse->expiry_sweep_now || again;
     /* wake the sweeper early only to continue a mass expiry, or to let a stop finish */
     if (again || cse->stopping)
         pthread_cond_broadcast(&cse->expiry_cond);
@@ -62,33 +64,46 @@ static void sweep_done(void *arg, bool committed)
 static void *expiry_main(void *arg)
 {
     struct cse *cse = arg;
+    int64_t next_sweep_ms = 0;
     pthread_mutex_lock(&cse->expiry_lock);
     while (!cse->stopping) {
-        if (cse->pending_jobs == 0) {
+        int64_t now_ms = clock_now_us(&cse->clock) / 1000;
+        if (cse->pending_jobs == 0 && (now_ms >= next_sweep_ms || cse->expiry_sweep_now)) {
+            cse->expiry_sweep_now = false;
             struct sweep *s = mem_calloc(1, sizeof *s);
             s->cse = cse;
             s->job = (struct store_job){.run = sweep_run, .done = sweep_done, .arg = s};
             cse->pending_jobs++;
+            next_sweep_ms = now_ms + 1000;
             if (cse->store->ops->submit(cse->store, &s->job) != STORE_OK) {
                 cse->pending_jobs--;
                 mem_free(s);
             }
         }
         pthread_mutex_unlock(&cse->expiry_lock);
-        batcher_tick(cse, clock_now_us(&cse->clock) / 1000);  /* batchNotify durations */
+        batcher_tick(cse, now_ms);                            /* batchNotify durations */
         defer_run_due(cse, clock_now_us(&cse->clock), false); /* Operation Execution Times reached */
         audit_tick(cse->audit);                               /* runs of repeated denials that ended */
+        timers_tick(cse, now_ms);                             /* the timer service (timers.c): missing-data detection */
+        /* sleep until the next sweep, the next timer or the earliest Operation Execution Time
+         * waited for, whichever comes first */
+        int64_t wake_ms = now_ms + 1000, due = timers_next_due(cse);
+        if (due < wake_ms)
+            wake_ms = due > now_ms ? due : now_ms + 1;
         pthread_mutex_lock(&cse->expiry_lock);
-        /* sleep a second, or until the earliest Operation Execution Time waited for */
-        int64_t now_us = clock_now_us(&cse->clock), next = defer_next_us(cse);
-        int64_t wait_us = next <= now_us ? 0 : next - now_us < 1000000 ? next - now_us : 1000000;
+        int64_t oet_ms = defer_next_us(cse) / 1000;
+        if (oet_ms < wake_ms)
+            wake_ms = oet_ms > now_ms ? oet_ms : now_ms + 1;
+        cse->expiry_wake_ms = wake_ms;
+        /* the wait is relative (the server's clock may be a test's): at most a second */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + wait_us * 1000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        if (!cse->stopping && wait_us > 0)
+        int64_t wait_ns = (wake_ms - now_ms) * 1000000 + ts.tv_nsec;
+        ts.tv_sec += (time_t)(wait_ns / 1000000000);
+        ts.tv_nsec = (long)(wait_ns % 1000000000);
+        if (!cse->stopping)
             pthread_cond_timedwait(&cse->expiry_cond, &cse->expiry_lock, &ts);
+        cse->expiry_wake_ms = 0;
     }
     while (cse->pending_jobs > 0)
         pthread_cond_wait(&cse->expiry_cond, &cse->expiry_lock);

@@ -206,4 +206,29 @@
 #define LIMIT_QUOTA_COUNT 1000000
 #define LIMIT_QUOTA_BYTES (1024L * 1024 * 1024)
 
+/* Timers armed and not yet due (core/timers.c): one per monitored <timeSeries> in the steady state
+ * (each instance re-arms its series), so this bounds memory against a flood of series, not the
+ * normal load. An arm beyond it is dropped with a warning: that series' missing-data detection
+ * resumes with its next instance. */
+#define LIMIT_TIMERS (1024 * 1024)
+/* Due timers run in one writer transaction, so a burst of them does not stall writers. */
+#define LIMIT_TIMER_BATCH 200
+/* periodicIntervalDelta when a <timeSeries> sets periodicInterval without it (TS-0004 §7.4.38.2.1:
+ * "according to local policy"): this fraction of periodicInterval, within the pei/2 bound. */
+#define TS_PEID_DEFAULT_DIVISOR 10
+/* The shortest periodicInterval (ms) of a <timeSeries> that detects missing data: each missed
+ * point is a writer transaction, so a series may not ask for more than a few a second. */
+#define LIMIT_TS_MIN_PEI_MS 100
+/* missingDataList entries kept (and the largest missingDataMaxNr): a series that misses its points
+ * for ever does not grow without bound. */
+#define LIMIT_TS_MISSING_LIST 256
+/* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window ends
+ * after its subscription's md.dur or with the subscription, and one beyond this bound is not opened
+ * (that missing point is then counted alone). */
+#define LIMIT_MD_WINDOWS 4096
+
+/* A representation's root key, "m2m:<sn>" or a specialisation's "<namespace>:<name>" (a flexContainer's,
+ * from its definition): longer ones are refused when definitions are loaded. */
+#define LIMIT_ROOT_LEN 64
+
 #endif

@@ -200,11 +200,16 @@ static void create_finish(void *arg, struct cse_response *rsp_)
             buf_json_str(&b, j->row.path);
             buf_putc(&b, '}');
             break;
-        case 3:
-            buf_printf(&b, "{\"m2m:rce\":{\"m2m:%s\":%s,\"uri\":", j->rt->sn, j->row.doc);
-            buf_json_str(&b, j->row.path);
-            buf_puts(&b, "}}");
+        case 3: {
+            json_t *rce = represent_wrap(j->cse, j->rt, json_loads(j->row.doc, 0, NULL), NULL);
+            json_object_set_new(rce, "uri", json_string(j->row.path));
+            json_t *w = json_pack("{s:o}", "m2m:rce", rce);
+            char *txt = json_encode(w, NULL);
+            buf_puts(&b, txt);
+            mem_free(txt);
+            json_decref(w);
             break;
+        }
         case 9: { /* TS-0004: the attributes the hosting CSE set or changed */
             json_t *mod = json_object();
             const char *k;
@@ -214,13 +219,21 @@ static void create_finish(void *arg, struct cse_response *rsp_)
                 if (!json_equal(v, json_object_get(j->asked, k)))
                     json_object_set(mod, k, v);
             }
-            char *txt = json_encode(mod, NULL);
-            buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, txt);
+            json_t *w = represent_wrap(j->cse, j->rt, mod, j->res);
+            char *txt = json_encode(w, NULL);
+            buf_puts(&b, txt);
             mem_free(txt);
-            json_decref(mod);
+            json_decref(w);
             break;
         }
-        default: buf_printf(&b, "{\"m2m:%s\":%s}", j->rt->sn, j->row.doc); break;
+        default: {
+            size_t n;
+            char *txt = represent_row(j->cse, &j->row, &n);
+            if (txt)
+                buf_append(&b, txt, n);
+            mem_free(txt);
+            break;
+        }
         }
         if (b.len)
             rsp->body = buf_take(&b, &rsp->body_len);
@@ -248,7 +261,7 @@ static void create_done(void *arg, bool committed)
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
  * object (a new reference) or NULL with rsp filled. */
-json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt)
+json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt, char *root_out, size_t root_len)
 {
     char err[256];
     if (c->req->media != MEDIA_JSON) {
@@ -260,14 +273,23 @@ json_t *op_decode_content(struct op_ctx *c, const struct rtype *rt)
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "%s", err);
         return NULL;
     }
-    char key[32];
+    char key[LIMIT_ROOT_LEN];
     snprintf(key, sizeof key, "m2m:%s", rt->sn);
+    /* a type with per-resource attributes (a flexContainer) is sent under its specialisation's
+     * root, which its custom_attrs hook checks against the definition */
+    const char *sent =
+        json_is_object(root) && json_object_size(root) == 1 ? json_object_iter_key(json_object_iter(root)) : NULL;
+    if (rt->custom_attrs && sent && strlen(sent) < sizeof key)
+        snprintf(key, sizeof key, "%s", sent);
     json_t *attrs = json_object_get(root, key);
     if (!json_is_object(root) || json_object_size(root) != 1 || !json_is_object(attrs)) {
-        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "content must be {\"%s\": {...}}", key);
+        response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "content must be {\"%s\": {...}}",
+                       rt->custom_attrs ? "<specialisation root>" : key);
         json_decref(root);
         return NULL;
     }
+    if (root_out)
+        snprintf(root_out, root_len, "%s", key);
     json_incref(attrs);
     json_decref(root);
     return attrs;
@@ -449,11 +471,15 @@ enum cse_status op_create(struct op_ctx *c)
                        rt->sn);
         return CSE_DONE;
     }
-    json_t *attrs = op_decode_content(c, rt);
+    char root[LIMIT_ROOT_LEN];
+    json_t *attrs = op_decode_content(c, rt, root, sizeof root);
     if (attrs == NULL)
         return CSE_DONE;
     int64_t et;
-    if (attr_validate(rt, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
+    const struct attr_def *custom = NULL;
+    int ncustom = 0;
+    if ((rt->custom_attrs && rt->custom_attrs(c->cse, root, attrs, NULL, &custom, &ncustom, rsp) != 0) ||
+        attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }

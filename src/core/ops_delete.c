@@ -13,7 +13,8 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
      * then every subscription going with the subtree (deletion notification) */
     sub_event(t, row, 2 /* delete of the resource */, row, NULL);
     sub_deleted(t, row);
-    int drc = row->ty == TY_CIN ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
+    const struct rtype *rt = rtype_find(row->ty);
+    int drc = rt && rt->leaf ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
     if (drc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     struct store_row parent;
@@ -83,7 +84,7 @@ static void delete_finish(void *arg, struct cse_response *rsp_)
     if (committed && j->result == 0) {
         rsp->rsc = RSC_DELETED;
         if (j->rcn == 1)
-            rsp->body = represent_row(&j->gone, &rsp->body_len);
+            rsp->body = represent_row(j->cse, &j->gone, &rsp->body_len);
         else if (j->pre) {
             rsp->body = j->pre, rsp->body_len = j->pre_len;
             rsp->cnst = j->pre_cnst, rsp->cnot = j->pre_cnot;
@@ -103,9 +104,10 @@ static void delete_done(void *arg, bool committed)
 {
     struct delete_job *j = arg;
     j->committed = committed;
-    op_committed(j->cse, committed && j->result == 0, &j->notes,
-                 j->gone.ty != TY_CIN /* the subtree may have held policies or groups */, j->rsp, delete_finish, j,
-                 j->done, j->done_arg);
+    op_committed(
+        j->cse, committed && j->result == 0, &j->notes,
+        !(rtype_find(j->gone.ty) && rtype_find(j->gone.ty)->leaf) /* a subtree may have held policies or groups */,
+        j->rsp, delete_finish, j, j->done, j->done_arg);
 }
 
 enum cse_status op_delete(struct op_ctx *c)

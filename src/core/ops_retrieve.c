@@ -129,10 +129,8 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
     struct cse_response *rsp = c->rsp;
     const struct cse_filter *fc = &c->req->fc;
     const struct rtype *t = rtype_find(row->ty);
-    char key[32];
-    snprintf(key, sizeof key, "m2m:%s", t ? t->sn : "unknown");
     if (rcn == 1 || rcn == 7) {
-        rsp->body = represent_row(row, &rsp->body_len);
+        rsp->body = represent_row(c->cse, row, &rsp->body_len);
         rsp->rsc = RSC_OK;
         return 0;
     }
@@ -191,12 +189,19 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
     if (last < ngroups)
         partial = true;
     json_t *out = NULL;
+    /* the root: "m2m:<sn>", or the type's own (a flexContainer's specialisation) */
+    char key[LIMIT_ROOT_LEN];
+    json_t *self = json_loads(row->doc, 0, NULL);
+    represent_key(c->cse, t, self, key, sizeof key);
+    json_decref(self);
     int rc = 0;
     if (rcn == 4 || rcn == 8) {
         json_t **node = mem_calloc(rv->n + 1, sizeof *node); /* borrowed */
         json_t *top = rcn == 4 ? json_loads(row->doc, 0, NULL) : json_object();
         if (top == NULL)
             rc = response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
+        else if (rcn == 4)
+            represent_strip(t, top); /* never key material, at any rcn (write-only attributes) */
         for (size_t i = 0; i < rv->n && rc == 0; i++) {
             if (group[i] < first || group[i] >= last)
                 continue;
@@ -207,8 +212,9 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
                 continue;
             }
             json_t *into = parent[i] >= 0 && node[parent[i]] ? node[parent[i]] : top;
-            char kk[32];
-            snprintf(kk, sizeof kk, "m2m:%s", kt->sn);
+            represent_strip(kt, kd);
+            char kk[LIMIT_ROOT_LEN];
+            represent_key(c->cse, kt, kd, kk, sizeof kk);
             json_t *arr = json_object_get(into, kk);
             if (!json_is_array(arr)) {
                 arr = json_array();
@@ -231,6 +237,7 @@ int op_result_content(struct op_ctx *c, const struct store_row *row, int rcn)
                 json_decref(refs);
                 rc = response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "stored representation unreadable");
             } else {
+                represent_strip(t, doc);
                 json_object_set_new(doc, "ch", refs);
                 out = json_pack("{s:o}", key, doc);
             }
@@ -459,6 +466,9 @@ enum cse_status op_retrieve(struct op_ctx *c)
             return CSE_DONE;
         }
         json_t *doc = json_loads(row->doc, 0, NULL), *part = json_object();
+        represent_strip(rt, doc); /* a write-only attribute (key material) is never returned */
+        char key[LIMIT_ROOT_LEN];
+        represent_key(c->cse, rt, doc, key, sizeof key);
         size_t i;
         json_t *e;
         json_array_foreach(atrl, i, e)
@@ -469,8 +479,6 @@ enum cse_status op_retrieve(struct op_ctx *c)
         }
         json_decref(doc);
         json_decref(atrl);
-        char key[32];
-        snprintf(key, sizeof key, "m2m:%s", rt->sn);
         set_body(c->rsp, json_pack("{s:o}", key, part));
         c->rsp->rsc = RSC_OK;
         return CSE_DONE;

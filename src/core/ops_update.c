@@ -147,13 +147,12 @@ static void update_finish(void *arg, struct cse_response *rsp_)
     }
     if (committed && j->result == 0) {
         rsp->rsc = RSC_UPDATED;
-        char key[32];
-        snprintf(key, sizeof key, "m2m:%s", j->rt->sn);
-        json_t *w = NULL;
+        json_t *w = NULL, *whole = json_loads(j->doc, 0, NULL);
         if (j->rcn == 1)
-            w = json_pack("{s:o}", key, json_loads(j->doc, 0, NULL));
+            w = represent_wrap(j->cse, j->rt, json_incref(whole), NULL);
         else if (j->rcn == 9)
-            w = json_pack("{s:o}", key, modified_attributes(j));
+            w = represent_wrap(j->cse, j->rt, modified_attributes(j), whole);
+        json_decref(whole);
         if (w != NULL)
             rsp->body = json_encode(w, &rsp->body_len);
         json_decref(w);
@@ -402,7 +401,8 @@ enum cse_status op_update(struct op_ctx *c)
     }
     if (may_update(c, row) != 0)
         return CSE_DONE;
-    json_t *patch = op_decode_content(c, rt);
+    char root[LIMIT_ROOT_LEN];
+    json_t *patch = op_decode_content(c, rt, root, sizeof root);
     if (patch == NULL)
         return CSE_DONE;
     int64_t et = 0;
@@ -412,7 +412,11 @@ enum cse_status op_update(struct op_ctx *c)
     for (size_t i = 0; i < sizeof privileged / sizeof privileged[0]; i++)
         nprivattrs += json_object_get(patch, privileged[i]) != NULL;
     bool privattrs = nprivattrs > 0;
-    int rc = attr_validate(rt, patch, false, c->rsp);
+    const struct attr_def *custom = NULL;
+    int ncustom = 0;
+    int rc = rt->custom_attrs ? rt->custom_attrs(c->cse, root, patch, row, &custom, &ncustom, c->rsp) : 0;
+    if (rc == 0)
+        rc = attr_validate_ext(rt, custom, ncustom, patch, false, c->rsp);
     /* TS-0001 §9.6.1.3 / TS-0004 §7.3.3.15: acpi is updated alone, under the selfPrivileges of
      * the policies it currently names (or by the creator when it names none) */
     if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1)

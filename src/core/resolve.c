@@ -143,7 +143,8 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
         buf_free(&path);
         return rc;
     }
-    /* a last segment "la"/"ol" under a container names its newest/oldest instance (TS-0001 §9.6.27) */
+    /* a last segment "la"/"ol" under a holder of instances (a container, a timeSeries) names its
+     * newest/oldest instance (TS-0004 §7.4.27-28): the holder type's instance_ty */
     char *last = strrchr(path.p, '/');
     enum virt virt = VIRT_NONE;
     if (last && (strcmp(last + 1, "la") == 0 || strcmp(last + 1, "ol") == 0))
@@ -152,16 +153,17 @@ int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_
         *last = '\0';
         struct store_row cnt;
         int src = ops->get_path(v, path.p, now, &cnt);
-        if (src == STORE_OK && cnt.ty == TY_CNT) {
-            src = ops->edge_child(v, cnt.ri, TY_CIN, virt == VIRT_LA, now, &out->row);
+        const struct rtype *ht = src == STORE_OK ? rtype_find(cnt.ty) : NULL;
+        if (ht && ht->instance_ty != 0) {
+            src = ops->edge_child(v, cnt.ri, ht->instance_ty, virt == VIRT_LA, now, &out->row);
             store_row_free(&cnt);
             if (src == STORE_OK) {
                 out->have_row = true;
                 out->virt = virt;
             } else {
-                rc = src == STORE_NOT_FOUND ? response_error(rsp, RSC_NOT_FOUND, "not-found",
-                                                             "container '%s' has no content instance", path.p)
-                                            : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+                rc = src == STORE_NOT_FOUND
+                         ? response_error(rsp, RSC_NOT_FOUND, "not-found", "'%s' has no instance", path.p)
+                         : response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
             }
             buf_free(&path);
             return rc;

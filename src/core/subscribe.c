@@ -17,7 +17,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-enum { NET_UPDATE = 1, NET_DELETE = 2, NET_CREATE_CHILD = 3, NET_DELETE_CHILD = 4 };
+enum { NET_UPDATE = 1, NET_DELETE = 2, NET_CREATE_CHILD = 3, NET_DELETE_CHILD = 4, NET_MISSING_DATA = 8 };
 enum { NCT_ALL = 1, NCT_MODIFIED = 2, NCT_RI = 3 };
 
 struct note {
@@ -29,6 +29,9 @@ struct note {
     int64_t num, dur_ms;
     bool latest;
     bool end; /* the subscription sub_ri is gone: its batch goes out now and ends (no uris, no sgn) */
+    /* a timer to arm after the commit (txn_timer_arm): no uris, no sgn */
+    char *timer_ri;
+    int64_t timer_due, timer_arg;
 };
 
 void notes_init(struct notes *n)
@@ -41,6 +44,7 @@ static void note_free(struct note *x)
     json_decref(x->uris);
     json_decref(x->sgn);
     mem_free(x->sub_ri);
+    mem_free(x->timer_ri);
     mem_free(x);
 }
 
@@ -63,6 +67,19 @@ static void notes_push(struct notes *n, struct note *x)
     else
         n->head = x;
     n->tail = x;
+}
+
+void txn_timer_arm(struct txn_ctx *t, const char *ri, int64_t due_ms, int64_t arg)
+{
+    if (t->notes == NULL) { /* no commit to wait for */
+        timers_add(t->cse, ri, due_ms, arg);
+        return;
+    }
+    struct note *x = mem_calloc(1, sizeof *x);
+    x->timer_ri = mem_strdup(ri);
+    x->timer_due = due_ms;
+    x->timer_arg = arg;
+    notes_push(t->notes, x);
 }
 
 /* ---- batches (bn, ln) ------------------------------------------------------------------------- */
@@ -297,7 +314,9 @@ void notes_send(struct cse *cse, struct notes *n)
 {
     int64_t now_ms = clock_now_us(&cse->clock) / 1000;
     for (struct note *x = n->head; x; x = x->next) {
-        if (x->end)
+        if (x->timer_ri)
+            timers_add(cse, x->timer_ri, x->timer_due, x->timer_arg);
+        else if (x->end)
             batch_end(cse, x->sub_ri);
         else if (x->sub_ri)
             batch_add(cse, x, now_ms);
@@ -374,15 +393,16 @@ static bool list_has_key(const json_t *list, const json_t *obj)
 }
 
 /* The representation sent for nct (TS-0001 Table 9.6.8-4). */
-static json_t *representation(const struct store_row *res, const json_t *modified, int64_t nct)
+static json_t *representation(struct cse *cse, const struct store_row *res, const json_t *modified, int64_t nct)
 {
     if (nct == NCT_RI) /* TS-0004 Table 6.3.5.62-1: the resource ID as m2m:uri */
         return json_pack("{s:s}", "m2m:uri", res->ri);
     const struct rtype *rt = rtype_find(res->ty);
-    json_t *attrs = (nct == NCT_MODIFIED && modified) ? json_incref((json_t *)modified) : json_loads(res->doc, 0, NULL);
-    char key[32];
-    snprintf(key, sizeof key, "m2m:%s", rt ? rt->sn : "unknown");
-    return json_pack("{s:o}", key, attrs ? attrs : json_object());
+    json_t *whole = json_loads(res->doc, 0, NULL);
+    json_t *w = (nct == NCT_MODIFIED && modified) ? represent_wrap(cse, rt, json_deep_copy(modified), whole)
+                                                  : represent_wrap(cse, rt, json_incref(whole), NULL);
+    json_decref(whole);
+    return w;
 }
 
 /* Warden's notification access policy (README "Subscriptions and notifications"), beyond TS-0004
@@ -446,6 +466,28 @@ static bool subscriber_may_read(struct txn_ctx *t, struct event_decisions *memo,
     return false;
 }
 
+/* Queue the notification of event net carrying rep (owned) to the targets of subscription s (doc:
+ * its attributes), or to its batch. */
+static void push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net)
+{
+    char *sur = sub_address(t->cse, s->path);
+    json_t *sgn = json_pack("{s:{s:{s:o, s:i}, s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
+    if (json_object_get(doc, "cr"))
+        json_object_set(json_object_get(sgn, "m2m:sgn"), "cr", json_object_get(doc, "cr"));
+    mem_free(sur);
+    struct note *x = mem_calloc(1, sizeof *x);
+    x->uris = resolve_targets(t, json_object_get(doc, "nu"));
+    x->sgn = sgn;
+    const json_t *bn = json_object_get(doc, "bn");
+    if (json_is_object(bn)) {
+        x->sub_ri = mem_strdup(s->ri);
+        x->num = json_int_or(bn, "num", 1);
+        x->dur_ms = sub_duration_ms(json_object_get(bn, "dur"));
+        x->latest = json_is_true(json_object_get(doc, "ln"));
+    }
+    notes_push(t->notes, x);
+}
+
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
               const json_t *modified)
 {
@@ -478,23 +520,9 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
             json_decref(doc);
             continue;
         }
-        char *sur = sub_address(t->cse, s->path);
-        json_t *rep = representation(res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
-        json_t *sgn = json_pack("{s:{s:{s:o, s:i}, s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
-        if (json_object_get(doc, "cr"))
-            json_object_set(json_object_get(sgn, "m2m:sgn"), "cr", json_object_get(doc, "cr"));
-        mem_free(sur);
-        struct note *x = mem_calloc(1, sizeof *x);
-        x->uris = resolve_targets(t, json_object_get(doc, "nu"));
-        x->sgn = sgn;
-        const json_t *bn = json_object_get(doc, "bn");
-        if (json_is_object(bn)) {
-            x->sub_ri = mem_strdup(s->ri);
-            x->num = json_int_or(bn, "num", 1);
-            x->dur_ms = sub_duration_ms(json_object_get(bn, "dur"));
-            x->latest = json_is_true(json_object_get(doc, "ln"));
-        }
-        notes_push(t->notes, x);
+        json_t *rep =
+            representation(t->cse, res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
+        push_notification(t, s, doc, rep, net);
 
         /* expirationCounter: the subscription ends after that many notifications */
         int64_t exc = json_int_or(doc, "exc", -1);
@@ -508,6 +536,137 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
                 t->txn->st->ops->update(t->txn, s);
             }
         }
+        json_decref(doc);
+    }
+    rowvec_free(&subs);
+    return 0;
+}
+
+/* ---- missing data of a <timeSeries> (TS-0004 §7.5.1.2.9) ------------------------------------ */
+
+/* The window of a subscription's missingData condition: opened by the first missing point after
+ * its creation (or after the previous window ended), md.dur long; it counts the missing points,
+ * and from the md.num-th on each one is notified, with the points since the last notification. */
+struct md_window {
+    char *sub_ri;
+    int64_t end_ms;
+    int64_t count;
+    json_t *pending; /* missing points not notified yet */
+};
+
+struct md_windows {
+    pthread_mutex_t lock;
+    struct md_window *v;
+    size_t n, cap;
+};
+
+struct md_windows *md_windows_new(void)
+{
+    struct md_windows *w = mem_calloc(1, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    return w;
+}
+
+static void window_clear(struct md_window *w)
+{
+    mem_free(w->sub_ri);
+    json_decref(w->pending);
+}
+
+void md_windows_free(struct md_windows *w)
+{
+    if (w == NULL)
+        return;
+    for (size_t i = 0; i < w->n; i++)
+        window_clear(&w->v[i]);
+    mem_free(w->v);
+    pthread_mutex_destroy(&w->lock);
+    mem_free(w);
+}
+
+/* Count one missing point for subscription sub_ri; returns the notification content (owned) when
+ * one is due, else NULL. */
+static json_t *window_count(struct cse *cse, const char *sub_ri, int64_t num, int64_t dur_ms, const char *point,
+                            int64_t now_ms)
+{
+    struct md_windows *ws = cse->md_windows;
+    json_t *out = NULL;
+    pthread_mutex_lock(&ws->lock);
+    struct md_window *w = NULL;
+    for (size_t i = 0; i < ws->n;) { /* ended windows go (so are those of deleted subscriptions) */
+        if (ws->v[i].end_ms <= now_ms) {
+            window_clear(&ws->v[i]);
+            ws->v[i] = ws->v[--ws->n];
+            continue;
+        }
+        if (strcmp(ws->v[i].sub_ri, sub_ri) == 0)
+            w = &ws->v[i];
+        i++;
+    }
+    struct md_window one = {.count = 0};
+    if (w == NULL && ws->n < LIMIT_MD_WINDOWS) {
+        if (ws->n == ws->cap) {
+            ws->cap = ws->cap ? ws->cap * 2 : 16;
+            ws->v = mem_realloc(ws->v, ws->cap * sizeof *ws->v);
+        }
+        w = &ws->v[ws->n++];
+        *w = (struct md_window){.sub_ri = mem_strdup(sub_ri), .end_ms = now_ms + dur_ms, .pending = json_array()};
+    } else if (w == NULL) { /* no room: this point alone, notified when num is 1 */
+        w = &one;
+        one.pending = json_array();
+    }
+    w->count++;
+    json_array_append_new(w->pending, json_string(point));
+    if (w->count >= num) {
+        out = json_pack("{s:{s:o, s:I}}", "m2m:tsn", "mdlt", json_copy(w->pending), "mdc", (json_int_t)w->count);
+        json_array_clear(w->pending);
+    }
+    if (w == &one)
+        json_decref(one.pending);
+    pthread_mutex_unlock(&ws->lock);
+    return out;
+}
+
+/* The subscription sub_ri is gone: its window, if any, ends. */
+static void window_end(struct cse *cse, const char *sub_ri)
+{
+    struct md_windows *ws = cse->md_windows;
+    if (ws == NULL)
+        return;
+    pthread_mutex_lock(&ws->lock);
+    for (size_t i = 0; i < ws->n; i++)
+        if (strcmp(ws->v[i].sub_ri, sub_ri) == 0) {
+            window_clear(&ws->v[i]);
+            ws->v[i] = ws->v[--ws->n];
+            break;
+        }
+    pthread_mutex_unlock(&ws->lock);
+}
+
+int sub_missing_data(struct txn_ctx *t, const struct store_row *subject, const char *point)
+{
+    if (t->notes == NULL || subject->nsub <= 0)
+        return 0;
+    struct rowvec subs = {.max = SIZE_MAX};
+    struct event_decisions memo = {.n = 0};
+    if (t->txn->st->ops->children(t->txn, subject->ri, TY_SUB, t->now, rowvec_collect, &subs) < 0) {
+        rowvec_free(&subs);
+        return 0;
+    }
+    int64_t now_ms = clock_now_us(&t->cse->clock) / 1000;
+    for (size_t i = 0; i < subs.n; i++) {
+        struct store_row *s = &subs.v[i];
+        json_t *doc = json_loads(s->doc, 0, NULL);
+        const json_t *enc = json_object_get(doc, "enc"), *md = json_object_get(enc, "md");
+        if (!list_has_int(json_object_get(enc, "net"), NET_MISSING_DATA) || !json_is_object(md) ||
+            !subscriber_may_read(t, &memo, s, subject, NET_MISSING_DATA, subject)) {
+            json_decref(doc);
+            continue;
+        }
+        json_t *tsn = window_count(t->cse, s->ri, json_int_or(md, "num", 1),
+                                   sub_duration_ms(json_object_get(md, "dur")), point, now_ms);
+        if (tsn)
+            push_notification(t, s, doc, tsn, NET_MISSING_DATA);
         json_decref(doc);
     }
     rowvec_free(&subs);
@@ -532,6 +691,7 @@ int sub_deleted(struct txn_ctx *t, const struct store_row *row)
     for (size_t i = 0; i < subs.n; i++) {
         const struct store_row *s = &subs.v[i];
         json_t *doc = json_loads(s->doc, 0, NULL);
+        window_end(t->cse, s->ri);                     /* and its missingData window */
         struct note *end = mem_calloc(1, sizeof *end); /* its batch, if any, ends with it */
         end->end = true;
         end->sub_ri = mem_strdup(s->ri);

@@ -176,6 +176,32 @@ static bool is_poalist(const json_t *v)
     return str_list(v, 1, nonempty);
 }
 
+/* m2m:absRelTimestamp (TS-0004 Table 6.3.3-1): a timestamp, or relative milliseconds */
+static bool is_absrel(const json_t *v)
+{
+    return json_is_integer(v) || is_ts(v);
+}
+
+static bool is_posint(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) > 0;
+}
+
+static bool is_int(const json_t *v)
+{
+    return json_is_integer(v);
+}
+
+static bool is_num(const json_t *v)
+{
+    return json_is_number(v);
+}
+
+static bool is_list(const json_t *v)
+{
+    return json_is_array(v) && json_array_size(v) <= LIMIT_LIST_ITEMS;
+}
+
 static const struct {
     enum attr_type type;
     bool (*ok)(const json_t *v);
@@ -197,9 +223,14 @@ static const struct {
      "m2m:contentInfo, type/subtype:encoding (0-2) with an optional :contentSecurity (0-5), e.g. text/plain:0"},
     {AT_APPID, is_appid, "an App-ID: 'R' (registered) or 'N' (non-registered) followed by unreserved characters"},
     {AT_POALIST, is_poalist, "m2m:poaList, a non-empty list of addresses"},
+    {AT_ABSREL, is_absrel, "a timestamp YYYYMMDDTHHMMSS[,fff] or relative milliseconds"},
+    {AT_POSINT, is_posint, "a positive integer"},
+    {AT_INT, is_int, "an integer"},
+    {AT_NUM, is_num, "a number"},
+    {AT_LIST, is_list, "a list"},
 };
 
-static const char *type_problem(const struct attr_def *d, const json_t *v)
+const char *attr_type_problem(const struct attr_def *d, const json_t *v)
 {
     for (size_t i = 0; i < sizeof data_types / sizeof data_types[0]; i++)
         if (data_types[i].type == d->type)
@@ -208,6 +239,12 @@ static const char *type_problem(const struct attr_def *d, const json_t *v)
 }
 
 int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_response *rsp)
+{
+    return attr_validate_ext(t, NULL, 0, attrs, create, rsp);
+}
+
+int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n, json_t *attrs, bool create,
+                      struct cse_response *rsp)
 {
     if (!json_is_object(attrs))
         return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "m2m:%s must be a JSON object", t->sn);
@@ -218,6 +255,9 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
     json_object_foreach(attrs, k, v)
     {
         const struct attr_def *d = find(t, k);
+        for (int i = 0; d == NULL && i < n; i++)
+            if (strcmp(extra[i].sn, k) == 0)
+                d = &extra[i];
         if (d == NULL)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "unknown attribute '%s' for m2m:%s", k, t->sn);
         unsigned char use = create ? d->create : d->update;
@@ -234,7 +274,7 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
                 continue;
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' must not be null", k);
         }
-        const char *want = type_problem(d, v);
+        const char *want = attr_type_problem(d, v);
         if (want)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "attribute '%s' must be %s", k, want);
     }
@@ -243,6 +283,10 @@ int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_
             if (t->attrs[i].create == A_M && json_object_get(attrs, t->attrs[i].sn) == NULL)
                 return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "mandatory attribute '%s' missing",
                                       t->attrs[i].sn);
+        for (int i = 0; i < n; i++)
+            if (extra[i].create == A_M && json_object_get(attrs, extra[i].sn) == NULL)
+                return response_error(rsp, RSC_BAD_REQUEST, "bad-content", "mandatory attribute '%s' missing",
+                                      extra[i].sn);
     }
     return 0;
 }

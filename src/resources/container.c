@@ -1,7 +1,10 @@
 /* container: the container resource (ty 3, m2m:cnt; TS-0001 §9.6.6, TS-0004 §7.4.6). Keeps
  * currentNrOfInstances / currentByteSize and enforces maxNrOfInstances / maxByteSize by removing
- * the oldest contentInstances, inside the same transaction as the change that exceeded them. */
+ * the oldest contentInstances, inside the same transaction as the change that exceeded them. The
+ * same bookkeeping serves every holder of instances (instances.h: a <timeSeries> too), by the
+ * holder type's instance_ty. */
 #include "common_attrs.h"
+#include "instances.h"
 #include "core/cse.h"
 #include "core/rsc.h"
 #include "encoding/json.h"
@@ -18,9 +21,9 @@ static const struct attr_def cnt_attrs[] = {
     {"or", AT_STR, A_O, A_O},     {"disr", AT_BOOL, A_O, A_O},
 };
 
-static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, 0};
+static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, 0};
 
-static int cnt_prepare_create(struct create_ctx *c)
+int instances_prepare_holder(struct create_ctx *c)
 {
     json_set_int(c->res, "cni", 0);
     json_set_int(c->res, "cbs", 0);
@@ -37,11 +40,13 @@ static int store_fail(struct txn_ctx *t)
 static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t *doc, bool all)
 {
     const struct store_ops *ops = t->txn->st->ops;
+    const struct rtype *rt = rtype_find(cnt->ty);
+    int ity = rt ? rt->instance_ty : TY_CIN;
     int64_t mni = all ? 0 : json_int_or(doc, "mni", -1), mbs = json_int_or(doc, "mbs", -1);
     int64_t cni = json_int_or(doc, "cni", 0), cbs = json_int_or(doc, "cbs", 0);
     while (cni > 0 && ((mni >= 0 && cni > mni) || (mbs >= 0 && cbs > mbs))) {
         struct store_row old;
-        int rc = ops->edge_child(t->txn, cnt->ri, TY_CIN, false, t->now, &old);
+        int rc = ops->edge_child(t->txn, cnt->ri, ity, false, t->now, &old);
         if (rc == STORE_NOT_FOUND) { /* counters include instances already expired: resync */
             cni = 0;
             cbs = 0;
@@ -77,11 +82,17 @@ static json_t *load(struct txn_ctx *t, const struct store_row *cnt)
     return doc;
 }
 
+static bool is_instance(const struct store_row *parent, const struct store_row *child)
+{
+    const struct rtype *rt = rtype_find(parent->ty);
+    return rt && rt->instance_ty != 0 && child->ty == rt->instance_ty;
+}
+
 /* TS-0001 §9.6.6: adding an instance changes cni/cbs, so the container's stateTag and
  * lastModifiedTime change too. */
-static int cnt_child_added(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
+int instances_child_added(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
 {
-    if (child->ty != TY_CIN)
+    if (!is_instance(cnt, child))
         return 0;
     json_t *doc = load(t, cnt);
     if (doc == NULL)
@@ -90,7 +101,8 @@ static int cnt_child_added(struct txn_ctx *t, struct store_row *cnt, const struc
     ts_format(t->now, lt);
     json_set_int(doc, "cni", json_int_or(doc, "cni", 0) + 1);
     json_set_int(doc, "cbs", json_int_or(doc, "cbs", 0) + child->cs);
-    json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
+    if (json_object_get(doc, "st")) /* a <timeSeries> has no stateTag */
+        json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
     json_set_str(doc, "lt", lt);
     int rc = enforce_limits(t, cnt, doc, false);
     if (rc == 0)
@@ -99,9 +111,9 @@ static int cnt_child_added(struct txn_ctx *t, struct store_row *cnt, const struc
     return rc;
 }
 
-static int cnt_child_removed(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
+int instances_child_removed(struct txn_ctx *t, struct store_row *cnt, const struct store_row *child)
 {
-    if (child->ty != TY_CIN)
+    if (!is_instance(cnt, child))
         return 0;
     json_t *doc = load(t, cnt);
     if (doc == NULL)
@@ -116,7 +128,7 @@ static int cnt_child_removed(struct txn_ctx *t, struct store_row *cnt, const str
 
 /* A lowered mni/mbs applies at once. TS-0001 §9.6.6 disableRetrieval: updated from true to false,
  * every existing instance is deleted at once (row->doc still holds the old value). */
-static int cnt_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
+int instances_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
 {
     json_t *old = json_loads(row->doc, 0, NULL);
     bool purge = json_is_true(json_object_get(old, "disr")) && !json_is_true(json_object_get(doc, "disr"));
@@ -144,8 +156,9 @@ const struct rtype rtype_container = {
     .deletable = true,
     .has_st = true,
     .has_cr = true,
-    .prepare_create = cnt_prepare_create,
-    .txn_child_added = cnt_child_added,
-    .txn_child_removed = cnt_child_removed,
-    .txn_updated = cnt_updated,
+    .instance_ty = TY_CIN,
+    .prepare_create = instances_prepare_holder,
+    .txn_child_added = instances_child_added,
+    .txn_child_removed = instances_child_removed,
+    .txn_updated = instances_updated,
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common_attrs.h"
+#include "instances.h"
 #include "core/rsc.h"
 #include "encoding/json.h"
 #include "rtype.h"
@@ -27,7 +28,7 @@ static const struct attr_def cin_attrs[] = {
 
 static const int cin_parents[] = {TY_CNT, 0};
 
-static int cin_prepare_create(struct create_ctx *c)
+int instance_prepare(struct create_ctx *c)
 {
     /* contentSize: the size in bytes of con (a string's bytes, else its JSON encoding) */
     json_t *con = json_object_get(c->attrs, "con");
@@ -53,7 +54,7 @@ static int cin_prepare_create(struct create_ctx *c)
     return 0;
 }
 
-static int cin_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
+int instance_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
 {
     (void)res;
     json_t *pdoc = json_loads(parent->doc, 0, NULL);
@@ -61,7 +62,7 @@ static int cin_txn_create(struct txn_ctx *t, const struct store_row *parent, str
     json_decref(pdoc);
     if (mbs >= 0 && row->cs > mbs)
         return response_error(t->rsp, RSC_NOT_ACCEPTABLE, "too-large",
-                              "content size %lld exceeds the container's maxByteSize %lld", (long long)row->cs,
+                              "content size %lld exceeds its parent's maxByteSize %lld", (long long)row->cs,
                               (long long)mbs);
     return 0;
 }
@@ -77,6 +78,7 @@ const struct rtype rtype_content_instance = {
     .deletable = true,
     .has_st = true,
     .has_cr = true,
-    .prepare_create = cin_prepare_create,
-    .txn_create = cin_txn_create,
+    .leaf = true,
+    .prepare_create = instance_prepare,
+    .txn_create = instance_txn_create,
 };

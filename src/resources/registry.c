@@ -4,11 +4,27 @@
 #include "rtype.h"
 
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
-    rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_request, rtype_polling_channel;
+    rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_request, rtype_polling_channel, rtype_timeseries,
+    rtype_timeseries_instance, rtype_flex_container, rtype_node, rtype_mgmt_obj;
 
 static const struct rtype *const types[] = {
-    &rtype_acp,      &rtype_group, &rtype_subscription, &rtype_ae,  &rtype_container, &rtype_content_instance,
-    &rtype_cse_base, &rtype_role,  &rtype_token,        &rtype_dac, &rtype_request,   &rtype_polling_channel,
+    &rtype_acp,
+    &rtype_group,
+    &rtype_subscription,
+    &rtype_ae,
+    &rtype_container,
+    &rtype_content_instance,
+    &rtype_cse_base,
+    &rtype_role,
+    &rtype_token,
+    &rtype_dac,
+    &rtype_request,
+    &rtype_polling_channel,
+    &rtype_timeseries,
+    &rtype_timeseries_instance,
+    &rtype_flex_container,
+    &rtype_node,
+    &rtype_mgmt_obj,
 };
 
 const struct rtype *rtype_find(int ty)
@@ -17,6 +33,11 @@ const struct rtype *rtype_find(int ty)
         if (types[i]->ty == ty)
             return types[i];
     return NULL;
+}
+
+const struct rtype *rtype_at(size_t i)
+{
+    return i < sizeof types / sizeof types[0] ? types[i] : NULL;
 }
 
 const struct rtype *rtype_find_sn(const char *sn)
@@ -75,8 +96,15 @@ bool rtype_subscribable(int ty)
 bool rtype_attr_known(const char *sn)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        for (const char *const *w = types[i]->write_only; w && *w; w++)
+            if (strcmp(*w, sn) == 0) /* key material is never a filter: that would be an oracle */
+                return false;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int k = 0; k < types[i]->nattrs; k++)
             if (strcmp(types[i]->attrs[k].sn, sn) == 0)
                 return true;
+        if (types[i]->custom_known && types[i]->custom_known(sn))
+            return true;
+    }
     return false;
 }

@@ -25,8 +25,13 @@ enum {
     TY_ROLE = 31,
     TY_TOKEN = 32,
     TY_DAC = 34,
-    TY_PCH = 15, /* <pollingChannel>: long polling for an AE that accepts no connections */
-    TY_REQ = 17, /* <request>: created by the CSE for a non-blocking request (core/nonblock.c) */
+    TY_PCH = 15,  /* <pollingChannel>: long polling for an AE that accepts no connections */
+    TY_REQ = 17,  /* <request>: created by the CSE for a non-blocking request (core/nonblock.c) */
+    TY_TS = 29,   /* timeSeries (timeseries.c) */
+    TY_TSI = 30,  /* timeSeriesInstance (timeseries_instance.c) */
+    TY_FCNT = 28, /* flexContainer (flex_container.c) */
+    TY_MGO = 13,  /* mgmtObj (mgmt_obj.c) */
+    TY_NODE = 14, /* node (node.c) */
 };
 
 enum attr_type {
@@ -44,6 +49,11 @@ enum attr_type {
     AT_CONTENTINFO,    /* m2m:contentInfo: "type/subtype:encoding[:contentSecurity]" */
     AT_APPID,          /* App-ID (TS-0001 Table 7.2-1): "R...", "N..." ("r..." before release 4) */
     AT_POALIST,        /* m2m:poaList: 1..n non-empty strings */
+    AT_ABSREL,         /* m2m:absRelTimestamp (TS-0004 Table 6.3.3-1): a timestamp, or relative milliseconds */
+    AT_POSINT,         /* positive integer (xs:positiveInteger) */
+    AT_INT,            /* integer (xs:integer) */
+    AT_NUM,            /* number (xs:float, xs:double, or an integer) */
+    AT_LIST,           /* array of any values */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). A_NI: an optional
@@ -108,6 +118,24 @@ struct rtype {
     bool has_st;        /* carries stateTag */
     bool has_cr;        /* carries creator */
     bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
+    int instance_ty;    /* the instances it holds and counts (cni/cbs), that la/ol name; 0 for none */
+    bool leaf;          /* never has children: deleted by resourceID alone */
+    /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
+     * as their policy says, never in a representation (core/represent.c), never a filter. */
+    const char *const *write_only;
+    /* The representation's root when it is not "m2m:<sn>" (a specialisation's, from doc): 0 with
+     * out filled, else -1 (then "m2m:<sn>"). Any thread. */
+    int (*root)(struct cse *cse, const json_t *doc, char *out, size_t len);
+    /* A type whose attributes depend on the resource (a flexContainer's on its definition): the
+     * attributes beyond the static ones for a request whose content root was root_key, attrs the
+     * request's attributes and row the stored resource (NULL on create). Returns 0 with *defs
+     * (static or owned by the CSE; *n of them), or an RSC (rsp filled: an unknown definition, a root
+     * that does not match it). Request thread. */
+    /* Is sn one of the type's custom attributes that may be a filter (never a write-only one)? For
+     * rtype_attr_known; NULL: none. Any thread. */
+    bool (*custom_known)(const char *sn);
+    int (*custom_attrs)(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                        const struct attr_def **defs /* OUT */, int *n /* OUT */, struct cse_response *rsp);
     /* Request thread, before submission: type rules and derived attributes. Returns 0 or an RSC
      * (rsp filled). */
     int (*prepare_create)(struct create_ctx *c);
@@ -122,7 +150,25 @@ struct rtype {
     int (*txn_child_removed)(struct txn_ctx *t, struct store_row *parent, const struct store_row *child);
     /* Writer, after an update's attributes were applied to doc and before it is stored. */
     int (*txn_updated)(struct txn_ctx *t, struct store_row *row, json_t *doc);
+    /* Writer, when a timer armed with txn_timer_arm on a resource of this type is due (the
+     * resource still exists; row is it as stored now, arg what was armed, or TIMER_RESUME once for
+     * every resource of the type when the CSE starts: timers live in memory only, so the type
+     * arms again what its stored state asks for). 0 or an RSC. */
+    int (*txn_timer)(struct txn_ctx *t, struct store_row *row, int64_t arg);
 };
+
+/* Arm a timer (core/timers.c): after the transaction of t commits, the txn_timer hook of ri's type
+ * runs at due_ms (milliseconds since the epoch) with arg, in a writer transaction of its own. A
+ * timer is never cancelled: the hook checks whether what it was armed for still holds. Armed in a
+ * transaction that rolls back, it is never armed. */
+void txn_timer_arm(struct txn_ctx *t, const char *ri, int64_t due_ms, int64_t arg);
+#define TIMER_RESUME INT64_MIN
+/* Inside a transaction: a <timeSeries> (subject) missed its data point at point (a timestamp):
+ * its subscriptions with a missingData condition count it in their windows and are notified
+ * (net 8, an m2m:tsn; TS-0004 §7.5.1.2.9) when their md.num is reached. */
+int sub_missing_data(struct txn_ctx *t, const struct store_row *subject, const char *point);
+/* Milliseconds since the epoch from the server's clock. */
+int64_t txn_now_ms(const struct txn_ctx *t);
 
 /* The registry (resources/registry.c). NULL when ty is not a type this CSE knows. */
 const struct rtype *rtype_find(int ty);
@@ -135,12 +181,19 @@ int rtype_supported(int *out, int max);
 bool rtype_child_ok(int child, int parent);
 /* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
 bool rtype_subscribable(int ty);
+/* The i-th type of the registry, NULL past the last (to walk them all). */
+const struct rtype *rtype_at(size_t i);
 /* Is sn the short name of an attribute of some resource type here (for attribute filters)? */
 bool rtype_attr_known(const char *sn);
 
 /* Generic attribute validation against t's policy (resources/attr.c). Returns 0 or RSC 4000 with
  * a message naming the attribute. */
 int attr_validate(const struct rtype *t, json_t *attrs, bool create, struct cse_response *rsp);
+/* The same with n more attribute policies (custom attributes) after t's own. */
+int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n, json_t *attrs, bool create,
+                      struct cse_response *rsp);
+/* The type problem of v against d ("a string", ...), or NULL when v fits. */
+const char *attr_type_problem(const struct attr_def *d, const json_t *v);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
 

@@ -24,7 +24,8 @@ static const struct attr_def sub_attrs[] = {
 
 /* TS-0001 §9.6.8: the subscribable types among those implemented, i.e. those whose child resource
  * table in TS-0001 §9.6 lists <subscription> (e.g. Tables 9.6.6-1, 9.6.38-1, 9.6.39-1, 9.6.40-1) */
-static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_ROLE, TY_TOKEN, TY_DAC, 0};
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT,  TY_GRP,  TY_ACP, TY_ROLE, TY_TOKEN,
+                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, 0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
@@ -55,9 +56,9 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
     {
         if (strcmp(k, "net") == 0) {
             /* 1 update, 2 delete, 3 create of a direct child, 4 delete of a direct child, 7
-             * Blocking_Update */
-            if (!ints_in(v, 1, 7))
-                return bad(rsp, "enc.net must list notificationEventTypes 1-4 or 7 (the ones this CSE supports)");
+             * Blocking_Update, 8 missing data points of a <timeSeries> (TS-0004 §7.5.1.2.9) */
+            if (!ints_in(v, 1, 8))
+                return bad(rsp, "enc.net must list notificationEventTypes 1-4, 7 or 8 (the ones this CSE supports)");
             size_t i;
             json_t *n;
             json_array_foreach(v, i, n)
@@ -67,6 +68,14 @@ static int check_enc(const json_t *enc, struct cse_response *rsp)
                                           "notificationEventType %lld is not supported by this CSE",
                                           (long long)json_integer_value(n));
             }
+        } else if (strcmp(k, "md") == 0) { /* missingData {num, dur} (TS-0004 Table 6.3.5.40-1) */
+            int64_t ms;
+            const json_t *num = json_object_get(v, "num"), *dur = json_object_get(v, "dur");
+            if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_integer(num) ||
+                json_integer_value(num) < 1 || dur == NULL ||
+                !(json_is_integer(dur) ? json_integer_value(dur) > 0
+                                       : json_is_string(dur) && iso_duration_ms(json_string_value(dur), &ms)))
+                return bad(rsp, "enc.md must be {num: a positive integer, dur: an ISO 8601 duration such as PT1M}");
         } else if (strcmp(k, "chty") == 0) {
             if (!ints_in(v, 1, 65535))
                 return bad(rsp, "enc.chty must list resource types");
@@ -196,6 +205,23 @@ static int check_nu(struct cse *cse, const struct resolver *lookup, const json_t
         if (check_target(cse, lookup, "notificationURI", json_string_value(e), rsp))
             return rsp->rsc;
     }
+    return 0;
+}
+
+/* TS-0004 §7.4.8.2.1: net 8 needs md, and md a <timeSeries>. enc: the criteria as they will be. */
+static int check_missing_data(const json_t *enc, int parent_ty, struct cse_response *rsp)
+{
+    bool net8 = false, md = json_object_get(enc, "md") != NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(enc, "net"), i, e)
+    {
+        net8 = net8 || (json_is_integer(e) && json_integer_value(e) == 8);
+    }
+    if (net8 && !md)
+        return bad(rsp, "notificationEventType 8 (missing data points) needs enc.md");
+    if ((net8 || md) && parent_ty != TY_TS)
+        return bad(rsp, "missingData and notificationEventType 8 apply to a <timeSeries> only");
     return 0;
 }
 
@@ -341,6 +367,8 @@ static int sub_prepare_create(struct create_ctx *c)
         return c->rsp->rsc;
     if (check_combination(json_object_get(c->attrs, "enc"), json_object_get(c->attrs, "nct"), c->parent->ty, c->rsp))
         return c->rsp->rsc;
+    if (check_missing_data(json_object_get(c->attrs, "enc"), c->parent->ty, c->rsp))
+        return c->rsp->rsc;
     if (json_object_get(c->res, "nct") == NULL) /* TS-0001 Table 9.6.8-4 defaults: 2 for net 7 */
         json_object_set_new(c->res, "nct", json_integer(has_net(json_object_get(c->attrs, "enc"), 7) ? 2 : 1));
     if (json_is_object(json_object_get(c->res, "bn"))) {
@@ -380,6 +408,8 @@ static int sub_prepare_update(struct cse *cse, const struct resolver *lookup, co
     }
     if (lookup->resolve(lookup->arg, row->pi, &parent) == 0) {
         rc = check_combination(enc, nct, parent.ty, rsp);
+        if (rc == 0) /* the new criteria as they will be: the subscribed-to resource's type decides md */
+            rc = check_missing_data(enc, parent.ty, rsp);
         store_row_free(&parent);
     }
     json_decref(doc);

@@ -78,6 +78,34 @@ bool ts_parse(const char *s, int64_t *epoch_s)
     return true;
 }
 
+bool ts_parse_ms(const char *s, int64_t *epoch_ms)
+{
+    int64_t sec;
+    if (!ts_parse(s, &sec))
+        return false;
+    int64_t ms = 0;
+    const char *f = s + TS_LEN;
+    if (*f == ',' || *f == '.') { /* ts_parse checked the digits */
+        f++;
+        for (int i = 0; i < 3; i++)
+            ms = ms * 10 + ((f[0] >= '0' && f[0] <= '9') ? (f++)[0] - '0' : 0);
+    }
+    *epoch_ms = sec * 1000 + ms;
+    return true;
+}
+
+void ts_format_ms(int64_t epoch_ms, char out[TS_MS_LEN + 1])
+{
+    int64_t sec = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
+    int ms = (int)(epoch_ms - sec * 1000);
+    ts_format(sec, out);
+    if (ms != 0) {
+        char tmp[8];
+        snprintf(tmp, sizeof tmp, ",%03d", ms);
+        memcpy(out + TS_LEN, tmp, 5);
+    }
+}
+
 bool iso_duration_ms(const char *s, int64_t *ms_out)
 {
     if (s == NULL || s[0] != 'P' || s[1] == '\0')

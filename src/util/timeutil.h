@@ -26,6 +26,12 @@ void ts_format(int64_t epoch_s, char out[TS_LEN + 1]);
  * Returns false on any other form or an impossible date. */
 bool ts_parse(const char *s, int64_t *epoch_s /* OUT */);
 
+#define TS_MS_LEN 19 /* "YYYYMMDDTHHMMSS,mmm" */
+/* The same with milliseconds: ts_parse_ms keeps the fraction's first three digits; ts_format_ms
+ * writes ",mmm" only when the milliseconds are not 0, so whole seconds look like ts_format's. */
+bool ts_parse_ms(const char *s, int64_t *epoch_ms /* OUT */);
+void ts_format_ms(int64_t epoch_ms, char out[TS_MS_LEN + 1]);
+
 /* An ISO 8601 duration of days, hours, minutes and seconds ("PT5S", "P1DT2H", "PT1M30S") in
  * milliseconds. Returns false for anything else (years, months, weeks and fractions included). */
 bool iso_duration_ms(const char *s, int64_t *ms /* OUT */);

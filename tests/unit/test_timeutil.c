@@ -192,10 +192,30 @@ static void test_clock_substitution(void **state)
     assert_true(m2 >= m1);
 }
 
+/* dataGenerationTime of a <timeSeriesInstance> (TS-0004 §7.4.39) is compared in milliseconds */
+static void test_ms_parse_and_format(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_true(ts_parse_ms("20300101T000000", &ms));
+    assert_int_equal(ms, 1893456000000LL);
+    assert_true(ts_parse_ms("20300101T000000,5", &ms));
+    assert_int_equal(ms, 1893456000500LL);
+    assert_true(ts_parse_ms("20300101T000000.123456Z", &ms));
+    assert_int_equal(ms, 1893456000123LL);
+    assert_false(ts_parse_ms("20300101T000000,", &ms));
+    char out[TS_MS_LEN + 1];
+    ts_format_ms(1893456000000LL, out);
+    assert_string_equal(out, "20300101T000000");
+    ts_format_ms(1893456000042LL, out);
+    assert_string_equal(out, "20300101T000000,042");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_known_values),
+        cmocka_unit_test(test_ms_parse_and_format),
         cmocka_unit_test(test_format_known_values),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_fraction_and_z_accepted),
