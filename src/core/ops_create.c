@@ -40,6 +40,11 @@ static void make_ri(char *out, size_t len, const char *sn, int64_t now_us)
     snprintf(out, len, "%s%s%s", sn, t, r);
 }
 
+void resource_make_ri(struct cse *cse, const char *sn, char *out, size_t len)
+{
+    make_ri(out, len, sn, clock_now_us(&cse->clock));
+}
+
 struct create_job {
     struct store_job job;
     bool committed;

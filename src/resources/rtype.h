@@ -32,6 +32,7 @@ enum {
     TY_FCNT = 28, /* flexContainer (flex_container.c) */
     TY_MGO = 13,  /* mgmtObj (mgmt_obj.c) */
     TY_NODE = 14, /* node (node.c) */
+    TY_LCP = 10,  /* locationPolicy (location_policy.c) */
 };
 
 enum attr_type {
@@ -155,7 +156,15 @@ struct rtype {
      * every resource of the type when the CSE starts: timers live in memory only, so the type
      * arms again what its stored state asks for). 0 or an RSC. */
     int (*txn_timer)(struct txn_ctx *t, struct store_row *row, int64_t arg);
+    /* Writer, after the resource (row, as it was) and its subtree were deleted (a client's DELETE
+     * or its expiry): remove what the CSE created for it elsewhere. 0 or an RSC. */
+    int (*txn_deleted)(struct txn_ctx *t, const struct store_row *row);
 };
+
+/* A new resourceID for a resource of short name sn that the CSE creates itself (core/ops_create.c:
+ * the same form as a client's). len >= RTYPE_RI_LEN. */
+#define RTYPE_RI_LEN 48
+void resource_make_ri(struct cse *cse, const char *sn, char *out, size_t len);
 
 /* Arm a timer (core/timers.c): after the transaction of t commits, the txn_timer hook of ri's type
  * runs at due_ms (milliseconds since the epoch) with arg, in a writer transaction of its own. A

@@ -25,7 +25,7 @@ static const struct attr_def sub_attrs[] = {
 /* TS-0001 §9.6.8: the subscribable types among those implemented, i.e. those whose child resource
  * table in TS-0001 §9.6 lists <subscription> (e.g. Tables 9.6.6-1, 9.6.38-1, 9.6.39-1, 9.6.40-1) */
 static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT,  TY_GRP,  TY_ACP, TY_ROLE, TY_TOKEN,
-                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, 0};
+                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, TY_LCP,  0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
