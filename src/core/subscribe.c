@@ -466,10 +466,45 @@ static bool subscriber_may_read(struct txn_ctx *t, struct event_decisions *memo,
     return false;
 }
 
-/* Queue the notification of event net carrying rep (owned) to the targets of subscription s (doc:
- * its attributes), or to its batch. */
-static void push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net)
+/* TS-0004 §7.5.1.2.2 Step 3.0/4.0: a subscription's notificationSchedule (its <schedule> child)
+ * says when its notifications may be sent. Outside every window, and with no pendingNotification
+ * (not supported here: 4000 on create), the notification is discarded, as Step 4.0 says; never
+ * silently: it is logged and audited. A schedule that cannot be read counts as no schedule. */
+static bool schedule_permits(struct txn_ctx *t, const struct store_row *s, int net)
 {
+    struct store_row sch;
+    if (t->txn->st->ops->edge_child(t->txn, s->ri, TY_SCH, true, t->now, &sch) != STORE_OK)
+        return true;
+    bool ok = schedule_allows(sch.doc, t->now);
+    if (!ok) {
+        char detail[LIMIT_ID_LEN * 2 + 96];
+        snprintf(detail, sizeof detail, "notification (net %d) of subscription %s discarded: outside its schedule %s",
+                 net, s->path, sch.path);
+        struct audit_event ev = {
+            .event = "drop",
+            .originator = s->cr,
+            .binding = "notify",
+            .op = "notify",
+            .target = s->path,
+            .rsc = 0,
+            .reason = "notification-schedule",
+            .detail = detail,
+        };
+        audit_record(t->cse->audit, &ev);
+        LOG(t->cse->log, LOG_INFO, "%s", detail);
+    }
+    store_row_free(&sch);
+    return ok;
+}
+
+/* Queue the notification of event net carrying rep (owned) to the targets of subscription s (doc:
+ * its attributes), or to its batch. False when its schedule discards it (rep freed). */
+static bool push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net)
+{
+    if (!schedule_permits(t, s, net)) {
+        json_decref(rep);
+        return false;
+    }
     char *sur = sub_address(t->cse, s->path);
     json_t *sgn = json_pack("{s:{s:{s:o, s:i}, s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
     if (json_object_get(doc, "cr"))
@@ -486,6 +521,7 @@ static void push_notification(struct txn_ctx *t, const struct store_row *s, cons
         x->latest = json_is_true(json_object_get(doc, "ln"));
     }
     notes_push(t->notes, x);
+    return true;
 }
 
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
@@ -522,10 +558,11 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
         }
         json_t *rep =
             representation(t->cse, res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
-        push_notification(t, s, doc, rep, net);
+        bool sent = push_notification(t, s, doc, rep, net);
 
-        /* expirationCounter: the subscription ends after that many notifications */
-        int64_t exc = json_int_or(doc, "exc", -1);
+        /* expirationCounter: the subscription ends after that many notifications (sent ones:
+         * TS-0004 §7.5.1.2.2 Step 5.0) */
+        int64_t exc = sent ? json_int_or(doc, "exc", -1) : -1;
         if (exc > 0) {
             if (exc == 1) {
                 txn_delete_resource(t, s);

@@ -33,6 +33,8 @@ enum {
     TY_MGO = 13,  /* mgmtObj (mgmt_obj.c) */
     TY_NODE = 14, /* node (node.c) */
     TY_LCP = 10,  /* locationPolicy (location_policy.c) */
+    TY_SCH = 18,  /* schedule (schedule.c) */
+    TY_CRS = 48,  /* crossResourceSubscription (cross_sub.c) */
 };
 
 enum attr_type {
@@ -205,6 +207,10 @@ int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n
 const char *attr_type_problem(const struct attr_def *d, const json_t *v);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
+
+/* Does the <schedule> representation doc have a scheduleElement window that holds at now (seconds
+ * since the epoch, UTC)? (resources/schedule.c) */
+bool schedule_allows(const char *doc, int64_t now);
 
 /* TS-0001 §9.6.6: does this container representation (doc) carry disableRetrieval true? */
 bool cnt_retrieval_disabled(const char *doc);

@@ -30,7 +30,7 @@ TY_ROLE = 31
 TY_TOKEN = 32
 TY_DAC = 34
 # 13 mgmtObj, 14 node, 15 pollingChannel, 17 request, 28 flexContainer, 29/30 timeSeries(Instance)
-IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 17, TY_SUB, 28, 29, 30, TY_ROLE, TY_TOKEN, TY_DAC]
+IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 17, 18, TY_SUB, 28, 29, 30, TY_ROLE, TY_TOKEN, TY_DAC]
 
 MQTT_SKIP = None
 if paho is None:
