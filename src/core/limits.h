@@ -227,6 +227,12 @@
  * the clock for every notification of a subscription it schedules, so a few dozen windows are
  * plenty for a day's plan and keep that check cheap. */
 #define LIMIT_SCHEDULE_ENTRIES 64
+/* regularResourcesAsTarget of a <crossResourceSubscription>: the CSE creates one <subscription>
+ * per target in the creating transaction, so their number is bounded like a group's members. */
+#define LIMIT_CRS_TARGETS 32
+/* timeWindowSize of a <crossResourceSubscription> (TS-0001 §9.6.58 lets the CSE enforce a
+ * maximum): events are held in its window state that long. */
+#define LIMIT_CRS_WINDOW_MAX_MS 86400000
 /* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window ends
  * after its subscription's md.dur or with the subscription, and one beyond this bound is not opened
  * (that missing point is then counted alone). */

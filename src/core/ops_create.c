@@ -582,7 +582,7 @@ enum cse_status op_create(struct op_ctx *c)
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;
-        if (rt->ty == TY_SUB) {
+        if (rt->ty == TY_SUB || rt->ty == TY_CRS) { /* crossResourceSubscription: as for <subscription> */
             enum cse_status vs = verify_targets(c, j);
             if (vs != CSE_DONE || rsp->rsc != 0)
                 return vs;

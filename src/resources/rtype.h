@@ -208,6 +208,22 @@ const char *attr_type_problem(const struct attr_def *d, const json_t *v);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
 
+/* The rules of a <subscription>'s eventNotificationCriteria and notificationURI
+ * (resources/subscription.c), for the types that make subscriptions (crossResourceSubscription):
+ * 0 or 4000 with rsp filled. */
+int sub_check_enc(const json_t *enc, struct cse_response *rsp);
+int sub_check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp);
+/* A duration: seconds as an integer, or ISO 8601 ("PT5S"), in milliseconds (core/subscribe.c). */
+bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
+/* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
+int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
+/* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has
+ * ended is discarded and the next one begun. True when events held were discarded
+ * (resources/cross_sub.c). */
+bool crs_window_roll(json_t *doc, int64_t now_ms);
+/* The window state member of a crossResourceSubscription's doc (never in a representation). */
+#define CRS_STATE "wdnw"
+
 /* Does the <schedule> representation doc have a scheduleElement window that holds at now (seconds
  * since the epoch, UTC)? (resources/schedule.c) */
 bool schedule_allows(const char *doc, int64_t now);
