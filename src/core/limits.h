@@ -222,6 +222,17 @@
 /* missingDataList entries kept (and the largest missingDataMaxNr): a series that misses its points
  * for ever does not grow without bound. */
 #define LIMIT_TS_MISSING_LIST 256
+
+/* Entries of a <schedule>'s scheduleElement (TS-0004 Table 7.4.9.1-3): each is checked against
+ * the clock for every notification of a subscription it schedules, so a few dozen windows are
+ * plenty for a day's plan and keep that check cheap. */
+#define LIMIT_SCHEDULE_ENTRIES 64
+/* regularResourcesAsTarget of a <crossResourceSubscription>: the CSE creates one <subscription>
+ * per target in the creating transaction, so their number is bounded like a group's members. */
+#define LIMIT_CRS_TARGETS 32
+/* timeWindowSize of a <crossResourceSubscription> (TS-0001 §9.6.58 lets the CSE enforce a
+ * maximum): events are held in its window state that long. */
+#define LIMIT_CRS_WINDOW_MAX_MS 86400000
 /* missingData windows of subscriptions (TS-0004 §7.5.1.2.9) kept in memory at once: a window ends
  * after its subscription's md.dur or with the subscription, and one beyond this bound is not opened
  * (that missing point is then counted alone). */

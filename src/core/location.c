@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "encoding/json.h"
+#include "resources/rtype.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
 #include "util/mem.h"
 
 struct position {
@@ -127,24 +131,138 @@ fail:
     return NULL;
 }
 
+/* ---- device-based positions (TS-0001 §9.6.10, §10.2.9.7): the latest contentInstance of the
+ * container of a <locationPolicy> (los 2) whose locationTargetID is the originator (TS-0003 Annex
+ * F.2.1). Only a position the target AE reported itself (or the admin set) counts: a position
+ * written by anyone else whom the container's policy lets write is not the device's and is ignored
+ * (the location stays unknown: never fail open). */
+
+struct reported {
+    struct op_ctx *c;
+    double lat, lon;
+    char ct[TS_LEN + 1]; /* creation time of the position used */
+    char cin[LIMIT_ID_LEN + 1], lcp[LIMIT_ID_LEN + 1];
+    int64_t seq; /* newest wins across several policies */
+    bool found;
+    const char *skipped; /* why the newest position of a policy was not used, for explain */
+};
+
+/* con of a position: "LAT,LON" (or white space between), or a GeoJSON Point {"type":"Point",
+ * "coordinates":[LON,LAT]} as an object or as its text (TS-0004 §6.3.5.x geometry uses GeoJSON). */
+static bool position_parse(const json_t *con, double *lat, double *lon)
+{
+    json_t *parsed = NULL;
+    if (json_is_string(con)) {
+        const char *s = json_string_value(con);
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '{')
+            con = parsed = json_loads(s, 0, NULL);
+        else {
+            char buf[96], *f[3];
+            snprintf(buf, sizeof buf, "%s", s);
+            int n = 0;
+            char *save = NULL;
+            for (char *t = strtok_r(buf, " \t,", &save); t && n < 3; t = strtok_r(NULL, " \t,", &save))
+                f[n++] = t;
+            return n == 2 && number(f[0], -90, 90, lat) && number(f[1], -180, 180, lon);
+        }
+    }
+    bool ok = false;
+    const json_t *co = json_object_get(con, "coordinates");
+    const char *type = json_string_value(json_object_get(con, "type"));
+    if (type && strcmp(type, "Point") == 0 && json_is_array(co) && json_array_size(co) == 2 &&
+        json_is_number(json_array_get(co, 0)) && json_is_number(json_array_get(co, 1))) {
+        double x = json_number_value(json_array_get(co, 0)), y = json_number_value(json_array_get(co, 1));
+        ok = y >= -90 && y <= 90 && x >= -180 && x <= 180;
+        if (ok) {
+            *lat = y;
+            *lon = x;
+        }
+    }
+    json_decref(parsed);
+    return ok;
+}
+
+static int one_policy(void *arg, const struct store_row *lcp)
+{
+    struct reported *r = arg;
+    struct op_ctx *c = r->c;
+    json_t *doc = json_loads(lcp->doc, 0, NULL);
+    const char *lot = json_string_value(json_object_get(doc, "lot"));
+    const char *loi = json_string_value(json_object_get(doc, "loi"));
+    struct id target;
+    bool mine = json_int_or(doc, "los", 0) == 2 && lot && loi && id_parse(&c->cse->idenv, lot, &target) &&
+                strcmp(target.canon, c->orig->subj.canon) == 0;
+    struct store_row cin;
+    int rc = mine ? c->view->st->ops->edge_child(c->view, loi, TY_CIN, true, c->now, &cin) : STORE_NOT_FOUND;
+    json_decref(doc);
+    if (rc != STORE_OK) {
+        if (mine && rc == STORE_NOT_FOUND && !r->found)
+            r->skipped = "its container holds no position yet";
+        return 0;
+    }
+    if (cin.seq > r->seq || !r->found) {
+        json_t *cd = json_loads(cin.doc, 0, NULL);
+        double lat, lon;
+        bool own = strcmp(cin.cr, c->orig->subj.canon) == 0 || strcmp(cin.cr, c->cse->admin.canon) == 0;
+        if (!own)
+            r->skipped = "its latest position was not reported by the AE itself";
+        else if (!position_parse(json_object_get(cd, "con"), &lat, &lon))
+            r->skipped = "its latest position is not 'LAT,LON' nor a GeoJSON Point";
+        else {
+            r->found = true;
+            r->seq = cin.seq;
+            r->lat = lat;
+            r->lon = lon;
+            snprintf(r->ct, sizeof r->ct, "%s",
+                     json_string_value(json_object_get(cd, "ct")) ? json_string_value(json_object_get(cd, "ct")) : "");
+            snprintf(r->cin, sizeof r->cin, "%s", cin.ri);
+            snprintf(r->lcp, sizeof r->lcp, "%s", lcp->ri);
+        }
+        json_decref(cd);
+    }
+    store_row_free(&cin);
+    return 0;
+}
+
 const struct acp_location *originator_location(struct op_ctx *c)
 {
     if (c->loc_done)
         return c->loc_known ? &c->loc : NULL;
     c->loc_done = true;
-    const struct location_db *db = c->cse->locations;
-    if (db == NULL)
-        return NULL;
     const char *orig = c->orig->subj.canon;
-    for (size_t i = 0; orig && i < db->npos; i++)
+    /* a position the device reported wins over the operator's static one (it is newer) */
+    struct reported r = {.c = c};
+    if (orig && orig[0] && c->cse->cb_ri)
+        c->view->st->ops->children(c->view, c->cse->cb_ri, TY_LCP, c->now, one_policy, &r);
+    if (r.found) {
+        c->loc.has_position = true;
+        c->loc.lat = r.lat;
+        c->loc.lon = r.lon;
+        if (c->explain)
+            buf_printf(c->explain,
+                       "  the originator's position: %.6f,%.6f, reported at %s (contentInstance %s of the container "
+                       "of locationPolicy %s)\n",
+                       r.lat, r.lon, r.ct, r.cin, r.lcp);
+    } else if (r.skipped && c->explain)
+        buf_printf(c->explain, "  a locationPolicy of the originator gives no position: %s\n", r.skipped);
+    const struct location_db *db = c->cse->locations;
+    for (size_t i = 0; !r.found && db && orig && i < db->npos; i++)
         if (strcmp(db->pos[i].orig, orig) == 0) {
             c->loc.has_position = true;
             c->loc.lat = db->pos[i].lat;
             c->loc.lon = db->pos[i].lon;
+            if (c->explain)
+                buf_printf(c->explain, "  the originator's position: %.6f,%.6f (location.positions)\n", db->pos[i].lat,
+                           db->pos[i].lon);
             break;
         }
+    if (!c->loc.has_position && c->explain)
+        buf_puts(c->explain, "  the originator's position: unknown (no locationPolicy position, not in "
+                             "location.positions)\n");
     const char *peer = c->req->sec.peer;
-    for (size_t i = 0; peer[0] && i < db->nblocks; i++)
+    for (size_t i = 0; db && peer[0] && i < db->nblocks; i++)
         if (acp_cidr_matches(db->blocks[i].cidr, peer)) { /* the first matching block wins */
             memcpy(c->loc.country, db->blocks[i].cc, 3);
             break;

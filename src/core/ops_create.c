@@ -40,6 +40,11 @@ static void make_ri(char *out, size_t len, const char *sn, int64_t now_us)
     snprintf(out, len, "%s%s%s", sn, t, r);
 }
 
+void resource_make_ri(struct cse *cse, const char *sn, char *out, size_t len)
+{
+    make_ri(out, len, sn, clock_now_us(&cse->clock));
+}
+
 struct create_job {
     struct store_job job;
     bool committed;
@@ -577,7 +582,7 @@ enum cse_status op_create(struct op_ctx *c)
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;
-        if (rt->ty == TY_SUB) {
+        if (rt->ty == TY_SUB || rt->ty == TY_CRS) { /* crossResourceSubscription: as for <subscription> */
             enum cse_status vs = verify_targets(c, j);
             if (vs != CSE_DONE || rsp->rsc != 0)
                 return vs;

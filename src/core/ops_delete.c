@@ -17,6 +17,11 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
     int drc = rt && rt->leaf ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
     if (drc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    if (rt && rt->txn_deleted) {
+        int hrc = rt->txn_deleted(t, row);
+        if (hrc != 0)
+            return hrc;
+    }
     struct store_row parent;
     int rc = ops->get_ri(t->txn, row->pi, t->now, &parent);
     if (rc == STORE_NOT_FOUND)

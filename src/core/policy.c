@@ -187,6 +187,11 @@ static void with_credentials(struct creds *cr, const struct store_row *target, c
     }
 }
 
+static const struct acp_location *location_of(void *arg)
+{
+    return originator_location(arg);
+}
+
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d)
 {
@@ -206,7 +211,8 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         .op = op,
         .time = c->now,
         .peer = c->req->sec.peer[0] ? c->req->sec.peer : NULL,
-        .loc = originator_location(c),
+        .loc_get = location_of,
+        .loc_arg = c,
         .target_ty = target->ty,
         .child_ty = child_ty,
         .ref_admits = ref_admits,

@@ -115,6 +115,7 @@ const char *rsc_name(int rsc)
     case RSC_NOT_ACCEPTABLE: return "NOT_ACCEPTABLE";
     case RSC_TARGET_NOT_SUBSCRIBABLE: return "TARGET_NOT_SUBSCRIBABLE";
     case RSC_TARGET_NOT_REACHABLE: return "TARGET_NOT_REACHABLE";
+    case RSC_CROSS_RESOURCE_OPERATION_FAILURE: return "CROSS_RESOURCE_OPERATION_FAILURE";
     default: return "UNKNOWN";
     }
 }

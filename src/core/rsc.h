@@ -34,6 +34,7 @@ enum cse_rsc {
     RSC_ALREADY_EXISTS = 5106,
     RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED = 5206,
     RSC_NOT_ACCEPTABLE = 5207,
+    RSC_CROSS_RESOURCE_OPERATION_FAILURE = 5221,
 };
 
 /* Short upper-case name for logs ("NOT_FOUND"); "UNKNOWN" for codes not listed. */

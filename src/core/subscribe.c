@@ -466,12 +466,112 @@ static bool subscriber_may_read(struct txn_ctx *t, struct event_decisions *memo,
     return false;
 }
 
-/* Queue the notification of event net carrying rep (owned) to the targets of subscription s (doc:
- * its attributes), or to its batch. */
-static void push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net)
+/* TS-0004 §7.5.1.2.2 Step 3.0/4.0: a subscription's notificationSchedule (its <schedule> child)
+ * says when its notifications may be sent. Outside every window, and with no pendingNotification
+ * (not supported here: 4000 on create), the notification is discarded, as Step 4.0 says; never
+ * silently: it is logged and audited. A schedule that cannot be read counts as no schedule. */
+static bool schedule_permits(struct txn_ctx *t, const struct store_row *s, int net)
 {
+    struct store_row sch;
+    if (t->txn->st->ops->edge_child(t->txn, s->ri, TY_SCH, true, t->now, &sch) != STORE_OK)
+        return true;
+    bool ok = schedule_allows(sch.doc, t->now);
+    if (!ok) {
+        char detail[LIMIT_ID_LEN * 2 + 96];
+        snprintf(detail, sizeof detail, "notification (net %d) of subscription %s discarded: outside its schedule %s",
+                 net, s->path, sch.path);
+        struct audit_event ev = {
+            .event = "drop",
+            .originator = s->cr,
+            .binding = "notify",
+            .op = "notify",
+            .target = s->path,
+            .rsc = 0,
+            .reason = "notification-schedule",
+            .detail = detail,
+        };
+        audit_record(t->cse->audit, &ev);
+        LOG(t->cse->log, LOG_INFO, "%s", detail);
+    }
+    store_row_free(&sch);
+    return ok;
+}
+
+/* Queue the notification of event net carrying rep (owned) to the targets of subscription s (doc:
+ * its attributes), or to its batch. False when its schedule discards it (rep freed). */
+static bool push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net);
+
+/* TS-0004 §7.5.1.2.18: an event of a subscription a <crossResourceSubscription> made (its acrs)
+ * goes to that crossResourceSubscription's window, never out of the CSE. When every target had an
+ * event within the window, the cross-resource notification (sur: the crossResourceSubscription)
+ * goes to its nu like any other, under its notificationSchedule; its exc counts them. */
+static void crs_event(struct txn_ctx *t, const struct store_row *s, const char *crs_ri)
+{
+    const struct store_ops *ops = t->txn->st->ops;
+    struct store_row crs;
+    if (ops->get_ri(t->txn, crs_ri, t->now, &crs) != STORE_OK)
+        return;
+    json_t *doc = crs.ty == TY_CRS ? json_loads(crs.doc, 0, NULL) : NULL;
+    if (doc == NULL) {
+        store_row_free(&crs);
+        return;
+    }
+    int64_t now = txn_now_ms(t), size = 0;
+    crs_window_roll(doc, now);
+    json_t *w = json_object_get(doc, CRS_STATE), *hit = json_object_get(w, "hit");
+    if (json_object_size(hit) == 0) {
+        if (json_int_or(doc, "twt", 1) == 2) /* sliding: this event opens the window */
+            json_object_set_new(w, "ws", json_integer(now));
+        if (sub_duration_parse(json_object_get(doc, "tws"), &size)) /* discard what it holds at its end */
+            txn_timer_arm(t, crs.ri, json_int_or(w, "ws", now) + size, 0);
+    }
+    json_object_set_new(hit, s->ri, json_integer(now));
+    const json_t *subs = json_object_get(doc, "rrats");
+    size_t i, have = 0;
+    json_t *e;
+    json_array_foreach(subs, i, e)
+    {
+        have += json_is_string(e) && json_object_get(hit, json_string_value(e)) != NULL;
+    }
+    bool deleted = false;
+    if (have > 0 && have == json_array_size(subs)) {
+        json_object_clear(hit);
+        if (json_int_or(doc, "twt", 1) == 2)
+            json_object_set_new(w, "ws", json_integer(now));
+        if (push_notification(t, &crs, doc, NULL, 0)) {
+            int64_t exc = json_int_or(doc, "exc", -1);
+            if (exc == 1) {
+                txn_delete_resource(t, &crs);
+                deleted = true;
+            } else if (exc > 1) {
+                json_set_int(doc, "exc", exc - 1);
+            }
+        }
+    }
+    if (!deleted) {
+        mem_free(crs.doc);
+        crs.doc = json_encode(doc, NULL);
+        ops->update(t->txn, &crs);
+    }
+    json_decref(doc);
+    store_row_free(&crs);
+}
+
+static bool push_notification(struct txn_ctx *t, const struct store_row *s, const json_t *doc, json_t *rep, int net)
+{
+    const json_t *acrs = json_object_get(doc, "acrs");
+    if (s->ty == TY_SUB && json_is_string(json_array_get(acrs, 0))) {
+        json_decref(rep);
+        crs_event(t, s, json_string_value(json_array_get(acrs, 0)));
+        return true;
+    }
+    if (!schedule_permits(t, s, net)) {
+        json_decref(rep);
+        return false;
+    }
     char *sur = sub_address(t->cse, s->path);
-    json_t *sgn = json_pack("{s:{s:{s:o, s:i}, s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
+    json_t *sgn = rep ? json_pack("{s:{s:{s:o, s:i}, s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur)
+                      : json_pack("{s:{s:s}}", "m2m:sgn", "sur", sur); /* a cross-resource notification */
     if (json_object_get(doc, "cr"))
         json_object_set(json_object_get(sgn, "m2m:sgn"), "cr", json_object_get(doc, "cr"));
     mem_free(sur);
@@ -486,6 +586,7 @@ static void push_notification(struct txn_ctx *t, const struct store_row *s, cons
         x->latest = json_is_true(json_object_get(doc, "ln"));
     }
     notes_push(t->notes, x);
+    return true;
 }
 
 int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const struct store_row *res,
@@ -522,10 +623,11 @@ int sub_event(struct txn_ctx *t, const struct store_row *subject, int net, const
         }
         json_t *rep =
             representation(t->cse, res, net == NET_UPDATE ? modified : NULL, json_int_or(doc, "nct", NCT_ALL));
-        push_notification(t, s, doc, rep, net);
+        bool sent = push_notification(t, s, doc, rep, net);
 
-        /* expirationCounter: the subscription ends after that many notifications */
-        int64_t exc = json_int_or(doc, "exc", -1);
+        /* expirationCounter: the subscription ends after that many notifications (sent ones:
+         * TS-0004 §7.5.1.2.2 Step 5.0) */
+        int64_t exc = sent ? json_int_or(doc, "exc", -1) : -1;
         if (exc > 0) {
             if (exc == 1) {
                 txn_delete_resource(t, s);
@@ -776,7 +878,7 @@ int ae_poa_fmt(struct cse *cse, struct store_view *v, int64_t now, const char *i
 /* Default batch duration when bn gives none (TS-0004 §7.4.8.2.1: the SP's default). */
 #define BATCH_DEFAULT_MS 5000
 
-static bool sub_duration_parse(const json_t *dur, int64_t *ms_out)
+bool sub_duration_parse(const json_t *dur, int64_t *ms_out)
 {
     if (json_is_integer(dur)) {
         if (json_integer_value(dur) < 0 || json_integer_value(dur) > 100000000)

@@ -32,6 +32,9 @@ enum {
     TY_FCNT = 28, /* flexContainer (flex_container.c) */
     TY_MGO = 13,  /* mgmtObj (mgmt_obj.c) */
     TY_NODE = 14, /* node (node.c) */
+    TY_LCP = 10,  /* locationPolicy (location_policy.c) */
+    TY_SCH = 18,  /* schedule (schedule.c) */
+    TY_CRS = 48,  /* crossResourceSubscription (cross_sub.c) */
 };
 
 enum attr_type {
@@ -155,7 +158,15 @@ struct rtype {
      * every resource of the type when the CSE starts: timers live in memory only, so the type
      * arms again what its stored state asks for). 0 or an RSC. */
     int (*txn_timer)(struct txn_ctx *t, struct store_row *row, int64_t arg);
+    /* Writer, after the resource (row, as it was) and its subtree were deleted (a client's DELETE
+     * or its expiry): remove what the CSE created for it elsewhere. 0 or an RSC. */
+    int (*txn_deleted)(struct txn_ctx *t, const struct store_row *row);
 };
+
+/* A new resourceID for a resource of short name sn that the CSE creates itself (core/ops_create.c:
+ * the same form as a client's). len >= RTYPE_RI_LEN. */
+#define RTYPE_RI_LEN 48
+void resource_make_ri(struct cse *cse, const char *sn, char *out, size_t len);
 
 /* Arm a timer (core/timers.c): after the transaction of t commits, the txn_timer hook of ri's type
  * runs at due_ms (milliseconds since the epoch) with arg, in a writer transaction of its own. A
@@ -196,6 +207,26 @@ int attr_validate_ext(const struct rtype *t, const struct attr_def *extra, int n
 const char *attr_type_problem(const struct attr_def *d, const json_t *v);
 /* Is s a valid resourceName? */
 bool attr_name_ok(const char *s);
+
+/* The rules of a <subscription>'s eventNotificationCriteria and notificationURI
+ * (resources/subscription.c), for the types that make subscriptions (crossResourceSubscription):
+ * 0 or 4000 with rsp filled. */
+int sub_check_enc(const json_t *enc, struct cse_response *rsp);
+int sub_check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp);
+/* A duration: seconds as an integer, or ISO 8601 ("PT5S"), in milliseconds (core/subscribe.c). */
+bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
+/* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
+int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
+/* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has
+ * ended is discarded and the next one begun. True when events held were discarded
+ * (resources/cross_sub.c). */
+bool crs_window_roll(json_t *doc, int64_t now_ms);
+/* The window state member of a crossResourceSubscription's doc (never in a representation). */
+#define CRS_STATE "wdnw"
+
+/* Does the <schedule> representation doc have a scheduleElement window that holds at now (seconds
+ * since the epoch, UTC)? (resources/schedule.c) */
+bool schedule_allows(const char *doc, int64_t now);
 
 /* TS-0001 §9.6.6: does this container representation (doc) carry disableRetrieval true? */
 bool cnt_retrieval_disabled(const char *doc);

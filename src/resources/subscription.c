@@ -14,18 +14,24 @@
 #include "util/timeutil.h"
 
 static const struct attr_def sub_attrs[] = {
-    ATTRS_UNIVERSAL_RO,         ATTRS_COMMON_RW,
-    {"cr", AT_CR, A_O, A_NP},   {"enc", AT_ANY, A_O, A_O},
-    {"exc", AT_UINT, A_O, A_O}, {"nu", AT_STRLIST, A_M, A_O},
-    {"gpi", AT_STR, A_O, A_NP}, {"bn", AT_ANY, A_O, A_O},
-    {"ln", AT_BOOL, A_O, A_O},  {"nct", AT_UINT, A_O, A_O},
+    ATTRS_UNIVERSAL_RO,
+    ATTRS_COMMON_RW,
+    {"cr", AT_CR, A_O, A_NP},
+    {"enc", AT_ANY, A_O, A_O},
+    {"exc", AT_UINT, A_O, A_O},
+    {"nu", AT_STRLIST, A_M, A_O},
+    {"gpi", AT_STR, A_O, A_NP},
+    {"bn", AT_ANY, A_O, A_O},
+    {"ln", AT_BOOL, A_O, A_O},
+    {"nct", AT_UINT, A_O, A_O},
     {"su", AT_STR, A_O, A_NP},
+    {"acrs", AT_STRLIST, A_NP, A_NP}, /* associatedCrossResourceSub: set by the CSE only (TS-0004 Table 7.4.8.1-3) */
 };
 
 /* TS-0001 §9.6.8: the subscribable types among those implemented, i.e. those whose child resource
  * table in TS-0001 §9.6 lists <subscription> (e.g. Tables 9.6.6-1, 9.6.38-1, 9.6.39-1, 9.6.40-1) */
 static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT,  TY_GRP,  TY_ACP, TY_ROLE, TY_TOKEN,
-                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, 0};
+                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, TY_LCP,  0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {
@@ -46,7 +52,7 @@ static bool ints_in(const json_t *list, int lo, int hi)
     return true;
 }
 
-static int check_enc(const json_t *enc, struct cse_response *rsp)
+int sub_check_enc(const json_t *enc, struct cse_response *rsp)
 {
     if (!json_is_object(enc))
         return bad(rsp, "eventNotificationCriteria (enc) must be an object");
@@ -189,7 +195,7 @@ static int check_target(struct cse *cse, const struct resolver *lookup, const ch
 }
 
 /* Notification targets: URLs the outbound policy allows, or oneM2M IDs. */
-static int check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp)
+int sub_check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp)
 {
     if (json_array_size(nu) == 0)
         return bad(rsp, "notificationURI (nu) must list at least one target");
@@ -228,7 +234,7 @@ static int check_missing_data(const json_t *enc, int parent_ty, struct cse_respo
 static int check(struct cse *cse, const struct resolver *lookup, const json_t *a, struct cse_response *rsp)
 {
     const json_t *v;
-    if ((v = json_object_get(a, "enc")) && !json_is_null(v) && check_enc(v, rsp))
+    if ((v = json_object_get(a, "enc")) && !json_is_null(v) && sub_check_enc(v, rsp))
         return rsp->rsc;
     if ((v = json_object_get(a, "bn")) && !json_is_null(v) && check_bn(cse, v, rsp))
         return rsp->rsc;
@@ -236,7 +242,7 @@ static int check(struct cse *cse, const struct resolver *lookup, const json_t *a
         return bad(rsp, "notificationContentType must be 1 (all attributes), 2 (modified) or 3 (resource ID)");
     if ((v = json_object_get(a, "exc")) && !json_is_null(v) && json_integer_value(v) < 1)
         return bad(rsp, "expirationCounter must be positive");
-    if ((v = json_object_get(a, "nu")) && check_nu(cse, lookup, v, rsp))
+    if ((v = json_object_get(a, "nu")) && sub_check_nu(cse, lookup, v, rsp))
         return rsp->rsc;
     /* the subscriberURI is a notification target too (the deletion notice goes there) */
     if ((v = json_object_get(a, "su")) && json_is_string(v) &&

@@ -729,7 +729,7 @@ static const char *context_fails(const struct context *c, const struct acp_reque
     if (c->nloc > 0) {
         bool ok = false;
         for (int i = 0; i < c->nloc && !ok; i++)
-            ok = region_ok(&c->loc[i], rq->loc);
+            ok = region_ok(&c->loc[i], rq->loc_get ? rq->loc_get(rq->loc_arg) : rq->loc);
         if (!ok)
             return "context-location";
     }

@@ -30,6 +30,10 @@ struct acp_request {
     int64_t time;       /* rq_time, seconds since the epoch (UTC) */
     const char *peer;   /* rq_ip as text, NULL when unknown */
     const struct acp_location *loc;
+    /* When set, the location is looked up only when a rule's context has a location region (it
+     * reads the store): loc_get(loc_arg) instead of loc. */
+    const struct acp_location *(*loc_get)(void *arg);
+    void *loc_arg;
     int target_ty; /* CREATE: type of the parent; else the target's */
     int child_ty;  /* CREATE: type of the resource being created */
     /* A reference in acor (a <group> ID, later a Role-ID): does it admit orig? NULL = never. */
