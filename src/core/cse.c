@@ -94,6 +94,16 @@ static void doc_set_acpi(json_t *doc, const char *acpi)
     }
 }
 
+/* store find callback over the containers: one that disables retrieval is enough (arg: an
+ * atomic_bool set to true) */
+static int disr_found(void *arg, const struct store_row *r)
+{
+    if (!cnt_retrieval_disabled(r->doc))
+        return 0;
+    atomic_store((atomic_bool *)arg, true);
+    return 1;
+}
+
 static int boot_run(struct store_view *txn, void *arg)
 {
     struct boot *b = arg;
@@ -144,6 +154,12 @@ static int boot_run(struct store_view *txn, void *arg)
         json_decref(doc);
         rc = ops->insert(txn, &row);
         mem_free(row.doc);
+    }
+    if (rc == STORE_OK) { /* TS-0001 §9.6.6: does any container disable retrieval (cse.h disr_seen)? */
+        static const int cnt_ty[] = {TY_CNT};
+        struct store_filter f = {.ty = cnt_ty, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
+        if (ops->find(txn, cse->cfg->cse_rn, &f, now, disr_found, &cse->disr_seen) < 0)
+            rc = STORE_ERROR;
     }
     if (rc != STORE_OK) {
         snprintf(b->err, b->errlen, "cannot write the CSEBase to the store");

@@ -68,6 +68,10 @@ struct cse {
     struct deferred *deferred;
     int ndeferred;
     bool deferring_closed; /* cse_quiesce ran: no request parks any more */
+    /* some container has (or had, since start) disableRetrieval true: until then no retrieve of a
+     * contentInstance looks up its parent for it (a store read per request); set at start and by
+     * every create or update that sets disr, never cleared (a stale true only costs that read) */
+    atomic_bool disr_seen;
     /* resources whose UPDATE waits for a Blocking_Update notification (ops_update.c): other
      * UPDATEs of them are refused meanwhile (TS-0004 §7.5.1.2.19) */
     pthread_mutex_t blocking_lock;

@@ -31,7 +31,7 @@ struct visibility {
 
 bool op_cin_disabled(struct op_ctx *c, const struct store_row *r)
 {
-    if (r->ty != TY_CIN)
+    if (r->ty != TY_CIN || !atomic_load_explicit(&c->cse->disr_seen, memory_order_acquire))
         return false;
     struct store_row parent;
     if (c->view->st->ops->get_ri(c->view, r->pi, c->now, &parent) != STORE_OK)

@@ -3,6 +3,8 @@
  * the oldest contentInstances, inside the same transaction as the change that exceeded them. The
  * same bookkeeping serves every holder of instances (instances.h: a <timeSeries> too), by the
  * holder type's instance_ty. */
+#include <string.h>
+
 #include "common_attrs.h"
 #include "instances.h"
 #include "core/cse.h"
@@ -128,8 +130,22 @@ int instances_child_removed(struct txn_ctx *t, struct store_row *cnt, const stru
 
 /* A lowered mni/mbs applies at once. TS-0001 §9.6.6 disableRetrieval: updated from true to false,
  * every existing instance is deleted at once (row->doc still holds the old value). */
+/* disableRetrieval set true by a create or an update: from now on retrieves of instances look it up */
+static void note_disr(struct cse *cse, const json_t *doc)
+{
+    if (json_is_true(json_object_get(doc, "disr")))
+        atomic_store_explicit(&cse->disr_seen, true, memory_order_release);
+}
+
+static int cnt_prepare_create(struct create_ctx *c)
+{
+    note_disr(c->cse, c->attrs);
+    return instances_prepare_holder(c);
+}
+
 int instances_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
 {
+    note_disr(t->cse, doc);
     json_t *old = json_loads(row->doc, 0, NULL);
     bool purge = json_is_true(json_object_get(old, "disr")) && !json_is_true(json_object_get(doc, "disr"));
     json_decref(old);
@@ -138,6 +154,8 @@ int instances_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
 
 bool cnt_retrieval_disabled(const char *doc)
 {
+    if (strstr(doc, "\"disr\"") == NULL) /* most containers: no need to parse */
+        return false;
     json_t *d = json_loads(doc, 0, NULL);
     bool disr = json_is_true(json_object_get(d, "disr"));
     json_decref(d);
@@ -157,7 +175,7 @@ const struct rtype rtype_container = {
     .has_st = true,
     .has_cr = true,
     .instance_ty = TY_CIN,
-    .prepare_create = instances_prepare_holder,
+    .prepare_create = cnt_prepare_create,
     .txn_child_added = instances_child_added,
     .txn_child_removed = instances_child_removed,
     .txn_updated = instances_updated,

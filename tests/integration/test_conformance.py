@@ -682,6 +682,27 @@ class DisableRetrievalTest(Conf):
         c = self.res(self.assertRsc(self.c.retrieve(cnt, origin=aei), 2000), "m2m:cnt")
         self.assertEqual((c["cni"], c["disr"]), (1, True))
 
+    def test_ts0001_9_6_6_disr_holds_across_a_restart(self):
+        # the server knows at start which containers disable retrieval (it skips the lookup of an
+        # instance's container only while none does): a stored disr is enforced after a restart
+        srv = WardenServer()
+        srv.start()
+        try:
+            c = srv.client()
+            aei = "C" + uniq("dr")
+            self.assertRsc(c.register_ae(origin=aei, rn=aei), 2001)
+            r = self.assertRsc(c.create("/%s/%s" % (CSE_RN, aei), 3, {"rn": "box", "disr": True}, origin=aei), 2001)
+            box = "/%s/%s/box" % (CSE_RN, aei)
+            self.assertRsc(c.create(box, 4, {"rn": "i1", "con": "secret"}, origin=aei, root="m2m:cin"), 2001)
+            self.assertEqual(srv.stop(), 0)
+            srv.start()
+            c = srv.client()
+            self.assertRsc(c.retrieve(box + "/i1", origin=aei), 4005)
+            self.assertRsc(c.retrieve(box + "/la", origin=aei), 4005)
+        finally:
+            srv.stop()
+            srv.cleanup()
+
     def test_ts0001_9_6_6_disr_instances_appear_in_no_result(self):
         aei, path, cnt, cin = self.fixture()
         r = self.assertRsc(self.c.retrieve(cnt, origin=aei, query={"rcn": 4}), 2000)

@@ -43,9 +43,12 @@ struct http_conn {
     int fd;
     unsigned char key[HTTP_PEER_KEY_MAX]; /* the peer it counts against (http_peer_key) */
     size_t keylen;
-    int64_t head_start; /* monotonic us: the accept, or the end of the previous response */
-    bool in_head;       /* its next request head is not complete yet */
-    bool closing;       /* shut down by the binding; no longer counted */
+    /* Written by the connection's own thread on every request, read by the reaper and by eviction
+     * under ls->lock: atomics, so a request takes no lock (the list changes only on connect and
+     * close) */
+    _Atomic int64_t head_start; /* monotonic us: the accept, or the end of the previous response */
+    atomic_bool in_head;        /* its next request head is not complete yet */
+    bool closing;               /* shut down by the binding; no longer counted */
     char peer[64];
 };
 
@@ -434,21 +437,13 @@ static struct http_conn *conn_of(struct MHD_Connection *conn)
 /* A request head is complete (done) or a new one starts (!done). */
 static void conn_head_done(struct listener *ls, struct MHD_Connection *conn, bool next)
 {
+    (void)ls;
     struct http_conn *c = conn_of(conn);
     if (c == NULL)
         return;
-    pthread_mutex_lock(&ls->lock);
-    c->in_head = next;
-    if (next) { /* to the tail: the list stays in order of head start */
-        c->head_start = clock_mono_us();
-        c->prev->next = c->next;
-        c->next->prev = c->prev;
-        c->prev = ls->conns.prev;
-        c->next = &ls->conns;
-        ls->conns.prev->next = c;
-        ls->conns.prev = c;
-    }
-    pthread_mutex_unlock(&ls->lock);
+    if (next) /* a kept-alive connection's next head starts now */
+        atomic_store_explicit(&c->head_start, clock_mono_us(), memory_order_relaxed);
+    atomic_store_explicit(&c->in_head, next, memory_order_release);
 }
 
 /* Close c from outside libmicrohttpd (which has no call for it): shutting the socket down makes
@@ -501,13 +496,21 @@ static void conn_admit(struct listener *ls, struct http_conn *c)
     }
     if (ls->nconns <= cfg->http_max_conns)
         return;
-    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next) /* oldest head first */
-        if (o != c && o->in_head && !o->closing) {
-            LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %ld connections: closing the oldest unfinished head (%s)", ls->name,
-                ls->nconns, o->peer);
-            conn_shut(ls, o);
-            return;
-        }
+    struct http_conn *oldest = NULL; /* the unfinished head that started first (at most max_conns to look at) */
+    int64_t oldest_start = 0;
+    for (struct http_conn *o = ls->conns.next; o != &ls->conns; o = o->next) {
+        if (o == c || o->closing || !atomic_load_explicit(&o->in_head, memory_order_acquire))
+            continue;
+        int64_t st = atomic_load_explicit(&o->head_start, memory_order_relaxed);
+        if (oldest == NULL || st < oldest_start)
+            oldest = o, oldest_start = st;
+    }
+    if (oldest != NULL) {
+        LOG(ls->hb->cse->log, LOG_DEBUG, "%s: %ld connections: closing the oldest unfinished head (%s)", ls->name,
+            ls->nconns, oldest->peer);
+        conn_shut(ls, oldest);
+        return;
+    }
     conn_shut(ls, c); /* every slot is serving a request */
 }
 
@@ -583,12 +586,12 @@ static void *reaper_main(void *arg)
             if (ls->daemon == NULL)
                 continue;
             pthread_mutex_lock(&ls->lock);
-            /* in order of head start: the first head still in time ends the walk of the heads */
+            /* every connection (at most max_conns, once per tick): a head past its deadline closes */
             for (struct http_conn *c = ls->conns.next; c != &ls->conns; c = c->next) {
-                if (!c->in_head || c->closing)
+                if (c->closing || !atomic_load_explicit(&c->in_head, memory_order_acquire))
                     continue;
-                if (now - c->head_start <= limit)
-                    break;
+                if (now - atomic_load_explicit(&c->head_start, memory_order_relaxed) <= limit)
+                    continue;
                 LOG(hb->cse->log, LOG_DEBUG, "%s: request head from %s unfinished after %ld s: closing", ls->name,
                     c->peer, hb->cse->cfg->http_head_timeout);
                 conn_shut(ls, c);
