@@ -7,6 +7,7 @@
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
+#include "core/outbound.h"
 #include "notify/notify.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -371,7 +372,7 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
     const struct cse_config *cfg = cse->cfg;
     char *allow = mem_strdup(cfg->notify_allow), *deny = mem_strdup(cfg->notify_deny);
     const char *allow_v[LIMIT_LIST_ITEMS], *deny_v[LIMIT_LIST_ITEMS];
-    struct notify_config nc = {
+    struct outbound_config nc = {
         .queue_max = (size_t)cfg->notify_queue,
         .timeout_ms = (int)cfg->notify_timeout,
         .connect_timeout_ms = (int)(cfg->notify_timeout < 3000 ? cfg->notify_timeout : 3000),
@@ -395,10 +396,10 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         mem_free(deny);
         return -1;
     }
-    cse->notifier = notifier_start(&nc, cse->log, err, errlen);
+    cse->outbound = outbound_start(&nc, cse->log, err, errlen);
     mem_free(allow);
     mem_free(deny);
-    if (cse->notifier == NULL)
+    if (cse->outbound == NULL)
         return -1;
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
@@ -410,14 +411,14 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
 void cse_stop(struct cse *cse)
 {
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
-    dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
+    dynauth_stop(cse->dynauth); /* consultations go through the outbound seam */
     expiry_stop(cse);
-    /* pending batches go out before the notifier stops; then deliveries get a short grace */
-    if (cse->batches && cse->notifier)
+    /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
+    if (cse->batches && cse->outbound)
         batcher_tick(cse, INT64_MAX);
-    if (cse->notifier) {
-        notifier_stop(cse->notifier, 2000);
-        cse->notifier = NULL;
+    if (cse->outbound) {
+        outbound_stop(cse->outbound, 2000);
+        cse->outbound = NULL;
     }
 }
 

@@ -18,7 +18,7 @@ struct audit;
 struct cred_store;
 struct policy_cache;
 struct location_db;
-struct notifier;
+struct outbound;
 struct batcher;
 struct token_issuers;
 struct token_cache;
@@ -38,7 +38,7 @@ struct cse {
     char *cb_ri;                   /* CSEBase resourceID (owned) */
     struct policy_cache *policies; /* compiled accessControlPolicies (owned) */
     struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
-    struct notifier *notifier;     /* outbound notifications (owned), started by cse_start */
+    struct outbound *outbound;     /* the outbound seam (owned), started by cse_start */
     struct batcher *batches;       /* pending batchNotify aggregations (owned) */
     struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
     struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
@@ -66,7 +66,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
  * acpi as "resourceID address" lines. Returns 0, or -1 with err filled. Needs no cse_init. */
 int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, const char *const *ids, int n, char *out,
                   size_t outlen, char *err, size_t errlen);
-/* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
+/* Start background work: the outbound seam (policy and TLS from notify.*) and the expiry sweeper.
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);
 /* Stop background work; the caller closes the store afterwards. */

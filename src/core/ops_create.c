@@ -301,7 +301,7 @@ static void verify_finish(struct verify *v)
     done(done_arg);
 }
 
-static void verify_answer(void *arg, const struct notify_result *res)
+static void verify_answer(void *arg, const struct out_response *res)
 {
     struct verify *v = arg;
     if (!rsc_is_success(res->rsc))
@@ -334,8 +334,8 @@ static enum cse_status verify_targets(struct op_ctx *c, struct create_job *j)
             continue;
         char url[1024];
         atomic_fetch_add(&v->pending, 1);
-        if (c->cse->notifier == NULL || ae_poa(c->cse, c->view, c->now, s, url, sizeof url) != 0 ||
-            notify_send(c->cse->notifier, url, body, len, c->cse->cfg->cse_id, verify_answer, v) != 0) {
+        if (c->cse->outbound == NULL || ae_poa(c->cse, c->view, c->now, s, url, sizeof url) != 0 ||
+            notify_send(c->cse->outbound, url, body, len, c->cse->cfg->cse_id, verify_answer, v) != 0) {
             atomic_store(&v->failed, true);
             atomic_fetch_sub(&v->pending, 1);
         }

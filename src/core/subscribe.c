@@ -108,7 +108,7 @@ size_t batcher_bytes(struct batcher *bt)
 
 static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
 {
-    if (cse->notifier == NULL)
+    if (cse->outbound == NULL)
         return;
     size_t len;
     char *body = json_encode(content, &len);
@@ -116,7 +116,7 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
     json_t *u;
     json_array_foreach(uris, i, u)
     {
-        if (notify_send(cse->notifier, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+        if (notify_send(cse->outbound, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                 json_string_value(u));
     }
