@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "route.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
@@ -377,6 +378,19 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         admin_explain(cse, v, req, &orig, rsp);
         goto out;
     }
+    /* ---- route step (route.c; TS-0001 §8.2.1, TS-0004 §7.3.2.6): a target on another CSE is
+     * forwarded over the hop-by-hop security association and parked until its answer; the target
+     * CSE authorizes it. Unknown: 4004; next hop unreachable: 5103. ---- */
+    {
+        struct route rt;
+        if (route_request(cse, v, req, &rt, rsp) != 0)
+            goto out;
+        if (rt.kind == ROUTE_REMOTE) {
+            st = route_forward(cse, req, &orig, &rt, rsp, done, done_arg);
+            goto out;
+        }
+    }
+    /* ---- end of the route step ---- */
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
     /* TS-0004 Recv-6.2.1 (§7.3.3.2): after existence, before authorization */

@@ -223,6 +223,7 @@ static void outbound_free(struct outbound *ob)
     mem_free(ob->allow);
     mem_free(ob->deny);
     mem_free((char *)ob->cfg.tls_ca);
+    mem_free((char *)ob->cfg.cse_ca);
     mem_free((char *)ob->cfg.tls_cert);
     mem_free((char *)ob->cfg.tls_key);
     pthread_rwlock_destroy(&ob->lock);
@@ -243,6 +244,7 @@ struct outbound *outbound_start(const struct outbound_config *cfg, struct log *l
     ob->cfg.allow = ob->cfg.deny = NULL;
     ob->cfg.nallow = ob->cfg.ndeny = 0;
     ob->cfg.tls_ca = cfg->tls_ca && cfg->tls_ca[0] ? mem_strdup(cfg->tls_ca) : NULL;
+    ob->cfg.cse_ca = cfg->cse_ca && cfg->cse_ca[0] ? mem_strdup(cfg->cse_ca) : NULL;
     ob->cfg.tls_cert =
         cfg->tls_cert && cfg->tls_cert[0] && cfg->tls_key && cfg->tls_key[0] ? mem_strdup(cfg->tls_cert) : NULL;
     ob->cfg.tls_key = ob->cfg.tls_cert ? mem_strdup(cfg->tls_key) : NULL;

@@ -37,6 +37,7 @@ struct outbound_config {
      * certificate. secure (the secure profile): plain http:// and coap:// targets are refused
      * unless allow_plain_http, and outbound_exchange (a DAS) needs https and tls_ca, always. */
     const char *tls_ca, *tls_cert, *tls_key;
+    const char *cse_ca; /* tls.ca: anchors for peers that are CSEs (out_request.cse_peer); NULL/empty: tls_ca */
     bool secure;
     bool allow_plain_http;
 };
@@ -62,6 +63,9 @@ struct out_request {
     int timeout_ms;    /* 0: outbound_config.timeout_ms */
     int max_attempts;  /* 0: one attempt, except NOTIFY which defaults to outbound_config.max_attempts */
     size_t max_answer; /* response Content kept, bytes; 0: the Content is not kept (a notification) */
+    /* The receiver is a CSE (forwarding, registration): its certificate is verified against the
+     * CSE's own trust anchors (tls.ca, the CA of the CSE-ID certificates), not notify.ca. */
+    bool cse_peer;
 };
 
 /* The outcome of one request: the receiver's response primitive, or an RSC for a failure

@@ -48,6 +48,7 @@ struct job {
     int max_attempts;
     long timeout_ms;
     size_t max_answer; /* response Content kept, 0: none */
+    bool cse_peer;     /* verified against cfg.cse_ca (tls.ca) */
     int attempts;      /* started so far */
     int64_t due_ms;    /* monotonic time the next attempt may start (waiting list) */
     /* State of the current attempt, reset when it starts. */
@@ -511,8 +512,9 @@ static const char *request_options(const struct http_client *n, CURL *e, struct 
      * CSE's own certificate is its client credential (finding 25) */
     SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (n->cfg.tls_ca != NULL)
-        SETOPT(CURLOPT_CAINFO, n->cfg.tls_ca);
+    const char *ca = j->cse_peer && n->cfg.cse_ca != NULL ? n->cfg.cse_ca : n->cfg.tls_ca;
+    if (ca != NULL)
+        SETOPT(CURLOPT_CAINFO, ca);
     if (n->cfg.tls_cert != NULL) {
         SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
         SETOPT(CURLOPT_SSLCERT, n->cfg.tls_cert);
@@ -864,6 +866,7 @@ int http_client_send(void *arg, const char *uri, const struct out_request *rq, o
     j->done = done;
     j->arg = done_arg;
     j->max_answer = rq->max_answer;
+    j->cse_peer = rq->cse_peer;
     j->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : n->cfg.timeout_ms;
     j->max_attempts = rq->max_attempts > 0 ? rq->max_attempts : rq->op == OP_NOTIFY ? n->cfg.max_attempts : 1;
     static const char *const methods[] = {
