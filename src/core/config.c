@@ -157,6 +157,8 @@ static const struct centry table[] = {
      "no registrar (an IN-CSE)"},
     {"registrar.id", S(registrar_id), "", 0, 0, NULL, "CSE-ID of the registrar (/id-in)"},
     {"registrar.rn", S(registrar_rn), "", 0, 0, NULL, "resourceName of the registrar's CSEBase (cse-in)"},
+    {"registrar.check", L(registrar_check), "60", 1, 86400, NULL,
+     "seconds between checks that the registrar still holds this CSE's <remoteCSE> (registered again when not)"},
     {"cse.poa", S(cse_poa), "", 0, 0, NULL,
      "this CSE's points of access, comma-separated URLs, as registered at the registrar (how it reaches us)"},
     {"forward.timeout", L(forward_timeout), "5000", 100, 600000, NULL,

@@ -250,6 +250,14 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 /* Send the batches whose duration has passed (called by the expiry thread every second). */
 void batcher_tick(struct cse *cse, int64_t now_ms);
 
+/* CSE registration to registrar.* (registration.c): start (nothing when no registrar), the
+ * expiry thread's tick (attempts, retries, checks: asynchronous sends only), stop sending, free
+ * (after the outbound seam stopped: no callback can run any more). */
+int registration_start(struct cse *cse);
+void registration_tick(struct cse *cse);
+void registration_quiesce(struct cse *cse);
+void registration_free(struct cse *cse);
+
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);
 void expiry_stop(struct cse *cse);

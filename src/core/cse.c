@@ -402,6 +402,7 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
     mem_free(deny);
     if (cse->outbound == NULL)
         return -1;
+    registration_start(cse);
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
@@ -413,6 +414,7 @@ void cse_stop(struct cse *cse)
 {
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations go through the outbound seam */
+    registration_quiesce(cse);  /* no new exchange with the registrar */
     expiry_stop(cse);
     /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
     if (cse->batches && cse->outbound)
@@ -421,6 +423,7 @@ void cse_stop(struct cse *cse)
         outbound_stop(cse->outbound, 2000);
         cse->outbound = NULL;
     }
+    registration_free(cse); /* after the seam: its callbacks have all run */
 }
 
 void cse_destroy(struct cse *cse)

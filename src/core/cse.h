@@ -24,6 +24,7 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct registration;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -33,17 +34,18 @@ struct cse {
     struct cred_store *creds;     /* not owned; NULL in tests without credentials (then nothing binds) */
     struct clock clock;
     struct id_env idenv;
-    struct id admin;               /* canonical admin originator */
-    bool secure;                   /* secure profile */
-    char *cb_ri;                   /* CSEBase resourceID (owned) */
-    struct policy_cache *policies; /* compiled accessControlPolicies (owned) */
-    struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
-    struct outbound *outbound;     /* the outbound seam (owned), started by cse_start */
-    struct batcher *batches;       /* pending batchNotify aggregations (owned) */
-    struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
-    struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
-    struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
-    struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
+    struct id admin;                   /* canonical admin originator */
+    bool secure;                       /* secure profile */
+    char *cb_ri;                       /* CSEBase resourceID (owned) */
+    struct policy_cache *policies;     /* compiled accessControlPolicies (owned) */
+    struct location_db *locations;     /* aclr location sources (owned), NULL when none configured */
+    struct outbound *outbound;         /* the outbound seam (owned), started by cse_start */
+    struct batcher *batches;           /* pending batchNotify aggregations (owned) */
+    struct token_issuers *issuers;     /* Authorization Authorities (authz.issuers; owned), NULL: none */
+    struct token_cache *tokens;        /* verified tokens and their Local-Token-IDs (owned) */
+    struct dynauth *dynauth;           /* dynamic authorization: granted privileges, DAS health (owned) */
+    struct fanq *fanouts;              /* parked group fan-outs and their threads (owned) */
+    struct registration *registration; /* registration to registrar.* (owned), NULL: no registrar */
 
     /* expiry sweeper */
     pthread_t expiry_thread;

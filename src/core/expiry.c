@@ -76,6 +76,7 @@ static void *expiry_main(void *arg)
         }
         pthread_mutex_unlock(&cse->expiry_lock);
         batcher_tick(cse, clock_now_us(&cse->clock) / 1000); /* batchNotify durations */
+        registration_tick(cse);                              /* CSE registration: attempts, checks */
         audit_tick(cse->audit);                              /* runs of repeated denials that ended */
         pthread_mutex_lock(&cse->expiry_lock);
         struct timespec ts;

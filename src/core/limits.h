@@ -139,4 +139,9 @@
  * subscriptions of a resource): bounds the outbound requests one CREATE can cause (finding 8). */
 #define LIMIT_EVENT_TARGETS 256
 
+/* CSE registration (core/registration.c): the first retry delay after a failed attempt, doubling
+ * up to the cap, so a registrar that is down is asked about once a minute, not flooded. */
+#define LIMIT_REGISTRATION_RETRY_MS   1000
+#define LIMIT_REGISTRATION_BACKOFF_MS 60000
+
 #endif

@@ -29,7 +29,7 @@ static const char *sp_relative(const struct cse *cse, const char *canon)
 
 /* The next hop towards CSE csi ("/id-mn"): the registrar itself, or any other CSE through it (an
  * IN-CSE knows its registrees). Registree <remoteCSE>s and their descendants are looked up by
- * route_registree (remote_cse.c) first. false: no route from here. */
+ * route_registree (routes.c) first. false: no route from here. */
 static bool next_hop(struct cse *cse, struct store_view *v, const char *csi, struct route *r)
 {
     if (route_registree(cse, v, csi, r))

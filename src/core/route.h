@@ -36,7 +36,7 @@ int route_request(struct cse *cse, struct store_view *v, const struct cse_reques
 enum cse_status route_forward(struct cse *cse, const struct cse_request *req, const struct originator *o,
                               const struct route *r, struct cse_response *rsp, void (*done)(void *), void *done_arg);
 
-/* The routing table (remote_cse.c): is csi a registree <remoteCSE> of this CSE or one of its
+/* The routing table (routes.c): is csi a registree <remoteCSE> of this CSE or one of its
  * descendant CSEs (dcse)? Then r->hop_id/hop_addr name that registree and its poa. */
 bool route_registree(struct cse *cse, struct store_view *v, const char *csi, struct route *r);
 /* The CSE-ID of the <remoteCSE> child of the CSEBase named rn (the registrar's included), into csi. */

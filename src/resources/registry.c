@@ -4,11 +4,11 @@
 #include "rtype.h"
 
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
-    rtype_content_instance, rtype_role, rtype_token, rtype_dac;
+    rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_remote_cse;
 
 static const struct rtype *const types[] = {
-    &rtype_acp,      &rtype_group, &rtype_subscription, &rtype_ae,  &rtype_container, &rtype_content_instance,
-    &rtype_cse_base, &rtype_role,  &rtype_token,        &rtype_dac,
+    &rtype_acp,      &rtype_group, &rtype_subscription, &rtype_ae,  &rtype_container,  &rtype_content_instance,
+    &rtype_cse_base, &rtype_role,  &rtype_token,        &rtype_dac, &rtype_remote_cse,
 };
 
 const struct rtype *rtype_find(int ty)

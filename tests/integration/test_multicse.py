@@ -12,10 +12,10 @@ import tempfile
 import time
 import unittest
 
-from tls_helpers import Ctl, Pki
+from tls_helpers import CertClient, Ctl, Pki
 from wardentest import ADMIN, Client, WardenServer, free_port, uniq
 
-TY_ACP, TY_AE, TY_CNT, TY_CIN = 1, 2, 3, 4
+TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR = 1, 2, 3, 4, 16
 FORWARD_TIMEOUT_MS = 3000
 
 
@@ -42,7 +42,7 @@ class Cse:
         if self.registrar is not None:
             a += ["--registrar.address=https://127.0.0.1:%d" % self.registrar.https_port,
                   "--registrar.id=%s" % self.registrar.csi, "--registrar.rn=%s" % self.registrar.rn,
-                  "--cse.poa=https://127.0.0.1:%d" % self.https_port]
+                  "--cse.poa=https://127.0.0.1:%d" % self.https_port, "--registrar.check=1"]
         return a + self.extra
 
     def start(self):
@@ -110,6 +110,121 @@ class MultiCseCase(unittest.TestCase):
         r = cse.c.create(parent + "/" + rn, TY_CIN, {"con": "v1", "rn": "cin1"}, origin=origin)
         self.assertEqual(r.rsc, 2001, r.body)
         return parent + "/" + rn
+
+    def wait_for(self, fn, timeout=10.0, what="condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s (last: %r)" % (what, last))
+
+    def registered(self):
+        """Both sides hold a <remoteCSE> for the other (TS-0001 §10.2.2.6)."""
+        a = self.inc.c.retrieve("/cse-in/id-mn")
+        b = self.mn.c.retrieve("/cse-mn/id-in")
+        return (a.rsc, b.rsc) == (2000, 2000) and (a, b)
+
+    def cse_client(self, cse, as_cse):
+        """A client over HTTPS to cse presenting as_cse's certificate."""
+        return CertClient(cse.https_port, self.pki.ca_pem, cert=as_cse.cert, key=as_cse.key)
+
+    # registration ------------------------------------------------------------
+    def test_ts0001_10_2_2_6_mn_registers_at_start_and_both_sides_hold_remotecse(self):
+        a, b = self.wait_for(self.registered, what="registration")
+        csr = a.body["m2m:csr"]
+        self.assertEqual(csr["csi"], "/id-mn")
+        self.assertEqual(csr["cb"], "/id-mn/cse-mn")
+        self.assertEqual(csr["poa"], ["https://127.0.0.1:%d" % self.mn.https_port])
+        self.assertEqual(b.body["m2m:csr"]["csi"], "/id-in")
+
+    def test_ts0004_7_4_4_2_1_second_registration_of_same_cse_id_is_4117(self):
+        self.wait_for(self.registered, what="registration")
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CSR, {"csi": "/id-mn", "cb": "/id-mn/cse-mn", "rr": True},
+                     origin="/id-mn", root="m2m:csr")
+        self.assertEqual(r.rsc, 4117, r.body)
+
+    def test_ts0004_7_3_2_1_registration_claiming_another_cse_id_is_4106(self):
+        """The MN's certificate is bound to /id-mn: From /id-xx, or csi /id-xx, is refused."""
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CSR, {"csi": "/id-xx", "cb": "/id-xx/cse-xx", "rr": True},
+                     origin="/id-xx", root="m2m:csr")
+        self.assertEqual(r.rsc, 4106, r.body)
+        r = c.create("/~/id-in/cse-in", TY_CSR, {"csi": "/id-xx", "cb": "/id-xx/cse-xx", "rr": True},
+                     origin="/id-mn", root="m2m:csr")
+        self.assertEqual(r.rsc, 4106, r.body)
+        self.assertEqual(self.inc.c.retrieve("/cse-in/id-xx").rsc, 4004)
+
+    def test_ts0004_7_3_2_1_registration_without_security_association_is_4107(self):
+        r = self.inc.c.create("/cse-in", TY_CSR, {"csi": "/id-zz", "cb": "/id-zz/cse-zz", "rr": True},
+                              origin="/id-zz", root="m2m:csr")
+        self.assertEqual(r.rsc, 4107, r.body)
+
+    def test_ts0004_7_4_4_2_1_remotecse_from_an_ae_is_4005(self):
+        stem = uniq("Cin")
+        self.ae(self.inc, stem)
+        r = self.inc.c.create("/cse-in", TY_CSR, {"csi": "/id-zz", "cb": "/id-zz/cse-zz", "rr": True},
+                              origin=stem, root="m2m:csr")
+        self.assertEqual(r.rsc, 4005, r.body)
+
+    def test_ts0001_10_2_2_6_registration_lost_by_registrar_is_made_again(self):
+        self.wait_for(self.registered, what="registration")
+        r = self.inc.c.delete("/cse-in/id-mn")
+        self.assertEqual(r.rsc, 2002, r.body)
+        self.wait_for(lambda: self.inc.c.retrieve("/cse-in/id-mn").rsc == 2000, what="re-registration")
+
+    def test_ts0001_10_2_2_6_registrar_restarted_registration_recovers(self):
+        self.wait_for(self.registered, what="registration")
+        self.inc.stop()
+        self.inc.start()
+        self.wait_for(self.registered, what="registration after the restart")
+        # and forwarding both ways works again
+        mn_stem = uniq("Cmn")
+        self.ae(self.mn, mn_stem)
+        r = self.mn.c.retrieve("/~/id-in/cse-in/nonexistent", origin=mn_stem)
+        self.assertEqual(r.rsc, 4004, r.body)
+
+    # forwarding IN -> MN through the registree's <remoteCSE> -------------------
+    def test_ts0004_7_3_2_6_in_ae_reads_mn_container_granted_by_acp_naming_id_in_ae(self):
+        self.wait_for(self.registered, what="registration")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 2, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], "v1")
+        # CSE-relative through the <remoteCSE> on the IN
+        r = self.inc.c.retrieve("/cse-in/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+
+    def test_ts0004_7_3_2_6_in_ae_without_rule_is_4103_from_mn(self):
+        self.wait_for(self.registered, what="registration")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/Cother"], 2, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 4103, r.body)
+
+    def test_ts0003_7_2_ae_claiming_ae_id_registered_at_mn_sent_to_in_is_4106(self):
+        """An AE registered at the MN may reach the IN only through the MN: sent to the IN directly
+        (no SA, or the MN's own AE-ID in SP-relative form) it is refused before any routing."""
+        self.wait_for(self.registered, what="registration")
+        mn_stem = uniq("Cmn")
+        self.ae(self.mn, mn_stem)
+        for origin in (mn_stem, "/id-mn/" + mn_stem):
+            r = self.inc.c.retrieve("/cse-in", origin=origin)
+            self.assertEqual(r.rsc, 4106, (origin, r.body))
+            r = self.inc.c.retrieve("/~/id-mn/cse-mn", origin=origin)
+            self.assertEqual(r.rsc, 4106, (origin, r.body))
 
     # the route step --------------------------------------------------------
     def test_ts0004_7_3_2_6_target_on_unknown_cse_is_4004(self):
