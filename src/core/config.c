@@ -164,8 +164,6 @@ static const struct centry table[] = {
     {"forward.timeout", L(forward_timeout), "5000", 100, 600000, NULL,
      "milliseconds a request forwarded to another CSE may take without a Request Expiration Timestamp; then "
      "5103 TARGET_NOT_REACHABLE"},
-    {"forward.max_hops", L(forward_max_hops), "4", 1, 16, NULL,
-     "CSEs a request may cross (IN, MN, ASN); a request that went through more, or came back, is refused (5103)"},
     {"location.positions", S(location_positions), "", 0, 0, NULL,
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,

@@ -104,7 +104,6 @@ struct cse_config {
     char *registrar_rn;      /* its CSEBase resourceName, "cse-in" */
     char *cse_poa;           /* this CSE's points of access, comma-separated URLs, as registered */
     long forward_timeout;    /* milliseconds a forwarded request may take (no rqet): then 5103 */
-    long forward_max_hops;   /* CSEs one request may cross */
     long registrar_check;    /* seconds between checks that the registrar still holds our <remoteCSE> */
 };
 

@@ -312,6 +312,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     if (!id_parse(&cse->idenv, cfg->cse_admin, &cse->admin))
         snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);
     pthread_mutex_init(&cse->expiry_lock, NULL);
+    pthread_mutex_init(&cse->fwd_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
     cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
@@ -444,5 +445,6 @@ void cse_destroy(struct cse *cse)
     batcher_free(cse, cse->batches, false);
     cse->batches = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
+    pthread_mutex_destroy(&cse->fwd_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

@@ -25,6 +25,7 @@ struct token_cache;
 struct dynauth;
 struct fanq;
 struct registration;
+struct fwd_key;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -46,6 +47,12 @@ struct cse {
     struct dynauth *dynauth;           /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;              /* parked group fan-outs and their threads (owned) */
     struct registration *registration; /* registration to registrar.* (owned), NULL: no registrar */
+
+    /* requests being forwarded by this CSE (route.c), by originator and Request Identifier: one
+     * that comes back while in flight went round a loop (guarded by fwd_lock) */
+    pthread_mutex_t fwd_lock;
+    struct fwd_key *fwd_inflight[64];
+    size_t fwd_count;
 
     /* expiry sweeper */
     pthread_t expiry_thread;

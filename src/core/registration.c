@@ -27,6 +27,9 @@ struct registration {
     bool stopping;
     bool local_done; /* this CSE's <remoteCSE> for the registrar exists */
     int attempts;
+    char *dcse_sent;    /* the descendantCSEs the registrar holds for us (JSON text), NULL: unknown */
+    char *dcse_sending; /* the list in flight (CREATE or UPDATE) */
+    bool backing_off;   /* the last exchange failed: nothing before due_ms */
 };
 
 static int64_t mono_ms(void)
@@ -52,6 +55,52 @@ static json_t *poa_list(const char *s)
         s += n;
     }
     return a;
+}
+
+/* ---- descendantCSEs (TS-0004 §7.4.4.2.1): every registree of this CSE and their descendants, so
+ * the registrar can route to an ASN-CSE behind this MN ---- */
+
+struct dcse_scan {
+    const char *registrar;
+    json_t *list;
+};
+
+static void add_unique(json_t *list, const char *s)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) if (strcmp(json_string_value(e), s) == 0) return;
+    json_array_append_new(list, json_string(s));
+}
+
+static int dcse_row(void *arg, const struct store_row *row)
+{
+    struct dcse_scan *sc = arg;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    const char *csi = json_string_value(json_object_get(doc, "csi"));
+    if (csi != NULL && strcmp(csi, sc->registrar) != 0) {
+        add_unique(sc->list, csi);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(doc, "dcse"), i, e) if (json_is_string(e))
+            add_unique(sc->list, json_string_value(e));
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* The current list as JSON text (mem_free). */
+static char *descendants(struct cse *cse)
+{
+    struct dcse_scan sc = {.registrar = cse->cfg->registrar_id, .list = json_array()};
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    if (v != NULL) {
+        v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), dcse_row, &sc);
+        cse->store->ops->view_release(cse->store, v);
+    }
+    char *text = json_encode(sc.list, NULL);
+    json_decref(sc.list);
+    return text;
 }
 
 /* ---- this CSE's <remoteCSE> for its registrar (TS-0001 §10.2.2.6: both sides hold one) ---- */
@@ -127,6 +176,7 @@ static void failed(struct registration *reg, int rsc, const char *what)
     reg->backoff_ms =
         reg->backoff_ms * 2 > LIMIT_REGISTRATION_BACKOFF_MS ? LIMIT_REGISTRATION_BACKOFF_MS : reg->backoff_ms * 2;
     reg->due_ms = mono_ms() + delay;
+    reg->backing_off = true;
     LOG(reg->cse->log, LOG_WARN, "registration: %s at %s failed (rsc %d); again in %lld ms", what,
         reg->cse->cfg->registrar_id, rsc, (long long)delay);
 }
@@ -134,6 +184,7 @@ static void failed(struct registration *reg, int rsc, const char *what)
 static void registered(struct registration *reg)
 {
     reg->state = REG_REGISTERED;
+    reg->backing_off = false;
     reg->backoff_ms = LIMIT_REGISTRATION_RETRY_MS;
     reg->due_ms = mono_ms() + reg->cse->cfg->registrar_check * 1000;
     if (!reg->local_done && !reg->stopping)
@@ -149,6 +200,12 @@ static void create_answer(void *arg, const struct out_response *res)
         if (res->rsc == RSC_CREATED || reg->attempts == 1)
             LOG(reg->cse->log, LOG_INFO, "registration: registered at %s (%s)", reg->cse->cfg->registrar_id,
                 res->rsc == RSC_CREATED ? "created" : "already registered");
+        /* a registration kept from before holds whatever dcse it had: the next tick updates it */
+        mem_free(reg->dcse_sent);
+        reg->dcse_sent = res->rsc == RSC_CREATED ? reg->dcse_sending : NULL;
+        if (res->rsc != RSC_CREATED)
+            mem_free(reg->dcse_sending);
+        reg->dcse_sending = NULL;
         registered(reg);
     } else {
         reg->state = REG_IDLE;
@@ -161,7 +218,12 @@ static void check_answer(void *arg, const struct out_response *res)
 {
     struct registration *reg = arg;
     pthread_mutex_lock(&reg->lock);
-    if (res->rsc == RSC_OK) {
+    if (res->rsc == RSC_OK || res->rsc == RSC_UPDATED) {
+        if (res->rsc == RSC_UPDATED) {
+            mem_free(reg->dcse_sent);
+            reg->dcse_sent = reg->dcse_sending;
+            reg->dcse_sending = NULL;
+        }
         registered(reg);
     } else if (res->rsc == RSC_NOT_FOUND && res->http_status != 0) {
         /* the registrar lost this CSE's <remoteCSE> (deleted, expired, a new store): again */
@@ -184,9 +246,15 @@ static void send_create(struct registration *reg)
     char url[LIMIT_ID_LEN + 300], cb[LIMIT_ID_LEN];
     snprintf(url, sizeof url, "%s/~%s/%s", cfg->registrar_address, cfg->registrar_id, cfg->registrar_rn);
     snprintf(cb, sizeof cb, "%s/%s", cfg->cse_id, cfg->cse_rn);
+    mem_free(reg->dcse_sending);
+    reg->dcse_sending = descendants(cse);
     json_t *body =
         json_pack("{s:{s:s,s:s,s:s,s:i,s:b,s:o,s:[s,s,s]}}", "m2m:csr", "rn", cfg->cse_id + 1, "csi", cfg->cse_id, "cb",
                   cb, "cst", cse_type_num(cfg->cse_type), "rr", 1, "poa", poa_list(cfg->cse_poa), "srv", "3", "4", "5");
+    json_t *d = json_loads(reg->dcse_sending, 0, NULL);
+    if (json_array_size(d) > 0)
+        json_object_set(json_object_get(body, "m2m:csr"), "dcse", d);
+    json_decref(d);
     size_t len;
     char *text = json_encode(body, &len);
     json_decref(body);
@@ -208,14 +276,27 @@ static void send_create(struct registration *reg)
     mem_free(text);
 }
 
-/* Under reg->lock. */
-static void send_check(struct registration *reg)
+/* Under reg->lock: a RETRIEVE of this CSE's <remoteCSE> at the registrar, or, when this CSE's
+ * descendants changed since the registrar last heard of them (dcse), an UPDATE of its dcse; 4004
+ * to either means the registration was lost. */
+static void send_check(struct registration *reg, char *dcse /* owned; NULL: retrieve */)
 {
     const struct cse_config *cfg = reg->cse->cfg;
     char url[LIMIT_ID_LEN + 300];
     snprintf(url, sizeof url, "%s/~%s/%s/%s", cfg->registrar_address, cfg->registrar_id, cfg->registrar_rn,
              cfg->cse_id + 1);
-    struct out_request rq = {.op = OP_RETRIEVE,
+    char *text = NULL;
+    size_t len = 0;
+    if (dcse != NULL) {
+        json_t *body = json_pack("{s:{s:o}}", "m2m:csr", "dcse", json_loads(dcse, 0, NULL));
+        text = json_encode(body, &len);
+        json_decref(body);
+        mem_free(reg->dcse_sending);
+        reg->dcse_sending = dcse;
+    }
+    struct out_request rq = {.op = dcse ? OP_UPDATE : OP_RETRIEVE,
+                             .body = text,
+                             .len = len,
                              .fr = cfg->cse_id,
                              .timeout_ms = (int)cfg->forward_timeout,
                              .max_attempts = 1,
@@ -226,6 +307,7 @@ static void send_check(struct registration *reg)
         reg->state = REG_REGISTERED;
         failed(reg, RSC_TARGET_NOT_REACHABLE, "registration check (refused by the outbound policy or queue)");
     }
+    mem_free(text);
 }
 
 void registration_tick(struct cse *cse)
@@ -235,11 +317,18 @@ void registration_tick(struct cse *cse)
         return;
     pthread_mutex_lock(&reg->lock);
     int64_t now = mono_ms();
-    if (!reg->stopping && now >= reg->due_ms) {
-        if (reg->state == REG_IDLE)
-            send_create(reg);
-        else if (reg->state == REG_REGISTERED)
-            send_check(reg);
+    if (!reg->stopping && reg->state == REG_REGISTERED) {
+        char *d = descendants(cse);
+        bool changed = reg->dcse_sent == NULL || strcmp(d, reg->dcse_sent) != 0;
+        if (changed && (!reg->backing_off || now >= reg->due_ms)) {
+            send_check(reg, d); /* at once: the registrar must learn a new route before it is used */
+        } else {
+            mem_free(d);
+            if (now >= reg->due_ms)
+                send_check(reg, NULL);
+        }
+    } else if (!reg->stopping && now >= reg->due_ms && reg->state == REG_IDLE) {
+        send_create(reg);
     }
     pthread_mutex_unlock(&reg->lock);
 }
@@ -276,6 +365,8 @@ void registration_free(struct cse *cse)
     if (reg == NULL)
         return;
     pthread_mutex_destroy(&reg->lock);
+    mem_free(reg->dcse_sent);
+    mem_free(reg->dcse_sending);
     mem_free(reg);
     cse->registration = NULL;
 }

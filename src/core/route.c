@@ -108,11 +108,70 @@ int route_request(struct cse *cse, struct store_view *v, const struct cse_reques
 
 /* ---- forwarding ---- */
 
+/* One request in flight to another CSE, keyed by its originator and Request Identifier (which
+ * travel with it): the same key arriving again while it is in flight went round a loop. */
+struct fwd_key {
+    struct fwd_key *next;
+    unsigned h;
+    char key[];
+};
+
+static unsigned key_hash(const char *s)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+#define NBUCKETS (sizeof((struct cse *)0)->fwd_inflight / sizeof((struct cse *)0)->fwd_inflight[0])
+
+/* Add key; false when it is there already (a loop) or too many are in flight. */
+static bool inflight_add(struct cse *cse, const char *key, bool *loop, struct fwd_key **out)
+{
+    unsigned h = key_hash(key);
+    struct fwd_key **b = &cse->fwd_inflight[h % NBUCKETS];
+    bool ok = true;
+    *loop = false;
+    pthread_mutex_lock(&cse->fwd_lock);
+    for (struct fwd_key *k = *b; k != NULL && ok; k = k->next)
+        if (k->h == h && strcmp(k->key, key) == 0)
+            ok = false, *loop = true;
+    if (ok && cse->fwd_count >= LIMIT_FORWARD_INFLIGHT)
+        ok = false;
+    if (ok) {
+        size_t n = strlen(key) + 1;
+        struct fwd_key *k = mem_alloc(sizeof *k + n);
+        k->h = h;
+        memcpy(k->key, key, n);
+        k->next = *b;
+        *b = k;
+        cse->fwd_count++;
+        *out = k;
+    }
+    pthread_mutex_unlock(&cse->fwd_lock);
+    return ok;
+}
+
+static void inflight_remove(struct cse *cse, struct fwd_key *key)
+{
+    pthread_mutex_lock(&cse->fwd_lock);
+    for (struct fwd_key **p = &cse->fwd_inflight[key->h % NBUCKETS]; *p != NULL; p = &(*p)->next)
+        if (*p == key) {
+            *p = key->next;
+            cse->fwd_count--;
+            break;
+        }
+    pthread_mutex_unlock(&cse->fwd_lock);
+    mem_free(key);
+}
+
 struct fwd {
     struct cse *cse;
     struct cse_response *rsp;
     void (*done)(void *);
     void *done_arg;
+    struct fwd_key *key;
     char hop_id[LIMIT_NAME_LEN + 2];
 };
 
@@ -140,6 +199,7 @@ static void fwd_answer(void *arg, const struct out_response *res)
     }
     void (*done)(void *) = f->done;
     void *done_arg = f->done_arg;
+    inflight_remove(f->cse, f->key);
     mem_free(f);
     done(done_arg);
 }
@@ -246,7 +306,22 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         .max_answer = LIMIT_BODY_BYTES,
         .cse_peer = true,
     };
+    /* TS-0004 §7.3.2.6: a request that comes back to a CSE that is forwarding it went round a loop
+     * (registrations that point at each other): refused at once, not forwarded until it times out */
+    char key[2 * LIMIT_ID_LEN + 2];
+    snprintf(key, sizeof key, "%s\n%s", fr, req->rqi);
+    bool loop;
+    struct fwd_key *k = NULL;
+    if (!inflight_add(cse, key, &loop, &k)) {
+        buf_free(&q);
+        buf_free(&tk);
+        response_error(rsp, RSC_TARGET_NOT_REACHABLE, loop ? "forward-loop" : "overload",
+                       loop ? "the request came back to a CSE that is forwarding it (a routing loop)"
+                            : "too many requests are being forwarded now");
+        return CSE_DONE;
+    }
     struct fwd *f = mem_calloc(1, sizeof *f);
+    f->key = k;
     f->cse = cse;
     f->rsp = rsp;
     f->done = done;
@@ -256,6 +331,7 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
     buf_free(&q);
     buf_free(&tk);
     if (rc != 0) {
+        inflight_remove(cse, k);
         mem_free(f);
         response_error(rsp, RSC_TARGET_NOT_REACHABLE, "target-not-reachable",
                        "the CSE %s on the way to the target cannot be reached (outbound policy or queue)", r->hop_id);

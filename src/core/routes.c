@@ -73,3 +73,44 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
     snprintf(csi, len, "%s", sc.hop_id);
     return true;
 }
+
+bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id)
+{
+    if (v == NULL || id->kind != ID_AE || bound_stem == NULL)
+        return false;
+    /* the CSE part of a C-type AE-ID "//sp/id-asn/Cae": "/id-asn" */
+    const char *stem = id_stem(id);
+    size_t dl = strlen(cse->cfg->cse_spid);
+    const char *p = id->canon + 2 + dl;
+    if (stem == NULL || strncmp(id->canon + 2, cse->cfg->cse_spid, dl) != 0 || *p != '/' || stem <= p + 1)
+        return false;
+    char aecse[LIMIT_NAME_LEN + 2];
+    size_t n = (size_t)(stem - 1 - p);
+    if (n == 0 || n >= sizeof aecse)
+        return false;
+    memcpy(aecse, p, n);
+    aecse[n] = '\0';
+    const struct cse_config *cfg = cse->cfg;
+    if (cfg->registrar_id[0] == '/' && strcmp(cfg->registrar_id + 1, bound_stem) == 0) {
+        /* from the registrar, towards this CSE: an AE anywhere in the SP above or beside it, never
+         * one of this CSE or below it (those reach the registrar only through here) */
+        if (strcmp(aecse, cfg->cse_id) == 0)
+            return false;
+        struct csr_scan sc = {.csi = aecse};
+        v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_row, &sc);
+        return !(sc.hop_id[0] != '\0' && strcmp(sc.hop_id, cfg->registrar_id) != 0);
+    }
+    char path[LIMIT_ID_LEN + 1];
+    snprintf(path, sizeof path, "%s/%s", cfg->cse_rn, bound_stem);
+    struct store_row row;
+    if (v->st->ops->get_path(v, path, cse_now(cse), &row) != STORE_OK)
+        return false;
+    bool ok = false;
+    if (row.ty == TY_REMOTE_CSE) {
+        json_t *doc = json_loads(row.doc ? row.doc : "", 0, NULL);
+        ok = list_has(json_object_get(doc, "dcse"), aecse);
+        json_decref(doc);
+    }
+    store_row_free(&row);
+    return ok;
+}

@@ -61,7 +61,7 @@ class Cse:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class MultiCseCase(unittest.TestCase):
+class Base(unittest.TestCase):
     """An IN-CSE and an MN-CSE registered to it (registrar.* on the MN), one CA."""
 
     @classmethod
@@ -131,6 +131,9 @@ class MultiCseCase(unittest.TestCase):
         """A client over HTTPS to cse presenting as_cse's certificate."""
         return CertClient(cse.https_port, self.pki.ca_pem, cert=as_cse.cert, key=as_cse.key)
 
+
+
+class MultiCseCase(Base):
     # registration ------------------------------------------------------------
     def test_ts0001_10_2_2_6_mn_registers_at_start_and_both_sides_hold_remotecse(self):
         a, b = self.wait_for(self.registered, what="registration")
@@ -308,6 +311,93 @@ class MultiCseCase(unittest.TestCase):
         for to in ("/~/id-mn" + ae, "/_/warden.example.com/id-mn" + ae, ae):
             r = self.mn.c.retrieve(to, origin=mn_stem)
             self.assertEqual(r.rsc, 2000, (to, r.body))
+
+
+class ThreeCseCase(Base):
+    """IN <- MN <- ASN: the MN is the ASN's registrar and keeps the IN informed of it (dcse)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.asn = Cse(cls.pki, "/id-asn", "cse-asn", cse_type="ASN", registrar=cls.mn).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.asn.cleanup()
+        super().tearDownClass()
+
+    def chain_registered(self):
+        a = self.inc.c.retrieve("/cse-in/id-mn")
+        b = self.mn.c.retrieve("/cse-mn/id-asn")
+        return (a.rsc == 2000 and b.rsc == 2000 and "/id-asn" in a.body["m2m:csr"].get("dcse", [])) and (a, b)
+
+    def test_ts0004_7_4_4_2_1_registrar_keeps_descendant_cses_and_in_routes_to_asn(self):
+        self.wait_for(self.chain_registered, what="ASN registered at the MN and in the MN's dcse at the IN")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        asn_stem = uniq("Casn")
+        asn_ae = self.ae(self.asn, asn_stem)
+        acp = self.acp_for(self.asn, ["/id-in/" + in_stem], 2, asn_stem)
+        cnt = self.cnt_with_cin(self.asn, asn_ae, asn_stem, [acp])
+        r = self.inc.c.retrieve("/~/id-asn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], "v1")
+
+    def test_ts0004_7_3_2_1_asn_ae_relayed_by_mn_is_accepted_at_in(self):
+        """ASN -> MN -> IN: the IN accepts /id-asn/C... from the MN because /id-asn is in the MN's
+        dcse; the ACP on the IN names the ASN's AE."""
+        self.wait_for(self.chain_registered, what="chain registration")
+        asn_stem = uniq("Casn")
+        self.ae(self.asn, asn_stem)
+        in_stem = uniq("Cin")
+        in_ae = self.ae(self.inc, in_stem)
+        acp = self.acp_for(self.inc, ["/id-asn/" + asn_stem], 2, in_stem)
+        cnt = self.cnt_with_cin(self.inc, in_ae, in_stem, [acp])
+        r = self.asn.c.retrieve("/~/id-in" + cnt + "/cin1", origin=asn_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+
+    def test_ts0003_7_2_mn_cannot_relay_an_ae_of_a_cse_outside_its_descendants(self):
+        """The MN's certificate does not let it speak for an AE of /id-other (not in its dcse)."""
+        self.wait_for(self.chain_registered, what="chain registration")
+        c = self.cse_client(self.inc, self.mn)
+        r = c.retrieve("/~/id-in/cse-in", origin="/id-other/Cx")
+        self.assertEqual(r.rsc, 4106, r.body)
+
+    def test_ts0004_7_4_4_2_1_asn_accepts_no_registree(self):
+        c = self.cse_client(self.asn, self.mn)
+        r = c.create("/~/id-asn/cse-asn", TY_CSR, {"csi": "/id-mn", "cb": "/id-mn/cse-mn", "rr": True},
+                     origin="/id-mn", root="m2m:csr")
+        self.assertEqual(r.rsc, 4005, r.body)
+
+
+class LoopCase(unittest.TestCase):
+    """Two CSEs misconfigured as each other's registrar: a request for a third CSE goes round."""
+
+    def test_ts0004_7_3_2_6_forwarding_loop_is_refused_not_timed_out(self):
+        """A -> B -> A: the request comes back to A, which refuses it at once (the relayed From of
+        its own AE over B's association is 4000 before routing; a request whose originator passes
+        is caught by the in-flight key of route.c: 5103) instead of circling until it times out."""
+        tmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
+        try:
+            pki = Pki(Ctl(os.path.join(tmp, "ca.db")), os.path.join(tmp, "pki"))
+            a = Cse(pki, "/id-a", "cse-a", cse_type="MN")
+            b = Cse(pki, "/id-b", "cse-b", cse_type="MN", registrar=a)
+            a.registrar = b
+            try:
+                a.start()
+                b.start()
+                stem = uniq("Ca")
+                r = a.c.create("/cse-a", TY_AE, {"rn": stem, "api": "Nmcse", "rr": False}, origin=stem)
+                self.assertEqual(r.rsc, 2001, r.body)
+                t0 = time.monotonic()
+                r = a.c.retrieve("/~/id-zz/cse-zz", origin=stem)
+                self.assertIn(r.rsc, (4000, 4106, 5103), r.body)
+                self.assertLess(time.monotonic() - t0, FORWARD_TIMEOUT_MS / 1000.0)
+            finally:
+                a.cleanup()
+                b.cleanup()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
