@@ -428,7 +428,9 @@ static void finish(struct http_client *n, struct job *j, enum outcome out, int r
     else
         n->failed++;
     pthread_mutex_unlock(&n->lock);
-    if (out == OUT_DELIVERED)
+    /* a request whose answer is kept (forwarding, registration) reports its non-2xx answer to the
+     * caller, which decides; a notification that failed, or no answer at all, is worth a warning */
+    if (out == OUT_DELIVERED || (status != 0 && j->max_answer > 0))
         LOG(n->log, LOG_DEBUG, "http client %s: %s -> rsc %d (HTTP %d, %d attempt(s))", j->rqi, j->label, rsc, status,
             j->attempts);
     else
