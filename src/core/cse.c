@@ -386,6 +386,8 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         .ndeny = split_list(deny, deny_v, LIMIT_LIST_ITEMS),
         .tls_ca = cfg->notify_ca,
         .cse_ca = cfg->tls_ca,
+        .creds = cse->creds,
+        .spid = cfg->cse_spid,
         .tls_cert = cfg->tls_cert,
         .tls_key = cfg->tls_key,
         .secure = cse->secure,

@@ -13,7 +13,10 @@
 #include <time.h>
 
 #include "bindings/http/http_client.h"
+#include "bindings/http/http_psk_client.h"
+#include "core/limits.h"
 #include "core/rsc.h"
+#include "security/cred.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -34,6 +37,7 @@ struct outbound {
     size_t nallow, ndeny;
     struct log *log; /* not owned */
     struct http_client *http;
+    struct http_psk_client *psk; /* TLS-PSK towards CSEs with a bound key */
     /* The client sides; calls run under the read lock, changes take the write lock. */
     pthread_rwlock_t lock;
     struct out_client_ops clients[MAX_CLIENTS];
@@ -224,6 +228,7 @@ static void outbound_free(struct outbound *ob)
     mem_free(ob->deny);
     mem_free((char *)ob->cfg.tls_ca);
     mem_free((char *)ob->cfg.cse_ca);
+    mem_free((char *)ob->cfg.spid);
     mem_free((char *)ob->cfg.tls_cert);
     mem_free((char *)ob->cfg.tls_key);
     pthread_rwlock_destroy(&ob->lock);
@@ -244,6 +249,7 @@ struct outbound *outbound_start(const struct outbound_config *cfg, struct log *l
     ob->cfg.allow = ob->cfg.deny = NULL;
     ob->cfg.nallow = ob->cfg.ndeny = 0;
     ob->cfg.tls_ca = cfg->tls_ca && cfg->tls_ca[0] ? mem_strdup(cfg->tls_ca) : NULL;
+    ob->cfg.spid = cfg->spid ? mem_strdup(cfg->spid) : NULL;
     ob->cfg.cse_ca = cfg->cse_ca && cfg->cse_ca[0] ? mem_strdup(cfg->cse_ca) : NULL;
     ob->cfg.tls_cert =
         cfg->tls_cert && cfg->tls_cert[0] && cfg->tls_key && cfg->tls_key[0] ? mem_strdup(cfg->tls_cert) : NULL;
@@ -256,6 +262,12 @@ struct outbound *outbound_start(const struct outbound_config *cfg, struct log *l
     /* the HTTP binding's client side is always there: notifications and DAS need no HTTP server */
     ob->http = http_client_start(ob, err, errlen);
     if (ob->http == NULL) {
+        outbound_free(ob);
+        return NULL;
+    }
+    ob->psk = cfg->creds ? http_psk_client_start(ob, cfg->creds, err, errlen) : NULL;
+    if (cfg->creds && ob->psk == NULL) {
+        http_client_stop(ob->http, 0);
         outbound_free(ob);
         return NULL;
     }
@@ -273,6 +285,7 @@ void outbound_stop(struct outbound *ob, int grace_ms)
         return;
     outbound_unregister(ob, "http");
     outbound_unregister(ob, "https");
+    http_psk_client_stop(ob->psk);
     http_client_stop(ob->http, grace_ms);
     outbound_free(ob);
 }
@@ -375,6 +388,13 @@ int outbound_send(struct outbound *ob, const char *uri, const struct out_request
         LOG(ob->log, LOG_WARN, "outbound: target refused: %s", why);
         return -1;
     }
+    /* a CSE peer with a PSK bound to its CSE-ID is reached over TLS-PSK (TS-0003 §8.2.2.1) */
+    if (rq->cse_peer && rq->peer_csi != NULL && ob->psk != NULL && strncasecmp(uri, "https://", 8) == 0) {
+        char canon[LIMIT_ID_LEN + 1], kpsa[CRED_KPSAID_MAX + 1];
+        snprintf(canon, sizeof canon, "//%s%s", ob->cfg.spid ? ob->cfg.spid : "", rq->peer_csi);
+        if (http_psk_for(ob->psk, canon, kpsa))
+            return http_psk_client_send(ob->psk, uri, kpsa, rq, done, arg);
+    }
     const struct out_client_ops *t = client_for(ob, uri);
     if (t == NULL) {
         LOG(ob->log, LOG_WARN, "outbound: no client side for the scheme of the target");
@@ -418,6 +438,11 @@ const struct outbound_config *outbound_cfg(const struct outbound *ob)
 struct log *outbound_log(const struct outbound *ob)
 {
     return ob->log;
+}
+
+struct http_client *outbound_http(const struct outbound *ob)
+{
+    return ob->http;
 }
 
 void outbound_get_stats(struct outbound *ob, struct outbound_stats *out)

@@ -17,6 +17,8 @@
 
 struct log;
 struct outbound;
+struct cred_store;
+struct http_client;
 
 struct outbound_config {
     size_t queue_max; /* requests waiting or in flight in the HTTP client; beyond: outbound_send fails */
@@ -40,6 +42,8 @@ struct outbound_config {
     const char *cse_ca; /* tls.ca: anchors for peers that are CSEs (out_request.cse_peer); NULL/empty: tls_ca */
     bool secure;
     bool allow_plain_http;
+    struct cred_store *creds; /* PSKs bound to peer CSEs (not owned); NULL: certificates only */
+    const char *spid;         /* the SP domain: peer_csi "/id-in" is "//spid/id-in" in the store */
 };
 
 /* One outgoing request primitive (TS-0004 §7.2.1.1). The strings belong to the caller and need
@@ -64,8 +68,11 @@ struct out_request {
     int max_attempts;  /* 0: one attempt, except NOTIFY which defaults to outbound_config.max_attempts */
     size_t max_answer; /* response Content kept, bytes; 0: the Content is not kept (a notification) */
     /* The receiver is a CSE (forwarding, registration): its certificate is verified against the
-     * CSE's own trust anchors (tls.ca, the CA of the CSE-ID certificates), not notify.ca. */
+     * CSE's own trust anchors (tls.ca, the CA of the CSE-ID certificates), not notify.ca; and when
+     * peer_csi (its CSE-ID, "/id-in") has a PSK bound to it in the credential store, an https
+     * request goes over TLS-PSK with that key instead (TS-0003 §8.2.2.1). */
     bool cse_peer;
+    const char *peer_csi;
 };
 
 /* The outcome of one request: the receiver's response primitive, or an RSC for a failure
@@ -122,6 +129,8 @@ bool outbound_host_allowed(const struct outbound *ob, const char *host);
 /* The configuration the seam was started with (lists cleared; TLS paths owned by the seam). */
 const struct outbound_config *outbound_cfg(const struct outbound *ob);
 struct log *outbound_log(const struct outbound *ob);
+/* The HTTP(S) certificate client side (for the TLS-PSK client side's syntactic checks). */
+struct http_client *outbound_http(const struct outbound *ob);
 
 /* One exchange on the caller's thread (a DAS consultation thread, TS-0003 §7.3.2.3): rq to an
  * http(s) uri through outbound_send, waiting at most timeout_ms for the answer, a response of at

@@ -266,7 +266,8 @@ static void send_create(struct registration *reg)
                              .timeout_ms = (int)cfg->forward_timeout,
                              .max_attempts = 1,
                              .max_answer = 64 * 1024,
-                             .cse_peer = true};
+                             .cse_peer = true,
+                             .peer_csi = cfg->registrar_id};
     reg->state = REG_CREATING;
     reg->attempts++;
     if (outbound_send(cse->outbound, url, &rq, create_answer, reg) != 0) {
@@ -301,7 +302,8 @@ static void send_check(struct registration *reg, char *dcse /* owned; NULL: retr
                              .timeout_ms = (int)cfg->forward_timeout,
                              .max_attempts = 1,
                              .max_answer = 64 * 1024,
-                             .cse_peer = true};
+                             .cse_peer = true,
+                             .peer_csi = cfg->registrar_id};
     reg->state = REG_CHECKING;
     if (outbound_send(reg->cse->outbound, url, &rq, check_answer, reg) != 0) {
         reg->state = REG_REGISTERED;

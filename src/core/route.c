@@ -305,6 +305,7 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         .max_attempts = 1,
         .max_answer = LIMIT_BODY_BYTES,
         .cse_peer = true,
+        .peer_csi = r->hop_id,
     };
     /* TS-0004 §7.3.2.6: a request that comes back to a CSE that is forwarding it went round a loop
      * (registrations that point at each other): refused at once, not forwarded until it times out */

@@ -24,10 +24,18 @@ class Cse:
     certificate (DNS SAN id-xx.warden.example.com, IP SAN 127.0.0.1) for the other CSEs, and the
     test CA as tls.ca (clients it accepts, CSEs it reaches)."""
 
-    def __init__(self, pki, csi, rn, cse_type="IN", registrar=None, extra=()):
+    def __init__(self, pki, csi, rn, cse_type="IN", registrar=None, extra=(), psk=None):
+        """psk: None (certificates), or (KpsaID, hex key, peer CSE-ID): no certificate at all, the key
+        bound to the peer in this CSE's store, an https_psk listener for the other CSEs."""
         self.pki, self.csi, self.rn, self.cse_type = pki, csi, rn, cse_type
         self.tmp = tempfile.mkdtemp(prefix="warden-mcse-")
-        self.cert, self.key, _ = pki.issue(csi, name="cse-" + csi.strip("/"), ips=["127.0.0.1"])
+        self.psk = psk
+        if psk is None:
+            self.cert, self.key, _ = pki.issue(csi, name="cse-" + csi.strip("/"), ips=["127.0.0.1"])
+        else:
+            ctl = Ctl(os.path.join(self.tmp, "warden.db"), ["--cse.id=%s" % csi, "--cse.rn=%s" % rn])
+            ctl.ok("init")
+            ctl.ok("psk", "add", psk[0], psk[2], stdin=psk[1] + "\n")
         self.registrar = registrar
         self.extra = list(extra)
         self.https_port = free_port()
@@ -35,10 +43,13 @@ class Cse:
 
     def args(self):
         a = ["--cse.id=%s" % self.csi, "--cse.rn=%s" % self.rn, "--cse.type=%s" % self.cse_type,
-             "--https.port=%d" % self.https_port, "--https.address=127.0.0.1",
-             "--tls.cert=%s" % self.cert, "--tls.key=%s" % self.key, "--tls.ca=%s" % self.pki.ca_pem,
              # the other CSEs are on loopback, which the outbound policy denies by default
              "--notify.allow=127.0.0.1/32", "--forward.timeout=%d" % FORWARD_TIMEOUT_MS]
+        if self.psk is None:
+            a += ["--https.port=%d" % self.https_port, "--https.address=127.0.0.1",
+                  "--tls.cert=%s" % self.cert, "--tls.key=%s" % self.key, "--tls.ca=%s" % self.pki.ca_pem]
+        else:
+            a += ["--https_psk.port=%d" % self.https_port, "--https_psk.address=127.0.0.1"]
         if self.registrar is not None:
             a += ["--registrar.address=https://127.0.0.1:%d" % self.registrar.https_port,
                   "--registrar.id=%s" % self.registrar.csi, "--registrar.rn=%s" % self.registrar.rn,
@@ -368,6 +379,41 @@ class ThreeCseCase(Base):
         r = c.create("/~/id-asn/cse-asn", TY_CSR, {"csi": "/id-mn", "cb": "/id-mn/cse-mn", "rr": True},
                      origin="/id-mn", root="m2m:csr")
         self.assertEqual(r.rsc, 4005, r.body)
+
+
+class PskCase(Base):
+    """The same two CSEs without any certificate: one PSK, bound to /id-in on the MN and to /id-mn
+    on the IN (wardenctl psk add), authenticates both directions (TS-0003 §8.2.2.1)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
+        cls.pki = None
+        key = os.urandom(16).hex()
+        kid = "mn-in@warden.example.com"
+        cls.inc = Cse(None, "/id-in", "cse-in", psk=(kid, key, "/id-mn")).start()
+        cls.mn = Cse(None, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, psk=(kid, key, "/id-in")).start()
+
+    def test_ts0003_8_2_2_1_psk_registration_both_sides_hold_remotecse(self):
+        a, b = self.wait_for(self.registered, what="registration over TLS-PSK")
+        self.assertEqual(a.body["m2m:csr"]["csi"], "/id-mn")
+
+    def test_ts0004_7_3_2_6_psk_forwarding_both_ways(self):
+        self.wait_for(self.registered, what="registration over TLS-PSK")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 2, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        acp = self.acp_for(self.inc, ["/id-mn/" + mn_stem], 2, in_stem)
+        cnt = self.cnt_with_cin(self.inc, "/cse-in/" + in_stem, in_stem, [acp])
+        r = self.mn.c.retrieve("/~/id-in" + cnt + "/cin1", origin=mn_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        r = self.mn.c.retrieve("/~/id-in" + cnt + "/nothing", origin=mn_stem)
+        self.assertEqual(r.rsc, 4004, r.body)
 
 
 class LoopCase(unittest.TestCase):

@@ -933,3 +933,33 @@ void http_client_stats(struct http_client *n, struct outbound_stats *out)
     out->pending = n->pending;
     pthread_mutex_unlock(&n->lock);
 }
+
+int http_request_head(const struct out_request *rq, const char *target, struct buf *out)
+{
+    static const char *const methods[] = {
+        [OP_CREATE] = "POST", [OP_RETRIEVE] = "GET", [OP_UPDATE] = "PUT", [OP_DELETE] = "DELETE", [OP_NOTIFY] = "POST"};
+    if (rq->op < OP_CREATE || rq->op > OP_NOTIFY || rq->fr == NULL || !header_safe(rq->fr) ||
+        (rq->rqi && !header_safe(rq->rqi)) || (rq->rvi && !header_safe(rq->rvi)) ||
+        (rq->rqet && !header_safe(rq->rqet)) || (rq->tkns && !header_safe(rq->tkns)) || !header_safe(target) ||
+        (rq->query && (!header_safe(rq->query) || strchr(rq->query, '#'))))
+        return -1;
+    char rqi[48];
+    if (rq->rqi == NULL) {
+        rand_alnum(rqi, 16);
+        rqi[16] = '\0';
+    }
+    /* the same mapping as http_client_send (TS-0009 §6.2.1, §6.4) */
+    buf_printf(out,
+               "%s %s%s%s HTTP/1.1\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: %s\r\nAccept: application/json",
+               methods[rq->op], target, rq->query && rq->query[0] ? (strchr(target, '?') ? "&" : "?") : "",
+               rq->query ? rq->query : "", rq->fr, rq->rqi ? rq->rqi : rqi, rq->rvi ? rq->rvi : "3");
+    if (rq->rqet)
+        buf_printf(out, "\r\nX-M2M-RET: %s", rq->rqet);
+    if (rq->tkns)
+        buf_printf(out, "\r\nAuthorization: %s", rq->tkns);
+    if (rq->op == OP_CREATE)
+        buf_printf(out, "\r\nContent-Type: application/json;ty=%d", rq->ty);
+    else if (rq->op == OP_UPDATE || rq->op == OP_NOTIFY)
+        buf_printf(out, "\r\nContent-Type: application/json");
+    return 0;
+}

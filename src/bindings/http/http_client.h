@@ -23,4 +23,10 @@ bool http_client_allowed(void *hc, const char *uri, char *reason, size_t len);
 int http_client_send(void *hc, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg);
 void http_client_stats(struct http_client *hc, struct outbound_stats *out);
 
+struct buf;
+/* The request line and oneM2M headers of rq for target ("/~/id-in/cse-in?rcn=1"; rq->query is
+ * appended), lines separated by CRLF, no final CRLF: for client sides that write HTTP themselves
+ * (http_psk_client.c). 0, or -1 when a value could smuggle in a header line. */
+int http_request_head(const struct out_request *rq, const char *target, struct buf *out);
+
 #endif
