@@ -37,8 +37,8 @@ bool param_abs_rel_timestamp(const char *s, int *kind, int64_t *abs_s, int64_t *
 
 int param_rqet(const char *value, struct param_scratch *scratch, struct cse_response *rsp)
 {
-    int64_t rel = 0;
-    if (value == NULL || !param_abs_rel_timestamp(value, &scratch->rqet_kind, &scratch->rqet_abs, &rel))
+    if (value == NULL ||
+        !param_abs_rel_timestamp(value, &scratch->rqet_kind, &scratch->rqet_abs, &scratch->rqet_rel_ms))
         return response_error(rsp, RSC_BAD_REQUEST, "bad-param",
                               "Request Expiration Timestamp must be YYYYMMDDTHHMMSS or milliseconds");
     return 0;

@@ -19,6 +19,7 @@ struct param_scratch {
      * the epoch when rqet_kind is 1 (absolute); 2 for a relative duration; 0 absent */
     int rqet_kind;
     int64_t rqet_abs;
+    int64_t rqet_rel_ms;
 };
 void param_scratch_free(struct param_scratch *scratch);
 

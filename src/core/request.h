@@ -98,6 +98,12 @@ struct cse_request {
     const char *body; /* Content bytes (not NUL-terminated), may be NULL */
     size_t body_len;
     struct cse_secctx sec;
+    /* Request Expiration Timestamp (TS-0004 §7.3.2.1), as the binding read it: rqet_abs (seconds
+     * since the epoch) when rqet_kind is 1, rqet_rel_ms (a duration from receipt) when 2; 0 absent.
+     * The binding refuses an expired request; a forwarded one carries it on (route.c). */
+    int rqet_kind;
+    int64_t rqet_abs;
+    int64_t rqet_rel_ms;
     int fanout_depth; /* nesting of group fan-out that produced this request (0: from a binding) */
     /* Core-internal: the fan-out tree a member request belongs to (core/fanout.c), NULL for a
      * request from a binding */

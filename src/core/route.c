@@ -285,6 +285,20 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         response_error(rsp, RSC_BAD_REQUEST, "bad-target", "target address too long");
         return CSE_DONE;
     }
+    /* TS-0004 §7.3.2.1: the Request Expiration Timestamp goes on (absolute, so the next hop's
+     * clock judges the same instant) and bounds the wait here */
+    int64_t now_ms = clock_now_us(&cse->clock) / 1000, timeout = cse->cfg->forward_timeout;
+    char rqet[TS_LEN + 1] = "";
+    if (req->rqet_kind != 0) {
+        int64_t until = req->rqet_kind == 1 ? req->rqet_abs * 1000 : now_ms + req->rqet_rel_ms;
+        if (until <= now_ms) {
+            response_error(rsp, RSC_REQUEST_TIMEOUT, "expired", "the request expired before it could be forwarded");
+            return CSE_DONE;
+        }
+        if (until - now_ms < timeout)
+            timeout = until - now_ms;
+        ts_format((until + 999) / 1000, rqet);
+    }
     struct buf q, tk;
     buf_init(&q);
     buf_init(&tk);
@@ -301,7 +315,8 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         .len = req->body_len,
         .query = q.len ? q.p : NULL,
         .tkns = tk.len ? tk.p : NULL,
-        .timeout_ms = (int)cse->cfg->forward_timeout,
+        .rqet = rqet[0] ? rqet : NULL,
+        .timeout_ms = (int)timeout,
         .max_attempts = 1,
         .max_answer = LIMIT_BODY_BYTES,
         .cse_peer = true,

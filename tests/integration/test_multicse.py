@@ -8,6 +8,7 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_multicse.py
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 import unittest
@@ -314,6 +315,22 @@ class MultiCseCase(Base):
         # and back: the same request is forwarded again
         r = self.mn.c.retrieve("/~/id-in/cse-in/nonexistent", origin=mn_stem)
         self.assertEqual(r.rsc, 4004, r.body)
+
+    def test_ts0004_7_3_2_1_request_expiration_bounds_a_forwarded_request(self):
+        """A registrar that accepts connections but never answers (SIGSTOP): the forwarded request
+        answers 5103 by its own Request Expiration Timestamp (800 ms), not forward.timeout (3 s)."""
+        mn_stem = uniq("Cmn")
+        self.ae(self.mn, mn_stem)
+        os.kill(self.inc.srv.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = self.mn.c.retrieve("/~/id-in/cse-in", origin=mn_stem, headers={"X-M2M-RET": "800"})
+            elapsed = time.monotonic() - t0
+        finally:
+            os.kill(self.inc.srv.proc.pid, signal.SIGCONT)
+        self.assertEqual(r.rsc, 5103, r.body)
+        self.assertLess(elapsed, 2.0)
+        self.assertGreater(elapsed, 0.7)
 
     def test_ts0004_7_3_2_6_local_targets_stay_local(self):
         """SP-relative and absolute forms of the MN's own CSE-ID are resolved on the MN."""

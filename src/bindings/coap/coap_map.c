@@ -262,6 +262,9 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
                 return bad_option(rsp, o->num, "contains NUL");
             if (param_rqet(v, &scratch->params, rsp) != 0)
                 return rsp->rsc;
+            req->rqet_kind = scratch->params.rqet_kind; /* carried on when the request is forwarded */
+            req->rqet_abs = scratch->params.rqet_abs;
+            req->rqet_rel_ms = scratch->params.rqet_rel_ms;
             break;
         }
         case COAPM_OPT_RSET:

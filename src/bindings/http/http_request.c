@@ -351,6 +351,9 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
     const char *ret = http_header(raw, "X-M2M-RET");
     if (ret != NULL && param_rqet(ret, &scratch->params, rsp) != 0)
         return rsp->rsc;
+    req->rqet_kind = scratch->params.rqet_kind; /* carried on when the request is forwarded */
+    req->rqet_abs = scratch->params.rqet_abs;
+    req->rqet_rel_ms = scratch->params.rqet_rel_ms;
     /* TS-0009 §6.4.19: the Tokens parameter in the Authorization header, tokens joined by '+'; the
      * RFC 6750 "Bearer" scheme in front is accepted too */
     const char *authz = http_header(raw, "Authorization");

@@ -354,6 +354,9 @@ static void handle_request(struct mqtt_binding *mb, const struct mqtt_topic *t, 
         response_error(&x->rsp, RSC_REQUEST_TIMEOUT, "expired", "the request expired before it was received");
         goto answer;
     }
+    x->prim.req.rqet_kind = x->prim.rqet_kind; /* carried on when the request is forwarded */
+    x->prim.req.rqet_abs = x->prim.rqet_abs;
+    x->prim.req.rqet_rel_ms = x->prim.rqet_rel_ms;
     x->dispatched = true;
     if (cse_dispatch(mb->cse, &x->prim.req, &x->rsp, on_done, x) == CSE_PENDING)
         return; /* on_done hands it to the completion thread */
