@@ -199,6 +199,8 @@ enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
+/* NOTIFY to an <AE> of this CSE: re-targeted to its pointOfAccess (ops_notify.c). */
+enum cse_status op_notify(struct op_ctx *c);
 /* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
  * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
 enum cse_status op_fanout(struct op_ctx *c);

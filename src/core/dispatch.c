@@ -422,6 +422,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_RETRIEVE: st = op_retrieve(&c); break;
         case OP_UPDATE: st = op_update(&c); break;
         case OP_DELETE: st = op_delete(&c); break;
+        case OP_NOTIFY: st = op_notify(&c); break;
         default:
             response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "notify-unsupported",
                            "NOTIFY is not supported on this resource");

@@ -357,3 +357,50 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         r->hop_addr, fr);
     return CSE_PENDING;
 }
+
+/* ---- notifications to AEs and CSEs registered elsewhere ---- */
+
+bool route_notify_target(struct cse *cse, struct store_view *v, const char *id, char *out, size_t len)
+{
+    struct id parsed;
+    if (!id_parse(&cse->idenv, id, &parsed) || (parsed.kind != ID_AE && parsed.kind != ID_CSE))
+        return false;
+    const char *rel = sp_relative(cse, parsed.canon); /* "/id-in/Cinapp", "/id-in" */
+    if (rel[0] != '/' || rel[1] == '/')
+        return false; /* another SP */
+    char csi[LIMIT_NAME_LEN + 2];
+    size_t n = strcspn(rel + 1, "/");
+    if (n == 0 || n + 1 >= sizeof csi || (parsed.kind == ID_AE && rel[1 + n] != '/'))
+        return false; /* an S-type AE-ID names no CSE */
+    memcpy(csi, rel, n + 1);
+    csi[n + 1] = '\0';
+    if (strcmp(csi, cse->cfg->cse_id) == 0)
+        return false;
+    struct route r;
+    memset(&r, 0, sizeof r);
+    if (!next_hop(cse, v, csi, &r))
+        return false;
+    return (size_t)snprintf(out, len, "%s %s/~%s", r.hop_id, r.hop_addr, rel) < len;
+}
+
+static void notify_done(void *arg, const struct out_response *res)
+{
+    struct cse *cse = arg;
+    if (!rsc_is_success(res->rsc))
+        LOG(cse->log, LOG_INFO, "route: a notification through another CSE was answered %d", res->rsc);
+}
+
+int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len)
+{
+    const char *sp = strchr(entry, ' ');
+    if (sp == NULL || cse->outbound == NULL || (size_t)(sp - entry) > LIMIT_NAME_LEN)
+        return -1;
+    char hop[LIMIT_NAME_LEN + 2];
+    memcpy(hop, entry, (size_t)(sp - entry));
+    hop[sp - entry] = '\0';
+    /* TS-0004 §7.3.3.9: a NOTIFY to the AE's (or CSE's) ID, From this CSE, over the hop-by-hop
+     * association to the CSE on the way; retried like any notification */
+    struct out_request rq = {
+        .op = OP_NOTIFY, .fr = cse->cfg->cse_id, .body = body, .len = len, .cse_peer = true, .peer_csi = hop};
+    return outbound_send(cse->outbound, sp + 1, &rq, notify_done, cse);
+}

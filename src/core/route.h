@@ -49,4 +49,12 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
 struct id;
 bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id);
 
+/* A notification target that is the ID of an AE or CSE on another CSE ("/id-in/Cinapp"): into out,
+ * "<next hop CSE-ID> <URL>" ("/id-in https://10.0.0.1:8443/~/id-in/Cinapp"), the NOTIFY going
+ * through the CSE that hosts it (TS-0004 §7.3.3.9); false when id is local, malformed, or has no
+ * route from here. route_notify_send() sends such an entry. */
+bool route_notify_target(struct cse *cse, struct store_view *v, const char *id, char *out, size_t len);
+/* Send a NOTIFY (body, From this CSE) to an entry of route_notify_target; as notify_send. */
+int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len);
+
 #endif

@@ -11,6 +11,7 @@
 #include "core_int.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
+#include "route.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/buf.h"
@@ -116,7 +117,11 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
     json_t *u;
     json_array_foreach(uris, i, u)
     {
-        if (notify_send(cse->outbound, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+        const char *target = json_string_value(u);
+        /* "<CSE-ID> <URL>": an AE or CSE registered elsewhere, through that CSE (route.c) */
+        int rc = strchr(target, ' ') ? route_notify_send(cse, target, body, len)
+                                     : notify_send(cse->outbound, target, body, len, cse->cfg->cse_id, NULL, NULL);
+        if (rc != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                 json_string_value(u));
     }
@@ -317,6 +322,8 @@ static json_t *resolve_targets(struct txn_ctx *t, const json_t *nu)
         }
         char url[1024];
         if (ae_poa(t->cse, t->txn, t->now, s, url, sizeof url) == 0)
+            json_array_append_new(out, json_string(url));
+        else if (route_notify_target(t->cse, t->txn, s, url, sizeof url)) /* registered elsewhere */
             json_array_append_new(out, json_string(url));
         else
             LOG(t->cse->log, LOG_DEBUG, "notification target '%s' has no reachable pointOfAccess", s);

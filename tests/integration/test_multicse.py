@@ -13,10 +13,11 @@ import tempfile
 import time
 import unittest
 
+from test_subscription import Receiver
 from tls_helpers import CertClient, Ctl, Pki
 from wardentest import ADMIN, Client, WardenServer, free_port, uniq
 
-TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR = 1, 2, 3, 4, 16
+TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR, TY_SUB = 1, 2, 3, 4, 16, 23
 FORWARD_TIMEOUT_MS = 3000
 
 
@@ -201,6 +202,52 @@ class MultiCseCase(Base):
         self.ae(self.mn, mn_stem)
         r = self.mn.c.retrieve("/~/id-in/cse-in/nonexistent", origin=mn_stem)
         self.assertEqual(r.rsc, 4004, r.body)
+
+    # NOTIFY across CSEs ------------------------------------------------------
+    def test_ts0004_7_3_3_9_notification_from_mn_reaches_ae_registered_at_in(self):
+        """An AE of the IN subscribes (through the IN) to a container on the MN with nu = its own
+        AE-ID: the MN sends the NOTIFY to /id-in/Cinapp through the IN, which re-targets it to the
+        AE's pointOfAccess after checking the AE's policy grants NOTIFY to /id-mn."""
+        self.wait_for(self.registered, what="registration")
+        recv = Receiver().start()
+        self.addCleanup(recv.stop)
+        path = recv.new_path()
+        in_stem = uniq("Cinapp")
+        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
+                                                 "poa": [recv.url(path)]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 3, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        r = self.inc.c.create("/~/id-mn" + cnt, TY_SUB, {"rn": "s1", "nu": ["/id-in/" + in_stem], "nct": 1, "enc": {"net": [3]}}, root="m2m:sub",
+                              origin=in_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create(cnt, TY_CIN, {"con": "hot"}, origin=mn_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        got = recv.wait(path, 1)
+        self.assertEqual(got[0].headers.get("X-M2M-Origin"), "/id-mn")
+        self.assertEqual(got[0].body["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], "hot")
+
+    def test_ts0004_7_3_3_9_notify_to_ae_without_notify_grant_is_4103(self):
+        """The re-targeting CSE authorizes the NOTIFY: an AE whose policy grants the notifying CSE
+        nothing is not disturbed."""
+        self.wait_for(self.registered, what="registration")
+        recv = Receiver().start()
+        self.addCleanup(recv.stop)
+        path = recv.new_path()
+        in_stem = uniq("Cinapp")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
+                                                 "poa": [recv.url(path)]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        c = self.cse_client(self.inc, self.mn)
+        r = c.request("POST", "/~/id-in/" + in_stem, origin="/id-mn", body={"m2m:sgn": {"sur": "x"}},
+                      content_type="application/json")
+        self.assertEqual(r.rsc, 4103, r.body)
+        self.assertEqual(recv.received(path), [])
 
     # forwarding IN -> MN through the registree's <remoteCSE> -------------------
     def test_ts0004_7_3_2_6_in_ae_reads_mn_container_granted_by_acp_naming_id_in_ae(self):
