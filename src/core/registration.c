@@ -278,8 +278,9 @@ static void send_create(struct registration *reg)
 }
 
 /* Under reg->lock: a RETRIEVE of this CSE's <remoteCSE> at the registrar, or, when this CSE's
- * descendants changed since the registrar last heard of them (dcse), an UPDATE of its dcse; 4004
- * to either means the registration was lost. */
+ * descendants changed since the registrar last heard of them (dcse) or the registration was found
+ * kept from before a restart (4117), an UPDATE of its dcse and poa; 4004 to either means the
+ * registration was lost. */
 static void send_check(struct registration *reg, char *dcse /* owned; NULL: retrieve */)
 {
     const struct cse_config *cfg = reg->cse->cfg;
@@ -289,7 +290,9 @@ static void send_check(struct registration *reg, char *dcse /* owned; NULL: retr
     char *text = NULL;
     size_t len = 0;
     if (dcse != NULL) {
-        json_t *body = json_pack("{s:{s:o}}", "m2m:csr", "dcse", json_loads(dcse, 0, NULL));
+        /* poa too: after a restart (4117: the registration was kept) cse.poa may have changed */
+        json_t *body =
+            json_pack("{s:{s:o,s:o}}", "m2m:csr", "dcse", json_loads(dcse, 0, NULL), "poa", poa_list(cfg->cse_poa));
         text = json_encode(body, &len);
         json_decref(body);
         mem_free(reg->dcse_sending);

@@ -249,6 +249,21 @@ class MultiCseCase(Base):
         self.assertEqual(r.rsc, 4103, r.body)
         self.assertEqual(recv.received(path), [])
 
+    def test_ts0001_10_2_2_6_registree_restarted_with_new_poa_updates_its_registration(self):
+        """The MN restarts listening elsewhere: its registration is kept at the IN (4117 to the new
+        CREATE) and updated with the new poa, so the IN reaches it there."""
+        self.wait_for(self.registered, what="registration")
+        self.mn.stop()
+        self.mn.https_port = free_port()
+        self.mn.start()
+        want = ["https://127.0.0.1:%d" % self.mn.https_port]
+        self.wait_for(lambda: self.inc.c.retrieve("/cse-in/id-mn").body.get("m2m:csr", {}).get("poa") == want,
+                      what="the new poa at the IN")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        r = self.inc.c.retrieve("/~/id-mn/cse-mn/nothing", origin=in_stem)
+        self.assertEqual(r.rsc, 4004, r.body)
+
     # forwarding IN -> MN through the registree's <remoteCSE> -------------------
     def test_ts0004_7_3_2_6_in_ae_reads_mn_container_granted_by_acp_naming_id_in_ae(self):
         self.wait_for(self.registered, what="registration")
