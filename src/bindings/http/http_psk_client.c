@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bindings/http/http_client.h"
+#include "bindings/http/http_response.h"
 #include "core/limits.h"
 #include "core/rsc.h"
 #include "security/cred.h"
@@ -225,8 +226,6 @@ static void exchange(struct http_psk_client *pc, struct pjob *j)
     if (!ok)
         goto out;
     size_t cap = LIMIT_HEADER_BYTES + (j->max_answer ? j->max_answer : 0);
-    const char *eoh = NULL;
-    long clen = -1;
     for (;;) {
         char chunk[4096];
         ssize_t r = gnutls_record_recv(s, chunk, sizeof chunk);
@@ -247,48 +246,26 @@ static void exchange(struct http_psk_client *pc, struct pjob *j)
             goto out;
         }
         buf_append(&in, chunk, (size_t)r);
-        if (eoh == NULL && (eoh = memmem(in.p, in.len, "\r\n\r\n", 4)) != NULL) {
-            /* Content-Length, when given, says when to stop */
-            for (const char *l = strstr(in.p, "\r\n"); l != NULL && l < eoh; l = strstr(l + 2, "\r\n"))
-                if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
-                    clen = strtol(l + 17, NULL, 10);
-        }
-        if (eoh != NULL && clen >= 0 && in.len >= (size_t)(eoh - in.p) + 4 + (size_t)clen)
+        if (http_response_complete(in.p, in.len))
             break;
     }
-    buf_append(&in, "", 1); /* NUL-terminated; len counts it */
-    in.len--;
-    eoh = memmem(in.p, in.len, "\r\n\r\n", 4);
-    int status = 0;
-    if (eoh == NULL || sscanf(in.p, "HTTP/1.%*d %d", &status) != 1 || status < 100) {
+    struct http_response hr;
+    if (http_response_parse(in.p ? in.p : "", in.len, &hr) != 0) {
+        LOG(pc->log, LOG_WARN, "psk client: malformed response from %s:%s", j->host, j->port);
         res.rsc = RSC_INTERNAL_SERVER_ERROR;
         goto out;
     }
-    res.http_status = status;
-    res.rsc = 0;
-    char *loc = NULL;
-    for (char *l = strstr(in.p, "\r\n"); l != NULL && l < eoh; l = strstr(l + 2, "\r\n")) {
-        char *v = l + 2, *e = strstr(v, "\r\n");
-        if (strncasecmp(v, "X-M2M-RSC:", 10) == 0)
-            res.rsc = atoi(v + 10);
-        else if (strncasecmp(v, "Content-Location:", 17) == 0 && e != NULL && loc == NULL) {
-            v += 17;
-            while (*v == ' ')
-                v++;
-            loc = mem_strndup(v, (size_t)(e - v));
-        }
-    }
-    if (res.rsc < 1000 || res.rsc > 6999)
-        res.rsc = status < 300    ? RSC_OK
-                  : status == 403 ? RSC_ORIGINATOR_HAS_NO_PRIVILEGE
-                  : status == 404 ? RSC_NOT_FOUND
-                  : status < 500  ? RSC_BAD_REQUEST
-                                  : RSC_INTERNAL_SERVER_ERROR;
-    const char *body = eoh + 4;
-    size_t blen = in.len - (size_t)(body - in.p);
-    if (j->max_answer > 0 && blen > 0) {
-        res.body = body;
-        res.len = blen;
+    res.http_status = hr.status;
+    res.rsc = hr.rsc != 0        ? hr.rsc
+              : hr.status < 300  ? RSC_OK
+              : hr.status == 403 ? RSC_ORIGINATOR_HAS_NO_PRIVILEGE
+              : hr.status == 404 ? RSC_NOT_FOUND
+              : hr.status < 500  ? RSC_BAD_REQUEST
+                                 : RSC_INTERNAL_SERVER_ERROR;
+    char *loc = hr.location ? mem_strndup(hr.location, hr.location_len) : NULL;
+    if (j->max_answer > 0 && hr.body_len > 0) {
+        res.body = hr.body;
+        res.len = hr.body_len;
     }
     res.location = loc;
     gnutls_bye(s, GNUTLS_SHUT_WR);
