@@ -390,7 +390,7 @@ static void notify_done(void *arg, const struct out_response *res)
         LOG(cse->log, LOG_INFO, "route: a notification through another CSE was answered %d", res->rsc);
 }
 
-int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len)
+int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len, out_done_fn done, void *arg)
 {
     const char *sp = strchr(entry, ' ');
     if (sp == NULL || cse->outbound == NULL || (size_t)(sp - entry) > LIMIT_NAME_LEN)
@@ -402,5 +402,5 @@ int route_notify_send(struct cse *cse, const char *entry, const char *body, size
      * association to the CSE on the way; retried like any notification */
     struct out_request rq = {
         .op = OP_NOTIFY, .fr = cse->cfg->cse_id, .body = body, .len = len, .cse_peer = true, .peer_csi = hop};
-    return outbound_send(cse->outbound, sp + 1, &rq, notify_done, cse);
+    return outbound_send(cse->outbound, sp + 1, &rq, done ? done : notify_done, done ? arg : cse);
 }

@@ -7,6 +7,7 @@
 
 #include "core/cse.h"
 #include "core/limits.h"
+#include "core/outbound.h"
 #include "core/request.h"
 
 struct store_view;
@@ -54,7 +55,8 @@ bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem,
  * through the CSE that hosts it (TS-0004 §7.3.3.9); false when id is local, malformed, or has no
  * route from here. route_notify_send() sends such an entry. */
 bool route_notify_target(struct cse *cse, struct store_view *v, const char *id, char *out, size_t len);
-/* Send a NOTIFY (body, From this CSE) to an entry of route_notify_target; as notify_send. */
-int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len);
+/* Send a NOTIFY (body, From this CSE) to an entry of route_notify_target; as notify_send (done may
+ * be NULL). */
+int route_notify_send(struct cse *cse, const char *entry, const char *body, size_t len, out_done_fn done, void *arg);
 
 #endif

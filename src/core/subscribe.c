@@ -119,7 +119,7 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
     {
         const char *target = json_string_value(u);
         /* "<CSE-ID> <URL>": an AE or CSE registered elsewhere, through that CSE (route.c) */
-        int rc = strchr(target, ' ') ? route_notify_send(cse, target, body, len)
+        int rc = strchr(target, ' ') ? route_notify_send(cse, target, body, len, NULL, NULL)
                                      : notify_send(cse->outbound, target, body, len, cse->cfg->cse_id, NULL, NULL);
         if (rc != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",

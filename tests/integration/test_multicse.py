@@ -232,6 +232,33 @@ class MultiCseCase(Base):
         self.assertEqual(got[0].headers.get("X-M2M-Origin"), "/id-mn")
         self.assertEqual(got[0].body["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], "hot")
 
+    def test_ts0004_7_4_8_2_1_subscription_verified_at_ae_registered_elsewhere(self):
+        """An AE of the MN subscribes for an AE of the IN (nu /id-in/Cinapp): the verification request
+        goes through the IN to the AE's poa (vrq), and so does the notification."""
+        self.wait_for(self.registered, what="registration")
+        recv = Receiver().start()
+        self.addCleanup(recv.stop)
+        path = recv.new_path()
+        in_stem = uniq("Cinapp")
+        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
+                                                 "poa": [recv.url(path)]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, None)
+        r = self.mn.c.create(cnt, TY_SUB, {"rn": "s1", "nu": ["/id-in/" + in_stem], "enc": {"net": [3]}},
+                             origin=mn_stem, root="m2m:sub")
+        self.assertEqual(r.rsc, 2001, r.body)
+        got = recv.wait(path, 1)
+        self.assertTrue(got[0].body["m2m:sgn"].get("vrq"), got[0].body)
+        r = self.mn.c.create(cnt, TY_CIN, {"con": "warm"}, origin=mn_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        got = recv.wait(path, 2)
+        self.assertEqual(got[1].body["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"], "warm")
+
     def test_ts0004_7_3_3_9_notify_to_ae_without_notify_grant_is_4103(self):
         """The re-targeting CSE authorizes the NOTIFY: an AE whose policy grants the notifying CSE
         nothing is not disturbed."""
