@@ -406,6 +406,25 @@ static bool url_host(const char *url, char *out, size_t len)
 static int registrar_validate(const struct cse_config *cfg, char *err, size_t errlen)
 {
     const char *a = cfg->registrar_address;
+    /* cse.poa: URLs other CSEs can use, whatever the registrar */
+    for (const char *p = cfg->cse_poa; *p;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ", ");
+        char url[512], host[256];
+        if (n == 0)
+            break;
+        if (n >= sizeof url) {
+            snprintf(err, errlen, "cse.poa: an entry is longer than %zu characters", sizeof url - 1);
+            return -1;
+        }
+        memcpy(url, p, n);
+        url[n] = '\0';
+        if (!url_host(url, host, sizeof host)) {
+            snprintf(err, errlen, "cse.poa: '%s' is not a URL (https://host:port)", url);
+            return -1;
+        }
+        p += n;
+    }
     bool any = a[0] || cfg->registrar_id[0] || cfg->registrar_rn[0];
     if (!any)
         return 0;
@@ -426,6 +445,11 @@ static int registrar_validate(const struct cse_config *cfg, char *err, size_t er
     char host[256];
     if (k < 0 || !url_host(a, host, sizeof host)) {
         snprintf(err, errlen, "registrar.address: '%s' is not an https://, mqtts:// or coaps:// URL", a);
+        return -1;
+    }
+    if (k > 1) { /* the MQTT and CoAP client sides carry notifications only (README "Multi-CSE") */
+        snprintf(err, errlen, "registrar.address: registration over %.*s is not supported yet; use https://",
+                 (int)(strstr(a, "://") - a), a);
         return -1;
     }
     if (k % 2 == 1 && strcmp(cfg->cse_profile, "secure") == 0 && !config_address_is_loopback(host)) {

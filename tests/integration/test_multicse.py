@@ -9,13 +9,14 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_multicse.py
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
 
 from test_subscription import Receiver
 from tls_helpers import CertClient, Ctl, Pki
-from wardentest import ADMIN, Client, WardenServer, free_port, uniq
+from wardentest import ADMIN, Client, WardenServer, free_port, uniq, warden_bin
 
 TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR, TY_SUB = 1, 2, 3, 4, 16, 23
 FORWARD_TIMEOUT_MS = 3000
@@ -520,6 +521,36 @@ class PskCase(Base):
         self.assertEqual(r.rsc, 2000, r.body)
         r = self.mn.c.retrieve("/~/id-in" + cnt + "/nothing", origin=mn_stem)
         self.assertEqual(r.rsc, 4004, r.body)
+
+
+class RegistrarConfigCase(unittest.TestCase):
+    """registrar.* and cse.poa are checked at start: exit status 2 and a message naming the key."""
+
+    def start_fails(self, *args):
+        tmp = tempfile.mkdtemp(prefix="warden-mcse-cfg-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        p = subprocess.run([warden_bin(), "--store.path=%s/w.db" % tmp, "--cse.id=/id-mn", "--cse.rn=cse-mn",
+                            "--http.port=0"] + list(args), capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        return p.stderr
+
+    def test_issue14_registrar_keys_set_together(self):
+        self.assertIn("registrar.address", self.start_fails("--registrar.address=https://127.0.0.1:1"))
+
+    def test_issue14_registrar_is_not_this_cse(self):
+        self.assertIn("own CSE-ID", self.start_fails("--registrar.address=https://127.0.0.1:1",
+                                                     "--registrar.id=/id-mn", "--registrar.rn=cse-mn"))
+
+    def test_issue14_secure_profile_reaches_registrar_in_plaintext_only_on_loopback(self):
+        self.assertIn("loopback", self.start_fails("--cse.profile=secure", "--registrar.address=http://10.0.0.1:80",
+                                                   "--registrar.id=/id-in", "--registrar.rn=cse-in"))
+
+    def test_issue14_registration_over_mqtts_is_refused_until_supported(self):
+        self.assertIn("not supported yet", self.start_fails("--registrar.address=mqtts://127.0.0.1:8883",
+                                                            "--registrar.id=/id-in", "--registrar.rn=cse-in"))
+
+    def test_issue14_cse_poa_entries_are_urls(self):
+        self.assertIn("cse.poa", self.start_fails("--cse.poa=https://127.0.0.1:8443,nonsense"))
 
 
 class LoopCase(unittest.TestCase):
