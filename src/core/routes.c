@@ -9,11 +9,15 @@
 #include "route.h"
 
 struct csr_scan {
-    const char *csi; /* wanted CSE-ID, SP-relative */
-    const char *rn;  /* or wanted resourceName */
-    bool found;
+    const char *csi;       /* wanted CSE-ID, SP-relative */
+    const char *rn;        /* or wanted resourceName */
+    const char *registrar; /* this CSE's registrar: its <remoteCSE> here claims no descendants */
+    bool exact;            /* a registree with that csi (or rn) */
+    int claims;            /* registrees that list it in their dcse */
     char hop_id[LIMIT_NAME_LEN + 2];
     char hop_addr[LIMIT_ID_LEN + 1];
+    char via_id[LIMIT_NAME_LEN + 2]; /* the (last) registree claiming it as a descendant */
+    char via_addr[LIMIT_ID_LEN + 1];
 };
 
 static bool list_has(const json_t *list, const char *s)
@@ -24,24 +28,45 @@ static bool list_has(const json_t *list, const char *s)
     return false;
 }
 
+/* Every <remoteCSE> is looked at: a registree registered here under a CSE-ID always wins over
+ * another registree's claim that the CSE is one of its descendants (dcse is what a registree says
+ * about itself: it must not draw another registree's traffic, or its originators' trust, to
+ * itself), and a descendant claimed by two registrees is routed to neither. */
 static int csr_row(void *arg, const struct store_row *row)
 {
     struct csr_scan *sc = arg;
     json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
     const char *csi = json_string_value(json_object_get(doc, "csi"));
-    const json_t *poa = json_object_get(doc, "poa");
-    bool match = csi != NULL && (sc->rn ? strcmp(row->rn, sc->rn) == 0
-                                        : strcmp(csi, sc->csi) == 0 || list_has(json_object_get(doc, "dcse"), sc->csi));
-    if (match) {
+    /* the first point of access the registree gave; none: it is reachable only by its own
+     * requests (no route from here) */
+    const char *addr = json_string_value(json_array_get(json_object_get(doc, "poa"), 0));
+    if (csi != NULL && (sc->rn ? strcmp(row->rn, sc->rn) == 0 : strcmp(csi, sc->csi) == 0)) {
+        sc->exact = true;
         snprintf(sc->hop_id, sizeof sc->hop_id, "%s", csi);
-        /* the first point of access the registree gave; none: it is reachable only by its own
-         * requests (no route from here) */
-        const char *addr = json_string_value(json_array_get(poa, 0));
         snprintf(sc->hop_addr, sizeof sc->hop_addr, "%s", addr ? addr : "");
-        sc->found = sc->rn != NULL || addr != NULL;
+    } else if (csi != NULL && sc->csi != NULL && !(sc->registrar && strcmp(csi, sc->registrar) == 0) &&
+               list_has(json_object_get(doc, "dcse"), sc->csi)) {
+        sc->claims++;
+        snprintf(sc->via_id, sizeof sc->via_id, "%s", csi);
+        snprintf(sc->via_addr, sizeof sc->via_addr, "%s", addr ? addr : "");
     }
     json_decref(doc);
-    return match ? 1 : 0;
+    return 0;
+}
+
+/* Scan the <remoteCSE> children for csi (or rn); false when none (or the claims conflict). The
+ * next hop lands in sc->hop_id/hop_addr. */
+static bool csr_find(struct cse *cse, struct store_view *v, struct csr_scan *sc)
+{
+    sc->registrar = cse->cfg->registrar_id[0] ? cse->cfg->registrar_id : NULL;
+    v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_row, sc);
+    if (sc->exact)
+        return true;
+    if (sc->claims != 1)
+        return false;
+    memcpy(sc->hop_id, sc->via_id, sizeof sc->hop_id);
+    memcpy(sc->hop_addr, sc->via_addr, sizeof sc->hop_addr);
+    return true;
 }
 
 bool route_registree(struct cse *cse, struct store_view *v, const char *csi, struct route *r)
@@ -50,8 +75,8 @@ bool route_registree(struct cse *cse, struct store_view *v, const char *csi, str
     if (cfg->registrar_id[0] && strcmp(csi, cfg->registrar_id) == 0)
         return false; /* the registrar: by registrar.address */
     struct csr_scan sc = {.csi = csi};
-    v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_row, &sc);
-    if (!sc.found || (cfg->registrar_id[0] && strcmp(sc.hop_id, cfg->registrar_id) == 0))
+    if (!csr_find(cse, v, &sc) || sc.hop_addr[0] == '\0' ||
+        (cfg->registrar_id[0] && strcmp(sc.hop_id, cfg->registrar_id) == 0))
         return false;
     snprintf(r->hop_id, sizeof r->hop_id, "%s", sc.hop_id);
     snprintf(r->hop_addr, sizeof r->hop_addr, "%s", sc.hop_addr);
@@ -67,8 +92,7 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
         return true;
     }
     struct csr_scan sc = {.rn = rn};
-    v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_row, &sc);
-    if (!sc.found)
+    if (!csr_find(cse, v, &sc))
         return false;
     snprintf(csi, len, "%s", sc.hop_id);
     return true;
@@ -97,20 +121,10 @@ bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem,
         if (strcmp(aecse, cfg->cse_id) == 0)
             return false;
         struct csr_scan sc = {.csi = aecse};
-        v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_row, &sc);
-        return !(sc.hop_id[0] != '\0' && strcmp(sc.hop_id, cfg->registrar_id) != 0);
+        return !csr_find(cse, v, &sc) || strcmp(sc.hop_id, cfg->registrar_id) == 0;
     }
-    char path[LIMIT_ID_LEN + 1];
-    snprintf(path, sizeof path, "%s/%s", cfg->cse_rn, bound_stem);
-    struct store_row row;
-    if (v->st->ops->get_path(v, path, cse_now(cse), &row) != STORE_OK)
-        return false;
-    bool ok = false;
-    if (row.ty == TY_REMOTE_CSE) {
-        json_t *doc = json_loads(row.doc ? row.doc : "", 0, NULL);
-        ok = list_has(json_object_get(doc, "dcse"), aecse);
-        json_decref(doc);
-    }
-    store_row_free(&row);
-    return ok;
+    /* a registree relays the AEs of its descendants: of a CSE only it claims (dcse), that is not
+     * registered here itself */
+    struct csr_scan sc = {.csi = aecse};
+    return csr_find(cse, v, &sc) && !sc.exact && sc.hop_id[0] == '/' && strcmp(sc.hop_id + 1, bound_stem) == 0;
 }

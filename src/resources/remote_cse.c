@@ -32,6 +32,35 @@ static const struct attr_def csr_attrs[] = {
 
 static const int csr_parents[] = {TY_CSEBASE, 0};
 
+/* descendantCSEs (TS-0004 §7.4.4.2.1) are what the registree says about itself: each must be a
+ * CSE-ID of this SP other than this CSE and the registree (the route step, routes.c, also never
+ * lets a claim override a CSE registered here, nor honours a descendant claimed twice). */
+static int dcse_check(struct cse *cse, const json_t *dcse, const char *own_csi, struct cse_response *rsp)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(dcse, i, e)
+    {
+        const char *s = json_string_value(e);
+        struct id d;
+        if (s == NULL || s[0] != '/' || s[1] == '/' || !id_parse(&cse->idenv, s, &d) || d.kind != ID_CSE ||
+            strcmp(s, cse->cfg->cse_id) == 0 || (own_csi != NULL && strcmp(s, own_csi) == 0))
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-dcse",
+                                  "dcse[%zu] must be the SP-relative CSE-ID of another CSE below the registree", i);
+    }
+    return 0;
+}
+
+static int csr_prepare_update(struct cse *cse, const struct resolver *lookup, const struct store_row *row,
+                              json_t *patch, struct cse_response *rsp)
+{
+    (void)lookup;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    int rc = dcse_check(cse, json_object_get(patch, "dcse"), json_string_value(json_object_get(doc, "csi")), rsp);
+    json_decref(doc);
+    return rc;
+}
+
 static int csr_prepare_create(struct create_ctx *c)
 {
     const struct cse_config *cfg = c->cse->cfg;
@@ -54,6 +83,10 @@ static int csr_prepare_create(struct create_ctx *c)
                               "csi '%.64s' is not the CSE-ID of this security association", csi);
     if (!cid.local || strcmp(id_stem(&cid), cfg->cse_id + 1) == 0)
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-csi", "csi must be another CSE of this SP");
+    char own[LIMIT_NAME_LEN + 2];
+    snprintf(own, sizeof own, "/%s", id_stem(&cid));
+    if (dcse_check(c->cse, json_object_get(c->attrs, "dcse"), own, c->rsp) != 0)
+        return c->rsp->rsc;
     const char *cb = json_string_value(json_object_get(c->attrs, "cb"));
     if (cb == NULL || cb[0] == '\0')
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-cb", "cb must name the registree's CSEBase");
@@ -95,5 +128,6 @@ const struct rtype rtype_remote_cse = {
     .updatable = true,
     .deletable = true,
     .prepare_create = csr_prepare_create,
+    .prepare_update = csr_prepare_update,
     .txn_create = csr_txn_create,
 };

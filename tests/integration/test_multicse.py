@@ -481,6 +481,38 @@ class ThreeCseCase(Base):
         r = c.retrieve("/~/id-in/cse-in", origin="/id-other/Cx")
         self.assertEqual(r.rsc, 4106, r.body)
 
+    def test_ts0003_7_2_registree_claiming_other_cses_as_descendants_gains_nothing(self):
+        """A registree (/id-evil) that lists /id-mn (registered here itself) and /id-asn (the MN's
+        descendant) in its dcse: the IN still routes /id-mn to the MN, routes /id-asn to neither
+        (claimed twice: fail closed), and refuses the AEs of both when /id-evil relays them (4106);
+        its own CSE-ID or the IN's in dcse is 4000."""
+        self.wait_for(self.chain_registered, what="chain registration")
+        crt, key, _ = self.pki.issue("/id-evil", name="cse-evil", ips=["127.0.0.1"])
+
+        class Evil:
+            pass
+        evil = Evil()
+        evil.cert, evil.key = crt, key
+        c = self.cse_client(self.inc, evil)
+        body = {"csi": "/id-evil", "cb": "/id-evil/cse-evil", "rr": True, "poa": ["https://127.0.0.1:1"]}
+        for bad in (["/id-in"], ["/id-evil"], ["//other.example.com/id-x"]):
+            r = c.create("/~/id-in/cse-in", TY_CSR, dict(body, dcse=bad), origin="/id-evil", root="m2m:csr")
+            self.assertEqual(r.rsc, 4000, (bad, r.body))
+        r = c.create("/~/id-in/cse-in", TY_CSR, dict(body, dcse=["/id-mn", "/id-asn"]), origin="/id-evil",
+                     root="m2m:csr")
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.addCleanup(self.inc.c.delete, "/cse-in/id-evil")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        r = self.inc.c.retrieve("/~/id-mn/cse-mn/nothing", origin=in_stem)
+        self.assertEqual(r.rsc, 4004, r.body)  # answered by the MN, not 5103 from /id-evil's poa
+        r = self.inc.c.retrieve("/~/id-asn/cse-asn/nothing", origin=in_stem)
+        self.assertEqual(r.rsc, 4004, r.body)
+        self.assertIn("not hosted here", r.body["m2m:dbg"])  # the IN's own 4004 (no route), not the ASN's
+        for origin in ("/id-mn/Cvictim", "/id-asn/Cvictim"):
+            r = c.retrieve("/~/id-in/cse-in", origin=origin)
+            self.assertEqual(r.rsc, 4106, (origin, r.body))
+
     def test_ts0004_7_4_4_2_1_asn_accepts_no_registree(self):
         c = self.cse_client(self.asn, self.mn)
         r = c.create("/~/id-asn/cse-asn", TY_CSR, {"csi": "/id-mn", "cb": "/id-mn/cse-mn", "rr": True},
