@@ -520,18 +520,36 @@ class ThreeCseCase(Base):
         self.assertEqual(r.rsc, 4005, r.body)
 
 
-class PskCase(Base):
+class PskBase(Base):
     """The same two CSEs without any certificate: one PSK, bound to /id-in on the MN and to /id-mn
     on the IN (wardenctl psk add), authenticates both directions (TS-0003 §8.2.2.1)."""
+
+    KID = "mn-in@warden.example.com"
 
     @classmethod
     def setUpClass(cls):
         cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
         cls.pki = None
         key = os.urandom(16).hex()
-        kid = "mn-in@warden.example.com"
-        cls.inc = Cse(None, "/id-in", "cse-in", psk=(kid, key, "/id-mn")).start()
-        cls.mn = Cse(None, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, psk=(kid, key, "/id-in")).start()
+        cls.inc = Cse(None, "/id-in", "cse-in", psk=(cls.KID, key, "/id-mn")).start()
+        cls.mn = Cse(None, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc,
+                     psk=(cls.KID, key, "/id-in")).start()
+
+
+class PskRevocationCase(PskBase):
+    def test_ts0003_8_2_2_1_key_revoked_at_the_in_next_forward_is_5103(self):
+        """wardenctl psk revoke on the IN: the MN's next forwarded request fails its handshake (5103)."""
+        self.wait_for(self.registered, what="registration over TLS-PSK")
+        mn_stem = uniq("Cmn")
+        self.ae(self.mn, mn_stem)
+        self.assertEqual(self.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=mn_stem).rsc, 4004)
+        Ctl(os.path.join(self.inc.tmp, "warden.db"), ["--cse.id=/id-in", "--cse.rn=cse-in"]).ok(
+            "psk", "revoke", self.KID)
+        self.wait_for(lambda: self.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=mn_stem).rsc == 5103,
+                      what="the revoked key refused")
+
+
+class PskCase(PskBase):
 
     def test_ts0003_8_2_2_1_psk_registration_both_sides_hold_remotecse(self):
         a, b = self.wait_for(self.registered, what="registration over TLS-PSK")

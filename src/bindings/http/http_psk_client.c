@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,21 @@ struct pjob {
     void *arg;
 };
 
+/* Which key (if any) is bound to a peer CSE: looked up once per credential generation, not per
+ * request (the credential store is a database; a forwarded request must not scan it). */
+#define PEER_CACHE 16
+struct peer_key {
+    char canon[LIMIT_NAME_LEN + 64];
+    char kpsa_id[CRED_KPSAID_MAX + 1];
+    bool found;
+    uint64_t gen;
+};
+
 struct http_psk_client {
     struct outbound *ob;
+    pthread_mutex_t cache_lock;
+    struct peer_key cache[PEER_CACHE];
+    unsigned cache_next;
     struct cred_store *creds; /* not owned */
     struct log *log;
     size_t queue_max;
@@ -101,8 +115,31 @@ bool http_psk_for(struct http_psk_client *pc, const char *peer_canon, char kpsa_
 {
     if (pc == NULL || pc->creds == NULL || peer_canon == NULL)
         return false;
+    uint64_t gen = cred_generation(pc->creds);
+    pthread_mutex_lock(&pc->cache_lock);
+    for (unsigned i = 0; i < PEER_CACHE; i++) {
+        struct peer_key *k = &pc->cache[i];
+        if (k->gen == gen && k->canon[0] != '\0' && strcmp(k->canon, peer_canon) == 0) {
+            bool found = k->found;
+            if (found)
+                memcpy(kpsa_id, k->kpsa_id, CRED_KPSAID_MAX + 1);
+            pthread_mutex_unlock(&pc->cache_lock);
+            return found;
+        }
+    }
+    pthread_mutex_unlock(&pc->cache_lock);
     struct find f = {.canon = peer_canon, .kpsa_id = kpsa_id};
     cred_psk_list(pc->creds, find_one, &f);
+    if (strlen(peer_canon) < sizeof pc->cache[0].canon) {
+        pthread_mutex_lock(&pc->cache_lock);
+        struct peer_key *k = &pc->cache[pc->cache_next++ % PEER_CACHE];
+        snprintf(k->canon, sizeof k->canon, "%s", peer_canon);
+        if (f.found)
+            memcpy(k->kpsa_id, kpsa_id, CRED_KPSAID_MAX + 1);
+        k->found = f.found;
+        k->gen = gen; /* the generation read before the lookup: a change meanwhile looks again */
+        pthread_mutex_unlock(&pc->cache_lock);
+    }
     return f.found;
 }
 
@@ -318,6 +355,7 @@ struct http_psk_client *http_psk_client_start(struct outbound *ob, struct cred_s
     pc->log = outbound_log(ob);
     pc->queue_max = outbound_cfg(ob)->queue_max;
     pthread_mutex_init(&pc->lock, NULL);
+    pthread_mutex_init(&pc->cache_lock, NULL);
     pthread_cond_init(&pc->cond, NULL);
     sigset_t all, old;
     sigfillset(&all);
@@ -330,6 +368,7 @@ struct http_psk_client *http_psk_client_start(struct outbound *ob, struct cred_s
         snprintf(err, errlen, "psk client: no thread");
         pthread_cond_destroy(&pc->cond);
         pthread_mutex_destroy(&pc->lock);
+        pthread_mutex_destroy(&pc->cache_lock);
         mem_free(pc);
         return NULL;
     }
@@ -348,6 +387,7 @@ void http_psk_client_stop(struct http_psk_client *pc)
         pthread_join(pc->threads[i], NULL);
     pthread_cond_destroy(&pc->cond);
     pthread_mutex_destroy(&pc->lock);
+    pthread_mutex_destroy(&pc->cache_lock);
     mem_free(pc);
 }
 
