@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/mem.h"
 
@@ -182,6 +183,19 @@ static const struct centry table[] = {
      "profile needs it to reach a DAS"},
     {"notify.plain_http", L(notify_plain_http), "0", 0, 1, NULL,
      "secure profile: 1 allows plain http:// and coap:// notification targets (never a DAS)"},
+    /* multi-CSE (issue 14; README "Multi-CSE") */
+    {"registrar.address", S(registrar_address), "", 0, 0, NULL,
+     "URL of the registrar CSE (https://host:port; plain http only on loopback in the secure profile); empty = "
+     "no registrar (an IN-CSE)"},
+    {"registrar.id", S(registrar_id), "", 0, 0, NULL, "CSE-ID of the registrar (/id-in)"},
+    {"registrar.rn", S(registrar_rn), "", 0, 0, NULL, "resourceName of the registrar's CSEBase (cse-in)"},
+    {"registrar.check", L(registrar_check), "60", 1, 86400, NULL,
+     "seconds between checks that the registrar still holds this CSE's <remoteCSE> (registered again when not)"},
+    {"cse.poa", S(cse_poa), "", 0, 0, NULL,
+     "this CSE's points of access, comma-separated URLs, as registered at the registrar (how it reaches us)"},
+    {"forward.timeout", L(forward_timeout), "5000", 100, 600000, NULL,
+     "milliseconds a request forwarded to another CSE may take without a Request Expiration Timestamp; then "
+     "5103 TARGET_NOT_REACHABLE"},
     {"location.positions", S(location_positions), "", 0, 0, NULL,
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,
@@ -439,6 +453,88 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* The host of a URL "scheme://host[:port][/...]" into out (brackets of an IPv6 literal removed). */
+static bool url_host(const char *url, char *out, size_t len)
+{
+    const char *p = strstr(url, "://");
+    if (p == NULL || p == url)
+        return false;
+    p += 3;
+    const char *end;
+    if (*p == '[') {
+        end = strchr(++p, ']');
+        if (end == NULL)
+            return false;
+    } else {
+        end = p + strcspn(p, ":/?#");
+    }
+    size_t n = (size_t)(end - p);
+    if (n == 0 || n >= len)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* registrar.* and cse.poa (issue 14): a registrar is named completely or not at all, by a URL of a
+ * scheme the CSE has a client side for; the secure profile reaches it in plaintext only on loopback. */
+static int registrar_validate(const struct cse_config *cfg, char *err, size_t errlen)
+{
+    const char *a = cfg->registrar_address;
+    /* cse.poa: URLs other CSEs can use, whatever the registrar */
+    for (const char *p = cfg->cse_poa; *p;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ", ");
+        char url[512], host[256];
+        if (n == 0)
+            break;
+        if (n >= sizeof url) {
+            snprintf(err, errlen, "cse.poa: an entry is longer than %zu characters", sizeof url - 1);
+            return -1;
+        }
+        memcpy(url, p, n);
+        url[n] = '\0';
+        if (!url_host(url, host, sizeof host)) {
+            snprintf(err, errlen, "cse.poa: '%s' is not a URL (https://host:port)", url);
+            return -1;
+        }
+        p += n;
+    }
+    bool any = a[0] || cfg->registrar_id[0] || cfg->registrar_rn[0];
+    if (!any)
+        return 0;
+    if (!a[0] || cfg->registrar_id[0] != '/' || !name_ok(cfg->registrar_id + 1) || !name_ok(cfg->registrar_rn)) {
+        snprintf(err, errlen,
+                 "registrar.address, registrar.id (/id-in) and registrar.rn (cse-in) are set together or not at all");
+        return -1;
+    }
+    if (strcmp(cfg->registrar_id, cfg->cse_id) == 0) {
+        snprintf(err, errlen, "registrar.id: '%s' is this CSE's own CSE-ID", cfg->registrar_id);
+        return -1;
+    }
+    static const char *const schemes[] = {"https://", "http://", "mqtts://", "mqtt://", "coaps://", "coap://"};
+    int k = -1;
+    for (int i = 0; i < 6 && k < 0; i++)
+        if (strncasecmp(a, schemes[i], strlen(schemes[i])) == 0)
+            k = i;
+    char host[256];
+    if (k < 0 || !url_host(a, host, sizeof host)) {
+        snprintf(err, errlen, "registrar.address: '%s' is not an https://, mqtts:// or coaps:// URL", a);
+        return -1;
+    }
+    if (k > 1) { /* the MQTT and CoAP client sides carry notifications only (README "Multi-CSE") */
+        snprintf(err, errlen, "registrar.address: registration over %.*s is not supported yet; use https://",
+                 (int)(strstr(a, "://") - a), a);
+        return -1;
+    }
+    if (k % 2 == 1 && strcmp(cfg->cse_profile, "secure") == 0 && !config_address_is_loopback(host)) {
+        snprintf(err, errlen,
+                 "registrar.address: the secure profile reaches a registrar in plaintext only on loopback");
+        return -1;
+    }
+    return 0;
+}
+
 int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
 {
     if (cfg->cse_id[0] != '/' || !name_ok(cfg->cse_id + 1)) {
@@ -483,6 +579,8 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
                      plain[i].key, plain[i].what, plain[i].address);
             return -1;
         }
+    if (registrar_validate(cfg, err, errlen) != 0)
+        return -1;
     if (cfg->https_port != 0 && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
         snprintf(err, errlen, "https.port: the certificate listener needs tls.cert and tls.key");
         return -1;

@@ -146,7 +146,7 @@ void dynauth_free(struct dynauth *da);
  * asks the DAS, then decides the request again (cse_dispatch_again) and calls done. CSE_PENDING, or
  * CSE_DONE with a denial when no consultation could start. */
 enum cse_status dynauth_park(struct op_ctx *c);
-/* Wait for the consultation threads (before the notifier and the store go away). */
+/* Wait for the consultation threads (before the outbound seam and the store go away). */
 void dynauth_stop(struct dynauth *da);
 /* The request pipeline again, for a request parked outside the store (dynauth.c): like cse_dispatch
  * but leaves the audit and masking to cse_complete, which the binding calls after done. */
@@ -219,7 +219,8 @@ enum cse_status op_create(struct op_ctx *c);
 enum cse_status op_retrieve(struct op_ctx *c);
 enum cse_status op_update(struct op_ctx *c);
 enum cse_status op_delete(struct op_ctx *c);
-/* NOTIFY to a <CSEBase> (processed) or an <AE> (re-targeted to its pointOfAccess; ops_notify.c). */
+/* NOTIFY to a <CSEBase> (processed) or an <AE> of this CSE (re-targeted to its pointOfAccess, or its
+ * polling channel when it is not request-reachable; ops_notify.c). */
 enum cse_status op_notify(struct op_ctx *c);
 /* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
  * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
@@ -263,7 +264,7 @@ void rowvec_free(struct rowvec *rv);
 /* Subscriptions and notifications (subscribe.c). */
 void notes_init(struct notes *n);
 void notes_free(struct notes *n);
-/* After the commit: queue every note to the notifier or its subscription's batch; frees the notes. */
+/* After the commit: queue every note to the outbound seam or its subscription's batch; frees the notes. */
 void notes_send(struct cse *cse, struct notes *n);
 /* Inside a transaction: the subscriptions of subject that want event net about resource res
  * (modified: the attributes an update changed) get a notification; expirationCounters count down. */
@@ -309,20 +310,20 @@ void defer_quiesce(struct cse *cse);
  * with an error (5206 beyond the limits.nonblocking_* bounds, 4000 for a bad rt notificationURI). */
 struct nbr *nbr_new(void);
 int nbr_start(struct cse *cse);
-/* Refuse new ones, wait for those accepted (before the notifier and the store go away). */
+/* Refuse new ones, wait for those accepted (before the outbound seam and the store go away). */
 void nbr_stop(struct cse *cse);
 void nbr_free(struct nbr *n);
 enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
                            struct cse_response *rsp, void (*done)(void *), void *done_arg);
 
-/* Polling channels (pollch.c): the "pch" notifier transport that queues requests for an AE with rr
+/* Polling channels (pollch.c): the "pch" client side of the outbound seam that queues requests for an AE with rr
  * false, and the long poll of <pollingChannel>/pcu. op_pcu serves a request whose target is a pcu
  * (RETRIEVE parks until a request is queued or limits.polling_timeout; NOTIFY carries the AE's
  * answer); CSE_PENDING when parked. */
 struct pollch *pollch_new(struct cse *cse);
-int pollch_start(struct cse *cse); /* after the notifier */
+int pollch_start(struct cse *cse); /* after the outbound seam */
 void pollch_quiesce(struct cse *cse);
-void pollch_stop(struct cse *cse); /* before the notifier stops */
+void pollch_stop(struct cse *cse); /* before the outbound seam stops */
 void pollch_free(struct pollch *p);
 enum cse_status op_pcu(struct op_ctx *c);
 /* The timer service (timers.c), serviced by the expiry thread: timers_add arms (after a commit;
@@ -336,6 +337,13 @@ void timers_tick(struct cse *cse, int64_t now_ms);
 /* At start: a TIMER_RESUME timer for every resource of a type with timers. 0, or -1 on a store
  * failure. */
 int timers_resume(struct cse *cse);
+/* CSE registration to registrar.* (registration.c): start (nothing when no registrar), the
+ * expiry thread's tick (attempts, retries, checks: asynchronous sends only), stop sending, free
+ * (after the outbound seam stopped: no callback can run any more). */
+int registration_start(struct cse *cse);
+void registration_tick(struct cse *cse);
+void registration_quiesce(struct cse *cse);
+void registration_free(struct cse *cse);
 
 /* Expiry sweeper (expiry.c). */
 int expiry_start(struct cse *cse);
@@ -343,5 +351,8 @@ void expiry_stop(struct cse *cse);
 
 /* Seconds since the epoch from the server's clock. */
 int64_t cse_now(const struct cse *cse);
+/* m2m:absRelTimestamp (TS-0004 §6.3.5.x): an absolute "YYYYMMDDTHHMMSS" or a number of
+ * milliseconds after base_us, in microseconds. false when malformed (dispatch.c). */
+bool abs_rel_us(const char *s, int64_t base_us, int64_t *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "security/token.h"
 #include "encoding/json.h"
 #include "rsc.h"
+#include "core/outbound.h"
 #include "notify/notify.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -337,6 +338,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
         snprintf(cse->admin.canon, sizeof cse->admin.canon, "%s", cfg->cse_admin);
     pthread_mutex_init(&cse->expiry_lock, NULL);
     pthread_mutex_init(&cse->blocking_lock, NULL);
+    pthread_mutex_init(&cse->fwd_lock, NULL);
     pthread_cond_init(&cse->expiry_cond, NULL);
     cse->policies = policy_cache_new((size_t)cfg->limits_policy_cache);
     cse->batches = batcher_new((size_t)cfg->notify_batch_bytes, (size_t)cfg->notify_batch_total);
@@ -410,7 +412,7 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
     const struct cse_config *cfg = cse->cfg;
     char *allow = mem_strdup(cfg->notify_allow), *deny = mem_strdup(cfg->notify_deny);
     const char *allow_v[LIMIT_LIST_ITEMS], *deny_v[LIMIT_LIST_ITEMS];
-    struct notify_config nc = {
+    struct outbound_config nc = {
         .queue_max = (size_t)cfg->notify_queue,
         .timeout_ms = (int)cfg->notify_timeout,
         .connect_timeout_ms = (int)(cfg->notify_timeout < 3000 ? cfg->notify_timeout : 3000),
@@ -422,6 +424,9 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         .deny = deny_v,
         .ndeny = split_list(deny, deny_v, LIMIT_LIST_ITEMS),
         .tls_ca = cfg->notify_ca,
+        .cse_ca = cfg->tls_ca,
+        .creds = cse->creds,
+        .spid = cfg->cse_spid,
         .tls_cert = cfg->tls_cert,
         .tls_key = cfg->tls_key,
         .secure = cse->secure,
@@ -434,15 +439,16 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         mem_free(deny);
         return -1;
     }
-    cse->notifier = notifier_start(&nc, cse->log, err, errlen);
+    cse->outbound = outbound_start(&nc, cse->log, err, errlen);
     mem_free(allow);
     mem_free(deny);
-    if (cse->notifier == NULL)
+    if (cse->outbound == NULL)
         return -1;
     if (timers_resume(cse) != 0) {
         snprintf(err, errlen, "cannot read the store to resume timers");
         return -1;
     }
+    registration_start(cse);
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
@@ -469,16 +475,18 @@ void cse_stop(struct cse *cse)
     pollch_quiesce(cse);        /* a non-blocking request may be a parked poll: it ends now */
     nbr_stop(cse);              /* accepted non-blocking requests finish first: they use all that follows */
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
-    dynauth_stop(cse->dynauth); /* consultations use the notifier's outbound policy */
+    dynauth_stop(cse->dynauth); /* consultations go through the outbound seam */
+    registration_quiesce(cse);  /* no new exchange with the registrar */
     expiry_stop(cse);
-    /* pending batches go out before the notifier stops; then deliveries get a short grace */
-    if (cse->batches && cse->notifier)
+    /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
+    if (cse->batches && cse->outbound)
         batcher_tick(cse, INT64_MAX);
     pollch_stop(cse); /* requests queued for polling AEs are reported undelivered */
-    if (cse->notifier) {
-        notifier_stop(cse->notifier, 2000);
-        cse->notifier = NULL;
+    if (cse->outbound) {
+        outbound_stop(cse->outbound, 2000);
+        cse->outbound = NULL;
     }
+    registration_free(cse); /* after the seam: its callbacks have all run */
 }
 
 void cse_destroy(struct cse *cse)
@@ -514,5 +522,6 @@ void cse_destroy(struct cse *cse)
     cse->flex = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_mutex_destroy(&cse->blocking_lock);
+    pthread_mutex_destroy(&cse->fwd_lock);
     pthread_cond_destroy(&cse->expiry_cond);
 }

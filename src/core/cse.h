@@ -19,7 +19,7 @@ struct audit;
 struct cred_store;
 struct policy_cache;
 struct location_db;
-struct notifier;
+struct outbound;
 struct batcher;
 struct token_issuers;
 struct token_cache;
@@ -32,6 +32,8 @@ struct pollch;
 struct timers;
 struct md_windows;
 struct flex_defs;
+struct registration;
+struct fwd_key;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -41,22 +43,29 @@ struct cse {
     struct cred_store *creds;     /* not owned; NULL in tests without credentials (then nothing binds) */
     struct clock clock;
     struct id_env idenv;
-    struct id admin;               /* canonical admin originator */
-    bool secure;                   /* secure profile */
-    char *cb_ri;                   /* CSEBase resourceID (owned) */
-    struct policy_cache *policies; /* compiled accessControlPolicies (owned) */
-    struct location_db *locations; /* aclr location sources (owned), NULL when none configured */
-    struct notifier *notifier;     /* outbound notifications (owned), started by cse_start */
-    struct batcher *batches;       /* pending batchNotify aggregations (owned) */
-    struct token_issuers *issuers; /* Authorization Authorities (authz.issuers; owned), NULL: none */
-    struct token_cache *tokens;    /* verified tokens and their Local-Token-IDs (owned) */
-    struct dynauth *dynauth;       /* dynamic authorization: granted privileges, DAS health (owned) */
-    struct fanq *fanouts;          /* parked group fan-outs and their threads (owned) */
-    struct metrics *metrics;       /* counters for the metrics listener and the console (owned) */
-    atomic_bool ready;             /* every configured binding is up and none is stopping (cse_set_ready) */
-    struct ratelimit *rate;        /* per-originator request rate buckets (owned), NULL: limits.rate off */
-    struct nbr *nbr;               /* non-blocking requests in progress and their worker (owned) */
-    struct pollch *pollch;         /* polling channels: queued requests, parked polls (owned) */
+    struct id admin;                   /* canonical admin originator */
+    bool secure;                       /* secure profile */
+    char *cb_ri;                       /* CSEBase resourceID (owned) */
+    struct policy_cache *policies;     /* compiled accessControlPolicies (owned) */
+    struct location_db *locations;     /* aclr location sources (owned), NULL when none configured */
+    struct outbound *outbound;         /* the outbound seam (owned), started by cse_start */
+    struct batcher *batches;           /* pending batchNotify aggregations (owned) */
+    struct token_issuers *issuers;     /* Authorization Authorities (authz.issuers; owned), NULL: none */
+    struct token_cache *tokens;        /* verified tokens and their Local-Token-IDs (owned) */
+    struct dynauth *dynauth;           /* dynamic authorization: granted privileges, DAS health (owned) */
+    struct fanq *fanouts;              /* parked group fan-outs and their threads (owned) */
+    struct metrics *metrics;           /* counters for the metrics listener and the console (owned) */
+    atomic_bool ready;                 /* every configured binding is up and none is stopping (cse_set_ready) */
+    struct ratelimit *rate;            /* per-originator request rate buckets (owned), NULL: limits.rate off */
+    struct nbr *nbr;                   /* non-blocking requests in progress and their worker (owned) */
+    struct pollch *pollch;             /* polling channels: queued requests, parked polls (owned) */
+    struct registration *registration; /* registration to registrar.* (owned), NULL: no registrar */
+
+    /* requests being forwarded by this CSE (route.c), by originator and Request Identifier: one
+     * that comes back while in flight went round a loop (guarded by fwd_lock) */
+    pthread_mutex_t fwd_lock;
+    struct fwd_key *fwd_inflight[64];
+    size_t fwd_count;
 
     /* expiry sweeper */
     pthread_t expiry_thread;
@@ -96,7 +105,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
  * acpi as "resourceID address" lines. Returns 0, or -1 with err filled. Needs no cse_init. */
 int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, const char *const *ids, int n, char *out,
                   size_t outlen, char *err, size_t errlen);
-/* Start background work: the notifier (outbound policy from notify.*) and the expiry sweeper.
+/* Start background work: the outbound seam (policy and TLS from notify.*) and the expiry sweeper.
  * Returns 0, or -1 with err filled. */
 int cse_start(struct cse *cse, char *err, size_t errlen);
 /* Before the bindings drain at shutdown: every request still waiting for its Operation Execution

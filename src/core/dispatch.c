@@ -8,6 +8,7 @@
 #include "core_int.h"
 #include "admin.h"
 #include "metrics.h"
+#include "route.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
@@ -130,7 +131,7 @@ static int check_primitive(const struct cse_request *req, struct cse_response *r
 
 /* m2m:absRelTimestamp (TS-0004 §6.3.5.x): an absolute "YYYYMMDDTHHMMSS" or a number of
  * milliseconds after base_us. false when malformed. */
-static bool abs_rel_us(const char *s, int64_t base_us, int64_t *out)
+bool abs_rel_us(const char *s, int64_t base_us, int64_t *out)
 {
     size_t n = strlen(s);
     bool digits = n > 0 && n <= 12;
@@ -197,7 +198,8 @@ static int not_bound(struct cse_response *rsp, const struct cse_secctx *sec, con
 
 /* Is canon an AE-ID that a CSE-ID bound to the association may speak for: a C-type AE-ID under that
  * CSE, or an S-type AE-ID that is not registered here (TS-0004 §7.3.2.1, digest C8 step 4)? */
-static bool via_bound_cse(struct cse *cse, const struct cse_secctx *sec, const struct id *id, bool registered_here)
+static bool via_bound_cse(struct cse *cse, struct store_view *v, const struct cse_secctx *sec, const struct id *id,
+                          bool registered_here)
 {
     /* a stem names an AE registered with this CSE, never one a remote CSE relays */
     if (id->kind != ID_AE || registered_here || id->form == IDF_STEM)
@@ -211,6 +213,10 @@ static bool via_bound_cse(struct cse *cse, const struct cse_secctx *sec, const s
         size_t n = strlen(bound.canon);
         if (strncmp(id->canon, bound.canon, n) == 0 && id->canon[n] == '/')
             return true;
+        /* TS-0004 §7.3.2.1: or an AE of one of the bound registree CSE's descendant CSEs (dcse),
+         * relayed ASN -> MN -> IN (route.h) */
+        if (route_relays(cse, v, id_stem(&bound), id))
+            return true;
     }
     return false;
 }
@@ -218,8 +224,8 @@ static bool via_bound_cse(struct cse *cse, const struct cse_secctx *sec, const s
 /* TS-0003 §7.2, TS-0004 §7.3.2.1 steps 3-4: inside a security association, From must be the
  * identity the credential is bound to (or, for a CSE, an AE it serves); an AE registers only as the
  * AE-ID its credential names, or binds a credential provisioned with "-". */
-static int check_sa_identity(struct cse *cse, const struct cse_request *req, struct originator *o, bool ae_create,
-                             struct cse_response *rsp)
+static int check_sa_identity(struct cse *cse, struct store_view *v, const struct cse_request *req, struct originator *o,
+                             bool ae_create, struct cse_response *rsp)
 {
     const struct cse_secctx *sec = &req->sec;
     const char *fr = req->fr;
@@ -254,7 +260,7 @@ static int check_sa_identity(struct cse *cse, const struct cse_request *req, str
         o->authenticated = true;
         return 0;
     }
-    if (!ae_create && via_bound_cse(cse, sec, &o->id, o->registered))
+    if (!ae_create && via_bound_cse(cse, v, sec, &o->id, o->registered))
         return 0; /* relayed by the bound CSE: not authenticated end to end (digest B5) */
     return not_bound(rsp, sec, fr, "");
 }
@@ -275,7 +281,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     if (fr == NULL || fr[0] == '\0') {
         if (!ae_create)
             return response_error(rsp, RSC_BAD_REQUEST, "missing-from", "missing originator (X-M2M-Origin)");
-        return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
+        return no_sa ? 0 : check_sa_identity(cse, v, req, o, ae_create, rsp);
     }
     o->present = true;
     if (strcmp(fr, cse->cfg->cse_admin) == 0) {
@@ -292,7 +298,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
         if (cse->secure && !sa_bound_to(&req->sec, cse->admin.canon))
             return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "admin-needs-sa",
                                   "the admin originator needs a security association bound to it");
-        if (!no_sa && check_sa_identity(cse, req, o, ae_create, rsp) != 0)
+        if (!no_sa && check_sa_identity(cse, v, req, o, ae_create, rsp) != 0)
             return -1;
         o->subj.canon = cse->admin.canon;
         o->subj.is_admin = true;
@@ -303,7 +309,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     case ID_ASK_S:
         if (!ae_create)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "From '%s' is only valid for AE registration", fr);
-        return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
+        return no_sa ? 0 : check_sa_identity(cse, v, req, o, ae_create, rsp);
     case ID_CSE:
         if (no_sa)
             return response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "cse-needs-sa",
@@ -317,7 +323,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
                 return response_error(rsp, RSC_BAD_REQUEST, "bad-from",
                                       "AE registration needs From 'C', 'S', empty, or an AE-ID-Stem");
             /* re-registration of a registered stem is refused later with 4117 */
-            return no_sa ? 0 : check_sa_identity(cse, req, o, ae_create, rsp);
+            return no_sa ? 0 : check_sa_identity(cse, v, req, o, ae_create, rsp);
         }
         if (!o->registered && no_sa)
             return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "ae-not-registered",
@@ -329,7 +335,7 @@ static int check_originator(struct cse *cse, struct store_view *v, const struct 
     }
     default: return response_error(rsp, RSC_BAD_REQUEST, "bad-from", "malformed originator");
     }
-    if (!no_sa && check_sa_identity(cse, req, o, ae_create, rsp) != 0)
+    if (!no_sa && check_sa_identity(cse, v, req, o, ae_create, rsp) != 0)
         return -1;
     o->subj.canon = o->id.canon;
 
@@ -513,6 +519,19 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         admin_query(cse, v, req, &orig, aq, rsp);
         goto out;
     }
+    /* ---- route step (route.c; TS-0001 §8.2.1, TS-0004 §7.3.2.6): a target on another CSE is
+     * forwarded over the hop-by-hop security association and parked until its answer; the target
+     * CSE authorizes it. Unknown: 4004; next hop unreachable: 5103. ---- */
+    {
+        struct route rt;
+        if (route_request(cse, v, req, &rt, rsp) != 0)
+            goto out;
+        if (rt.kind == ROUTE_REMOTE) {
+            st = route_forward(cse, req, &orig, &rt, rsp, done, done_arg);
+            goto out;
+        }
+    }
+    /* ---- end of the route step ---- */
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
     /* TS-0004 Recv-6.2.1 (§7.3.3.2): after existence, before authorization */

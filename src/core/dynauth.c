@@ -20,6 +20,7 @@
 #include "core_int.h"
 #include "metrics.h"
 #include "encoding/json.h"
+#include "core/outbound.h"
 #include "notify/notify.h"
 #include "rsc.h"
 #include "util/hash.h"
@@ -303,7 +304,7 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
     size_t rlen = 0;
     int rsc = 0;
     snprintf(o->das, sizeof o->das, "%s", uri);
-    const char *refusal = notify_exchange_refusal(cse->notifier, uri);
+    const char *refusal = outbound_exchange_refusal(cse->outbound, uri);
     if (refusal != NULL) { /* finding 25: the secure profile trusts a DAS only over verified TLS */
         mem_free(body);
         snprintf(o->why, sizeof o->why, "DAS %s not consulted: %s", uri, refusal);
@@ -311,9 +312,9 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
         return;
     }
     int64_t t0 = clock_now_us(&cse->clock);
-    int rc = cse->notifier == NULL ? -1
-                                   : notify_exchange(cse->notifier, uri, body, strlen(body), cfg->cse_id,
-                                                     (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
+    int rc = cse->outbound == NULL ? -1
+                                   : outbound_exchange(cse->outbound, uri, body, strlen(body), cfg->cse_id,
+                                                       (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
     mem_free(body);
     int64_t ms = (clock_now_us(&cse->clock) - t0) / 1000;
     if (rc != 0) {

@@ -83,6 +83,7 @@ static void *expiry_main(void *arg)
         pthread_mutex_unlock(&cse->expiry_lock);
         batcher_tick(cse, now_ms);                            /* batchNotify durations */
         defer_run_due(cse, clock_now_us(&cse->clock), false); /* Operation Execution Times reached */
+        registration_tick(cse);                               /* CSE registration: attempts, checks */
         audit_tick(cse->audit);                               /* runs of repeated denials that ended */
         timers_tick(cse, now_ms);                             /* the timer service (timers.c): missing-data detection */
         /* sleep until the next sweep, the next timer or the earliest Operation Execution Time

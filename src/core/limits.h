@@ -242,4 +242,14 @@
  * from its definition): longer ones are refused when definitions are loaded. */
 #define LIMIT_ROOT_LEN 64
 
+/* CSE registration (core/registration.c): the first retry delay after a failed attempt, doubling
+ * up to the cap, so a registrar that is down is asked about once a minute, not flooded. */
+#define LIMIT_REGISTRATION_RETRY_MS   1000
+#define LIMIT_REGISTRATION_BACKOFF_MS 60000
+
+/* Requests one CSE forwards to other CSEs at once (route.c): each parks its request and holds a
+ * connection slot of the HTTP client; beyond, a forward is refused at once with 5103 rather than
+ * queued without bound. */
+#define LIMIT_FORWARD_INFLIGHT 4096
+
 #endif

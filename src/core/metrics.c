@@ -267,9 +267,9 @@ char *metrics_render(struct cse *cse, size_t *len)
     labelled_out(&b, m->das, "warden_das_consultations_total", "outcome");
     header(&b, "warden_metrics_label_overflow_total", "counter", "reasons beyond the label table, not counted");
     buf_printf(&b, "warden_metrics_label_overflow_total %lu\n", LOAD(m->label_overflow));
-    if (cse->notifier != NULL) {
-        struct notify_stats ns;
-        notify_get_stats(cse->notifier, &ns);
+    if (cse->outbound != NULL) { /* the HTTP(S) client side of the outbound seam (notifications, forwarding) */
+        struct outbound_stats ns;
+        outbound_get_stats(cse->outbound, &ns);
         header(&b, "warden_notify_queue", "gauge", "notifications waiting or in flight");
         buf_printf(&b, "warden_notify_queue %zu\n", ns.pending);
         header(&b, "warden_notifications_total", "counter", "notifications by outcome");

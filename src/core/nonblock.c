@@ -245,7 +245,7 @@ static void result_done(void *arg, bool committed)
     struct cse *cse = j->cse;
     if (!committed || j->store_rc != 0)
         LOG(cse->log, LOG_WARN, "the result of non-blocking request %s was not stored", j->row.ri);
-    if (j->rt == 2 && cse->notifier != NULL && json_array_size(j->urls) > 0) {
+    if (j->rt == 2 && cse->outbound != NULL && json_array_size(j->urls) > 0) {
         json_t *msg = json_pack("{s:O}", "m2m:rsp", j->ors);
         size_t len;
         char *body = json_encode(msg, &len);
@@ -254,7 +254,7 @@ static void result_done(void *arg, bool committed)
         json_t *u;
         json_array_foreach(j->urls, i, u)
         {
-            if (notify_send(cse->notifier, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+            if (notify_send(cse->outbound, json_string_value(u), body, len, cse->cfg->cse_id, NULL, NULL) != 0)
                 LOG(cse->log, LOG_WARN, "non-blocking result to %s dropped (queue full, stopping, or refused)",
                     json_string_value(u));
         }

@@ -13,6 +13,7 @@
 #include "util/rand.h"
 #include "util/timeutil.h"
 #include "notify/notify.h"
+#include "route.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -356,7 +357,7 @@ static void verify_finish(struct verify *v)
     done(done_arg);
 }
 
-static void verify_answer(void *arg, const struct notify_result *res)
+static void verify_answer(void *arg, const struct out_response *res)
 {
     struct verify *v = arg;
     if (!rsc_is_success(res->rsc))
@@ -403,8 +404,12 @@ static enum cse_status verify_targets(struct op_ctx *c, struct create_job *j)
             continue;
         char url[1024];
         atomic_fetch_add(&v->pending, 1);
-        if (c->cse->notifier == NULL || ae_poa(c->cse, c->view, c->now, s, url, sizeof url) != 0 ||
-            notify_send(c->cse->notifier, url, body, len, c->cse->cfg->cse_id, verify_answer, v) != 0) {
+        int sent_rc = -1;
+        if (c->cse->outbound != NULL && ae_poa(c->cse, c->view, c->now, s, url, sizeof url) == 0)
+            sent_rc = notify_send(c->cse->outbound, url, body, len, c->cse->cfg->cse_id, verify_answer, v);
+        else if (c->cse->outbound != NULL && route_notify_target(c->cse, c->view, s, url, sizeof url))
+            sent_rc = route_notify_send(c->cse, url, body, len, verify_answer, v); /* registered elsewhere */
+        if (sent_rc != 0) {
             atomic_store(&v->failed, true);
             atomic_fetch_sub(&v->pending, 1);
         }

@@ -1,14 +1,25 @@
-/* ops_notify: NOTIFY as a request (TS-0004 §7.3.3.9): to the <CSEBase>, the Content is processed
- * as a notification (§7.5.1); to an <AE>, the request is re-targeted to the AE's pointOfAccess
- * (§7.3.3.9.1), each address in turn, and the AE's answer relayed (5103 TARGET_NOT_REACHABLE when no
- * address answers). Both need the NOTIFY privilege on the target, decided like any operation. */
+/* ops_notify: a NOTIFY request primitive received for a resource of this CSE (TS-0004 §7.3.3.9),
+ * after the route step (a NOTIFY for a resource of another CSE is forwarded there, route.c) and
+ * with the NOTIFY privilege (acop 16) on the target decided like any operation:
+ * - to the <CSEBase>, the Content is processed as a notification (§7.3.3.9.2, §7.5.1): checked;
+ * - to an <AE>, the primitive is re-targeted (§7.3.3.9.1) through the outbound seam, From and
+ *   Request Identifier unchanged, to the AE's pointOfAccess, each address in turn, the first that
+ *   answers wins and its answer is relayed; an AE whose requestReachability is not true is never
+ *   contacted through its poa (TS-0001 §9.6.5): it gets the NOTIFY through its <pollingChannel>
+ *   (pch://, core/pollch.c). This is also how a notification of a subscription hosted on another
+ *   CSE reaches an AE registered here. No address answers: 5103 TARGET_NOT_REACHABLE.
+ * Any other target: 4005. The request is parked while the AE is asked. */
 #include <string.h>
+#include <strings.h>
 
+#include "core/outbound.h"
 #include "core_int.h"
 #include "encoding/json.h"
-#include "notify/notify.h"
 #include "rsc.h"
+#include "util/log.h"
 #include "util/mem.h"
+
+#define POA_MAX 8
 
 /* TS-0004 §7.5.1, Table 7.5.2-1: m2m:sgn (notification), m2m:agn (aggregated notification: a
  * list of m2m:sgn). NULL when valid, else what is wrong. */
@@ -66,49 +77,50 @@ static const char *content_problem(const json_t *root)
 struct retarget {
     struct cse *cse;
     struct cse_response *rsp;
-    char *body;
-    size_t len;
-    char *originator;
-    json_t *poa; /* http(s) addresses of the AE */
-    size_t next;
-    void (*done)(void *arg);
+    void (*done)(void *);
     void *done_arg;
+    char *fr, *rqi, *body;
+    size_t len;
+    char *poa[POA_MAX];
+    int npoa, next;
 };
 
 static void retarget_free(struct retarget *r)
 {
-    json_decref(r->poa);
+    for (int i = 0; i < r->npoa; i++)
+        mem_free(r->poa[i]);
+    mem_free(r->fr);
+    mem_free(r->rqi);
     mem_free(r->body);
-    mem_free(r->originator);
     mem_free(r);
 }
 
-static void retarget_answer(void *arg, const struct notify_result *res);
+static void try_next(struct retarget *r);
 
-/* Send to the next address; false when none is left (or none could be queued). */
-static bool retarget_next(struct retarget *r)
+/* Did the receiver answer (an HTTP response, or another client side's response primitive), or did
+ * the request not reach it (5103, 4103 refused by the outbound policy, 5000 failed locally)? */
+static bool reached(const struct out_response *res)
 {
-    while (r->next < json_array_size(r->poa)) {
-        const char *url = json_string_value(json_array_get(r->poa, r->next++));
-        if (r->cse->notifier &&
-            notify_send(r->cse->notifier, url, r->body, r->len, r->originator, retarget_answer, r) == 0)
-            return true;
-    }
-    return false;
+    if (res->http_status != 0)
+        return true;
+    return res->rsc != 0 && res->rsc != RSC_TARGET_NOT_REACHABLE && res->rsc != RSC_ORIGINATOR_HAS_NO_PRIVILEGE &&
+           res->rsc != RSC_INTERNAL_SERVER_ERROR;
 }
 
-/* On the delivery thread: the AE answered (its status is relayed), or try the next address. */
-static void retarget_answer(void *arg, const struct notify_result *res)
+/* From any thread: the AE answered (its status is relayed), or try the next address. */
+static void answered(void *arg, const struct out_response *res)
 {
     struct retarget *r = arg;
-    if (res->http_status == 0 && retarget_next(r))
+    if (!reached(res) && r->next < r->npoa) { /* not reachable there: the next address */
+        try_next(r);
         return;
-    if (res->http_status != 0) {
+    }
+    if (reached(res)) {
         int rsc = res->rsc ? res->rsc : RSC_OK;
         if (rsc_is_success(rsc))
             r->rsp->rsc = rsc;
         else
-            response_error(r->rsp, rsc, "ae-answer", "the AE answered the forwarded NOTIFY with %d", rsc);
+            response_error(r->rsp, rsc, "ae-answer", "the AE answered the re-targeted NOTIFY with %d", rsc);
     } else {
         response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
                        "no pointOfAccess of the AE accepted the NOTIFY");
@@ -117,6 +129,20 @@ static void retarget_answer(void *arg, const struct notify_result *res)
     void *done_arg = r->done_arg;
     retarget_free(r);
     done(done_arg);
+}
+
+/* Send to the next address; when none is left or none can be sent to, finish with 5103. */
+static void try_next(struct retarget *r)
+{
+    while (r->next < r->npoa) {
+        const char *uri = r->poa[r->next++];
+        struct out_request rq = {
+            .op = OP_NOTIFY, .fr = r->fr, .rqi = r->rqi, .body = r->body, .len = r->len, .max_attempts = 1};
+        if (outbound_send(r->cse->outbound, uri, &rq, answered, r) == 0)
+            return;
+    }
+    struct out_response none = {.rsc = RSC_TARGET_NOT_REACHABLE};
+    answered(r, &none);
 }
 
 enum cse_status op_notify(struct op_ctx *c)
@@ -148,36 +174,47 @@ enum cse_status op_notify(struct op_ctx *c)
             c->rsp->rsc = RSC_OK;
         return CSE_DONE;
     }
-    /* §7.3.3.9.1: re-target to the AE's pointOfAccess, first reachable address */
-    json_t *doc = json_loads(row->doc, 0, NULL);
-    json_t *poa = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(doc, "poa"), i, p)
-    {
-        const char *s = json_string_value(p);
-        if (s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0))
-            json_array_append(poa, p);
-    }
-    json_decref(doc);
     if (!json_is_object(root)) {
         json_decref(root);
-        json_decref(poa);
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "the Content of a NOTIFY is a JSON object");
         return CSE_DONE;
     }
+    /* §7.3.3.9.1: the addresses of the AE, in order; or its polling channel when it is not
+     * request-reachable (ae_poa names pch://<AE-ID-Stem> then) */
     struct retarget *r = mem_calloc(1, sizeof *r);
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    if (json_is_true(json_object_get(doc, "rr"))) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(doc, "poa"), i, p)
+        {
+            /* any scheme with a client side (http, https, mqtt, coap), never the CSE's own
+             * polling-channel scheme: a poa must not name another AE's channel */
+            const char *s = json_string_value(p);
+            if (s != NULL && strstr(s, "://") != NULL && strncasecmp(s, "pch://", 6) != 0 && r->npoa < POA_MAX)
+                r->poa[r->npoa++] = mem_strdup(s);
+        }
+    } else {
+        char url[LIMIT_ID_LEN + 16];
+        if (ae_poa(c->cse, c->view, c->now, row->ri, url, sizeof url) == 0 && strncmp(url, "pch://", 6) == 0)
+            r->poa[r->npoa++] = mem_strdup(url);
+    }
+    json_decref(doc);
+    if (r->npoa == 0 || c->cse->outbound == NULL) {
+        retarget_free(r);
+        json_decref(root);
+        response_error(c->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
+                       "the AE has no reachable pointOfAccess (nor a pollingChannel when it is not request-reachable)");
+        return CSE_DONE;
+    }
     r->cse = c->cse;
     r->rsp = c->rsp;
-    r->body = json_encode(root, &r->len);
-    r->originator = mem_strdup(c->req->fr ? c->req->fr : c->cse->cfg->cse_id);
-    r->poa = poa;
     r->done = c->done;
     r->done_arg = c->done_arg;
+    r->fr = mem_strdup(c->req->fr ? c->req->fr : c->cse->cfg->cse_id);
+    r->rqi = mem_strdup(c->req->rqi);
+    r->body = json_encode(root, &r->len);
     json_decref(root);
-    if (retarget_next(r))
-        return CSE_PENDING;
-    retarget_free(r);
-    response_error(c->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable", "the AE has no reachable pointOfAccess");
-    return CSE_DONE;
+    try_next(r);
+    return CSE_PENDING;
 }

@@ -284,7 +284,7 @@ static void job_free(struct update_job *j)
 }
 
 /* On the delivery thread: the subscriber's answer decides. */
-static void blocking_answer(void *arg, const struct notify_result *res)
+static void blocking_answer(void *arg, const struct out_response *res)
 {
     struct blocking *b = arg;
     struct update_job *j = b->j;
@@ -342,7 +342,7 @@ static int blocking_update(struct op_ctx *c, const struct store_row *row, struct
                                full ? "too many updates wait for Blocking_Update answers"
                                     : "another update of this resource waits for its Blocking_Update answer");
                 st = CSE_DONE;
-            } else if (nu == NULL || c->cse->notifier == NULL || ae_poa(c->cse, c->view, c->now, nu, url, sizeof url)) {
+            } else if (nu == NULL || c->cse->outbound == NULL || ae_poa(c->cse, c->view, c->now, nu, url, sizeof url)) {
                 block_release(c->cse, row->ri);
                 response_error(c->rsp, 5107, "blocking-unreachable",
                                "the Blocking_Update subscriber has no reachable pointOfAccess");
@@ -361,7 +361,7 @@ static int blocking_update(struct op_ctx *c, const struct store_row *row, struct
                 json_decref(sgn);
                 struct blocking *b = mem_calloc(1, sizeof *b);
                 *b = (struct blocking){.j = j, .cse = c->cse, .ri = mem_strdup(row->ri)};
-                if (notify_send(c->cse->notifier, url, body, len, c->cse->cfg->cse_id, blocking_answer, b) == 0) {
+                if (notify_send(c->cse->outbound, url, body, len, c->cse->cfg->cse_id, blocking_answer, b) == 0) {
                     st = CSE_PENDING;
                 } else {
                     block_release(c->cse, row->ri);

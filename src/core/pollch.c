@@ -6,8 +6,8 @@
  * answers each request with a NOTIFY to the same pcu whose Content is the response primitive
  * ({"m2m:rsp": {"rsc", "rqi", ...}}), matched to the request by its rqi.
  *
- * Requests reach the queue as a notifier transport for the scheme "pch" (pch://<AE-ID-Stem>): the
- * routing step (ae_poa) names it for a registered AE whose rr is false and that has a polling
+ * Requests reach the queue as a client side of the outbound seam (core/outbound.h) for the scheme "pch"
+ * (pch://<AE-ID-Stem>): the routing step (ae_poa) names it for a registered AE whose rr is false and that has a polling
  * channel, so subscriptions, non-blocking results and verification requests take the same path as
  * any other notification, and the transport's done() reports the AE's answer (5103 when it never
  * polls or never answers within limits.polling_lifetime). No thread waits on a poll: a parked poll
@@ -33,7 +33,7 @@ struct pc_item {
     char rqi[40];
     char *prim; /* {"m2m:rqp": {...}} */
     size_t len;
-    notify_done_fn done; /* may be NULL */
+    out_done_fn done; /* may be NULL */
     void *done_arg;
     int64_t deadline_ms; /* queued: lifetime; delivered: time to answer */
 };
@@ -161,7 +161,7 @@ static void fire(struct pc_fire *f)
         struct pc_item *it = f->items;
         f->items = it->next;
         if (it->done)
-            it->done(it->done_arg, &(struct notify_result){.rsc = f->item_rsc, .attempts = 1});
+            it->done(it->done_arg, &(struct out_response){.rsc = f->item_rsc, .attempts = 1});
         item_free(it);
     }
 }
@@ -177,13 +177,15 @@ static bool pch_allowed(void *arg, const char *uri, char *reason, size_t len)
     return false;
 }
 
-static int pch_send(void *arg, const char *uri, const char *body, size_t len, const char *originator,
-                    notify_done_fn done, void *done_arg)
+static int pch_send(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
 {
     struct pollch *p = arg;
     char why[64];
-    if (!pch_allowed(p, uri, why, sizeof why))
+    /* a polling channel carries NOTIFY request primitives (TS-0004 §7.4.22.2.2) */
+    if (rq->op != OP_NOTIFY || rq->fr == NULL || !pch_allowed(p, uri, why, sizeof why))
         return -1;
+    const char *body = rq->body, *originator = rq->fr;
+    size_t len = rq->len;
     const char *stem = uri + strlen(PCH_SCHEME);
     /* the request primitive the AE receives (TS-0004 §7.4.22.2.2, m2m:requestPrimitive): NOTIFY
      * (op 5) from this CSE to the AE, the notification as its Content */
@@ -333,8 +335,8 @@ int pollch_start(struct cse *cse)
     if (pthread_create(&p->timer, NULL, timer_main, p) != 0)
         return -1;
     p->started = true;
-    struct notify_transport t = {.scheme = "pch", .allowed = pch_allowed, .send = pch_send, .arg = p};
-    p->transport_added = cse->notifier != NULL && notifier_add_transport(cse->notifier, &t) == 0;
+    struct out_client_ops t = {.scheme = "pch", .allowed = pch_allowed, .send = pch_send, .arg = p};
+    p->transport_added = cse->outbound != NULL && outbound_register(cse->outbound, &t) == 0;
     return p->transport_added ? 0 : -1;
 }
 
@@ -357,7 +359,7 @@ void pollch_stop(struct cse *cse)
     if (p == NULL || !p->started)
         return;
     if (p->transport_added)
-        notifier_remove_transport(cse->notifier, "pch");
+        outbound_unregister(cse->outbound, "pch");
     p->transport_added = false;
     struct pc_fire polls = {0}, items = {.item_rsc = RSC_TARGET_NOT_REACHABLE};
     pthread_mutex_lock(&p->lock);

@@ -12,6 +12,7 @@
 #include "encoding/cbor_json.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
+#include "route.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/buf.h"
@@ -128,7 +129,7 @@ size_t batcher_bytes(struct batcher *bt)
 
 static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
 {
-    if (cse->notifier == NULL)
+    if (cse->outbound == NULL)
         return;
     size_t len, clen = 0;
     char *body = json_encode(content, &len);
@@ -142,7 +143,7 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
         char err[64];
         if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0 &&
             (cbor != NULL || cborjson_from_json(body, len, &cbor, &clen, err, sizeof err) == 0)) {
-            if (notify_send_as(cse->notifier, uri + strlen(CBOR_MARK), (const char *)cbor, clen, "application/cbor",
+            if (notify_send_as(cse->outbound, uri + strlen(CBOR_MARK), (const char *)cbor, clen, "application/cbor",
                                cse->cfg->cse_id, NULL, NULL) != 0)
                 LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                     uri + strlen(CBOR_MARK));
@@ -150,7 +151,10 @@ static void send_all(struct cse *cse, const json_t *uris, const json_t *content)
         }
         if (strncmp(uri, CBOR_MARK, strlen(CBOR_MARK)) == 0)
             uri += strlen(CBOR_MARK);
-        if (notify_send(cse->notifier, uri, body, len, cse->cfg->cse_id, NULL, NULL) != 0)
+        /* "<CSE-ID> <URL>": an AE or CSE registered elsewhere, through that CSE (route.c) */
+        int rc = strchr(uri, ' ') ? route_notify_send(cse, uri, body, len, NULL, NULL)
+                                  : notify_send(cse->outbound, uri, body, len, cse->cfg->cse_id, NULL, NULL);
+        if (rc != 0)
             LOG(cse->log, LOG_WARN, "notification to %s dropped (queue full, stopping, or refused)",
                 json_string_value(u));
     }
@@ -362,6 +366,8 @@ static json_t *resolve_targets(struct txn_ctx *t, const json_t *nu)
             } else {
                 json_array_append_new(out, json_string(url));
             }
+        } else if (route_notify_target(t->cse, t->txn, s, url, sizeof url)) { /* registered elsewhere */
+            json_array_append_new(out, json_string(url));
         } else
             LOG(t->cse->log, LOG_DEBUG, "notification target '%s' has no reachable pointOfAccess", s);
     }
@@ -902,7 +908,7 @@ int64_t sub_duration_ms(const json_t *dur)
 void sub_monitor(struct cse *cse, struct store_view *v, const struct store_row *row, int op, int acop,
                  const char *originator)
 {
-    if (row->nsub <= 0 || cse->notifier == NULL)
+    if (row->nsub <= 0 || cse->outbound == NULL)
         return;
     int64_t now = cse_now(cse);
     struct rowvec subs = {.max = LIMIT_LIST_ITEMS};

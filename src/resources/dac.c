@@ -8,6 +8,7 @@
 #include "common_attrs.h"
 #include "core/cse.h"
 #include "core/rsc.h"
+#include "core/outbound.h"
 #include "notify/notify.h"
 #include "rtype.h"
 
@@ -34,10 +35,10 @@ static int check_dap(struct cse *cse, const json_t *dap, struct cse_response *rs
         const char *uri = json_string_value(e);
         if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: a DAS is reached over http(s)", i);
-        if (cse->notifier && !notify_uri_allowed(cse->notifier, uri, why, sizeof why))
+        if (cse->outbound && !outbound_allowed(cse->outbound, uri, why, sizeof why))
             return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: %s", i, why);
         /* issue 12, finding 25: in the secure profile a DAS is reached over verified TLS only */
-        const char *refusal = notify_exchange_refusal(cse->notifier, uri);
+        const char *refusal = outbound_exchange_refusal(cse->outbound, uri);
         if (refusal != NULL)
             return response_error(rsp, RSC_BAD_REQUEST, "bad-dap", "dap[%zu]: %s", i, refusal);
     }

@@ -6,7 +6,7 @@
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
     rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_request, rtype_polling_channel, rtype_timeseries,
     rtype_timeseries_instance, rtype_flex_container, rtype_node, rtype_mgmt_obj, rtype_location_policy, rtype_schedule,
-    rtype_cross_sub;
+    rtype_cross_sub, rtype_remote_cse;
 
 static const struct rtype *const types[] = {
     &rtype_acp,
@@ -29,6 +29,7 @@ static const struct rtype *const types[] = {
     &rtype_location_policy,
     &rtype_schedule,
     &rtype_cross_sub,
+    &rtype_remote_cse,
 };
 
 const struct rtype *rtype_find(int ty)

@@ -22,6 +22,7 @@ enum {
     TY_CNT = 3,
     TY_CIN = 4,
     TY_CSEBASE = 5,
+    TY_REMOTE_CSE = 16,
     TY_ROLE = 31,
     TY_TOKEN = 32,
     TY_DAC = 34,

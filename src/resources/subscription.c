@@ -178,7 +178,7 @@ static int check_target(struct cse *cse, const struct resolver *lookup, const ch
         return bad(rsp, "notification targets must be strings");
     if (strstr(s, "://")) {
         char why[256];
-        if (cse->notifier && !notify_uri_allowed(cse->notifier, s, why, sizeof why))
+        if (cse->outbound && !outbound_allowed(cse->outbound, s, why, sizeof why))
             return response_error(rsp, RSC_BAD_REQUEST, "outbound-policy", "%s '%.200s' refused: %s", what, s, why);
     } else if (!id_parse(&cse->idenv, s, &id) || (id.kind != ID_AE && id.kind != ID_CSE)) {
         struct store_row row;

@@ -3,8 +3,9 @@
 
 #include <string.h>
 
-#define TY_AE      2
-#define TY_CSEBASE 5
+#define TY_AE         2
+#define TY_CSEBASE    5
+#define TY_REMOTE_CSE 16
 
 void authz_default(const struct authz_subject *s, enum acop op, const struct authz_target *t, struct authz_result *out)
 {
@@ -24,6 +25,11 @@ void authz_default(const struct authz_subject *s, enum acop op, const struct aut
         } else if (op == ACOP_CREATE && t->child_ty == TY_AE) {
             out->permit = true;
             out->reason = "registration";
+        } else if (op == ACOP_CREATE && t->child_ty == TY_REMOTE_CSE) {
+            /* CSE registration (TS-0001 §10.2.2.6): the <remoteCSE> type checks that From is a
+             * CSE-ID bound to the security association and csi names it */
+            out->permit = true;
+            out->reason = "cse-registration";
         } else {
             out->reason = "csebase-admin-only";
         }

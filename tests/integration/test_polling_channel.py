@@ -103,6 +103,24 @@ class PollingChannelHttpTest(WardenTestCase):
         self.assertRsc(self.answer(pcu, aei, rqp["rqi"]), 4004)  # answered once
         self.assertEqual(self.rx.received(target), [])
 
+    def test_ts0004_7_3_3_9_1_notify_request_to_rr_false_ae_goes_through_its_polling_channel(self):
+        """A NOTIFY request re-targeted to an AE (ops_notify.c, through the outbound seam since the
+        multi-CSE merge) follows the same rule as notifications: an AE whose rr is false is never
+        contacted through its poa; the NOTIFY reaches it through its channel and its answer is the
+        answer of the NOTIFY."""
+        target = self.rx.new_path("nat-notify")
+        aei, path, pcu = self.device(poa=self.rx.url(target))
+        sgn = {"m2m:sgn": {"nev": {"rep": {"m2m:cin": {"con": "n"}}, "net": 3}, "sur": "x/sub"}}
+        sent = Poll(lambda: self.c.request("POST", path, origin=ADMIN, body=sgn, content_type="application/json"))
+        sent.start()
+        r = self.poll(pcu, aei)
+        self.assertRsc(r, 2000)
+        rqp = r.body["m2m:rqp"]
+        self.assertEqual((rqp["op"], rqp["fr"], rqp["pc"]), (5, ADMIN, sgn))
+        self.assertRsc(self.answer(pcu, aei, rqp["rqi"]), 2000)
+        self.assertRsc(sent.result(), 2000)
+        self.assertEqual(self.rx.received(target), [])
+
     def test_ts0004_7_4_22_2_2_request_queued_before_the_poll_is_answered_at_once(self):
         aei, path, pcu = self.device()
         cnt = self.subscribed_cnt(aei, path)

@@ -225,7 +225,7 @@ struct tally {
 struct slot {
     struct tally *t;
     int calls;
-    struct notify_result res;
+    struct out_response res;
 };
 
 static void tally_init(struct tally *t)
@@ -241,7 +241,7 @@ static void tally_destroy(struct tally *t)
     pthread_mutex_destroy(&t->lock);
 }
 
-static void on_done(void *arg, const struct notify_result *res)
+static void on_done(void *arg, const struct out_response *res)
 {
     struct slot *s = arg;
     pthread_mutex_lock(&s->t->lock);
@@ -278,23 +278,23 @@ static int tally_total(struct tally *t)
 
 /* ---- notifier helpers ---- */
 
-static struct notify_config base_cfg(void)
+static struct outbound_config base_cfg(void)
 {
-    struct notify_config c = {.queue_max = 64,
-                              .timeout_ms = 2000,
-                              .connect_timeout_ms = 1000,
-                              .max_attempts = 1,
-                              .backoff_ms = 50,
-                              .max_parallel = 4};
+    struct outbound_config c = {.queue_max = 64,
+                                .timeout_ms = 2000,
+                                .connect_timeout_ms = 1000,
+                                .max_attempts = 1,
+                                .backoff_ms = 50,
+                                .max_parallel = 4};
     return c;
 }
 
-static struct notifier *start(const struct notify_config *cfg)
+static struct outbound *start(const struct outbound_config *cfg)
 {
     char err[256] = "";
-    struct notifier *n = notifier_start(cfg, &test_log, err, sizeof err);
+    struct outbound *n = outbound_start(cfg, &test_log, err, sizeof err);
     if (n == NULL)
-        fail_msg("notifier_start: %s", err);
+        fail_msg("outbound_start: %s", err);
     return n;
 }
 
@@ -307,7 +307,7 @@ static const char body_json[] = "{\"m2m:sgn\":{\"nev\":{\"rep\":{\"m2m:cin\":{\"
                                 "\"sur\":\"/id-in/sub1\"}}";
 
 /* Send one notification and wait for its outcome. */
-static struct notify_result send_and_wait(struct notifier *n, const char *uri)
+static struct out_response send_and_wait(struct outbound *n, const char *uri)
 {
     struct tally t;
     tally_init(&t);
@@ -330,12 +330,12 @@ static void test_delivery_headers_and_body(void **state)
     (void)state;
     struct receiver r;
     receiver_start(&r, 200, NULL);
-    struct notify_config cfg = base_cfg();
-    struct notifier *n = start(&cfg);
+    struct outbound_config cfg = base_cfg();
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/notify/ae1");
 
-    struct notify_result res = send_and_wait(n, uri);
+    struct out_response res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 2000);
     assert_int_equal(res.http_status, 200);
     assert_int_equal(res.attempts, 1);
@@ -358,13 +358,13 @@ static void test_delivery_headers_and_body(void **state)
     assert_true(r.reqs[0].client_port != 0);
     assert_int_equal(r.reqs[0].client_port, r.reqs[1].client_port); /* kept alive */
 
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.queued, 2);
     assert_int_equal(st.delivered, 2);
     assert_int_equal(st.failed, 0);
     assert_int_equal(st.pending, 0);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -375,14 +375,14 @@ static void test_receiver_rsc_reported(void **state)
     (void)state;
     struct receiver r;
     receiver_start(&r, 201, "2001");
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.max_attempts = 3;
     cfg.backoff_ms = 10;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
 
-    struct notify_result res = send_and_wait(n, uri);
+    struct out_response res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 2001);
     assert_int_equal(res.http_status, 201);
 
@@ -392,7 +392,7 @@ static void test_receiver_rsc_reported(void **state)
     assert_int_equal(res.http_status, 403);
     assert_int_equal(res.attempts, 1);
     assert_int_equal(receiver_count(&r), 2);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -413,22 +413,22 @@ static void test_status_mapping_without_rsc(void **state)
     };
     struct receiver r;
     receiver_start(&r, 200, NULL);
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.max_attempts = 3;
     cfg.backoff_ms = 10;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         receiver_set(&r, cases[i].status, cases[i].rsc, cases[i].location);
         int before = receiver_count(&r);
-        struct notify_result res = send_and_wait(n, uri);
+        struct out_response res = send_and_wait(n, uri);
         if (res.rsc != cases[i].want || res.http_status != cases[i].status || res.attempts != 1)
             fail_msg("HTTP %d (rsc header %s): got rsc %d, status %d, attempts %d; want rsc %d", cases[i].status,
                      cases[i].rsc ? cases[i].rsc : "none", res.rsc, res.http_status, res.attempts, cases[i].want);
         assert_int_equal(receiver_count(&r), before + 1); /* one request: no retry, no redirect */
     }
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -441,14 +441,14 @@ static void test_retry_with_backoff_on_500(void **state)
     receiver_start(&r, 200, "2000");
     r.fail_first = 2;
     r.fail_status = 500;
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.max_attempts = 4;
     cfg.backoff_ms = 100;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
 
-    struct notify_result res = send_and_wait(n, uri);
+    struct out_response res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 2000);
     assert_int_equal(res.http_status, 200);
     assert_int_equal(res.attempts, 3);
@@ -459,11 +459,11 @@ static void test_retry_with_backoff_on_500(void **state)
     if (gap1 < 100 || gap2 < 200 || gap2 > 2000)
         fail_msg("retry gaps %lld ms and %lld ms; want >= 100 and >= 200", (long long)gap1, (long long)gap2);
 
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.retried, 2);
     assert_int_equal(st.delivered, 1);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
 
     /* Always 503: max_attempts requests, then the mapped failure. */
     cfg.backoff_ms = 10;
@@ -476,9 +476,9 @@ static void test_retry_with_backoff_on_500(void **state)
     assert_int_equal(res.http_status, 503);
     assert_int_equal(res.attempts, 3);
     assert_int_equal(receiver_count(&r), before + 3);
-    notify_get_stats(n, &st);
+    outbound_get_stats(n, &st);
     assert_int_equal(st.failed, 1);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -487,10 +487,10 @@ static void test_retry_with_backoff_on_500(void **state)
 static void test_dead_receiver_5103(void **state)
 {
     (void)state;
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.max_attempts = 3;
     cfg.backoff_ms = 50;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", dead_port(), "/");
 
@@ -510,12 +510,12 @@ static void test_dead_receiver_5103(void **state)
     assert_int_equal(s.res.http_status, 0);
     assert_int_equal(s.res.attempts, 3);
     assert_true(total_ms >= 150);
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.retried, 2);
     assert_int_equal(st.failed, 1);
     assert_int_equal(st.pending, 0);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     tally_destroy(&t);
 }
 
@@ -525,21 +525,21 @@ static void test_unresponsive_receiver_times_out(void **state)
     (void)state;
     uint16_t port;
     int fd = blackhole(&port);
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.timeout_ms = 300;
     cfg.max_attempts = 2;
     cfg.backoff_ms = 50;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", port, "/");
     int64_t t0 = mono_ms();
-    struct notify_result res = send_and_wait(n, uri);
+    struct out_response res = send_and_wait(n, uri);
     int64_t took = mono_ms() - t0;
     assert_int_equal(res.rsc, 5103);
     assert_int_equal(res.attempts, 2);
     if (took < 600 || took > 3000)
         fail_msg("two 300 ms attempts took %lld ms", (long long)took);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     close(fd);
 }
 
@@ -550,11 +550,11 @@ static void test_queue_bound(void **state)
     (void)state;
     uint16_t port;
     int fd = blackhole(&port);
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.queue_max = 3;
     cfg.max_parallel = 2;
     cfg.timeout_ms = 300;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128];
     url_for(uri, sizeof uri, "127.0.0.1", port, "/");
 
@@ -564,8 +564,8 @@ static void test_queue_bound(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(notify_send(n, uri, "{}", 2, "CAdmin", on_done, &s[i]), 0);
     assert_int_equal(notify_send(n, uri, "{}", 2, "CAdmin", on_done, &s[3]), -1);
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.queued, 3);
     assert_int_equal(st.pending, 3);
 
@@ -576,7 +576,7 @@ static void test_queue_bound(void **state)
     }
     assert_int_equal(s[3].calls, 0);
     assert_int_equal(notify_send(n, uri, "{}", 2, "CAdmin", on_done, &s[4]), 0);
-    notifier_stop(n, 0);
+    outbound_stop(n, 0);
     assert_int_equal(s[4].calls, 1);
     assert_int_equal(s[3].calls, 0);
     tally_destroy(&t);
@@ -592,12 +592,12 @@ static void test_policy_denies_loopback(void **state)
     struct receiver r;
     receiver_start(&r, 200, NULL);
     static const char *const deny[] = {"127.0.0.0/8", "::1/128"};
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.deny = deny;
     cfg.ndeny = 2;
     cfg.max_attempts = 3;
     cfg.backoff_ms = 10;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
 
     static const char *const refused_hosts[] = {"127.0.0.1",  "127.0.0.2",  "[::1]", "[::ffff:127.0.0.1]",
                                                 "2130706433", "0x7f.0.0.1", "127.1", "0.0.0.0"};
@@ -605,28 +605,28 @@ static void test_policy_denies_loopback(void **state)
     for (size_t i = 0; i < sizeof refused_hosts / sizeof refused_hosts[0]; i++) {
         url_for(uri, sizeof uri, refused_hosts[i], r.port, "/");
         reason[0] = '\0';
-        if (notify_uri_allowed(n, uri, reason, sizeof reason))
+        if (outbound_allowed(n, uri, reason, sizeof reason))
             fail_msg("%s allowed despite deny 127.0.0.0/8", uri);
         assert_true(strlen(reason) > 0);
         assert_int_equal(notify_send(n, uri, "{}", 2, "CAdmin", on_done, NULL), -1);
     }
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
-    assert_true(notify_uri_allowed(n, "http://192.0.2.7:8080/x", reason, sizeof reason));
+    assert_true(outbound_allowed(n, "http://192.0.2.7:8080/x", reason, sizeof reason));
 
     url_for(uri, sizeof uri, "localhost", r.port, "/");
-    assert_true(notify_uri_allowed(n, uri, reason, sizeof reason)); /* a name: judged at connect time */
-    struct notify_result res = send_and_wait(n, uri);
+    assert_true(outbound_allowed(n, uri, reason, sizeof reason)); /* a name: judged at connect time */
+    struct out_response res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 4103);
     assert_int_equal(res.http_status, 0);
     assert_int_equal(res.attempts, 1);
     assert_int_equal(receiver_count(&r), 0);
 
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.queued, 1);
     assert_int_equal(st.refused, 1);
     assert_int_equal(st.retried, 0);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -638,27 +638,27 @@ static void test_policy_allow_exception(void **state)
     receiver_start(&r, 200, NULL);
     static const char *const deny[] = {"127.0.0.0/8"};
     static const char *const allow[] = {"127.0.0.1/32"};
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.deny = deny;
     cfg.ndeny = 1;
     cfg.allow = allow;
     cfg.nallow = 1;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
     char uri[128], reason[160];
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
-    assert_true(notify_uri_allowed(n, uri, reason, sizeof reason));
+    assert_true(outbound_allowed(n, uri, reason, sizeof reason));
     url_for(uri, sizeof uri, "127.0.0.2", r.port, "/");
-    assert_false(notify_uri_allowed(n, uri, reason, sizeof reason));
-    assert_true(notify_uri_allowed(n, "http://[::ffff:127.0.0.1]/", reason, sizeof reason));
+    assert_false(outbound_allowed(n, uri, reason, sizeof reason));
+    assert_true(outbound_allowed(n, "http://[::ffff:127.0.0.1]/", reason, sizeof reason));
 
     url_for(uri, sizeof uri, "127.0.0.1", r.port, "/");
-    struct notify_result res = send_and_wait(n, uri);
+    struct out_response res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 2000);
     url_for(uri, sizeof uri, "localhost", r.port, "/");
     res = send_and_wait(n, uri);
     assert_int_equal(res.rsc, 2000);
     assert_int_equal(receiver_count(&r), 2);
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     receiver_stop(&r);
 }
 
@@ -670,69 +670,69 @@ static void test_finding_25_secure_profile_outbound_rules(void **state)
 {
     (void)state;
     char reason[160];
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.secure = true;
-    struct notifier *n = start(&cfg);
-    assert_false(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
+    struct outbound *n = start(&cfg);
+    assert_false(outbound_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
     assert_non_null(strstr(reason, "notify.plain_http"));
     assert_int_equal(notify_send(n, "http://192.0.2.1/n", "{}", 2, "CAdmin", on_done, NULL), -1);
-    assert_false(notify_uri_allowed(n, "coap://192.0.2.1/n", reason, sizeof reason));
-    assert_true(notify_uri_allowed(n, "https://192.0.2.1/n", reason, sizeof reason));
-    assert_non_null(notify_exchange_refusal(n, "http://192.0.2.1/das"));
-    assert_non_null(notify_exchange_refusal(n, "https://192.0.2.1/das")); /* no notify.ca */
-    notifier_stop(n, 0);
+    assert_false(outbound_allowed(n, "coap://192.0.2.1/n", reason, sizeof reason));
+    assert_true(outbound_allowed(n, "https://192.0.2.1/n", reason, sizeof reason));
+    assert_non_null(outbound_exchange_refusal(n, "http://192.0.2.1/das"));
+    assert_non_null(outbound_exchange_refusal(n, "https://192.0.2.1/das")); /* no notify.ca */
+    outbound_stop(n, 0);
 
     cfg.allow_plain_http = true;
     cfg.tls_ca = "/nonexistent/ca.pem";
     n = start(&cfg);
-    assert_non_null(notify_exchange_refusal(n, "https://192.0.2.1/das")); /* no client certificate */
-    notifier_stop(n, 0);
+    assert_non_null(outbound_exchange_refusal(n, "https://192.0.2.1/das")); /* no client certificate */
+    outbound_stop(n, 0);
     cfg.tls_cert = "/nonexistent/cse.pem";
     cfg.tls_key = "/nonexistent/cse.key";
     n = start(&cfg);
-    assert_true(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
-    assert_non_null(notify_exchange_refusal(n, "http://192.0.2.1/das")); /* a DAS: never plain http */
-    assert_null(notify_exchange_refusal(n, "https://192.0.2.1/das"));
-    notifier_stop(n, 0);
+    assert_true(outbound_allowed(n, "http://192.0.2.1/n", reason, sizeof reason));
+    assert_non_null(outbound_exchange_refusal(n, "http://192.0.2.1/das")); /* a DAS: never plain http */
+    assert_null(outbound_exchange_refusal(n, "https://192.0.2.1/das"));
+    outbound_stop(n, 0);
 
     cfg.secure = false;
     cfg.allow_plain_http = false;
     n = start(&cfg);
-    assert_true(notify_uri_allowed(n, "http://192.0.2.1/n", reason, sizeof reason)); /* dev profile */
-    assert_null(notify_exchange_refusal(n, "http://192.0.2.1/das"));
-    notifier_stop(n, 0);
+    assert_true(outbound_allowed(n, "http://192.0.2.1/n", reason, sizeof reason)); /* dev profile */
+    assert_null(outbound_exchange_refusal(n, "http://192.0.2.1/das"));
+    outbound_stop(n, 0);
 }
 
 static void test_bad_targets_refused(void **state)
 {
     (void)state;
-    struct notify_config cfg = base_cfg();
-    struct notifier *n = start(&cfg);
+    struct outbound_config cfg = base_cfg();
+    struct outbound *n = start(&cfg);
     static const char *const bad[] = {
         "ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://example.com/", "mqtt://broker:1883/t", "http://", "",
         "no scheme here",    "http://a b/",        "https://:443/"};
     char reason[160];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         reason[0] = '\0';
-        if (notify_uri_allowed(n, bad[i], reason, sizeof reason))
+        if (outbound_allowed(n, bad[i], reason, sizeof reason))
             fail_msg("'%s' allowed", bad[i]);
         assert_true(strlen(reason) > 0);
         assert_int_equal(notify_send(n, bad[i], "{}", 2, "CAdmin", on_done, NULL), -1);
     }
-    assert_false(notify_uri_allowed(n, NULL, reason, sizeof reason));
-    assert_false(notify_uri_allowed(n, "file:///etc/passwd", NULL, 0));
-    assert_true(notify_uri_allowed(n, "HTTPS://Example.COM:8443/n?x=1", reason, sizeof reason));
-    assert_true(notify_uri_allowed(n, "http://[2001:db8::1]/", reason, sizeof reason));
+    assert_false(outbound_allowed(n, NULL, reason, sizeof reason));
+    assert_false(outbound_allowed(n, "file:///etc/passwd", NULL, 0));
+    assert_true(outbound_allowed(n, "HTTPS://Example.COM:8443/n?x=1", reason, sizeof reason));
+    assert_true(outbound_allowed(n, "http://[2001:db8::1]/", reason, sizeof reason));
     assert_int_equal(notify_send(n, "http://192.0.2.1/", "{}", 2, "CAdmin\r\nX-Evil: 1", on_done, NULL), -1);
 
-    struct notify_stats st;
-    notify_get_stats(n, &st);
+    struct outbound_stats st;
+    outbound_get_stats(n, &st);
     assert_int_equal(st.queued, 0);
-    notifier_stop(n, 0);
+    outbound_stop(n, 0);
 }
 
 /* A notifier with the default notify.deny of the configuration table (and the given allow list). */
-static struct notifier *start_default_deny(const char *const *allow, size_t nallow)
+static struct outbound *start_default_deny(const char *const *allow, size_t nallow)
 {
     struct cse_config c;
     config_defaults(&c);
@@ -744,7 +744,7 @@ static struct notifier *start_default_deny(const char *const *allow, size_t nall
     char *save = NULL;
     for (char *t = strtok_r(text, ",", &save); t && n < 256; t = strtok_r(NULL, ",", &save))
         deny[n++] = t;
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.deny = deny;
     cfg.ndeny = n;
     cfg.allow = allow;
@@ -758,7 +758,7 @@ static struct notifier *start_default_deny(const char *const *allow, size_t nall
 static void test_finding_12_default_deny_special_purpose_and_embedded_v4(void **state)
 {
     (void)state;
-    struct notifier *n = start_default_deny(NULL, 0);
+    struct outbound *n = start_default_deny(NULL, 0);
     static const char *const refused[] = {
         /* the reported gaps */
         "[64:ff9b::7f00:1]", "[64:ff9b::a00:1]", "[64:ff9b::c0a8:101]", "[2002:7f00:1::1]", "[2002:a00:1:1::5]",
@@ -777,7 +777,7 @@ static void test_finding_12_default_deny_special_purpose_and_embedded_v4(void **
     char uri[160], reason[160];
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         url_for(uri, sizeof uri, refused[i], 80, "/n");
-        if (notify_uri_allowed(n, uri, reason, sizeof reason))
+        if (outbound_allowed(n, uri, reason, sizeof reason))
             fail_msg("%s allowed by the default notify.deny", uri);
     }
     static const char *const allowed[] = {"8.8.8.8",           "1.1.1.1",           "192.0.3.1",
@@ -786,24 +786,24 @@ static void test_finding_12_default_deny_special_purpose_and_embedded_v4(void **
                                           "[2a00:1450::1]"};
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
         url_for(uri, sizeof uri, allowed[i], 80, "/n");
-        if (!notify_uri_allowed(n, uri, reason, sizeof reason))
+        if (!outbound_allowed(n, uri, reason, sizeof reason))
             fail_msg("%s refused by the default notify.deny: %s", uri, reason);
     }
     /* the check coap:// targets and DAS addresses use (notify_host_allowed) is the same */
-    assert_false(notify_host_allowed(n, "64:ff9b::7f00:1"));
-    assert_false(notify_host_allowed(n, "[2002:a00:1::1]"));
-    assert_false(notify_host_allowed(n, "198.18.0.1"));
-    assert_true(notify_host_allowed(n, "[64:ff9b::808:808]"));
-    notifier_stop(n, 0);
+    assert_false(outbound_host_allowed(n, "64:ff9b::7f00:1"));
+    assert_false(outbound_host_allowed(n, "[2002:a00:1::1]"));
+    assert_false(outbound_host_allowed(n, "198.18.0.1"));
+    assert_true(outbound_host_allowed(n, "[64:ff9b::808:808]"));
+    outbound_stop(n, 0);
 
     /* an allowed IPv4 address is allowed in its embedded forms too */
     static const char *const allow[] = {"10.0.0.1/32"};
     n = start_default_deny(allow, 1);
-    assert_true(notify_uri_allowed(n, "http://[64:ff9b::a00:1]/", reason, sizeof reason));
-    assert_true(notify_uri_allowed(n, "http://[::ffff:10.0.0.1]/", reason, sizeof reason));
-    assert_true(notify_uri_allowed(n, "http://10.0.0.1/", reason, sizeof reason));
-    assert_false(notify_uri_allowed(n, "http://[64:ff9b::a00:2]/", reason, sizeof reason));
-    notifier_stop(n, 0);
+    assert_true(outbound_allowed(n, "http://[64:ff9b::a00:1]/", reason, sizeof reason));
+    assert_true(outbound_allowed(n, "http://[::ffff:10.0.0.1]/", reason, sizeof reason));
+    assert_true(outbound_allowed(n, "http://10.0.0.1/", reason, sizeof reason));
+    assert_false(outbound_allowed(n, "http://[64:ff9b::a00:2]/", reason, sizeof reason));
+    outbound_stop(n, 0);
 }
 
 /* CIDRs are parsed once at start; a malformed one fails the start and is named. */
@@ -814,13 +814,13 @@ static void test_malformed_cidr_fails_start(void **state)
                                       "10.0.0.0/8x", "10.0.0.0/-1", "",        "10.0.0.0/08/1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *list[] = {"192.168.0.0/16", bad[i]};
-        struct notify_config cfg = base_cfg();
+        struct outbound_config cfg = base_cfg();
         cfg.deny = list;
         cfg.ndeny = 2;
         char err[256] = "";
-        struct notifier *n = notifier_start(&cfg, &test_log, err, sizeof err);
+        struct outbound *n = outbound_start(&cfg, &test_log, err, sizeof err);
         if (n != NULL) {
-            notifier_stop(n, 0);
+            outbound_stop(n, 0);
             fail_msg("'%s' accepted as a CIDR", bad[i]);
         }
         char quoted[64];
@@ -829,11 +829,11 @@ static void test_malformed_cidr_fails_start(void **state)
             fail_msg("error '%s' does not name '%s'", err, bad[i]);
     }
     static const char *const good[] = {"10.0.0.0/8", "::1/128", "fe80::/10", "192.168.1.1", "0.0.0.0/0", "::/0"};
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.allow = good;
     cfg.nallow = sizeof good / sizeof good[0];
-    struct notifier *n = start(&cfg);
-    notifier_stop(n, 0);
+    struct outbound *n = start(&cfg);
+    outbound_stop(n, 0);
 }
 
 /* notifier_stop lets finishable work finish within the grace period and reports every other
@@ -845,12 +845,12 @@ static void test_stop_reports_every_callback_once(void **state)
     receiver_start(&r, 200, NULL);
     uint16_t hole_port;
     int hole = blackhole(&hole_port);
-    struct notify_config cfg = base_cfg();
+    struct outbound_config cfg = base_cfg();
     cfg.timeout_ms = 10000;
     cfg.max_parallel = 4;
     cfg.max_attempts = 2;
     cfg.backoff_ms = 20000;
-    struct notifier *n = start(&cfg);
+    struct outbound *n = start(&cfg);
 
     enum { NGOOD = 8, NHOLE = 8, N = NGOOD + NHOLE + 1 };
     struct tally t;
@@ -870,7 +870,7 @@ static void test_stop_reports_every_callback_once(void **state)
         assert_int_equal(notify_send(n, hole_uri, "{}", 2, "CAdmin", on_done, &s[i]), 0);
 
     int64_t t0 = mono_ms();
-    notifier_stop(n, 1000);
+    outbound_stop(n, 1000);
     int64_t took = mono_ms() - t0;
     assert_int_equal(tally_total(&t), N);
     for (int i = 0; i < N; i++) {
@@ -888,10 +888,10 @@ static void test_stop_reports_every_callback_once(void **state)
 
     /* With nothing left to do, stop does not sit out the grace period. */
     n = start(&cfg);
-    struct notify_result res = send_and_wait(n, good);
+    struct out_response res = send_and_wait(n, good);
     assert_int_equal(res.rsc, 2000);
     t0 = mono_ms();
-    notifier_stop(n, 5000);
+    outbound_stop(n, 5000);
     took = mono_ms() - t0;
     if (took > 1000)
         fail_msg("idle stop took %lld ms", (long long)took);

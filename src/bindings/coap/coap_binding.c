@@ -77,7 +77,7 @@ struct coap_note {
     struct coap_note *next;
     char *uri, *body, *originator;
     size_t len;
-    notify_done_fn done;
+    out_done_fn done;
     void *done_arg;
     coap_session_t *session; /* while in flight */
     int64_t deadline_us;
@@ -885,18 +885,25 @@ static bool note_allowed(void *arg, const char *uri, char *reason, size_t len)
     char host[64];
     memcpy(host, u.host.s, u.host.length);
     host[u.host.length] = '\0';
-    if (!notify_host_allowed(cb->cse->notifier, host)) {
+    if (!outbound_host_allowed(cb->cse->outbound, host)) {
         snprintf(reason, len, "address %s is refused by the outbound policy (notify.deny)", host);
         return false;
     }
     return true;
 }
 
-static int note_send(void *arg, const char *uri, const char *body, size_t len, const char *originator,
-                     notify_done_fn done, void *done_arg)
+/* The CoAP client side of the outbound seam carries notifications only for now (TS-0008 §6.2);
+ * other operations (forwarding, registration over coaps) are refused here. */
+static int note_send(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
 {
     struct coap_binding *cb = arg;
     char reason[128];
+    if (rq->op != OP_NOTIFY) {
+        LOG(cb->cse->log, LOG_WARN, "coap: the CoAP client side sends NOTIFY only (not %s)", op_name(rq->op));
+        return -1;
+    }
+    const char *body = rq->body, *originator = rq->fr;
+    size_t len = rq->len;
     if (!note_allowed(cb, uri, reason, sizeof reason))
         return -1;
     struct coap_note *n = mem_calloc(1, sizeof *n);
@@ -1047,7 +1054,7 @@ static void reap_notes(struct coap_binding *cb, bool all)
             coap_session_set_app_data(n->session, NULL);
             coap_session_release(n->session);
         }
-        struct notify_result res = {.rsc = n->rsc, .http_status = 0, .attempts = 1};
+        struct out_response res = {.rsc = n->rsc, .http_status = 0, .attempts = 1};
         if (n->done)
             n->done(n->done_arg, &res);
         pthread_mutex_lock(&cb->lock);
@@ -1290,9 +1297,9 @@ static struct binding *start(struct cse *cse, bool threaded, long polled_port, c
          listen_on(cb, "coaps", cfg->coaps_address, cfg->coaps_port, COAP_PROTO_DTLS, err, errlen) != 0))
         goto fail;
     cb->accepting_notes = true;
-    if (cse->notifier) {
-        struct notify_transport t = {.scheme = "coap", .allowed = note_allowed, .send = note_send, .arg = cb};
-        cb->transport_added = notifier_add_transport(cse->notifier, &t) == 0;
+    if (cse->outbound) {
+        struct out_client_ops t = {.scheme = "coap", .allowed = note_allowed, .send = note_send, .arg = cb};
+        cb->transport_added = outbound_register(cse->outbound, &t) == 0;
     }
     if (pthread_create(&cb->thread, NULL, coap_loop, cb) != 0) {
         snprintf(err, errlen, "coap: cannot start the CoAP thread");
@@ -1334,7 +1341,7 @@ static void coap_stop(struct binding *b)
 {
     struct coap_binding *cb = (struct coap_binding *)b;
     if (cb->transport_added)
-        notifier_remove_transport(cb->cse->notifier, "coap");
+        outbound_unregister(cb->cse->outbound, "coap");
     pthread_mutex_lock(&cb->lock);
     cb->accepting_notes = false;
     cb->exit = true;

@@ -49,7 +49,7 @@ struct mqtt_req;
 
 struct pending_notify {
     int mid;
-    notify_done_fn done;
+    out_done_fn done;
     void *arg;
 };
 
@@ -59,7 +59,7 @@ struct queued_notify {
     char *topic;
     char *prim;
     size_t len;
-    notify_done_fn done;
+    out_done_fn done;
     void *arg;
 };
 
@@ -465,7 +465,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
         }
     pthread_mutex_unlock(&mb->nlock);
     if (hit.mid != 0 && hit.done) {
-        struct notify_result res = {.rsc = RSC_OK, .http_status = 0, .attempts = 1};
+        struct out_response res = {.rsc = RSC_OK, .http_status = 0, .attempts = 1};
         hit.done(hit.arg, &res);
     }
 }
@@ -602,12 +602,20 @@ static bool notify_allowed(void *arg, const char *uri, char *reason, size_t len)
     return parse_notify_uri(arg, uri, &topic, reason, len);
 }
 
-static int notify_publish(void *arg, const char *uri, const char *body, size_t len, const char *originator,
-                          notify_done_fn done, void *done_arg)
+/* The MQTT client side of the outbound seam carries notifications only for now (TS-0010 §6.4: a
+ * NOTIFY request primitive on the receiver's request topic); other operations (forwarding,
+ * registration over mqtts) are refused here, so the seam answers them as unsupported. */
+static int notify_publish(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
 {
     struct mqtt_binding *mb = arg;
     const char *topic;
     char reason[160];
+    if (rq->op != OP_NOTIFY) {
+        LOG(mb->cse->log, LOG_WARN, "mqtt: the MQTT client side sends NOTIFY only (not %s)", op_name(rq->op));
+        return -1;
+    }
+    const char *body = rq->body, *originator = rq->fr;
+    size_t len = rq->len;
     if (!parse_notify_uri(mb, uri, &topic, reason, sizeof reason)) {
         LOG(mb->cse->log, LOG_WARN, "mqtt: notification target refused: %s", reason);
         return -1;
@@ -720,8 +728,8 @@ static struct binding *mqtt_start(struct cse *cse, char *err, size_t errlen)
         goto fail;
     }
     mb->net_started = true;
-    struct notify_transport tr = {.scheme = "mqtt", .allowed = notify_allowed, .send = notify_publish, .arg = mb};
-    if (cse->notifier && notifier_add_transport(cse->notifier, &tr) == 0)
+    struct out_client_ops tr = {.scheme = "mqtt", .allowed = notify_allowed, .send = notify_publish, .arg = mb};
+    if (cse->outbound && outbound_register(cse->outbound, &tr) == 0)
         mb->transport_added = true;
     else
         LOG(cse->log, LOG_WARN, "mqtt: notifications to mqtt:// URIs are not available");
@@ -756,7 +764,7 @@ static void mqtt_stop(struct binding *b)
 {
     struct mqtt_binding *mb = (struct mqtt_binding *)b;
     if (mb->transport_added)
-        notifier_remove_transport(mb->cse->notifier, "mqtt");
+        outbound_unregister(mb->cse->outbound, "mqtt");
     atomic_store(&mb->stopping, true);
     /* requests parked on a commit still get their done(): wait for them (bounded) */
     for (int i = 0; i < 500 && atomic_load(&mb->inflight) > 0; i++)
@@ -776,7 +784,7 @@ static void mqtt_stop(struct binding *b)
     /* notifications the broker never acknowledged */
     for (size_t i = 0; i < mb->npn; i++)
         if (mb->pn[i].done) {
-            struct notify_result res = {.rsc = RSC_TARGET_NOT_REACHABLE, .http_status = 0, .attempts = 1};
+            struct out_response res = {.rsc = RSC_TARGET_NOT_REACHABLE, .http_status = 0, .attempts = 1};
             mb->pn[i].done(mb->pn[i].arg, &res);
         }
     mb->npn = 0;
@@ -784,7 +792,7 @@ static void mqtt_stop(struct binding *b)
         struct queued_notify *q = mb->qhead;
         mb->qhead = q->next;
         if (q->done) {
-            struct notify_result res = {.rsc = RSC_TARGET_NOT_REACHABLE, .http_status = 0, .attempts = 0};
+            struct out_response res = {.rsc = RSC_TARGET_NOT_REACHABLE, .http_status = 0, .attempts = 0};
             q->done(q->arg, &res);
         }
         mem_free(q->topic);

@@ -1,0 +1,157 @@
+/* outbound: the outbound seam (ARCHITECTURE.md "Binding interface"). Every request the CSE sends
+ * (notifications, DAS consultations, forwarded requests, CSE registration) is one asynchronous
+ * send(request primitive) -> response primitive, handed to the client side of the binding that the
+ * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt, coap: registered by
+ * their bindings while they run). The seam owns what every client side must apply: the outbound
+ * policy (notify.allow/deny, address allow/deny lists checked against the address actually
+ * connected to, so DNS cannot smuggle a request onto an internal host) and the outbound TLS rules
+ * (notify.ca as the trust anchors, the CSE's own tls.cert/tls.key as its client credential, plain
+ * schemes refused in the secure profile). Nothing else in the code opens a connection. */
+#ifndef WARDEN_CORE_OUTBOUND_H
+#define WARDEN_CORE_OUTBOUND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/request.h"
+
+struct log;
+struct outbound;
+struct cred_store;
+struct http_client;
+
+struct outbound_config {
+    size_t queue_max; /* requests waiting or in flight in the HTTP client; beyond: outbound_send fails */
+    int timeout_ms;   /* whole-request timeout for one attempt (default when a request names none) */
+    int connect_timeout_ms;
+    int max_attempts; /* notifications: 1 = no retry (other requests name their own, default 1) */
+    int backoff_ms;   /* first retry delay; doubles each attempt, capped at 30 s */
+    int max_parallel; /* concurrent HTTP transfers */
+    /* Outbound policy, CIDR blocks ("10.0.0.0/8", "::1/128"). An address is refused when it matches
+     * deny and not allow: allow entries are exceptions to deny; addresses in neither are permitted. */
+    const char *const *allow;
+    size_t nallow;
+    const char *const *deny;
+    size_t ndeny;
+    /* Outbound TLS (issue 12, finding 25). https peers are always verified (certificate chain and
+     * host name); tls_ca (PEM file, NULL/empty: the system's trust anchors) are the anchors, and
+     * tls_cert/tls_key (PEM, NULL/empty: none) the client credential presented: the CSE's own
+     * certificate. secure (the secure profile): plain http:// and coap:// targets are refused
+     * unless allow_plain_http, and outbound_exchange (a DAS) needs https and tls_ca, always. */
+    const char *tls_ca, *tls_cert, *tls_key;
+    const char *cse_ca; /* tls.ca: anchors for peers that are CSEs (out_request.cse_peer); NULL/empty: tls_ca */
+    bool secure;
+    bool allow_plain_http;
+    struct cred_store *creds; /* PSKs bound to peer CSEs (not owned); NULL: certificates only */
+    const char *spid;         /* the SP domain: peer_csi "/id-in" is "//spid/id-in" in the store */
+};
+
+/* One outgoing request primitive (TS-0004 §7.2.1.1). The strings belong to the caller and need
+ * only stay valid until outbound_send returns (client sides copy what they keep). */
+struct out_request {
+    enum cse_op op;
+    const char *fr;   /* From (X-M2M-Origin); mandatory */
+    const char *rqi;  /* NULL: the client side makes a fresh one (the same on every retry) */
+    const char *rvi;  /* NULL: "3" */
+    int ty;           /* CREATE: the resource type */
+    const char *body; /* Content, JSON text (len bytes), may be NULL */
+    size_t len;
+    /* The Content's media type when not JSON, e.g. "application/cbor" for a notification to an AE
+     * whose contentSerialization asks for it (TS-0004 §7.5.1.1); NULL: JSON. Only the http(s)
+     * client side carries another serialization: outbound_send refuses it for other schemes. */
+    const char *ctype;
+    /* Further parameters in their binding-neutral text form, NULL when absent: the query of the
+     * target (rcn=, fu=, rids=, tids=, ltids=, ... as TS-0009 §6.2.2.2 writes them), the Request
+     * Expiration Timestamp (rqet) and the tokens ('+'-joined, TS-0009 §6.4.19). A forwarded request
+     * has reached its Operation Execution Time here already (dispatch parks it before the route
+     * step), so oet is not sent on; nor is the Result Expiration Timestamp. */
+    const char *query;
+    const char *rqet;
+    const char *tkns;
+    int timeout_ms;    /* 0: outbound_config.timeout_ms */
+    int max_attempts;  /* 0: one attempt, except NOTIFY which defaults to outbound_config.max_attempts */
+    size_t max_answer; /* response Content kept, bytes; 0: the Content is not kept (a notification) */
+    /* The receiver is a CSE (forwarding, registration): its certificate is verified against the
+     * CSE's own trust anchors (tls.ca, the CA of the CSE-ID certificates), not notify.ca; and when
+     * peer_csi (its CSE-ID, "/id-in") has a PSK bound to it in the credential store, an https
+     * request goes over TLS-PSK with that key instead (TS-0003 §8.2.2.1). */
+    bool cse_peer;
+    const char *peer_csi;
+};
+
+/* The outcome of one request: the receiver's response primitive, or an RSC for a failure
+ * (5103 TARGET_NOT_REACHABLE: no connection or timeout after all attempts; 4103 when the outbound
+ * policy refused every address; 5000 otherwise). body/location are valid during the callback only. */
+struct out_response {
+    int rsc;
+    int http_status; /* 0 when no HTTP response arrived (or not HTTP) */
+    int attempts;
+    const char *body; /* response Content, NULL when none or not kept */
+    size_t len;
+    const char *location; /* Content-Location (a created resource), NULL when none */
+    bool truncated;       /* the Content was longer than max_answer (body is then NULL) */
+};
+
+typedef void (*out_done_fn)(void *arg, const struct out_response *res);
+
+/* A binding's client side: one per URI scheme. allowed() is the syntactic and policy check for its
+ * scheme; send() queues one request and returns 0 (done then called exactly once, from any thread)
+ * or -1 (done not called). Neither may block. */
+struct out_client_ops {
+    const char *scheme; /* "http", "mqtt", "coap", ...: matched case-insensitively before "://" */
+    bool (*allowed)(void *arg, const char *uri, char *reason, size_t len);
+    int (*send)(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg);
+    void *arg;
+};
+
+/* Create the seam (cfg copied, lists parsed) with the HTTP(S) client side started. NULL + err. */
+struct outbound *outbound_start(const struct outbound_config *cfg, struct log *log, char *err, size_t errlen);
+/* Stop: requests still queued get up to grace_ms to finish, the rest are reported to their
+ * callbacks with rsc 5103. Callers must have stopped calling outbound_send before, and must not
+ * call this from a callback. */
+void outbound_stop(struct outbound *ob, int grace_ms);
+
+/* Register a client side (t copied). Returns 0, or -1 when the table is full or the scheme is taken. */
+int outbound_register(struct outbound *ob, const struct out_client_ops *t);
+/* After this returns no call into that client side is running or will start. */
+void outbound_unregister(struct outbound *ob, const char *scheme);
+
+/* May uri be used at all (its scheme has a client side, the secure profile's plaintext rule, the
+ * client side's syntactic and policy check)? Otherwise reason (size len) says why. */
+bool outbound_allowed(const struct outbound *ob, const char *uri, char *reason, size_t len);
+/* Send rq to uri (an address with a scheme: "https://host:port/path") through the client side of
+ * uri's scheme. Returns 0 (done called exactly once, from another thread or, for an immediate
+ * failure after queueing, the delivery thread), or -1 when refused or the queue is full (done not
+ * called). */
+int outbound_send(struct outbound *ob, const char *uri, const struct out_request *rq, out_done_fn done, void *arg);
+
+/* The outbound policy for one address, as a 16-byte IPv6 (IPv4-mapped) address: true = refused. */
+bool outbound_addr_refused(const struct outbound *ob, const unsigned char a[16]);
+/* The policy for one address literal ("10.1.2.3", "::1", "[::1]"): false for a refused address and
+ * for anything that is not a literal; for client sides that resolve and connect themselves. */
+bool outbound_host_allowed(const struct outbound *ob, const char *host);
+/* The configuration the seam was started with (lists cleared; TLS paths owned by the seam). */
+const struct outbound_config *outbound_cfg(const struct outbound *ob);
+struct log *outbound_log(const struct outbound *ob);
+/* The HTTP(S) certificate client side (for the TLS-PSK client side's syntactic checks). */
+struct http_client *outbound_http(const struct outbound *ob);
+
+/* One exchange on the caller's thread (a DAS consultation thread, TS-0003 §7.3.2.3): rq to an
+ * http(s) uri through outbound_send, waiting at most timeout_ms for the answer, a response of at
+ * most 64 KiB; in the secure profile only to an https uri and only with notify.ca and the client
+ * certificate configured. Returns 0 with *resp (mem_free) and *rsc (2000 when the receiver named
+ * none) for a 2xx answer, else -1 (refused, unreachable, timed out, too large, or non-2xx). */
+int outbound_exchange(struct outbound *ob, const char *uri, const char *body, size_t len, const char *originator,
+                      int timeout_ms, char **resp, size_t *resp_len, int *rsc);
+/* Why outbound_exchange would refuse uri before connecting (secure profile: not https, no notify.ca
+ * or no client certificate), or NULL. Static text. */
+const char *outbound_exchange_refusal(const struct outbound *ob, const char *uri);
+
+/* Counters of the HTTP client side, for metrics and tests. */
+struct outbound_stats {
+    unsigned long queued, delivered, failed, refused, retried;
+    size_t pending;
+};
+void outbound_get_stats(struct outbound *ob, struct outbound_stats *out);
+
+#endif
