@@ -22,6 +22,19 @@ TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR, TY_SUB = 1, 2, 3, 4, 16, 23
 FORWARD_TIMEOUT_MS = 3000
 
 
+
+def stopped(pid):
+    """Is every thread of the process stopped (state T), SIGSTOP having taken effect?"""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+        for tid in tids:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                    return False
+        return True
+    except OSError:
+        return False
+
 class Cse:
     """One warden process: plain HTTP on loopback for its own AEs (dev profile), HTTPS with its CSE-ID
     certificate (DNS SAN id-xx.warden.example.com, IP SAN 127.0.0.1) for the other CSEs, and the
@@ -198,10 +211,13 @@ class MultiCseCase(Base):
         self.inc.stop()
         self.inc.start()
         self.wait_for(self.registered, what="registration after the restart")
-        # and forwarding both ways works again
+        # and forwarding works again: the registration is in the IN's store from before, so it can
+        # be seen before the MN has reconnected; the first forwarded requests may still meet the
+        # connection to the stopped IN (5103), then the IN answers
         mn_stem = uniq("Cmn")
         self.ae(self.mn, mn_stem)
-        r = self.mn.c.retrieve("/~/id-in/cse-in/nonexistent", origin=mn_stem)
+        r = self.wait_for(lambda: (lambda r: r if r.rsc != 5103 else None)(
+            self.mn.c.retrieve("/~/id-in/cse-in/nonexistent", origin=mn_stem)), what="forwarding after the restart")
         self.assertEqual(r.rsc, 4004, r.body)
 
     # NOTIFY across CSEs ------------------------------------------------------
@@ -413,6 +429,7 @@ class MultiCseCase(Base):
         self.ae(self.mn, mn_stem)
         os.kill(self.inc.srv.proc.pid, signal.SIGSTOP)
         try:
+            self.wait_for(lambda: stopped(self.inc.srv.proc.pid), timeout=5.0, what="the IN stopped")
             t0 = time.monotonic()
             r = self.mn.c.retrieve("/~/id-in/cse-in", origin=mn_stem, headers={"X-M2M-RET": "800"})
             elapsed = time.monotonic() - t0
