@@ -105,6 +105,17 @@ static int disr_found(void *arg, const struct store_row *r)
     return 1;
 }
 
+/* store children callback over the <remoteCSE>s: one that is not this CSE's registrar is a registree */
+static int registree_found(void *arg, const struct store_row *r)
+{
+    struct cse *cse = arg;
+    const char *reg = cse->cfg->registrar_id;
+    if (reg[0] == '/' && strcmp(r->rn, reg + 1) == 0)
+        return 0;
+    atomic_store(&cse->registree_seen, true);
+    return 1;
+}
+
 static int boot_run(struct store_view *txn, void *arg)
 {
     struct boot *b = arg;
@@ -156,6 +167,8 @@ static int boot_run(struct store_view *txn, void *arg)
         rc = ops->insert(txn, &row);
         mem_free(row.doc);
     }
+    if (rc == STORE_OK) /* any registree <remoteCSE> (cse.h registree_seen)? */
+        rc = ops->children(txn, cse->cb_ri, TY_REMOTE_CSE, now, registree_found, cse) < 0 ? STORE_ERROR : STORE_OK;
     if (rc == STORE_OK) { /* TS-0001 §9.6.6: does any container disable retrieval (cse.h disr_seen)? */
         static const int cnt_ty[] = {TY_CNT};
         struct store_filter f = {.ty = cnt_ty, .nty = 1, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};

@@ -81,6 +81,10 @@ struct cse {
      * contentInstance looks up its parent for it (a store read per request); set at start and by
      * every create or update that sets disr, never cleared (a stale true only costs that read) */
     atomic_bool disr_seen;
+    /* a registree <remoteCSE> exists (or existed since start) here: until then a CSE-relative target
+     * is never looked up among the <remoteCSE> children (a store read per request); set at start and
+     * by every registration, never cleared (a stale true only costs that read) */
+    atomic_bool registree_seen;
     /* resources whose UPDATE waits for a Blocking_Update notification (ops_update.c): other
      * UPDATEs of them are refused meanwhile (TS-0004 §7.5.1.2.19) */
     pthread_mutex_t blocking_lock;

@@ -91,6 +91,8 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
         snprintf(csi, len, "%s", reg);
         return true;
     }
+    if (!atomic_load_explicit(&cse->registree_seen, memory_order_acquire))
+        return false; /* no registree here: nothing to look up (most requests of a standalone CSE) */
     struct csr_scan sc = {.rn = rn};
     if (!csr_find(cse, v, &sc))
         return false;

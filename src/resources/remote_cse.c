@@ -63,6 +63,7 @@ static int csr_prepare_update(struct cse *cse, const struct resolver *lookup, co
 
 static int csr_prepare_create(struct create_ctx *c)
 {
+    atomic_store_explicit(&c->cse->registree_seen, true, memory_order_release); /* routes by rn from now on */
     const struct cse_config *cfg = c->cse->cfg;
     /* TS-0004 §7.4.4.2.1 (digest C8 step 7): an ASN-CSE has no registrees; an AE cannot register
      * as a CSE */
