@@ -14,14 +14,59 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-struct boot {
+/* One job on the store's writer, waited for by the calling thread: for start-up and wardenctl only,
+ * never on a request path (a request parks instead). */
+struct sync_job {
     struct store_job job;
+    int (*run)(struct store_view *txn, void *arg);
+    void *arg;
+    bool finished, committed;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static int sync_run(struct store_view *txn, void *arg)
+{
+    struct sync_job *s = arg;
+    return s->run(txn, s->arg);
+}
+
+static void sync_done(void *arg, bool committed)
+{
+    struct sync_job *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->committed = committed;
+    s->finished = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Run run(txn, arg) in a writer transaction and wait for it. false when the store did not accept
+ * the job; else *committed says whether its changes were committed. */
+static bool run_sync(struct store *store, int (*run)(struct store_view *txn, void *arg), void *arg, bool *committed)
+{
+    struct sync_job s = {.run = run, .arg = arg};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    s.job = (struct store_job){.run = sync_run, .done = sync_done, .arg = &s};
+    bool accepted = store->ops->submit(store, &s.job) == STORE_OK;
+    if (accepted) {
+        pthread_mutex_lock(&s.lock);
+        while (!s.finished)
+            pthread_cond_wait(&s.cond, &s.lock);
+        pthread_mutex_unlock(&s.lock);
+    }
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.cond);
+    *committed = accepted && s.committed;
+    return accepted;
+}
+
+struct boot {
     struct cse *cse;
     char *err;
     size_t errlen;
-    bool finished, ok;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    bool ok;
 };
 
 static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
@@ -183,29 +228,16 @@ static int boot_run(struct store_view *txn, void *arg)
     return 0;
 }
 
-static void boot_done(void *arg, bool committed)
-{
-    struct boot *b = arg;
-    pthread_mutex_lock(&b->lock);
-    b->ok = b->ok && committed;
-    b->finished = true;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-}
-
 /* ---- the CSEBase's acpi, set by the operator (wardenctl cse acpi) ------------------------------- */
 
 struct base_acpi {
-    struct store_job job;
     const struct cse_config *cfg;
     bool set;
     const char *const *ids;
     int n;
     char *out, *err;
     size_t outlen, errlen;
-    bool finished, ok;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    bool ok;
 };
 
 /* An ACP child of the CSEBase named by resourceID, structured address or resourceName. */
@@ -303,34 +335,17 @@ static int base_acpi_run(struct store_view *txn, void *arg)
     return rc != 0 || !b->set; /* nothing to commit when only showing */
 }
 
-static void base_acpi_done(void *arg, bool committed)
-{
-    struct base_acpi *b = arg;
-    pthread_mutex_lock(&b->lock);
-    b->ok = b->ok && (committed || !b->set);
-    b->finished = true;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-}
-
 int cse_base_acpi(struct store *store, const struct cse_config *cfg, bool set, const char *const *ids, int n, char *out,
                   size_t outlen, char *err, size_t errlen)
 {
     struct base_acpi b = {
         .cfg = cfg, .set = set, .ids = ids, .n = n, .out = out, .outlen = outlen, .err = err, .errlen = errlen};
-    pthread_mutex_init(&b.lock, NULL);
-    pthread_cond_init(&b.cond, NULL);
-    b.job = (struct store_job){.run = base_acpi_run, .done = base_acpi_done, .arg = &b};
     snprintf(err, errlen, "the store did not accept the transaction");
-    if (store->ops->submit(store, &b.job) == STORE_OK) {
-        pthread_mutex_lock(&b.lock);
-        while (!b.finished)
-            pthread_cond_wait(&b.cond, &b.lock);
-        pthread_mutex_unlock(&b.lock);
-    }
-    pthread_mutex_destroy(&b.lock);
-    pthread_cond_destroy(&b.cond);
-    return b.ok ? 0 : -1;
+    bool committed;
+    if (!run_sync(store, base_acpi_run, &b, &committed))
+        return -1;
+    /* only showing the acpi commits nothing (the job rolls back) */
+    return b.ok && (committed || !b.set) ? 0 : -1;
 }
 
 /* On failure everything cse_init set up is released again (no cse_destroy needed). */
@@ -389,21 +404,12 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     }
 
     struct boot b = {.cse = cse, .err = err, .errlen = errlen};
-    pthread_mutex_init(&b.lock, NULL);
-    pthread_cond_init(&b.cond, NULL);
-    b.job = (struct store_job){.run = boot_run, .done = boot_done, .arg = &b};
     snprintf(err, errlen, "the store did not accept the start-up transaction");
-    if (store->ops->submit(store, &b.job) == STORE_OK) {
-        pthread_mutex_lock(&b.lock);
-        while (!b.finished)
-            pthread_cond_wait(&b.cond, &b.lock);
-        pthread_mutex_unlock(&b.lock);
-    }
-    pthread_mutex_destroy(&b.lock);
-    pthread_cond_destroy(&b.cond);
-    if (!b.ok)
+    bool committed;
+    bool ok = run_sync(store, boot_run, &b, &committed) && b.ok && committed;
+    if (!ok)
         cse_destroy(cse);
-    return b.ok ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 /* Split a comma-separated list in place; returns the count, or max + 1 when there are more items
