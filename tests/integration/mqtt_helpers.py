@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import unittest
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "mosquitto"))
@@ -147,3 +148,39 @@ def answers_probe(client, timeout, to="cse-in"):
             if any(r in client.by_rqi for r in sent):
                 return True
     return False
+
+
+class MqttServerCase(unittest.TestCase):
+    """Base class of a module's MQTT tests: a private broker and one warden attached to it for the
+    class, the CSE answering over MQTT before the first test; skipped where python3-paho-mqtt or
+    mosquitto is missing. server_args: further warden arguments. cls.broker, cls.server."""
+
+    server_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        if paho is None:
+            raise unittest.SkipTest("python3-paho-mqtt is not installed")
+        if not broker_available():
+            raise unittest.SkipTest("mosquitto is not installed")
+        from wardentest import WardenServer  # here: wardentest needs no MQTT
+        cls.broker = PrivateBroker().start()
+        cls.server = WardenServer(extra_args=["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % cls.broker.port]
+                                  + list(cls.server_args))
+        try:
+            cls.server.start()
+        except Exception:
+            cls.broker.cleanup()
+            raise
+        if not answers_probe(MqttClient(cls.broker.port, "Cprobe" + os.urandom(4).hex()).start(), 10.0):
+            raise AssertionError("the CSE does not answer over MQTT")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.server.stop()
+            if rc != 0:
+                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
+        finally:
+            cls.server.cleanup()
+            cls.broker.cleanup()

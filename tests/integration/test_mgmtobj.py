@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wardentest  # noqa: E402
 from wardentest import (ADMIN, CSE_RN, WardenServer, WardenTestCase, main, uniq)  # noqa: E402
 from test_subscription import Receiver  # noqa: E402
-from mqtt_helpers import MqttClient, answers_probe, PrivateBroker, broker_available, paho  # noqa: E402
+from mqtt_helpers import MqttClient, MqttServerCase  # noqa: E402
 from coap_helpers import coap, coap_bin  # noqa: E402
 
 wardentest.HTTP_FOR_RSC.setdefault(4108, 403)   # INVALID_CHILD_RESOURCE_TYPE (TS-0009)
@@ -163,38 +163,7 @@ class MgmtObjHttpTest(WardenTestCase):
             self.assertEqual(self.res(r, root)["mgd"], attrs["mgd"])
 
 
-SKIP = None
-if paho is None:
-    SKIP = "python3-paho-mqtt is not installed"
-elif not broker_available():
-    SKIP = "mosquitto is not installed"
-
-
-class MgmtObjMqttTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        if SKIP:
-            raise unittest.SkipTest(SKIP)
-        cls.broker = PrivateBroker().start()
-        cls.server = WardenServer(extra_args=["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % cls.broker.port])
-        try:
-            cls.server.start()
-        except Exception:
-            cls.broker.cleanup()
-            raise
-        if not answers_probe(MqttClient(cls.broker.port, "Cprobe" + uniq("")).start(), 10.0):
-            raise AssertionError("the CSE does not answer over MQTT")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.server.stop()
-            if rc != 0:
-                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
-        finally:
-            cls.server.cleanup()
-            cls.broker.cleanup()
+class MgmtObjMqttTest(MqttServerCase):
 
     def test_ts0003_security_mgmtobj_key_material_not_over_mqtt(self):
         c = MqttClient(self.broker.port, "Cmgo" + uniq(""), level=ADMIN).start()

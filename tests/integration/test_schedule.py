@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import CSE_RN, TY_CIN, WardenServer, WardenTestCase, main, uniq  # noqa: E402
 from test_subscription import Receiver  # noqa: E402
-from mqtt_helpers import MqttClient, answers_probe, PrivateBroker, broker_available, paho  # noqa: E402
+from mqtt_helpers import MqttClient, MqttServerCase  # noqa: E402
 
 TY_NODE = 14
 TY_SCH = 18
@@ -132,42 +132,20 @@ class ScheduleHttpTest(WardenTestCase):
         self.assertRsc(self.c.retrieve(cnt + "/s/ns", origin=other), 4103)
 
 
-SKIP = None
-if paho is None:
-    SKIP = "python3-paho-mqtt is not installed"
-elif not broker_available():
-    SKIP = "mosquitto is not installed"
-
-
-class ScheduleMqttTest(unittest.TestCase):
+class ScheduleMqttTest(MqttServerCase):
     """A subscriber on MQTT (TS-0010) scheduling its notifications."""
+
+    server_args = ("--notify.allow=127.0.0.1/32",)
 
     @classmethod
     def setUpClass(cls):
-        if SKIP:
-            raise unittest.SkipTest(SKIP)
         cls.rx = Receiver().start()
-        cls.broker = PrivateBroker().start()
-        cls.server = WardenServer(extra_args=["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % cls.broker.port,
-                                              "--notify.allow=127.0.0.1/32"])
-        try:
-            cls.server.start()
-        except Exception:
-            cls.broker.cleanup()
-            raise
-        if not answers_probe(MqttClient(cls.broker.port, "Cprobe" + uniq("")).start(), 10.0):
-            raise AssertionError("the CSE does not answer over MQTT")
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
         cls.rx.stop()
-        try:
-            rc = cls.server.stop()
-            if rc != 0:
-                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
-        finally:
-            cls.server.cleanup()
-            cls.broker.cleanup()
+        super().tearDownClass()
 
     def test_ts0004_7_5_1_2_2_notification_schedule_over_mqtt(self):
         level = "Csc" + uniq("")

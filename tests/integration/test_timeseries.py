@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wardentest import (ADMIN, CSE_RN, TY_AE, WardenServer, WardenTestCase, main, uniq)  # noqa: E402
 from test_subscription import Receiver  # noqa: E402
-from mqtt_helpers import MqttClient, answers_probe, PrivateBroker, broker_available, paho  # noqa: E402
+from mqtt_helpers import MqttClient, MqttServerCase  # noqa: E402
 
 TY_SUB = 23
 TY_TS = 29
@@ -252,39 +252,8 @@ class TimeSeriesRestartTest(unittest.TestCase):
             self.assertEqual(rc, 0, "warden exit status")
 
 
-SKIP = None
-if paho is None:
-    SKIP = "python3-paho-mqtt is not installed"
-elif not broker_available():
-    SKIP = "mosquitto is not installed"
-
-
-class TimeSeriesMqttTest(unittest.TestCase):
+class TimeSeriesMqttTest(MqttServerCase):
     """The same resources over the MQTT binding (TS-0010)."""
-
-    @classmethod
-    def setUpClass(cls):
-        if SKIP:
-            raise unittest.SkipTest(SKIP)
-        cls.broker = PrivateBroker().start()
-        cls.server = WardenServer(extra_args=["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % cls.broker.port])
-        try:
-            cls.server.start()
-        except Exception:
-            cls.broker.cleanup()
-            raise
-        if not answers_probe(MqttClient(cls.broker.port, "Cprobe" + uniq("")).start(), 10.0):
-            raise AssertionError("the CSE does not answer over MQTT")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.server.stop()
-            if rc != 0:
-                raise AssertionError("warden exit status %r:\n%s" % (rc, cls.server.output()))
-        finally:
-            cls.server.cleanup()
-            cls.broker.cleanup()
 
     def test_ts0004_7_4_38_39_over_mqtt(self):
         level = "Cts" + uniq("")
