@@ -252,4 +252,9 @@
  * queued without bound. */
 #define LIMIT_FORWARD_INFLIGHT 4096
 
+/* One ESCertKE Message (TS-0003 §8.7, a flight of TLS 1.2 records), decoded: a flight holds at most
+ * a certificate chain of a few certificates (TS-0003 §10.1.1.3 asks for short chains) and a few
+ * hundred bytes of handshake; anything larger is refused before any TLS processing. */
+#define LIMIT_ESCERTKE_MSG 16384
+
 #endif

@@ -174,12 +174,9 @@ static bool leaf_serial(struct tls_peer *p, gnutls_x509_crt_t crt)
     return true;
 }
 
-/* Revocation, key, usage and identities of a path-validated leaf. Returns the refusal reason or NULL. */
-static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
+const char *tlsauth_leaf_profile(void *crt_)
 {
-    enum cred_status st = cred_cert_status(p->ta->env.creds, p->serial);
-    if (st != CRED_OK)
-        return st == CRED_REVOKED ? "cert-revoked" : "store-error";
+    gnutls_x509_crt_t crt = crt_;
     /* TS-0003 §10.1: P-256 ECDSA keys, keyUsage with digitalSignature */
     gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
     if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) != GNUTLS_PK_ECDSA ||
@@ -188,10 +185,16 @@ static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
     unsigned usage = 0;
     if (gnutls_x509_crt_get_key_usage(crt, &usage, NULL) < 0 || !(usage & GNUTLS_KEY_DIGITAL_SIGNATURE))
         return "cert-bad-usage";
+    return NULL;
+}
+
+int tlsauth_leaf_identities(const struct id_env *env, void *crt_, char *buf, size_t buflen, const char **ids, int max)
+{
+    gnutls_x509_crt_t crt = crt_;
     /* identities: every AE-ID URI and CSE-ID DNS name, exact */
     size_t used = 0;
-    p->nids = 0;
-    for (unsigned i = 0; i < 64 && p->nids < SECCTX_MAX_IDS; i++) {
+    int n = 0;
+    for (unsigned i = 0; i < 64 && n < max; i++) {
         char name[LIMIT_ID_LEN + 1];
         size_t nlen = sizeof name - 1;
         int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &nlen, NULL);
@@ -202,12 +205,25 @@ static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
         if (memchr(name, 0, nlen) != NULL)
             continue; /* an embedded NUL: never an identity */
         name[nlen] = '\0';
-        char *dst = p->idbuf + used;
-        if (!tlsauth_san_identity(p->ta->env.idenv, type, name, dst, sizeof p->idbuf - used))
+        char *dst = buf + used;
+        if (used >= buflen || !tlsauth_san_identity(env, type, name, dst, buflen - used))
             continue;
-        p->ids[p->nids++] = dst;
+        ids[n++] = dst;
         used += strlen(dst) + 1;
     }
+    return n;
+}
+
+/* Revocation, key, usage and identities of a path-validated leaf. Returns the refusal reason or NULL. */
+static const char *check_leaf(struct tls_peer *p, gnutls_x509_crt_t crt)
+{
+    enum cred_status st = cred_cert_status(p->ta->env.creds, p->serial);
+    if (st != CRED_OK)
+        return st == CRED_REVOKED ? "cert-revoked" : "store-error";
+    const char *why = tlsauth_leaf_profile(crt);
+    if (why != NULL)
+        return why;
+    p->nids = tlsauth_leaf_identities(p->ta->env.idenv, crt, p->idbuf, sizeof p->idbuf, p->ids, SECCTX_MAX_IDS);
     return p->nids ? NULL : "cert-no-identity";
 }
 

@@ -104,4 +104,14 @@ void tlsauth_audit(struct tls_peer *p, const char *event, const char *reason, co
  * the canonical ID; false when the name is neither. Exposed for the unit tests. */
 bool tlsauth_san_identity(const struct id_env *env, int san_type, const char *name, char *canon, size_t len);
 
+/* TS-0003 §10.1 profile of a leaf certificate (a gnutls_x509_crt_t): a P-256 ECDSA key and keyUsage
+ * with digitalSignature. NULL, or the audit reason ("cert-bad-key", "cert-bad-usage"). */
+const char *tlsauth_leaf_profile(void *gnutls_crt);
+
+/* The identities a leaf certificate (a gnutls_x509_crt_t) carries in its subjectAltName, as
+ * tlsauth_san_identity reads them: canonical IDs written one after another (NUL-separated) into buf
+ * and pointed to from ids (at most max). Returns how many. Shared by the TLS listeners and ESCertKE. */
+int tlsauth_leaf_identities(const struct id_env *env, void *gnutls_crt, char *buf, size_t buflen, const char **ids,
+                            int max);
+
 #endif
