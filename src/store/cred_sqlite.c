@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "security/cred.h"
+#include "store/cred_sqlite_int.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
 #include "util/rand.h"
@@ -462,4 +463,15 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
 void cred_touch(struct cred_store *cs)
 {
     atomic_fetch_add(&cs->gen, 1);
+}
+
+int cred_sqlite_with_db(struct cred_store *cs, bool write, int (*fn)(sqlite3 *db, void *arg), void *arg)
+{
+    pthread_mutex_t *m = write ? &cs->wlock : &cs->lock;
+    pthread_mutex_lock(m);
+    int rc = fn(write ? cs->wdb : cs->db, arg);
+    pthread_mutex_unlock(m);
+    if (write && rc > 0)
+        atomic_fetch_add(&cs->gen, 1);
+    return rc;
 }

@@ -98,6 +98,13 @@ static const char *const migrations[] = {
      "CREATE TRIGGER res_quota_del AFTER DELETE ON res WHEN old.cr <> '' BEGIN"
      " UPDATE quota SET n = n - 1, bytes = bytes - length(CAST(old.doc AS BLOB)) WHERE owner = old.cr;"
      " END;"),
+    /* 9: end-to-end pairwise keys (security/e2e_keys.h, TS-0003 §8.4, §8.7, §10.3.6) beside the
+     * credentials (store/cred_e2e_sqlite.c). A revoked key keeps its row (kid, ends, times) with the
+     * key bytes zeroed; seq orders keys of one pair by creation. */
+    ("CREATE TABLE e2e_key(seq INTEGER PRIMARY KEY, kid TEXT NOT NULL UNIQUE, local_id TEXT NOT NULL,"
+     " peer_id TEXT NOT NULL, key BLOB NOT NULL, source INTEGER NOT NULL, created INTEGER NOT NULL,"
+     " expires INTEGER NOT NULL, revoked INTEGER);"
+     "CREATE INDEX e2e_key_pair ON e2e_key(local_id, peer_id);"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"

@@ -30,6 +30,7 @@
 #include "security/cred.h"
 #include "store/store.h"
 #include "tools/wardenctl_authz.h"
+#include "tools/wardenctl_e2e.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/rand.h"
@@ -75,6 +76,7 @@ static int usage_on(FILE *f)
         "always\n",
         f);
     fputs(wardenctl_authz_usage, f);
+    fputs(wardenctl_e2e_usage, f);
     return EXIT_USAGE;
 }
 
@@ -1065,6 +1067,8 @@ int main(int argc, char **argv)
         ret = cse_cmd(&c);
     else if (strcmp(wargv[0], "authz") == 0 || strcmp(wargv[0], "token") == 0)
         ret = wardenctl_authz(&c.cfg, c.argc, c.argv);
+    else if (strcmp(wargv[0], "e2e") == 0)
+        ret = (ret = wardenctl_e2e(&c.cfg, c.argc, c.argv)) == EXIT_USAGE ? usage() : ret;
     else
         ret = usage();
     gnutls_global_deinit();
