@@ -29,6 +29,7 @@
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
 #include "util/mem.h"
+#include "warden-cli-kex.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 enum { PSK_MAX = 64, TREE_DEPTH = 8, TREE_NODES = 1000, BODY_MAX = 64 * 1024 * 1024 };
@@ -771,6 +772,8 @@ int main(int argc, char **argv)
     struct rlimit rl = {0, 0};
     setrlimit(RLIMIT_CORE, &rl);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (argc > 1 && strcmp(argv[1], "kex") == 0) /* TS-0003 §8.7 ESCertKE: tools/warden-cli-kex.c */
+        return warden_cli_kex(argc - 1, argv + 1);
     struct opts o = {.url = getenv("WARDEN_URL") ? getenv("WARDEN_URL") : "http://127.0.0.1:8080",
                      .origin = getenv("WARDEN_ORIGIN") ? getenv("WARDEN_ORIGIN") : "CAdmin",
                      .rvi = "3",

@@ -5,6 +5,7 @@
 
 #include "core_int.h"
 #include "metrics.h"
+#include "e2e/escertke_rx.h"
 #include "resources/flex_defs.h"
 #include "security/token.h"
 #include "encoding/json.h"
@@ -379,6 +380,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     cse->nbr = nbr_new();
     cse->pollch = pollch_new(cse);
+    cse->escertke = escertke_rx_new(cfg);
     cse->timers = timers_new();
     cse->md_windows = md_windows_new();
     cse->flex = flex_defs_load(cfg->types_flex, err, errlen);
@@ -539,6 +541,8 @@ void cse_destroy(struct cse *cse)
     cse->md_windows = NULL;
     flex_defs_free(cse->flex);
     cse->flex = NULL;
+    escertke_rx_free(cse->escertke);
+    cse->escertke = NULL;
     pthread_mutex_destroy(&cse->expiry_lock);
     pthread_mutex_destroy(&cse->blocking_lock);
     pthread_mutex_destroy(&cse->fwd_lock);

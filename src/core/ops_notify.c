@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/outbound.h"
+#include "e2e/escertke_rx.h"
 #include "core_int.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -153,6 +154,8 @@ enum cse_status op_notify(struct op_ctx *c)
                        "a NOTIFY targets a <CSEBase> or an <AE> (TS-0004 §7.3.3.9)");
         return CSE_DONE;
     }
+    if (escertke_notify(c)) /* TS-0004 §7.5.1.2.12: sit 6, authorized by tls.ca (e2e/escertke_rx.h) */
+        return CSE_DONE;
     if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
         return CSE_DONE;
     if (c->req->media != MEDIA_JSON || c->req->body_len == 0) {

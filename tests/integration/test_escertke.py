@@ -1,0 +1,248 @@
+"""ESCertKE, End-to-End Certificate-based Key Establishment (TS-0003 §8.7, §10.3.1; TS-0001 §11.4.3;
+TS-0004 §7.5.1.2.12), black-box: ``warden-cli kex`` (the Initiating End-Point) against a warden CSE
+(the Terminating End-Point) over NOTIFYs carrying ``m2m:seci`` sit 6.
+
+Checked: both ends hold the same key (the key ID the client printed and wrote is the one
+``wardenctl e2e list`` shows, bound to the certificate's AE-ID); an initiator certified by another
+CA is refused (4106, audited); a From that is not the certificate's identity is refused (4106,
+``escertke-from-mismatch``, no key stored); a truncated or garbage ``eckm`` is answered 4000 and
+ends the originator's exchange; the table of exchanges in progress is bounded
+(``escertke.sessions``) and its entries time out (``escertke.timeout``). Message 1 for the
+protocol-level cases comes from Python's ssl module (OpenSSL) over memory BIOs: a second TLS stack
+talking to the CSE's GnuTLS.
+"""
+
+import base64
+import json
+import os
+import ssl
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from tls_helpers import Pki, TlsTestCase, ae_absolute  # noqa: E402
+from wardentest import SPID, main, uniq, warden_bin  # noqa: E402
+
+
+def cli_bin():
+    return os.path.join(os.path.dirname(warden_bin()), "warden-cli")
+
+
+def seci(msg):
+    return {"m2m:seci": {"sit": 6, "eckm": base64.b64encode(msg).decode()}}
+
+
+class Initiator:
+    """A TLS 1.2 client over memory BIOs (Python's ssl): Message 1, then Message 3 from Message 2."""
+
+    def __init__(self, cert, key, cafile):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA256")
+        ctx.check_hostname = False
+        ctx.load_verify_locations(cafile)
+        ctx.load_cert_chain(cert, key)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.inc, self.out, server_side=False)
+
+    def step(self, data=b""):
+        if data:
+            self.inc.write(data)
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return self.out.read()
+
+
+class EscertkeCase(TlsTestCase):
+    with_psk = False
+    with_certs = True
+    extra_args = ("--escertke.enable=1",)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pki = cls.S.pki
+
+    def new_device(self, pki=None):
+        """A registered AE and a certificate naming it: (stem, cert, key)."""
+        r = self.c.register_ae(origin="C" + uniq("kex"))
+        self.assertRsc(r, 2001)
+        stem = self.res(r, "m2m:ae")["aei"]
+        cert, key, _ = (pki or self.pki).issue(ae_absolute(stem))
+        return stem, cert, key
+
+    def kex(self, origin, cert, key, cacert=None, to="/id-in", out=None):
+        out = out or os.path.join(self.S.tmp, uniq("key") + ".json")
+        argv = [cli_bin(), "kex", "-u", "http://127.0.0.1:%d" % self.S.port, "-o", origin, "--cert", cert,
+                "--key", key, "--cacert", cacert or self.pki.ca_pem, "--to", to, "--out", out]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return p, out
+
+    def notify(self, origin, body):
+        return self.c.request("POST", "/cse-in", origin=origin, body=body)
+
+    def e2e_list(self):
+        """{kid: (local, peer, length, source, state)} from wardenctl e2e list."""
+        out = {}
+        for line in self.ctl.ok("e2e", "list").stdout.splitlines():
+            f = line.split("\t")
+            out[f[0]] = (f[1], f[2], f[3], f[4], f[7])
+        return out
+
+    # ---- the exchange ----------------------------------------------------------------------
+
+    def test_ts0003_8_7_warden_cli_and_cse_establish_the_same_key(self):
+        stem, cert, key = self.new_device()
+        p, out = self.kex(stem, cert, key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kid = p.stdout.strip()
+        self.assertRegex(kid, r"^[0-9a-f]{32}$", "the key ID (pairwiseE2EKeyID, 16 bytes) in hex")
+        # the file: mode 0600, {"kid", "key"}, 32 bytes of key in base64url
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        with open(out) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["kid"], kid)
+        k = doc["key"]
+        self.assertEqual(len(base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))), 32)
+        self.assertNotIn(k, p.stdout + p.stderr, "the key is never printed")
+        # the CSE's end: the same kid, bound to this CSE and the certificate's AE-ID
+        keys = self.e2e_list()
+        self.assertIn(kid, keys)
+        local, peer, length, source, state = keys[kid]
+        self.assertEqual(local, "//%s/id-in" % SPID)
+        self.assertEqual(peer, ae_absolute(stem))
+        self.assertEqual((length, source, state), ("32", "escertke", "active"))
+        # a second exchange gives a new key
+        p2, _ = self.kex(stem, cert, key)
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        self.assertNotEqual(p2.stdout.strip(), kid)
+
+    def test_ts0003_8_1_2_2_initiator_from_another_ca_is_refused(self):
+        other = Pki(self.ctl, os.path.join(self.S.tmp, uniq("otherpki")))
+        stem, cert, key = self.new_device(pki=other)
+        mark = self.audit.mark()
+        before = set(self.e2e_list())
+        p, out = self.kex(stem, cert, key)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("4106", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(set(self.e2e_list()), before, "no key is stored")
+        ev = self.audit.wait_for(lambda e: e.get("reason") == "cert-untrusted", start=mark)
+        self.assertIsNotNone(ev, "the refusal is audited with its reason")
+
+    def test_ts0003_8_7_cli_refuses_a_cse_it_does_not_trust(self):
+        """(A CSE certificate naming another CSE-ID than --to is refused too: unit test_escertke.)"""
+        stem, cert, key = self.new_device()
+        other = Pki(self.ctl, os.path.join(self.S.tmp, uniq("otherpki")))
+        p, out = self.kex(stem, cert, key, cacert=other.ca_pem)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not trusted", p.stderr)
+        self.assertFalse(os.path.exists(out))
+
+    def test_ts0001_11_4_3_from_not_matching_the_certificate_is_refused(self):
+        stem, cert, key = self.new_device()
+        other, _, _ = self.new_device()  # registered, but not the AE the certificate names
+        mark = self.audit.mark()
+        before = set(self.e2e_list())
+        p, _ = self.kex(other, cert, key)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("4106", p.stderr)
+        self.assertEqual(set(self.e2e_list()), before, "no key is stored")
+        ev = self.audit.wait_for(lambda e: e.get("reason") == "escertke-from-mismatch", start=mark)
+        self.assertIsNotNone(ev, "the refusal is audited with reason escertke-from-mismatch")
+
+    def test_ts0004_7_5_1_2_12_garbage_and_truncated_eckm_are_4000_and_end_the_exchange(self):
+        stem, cert, key = self.new_device()
+        init = Initiator(cert, key, self.pki.ca_pem)
+        m1 = init.step()
+        r = self.notify(stem, seci(m1))
+        self.assertRsc(r, 2000)
+        m2 = base64.b64decode(r.body["m2m:seci"]["eckm"])
+        m3 = init.step(m2)
+        self.assertTrue(m3)
+        # Message 3 cut in half: 4000, and the exchange is gone: the whole Message 3 then finds none
+        r = self.notify(stem, seci(m3[: len(m3) // 2]))
+        self.assertRsc(r, 4000)
+        r = self.notify(stem, seci(m3))
+        self.assertRsc(r, 4000)
+        self.assertIn("no exchange", json.dumps(r.body))
+        # not base64, an empty eckm, other members: 4000
+        for body in ({"m2m:seci": {"sit": 6, "eckm": "not base64!"}}, {"m2m:seci": {"sit": 6, "eckm": ""}},
+                     {"m2m:seci": {"sit": 6}}, {"m2m:seci": {"sit": 6, "eckm": "AAAA", "x": 1}}):
+            self.assertRsc(self.notify(stem, body), 4000)
+        # garbage that is base64: 4000
+        self.assertRsc(self.notify(stem, seci(os.urandom(200))), 4000)
+        self.assertAlive()
+
+    def test_ts0004_7_5_1_2_12_openssl_initiator_completes_with_the_cse(self):
+        """A second TLS stack (OpenSSL) as initiator: the CSE accepts Message 3 and stores a key."""
+        stem, cert, key = self.new_device()
+        init = Initiator(cert, key, self.pki.ca_pem)
+        r = self.notify(stem, seci(init.step()))
+        self.assertRsc(r, 2000)
+        m3 = init.step(base64.b64decode(r.body["m2m:seci"]["eckm"]))
+        before = set(self.e2e_list())
+        r = self.notify(stem, seci(m3))
+        self.assertRsc(r, 2000)
+        init.step(base64.b64decode(r.body["m2m:seci"]["eckm"]))
+        self.assertEqual(init.tls.version(), "TLSv1.2")
+        new = set(self.e2e_list()) - before
+        self.assertEqual(len(new), 1)
+
+
+class EscertkeBoundsCase(TlsTestCase):
+    with_psk = False
+    with_certs = True
+    extra_args = ("--escertke.enable=1", "--escertke.sessions=2", "--escertke.timeout=2")
+
+    def test_limits_escertke_sessions_bound_and_timeout(self):
+        devices = []
+        for _ in range(3):
+            r = self.c.register_ae(origin="C" + uniq("kexb"))
+            self.assertRsc(r, 2001)
+            stem = self.res(r, "m2m:ae")["aei"]
+            cert, key, _ = self.S.pki.issue(ae_absolute(stem))
+            devices.append((stem, cert, key))
+
+        def start(dev):
+            init = Initiator(dev[1], dev[2], self.S.pki.ca_pem)
+            return self.c.request("POST", "/cse-in", origin=dev[0], body=seci(init.step()))
+
+        self.assertRsc(start(devices[0]), 2000)
+        self.assertRsc(start(devices[1]), 2000)
+        r = start(devices[2])
+        self.assertRsc(r, 5207)
+        self.assertIn("escertke.sessions", json.dumps(r.body))
+        # the originator restarting its own exchange takes its own place, not a new one
+        self.assertRsc(start(devices[0]), 2000)
+        # after escertke.timeout the exchanges in progress are dropped: the third gets its turn
+        deadline = time.monotonic() + 10
+        while True:
+            r = start(devices[2])
+            if r.rsc == 2000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertRsc(r, 2000)
+
+
+class EscertkeDisabledCase(TlsTestCase):
+    with_psk = False
+    with_certs = True
+
+    def test_escertke_enable_0_answers_5001(self):
+        r = self.c.register_ae(origin="C" + uniq("kexd"))
+        stem = self.res(r, "m2m:ae")["aei"]
+        body = seci(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+        r = self.c.request("POST", "/cse-in", origin=stem, body=body)
+        self.assertRsc(r, 5001)
+
+
+if __name__ == "__main__":
+    main()
