@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/id.h"
 #include "e2e/escertke_client.h"
@@ -19,12 +18,6 @@
 #include "util/mem.h"
 
 enum { KEX_OK = 0, KEX_FAIL = 1, KEX_USAGE = 2 };
-
-struct kex_opts {
-    const char *url, *origin, *cert, *key, *cacert, *to, *out;
-    long timeout;
-    bool verbose;
-};
 
 static void kex_usage(FILE *f)
 {
@@ -45,103 +38,12 @@ static void kex_usage(FILE *f)
           f);
 }
 
-struct body {
-    char *p;
-    size_t n;
-    bool too_big;
-};
-
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
-{
-    struct body *b = ud;
-    size_t n = sz * nm;
-    if (b->n + n > 4 * LIMIT_ESCERTKE_MSG) { /* an ESCertKE Message, base64, in JSON */
-        b->too_big = true;
-        return 0;
-    }
-    b->p = mem_realloc(b->p, b->n + n + 1);
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
-{
-    int *rsc = ud;
-    size_t n = sz * nm;
-    if (n > 10 && strncasecmp(p, "X-M2M-RSC:", 10) == 0)
-        *rsc = atoi(p + 10);
-    return n;
-}
-
-/* The NOTIFY to the CSEBase: TS-0009 §6.2.2 "/~" + SP-relative, "/_" + absolute address. */
-static int send_notify(void *arg, const char *body, size_t len, int *rsc, char **rbody, size_t *rlen, char *err,
-                       size_t errlen)
-{
-    const struct kex_opts *o = arg;
-    CURL *c = curl_easy_init();
-    if (c == NULL) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        return -1;
-    }
-    char url[2048], h_from[300], h_ri[64];
-    snprintf(url, sizeof url, "%s/%s%s", o->url, strncmp(o->to, "//", 2) == 0 ? "_" : "~", o->to);
-    unsigned char r[8] = {0};
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-        memset(r, 0x5a, sizeof r);
-    snprintf(h_ri, sizeof h_ri, "kex-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-    snprintf(h_from, sizeof h_from, "X-M2M-Origin: %s", o->origin);
-    char ri_line[80];
-    snprintf(ri_line, sizeof ri_line, "X-M2M-RI: %s", h_ri);
-    struct curl_slist *hl = NULL;
-    hl = curl_slist_append(hl, h_from);
-    hl = curl_slist_append(hl, ri_line);
-    hl = curl_slist_append(hl, "X-M2M-RVI: 3");
-    hl = curl_slist_append(hl, "Content-Type: application/json"); /* no ty: a NOTIFY (TS-0009 §6.4.7) */
-    hl = curl_slist_append(hl, "Accept: application/json");
-    hl = curl_slist_append(hl, "Expect:");
-    struct body b = {NULL, 0, false};
-    *rsc = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, rsc);
-    if (strncmp(o->url, "https:", 6) == 0) {
-        curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
-        curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
-    }
-    if (o->verbose)
-        fprintf(stderr, "> POST %s\n> %s\n> %s\n", url, h_from, ri_line);
-    CURLcode cc = curl_easy_perform(c);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK || b.too_big) {
-        snprintf(err, errlen, "%s: %s", url, b.too_big ? "answer too large" : curl_easy_strerror(cc));
-        mem_free(b.p);
-        return -1;
-    }
-    if (o->verbose)
-        fprintf(stderr, "< X-M2M-RSC: %d\n", *rsc);
-    *rbody = b.p;
-    *rlen = b.n;
-    return 0;
-}
-
 int warden_cli_kex(int argc, char **argv)
 {
-    struct kex_opts o = {.url = getenv("WARDEN_URL") ? getenv("WARDEN_URL") : "http://127.0.0.1:8080",
-                         .origin = getenv("WARDEN_ORIGIN"),
-                         .timeout = 10};
+    struct escertke_http o = {.url = getenv("WARDEN_URL") ? getenv("WARDEN_URL") : "http://127.0.0.1:8080",
+                              .origin = getenv("WARDEN_ORIGIN"),
+                              .timeout = 10};
+    const char *outfile = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool has = v != NULL;
@@ -169,7 +71,7 @@ int warden_cli_kex(int argc, char **argv)
         else if (strcmp(a, "--to") == 0)
             o.to = v;
         else if (strcmp(a, "--out") == 0)
-            o.out = v;
+            outfile = v;
         else if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0)
             o.timeout = strtol(v, NULL, 10);
         else {
@@ -178,7 +80,7 @@ int warden_cli_kex(int argc, char **argv)
         }
         i++;
     }
-    if (!o.cert || !o.key || !o.cacert || !o.to || !o.out || !o.origin || o.timeout < 1 || o.timeout > 3600) {
+    if (!o.cert || !o.key || !o.cacert || !o.to || !outfile || !o.origin || o.timeout < 1 || o.timeout > 3600) {
         kex_usage(stderr);
         return KEX_USAGE;
     }
@@ -195,13 +97,13 @@ int warden_cli_kex(int argc, char **argv)
     struct escertke_client_result r;
     char err[512];
     int ret = KEX_FAIL;
-    if (escertke_client_run(&cfg, send_notify, &o, &r, err, sizeof err) != 0)
+    if (escertke_client_run(&cfg, escertke_http_send, &o, &r, err, sizeof err) != 0)
         fprintf(stderr, "warden-cli kex: %s\n", err);
-    else if (escertke_client_write_key(o.out, &r, err, sizeof err) != 0)
+    else if (escertke_client_write_key(outfile, &r, err, sizeof err) != 0)
         fprintf(stderr, "warden-cli kex: %s\n", err);
     else {
         printf("%s\n", r.kid);
-        fprintf(stderr, "key established with %s; written to %s\n", r.peer, o.out);
+        fprintf(stderr, "key established with %s; written to %s\n", r.peer, outfile);
         ret = KEX_OK;
     }
     cred_wipe(&r, sizeof r);

@@ -5,6 +5,7 @@
 #ifndef WARDEN_E2E_ESCERTKE_CLIENT_H
 #define WARDEN_E2E_ESCERTKE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/limits.h"
@@ -26,6 +27,20 @@ struct escertke_client_result {
  * the terminator names its status code and message). */
 int escertke_client_run(const struct escertke_initiator_cfg *cfg, escertke_send_fn send, void *arg,
                         struct escertke_client_result *out, char *err, size_t errlen);
+
+/* The HTTP(S) transport (libcurl): a NOTIFY to the terminator's <CSEBase> at url, addressed by its ID
+ * (TS-0009 §6.2.2: "/~" + an SP-relative ID, "/_" + an absolute one), From origin; over https the
+ * initiator's certificate, key and trust anchors serve the TLS connection too. Pass it as the arg of
+ * escertke_http_send. */
+struct escertke_http {
+    const char *url; /* "http://host:port", no trailing '/' */
+    const char *to, *origin;
+    const char *cert, *key, *cacert;
+    long timeout; /* seconds per request */
+    bool verbose; /* the requests on standard error */
+};
+int escertke_http_send(void *arg, const char *body, size_t len, int *rsc, char **rbody, size_t *rlen, char *err,
+                       size_t errlen);
 
 /* Write {"kid": KID, "key": base64url(key)} to path with mode 0600 (an existing file is replaced and
  * its mode set; a symbolic link is refused). 0, or -1 with err filled. */

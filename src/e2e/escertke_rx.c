@@ -104,9 +104,13 @@ static int store_key(struct op_ctx *c, struct escertke *k, const char *peer)
     if (escertke_result(k, key.key, kid) != 0)
         return -1;
     snprintf(key.kid, sizeof key.kid, "%s", kid);
-    snprintf(key.local_id, sizeof key.local_id, "//%s%s%s", c->cse->idenv.spid,
-             c->cse->idenv.cse_id[0] == '/' ? "" : "/", c->cse->idenv.cse_id);
-    snprintf(key.peer_id, sizeof key.peer_id, "%s", peer);
+    int n = snprintf(key.local_id, sizeof key.local_id, "//%s%s%s", c->cse->idenv.spid,
+                     c->cse->idenv.cse_id[0] == '/' ? "" : "/", c->cse->idenv.cse_id);
+    if (n < 0 || (size_t)n >= sizeof key.local_id || strlen(peer) >= sizeof key.peer_id) {
+        cred_wipe(key.key, sizeof key.key);
+        return -1; /* an identity longer than the key store keeps: never truncated into another's */
+    }
+    memcpy(key.peer_id, peer, strlen(peer) + 1);
     key.key_len = ESCERTKE_KEY_LEN;
     key.source = E2E_KEY_ESCERTKE;
     key.created_s = c->now;

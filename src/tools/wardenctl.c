@@ -31,6 +31,7 @@
 #include "store/store.h"
 #include "tools/wardenctl_authz.h"
 #include "tools/wardenctl_e2e.h"
+#include "tools/wardenctl_kex.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/rand.h"
@@ -77,6 +78,7 @@ static int usage_on(FILE *f)
         f);
     fputs(wardenctl_authz_usage, f);
     fputs(wardenctl_e2e_usage, f);
+    fputs(wardenctl_kex_usage, f);
     return EXIT_USAGE;
 }
 
@@ -1069,6 +1071,8 @@ int main(int argc, char **argv)
         ret = wardenctl_authz(&c.cfg, c.argc, c.argv);
     else if (strcmp(wargv[0], "e2e") == 0)
         ret = (ret = wardenctl_e2e(&c.cfg, c.argc, c.argv)) == EXIT_USAGE ? usage() : ret;
+    else if (strcmp(wargv[0], "kex") == 0) /* TS-0003 §8.7 as initiator: wardenctl_kex.c */
+        ret = (ret = wardenctl_kex(&c.cfg, c.argc, c.argv)) == EXIT_USAGE ? usage() : ret;
     else
         ret = usage();
     gnutls_global_deinit();

@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tls_helpers import Pki, TlsTestCase, ae_absolute  # noqa: E402
+from tls_helpers import Ctl, Pki, TlsTestCase, ae_absolute  # noqa: E402
 from wardentest import SPID, main, uniq, warden_bin  # noqa: E402
 
 
@@ -195,6 +195,40 @@ class EscertkeCase(TlsTestCase):
         self.assertEqual(init.tls.version(), "TLSv1.2")
         new = set(self.e2e_list()) - before
         self.assertEqual(len(new), 1)
+
+
+class EscertkeCseToCseCase(TlsTestCase):
+    """A CSE (/id-mn, its own store) initiating towards the IN-CSE: ``wardenctl kex`` over HTTPS with
+    the MN's certificate; both stores then hold the key, each bound to the other CSE."""
+    with_psk = False
+    with_certs = True
+    extra_args = ("--escertke.enable=1",)
+
+    def test_ts0003_8_7_cse_initiates_towards_another_cse(self):
+        pki = self.S.pki
+        cert, key, _ = pki.issue("/id-mn", name="mn")
+        mn_db = os.path.join(self.S.tmp, "mn.db")
+        mn = Ctl(mn_db, ["--cse.id=/id-mn", "--tls.cert=%s" % cert, "--tls.key=%s" % key,
+                         "--tls.ca=%s" % pki.ca_pem])
+        mn.ok("init")
+        p = mn.run("kex", "--to", "/id-in", "--url", "https://127.0.0.1:%d" % self.S.https_port)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kid = p.stdout.strip()
+        self.assertRegex(kid, r"^[0-9a-f]{32}$")
+
+        def entry(ctl):
+            for line in ctl.ok("e2e", "list").stdout.splitlines():
+                f = line.split("\t")
+                if f[0] == kid:
+                    return f[1], f[2], f[4]
+            return None
+
+        self.assertEqual(entry(mn), ("//%s/id-mn" % SPID, "//%s/id-in" % SPID, "escertke"))
+        self.assertEqual(entry(self.ctl), ("//%s/id-in" % SPID, "//%s/id-mn" % SPID, "escertke"))
+        # over plain HTTP a CSE originator has no security association: refused before ESCertKE (4107)
+        p = mn.run("kex", "--to", "/id-in", "--url", "http://127.0.0.1:%d" % self.S.port)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("4107", p.stderr)
 
 
 class EscertkeBoundsCase(TlsTestCase):
