@@ -572,6 +572,13 @@ int config_validate(const struct cse_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "store.path must name the SQLite database file");
         return -1;
     }
+    /* TS-0003 §8.7.2.2 step A/B: the terminator's own certificate and the initiators' trust anchors */
+    if (cfg->escertke_enable && (!cfg->tls_cert[0] || !cfg->tls_key[0] || !cfg->tls_ca[0])) {
+        snprintf(err, errlen,
+                 "escertke.enable=1 needs this CSE's certificate and key (tls.cert, tls.key) and the trust anchors "
+                 "of the initiators' certificates (tls.ca)");
+        return -1;
+    }
     /* PRODUCT.md profiles: in the secure profile a plain listener may only serve loopback. */
     const struct {
         const char *key, *what, *address;

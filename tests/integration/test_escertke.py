@@ -266,6 +266,18 @@ class EscertkeBoundsCase(TlsTestCase):
         self.assertRsc(r, 2000)
 
 
+class EscertkeConfigTest(unittest.TestCase):
+    def test_escertke_enable_without_a_certificate_stops_the_server_with_the_fix(self):
+        from wardentest import ServerError, WardenServer
+        srv = WardenServer(extra_args=("--escertke.enable=1",))
+        try:
+            with self.assertRaises(ServerError) as cm:
+                srv.start()
+            self.assertIn("escertke.enable=1 needs", str(cm.exception) + srv.output())
+        finally:
+            srv.cleanup()
+
+
 class EscertkeDisabledCase(TlsTestCase):
     with_psk = False
     with_certs = True
