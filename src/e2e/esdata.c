@@ -298,7 +298,7 @@ static enum esdata_err key_pem(const char *text, size_t len, struct esdata_key *
                 jwk = cjose_jwk_create_EC_spec(&s, &cerr);
         }
     }
-out:
+out:;
     gnutls_datum_t *all[] = {&m, &e, &d, &p, &q, &u, &e1, &e2, &x, &y};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         datum_free(all[i]);
