@@ -384,6 +384,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         .nargs = x->nargs,
         .body = x->body.p,
         .body_len = x->body.len,
+        .head_checked = true, /* head_complete refused a bad head before the body */
     };
     if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
         return send_response(x, false);

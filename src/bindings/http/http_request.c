@@ -306,7 +306,7 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
 {
     request_init(req);
     memset(scratch, 0, sizeof *scratch);
-    if (http_check_head(raw, rsp) != 0)
+    if (!raw->head_checked && http_check_head(raw, rsp) != 0)
         return rsp->rsc;
     req->fr = http_header(raw, "X-M2M-Origin");
     req->rqi = http_header(raw, "X-M2M-RI");
