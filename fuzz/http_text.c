@@ -88,7 +88,7 @@ void http_text_parse(struct http_text *t, const uint8_t *data, size_t size)
         body_len = size - (size_t)(body - text);
 
     t->text = text;
-    t->raw = (struct http_raw){method, url, t->headers, nh, t->args, na, body, body_len};
+    t->raw = (struct http_raw){method, url, t->headers, nh, t->args, na, body, body_len, false};
 }
 
 void http_text_free(struct http_text *t)

@@ -30,6 +30,7 @@
 #include "encoding/cbor_json.h"
 #include "util/mem.h"
 #include "warden-cli-kex.h"
+#include "warden-cli-esdata.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 enum { PSK_MAX = 64, TREE_DEPTH = 8, TREE_NODES = 1000, BODY_MAX = 64 * 1024 * 1024 };
@@ -48,8 +49,9 @@ struct opts {
     const char *cert, *key, *cacert;
     const char *psk_identity, *psk_file;
     bool insecure, fail, cbor, verbose, quiet;
-    long timeout;          /* seconds */
-    long depth, max_nodes; /* tree bounds */
+    long timeout;           /* seconds */
+    long depth, max_nodes;  /* tree bounds */
+    struct cli_esdata *esd; /* ESData options (warden-cli-esdata.c), NULL without them */
 };
 
 struct resp {
@@ -93,6 +95,7 @@ static void usage(FILE *f)
           "output: the status line ('2000 OK') on standard error, the body (pretty JSON) on standard output.\n"
           "exit status: 0 a response arrived, 1 none (or an error RSC with --fail), 2 usage\n",
           f);
+    fputs(cli_esdata_usage, f);
 }
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -640,6 +643,11 @@ static int make_body(const struct opts *o, const char *arg, const char *sn, unsi
         snprintf(key, sizeof key, "m2m:%s", sn);
         j = json_pack("{s:o}", key, j);
     }
+    int pr = cli_esdata_protect(o->esd, j);
+    if (pr != EXIT_OK) {
+        json_decref(j);
+        return pr;
+    }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (s == NULL)
@@ -746,7 +754,16 @@ static int one_request(const struct opts *o, struct req *rq)
 {
     struct resp rs;
     int ret = exchange(o, rq, &rs);
-    if (ret == EXIT_OK) {
+    if (ret == EXIT_OK && cli_esdata_opening(o->esd) && !rsc_error(rs.rsc)) {
+        print_status(o, &rs);
+        json_t *j = resp_json(&rs);
+        ret = cli_esdata_open(o->esd, j, o->quiet);
+        char *s = ret == EXIT_OK ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        if (s)
+            printf("%s\n", s);
+        mem_free(s);
+        json_decref(j);
+    } else if (ret == EXIT_OK) {
         print_status(o, &rs);
         print_body(&rs);
         if (o->fail && rsc_error(rs.rsc))
@@ -781,7 +798,7 @@ int main(int argc, char **argv)
                      .depth = 3,
                      .max_nodes = 200};
     char *pos[64];
-    int npos = 0;
+    int npos = 0, esd_rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define ARG(name)                                                                                                      \
@@ -825,6 +842,9 @@ int main(int argc, char **argv)
             o.verbose = true;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o.quiet = true;
+        } else if ((esd_rc = cli_esdata_option(&o.esd, argc, argv, &i)) != 0) {
+            if (esd_rc < 0)
+                return EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "warden-cli: unknown option '%s' (see --help)\n", a);
             return EXIT_USAGE;
@@ -896,6 +916,7 @@ int main(int argc, char **argv)
         usage(stderr);
     }
     mem_free(body);
+    cli_esdata_free(o.esd);
     gnutls_global_deinit();
     curl_global_cleanup();
     return ret;

@@ -5,6 +5,7 @@
 #include "common_attrs.h"
 #include "instances.h"
 #include "core/rsc.h"
+#include "e2e/content_security.h"
 #include "encoding/json.h"
 #include "rtype.h"
 #include "util/mem.h"
@@ -44,7 +45,13 @@ int instance_prepare(struct create_ctx *c)
     /* maxInstanceAge of the parent: the instance expires mia seconds after its creation */
     json_t *pdoc = json_loads(c->parent->doc, 0, NULL);
     int64_t mia = pdoc ? json_int_or(pdoc, "mia", -1) : -1;
+    /* the content against the contentSecurity of its contentInfo: a contentInstance's own, a
+     * timeSeriesInstance's <timeSeries>'s (TS-0004 §6.3.4.2.38; the CSE holds no ESData key) */
+    const json_t *cnf = json_object_get(c->attrs, "cnf");
+    int rc = content_security_check(cnf ? cnf : json_object_get(pdoc, "cnf"), con, c->rsp);
     json_decref(pdoc);
+    if (rc != 0)
+        return rc;
     if (mia >= 0 && c->now + mia < c->row->et) {
         char et[TS_LEN + 1];
         c->row->et = c->now + mia;

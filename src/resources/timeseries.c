@@ -34,7 +34,7 @@ static const struct attr_def ts_attrs[] = {
     {"mdc", AT_UINT, A_NP, A_NP},     /* missingDataCurrentNr */
     {"mdt", AT_POSINT, A_O, A_O},     /* missingDataDetectTimer, ms */
     {"or", AT_STR, A_O, A_O},
-    {"cnf", AT_STR, A_O, A_NP},
+    {"cnf", AT_CONTENTINFO, A_O, A_NP}, /* of its instances' content (TS-0004 §7.4.38) */
 };
 
 static const int ts_parents[] = {TY_CSEBASE, TY_AE, 0};

@@ -762,7 +762,9 @@ class DataTypesTest(Conf):
         for cnf in ("text/plain:0", "application/json:1", "application/octet-stream:2", "text/plain:0:0",
                     "application/vnd.onem2m-res+json:0:5"):
             with self.subTest(cnf=cnf):
-                self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x", "cnf": cnf}, origin=aei), 2001)
+                # contentSecurity 5 (XML, then base64): the content must be base64 (TS-0004 §6.3.4.2.38)
+                con = "eA==" if cnf.endswith(":5") else "x"
+                self.assertRsc(self.c.create(cnt, TY_CIN, {"con": con, "cnf": cnf}, origin=aei), 2001)
         for cnf in ("text/plain:3", "text/plain:0:6", "text:0", "text/plain:", "/plain:0", "text/plain:0:1:1",
                     "text/pl ain:0", "text/plain", ""):
             with self.subTest(cnf=cnf):

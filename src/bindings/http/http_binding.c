@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -96,15 +97,17 @@ struct http_ctx {
     atomic_int sync;
     bool started; /* the access handler has seen this request (its head is complete) */
     int64_t t0;
-    struct http_kv headers[MAX_HEADERS];
     size_t nheaders;
-    struct http_kv args[MAX_ARGS];
     size_t nargs;
     bool too_many;
     unsigned http_status; /* overrides the RSC table for transport-level refusals (413), else 0 */
     struct cse_request req;
     struct http_scratch scratch;
     struct cse_response rsp;
+    /* Last, and not zeroed by ctx_new (4 KB of a 7.5 KB context, for every request): only the
+     * first nheaders / nargs entries are ever written or read. */
+    struct http_kv headers[MAX_HEADERS];
+    struct http_kv args[MAX_ARGS];
 };
 
 /* Header fields and query arguments with their received lengths: a NUL inside one shows as a
@@ -263,7 +266,8 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t len)
 
 static struct http_ctx *ctx_new(struct listener *ls, struct MHD_Connection *conn)
 {
-    struct http_ctx *x = mem_calloc(1, sizeof *x);
+    struct http_ctx *x = mem_alloc(sizeof *x);
+    memset(x, 0, offsetof(struct http_ctx, headers));
     x->hb = ls->hb;
     x->ls = ls;
     x->conn = conn;
@@ -384,6 +388,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         .nargs = x->nargs,
         .body = x->body.p,
         .body_len = x->body.len,
+        .head_checked = true, /* head_complete refused a bad head before the body */
     };
     if (http_to_primitive(&raw, &x->req, &x->scratch, &x->rsp) != 0)
         return send_response(x, false);

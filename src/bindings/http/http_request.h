@@ -27,6 +27,8 @@ struct http_raw {
     size_t nargs;
     const char *body;
     size_t body_len;
+    bool head_checked; /* http_check_head already passed on these headers (the binding checks the head
+                          before the body arrives): http_to_primitive does not check them again */
 };
 
 /* Storage for strings the primitive points to that the raw request does not hold, and what the
