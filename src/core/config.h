@@ -121,6 +121,7 @@ struct cse_config {
     char *cse_poa;           /* this CSE's points of access, comma-separated URLs, as registered */
     long forward_timeout;    /* milliseconds a forwarded request may take (no rqet): then 5103 */
     long registrar_check;    /* seconds between checks that the registrar still holds our <remoteCSE> */
+    long announce_retry_max; /* milliseconds: the longest wait before announcing again to a CSE that did not answer */
 };
 
 /* Fill every field with its default. Release with config_free(). */

@@ -15,15 +15,16 @@
 #include "util/timeutil.h"
 
 static const struct attr_def cnt_attrs[] = {
-    ATTRS_UNIVERSAL_RO,           ATTRS_COMMON_RW,
-    {"st", AT_UINT, A_NP, A_NP},  {"cr", AT_CR, A_O, A_NP},
-    {"mni", AT_UINT, A_O, A_O},   {"mbs", AT_UINT, A_O, A_O},
-    {"mia", AT_UINT, A_O, A_O},   {"cni", AT_UINT, A_NP, A_NP},
-    {"cbs", AT_UINT, A_NP, A_NP}, {"li", AT_STR, A_O, A_O},
-    {"or", AT_STR, A_O, A_O},     {"disr", AT_BOOL, A_O, A_O},
+    ATTRS_UNIVERSAL_RO,           ATTRS_COMMON_ANNC,          {"st", AT_UINT, A_NP, A_NP}, {"cr", AT_CR, A_O, A_NP},
+    {"mni", AT_UINT, A_O, A_O},   {"mbs", AT_UINT, A_O, A_O}, {"mia", AT_UINT, A_O, A_O},  {"cni", AT_UINT, A_NP, A_NP},
+    {"cbs", AT_UINT, A_NP, A_NP}, {"li", AT_STR, A_O, A_O},   {"or", AT_STR, A_O, A_O},    {"disr", AT_BOOL, A_O, A_O},
 };
 
-static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, 0};
+/* TS-0001 §9.6.6, the "<containerAnnc> Attributes" column */
+static const char *const cnt_oa[] = {"mni", "mbs", "mia", "li", "or", "disr", "daci", NULL};
+
+/* TS-0001 Table 9.6.26.1-1: an ordinary container may also be made below announced resources */
+static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, TY_AE_ANNC, TY_CNT_ANNC, TY_CSEBASE_ANNC, 0};
 
 int instances_prepare_holder(struct create_ctx *c)
 {
@@ -179,4 +180,6 @@ const struct rtype rtype_container = {
     .txn_child_added = instances_child_added,
     .txn_child_removed = instances_child_removed,
     .txn_updated = instances_updated,
+    .annc_ty = TY_CNT_ANNC,
+    .annc_oa = cnt_oa,
 };

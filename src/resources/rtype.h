@@ -36,6 +36,13 @@ enum {
     TY_LCP = 10,  /* locationPolicy (location_policy.c) */
     TY_SCH = 18,  /* schedule (schedule.c) */
     TY_CRS = 48,  /* crossResourceSubscription (cross_sub.c) */
+    /* announced variants (TS-0004 Table 6.3.4.2.1-1; TS-0001 §9.6.26), one file each (*_annc.c) */
+    TY_ACP_ANNC = 10001,
+    TY_AE_ANNC = 10002,
+    TY_CNT_ANNC = 10003,
+    TY_CIN_ANNC = 10004,
+    TY_CSEBASE_ANNC = 10005,
+    TY_GRP_ANNC = 10009,
 };
 
 enum attr_type {
@@ -123,7 +130,22 @@ struct rtype {
     bool has_cr;        /* carries creator */
     bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
     int instance_ty;    /* the instances it holds and counts (cni/cbs), that la/ol name; 0 for none */
-    bool leaf;          /* never has children: deleted by resourceID alone */
+    /* Announcement (TS-0001 §9.6.26): annc_ty, the announced variant of an announceable type (0: not
+     * announceable; then at/aa are 5001); annc_of, for an announced variant, its original type (0
+     * for an ordinary type); annc_needs_parent: an instance type, announced only below its announced
+     * parent (TS-0004 §7.3.3.10: 4005 otherwise). */
+    int annc_ty;
+    int annc_of;
+    bool annc_needs_parent;
+    /* The announcement policy of its attributes (TS-0001 §9.5.0, the "<xxxAnnc> Attributes" column
+     * of each resource table), NULL-terminated: MA always announced, OA announced when named in
+     * announcedAttribute (aa); the others NA. et, lbl and acpi are announced by core/announce.c. */
+    const char *const *annc_ma;
+    const char *const *annc_oa;
+    /* Announcing side: convert the identifiers inside announced attributes (attrs, this CSE's
+     * forms) into forms valid at another CSE (TS-0004 §7.3.3.10), e.g. an ACP's acor. NULL: none. */
+    void (*annc_convert)(struct cse *cse, json_t *attrs);
+    bool leaf; /* never has children: deleted by resourceID alone */
     /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
      * as their policy says, never in a representation (core/represent.c), never a filter. */
     const char *const *write_only;
@@ -189,6 +211,9 @@ const struct rtype *rtype_find_sn(const char *sn);
 bool rtype_defined(int ty);
 /* The types this CSE implements, ascending, into out[0..max) (the CSEBase's srt). Returns how many. */
 int rtype_supported(int *out, int max);
+/* The original type of ty: ty itself, or for an announced variant (annc_of) the type it announces
+ * (policies: an accessControlPolicyAnnc decides like an accessControlPolicy). */
+int rtype_original(int ty);
 /* May a resource of type child (implemented here) be a child of one of type parent? */
 bool rtype_child_ok(int child, int parent);
 /* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
