@@ -294,7 +294,9 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
 }
 
 /* Deleting a subtree: every announced copy of its resources goes (TS-0004 §7.3.3.11), the ones below
- * an announced copy that goes too with it there (one DELETE for the topmost). */
+ * an announced copy that goes too with it there (one DELETE for the topmost). The subtree is asked of
+ * the store by type (indexed): the announceable types, but not the instances, which are announced
+ * only below their announced parent, so their copies go with its copy. */
 struct gone_scan {
     json_t *addrs; /* [[ri, address], ...] */
 };
@@ -326,8 +328,14 @@ int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row)
     collect(&g, row);
     const struct rtype *rt = rtype_find(row->ty);
     int rc = 0;
-    if (rt == NULL || !rt->leaf)
-        rc = t->txn->st->ops->descendants(t->txn, row->path, t->now, collect_row, &g) < 0 ? -1 : 0;
+    if (rt == NULL || !rt->leaf) {
+        int tys[16], n = 0;
+        for (size_t i = 0; rtype_at(i) && n < (int)(sizeof tys / sizeof tys[0]); i++)
+            if (rtype_at(i)->annc_ty != 0 && !rtype_at(i)->annc_needs_parent)
+                tys[n++] = rtype_at(i)->ty;
+        struct store_filter f = {.ty = tys, .nty = n, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
+        rc = t->txn->st->ops->find(t->txn, row->path, &f, t->now, collect_row, &g) < 0 ? -1 : 0;
+    }
     if (rc != 0)
         rc = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     size_t i, k;

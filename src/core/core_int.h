@@ -357,7 +357,6 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
 int annc_txn_created(struct txn_ctx *t, const struct rtype *rt, const struct store_row *row);
 int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct store_row *cur, json_t *doc,
                      const json_t *patch);
-int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row);
 int announce_start(struct cse *cse);
 void announce_kick(struct cse *cse);
 void announce_stop(struct cse *cse);

@@ -241,6 +241,9 @@ int sub_check_enc(const json_t *enc, struct cse_response *rsp);
 int sub_check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp);
 /* A duration: seconds as an integer, or ISO 8601 ("PT5S"), in milliseconds (core/subscribe.c). */
 bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
+/* Before row (and its subtree) is deleted inside a transaction: the announcement steps that delete
+ * their announced copies (core/announce.c, TS-0004 §7.3.3.11). 0 or an RSC. */
+int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row);
 /* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
 /* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has

@@ -192,6 +192,65 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
             self.assertEqual(self.inc.c.retrieve(path, origin=other).rsc, 4103)
             self.assertEqual(self.inc.c.delete(path, origin=reader).rsc, 4103)  # RETRIEVE only
 
+    def test_ts0004_7_3_3_10_in_announces_to_its_registree(self):
+        """The other direction: an AE of the IN announced to the MN registered there."""
+        self.ready()
+        stem = uniq("Cin")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                  "at": ["/id-mn"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def addr():
+            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
+            return next((a for a in at if a.startswith("/id-mn/")), None)
+        a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the MN")
+        self.assertEqual(a, "/id-mn/cse-mn/id-inAnnc/" + stem.lower())
+        r = self.mn.c.retrieve(a[len("/id-mn"):])
+        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-in/cse-in/" + stem.lower(), r.body)
+
+    def test_ts0004_7_3_3_10_create_again_adopts_the_copy_it_made_before(self):
+        """A CREATE whose answer was lost (a restart between the target's commit and the outbox's) is
+        sent again: the copy made the first time (same name, same lnk) is taken, none made twice; a
+        resource of that name with another lnk is not (the announcement fails, at no longer names the
+        target)."""
+        self.ready()
+        c = self.cse_client(self.inc, self.mn)
+        # this CSE's <CSEBaseAnnc> at the IN, as the MN makes it (it may exist from another test)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": "id-mnAnnc", "lnk": "/id-mn/cse-mn",
+                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
+        self.assertIn(r.rsc, (2001, 4105), r.body)
+        stem, bad = uniq("Cgw"), uniq("Cgw")
+        for s, lnk in ((stem, "/id-mn/cse-mn/" + stem.lower()), (bad, "/id-mn/cse-mn/elsewhere")):
+            r = c.create("/~/id-in/cse-in/id-mnAnnc", TY_AEA, {"rn": s.lower(), "lnk": lnk, "srv": ["3"],
+                                                               "et": "20991231T000000"},
+                         origin="/id-mn", root="m2m:aeA")
+            self.assertEqual(r.rsc, 2001, r.body)
+        made = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"]
+        ae, _ = self.mn_ae(stem)
+        self.assertEqual(self.announced(ae, "m2m:ae"), "/id-in/cse-in/id-mnAnnc/" + stem.lower())
+        self.assertEqual(self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"], made)
+        ae2, _ = self.mn_ae(bad)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae2).body["m2m:ae"], timeout=DEADLINE,
+                      what="the refused announcement dropped from at")
+        r = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + bad.lower())
+        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-mn/cse-mn/elsewhere")
+
+    def test_ts0004_7_3_3_11_evicted_instance_is_de_announced(self):
+        """maxNrOfInstances removes the oldest instance: its announced copy goes too."""
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"], "mni": 1}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.announced(ae + "/t", "m2m:cnt")
+        r = self.mn.c.create(ae + "/t", TY_CIN, {"rn": "old", "con": "1", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        old = self.in_path(self.announced(ae + "/t/old", "m2m:cin"))
+        r = self.mn.c.create(ae + "/t", TY_CIN, {"rn": "new", "con": "2", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.announced(ae + "/t/new", "m2m:cin")
+        self.gone_at_in(old)
+
 
 class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
     def test_ts0004_7_3_3_10_outbox_delivers_after_in_restart_exactly_once(self):
