@@ -15,7 +15,7 @@ static const struct attr_def attrs[] = {
     {"nl", AT_STR, A_O, A_O},
     {"rr", AT_BOOL, A_O, A_O},
     {"csz", AT_SERIALIZATIONS, A_O, A_O},
-    {"srv", AT_STRLIST, A_M, A_O},
+    {"srv", AT_STRLIST, A_O, A_O}, /* MA, but optional in the original here */
     {"esi", AT_ANY, A_O, A_O},
     {"trps", AT_BOOL, A_O, A_O},
     {"regs", AT_ANY, A_O, A_O},

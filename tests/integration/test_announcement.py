@@ -25,8 +25,10 @@ class AnnouncementMixin:
     def ready(self):
         self.wait_for(self.registered, what="registration")
 
-    def mn_ae(self, stem, at=("/id-in",), acpi=None, extra=None):
-        attrs = {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"]}
+    def mn_ae(self, stem, at=("/id-in",), acpi=None, extra=None, srv=True):
+        attrs = {"rn": stem.lower(), "api": "Nannc", "rr": False}
+        if srv:  # MA when present; an AE without it is announced too
+            attrs["srv"] = ["3"]
         if at is not None:
             attrs["at"] = list(at)
         if acpi:
@@ -111,7 +113,7 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
     def test_ts0004_7_3_3_11_at_changed_de_announces(self):
         self.ready()
         stem = uniq("Cgw")
-        ae, _ = self.mn_ae(stem)
+        ae, _ = self.mn_ae(stem, srv=False)
         path = self.in_path(self.announced(ae, "m2m:ae"))
         r = self.mn.c.update(ae, "m2m:ae", {"at": None}, origin=stem)
         self.assertEqual(r.rsc, 2004, r.body)
