@@ -14,8 +14,8 @@ import unittest
 import test_multicse as mc
 from wardentest import uniq
 
-TY_ACP, TY_AE, TY_CNT, TY_CIN = 1, 2, 3, 4
-TY_ACPA, TY_AEA, TY_CNTA, TY_CINA, TY_CBA = 10001, 10002, 10003, 10004, 10005
+TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_GRP = 1, 2, 3, 4, 9
+TY_ACPA, TY_AEA, TY_CNTA, TY_CINA, TY_CBA, TY_GRPA = 10001, 10002, 10003, 10004, 10005, 10009
 DEADLINE = 15.0
 
 
@@ -193,6 +193,17 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
             self.assertIn(root, r.body)
             self.assertEqual(self.inc.c.retrieve(path, origin=other).rsc, 4103)
             self.assertEqual(self.inc.c.delete(path, origin=reader).rsc, 4103)  # RETRIEVE only
+
+    def test_ts0004_7_3_3_10_group_announced_with_its_announced_attributes(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_GRP, {"rn": "g", "mnm": 3, "mid": [], "gn": "floor 1", "at": ["/id-in"],
+                                          "aa": ["gn", "mnm"]}, origin=stem, root="m2m:grp")
+        self.assertEqual(r.rsc, 2001, r.body)
+        g = self.inc.c.retrieve(self.in_path(self.announced(ae + "/g", "m2m:grp"))).body["m2m:grpA"]
+        self.assertEqual((g["ty"], g["gn"], g["mnm"]), (TY_GRPA, "floor 1", 3))
+        self.assertNotIn("mid", g)  # OA, not in aa
 
     def test_ts0004_7_3_3_10_in_announces_to_its_registree(self):
         """The other direction: an AE of the IN announced to the MN registered there."""
