@@ -205,6 +205,8 @@ static int outbox(struct txn_ctx *t, const char *ri, const char *csi, int op, co
 {
     if (t->txn->st->ops->outbox_add(t->txn, ri, csi, op, addr) != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    if (t->notes != NULL)
+        t->notes->annc = true; /* op_committed kicks the worker */
     return 0;
 }
 

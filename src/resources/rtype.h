@@ -106,6 +106,7 @@ struct create_ctx {
 struct note;
 struct notes {
     struct note *head, *tail;
+    bool annc; /* announcement steps were written (core/announce.c): the worker looks after the commit */
 };
 
 /* Everything a hook inside the writer's transaction sees. */
