@@ -414,7 +414,10 @@ static void retry(struct step *s, int rsc, bool quick)
 
 /* ---- finishing a step: one writer job (the outbox step removed, the original's at kept right) ---- */
 
-enum fin { FIN_DROP, FIN_CREATED, FIN_FAILED };
+/* FIN_DROP: the step only; FIN_CREATED: the target's CSE-ID in at becomes the copy's address;
+ * FIN_FAILED: the target's CSE-ID leaves at (refused); FIN_GONE: the copy's address leaves at (the
+ * target no longer has it, e.g. it went with its announced parent's copy) */
+enum fin { FIN_DROP, FIN_CREATED, FIN_FAILED, FIN_GONE };
 
 struct fin_job {
     struct store_job job;
@@ -440,9 +443,10 @@ static int fin_run(struct store_view *txn, void *arg)
         bool replaced = false;
         size_t i;
         json_t *e;
+        const char *match = f->how == FIN_GONE ? s->addr : s->tg->csi;
         json_array_foreach(at, i, e)
         {
-            if (!replaced && strcmp(json_string_value(e), s->tg->csi) == 0) {
+            if (!replaced && strcmp(json_string_value(e), match) == 0) {
                 if (f->how == FIN_CREATED)
                     json_array_set_new(at, i, json_string(s->addr));
                 else
@@ -894,7 +898,9 @@ static void answered(struct step *s, struct store_view *v)
         return;
     case P_UPDATE:
     case P_DELETE:
-        if (transient(rsc)) {
+        if (s->phase == P_UPDATE && rsc == RSC_NOT_FOUND) {
+            finish(s, FIN_GONE);
+        } else if (transient(rsc)) {
             retry(s, rsc, false);
         } else {
             if (!rsc_is_success(rsc) && rsc != RSC_NOT_FOUND)

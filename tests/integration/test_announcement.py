@@ -124,6 +124,21 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         self.assertEqual(r.rsc, 2004, r.body)
         self.assertEqual(self.in_path(self.announced(ae, "m2m:ae")), path)
 
+    def test_ts0004_7_3_3_11_copy_gone_with_its_parent_copy_leaves_at(self):
+        """The AE de-announced: its copy goes at the IN with the container's copy below it; the
+        container's next update finds its copy gone (4004) and its at no longer names it."""
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        cnt = self.in_path(self.announced(ae + "/t", "m2m:cnt"))
+        self.assertEqual(self.mn.c.update(ae, "m2m:ae", {"at": None}, origin=stem).rsc, 2004)
+        self.gone_at_in(cnt)
+        self.assertEqual(self.mn.c.update(ae + "/t", "m2m:cnt", {"lbl": ["x"]}, origin=stem).rsc, 2004)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae + "/t").body["m2m:cnt"], timeout=DEADLINE,
+                      what="the stale address dropped from at")
+
     def test_ts0004_7_3_3_10_bad_announce_to_and_announced_attribute_are_refused(self):
         self.ready()
         stem = uniq("Cgw")
