@@ -96,6 +96,20 @@ static bool is_address(const char *e)
     return e && e[0] == '/' && strchr(e + 1, '/') != NULL;
 }
 
+/* Does list (an at) name csi, as a CSE-ID or an address under it? */
+static bool announced_to(const json_t *list, const char *csi)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        char c[LIMIT_NAME_LEN + 2];
+        if (entry_csi(json_string_value(e), c, sizeof c) && strcmp(c, csi) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* The <remoteCSE> of csi here (registree or registrar), into out (caller frees). */
 static bool remote_cse(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out)
 {
@@ -286,8 +300,12 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
         {
             const char *s = json_string_value(e);
             char csi[LIMIT_NAME_LEN + 2];
-            if (rc == 0 && is_address(s) && entry_csi(s, csi, sizeof csi))
-                rc = outbox(t, cur->ri, csi, OUT_UPDATE, s);
+            bool added = false; /* by this update: its CREATE carries the current state */
+            json_array_foreach(req, k, r) added |= strcmp(json_string_value(r), s) == 0 && !announced_to(old_at, s);
+            /* a copy still being created (its CREATE may be on its way with the state before this
+             * update): the UPDATE follows it to whatever address it gets ("" until then) */
+            if (rc == 0 && !added && entry_csi(s, csi, sizeof csi))
+                rc = outbox(t, cur->ri, csi, OUT_UPDATE, is_address(s) ? s : "");
         }
     }
     json_decref(merged);
@@ -803,10 +821,29 @@ static void begin(struct step *s, struct store_view *v)
         return;
     }
     json_t *doc = json_loads(row.doc, 0, NULL), *body = NULL;
-    bool named = false;
+    bool named = false, pending = false;
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(doc, "at"), i, e) named |= strcmp(json_string_value(e), s->addr) == 0;
+    json_array_foreach(json_object_get(doc, "at"), i, e)
+    {
+        const char *a = json_string_value(e);
+        char c[LIMIT_NAME_LEN + 2];
+        if (s->addr[0] == '\0' && entry_csi(a, c, sizeof c) && strcmp(c, s->tg->csi) == 0) {
+            if (is_address(a)) { /* the copy created since the step was written */
+                mem_free(s->addr);
+                s->addr = mem_strdup(a);
+            } else {
+                pending = true; /* its CREATE comes first */
+            }
+        }
+        named |= strcmp(a, s->addr) == 0;
+    }
+    if (pending) {
+        json_decref(doc);
+        store_row_free(&row);
+        retry(s, 0, true);
+        return;
+    }
     const struct rtype *rt = rtype_find(row.ty), *annc = rt ? rtype_find(rt->annc_ty) : NULL;
     int c = named && annc ? compose(s, v, rt, &row, doc, false, &body) : -1;
     json_decref(doc);

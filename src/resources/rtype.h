@@ -43,6 +43,8 @@ enum {
     TY_CIN_ANNC = 10004,
     TY_CSEBASE_ANNC = 10005,
     TY_GRP_ANNC = 10009,
+    TY_TS_ANNC = 10029,
+    TY_TSI_ANNC = 10030,
 };
 
 enum attr_type {

@@ -14,8 +14,9 @@ import unittest
 import test_multicse as mc
 from wardentest import uniq
 
-TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_GRP = 1, 2, 3, 4, 9
+TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_GRP, TY_TS, TY_TSI = 1, 2, 3, 4, 9, 29, 30
 TY_ACPA, TY_AEA, TY_CNTA, TY_CINA, TY_CBA, TY_GRPA = 10001, 10002, 10003, 10004, 10005, 10009
+TY_TSA, TY_TSIA = 10029, 10030
 DEADLINE = 15.0
 
 
@@ -219,6 +220,21 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         g = self.inc.c.retrieve(self.in_path(self.announced(ae + "/g", "m2m:grp"))).body["m2m:grpA"]
         self.assertEqual((g["ty"], g["gn"], g["mnm"]), (TY_GRPA, "floor 1", 3))
         self.assertNotIn("mid", g)  # OA, not in aa
+
+    def test_ts0004_7_3_3_10_timeseries_and_instance_announced(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_TS, {"rn": "ts", "pei": 1000, "at": ["/id-in"], "aa": ["pei"]}, origin=stem,
+                             root="m2m:ts")
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create(ae + "/ts", TY_TSI, {"rn": "i1", "dgt": "20261207T120000", "con": "7",
+                                                  "at": ["/id-in"], "aa": ["con", "dgt"]}, origin=stem, root="m2m:tsi")
+        self.assertEqual(r.rsc, 2001, r.body)
+        ts = self.inc.c.retrieve(self.in_path(self.announced(ae + "/ts", "m2m:ts"))).body["m2m:tsA"]
+        self.assertEqual((ts["ty"], ts["pei"]), (TY_TSA, 1000))
+        tsi = self.inc.c.retrieve(self.in_path(self.announced(ae + "/ts/i1", "m2m:tsi"))).body["m2m:tsiA"]
+        self.assertEqual((tsi["ty"], tsi["con"], tsi["dgt"]), (TY_TSIA, "7", "20261207T120000"))
 
     def test_ts0004_7_3_3_10_in_announces_to_its_registree(self):
         """The other direction: an AE of the IN announced to the MN registered there."""

@@ -35,8 +35,8 @@ TY_DAC = 34
 IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 16, 17, 18, TY_SUB, 28, 29, 30, TY_ROLE, TY_TOKEN,
                TY_DAC, 48,
                # the announced variants (TS-0001 §9.6.26): accessControlPolicyAnnc, AEAnnc, containerAnnc,
-               # contentInstanceAnnc, CSEBaseAnnc, groupAnnc
-               10001, 10002, 10003, 10004, 10005, 10009]
+               # contentInstanceAnnc, CSEBaseAnnc, groupAnnc, timeSeriesAnnc, timeSeriesInstanceAnnc
+               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030]
 
 MQTT_SKIP = None
 if paho is None:
@@ -194,7 +194,7 @@ class TypesTest(Conf):
     def test_ts0004_7_3_3_3_announce_to_unknown_cse_is_4000_and_unannounceable_type_5001(self):
         """at/aa work on the announceable types (test_announcement.py); here, with no other CSE: a
         target that is no <remoteCSE> here and an aa entry that is not OA are 4000 on every binding,
-        and at on a type Warden does not announce (timeSeries) stays 5001."""
+        and at on a type Warden does not announce (dynamicAuthorizationConsultation) stays 5001."""
         aei, path = self.ae()
         for attrs in ({"at": ["/id-mn"]}, {"aa": ["lbl"]}):
             with self.subTest(attrs=attrs):
@@ -207,7 +207,8 @@ class TypesTest(Conf):
         cnt, _ = self.new_cnt(path, aei)
         self.assertRsc(self.c.update(cnt, "m2m:cnt", {"at": ["/id-mn"]}, origin=aei), 4000)
         self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x", "at": ["/id-mn"]}, origin=aei), 4000)
-        self.assertRsc(self.c.create(path, 29, {"rn": uniq("t"), "at": ["/id-mn"]}, origin=aei, root="m2m:ts"), 5001)
+        self.assertRsc(self.c.create(path, TY_DAC, {"rn": uniq("d"), "dae": True, "dap": ["http://127.0.0.1:9/das"],
+                                                    "at": ["/id-mn"]}, origin=aei, root="m2m:dac"), 5001)
         r = self.mq("Cat" + uniq(""), {"op": 1, "to": CSE_RN, "ty": TY_AE,
                                         "pc": {"m2m:ae": {"api": "Nx", "rr": False, "at": ["/id-mn"]}}}) \
             if not MQTT_SKIP else None
