@@ -12,6 +12,7 @@
  * (4105 for its deterministic name, then its lnk checked), so none is made twice. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +71,7 @@ struct announcer {
     struct step *answered;
     struct annc_target tg[ANNC_TARGETS];
     int ntg;
+    atomic_ulong done, retried, refused; /* steps, for the metrics */
 };
 
 static int64_t mono_ms(void)
@@ -425,6 +427,8 @@ static void retry(struct step *s, int rsc, bool quick)
     tg->busy = false;
     pthread_mutex_unlock(&an->lock);
     if (!quick)
+        atomic_fetch_add_explicit(&an->retried, 1, memory_order_relaxed);
+    if (!quick)
         LOG(an->cse->log, LOG_WARN, "announce: step %lld (op %d of %s) at %s failed (rsc %d); again in %lld ms",
             (long long)s->id, s->op, s->ri, tg->csi, rsc, (long long)delay);
     step_free(s);
@@ -495,6 +499,8 @@ static void fin_done(void *arg, bool committed)
 {
     struct fin_job *f = arg;
     struct announcer *an = f->s->an;
+    if (committed)
+        atomic_fetch_add_explicit(f->how == FIN_FAILED ? &an->refused : &an->done, 1, memory_order_relaxed);
     pthread_mutex_lock(&an->lock);
     f->s->tg->busy = false;
     if (committed)
@@ -1052,6 +1058,14 @@ static void *worker(void *arg)
     }
     pthread_mutex_unlock(&an->lock);
     return NULL;
+}
+
+void announce_stats(struct cse *cse, unsigned long *done, unsigned long *retried, unsigned long *refused)
+{
+    struct announcer *an = cse->announcer;
+    *done = an ? atomic_load_explicit(&an->done, memory_order_relaxed) : 0;
+    *retried = an ? atomic_load_explicit(&an->retried, memory_order_relaxed) : 0;
+    *refused = an ? atomic_load_explicit(&an->refused, memory_order_relaxed) : 0;
 }
 
 void announce_kick(struct cse *cse)

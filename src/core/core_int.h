@@ -359,6 +359,8 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
                      const json_t *patch);
 int announce_start(struct cse *cse);
 void announce_kick(struct cse *cse);
+/* Announcement steps so far: finished (sent, or nothing left to send), retried, refused by the target. */
+void announce_stats(struct cse *cse, unsigned long *done, unsigned long *retried, unsigned long *refused);
 void announce_stop(struct cse *cse);
 void announce_free(struct cse *cse);
 

@@ -8,11 +8,14 @@ of test_multicse (one test CA, CSE-ID certificates; a PSK case).
 Run: WARDEN_BIN=build/warden python3 tests/integration/test_announcement.py
 """
 
+import os
+import tempfile
 import time
 import unittest
+import urllib.request
 
 import test_multicse as mc
-from wardentest import uniq
+from wardentest import free_port, uniq
 
 TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_GRP, TY_TS, TY_TSI = 1, 2, 3, 4, 9, 29, 30
 TY_ACPA, TY_AEA, TY_CNTA, TY_CINA, TY_CBA, TY_GRPA = 10001, 10002, 10003, 10004, 10005, 10009
@@ -297,6 +300,25 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
 
 
 class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-annc-ca-")
+        cls.pki = mc.Pki(mc.Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = mc.Cse(cls.pki, "/id-in", "cse-in").start()
+        cls.metrics_port = free_port()
+        cls.mn = mc.Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc,
+                        extra=["--metrics.port=%d" % cls.metrics_port]).start()
+
+    def steps(self):
+        """warden_announcement_steps_total of the MN, by outcome."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("warden_announcement_steps_total{"):
+                out[line.split('"')[1]] = int(line.rsplit(" ", 1)[1])
+        return out
+
     def test_ts0004_7_3_3_10_outbox_delivers_after_in_restart_exactly_once(self):
         self.ready()
         self.inc.stop()
@@ -311,6 +333,8 @@ class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
         # the MN restarts too while its outbox holds the steps: nothing is lost
         self.mn.stop()
         self.mn.start()
+        # it tries, finds the IN down and backs off (nothing is dropped)
+        self.wait_for(lambda: self.steps().get("retried", 0) >= 1, timeout=DEADLINE, what="a retried step")
         self.inc.start()
         cnt_addr = self.announced(ae + "/temp", "m2m:cnt")
         for k in range(3):
@@ -320,6 +344,10 @@ class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
         self.assertEqual(sorted(k["rn"] for k in kids), ["c0", "c1", "c2"])
         r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA})
         self.assertEqual(len([u for u in r.body["m2m:uril"] if u.endswith("/" + stem.lower())]), 1)
+        # the restarted MN then finished every step, none refused
+        steps = self.steps()
+        self.assertGreaterEqual(steps["done"], 5, steps)  # CSEBaseAnnc aside: AE, container, 3 instances
+        self.assertEqual(steps["refused"], 0, steps)
 
 
 class AnnouncementPskCase(AnnouncementMixin, mc.PskBase):
