@@ -52,9 +52,10 @@ struct step {
     char *ri, *addr; /* the original's resourceID; the announced resource's address (UPDATE/DELETE) */
     int op;
     enum phase phase;
-    char *to;  /* CREATE: the announced parent's address */
-    char *rn;  /* CREATE: the announced resource's name */
-    char *lnk; /* CREATE: the original's SP-relative address */
+    char *to;    /* CREATE: the announced parent's address */
+    bool to_cba; /* CREATE: to is this CSE's <CSEBaseAnnc> there (else the parent's copy) */
+    char *rn;    /* CREATE: the announced resource's name */
+    char *lnk;   /* CREATE: the original's SP-relative address */
     /* the answer */
     int rsc;
     char *location, *got_lnk;
@@ -724,6 +725,7 @@ static void begin_create(struct step *s, struct store_view *v)
         json_t *pdoc = json_loads(parent.doc, 0, NULL);
         mem_free(s->to);
         s->to = NULL;
+        s->to_cba = false;
         json_array_foreach(json_object_get(pdoc, "at"), i, e)
         {
             const char *pe = json_string_value(e);
@@ -752,6 +754,7 @@ static void begin_create(struct step *s, struct store_view *v)
                     size_t n = strlen(cb) + 8;
                     s->to = mem_alloc(n + strlen(cse->cfg->cse_id));
                     snprintf(s->to, n + strlen(cse->cfg->cse_id), "%s/%sAnnc", cb, cse->cfg->cse_id + 1);
+                    s->to_cba = true;
                     if (!s->tg->cba_ok) { /* create it first (TS-0004 §7.3.3.10) */
                         s->phase = P_CBA;
                         char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
@@ -917,9 +920,14 @@ static void answered(struct step *s, struct store_view *v)
             s->addr = to;
             if (send_to(s, v, OP_RETRIEVE, to, 0, NULL) != 0)
                 retry(s, RSC_TARGET_NOT_REACHABLE, false);
+        } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: made again first */
+            retry(s, rsc, true);
         } else if (rsc == RSC_NOT_FOUND) {
-            s->tg->cba_ok = false; /* the parent copy there is gone: made again, or below <CSEBaseAnnc> */
-            retry(s, rsc, false);
+            /* the parent's copy there is gone (deleted there): not announced below it, and not
+             * retried either, which would hold every later step to that CSE */
+            LOG(s->an->cse->log, LOG_WARN, "announce: the announced parent %s of %s is gone", s->to, s->ri);
+            finish(s, FIN_FAILED);
         } else if (transient(rsc)) {
             retry(s, rsc, false);
         } else {

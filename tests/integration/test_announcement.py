@@ -143,6 +143,20 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae + "/t").body["m2m:cnt"], timeout=DEADLINE,
                       what="the stale address dropped from at")
 
+    def test_ts0004_7_3_3_10_parent_copy_deleted_at_the_target_does_not_hold_later_steps(self):
+        """The AE's copy deleted at the IN: its container is not announced (at drops the IN) and
+        the next announcement to the IN still goes through."""
+        self.ready()
+        stem, later = uniq("Cgw"), uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        self.assertEqual(self.inc.c.delete(self.in_path(self.announced(ae, "m2m:ae"))).rsc, 2002)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae + "/t").body["m2m:cnt"], timeout=DEADLINE,
+                      what="the container's announcement given up")
+        ae2, _ = self.mn_ae(later)
+        self.announced(ae2, "m2m:ae")
+
     def test_ts0004_7_3_3_10_bad_announce_to_and_announced_attribute_are_refused(self):
         self.ready()
         stem = uniq("Cgw")
