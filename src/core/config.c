@@ -199,6 +199,8 @@ static const struct centry table[] = {
      "seconds between checks that the registrar still holds this CSE's <remoteCSE> (registered again when not)"},
     {"cse.poa", S(cse_poa), "", 0, 0, NULL,
      "this CSE's points of access, comma-separated URLs, as registered at the registrar (how it reaches us)"},
+    {"announce.retry_max", L(announce_retry_max), "60000", 1000, 3600000, NULL,
+     "milliseconds: announcement steps to a CSE that does not answer are retried after 1 s, doubling up to this"},
     {"forward.timeout", L(forward_timeout), "5000", 100, 600000, NULL,
      "milliseconds a request forwarded to another CSE may take without a Request Expiration Timestamp; then "
      "5103 TARGET_NOT_REACHABLE"},

@@ -125,6 +125,7 @@ struct cse_config {
     long escertke_enable;   /* 1: answer ESCertKE Messages (NOTIFY sit 6) to the CSEBase */
     long escertke_sessions; /* exchanges in progress at once (one per originator) */
     long escertke_timeout;  /* seconds between Message 2 and Message 3 before the exchange is dropped */
+    long announce_retry_max; /* milliseconds: the longest wait before announcing again to a CSE that did not answer */
 };
 
 /* Fill every field with its default. Release with config_free(). */

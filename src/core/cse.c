@@ -470,6 +470,10 @@ int cse_start(struct cse *cse, char *err, size_t errlen)
         return -1;
     }
     registration_start(cse);
+    if (announce_start(cse) != 0) {
+        snprintf(err, errlen, "cannot start the announcement worker");
+        return -1;
+    }
     if (expiry_start(cse) != 0) {
         snprintf(err, errlen, "cannot start the expiry sweeper");
         return -1;
@@ -498,6 +502,7 @@ void cse_stop(struct cse *cse)
     fanq_stop(cse->fanouts);    /* fan-out members may park on consultations and commits */
     dynauth_stop(cse->dynauth); /* consultations go through the outbound seam */
     registration_quiesce(cse);  /* no new exchange with the registrar */
+    announce_stop(cse);         /* nor with announcement targets */
     expiry_stop(cse);
     /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
     if (cse->batches && cse->outbound)
@@ -508,6 +513,7 @@ void cse_stop(struct cse *cse)
         cse->outbound = NULL;
     }
     registration_free(cse); /* after the seam: its callbacks have all run */
+    announce_free(cse);
 }
 
 void cse_destroy(struct cse *cse)

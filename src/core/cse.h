@@ -33,6 +33,7 @@ struct timers;
 struct md_windows;
 struct flex_defs;
 struct registration;
+struct announcer;
 struct fwd_key;
 struct escertke_rx;
 
@@ -61,6 +62,7 @@ struct cse {
     struct nbr *nbr;                   /* non-blocking requests in progress and their worker (owned) */
     struct pollch *pollch;             /* polling channels: queued requests, parked polls (owned) */
     struct registration *registration; /* registration to registrar.* (owned), NULL: no registrar */
+    struct announcer *announcer;       /* the announcement outbox's worker (core/announce.c; owned) */
 
     /* requests being forwarded by this CSE (route.c), by originator and Request Identifier: one
      * that comes back while in flight went round a loop (guarded by fwd_lock) */

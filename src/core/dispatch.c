@@ -374,6 +374,8 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
                   void *done_arg)
 {
     if (kept) {
+        if (notes->annc) /* announcement steps committed (announce.c): send them now, not at the next pass */
+            announce_kick(cse);
         notes_send(cse, notes);
         if (invalidate)
             policy_invalidate(cse);

@@ -281,6 +281,14 @@ char *metrics_render(struct cse *cse, size_t *len)
                    "warden_notifications_total{outcome=\"retried\"} %lu\n",
                    ns.queued, ns.delivered, ns.failed, ns.refused, ns.retried);
     }
+    unsigned long adone, aretried, arefused; /* announcement (announce.c) */
+    announce_stats(cse, &adone, &aretried, &arefused);
+    header(&b, "warden_announcement_steps_total", "counter", "announcement steps (TS-0004 §7.3.3.10-11) by outcome");
+    buf_printf(&b,
+               "warden_announcement_steps_total{outcome=\"done\"} %lu\n"
+               "warden_announcement_steps_total{outcome=\"retried\"} %lu\n"
+               "warden_announcement_steps_total{outcome=\"refused\"} %lu\n",
+               adone, aretried, arefused);
     header(&b, "warden_resources", "gauge", "unexpired resources by resourceType");
     struct store_view *v = cse->store->ops->view_acquire(cse->store);
     if (v != NULL) {

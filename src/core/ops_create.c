@@ -154,6 +154,8 @@ static int create_run(struct store_view *txn, void *arg)
         else if (j->result == 0 && rc != STORE_OK)
             j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     }
+    if (j->result == 0) /* TS-0004 §7.3.3.10: the announcement steps commit with the resource */
+        j->result = annc_txn_created(&t, j->rt, &j->row);
     if (j->result == 0) {
         const struct rtype *pt = rtype_find(parent.ty);
         if (pt && pt->txn_child_added)
@@ -261,8 +263,8 @@ static void create_done(void *arg, bool committed)
     if (committed && j->result == 0 && j->bind_kpsa_id && j->cse->creds)
         cred_touch(j->cse->creds); /* open connections over this key act as the new AE from now on */
     op_committed(j->cse, committed && j->result == 0, &j->notes,
-                 j->rt->ty == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp, create_finish, j,
-                 j->done, j->done_arg);
+                 rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp,
+                 create_finish, j, j->done, j->done_arg);
 }
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
@@ -489,7 +491,8 @@ enum cse_status op_create(struct op_ctx *c)
     const struct attr_def *custom = NULL;
     int ncustom = 0;
     if ((rt->custom_attrs && rt->custom_attrs(c->cse, root, attrs, NULL, &custom, &ncustom, rsp) != 0) ||
-        attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0) {
+        attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0 ||
+        annc_request_check(c, rt, parent, attrs) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }

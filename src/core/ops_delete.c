@@ -13,6 +13,9 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
      * then every subscription going with the subtree (deletion notification) */
     sub_event(t, row, 2 /* delete of the resource */, row, NULL);
     sub_deleted(t, row);
+    int arc = annc_txn_deleting(t, row); /* TS-0004 §7.3.3.11: its announced copies go too */
+    if (arc != 0)
+        return arc;
     const struct rtype *rt = rtype_find(row->ty);
     int drc = rt && rt->leaf ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
     if (drc != STORE_OK)

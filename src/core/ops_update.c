@@ -88,6 +88,8 @@ static int update_run(struct store_view *txn, void *arg)
         if (ops->clamp_subtree_et(txn, cur.path, j->et, ts) != STORE_OK)
             j->result = response_error(j->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
     }
+    if (j->result == 0) /* TS-0004 §7.3.3.10-11: announce, de-announce, keep the copies in step */
+        j->result = annc_txn_updated(&t, j->rt, &cur, doc, j->patch);
     if (j->result == 0 && j->rt->txn_updated)
         j->result = j->rt->txn_updated(&t, &cur, doc);
     if (j->result == 0) {
@@ -172,8 +174,9 @@ static void update_done(void *arg, bool committed)
 {
     struct update_job *j = arg;
     j->committed = committed;
-    op_committed(j->cse, committed && j->result == 0, &j->notes, j->rt->ty == TY_ACP || j->rt->ty == TY_GRP, j->rsp,
-                 update_finish, j, j->done, j->done_arg);
+    op_committed(j->cse, committed && j->result == 0, &j->notes,
+                 rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_GRP, j->rsp, update_finish, j, j->done,
+                 j->done_arg);
 }
 
 /* Attributes besides acpi that decide who may do what: daci (which DAS may admit originators), a
@@ -419,7 +422,8 @@ enum cse_status op_update(struct op_ctx *c)
         rc = attr_validate_ext(rt, custom, ncustom, patch, false, c->rsp);
     /* TS-0001 §9.6.1.3 / TS-0004 §7.3.3.15: acpi is updated alone, under the selfPrivileges of
      * the policies it currently names (or by the creator when it names none) */
-    if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1)
+    /* (an announced copy's acpi travels with its other announced attributes: TS-0001 §9.6.26.1) */
+    if (rc == 0 && acpiv != NULL && json_object_size(patch) != 1 && rt->annc_of == 0)
         rc = response_error(c->rsp, RSC_BAD_REQUEST, "acpi-not-alone",
                             "an update of acpi must not carry other attributes");
     /* changing one of them is a privilege change like acpi: the same selfPrivileges (a hardening
@@ -433,6 +437,8 @@ enum cse_status op_update(struct op_ctx *c)
         rc = acpi_resolve(c, acpiv, true, &acpi);
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
+    if (rc == 0)
+        rc = annc_request_check(c, rt, NULL, patch);
     if (rc == 0 && rt->prepare_update)
         rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c}, row, patch, c->rsp);
     if (rc != 0) {

@@ -91,7 +91,7 @@ static struct compiled *load(struct cse *cse, struct store_view *v, const char *
     struct store_row row;
     if (v->st->ops->get_ri(v, ri, now, &row) != STORE_OK)
         return c;
-    if (row.ty == TY_ACP) {
+    if (rtype_original(row.ty) == TY_ACP) { /* an accessControlPolicyAnnc decides here like one */
         json_t *doc = json_loads(row.doc, 0, NULL);
         char err[256];
         c->pv = acp_compile(json_object_get(doc, "pv"), &cse->idenv, err, sizeof err);
@@ -233,7 +233,17 @@ int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target
         rq.trace_arg = &tr;
         tr.what = what;
     }
-    if (target->ty == TY_ACP) {
+    /* TS-0001 §9.6.26.1: only the Hosting CSE of the original resource updates and deletes an
+     * announced resource (and announces its children below it), whatever its announced acpi says:
+     * that CSE created it (cr) and is the only one that may (resources/annc.c) */
+    if (t != NULL && t->annc_of != 0 && target->cr && target->cr[0] && o->subj.canon &&
+        strcmp(target->cr, o->subj.canon) == 0) {
+        decision(d, true, "announcer", "%s announced %s", target->cr, target->ri);
+        if (c->explain)
+            buf_printf(c->explain, "  %s is announced by the originator\n", target->ri);
+        return 0;
+    }
+    if (rtype_original(target->ty) == TY_ACP) {
         rq.nroles = cr ? creds_roles(cr, target, target, roles, 64) : 0;
         rq.roles = roles;
         snprintf(what, sizeof what, "selfPrivileges of %s", target->ri);
@@ -371,7 +381,7 @@ int acpi_resolve(struct op_ctx *c, const json_t *list, bool linking, char **out)
         const char *id = json_string_value(e);
         struct store_row acp;
         bool found = id && resolve_row(c, id, false, &acp) == 0;
-        bool ok = found && acp.ty == TY_ACP && (!linking || acp_readable(c, &acp));
+        bool ok = found && rtype_original(acp.ty) == TY_ACP && (!linking || acp_readable(c, &acp));
         if (ok || !linking) {
             /* a list read at use (a group's macp) keeps an entry that names no ACP as "-", a
              * resourceID nothing has: it grants nothing, like a dangling acpi entry, and the

@@ -6,14 +6,18 @@
 #include "core/rsc.h"
 #include "rtype.h"
 #include "security/acp.h"
+#include "annc.h"
 
 static const struct attr_def acp_attrs[] = {
-    ATTRS_UNIVERSAL_RO,           {"rn", AT_NAME, A_O, A_NP},     {"et", AT_TS, A_O, A_O},
-    {"lbl", AT_LABELS, A_O, A_O}, {"at", AT_STRLIST, A_NI, A_NI}, {"aa", AT_STRLIST, A_NI, A_NI},
-    {"pv", AT_ANY, A_M, A_O},     {"pvs", AT_ANY, A_M, A_O},
+    ATTRS_UNIVERSAL_RO,           {"rn", AT_NAME, A_O, A_NP},   {"et", AT_TS, A_O, A_O},  {"lbl", AT_LABELS, A_O, A_O},
+    {"at", AT_STRLIST, A_O, A_O}, {"aa", AT_STRLIST, A_O, A_O}, {"pv", AT_ANY, A_M, A_O}, {"pvs", AT_ANY, A_M, A_O},
 };
 
-static const int acp_parents[] = {TY_CSEBASE, TY_AE, 0};
+/* TS-0001 §9.6.2, the "<accessControlPolicyAnnc> Attributes" column */
+static const char *const acp_ma[] = {"pv", "pvs", NULL};
+
+/* TS-0001 Table 9.6.26.1-1: also below announced resources */
+static const int acp_parents[] = {TY_CSEBASE, TY_AE, TY_AE_ANNC, TY_CSEBASE_ANNC, 0};
 
 /* Compile pv/pvs present in attrs; pvs must keep at least one rule, or nobody could ever change
  * or delete the policy again. */
@@ -64,4 +68,7 @@ const struct rtype rtype_acp = {
     .deletable = true,
     .prepare_create = acp_prepare_create,
     .prepare_update = acp_prepare_update,
+    .annc_ty = TY_ACP_ANNC,
+    .annc_ma = acp_ma,
+    .annc_convert = acp_annc_convert,
 };

@@ -11,7 +11,7 @@
 
 static const struct attr_def ae_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"apn", AT_STR, A_O, A_O},
     {"api", AT_APPID, A_M, A_NP},
     {"aei", AT_STR, A_NP, A_NP},
@@ -26,6 +26,10 @@ static const struct attr_def ae_attrs[] = {
     {"trps", AT_BOOL, A_O, A_O},
     {"regs", AT_ANY, A_NP, A_NP},
 };
+
+/* TS-0001 §9.6.5, the "<AEAnnc> Attributes" column */
+static const char *const ae_ma[] = {"srv", "esi", NULL};
+static const char *const ae_oa[] = {"apn", "api", "aei", "poa", "or", "nl", "rr", "csz", "trps", "regs", "daci", NULL};
 
 static const int ae_parents[] = {TY_CSEBASE, 0};
 
@@ -102,4 +106,7 @@ const struct rtype rtype_ae = {
     .deletable = true,
     .prepare_create = ae_prepare_create,
     .txn_create = ae_txn_create,
+    .annc_ty = TY_AE_ANNC,
+    .annc_ma = ae_ma,
+    .annc_oa = ae_oa,
 };

@@ -19,6 +19,24 @@
         "daci", AT_STRLIST, A_O, A_O                                                                                   \
     }
 
+/* The same for an announceable type (rtype.annc_ty set): announceTo and announcedAttribute are
+ * accepted (core/announce.c validates them: CSE-IDs reachable from here, OA attributes) */
+#define ATTRS_COMMON_ANNC                                                                                              \
+    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_O, A_O}, {"lbl", AT_LABELS, A_O, A_O}, {"at", AT_STRLIST, A_O, A_O},   \
+        {"aa", AT_STRLIST, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O},                                                  \
+    {                                                                                                                  \
+        "daci", AT_STRLIST, A_O, A_O                                                                                   \
+    }
+
+/* Universal and common attributes of every announced variant (TS-0004 Table 7.4.26.1-2): lnk names
+ * the original resource (SP-relative); rn is taken as the announcing CSE sends it */
+#define ATTRS_ANNC_COMMON                                                                                              \
+    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_M, A_O}, {"lbl", AT_LABELS, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O}, \
+        {"daci", AT_STRLIST, A_O, A_O},                                                                                \
+    {                                                                                                                  \
+        "lnk", AT_STR, A_M, A_O                                                                                        \
+    }
+
 #define NATTRS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 #endif

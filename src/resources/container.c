@@ -15,15 +15,16 @@
 #include "util/timeutil.h"
 
 static const struct attr_def cnt_attrs[] = {
-    ATTRS_UNIVERSAL_RO,           ATTRS_COMMON_RW,
-    {"st", AT_UINT, A_NP, A_NP},  {"cr", AT_CR, A_O, A_NP},
-    {"mni", AT_UINT, A_O, A_O},   {"mbs", AT_UINT, A_O, A_O},
-    {"mia", AT_UINT, A_O, A_O},   {"cni", AT_UINT, A_NP, A_NP},
-    {"cbs", AT_UINT, A_NP, A_NP}, {"li", AT_STR, A_O, A_O},
-    {"or", AT_STR, A_O, A_O},     {"disr", AT_BOOL, A_O, A_O},
+    ATTRS_UNIVERSAL_RO,           ATTRS_COMMON_ANNC,          {"st", AT_UINT, A_NP, A_NP}, {"cr", AT_CR, A_O, A_NP},
+    {"mni", AT_UINT, A_O, A_O},   {"mbs", AT_UINT, A_O, A_O}, {"mia", AT_UINT, A_O, A_O},  {"cni", AT_UINT, A_NP, A_NP},
+    {"cbs", AT_UINT, A_NP, A_NP}, {"li", AT_STR, A_O, A_O},   {"or", AT_STR, A_O, A_O},    {"disr", AT_BOOL, A_O, A_O},
 };
 
-static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, 0};
+/* TS-0001 §9.6.6, the "<containerAnnc> Attributes" column */
+static const char *const cnt_oa[] = {"mni", "mbs", "mia", "li", "or", "disr", "daci", NULL};
+
+/* TS-0001 Table 9.6.26.1-1: an ordinary container may also be made below announced resources */
+static const int cnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, TY_AE_ANNC, TY_CNT_ANNC, TY_CSEBASE_ANNC, 0};
 
 int instances_prepare_holder(struct create_ctx *c)
 {
@@ -56,6 +57,12 @@ static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t
         }
         if (rc != STORE_OK)
             return store_fail(t);
+        /* an evicted instance's announced copies go too (TS-0004 §7.3.3.11) */
+        rc = old.doc && strstr(old.doc, "\"at\"") ? annc_txn_deleting(t, &old) : 0;
+        if (rc != 0) {
+            store_row_free(&old);
+            return rc;
+        }
         rc = ops->delete_leaf(t->txn, old.ri); /* an instance has no children */
         cni -= 1;
         cbs -= old.cs;
@@ -179,4 +186,6 @@ const struct rtype rtype_container = {
     .txn_child_added = instances_child_added,
     .txn_child_removed = instances_child_removed,
     .txn_updated = instances_updated,
+    .annc_ty = TY_CNT_ANNC,
+    .annc_oa = cnt_oa,
 };

@@ -16,8 +16,8 @@ static const struct attr_def cin_attrs[] = {
     {"rn", AT_NAME, A_O, A_NP},
     {"et", AT_TS, A_O, A_NP},
     {"lbl", AT_LABELS, A_O, A_NP},
-    {"at", AT_STRLIST, A_NI, A_NP}, /* 5001 until announcement exists */
-    {"aa", AT_STRLIST, A_NI, A_NP},
+    {"at", AT_STRLIST, A_O, A_NP}, /* announced below the announced container (core/announce.c) */
+    {"aa", AT_STRLIST, A_O, A_NP},
     {"st", AT_UINT, A_NP, A_NP},
     {"cr", AT_CR, A_O, A_NP},
     {"cnf", AT_CONTENTINFO, A_O, A_NP},
@@ -26,6 +26,9 @@ static const struct attr_def cin_attrs[] = {
     {"or", AT_STR, A_O, A_NP},
     {"dgt", AT_STR, A_O, A_NP},
 };
+
+/* TS-0001 §9.6.7, the "<contentInstanceAnnc> Attributes" column */
+static const char *const cin_oa[] = {"cnf", "con", "or", NULL};
 
 static const int cin_parents[] = {TY_CNT, 0};
 
@@ -88,4 +91,7 @@ const struct rtype rtype_content_instance = {
     .leaf = true,
     .prepare_create = instance_prepare,
     .txn_create = instance_txn_create,
+    .annc_ty = TY_CIN_ANNC,
+    .annc_oa = cin_oa,
+    .annc_needs_parent = true,
 };

@@ -16,7 +16,7 @@ enum { RSC_NO_MEMBERS = 4109, RSC_GROUP_MEMBER_TYPE_INCONSISTENT = 4110, RSC_MAX
 
 static const struct attr_def grp_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"cr", AT_CR, A_O, A_NP},
     {"mt", AT_UINT, A_O, A_NP},
     {"cnm", AT_UINT, A_NP, A_NP},
@@ -28,7 +28,10 @@ static const struct attr_def grp_attrs[] = {
     {"gn", AT_STR, A_O, A_O},
 };
 
-static const int grp_parents[] = {TY_CSEBASE, TY_AE, 0};
+/* TS-0001 §9.6.13, the "<groupAnnc> Attributes" column */
+static const char *const grp_oa[] = {"mt", "cnm", "mnm", "mid", "macp", "mtv", "csy", "gn", "daci", NULL};
+
+static const int grp_parents[] = {TY_CSEBASE, TY_AE, TY_AE_ANNC, TY_CSEBASE_ANNC, 0};
 
 /* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType; key
  * receives the member's identity for duplicate detection (its resourceID, "/fopt" kept). */
@@ -184,4 +187,6 @@ const struct rtype rtype_group = {
     .has_cr = true,
     .prepare_create = grp_prepare_create,
     .prepare_update = grp_prepare_update,
+    .annc_ty = TY_GRP_ANNC,
+    .annc_oa = grp_oa,
 };

@@ -6,7 +6,8 @@
 extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_base, rtype_ae, rtype_container,
     rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_request, rtype_polling_channel, rtype_timeseries,
     rtype_timeseries_instance, rtype_flex_container, rtype_node, rtype_mgmt_obj, rtype_location_policy, rtype_schedule,
-    rtype_cross_sub, rtype_remote_cse;
+    rtype_cross_sub, rtype_remote_cse, rtype_acp_annc, rtype_ae_annc, rtype_container_annc, rtype_content_instance_annc,
+    rtype_cse_base_annc, rtype_group_annc, rtype_timeseries_annc, rtype_timeseries_instance_annc;
 
 static const struct rtype *const types[] = {
     &rtype_acp,
@@ -30,6 +31,14 @@ static const struct rtype *const types[] = {
     &rtype_schedule,
     &rtype_cross_sub,
     &rtype_remote_cse,
+    &rtype_acp_annc,
+    &rtype_ae_annc,
+    &rtype_container_annc,
+    &rtype_content_instance_annc,
+    &rtype_cse_base_annc,
+    &rtype_group_annc,
+    &rtype_timeseries_annc,
+    &rtype_timeseries_instance_annc,
 };
 
 const struct rtype *rtype_find(int ty)
@@ -78,6 +87,12 @@ int rtype_supported(int *out, int max)
         out[k] = types[i]->ty;
     }
     return n;
+}
+
+int rtype_original(int ty)
+{
+    const struct rtype *t = rtype_find(ty);
+    return t && t->annc_of ? t->annc_of : ty;
 }
 
 bool rtype_child_ok(int child, int parent)

@@ -36,6 +36,15 @@ enum {
     TY_LCP = 10,  /* locationPolicy (location_policy.c) */
     TY_SCH = 18,  /* schedule (schedule.c) */
     TY_CRS = 48,  /* crossResourceSubscription (cross_sub.c) */
+    /* announced variants (TS-0004 Table 6.3.4.2.1-1; TS-0001 §9.6.26), one file each (*_annc.c) */
+    TY_ACP_ANNC = 10001,
+    TY_AE_ANNC = 10002,
+    TY_CNT_ANNC = 10003,
+    TY_CIN_ANNC = 10004,
+    TY_CSEBASE_ANNC = 10005,
+    TY_GRP_ANNC = 10009,
+    TY_TS_ANNC = 10029,
+    TY_TSI_ANNC = 10030,
 };
 
 enum attr_type {
@@ -99,6 +108,7 @@ struct create_ctx {
 struct note;
 struct notes {
     struct note *head, *tail;
+    bool annc; /* announcement steps were written (core/announce.c): the worker looks after the commit */
 };
 
 /* Everything a hook inside the writer's transaction sees. */
@@ -123,7 +133,22 @@ struct rtype {
     bool has_cr;        /* carries creator */
     bool has_acpi;      /* carries accessControlPolicyIDs (else the parent's apply) */
     int instance_ty;    /* the instances it holds and counts (cni/cbs), that la/ol name; 0 for none */
-    bool leaf;          /* never has children: deleted by resourceID alone */
+    /* Announcement (TS-0001 §9.6.26): annc_ty, the announced variant of an announceable type (0: not
+     * announceable; then at/aa are 5001); annc_of, for an announced variant, its original type (0
+     * for an ordinary type); annc_needs_parent: an instance type, announced only below its announced
+     * parent (TS-0004 §7.3.3.10: 4005 otherwise). */
+    int annc_ty;
+    int annc_of;
+    bool annc_needs_parent;
+    /* The announcement policy of its attributes (TS-0001 §9.5.0, the "<xxxAnnc> Attributes" column
+     * of each resource table), NULL-terminated: MA always announced, OA announced when named in
+     * announcedAttribute (aa); the others NA. et, lbl and acpi are announced by core/announce.c. */
+    const char *const *annc_ma;
+    const char *const *annc_oa;
+    /* Announcing side: convert the identifiers inside announced attributes (attrs, this CSE's
+     * forms) into forms valid at another CSE (TS-0004 §7.3.3.10), e.g. an ACP's acor. NULL: none. */
+    void (*annc_convert)(struct cse *cse, json_t *attrs);
+    bool leaf; /* never has children: deleted by resourceID alone */
     /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
      * as their policy says, never in a representation (core/represent.c), never a filter. */
     const char *const *write_only;
@@ -189,6 +214,9 @@ const struct rtype *rtype_find_sn(const char *sn);
 bool rtype_defined(int ty);
 /* The types this CSE implements, ascending, into out[0..max) (the CSEBase's srt). Returns how many. */
 int rtype_supported(int *out, int max);
+/* The original type of ty: ty itself, or for an announced variant (annc_of) the type it announces
+ * (policies: an accessControlPolicyAnnc decides like an accessControlPolicy). */
+int rtype_original(int ty);
 /* May a resource of type child (implemented here) be a child of one of type parent? */
 bool rtype_child_ok(int child, int parent);
 /* May a <subscription> be a child of a resource of type ty (TS-0001 §9.6.8: subscribable types)? */
@@ -216,6 +244,9 @@ int sub_check_enc(const json_t *enc, struct cse_response *rsp);
 int sub_check_nu(struct cse *cse, const struct resolver *lookup, const json_t *nu, struct cse_response *rsp);
 /* A duration: seconds as an integer, or ISO 8601 ("PT5S"), in milliseconds (core/subscribe.c). */
 bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
+/* Before row (and its subtree) is deleted inside a transaction: the announcement steps that delete
+ * their announced copies (core/announce.c, TS-0004 §7.3.3.11). 0 or an RSC. */
+int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row);
 /* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
 /* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has

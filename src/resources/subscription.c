@@ -30,8 +30,10 @@ static const struct attr_def sub_attrs[] = {
 
 /* TS-0001 §9.6.8: the subscribable types among those implemented, i.e. those whose child resource
  * table in TS-0001 §9.6 lists <subscription> (e.g. Tables 9.6.6-1, 9.6.38-1, 9.6.39-1, 9.6.40-1) */
-static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT,  TY_GRP,  TY_ACP, TY_ROLE, TY_TOKEN,
-                                  TY_DAC,     TY_TS, TY_FCNT, TY_NODE, TY_MGO, TY_LCP,  0};
+static const int sub_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_GRP, TY_ACP, TY_ROLE, TY_TOKEN, TY_DAC, TY_TS, TY_FCNT,
+                                  TY_NODE, TY_MGO, TY_LCP,
+                                  /* TS-0001 Table 9.6.26.1-1 */
+                                  TY_ACP_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_CSEBASE_ANNC, TY_GRP_ANNC, TY_TS_ANNC, 0};
 
 static int bad(struct cse_response *rsp, const char *what)
 {

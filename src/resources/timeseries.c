@@ -19,7 +19,7 @@
 
 static const struct attr_def ts_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"cr", AT_CR, A_O, A_NP},
     {"mni", AT_UINT, A_O, A_O},
     {"mbs", AT_UINT, A_O, A_O},
@@ -37,7 +37,11 @@ static const struct attr_def ts_attrs[] = {
     {"cnf", AT_CONTENTINFO, A_O, A_NP}, /* of its instances' content (TS-0004 §7.4.38) */
 };
 
-static const int ts_parents[] = {TY_CSEBASE, TY_AE, 0};
+/* TS-0001 §9.6.36, the "<timeSeriesAnnc> Attributes" column */
+static const char *const ts_oa[] = {"mni", "mbs", "mia", "pei", "peid", "mdn", "mdt", "cnf", "daci", NULL};
+
+/* TS-0001 Table 9.6.1.1-1: also below announced resources */
+static const int ts_parents[] = {TY_CSEBASE, TY_AE, TY_AE_ANNC, TY_CSEBASE_ANNC, TY_CNT_ANNC, 0};
 
 /* Internal state kept in the stored doc, never in a representation (write_only): the newest
  * dataGenerationTime of the series, so that a new instance later than it needs no search for a
@@ -282,4 +286,6 @@ const struct rtype rtype_timeseries = {
     .txn_child_removed = instances_child_removed,
     .txn_updated = instances_updated,
     .txn_timer = ts_timer,
+    .annc_ty = TY_TS_ANNC,
+    .annc_oa = ts_oa,
 };

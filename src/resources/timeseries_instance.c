@@ -27,7 +27,10 @@ static const struct attr_def tsi_attrs[] = {
     {"cs", AT_UINT, A_NP, A_NP},
 };
 
-static const int tsi_parents[] = {TY_TS, 0};
+/* TS-0001 §9.6.37, the "<timeSeriesInstanceAnnc> Attributes" column */
+static const char *const tsi_oa[] = {"dgt", "con", "snr", NULL};
+
+static const int tsi_parents[] = {TY_TS, TY_TS_ANNC, 0};
 
 static int tsi_prepare_create(struct create_ctx *c)
 {
@@ -107,4 +110,7 @@ const struct rtype rtype_timeseries_instance = {
     .leaf = true,
     .prepare_create = tsi_prepare_create,
     .txn_create = tsi_txn_create,
+    .annc_ty = TY_TSI_ANNC,
+    .annc_needs_parent = true,
+    .annc_oa = tsi_oa,
 };

@@ -3,9 +3,10 @@
 
 #include <string.h>
 
-#define TY_AE         2
-#define TY_CSEBASE    5
-#define TY_REMOTE_CSE 16
+#define TY_AE           2
+#define TY_CSEBASE      5
+#define TY_REMOTE_CSE   16
+#define TY_CSEBASE_ANNC 10005
 
 void authz_default(const struct authz_subject *s, enum acop op, const struct authz_target *t, struct authz_result *out)
 {
@@ -30,6 +31,11 @@ void authz_default(const struct authz_subject *s, enum acop op, const struct aut
              * CSE-ID bound to the security association and csi names it */
             out->permit = true;
             out->reason = "cse-registration";
+        } else if (op == ACOP_CREATE && t->child_ty == TY_CSEBASE_ANNC) {
+            /* announcement (TS-0004 §7.3.3.10): the <CSEBaseAnnc> type checks that From is a CSE
+             * registered here and its lnk names that CSE */
+            out->permit = true;
+            out->reason = "announcement";
         } else {
             out->reason = "csebase-admin-only";
         }

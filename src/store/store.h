@@ -60,6 +60,20 @@ struct store_filter {
     bool self;     /* test the resource at path itself instead of its descendants */
 };
 
+/* One pending announcement step (core/announce.c, TS-0004 §7.3.3.10-11): written in the same
+ * transaction as the change of the original resource that asks for it, removed once the announcement
+ * target answered. op is the oneM2M operation (1 CREATE, 3 UPDATE, 4 DELETE) on the announced
+ * resource of original resource ri at the CSE target ("/id-in"); addr, the announced resource's
+ * SP-relative address where it is known (UPDATE, DELETE), else "". */
+struct store_outbox {
+    int64_t id; /* ascending in the order the steps were written */
+    const char *ri;
+    const char *target;
+    int op;
+    const char *addr;
+};
+typedef int (*store_outbox_fn)(void *arg, const struct store_outbox *row);
+
 /* Iteration callback: return 0 to continue, non-zero to stop (that value is returned by the walker). */
 typedef int (*store_row_fn)(void *arg, const struct store_row *row);
 
@@ -119,6 +133,12 @@ struct store_ops {
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
      * "et" attribute, formatted as et_text): a child never outlives its parent. */
     int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);
+    /* The announcement outbox (migration 10). outbox_add writes a step in a job's transaction;
+     * outbox_scan hands at most limit steps, oldest first, to fn (0: go on); outbox_del removes one
+     * (in a job). STORE_OK or STORE_ERROR (outbox_scan: fn's non-zero value when it stopped). */
+    int (*outbox_add)(struct store_view *v, const char *ri, const char *target, int op, const char *addr);
+    int (*outbox_scan)(struct store_view *v, int limit, store_outbox_fn fn, void *arg);
+    int (*outbox_del)(struct store_view *v, int64_t id);
     /* Queue a job for the writer. Returns STORE_OK, or STORE_ERROR when the queue is full or the
      * store is closing (done() is then not called). */
     int (*submit)(struct store *st, struct store_job *job);

@@ -105,6 +105,11 @@ static const char *const migrations[] = {
      " peer_id TEXT NOT NULL, key BLOB NOT NULL, source INTEGER NOT NULL, created INTEGER NOT NULL,"
      " expires INTEGER NOT NULL, revoked INTEGER);"
      "CREATE INDEX e2e_key_pair ON e2e_key(local_id, peer_id);"),
+    /* 10: the announcement outbox (core/announce.c): each step is written with the change that asks
+     * for it and removed when the announcement target answered, so no announcement is lost to a
+     * restart of either CSE */
+    ("CREATE TABLE annc_outbox(id INTEGER PRIMARY KEY, ri TEXT NOT NULL, target TEXT NOT NULL,"
+     " op INTEGER NOT NULL, addr TEXT NOT NULL DEFAULT '');"),
 };
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
@@ -127,6 +132,9 @@ enum {
     Q_CLAMP_ET,
     Q_ADD_NSUB,
     Q_USAGE,
+    Q_OUTBOX_ADD,
+    Q_OUTBOX_SCAN,
+    Q_OUTBOX_DEL,
     Q_BEGIN,
     Q_BEGIN_READ,
     Q_COMMIT,
@@ -155,7 +163,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
     [Q_DELETE_LEAF] = "DELETE FROM res WHERE ri = ?1",
     [Q_ADD_NSUB] = "UPDATE res SET nsub = max(0, nsub + ?2) WHERE ri = ?1",
-    [Q_USAGE] = "SELECT n, bytes FROM quota WHERE owner = ?1", /* migration 8 */
+    [Q_USAGE] = "SELECT n, bytes FROM quota WHERE owner = ?1",                               /* migration 8 */
+    [Q_OUTBOX_ADD] = "INSERT INTO annc_outbox(ri, target, op, addr) VALUES(?1, ?2, ?3, ?4)", /* migration 10 */
+    [Q_OUTBOX_SCAN] = "SELECT id, ri, target, op, addr FROM annc_outbox ORDER BY id LIMIT ?1",
+    [Q_OUTBOX_DEL] = "DELETE FROM annc_outbox WHERE id = ?1",
     [Q_CLAMP_ET] = ("UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"
                     " WHERE path > ?1 || '/' AND path < ?1 || '0' AND et > ?2"),
     /* transaction control, prepared once: sqlite3_exec would compile them for every job */
@@ -582,6 +593,44 @@ static int sq_usage(struct store_view *v, const char *owner, int64_t *count, int
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
+static int sq_outbox_add(struct store_view *v, const char *ri, const char *target, int op, const char *addr)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_OUTBOX_ADD];
+    sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, op);
+    sqlite3_bind_text(st, 4, addr ? addr : "", -1, SQLITE_STATIC);
+    return step_write(st);
+}
+
+static int sq_outbox_scan(struct store_view *v, int limit, store_outbox_fn fn, void *arg)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_OUTBOX_SCAN];
+    sqlite3_bind_int(st, 1, limit);
+    int rc, stop = 0;
+    while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_outbox o = {
+            .id = sqlite3_column_int64(st, 0),
+            .ri = (const char *)sqlite3_column_text(st, 1),
+            .target = (const char *)sqlite3_column_text(st, 2),
+            .op = sqlite3_column_int(st, 3),
+            .addr = (const char *)sqlite3_column_text(st, 4),
+        };
+        stop = fn(arg, &o);
+    }
+    int err = stop == 0 && rc != SQLITE_DONE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return err ? STORE_ERROR : stop;
+}
+
+static int sq_outbox_del(struct store_view *v, int64_t id)
+{
+    sqlite3_stmt *st = VIEW(v)->stmt[Q_OUTBOX_DEL];
+    sqlite3_bind_int64(st, 1, id);
+    return step_write(st);
+}
+
 static int sq_update(struct store_view *v, const struct store_row *r)
 {
     sqlite3_stmt *st = VIEW(v)->stmt[Q_UPDATE];
@@ -874,6 +923,9 @@ static const struct store_ops sqlite_ops = {
     .usage = sq_usage,
     .bind_credential = sq_bind_credential,
     .delete_leaf = sq_delete_leaf,
+    .outbox_add = sq_outbox_add,
+    .outbox_scan = sq_outbox_scan,
+    .outbox_del = sq_outbox_del,
     .submit = sq_submit,
     .close = sq_close,
 };

@@ -33,7 +33,10 @@ TY_DAC = 34
 # 10 locationPolicy, 13 mgmtObj, 14 node, 15 pollingChannel, 16 remoteCSE, 17 request, 18 schedule,
 # 28 flexContainer, 29/30 timeSeries(Instance), 48 crossResourceSubscription
 IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 16, 17, 18, TY_SUB, 28, 29, 30, TY_ROLE, TY_TOKEN,
-               TY_DAC, 48]
+               TY_DAC, 48,
+               # the announced variants (TS-0001 §9.6.26): accessControlPolicyAnnc, AEAnnc, containerAnnc,
+               # contentInstanceAnnc, CSEBaseAnnc, groupAnnc, timeSeriesAnnc, timeSeriesInstanceAnnc
+               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030]
 
 MQTT_SKIP = None
 if paho is None:
@@ -136,8 +139,9 @@ class TypesTest(Conf):
     def test_ts0004_7_3_3_3_unimplemented_type_is_5001(self):
         aei, path = self.ae()
         # a valid CREATE of types TS-0004 Table 6.3.4.2.1-1 defines and Warden does not implement
-        # types TS-0004 defines and Warden does not implement (yet): mgmtCmd, statsConfig, an announced AE
-        for ty, root in ((12, "m2m:mgc"), (24, "m2m:smd"), (10002, "m2m:aeA")):
+        # types TS-0004 defines and Warden does not implement (yet): mgmtCmd, semanticDescriptor, an
+        # announced mgmtObj
+        for ty, root in ((12, "m2m:mgc"), (24, "m2m:smd"), (10013, "m2m:mgoA")):
             with self.subTest(ty=ty):
                 r = self.c.create(path, ty, {"rn": uniq("x")}, origin=aei, root=root)
                 self.assertRsc(r, 5001)
@@ -187,21 +191,29 @@ class TypesTest(Conf):
         self.assertEqual(r.json()["m2m:cb"]["pi"], "", r)
         self.assertEqual(sorted(r.json()["m2m:cb"]["srt"]), sorted(IMPLEMENTED), r)
 
-    def test_ts0004_7_3_3_3_announce_attributes_are_5001(self):
+    def test_ts0004_7_3_3_3_announce_to_unknown_cse_is_4000_and_unannounceable_type_5001(self):
+        """at/aa work on the announceable types (test_announcement.py); here, with no other CSE: a
+        target that is no <remoteCSE> here and an aa entry that is not OA are 4000 on every binding,
+        and at on a type Warden does not announce (dynamicAuthorizationConsultation) stays 5001."""
         aei, path = self.ae()
-        for attrs in ({"at": ["/id-mn"]}, {"aa": ["lbl"]}, {"at": []}):
+        for attrs in ({"at": ["/id-mn"]}, {"aa": ["lbl"]}):
             with self.subTest(attrs=attrs):
                 a = dict(attrs, rn=uniq("c"))
-                self.assertRsc(self.c.create(path, TY_CNT, a, origin=aei), 5001)
+                self.assertRsc(self.c.create(path, TY_CNT, a, origin=aei), 4000)
                 self.assertRsc(self.c.retrieve(path + "/" + a["rn"], origin=aei), 4004)
+        a = {"rn": uniq("c"), "at": []}  # announced nowhere: accepted, and at is absent
+        r = self.assertRsc(self.c.create(path, TY_CNT, a, origin=aei), 2001)
+        self.assertNotIn("at", self.res(r, "m2m:cnt"))
         cnt, _ = self.new_cnt(path, aei)
-        self.assertRsc(self.c.update(cnt, "m2m:cnt", {"at": ["/id-mn"]}, origin=aei), 5001)
-        self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x", "at": ["/id-mn"]}, origin=aei), 5001)
+        self.assertRsc(self.c.update(cnt, "m2m:cnt", {"at": ["/id-mn"]}, origin=aei), 4000)
+        self.assertRsc(self.c.create(cnt, TY_CIN, {"con": "x", "at": ["/id-mn"]}, origin=aei), 4000)
+        self.assertRsc(self.c.create(path, TY_DAC, {"rn": uniq("d"), "dae": True, "dap": ["http://127.0.0.1:9/das"],
+                                                    "at": ["/id-mn"]}, origin=aei, root="m2m:dac"), 5001)
         r = self.mq("Cat" + uniq(""), {"op": 1, "to": CSE_RN, "ty": TY_AE,
                                         "pc": {"m2m:ae": {"api": "Nx", "rr": False, "at": ["/id-mn"]}}}) \
             if not MQTT_SKIP else None
         if r is not None:
-            self.assertEqual(r["rsc"], 5001, r)
+            self.assertEqual(r["rsc"], 4000, r)
 
 
 # -------------------------------------------------------------------------------------------------

@@ -721,6 +721,84 @@ static int upd_run(struct store_view *txn, void *arg)
     return rc != STORE_OK ? 1 : u->fail_after;
 }
 
+/* ---- the announcement outbox (migration 10) ---- */
+
+struct outbox_job {
+    struct ins row;
+    const char *target;
+    int fail; /* roll the job back after writing */
+};
+
+/* A resource and its announcement step in one job (core/announce.c writes them so). */
+static int outbox_run(struct store_view *txn, void *arg)
+{
+    struct outbox_job *o = arg;
+    if (insert_one(txn, &o->row) != STORE_OK)
+        return 1;
+    if (txn->st->ops->outbox_add(txn, o->row.ri, o->target, 1, "") != STORE_OK)
+        return 1;
+    return o->fail;
+}
+
+struct outbox_seen {
+    int n;
+    int64_t ids[8];
+    char ri[8][16];
+};
+
+static int outbox_collect(void *arg, const struct store_outbox *row)
+{
+    struct outbox_seen *s = arg;
+    if (s->n < 8) {
+        s->ids[s->n] = row->id;
+        snprintf(s->ri[s->n], sizeof s->ri[0], "%s", row->ri);
+        assert_int_equal(row->op, 1);
+        assert_string_equal(row->target, "/id-in");
+        assert_string_equal(row->addr, "");
+    }
+    s->n++;
+    return 0;
+}
+
+static void outbox_read(struct store *st, struct outbox_seen *s)
+{
+    memset(s, 0, sizeof *s);
+    struct store_view *v = st->ops->view_acquire(st);
+    assert_non_null(v);
+    assert_int_equal(st->ops->outbox_scan(v, 8, outbox_collect, s), STORE_OK);
+    st->ops->view_release(st, v);
+}
+
+static int outbox_del_run(struct store_view *txn, void *arg)
+{
+    return txn->st->ops->outbox_del(txn, *(int64_t *)arg) != STORE_OK;
+}
+
+/* TS-0004 §7.3.3.10 (issue 14): a step commits with the change that asks for it, or not at all; the
+ * steps come back oldest first; a delivered one is removed. */
+static void test_issue_14_outbox_steps_commit_with_their_change(void **state)
+{
+    struct fx *f = *state;
+    insert_base(f->st);
+    struct outbox_job a = {.row = {.ri = "oa", .pi = "cb", .path = "cse-in/oa", .ty = 2}, .target = "/id-in"};
+    struct outbox_job b = {
+        .row = {.ri = "ob", .pi = "cb", .path = "cse-in/ob", .ty = 2}, .target = "/id-in", .fail = 1};
+    struct outbox_job c = {.row = {.ri = "oc", .pi = "cb", .path = "cse-in/oc", .ty = 2}, .target = "/id-in"};
+    assert_int_equal(run_sync(f->st, outbox_run, &a), 0);
+    assert_int_equal(run_sync(f->st, outbox_run, &b), 1); /* rolled back: neither row nor step */
+    assert_int_equal(run_sync(f->st, outbox_run, &c), 0);
+    struct outbox_seen s;
+    outbox_read(f->st, &s);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.ri[0], "oa");
+    assert_string_equal(s.ri[1], "oc");
+    assert_true(s.ids[0] < s.ids[1]);
+    assert_int_equal(run_sync(f->st, outbox_del_run, &s.ids[0]), 0);
+    outbox_read(f->st, &s);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.ri[0], "oc");
+}
+
 /* A job returning non-zero loses exactly its own changes; the other jobs of the same batch
  * (the same SQLite transaction) commit. */
 static void test_failed_job_rolled_back_others_commit(void **state)
@@ -1119,8 +1197,8 @@ static void test_finding_24_upgrade_from_every_earlier_schema(void **state)
     struct fx *f = *state;
     int fresh_version;
     char *fresh = schema_of(f->path, &fresh_version);
-    /* 9: the e2e key table; a fixture of every schema before the current one is committed */
-    assert_int_equal(fresh_version, 9);
+    /* 10: the announcement outbox; a fixture of every schema before the current one is committed */
+    assert_int_equal(fresh_version, 10);
     char dir[512];
     snprintf(dir, sizeof dir, "%s", __FILE__);
     *strrchr(dir, '/') = '\0';
@@ -1187,6 +1265,7 @@ int main(void)
         T(test_clamp_subtree_et),
         T(test_duplicate_conflict),
         T(test_failed_job_rolled_back_others_commit),
+        T(test_issue_14_outbox_steps_commit_with_their_change),
         T(test_update),
         T(test_update_missing_and_fields),
         T(test_done_after_commit),

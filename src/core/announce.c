@@ -1,0 +1,1148 @@
+/* announce: resource announcement, the announcing side (TS-0001 §9.6.26, TS-0004 §7.3.3.10-11).
+ *
+ * A CREATE or UPDATE that names CSE-IDs in announceTo (at), the UPDATE of an announced resource
+ * and the DELETE of one write the announcement steps they call for into the store's outbox in the
+ * transaction of the change itself (annc_txn_*), so a step is never lost and never sent for a change
+ * that rolled back. The response does not wait for the announcement target: one worker thread here
+ * drains the outbox, per target CSE in the order the steps were written, through the outbound seam
+ * (From this CSE's CSE-ID, over the hop-by-hop association of forwarding), retrying a target that
+ * does not answer with a capped backoff. A successful CREATE replaces the CSE-ID in the original's
+ * at by the announced resource's address (TS-0001 §9.6.26.1) and removes its step in one
+ * transaction; a CREATE sent again after a restart finds the announced resource it made before
+ * (4105 for its deterministic name, then its lnk checked), so none is made twice. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/outbound.h"
+#include "core_int.h"
+#include "encoding/json.h"
+#include "route.h"
+#include "rsc.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+/* at most this many outbox steps are looked at per pass (the oldest): each target's first */
+#define ANNC_SCAN       256
+#define ANNC_TARGETS    32
+#define ANNC_RETRY_MS   1000
+#define ANNC_ANSWER_MAX (64 * 1024)
+
+enum { OUT_CREATE = 1, OUT_UPDATE = 3, OUT_DELETE = 4 };
+enum phase { P_CBA, P_CREATE, P_RETRIEVE, P_UPDATE, P_DELETE };
+
+struct annc_target {
+    char csi[LIMIT_NAME_LEN + 2];
+    bool busy;          /* a step of this target is in progress */
+    bool seen;          /* during one scan: its first step was looked at */
+    bool cba_ok;        /* this CSE's <CSEBaseAnnc> exists there (learnt since start) */
+    int64_t due_ms;     /* nothing before (backing off) */
+    int64_t backoff_ms; /* the next delay after a failure */
+};
+
+struct step {
+    struct step *next;
+    struct announcer *an;
+    struct annc_target *tg;
+    int64_t id;
+    char *ri, *addr; /* the original's resourceID; the announced resource's address (UPDATE/DELETE) */
+    int op;
+    enum phase phase;
+    char *to;    /* CREATE: the announced parent's address */
+    bool to_cba; /* CREATE: to is this CSE's <CSEBaseAnnc> there (else the parent's copy) */
+    char *rn;    /* CREATE: the announced resource's name */
+    char *lnk;   /* CREATE: the original's SP-relative address */
+    /* the answer */
+    int rsc;
+    char *location, *got_lnk;
+};
+
+struct announcer {
+    struct cse *cse;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping, kicked;
+    int inflight; /* sends and store jobs whose callbacks have not run */
+    struct step *answered;
+    struct annc_target tg[ANNC_TARGETS];
+    int ntg;
+    atomic_ulong done, retried, refused; /* steps, for the metrics */
+};
+
+static int64_t mono_ms(void)
+{
+    return clock_mono_us() / 1000;
+}
+
+/* "/id-in" of an entry of at: a CSE-ID, or an announced resource's SP-relative address under it.
+ * false when e is neither. */
+static bool entry_csi(const char *e, char *csi, size_t len)
+{
+    if (e == NULL || e[0] != '/' || e[1] == '/' || e[1] == '\0')
+        return false;
+    size_t n = strcspn(e + 1, "/");
+    if (n + 2 > len)
+        return false;
+    memcpy(csi, e, n + 1);
+    csi[n + 1] = '\0';
+    return true;
+}
+
+static bool is_address(const char *e)
+{
+    return e && e[0] == '/' && strchr(e + 1, '/') != NULL;
+}
+
+/* Does list (an at) name csi, as a CSE-ID or an address under it? */
+static bool announced_to(const json_t *list, const char *csi)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        char c[LIMIT_NAME_LEN + 2];
+        if (entry_csi(json_string_value(e), c, sizeof c) && strcmp(c, csi) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The <remoteCSE> of csi here (registree or registrar), into out (caller frees). */
+static bool remote_cse(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out)
+{
+    char path[LIMIT_ID_LEN + 1];
+    snprintf(path, sizeof path, "%s/%s", cse->cfg->cse_rn, csi + 1);
+    if (v->st->ops->get_path(v, path, cse_now(cse), out) != STORE_OK)
+        return false;
+    if (out->ty == TY_REMOTE_CSE)
+        return true;
+    store_row_free(out);
+    return false;
+}
+
+/* ---- the request side: announceTo and announcedAttribute (TS-0004 §7.3.3.3/§7.3.3.4 Recv-6.6) ---- */
+
+int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent, json_t *attrs)
+{
+    json_t *at = json_object_get(attrs, "at"), *aa = json_object_get(attrs, "aa");
+    if (at == NULL && aa == NULL)
+        return 0;
+    if (rt->annc_ty == 0) /* the attribute policies of such a type refuse them first */
+        return response_error(c->rsp, RSC_NOT_IMPLEMENTED, "not-announceable", "m2m:%s is not announceable", rt->sn);
+    size_t i;
+    json_t *e;
+    json_array_foreach(aa, i, e)
+    {
+        const char *sn = json_string_value(e);
+        bool oa = false;
+        for (const char *const *p = rt->annc_oa; p && *p && !oa; p++)
+            oa = strcmp(*p, sn) == 0;
+        if (!oa) /* TS-0001 §9.6.26.1: only attributes marked OA are named in announcedAttribute */
+            return response_error(c->rsp, RSC_BAD_REQUEST, "bad-aa",
+                                  "announcedAttribute: '%.64s' is not an optionally announced attribute of m2m:%s", sn,
+                                  rt->sn);
+    }
+    if (!json_is_array(at))
+        return 0; /* absent, or null: announced nowhere */
+    json_t *norm = json_array();
+    int rc = 0;
+    json_array_foreach(at, i, e)
+    {
+        const char *s = json_string_value(e);
+        char csi[LIMIT_NAME_LEN + 2];
+        struct store_row csr;
+        if (!entry_csi(s, csi, sizeof csi)) { /* a CSE-relative address of a <remoteCSE> here */
+            bool ok = false;
+            if (resolve_row(c, s, true, &csr) == 0) {
+                json_t *doc = csr.ty == TY_REMOTE_CSE ? json_loads(csr.doc, 0, NULL) : NULL;
+                const char *v = json_string_value(json_object_get(doc, "csi"));
+                ok = v && entry_csi(v, csi, sizeof csi) && strcmp(v, csi) == 0;
+                json_decref(doc);
+                store_row_free(&csr);
+            }
+            if (!ok) {
+                rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at",
+                                    "announceTo[%zu] is neither a CSE-ID nor the address of a <remoteCSE> here", i);
+                break;
+            }
+        }
+        if (strcmp(csi, c->cse->cfg->cse_id) == 0) {
+            rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at", "announceTo[%zu] names this CSE", i);
+            break;
+        }
+        /* reachable from here: a CSE registered here, or the registrar (both held as <remoteCSE>) */
+        if (!remote_cse(c->cse, c->view, csi, &csr)) {
+            rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at",
+                                "announceTo[%zu]: %s is not a CSE registered here or this CSE's registrar", i, csi);
+            break;
+        }
+        store_row_free(&csr);
+        /* TS-0004 §7.3.3.10: an instance is announced only below its announced parent */
+        if (rt->annc_needs_parent && parent != NULL) {
+            json_t *pdoc = json_loads(parent->doc, 0, NULL);
+            bool announced = false;
+            size_t k;
+            json_t *pe;
+            json_array_foreach(json_object_get(pdoc, "at"), k, pe)
+            {
+                char pc[LIMIT_NAME_LEN + 2];
+                announced |= entry_csi(json_string_value(pe), pc, sizeof pc) && strcmp(pc, csi) == 0;
+            }
+            json_decref(pdoc);
+            if (!announced) {
+                rc = response_error(c->rsp, RSC_OPERATION_NOT_ALLOWED, "parent-not-announced",
+                                    "m2m:%s is announced to %s only below its parent announced there", rt->sn, csi);
+                break;
+            }
+        }
+        bool dup = false;
+        size_t k;
+        json_t *ne;
+        json_array_foreach(norm, k, ne) dup |= strcmp(json_string_value(ne), csi) == 0;
+        if (!dup)
+            json_array_append_new(norm, json_string(csi));
+    }
+    if (rc == 0 && json_array_size(norm) == 0 && parent != NULL)
+        json_object_del(attrs, "at"); /* created announced nowhere: no at (TS-0001 §9.6.1.3) */
+    else if (rc == 0)
+        json_object_set(attrs, "at", norm); /* CSE-IDs: the transaction keeps known addresses */
+    json_decref(norm);
+    return rc;
+}
+
+/* ---- the transaction side: outbox steps written with the change ---- */
+
+static int outbox(struct txn_ctx *t, const char *ri, const char *csi, int op, const char *addr)
+{
+    if (t->txn->st->ops->outbox_add(t->txn, ri, csi, op, addr) != STORE_OK)
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    if (t->notes != NULL)
+        t->notes->annc = true; /* op_committed kicks the worker */
+    return 0;
+}
+
+int annc_txn_created(struct txn_ctx *t, const struct rtype *rt, const struct store_row *row)
+{
+    if (rt->annc_ty == 0 || row->doc == NULL || strstr(row->doc, "\"at\"") == NULL)
+        return 0;
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    size_t i;
+    json_t *e;
+    int rc = 0;
+    json_array_foreach(json_object_get(doc, "at"), i, e) if (rc == 0) rc =
+        outbox(t, row->ri, json_string_value(e), OUT_CREATE, "");
+    json_decref(doc);
+    return rc;
+}
+
+int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct store_row *cur, json_t *doc,
+                     const json_t *patch)
+{
+    if (rt->annc_ty == 0)
+        return 0;
+    json_t *req = json_object_get(patch, "at");
+    bool announced = strstr(cur->doc, "\"at\"") != NULL;
+    if (req == NULL && !announced)
+        return 0;
+    json_t *old = json_loads(cur->doc, 0, NULL);
+    json_t *old_at = json_object_get(old, "at");
+    json_t *merged = json_array();
+    int rc = 0;
+    size_t i, k;
+    json_t *e, *r;
+    if (req != NULL) {
+        /* TS-0004 §7.3.3.11: a target no longer named is de-announced; §7.3.3.10: a new one announced */
+        json_array_foreach(old_at, i, e)
+        {
+            char csi[LIMIT_NAME_LEN + 2];
+            const char *s = json_string_value(e);
+            bool kept = false;
+            json_array_foreach(req, k, r) kept |=
+                entry_csi(s, csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+            if (kept)
+                json_array_append(merged, e);
+            else if (rc == 0 && is_address(s) && entry_csi(s, csi, sizeof csi))
+                rc = outbox(t, cur->ri, csi, OUT_DELETE, s);
+        }
+        json_array_foreach(req, k, r)
+        {
+            bool known = false;
+            json_array_foreach(old_at, i, e)
+            {
+                char csi[LIMIT_NAME_LEN + 2];
+                known |= entry_csi(json_string_value(e), csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+            }
+            if (!known) {
+                json_array_append(merged, r);
+                if (rc == 0)
+                    rc = outbox(t, cur->ri, json_string_value(r), OUT_CREATE, "");
+            }
+        }
+        /* TS-0001 §9.6.1.3: at is present only while the resource is announced somewhere */
+        if (json_array_size(merged) > 0)
+            json_object_set(doc, "at", merged);
+        else
+            json_object_del(doc, "at");
+    } else {
+        json_array_extend(merged, old_at);
+    }
+    /* TS-0004 §7.3.3.10: the announced attributes (and aa's changes) reach every announced copy;
+     * one that is still being created is created with the current state */
+    bool other = false;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)patch, key, v) other |= strcmp(key, "at") != 0;
+    if (other) {
+        json_array_foreach(merged, i, e)
+        {
+            const char *s = json_string_value(e);
+            char csi[LIMIT_NAME_LEN + 2];
+            bool added = false; /* by this update: its CREATE carries the current state */
+            json_array_foreach(req, k, r) added |= strcmp(json_string_value(r), s) == 0 && !announced_to(old_at, s);
+            /* a copy still being created (its CREATE may be on its way with the state before this
+             * update): the UPDATE follows it to whatever address it gets ("" until then) */
+            if (rc == 0 && !added && entry_csi(s, csi, sizeof csi))
+                rc = outbox(t, cur->ri, csi, OUT_UPDATE, is_address(s) ? s : "");
+        }
+    }
+    json_decref(merged);
+    json_decref(old);
+    return rc;
+}
+
+/* Deleting a subtree: every announced copy of its resources goes (TS-0004 §7.3.3.11), the ones below
+ * an announced copy that goes too with it there (one DELETE for the topmost). The subtree is asked of
+ * the store by type (indexed): the announceable types, but not the instances, which are announced
+ * only below their announced parent, so their copies go with its copy. */
+struct gone_scan {
+    json_t *addrs; /* [[ri, address], ...] */
+};
+
+static void collect(struct gone_scan *g, const struct store_row *row)
+{
+    if (row->doc == NULL || strstr(row->doc, "\"at\"") == NULL)
+        return;
+    const struct rtype *rt = rtype_find(row->ty);
+    if (rt == NULL || rt->annc_ty == 0)
+        return;
+    json_t *doc = json_loads(row->doc, 0, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "at"), i, e) if (is_address(json_string_value(e)))
+        json_array_append_new(g->addrs, json_pack("[s,O]", row->ri, e));
+    json_decref(doc);
+}
+
+static int collect_row(void *arg, const struct store_row *row)
+{
+    collect(arg, row);
+    return 0;
+}
+
+int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row)
+{
+    struct gone_scan g = {.addrs = json_array()};
+    collect(&g, row);
+    const struct rtype *rt = rtype_find(row->ty);
+    int rc = 0;
+    if (rt == NULL || !rt->leaf) {
+        int tys[16], n = 0;
+        for (size_t i = 0; rtype_at(i) && n < (int)(sizeof tys / sizeof tys[0]); i++)
+            if (rtype_at(i)->annc_ty != 0 && !rtype_at(i)->annc_needs_parent)
+                tys[n++] = rtype_at(i)->ty;
+        struct store_filter f = {.ty = tys, .nty = n, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
+        rc = t->txn->st->ops->find(t->txn, row->path, &f, t->now, collect_row, &g) < 0 ? -1 : 0;
+    }
+    if (rc != 0)
+        rc = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    size_t i, k;
+    json_t *e, *o;
+    json_array_foreach(g.addrs, i, e)
+    {
+        const char *addr = json_string_value(json_array_get(e, 1));
+        bool below = false;
+        json_array_foreach(g.addrs, k, o)
+        {
+            const char *up = json_string_value(json_array_get(o, 1));
+            size_t n = strlen(up);
+            below |= k != i && strncmp(addr, up, n) == 0 && addr[n] == '/';
+        }
+        char csi[LIMIT_NAME_LEN + 2];
+        if (rc == 0 && !below && entry_csi(addr, csi, sizeof csi))
+            rc = outbox(t, json_string_value(json_array_get(e, 0)), csi, OUT_DELETE, addr);
+    }
+    json_decref(g.addrs);
+    return rc;
+}
+
+/* ---- the worker ---- */
+
+struct scan_rows {
+    json_t *rows; /* [[id, ri, target, op, addr], ...] */
+};
+
+static int scan_row(void *arg, const struct store_outbox *o)
+{
+    struct scan_rows *s = arg;
+    json_array_append_new(s->rows, json_pack("[I,s,s,i,s]", (json_int_t)o->id, o->ri, o->target, o->op, o->addr));
+    return 0;
+}
+
+static void step_free(struct step *s)
+{
+    mem_free(s->ri);
+    mem_free(s->addr);
+    mem_free(s->to);
+    mem_free(s->rn);
+    mem_free(s->lnk);
+    mem_free(s->location);
+    mem_free(s->got_lnk);
+    mem_free(s);
+}
+
+/* Under an->lock. */
+static void release(struct announcer *an)
+{
+    if (--an->inflight == 0)
+        pthread_cond_broadcast(&an->cond);
+}
+
+/* The target answered something that may pass: try again after the backoff. */
+static void retry(struct step *s, int rsc, bool quick)
+{
+    struct announcer *an = s->an;
+    pthread_mutex_lock(&an->lock);
+    struct annc_target *tg = s->tg;
+    int64_t delay = quick ? ANNC_RETRY_MS : tg->backoff_ms;
+    if (!quick) {
+        int64_t cap = an->cse->cfg->announce_retry_max;
+        tg->backoff_ms = tg->backoff_ms * 2 > cap ? cap : tg->backoff_ms * 2;
+    }
+    tg->due_ms = mono_ms() + delay;
+    tg->busy = false;
+    pthread_mutex_unlock(&an->lock);
+    if (!quick)
+        atomic_fetch_add_explicit(&an->retried, 1, memory_order_relaxed);
+    if (!quick)
+        LOG(an->cse->log, LOG_WARN, "announce: step %lld (op %d of %s) at %s failed (rsc %d); again in %lld ms",
+            (long long)s->id, s->op, s->ri, tg->csi, rsc, (long long)delay);
+    step_free(s);
+}
+
+/* ---- finishing a step: one writer job (the outbox step removed, the original's at kept right) ---- */
+
+/* FIN_DROP: the step only; FIN_CREATED: the target's CSE-ID in at becomes the copy's address;
+ * FIN_FAILED: the target's CSE-ID leaves at (refused); FIN_GONE: the copy's address leaves at (the
+ * target no longer has it, e.g. it went with its announced parent's copy) */
+enum fin { FIN_DROP, FIN_CREATED, FIN_FAILED, FIN_GONE };
+
+struct fin_job {
+    struct store_job job;
+    struct step *s;
+    enum fin how;
+};
+
+static int fin_run(struct store_view *txn, void *arg)
+{
+    struct fin_job *f = arg;
+    struct step *s = f->s;
+    const struct store_ops *ops = txn->st->ops;
+    struct cse *cse = s->an->cse;
+    struct cse_response rsp;
+    response_init(&rsp);
+    struct txn_ctx t = {.cse = cse, .txn = txn, .now = cse_now(cse), .rsp = &rsp};
+    int rc = ops->outbox_del(txn, s->id) == STORE_OK ? 0 : 1;
+    if (rc == 0 && f->how != FIN_DROP) {
+        struct store_row row;
+        bool found = ops->get_ri(txn, s->ri, t.now, &row) == STORE_OK;
+        json_t *doc = found ? json_loads(row.doc, 0, NULL) : NULL;
+        json_t *at = json_object_get(doc, "at");
+        bool replaced = false;
+        size_t i;
+        json_t *e;
+        const char *match = f->how == FIN_GONE ? s->addr : s->tg->csi;
+        json_array_foreach(at, i, e)
+        {
+            if (!replaced && strcmp(json_string_value(e), match) == 0) {
+                if (f->how == FIN_CREATED)
+                    json_array_set_new(at, i, json_string(s->addr));
+                else
+                    json_array_remove(at, i);
+                replaced = true;
+                break;
+            }
+        }
+        if (replaced) { /* TS-0004 §7.3.3.10: the CSE-ID in at becomes the announced resource's address */
+            if (json_array_size(at) == 0)
+                json_object_del(doc, "at");
+            mem_free(row.doc);
+            row.doc = json_encode(doc, NULL);
+            rc = ops->update(txn, &row) == STORE_OK ? 0 : 1;
+        } else if (f->how == FIN_CREATED) {
+            /* deleted or de-announced while the CREATE travelled: the copy made goes too */
+            rc = ops->outbox_add(txn, s->ri, s->tg->csi, OUT_DELETE, s->addr) == STORE_OK ? 0 : 1;
+        }
+        json_decref(doc);
+        if (found)
+            store_row_free(&row);
+    }
+    response_free(&rsp);
+    return rc;
+}
+
+static void fin_done(void *arg, bool committed)
+{
+    struct fin_job *f = arg;
+    struct announcer *an = f->s->an;
+    if (committed)
+        atomic_fetch_add_explicit(f->how == FIN_FAILED ? &an->refused : &an->done, 1, memory_order_relaxed);
+    pthread_mutex_lock(&an->lock);
+    f->s->tg->busy = false;
+    if (committed)
+        f->s->tg->backoff_ms = ANNC_RETRY_MS;
+    else
+        f->s->tg->due_ms = mono_ms() + ANNC_RETRY_MS;
+    an->kicked = true;
+    release(an);
+    pthread_cond_broadcast(&an->cond);
+    pthread_mutex_unlock(&an->lock);
+    step_free(f->s);
+    mem_free(f);
+}
+
+static void finish(struct step *s, enum fin how)
+{
+    struct announcer *an = s->an;
+    struct fin_job *f = mem_calloc(1, sizeof *f);
+    f->s = s;
+    f->how = how;
+    f->job = (struct store_job){.run = fin_run, .done = fin_done, .arg = f};
+    pthread_mutex_lock(&an->lock);
+    an->inflight++;
+    pthread_mutex_unlock(&an->lock);
+    if (an->cse->store->ops->submit(an->cse->store, &f->job) != STORE_OK) {
+        pthread_mutex_lock(&an->lock);
+        release(an);
+        pthread_mutex_unlock(&an->lock);
+        mem_free(f);
+        retry(s, RSC_INTERNAL_SERVER_ERROR, true);
+    }
+}
+
+/* ---- sending ---- */
+
+static void answer(void *arg, const struct out_response *res)
+{
+    struct step *s = arg;
+    struct announcer *an = s->an;
+    s->rsc = res->rsc;
+    if (res->location)
+        s->location = mem_strdup(res->location);
+    if (res->body && s->phase == P_RETRIEVE) {
+        json_t *doc = json_loadb(res->body, res->len, 0, NULL);
+        const char *key;
+        json_t *v;
+        json_object_foreach(doc, key, v)
+        {
+            const char *l = json_string_value(json_object_get(v, "lnk"));
+            if (l)
+                s->got_lnk = mem_strdup(l);
+        }
+        json_decref(doc);
+    }
+    pthread_mutex_lock(&an->lock);
+    s->next = an->answered;
+    an->answered = s;
+    release(an);
+    pthread_cond_broadcast(&an->cond);
+    pthread_mutex_unlock(&an->lock);
+}
+
+/* Send op to the announced resource (or parent) at address to ("/id-in/cse-in/..."), through the
+ * next hop towards the target CSE. 0, or -1 when it could not be sent (no route, refused). */
+static int send_to(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body)
+{
+    struct cse *cse = s->an->cse;
+    char entry[LIMIT_ID_LEN + 400];
+    /* "<hop CSE-ID> <hop address>/~<target CSE-ID>": the route to the target CSE */
+    if (!route_notify_target(cse, v, s->tg->csi, entry, sizeof entry))
+        return -1;
+    char *sp = strchr(entry, ' ');
+    size_t base = strlen(entry) - strlen(s->tg->csi);
+    if (sp == NULL || base <= (size_t)(sp - entry))
+        return -1;
+    entry[base] = '\0';
+    *sp = '\0';
+    size_t ulen = strlen(sp + 1) + strlen(to) + 1;
+    char *url = mem_alloc(ulen);
+    snprintf(url, ulen, "%s%s", sp + 1, to);
+    size_t len = 0;
+    char *text = body ? json_encode(body, &len) : NULL;
+    struct out_request rq = {.op = op,
+                             .fr = cse->cfg->cse_id,
+                             .ty = ty,
+                             .body = text,
+                             .len = len,
+                             .timeout_ms = (int)cse->cfg->forward_timeout,
+                             .max_attempts = 1,
+                             .max_answer = ANNC_ANSWER_MAX,
+                             .cse_peer = true,
+                             .peer_csi = entry};
+    pthread_mutex_lock(&s->an->lock);
+    s->an->inflight++;
+    pthread_mutex_unlock(&s->an->lock);
+    int rc = outbound_send(cse->outbound, url, &rq, answer, s);
+    if (rc != 0) {
+        pthread_mutex_lock(&s->an->lock);
+        release(s->an);
+        pthread_mutex_unlock(&s->an->lock);
+    }
+    mem_free(text);
+    mem_free(url);
+    return rc;
+}
+
+/* The attributes announced for row (TS-0004 §7.3.3.10): lnk, et, lbl, acpi as the announced
+ * policies at the target, MA attributes and the OA ones named in aa (on an update the OA ones not
+ * named, null: de-announced). 1: not yet (a policy in acpi is still being announced there), -1:
+ * never (nothing to send), 0 with *out. */
+static int compose(struct step *s, struct store_view *v, const struct rtype *rt, const struct store_row *row,
+                   json_t *doc, bool create, json_t **out)
+{
+    struct cse *cse = s->an->cse;
+    const char *csi = s->tg->csi;
+    json_t *a = json_object();
+    char *lnk = mem_alloc(strlen(cse->cfg->cse_id) + strlen(row->path) + 2);
+    sprintf(lnk, "%s/%s", cse->cfg->cse_id, row->path);
+    json_set_str(a, "lnk", lnk);
+    mem_free(lnk);
+    json_t *et = json_object_get(doc, "et"), *lbl = json_object_get(doc, "lbl");
+    if (et)
+        json_object_set(a, "et", et);
+    if (lbl || !create)
+        json_object_set_new(a, "lbl", lbl ? json_incref(lbl) : json_null());
+    int rc = 0;
+    if (rt->has_acpi) {
+        /* TS-0001 §9.6.26.1: the announced copy names the announced variants of its policies */
+        json_t *acpi = json_array();
+        for (const char *p = row->acpi; p && *p && rc == 0;) {
+            size_t n = strcspn(p, " ");
+            char ri[LIMIT_NAME_LEN + 1];
+            if (n > 0 && n < sizeof ri) {
+                memcpy(ri, p, n);
+                ri[n] = '\0';
+                struct store_row acp;
+                if (v->st->ops->get_ri(v, ri, cse_now(cse), &acp) == STORE_OK) {
+                    json_t *adoc = json_loads(acp.doc, 0, NULL);
+                    size_t i;
+                    json_t *e;
+                    json_array_foreach(json_object_get(adoc, "at"), i, e)
+                    {
+                        const char *s2 = json_string_value(e);
+                        char c2[LIMIT_NAME_LEN + 2];
+                        if (!entry_csi(s2, c2, sizeof c2) || strcmp(c2, csi) != 0)
+                            continue;
+                        if (is_address(s2))
+                            json_array_append(acpi, e);
+                        else
+                            rc = 1; /* its announcement there comes first */
+                    }
+                    json_decref(adoc);
+                    store_row_free(&acp);
+                }
+            }
+            p += n + (p[n] == ' ');
+        }
+        if (json_array_size(acpi) > 0)
+            json_object_set(a, "acpi", acpi);
+        else if (!create)
+            json_object_set_new(a, "acpi", json_null());
+        json_decref(acpi);
+    }
+    const json_t *aa = json_object_get(doc, "aa");
+    for (const char *const *p = rt->annc_ma; p && *p; p++)
+        if (json_object_get(doc, *p))
+            json_object_set(a, *p, json_object_get(doc, *p));
+    for (const char *const *p = rt->annc_oa; p && *p; p++) {
+        bool named = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(aa, i, e) named |= json_is_string(e) && strcmp(json_string_value(e), *p) == 0;
+        json_t *val = json_object_get(doc, *p);
+        if (named && val)
+            json_object_set(a, *p, val);
+        else if (!create)
+            json_object_set_new(a, *p, json_null());
+    }
+    if (rt->annc_convert)
+        rt->annc_convert(cse, a);
+    if (rc != 0) {
+        json_decref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+static json_t *wrap(const struct rtype *annc, json_t *attrs)
+{
+    char key[LIMIT_ROOT_LEN];
+    snprintf(key, sizeof key, "m2m:%s", annc->sn);
+    json_t *w = json_object();
+    json_object_set_new(w, key, attrs);
+    return w;
+}
+
+/* Begin (or continue) a CREATE step: from the worker thread. */
+static void begin_create(struct step *s, struct store_view *v)
+{
+    struct cse *cse = s->an->cse;
+    const struct store_ops *ops = v->st->ops;
+    int64_t now = cse_now(cse);
+    struct store_row row, parent, csr;
+    if (ops->get_ri(v, s->ri, now, &row) != STORE_OK) {
+        finish(s, FIN_DROP); /* deleted meanwhile: nothing to announce */
+        return;
+    }
+    const struct rtype *rt = rtype_find(row.ty), *annc = rt ? rtype_find(rt->annc_ty) : NULL;
+    json_t *doc = json_loads(row.doc, 0, NULL);
+    bool pending = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "at"), i, e) pending |= strcmp(json_string_value(e), s->tg->csi) == 0;
+    bool have_parent = pending && annc && ops->get_ri(v, row.pi, now, &parent) == STORE_OK;
+    enum { GO, DROP, FAIL, WAIT, SENT } what = !pending ? DROP : !have_parent ? FAIL : GO;
+    json_t *body = NULL;
+    if (what == GO) {
+        /* TS-0004 §7.3.3.10: below the parent's announced copy there, else below this CSE's
+         * <CSEBaseAnnc> there (an instance only below its announced parent) */
+        json_t *pdoc = json_loads(parent.doc, 0, NULL);
+        mem_free(s->to);
+        s->to = NULL;
+        s->to_cba = false;
+        json_array_foreach(json_object_get(pdoc, "at"), i, e)
+        {
+            const char *pe = json_string_value(e);
+            char pc[LIMIT_NAME_LEN + 2];
+            if (entry_csi(pe, pc, sizeof pc) && strcmp(pc, s->tg->csi) == 0) {
+                if (is_address(pe))
+                    s->to = mem_strdup(pe);
+                else
+                    what = WAIT; /* the parent's own announcement comes first */
+            }
+        }
+        json_decref(pdoc);
+        mem_free(s->rn);
+        s->rn = mem_strdup(row.rn);
+        if (what == GO && s->to == NULL) {
+            if (rt->annc_needs_parent) {
+                what = FAIL;
+            } else if (!remote_cse(cse, v, s->tg->csi, &csr)) {
+                what = WAIT; /* not registered (any more): later */
+            } else {
+                json_t *cdoc = json_loads(csr.doc, 0, NULL);
+                const char *cb = json_string_value(json_object_get(cdoc, "cb"));
+                if (cb == NULL || cb[0] != '/') {
+                    what = WAIT;
+                } else {
+                    size_t n = strlen(cb) + 8;
+                    s->to = mem_alloc(n + strlen(cse->cfg->cse_id));
+                    snprintf(s->to, n + strlen(cse->cfg->cse_id), "%s/%sAnnc", cb, cse->cfg->cse_id + 1);
+                    s->to_cba = true;
+                    if (!s->tg->cba_ok) { /* create it first (TS-0004 §7.3.3.10) */
+                        s->phase = P_CBA;
+                        char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
+                        snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
+                        ts_format(ET_NEVER, et);
+                        json_t *cba = json_pack("{s:s,s:s,s:s,s:s}", "rn", s->to + strlen(cb) + 1, "lnk", lnk, "et", et,
+                                                "csi", cse->cfg->cse_id);
+                        json_t *w = wrap(rtype_find(TY_CSEBASE_ANNC), cba);
+                        if (send_to(s, v, OP_CREATE, cb, TY_CSEBASE_ANNC, w) != 0)
+                            what = WAIT;
+                        else
+                            what = SENT; /* the announced resource follows its answer */
+                        json_decref(w);
+                    }
+                }
+                json_decref(cdoc);
+                store_row_free(&csr);
+            }
+            /* an announced resource whose parent is not announced there is named by its resourceID
+             * (unique), except the CSEBase's children, whose names are unique already */
+            if (what == GO && parent.ty != TY_CSEBASE) {
+                mem_free(s->rn);
+                s->rn = mem_strdup(row.ri);
+            }
+        }
+        if (what == GO) {
+            int c = compose(s, v, rt, &row, doc, true, &body);
+            if (c == 1)
+                what = WAIT;
+            else if (c != 0)
+                what = FAIL;
+        }
+        if (what == GO) {
+            json_set_str(body, "rn", s->rn);
+            mem_free(s->lnk);
+            s->lnk = mem_strdup(json_string_value(json_object_get(body, "lnk")));
+            s->phase = P_CREATE;
+            json_t *w = wrap(annc, body);
+            body = NULL;
+            if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
+                what = WAIT;
+            json_decref(w);
+        }
+        store_row_free(&parent);
+    }
+    json_decref(doc);
+    store_row_free(&row);
+    if (what == DROP)
+        finish(s, FIN_DROP);
+    else if (what == FAIL)
+        finish(s, FIN_FAILED);
+    else if (what == WAIT)
+        retry(s, RSC_TARGET_NOT_REACHABLE, true);
+}
+
+static void begin(struct step *s, struct store_view *v)
+{
+    if (s->op == OUT_CREATE) {
+        begin_create(s, v);
+        return;
+    }
+    if (s->op == OUT_DELETE) {
+        s->phase = P_DELETE;
+        if (send_to(s, v, OP_DELETE, s->addr, 0, NULL) != 0)
+            retry(s, RSC_TARGET_NOT_REACHABLE, false);
+        return;
+    }
+    /* UPDATE: the current state, to a copy that is still named in at */
+    struct cse *cse = s->an->cse;
+    struct store_row row;
+    if (v->st->ops->get_ri(v, s->ri, cse_now(cse), &row) != STORE_OK) {
+        finish(s, FIN_DROP);
+        return;
+    }
+    json_t *doc = json_loads(row.doc, 0, NULL), *body = NULL;
+    bool named = false, pending = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "at"), i, e)
+    {
+        const char *a = json_string_value(e);
+        char c[LIMIT_NAME_LEN + 2];
+        if (s->addr[0] == '\0' && entry_csi(a, c, sizeof c) && strcmp(c, s->tg->csi) == 0) {
+            if (is_address(a)) { /* the copy created since the step was written */
+                mem_free(s->addr);
+                s->addr = mem_strdup(a);
+            } else {
+                pending = true; /* its CREATE comes first */
+            }
+        }
+        named |= strcmp(a, s->addr) == 0;
+    }
+    if (pending) {
+        json_decref(doc);
+        store_row_free(&row);
+        retry(s, 0, true);
+        return;
+    }
+    const struct rtype *rt = rtype_find(row.ty), *annc = rt ? rtype_find(rt->annc_ty) : NULL;
+    int c = named && annc ? compose(s, v, rt, &row, doc, false, &body) : -1;
+    json_decref(doc);
+    store_row_free(&row);
+    if (c < 0) {
+        finish(s, FIN_DROP);
+        return;
+    }
+    if (c == 1) {
+        retry(s, 0, true);
+        return;
+    }
+    s->phase = P_UPDATE;
+    json_t *w = wrap(annc, body);
+    if (send_to(s, v, OP_UPDATE, s->addr, 0, w) != 0)
+        retry(s, RSC_TARGET_NOT_REACHABLE, false);
+    json_decref(w);
+}
+
+/* Might a later attempt succeed? (no answer, a timeout, the target's own trouble) */
+static bool transient(int rsc)
+{
+    return rsc == 0 || rsc >= 5000 || rsc == RSC_REQUEST_TIMEOUT;
+}
+
+/* The worker thread, with the target's answer to s. */
+static void answered(struct step *s, struct store_view *v)
+{
+    int rsc = s->rsc;
+    switch (s->phase) {
+    case P_CBA:
+        if (rsc == RSC_CREATED || rsc == RSC_CONFLICT) { /* made now, or before a restart */
+            s->tg->cba_ok = true;
+            mem_free(s->location);
+            s->location = NULL;
+            begin_create(s, v);
+        } else {
+            retry(s, rsc, false);
+        }
+        return;
+    case P_CREATE:
+        if (rsc == RSC_CREATED && s->location) {
+            /* the Content-Location: SP-relative ("/id-in/cse-in/..."), or CSE-relative at the
+             * target, as a path ("/cse-in/...") or not ("cse-in/...") */
+            const char *loc = s->location;
+            size_t cl = strlen(s->tg->csi);
+            bool sp = strncmp(loc, s->tg->csi, cl) == 0 && loc[cl] == '/';
+            if (!sp && loc[0] == '/')
+                loc++;
+            size_t n = cl + strlen(loc) + 2;
+            mem_free(s->addr);
+            s->addr = mem_alloc(n);
+            if (sp)
+                snprintf(s->addr, n, "%s", loc);
+            else
+                snprintf(s->addr, n, "%s/%s", s->tg->csi, loc);
+            finish(s, FIN_CREATED);
+        } else if (rsc == RSC_CONFLICT) {
+            /* made before (a restart between its creation and our record of it): is it ours? */
+            s->phase = P_RETRIEVE;
+            size_t n = strlen(s->to) + strlen(s->rn) + 2;
+            char *to = mem_alloc(n);
+            snprintf(to, n, "%s/%s", s->to, s->rn);
+            mem_free(s->addr);
+            s->addr = to;
+            if (send_to(s, v, OP_RETRIEVE, to, 0, NULL) != 0)
+                retry(s, RSC_TARGET_NOT_REACHABLE, false);
+        } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: made again first */
+            retry(s, rsc, true);
+        } else if (rsc == RSC_NOT_FOUND) {
+            /* the parent's copy there is gone (deleted there): not announced below it, and not
+             * retried either, which would hold every later step to that CSE */
+            LOG(s->an->cse->log, LOG_WARN, "announce: the announced parent %s of %s is gone", s->to, s->ri);
+            finish(s, FIN_FAILED);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d)", s->tg->csi, s->ri,
+                rsc);
+            finish(s, FIN_FAILED);
+        }
+        return;
+    case P_RETRIEVE:
+        if (rsc == RSC_OK && s->got_lnk && s->lnk && strcmp(s->got_lnk, s->lnk) == 0) {
+            finish(s, FIN_CREATED);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            LOG(s->an->cse->log, LOG_WARN, "announce: %s holds another resource named %s (rsc %d)", s->tg->csi, s->addr,
+                rsc);
+            finish(s, FIN_FAILED);
+        }
+        return;
+    case P_UPDATE:
+    case P_DELETE:
+        if (s->phase == P_UPDATE && rsc == RSC_NOT_FOUND) {
+            finish(s, FIN_GONE);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            if (!rsc_is_success(rsc) && rsc != RSC_NOT_FOUND)
+                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to the %s of %s", s->tg->csi, rsc,
+                    s->phase == P_UPDATE ? "update" : "delete", s->addr);
+            finish(s, FIN_DROP);
+        }
+        return;
+    }
+}
+
+static struct annc_target *target(struct announcer *an, const char *csi)
+{
+    for (int i = 0; i < an->ntg; i++)
+        if (strcmp(an->tg[i].csi, csi) == 0)
+            return &an->tg[i];
+    if (an->ntg == ANNC_TARGETS || strlen(csi) >= sizeof an->tg[0].csi)
+        return NULL;
+    struct annc_target *t = &an->tg[an->ntg++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->csi, sizeof t->csi, "%s", csi);
+    t->backoff_ms = ANNC_RETRY_MS;
+    return t;
+}
+
+/* One pass over the oldest outbox steps: each idle target's first step begins. Worker thread,
+ * without the lock. */
+static void scan(struct announcer *an)
+{
+    struct cse *cse = an->cse;
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    if (v == NULL)
+        return;
+    struct scan_rows sr = {.rows = json_array()};
+    v->st->ops->outbox_scan(v, ANNC_SCAN, scan_row, &sr);
+    pthread_mutex_lock(&an->lock);
+    for (int i = 0; i < an->ntg; i++)
+        an->tg[i].seen = false;
+    pthread_mutex_unlock(&an->lock);
+    int64_t now = mono_ms();
+    size_t i;
+    json_t *r;
+    json_array_foreach(sr.rows, i, r)
+    {
+        pthread_mutex_lock(&an->lock);
+        struct annc_target *tg = an->stopping ? NULL : target(an, json_string_value(json_array_get(r, 2)));
+        bool go = tg && !tg->seen && !tg->busy && now >= tg->due_ms;
+        if (tg)
+            tg->seen = true;
+        if (go)
+            tg->busy = true;
+        pthread_mutex_unlock(&an->lock);
+        if (!go)
+            continue;
+        struct step *s = mem_calloc(1, sizeof *s);
+        s->an = an;
+        s->tg = tg;
+        s->id = json_integer_value(json_array_get(r, 0));
+        s->ri = mem_strdup(json_string_value(json_array_get(r, 1)));
+        s->op = (int)json_integer_value(json_array_get(r, 3));
+        s->addr = mem_strdup(json_string_value(json_array_get(r, 4)));
+        begin(s, v);
+    }
+    json_decref(sr.rows);
+    cse->store->ops->view_release(cse->store, v);
+}
+
+static void *worker(void *arg)
+{
+    struct announcer *an = arg;
+    int64_t next_scan = 0;
+    pthread_mutex_lock(&an->lock);
+    while (!an->stopping) {
+        while (an->answered && !an->stopping) {
+            struct step *s = an->answered;
+            an->answered = s->next;
+            pthread_mutex_unlock(&an->lock);
+            struct store_view *v = an->cse->store->ops->view_acquire(an->cse->store);
+            if (v) {
+                answered(s, v);
+                an->cse->store->ops->view_release(an->cse->store, v);
+            } else {
+                retry(s, RSC_INTERNAL_SERVER_ERROR, true);
+            }
+            pthread_mutex_lock(&an->lock);
+        }
+        int64_t now = mono_ms();
+        if (!an->stopping && (an->kicked || now >= next_scan)) {
+            an->kicked = false;
+            next_scan = now + ANNC_RETRY_MS;
+            pthread_mutex_unlock(&an->lock);
+            scan(an);
+            pthread_mutex_lock(&an->lock);
+            continue;
+        }
+        int64_t wake = next_scan;
+        for (int i = 0; i < an->ntg; i++)
+            if (!an->tg[i].busy && an->tg[i].due_ms > now && an->tg[i].due_ms < wake)
+                wake = an->tg[i].due_ms;
+        if (an->answered || an->kicked)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = wake - now < 1 ? 1 : wake - now;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&an->cond, &an->lock, &ts);
+    }
+    pthread_mutex_unlock(&an->lock);
+    return NULL;
+}
+
+void announce_stats(struct cse *cse, unsigned long *done, unsigned long *retried, unsigned long *refused)
+{
+    struct announcer *an = cse->announcer;
+    *done = an ? atomic_load_explicit(&an->done, memory_order_relaxed) : 0;
+    *retried = an ? atomic_load_explicit(&an->retried, memory_order_relaxed) : 0;
+    *refused = an ? atomic_load_explicit(&an->refused, memory_order_relaxed) : 0;
+}
+
+void announce_kick(struct cse *cse)
+{
+    struct announcer *an = cse->announcer;
+    if (an == NULL)
+        return;
+    pthread_mutex_lock(&an->lock);
+    an->kicked = true;
+    pthread_cond_broadcast(&an->cond);
+    pthread_mutex_unlock(&an->lock);
+}
+
+int announce_start(struct cse *cse)
+{
+    struct announcer *an = mem_calloc(1, sizeof *an);
+    an->cse = cse;
+    pthread_mutex_init(&an->lock, NULL);
+    pthread_cond_init(&an->cond, NULL);
+    an->kicked = true;
+    cse->announcer = an;
+    if (pthread_create(&an->thread, NULL, worker, an) != 0)
+        return -1;
+    an->started = true;
+    return 0;
+}
+
+void announce_stop(struct cse *cse)
+{
+    struct announcer *an = cse->announcer;
+    if (an == NULL || !an->started)
+        return;
+    pthread_mutex_lock(&an->lock);
+    an->stopping = true;
+    pthread_cond_broadcast(&an->cond);
+    pthread_mutex_unlock(&an->lock);
+    pthread_join(an->thread, NULL);
+    an->started = false;
+}
+
+void announce_free(struct cse *cse)
+{
+    struct announcer *an = cse->announcer;
+    if (an == NULL)
+        return;
+    announce_stop(cse);
+    /* after the outbound seam stopped every answer arrived; store jobs finish on the writer */
+    pthread_mutex_lock(&an->lock);
+    for (int i = 0; i < 100 && an->inflight > 0; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&an->cond, &an->lock, &ts);
+    }
+    bool leak = an->inflight > 0;
+    while (an->answered) {
+        struct step *s = an->answered;
+        an->answered = s->next;
+        step_free(s);
+    }
+    pthread_mutex_unlock(&an->lock);
+    if (leak) /* a job still queued would find it freed: keep it (shutdown only) */
+        return;
+    pthread_mutex_destroy(&an->lock);
+    pthread_cond_destroy(&an->cond);
+    mem_free(an);
+    cse->announcer = NULL;
+}

@@ -1,0 +1,379 @@
+"""Announcement black-box tests (issue 14): an MN-CSE registered to an IN-CSE announces its
+resources there (TS-0001 §9.6.26, TS-0004 §7.3.3.10-11 and §7.4.26): announceTo (at) and
+announcedAttribute (aa), the announced types AEAnnc, containerAnnc, contentInstanceAnnc,
+accessControlPolicyAnnc and CSEBaseAnnc at the IN, the announced policies enforced there, and the
+outbox that carries announcements over a restart of the IN exactly once. Reuses the two-CSE set-up
+of test_multicse (one test CA, CSE-ID certificates; a PSK case).
+
+Run: WARDEN_BIN=build/warden python3 tests/integration/test_announcement.py
+"""
+
+import os
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import test_multicse as mc
+from wardentest import free_port, uniq
+
+TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_GRP, TY_TS, TY_TSI = 1, 2, 3, 4, 9, 29, 30
+TY_ACPA, TY_AEA, TY_CNTA, TY_CINA, TY_CBA, TY_GRPA = 10001, 10002, 10003, 10004, 10005, 10009
+TY_TSA, TY_TSIA = 10029, 10030
+DEADLINE = 15.0
+
+
+class AnnouncementMixin:
+    """Helpers over self.inc / self.mn (test_multicse.Cse) once both are registered."""
+
+    def ready(self):
+        self.wait_for(self.registered, what="registration")
+
+    def mn_ae(self, stem, at=("/id-in",), acpi=None, extra=None, srv=True):
+        attrs = {"rn": stem.lower(), "api": "Nannc", "rr": False}
+        if srv:  # MA when present; an AE without it is announced too
+            attrs["srv"] = ["3"]
+        if at is not None:
+            attrs["at"] = list(at)
+        if acpi:
+            attrs["acpi"] = acpi
+        attrs.update(extra or {})
+        r = self.mn.c.create("/cse-mn", TY_AE, attrs, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        return "/cse-mn/" + stem.lower(), r.body["m2m:ae"]
+
+    def announced(self, mn_path, root, target="/id-in"):
+        """Wait until the original's at holds the announced resource's address at target; return it."""
+        def addr():
+            r = self.mn.c.retrieve(mn_path)
+            at = r.body.get(root, {}).get("at", []) if r.rsc == 2000 else []
+            return next((a for a in at if a.startswith(target + "/")), None)
+        try:
+            return self.wait_for(addr, timeout=DEADLINE, what="announcement of %s" % mn_path)
+        except AssertionError:
+            print("\n".join(self.mn.srv.stderr_lines[-30:] + self.inc.srv.stderr_lines[-30:]))
+            raise
+
+    def in_path(self, addr):
+        """An SP-relative address at the IN ("/id-in/cse-in/...") as the IN's own client path."""
+        self.assertTrue(addr.startswith("/id-in/"), addr)
+        return addr[len("/id-in"):]
+
+    def gone_at_in(self, path):
+        self.wait_for(lambda: self.inc.c.retrieve(path).rsc == 4004, timeout=DEADLINE, what="%s gone" % path)
+
+
+class AnnouncementCase(AnnouncementMixin, mc.Base):
+    def test_ts0004_7_3_3_10_ae_container_instance_announced_with_lnk_and_announced_attributes(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, body = self.mn_ae(stem)
+        # the response does not wait for the announcement: at holds the target's CSE-ID
+        self.assertEqual(body["at"], ["/id-in"])
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"], "mni": 5, "aa": ["mni"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create(ae + "/temp", TY_CIN, {"rn": "c1", "con": "21.5", "cnf": "text/plain:0",
+                                                    "at": ["/id-in"], "aa": ["con"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        ae_addr = self.announced(ae, "m2m:ae")
+        cnt_addr = self.announced(ae + "/temp", "m2m:cnt")
+        cin_addr = self.announced(ae + "/temp/c1", "m2m:cin")
+        # TS-0001 §9.6.26.1: the AE (its parent, the CSEBase, is not announced) below this CSE's
+        # <CSEBaseAnnc> there; the container below the AE's copy; the instance below the container's
+        self.assertEqual(ae_addr, "/id-in/cse-in/id-mnAnnc/" + stem.lower())
+        self.assertEqual(cnt_addr, ae_addr + "/temp")
+        self.assertEqual(cin_addr, cnt_addr + "/c1")
+        cba = self.inc.c.retrieve("/cse-in/id-mnAnnc")
+        self.assertEqual(cba.rsc, 2000, cba.body)
+        self.assertEqual(cba.body["m2m:cbA"]["lnk"], "/id-mn/cse-mn")
+        a = self.inc.c.retrieve(self.in_path(ae_addr)).body["m2m:aeA"]
+        self.assertEqual(a["ty"], TY_AEA)
+        self.assertEqual(a["lnk"], "/id-mn" + ae)
+        self.assertEqual(a["srv"], ["3"])        # MA
+        self.assertNotIn("api", a)               # OA, not in aa
+        c = self.inc.c.retrieve(self.in_path(cnt_addr)).body["m2m:cntA"]
+        self.assertEqual((c["ty"], c["mni"], c["lnk"]), (TY_CNTA, 5, "/id-mn" + ae + "/temp"))
+        i = self.inc.c.retrieve(self.in_path(cin_addr)).body["m2m:cinA"]
+        self.assertEqual((i["ty"], i["con"]), (TY_CINA, "21.5"))
+        # discoverable at the IN by the announced type
+        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA})
+        self.assertIn("cse-in/id-mnAnnc/" + stem.lower(), r.body["m2m:uril"])
+
+    def test_ts0004_7_3_3_10_update_reaches_the_announced_copy_and_delete_removes_it(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        addr = self.announced(ae, "m2m:ae")
+        path = self.in_path(addr)
+        r = self.mn.c.update(ae, "m2m:ae", {"lbl": ["room/1"], "aa": ["api"]}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.wait_for(lambda: self.inc.c.retrieve(path).body["m2m:aeA"].get("lbl") == ["room/1"],
+                      timeout=DEADLINE, what="the update announced")
+        self.assertEqual(self.inc.c.retrieve(path).body["m2m:aeA"]["api"], "Nannc")  # OA, now in aa
+        # TS-0004 §7.3.3.11: the original deleted, its announced copy goes
+        self.assertEqual(self.mn.c.delete(ae, origin=stem).rsc, 2002)
+        self.gone_at_in(path)
+
+    def test_ts0004_7_3_3_11_at_changed_de_announces(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem, srv=False)
+        path = self.in_path(self.announced(ae, "m2m:ae"))
+        r = self.mn.c.update(ae, "m2m:ae", {"at": None}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.gone_at_in(path)
+        self.assertNotIn("at", self.mn.c.retrieve(ae).body["m2m:ae"])  # announced nowhere
+        # and announced again when named again
+        r = self.mn.c.update(ae, "m2m:ae", {"at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.assertEqual(self.in_path(self.announced(ae, "m2m:ae")), path)
+
+    def test_ts0004_7_3_3_11_copy_gone_with_its_parent_copy_leaves_at(self):
+        """The AE de-announced: its copy goes at the IN with the container's copy below it; the
+        container's next update finds its copy gone (4004) and its at no longer names it."""
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        cnt = self.in_path(self.announced(ae + "/t", "m2m:cnt"))
+        self.assertEqual(self.mn.c.update(ae, "m2m:ae", {"at": None}, origin=stem).rsc, 2004)
+        self.gone_at_in(cnt)
+        self.assertEqual(self.mn.c.update(ae + "/t", "m2m:cnt", {"lbl": ["x"]}, origin=stem).rsc, 2004)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae + "/t").body["m2m:cnt"], timeout=DEADLINE,
+                      what="the stale address dropped from at")
+
+    def test_ts0004_7_3_3_10_parent_copy_deleted_at_the_target_does_not_hold_later_steps(self):
+        """The AE's copy deleted at the IN: its container is not announced (at drops the IN) and
+        the next announcement to the IN still goes through."""
+        self.ready()
+        stem, later = uniq("Cgw"), uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        self.assertEqual(self.inc.c.delete(self.in_path(self.announced(ae, "m2m:ae"))).rsc, 2002)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae + "/t").body["m2m:cnt"], timeout=DEADLINE,
+                      what="the container's announcement given up")
+        ae2, _ = self.mn_ae(later)
+        self.announced(ae2, "m2m:ae")
+
+    def test_ts0004_7_3_3_10_bad_announce_to_and_announced_attribute_are_refused(self):
+        self.ready()
+        stem = uniq("Cgw")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"api": "Nannc", "rr": False, "at": ["/id-nowhere"]}, origin=stem)
+        self.assertEqual(r.rsc, 4000, r.body)
+        r = self.mn.c.create("/cse-mn", TY_AE, {"api": "Nannc", "rr": False, "at": ["/id-in"], "aa": ["srv"]},
+                             origin=stem)
+        self.assertEqual(r.rsc, 4000, r.body)  # srv is MA, not OA
+        ae, _ = self.mn_ae(stem, at=None)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "c"}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        # an instance is announced only below its announced container (TS-0004 §7.3.3.10)
+        r = self.mn.c.create(ae + "/c", TY_CIN, {"con": "x", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 4005, r.body)
+
+    def test_ts0001_9_6_26_1_only_the_announcing_cse_creates_announced_resources(self):
+        self.ready()
+        stem = uniq("Cin")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem, "api": "Nannc", "rr": False}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        # an AE: 4103, whatever lnk says
+        r = self.inc.c.create("/cse-in", TY_CBA, {"rn": uniq("cba"), "lnk": "/id-mn/cse-mn",
+                                                   "et": "20991231T000000"}, origin=stem, root="m2m:cbA")
+        self.assertEqual(r.rsc, 4103, r.body)
+        # nor below an announced resource of the MN
+        gw = uniq("Cgw")
+        ae, _ = self.mn_ae(gw)
+        path = self.in_path(self.announced(ae, "m2m:ae"))
+        r = self.inc.c.create(path, TY_CNTA, {"lnk": "/id-mn" + ae + "/x", "et": "20991231T000000"},
+                              origin=stem, root="m2m:cntA")
+        self.assertEqual(r.rsc, 4103, r.body)
+        # a registered CSE announcing a resource of another CSE: 4103
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": uniq("cba"), "lnk": "/id-xx/cse-xx",
+                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
+        self.assertEqual(r.rsc, 4103, r.body)
+
+    def test_ts0001_9_6_26_1_announced_acp_decides_at_the_target(self):
+        self.ready()
+        reader, other, stem = uniq("Cread"), uniq("Cother"), uniq("Cgw")
+        for s in (reader, other):
+            r = self.inc.c.create("/cse-in", TY_AE, {"rn": s, "api": "Nannc", "rr": False}, origin=s)
+            self.assertEqual(r.rsc, 2001, r.body)
+        rn = uniq("acp")
+        r = self.mn.c.create("/cse-mn", TY_ACP, {"m2m:acp": {
+            "rn": rn, "at": ["/id-in"],
+            "pv": {"acr": [{"acor": ["/id-in/" + reader], "acop": 2}, {"acor": [stem], "acop": 63}]},
+            "pvs": {"acr": [{"acor": ["CAdmin", stem], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_ri = r.body["m2m:acp"]["ri"]
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.update(ae, "m2m:ae", {"acpi": [acp_ri]}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"], "acpi": [acp_ri]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_addr = self.announced("/cse-mn/" + rn, "m2m:acp")
+        ae_path = self.in_path(self.announced(ae, "m2m:ae"))
+        cnt_path = self.in_path(self.announced(ae + "/temp", "m2m:cnt"))
+        acpa = self.inc.c.retrieve(self.in_path(acp_addr)).body["m2m:acpA"]
+        self.assertEqual(acpa["ty"], TY_ACPA)
+        self.assertIn("/id-mn/" + stem, acpa["pv"]["acr"][1]["acor"])  # converted for the IN
+        self.wait_for(lambda: self.inc.c.retrieve(ae_path).body["m2m:aeA"].get("acpi") == [acp_addr],
+                      timeout=DEADLINE, what="the announced acpi")
+        for path, root in ((ae_path, "m2m:aeA"), (cnt_path, "m2m:cntA")):
+            r = self.inc.c.retrieve(path, origin=reader)
+            self.assertEqual(r.rsc, 2000, r.body)
+            self.assertIn(root, r.body)
+            self.assertEqual(self.inc.c.retrieve(path, origin=other).rsc, 4103)
+            self.assertEqual(self.inc.c.delete(path, origin=reader).rsc, 4103)  # RETRIEVE only
+
+    def test_ts0004_7_3_3_10_group_announced_with_its_announced_attributes(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_GRP, {"rn": "g", "mnm": 3, "mid": [], "gn": "floor 1", "at": ["/id-in"],
+                                          "aa": ["gn", "mnm"]}, origin=stem, root="m2m:grp")
+        self.assertEqual(r.rsc, 2001, r.body)
+        g = self.inc.c.retrieve(self.in_path(self.announced(ae + "/g", "m2m:grp"))).body["m2m:grpA"]
+        self.assertEqual((g["ty"], g["gn"], g["mnm"]), (TY_GRPA, "floor 1", 3))
+        self.assertNotIn("mid", g)  # OA, not in aa
+
+    def test_ts0004_7_3_3_10_timeseries_and_instance_announced(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_TS, {"rn": "ts", "pei": 1000, "at": ["/id-in"], "aa": ["pei"]}, origin=stem,
+                             root="m2m:ts")
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create(ae + "/ts", TY_TSI, {"rn": "i1", "dgt": "20261207T120000", "con": "7",
+                                                  "at": ["/id-in"], "aa": ["con", "dgt"]}, origin=stem, root="m2m:tsi")
+        self.assertEqual(r.rsc, 2001, r.body)
+        ts = self.inc.c.retrieve(self.in_path(self.announced(ae + "/ts", "m2m:ts"))).body["m2m:tsA"]
+        self.assertEqual((ts["ty"], ts["pei"]), (TY_TSA, 1000))
+        tsi = self.inc.c.retrieve(self.in_path(self.announced(ae + "/ts/i1", "m2m:tsi"))).body["m2m:tsiA"]
+        self.assertEqual((tsi["ty"], tsi["con"], tsi["dgt"]), (TY_TSIA, "7", "20261207T120000"))
+
+    def test_ts0004_7_3_3_10_in_announces_to_its_registree(self):
+        """The other direction: an AE of the IN announced to the MN registered there."""
+        self.ready()
+        stem = uniq("Cin")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                  "at": ["/id-mn"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def addr():
+            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
+            return next((a for a in at if a.startswith("/id-mn/")), None)
+        a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the MN")
+        self.assertEqual(a, "/id-mn/cse-mn/id-inAnnc/" + stem.lower())
+        r = self.mn.c.retrieve(a[len("/id-mn"):])
+        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-in/cse-in/" + stem.lower(), r.body)
+
+    def test_ts0004_7_3_3_10_create_again_adopts_the_copy_it_made_before(self):
+        """A CREATE whose answer was lost (a restart between the target's commit and the outbox's) is
+        sent again: the copy made the first time (same name, same lnk) is taken, none made twice; a
+        resource of that name with another lnk is not (the announcement fails, at no longer names the
+        target)."""
+        self.ready()
+        c = self.cse_client(self.inc, self.mn)
+        # this CSE's <CSEBaseAnnc> at the IN, as the MN makes it (it may exist from another test)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": "id-mnAnnc", "lnk": "/id-mn/cse-mn",
+                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
+        self.assertIn(r.rsc, (2001, 4105), r.body)
+        stem, bad = uniq("Cgw"), uniq("Cgw")
+        for s, lnk in ((stem, "/id-mn/cse-mn/" + stem.lower()), (bad, "/id-mn/cse-mn/elsewhere")):
+            r = c.create("/~/id-in/cse-in/id-mnAnnc", TY_AEA, {"rn": s.lower(), "lnk": lnk, "srv": ["3"],
+                                                               "et": "20991231T000000"},
+                         origin="/id-mn", root="m2m:aeA")
+            self.assertEqual(r.rsc, 2001, r.body)
+        made = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"]
+        ae, _ = self.mn_ae(stem)
+        self.assertEqual(self.announced(ae, "m2m:ae"), "/id-in/cse-in/id-mnAnnc/" + stem.lower())
+        self.assertEqual(self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"], made)
+        ae2, _ = self.mn_ae(bad)
+        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae2).body["m2m:ae"], timeout=DEADLINE,
+                      what="the refused announcement dropped from at")
+        r = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + bad.lower())
+        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-mn/cse-mn/elsewhere")
+
+    def test_ts0004_7_3_3_11_evicted_instance_is_de_announced(self):
+        """maxNrOfInstances removes the oldest instance: its announced copy goes too."""
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"], "mni": 1}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.announced(ae + "/t", "m2m:cnt")
+        r = self.mn.c.create(ae + "/t", TY_CIN, {"rn": "old", "con": "1", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        old = self.in_path(self.announced(ae + "/t/old", "m2m:cin"))
+        r = self.mn.c.create(ae + "/t", TY_CIN, {"rn": "new", "con": "2", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.announced(ae + "/t/new", "m2m:cin")
+        self.gone_at_in(old)
+
+
+class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-annc-ca-")
+        cls.pki = mc.Pki(mc.Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = mc.Cse(cls.pki, "/id-in", "cse-in").start()
+        cls.metrics_port = free_port()
+        cls.mn = mc.Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc,
+                        extra=["--metrics.port=%d" % cls.metrics_port]).start()
+
+    def steps(self):
+        """warden_announcement_steps_total of the MN, by outcome."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("warden_announcement_steps_total{"):
+                out[line.split('"')[1]] = int(line.rsplit(" ", 1)[1])
+        return out
+
+    def test_ts0004_7_3_3_10_outbox_delivers_after_in_restart_exactly_once(self):
+        self.ready()
+        self.inc.stop()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        for k in range(3):
+            r = self.mn.c.create(ae + "/temp", TY_CIN, {"rn": "c%d" % k, "con": str(k), "at": ["/id-in"]},
+                                 origin=stem)
+            self.assertEqual(r.rsc, 2001, r.body)
+        # the MN restarts too while its outbox holds the steps: nothing is lost
+        self.mn.stop()
+        self.mn.start()
+        # it tries, finds the IN down and backs off (nothing is dropped)
+        self.wait_for(lambda: self.steps().get("retried", 0) >= 1, timeout=DEADLINE, what="a retried step")
+        self.inc.start()
+        cnt_addr = self.announced(ae + "/temp", "m2m:cnt")
+        for k in range(3):
+            self.announced(ae + "/temp/c%d" % k, "m2m:cin")
+        r = self.inc.c.retrieve(self.in_path(cnt_addr), query={"rcn": 4})
+        kids = r.body["m2m:cntA"].get("m2m:cinA", [])
+        self.assertEqual(sorted(k["rn"] for k in kids), ["c0", "c1", "c2"])
+        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA})
+        self.assertEqual(len([u for u in r.body["m2m:uril"] if u.endswith("/" + stem.lower())]), 1)
+        # the restarted MN then finished every step, none refused
+        steps = self.steps()
+        self.assertGreaterEqual(steps["done"], 5, steps)  # CSEBaseAnnc aside: AE, container, 3 instances
+        self.assertEqual(steps["refused"], 0, steps)
+
+
+class AnnouncementPskCase(AnnouncementMixin, mc.PskBase):
+    def test_ts0003_8_2_2_1_announcement_over_tls_psk(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        path = self.in_path(self.announced(ae, "m2m:ae"))
+        self.assertEqual(self.inc.c.retrieve(path).body["m2m:aeA"]["lnk"], "/id-mn" + ae)
+        self.assertEqual(self.mn.c.delete(ae, origin=stem).rsc, 2002)
+        self.gone_at_in(path)
+
+
+if __name__ == "__main__":
+    unittest.main()
