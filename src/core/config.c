@@ -522,10 +522,28 @@ static int registrar_validate(const struct cse_config *cfg, char *err, size_t er
         snprintf(err, errlen, "registrar.address: '%s' is not an https://, mqtts:// or coaps:// URL", a);
         return -1;
     }
-    if (k > 1) { /* the MQTT and CoAP client sides carry notifications only (README "Multi-CSE") */
-        snprintf(err, errlen, "registrar.address: registration over %.*s is not supported yet; use https://",
+    if (k > 3) { /* the CoAP client side carries notifications only (README "Multi-CSE over MQTT") */
+        snprintf(err, errlen,
+                 "registrar.address: registration over %.*s is not supported yet; use https:// or mqtts://",
                  (int)(strstr(a, "://") - a), a);
         return -1;
+    }
+    if (k == 2 || k == 3) {
+        /* TS-0010 §6.3: requests to the registrar leave over the MQTT binding's one broker connection,
+         * and the registrar's requests (forwarded to this CSE) are accepted only from a CSE-ID the
+         * broker authenticated (TS-0010 §7.2; README "Multi-CSE over MQTT") */
+        const char *why = NULL;
+        if (cfg->mqtt_address[0] == '\0')
+            why = "needs the MQTT binding (mqtt.address, mqtt.port) connected to that broker";
+        else if ((k == 2) != (cfg->mqtt_tls != 0))
+            why = k == 2 ? "mqtts:// needs mqtt.tls=1"
+                         : "mqtt:// is the plain broker connection: with mqtt.tls=1 use mqtts://";
+        else if (!cfg->mqtt_authenticated)
+            why = "needs mqtt.authenticated=1 (a broker that authenticates every client and restricts its topics)";
+        if (why != NULL) {
+            snprintf(err, errlen, "registrar.address: '%s' %s", a, why);
+            return -1;
+        }
     }
     if (k % 2 == 1 && strcmp(cfg->cse_profile, "secure") == 0 && !config_address_is_loopback(host)) {
         snprintf(err, errlen,
