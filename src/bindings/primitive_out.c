@@ -13,6 +13,12 @@
  * filter criterion (fc) or an attribute filter (TS-0004 §7.2.1.1, §6.3.5.8). */
 static const char *const top_int[] = {"rcn", "drt"};
 static const char *const top_str[] = {"rp", "rids", "tids", "ltids", "tqi", "rset", "oet", "atrl"};
+/* m2m:filterCriteria members (TS-0004 §6.3.5.8) and Warden's own query filters; any other name is
+ * an attribute filter, which the primitive carries as fc.atr [{nm, val}] */
+static const char *const fc_names[] = {"fu",   "ty",   "lbl",   "cty",  "crb",   "cra",     "ms",
+                                       "us",   "exb",  "exa",   "sts",  "stb",   "sza",     "szb",
+                                       "lim",  "lvl",  "ofst",  "fo",   "exfr",  "exop",    "exto",
+                                       "exty", "adpi", "adaft", "adfr", "adrsn", "adsince", "aduntil"};
 
 static bool in(const char *k, const char *const *list, size_t n)
 {
@@ -96,8 +102,13 @@ static bool add_query(json_t *o, const char *q)
                     json_object_set_new(o, k, json_integer(x));
             } else if (in(k, top_str, sizeof top_str / sizeof top_str[0])) {
                 add_value(o, k, json_string(v));
-            } else {
+            } else if (in(k, fc_names, sizeof fc_names / sizeof fc_names[0])) {
                 add_value(fc, k, json_string(v));
+            } else {
+                json_t *atr = json_object_get(fc, "atr");
+                if (atr == NULL)
+                    json_object_set_new(fc, "atr", atr = json_array());
+                json_array_append_new(atr, json_pack("{s:s,s:s}", "nm", k, "val", v));
             }
         }
         mem_free(k);
