@@ -105,6 +105,7 @@ struct mqtt_binding {
     size_t nq;
     unsigned long nseq;
     bool transport_added;
+    bool plain_added; /* "mqtt" registered besides "mqtts" */
 
     /* redelivery detection, touched by the network thread only */
     struct {
@@ -603,10 +604,12 @@ static void *net_main(void *arg)
  * connection. On success *path points into uri (possibly at ""). */
 static bool broker_uri(struct mqtt_binding *mb, const char *uri, const char **path, char *reason, size_t len)
 {
-    size_t sl = strlen(mb->scheme);
-    if (strncasecmp(uri, mb->scheme, sl) != 0 || strncmp(uri + sl, "://", 3) != 0) {
+    /* mqtts:// promises TLS, so only over a TLS connection; mqtt:// names this broker either way (the
+     * notification URIs subscribers wrote before mqtts:// was offered) */
+    size_t sl = strncasecmp(uri, "mqtts://", 8) == 0 ? 5 : strncasecmp(uri, "mqtt://", 7) == 0 ? 4 : 0;
+    if (sl == 0 || (sl == 5 && !mb->cfg->mqtt_tls)) {
         snprintf(reason, len, "not an %s:// URI (the broker connection is %s)", mb->scheme,
-                 mb->cfg->mqtt_tls ? "TLS: mqtts://" : "plain: mqtt://");
+                 mb->cfg->mqtt_tls ? "TLS" : "plain: mqtt://");
         return false;
     }
     const char *auth = uri + sl + 3, *slash = auth + strcspn(auth, "/");
@@ -858,6 +861,11 @@ static struct binding *mqtt_start(struct cse *cse, char *err, size_t errlen)
         mb->transport_added = true;
     else
         LOG(cse->log, LOG_WARN, "mqtt: requests to %s:// URIs are not available", mb->scheme);
+    tr.scheme = "mqtt"; /* over TLS, mqtt:// URIs name this broker too (broker_uri) */
+    if (cfg->mqtt_tls && cse->outbound && outbound_register(cse->outbound, &tr) == 0)
+        mb->plain_added = true;
+    else if (cfg->mqtt_tls)
+        LOG(cse->log, LOG_WARN, "mqtt: requests to mqtt:// URIs are not available");
     /* "ready" should mean requests are heard: wait (bounded) for both subscriptions; a broker that is
      * down does not hold the start, the binding connects when it comes */
     for (int i = 0; i < 300 && atomic_load(&mb->subacks) < NSUBS; i++) {
@@ -890,6 +898,8 @@ static void mqtt_stop(struct binding *b)
     struct mqtt_binding *mb = (struct mqtt_binding *)b;
     if (mb->transport_added)
         outbound_unregister(mb->cse->outbound, mb->scheme);
+    if (mb->plain_added)
+        outbound_unregister(mb->cse->outbound, "mqtt");
     atomic_store(&mb->stopping, true);
     /* requests parked on a commit still get their done(): wait for them (bounded) */
     for (int i = 0; i < 500 && atomic_load(&mb->inflight) > 0; i++)
