@@ -185,8 +185,8 @@ static const struct centry table[] = {
      "secure profile: 1 allows plain http:// and coap:// notification targets (never a DAS)"},
     /* multi-CSE (issue 14; README "Multi-CSE") */
     {"registrar.address", S(registrar_address), "", 0, 0, NULL,
-     "URL of the registrar CSE (https://host:port; plain http only on loopback in the secure profile); empty = "
-     "no registrar (an IN-CSE)"},
+     "URL of the registrar CSE (https://host:port, or mqtts://<the mqtt.address broker>:port; plain http/mqtt only "
+     "on loopback in the secure profile); empty = no registrar (an IN-CSE)"},
     {"registrar.id", S(registrar_id), "", 0, 0, NULL, "CSE-ID of the registrar (/id-in)"},
     {"registrar.rn", S(registrar_rn), "", 0, 0, NULL, "resourceName of the registrar's CSEBase (cse-in)"},
     {"registrar.check", L(registrar_check), "60", 1, 86400, NULL,
@@ -476,6 +476,24 @@ static bool url_host(const char *url, char *out, size_t len)
     return true;
 }
 
+/* The port of a URL ("scheme://host:port/..."), def when it names none, -1 when malformed. */
+static long url_port(const char *url, long def)
+{
+    const char *p = strstr(url, "://");
+    if (p == NULL)
+        return -1;
+    p += 3;
+    p = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/?#");
+    if (p == NULL)
+        return -1;
+    p += *p == ']';
+    if (*p != ':')
+        return def;
+    char *end;
+    long v = strtol(p + 1, &end, 10);
+    return end == p + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/') ? -1 : v;
+}
+
 /* registrar.* and cse.poa (issue 14): a registrar is named completely or not at all, by a URL of a
  * scheme the CSE has a client side for; the secure profile reaches it in plaintext only on loopback. */
 static int registrar_validate(const struct cse_config *cfg, char *err, size_t errlen)
@@ -533,8 +551,9 @@ static int registrar_validate(const struct cse_config *cfg, char *err, size_t er
          * and the registrar's requests (forwarded to this CSE) are accepted only from a CSE-ID the
          * broker authenticated (TS-0010 §7.2; README "Multi-CSE over MQTT") */
         const char *why = NULL;
-        if (cfg->mqtt_address[0] == '\0')
-            why = "needs the MQTT binding (mqtt.address, mqtt.port) connected to that broker";
+        if (cfg->mqtt_address[0] == '\0' || strcasecmp(host, cfg->mqtt_address) != 0 ||
+            url_port(a, k == 2 ? 8883 : 1883) != cfg->mqtt_port)
+            why = "must name the broker of the MQTT binding (mqtt.address:mqtt.port), over which it is reached";
         else if ((k == 2) != (cfg->mqtt_tls != 0))
             why = k == 2 ? "mqtts:// needs mqtt.tls=1"
                          : "mqtt:// is the plain broker connection: with mqtt.tls=1 use mqtts://";

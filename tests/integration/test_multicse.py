@@ -612,8 +612,24 @@ class RegistrarConfigCase(unittest.TestCase):
         self.assertIn("loopback", self.start_fails("--cse.profile=secure", "--registrar.address=http://10.0.0.1:80",
                                                    "--registrar.id=/id-in", "--registrar.rn=cse-in"))
 
-    def test_issue14_registration_over_mqtts_is_refused_until_supported(self):
-        self.assertIn("not supported yet", self.start_fails("--registrar.address=mqtts://127.0.0.1:8883",
+    def test_issue14_registration_over_mqtts_needs_the_mqtt_binding_on_that_broker(self):
+        """mqtts:// registrars are reached over the MQTT binding's own broker connection, which must be
+        TLS and authenticate its clients (README "Multi-CSE over MQTT")."""
+        reg = ["--registrar.id=/id-in", "--registrar.rn=cse-in"]
+        mq = ["--mqtt.address=127.0.0.1", "--mqtt.port=8883"]
+        self.assertIn("mqtt.address:mqtt.port", self.start_fails("--registrar.address=mqtts://127.0.0.1:8883", *reg))
+        self.assertIn("mqtt.address:mqtt.port", self.start_fails("--registrar.address=mqtts://127.0.0.1:9999",
+                                                                 "--mqtt.tls=1", "--mqtt.authenticated=1", *(mq + reg)))
+        self.assertIn("mqtt.tls=1", self.start_fails("--registrar.address=mqtts://127.0.0.1:8883",
+                                                     "--mqtt.authenticated=1", *(mq + reg)))
+        self.assertIn("mqtt.authenticated=1", self.start_fails("--registrar.address=mqtts://127.0.0.1:8883",
+                                                               "--mqtt.tls=1", *(mq + reg)))
+        self.assertIn("loopback", self.start_fails("--cse.profile=secure", "--registrar.address=mqtt://10.0.0.1:1883",
+                                                   "--mqtt.address=10.0.0.1", "--mqtt.port=1883",
+                                                   "--mqtt.authenticated=1", *reg))
+
+    def test_issue14_registration_over_coaps_is_refused_until_supported(self):
+        self.assertIn("not supported yet", self.start_fails("--registrar.address=coaps://127.0.0.1:5684",
                                                             "--registrar.id=/id-in", "--registrar.rn=cse-in"))
 
     def test_issue14_cse_poa_entries_are_urls(self):
