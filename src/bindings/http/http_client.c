@@ -575,9 +575,9 @@ static void start_attempt(struct http_client *n, struct job *j)
      * libcurl polls a pooled connection before reusing it and drops one the peer closed; when the
      * peer closed it just then, a request that got no byte of a response on a reused connection is
      * sent once more on a fresh one by libcurl itself (Curl_retry_request: reused connection, no
-     * byte received). That retry is safe only because a closed connection's request was never read
-     * by the peer that closed it: a peer that read it and then died mid-answer has sent no byte
-     * either, but then the connection was fresh or in use, not idle in the pool. */
+     * byte received). That retry can repeat a request the peer did read only when the peer closed
+     * the connection after reading it and before answering (a crash mid-request); a peer that shut
+     * down closed its idle connections before the request was written, and never read it. */
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     what = "curl_multi_add_handle";
     if (curl_multi_add_handle(n->multi, e) != CURLM_OK)
