@@ -185,8 +185,8 @@ static const struct centry table[] = {
      "secure profile: 1 allows plain http:// and coap:// notification targets (never a DAS)"},
     /* multi-CSE (issue 14; README "Multi-CSE") */
     {"registrar.address", S(registrar_address), "", 0, 0, NULL,
-     "URL of the registrar CSE (https://host:port, or mqtts://<the mqtt.address broker>:port; plain http/mqtt only "
-     "on loopback in the secure profile); empty = no registrar (an IN-CSE)"},
+     "URL of the registrar CSE (https://host:port, mqtts://<the mqtt.address broker>:port or coaps://address:port; "
+     "plain http/mqtt/coap only on loopback in the secure profile); empty = no registrar (an IN-CSE)"},
     {"registrar.id", S(registrar_id), "", 0, 0, NULL, "CSE-ID of the registrar (/id-in)"},
     {"registrar.rn", S(registrar_rn), "", 0, 0, NULL, "resourceName of the registrar's CSEBase (cse-in)"},
     {"registrar.check", L(registrar_check), "60", 1, 86400, NULL,
@@ -540,10 +540,12 @@ static int registrar_validate(const struct cse_config *cfg, char *err, size_t er
         snprintf(err, errlen, "registrar.address: '%s' is not an https://, mqtts:// or coaps:// URL", a);
         return -1;
     }
-    if (k > 3) { /* the CoAP client side carries notifications only (README "Multi-CSE over MQTT") */
+    if (k > 3 && cfg->coap_port == 0 && cfg->coaps_port == 0) {
+        /* the CoAP client side runs with the CoAP binding (its thread owns the libcoap context) */
         snprintf(err, errlen,
-                 "registrar.address: registration over %.*s is not supported yet; use https:// or mqtts://",
-                 (int)(strstr(a, "://") - a), a);
+                 "registrar.address: '%s' needs the CoAP binding (coap.port or coaps.port; coaps.port for the "
+                 "registrar to reach this CSE over coaps://)",
+                 a);
         return -1;
     }
     if (k == 2 || k == 3) {

@@ -130,6 +130,11 @@ bool outbound_addr_refused(const struct outbound *ob, const unsigned char a[16])
 /* The policy for one address literal ("10.1.2.3", "::1", "[::1]"): false for a refused address and
  * for anything that is not a literal; for client sides that resolve and connect themselves. */
 bool outbound_host_allowed(const struct outbound *ob, const char *host);
+/* The KpsaID of the PSK bound to the peer CSE peer_csi ("/id-in") in the credential store, for client
+ * sides that run their own TLS-PSK (CoAP over DTLS; TS-0003 §8.2.2.1): true with kpsa_id filled
+ * (CRED_KPSAID_MAX + 1 bytes), false when none is bound or there is no credential store. Cached per
+ * credential generation, as for https. */
+bool outbound_psk_for(struct outbound *ob, const char *peer_csi, char *kpsa_id);
 /* The configuration the seam was started with (lists cleared; TLS paths owned by the seam). */
 const struct outbound_config *outbound_cfg(const struct outbound *ob);
 struct log *outbound_log(const struct outbound *ob);
