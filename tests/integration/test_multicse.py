@@ -641,9 +641,9 @@ class RegistrarConfigCase(unittest.TestCase):
                                                    "--mqtt.address=10.0.0.1", "--mqtt.port=1883",
                                                    "--mqtt.authenticated=1", *reg))
 
-    def test_issue14_registration_over_coaps_is_refused_until_supported(self):
-        self.assertIn("not supported yet", self.start_fails("--registrar.address=coaps://127.0.0.1:5684",
-                                                            "--registrar.id=/id-in", "--registrar.rn=cse-in"))
+    def test_issue14_registration_over_coaps_needs_the_coap_binding(self):
+        self.assertIn("coaps.port", self.start_fails("--registrar.address=coaps://127.0.0.1:5684",
+                                                     "--registrar.id=/id-in", "--registrar.rn=cse-in"))
 
     def test_issue14_cse_poa_entries_are_urls(self):
         self.assertIn("cse.poa", self.start_fails("--cse.poa=https://127.0.0.1:8443,nonsense"))

@@ -369,6 +369,23 @@ class CoapsBase(MqttsBase):
         self.assertEqual(a.body["m2m:csr"]["poa"], ["coaps://127.0.0.1:%d" % self.mn.coaps_port])
         self.assertEqual(b.body["m2m:csr"]["csi"], "/id-in")
 
+    def test_ts0008_6_2_large_answer_over_coaps_arrives_whole(self):
+        """A forwarded RETRIEVE whose answer is larger than one CoAP block: the MN's server side sends
+        it in Block2 blocks, the IN's client side asks for them and relays the whole Content."""
+        self.wait_for(self.registered, what="registration over coaps")
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 2, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        big = "x" * 6000
+        r = self.mn.c.create(cnt, TY_CIN, {"con": big, "rn": "big"}, origin=mn_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/big", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], big)
+
     test_ts0004_7_3_2_6_in_ae_reads_mn_container_over_coaps = \
         MultiCseMqttsCase.test_ts0004_7_3_2_6_in_ae_reads_mn_container_over_mqtts
     test_ts0004_7_3_3_9_notification_from_mn_reaches_ae_registered_at_in_over_coaps = \

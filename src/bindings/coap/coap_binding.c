@@ -936,6 +936,11 @@ static int note_send(void *arg, const char *uri, const struct out_request *rq, o
         LOG(cb->cse->log, LOG_WARN, "coap: %s to a receiver that is not a CSE is not sent over CoAP", op_name(rq->op));
         return -1;
     }
+    if (dtls && !cse) {
+        /* an AE's coaps:// URI would need notify.ca and no CSE-ID to check: not offered yet */
+        LOG(cb->cse->log, LOG_WARN, "coap: notifications to coaps:// targets are not supported yet");
+        return -1;
+    }
     if (!note_allowed(cb, uri, reason, sizeof reason))
         return -1;
     struct coap_note *n = mem_calloc(1, sizeof *n);
@@ -1034,8 +1039,10 @@ static int client_cert_check(const char *cn, const uint8_t *der, size_t len, coa
     struct coap_note *n = coap_session_get_app_data(session);
     if (!validated)
         return 0;
-    if (depth != 0 || n == NULL || n->peer_csi[0] == '\0')
-        return depth != 0; /* an AE's coaps:// target: no certificate identity to hold it to */
+    if (depth != 0)
+        return 1;
+    if (n == NULL || n->peer_csi[0] == '\0')
+        return 0; /* only CSEs are reached over coaps:// (note_send) */
     if (!cert_names(cb, der, len, n->peer_csi)) {
         LOG(cb->cse->log, LOG_WARN, "coap: the certificate of %s does not name %s", n->uri, n->peer_csi);
         return 0;
