@@ -72,8 +72,11 @@ class MqttCse:
         return self
 
     def stop(self):
+        """Stop the server; a non-zero exit status (a crash, or a sanitizer's report) fails the test."""
         if self.srv is not None and self.srv.running():
-            self.srv.stop()
+            rc = self.srv.stop()
+            if rc != 0:
+                raise AssertionError("warden %s exit status %r:\n%s" % (self.csi, rc, self.srv.output()[-4000:]))
 
     def cleanup(self):
         self.stop()
