@@ -418,6 +418,51 @@ class CoapsPskCase(CoapsBase):
         self.assertEqual(self.inc.c.retrieve("/cse-in/id-mx").rsc, 4004)
 
 
+    def test_ts0004_7_3_2_1_relayed_originator_only_from_its_cse_over_coaps(self):
+        """A DTLS-PSK client bound to /id-mx (not registered here) relays From /id-mn/<AE>: 4106."""
+        self.wait_for(self.registered, what="registration over coaps")
+        key = os.urandom(16).hex()
+        kid = uniq("rx") + "@warden.example.com"
+        self.inc.stop()
+        self.inc.ctl().ok("psk", "add", kid, "/id-mx", stdin=key + "\n")
+        self.inc.start()
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        r = coap("get", "coaps://127.0.0.1:%d/~/id-in/cse-in/%s" % (self.inc.coaps_port, in_stem),
+                 fr="/id-mn/Cmnapp", rqi=uniq("relay"), psk=(kid, key))
+        self.assertEqual(r.rsc, 4106, (r.stdout, r.stderr))
+
+
+class MqttUnauthenticatedCase(unittest.TestCase):
+    """TS-0004 §7.3.2.1 over TS-0010 §7.2: behind a broker that does not authenticate (mqtt.authenticated=0)
+    a topic level proves nothing, so a CSE registration over MQTT has no security association: 4107."""
+
+    def test_ts0004_7_3_2_1_cse_registration_without_authenticated_broker_is_4107(self):
+        if SKIP:
+            self.skipTest(SKIP)
+        broker = PrivateBroker().start()
+        self.addCleanup(broker.cleanup)
+        srv = WardenServer(extra_args=["--mqtt.address=127.0.0.1", "--mqtt.port=%d" % broker.port])
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        c = MqttClient(broker.port, "id-mn").start()
+        self.addCleanup(c.stop)
+        rqi = uniq("noauth")
+        deadline = time.monotonic() + 10
+        rsp = None
+        while rsp is None and time.monotonic() < deadline:  # until the CSE is subscribed
+            c.publish("/oneM2M/req/id-mn/id-in/json", {
+                "op": 1, "to": "/id-in/cse-in", "fr": "/id-mn", "rqi": rqi, "rvi": "3", "ty": TY_CSR,
+                "pc": {"m2m:csr": {"csi": "/id-mn", "cb": "/id-mn/cse-mn", "rr": True}}})
+            try:
+                rsp = c.wait_rqi(rqi, timeout=0.5)
+            except AssertionError:
+                rsp = None
+        self.assertIsNotNone(rsp, "no answer over MQTT")
+        self.assertEqual(rsp["rsc"], 4107, rsp)
+        self.assertEqual(srv.stop(), 0)
+
+
 class CoapsCertCase(CoapsBase):
     use_psk = False
 
