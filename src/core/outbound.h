@@ -1,8 +1,8 @@
 /* outbound: the outbound seam (ARCHITECTURE.md "Binding interface"). Every request the CSE sends
  * (notifications, DAS consultations, forwarded requests, CSE registration) is one asynchronous
  * send(request primitive) -> response primitive, handed to the client side of the binding that the
- * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt, coap: registered by
- * their bindings while they run). The seam owns what every client side must apply: the outbound
+ * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt/mqtts, coap/coaps:
+ * registered by their bindings while they run, bindings/mqtt/mqtt_client.c and coap_binding.c). The seam owns what every client side must apply: the outbound
  * policy (notify.allow/deny, address allow/deny lists checked against the address actually
  * connected to, so DNS cannot smuggle a request onto an internal host) and the outbound TLS rules
  * (notify.ca as the trust anchors, the CSE's own tls.cert/tls.key as its client credential, plain
@@ -84,7 +84,10 @@ struct out_request {
  * policy refused every address; 5000 otherwise). body/location are valid during the callback only. */
 struct out_response {
     int rsc;
-    int http_status; /* 0 when no HTTP response arrived (or not HTTP) */
+    /* 0 when the receiver did not answer. An HTTP answer's status; the MQTT and CoAP client sides set
+     * the HTTP status their answer's rsc maps to (http_map.c), so that "http_status != 0" means "the
+     * receiver answered" for every binding. */
+    int http_status;
     int attempts;
     const char *body; /* response Content, NULL when none or not kept */
     size_t len;
