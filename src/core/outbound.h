@@ -2,11 +2,12 @@
  * (notifications, DAS consultations, forwarded requests, CSE registration) is one asynchronous
  * send(request primitive) -> response primitive, handed to the client side of the binding that the
  * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt/mqtts, coap/coaps:
- * registered by their bindings while they run, bindings/mqtt/mqtt_client.c and coap_binding.c). The seam owns what
- * every client side must apply: the outbound policy (notify.allow/deny, address allow/deny lists checked against the
- * address actually connected to, so DNS cannot smuggle a request onto an internal host) and the outbound TLS rules
- * (notify.ca as the trust anchors, the CSE's own tls.cert/tls.key as its client credential, plain
- * schemes refused in the secure profile). Nothing else in the code opens a connection. */
+ * registered by their bindings while they run, bindings/mqtt/mqtt_client.c and coap_binding.c).
+ * The seam owns what every client side must apply: the outbound policy (notify.allow/deny, address
+ * allow/deny lists checked against the address actually connected to, so DNS cannot smuggle a
+ * request onto an internal host) and the outbound TLS rules (notify.ca as the trust anchors, the
+ * CSE's own tls.cert/tls.key as its client credential, plain schemes refused in the secure
+ * profile). Nothing else in the code opens a connection. */
 #ifndef WARDEN_CORE_OUTBOUND_H
 #define WARDEN_CORE_OUTBOUND_H
 
