@@ -945,7 +945,7 @@ static int note_send(void *arg, const char *uri, const struct out_request *rq, o
         return -1;
     struct coap_note *n = mem_calloc(1, sizeof *n);
     if (dtls) {
-        /* the key is read here, on the caller's thread: the CoAP thread never waits for the store */
+        /* the key is read here, before the hand-over: the session is made from the note alone */
         if (cse && outbound_psk_for(cb->cse->outbound, rq->peer_csi, n->kpsa_id) &&
             cred_psk_key(cb->cse->creds, n->kpsa_id, n->key, &n->key_len) != CRED_OK) {
             LOG(cb->cse->log, LOG_WARN, "coap: the key %s bound to %s is gone (revoked?)", n->kpsa_id, rq->peer_csi);
