@@ -1,6 +1,7 @@
 /* fuzz_mqtt_primitive: the MQTT binding's pure front end on arbitrary input: topic parsing
  * (TS-0010 §6.4), the ':' form of originator IDs, request primitive decoding (TS-0004 §7.2.1, with
- * filter criteria through params.h) and response encoding. Input: the topic on the first line,
+ * filter criteria through params.h), response encoding, and the response topics and primitives of
+ * the client side (primitive_out.h). Input: the topic on the first line,
  * the payload after it. */
 #include <jansson.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 
 #include "bindings/mqtt/mqtt_topic.h"
 #include "bindings/primitive.h"
+#include "bindings/primitive_out.h"
 #include "response_check.h"
 #include "util/mem.h"
 
@@ -50,6 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     primitive_request_free(&p);
     response_free(&rsp);
+    /* the same payload as a response to a request this CSE sent over MQTT (mqtt_client.h) */
+    struct mqtt_topic rt;
+    (void)mqtt_topic_parse_response(topic, &rt);
+    struct prim_response pr;
+    if (primitive_decode_response(payload, plen, &pr) == 0) {
+        if (pr.pc != NULL)
+            fuzz_check_json(pr.pc, pr.pc_len);
+        primitive_response_free(&pr);
+    }
     mem_free(topic);
     return 0;
 }

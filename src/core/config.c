@@ -185,8 +185,8 @@ static const struct centry table[] = {
      "secure profile: 1 allows plain http:// and coap:// notification targets (never a DAS)"},
     /* multi-CSE (issue 14; README "Multi-CSE") */
     {"registrar.address", S(registrar_address), "", 0, 0, NULL,
-     "URL of the registrar CSE (https://host:port; plain http only on loopback in the secure profile); empty = "
-     "no registrar (an IN-CSE)"},
+     "URL of the registrar CSE (https://host:port, mqtts://<the mqtt.address broker>:port or coaps://address:port; "
+     "plain http/mqtt/coap only on loopback in the secure profile); empty = no registrar (an IN-CSE)"},
     {"registrar.id", S(registrar_id), "", 0, 0, NULL, "CSE-ID of the registrar (/id-in)"},
     {"registrar.rn", S(registrar_rn), "", 0, 0, NULL, "resourceName of the registrar's CSEBase (cse-in)"},
     {"escertke.enable", L(escertke_enable), "0", 0, 1, NULL,
@@ -484,6 +484,24 @@ static bool url_host(const char *url, char *out, size_t len)
     return true;
 }
 
+/* The port of a URL ("scheme://host:port/..."), def when it names none, -1 when malformed. */
+static long url_port(const char *url, long def)
+{
+    const char *p = strstr(url, "://");
+    if (p == NULL)
+        return -1;
+    p += 3;
+    p = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/?#");
+    if (p == NULL)
+        return -1;
+    p += *p == ']';
+    if (*p != ':')
+        return def;
+    char *end;
+    long v = strtol(p + 1, &end, 10);
+    return end == p + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/') ? -1 : v;
+}
+
 /* registrar.* and cse.poa (issue 14): a registrar is named completely or not at all, by a URL of a
  * scheme the CSE has a client side for; the secure profile reaches it in plaintext only on loopback. */
 static int registrar_validate(const struct cse_config *cfg, char *err, size_t errlen)
@@ -530,10 +548,31 @@ static int registrar_validate(const struct cse_config *cfg, char *err, size_t er
         snprintf(err, errlen, "registrar.address: '%s' is not an https://, mqtts:// or coaps:// URL", a);
         return -1;
     }
-    if (k > 1) { /* the MQTT and CoAP client sides carry notifications only (README "Multi-CSE") */
-        snprintf(err, errlen, "registrar.address: registration over %.*s is not supported yet; use https://",
-                 (int)(strstr(a, "://") - a), a);
+    if (k > 3 && cfg->coap_port == 0 && cfg->coaps_port == 0) {
+        /* the CoAP client side runs with the CoAP binding (its thread owns the libcoap context) */
+        snprintf(err, errlen,
+                 "registrar.address: '%s' needs the CoAP binding (coap.port or coaps.port; coaps.port for the "
+                 "registrar to reach this CSE over coaps://)",
+                 a);
         return -1;
+    }
+    if (k == 2 || k == 3) {
+        /* TS-0010 §6.3: requests to the registrar leave over the MQTT binding's one broker connection,
+         * and the registrar's requests (forwarded to this CSE) are accepted only from a CSE-ID the
+         * broker authenticated (TS-0010 §7.2; README "Multi-CSE over MQTT") */
+        const char *why = NULL;
+        if (cfg->mqtt_address[0] == '\0' || strcasecmp(host, cfg->mqtt_address) != 0 ||
+            url_port(a, k == 2 ? 8883 : 1883) != cfg->mqtt_port)
+            why = "must name the broker of the MQTT binding (mqtt.address:mqtt.port), over which it is reached";
+        else if ((k == 2) != (cfg->mqtt_tls != 0))
+            why = k == 2 ? "mqtts:// needs mqtt.tls=1"
+                         : "mqtt:// is the plain broker connection: with mqtt.tls=1 use mqtts://";
+        else if (!cfg->mqtt_authenticated)
+            why = "needs mqtt.authenticated=1 (a broker that authenticates every client and restricts its topics)";
+        if (why != NULL) {
+            snprintf(err, errlen, "registrar.address: '%s' %s", a, why);
+            return -1;
+        }
     }
     if (k % 2 == 1 && strcmp(cfg->cse_profile, "secure") == 0 && !config_address_is_loopback(host)) {
         snprintf(err, errlen,

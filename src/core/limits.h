@@ -257,4 +257,10 @@
  * hundred bytes of handshake; anything larger is refused before any TLS processing. */
 #define LIMIT_ESCERTKE_MSG 16384
 
+/* Requests the MQTT client side has published and waits for the response of (TS-0010 §6.4: matched
+ * by rqi on /oneM2M/resp/<this CSE>/...): forwarded requests, registration and its checks, NOTIFYs
+ * to CSEs. The table is scanned per response, so it stays small; beyond it a send is refused at once
+ * (5103 for a forwarded request) instead of queued without bound. */
+#define LIMIT_MQTT_OUT_INFLIGHT 512
+
 #endif

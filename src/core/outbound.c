@@ -409,6 +409,15 @@ int outbound_send(struct outbound *ob, const char *uri, const struct out_request
     return rc;
 }
 
+bool outbound_psk_for(struct outbound *ob, const char *peer_csi, char *kpsa_id)
+{
+    if (ob == NULL || ob->psk == NULL || peer_csi == NULL)
+        return false;
+    char canon[LIMIT_ID_LEN + 1];
+    snprintf(canon, sizeof canon, "//%s%s", ob->cfg.spid ? ob->cfg.spid : "", peer_csi);
+    return http_psk_for(ob->psk, canon, kpsa_id);
+}
+
 bool outbound_addr_refused(const struct outbound *ob, const unsigned char a[16])
 {
     return addr_refused(ob, a);

@@ -1,12 +1,13 @@
 /* outbound: the outbound seam (ARCHITECTURE.md "Binding interface"). Every request the CSE sends
  * (notifications, DAS consultations, forwarded requests, CSE registration) is one asynchronous
  * send(request primitive) -> response primitive, handed to the client side of the binding that the
- * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt, coap: registered by
- * their bindings while they run). The seam owns what every client side must apply: the outbound
- * policy (notify.allow/deny, address allow/deny lists checked against the address actually
- * connected to, so DNS cannot smuggle a request onto an internal host) and the outbound TLS rules
- * (notify.ca as the trust anchors, the CSE's own tls.cert/tls.key as its client credential, plain
- * schemes refused in the secure profile). Nothing else in the code opens a connection. */
+ * target's URI scheme names (http/https: bindings/http/http_client.c; mqtt/mqtts, coap/coaps:
+ * registered by their bindings while they run, bindings/mqtt/mqtt_client.c and coap_binding.c).
+ * The seam owns what every client side must apply: the outbound policy (notify.allow/deny, address
+ * allow/deny lists checked against the address actually connected to, so DNS cannot smuggle a
+ * request onto an internal host) and the outbound TLS rules (notify.ca as the trust anchors, the
+ * CSE's own tls.cert/tls.key as its client credential, plain schemes refused in the secure
+ * profile). Nothing else in the code opens a connection. */
 #ifndef WARDEN_CORE_OUTBOUND_H
 #define WARDEN_CORE_OUTBOUND_H
 
@@ -84,7 +85,10 @@ struct out_request {
  * policy refused every address; 5000 otherwise). body/location are valid during the callback only. */
 struct out_response {
     int rsc;
-    int http_status; /* 0 when no HTTP response arrived (or not HTTP) */
+    /* 0 when the receiver did not answer. An HTTP answer's status; the MQTT and CoAP client sides set
+     * the HTTP status their answer's rsc maps to (http_map.c), so that "http_status != 0" means "the
+     * receiver answered" for every binding. */
+    int http_status;
     int attempts;
     const char *body; /* response Content, NULL when none or not kept */
     size_t len;
@@ -130,6 +134,11 @@ bool outbound_addr_refused(const struct outbound *ob, const unsigned char a[16])
 /* The policy for one address literal ("10.1.2.3", "::1", "[::1]"): false for a refused address and
  * for anything that is not a literal; for client sides that resolve and connect themselves. */
 bool outbound_host_allowed(const struct outbound *ob, const char *host);
+/* The KpsaID of the PSK bound to the peer CSE peer_csi ("/id-in") in the credential store, for client
+ * sides that run their own TLS-PSK (CoAP over DTLS; TS-0003 §8.2.2.1): true with kpsa_id filled
+ * (CRED_KPSAID_MAX + 1 bytes), false when none is bound or there is no credential store. Cached per
+ * credential generation, as for https. */
+bool outbound_psk_for(struct outbound *ob, const char *peer_csi, char *kpsa_id);
 /* The configuration the seam was started with (lists cleared; TLS paths owned by the seam). */
 const struct outbound_config *outbound_cfg(const struct outbound *ob);
 struct log *outbound_log(const struct outbound *ob);

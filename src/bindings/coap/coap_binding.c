@@ -24,13 +24,16 @@
 #undef LOG_DEBUG
 
 #include "bindings/binding.h"
+#include "bindings/http/http_request.h"
 #include "bindings/listen.h"
 #include "coap_binding.h"
 #include "coap_blockwise.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
 #include "core/cse.h"
+#include "core/outbound.h"
 #include "core/rsc.h"
+#include "security/cred.h"
 #include "encoding/cbor_json.h"
 #include "notify/notify.h"
 #include "security/tlsauth.h"
@@ -72,16 +75,33 @@ struct coap_req {
     struct cse_response rsp;
 };
 
-/* One outgoing notification (TS-0008 as the client side, TS-0004 §7.4.1.2.2 NOTIFY). */
+/* One outgoing request (TS-0008 §6 as the client side): a notification to an AE's coap:// URI
+ * (TS-0004 §7.4.1.2.2), or any operation to another CSE (forwarding, registration, TS-0004 §7.3.2.6,
+ * §7.4.4) over coap:// or coaps:// (DTLS with the PSK bound to the peer's CSE-ID, else the CSE's
+ * certificate). Made on the calling thread, started and finished on the CoAP thread. */
 struct coap_note {
     struct coap_note *next;
     char *uri, *body, *originator;
     size_t len;
+    enum cse_op op;
+    int ty;
+    char *rqi, *rvi, *query, *rqet;
+    size_t max_answer;
+    int timeout_ms;
+    bool dtls;                         /* coaps:// */
+    char peer_csi[LIMIT_NAME_LEN + 2]; /* the CSE expected at the other end ("" for an AE) */
+    char kpsa_id[CRED_KPSAID_MAX + 1]; /* DTLS-PSK identity; "" for certificates */
+    unsigned char key[CRED_KEY_MAX];   /* its key (wiped in note_free) */
+    size_t key_len;
     out_done_fn done;
     void *done_arg;
     coap_session_t *session; /* while in flight */
     int64_t deadline_us;
-    int rsc; /* result, once known */
+    int rsc;       /* result, once known */
+    bool answered; /* rsc is the receiver's (a response arrived) */
+    char *rbody;   /* the response's Content (whole, libcoap reassembles Block2), at most max_answer */
+    size_t rlen;
+    bool truncated;
     bool finished;
 };
 
@@ -92,6 +112,7 @@ struct coap_binding {
     pthread_t thread;
     bool thread_started;
     bool transport_added;
+    bool dtls_added; /* "coaps" registered too */
     int evfd;
     atomic_int inflight;
     atomic_bool stopping;
@@ -839,17 +860,25 @@ static bool run_completions(struct coap_binding *cb, bool final)
 
 static void note_free(struct coap_note *n)
 {
+    cred_wipe(n->key, sizeof n->key);
     mem_free(n->uri);
     mem_free(n->body);
     mem_free(n->originator);
+    mem_free(n->rqi);
+    mem_free(n->rvi);
+    mem_free(n->query);
+    mem_free(n->rqet);
+    mem_free(n->rbody);
     mem_free(n);
 }
 
-/* Parse a coap:// URI whose host is an address literal (no DNS lookups on the CoAP thread). */
+/* Parse a coap:// or coaps:// URI whose host is an address literal (no DNS lookups on the CoAP
+ * thread). */
 static bool parse_target(const char *uri, coap_uri_t *u, coap_address_t *dst, char *reason, size_t len)
 {
-    if (coap_split_uri((const uint8_t *)uri, strlen(uri), u) < 0 || u->scheme != COAP_URI_SCHEME_COAP) {
-        snprintf(reason, len, "not a coap:// URI");
+    if (coap_split_uri((const uint8_t *)uri, strlen(uri), u) < 0 ||
+        (u->scheme != COAP_URI_SCHEME_COAP && u->scheme != COAP_URI_SCHEME_COAPS)) {
+        snprintf(reason, len, "not a coap:// or coaps:// URI");
         return false;
     }
     char host[64];
@@ -869,7 +898,7 @@ static bool parse_target(const char *uri, coap_uri_t *u, coap_address_t *dst, ch
         dst->addr.sin6.sin6_port = htons(u->port);
         dst->size = sizeof dst->addr.sin6;
     } else {
-        snprintf(reason, len, "coap:// notification targets must be IP address literals");
+        snprintf(reason, len, "coap:// and coaps:// targets must be IP address literals");
         return false;
     }
     return true;
@@ -892,25 +921,61 @@ static bool note_allowed(void *arg, const char *uri, char *reason, size_t len)
     return true;
 }
 
-/* The CoAP client side of the outbound seam carries notifications only for now (TS-0008 §6.2);
- * other operations (forwarding, registration over coaps) are refused here. */
+/* The CoAP client side of the outbound seam: notifications to AEs' coap:// URIs, and any operation to
+ * another CSE (rq->cse_peer with its CSE-ID) over coap:// or coaps://. coaps:// is DTLS with the PSK
+ * bound to the peer CSE-ID in the credential store (TS-0003 §8.2.2.1), else with the CSE's own
+ * certificate (tls.cert/tls.key), the peer verified against tls.ca and required to carry the
+ * peer's CSE-ID (TS-0003 §8.1.2). Everything touching libcoap happens on the CoAP thread. */
 static int note_send(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
 {
     struct coap_binding *cb = arg;
     char reason[128];
-    if (rq->op != OP_NOTIFY) {
-        LOG(cb->cse->log, LOG_WARN, "coap: the CoAP client side sends NOTIFY only (not %s)", op_name(rq->op));
+    bool cse = rq->cse_peer && rq->peer_csi != NULL && strlen(rq->peer_csi) <= LIMIT_NAME_LEN + 1;
+    bool dtls = strncasecmp(uri, "coaps://", 8) == 0;
+    if (rq->op != OP_NOTIFY && !cse) {
+        LOG(cb->cse->log, LOG_WARN, "coap: %s to a receiver that is not a CSE is not sent over CoAP", op_name(rq->op));
         return -1;
     }
-    const char *body = rq->body, *originator = rq->fr;
-    size_t len = rq->len;
+    if (dtls && !cse) {
+        /* an AE's coaps:// URI would need notify.ca and no CSE-ID to check: not offered yet */
+        LOG(cb->cse->log, LOG_WARN, "coap: notifications to coaps:// targets are not supported yet");
+        return -1;
+    }
     if (!note_allowed(cb, uri, reason, sizeof reason))
         return -1;
     struct coap_note *n = mem_calloc(1, sizeof *n);
+    if (dtls) {
+        /* the key is read here, before the hand-over: the session is made from the note alone */
+        if (cse && outbound_psk_for(cb->cse->outbound, rq->peer_csi, n->kpsa_id) &&
+            cred_psk_key(cb->cse->creds, n->kpsa_id, n->key, &n->key_len) != CRED_OK) {
+            LOG(cb->cse->log, LOG_WARN, "coap: the key %s bound to %s is gone (revoked?)", n->kpsa_id, rq->peer_csi);
+            note_free(n);
+            return -1;
+        }
+        if (n->key_len == 0 && (cb->cse->cfg->tls_cert[0] == '\0' || cb->cse->cfg->tls_ca[0] == '\0')) {
+            LOG(cb->cse->log, LOG_WARN,
+                "coap: coaps:// needs a PSK bound to the peer CSE-ID or tls.cert, tls.key and tls.ca");
+            note_free(n);
+            return -1;
+        }
+        if (n->key_len == 0)
+            n->kpsa_id[0] = '\0';
+    }
+    n->dtls = dtls;
+    if (cse)
+        snprintf(n->peer_csi, sizeof n->peer_csi, "%s", rq->peer_csi);
     n->uri = mem_strdup(uri);
-    n->body = mem_strndup(body, len);
-    n->len = len;
-    n->originator = mem_strdup(originator ? originator : "");
+    n->body = mem_strndup(rq->body ? rq->body : "", rq->len);
+    n->len = rq->len;
+    n->originator = mem_strdup(rq->fr ? rq->fr : "");
+    n->op = rq->op;
+    n->ty = rq->ty;
+    n->rqi = rq->rqi ? mem_strdup(rq->rqi) : NULL;
+    n->rvi = mem_strdup(rq->rvi ? rq->rvi : "3");
+    n->query = rq->query ? mem_strdup(rq->query) : NULL;
+    n->rqet = rq->rqet ? mem_strdup(rq->rqet) : NULL;
+    n->max_answer = rq->max_answer;
+    n->timeout_ms = rq->timeout_ms;
     n->done = done;
     n->done_arg = done_arg;
     pthread_mutex_lock(&cb->lock);
@@ -940,13 +1005,129 @@ static void note_finish(struct coap_note *n, int rsc)
     n->rsc = rsc;
 }
 
-/* Start one notification: a CON POST with the oneM2M options (TS-0008 §6.2), NOTIFY content. */
+/* A client session's certificate check (coaps:// with certificates): libcoap validated the chain
+ * against tls.ca; the server's certificate must also name the CSE the request is for, in its
+ * subjectAltName (a DNS name <cse-id>.<sp-id> or a URI, TS-0003 §8.1.2), as its CSE-ID. */
+static bool cert_names(struct coap_binding *cb, const uint8_t *der, size_t len, const char *peer_csi)
+{
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return false;
+    gnutls_datum_t d = {.data = (unsigned char *)der, .size = (unsigned)len};
+    bool hit = false;
+    char want[LIMIT_ID_LEN + 1];
+    snprintf(want, sizeof want, "//%s%s", cb->cse->cfg->cse_spid, peer_csi);
+    if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0)
+        for (unsigned i = 0; !hit; i++) {
+            char name[512], canon[LIMIT_ID_LEN + 1];
+            size_t nl = sizeof name - 1;
+            int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &nl, NULL);
+            if (type < 0)
+                break;
+            name[nl < sizeof name ? nl : sizeof name - 1] = '\0';
+            hit = tlsauth_san_identity(&cb->cse->idenv, type, name, canon, sizeof canon) && strcmp(canon, want) == 0;
+        }
+    gnutls_x509_crt_deinit(crt);
+    return hit;
+}
+
+static int client_cert_check(const char *cn, const uint8_t *der, size_t len, coap_session_t *session, unsigned depth,
+                             int validated, void *arg)
+{
+    (void)cn;
+    struct coap_binding *cb = arg;
+    struct coap_note *n = coap_session_get_app_data(session);
+    if (!validated)
+        return 0;
+    if (depth != 0)
+        return 1;
+    if (n == NULL || n->peer_csi[0] == '\0')
+        return 0; /* only CSEs are reached over coaps:// (note_send) */
+    if (!cert_names(cb, der, len, n->peer_csi)) {
+        LOG(cb->cse->log, LOG_WARN, "coap: the certificate of %s does not name %s", n->uri, n->peer_csi);
+        return 0;
+    }
+    return 1;
+}
+
+/* The DTLS client session of n: PSK (identity and key bound to the peer CSE-ID) or certificates. */
+static coap_session_t *dtls_session(struct coap_binding *cb, struct coap_note *n, const coap_address_t *dst)
+{
+    const struct cse_config *cfg = cb->cse->cfg;
+    if (n->key_len > 0) {
+        coap_dtls_cpsk_t psk;
+        memset(&psk, 0, sizeof psk);
+        psk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+        psk.psk_info.identity.s = (const uint8_t *)n->kpsa_id;
+        psk.psk_info.identity.length = strlen(n->kpsa_id);
+        psk.psk_info.key.s = n->key;
+        psk.psk_info.key.length = n->key_len;
+        return coap_new_client_session_psk2(cb->ctx, NULL, dst, COAP_PROTO_DTLS, &psk);
+    }
+    coap_dtls_pki_t pki;
+    memset(&pki, 0, sizeof pki);
+    pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+    pki.verify_peer_cert = 1;
+    pki.check_common_ca = 1;
+    pki.cert_chain_validation = 1;
+    pki.cert_chain_verify_depth = 3;
+    pki.allow_expired_certs = 0;
+    pki.validate_cn_call_back = client_cert_check;
+    pki.cn_call_back_arg = cb;
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.public_cert = cfg->tls_cert;
+    pki.pki_key.key.pem.private_key = cfg->tls_key;
+    pki.pki_key.key.pem.ca_file = cfg->tls_ca;
+    return coap_new_client_session_pki(cb->ctx, NULL, dst, COAP_PROTO_DTLS, &pki);
+}
+
+static int hexv(uint8_t c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Add "a/b/c" as one option per segment (Uri-Path), or "k=v&k2=v2" as one per parameter (Uri-Query)
+ * with its percent-encoding undone: a CoAP option carries the text itself (RFC 7252 §6.5). */
+static void add_segments(coap_pdu_t *pdu, uint16_t opt, const uint8_t *p, size_t n, uint8_t sep)
+{
+    const uint8_t *end = p + n;
+    while (p && p < end) {
+        const uint8_t *e = memchr(p, sep, (size_t)(end - p));
+        size_t l = e ? (size_t)(e - p) : (size_t)(end - p);
+        if (l > 0 && opt == COAP_OPTION_URI_QUERY) {
+            uint8_t *v = mem_alloc(l);
+            size_t o = 0;
+            for (size_t i = 0; i < l; i++) {
+                int a = l - i >= 3 && p[i] == '%' ? hexv(p[i + 1]) : -1, b = a >= 0 ? hexv(p[i + 2]) : -1;
+                if (b >= 0 && (a | b) != 0) {
+                    v[o++] = (uint8_t)(a * 16 + b);
+                    i += 2;
+                } else {
+                    v[o++] = p[i];
+                }
+            }
+            coap_add_option(pdu, opt, o, v);
+            mem_free(v);
+        } else if (l > 0) {
+            coap_add_option(pdu, opt, l, p);
+        }
+        p += l + 1;
+    }
+}
+
+/* Start one request: a CON with the method of its operation and the oneM2M options (TS-0008 §6.2:
+ * Uri-Path, Content-Format, Uri-Query, oneM2M-TY, -RVI, -FR, -RQI, -RQET in option order). */
 static void note_start(struct coap_binding *cb, struct coap_note *n)
 {
     coap_uri_t u;
     coap_address_t dst;
     char reason[128];
-    int timeout = cb->cse->cfg->notify_timeout > 0 ? (int)cb->cse->cfg->notify_timeout : 5000;
+    int timeout = n->timeout_ms > 0                  ? n->timeout_ms
+                  : cb->cse->cfg->notify_timeout > 0 ? (int)cb->cse->cfg->notify_timeout
+                                                     : 5000;
     n->deadline_us = clock_mono_us() + (int64_t)timeout * 1000;
     n->next = cb->flight;
     cb->flight = n;
@@ -955,9 +1136,10 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
         return;
     }
     /* libcoap's block-wise code is on for this client session only (its Block1 sending carries
-     * large notifications); server sessions run without it (see coap_start) */
+     * large requests, its Block2 reassembly large answers); server sessions run without it (see
+     * coap_start) */
     coap_context_set_block_mode(cb->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-    n->session = coap_new_client_session(cb->ctx, NULL, &dst, COAP_PROTO_UDP);
+    n->session = n->dtls ? dtls_session(cb, n, &dst) : coap_new_client_session(cb->ctx, NULL, &dst, COAP_PROTO_UDP);
     coap_context_set_block_mode(cb->ctx, 0);
     if (n->session == NULL) {
         note_finish(n, RSC_TARGET_NOT_REACHABLE);
@@ -965,8 +1147,12 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
     }
     coap_session_set_app_data(n->session, n);
     coap_session_set_max_retransmit(n->session, 3);
-    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, coap_new_message_id(n->session),
-                                    coap_session_max_pdu_size(n->session));
+    coap_pdu_code_t method = n->op == OP_RETRIEVE ? COAP_REQUEST_CODE_GET
+                             : n->op == OP_UPDATE ? COAP_REQUEST_CODE_PUT
+                             : n->op == OP_DELETE ? COAP_REQUEST_CODE_DELETE
+                                                  : COAP_REQUEST_CODE_POST; /* CREATE, NOTIFY */
+    coap_pdu_t *pdu =
+        coap_pdu_init(COAP_MESSAGE_CON, method, coap_new_message_id(n->session), coap_session_max_pdu_size(n->session));
     if (pdu == NULL) {
         note_finish(n, RSC_INTERNAL_SERVER_ERROR);
         return;
@@ -975,30 +1161,28 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
     size_t toklen = 0;
     coap_session_new_token(n->session, &toklen, tok);
     coap_add_token(pdu, toklen, tok);
-    /* Uri-Path (11), Content-Format (12), Uri-Query (15), then the oneM2M options in order */
-    const uint8_t *p = u.path.s, *end = u.path.s + u.path.length;
-    while (p < end) {
-        const uint8_t *slash = memchr(p, '/', (size_t)(end - p));
-        size_t l = slash ? (size_t)(slash - p) : (size_t)(end - p);
-        if (l)
-            coap_add_option(pdu, COAP_OPTION_URI_PATH, l, p);
-        p += l + 1;
+    /* TS-0008 §6.2.2.3: "/~/id-in/cse-in" is Uri-Path "~", "id-in", "cse-in" */
+    add_segments(pdu, COAP_OPTION_URI_PATH, u.path.s, u.path.length, '/');
+    uint8_t b4[4];
+    if (n->len > 0) {
+        unsigned cf = n->op == OP_NOTIFY ? COAPM_CF_NTFY_JSON : COAPM_CF_RES_JSON;
+        coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_uint_encode(cf, b4), b4);
     }
-    uint8_t cfb[4];
-    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_uint_encode(COAPM_CF_NTFY_JSON, cfb), cfb);
-    p = u.query.s, end = u.query.s + u.query.length;
-    while (p && p < end) {
-        const uint8_t *amp = memchr(p, '&', (size_t)(end - p));
-        size_t l = amp ? (size_t)(amp - p) : (size_t)(end - p);
-        if (l)
-            coap_add_option(pdu, COAP_OPTION_URI_QUERY, l, p);
-        p += l + 1;
+    add_segments(pdu, COAP_OPTION_URI_QUERY, u.query.s, u.query.length, '&');
+    if (n->query)
+        add_segments(pdu, COAP_OPTION_URI_QUERY, (const uint8_t *)n->query, strlen(n->query), '&');
+    if (n->op == OP_CREATE)
+        coap_add_option(pdu, COAPM_OPT_TY, coap_uint_encode((uint32_t)n->ty, b4), b4);
+    char rqi[64];
+    if (n->rqi == NULL) {
+        snprintf(rqi, sizeof rqi, "coap-%llx-%x", (unsigned long long)clock_mono_us(), (unsigned)(uintptr_t)n & 0xffff);
+        n->rqi = mem_strdup(rqi);
     }
-    char rqi[40];
-    snprintf(rqi, sizeof rqi, "ntfy-%llx-%x", (unsigned long long)clock_mono_us(), (unsigned)(uintptr_t)n & 0xffff);
-    coap_add_option(pdu, COAPM_OPT_RVI, 1, (const uint8_t *)"3");
+    coap_add_option(pdu, COAPM_OPT_RVI, strlen(n->rvi), (const uint8_t *)n->rvi);
     coap_add_option(pdu, COAPM_OPT_FR, strlen(n->originator), (const uint8_t *)n->originator);
-    coap_add_option(pdu, COAPM_OPT_RQI, strlen(rqi), (const uint8_t *)rqi);
+    coap_add_option(pdu, COAPM_OPT_RQI, strlen(n->rqi), (const uint8_t *)n->rqi);
+    if (n->rqet)
+        coap_add_option(pdu, COAPM_OPT_RQET, strlen(n->rqet), (const uint8_t *)n->rqet);
     if (n->len)
         coap_add_data_large_request(n->session, pdu, n->len, (const uint8_t *)n->body, NULL, NULL);
     if (coap_send(n->session, pdu) == COAP_INVALID_MID)
@@ -1021,6 +1205,21 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     uint32_t v;
     if (o && coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v))
         rsc = (int)v;
+    if (n->finished)
+        return COAP_RESPONSE_OK;
+    /* the receiver's answer: its RSC (TS-0008 §6.2.4 oneM2M-RSC) and the whole Content, Block2
+     * reassembled by libcoap (COAP_BLOCK_SINGLE_BODY on this client session) */
+    n->answered = o != NULL;
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t *data = NULL;
+    if (n->answered && n->max_answer > 0 && coap_get_data_large(received, &len, &data, &offset, &total) && len > 0) {
+        if (len > n->max_answer || offset != 0) {
+            n->truncated = true;
+        } else {
+            n->rbody = mem_strndup((const char *)data, len);
+            n->rlen = len;
+        }
+    }
     note_finish(n, rsc);
     return COAP_RESPONSE_OK;
 }
@@ -1054,7 +1253,14 @@ static void reap_notes(struct coap_binding *cb, bool all)
             coap_session_set_app_data(n->session, NULL);
             coap_session_release(n->session);
         }
-        struct out_response res = {.rsc = n->rsc, .http_status = 0, .attempts = 1};
+        /* http_status: for an answer, the HTTP status its RSC maps to, so that "the receiver
+         * answered" reads the same for every client side (outbound.h) */
+        struct out_response res = {.rsc = n->rsc,
+                                   .http_status = n->answered ? (int)http_status_of(n->rsc) : 0,
+                                   .attempts = 1,
+                                   .body = n->rbody,
+                                   .len = n->rlen,
+                                   .truncated = n->truncated};
         if (n->done)
             n->done(n->done_arg, &res);
         pthread_mutex_lock(&cb->lock);
@@ -1300,6 +1506,8 @@ static struct binding *start(struct cse *cse, bool threaded, long polled_port, c
     if (cse->outbound) {
         struct out_client_ops t = {.scheme = "coap", .allowed = note_allowed, .send = note_send, .arg = cb};
         cb->transport_added = outbound_register(cse->outbound, &t) == 0;
+        t.scheme = "coaps"; /* DTLS client sessions need no coaps listener: only libcoap's DTLS */
+        cb->dtls_added = coap_dtls_is_supported() && outbound_register(cse->outbound, &t) == 0;
     }
     if (pthread_create(&cb->thread, NULL, coap_loop, cb) != 0) {
         snprintf(err, errlen, "coap: cannot start the CoAP thread");
@@ -1342,6 +1550,8 @@ static void coap_stop(struct binding *b)
     struct coap_binding *cb = (struct coap_binding *)b;
     if (cb->transport_added)
         outbound_unregister(cb->cse->outbound, "coap");
+    if (cb->dtls_added)
+        outbound_unregister(cb->cse->outbound, "coaps");
     pthread_mutex_lock(&cb->lock);
     cb->accepting_notes = false;
     cb->exit = true;

@@ -571,6 +571,13 @@ static void start_attempt(struct http_client *n, struct job *j)
     if (what != NULL)
         goto fail;
     SETOPT(CURLOPT_PRIVATE, (void *)j);
+    /* Kept-alive connections (issue 14, the first forwarded request after the registrar restarted):
+     * libcurl polls a pooled connection before reusing it and drops one the peer closed; when the
+     * peer closed it just then, a request that got no byte of a response on a reused connection is
+     * sent once more on a fresh one by libcurl itself (Curl_retry_request: reused connection, no
+     * byte received). That retry can repeat a request the peer did read only when the peer closed
+     * the connection after reading it and before answering (a crash mid-request); a peer that shut
+     * down closed its idle connections before the request was written, and never read it. */
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     what = "curl_multi_add_handle";
     if (curl_multi_add_handle(n->multi, e) != CURLM_OK)

@@ -26,6 +26,7 @@
 #include "core/cse.h"
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
+#include "mqtt_client.h"
 #include "mqtt_topic.h"
 #include "notify/notify.h"
 #include "security/audit.h"
@@ -44,6 +45,7 @@
 #define MQTT_DEDUP_US    (60LL * 1000 * 1000)
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   2000 /* TS-0010 leaves it open; the contract caps it at 2 s */
+#define NSUBS            3    /* requests, registration requests, responses to this CSE's requests */
 
 struct mqtt_req;
 
@@ -71,12 +73,15 @@ struct mqtt_binding {
     char self[LIMIT_NAME_LEN + 1]; /* this CSE's topic level ("id-in") */
     char sub_req[MQTT_TOPIC_MAX];
     char sub_reg[MQTT_TOPIC_MAX];
+    char sub_resp[MQTT_TOPIC_MAX]; /* responses to the requests this CSE sends (mqtt_client.h) */
+    struct mqtt_out *out;          /* those requests, waiting for their response */
+    const char *scheme;            /* "mqtts" with mqtt.tls, else "mqtt": the scheme of URIs that reach this broker */
 
     pthread_t net_thread;
     bool net_started;
     atomic_bool stop_net;
     atomic_bool connected; /* CONNACK received and subscriptions requested */
-    atomic_int subacks;    /* SUBACKs of the current connection (2: both subscriptions in place) */
+    atomic_int subacks;    /* SUBACKs of the current connection (NSUBS: every subscription in place) */
     atomic_bool reset_backoff;
     atomic_bool stopping; /* quiesce: new requests are refused */
     atomic_int inflight;
@@ -100,6 +105,7 @@ struct mqtt_binding {
     size_t nq;
     unsigned long nseq;
     bool transport_added;
+    bool plain_added; /* "mqtt" registered besides "mqtts" */
 
     /* redelivery detection, touched by the network thread only */
     struct {
@@ -361,11 +367,40 @@ answer:
     respond(x);
 }
 
+/* A response on /oneM2M/resp/<this CSE>/<receiver>/<fmt> (TS-0010 §6.4.3): the answer to a request
+ * this CSE sent (mqtt_client.h), or to a notification it published to an AE (nothing waits for those:
+ * the broker's PUBACK answered them). */
+static void take_response(struct mqtt_binding *mb, const struct mqtt_topic *t, const struct mosquitto_message *msg)
+{
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+    if (strcmp(t->originator, mb->self) != 0 || len > (size_t)mb->cfg->limits_max_body + LIMIT_HEADER_BYTES)
+        return;
+    const char *json = len ? msg->payload : "";
+    char *conv = NULL;
+    if (t->fmt == MQTT_FMT_CBOR) {
+        char err[128];
+        if (cborjson_to_json(msg->payload, len, &conv, &len, err, sizeof err) != 0) {
+            LOG(mb->cse->log, LOG_INFO, "mqtt: a CBOR response from %s is not valid: %s", t->receiver, err);
+            return;
+        }
+        json = conv;
+    } else if (t->fmt == MQTT_FMT_XML) {
+        return;
+    }
+    if (!mqtt_out_response(mb->out, t->receiver, json, len))
+        LOG(mb->cse->log, LOG_DEBUG, "mqtt: a response from %s matches no request waiting here", t->receiver);
+    mem_free(conv);
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
     (void)mosq;
     struct mqtt_binding *mb = obj;
     struct mqtt_topic t;
+    if (msg->topic != NULL && mqtt_topic_parse_response(msg->topic, &t) == 0) {
+        take_response(mb, &t, msg);
+        return;
+    }
     if (msg->topic == NULL || mqtt_topic_parse(msg->topic, &t) != 0 || strcmp(t.receiver, mb->self) != 0) {
         /* no response topic can be formed: nothing to answer */
         LOG(mb->cse->log, LOG_INFO, "mqtt: dropped a message on an unusable topic '%.128s'",
@@ -397,8 +432,9 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     atomic_store(&mb->subacks, 0);
     int r1 = mosquitto_subscribe(mosq, NULL, mb->sub_req, 1);
     int r2 = mosquitto_subscribe(mosq, NULL, mb->sub_reg, 1);
-    if (r1 != MOSQ_ERR_SUCCESS || r2 != MOSQ_ERR_SUCCESS)
-        LOG(mb->cse->log, LOG_WARN, "mqtt: subscribe failed: %s", mosquitto_strerror(r1 ? r1 : r2));
+    int r3 = mosquitto_subscribe(mosq, NULL, mb->sub_resp, 1);
+    if (r1 != MOSQ_ERR_SUCCESS || r2 != MOSQ_ERR_SUCCESS || r3 != MOSQ_ERR_SUCCESS)
+        LOG(mb->cse->log, LOG_WARN, "mqtt: subscribe failed: %s", mosquitto_strerror(r1 ? r1 : r2 ? r2 : r3));
     atomic_store(&mb->connected, true);
     atomic_store(&mb->reset_backoff, true);
     atomic_store(&mb->warned, false);
@@ -499,6 +535,15 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The network thread's wait between connection attempts: requests sent meanwhile still time out. */
+static void nap(struct mqtt_binding *mb, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(&mb->stop_net); waited += 50) {
+        sleep_ms(50);
+        mqtt_out_expire(mb->out, clock_mono_us());
+    }
+}
+
 /* The network thread: connect, run the loop, reconnect with capped exponential backoff. */
 static void *net_main(void *arg)
 {
@@ -516,12 +561,12 @@ static void *net_main(void *arg)
                 continue;
             }
             warn_connect(mb, rc);
-            for (int waited = 0; waited < backoff && !atomic_load(&mb->stop_net); waited += 50)
-                sleep_ms(50);
+            nap(mb, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
             continue;
         }
         int rc = mosquitto_loop(mb->mosq, 100, 1);
+        mqtt_out_expire(mb->out, clock_mono_us()); /* TS-0004 §7.3.2.8: no answer in time is 5103 */
         if (atomic_exchange(&mb->reset_backoff, false)) {
             backoff = BACKOFF_MIN_MS;
             up = true;
@@ -535,8 +580,7 @@ static void *net_main(void *arg)
                 warn_connect(mb, rc); /* dropped before CONNACK: refused, or a TLS alert */
             up = false;
             /* a connection that dropped at once (refused CONNACK) waits like a failed connect */
-            for (int waited = 0; waited < backoff && !atomic_load(&mb->stop_net); waited += 50)
-                sleep_ms(50);
+            nap(mb, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }
     }
@@ -555,63 +599,144 @@ static void *net_main(void *arg)
 
 /* ---- notifications (TS-0010 §6.6) ------------------------------------------------------------- */
 
-/* mqtt://<authority>/<topic>: the authority must be the configured broker; the topic is published
- * to as is, and must pass mqtt_notify_topic_ok (issue 12, finding 15: never the CSE's own request
- * topic or another client's response topic). Checked when a subscription is written (4000) and
- * again at every publish. On success *topic points into uri. */
-static bool parse_notify_uri(struct mqtt_binding *mb, const char *uri, const char **topic, char *reason, size_t len)
+/* <scheme>://<authority>[/<path>]: the scheme must be this connection's (mqtts with mqtt.tls, else
+ * mqtt) and the authority the configured broker, since every request leaves over the one broker
+ * connection. On success *path points into uri (possibly at ""). */
+static bool broker_uri(struct mqtt_binding *mb, const char *uri, const char **path, char *reason, size_t len)
 {
-    if (strncasecmp(uri, "mqtt://", 7) != 0) {
-        snprintf(reason, len, "not an mqtt:// URI");
+    /* mqtts:// promises TLS, so only over a TLS connection; mqtt:// names this broker either way (the
+     * notification URIs subscribers wrote before mqtts:// was offered) */
+    size_t sl = strncasecmp(uri, "mqtts://", 8) == 0 ? 5 : strncasecmp(uri, "mqtt://", 7) == 0 ? 4 : 0;
+    if (sl == 0 || (sl == 5 && !mb->cfg->mqtt_tls)) {
+        snprintf(reason, len, "not an %s:// URI (the broker connection is %s)", mb->scheme,
+                 mb->cfg->mqtt_tls ? "TLS" : "plain: mqtt://");
         return false;
     }
-    const char *auth = uri + 7, *slash = strchr(auth, '/');
-    if (slash == NULL || slash[1] == '\0') {
-        snprintf(reason, len, "an mqtt:// notification URI needs a topic path (TS-0010 §6.6)");
-        return false;
-    }
+    const char *auth = uri + sl + 3, *slash = auth + strcspn(auth, "/");
     size_t alen = (size_t)(slash - auth);
     const char *hend = auth[0] == '[' ? memchr(auth, ']', alen) : auth; /* [v6]:port */
-    if (hend == NULL) {
-        snprintf(reason, len, "bad host in the mqtt:// URI");
+    if (hend == NULL || alen == 0) {
+        snprintf(reason, len, "bad host in the %s:// URI", mb->scheme);
         return false;
     }
     const char *colon = memchr(hend, ':', (size_t)(slash - hend));
     size_t hlen = colon ? (size_t)(colon - auth) : alen;
-    long port = 1883;
+    long port = mb->cfg->mqtt_tls ? 8883 : 1883;
     if (colon && !param_parse_long(colon + 1, (size_t)(slash - colon - 1), 1, 65535, &port)) {
-        snprintf(reason, len, "bad port in the mqtt:// URI");
+        snprintf(reason, len, "bad port in the %s:// URI", mb->scheme);
         return false;
     }
     const char *host = mb->cfg->mqtt_address;
-    if (hlen != strlen(host) || strncasecmp(auth, host, hlen) != 0 || port != mb->cfg->mqtt_port) {
-        snprintf(reason, len, "mqtt:// notifications go only through the configured broker %s:%ld", host,
+    size_t want = strlen(host);
+    bool v6 = hlen >= 2 && auth[0] == '[' && strchr(host, ':') != NULL; /* [::1] names ::1 */
+    if (!(v6 ? hlen - 2 == want && strncasecmp(auth + 1, host, want) == 0
+             : hlen == want && strncasecmp(auth, host, hlen) == 0) ||
+        port != mb->cfg->mqtt_port) {
+        snprintf(reason, len, "%s:// requests go only through the configured broker %s:%ld", mb->scheme, host,
                  mb->cfg->mqtt_port);
         return false;
     }
-    const char *t = slash + 1;
+    *path = slash;
+    return true;
+}
+
+/* A notification URI (TS-0010 §6.6, which leaves the topic free): the topic must pass
+ * mqtt_notify_topic_ok (issue 12, finding 15: never the CSE's own request topic or another client's
+ * response topic). Checked when a subscription is written (4000) and again at every publish. On
+ * success *topic points into uri. */
+static bool parse_notify_uri(struct mqtt_binding *mb, const char *uri, const char **topic, char *reason, size_t len)
+{
+    const char *path;
+    if (!broker_uri(mb, uri, &path, reason, len))
+        return false;
+    if (path[0] != '/' || path[1] == '\0') {
+        snprintf(reason, len, "an %s:// notification URI needs a topic path (TS-0010 §6.6)", mb->scheme);
+        return false;
+    }
+    const char *t = path + 1;
     if (!mqtt_notify_topic_ok(t, mb->cfg->notify_mqtt_prefix, reason, len))
         return false;
     *topic = t;
     return true;
 }
 
-static bool notify_allowed(void *arg, const char *uri, char *reason, size_t len)
+/* The target of a request to a CSE: the URI's path in the TS-0009 §6.2.2.1 forms the route step and
+ * registration write ("/~/id-in/cse-in/..." SP-relative, "/_/sp/id-in/..." absolute). */
+static bool cse_target(struct mqtt_binding *mb, const char *uri, char *to, size_t tolen, char *reason, size_t len)
 {
-    const char *topic;
-    return parse_notify_uri(arg, uri, &topic, reason, len);
+    const char *path;
+    if (!broker_uri(mb, uri, &path, reason, len))
+        return false;
+    int n = -1;
+    if (strncmp(path, "/~/", 3) == 0)
+        n = snprintf(to, tolen, "%s", path + 2);
+    else if (strncmp(path, "/_/", 3) == 0)
+        n = snprintf(to, tolen, "/%s", path + 2);
+    if (n < 0 || (size_t)n >= tolen || strpbrk(to, "?#") != NULL) {
+        snprintf(reason, len, "a request to a CSE over MQTT needs an SP-relative (/~/) or absolute (/_/) target");
+        return false;
+    }
+    return true;
 }
 
-/* The MQTT client side of the outbound seam carries notifications only for now (TS-0010 §6.4: a
- * NOTIFY request primitive on the receiver's request topic); other operations (forwarding,
- * registration over mqtts) are refused here, so the seam answers them as unsupported. */
-static int notify_publish(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
+static bool client_allowed(void *arg, const char *uri, char *reason, size_t len)
+{
+    struct mqtt_binding *mb = arg;
+    const char *path;
+    if (!broker_uri(mb, uri, &path, reason, len))
+        return false;
+    char to[LIMIT_ID_LEN + 1];
+    if (strncmp(path, "/~/", 3) == 0 || strncmp(path, "/_/", 3) == 0)
+        return cse_target(mb, uri, to, sizeof to, reason, len);
+    const char *topic;
+    return parse_notify_uri(mb, uri, &topic, reason, len);
+}
+
+/* libmosquitto takes a QoS 1 message with a mid also while the connection is away, and sends it on
+ * reconnection: taken either way. */
+static int publish_out(void *arg, const char *topic, const void *payload, size_t len)
+{
+    struct mqtt_binding *mb = arg;
+    int mid = 0;
+    int rc = publish(mb, topic, payload, len, &mid);
+    return rc == MOSQ_ERR_SUCCESS || ((rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) && mid != 0) ? 0 : -1;
+}
+
+/* Any operation to another CSE (forwarding, registration, a NOTIFY through a CSE, TS-0010 §6.4):
+ * a request primitive on /oneM2M/req/<this CSE>/<receiver>/json, its response matched by rqi
+ * (mqtt_client.h). The receiver authenticates this hop as this CSE's topic level, which the broker
+ * lets only this CSE's authenticated client publish under (TS-0010 §7.2). */
+static int cse_send(struct mqtt_binding *mb, const char *uri, const struct out_request *rq, out_done_fn done,
+                    void *done_arg)
+{
+    char to[LIMIT_ID_LEN + 1], reason[160];
+    if (!cse_target(mb, uri, to, sizeof to, reason, sizeof reason)) {
+        LOG(mb->cse->log, LOG_WARN, "mqtt: request to %s refused: %s", rq->peer_csi, reason);
+        return -1;
+    }
+    if (atomic_load(&mb->stopping))
+        return -1;
+    int timeout = rq->timeout_ms > 0 ? rq->timeout_ms : outbound_cfg(mb->cse->outbound)->timeout_ms;
+    /* the broker keeps a QoS 1 request for a receiver that is away: rqet tells it, when it comes
+     * back, that this CSE stopped waiting (whole seconds, rounded up, plus one for clock steps) */
+    char rqet[TS_LEN + 1];
+    ts_format(clock_now_us(&mb->cse->clock) / 1000000 + (timeout + 999) / 1000 + 1, rqet);
+    return mqtt_out_send(mb->out, rq->peer_csi, to, rq, rqet, clock_mono_us() + (int64_t)timeout * 1000, publish_out,
+                         mb, done, done_arg);
+}
+
+/* The MQTT client side of the outbound seam: requests to CSEs (cse_peer with their CSE-ID) of any
+ * operation with their responses, and notifications to AEs' mqtt(s):// URIs (TS-0010 §6.6: a NOTIFY
+ * request primitive on the topic named, answered when the broker has it, PUBACK). */
+static int client_send(void *arg, const char *uri, const struct out_request *rq, out_done_fn done, void *done_arg)
 {
     struct mqtt_binding *mb = arg;
     const char *topic;
     char reason[160];
+    if (rq->cse_peer && rq->peer_csi != NULL)
+        return cse_send(mb, uri, rq, done, done_arg);
     if (rq->op != OP_NOTIFY) {
-        LOG(mb->cse->log, LOG_WARN, "mqtt: the MQTT client side sends NOTIFY only (not %s)", op_name(rq->op));
+        LOG(mb->cse->log, LOG_WARN, "mqtt: %s to a receiver that is not a CSE is not sent over MQTT", op_name(rq->op));
         return -1;
     }
     const char *body = rq->body, *originator = rq->fr;
@@ -692,6 +817,9 @@ static struct binding *mqtt_start(struct cse *cse, char *err, size_t errlen)
     }
     snprintf(mb->sub_req, sizeof mb->sub_req, "/oneM2M/req/+/%s/#", mb->self);
     snprintf(mb->sub_reg, sizeof mb->sub_reg, "/oneM2M/reg_req/+/%s/#", mb->self);
+    snprintf(mb->sub_resp, sizeof mb->sub_resp, "/oneM2M/resp/%s/#", mb->self);
+    mb->scheme = cfg->mqtt_tls ? "mqtts" : "mqtt";
+    mb->out = mqtt_out_new(mb->self, LIMIT_MQTT_OUT_INFLIGHT, cse->log);
     /* TS-0010 §6.3.3: clean session off, no will */
     if ((mb->mosq = mosquitto_new(mb->client_id, false, mb)) == NULL) {
         snprintf(err, errlen, "mqtt: cannot create the client");
@@ -728,21 +856,26 @@ static struct binding *mqtt_start(struct cse *cse, char *err, size_t errlen)
         goto fail;
     }
     mb->net_started = true;
-    struct out_client_ops tr = {.scheme = "mqtt", .allowed = notify_allowed, .send = notify_publish, .arg = mb};
+    struct out_client_ops tr = {.scheme = mb->scheme, .allowed = client_allowed, .send = client_send, .arg = mb};
     if (cse->outbound && outbound_register(cse->outbound, &tr) == 0)
         mb->transport_added = true;
     else
-        LOG(cse->log, LOG_WARN, "mqtt: notifications to mqtt:// URIs are not available");
+        LOG(cse->log, LOG_WARN, "mqtt: requests to %s:// URIs are not available", mb->scheme);
+    tr.scheme = "mqtt"; /* over TLS, mqtt:// URIs name this broker too (broker_uri) */
+    if (cfg->mqtt_tls && cse->outbound && outbound_register(cse->outbound, &tr) == 0)
+        mb->plain_added = true;
+    else if (cfg->mqtt_tls)
+        LOG(cse->log, LOG_WARN, "mqtt: requests to mqtt:// URIs are not available");
     /* "ready" should mean requests are heard: wait (bounded) for both subscriptions; a broker that is
      * down does not hold the start, the binding connects when it comes */
-    for (int i = 0; i < 300 && atomic_load(&mb->subacks) < 2; i++) {
+    for (int i = 0; i < 300 && atomic_load(&mb->subacks) < NSUBS; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (atomic_load(&mb->subacks) < 2)
+    if (atomic_load(&mb->subacks) < NSUBS)
         LOG(cse->log, LOG_WARN, "mqtt: not subscribed at the broker yet; requests are served once it is reachable");
-    LOG(cse->log, LOG_INFO, "mqtt: broker %s:%ld, client '%s', requests on %s and %s%s", cfg->mqtt_address,
-        cfg->mqtt_port, mb->client_id, mb->sub_req, mb->sub_reg,
+    LOG(cse->log, LOG_INFO, "mqtt: broker %s:%ld, client '%s', requests on %s and %s, responses on %s%s",
+        cfg->mqtt_address, cfg->mqtt_port, mb->client_id, mb->sub_req, mb->sub_reg, mb->sub_resp,
         cfg->mqtt_authenticated ? " (broker-authenticated originators)" : "");
     return (struct binding *)mb;
 fail:
@@ -764,6 +897,8 @@ static void mqtt_stop(struct binding *b)
 {
     struct mqtt_binding *mb = (struct mqtt_binding *)b;
     if (mb->transport_added)
+        outbound_unregister(mb->cse->outbound, mb->scheme);
+    if (mb->plain_added)
         outbound_unregister(mb->cse->outbound, "mqtt");
     atomic_store(&mb->stopping, true);
     /* requests parked on a commit still get their done(): wait for them (bounded) */
@@ -801,6 +936,8 @@ static void mqtt_stop(struct binding *b)
     }
     mb->qtail = NULL;
     mb->nq = 0;
+    mqtt_out_free(mb->out); /* requests still waiting: 5103 (the network thread is gone) */
+    mb->out = NULL;
     if (mb->mosq)
         mosquitto_destroy(mb->mosq);
     mosquitto_lib_cleanup();

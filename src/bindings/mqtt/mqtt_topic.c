@@ -26,6 +26,8 @@ static const char *take_level(const char *p, char *out, size_t cap)
     return p + n;
 }
 
+static int parse_levels(const char *p, struct mqtt_topic *out);
+
 int mqtt_topic_parse(const char *topic, struct mqtt_topic *out)
 {
     memset(out, 0, sizeof *out);
@@ -41,6 +43,22 @@ int mqtt_topic_parse(const char *topic, struct mqtt_topic *out)
     } else {
         return -1;
     }
+    return parse_levels(p, out);
+}
+
+int mqtt_topic_parse_response(const char *topic, struct mqtt_topic *out)
+{
+    memset(out, 0, sizeof *out);
+    if (topic == NULL || strnlen(topic, MQTT_TOPIC_MAX + 1) > MQTT_TOPIC_MAX ||
+        strncmp(topic, "/oneM2M/resp/", 13) != 0)
+        return -1;
+    out->kind = MQTT_RESP;
+    return parse_levels(topic + 13, out);
+}
+
+/* "<originator>/<receiver>[/<type>]" into out. */
+static int parse_levels(const char *p, struct mqtt_topic *out)
+{
     if ((p = take_level(p, out->originator, sizeof out->originator)) == NULL || *p != '/')
         return -1;
     if ((p = take_level(p + 1, out->receiver, sizeof out->receiver)) == NULL)

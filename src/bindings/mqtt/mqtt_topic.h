@@ -12,6 +12,7 @@
 enum mqtt_topic_kind {
     MQTT_REQ = 1, /* /oneM2M/req/<originator>/<receiver>/<type> */
     MQTT_REG_REQ, /* /oneM2M/reg_req/<credential-id>/<receiver>/<type> (initial registration) */
+    MQTT_RESP,    /* /oneM2M/resp/<originator>/<receiver>/<type>: a response to a request this CSE sent */
 };
 
 enum mqtt_format {
@@ -33,6 +34,10 @@ struct mqtt_topic {
 /* Parse a request topic. Levels must be non-empty and made of ID characters or ':'. Returns 0, or
  * -1 for anything else (other topics, wildcards, empty or oversized levels, extra levels). */
 int mqtt_topic_parse(const char *topic, struct mqtt_topic *out /* OUT */);
+
+/* Parse a response topic (/oneM2M/resp/<originator>/<receiver>[/<type>], TS-0010 §6.4.3), by the
+ * same rules as mqtt_topic_parse. Returns 0 (kind MQTT_RESP) or -1. */
+int mqtt_topic_parse_response(const char *topic, struct mqtt_topic *out /* OUT */);
 
 /* The response topic for a parsed request topic: /oneM2M/resp/... or /oneM2M/reg_resp/..., with
  * the same type level. fmt overrides the type when not MQTT_FMT_NONE. Returns 0 or -1 (too long). */
