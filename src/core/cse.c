@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "metrics.h"
 #include "resources/flex_defs.h"
 #include "security/token.h"
@@ -378,6 +379,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     store->on_batch_arg = cse->metrics;
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     cse->nbr = nbr_new();
+    cse->esprim = esprim_new();
     cse->pollch = pollch_new(cse);
     cse->timers = timers_new();
     cse->md_windows = md_windows_new();
@@ -527,6 +529,8 @@ void cse_destroy(struct cse *cse)
     cse->rate = NULL;
     nbr_free(cse->nbr);
     cse->nbr = NULL;
+    esprim_free(cse->esprim);
+    cse->esprim = NULL;
     pollch_free(cse->pollch);
     cse->pollch = NULL;
     batcher_free(cse, cse->batches, false);

@@ -34,6 +34,7 @@ struct md_windows;
 struct flex_defs;
 struct registration;
 struct fwd_key;
+struct esprim;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -95,6 +96,7 @@ struct cse {
     struct timers *timers;         /* the timer service (timers.c; owned) */
     struct md_windows *md_windows; /* missingData windows of subscriptions (subscribe.c; owned) */
     struct flex_defs *flex;        /* flexContainer definitions (resources/flex_defs.c, types.flex; owned) */
+    struct esprim *esprim;         /* ESPrim receiver: rand objects, replay cache (e2e/esprim.c; owned) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

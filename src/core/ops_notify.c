@@ -14,6 +14,7 @@
 
 #include "core/outbound.h"
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/log.h"
@@ -153,6 +154,8 @@ enum cse_status op_notify(struct op_ctx *c)
                        "a NOTIFY targets a <CSEBase> or an <AE> (TS-0004 §7.3.3.9)");
         return CSE_DONE;
     }
+    if (row->ty == TY_CSEBASE && c->req->media == MEDIA_JSON && esprim_claims(c)) /* TS-0003 §8.4 */
+        return (enum cse_status)esprim_notify(c);
     if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
         return CSE_DONE;
     if (c->req->media != MEDIA_JSON || c->req->body_len == 0) {

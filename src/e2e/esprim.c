@@ -1,0 +1,470 @@
+/* esprim: the ESPrim receiver (see esprim.h). */
+#include "e2e/esprim.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bindings/primitive.h"
+#include "core/core_int.h"
+#include "core/rsc.h"
+#include "e2e/e2e_kdf.h"
+#include "e2e/esprim_obj.h"
+#include "encoding/json.h"
+#include "security/audit.h"
+#include "security/cred.h"
+#include "security/e2e_keys.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/rand.h"
+
+/* SUIDs of the ESPrim this CSE supports (TS-0003 §12.3, digest C7): pre-provisioned (13) and
+ * remotely provisioned (22: keys derived from a Kpsa, §10.3.6) pairwiseESPrimKeys */
+static const int esf_suids[] = {13, 22};
+static const int espa_all[] = {ESPRIM_ESPA_A128GCM, ESPRIM_ESPA_A192GCM, ESPRIM_ESPA_A256GCM};
+
+struct rand_obj {
+    char id[ESPRIM_RANDID_MAX + 1];
+    char *canon; /* the serialisation the session key is derived from (owned) */
+    size_t len;
+    int64_t expiry_s;
+};
+
+#define REPLAY_SLOTS (2 * LIMIT_ESPRIM_REPLAY) /* open addressing at most half full */
+struct replay_gen {
+    unsigned char (*d)[16]; /* REPLAY_SLOTS digests; all-zero = empty */
+    size_t n;
+};
+
+struct esprim {
+    pthread_mutex_t lock;
+    struct rand_obj objs[LIMIT_ESPRIM_RAND_OBJECTS]; /* ring: the oldest is replaced */
+    size_t next;
+    uint64_t serial;
+    int shared; /* index of the shared object (esro), -1 none */
+    struct replay_gen gen[2];
+    int cur;
+};
+
+struct esprim *esprim_new(void)
+{
+    struct esprim *e = mem_calloc(1, sizeof *e);
+    pthread_mutex_init(&e->lock, NULL);
+    e->shared = -1;
+    for (int i = 0; i < 2; i++)
+        e->gen[i].d = mem_calloc(REPLAY_SLOTS, sizeof e->gen[i].d[0]);
+    return e;
+}
+
+void esprim_free(struct esprim *e)
+{
+    if (e == NULL)
+        return;
+    for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS; i++)
+        mem_free(e->objs[i].canon);
+    for (int i = 0; i < 2; i++)
+        mem_free(e->gen[i].d);
+    pthread_mutex_destroy(&e->lock);
+    mem_free(e);
+}
+
+/* A new receiver rand object in the ring (lock held); its index. shared: the esri says so
+ * (TS-0003 §8.4.2 B.1a.1 (a), B.2e (a)): "s<n>" shared, "u<n>" issued to one originator. */
+static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out)
+{
+    char id[ESPRIM_RANDID_MAX + 1];
+    unsigned char r[4];
+    rand_bytes(r, sizeof r);
+    snprintf(id, sizeof id, "%c%llu-%02x%02x%02x%02x", shared ? 's' : 'u', (unsigned long long)++e->serial, r[0], r[1],
+             r[2], r[3]);
+    json_t *o = esprim_randobj_new(id, now + LIMIT_ESPRIM_RAND_LIFETIME_S, true, espa_all, 3);
+    size_t i = e->next;
+    e->next = (e->next + 1) % LIMIT_ESPRIM_RAND_OBJECTS;
+    if ((int)i == e->shared)
+        e->shared = -1;
+    struct rand_obj *ro = &e->objs[i];
+    mem_free(ro->canon);
+    const char *why;
+    snprintf(ro->id, sizeof ro->id, "%s", id);
+    ro->canon = esprim_randobj_canon(o, true, &ro->len, &ro->expiry_s, &why);
+    *obj_out = o;
+    return i;
+}
+
+/* The shared object, replaced once half its life has passed (lock held). */
+static size_t shared_current(struct esprim *e, int64_t now)
+{
+    if (e->shared < 0 || e->objs[e->shared].expiry_s - now < LIMIT_ESPRIM_RAND_LIFETIME_S / 2) {
+        json_t *o;
+        e->shared = (int)issue(e, true, now, &o);
+        json_decref(o);
+    }
+    return (size_t)e->shared;
+}
+
+void *esprim_esi(struct cse *cse)
+{
+    struct esprim *e = cse->esprim;
+    json_t *esf = json_array();
+    for (size_t i = 0; i < sizeof esf_suids / sizeof esf_suids[0]; i++)
+        json_array_append_new(esf, json_integer(esf_suids[i]));
+    pthread_mutex_lock(&e->lock);
+    size_t i = shared_current(e, cse_now(cse));
+    json_t *esro = json_loads(e->objs[i].canon, 0, NULL);
+    pthread_mutex_unlock(&e->lock);
+    return json_pack("{s:o,s:o}", "esf", esf, "esro", esro);
+}
+
+/* A live receiver rand object by ID: its serialisation copied (mem_free) and expiry; NULL when
+ * unknown or expired. */
+static char *find_obj(struct esprim *e, const char *id, int64_t now, size_t *len, int64_t *expiry)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS; i++) {
+        struct rand_obj *ro = &e->objs[i];
+        if (ro->canon != NULL && strcmp(ro->id, id) == 0) {
+            if (ro->expiry_s > now) {
+                out = mem_strndup(ro->canon, ro->len);
+                *len = ro->len;
+                *expiry = ro->expiry_s;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return out;
+}
+
+static bool gen_has(const struct replay_gen *g, const unsigned char d[16])
+{
+    uint64_t h;
+    memcpy(&h, d, sizeof h);
+    for (size_t i = h % REPLAY_SLOTS;; i = (i + 1) % REPLAY_SLOTS) {
+        static const unsigned char zero[16];
+        if (memcmp(g->d[i], zero, 16) == 0)
+            return false;
+        if (memcmp(g->d[i], d, 16) == 0)
+            return true;
+    }
+}
+
+/* Remember an accepted object (kid and IV); false when it was seen before (a replay). */
+static bool replay_check_add(struct esprim *e, const char *kid, const char *iv, size_t iv_len)
+{
+    unsigned char full[32], d[16];
+    gnutls_hash_hd_t hh;
+    if (gnutls_hash_init(&hh, GNUTLS_DIG_SHA256) != 0)
+        return false;
+    gnutls_hash(hh, kid, strlen(kid) + 1);
+    gnutls_hash(hh, iv, iv_len);
+    gnutls_hash_deinit(hh, full);
+    memcpy(d, full, 16);
+    d[0] |= 1; /* never all zero */
+    bool fresh = false;
+    pthread_mutex_lock(&e->lock);
+    if (!gen_has(&e->gen[0], d) && !gen_has(&e->gen[1], d)) {
+        struct replay_gen *g = &e->gen[e->cur];
+        if (g->n >= LIMIT_ESPRIM_REPLAY) { /* full: the older generation is forgotten */
+            e->cur ^= 1;
+            g = &e->gen[e->cur];
+            memset(g->d, 0, REPLAY_SLOTS * sizeof g->d[0]);
+            g->n = 0;
+        }
+        uint64_t h;
+        memcpy(&h, d, sizeof h);
+        size_t i = h % REPLAY_SLOTS;
+        static const unsigned char zero[16];
+        while (memcmp(g->d[i], zero, 16) != 0)
+            i = (i + 1) % REPLAY_SLOTS;
+        memcpy(g->d[i], d, 16);
+        g->n++;
+        fresh = true;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return fresh;
+}
+
+bool esprim_claims(const struct op_ctx *c)
+{
+    const char *b = c->req->body;
+    size_t n = c->req->body_len, i = 0;
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+        i++;
+    if (i < n && b[i] == '{')
+        i++;
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+        i++;
+    return n - i >= 10 && memcmp(b + i, "\"m2m:seci\"", 10) == 0;
+}
+
+/* An ESPrim error, answered in the clear (TS-0004 §7.6.2) and audited. */
+__attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc, const char *reason, const char *kid,
+                                                      const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    response_error(c->rsp, rsc, reason, "%s", msg);
+    char cred[160];
+    snprintf(cred, sizeof cred, "e2e:%s", kid && kid[0] ? kid : "-");
+    struct audit_event ev = {
+        .event = "esprim-fail",
+        .originator = c->req->fr,
+        .peer = c->req->sec.peer,
+        .binding = c->req->sec.binding,
+        .op = "notify",
+        .target = c->req->to,
+        .rsc = rsc,
+        .reason = reason,
+        .detail = c->rsp->message,
+        .credential = cred,
+    };
+    audit_record(c->cse->audit, &ev);
+    LOG(c->cse->log, LOG_INFO, "esprim: rqi=%s refused %d %s (%s)", c->req->rqi ? c->req->rqi : "-", rsc, reason,
+        c->rsp->message ? c->rsp->message : "");
+    return CSE_DONE;
+}
+
+/* One secured exchange: the inner request and everything needed to secure its answer. */
+struct esp_job {
+    struct cse *cse;
+    struct prim_request inner;
+    struct cse_response irsp;
+    struct cse_response *orsp; /* the outer response (the binding's) */
+    void (*done)(void *);
+    void *done_arg;
+    unsigned char skey[32];
+    size_t skey_len;
+    char enc[16], kid[129], ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
+    char peer_id[257], cred[160];
+};
+
+static void job_free(struct esp_job *j)
+{
+    cred_wipe(j->skey, sizeof j->skey);
+    primitive_request_free(&j->inner);
+    response_free(&j->irsp);
+    mem_free(j);
+}
+
+/* The inner response primitive, secured, as the outer response's Content (sit 5). */
+static void seal_response(struct esp_job *j)
+{
+    struct cse_request *iq = &j->inner.req;
+    size_t len = 0;
+    char *prim = primitive_encode_response(&j->irsp, iq->rqi, iq->fr, j->cse->cfg->cse_id, iq->rvi, &len);
+    char *jwe = prim ? esprim_seal(j->skey, j->skey_len, j->enc, j->kid, "application/json", j->ori, j->rri, NULL, NULL,
+                                   prim, len)
+                     : NULL;
+    if (prim) {
+        memset(prim, 0, len);
+        mem_free(prim);
+    }
+    if (jwe == NULL) {
+        response_error(j->orsp, RSC_ESPRIM_ENCRYPTION_ERROR, "esprim-encrypt",
+                       "the inner response could not be secured");
+        return;
+    }
+    json_t *root = json_pack("{s:{s:i,s:s}}", "m2m:seci", "sit", 5, "epo", jwe);
+    mem_free(jwe);
+    MEM_FREE(j->orsp->body);
+    j->orsp->body = json_encode(root, &j->orsp->body_len);
+    json_decref(root);
+    j->orsp->rsc = RSC_OK;
+}
+
+/* The binding's thread (cse_complete of the outer request): finish the inner one, secure it. */
+static void outer_finish(void *arg, struct cse_response *rsp)
+{
+    struct esp_job *j = arg;
+    (void)rsp;
+    cse_complete(j->cse, &j->inner.req, &j->irsp);
+    seal_response(j);
+    job_free(j);
+}
+
+/* From the thread that completed the inner request: the outer one completes on its own thread. */
+static void inner_done(void *arg)
+{
+    struct esp_job *j = arg;
+    j->orsp->finish = outer_finish;
+    j->orsp->finish_arg = j;
+    j->done(j->done_arg);
+}
+
+/* sit 3 -> sit 4: a receiverESPrimRandObject for this originator (TS-0004 §7.5.1.2.11). */
+static int answer_rand_request(struct op_ctx *c)
+{
+    struct esprim *e = c->cse->esprim;
+    json_t *o;
+    pthread_mutex_lock(&e->lock);
+    issue(e, false, c->now, &o);
+    pthread_mutex_unlock(&e->lock);
+    json_t *root = json_pack("{s:{s:i,s:o}}", "m2m:seci", "sit", 4, "ero", o);
+    c->rsp->body = json_encode(root, &c->rsp->body_len);
+    json_decref(root);
+    c->rsp->rsc = RSC_OK;
+    return CSE_DONE;
+}
+
+static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
+{
+    struct cse *cse = c->cse;
+    struct esprim_hdr h;
+    const char *why = NULL;
+    int rc = esprim_parse(epo, epo_len, &h, &why);
+    if (rc != 0) {
+        esprim_hdr_free(&h);
+        return fail(c, rc, rc == 4000 ? "esprim-parse" : "esprim-unsupported", NULL, "%s", why);
+    }
+    struct esp_job *j = mem_calloc(1, sizeof *j);
+    snprintf(j->kid, sizeof j->kid, "%s", h.kid);
+    snprintf(j->ori, sizeof j->ori, "%s", h.ori);
+    snprintf(j->rri, sizeof j->rri, "%s", h.rri);
+    snprintf(j->enc, sizeof j->enc, "%s", h.enc);
+    struct e2e_key key;
+    memset(&key, 0, sizeof key);
+    char *rro = NULL, *oro = NULL, *pt = NULL;
+    size_t rro_len = 0, oro_len = 0, pt_len = 0;
+    int64_t rx = 0, ox = 0;
+    int st = CSE_DONE;
+    /* TS-0003 §8.4.2 C.6a: the pairwiseESPrimKey; it must be one of this CSE's */
+    int kr = cse->creds ? e2e_key_get(cse->creds, h.kid, &key) : 1;
+    if (kr < 0) {
+        fail(c, RSC_INTERNAL_SERVER_ERROR, "store", h.kid, "%s", "the key store failed");
+        goto out;
+    }
+    struct id local;
+    if (kr != 0 || !id_parse(&cse->idenv, key.local_id, &local) || strcmp(local.canon, cse->admin.canon) == 0 ||
+        local.kind != ID_CSE || strcmp(local.canon + local.stem_off, cse->cfg->cse_id + 1) != 0) {
+        fail(c, RSC_ESPRIM_UNKNOWN_KEY_ID, "esprim-unknown-key", h.kid, "unknown, revoked or expired kid '%.64s'",
+             h.kid);
+        goto out;
+    }
+    /* the receiver's rand object: one this CSE issued and that is still valid */
+    if ((rro = find_obj(cse->esprim, h.rri, c->now, &rro_len, &rx)) == NULL) {
+        fail(c, RSC_ESPRIM_UNKNOWN_RECV_RAND_ID, "esprim-unknown-rri", h.kid,
+             "unknown or expired receiver rand object '%.64s'", h.rri);
+        goto out;
+    }
+    /* the originator's: carried in full (oro), matching ori, expiring no later than the receiver's */
+    if (h.oro == NULL || strcmp(json_string_value(json_object_get(h.oro, "esri")) ?: "", h.ori) != 0 ||
+        (oro = esprim_randobj_canon(h.oro, false, &oro_len, &ox, &why)) == NULL || ox <= c->now || ox > rx) {
+        fail(c, RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID, "esprim-unknown-ori", h.kid,
+             "the originator rand object '%.64s' is missing, malformed, expired or outlives the receiver's", h.ori);
+        goto out;
+    }
+    json_t *rro_obj = json_loadb(rro, rro_len, 0, NULL);
+    bool ok_alg = json_integer_value(json_object_get(h.oro, "esk")) == ESPRIM_KEYGEN_HMAC_SHA256 &&
+                  esprim_randobj_has_espa(h.oro, h.espa) && esprim_randobj_has_espa(rro_obj, h.espa);
+    json_decref(rro_obj);
+    if (!ok_alg) {
+        fail(c, RSC_ESPRIM_UNSUPPORTED_OPTION, "esprim-unsupported", h.kid, "%s",
+             "esk must be 1 (HMAC-SHA256) and enc listed in both rand objects' espa");
+        goto out;
+    }
+    /* TS-0003 §10.3.8.2 */
+    j->skey_len = esprim_enc_keylen(h.enc);
+    if (e2e_session_key(key.key, key.key_len, (const unsigned char *)rro, rro_len, (const unsigned char *)oro, oro_len,
+                        j->skey, j->skey_len) != 0) {
+        fail(c, RSC_ESPRIM_DECRYPTION_ERROR, "esprim-decrypt", h.kid, "%s", "the session key could not be derived");
+        goto out;
+    }
+    rc = esprim_open(epo, epo_len, j->skey, j->skey_len, &pt, &pt_len);
+    if (rc != 0) {
+        fail(c, rc == 4115 ? RSC_ESPRIM_BAD_MAC : RSC_BAD_REQUEST, rc == 4115 ? "esprim-bad-mac" : "esprim-parse",
+             h.kid, "%s", rc == 4115 ? "the ESPrim object failed its integrity check" : "unreadable ESPrim object");
+        goto out;
+    }
+    const char *iv;
+    size_t iv_len;
+    if (!esprim_iv(epo, epo_len, &iv, &iv_len) || !replay_check_add(cse->esprim, h.kid, iv, iv_len)) {
+        fail(c, RSC_ORIGINATOR_NOT_AUTHENTICATED, "esprim-replay", h.kid, "%s",
+             "this ESPrim object was received before (replay)");
+        goto out;
+    }
+    /* the inner request primitive (TS-0004 §8 JSON serialisation) */
+    struct cse_response drsp;
+    response_init(&drsp);
+    if (primitive_decode_request(pt, pt_len, &j->inner, &drsp) != 0) {
+        fail(c, RSC_BAD_REQUEST, "esprim-inner", h.kid, "the inner primitive: %s",
+             drsp.message ? drsp.message : "malformed");
+        response_free(&drsp);
+        goto out;
+    }
+    response_free(&drsp);
+    /* Table 7.6.2-1: the inner From must be the identity the key is bound to */
+    struct id from;
+    if (j->inner.req.fr == NULL || !id_parse(&cse->idenv, j->inner.req.fr, &from) ||
+        strcmp(from.canon, key.peer_id) != 0) {
+        fail(c, RSC_ESPRIM_IMPERSONATION_ERROR, "esprim-impersonation", h.kid,
+             "the inner From is not the identity of key '%.64s'", h.kid);
+        goto out;
+    }
+    /* the inner request: its own security context, an ESPrim association bound to the peer only */
+    snprintf(j->peer_id, sizeof j->peer_id, "%s", key.peer_id);
+    snprintf(j->cred, sizeof j->cred, "e2e:%s", h.kid);
+    struct cse_request *iq = &j->inner.req;
+    iq->sec = c->req->sec;
+    iq->sec.sa = SA_ESPRIM;
+    iq->sec.cred_id = j->cred;
+    iq->sec.ids[0] = j->peer_id;
+    iq->sec.nids = 1;
+    iq->rt = 0; /* answered within this exchange */
+    j->cse = cse;
+    j->orsp = c->rsp;
+    j->done = c->done;
+    j->done_arg = c->done_arg;
+    response_init(&j->irsp);
+    /* one read view per request at a time: the outer one goes before the inner dispatch */
+    cse->store->ops->view_release(cse->store, c->view);
+    c->view = NULL;
+    if (c->done != NULL && cse_dispatch(cse, iq, &j->irsp, inner_done, j) == CSE_PENDING) {
+        st = CSE_PENDING;
+        j = NULL; /* completes in outer_finish */
+    } else if (c->done == NULL) {
+        response_error(c->rsp, RSC_BAD_REQUEST, "esprim-context", "an ESPrim object cannot be evaluated here");
+    } else {
+        seal_response(j);
+    }
+out:
+    if (pt) {
+        memset(pt, 0, pt_len);
+        mem_free(pt);
+    }
+    mem_free(rro);
+    mem_free(oro);
+    cred_wipe(key.key, sizeof key.key);
+    esprim_hdr_free(&h);
+    if (j)
+        job_free(j);
+    return st;
+}
+
+int esprim_notify(struct op_ctx *c)
+{
+    char err[160];
+    json_t *root = json_decode_body(c->req->body, c->req->body_len, err, sizeof err);
+    json_t *seci = json_object_get(root, "m2m:seci");
+    json_t *sit = json_object_get(seci, "sit");
+    int rc;
+    if (!json_is_object(seci) || json_object_size(root) != 1 || !json_is_integer(sit))
+        rc = fail(c, RSC_BAD_REQUEST, "esprim-parse", NULL, "%s", "m2m:seci needs an integer sit");
+    else if (json_integer_value(sit) == 3 && json_object_size(seci) == 1)
+        rc = answer_rand_request(c);
+    else if (json_integer_value(sit) == 5 && json_is_string(json_object_get(seci, "epo")) &&
+             json_object_size(seci) == 2)
+        rc = secured_request(c, json_string_value(json_object_get(seci, "epo")),
+                             json_string_length(json_object_get(seci, "epo")));
+    else
+        rc = fail(c, RSC_BAD_REQUEST, "esprim-parse", NULL, "%s",
+                  "m2m:seci: sit 3 (rand object request) or sit 5 with epo (ESPrim object) only");
+    json_decref(root);
+    return rc;
+}
