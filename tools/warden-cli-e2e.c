@@ -94,7 +94,8 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
         goto out;
     snprintf(ri, sizeof ri, "esp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-    json_t *p = json_pack("{s:i,s:s,s:s,s:s,s:s}", "op", op, "to", to, "fr", origin, "rqi", ri, "rvi", rvi);
+    json_t *p =
+        json_pack("{s:i,s:s,s:s,s:s,s:s}", "op", op, "to", to, "fr", e->from ? e->from : origin, "rqi", ri, "rvi", rvi);
     if (ty)
         json_object_set_new(p, "ty", json_integer(ty));
     if (rcn >= 0)

@@ -9,6 +9,7 @@
 
 struct cli_e2e {
     const char *kid, *key_file, *to, *enc;
+    const char *from; /* the inner From (--esprim-from; default: the outer -o) */
 };
 
 /* Sends one POST of a NOTIFY (Content body) to the HTTP target; fills *rsc and *rbody (mem_free). 0,

@@ -87,7 +87,8 @@ static void usage(FILE *f)
           "  --esprim KID --esprim-key-file F --esprim-to CSEBASE [--esprim-enc A128GCM|A192GCM|A256GCM]\n"
           "                                end-to-end security (ESPrim, TS-0003 8.4): the request goes\n"
           "                                encrypted to the CSE of CSEBASE (e.g. /id-in/cse-in) under\n"
-          "                                the pairwise key KID (hex in F, '-' = stdin)\n"
+          "                                the pairwise key KID (hex in F, '-' = stdin); the outer\n"
+          "                                NOTIFY is sent as -o, the inner request as --esprim-from ID\n"
           "  --fail                        exit status 1 when the RSC is an error (4xxx, 5xxx, 6xxx)\n"
           "  --depth N  --max N            tree: levels below PATH (default 3, at most 8) and\n"
           "                                resources shown (default 200, at most 1000)\n"
@@ -843,6 +844,8 @@ int main(int argc, char **argv)
             o.e2e.key_file = argv[++i];
         } else if (ARG("--esprim-to")) {
             o.e2e.to = argv[++i];
+        } else if (ARG("--esprim-from")) {
+            o.e2e.from = argv[++i];
         } else if (ARG("--esprim-enc")) {
             o.e2e.enc = argv[++i];
         } else if (ARG("-t") || ARG("--timeout")) {

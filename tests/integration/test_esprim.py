@@ -1,0 +1,251 @@
+"""ESPrim black-box tests (issue 16, TS-0003 §8.4, TS-0004 §7.6.2 and Table 7.6.2-1): an AE client
+(warden-cli --esprim, the client library e2e/esprim_client.c) -> an MN-CSE (transit) -> the IN-CSE
+(receiver), two warden processes set up as in test_multicse. The AE->MN leg is plain HTTP on
+loopback through a small TCP relay in this test that records every byte, so the test can show the MN
+saw only ciphertext.
+
+Run: WARDEN_BIN=build/warden python3 tests/integration/test_esprim.py
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from test_multicse import Cse
+from tls_helpers import Ctl, Pki
+from wardentest import ADMIN, uniq, warden_bin
+
+TY_ACP, TY_AE, TY_CNT, TY_CIN = 1, 2, 3, 4
+KEY1 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+class Relay:
+    """A TCP relay on loopback that records every byte in both directions."""
+
+    def __init__(self, port):
+        self.target = port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                with self.lock:
+                    self.data += d
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+            threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+
+    def captured(self):
+        with self.lock:
+            return bytes(self.data)
+
+    def close(self):
+        self.sock.close()
+
+
+def cli_bin():
+    return os.path.join(os.path.dirname(os.path.abspath(warden_bin())), "warden-cli")
+
+
+class EsprimCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-esp-ca-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+        cls.relay = Relay(cls.mn.srv.port)
+        cls.ctl = Ctl(cls.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"])
+        cls.keyfile = os.path.join(cls.catmp, "k1.hex")
+        with open(cls.keyfile, "w") as f:
+            f.write(KEY1 + "\n")
+        os.chmod(cls.keyfile, 0o600)
+        # the carrier: an AE registered at the MN that sends the outer NOTIFYs
+        cls.carrier = uniq("Ccar")
+        r = cls.mn.c.create("/cse-mn", TY_AE, {"rn": cls.carrier, "api": "Nesp", "rr": False}, origin=cls.carrier)
+        assert r.rsc == 2001, r.body
+        # the inner originator: an AE registered at the IN, known to the MN only as ciphertext
+        cls.inner = uniq("Csecret")
+        r = cls.inc.c.create("/cse-in", TY_AE, {"rn": cls.inner, "api": "Nesp", "rr": False}, origin=cls.inner)
+        assert r.rsc == 2001, r.body
+        # a container on the IN that the inner originator may create in and read, nobody else
+        cls.acp = uniq("acp")
+        r = cls.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": cls.acp, "pv": {"acr": [{"acor": [cls.inner], "acop": 3}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        assert r.rsc == 2001, r.body
+        cls.cnt = uniq("cnt")
+        r = cls.inc.c.create("/cse-in", TY_CNT, {"rn": cls.cnt, "acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        assert r.rsc == 2001, r.body
+        cls.kid = uniq("k")
+        cls.ctl.ok("e2e", "add", cls.kid, "/id-in", cls.inner, stdin=KEY1 + "\n")
+        # the MN's registration is up: the carrier reaches the IN through it
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if cls.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=cls.carrier).rsc == 4004:
+                break
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.close()
+        for c in (cls.mn, cls.inc):
+            c.cleanup()
+        shutil.rmtree(cls.catmp, ignore_errors=True)
+
+    def cli(self, *args, kid=None, keyfile=None, origin=None):
+        """warden-cli --esprim through the relay to the MN: the outer NOTIFY from the carrier AE, the
+        inner request from origin."""
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", origin or self.carrier,
+                "--esprim", kid or self.kid, "--esprim-key-file", keyfile or self.keyfile,
+                "--esprim-to", "/id-in/cse-in"] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        status = p.stderr.strip().splitlines()
+        rsc = int(status[-1].split()[0]) if status and status[-1].split()[0].isdigit() else None
+        return rsc, p.stdout, p.stderr
+
+    def test_ts0003_8_4_create_and_retrieve_through_transit_mn_which_sees_only_ciphertext(self):
+        secret = uniq("plaintext-secret-")
+        # the inner From is the secured identity: the carrier only transports
+        rsc, out, err = self.cli("create", "/~/id-in/cse-in/" + self.cnt, "cin",
+                                 json.dumps({"con": secret, "rn": "c1"}), origin=self.inner)
+        self.assertEqual(rsc, 2001, out + err)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/%s/c1" % self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        self.assertEqual(json.loads(out)["m2m:cin"]["con"], secret)
+        # the IN stored it as created by the inner originator
+        r = self.inc.c.retrieve("/cse-in/%s/c1" % self.cnt, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], secret)
+        # the MN: its traffic, its store and its log hold neither the content nor the inner From
+        cap = self.relay.captured()
+        self.assertIn(b"m2m:seci", cap)
+        self.assertNotIn(secret.encode(), cap)
+        self.assertNotIn(self.inner.encode(), cap)
+        self.mn.stop()
+        try:
+            for root, _, files in os.walk(self.mn.tmp):
+                for name in files:
+                    with open(os.path.join(root, name), "rb") as f:
+                        data = f.read()
+                    self.assertNotIn(secret.encode(), data, name)
+                    self.assertNotIn(self.inner.encode(), data, name)
+        finally:
+            self.mn.start()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if self.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=self.carrier).rsc == 4004:
+                    break
+                time.sleep(0.05)
+
+    def test_ts0003_8_4_inner_request_runs_with_inner_originators_privileges(self):
+        # a key bound to another AE of the IN, which the container's ACP does not name: 4103 inside
+        other = uniq("Cother")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ko")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin=KEY1 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, kid=kid, origin=other)
+        self.assertEqual(rsc, 4103, out + err)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+
+    def test_ts0004_table_7_6_2_1_inner_from_not_the_keys_peer_is_4116(self):
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.carrier)
+        self.assertEqual(rsc, 4116, out + err)
+
+    def test_ts0004_table_7_6_2_1_unknown_kid_is_4112(self):
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, kid=uniq("nokey"), origin=self.inner)
+        self.assertEqual(rsc, 4112, out + err)
+
+    def test_ts0004_table_7_6_2_1_wrong_key_bytes_is_4115(self):
+        bad = os.path.join(self.catmp, "bad.hex")
+        with open(bad, "w") as f:
+            f.write("ff" * 32 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, keyfile=bad, origin=self.inner)
+        self.assertEqual(rsc, 4115, out + err)
+
+    def secured_object(self):
+        """A fresh sit 5 Content as sent (taken from the relay's capture of a successful exchange)."""
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        cap = self.relay.captured()[start:].decode("latin-1")
+        m = re.search(r'\{"m2m:seci":\{"sit":5,"epo":"([A-Za-z0-9_.-]+)"\}\}', cap)
+        self.assertIsNotNone(m, cap[:400])
+        return m.group(1)
+
+    def send(self, epo):
+        return self.mn.c.request("POST", "/~/id-in/cse-in", origin=self.carrier,
+                                 body={"m2m:seci": {"sit": 5, "epo": epo}})
+
+    def test_ts0003_8_4_replayed_object_is_refused(self):
+        epo = self.secured_object()
+        r = self.send(epo)
+        self.assertEqual(r.rsc, 4106, r.body)
+        self.assertIn("replay", json.dumps(r.body))
+
+    def test_ts0004_table_7_6_2_1_modified_byte_is_4115(self):
+        epo = self.secured_object()
+        parts = epo.split(".")
+        ct = parts[3]
+        parts[3] = ct[:5] + ("A" if ct[5] != "A" else "B") + ct[6:]
+        r = self.send(".".join(parts))
+        self.assertEqual(r.rsc, 4115, r.body)
+
+    def test_ts0004_table_7_6_2_1_unparsable_object_is_4000(self):
+        r = self.send("not-a-jwe")
+        self.assertEqual(r.rsc, 4000, r.body)
+
+    def test_wardenctl_e2e_revoke_refuses_the_next_request(self):
+        ae = uniq("Crev")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("kr")
+        self.ctl.ok("e2e", "add", kid, "/id-in", ae, stdin=KEY1 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, origin=ae)
+        self.assertEqual(rsc, 2000, out + err)
+        self.ctl.ok("e2e", "revoke", kid)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, origin=ae)
+        self.assertEqual(rsc, 4112, out + err)
+        listing = self.ctl.ok("e2e", "list")
+        self.assertIn(kid, listing.stdout)
+        self.assertNotIn(KEY1[:16], listing.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
