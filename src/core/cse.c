@@ -117,10 +117,11 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
     for (int i = 0; i < ntys; i++)
         json_array_append_new(srt, json_integer(tys[i]));
     /* TS-0001 §9.6.1.3 (parentID): the <CSEBase> has no parent, its parentID is the empty string */
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
-                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst,
-                     "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2", "2a", "3", "4",
-                     "5");
+    /* TS-0003 §8.4.3.1.3 e2eSecInfo: ESPrim support and the shared receiver rand object (e2e/esprim.c) */
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s], s:o}", "ty",
+                     TY_CSEBASE, "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id,
+                     "cst", cst, "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2",
+                     "2a", "3", "4", "5", "esi", (json_t *)esprim_esi_published(cse));
 }
 
 /* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */
@@ -379,7 +380,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     store->on_batch_arg = cse->metrics;
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     cse->nbr = nbr_new();
-    cse->esprim = esprim_new();
+    cse->esprim = esprim_new(cfg->esprim_rand_lifetime);
     cse->pollch = pollch_new(cse);
     cse->timers = timers_new();
     cse->md_windows = md_windows_new();

@@ -253,12 +253,10 @@
 #define LIMIT_FORWARD_INFLIGHT 4096
 
 /* ESPrim (e2e/esprim.c, TS-0003 §8.4): receiver rand objects this CSE remembers (sit 3 answers and
- * the shared one; the oldest is forgotten first, and an object naming it then gets 4114), how long
- * one lives (the shared one is replaced when half of that has passed, so an originator that read it
- * always has time to use it), and the replay cache: the ESPrim objects accepted recently (two
- * generations of this many each; an object seen in either is refused). */
-#define LIMIT_ESPRIM_RAND_OBJECTS    1024
-#define LIMIT_ESPRIM_RAND_LIFETIME_S 3600
-#define LIMIT_ESPRIM_REPLAY          65536
+ * the shared one; the oldest is forgotten first, and an object naming it then gets 4114; how long
+ * one lives is esprim.rand_lifetime), and the replay cache: the ESPrim objects accepted recently
+ * (two generations of this many each; an object seen in either is refused). */
+#define LIMIT_ESPRIM_RAND_OBJECTS 1024
+#define LIMIT_ESPRIM_REPLAY       65536
 
 #endif

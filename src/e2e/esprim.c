@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/rand.h"
+#include "util/timeutil.h"
 
 /* SUIDs of the ESPrim this CSE supports (TS-0003 §12.3, digest C7): pre-provisioned (13) and
  * remotely provisioned (22: keys derived from a Kpsa, §10.3.6) pairwiseESPrimKeys */
@@ -47,11 +48,15 @@ struct esprim {
     int shared; /* index of the shared object (esro), -1 none */
     struct replay_gen gen[2];
     int cur;
+    /* the esro the <CSEBase> shows ("" none yet), and the one being written there */
+    char published[ESPRIM_RANDID_MAX + 1], publishing[ESPRIM_RANDID_MAX + 1];
+    int64_t lifetime; /* esprim.rand_lifetime */
 };
 
-struct esprim *esprim_new(void)
+struct esprim *esprim_new(long lifetime_s)
 {
     struct esprim *e = mem_calloc(1, sizeof *e);
+    e->lifetime = lifetime_s > 0 ? lifetime_s : 3600;
     pthread_mutex_init(&e->lock, NULL);
     e->shared = -1;
     for (int i = 0; i < 2; i++)
@@ -80,7 +85,7 @@ static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out
     rand_bytes(r, sizeof r);
     snprintf(id, sizeof id, "%c%llu-%02x%02x%02x%02x", shared ? 's' : 'u', (unsigned long long)++e->serial, r[0], r[1],
              r[2], r[3]);
-    json_t *o = esprim_randobj_new(id, now + LIMIT_ESPRIM_RAND_LIFETIME_S, true, espa_all, 3);
+    json_t *o = esprim_randobj_new(id, now + e->lifetime, true, espa_all, 3);
     size_t i = e->next;
     e->next = (e->next + 1) % LIMIT_ESPRIM_RAND_OBJECTS;
     if ((int)i == e->shared)
@@ -97,7 +102,7 @@ static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out
 /* The shared object, replaced once half its life has passed (lock held). */
 static size_t shared_current(struct esprim *e, int64_t now)
 {
-    if (e->shared < 0 || e->objs[e->shared].expiry_s - now < LIMIT_ESPRIM_RAND_LIFETIME_S / 2) {
+    if (e->shared < 0 || e->objs[e->shared].expiry_s - now < e->lifetime / 2) {
         json_t *o;
         e->shared = (int)issue(e, true, now, &o);
         json_decref(o);
@@ -105,17 +110,107 @@ static size_t shared_current(struct esprim *e, int64_t now)
     return (size_t)e->shared;
 }
 
-void *esprim_esi(struct cse *cse)
+/* The esi of this CSE (lock held); its esro's ID into id. */
+static json_t *esi_locked(struct esprim *e, int64_t now, char id[ESPRIM_RANDID_MAX + 1])
 {
-    struct esprim *e = cse->esprim;
     json_t *esf = json_array();
     for (size_t i = 0; i < sizeof esf_suids / sizeof esf_suids[0]; i++)
         json_array_append_new(esf, json_integer(esf_suids[i]));
+    size_t i = shared_current(e, now);
+    snprintf(id, ESPRIM_RANDID_MAX + 1, "%s", e->objs[i].id);
+    return json_pack("{s:o,s:o}", "esf", esf, "esro", json_loads(e->objs[i].canon, 0, NULL));
+}
+
+void *esprim_esi(struct cse *cse)
+{
+    struct esprim *e = cse->esprim;
+    char id[ESPRIM_RANDID_MAX + 1];
     pthread_mutex_lock(&e->lock);
-    size_t i = shared_current(e, cse_now(cse));
-    json_t *esro = json_loads(e->objs[i].canon, 0, NULL);
+    json_t *esi = esi_locked(e, cse_now(cse), id);
     pthread_mutex_unlock(&e->lock);
-    return json_pack("{s:o,s:o}", "esf", esf, "esro", esro);
+    return esi;
+}
+
+void *esprim_esi_published(struct cse *cse)
+{
+    struct esprim *e = cse->esprim;
+    pthread_mutex_lock(&e->lock);
+    json_t *esi = esi_locked(e, cse_now(cse), e->published);
+    pthread_mutex_unlock(&e->lock);
+    return esi;
+}
+
+/* Rewriting the <CSEBase>'s esi (the store's writer thread). */
+struct publish_job {
+    struct store_job sj;
+    struct cse *cse;
+    json_t *esi;
+    char id[ESPRIM_RANDID_MAX + 1];
+    bool written;
+};
+
+static int publish_run(struct store_view *txn, void *arg)
+{
+    struct publish_job *j = arg;
+    const struct store_ops *ops = txn->st->ops;
+    int64_t now = cse_now(j->cse);
+    struct store_row row;
+    if (ops->get_ri(txn, j->cse->cb_ri, now, &row) != STORE_OK)
+        return 1;
+    json_t *doc = json_loads(row.doc, 0, NULL);
+    int rc = 1;
+    if (doc != NULL) {
+        char ts[TS_LEN + 1];
+        ts_format(now, ts);
+        json_set_str(doc, "lt", ts);
+        json_object_set(doc, "esi", j->esi);
+        mem_free(row.doc);
+        row.doc = json_encode(doc, NULL);
+        json_decref(doc);
+        rc = ops->update(txn, &row) == STORE_OK ? 0 : 1;
+        j->written = rc == 0;
+    }
+    store_row_free(&row);
+    return rc;
+}
+
+static void publish_done(void *arg, bool committed)
+{
+    struct publish_job *j = arg;
+    struct esprim *e = j->cse->esprim;
+    pthread_mutex_lock(&e->lock);
+    if (committed && j->written)
+        snprintf(e->published, sizeof e->published, "%s", j->id);
+    e->publishing[0] = '\0'; /* failed: the next tick tries again */
+    pthread_mutex_unlock(&e->lock);
+    json_decref(j->esi);
+    mem_free(j);
+}
+
+void esprim_tick(struct cse *cse)
+{
+    struct esprim *e = cse->esprim;
+    if (e == NULL)
+        return;
+    struct publish_job *j = NULL;
+    pthread_mutex_lock(&e->lock);
+    char id[ESPRIM_RANDID_MAX + 1];
+    json_t *esi = esi_locked(e, cse_now(cse), id);
+    if (e->publishing[0] == '\0' && strcmp(id, e->published) != 0) {
+        j = mem_calloc(1, sizeof *j);
+        j->cse = cse;
+        j->esi = esi;
+        snprintf(j->id, sizeof j->id, "%s", id);
+        snprintf(e->publishing, sizeof e->publishing, "%s", id);
+        esi = NULL;
+    }
+    pthread_mutex_unlock(&e->lock);
+    json_decref(esi);
+    if (j != NULL) {
+        j->sj = (struct store_job){.run = publish_run, .done = publish_done, .arg = j};
+        if (cse->store->ops->submit(cse->store, &j->sj) != STORE_OK)
+            publish_done(j, false);
+    }
 }
 
 /* A live receiver rand object by ID: its serialisation copied (mem_free) and expiry; NULL when
@@ -341,8 +436,8 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
         goto out;
     }
     struct id local;
-    if (kr != 0 || !id_parse(&cse->idenv, key.local_id, &local) || strcmp(local.canon, cse->admin.canon) == 0 ||
-        local.kind != ID_CSE || strcmp(local.canon + local.stem_off, cse->cfg->cse_id + 1) != 0) {
+    if (kr != 0 || !id_parse(&cse->idenv, key.local_id, &local) || local.kind != ID_CSE || !local.local ||
+        strcmp(id_stem(&local), cse->cfg->cse_id + 1) != 0) {
         fail(c, RSC_ESPRIM_UNKNOWN_KEY_ID, "esprim-unknown-key", h.kid, "unknown, revoked or expired kid '%.64s'",
              h.kid);
         goto out;
@@ -354,7 +449,8 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
         goto out;
     }
     /* the originator's: carried in full (oro), matching ori, expiring no later than the receiver's */
-    if (h.oro == NULL || strcmp(json_string_value(json_object_get(h.oro, "esri")) ?: "", h.ori) != 0 ||
+    if (h.oro == NULL || !json_is_string(json_object_get(h.oro, "esri")) ||
+        strcmp(json_string_value(json_object_get(h.oro, "esri")), h.ori) != 0 ||
         (oro = esprim_randobj_canon(h.oro, false, &oro_len, &ox, &why)) == NULL || ox <= c->now || ox > rx) {
         fail(c, RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID, "esprim-unknown-ori", h.kid,
              "the originator rand object '%.64s' is missing, malformed, expired or outlives the receiver's", h.ori);

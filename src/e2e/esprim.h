@@ -23,7 +23,8 @@ struct esprim;
 struct op_ctx;
 struct cse;
 
-struct esprim *esprim_new(void);
+/* lifetime_s: of a receiver rand object (esprim.rand_lifetime). */
+struct esprim *esprim_new(long lifetime_s);
 void esprim_free(struct esprim *e);
 
 /* Does this NOTIFY carry m2m:seci (a prefix scan of the Content, no parse)? */
@@ -34,5 +35,11 @@ int esprim_notify(struct op_ctx *c);
 /* The e2eSecInfo this CSE advertises (TS-0003 §8.4.3.1.3): esf [the ESPrim SUID] and esro, the
  * shared receiver rand object (replaced before it expires). JSON (json_t *, caller decrefs). */
 void *esprim_esi(struct cse *cse);
+/* The same for the <CSEBase> being written at start: that esro counts as published there. */
+void *esprim_esi_published(struct cse *cse);
+/* Once a second (the expiry thread): when the shared rand object was replaced (TS-0003 §8.4.2
+ * B.1: at half its lifetime), the <CSEBase>'s esi is rewritten (registration.c sends it on to the
+ * registrar). */
+void esprim_tick(struct cse *cse);
 
 #endif

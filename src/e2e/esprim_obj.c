@@ -222,6 +222,57 @@ json_t *esprim_randobj_new(const char *id, int64_t expiry_s, bool receiver, cons
     return o;
 }
 
+static bool b64_std(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 16384 || n % 4 != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool pad = c == '=' && i >= n - 2;
+        if (!pad &&
+            !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+bool esprim_esi_ok(const json_t *esi)
+{
+    if (!json_is_object(esi))
+        return false;
+    const char *k;
+    json_t *v;
+    bool has_esf = false;
+    json_object_foreach((json_t *)esi, k, v)
+    {
+        size_t i;
+        json_t *e;
+        if (strcmp(k, "esf") == 0) {
+            if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 32)
+                return false;
+            json_array_foreach(v, i, e) if (!json_is_integer(e) || json_integer_value(e) < 10 ||
+                                            json_integer_value(e) > 45) return false;
+            has_esf = true;
+        } else if (strcmp(k, "escert") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > 8)
+                return false;
+            json_array_foreach(v, i, e) if (!json_is_string(e) || !b64_std(json_string_value(e))) return false;
+        } else if (strcmp(k, "esro") == 0) {
+            size_t len;
+            int64_t exp;
+            const char *why;
+            char *c = esprim_randobj_canon(v, true, &len, &exp, &why);
+            if (c == NULL)
+                return false;
+            mem_free(c);
+        } else {
+            return false;
+        }
+    }
+    return has_esf;
+}
+
 bool esprim_randobj_has_espa(const json_t *obj, int espa)
 {
     size_t i;

@@ -54,6 +54,10 @@ const char *esprim_enc_of_espa(int espa);
 char *esprim_randobj_canon(const json_t *obj, bool receiver, size_t *len, int64_t *expiry_s, const char **why);
 /* A fresh rand object (esri = id, 16 random bytes, expiry, esk 1 or esks [1], espa espa[0..n)). */
 json_t *esprim_randobj_new(const char *id, int64_t expiry_s, bool receiver, const int *espa, int nespa);
+/* m2m:e2eSecInfo (TS-0004 §6.3.5.52; TS-0003 §8.4.3.1.3), as an attribute esi of <CSEBase>,
+ * <remoteCSE> and <AE>: an object of esf (1..32 SUIDs, integers 10-45, TS-0003 §12.3), escert
+ * (0..8 base64 certificates) and esro (a receiver rand object), nothing else. */
+bool esprim_esi_ok(const json_t *esi);
 /* Whether a rand object lists espa. */
 bool esprim_randobj_has_espa(const json_t *obj, int espa);
 

@@ -23,6 +23,7 @@ from tls_helpers import Ctl, Pki
 from wardentest import ADMIN, uniq, warden_bin
 
 TY_ACP, TY_AE, TY_CNT, TY_CIN = 1, 2, 3, 4
+RAND_LIFETIME = 4
 KEY1 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
@@ -85,8 +86,10 @@ class EsprimCase(unittest.TestCase):
     def setUpClass(cls):
         cls.catmp = tempfile.mkdtemp(prefix="warden-esp-ca-")
         cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
-        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
-        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+        # rand objects live 4 s: the shared one is replaced every 2 s, so the tests see a rotation
+        life = ["--esprim.rand_lifetime=%d" % RAND_LIFETIME]
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=life).start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, extra=life).start()
         cls.relay = Relay(cls.mn.srv.port)
         cls.ctl = Ctl(cls.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"])
         cls.keyfile = os.path.join(cls.catmp, "k1.hex")
@@ -230,6 +233,56 @@ class EsprimCase(unittest.TestCase):
     def test_ts0004_table_7_6_2_1_unparsable_object_is_4000(self):
         r = self.send("not-a-jwe")
         self.assertEqual(r.rsc, 4000, r.body)
+
+    def esro(self, cse, path):
+        r = cse.c.retrieve(path, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        return list(r.body.values())[0].get("esi", {}).get("esro")
+
+    def test_ts0003_8_4_3_1_3_cse_base_advertises_esprim_and_a_shared_rand_object(self):
+        r = self.inc.c.retrieve("/cse-in", origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        esi = r.body["m2m:cb"]["esi"]
+        self.assertEqual(esi["esf"], [13, 22])
+        esro = esi["esro"]
+        self.assertEqual(sorted(esro), ["esks", "espa", "esri", "esrv", "esrx"])
+        self.assertTrue(esro["esri"].startswith("s"), esro)
+        self.assertRegex(esro["esrv"], "^[0-9a-f]{32}$")
+        self.assertEqual(esro["esks"], [1])
+        self.assertEqual(esro["espa"], [10, 11, 12])
+
+    def test_ts0003_8_4_2_b1b_registrar_holds_the_registree_esi_and_follows_its_rotation(self):
+        """The MN's e2eSecInfo is on its <remoteCSE> at the IN and kept current when the MN replaces
+        its shared rand object (every RAND_LIFETIME/2 s here)."""
+        def same():
+            mine = self.esro(self.mn, "/cse-mn")
+            there = self.esro(self.inc, "/cse-in/id-mn")
+            return mine if mine is not None and mine == there else None
+        first = self.wait_for(same, 10, "the MN's esi at the IN")
+        later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
+                              RAND_LIFETIME * 3, "a rotated esi at the IN")
+        self.assertNotEqual(later["esrv"], first["esrv"])
+
+    def test_ts0004_6_3_5_52_esi_of_an_ae_is_validated(self):
+        ok = {"esf": [13], "escert": ["QUJD"]}
+        for esi, want in ((ok, 2001), ({"esf": "13"}, 4000), ({"esf": [13], "x": 1}, 4000),
+                          ({"esf": [13], "esro": {"esri": "a"}}, 4000), ({"escert": ["QUJD"]}, 4000)):
+            stem = uniq("Cesi")
+            r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem, "api": "Nesp", "rr": False, "esi": esi}, origin=stem)
+            self.assertEqual(r.rsc, want, (esi, r.body))
+        r = self.inc.c.create("/cse-in", 16, {"csi": "/id-xx", "cb": "/id-xx/cse-xx", "rr": True,
+                                               "esi": {"esf": "no"}}, origin="/id-xx", root="m2m:csr")
+        self.assertIn(r.rsc, (4000, 4107), r.body)
+
+    def wait_for(self, fn, timeout, what):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s (last: %r)" % (what, last))
 
     def test_wardenctl_e2e_revoke_refuses_the_next_request(self):
         ae = uniq("Crev")
