@@ -6,10 +6,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bindings/primitive.h"
 #include "core/core_int.h"
+#include "core/route.h"
 #include "core/rsc.h"
 #include "e2e/e2e_kdf.h"
 #include "e2e/esprim_obj.h"
@@ -42,10 +44,13 @@ struct replay_gen {
 
 struct esprim {
     pthread_mutex_t lock;
-    struct rand_obj objs[LIMIT_ESPRIM_RAND_OBJECTS]; /* ring: the oldest is replaced */
-    size_t next;
+    /* the objects issued on request (sit 3), in the slot of their serial (the oldest is replaced),
+     * then two slots for the shared one (esro): the current one and the one before, which stays
+     * valid until it expires (an originator that read it has the rest of its lifetime to use it), so
+     * no number of sit 3 requests can push the shared objects out */
+    struct rand_obj objs[LIMIT_ESPRIM_RAND_OBJECTS + 2];
     uint64_t serial;
-    int shared; /* index of the shared object (esro), -1 none */
+    int shared; /* index of the current shared object, -1 none */
     struct replay_gen gen[2];
     int cur;
     /* the esro the <CSEBase> shows ("" none yet), and the one being written there */
@@ -68,7 +73,7 @@ void esprim_free(struct esprim *e)
 {
     if (e == NULL)
         return;
-    for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS; i++)
+    for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS + 2; i++)
         mem_free(e->objs[i].canon);
     for (int i = 0; i < 2; i++)
         mem_free(e->gen[i].d);
@@ -76,20 +81,26 @@ void esprim_free(struct esprim *e)
     mem_free(e);
 }
 
-/* A new receiver rand object in the ring (lock held); its index. shared: the esri says so
- * (TS-0003 §8.4.2 B.1a.1 (a), B.2e (a)): "s<n>" shared, "u<n>" issued to one originator. */
+/* The slot of a unique object's serial. */
+static size_t slot_of(uint64_t serial)
+{
+    return (size_t)(serial % LIMIT_ESPRIM_RAND_OBJECTS);
+}
+
+/* A new receiver rand object (lock held); its index. shared: the esri says so (TS-0003 §8.4.2
+ * B.1a.1 (a), B.2e (a)): "s<n>-<random>" shared, "u<n>-<random>" issued to one originator. */
 static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out)
 {
     char id[ESPRIM_RANDID_MAX + 1];
     unsigned char r[4];
     rand_bytes(r, sizeof r);
-    snprintf(id, sizeof id, "%c%llu-%02x%02x%02x%02x", shared ? 's' : 'u', (unsigned long long)++e->serial, r[0], r[1],
-             r[2], r[3]);
+    uint64_t serial = ++e->serial;
+    snprintf(id, sizeof id, "%c%llu-%02x%02x%02x%02x", shared ? 's' : 'u', (unsigned long long)serial, r[0], r[1], r[2],
+             r[3]);
     json_t *o = esprim_randobj_new(id, now + e->lifetime, true, espa_all, 3);
-    size_t i = e->next;
-    e->next = (e->next + 1) % LIMIT_ESPRIM_RAND_OBJECTS;
-    if ((int)i == e->shared)
-        e->shared = -1;
+    size_t i = !shared                                  ? slot_of(serial)
+               : e->shared == LIMIT_ESPRIM_RAND_OBJECTS ? LIMIT_ESPRIM_RAND_OBJECTS + 1
+                                                        : LIMIT_ESPRIM_RAND_OBJECTS;
     struct rand_obj *ro = &e->objs[i];
     mem_free(ro->canon);
     const char *why;
@@ -217,17 +228,22 @@ void esprim_tick(struct cse *cse)
  * unknown or expired. */
 static char *find_obj(struct esprim *e, const char *id, int64_t now, size_t *len, int64_t *expiry)
 {
-    char *out = NULL;
+    char *out = NULL, *end = NULL;
+    if (id[0] != 'u' && id[0] != 's')
+        return NULL;
+    unsigned long long serial = strtoull(id + 1, &end, 10);
+    if (end == id + 1 || *end != '-')
+        return NULL;
+    size_t cand[2] = {LIMIT_ESPRIM_RAND_OBJECTS, LIMIT_ESPRIM_RAND_OBJECTS + 1};
+    if (id[0] == 'u')
+        cand[0] = cand[1] = slot_of(serial);
     pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS; i++) {
-        struct rand_obj *ro = &e->objs[i];
-        if (ro->canon != NULL && strcmp(ro->id, id) == 0) {
-            if (ro->expiry_s > now) {
-                out = mem_strndup(ro->canon, ro->len);
-                *len = ro->len;
-                *expiry = ro->expiry_s;
-            }
-            break;
+    for (int k = 0; k < 2 && out == NULL; k++) {
+        struct rand_obj *ro = &e->objs[cand[k]];
+        if (ro->canon != NULL && strcmp(ro->id, id) == 0 && ro->expiry_s > now) {
+            out = mem_strndup(ro->canon, ro->len);
+            *len = ro->len;
+            *expiry = ro->expiry_s;
         }
     }
     pthread_mutex_unlock(&e->lock);
@@ -285,6 +301,8 @@ static bool replay_check_add(struct esprim *e, const char *kid, const char *iv, 
 
 bool esprim_claims(const struct op_ctx *c)
 {
+    if (c->req->sec.sa == SA_ESPRIM) /* no ESPrim inside ESPrim: processed as a notification (4000) */
+        return false;
     const char *b = c->req->body;
     size_t n = c->req->body_len, i = 0;
     while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
@@ -309,7 +327,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc,
     char cred[160];
     snprintf(cred, sizeof cred, "e2e:%s", kid && kid[0] ? kid : "-");
     struct audit_event ev = {
-        .event = "esprim-fail",
+        .event = "deny", /* aggregated like every denial (audit.h): a flood of bad objects is bounded */
         .originator = c->req->fr,
         .peer = c->req->sec.peer,
         .binding = c->req->sec.binding,
@@ -518,6 +536,21 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     j->done = c->done;
     j->done_arg = c->done_arg;
     response_init(&j->irsp);
+    /* the receiver executes the inner request itself: one addressed to another CSE would leave
+     * here in the clear (route.c forwards over the hop-by-hop association only) */
+    struct route rt;
+    struct cse_response rrsp;
+    response_init(&rrsp);
+    int rrc = route_request(cse, c->view, iq, &rt, &rrsp);
+    response_free(&rrsp);
+    if (rrc == 0 && rt.kind == ROUTE_REMOTE) {
+        response_error(&j->irsp, RSC_OPERATION_NOT_ALLOWED, "esprim-not-local",
+                       "an ESPrim inner request is executed by its receiver %s, never forwarded: address a "
+                       "resource of this CSE",
+                       cse->cfg->cse_id);
+        seal_response(j);
+        goto out;
+    }
     /* one read view per request at a time: the outer one goes before the inner dispatch */
     cse->store->ops->view_release(cse->store, c->view);
     c->view = NULL;

@@ -88,7 +88,8 @@ class EsprimCase(unittest.TestCase):
         cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
         # rand objects live 4 s: the shared one is replaced every 2 s, so the tests see a rotation
         life = ["--esprim.rand_lifetime=%d" % RAND_LIFETIME]
-        cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=life).start()
+        cls.audit = os.path.join(cls.catmp, "in-audit.log")
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=life + ["--audit.path=" + cls.audit]).start()
         cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, extra=life).start()
         cls.relay = Relay(cls.mn.srv.port)
         cls.ctl = Ctl(cls.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"])
@@ -229,6 +230,18 @@ class EsprimCase(unittest.TestCase):
         parts[3] = ct[:5] + ("A" if ct[5] != "A" else "B") + ct[6:]
         r = self.send(".".join(parts))
         self.assertEqual(r.rsc, 4115, r.body)
+
+        def audited():
+            with open(self.audit, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if "esprim-bad-mac" in line]
+        line = self.wait_for(audited, 5, "the audit line of the refusal")[-1]
+        self.assertEqual(line["credential"], "e2e:" + self.kid)
+        self.assertEqual(line["rsc"], 4115)
+
+    def test_ts0003_8_4_inner_request_for_another_cse_is_not_forwarded(self):
+        rsc, out, err = self.cli("get", "/~/id-mn/cse-mn", origin=self.inner)
+        self.assertEqual(rsc, 4005, out + err)
+        self.assertIn("never forwarded", out)
 
     def test_ts0004_table_7_6_2_1_unparsable_object_is_4000(self):
         r = self.send("not-a-jwe")
