@@ -42,7 +42,8 @@ struct worker {
     const struct cfg *c;
     pthread_t th;
     long n;
-    long *lat_us; /* MAX_SAMPLES / threads */
+    long renewals; /* receiver rand objects renewed after a 4114 (the replay cache's turnover) */
+    long *lat_us;  /* MAX_SAMPLES / threads */
     long cap;
     int failed;
 };
@@ -114,6 +115,23 @@ static int exchange(CURL *h, const struct cfg *c, const char *path, const char *
     return cc == CURLE_OK ? 0 : -1;
 }
 
+/* sit 3 -> sit 4: a receiver rand object and a new session key. 0, or -1 after a message. */
+static int renew(CURL *h, const struct cfg *c, struct esprim_client *ec, const char *outer)
+{
+    const char *rq = esprim_client_rand_request();
+    const char *why = "";
+    int rsc = 0;
+    struct body b = {0};
+    int rc = exchange(h, c, outer, rq, strlen(rq), &rsc, &b, 0) == 0 && rsc == 2000 &&
+                     esprim_client_receiver(ec, b.p, b.n, (int64_t)time(NULL), &why) == 0
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        fprintf(stderr, "esprim-load: no receiver rand object (%d %s)\n", rsc, why);
+    free(b.p);
+    return rc;
+}
+
 static void *run(void *arg)
 {
     struct worker *w = arg;
@@ -125,21 +143,15 @@ static void *run(void *arg)
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     struct esprim_client *ec = NULL;
     char outer[512], inner[1024];
-    int rsc;
-    struct body b;
+    int rsc = 0;
+    struct body b = {0};
     if (c->esprim) {
         ec = esprim_client_new(c->kid, c->key, c->key_len, c->enc);
         snprintf(outer, sizeof outer, "/~%s", c->to);
-        const char *rq = esprim_client_rand_request();
-        const char *why = "";
-        if (ec == NULL || exchange(h, c, outer, rq, strlen(rq), &rsc, &b, 0) != 0 || rsc != 2000 ||
-            esprim_client_receiver(ec, b.p, b.n, (int64_t)time(NULL), &why) != 0) {
-            fprintf(stderr, "esprim-load: no receiver rand object (%d %s)\n", rsc, why);
+        if (ec == NULL || renew(h, c, ec, outer) != 0) {
             w->failed = 1;
-            free(b.p);
             goto out;
         }
-        free(b.p);
     }
     double end = now_s() + c->seconds;
     for (long seq = 1; now_s() < end; seq++) {
@@ -152,6 +164,16 @@ static void *run(void *arg)
             char *sealed = esprim_client_seal(ec, inner, strlen(inner), &sl);
             ok = sealed && exchange(h, c, outer, sealed, sl, &rsc, &b, seq) == 0 && rsc == 2000;
             mem_free(sealed);
+            if (!ok && (rsc == 4114 || rsc == 4113)) { /* the receiver retired the rand object: renew */
+                free(b.p);
+                b.p = NULL;
+                if (renew(h, c, ec, outer) != 0) {
+                    w->failed = 1;
+                    break;
+                }
+                w->renewals++;
+                continue;
+            }
             if (ok) {
                 char *in = NULL;
                 size_t il = 0;
@@ -240,12 +262,13 @@ int main(int argc, char **argv)
         w[i].lat_us = calloc((size_t)w[i].cap, sizeof(long));
         pthread_create(&w[i].th, NULL, run, &w[i]);
     }
-    long total = 0, nlat = 0;
+    long total = 0, nlat = 0, renewals = 0;
     int failed = 0;
     long *all = calloc(MAX_SAMPLES, sizeof(long));
     for (int i = 0; i < c.threads; i++) {
         pthread_join(w[i].th, NULL);
         total += w[i].n;
+        renewals += w[i].renewals;
         failed |= w[i].failed;
         for (long k = 0; k < w[i].n && k < w[i].cap; k++)
             all[nlat++] = w[i].lat_us[k];

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/rsc.h"
 #include "e2e/esprim_client.h"
 #include "security/cred.h"
 #include "util/mem.h"
@@ -73,18 +74,6 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     int ret = 1, orsc = 0;
     char *ob = NULL, *sealed = NULL, *inner = NULL, *prim = NULL;
     size_t olen = 0, slen = 0, ilen = 0;
-    /* B.2d-f: the receiver's rand object (sit 3 -> sit 4) */
-    const char *rq = esprim_client_rand_request();
-    if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
-        goto out;
-    ret = 1;
-    const char *why = NULL;
-    if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
-        fprintf(stderr, "warden-cli: esprim: no receiver rand object (%d%s%s)\n", orsc, why ? ": " : "",
-                why ? why : "");
-        *rsc = orsc;
-        goto out;
-    }
     /* C.2: the inner request primitive (TS-0004 §8 JSON, short names) */
     int op = strcmp(method, "POST") == 0 ? 1 : strcmp(method, "PUT") == 0 ? 3 : strcmp(method, "DELETE") == 0 ? 4 : 2;
     char to[4096], ri[40];
@@ -111,14 +100,33 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     }
     prim = json_dumps(p, JSON_COMPACT);
     json_decref(p);
-    sealed = prim ? esprim_client_seal(ec, prim, strlen(prim), &slen) : NULL;
-    if (sealed == NULL) {
-        ret = err("cannot secure the request");
-        goto out;
+    /* a receiver may retire its rand objects at any time (4114, 4113): then once more with a new one */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        /* B.2d-f: the receiver's rand object (sit 3 -> sit 4) */
+        const char *rq = esprim_client_rand_request();
+        MEM_FREE(ob);
+        if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
+            goto out;
+        ret = 1;
+        const char *why = NULL;
+        if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
+            fprintf(stderr, "warden-cli: esprim: no receiver rand object (%d%s%s)\n", orsc, why ? ": " : "",
+                    why ? why : "");
+            *rsc = orsc;
+            goto out;
+        }
+        MEM_FREE(sealed);
+        sealed = prim ? esprim_client_seal(ec, prim, strlen(prim), &slen) : NULL;
+        if (sealed == NULL) {
+            ret = err("cannot secure the request");
+            goto out;
+        }
+        MEM_FREE(ob);
+        if ((ret = post(ctx, outer, sealed, slen, &orsc, &ob, &olen)) != 0)
+            goto out;
+        if (orsc != RSC_ESPRIM_UNKNOWN_RECV_RAND_ID && orsc != RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID)
+            break;
     }
-    MEM_FREE(ob);
-    if ((ret = post(ctx, outer, sealed, slen, &orsc, &ob, &olen)) != 0)
-        goto out;
     ret = 0;
     if (orsc != 2000) { /* refused in the clear (TS-0004 Table 7.6.2-1) */
         *rsc = orsc;

@@ -255,8 +255,10 @@
 /* ESPrim (e2e/esprim.c, TS-0003 §8.4): receiver rand objects this CSE remembers (sit 3 answers and
  * the shared one; the oldest is forgotten first, and an object naming it then gets 4114; how long
  * one lives is esprim.rand_lifetime), and the replay cache: the ESPrim objects accepted recently
- * (two generations of this many each; an object seen in either is refused). */
+ * (two generations of this many each, 16 bytes per entry in a table twice that size; an object seen
+ * in either is refused; when one is forgotten, the rand objects issued before the other began are
+ * retired, so originators renew theirs about every this many requests). */
 #define LIMIT_ESPRIM_RAND_OBJECTS 1024
-#define LIMIT_ESPRIM_REPLAY       65536
+#define LIMIT_ESPRIM_REPLAY       32768
 
 #endif

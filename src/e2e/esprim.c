@@ -1,8 +1,6 @@
 /* esprim: the ESPrim receiver (see esprim.h). */
 #include "e2e/esprim.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +13,7 @@
 #include "core/rsc.h"
 #include "e2e/e2e_kdf.h"
 #include "e2e/esprim_obj.h"
+#include "e2e/esprim_replay.h"
 #include "encoding/json.h"
 #include "security/audit.h"
 #include "security/cred.h"
@@ -34,12 +33,7 @@ struct rand_obj {
     char *canon; /* the serialisation the session key is derived from (owned) */
     size_t len;
     int64_t expiry_s;
-};
-
-#define REPLAY_SLOTS (2 * LIMIT_ESPRIM_REPLAY) /* open addressing at most half full */
-struct replay_gen {
-    unsigned char (*d)[16]; /* REPLAY_SLOTS digests; all-zero = empty */
-    size_t n;
+    uint64_t serial;
 };
 
 struct esprim {
@@ -50,9 +44,11 @@ struct esprim {
      * no number of sit 3 requests can push the shared objects out */
     struct rand_obj objs[LIMIT_ESPRIM_RAND_OBJECTS + 2];
     uint64_t serial;
-    int shared; /* index of the current shared object, -1 none */
-    struct replay_gen gen[2];
-    int cur;
+    /* receiver rand objects with a lower serial are retired: the replay cache forgot objects
+     * accepted under them (see replay_check_add) */
+    uint64_t retired_below;
+    int shared;                   /* index of the current shared object, -1 none */
+    struct esprim_replay *replay; /* objects accepted recently (esprim_replay.h) */
     /* the esro the <CSEBase> shows ("" none yet), and the one being written there */
     char published[ESPRIM_RANDID_MAX + 1], publishing[ESPRIM_RANDID_MAX + 1];
     int64_t lifetime; /* esprim.rand_lifetime */
@@ -64,8 +60,7 @@ struct esprim *esprim_new(long lifetime_s)
     e->lifetime = lifetime_s > 0 ? lifetime_s : 3600;
     pthread_mutex_init(&e->lock, NULL);
     e->shared = -1;
-    for (int i = 0; i < 2; i++)
-        e->gen[i].d = mem_calloc(REPLAY_SLOTS, sizeof e->gen[i].d[0]);
+    e->replay = esprim_replay_new(LIMIT_ESPRIM_REPLAY);
     return e;
 }
 
@@ -75,8 +70,7 @@ void esprim_free(struct esprim *e)
         return;
     for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS + 2; i++)
         mem_free(e->objs[i].canon);
-    for (int i = 0; i < 2; i++)
-        mem_free(e->gen[i].d);
+    esprim_replay_free(e->replay);
     pthread_mutex_destroy(&e->lock);
     mem_free(e);
 }
@@ -105,6 +99,7 @@ static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out
     mem_free(ro->canon);
     const char *why;
     snprintf(ro->id, sizeof ro->id, "%s", id);
+    ro->serial = serial;
     ro->canon = esprim_randobj_canon(o, true, &ro->len, &ro->expiry_s, &why);
     *obj_out = o;
     return i;
@@ -113,7 +108,8 @@ static size_t issue(struct esprim *e, bool shared, int64_t now, json_t **obj_out
 /* The shared object, replaced once half its life has passed (lock held). */
 static size_t shared_current(struct esprim *e, int64_t now)
 {
-    if (e->shared < 0 || e->objs[e->shared].expiry_s - now < e->lifetime / 2) {
+    if (e->shared < 0 || e->objs[e->shared].expiry_s - now < e->lifetime / 2 ||
+        e->objs[e->shared].serial < e->retired_below) {
         json_t *o;
         e->shared = (int)issue(e, true, now, &o);
         json_decref(o);
@@ -240,7 +236,7 @@ static char *find_obj(struct esprim *e, const char *id, int64_t now, size_t *len
     pthread_mutex_lock(&e->lock);
     for (int k = 0; k < 2 && out == NULL; k++) {
         struct rand_obj *ro = &e->objs[cand[k]];
-        if (ro->canon != NULL && strcmp(ro->id, id) == 0 && ro->expiry_s > now) {
+        if (ro->canon != NULL && strcmp(ro->id, id) == 0 && ro->expiry_s > now && ro->serial >= e->retired_below) {
             out = mem_strndup(ro->canon, ro->len);
             *len = ro->len;
             *expiry = ro->expiry_s;
@@ -250,51 +246,18 @@ static char *find_obj(struct esprim *e, const char *id, int64_t now, size_t *len
     return out;
 }
 
-static bool gen_has(const struct replay_gen *g, const unsigned char d[16])
-{
-    uint64_t h;
-    memcpy(&h, d, sizeof h);
-    for (size_t i = h % REPLAY_SLOTS;; i = (i + 1) % REPLAY_SLOTS) {
-        static const unsigned char zero[16];
-        if (memcmp(g->d[i], zero, 16) == 0)
-            return false;
-        if (memcmp(g->d[i], d, 16) == 0)
-            return true;
-    }
-}
-
-/* Remember an accepted object (kid and IV); false when it was seen before (a replay). */
+/* Remember an accepted object (kid and IV); false when it was seen before (a replay). When the
+ * bounded cache forgets older objects, the rand objects issued before what it still remembers are
+ * retired (esprim_replay.h): a forgotten object then names a retired rand object (4114). */
 static bool replay_check_add(struct esprim *e, const char *kid, const char *iv, size_t iv_len)
 {
-    unsigned char full[32], d[16];
-    gnutls_hash_hd_t hh;
-    if (gnutls_hash_init(&hh, GNUTLS_DIG_SHA256) != 0)
-        return false;
-    gnutls_hash(hh, kid, strlen(kid) + 1);
-    gnutls_hash(hh, iv, iv_len);
-    gnutls_hash_deinit(hh, full);
-    memcpy(d, full, 16);
-    d[0] |= 1; /* never all zero */
-    bool fresh = false;
+    unsigned char d[16];
+    esprim_replay_digest(kid, iv, iv_len, d);
     pthread_mutex_lock(&e->lock);
-    if (!gen_has(&e->gen[0], d) && !gen_has(&e->gen[1], d)) {
-        struct replay_gen *g = &e->gen[e->cur];
-        if (g->n >= LIMIT_ESPRIM_REPLAY) { /* full: the older generation is forgotten */
-            e->cur ^= 1;
-            g = &e->gen[e->cur];
-            memset(g->d, 0, REPLAY_SLOTS * sizeof g->d[0]);
-            g->n = 0;
-        }
-        uint64_t h;
-        memcpy(&h, d, sizeof h);
-        size_t i = h % REPLAY_SLOTS;
-        static const unsigned char zero[16];
-        while (memcmp(g->d[i], zero, 16) != 0)
-            i = (i + 1) % REPLAY_SLOTS;
-        memcpy(g->d[i], d, 16);
-        g->n++;
-        fresh = true;
-    }
+    uint64_t retire = 0;
+    bool fresh = esprim_replay_add(e->replay, d, e->serial + 1, &retire);
+    if (retire > e->retired_below)
+        e->retired_below = retire;
     pthread_mutex_unlock(&e->lock);
     return fresh;
 }

@@ -20,6 +20,7 @@
 #include "e2e/e2e_kdf.h"
 #include "e2e/esprim_client.h"
 #include "e2e/esprim_obj.h"
+#include "e2e/esprim_replay.h"
 #include "util/mem.h"
 
 static const char RRO[] = "{\"esri\":\"u1-00aa11bb\",\"esrv\":\"00112233445566778899aabbccddeeff\","
@@ -199,6 +200,44 @@ static void test_ts0004_6_3_5_52_esi_validation(void **state)
     }
 }
 
+/* the bounded replay cache: a replay is refused while remembered; when a generation is forgotten
+ * the caller is told to retire the rand objects issued before the generation that stays began */
+static void test_finding_esprim_replay_cache_bounded_and_sound(void **state)
+{
+    (void)state;
+    struct esprim_replay *r = esprim_replay_new(4);
+    unsigned char d[16][16];
+    char iv[8];
+    for (int i = 0; i < 16; i++) {
+        snprintf(iv, sizeof iv, "iv%d", i);
+        esprim_replay_digest("k1", iv, strlen(iv), d[i]);
+    }
+    uint64_t retire = 0;
+    /* generation 0 (began at serial 0): objects 0-3 */
+    for (int i = 0; i < 4; i++)
+        assert_true(esprim_replay_add(r, d[i], 10, &retire));
+    assert_false(esprim_replay_add(r, d[2], 10, &retire));
+    assert_int_equal(retire, 0);
+    /* the 5th fills: generation 1 begins at serial 20; the empty older one is dropped */
+    assert_true(esprim_replay_add(r, d[4], 20, &retire));
+    assert_int_equal(retire, 0);
+    for (int i = 5; i < 8; i++)
+        assert_true(esprim_replay_add(r, d[i], 20, &retire));
+    for (int i = 0; i < 8; i++) /* all still remembered */
+        assert_false(esprim_replay_add(r, d[i], 30, &retire));
+    /* the 9th: generation 0 (objects 0-3) is forgotten; the rand objects issued before generation 1
+     * began (serial 20) must be retired */
+    assert_true(esprim_replay_add(r, d[8], 30, &retire));
+    assert_int_equal(retire, 20);
+    assert_true(esprim_replay_add(r, d[0], 30, &retire)); /* forgotten: its rand object is retired */
+    assert_false(esprim_replay_add(r, d[5], 30, &retire));
+    /* another kid with the same IV is another object */
+    unsigned char other[16];
+    esprim_replay_digest("k2", "iv5", 3, other);
+    assert_true(esprim_replay_add(r, other, 30, &retire));
+    esprim_replay_free(r);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(mem_alloc, mem_free);
@@ -208,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_ts0003_8_4_3_2_header_refusals),
         cmocka_unit_test(test_ts0003_8_4_2_client_exchange),
         cmocka_unit_test(test_ts0004_6_3_5_52_esi_validation),
+        cmocka_unit_test(test_finding_esprim_replay_cache_bounded_and_sound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
