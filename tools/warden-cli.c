@@ -540,14 +540,20 @@ static int plain_exchange(const struct opts *o, const struct req *rq, struct res
     return o->psk_file ? psk_exchange(o, rq, rs) : curl_exchange(o, rq, rs);
 }
 
+struct e2e_ctx {
+    const struct opts *o;
+    long http; /* the HTTP status of the last outer exchange */
+};
+
 /* warden-cli-e2e.c's transport: one NOTIFY (a POST without ty) over this client's connection. */
 static int e2e_post(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody, size_t *rlen)
 {
-    const struct opts *o = ctx;
+    struct e2e_ctx *x = ctx;
     struct req rq = {.method = "POST", .body = (const unsigned char *)body, .blen = len};
     snprintf(rq.target, sizeof rq.target, "%s", target);
     struct resp rs;
-    int ret = plain_exchange(o, &rq, &rs);
+    int ret = plain_exchange(x->o, &rq, &rs);
+    x->http = rs.http;
     *rsc = rs.rsc;
     *rbody = rs.body;
     *rlen = rs.len;
@@ -559,8 +565,10 @@ static int exchange(const struct opts *o, const struct req *rq, struct resp *rs)
     memset(rs, 0, sizeof *rs);
     if (o->e2e.kid == NULL)
         return plain_exchange(o, rq, rs);
+    struct e2e_ctx x = {.o = o};
     int ret = cli_e2e_request(&o->e2e, o->origin, o->rvi, rq->method, rq->target, rq->ty, rq->body, rq->blen, e2e_post,
-                              (void *)o, &rs->rsc, &rs->body, &rs->len);
+                              &x, &rs->rsc, &rs->body, &rs->len);
+    rs->http = x.http; /* the outer NOTIFY's: the inner status is the RSC */
     snprintf(rs->ctype, sizeof rs->ctype, "application/json");
     return ret;
 }
