@@ -7,6 +7,9 @@ saw only ciphertext.
 Run: WARDEN_BIN=build/warden python3 tests/integration/test_esprim.py
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -242,6 +245,50 @@ class EsprimCase(unittest.TestCase):
         rsc, out, err = self.cli("get", "/~/id-mn/cse-mn", origin=self.inner)
         self.assertEqual(rsc, 4005, out + err)
         self.assertIn("never forwarded", out)
+
+    def with_kid(self, epo, kid):
+        """The object with its header's kid replaced (the rest, sealed under the old header, kept)."""
+        parts = epo.split(".")
+        hdr = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        hdr["kid"] = kid
+        parts[0] = base64.urlsafe_b64encode(json.dumps(hdr).encode()).rstrip(b"=").decode()
+        return ".".join(parts)
+
+    def test_ts0004_table_7_6_2_1_swapped_kid_unknown_is_4112_known_is_4115(self):
+        epo = self.secured_object()
+        r = self.send(self.with_kid(epo, uniq("nosuchkid")))
+        self.assertEqual(r.rsc, 4112, r.body)
+        # another live key: the header is authenticated and the key differs: the tag fails
+        other = uniq("Cswap")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ks")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin="ab" * 32 + "\n")
+        r = self.send(self.with_kid(self.secured_object(), kid))
+        self.assertEqual(r.rsc, 4115, r.body)
+
+    def test_ts0003_10_3_6_key_derived_from_a_kpsa_by_wardenctl_matches_an_independent_derivation(self):
+        """wardenctl e2e derive (Salt = the peer's canonical ID, key = Ke2e_msg_conf = T(2)) gives the
+        key that Python's hmac computes from the same Kpsa: the two ends agree."""
+        ae = uniq("Ckpsa")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kpsa = os.urandom(32)
+        kpsa_id = "%s@esp.example.com" % ae.lower()
+        self.ctl.ok("psk", "add", kpsa_id, ae, stdin=kpsa.hex() + "\n")
+        kid = uniq("kd")
+        self.ctl.ok("e2e", "derive", kpsa_id, kid, "/id-in", ae)
+        salt = ("//warden.example.com/id-in/" + ae).encode()
+        master = hmac.new(salt, kpsa, hashlib.sha256).digest()
+        t1 = hmac.new(master, b"E2E Message Authentication Key\x01", hashlib.sha256).digest()
+        t2 = hmac.new(master, t1 + b"E2E Message Confidentiality Key\x02", hashlib.sha256).digest()
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(t2.hex() + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, keyfile=keyfile, origin=ae)
+        self.assertEqual(rsc, 2000, out + err)
+        listing = self.ctl.ok("e2e", "list").stdout
+        self.assertRegex(listing, r"%s\t\S+\t\S+\t32\tkpsa\t" % kid)
 
     def test_ts0004_table_7_6_2_1_unparsable_object_is_4000(self):
         r = self.send("not-a-jwe")
