@@ -50,6 +50,12 @@ static bool b64url_part(const char *p, size_t n)
     return n % 4 != 1;
 }
 
+/* RFC 7518 §5.3: A128GCM, A192GCM and A256GCM use a 96-bit IV and a 128-bit tag: 16 and 22
+ * base64url characters. cjose does not check them and reads a 12-byte IV whatever was sent (a heap
+ * over-read found by fuzz_esprim; security/token.c checks the same for JWE tokens). */
+#define GCM_IV_B64  16
+#define GCM_TAG_B64 22
+
 /* The five parts of a compact serialisation: starts and lengths. */
 static bool split5(const char *s, size_t len, const char *part[5], size_t plen[5])
 {
@@ -104,8 +110,8 @@ int esprim_parse(const char *compact, size_t len, struct esprim_hdr *h, const ch
     if (compact == NULL || len == 0 || len > ESPRIM_MAX_OBJECT || !split5(compact, len, part, plen))
         return 4000;
     /* TS-0003 Table 8.4.3.2-1: the header and the ciphertext are never empty, the key always is */
-    if (plen[0] == 0 || plen[3] == 0 || plen[1] != 0 || plen[2] == 0 || plen[4] == 0) {
-        *why = "an ESPrim Object has a header, no encrypted key, an IV, a ciphertext and a tag";
+    if (plen[0] == 0 || plen[3] == 0 || plen[1] != 0 || plen[2] != GCM_IV_B64 || plen[4] != GCM_TAG_B64) {
+        *why = "an ESPrim Object has a header, no encrypted key, a 96-bit IV, a ciphertext and a 128-bit tag";
         return 4000;
     }
     uint8_t *raw = NULL;
@@ -314,6 +320,11 @@ out:
 
 int esprim_open(const char *compact, size_t len, const unsigned char *key, size_t key_len, char **out, size_t *out_len)
 {
+    const char *part[5];
+    size_t plen[5];
+    if (len > ESPRIM_MAX_OBJECT || !split5(compact, len, part, plen) || plen[1] != 0 || plen[2] != GCM_IV_B64 ||
+        plen[4] != GCM_TAG_B64 || plen[3] == 0)
+        return 4000; /* never handed to cjose (see GCM_IV_B64) */
     cjose_err err;
     cjose_jwe_t *jwe = cjose_jwe_import(compact, len, &err);
     if (jwe == NULL)

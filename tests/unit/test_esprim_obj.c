@@ -105,11 +105,27 @@ static void test_ts0003_8_4_3_2_header_refusals(void **state)
     struct esprim_hdr h;
     const char *why;
     /* {"alg":"A128KW","enc":"A256GCM","kid":"k","ori":"o","rri":"r"} */
-    const char *kw =
-        "eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoiayIsIm9yaSI6Im8iLCJycmkiOiJyIn0..AAAA.AAAA.AAAA";
+    const char *kw = "eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoiayIsIm9yaSI6Im8iLCJycmkiOiJyIn0.."
+                     "AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA";
     assert_int_equal(esprim_parse(kw, strlen(kw), &h, &why), 4111);
     assert_non_null(why);
     esprim_hdr_free(&h);
+    /* an IV or tag of another length than A*GCM's 96 and 128 bits never reaches cjose, which would
+     * read 12 bytes of IV whatever was sent (heap over-read found by fuzz_esprim) */
+    const char *dir = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoiayIsIm9yaSI6Im8iLCJycmkiOiJyIn0";
+    const char *shapes[] = {"..AAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", "..AAAAAAAAAAAAAAAA.AAAA.AAAA",
+                            "..AAAAAAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"};
+    unsigned char key[32] = {0};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char obj[256];
+        snprintf(obj, sizeof obj, "%s%s", dir, shapes[i]);
+        assert_int_equal(esprim_parse(obj, strlen(obj), &h, &why), 4000);
+        esprim_hdr_free(&h);
+        char *pt = NULL;
+        size_t pl = 0;
+        assert_int_equal(esprim_open(obj, strlen(obj), key, 32, &pt, &pl), 4000);
+        assert_null(pt);
+    }
     const char *four = "eyJhbGciOiJkaXIifQ..AAAA.AAAA";
     assert_int_equal(esprim_parse(four, strlen(four), &h, &why), 4000);
     esprim_hdr_free(&h);
