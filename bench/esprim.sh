@@ -98,7 +98,7 @@ run() { # ROUND NAME
     line="$(grep '^LOAD_RESULT' <<<"$out")" || fail "$2: no LOAD_RESULT"
     RPS[$1.$2]="$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")"
     P50[$1.$2]="$(sed -E 's/.* p50_us=([0-9]+).*/\1/' <<<"$line")"
-    say "round $1 $2: ${RPS[$1.$2]} req/s, p50 ${P50[$1.$2]} us"
+    say "round $1 $2: ${RPS[$1.$2]} req/s, p50 ${P50[$1.$2]} us, rand objects renewed $(sed -E 's/.* renewals=([0-9]+).*/\1/' <<<"$line")"
 }
 for r in $(seq "$ROUNDS"); do
     run "$r" plain
