@@ -276,8 +276,9 @@ int main(int argc, char **argv)
     }
     double secs = now_s() - t0;
     qsort(all, (size_t)nlat, sizeof(long), cmp_long);
-    printf("LOAD_RESULT mode=%s threads=%d requests=%ld seconds=%.2f rps=%.1f p50_us=%ld p99_us=%ld\n", argv[1],
-           c.threads, total, secs, (double)total / secs, nlat ? all[nlat / 2] : 0, nlat ? all[(nlat * 99) / 100] : 0);
+    printf("LOAD_RESULT mode=%s threads=%d requests=%ld seconds=%.2f rps=%.1f p50_us=%ld p99_us=%ld renewals=%ld\n",
+           argv[1], c.threads, total, secs, (double)total / secs, nlat ? all[nlat / 2] : 0,
+           nlat ? all[(nlat * 99) / 100] : 0, renewals);
     free(all);
     cred_wipe(c.key, sizeof c.key);
     curl_global_cleanup();
