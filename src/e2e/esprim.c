@@ -319,6 +319,7 @@ struct esp_job {
     size_t skey_len;
     char enc[16], kid[129], ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
     char peer_id[257], cred[160];
+    int64_t t0_us; /* when the inner request was dispatched (its request-log line) */
 };
 
 static void job_free(struct esp_job *j)
@@ -333,6 +334,9 @@ static void job_free(struct esp_job *j)
 static void seal_response(struct esp_job *j)
 {
     struct cse_request *iq = &j->inner.req;
+    /* the inner request's own request-log line (the outer one is the NOTIFY's): who did what here */
+    if (LOG_ON(j->cse->log, LOG_INFO))
+        cse_log_request(j->cse, iq, &j->irsp, j->t0_us ? clock_mono_us() - j->t0_us : 0);
     size_t len = 0;
     char *prim = primitive_encode_response(&j->irsp, iq->rqi, iq->fr, j->cse->cfg->cse_id, iq->rvi, &len);
     char *jwe = prim ? esprim_seal(j->skey, j->skey_len, j->enc, j->kid, "application/json", j->ori, j->rri, NULL, NULL,
@@ -517,6 +521,7 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     /* one read view per request at a time: the outer one goes before the inner dispatch */
     cse->store->ops->view_release(cse->store, c->view);
     c->view = NULL;
+    j->t0_us = clock_mono_us();
     if (c->done != NULL && cse_dispatch(cse, iq, &j->irsp, inner_done, j) == CSE_PENDING) {
         st = CSE_PENDING;
         j = NULL; /* completes in outer_finish */

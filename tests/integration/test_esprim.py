@@ -90,7 +90,7 @@ class EsprimCase(unittest.TestCase):
         cls.catmp = tempfile.mkdtemp(prefix="warden-esp-ca-")
         cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
         # rand objects live 4 s: the shared one is replaced every 2 s, so the tests see a rotation
-        life = ["--esprim.rand_lifetime=%d" % RAND_LIFETIME]
+        life = ["--esprim.rand_lifetime=%d" % RAND_LIFETIME, "--log.level=info"]
         cls.audit = os.path.join(cls.catmp, "in-audit.log")
         cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=life + ["--audit.path=" + cls.audit]).start()
         cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, extra=life).start()
@@ -163,6 +163,12 @@ class EsprimCase(unittest.TestCase):
         self.assertIn(b"m2m:seci", cap)
         self.assertNotIn(secret.encode(), cap)
         self.assertNotIn(self.inner.encode(), cap)
+        mn_log = "\n".join(self.mn.srv.stderr_lines)
+        self.assertIn("fr=" + self.carrier, mn_log)  # it logs what it forwarded: the outer NOTIFY
+        self.assertNotIn(secret, mn_log)
+        self.assertNotIn(self.inner, mn_log)
+        # the IN logs the inner request it executed
+        self.assertIn("fr=%s to=/id-in/cse-in/%s/c1" % (self.inner, self.cnt), "\n".join(self.inc.srv.stderr_lines))
         self.mn.stop()
         try:
             for root, _, files in os.walk(self.mn.tmp):
