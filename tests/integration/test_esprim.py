@@ -197,6 +197,31 @@ class EsprimCase(unittest.TestCase):
         rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.inner)
         self.assertEqual(rsc, 2000, out + err)
 
+    def test_ts0003_8_4_ae_registered_at_the_mn_secures_its_own_requests_to_the_in(self):
+        """The AE registered at the MN is both the carrier and the inner originator (SP-relative
+        /id-mn/C...); the IN authenticates it by the key and authorizes it by an ACP naming that ID."""
+        ae = uniq("Cdev")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp = uniq("acp")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": ["/id-mn/" + ae], "acop": 3}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        cnt = uniq("cnt")
+        r = self.inc.c.create("/cse-in", TY_CNT, {"rn": cnt, "acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("kdev")
+        self.ctl.ok("e2e", "add", kid, "/id-in", "/id-mn/" + ae, stdin=KEY1 + "\n")
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.mn.srv.port, "-o", ae, "--esprim-from", "/id-mn/" + ae,
+                "--esprim", kid, "--esprim-key-file", self.keyfile, "--esprim-to", "/id-in/cse-in"]
+        p = subprocess.run(argv + ["create", "/~/id-in/cse-in/" + cnt, "cin", '{"con":"x","rn":"c"}'],
+                           capture_output=True, text=True, timeout=30)
+        self.assertTrue(p.stderr.startswith("2001"), p.stdout + p.stderr)
+        r = self.inc.c.retrieve("/cse-in/%s/c" % cnt, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], "x")
+
     def test_ts0004_table_7_6_2_1_inner_from_not_the_keys_peer_is_4116(self):
         rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.carrier)
         self.assertEqual(rsc, 4116, out + err)
