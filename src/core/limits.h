@@ -260,5 +260,7 @@
  * retired, so originators renew theirs about every this many requests). */
 #define LIMIT_ESPRIM_RAND_OBJECTS 1024
 #define LIMIT_ESPRIM_REPLAY       32768
+/* CSEs registered with this one that are told its e2eSecInfo (TS-0003 §8.4.2 B.1b); beyond, none */
+#define LIMIT_ESPRIM_ESI_PEERS 64
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "bindings/primitive.h"
 #include "core/core_int.h"
+#include "core/outbound.h"
 #include "core/route.h"
 #include "core/rsc.h"
 #include "e2e/e2e_kdf.h"
@@ -52,6 +53,15 @@ struct esprim {
     /* the esro the <CSEBase> shows ("" none yet), and the one being written there */
     char published[ESPRIM_RANDID_MAX + 1], publishing[ESPRIM_RANDID_MAX + 1];
     int64_t lifetime; /* esprim.rand_lifetime */
+    /* TS-0003 §8.4.2 B.1b: this CSE's esi on its <remoteCSE> at each CSE registered with it (the
+     * registree's record of its registrar), pushed when esro changes; what each holds */
+    struct esi_peer {
+        char csi[LIMIT_NAME_LEN + 2];
+        char sent[ESPRIM_RANDID_MAX + 1]; /* the esro ID the registree acknowledged */
+        bool inflight;
+    } peers[LIMIT_ESPRIM_ESI_PEERS];
+    int64_t next_push_ms; /* the next round (monotonic ms): sooner when esro changes */
+    char push_round[ESPRIM_RANDID_MAX + 1];
 };
 
 struct esprim *esprim_new(long lifetime_s)
@@ -194,6 +204,8 @@ static void publish_done(void *arg, bool committed)
     mem_free(j);
 }
 
+static void push_esi(struct cse *cse, const char *esri, json_t *esi);
+
 void esprim_tick(struct cse *cse)
 {
     struct esprim *e = cse->esprim;
@@ -212,12 +224,147 @@ void esprim_tick(struct cse *cse)
         esi = NULL;
     }
     pthread_mutex_unlock(&e->lock);
+    push_esi(cse, id, esi ? esi : j->esi);
     json_decref(esi);
     if (j != NULL) {
         j->sj = (struct store_job){.run = publish_run, .done = publish_done, .arg = j};
         if (cse->store->ops->submit(cse->store, &j->sj) != STORE_OK)
             publish_done(j, false);
     }
+}
+
+/* ---- B.1b: the esi on the <remoteCSE> of this CSE at its registrees ---------------------------- */
+
+struct push {
+    struct cse *cse;
+    char csi[LIMIT_NAME_LEN + 2];
+    char esri[ESPRIM_RANDID_MAX + 1];
+};
+
+static struct esi_peer *peer_slot(struct esprim *e, const char *csi, bool create)
+{
+    struct esi_peer *free_slot = NULL;
+    for (size_t i = 0; i < LIMIT_ESPRIM_ESI_PEERS; i++) {
+        if (strcmp(e->peers[i].csi, csi) == 0)
+            return &e->peers[i];
+        if (free_slot == NULL && e->peers[i].csi[0] == '\0')
+            free_slot = &e->peers[i];
+    }
+    if (create && free_slot != NULL)
+        snprintf(free_slot->csi, sizeof free_slot->csi, "%s", csi);
+    return create ? free_slot : NULL;
+}
+
+static void pushed(void *arg, const struct out_response *res)
+{
+    struct push *p = arg;
+    struct esprim *e = p->cse->esprim;
+    pthread_mutex_lock(&e->lock);
+    struct esi_peer *s = peer_slot(e, p->csi, false);
+    if (s != NULL) {
+        s->inflight = false;
+        if (res->rsc == RSC_UPDATED || res->rsc == RSC_OK)
+            snprintf(s->sent, sizeof s->sent, "%s", p->esri);
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (res->rsc != RSC_UPDATED && res->rsc != RSC_OK)
+        LOG(p->cse->log, LOG_INFO, "esprim: esi not updated at %s (rsc %d); again in a while", p->csi, res->rsc);
+    mem_free(p);
+}
+
+struct scan {
+    struct cse *cse;
+    json_t *targets; /* [[csi, url], ...] */
+};
+
+/* A registree <remoteCSE>: its CSE-ID and the URL of its record of this CSE (cb/<our CSE-ID>). */
+static int registree_row(void *arg, const struct store_row *row)
+{
+    struct scan *sc = arg;
+    const struct cse_config *cfg = sc->cse->cfg;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    const char *csi = json_string_value(json_object_get(doc, "csi"));
+    const char *cb = json_string_value(json_object_get(doc, "cb"));
+    const char *poa = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "poa"), i, v)
+    {
+        const char *u = json_string_value(v);
+        if (poa == NULL && u != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0))
+            poa = u;
+    }
+    if (csi != NULL && cb != NULL && poa != NULL && cb[0] == '/' && strcmp(csi, cfg->registrar_id) != 0 &&
+        strlen(csi) < LIMIT_NAME_LEN + 2) {
+        char url[LIMIT_ID_LEN + 600];
+        int n = snprintf(url, sizeof url, "%s/~%s/%s", poa, cb, cfg->cse_id + 1);
+        if (n > 0 && (size_t)n < sizeof url)
+            json_array_append_new(sc->targets, json_pack("[s,s]", csi, url));
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* Once a second (lock not held): a round when esro changed or every 10 s (new registrees, failed
+ * updates): an UPDATE of esi to each registree that does not hold the current one. */
+static void push_esi(struct cse *cse, const char *esri, json_t *esi)
+{
+    struct esprim *e = cse->esprim;
+    if (!atomic_load(&cse->registree_seen) || cse->outbound == NULL)
+        return;
+    int64_t now_ms = clock_mono_us() / 1000;
+    pthread_mutex_lock(&e->lock);
+    bool due = now_ms >= e->next_push_ms || strcmp(esri, e->push_round) != 0;
+    if (due) {
+        e->next_push_ms = now_ms + 10000;
+        snprintf(e->push_round, sizeof e->push_round, "%s", esri);
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!due)
+        return;
+    struct scan sc = {.cse = cse, .targets = json_array()};
+    struct store_view *v = cse->store->ops->view_acquire(cse->store);
+    if (v != NULL) {
+        v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), registree_row, &sc);
+        cse->store->ops->view_release(cse->store, v);
+    }
+    json_t *body = json_pack("{s:{s:O}}", "m2m:csr", "esi", esi);
+    size_t len;
+    char *text = json_encode(body, &len);
+    json_decref(body);
+    size_t i;
+    json_t *t;
+    json_array_foreach(sc.targets, i, t)
+    {
+        const char *csi = json_string_value(json_array_get(t, 0)), *url = json_string_value(json_array_get(t, 1));
+        pthread_mutex_lock(&e->lock);
+        struct esi_peer *s = peer_slot(e, csi, true);
+        bool send = s != NULL && !s->inflight && strcmp(s->sent, esri) != 0;
+        if (send)
+            s->inflight = true;
+        pthread_mutex_unlock(&e->lock);
+        if (!send)
+            continue;
+        struct push *p = mem_calloc(1, sizeof *p);
+        p->cse = cse;
+        snprintf(p->csi, sizeof p->csi, "%s", csi);
+        snprintf(p->esri, sizeof p->esri, "%s", esri);
+        struct out_request rq = {.op = OP_UPDATE,
+                                 .fr = cse->cfg->cse_id,
+                                 .body = text,
+                                 .len = len,
+                                 .timeout_ms = (int)cse->cfg->forward_timeout,
+                                 .max_attempts = 1,
+                                 .max_answer = 16 * 1024,
+                                 .cse_peer = true,
+                                 .peer_csi = csi};
+        if (outbound_send(cse->outbound, url, &rq, pushed, p) != 0) {
+            struct out_response none = {.rsc = RSC_TARGET_NOT_REACHABLE};
+            pushed(p, &none);
+        }
+    }
+    mem_free(text);
+    json_decref(sc.targets);
 }
 
 /* A live receiver rand object by ID: its serialisation copied (mem_free) and expiry; NULL when

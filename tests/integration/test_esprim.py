@@ -354,6 +354,18 @@ class EsprimCase(unittest.TestCase):
                               RAND_LIFETIME * 3, "a rotated esi at the IN")
         self.assertNotEqual(later["esrv"], first["esrv"])
 
+    def test_ts0003_8_4_2_b1b_registrees_hold_the_receivers_esi_and_follow_its_rotation(self):
+        """The IN (the receiver) keeps its e2eSecInfo on its <remoteCSE> at the MN (a CSE registered
+        with it), so an originator there reads the shared rand object from the MN (B.2a)."""
+        def same():
+            mine = self.esro(self.inc, "/cse-in")
+            there = self.esro(self.mn, "/cse-mn/id-in")
+            return mine if mine is not None and mine == there else None
+        first = self.wait_for(same, 15, "the IN's esi at the MN")
+        later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
+                              RAND_LIFETIME * 3, "a rotated esi at the MN")
+        self.assertNotEqual(later["esrv"], first["esrv"])
+
     def test_ts0004_6_3_5_52_esi_of_an_ae_is_validated(self):
         ok = {"esf": [13], "escert": ["QUJD"]}
         for esi, want in ((ok, 2001), ({"esf": "13"}, 4000), ({"esf": [13], "x": 1}, 4000),
