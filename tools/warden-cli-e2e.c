@@ -2,6 +2,7 @@
 #include "warden-cli-e2e.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,18 +103,33 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     json_decref(p);
     /* a receiver may retire its rand objects at any time (4114, 4113): then once more with a new one */
     for (int attempt = 0; attempt < 2; attempt++) {
-        /* B.2d-f: the receiver's rand object (sit 3 -> sit 4) */
-        const char *rq = esprim_client_rand_request();
-        MEM_FREE(ob);
-        if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
-            goto out;
-        ret = 1;
+        /* B.2a-c: the shared rand object from the receiver's esi where the client was told to find
+         * it (first attempt only); else B.2d-f: one of its own (sit 3 -> sit 4) */
         const char *why = NULL;
-        if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
-            fprintf(stderr, "warden-cli: esprim: no receiver rand object (%d%s%s)\n", orsc, why ? ": " : "",
-                    why ? why : "");
-            *rsc = orsc;
-            goto out;
+        bool shared = false;
+        if (attempt == 0 && e->esro_path != NULL) {
+            char path[2048];
+            snprintf(path, sizeof path, "/%s", e->esro_path[0] == '/' ? e->esro_path + 1 : e->esro_path);
+            MEM_FREE(ob);
+            if ((ret = post(ctx, path, NULL, 0, &orsc, &ob, &olen)) != 0)
+                goto out;
+            shared = orsc == 2000 && esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) == 0;
+            if (!shared)
+                fprintf(stderr, "warden-cli: esprim: no usable esro at %s (%d%s%s): asking for a rand object\n",
+                        e->esro_path, orsc, why ? ": " : "", why ? why : "");
+        }
+        if (!shared) {
+            const char *rq = esprim_client_rand_request();
+            MEM_FREE(ob);
+            if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
+                goto out;
+            ret = 1;
+            if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
+                fprintf(stderr, "warden-cli: esprim: no receiver rand object (%d%s%s)\n", orsc, why ? ": " : "",
+                        why ? why : "");
+                *rsc = orsc;
+                goto out;
+            }
         }
         MEM_FREE(sealed);
         sealed = prim ? esprim_client_seal(ec, prim, strlen(prim), &slen) : NULL;

@@ -10,10 +10,13 @@
 struct cli_e2e {
     const char *kid, *key_file, *to, *enc;
     const char *from; /* the inner From (--esprim-from; default: the outer -o) */
+    /* --esprim-esro PATH: a resource whose esi holds the receiver's shared rand object (its
+     * <remoteCSE> on the CSE the client talks to, TS-0003 §8.4.2 B.2a); NULL: ask (sit 3) */
+    const char *esro_path;
 };
 
-/* Sends one POST of a NOTIFY (Content body) to the HTTP target; fills *rsc and *rbody (mem_free). 0,
- * or an exit status. */
+/* Sends one POST of a NOTIFY (Content body) to the HTTP target, or with body NULL a GET; fills
+ * *rsc and *rbody (mem_free). 0, or an exit status. */
 typedef int (*cli_post_fn)(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody,
                            size_t *rlen);
 

@@ -88,7 +88,9 @@ static void usage(FILE *f)
           "                                end-to-end security (ESPrim, TS-0003 8.4): the request goes\n"
           "                                encrypted to the CSE of CSEBASE (e.g. /id-in/cse-in) under\n"
           "                                the pairwise key KID (hex in F, '-' = stdin); the outer\n"
-          "                                NOTIFY is sent as -o, the inner request as --esprim-from ID\n"
+          "                                NOTIFY is sent as -o, the inner request as --esprim-from ID;\n"
+          "                                --esprim-esro PATH: take the receiver's shared rand object from\n"
+          "                                PATH's esi (its <remoteCSE> here) instead of asking for one\n"
           "  --fail                        exit status 1 when the RSC is an error (4xxx, 5xxx, 6xxx)\n"
           "  --depth N  --max N            tree: levels below PATH (default 3, at most 8) and\n"
           "                                resources shown (default 200, at most 1000)\n"
@@ -549,7 +551,7 @@ struct e2e_ctx {
 static int e2e_post(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody, size_t *rlen)
 {
     struct e2e_ctx *x = ctx;
-    struct req rq = {.method = "POST", .body = (const unsigned char *)body, .blen = len};
+    struct req rq = {.method = body ? "POST" : "GET", .body = (const unsigned char *)body, .blen = len};
     snprintf(rq.target, sizeof rq.target, "%s", target);
     struct resp rs;
     int ret = plain_exchange(x->o, &rq, &rs);
@@ -852,6 +854,8 @@ int main(int argc, char **argv)
             o.e2e.key_file = argv[++i];
         } else if (ARG("--esprim-to")) {
             o.e2e.to = argv[++i];
+        } else if (ARG("--esprim-esro")) {
+            o.e2e.esro_path = argv[++i];
         } else if (ARG("--esprim-from")) {
             o.e2e.from = argv[++i];
         } else if (ARG("--esprim-enc")) {

@@ -366,6 +366,26 @@ class EsprimCase(unittest.TestCase):
                               RAND_LIFETIME * 3, "a rotated esi at the MN")
         self.assertNotEqual(later["esrv"], first["esrv"])
 
+    def test_ts0003_8_4_2_b2a_originator_uses_the_shared_rand_object_from_the_mn(self):
+        """B.2a-c: the client reads the IN's esro from the IN's <remoteCSE> at the MN (granted to it
+        by an ACP there) and sends no sit 3 request."""
+        self.wait_for(lambda: self.esro(self.mn, "/cse-mn/id-in"), 15, "the IN's esi at the MN")
+        acp = uniq("acp")
+        r = self.mn.c.create("/cse-mn", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": [self.carrier], "acop": 2}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.update("/cse-mn/id-in", "m2m:csr", {"acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("--esprim-esro", "/cse-mn/id-in", "get", "/~/id-in/cse-in/" + self.cnt,
+                                 origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        cap = self.relay.captured()[start:]
+        self.assertIn(b"GET /cse-mn/id-in", cap)
+        self.assertNotIn(b'"sit":3', cap)
+        self.assertIn(b'"sit":5', cap)
+
     def test_ts0004_6_3_5_52_esi_of_an_ae_is_validated(self):
         ok = {"esf": [13], "escert": ["QUJD"]}
         for esi, want in ((ok, 2001), ({"esf": "13"}, 4000), ({"esf": [13], "x": 1}, 4000),
