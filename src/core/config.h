@@ -115,13 +115,14 @@ struct cse_config {
     long authz_grant_max;
     /* [registrar], multi-CSE (issue 14): the CSE this one registers to (TS-0001 §10.2.2.6), its own
      * points of access, and forwarding (TS-0004 §7.3.2.6) */
-    char *registrar_address;   /* URL of the registrar ("https://host:port"); empty: no registrar */
-    char *registrar_id;        /* its CSE-ID, "/id-in" */
-    char *registrar_rn;        /* its CSEBase resourceName, "cse-in" */
-    char *cse_poa;             /* this CSE's points of access, comma-separated URLs, as registered */
-    long forward_timeout;      /* milliseconds a forwarded request may take (no rqet): then 5103 */
-    long registrar_check;      /* seconds between checks that the registrar still holds our <remoteCSE> */
-    long esprim_rand_lifetime; /* seconds an ESPrim receiver rand object lives (e2e/esprim.c) */
+    char *registrar_address; /* URL of the registrar ("https://host:port"); empty: no registrar */
+    char *registrar_id;      /* its CSE-ID, "/id-in" */
+    char *registrar_rn;      /* its CSEBase resourceName, "cse-in" */
+    char *cse_poa;           /* this CSE's points of access, comma-separated URLs, as registered */
+    long forward_timeout;    /* milliseconds a forwarded request may take (no rqet): then 5103 */
+    long registrar_check;    /* seconds between checks that the registrar still holds our <remoteCSE> */
+    /* [esprim] (e2e/esprim.c): seconds an ESPrim receiver rand object lives */
+    long esprim_rand_lifetime;
 };
 
 /* Fill every field with its default. Release with config_free(). */

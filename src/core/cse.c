@@ -70,7 +70,7 @@ struct boot {
     bool ok;
 };
 
-static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
+static json_t *cse_base_doc_plain(struct cse *cse, const char *ct, const char *lt)
 {
     const struct cse_config *cfg = cse->cfg;
     int cst = strcmp(cfg->cse_type, "IN") == 0 ? 1 : strcmp(cfg->cse_type, "MN") == 0 ? 2 : 3;
@@ -117,11 +117,19 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
     for (int i = 0; i < ntys; i++)
         json_array_append_new(srt, json_integer(tys[i]));
     /* TS-0001 §9.6.1.3 (parentID): the <CSEBase> has no parent, its parentID is the empty string */
-    /* TS-0003 §8.4.3.1.3 e2eSecInfo: ESPrim support and the shared receiver rand object (e2e/esprim.c) */
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s], s:o}", "ty",
-                     TY_CSEBASE, "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id,
-                     "cst", cst, "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2",
-                     "2a", "3", "4", "5", "esi", (json_t *)esprim_esi_published(cse));
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:[s,s], s:[s,s,s,s,s]}", "ty", TY_CSEBASE,
+                     "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst,
+                     "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2", "2a", "3", "4",
+                     "5");
+}
+
+/* ... with the e2eSecInfo (TS-0003 §8.4.3.1.3): ESPrim support and the shared receiver rand object
+ * (e2e/esprim.c) */
+static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
+{
+    json_t *doc = cse_base_doc_plain(cse, ct, lt);
+    json_object_set_new(doc, "esi", (json_t *)esprim_esi_published(cse));
+    return doc;
 }
 
 /* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */

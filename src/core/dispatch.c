@@ -560,10 +560,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_RETRIEVE: st = op_retrieve(&c); break;
         case OP_UPDATE: st = op_update(&c); break;
         case OP_DELETE: st = op_delete(&c); break;
-        default:
-            st = op_notify(&c);
-            v = c.view;
-            break; /* ESPrim may release it (e2e/esprim.c) */
+        default: st = op_notify(&c), v = c.view; break; /* e2e/esprim.c may release the view */
         }
     /* TS-0001 §9.6.8 operationMonitor: who attempted what on a subscribed-to resource, performed or
      * not (not for requests refused before the target was known) */
