@@ -204,6 +204,9 @@ static const struct centry table[] = {
     {"forward.timeout", L(forward_timeout), "5000", 100, 600000, NULL,
      "milliseconds a request forwarded to another CSE may take without a Request Expiration Timestamp; then "
      "5103 TARGET_NOT_REACHABLE"},
+    {"esprim.rand_lifetime", L(esprim_rand_lifetime), "3600", 4, 86400, NULL,
+     "seconds a receiver rand object of ESPrim lives (TS-0003 §8.4.2); the shared one (esi.esro) is replaced "
+     "when half of that has passed"},
     {"location.positions", S(location_positions), "", 0, 0, NULL,
      "file of 'ORIGINATOR LATITUDE LONGITUDE' lines: positions for aclr circles"},
     {"location.countries", S(location_countries), "", 0, 0, NULL,

@@ -122,10 +122,12 @@ struct cse_config {
     long forward_timeout;    /* milliseconds a forwarded request may take (no rqet): then 5103 */
     long registrar_check;    /* seconds between checks that the registrar still holds our <remoteCSE> */
     /* [escertke] End-to-end certificate-based key establishment (TS-0003 §8.7; e2e/escertke_rx.c) */
-    long escertke_enable;   /* 1: answer ESCertKE Messages (NOTIFY sit 6) to the CSEBase */
-    long escertke_sessions; /* exchanges in progress at once (one per originator) */
-    long escertke_timeout;  /* seconds between Message 2 and Message 3 before the exchange is dropped */
+    long escertke_enable;    /* 1: answer ESCertKE Messages (NOTIFY sit 6) to the CSEBase */
+    long escertke_sessions;  /* exchanges in progress at once (one per originator) */
+    long escertke_timeout;   /* seconds between Message 2 and Message 3 before the exchange is dropped */
     long announce_retry_max; /* milliseconds: the longest wait before announcing again to a CSE that did not answer */
+    /* [esprim] (e2e/esprim.c): seconds an ESPrim receiver rand object lives */
+    long esprim_rand_lifetime;
 };
 
 /* Fill every field with its default. Release with config_free(). */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "metrics.h"
 #include "e2e/escertke_rx.h"
 #include "resources/flex_defs.h"
@@ -70,7 +71,7 @@ struct boot {
     bool ok;
 };
 
-static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
+static json_t *cse_base_doc_plain(struct cse *cse, const char *ct, const char *lt)
 {
     const struct cse_config *cfg = cse->cfg;
     int cst = strcmp(cfg->cse_type, "IN") == 0 ? 1 : strcmp(cfg->cse_type, "MN") == 0 ? 2 : 3;
@@ -121,6 +122,15 @@ static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
                      "ri", cse->cb_ri, "rn", cfg->cse_rn, "pi", "", "ct", ct, "lt", lt, "csi", cfg->cse_id, "cst", cst,
                      "srt", srt, "poa", poa, "csz", "application/json", "application/cbor", "srv", "2", "2a", "3", "4",
                      "5");
+}
+
+/* ... with the e2eSecInfo (TS-0003 §8.4.3.1.3): ESPrim support and the shared receiver rand object
+ * (e2e/esprim.c) */
+static json_t *cse_base_doc(struct cse *cse, const char *ct, const char *lt)
+{
+    json_t *doc = cse_base_doc_plain(cse, ct, lt);
+    json_object_set_new(doc, "esi", (json_t *)esprim_esi_published(cse));
+    return doc;
 }
 
 /* The CSEBase's representation shows its acpi (the row's space-separated resourceIDs). */
@@ -379,6 +389,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     store->on_batch_arg = cse->metrics;
     cse->rate = ratelimit_new(cfg->limits_rate, cfg->limits_rate_burst, cfg->limits_rate_originators);
     cse->nbr = nbr_new();
+    cse->esprim = esprim_new(cfg->esprim_rand_lifetime);
     cse->pollch = pollch_new(cse);
     cse->escertke = escertke_rx_new(cfg);
     cse->timers = timers_new();
@@ -535,6 +546,8 @@ void cse_destroy(struct cse *cse)
     cse->rate = NULL;
     nbr_free(cse->nbr);
     cse->nbr = NULL;
+    esprim_free(cse->esprim);
+    cse->esprim = NULL;
     pollch_free(cse->pollch);
     cse->pollch = NULL;
     batcher_free(cse, cse->batches, false);

@@ -36,6 +36,7 @@ struct registration;
 struct announcer;
 struct fwd_key;
 struct escertke_rx;
+struct esprim;
 
 struct cse {
     const struct cse_config *cfg; /* not owned */
@@ -99,6 +100,7 @@ struct cse {
     struct md_windows *md_windows; /* missingData windows of subscriptions (subscribe.c; owned) */
     struct flex_defs *flex;        /* flexContainer definitions (resources/flex_defs.c, types.flex; owned) */
     struct escertke_rx *escertke;  /* ESCertKE exchanges in progress (e2e/escertke_rx.c; owned) */
+    struct esprim *esprim;         /* ESPrim receiver: rand objects, replay cache (e2e/esprim.c; owned) */
 };
 
 /* Build the context over an open store; creates the CSEBase on first start and refuses a store

@@ -254,7 +254,7 @@ static int check_sa_identity(struct cse *cse, struct store_view *v, const struct
     if ((o->id.kind == ID_AE || o->id.kind == ID_CSE) && sa_bound_to(sec, o->id.canon)) {
         /* the credential vouches for who is there, not for a registration: an AE acts only once
          * registered here (TS-0001 §10.2.2.2), also over its own security association */
-        if (o->id.kind == ID_AE && !ae_create && !o->registered)
+        if (o->id.kind == ID_AE && !ae_create && !o->registered && !(sec->sa == SA_ESPRIM && !o->id.local))
             return response_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "ae-not-registered",
                                   "AE '%.64s' is authenticated but not registered here: register it first", fr);
         o->authenticated = true;
@@ -562,7 +562,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         case OP_RETRIEVE: st = op_retrieve(&c); break;
         case OP_UPDATE: st = op_update(&c); break;
         case OP_DELETE: st = op_delete(&c); break;
-        default: st = op_notify(&c); break;
+        default: st = op_notify(&c), v = c.view; break; /* e2e/esprim.c may release the view */
         }
     /* TS-0001 §9.6.8 operationMonitor: who attempted what on a subscribed-to resource, performed or
      * not (not for requests refused before the target was known) */

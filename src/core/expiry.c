@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "rsc.h"
 #include "security/audit.h"
 #include "util/mem.h"
@@ -84,6 +85,7 @@ static void *expiry_main(void *arg)
         batcher_tick(cse, now_ms);                            /* batchNotify durations */
         defer_run_due(cse, clock_now_us(&cse->clock), false); /* Operation Execution Times reached */
         registration_tick(cse);                               /* CSE registration: attempts, checks */
+        esprim_tick(cse);                                     /* ESPrim: the shared rand object, replaced in time */
         audit_tick(cse->audit);                               /* runs of repeated denials that ended */
         timers_tick(cse, now_ms);                             /* the timer service (timers.c): missing-data detection */
         /* sleep until the next sweep, the next timer or the earliest Operation Execution Time

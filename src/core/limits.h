@@ -262,5 +262,15 @@
  * to CSEs. The table is scanned per response, so it stays small; beyond it a send is refused at once
  * (5103 for a forwarded request) instead of queued without bound. */
 #define LIMIT_MQTT_OUT_INFLIGHT 512
+/* ESPrim (e2e/esprim.c, TS-0003 §8.4): receiver rand objects this CSE remembers (sit 3 answers and
+ * the shared one; the oldest is forgotten first, and an object naming it then gets 4114; how long
+ * one lives is esprim.rand_lifetime), and the replay cache: the ESPrim objects accepted recently
+ * (two generations of this many each, 16 bytes per entry in a table twice that size; an object seen
+ * in either is refused; when one is forgotten, the rand objects issued before the other began are
+ * retired, so originators renew theirs about every this many requests). */
+#define LIMIT_ESPRIM_RAND_OBJECTS 1024
+#define LIMIT_ESPRIM_REPLAY       32768
+/* CSEs registered with this one that are told its e2eSecInfo (TS-0003 §8.4.2 B.1b); beyond, none */
+#define LIMIT_ESPRIM_ESI_PEERS 64
 
 #endif

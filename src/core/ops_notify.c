@@ -15,6 +15,7 @@
 #include "core/outbound.h"
 #include "e2e/escertke_rx.h"
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/log.h"
@@ -156,6 +157,8 @@ enum cse_status op_notify(struct op_ctx *c)
     }
     if (escertke_notify(c)) /* TS-0004 §7.5.1.2.12: sit 6, authorized by tls.ca (e2e/escertke_rx.h) */
         return CSE_DONE;
+    if (row->ty == TY_CSEBASE && c->req->media == MEDIA_JSON && esprim_claims(c)) /* TS-0003 §8.4 */
+        return (enum cse_status)esprim_notify(c);
     if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
         return CSE_DONE;
     if (c->req->media != MEDIA_JSON || c->req->body_len == 0) {

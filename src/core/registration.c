@@ -11,6 +11,7 @@
 
 #include "core/outbound.h"
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/log.h"
@@ -30,7 +31,19 @@ struct registration {
     char *dcse_sent;    /* the descendantCSEs the registrar holds for us (JSON text), NULL: unknown */
     char *dcse_sending; /* the list in flight (CREATE or UPDATE) */
     bool backing_off;   /* the last exchange failed: nothing before due_ms */
+    /* this CSE's e2eSecInfo (TS-0003 §8.4.2 B.1b: kept current on its <remoteCSE> at the registrar),
+     * as the registrar holds it and as in flight (JSON text), like dcse */
+    char *esi_sent, *esi_sending;
 };
+
+/* This CSE's esi as JSON text (mem_free): the shared rand object changes it (e2e/esprim.c). */
+static char *esi_text(struct cse *cse)
+{
+    json_t *esi = esprim_esi(cse);
+    char *t = json_dumps(esi, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(esi);
+    return t;
+}
 
 static int64_t mono_ms(void)
 {
@@ -206,6 +219,11 @@ static void create_answer(void *arg, const struct out_response *res)
         if (res->rsc != RSC_CREATED)
             mem_free(reg->dcse_sending);
         reg->dcse_sending = NULL;
+        mem_free(reg->esi_sent);
+        reg->esi_sent = res->rsc == RSC_CREATED ? reg->esi_sending : NULL;
+        if (res->rsc != RSC_CREATED)
+            mem_free(reg->esi_sending);
+        reg->esi_sending = NULL;
         registered(reg);
     } else {
         reg->state = REG_IDLE;
@@ -223,6 +241,9 @@ static void check_answer(void *arg, const struct out_response *res)
             mem_free(reg->dcse_sent);
             reg->dcse_sent = reg->dcse_sending;
             reg->dcse_sending = NULL;
+            mem_free(reg->esi_sent);
+            reg->esi_sent = reg->esi_sending;
+            reg->esi_sending = NULL;
         }
         registered(reg);
     } else if (res->rsc == RSC_NOT_FOUND && res->http_status != 0) {
@@ -255,6 +276,9 @@ static void send_create(struct registration *reg)
     if (json_array_size(d) > 0)
         json_object_set(json_object_get(body, "m2m:csr"), "dcse", d);
     json_decref(d);
+    mem_free(reg->esi_sending);
+    reg->esi_sending = esi_text(cse);
+    json_object_set_new(json_object_get(body, "m2m:csr"), "esi", json_loads(reg->esi_sending, 0, NULL));
     size_t len;
     char *text = json_encode(body, &len);
     json_decref(body);
@@ -291,8 +315,10 @@ static void send_check(struct registration *reg, char *dcse /* owned; NULL: retr
     size_t len = 0;
     if (dcse != NULL) {
         /* poa too: after a restart (4117: the registration was kept) cse.poa may have changed */
-        json_t *body =
-            json_pack("{s:{s:o,s:o}}", "m2m:csr", "dcse", json_loads(dcse, 0, NULL), "poa", poa_list(cfg->cse_poa));
+        mem_free(reg->esi_sending);
+        reg->esi_sending = esi_text(reg->cse);
+        json_t *body = json_pack("{s:{s:o,s:o,s:o}}", "m2m:csr", "dcse", json_loads(dcse, 0, NULL), "poa",
+                                 poa_list(cfg->cse_poa), "esi", json_loads(reg->esi_sending, 0, NULL));
         text = json_encode(body, &len);
         json_decref(body);
         mem_free(reg->dcse_sending);
@@ -323,8 +349,10 @@ void registration_tick(struct cse *cse)
     pthread_mutex_lock(&reg->lock);
     int64_t now = mono_ms();
     if (!reg->stopping && reg->state == REG_REGISTERED) {
-        char *d = descendants(cse);
-        bool changed = reg->dcse_sent == NULL || strcmp(d, reg->dcse_sent) != 0;
+        char *d = descendants(cse), *esi = esi_text(cse);
+        bool changed = reg->dcse_sent == NULL || strcmp(d, reg->dcse_sent) != 0 || reg->esi_sent == NULL ||
+                       strcmp(esi, reg->esi_sent) != 0;
+        mem_free(esi);
         if (changed && (!reg->backing_off || now >= reg->due_ms)) {
             send_check(reg, d); /* at once: the registrar must learn a new route before it is used */
         } else {
@@ -372,6 +400,8 @@ void registration_free(struct cse *cse)
     pthread_mutex_destroy(&reg->lock);
     mem_free(reg->dcse_sent);
     mem_free(reg->dcse_sending);
+    mem_free(reg->esi_sent);
+    mem_free(reg->esi_sending);
     mem_free(reg);
     cse->registration = NULL;
 }

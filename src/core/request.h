@@ -20,6 +20,7 @@ enum sa_kind {
     SA_DTLS_CERT,   /* DTLS with a certificate */
     SA_MQTT_BROKER, /* an MQTT broker connection configured as authenticated */
     SA_INTERNAL,    /* a request the CSE makes itself (fan-out, expiry) */
+    SA_ESPRIM,      /* the inner request of an ESPrim object (TS-0003 §8.4): the e2e key is the credential */
 };
 
 #define SECCTX_MAX_IDS 4

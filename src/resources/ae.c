@@ -21,7 +21,7 @@ static const struct attr_def ae_attrs[] = {
     {"rr", AT_BOOL, A_M, A_O},
     {"csz", AT_SERIALIZATIONS, A_O, A_O},
     {"srv", AT_STRLIST, A_O, A_O},
-    {"esi", AT_ANY, A_O, A_O},
+    {"esi", AT_E2ESECINFO, A_O, A_O},
     {"scp", AT_STRLIST, A_O, A_O},
     {"trps", AT_BOOL, A_O, A_O},
     {"regs", AT_ANY, A_NP, A_NP},

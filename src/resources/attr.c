@@ -1,6 +1,7 @@
 /* attr: generic, data-driven validation of request attributes (see rtype.h). */
 #include <string.h>
 
+#include "e2e/esprim_obj.h"
 #include "core/limits.h"
 #include "core/rsc.h"
 #include "rtype.h"
@@ -228,6 +229,9 @@ static const struct {
     {AT_INT, is_int, "an integer"},
     {AT_NUM, is_num, "a number"},
     {AT_LIST, is_list, "a list"},
+    {AT_E2ESECINFO, esprim_esi_ok,
+     "m2m:e2eSecInfo, {esf: [SUIDs 10-45], escert: [base64 certificates], esro: a receiver rand object "
+     "{esri, esrv (32 hex digits), esrx, esks, espa}}"},
 };
 
 const char *attr_type_problem(const struct attr_def *d, const json_t *v)

@@ -16,6 +16,7 @@ static const struct attr_def cb_attrs[] = {
     {"nl", AT_STR, A_NP, A_NP},
     {"csz", AT_STRLIST, A_NP, A_NP},
     {"srv", AT_STRLIST, A_NP, A_NP},
+    {"esi", AT_E2ESECINFO, A_NP, A_NP}, /* set by the CSE (e2e/esprim.c) */
 };
 
 static const int cb_parents[] = {0};

@@ -25,7 +25,7 @@ static const struct attr_def csr_attrs[] = {
     {"rr", AT_BOOL, A_M, A_O},
     {"nl", AT_STR, A_O, A_O},
     {"csz", AT_STRLIST, A_O, A_O},
-    {"esi", AT_ANY, A_O, A_O},
+    {"esi", AT_E2ESECINFO, A_O, A_O},
     {"srv", AT_STRLIST, A_O, A_O},
     {"dcse", AT_STRLIST, A_O, A_O},
 };

@@ -67,6 +67,7 @@ enum attr_type {
     AT_INT,            /* integer (xs:integer) */
     AT_NUM,            /* number (xs:float, xs:double, or an integer) */
     AT_LIST,           /* array of any values */
+    AT_E2ESECINFO,     /* m2m:e2eSecInfo (TS-0004 §6.3.5.52): esf, escert, esro (e2e/esprim_obj.h) */
 };
 
 /* Create / update policy of an attribute (TS-0004 resource tables: M, O, NP). A_NI: an optional

@@ -1,0 +1,427 @@
+"""ESPrim black-box tests (issue 16, TS-0003 §8.4, TS-0004 §7.6.2 and Table 7.6.2-1): an AE client
+(warden-cli --esprim, the client library e2e/esprim_client.c) -> an MN-CSE (transit) -> the IN-CSE
+(receiver), two warden processes set up as in test_multicse. The AE->MN leg is plain HTTP on
+loopback through a small TCP relay in this test that records every byte, so the test can show the MN
+saw only ciphertext.
+
+Run: WARDEN_BIN=build/warden python3 tests/integration/test_esprim.py
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from test_multicse import Cse
+from tls_helpers import Ctl, Pki
+from wardentest import ADMIN, uniq, warden_bin
+
+TY_ACP, TY_AE, TY_CNT, TY_CIN = 1, 2, 3, 4
+RAND_LIFETIME = 4
+KEY1 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+class Relay:
+    """A TCP relay on loopback that records every byte in both directions."""
+
+    def __init__(self, port):
+        self.target = port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                with self.lock:
+                    self.data += d
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+            threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+
+    def captured(self):
+        with self.lock:
+            return bytes(self.data)
+
+    def close(self):
+        self.sock.close()
+
+
+def cli_bin():
+    return os.path.join(os.path.dirname(os.path.abspath(warden_bin())), "warden-cli")
+
+
+class EsprimCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-esp-ca-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        # rand objects live 4 s: the shared one is replaced every 2 s, so the tests see a rotation
+        life = ["--esprim.rand_lifetime=%d" % RAND_LIFETIME, "--log.level=info"]
+        cls.audit = os.path.join(cls.catmp, "in-audit.log")
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=life + ["--audit.path=" + cls.audit]).start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc, extra=life).start()
+        cls.relay = Relay(cls.mn.srv.port)
+        cls.ctl = Ctl(cls.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"])
+        cls.keyfile = os.path.join(cls.catmp, "k1.hex")
+        with open(cls.keyfile, "w") as f:
+            f.write(KEY1 + "\n")
+        os.chmod(cls.keyfile, 0o600)
+        # the carrier: an AE registered at the MN that sends the outer NOTIFYs
+        cls.carrier = uniq("Ccar")
+        r = cls.mn.c.create("/cse-mn", TY_AE, {"rn": cls.carrier, "api": "Nesp", "rr": False}, origin=cls.carrier)
+        assert r.rsc == 2001, r.body
+        # the inner originator: an AE registered at the IN, known to the MN only as ciphertext
+        cls.inner = uniq("Csecret")
+        r = cls.inc.c.create("/cse-in", TY_AE, {"rn": cls.inner, "api": "Nesp", "rr": False}, origin=cls.inner)
+        assert r.rsc == 2001, r.body
+        # a container on the IN that the inner originator may create in and read, nobody else
+        cls.acp = uniq("acp")
+        r = cls.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": cls.acp, "pv": {"acr": [{"acor": [cls.inner], "acop": 3}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        assert r.rsc == 2001, r.body
+        cls.cnt = uniq("cnt")
+        r = cls.inc.c.create("/cse-in", TY_CNT, {"rn": cls.cnt, "acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        assert r.rsc == 2001, r.body
+        cls.kid = uniq("k")
+        cls.ctl.ok("e2e", "add", cls.kid, "/id-in", cls.inner, stdin=KEY1 + "\n")
+        # the MN's registration is up: the carrier reaches the IN through it
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if cls.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=cls.carrier).rsc == 4004:
+                break
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.close()
+        for c in (cls.mn, cls.inc):
+            c.cleanup()
+        shutil.rmtree(cls.catmp, ignore_errors=True)
+
+    def cli(self, *args, kid=None, keyfile=None, origin=None):
+        """warden-cli --esprim through the relay to the MN: the outer NOTIFY from the carrier AE, the
+        inner request from origin."""
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", origin or self.carrier,
+                "--esprim", kid or self.kid, "--esprim-key-file", keyfile or self.keyfile,
+                "--esprim-to", "/id-in/cse-in"] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        status = p.stderr.strip().splitlines()
+        rsc = int(status[-1].split()[0]) if status and status[-1].split()[0].isdigit() else None
+        return rsc, p.stdout, p.stderr
+
+    def test_ts0003_8_4_create_and_retrieve_through_transit_mn_which_sees_only_ciphertext(self):
+        secret = uniq("plaintext-secret-")
+        # the inner From is the secured identity: the carrier only transports
+        rsc, out, err = self.cli("create", "/~/id-in/cse-in/" + self.cnt, "cin",
+                                 json.dumps({"con": secret, "rn": "c1"}), origin=self.inner)
+        self.assertEqual(rsc, 2001, out + err)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/%s/c1" % self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        self.assertEqual(json.loads(out)["m2m:cin"]["con"], secret)
+        # the IN stored it as created by the inner originator
+        r = self.inc.c.retrieve("/cse-in/%s/c1" % self.cnt, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], secret)
+        # the MN: its traffic, its store and its log hold neither the content nor the inner From
+        cap = self.relay.captured()
+        self.assertIn(b"m2m:seci", cap)
+        self.assertNotIn(secret.encode(), cap)
+        self.assertNotIn(self.inner.encode(), cap)
+        mn_log = "\n".join(self.mn.srv.stderr_lines)
+        self.assertIn("fr=" + self.carrier, mn_log)  # it logs what it forwarded: the outer NOTIFY
+        self.assertNotIn(secret, mn_log)
+        self.assertNotIn(self.inner, mn_log)
+        # the IN logs the inner request it executed
+        self.assertIn("fr=%s to=/id-in/cse-in/%s/c1" % (self.inner, self.cnt), "\n".join(self.inc.srv.stderr_lines))
+        self.mn.stop()
+        try:
+            for root, _, files in os.walk(self.mn.tmp):
+                for name in files:
+                    with open(os.path.join(root, name), "rb") as f:
+                        data = f.read()
+                    self.assertNotIn(secret.encode(), data, name)
+                    self.assertNotIn(self.inner.encode(), data, name)
+        finally:
+            self.mn.start()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if self.mn.c.retrieve("/~/id-in/cse-in/nothing", origin=self.carrier).rsc == 4004:
+                    break
+                time.sleep(0.05)
+
+    def test_ts0003_8_4_inner_request_runs_with_inner_originators_privileges(self):
+        # a key bound to another AE of the IN, which the container's ACP does not name: 4103 inside
+        other = uniq("Cother")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ko")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin=KEY1 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, kid=kid, origin=other)
+        self.assertEqual(rsc, 4103, out + err)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+
+    def test_ts0003_8_4_ae_registered_at_the_mn_secures_its_own_requests_to_the_in(self):
+        """The AE registered at the MN is both the carrier and the inner originator (SP-relative
+        /id-mn/C...); the IN authenticates it by the key and authorizes it by an ACP naming that ID."""
+        ae = uniq("Cdev")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp = uniq("acp")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": ["/id-mn/" + ae], "acop": 3}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        cnt = uniq("cnt")
+        r = self.inc.c.create("/cse-in", TY_CNT, {"rn": cnt, "acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("kdev")
+        self.ctl.ok("e2e", "add", kid, "/id-in", "/id-mn/" + ae, stdin=KEY1 + "\n")
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.mn.srv.port, "-o", ae, "--esprim-from", "/id-mn/" + ae,
+                "--esprim", kid, "--esprim-key-file", self.keyfile, "--esprim-to", "/id-in/cse-in"]
+        p = subprocess.run(argv + ["create", "/~/id-in/cse-in/" + cnt, "cin", '{"con":"x","rn":"c"}'],
+                           capture_output=True, text=True, timeout=30)
+        self.assertTrue(p.stderr.startswith("2001"), p.stdout + p.stderr)
+        r = self.inc.c.retrieve("/cse-in/%s/c" % cnt, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], "x")
+
+    def test_ts0004_table_7_6_2_1_inner_from_not_the_keys_peer_is_4116(self):
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.carrier)
+        self.assertEqual(rsc, 4116, out + err)
+
+    def test_ts0004_table_7_6_2_1_unknown_kid_is_4112(self):
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, kid=uniq("nokey"), origin=self.inner)
+        self.assertEqual(rsc, 4112, out + err)
+
+    def test_ts0004_table_7_6_2_1_wrong_key_bytes_is_4115(self):
+        bad = os.path.join(self.catmp, "bad.hex")
+        with open(bad, "w") as f:
+            f.write("ff" * 32 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, keyfile=bad, origin=self.inner)
+        self.assertEqual(rsc, 4115, out + err)
+
+    def secured_object(self):
+        """A fresh sit 5 Content as sent (taken from the relay's capture of a successful exchange)."""
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + self.cnt, origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        cap = self.relay.captured()[start:].decode("latin-1")
+        m = re.search(r'\{"m2m:seci":\{"sit":5,"epo":"([A-Za-z0-9_.-]+)"\}\}', cap)
+        self.assertIsNotNone(m, cap[:400])
+        return m.group(1)
+
+    def send(self, epo):
+        return self.mn.c.request("POST", "/~/id-in/cse-in", origin=self.carrier,
+                                 body={"m2m:seci": {"sit": 5, "epo": epo}})
+
+    def test_ts0003_8_4_replayed_object_is_refused(self):
+        epo = self.secured_object()
+        r = self.send(epo)
+        self.assertEqual(r.rsc, 4106, r.body)
+        self.assertIn("replay", json.dumps(r.body))
+
+    def test_ts0004_table_7_6_2_1_modified_byte_is_4115(self):
+        epo = self.secured_object()
+        parts = epo.split(".")
+        ct = parts[3]
+        parts[3] = ct[:5] + ("A" if ct[5] != "A" else "B") + ct[6:]
+        r = self.send(".".join(parts))
+        self.assertEqual(r.rsc, 4115, r.body)
+
+        def audited():
+            with open(self.audit, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if "esprim-bad-mac" in line]
+        line = self.wait_for(audited, 5, "the audit line of the refusal")[-1]
+        self.assertEqual(line["credential"], "e2e:" + self.kid)
+        self.assertEqual(line["rsc"], 4115)
+
+    def test_ts0003_8_4_inner_request_for_another_cse_is_not_forwarded(self):
+        rsc, out, err = self.cli("get", "/~/id-mn/cse-mn", origin=self.inner)
+        self.assertEqual(rsc, 4005, out + err)
+        self.assertIn("never forwarded", out)
+
+    def with_kid(self, epo, kid):
+        """The object with its header's kid replaced (the rest, sealed under the old header, kept)."""
+        parts = epo.split(".")
+        hdr = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        hdr["kid"] = kid
+        parts[0] = base64.urlsafe_b64encode(json.dumps(hdr).encode()).rstrip(b"=").decode()
+        return ".".join(parts)
+
+    def test_ts0004_table_7_6_2_1_swapped_kid_unknown_is_4112_known_is_4115(self):
+        epo = self.secured_object()
+        r = self.send(self.with_kid(epo, uniq("nosuchkid")))
+        self.assertEqual(r.rsc, 4112, r.body)
+        # another live key: the header is authenticated and the key differs: the tag fails
+        other = uniq("Cswap")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ks")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin="ab" * 32 + "\n")
+        r = self.send(self.with_kid(self.secured_object(), kid))
+        self.assertEqual(r.rsc, 4115, r.body)
+
+    def test_ts0003_10_3_6_key_derived_from_a_kpsa_by_wardenctl_matches_an_independent_derivation(self):
+        """wardenctl e2e derive (Salt = the peer's canonical ID, key = Ke2e_msg_conf = T(2)) gives the
+        key that Python's hmac computes from the same Kpsa: the two ends agree."""
+        ae = uniq("Ckpsa")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kpsa = os.urandom(32)
+        kpsa_id = "%s@esp.example.com" % ae.lower()
+        self.ctl.ok("psk", "add", kpsa_id, ae, stdin=kpsa.hex() + "\n")
+        kid = uniq("kd")
+        self.ctl.ok("e2e", "derive", kpsa_id, kid, "/id-in", ae)
+        salt = ("//warden.example.com/id-in/" + ae).encode()
+        master = hmac.new(salt, kpsa, hashlib.sha256).digest()
+        t1 = hmac.new(master, b"E2E Message Authentication Key\x01", hashlib.sha256).digest()
+        t2 = hmac.new(master, t1 + b"E2E Message Confidentiality Key\x02", hashlib.sha256).digest()
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(t2.hex() + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, keyfile=keyfile, origin=ae)
+        self.assertEqual(rsc, 2000, out + err)
+        listing = self.ctl.ok("e2e", "list").stdout
+        self.assertRegex(listing, r"%s\t\S+\t\S+\t32\tkpsa\t" % kid)
+
+    def test_ts0004_table_7_6_2_1_unparsable_object_is_4000(self):
+        r = self.send("not-a-jwe")
+        self.assertEqual(r.rsc, 4000, r.body)
+
+    def esro(self, cse, path):
+        r = cse.c.retrieve(path, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        return list(r.body.values())[0].get("esi", {}).get("esro")
+
+    def test_ts0003_8_4_3_1_3_cse_base_advertises_esprim_and_a_shared_rand_object(self):
+        r = self.inc.c.retrieve("/cse-in", origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        esi = r.body["m2m:cb"]["esi"]
+        self.assertEqual(esi["esf"], [13, 22])
+        esro = esi["esro"]
+        self.assertEqual(sorted(esro), ["esks", "espa", "esri", "esrv", "esrx"])
+        self.assertTrue(esro["esri"].startswith("s"), esro)
+        self.assertRegex(esro["esrv"], "^[0-9a-f]{32}$")
+        self.assertEqual(esro["esks"], [1])
+        self.assertEqual(esro["espa"], [10, 11, 12])
+
+    def test_ts0003_8_4_2_b1b_registrar_holds_the_registree_esi_and_follows_its_rotation(self):
+        """The MN's e2eSecInfo is on its <remoteCSE> at the IN and kept current when the MN replaces
+        its shared rand object (every RAND_LIFETIME/2 s here)."""
+        def same():
+            mine = self.esro(self.mn, "/cse-mn")
+            there = self.esro(self.inc, "/cse-in/id-mn")
+            return mine if mine is not None and mine == there else None
+        first = self.wait_for(same, 10, "the MN's esi at the IN")
+        later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
+                              RAND_LIFETIME * 3, "a rotated esi at the IN")
+        self.assertNotEqual(later["esrv"], first["esrv"])
+
+    def test_ts0003_8_4_2_b1b_registrees_hold_the_receivers_esi_and_follow_its_rotation(self):
+        """The IN (the receiver) keeps its e2eSecInfo on its <remoteCSE> at the MN (a CSE registered
+        with it), so an originator there reads the shared rand object from the MN (B.2a)."""
+        def same():
+            mine = self.esro(self.inc, "/cse-in")
+            there = self.esro(self.mn, "/cse-mn/id-in")
+            return mine if mine is not None and mine == there else None
+        first = self.wait_for(same, 15, "the IN's esi at the MN")
+        later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
+                              RAND_LIFETIME * 3, "a rotated esi at the MN")
+        self.assertNotEqual(later["esrv"], first["esrv"])
+
+    def test_ts0003_8_4_2_b2a_originator_uses_the_shared_rand_object_from_the_mn(self):
+        """B.2a-c: the client reads the IN's esro from the IN's <remoteCSE> at the MN (granted to it
+        by an ACP there) and sends no sit 3 request."""
+        self.wait_for(lambda: self.esro(self.mn, "/cse-mn/id-in"), 15, "the IN's esi at the MN")
+        acp = uniq("acp")
+        r = self.mn.c.create("/cse-mn", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": [self.carrier], "acop": 2}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.update("/cse-mn/id-in", "m2m:csr", {"acpi": [r.body["m2m:acp"]["ri"]]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("--esprim-esro", "/cse-mn/id-in", "get", "/~/id-in/cse-in/" + self.cnt,
+                                 origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        cap = self.relay.captured()[start:]
+        self.assertIn(b"GET /cse-mn/id-in", cap)
+        self.assertNotIn(b'"sit":3', cap)
+        self.assertIn(b'"sit":5', cap)
+
+    def test_ts0004_6_3_5_52_esi_of_an_ae_is_validated(self):
+        ok = {"esf": [13], "escert": ["QUJD"]}
+        for esi, want in ((ok, 2001), ({"esf": "13"}, 4000), ({"esf": [13], "x": 1}, 4000),
+                          ({"esf": [13], "esro": {"esri": "a"}}, 4000), ({"escert": ["QUJD"]}, 4000)):
+            stem = uniq("Cesi")
+            r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem, "api": "Nesp", "rr": False, "esi": esi}, origin=stem)
+            self.assertEqual(r.rsc, want, (esi, r.body))
+        r = self.inc.c.create("/cse-in", 16, {"csi": "/id-xx", "cb": "/id-xx/cse-xx", "rr": True,
+                                               "esi": {"esf": "no"}}, origin="/id-xx", root="m2m:csr")
+        self.assertIn(r.rsc, (4000, 4107), r.body)
+
+    def wait_for(self, fn, timeout, what):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s (last: %r)" % (what, last))
+
+    def test_wardenctl_e2e_revoke_refuses_the_next_request(self):
+        ae = uniq("Crev")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": ae, "api": "Nesp", "rr": False}, origin=ae)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("kr")
+        self.ctl.ok("e2e", "add", kid, "/id-in", ae, stdin=KEY1 + "\n")
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, origin=ae)
+        self.assertEqual(rsc, 2000, out + err)
+        self.ctl.ok("e2e", "revoke", kid)
+        rsc, out, err = self.cli("get", "/~/id-in/cse-in/" + ae, kid=kid, origin=ae)
+        self.assertEqual(rsc, 4112, out + err)
+        listing = self.ctl.ok("e2e", "list")
+        self.assertIn(kid, listing.stdout)
+        self.assertNotIn(KEY1[:16], listing.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

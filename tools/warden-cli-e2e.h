@@ -1,0 +1,30 @@
+/* warden-cli-e2e: warden-cli's ESPrim option (--esprim KID --esprim-key-file F --esprim-to CSEBASE
+ * [--esprim-enc ENC]): the request the verb describes becomes the inner primitive of an ESPrim
+ * exchange with the CSE whose <CSEBase> is CSEBASE (e.g. /id-in/cse-in), through whatever CSEs lie
+ * between, using the client library e2e/esprim_client.h. Part of the warden-cli executable. */
+#ifndef WARDEN_TOOLS_CLI_E2E_H
+#define WARDEN_TOOLS_CLI_E2E_H
+
+#include <stddef.h>
+
+struct cli_e2e {
+    const char *kid, *key_file, *to, *enc;
+    const char *from; /* the inner From (--esprim-from; default: the outer -o) */
+    /* --esprim-esro PATH: a resource whose esi holds the receiver's shared rand object (its
+     * <remoteCSE> on the CSE the client talks to, TS-0003 §8.4.2 B.2a); NULL: ask (sit 3) */
+    const char *esro_path;
+};
+
+/* Sends one POST of a NOTIFY (Content body) to the HTTP target, or with body NULL a GET; fills
+ * *rsc and *rbody (mem_free). 0, or an exit status. */
+typedef int (*cli_post_fn)(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody,
+                           size_t *rlen);
+
+/* The request (HTTP method, target path as given to warden-cli, ty, JSON body) as an ESPrim
+ * exchange: *rsc and *body (mem_free) are the inner response's. 0, or an exit status (1 failure,
+ * 2 usage) after a message on standard error. */
+int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi, const char *method,
+                    const char *target, int ty, const unsigned char *body, size_t blen, cli_post_fn post, void *ctx,
+                    int *rsc, char **rbody, size_t *rlen);
+
+#endif
