@@ -3,6 +3,7 @@
 #define WARDEN_CORE_CORE_INT_H
 
 #include "cse.h"
+#include "park.h"
 #include "resources/rtype.h"
 #include "security/acp.h"
 #include "security/authz.h"
@@ -41,8 +42,8 @@ struct op_ctx {
     struct originator *orig;
     struct target *tgt;
     int64_t now; /* seconds */
-    void (*done)(void *arg);
-    void *done_arg;
+    /* the request's one continuation (park.h): a step that waits takes it with op_park */
+    struct cse_cont k;
     /* the originator's location, looked up on first use (location.c) */
     bool loc_done, loc_known;
     struct acp_location loc;
@@ -59,6 +60,18 @@ struct op_ctx {
     /* <group> references of acor already decided for this request (membership.c; owned) */
     struct group_memo *groups;
 };
+
+/* Take the request's continuation to park it on what it waits for (park.h): false when its
+ * caller cannot park (answer now instead). After true the step returns CSE_PENDING and whoever got
+ * *out resumes it once with cont_resume. */
+static inline bool op_park(const struct op_ctx *c, enum park_why why, struct cse_cont *out /* OUT */)
+{
+    if (!cont_can_park(&c->k))
+        return false;
+    *out = c->k;
+    out->why = why;
+    return true;
+}
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
                    struct cse_response *rsp);
@@ -143,15 +156,11 @@ bool creds_add_local(struct op_ctx *c, const char *lti, const char *via);
 struct dynauth *dynauth_new(size_t n);
 void dynauth_free(struct dynauth *da);
 /* Park the request on the consultation dynauth_decide prepared (c->das_job): a consultation thread
- * asks the DAS, then decides the request again (cse_dispatch_again) and calls done. CSE_PENDING, or
+ * asks the DAS, then resumes the request with CONT_AGAIN (its second decision). CSE_PENDING, or
  * CSE_DONE with a denial when no consultation could start. */
 enum cse_status dynauth_park(struct op_ctx *c);
 /* Wait for the consultation threads (before the outbound seam and the store go away). */
 void dynauth_stop(struct dynauth *da);
-/* The request pipeline again, for a request parked outside the store (dynauth.c): like cse_dispatch
- * but leaves the audit and masking to cse_complete, which the binding calls after done. */
-enum cse_status cse_dispatch_again(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                                   void (*done)(void *arg), void *done_arg);
 void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *target, const struct store_row *src,
                     const struct acp_request *rq, struct decision *d);
 /* The first reason a credential of the request was refused, or NULL; one line per credential. */
@@ -198,10 +207,9 @@ int op_resolve(void *arg, const char *addr, struct store_row *out);
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its
  * notifications are queued or dropped, compiled policies invalidated when invalidate is set and
  * the change is kept); the rest goes to finish_fn(job) on the request's thread via cse_complete.
- * Then the request's done(done_arg) is called. */
-void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalidate, struct cse_response *rsp,
-                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
-                  void *done_arg);
+ * Then the request parked on its commit (k) is resumed (CONT_ANSWERED). */
+void op_committed(bool kept, struct notes *notes, bool invalidate,
+                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, const struct cse_cont *k);
 
 /* Does an UPDATE of resource ri wait for a Blocking_Update answer (ops_update.c)? */
 bool op_blocking_held(struct cse *cse, const char *ri);
@@ -295,17 +303,16 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 void batcher_tick(struct cse *cse, int64_t now_ms);
 
 /* Requests parked until their Operation Execution Time (defer.c). defer_park returns CSE_PENDING
- * (done is called once the request ran at at_us), or CSE_DONE with rsp filled (5000) when it cannot
+ * (k is resumed with CONT_AGAIN at at_us), or CSE_DONE with k's rsp filled (5000) when it cannot
  * park. defer_next_us (expiry_lock held) is the earliest time waited for; defer_run_due runs the
  * requests due at now_us, or with all refuses every waiting one (shutdown). */
-enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                           void (*done)(void *arg), void *done_arg, int64_t at_us);
+enum cse_status defer_park(const struct cse_cont *k, int64_t at_us);
 int64_t defer_next_us(const struct cse *cse);
 void defer_run_due(struct cse *cse, int64_t now_us, bool all);
 /* No request parks for its Operation Execution Time any more; those waiting are answered (5000). */
 void defer_quiesce(struct cse *cse);
 /* Non-blocking requests (nonblock.c). nbr_accept, for a request with rt 1 or 2 whose originator
- * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: done is called
+ * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: k is resumed
  * after that commit), then runs a blocking copy through cse_dispatch and stores its result. CSE_DONE
  * with an error (5206 beyond the limits.nonblocking_* bounds, 4000 for a bad rt notificationURI). */
 struct nbr *nbr_new(void);
@@ -313,8 +320,7 @@ int nbr_start(struct cse *cse);
 /* Refuse new ones, wait for those accepted (before the outbound seam and the store go away). */
 void nbr_stop(struct cse *cse);
 void nbr_free(struct nbr *n);
-enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                           struct cse_response *rsp, void (*done)(void *), void *done_arg);
+enum cse_status nbr_accept(const struct cse_cont *k, const struct originator *o);
 
 /* Polling channels (pollch.c): the "pch" client side of the outbound seam that queues requests for an AE with rr
  * false, and the long poll of <pollingChannel>/pcu. op_pcu serves a request whose target is a pcu

@@ -374,11 +374,7 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
 
 /* A request parked on its consultation. */
 struct das_job {
-    struct cse *cse;
-    const struct cse_request *req;
-    struct cse_response *rsp;
-    void (*done)(void *);
-    void *done_arg;
+    struct cse_cont k; /* the request, parked on this consultation */
     char *uri[MAX_DACI * 4];
     int nuri;
     json_t *dreq;
@@ -397,7 +393,7 @@ static void job_free(struct das_job *j)
 static void *consultation(void *arg)
 {
     struct das_job *j = arg;
-    struct cse *cse = j->cse;
+    struct cse *cse = j->k.cse;
     struct dynauth *da = cse->dynauth;
     struct das_outcome *o = mem_calloc(1, sizeof *o);
     o->fail = "das-unavailable";
@@ -413,10 +409,9 @@ static void *consultation(void *arg)
         metrics_das(cse->metrics, o->fail ? o->fail : "answered");
     }
     atomic_fetch_sub(&da->inflight, 1);
-    /* the second decision, with what the DAS said; the request stays parked until done() */
-    j->rsp->das = o;
-    if (cse_dispatch_again(cse, j->req, j->rsp, j->done, j->done_arg) == CSE_DONE)
-        j->done(j->done_arg);
+    /* the second decision, with what the DAS said: the pipeline again on the same continuation */
+    j->k.rsp->das = o;
+    cont_resume(&j->k, CONT_AGAIN);
     job_free(j);
     pthread_mutex_lock(&da->lock);
     if (--da->threads == 0)
@@ -430,11 +425,7 @@ enum cse_status dynauth_park(struct op_ctx *c)
     struct das_job *j = c->das_job;
     c->das_job = NULL;
     struct dynauth *da = c->cse->dynauth;
-    j->cse = c->cse;
-    j->req = c->req;
-    j->rsp = c->rsp;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
+    op_park(c, PARK_DAS, &j->k); /* dynauth_decide prepared the job only for a request that can park */
     pthread_mutex_lock(&da->lock);
     bool stopping = da->stopping;
     if (!stopping)
@@ -595,7 +586,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
             snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", o->why);
             d->reason = o->fail ? o->fail : "das-denied";
         }
-    } else if (c->done == NULL) { /* a caller that cannot park (none today): no consultation */
+    } else if (!cont_can_park(&c->k)) { /* a caller that cannot park (none today): no consultation */
         d->reason = "das-unavailable";
     } else {
         struct dynauth *da = c->cse->dynauth;

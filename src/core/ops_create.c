@@ -58,8 +58,7 @@ struct create_job {
     struct cse_response *rsp;
     int rcn;
     int result;
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k;  /* the request, parked on verification and then on its commit */
     char *bind_kpsa_id; /* AE registration binding its PSK (owned copy) */
 };
 
@@ -260,9 +259,8 @@ static void create_done(void *arg, bool committed)
     j->committed = committed;
     if (committed && j->result == 0 && j->bind_kpsa_id && j->cse->creds)
         cred_touch(j->cse->creds); /* open connections over this key act as the new AE from now on */
-    op_committed(j->cse, committed && j->result == 0, &j->notes,
-                 j->rt->ty == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp, create_finish, j,
-                 j->done, j->done_arg);
+    op_committed(committed && j->result == 0, &j->notes,
+                 j->rt->ty == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, create_finish, j, &j->k);
 }
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
@@ -351,10 +349,9 @@ static void verify_finish(struct verify *v)
     json_decref(j->asked);
     notes_free(&j->notes);
     store_row_free(&j->row);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
+    struct cse_cont k = j->k;
     mem_free(j);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 static void verify_answer(void *arg, const struct out_response *res)
@@ -509,8 +506,7 @@ enum cse_status op_create(struct op_ctx *c)
     j->rt = rt;
     j->rsp = rsp;
     j->rcn = rcn;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
+    j->k = c->k;
     char ri[RI_TIME_LEN + RI_RANDOM_LEN + 16];
     make_ri(ri, sizeof ri, rt->sn, clock_now_us(&c->cse->clock));
     struct store_row *row = &j->row;
@@ -587,15 +583,22 @@ enum cse_status op_create(struct op_ctx *c)
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;
+        if (!op_park(c, PARK_COMMIT, &j->k)) {
+            response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot-park", "this request cannot wait for its commit");
+            goto fail;
+        }
         if (rt->ty == TY_SUB || rt->ty == TY_CRS) { /* crossResourceSubscription: as for <subscription> */
+            j->k.why = PARK_VERIFY;                 /* then on the commit, with the same continuation */
             enum cse_status vs = verify_targets(c, j);
             if (vs != CSE_DONE || rsp->rsc != 0)
                 return vs;
+            j->k.why = PARK_COMMIT;
         }
         if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
             return CSE_PENDING;
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     }
+fail:
     mem_free(j->bind_kpsa_id);
     json_decref(res);
     json_decref(j->asked);
