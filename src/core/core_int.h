@@ -237,6 +237,9 @@ enum cse_status op_fanout(struct op_ctx *c);
  * reaches this target for the first time, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, the
  * same group request does not reach the same target twice. */
 int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
+/* The same for a member request the route step sends to another CSE, by its SP-relative target
+ * (route.to), before it is forwarded: remote members count towards the tree like local ones. */
+int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp);
 /* Parked fan-outs (fanout.c): fanq_stop waits for the fan-out threads (before the store goes). */
 struct fanq *fanq_new(void);
 void fanq_stop(struct fanq *q);

@@ -535,6 +535,9 @@ static enum cse_status run(const struct cse_cont *k, bool outer)
         if (route_request(cse, v, req, &rt, rsp) != 0)
             goto out;
         if (rt.kind == ROUTE_REMOTE) {
+            /* a member of a group request (fanout.c) reaches a remote target once per tree, too */
+            if (req->fan != NULL && fanout_enter_remote(req, rt.to, rsp) != 0)
+                goto out;
             st = route_forward(k, &orig, &rt);
             goto out;
         }

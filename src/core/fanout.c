@@ -200,6 +200,20 @@ int fanout_enter(const struct cse_request *req, const struct target *tgt, struct
                           "this member was already reached by the same group request");
 }
 
+int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp)
+{
+    if (req->fan == NULL)
+        return 0;
+    /* the SP-relative target the route step computed: the same whether the member was given
+     * SP-relative or CSE-relative through the <remoteCSE> (TS-0001 §9.3.1) */
+    struct target t = {.virt = VIRT_NONE};
+    t.row.ri = (char *)to;
+    if (tree_mark(req->fan, &t))
+        return 0;
+    return response_error(rsp, RSC_GROUP_REQUEST_IDENTIFIER_EXISTS, "fanout-revisit",
+                          "this member was already reached by the same group request");
+}
+
 /* ---- members and aggregation ------------------------------------------------------------------ */
 
 static enum acop acop_of(const struct cse_request *req)

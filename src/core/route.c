@@ -323,9 +323,12 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
         .peer_csi = r->hop_id,
     };
     /* TS-0004 §7.3.2.6: a request that comes back to a CSE that is forwarding it went round a loop
-     * (registrations that point at each other): refused at once, not forwarded until it times out */
-    char key[2 * LIMIT_ID_LEN + 2];
-    snprintf(key, sizeof key, "%s\n%s", fr, req->rqi);
+     * (registrations that point at each other): refused at once, not forwarded until it times out.
+     * The target is part of the key (it stays the same SP-relative ID on every hop): the member
+     * requests of one group request share its originator and Request Identifier (TS-0004
+     * §7.4.14.2.4) and are forwarded side by side to different targets, never in a loop. */
+    char key[3 * LIMIT_ID_LEN + 3];
+    snprintf(key, sizeof key, "%s\n%s\n%s", fr, req->rqi, r->to);
     bool loop;
     struct fwd_key *key_rec = NULL;
     if (!inflight_add(cse, key, &loop, &key_rec)) {

@@ -12,6 +12,7 @@
 #include "util/mem.h"
 
 enum { MT_MIXED = 0, CSY_ABANDON_MEMBER = 1, CSY_ABANDON_GROUP = 2, CSY_SET_MIXED = 3 };
+enum { TY_REMOTE_MEMBER = -2 }; /* the "type" of a member hosted on another CSE: not known here */
 enum { RSC_NO_MEMBERS = 4109, RSC_GROUP_MEMBER_TYPE_INCONSISTENT = 4110, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED = 6010 };
 
 static const struct attr_def grp_attrs[] = {
@@ -40,7 +41,7 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty, c
     struct store_row row;
     int rc = lookup->resolve(lookup->arg, base, &row);
     mem_free(base);
-    if (rc != 0)
+    if (rc != 0) /* RESOLVE_ON_OTHER_CSE: a member hosted on another CSE */
         return rc;
     if (fopt && row.ty != TY_GRP) {
         store_row_free(&row);
@@ -64,7 +65,14 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty, c
  * the answer can tell which resources exist or what type they are. Hence:
  *  - MIXED: every member is kept as given (no type to check, nothing looked up to decide);
  *  - otherwise a member whose type cannot be checked rejects the request with
- *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike. */
+ *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike;
+ *  - a member hosted on another CSE (SP-relative, or through a <remoteCSE>) is kept as given and not
+ *    validated here: no request leaves for another CSE while this one is being decided (the
+ *    operation runs on the request's view, and a member request would have to park it). The group
+ *    then gets memberTypeValidated false, as TS-0004 §7.4.13.2.1 and §7.4.13.2.3 have it for
+ *    members whose hosting CSE is not reachable; its representation goes back in the response
+ *    (rcn 1, the default). Fan-out still reaches it (core/fanout.c). Its type is checked when it
+ *    is used: each member request is authorized and performed by the member's own CSE. */
 static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
                             json_t *out, struct cse_response *rsp)
 {
@@ -79,9 +87,10 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
         const char *id = json_string_value(m);
         char key[LIMIT_ID_LEN + 8];
         int ty = -1;
-        if (member_type(lookup, id, &ty, key, sizeof key) != 0) {
+        int mrc = member_type(lookup, id, &ty, key, sizeof key);
+        if (mrc != 0) {
             snprintf(key, sizeof key, "?%s", id);
-            ty = -1;
+            ty = mrc == RESOLVE_ON_OTHER_CSE ? TY_REMOTE_MEMBER : -1;
         }
         bool dup = false;
         size_t k;
@@ -105,16 +114,20 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
     }
     for (i = 0; i < json_array_size(kept) && rc == 0 && mt != MT_MIXED; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
-        if (json_integer_value(json_array_get(types, i)) < 0)
+        if (json_integer_value(json_array_get(types, i)) == -1)
             rc = response_error(rsp, RSC_RECEIVER_HAS_NO_PRIVILEGE, "member-type-unknown",
                                 "the type of member '%.256s' cannot be checked: it does not exist here or the "
                                 "originator may not retrieve it",
                                 id);
     }
+    bool validated = true;
     for (i = 0; i < json_array_size(kept) && rc == 0; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
         int ty = (int)json_integer_value(json_array_get(types, i));
-        bool conforms = mt == MT_MIXED || ty == mt;
+        bool remote = ty == TY_REMOTE_MEMBER;
+        if (remote && mt != MT_MIXED)
+            validated = false;
+        bool conforms = mt == MT_MIXED || ty == mt || remote;
         if (conforms) {
             json_array_append_new(valid, json_string(id));
         } else if (csy == CSY_ABANDON_GROUP) {
@@ -128,7 +141,7 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
     if (rc == 0) {
         json_object_set_new(out, "mt", json_integer((json_int_t)mt));
         json_object_set_new(out, "cnm", json_integer((json_int_t)json_array_size(valid)));
-        json_object_set_new(out, "mtv", json_true());
+        json_object_set_new(out, "mtv", json_boolean(validated || mt == MT_MIXED));
         json_object_set(out, "mid", valid);
     }
 out:
