@@ -17,6 +17,7 @@
 struct store;
 struct audit;
 struct cred_store;
+struct backend;
 struct policy_cache;
 struct location_db;
 struct outbound;
@@ -41,6 +42,7 @@ struct cse {
     struct store *store;          /* not owned */
     struct audit *audit;          /* not owned; may be NULL */
     struct cred_store *creds;     /* not owned; NULL in tests without credentials (then nothing binds) */
+    struct backend *backend;      /* not owned: owns store and creds (store/backend.h); NULL: nothing binds */
     struct clock clock;
     struct id_env idenv;
     struct id admin;                   /* canonical admin originator */

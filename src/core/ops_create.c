@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "store/backend.h"
 #include "security/cred.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -166,7 +167,8 @@ static int create_run(struct store_view *txn, void *arg)
      * allocated, in the same transaction: both commit, or neither (a concurrent registration over
      * the same key that bound it first makes this one 4106) */
     if (j->result == 0 && j->bind_kpsa_id) {
-        rc = ops->bind_credential(txn, j->bind_kpsa_id, j->row.cr);
+        struct backend *be = j->cse->backend; /* owns both stores: one transaction (store/backend.h) */
+        rc = be != NULL ? be->ops->bind_credential(be, txn, j->bind_kpsa_id, j->row.cr) : STORE_ERROR;
         if (rc != STORE_OK)
             j->result = rc == STORE_CONFLICT
                             ? response_error(j->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",

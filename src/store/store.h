@@ -111,11 +111,6 @@ struct store_ops {
      * bytes of their stored representations, as of this view (in a job: including its own writes,
      * which the store accounts for in every insert, update and delete). 0 and 0 when none. */
     int (*usage)(struct store_view *v, const char *owner, int64_t *count, int64_t *bytes);
-    /* In the job's transaction, bind a pre-shared key provisioned with "-" (the credential store's
-     * table, security/cred.h, in this same database) to the AE-ID a registration allocates, so the
-     * AE and its credential commit together: STORE_OK, or STORE_CONFLICT when the key is bound
-     * already or revoked (another registration won). kpsa_id in its stored form (cred_kpsaid_norm). */
-    int (*bind_credential)(struct store_view *v, const char *kpsa_id, const char *canon_id);
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
      * "et" attribute, formatted as et_text): a child never outlives its parent. */
     int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);

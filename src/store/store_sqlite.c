@@ -15,6 +15,7 @@
 
 #include "core/limits.h"
 #include "store.h"
+#include "store_sqlite_int.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
@@ -628,26 +629,9 @@ static int sq_add_nsub(struct store_view *v, const char *ri, int delta)
     return step_write(st);
 }
 
-static int sq_bind_credential(struct store_view *v, const char *kpsa_id, const char *canon_id)
+sqlite3 *store_sqlite_view_db(struct store_view *v)
 {
-    sqlite3 *db = VIEW(v)->db;
-    sqlite3_stmt *st = NULL;
-    int rc = STORE_ERROR;
-    /* rare (one per registration over a '-' key): not worth a cached statement */
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE cred_psk SET binding = ?2 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, canon_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_DONE)
-            rc = sqlite3_changes(db) == 1 ? STORE_OK : STORE_CONFLICT;
-    }
-    sqlite3_finalize(st);
-    /* the version row tells other processes' credential caches (cred_sqlite.c) */
-    if (rc == STORE_OK &&
-        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
-        rc = STORE_ERROR;
-    return rc;
+    return VIEW(v)->db;
 }
 
 /* ---- pool ------------------------------------------------------------------------------------- */
@@ -865,7 +849,6 @@ static const struct store_ops sqlite_ops = {
     .clamp_subtree_et = sq_clamp_subtree_et,
     .add_nsub = sq_add_nsub,
     .usage = sq_usage,
-    .bind_credential = sq_bind_credential,
     .delete_leaf = sq_delete_leaf,
     .submit = sq_submit,
     .close = sq_close,
