@@ -63,6 +63,10 @@ struct create_job {
     char *bind_kpsa_id; /* AE registration binding its PSK (owned copy) */
 };
 
+/* the store's schema names these roles (store.h): they must be the registry's types */
+_Static_assert((int)STORE_TY_SUBSCRIPTION == (int)TY_SUB && (int)STORE_TY_DENSE_LEAF == (int)TY_CIN,
+               "store.h's STORE_TY_* must name the registry's subscription and contentInstance types");
+
 /* An expired resource that the sweeper has not removed yet still holds its name and ID in the
  * store: remove it (as the sweeper would) before the new one takes them. */
 static int purge_expired(struct txn_ctx *t, const struct store_row *row)

@@ -134,6 +134,13 @@ struct store_view {
     struct store *st;
 };
 
+/* The resource types the SQLite schema treats specially, named once here so that no type number is
+ * written inside SQL (the statements are built from these names): subscriptions are counted in
+ * their parent's nsub column, and contentInstances (dense, found through their container) stay out
+ * of the (ty, path) index. The registry's TY_ values are checked against them at compile time
+ * (core/ops_create.c). */
+enum { STORE_TY_SUBSCRIPTION = 23, STORE_TY_DENSE_LEAF = 4 };
+
 /* Open (creating if needed, owner-only permissions) the SQLite store at path; sync_full selects
  * fsync on every commit. readers = size of the read-connection pool. NULL + err on failure. */
 struct store *store_sqlite_open(const char *path, bool sync_full, int readers, char *err, size_t errlen);
