@@ -61,6 +61,15 @@ struct op_ctx {
     struct group_memo *groups;
 };
 
+/* The run queue of CONT_AGAIN resumes (park.c). parkq_push queues k for a resume thread, which
+ * calls cont_again_now (dispatch.c: the pipeline again, then k's done unless it parked again).
+ * parkq_stop waits until the queue is empty and no resume thread runs (before the store goes). */
+struct parkq *parkq_new(void);
+void parkq_push(struct parkq *q, const struct cse_cont *k);
+void parkq_stop(struct parkq *q);
+void parkq_free(struct parkq *q);
+void cont_again_now(const struct cse_cont *k);
+
 /* Take the request's continuation to park it on what it waits for (park.h): false when its
  * caller cannot park (answer now instead). After true the step returns CSE_PENDING and whoever got
  * *out resumes it once with cont_resume. */

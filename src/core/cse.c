@@ -373,6 +373,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
+    cse->parkq = parkq_new();
     cse->metrics = metrics_new();
     store->on_batch = metrics_batch; /* before any job: the writer reads it after taking a job */
     store->on_batch_arg = cse->metrics;
@@ -497,6 +498,7 @@ void cse_stop(struct cse *cse)
     dynauth_stop(cse->dynauth); /* consultations go through the outbound seam */
     registration_quiesce(cse);  /* no new exchange with the registrar */
     expiry_stop(cse);
+    parkq_stop(cse->parkq); /* requests resumed by consultations and the expiry thread are run */
     /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
     if (cse->batches && cse->outbound)
         batcher_tick(cse, INT64_MAX);
@@ -523,6 +525,9 @@ void cse_destroy(struct cse *cse)
     cse->dynauth = NULL;
     fanq_free(cse->fanouts);
     cse->fanouts = NULL;
+    parkq_stop(cse->parkq); /* a context never started may still hold resumes (tests) */
+    parkq_free(cse->parkq);
+    cse->parkq = NULL;
     ratelimit_free(cse->rate);
     cse->rate = NULL;
     nbr_free(cse->nbr);

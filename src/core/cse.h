@@ -26,6 +26,7 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct parkq;
 struct metrics;
 struct ratelimit;
 struct nbr;
@@ -56,6 +57,7 @@ struct cse {
     struct token_cache *tokens;        /* verified tokens and their Local-Token-IDs (owned) */
     struct dynauth *dynauth;           /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;              /* parked group fan-outs and their threads (owned) */
+    struct parkq *parkq;               /* continuations resumed with CONT_AGAIN, their threads (owned) */
     struct metrics *metrics;           /* counters for the metrics listener and the console (owned) */
     atomic_bool ready;                 /* every configured binding is up and none is stopping (cse_set_ready) */
     struct ratelimit *rate;            /* per-originator request rate buckets (owned), NULL: limits.rate off */

@@ -472,9 +472,22 @@ void cont_resume(const struct cse_cont *k, enum cont_how how)
 {
     struct cse_cont self = *k; /* the holder may free k once we call out */
     self.why = PARK_NONE;
-    if (how == CONT_AGAIN && run(&self, false) == CSE_PENDING)
-        return; /* parked again on the same continuation */
+    if (how == CONT_AGAIN && self.cse->parkq != NULL) {
+        parkq_push(self.cse->parkq, &self); /* a resume thread runs the pipeline */
+        return;
+    }
+    if (how == CONT_AGAIN) {
+        cont_again_now(&self);
+        return;
+    }
     self.done(self.arg);
+}
+
+void cont_again_now(const struct cse_cont *k)
+{
+    if (run(k, false) == CSE_DONE)
+        k->done(k->arg);
+    /* else parked again on the same continuation */
 }
 
 static enum cse_status run(const struct cse_cont *k, bool outer)

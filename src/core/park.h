@@ -25,13 +25,15 @@
  * resumes it exactly once, from any thread, with cont_resume():
  *  - CONT_ANSWERED: rsp holds the answer (a step that must finish on the request's own thread
  *    sets rsp->finish first: cse_complete runs it there);
- *  - CONT_AGAIN: the pipeline runs again for the same request (from the route step on, with what
- *    the wait produced, e.g. rsp->das), which may park once more on the same continuation or
- *    answer; never on a binding thread.
+ *  - CONT_AGAIN: the pipeline runs again for the same request (without the checks made on
+ *    receipt, with what the wait produced, e.g. rsp->das), which may park once more on the same
+ *    continuation or answer. It runs on a resume thread (park.c's run queue), never on the thread
+ *    that resumed it (the outbound seam's delivery thread, the expiry thread) nor a binding's.
  * cont_resume then calls the caller's done(arg); the caller calls cse_complete on its own thread,
  * which is unchanged for every binding. No thread waits for a parked request: the writer, the
- * outbound seam's client sides, the expiry thread and the bounded fan-out / consultation / non-
- * blocking workers each resume what they were waiting for. */
+ * outbound seam's client sides (forwarded requests, DAS consultations, verification and
+ * Blocking_Update answers), the expiry thread and the bounded fan-out / resume / non-blocking
+ * workers each resume what they were waiting for. */
 #ifndef WARDEN_CORE_PARK_H
 #define WARDEN_CORE_PARK_H
 
