@@ -59,6 +59,8 @@ struct op_ctx {
     bool in_txn;
     /* <group> references of acor already decided for this request (membership.c; owned) */
     struct group_memo *groups;
+    /* resources on other CSEs a hook asked for on this pass (remote_fetch.c; owned) */
+    struct remote_want *want;
 };
 
 /* The run queue of CONT_AGAIN resumes (park.c). parkq_push queues k for a resume thread, which
@@ -208,6 +210,18 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
  * group), or with real_only to real resources only. Returns 0 with *out filled (caller frees)
  * or an RSC; the request's response is not touched. */
 int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out /* OUT */);
+/* Resources on other CSEs for a hook (remote_fetch.c). op_resolve_remote is op_resolve for the
+ * resolver's resolve_remote: an address on another CSE is answered from what was retrieved there
+ * (the resource; RSC_NOT_FOUND when it was refused or missing there, as for a local one the
+ * originator may not retrieve; RESOLVE_ON_OTHER_CSE when its CSE could not be reached), and on the
+ * first pass it is noted in c->want. After the hook ran, remote_fetch_park parks the request on
+ * retrieving what was noted (true, *st CSE_PENDING, the hook's outcome dropped: it runs again with
+ * the answers in rsp->fetched) or does nothing (false, c->want freed). */
+struct remote_want;
+int op_resolve_remote(void *arg, const char *addr, struct store_row *out);
+bool remote_fetch_park(struct op_ctx *c, enum cse_status *st);
+void remote_want_free(struct remote_want *w);
+
 /* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources the
  * originator may RETRIEVE; one it may not is RSC_NOT_FOUND like a missing one, so that no hook
  * answers differently for the two (no existence or type oracle). */

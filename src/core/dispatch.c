@@ -594,6 +594,7 @@ static enum cse_status run(const struct cse_cont *k, bool outer)
     }
     creds_free(c.creds);
     group_memo_free(c.groups);
+    remote_want_free(c.want);
     mem_free(c.tqf);
     if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */
         st = dynauth_park(&c);

@@ -471,8 +471,11 @@ enum cse_status dynauth_park(struct op_ctx *c)
     if (!stopping)
         da->threads++;
     pthread_mutex_unlock(&da->lock);
+    struct fetched *fetched = c->rsp->fetched; /* kept: what was retrieved on other CSEs (remote_fetch.c) */
+    c->rsp->fetched = NULL;
     response_free(c->rsp); /* the second decision writes the response afresh */
     response_init(c->rsp);
+    c->rsp->fetched = fetched;
     if (stopping) {
         atomic_fetch_sub(&da->inflight, 1);
         response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "das-unavailable",

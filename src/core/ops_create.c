@@ -564,10 +564,13 @@ enum cse_status op_create(struct op_ctx *c)
         .row = row,
         .now = c->now,
         .rsp = rsp,
-        .lookup = {op_resolve, c},
+        .lookup = {op_resolve, c, op_resolve_remote},
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
-    j->asked = attrs; /* reference handed to the job */
+    j->asked = attrs;                    /* reference handed to the job */
+    enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */
+    if (c->want != NULL && remote_fetch_park(c, &fetch_st))
+        goto fail;
     if (rc == 0) {
         json_set_str(res, "ri", row->ri);
         json_set_str(res, "rn", row->rn);
@@ -610,5 +613,5 @@ fail:
     json_decref(j->asked);
     store_row_free(row);
     mem_free(j);
-    return CSE_DONE;
+    return fetch_st;
 }

@@ -432,11 +432,14 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0 && rt->prepare_update)
-        rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c}, row, patch, c->rsp);
+        rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c, op_resolve_remote}, row, patch, c->rsp);
+    enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */
+    if (c->want != NULL && remote_fetch_park(c, &fetch_st))
+        rc = -1;
     if (rc != 0) {
         json_decref(patch);
         mem_free(acpi);
-        return CSE_DONE;
+        return fetch_st;
     }
     struct update_job *j = mem_calloc(1, sizeof *j);
     *j = (struct update_job){

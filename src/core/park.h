@@ -19,6 +19,8 @@
  *   a polling channel      the parked poll (pollch.c)                 a queued request -> ANSWERED
  *   a non-blocking ack     the <request> job (nonblock.c)             its commit -> ANSWERED
  *   a re-targeted NOTIFY   the retarget record (ops_notify.c)         the AE's answer -> ANSWERED
+ *   remote resources       the fetch (remote_fetch.c): a hook's       last answer -> AGAIN
+ *   (group members)        resources on other CSEs, retrieved
  *
  * A step parks by taking the continuation with op_park() (false: the caller cannot park, answer
  * now) and returning CSE_PENDING; from then on nothing touches c->rsp but the holder. The holder
@@ -57,6 +59,7 @@ enum park_why {
     PARK_POLL,     /* a long poll of a polling channel */
     PARK_NBR,      /* a non-blocking request's <request> commit */
     PARK_RETARGET, /* a NOTIFY re-targeted to an AE's pointOfAccess */
+    PARK_FETCH,    /* resources on other CSEs a hook needs (remote_fetch.c) */
 };
 
 /* The continuation of one request. Plain value: copy it into what the request waits for. */

@@ -33,13 +33,16 @@ static const int grp_parents[] = {TY_CSEBASE, TY_AE, 0};
 
 /* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType; key
  * receives the member's identity for duplicate detection (its resourceID, "/fopt" kept). */
-static int member_type(const struct resolver *lookup, const char *id, int *ty, char *key, size_t keylen)
+static int member_type(const struct resolver *lookup, bool fetch, const char *id, int *ty, char *key, size_t keylen)
 {
     size_t n = strlen(id);
     bool fopt = n > 5 && strcmp(id + n - 5, "/fopt") == 0;
     char *base = mem_strndup(id, fopt ? n - 5 : n);
     struct store_row row;
-    int rc = lookup->resolve(lookup->arg, base, &row);
+    /* TS-0004 §7.4.13.2.1: to validate memberType "the Hosting CSE may retrieve the member
+     * resources", on their own Hosting CSE for members hosted elsewhere */
+    int rc = fetch && lookup->resolve_remote ? lookup->resolve_remote(lookup->arg, base, &row)
+                                             : lookup->resolve(lookup->arg, base, &row);
     mem_free(base);
     if (rc != 0) /* RESOLVE_ON_OTHER_CSE: a member hosted on another CSE */
         return rc;
@@ -66,13 +69,14 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty, c
  *  - MIXED: every member is kept as given (no type to check, nothing looked up to decide);
  *  - otherwise a member whose type cannot be checked rejects the request with
  *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike;
- *  - a member hosted on another CSE (SP-relative, or through a <remoteCSE>) is kept as given and not
- *    validated here: no request leaves for another CSE while this one is being decided (the
- *    operation runs on the request's view, and a member request would have to park it). The group
- *    then gets memberTypeValidated false, as TS-0004 §7.4.13.2.1 and §7.4.13.2.3 have it for
- *    members whose hosting CSE is not reachable; its representation goes back in the response
- *    (rcn 1, the default). Fan-out still reaches it (core/fanout.c). Its type is checked when it
- *    is used: each member request is authorized and performed by the member's own CSE. */
+ *  - a member hosted on another CSE (SP-relative, or through a <remoteCSE>): with a memberType that
+ *    is not mixed it is retrieved on its own Hosting CSE, From the originator (TS-0004 §7.4.13.2.1
+ *    "the Hosting CSE may retrieve the member resources"; the request parks meanwhile,
+ *    core/remote_fetch.c), and then validated like a local one: refused or missing there is 5105
+ *    as here. When its CSE cannot be reached it is kept, and the group gets memberTypeValidated
+ *    false (TS-0004 §7.4.13.2.1, §7.4.13.2.3: temporarily unreachable); its representation goes
+ *    back in the response (rcn 1, the default). With mixed, nothing is retrieved (nothing to
+ *    validate) and it is kept as given. Fan-out reaches it either way (core/fanout.c). */
 static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
                             json_t *out, struct cse_response *rsp)
 {
@@ -87,7 +91,7 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
         const char *id = json_string_value(m);
         char key[LIMIT_ID_LEN + 8];
         int ty = -1;
-        int mrc = member_type(lookup, id, &ty, key, sizeof key);
+        int mrc = member_type(lookup, mt != MT_MIXED, id, &ty, key, sizeof key);
         if (mrc != 0) {
             snprintf(key, sizeof key, "?%s", id);
             ty = mrc == RESOLVE_ON_OTHER_CSE ? TY_REMOTE_MEMBER : -1;

@@ -81,6 +81,10 @@ enum { RESOLVE_ON_OTHER_CSE = 1 };
 struct resolver {
     int (*resolve)(void *arg, const char *addr, struct store_row *out);
     void *arg;
+    /* The same, but a resource on another CSE is retrieved there first (the request parks and the
+     * hook runs again; core/remote_fetch.c): RESOLVE_ON_OTHER_CSE only when that CSE could not be
+     * reached. NULL: resolve. */
+    int (*resolve_remote)(void *arg, const char *addr, struct store_row *out);
 };
 
 /* Everything a create hook sees; prepared by core/ops_create.c. */

@@ -112,19 +112,50 @@ class GroupRemoteCase(Base):
         for m in mid:
             self.assertEqual(self.cin_count(m[len("/id-mn"):]), 1)  # only cin1: no member performed
 
-    def test_ts0004_7_4_13_2_1_remote_member_of_typed_group_is_kept_not_validated(self):
-        """memberType container with a member on the MN: the MN is not asked (no member request leaves
-        before the group exists), so the group is created with memberTypeValidated false and its
-        representation in the response (TS-0001 Table 10.2.7.2-x); local members alone validate."""
+    def test_ts0004_7_4_13_2_1_remote_member_type_validated_on_its_own_cse(self):
+        """memberType container with members on the MN: each is retrieved there (From the originator)
+        and validated like a local one; memberTypeValidated true."""
         a = self.mn_cnt(True)
         local = self.cnt_with_cin(self.inc, self.in_ae, self.in_stem, None)
-        g = self.group([local.lstrip("/"), "/id-mn" + a], mt=TY_CNT).body["m2m:grp"]
-        self.assertIs(g["mtv"], False, g)
+        g = self.group([local.lstrip("/"), "/id-mn" + a, "cse-in/id-mn" + a], mt=TY_CNT).body["m2m:grp"]
+        self.assertIs(g["mtv"], True, g)
+        # the same container by two address forms is one member once its resourceID is known
         self.assertEqual(g["mid"], [local.lstrip("/"), "/id-mn" + a])
-        g2 = self.group([local.lstrip("/")], mt=TY_CNT).body["m2m:grp"]
-        self.assertIs(g2["mtv"], True, g2)
-        # a local member of another type still decides under the consistencyStrategy
-        self.group(["/id-mn" + a, self.in_ae.lstrip("/")], mt=TY_CNT, expect=2001)
+
+    def test_ts0004_7_4_13_2_1_remote_member_of_another_type_follows_consistency_strategy(self):
+        a = self.mn_cnt(True)
+        cin = "/id-mn" + a + "/cin1"  # a contentInstance on the MN
+        g = self.group(["/id-mn" + a, cin], mt=TY_CNT).body["m2m:grp"]  # csy ABANDON_MEMBER (default)
+        self.assertEqual(g["mid"], ["/id-mn" + a])
+        self.assertIs(g["mtv"], True, g)
+        r = self.inc.c.create(self.in_ae, TY_GRP, {"rn": uniq("grp"), "mt": TY_CNT, "mnm": 5, "csy": 2,
+                                                   "mid": ["/id-mn" + a, cin]}, origin=self.in_stem, root="m2m:grp")
+        self.assertEqual(r.rsc, 4110, r.body)  # ABANDON_GROUP: GROUP_MEMBER_TYPE_INCONSISTENT
+
+    def test_ts0004_7_4_13_2_1_remote_member_refused_there_is_5105(self):
+        """The MN's ACP does not let the originator retrieve it: its type cannot be checked."""
+        denied = self.mn_cnt(False)
+        r = self.group(["/id-mn" + denied], mt=TY_CNT, expect=5105)
+        self.assertNotIn("m2m:grp", r.body)
+        # mixed: nothing to validate, nothing retrieved: kept as given
+        g = self.group(["/id-mn" + denied]).body["m2m:grp"]
+        self.assertEqual(g["mid"], ["/id-mn" + denied])
+
+    def test_ts0004_7_4_13_2_1_unreachable_member_cse_gives_mtv_false(self):
+        a = self.mn_cnt(True)
+        pid = self.mn.srv.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.wait_for(lambda: stopped(pid), timeout=5.0, what="the MN stopped")
+            r = self.inc.c.create(self.in_ae, TY_GRP, {"rn": uniq("grp"), "mt": TY_CNT, "mnm": 5,
+                                                       "mid": ["/id-mn" + a]}, origin=self.in_stem,
+                                  root="m2m:grp", headers={"X-M2M-RET": "1500"})
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(r.rsc, 2001, r.body)
+        g = r.body["m2m:grp"]  # the representation, memberTypeValidated false
+        self.assertIs(g["mtv"], False, g)
+        self.assertEqual(g["mid"], ["/id-mn" + a])
 
     def test_ts0004_7_3_2_8_unreachable_member_cse_is_5103_for_that_member_only(self):
         local = self.cnt_with_cin(self.inc, self.in_ae, self.in_stem, None)
