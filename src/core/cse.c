@@ -507,6 +507,7 @@ void cse_stop(struct cse *cse)
         outbound_stop(cse->outbound, 2000);
         cse->outbound = NULL;
     }
+    parkq_stop(cse->parkq); /* and those the seam's last answers resumed (remote_fetch.c) */
     registration_free(cse); /* after the seam: its callbacks have all run */
 }
 
