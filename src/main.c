@@ -14,6 +14,7 @@
 #include "core/cse.h"
 #include "security/audit.h"
 #include "security/cred.h"
+#include "store/backend.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
     struct store *store = NULL;
     int store_lock = -1;
     struct cred_store *creds = NULL;
+    struct backend *backend = NULL; /* owns store and creds */
     struct cse cse;
     bool cse_ready = false;
     /* every binding speaks to the same core; each starts when its configuration asks for it */
@@ -100,11 +102,14 @@ int main(int argc, char **argv)
      * smaller pool only makes requests wait their turn; by default a read view per worker, fan-out
      * thread and two more (MQTT, CoAP) */
     long readers = cfg.store_readers > 0 ? cfg.store_readers : threads + 2 + cfg.limits_fanout_threads;
-    store = store_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)readers, err, sizeof err);
-    if (store == NULL)
+    /* resources and credentials live in one database, owned by one backend object (store/backend.h);
+     * the credential watcher picks up wardenctl's changes at once */
+    backend = backend_sqlite_open(cfg.store_path, strcmp(cfg.store_sync, "full") == 0, (int)readers, err, sizeof err);
+    if (backend == NULL)
         goto out;
-    /* credentials live beside the resources; the watcher picks up wardenctl's changes at once */
-    if ((creds = cred_open(cfg.store_path, err, sizeof err)) == NULL || cred_watch_start(creds, 250) != 0)
+    store = backend->store;
+    creds = backend->creds;
+    if (cred_watch_start(creds, 250) != 0)
         goto out;
     /* the audit chain's key is made with the store and lives in it, never in the log (audit.h) */
     unsigned char akey[CRED_AUDIT_KEY_LEN];
@@ -120,6 +125,7 @@ int main(int argc, char **argv)
     if (cse_init(&cse, &cfg, &lg, store, audit, err, sizeof err) != 0)
         goto out;
     cse.creds = creds;
+    cse.backend = backend;
     cse_ready = true;
     if (cse_start(&cse, err, sizeof err) != 0)
         goto out;
@@ -187,9 +193,8 @@ out:
     if (cse_ready) {
         cse_stop(&cse);
     }
-    cred_close(creds);
-    if (store)
-        store->ops->close(store);
+    if (backend)
+        backend->ops->close(backend); /* the credential store, then the resource store */
     if (cse_ready)
         cse_destroy(&cse);
     audit_close(audit);

@@ -3,6 +3,7 @@
 #define WARDEN_CORE_CORE_INT_H
 
 #include "cse.h"
+#include "park.h"
 #include "resources/rtype.h"
 #include "security/acp.h"
 #include "security/authz.h"
@@ -41,8 +42,8 @@ struct op_ctx {
     struct originator *orig;
     struct target *tgt;
     int64_t now; /* seconds */
-    void (*done)(void *arg);
-    void *done_arg;
+    /* the request's one continuation (park.h): a step that waits takes it with op_park */
+    struct cse_cont k;
     /* the originator's location, looked up on first use (location.c) */
     bool loc_done, loc_known;
     struct acp_location loc;
@@ -58,7 +59,30 @@ struct op_ctx {
     bool in_txn;
     /* <group> references of acor already decided for this request (membership.c; owned) */
     struct group_memo *groups;
+    /* resources on other CSEs a hook asked for on this pass (remote_fetch.c; owned) */
+    struct remote_want *want;
 };
+
+/* The run queue of CONT_AGAIN resumes (park.c). parkq_push queues k for a resume thread, which
+ * calls cont_again_now (dispatch.c: the pipeline again, then k's done unless it parked again).
+ * parkq_stop waits until the queue is empty and no resume thread runs (before the store goes). */
+struct parkq *parkq_new(void);
+void parkq_push(struct parkq *q, const struct cse_cont *k);
+void parkq_stop(struct parkq *q);
+void parkq_free(struct parkq *q);
+void cont_again_now(const struct cse_cont *k);
+
+/* Take the request's continuation to park it on what it waits for (park.h): false when its
+ * caller cannot park (answer now instead). After true the step returns CSE_PENDING and whoever got
+ * *out resumes it once with cont_resume. */
+static inline bool op_park(const struct op_ctx *c, enum park_why why, struct cse_cont *out /* OUT */)
+{
+    if (!cont_can_park(&c->k))
+        return false;
+    *out = c->k;
+    out->why = why;
+    return true;
+}
 
 int resolve_target(struct cse *cse, struct store_view *v, const char *to, int64_t now, struct target *out,
                    struct cse_response *rsp);
@@ -143,15 +167,11 @@ bool creds_add_local(struct op_ctx *c, const char *lti, const char *via);
 struct dynauth *dynauth_new(size_t n);
 void dynauth_free(struct dynauth *da);
 /* Park the request on the consultation dynauth_decide prepared (c->das_job): a consultation thread
- * asks the DAS, then decides the request again (cse_dispatch_again) and calls done. CSE_PENDING, or
+ * asks the DAS, then resumes the request with CONT_AGAIN (its second decision). CSE_PENDING, or
  * CSE_DONE with a denial when no consultation could start. */
 enum cse_status dynauth_park(struct op_ctx *c);
 /* Wait for the consultation threads (before the outbound seam and the store go away). */
 void dynauth_stop(struct dynauth *da);
-/* The request pipeline again, for a request parked outside the store (dynauth.c): like cse_dispatch
- * but leaves the audit and masking to cse_complete, which the binding calls after done. */
-enum cse_status cse_dispatch_again(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                                   void (*done)(void *arg), void *done_arg);
 void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *target, const struct store_row *src,
                     const struct acp_request *rq, struct decision *d);
 /* The first reason a credential of the request was refused, or NULL; one line per credential. */
@@ -190,6 +210,18 @@ int op_expiration(struct op_ctx *c, const json_t *attrs, int64_t *et /* OUT */);
  * group), or with real_only to real resources only. Returns 0 with *out filled (caller frees)
  * or an RSC; the request's response is not touched. */
 int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store_row *out /* OUT */);
+/* Resources on other CSEs for a hook (remote_fetch.c). op_resolve_remote is op_resolve for the
+ * resolver's resolve_remote: an address on another CSE is answered from what was retrieved there
+ * (the resource; RSC_NOT_FOUND when it was refused or missing there, as for a local one the
+ * originator may not retrieve; RESOLVE_ON_OTHER_CSE when its CSE could not be reached), and on the
+ * first pass it is noted in c->want. After the hook ran, remote_fetch_park parks the request on
+ * retrieving what was noted (true, *st CSE_PENDING, the hook's outcome dropped: it runs again with
+ * the answers in rsp->fetched) or does nothing (false, c->want freed). */
+struct remote_want;
+int op_resolve_remote(void *arg, const char *addr, struct store_row *out);
+bool remote_fetch_park(struct op_ctx *c, enum cse_status *st);
+void remote_want_free(struct remote_want *w);
+
 /* struct resolver callback over an op_ctx (resolve.c): resolve_row for real resources the
  * originator may RETRIEVE; one it may not is RSC_NOT_FOUND like a missing one, so that no hook
  * answers differently for the two (no existence or type oracle). */
@@ -198,10 +230,9 @@ int op_resolve(void *arg, const char *addr, struct store_row *out);
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its
  * notifications are queued or dropped, compiled policies invalidated when invalidate is set and
  * the change is kept); the rest goes to finish_fn(job) on the request's thread via cse_complete.
- * Then the request's done(done_arg) is called. */
-void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalidate, struct cse_response *rsp,
-                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
-                  void *done_arg);
+ * Then the request parked on its commit (k) is resumed (CONT_ANSWERED). */
+void op_committed(bool kept, struct notes *notes, bool invalidate,
+                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, const struct cse_cont *k);
 
 /* Does an UPDATE of resource ri wait for a Blocking_Update answer (ops_update.c)? */
 bool op_blocking_held(struct cse *cse, const char *ri);
@@ -229,6 +260,9 @@ enum cse_status op_fanout(struct op_ctx *c);
  * reaches this target for the first time, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, the
  * same group request does not reach the same target twice. */
 int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
+/* The same for a member request the route step sends to another CSE, by its SP-relative target
+ * (route.to), before it is forwarded: remote members count towards the tree like local ones. */
+int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp);
 /* Parked fan-outs (fanout.c): fanq_stop waits for the fan-out threads (before the store goes). */
 struct fanq *fanq_new(void);
 void fanq_stop(struct fanq *q);
@@ -295,17 +329,16 @@ void batcher_free(struct cse *cse, struct batcher *bt, bool deliver);
 void batcher_tick(struct cse *cse, int64_t now_ms);
 
 /* Requests parked until their Operation Execution Time (defer.c). defer_park returns CSE_PENDING
- * (done is called once the request ran at at_us), or CSE_DONE with rsp filled (5000) when it cannot
+ * (k is resumed with CONT_AGAIN at at_us), or CSE_DONE with k's rsp filled (5000) when it cannot
  * park. defer_next_us (expiry_lock held) is the earliest time waited for; defer_run_due runs the
  * requests due at now_us, or with all refuses every waiting one (shutdown). */
-enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                           void (*done)(void *arg), void *done_arg, int64_t at_us);
+enum cse_status defer_park(const struct cse_cont *k, int64_t at_us);
 int64_t defer_next_us(const struct cse *cse);
 void defer_run_due(struct cse *cse, int64_t now_us, bool all);
 /* No request parks for its Operation Execution Time any more; those waiting are answered (5000). */
 void defer_quiesce(struct cse *cse);
 /* Non-blocking requests (nonblock.c). nbr_accept, for a request with rt 1 or 2 whose originator
- * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: done is called
+ * passed the checks: commits its <request> resource, answers 1001/1002 (CSE_PENDING: k is resumed
  * after that commit), then runs a blocking copy through cse_dispatch and stores its result. CSE_DONE
  * with an error (5206 beyond the limits.nonblocking_* bounds, 4000 for a bad rt notificationURI). */
 struct nbr *nbr_new(void);
@@ -313,8 +346,7 @@ int nbr_start(struct cse *cse);
 /* Refuse new ones, wait for those accepted (before the outbound seam and the store go away). */
 void nbr_stop(struct cse *cse);
 void nbr_free(struct nbr *n);
-enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                           struct cse_response *rsp, void (*done)(void *), void *done_arg);
+enum cse_status nbr_accept(const struct cse_cont *k, const struct originator *o);
 
 /* Polling channels (pollch.c): the "pch" client side of the outbound seam that queues requests for an AE with rr
  * false, and the long poll of <pollingChannel>/pcu. op_pcu serves a request whose target is a pcu

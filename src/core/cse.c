@@ -384,6 +384,7 @@ int cse_init(struct cse *cse, const struct cse_config *cfg, struct log *log, str
     cse->tokens = token_cache_new((size_t)cfg->authz_token_cache);
     cse->dynauth = dynauth_new((size_t)cfg->authz_grant_cache);
     cse->fanouts = fanq_new();
+    cse->parkq = parkq_new();
     cse->metrics = metrics_new();
     store->on_batch = metrics_batch; /* before any job: the writer reads it after taking a job */
     store->on_batch_arg = cse->metrics;
@@ -515,6 +516,7 @@ void cse_stop(struct cse *cse)
     registration_quiesce(cse);  /* no new exchange with the registrar */
     announce_stop(cse);         /* nor with announcement targets */
     expiry_stop(cse);
+    parkq_stop(cse->parkq); /* requests resumed by consultations and the expiry thread are run */
     /* pending batches go out before the outbound seam stops; then deliveries get a short grace */
     if (cse->batches && cse->outbound)
         batcher_tick(cse, INT64_MAX);
@@ -523,6 +525,7 @@ void cse_stop(struct cse *cse)
         outbound_stop(cse->outbound, 2000);
         cse->outbound = NULL;
     }
+    parkq_stop(cse->parkq); /* and those the seam's last answers resumed (remote_fetch.c) */
     registration_free(cse); /* after the seam: its callbacks have all run */
     announce_free(cse);
 }
@@ -542,6 +545,9 @@ void cse_destroy(struct cse *cse)
     cse->dynauth = NULL;
     fanq_free(cse->fanouts);
     cse->fanouts = NULL;
+    parkq_stop(cse->parkq); /* a context never started may still hold resumes (tests) */
+    parkq_free(cse->parkq);
+    cse->parkq = NULL;
     ratelimit_free(cse->rate);
     cse->rate = NULL;
     nbr_free(cse->nbr);

@@ -17,6 +17,7 @@
 struct store;
 struct audit;
 struct cred_store;
+struct backend;
 struct policy_cache;
 struct location_db;
 struct outbound;
@@ -25,6 +26,7 @@ struct token_issuers;
 struct token_cache;
 struct dynauth;
 struct fanq;
+struct parkq;
 struct metrics;
 struct ratelimit;
 struct nbr;
@@ -44,6 +46,7 @@ struct cse {
     struct store *store;          /* not owned */
     struct audit *audit;          /* not owned; may be NULL */
     struct cred_store *creds;     /* not owned; NULL in tests without credentials (then nothing binds) */
+    struct backend *backend;      /* not owned: owns store and creds (store/backend.h); NULL: nothing binds */
     struct clock clock;
     struct id_env idenv;
     struct id admin;                   /* canonical admin originator */
@@ -57,6 +60,7 @@ struct cse {
     struct token_cache *tokens;        /* verified tokens and their Local-Token-IDs (owned) */
     struct dynauth *dynauth;           /* dynamic authorization: granted privileges, DAS health (owned) */
     struct fanq *fanouts;              /* parked group fan-outs and their threads (owned) */
+    struct parkq *parkq;               /* continuations resumed with CONT_AGAIN, their threads (owned) */
     struct metrics *metrics;           /* counters for the metrics listener and the console (owned) */
     atomic_bool ready;                 /* every configured binding is up and none is stopping (cse_set_ready) */
     struct ratelimit *rate;            /* per-originator request rate buckets (owned), NULL: limits.rate off */

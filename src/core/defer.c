@@ -1,26 +1,30 @@
 /* defer: requests whose Operation Execution Time lies ahead (TS-0001 §8.1.2, TS-0004 §7.3.3.5 ff.:
  * the Hosting CSE performs the operation at that time, not before). Such a request parks here, like
  * a request waiting for its commit: no thread waits for it. The expiry thread, which wakes up at
- * least every second anyway, also wakes at the earliest execution time and runs each due request
- * through the pipeline again (cse_dispatch_again), which then calls its done(). */
+ * least every second anyway, also wakes at the earliest execution time and resumes each due
+ * request's continuation with CONT_AGAIN (park.h): the pipeline runs for it then. */
 #include "core_int.h"
 #include "rsc.h"
 #include "util/mem.h"
 
 struct deferred {
     int64_t at_us;
-    const struct cse_request *req;
-    struct cse_response *rsp;
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k;
     struct deferred *next;
 };
 
-enum cse_status defer_park(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                           void (*done)(void *arg), void *done_arg, int64_t at_us)
+enum cse_status defer_park(const struct cse_cont *k, int64_t at_us)
 {
+    struct cse *cse = k->cse;
+    struct cse_response *rsp = k->rsp;
+    if (!cont_can_park(k)) {
+        response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot-park",
+                       "this request cannot wait for its execution time");
+        return CSE_DONE;
+    }
     struct deferred *d = mem_calloc(1, sizeof *d);
-    *d = (struct deferred){.at_us = at_us, .req = req, .rsp = rsp, .done = done, .done_arg = done_arg};
+    *d = (struct deferred){.at_us = at_us, .k = *k};
+    d->k.why = PARK_OET;
     pthread_mutex_lock(&cse->expiry_lock);
     if (cse->stopping || cse->deferring_closed || !cse->expiry_started || cse->ndeferred >= LIMIT_DEFERRED_REQUESTS) {
         bool busy = cse->ndeferred >= LIMIT_DEFERRED_REQUESTS;
@@ -67,11 +71,11 @@ void defer_run_due(struct cse *cse, int64_t now_us, bool all)
         struct deferred *d = due;
         due = d->next;
         if (all) { /* shutting down: never executed early, answered at once */
-            response_error(d->rsp, RSC_INTERNAL_SERVER_ERROR, "shutdown",
+            response_error(d->k.rsp, RSC_INTERNAL_SERVER_ERROR, "shutdown",
                            "the CSE shut down before the Operation Execution Time");
-            d->done(d->done_arg);
-        } else if (cse_dispatch_again(cse, d->req, d->rsp, d->done, d->done_arg) == CSE_DONE) {
-            d->done(d->done_arg);
+            cont_resume(&d->k, CONT_ANSWERED);
+        } else {
+            cont_resume(&d->k, CONT_AGAIN);
         }
         mem_free(d);
     }

@@ -369,10 +369,10 @@ int op_authorize_acpi(struct op_ctx *c, const struct store_row *row)
     return d.permit ? 0 : deny(c, &d);
 }
 
-void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalidate, struct cse_response *rsp,
-                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, void (*done)(void *),
-                  void *done_arg)
+void op_committed(bool kept, struct notes *notes, bool invalidate,
+                  void (*finish_fn)(void *job, struct cse_response *rsp), void *job, const struct cse_cont *k)
 {
+    struct cse *cse = k->cse;
     if (kept) {
         if (notes->annc) /* announcement steps committed (announce.c): send them now, not at the next pass */
             announce_kick(cse);
@@ -382,9 +382,9 @@ void op_committed(struct cse *cse, bool kept, struct notes *notes, bool invalida
     } else {
         notes_free(notes);
     }
-    rsp->finish = finish_fn;
-    rsp->finish_arg = job;
-    done(done_arg);
+    k->rsp->finish = finish_fn;
+    k->rsp->finish_arg = job;
+    cont_resume(k, CONT_ANSWERED);
 }
 
 void cse_deny(struct cse *cse, const struct cse_request *req, struct cse_response *rsp, int rsc, const char *reason,
@@ -431,8 +431,7 @@ void admin_explain(struct cse *cse, struct store_view *v, const struct cse_reque
     mem_free(text);
 }
 
-static enum cse_status run(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                           void (*done)(void *arg), void *done_arg, bool outer);
+static enum cse_status run(const struct cse_cont *k, bool outer);
 
 /* limits.rate: one token per request of an authenticated originator (an unidentified one, an AE
  * registering with From C/S/empty, by its peer address), the admin exempt. oneM2M has no status code
@@ -464,18 +463,40 @@ static int rate_limited(struct cse *cse, const struct cse_request *req, const st
 enum cse_status cse_dispatch(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
                              void (*done)(void *arg), void *done_arg)
 {
-    return run(cse, req, rsp, done, done_arg, true);
+    struct cse_cont k = {.cse = cse, .req = req, .rsp = rsp, .done = done, .arg = done_arg};
+    return run(&k, true);
 }
 
-enum cse_status cse_dispatch_again(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                                   void (*done)(void *arg), void *done_arg)
+/* The one way back for a parked request (park.h). CONT_AGAIN runs the pipeline again without the
+ * checks made on receipt (timing, rate, the non-blocking acknowledgement) and leaves the audit and
+ * masking to cse_complete, which the caller runs after done. */
+void cont_resume(const struct cse_cont *k, enum cont_how how)
 {
-    return run(cse, req, rsp, done, done_arg, false);
+    struct cse_cont self = *k; /* the holder may free k once we call out */
+    self.why = PARK_NONE;
+    if (how == CONT_AGAIN && self.cse->parkq != NULL) {
+        parkq_push(self.cse->parkq, &self); /* a resume thread runs the pipeline */
+        return;
+    }
+    if (how == CONT_AGAIN) {
+        cont_again_now(&self);
+        return;
+    }
+    self.done(self.arg);
 }
 
-static enum cse_status run(struct cse *cse, const struct cse_request *req, struct cse_response *rsp,
-                           void (*done)(void *arg), void *done_arg, bool outer)
+void cont_again_now(const struct cse_cont *k)
 {
+    if (run(k, false) == CSE_DONE)
+        k->done(k->arg);
+    /* else parked again on the same continuation */
+}
+
+static enum cse_status run(const struct cse_cont *k, bool outer)
+{
+    struct cse *cse = k->cse;
+    const struct cse_request *req = k->req;
+    struct cse_response *rsp = k->rsp;
     if (cse->secure && req->sec.sa == SA_NONE) { /* nothing of the request is read without an SA */
         response_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED, "sa-required",
                        "the secure profile requires a security association");
@@ -506,12 +527,12 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         goto out;
     /* TS-0004 §7.2.2.2 Recv-2.0: a non-blocking request is acknowledged once its originator is
      * authenticated; a blocking copy then goes through this same pipeline (nonblock.c) */
-    if ((req->rt == 1 || req->rt == 2) && outer && done != NULL) {
-        st = nbr_accept(cse, req, &orig, rsp, done, done_arg);
+    if ((req->rt == 1 || req->rt == 2) && outer && cont_can_park(k)) {
+        st = nbr_accept(k, &orig);
         goto out;
     }
     if (oet_us > 0) { /* authenticated: park until the Operation Execution Time, holding no thread */
-        st = defer_park(cse, req, rsp, done, done_arg, oet_us);
+        st = defer_park(k, oet_us);
         if (st == CSE_PENDING)
             LOG(cse->log, LOG_DEBUG, "rqi=%s parked until its Operation Execution Time", req->rqi);
         goto out;
@@ -529,7 +550,10 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         if (route_request(cse, v, req, &rt, rsp) != 0)
             goto out;
         if (rt.kind == ROUTE_REMOTE) {
-            st = route_forward(cse, req, &orig, &rt, rsp, done, done_arg);
+            /* a member of a group request (fanout.c) reaches a remote target once per tree, too */
+            if (req->fan != NULL && fanout_enter_remote(req, rt.to, rsp) != 0)
+                goto out;
+            st = route_forward(k, &orig, &rt);
             goto out;
         }
     }
@@ -548,8 +572,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
         .orig = &orig,
         .tgt = &tgt,
         .now = now,
-        .done = done,
-        .done_arg = done_arg,
+        .k = *k,
     };
     if (tgt.virt == VIRT_FOPT) {
         st = op_fanout(&c);
@@ -573,6 +596,7 @@ static enum cse_status run(struct cse *cse, const struct cse_request *req, struc
     }
     creds_free(c.creds);
     group_memo_free(c.groups);
+    remote_want_free(c.want);
     mem_free(c.tqf);
     if (st == CSE_DONE && c.das_job != NULL) /* denied pending a DAS: park on the consultation */
         st = dynauth_park(&c);

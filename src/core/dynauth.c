@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core_int.h"
 #include "metrics.h"
@@ -27,8 +28,9 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-#define DAS_HEALTH 16 /* DAS addresses whose recent failures are remembered */
-#define MAX_DACI   8  /* DACs followed for one decision */
+#define DAS_HEALTH     16          /* DAS addresses whose recent failures are remembered */
+#define MAX_DACI       8           /* DACs followed for one decision */
+#define DAS_MAX_ANSWER (64 * 1024) /* bytes of a DAS answer kept (as outbound_exchange keeps) */
 
 struct grant {
     atomic_int refs;
@@ -48,7 +50,7 @@ struct dynauth {
         int64_t down_until_ms;
     } health[DAS_HEALTH];
     atomic_int inflight;
-    /* consultation threads (under lock): cse_stop waits for them */
+    /* consultations in progress (under lock): cse_stop waits for them */
     int threads;
     bool stopping;
     pthread_cond_t idle;
@@ -292,32 +294,38 @@ void das_outcome_free(struct das_outcome *o)
     mem_free(o);
 }
 
-/* One consultation (on a consultation thread): NOTIFY the DAS at uri and read its answer. */
-static void consult(struct cse *cse, const char *uri, const char *key, json_t *dreq, int64_t now, struct das_outcome *o)
+/* A request parked on its consultation (park.h): the DASs of its dacs are asked one after the other
+ * through the outbound seam, asynchronously (no thread waits for an answer); the first usable answer,
+ * or the last failure, resumes the request with CONT_AGAIN for its second decision. */
+struct das_job {
+    struct cse_cont k; /* the request, parked on this consultation */
+    char *uri[MAX_DACI * 4];
+    int nuri;
+    int next; /* the next DAS to ask */
+    json_t *dreq;
+    char key[LIMIT_ID_LEN + LIMIT_NAME_LEN + 2];
+    int64_t now;
+    int64_t t0;            /* when the DAS being asked was sent the request (clock, us) */
+    struct das_outcome *o; /* what the DASs said so far (given to the request) */
+};
+
+static void job_free(struct das_job *j)
+{
+    for (int i = 0; i < j->nuri; i++)
+        mem_free(j->uri[i]);
+    json_decref(j->dreq);
+    das_outcome_free(j->o);
+    mem_free(j);
+}
+
+/* The DAS at uri answered (2xx: resp of rlen bytes) or did not (resp NULL): into o. */
+static void consult_end(struct cse *cse, const char *uri, const char *key, int64_t now, int64_t t0, const char *resp,
+                        size_t rlen, struct das_outcome *o)
 {
     struct dynauth *da = cse->dynauth;
     const struct cse_config *cfg = cse->cfg;
-    json_t *msg = json_pack("{s:{s:i,s:O}}", "m2m:seci", "sit", 1, "dreq", dreq);
-    char *body = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    char *resp = NULL;
-    size_t rlen = 0;
-    int rsc = 0;
-    snprintf(o->das, sizeof o->das, "%s", uri);
-    const char *refusal = outbound_exchange_refusal(cse->outbound, uri);
-    if (refusal != NULL) { /* finding 25: the secure profile trusts a DAS only over verified TLS */
-        mem_free(body);
-        snprintf(o->why, sizeof o->why, "DAS %s not consulted: %s", uri, refusal);
-        o->fail = "das-insecure";
-        return;
-    }
-    int64_t t0 = clock_now_us(&cse->clock);
-    int rc = cse->outbound == NULL ? -1
-                                   : outbound_exchange(cse->outbound, uri, body, strlen(body), cfg->cse_id,
-                                                       (int)cfg->authz_das_timeout, &resp, &rlen, &rsc);
-    mem_free(body);
     int64_t ms = (clock_now_us(&cse->clock) - t0) / 1000;
-    if (rc != 0) {
+    if (resp == NULL) {
         das_mark(da, uri, clock_now_us(&cse->clock) / 1000 + cfg->authz_das_backoff);
         snprintf(o->why, sizeof o->why, "DAS %s did not answer usefully (%lld ms); not asked again for %ld ms", uri,
                  (long long)ms, cfg->authz_das_backoff);
@@ -327,7 +335,6 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
     das_mark(da, uri, 0);
     char err[128];
     json_t *root = json_decode_body(resp, rlen, err, sizeof err);
-    mem_free(resp);
     const json_t *seci = json_object_get(root, "m2m:seci");
     const json_t *dres = json_object_get(seci, "dres");
     if (!json_is_object(dres) || json_integer_value(json_object_get(seci, "sit")) != 2) {
@@ -372,57 +379,85 @@ static void consult(struct cse *cse, const char *uri, const char *key, json_t *d
     json_decref(root);
 }
 
-/* A request parked on its consultation. */
-struct das_job {
-    struct cse *cse;
-    const struct cse_request *req;
-    struct cse_response *rsp;
-    void (*done)(void *);
-    void *done_arg;
-    char *uri[MAX_DACI * 4];
-    int nuri;
-    json_t *dreq;
-    char key[LIMIT_ID_LEN + LIMIT_NAME_LEN + 2];
-    int64_t now;
-};
+static void consult_next(struct das_job *j);
 
-static void job_free(struct das_job *j)
+/* The consultation is over: the request is decided again with what the DASs said. */
+static void consult_finish(struct das_job *j)
 {
-    for (int i = 0; i < j->nuri; i++)
-        mem_free(j->uri[i]);
-    json_decref(j->dreq);
-    mem_free(j);
-}
-
-static void *consultation(void *arg)
-{
-    struct das_job *j = arg;
-    struct cse *cse = j->cse;
+    struct cse *cse = j->k.cse;
     struct dynauth *da = cse->dynauth;
-    struct das_outcome *o = mem_calloc(1, sizeof *o);
-    o->fail = "das-unavailable";
-    for (int i = 0; i < j->nuri && o->fail != NULL; i++) {
-        if (das_down(da, j->uri[i], clock_now_us(&cse->clock) / 1000)) {
-            metrics_das(cse->metrics, "skipped-backing-off");
-            continue;
-        }
-        for (int k = 0; k < o->ntokens; k++)
-            mem_free(o->tokens[k]);
-        o->ntokens = 0;
-        consult(cse, j->uri[i], j->key, j->dreq, j->now, o);
-        metrics_das(cse->metrics, o->fail ? o->fail : "answered");
-    }
     atomic_fetch_sub(&da->inflight, 1);
-    /* the second decision, with what the DAS said; the request stays parked until done() */
-    j->rsp->das = o;
-    if (cse_dispatch_again(cse, j->req, j->rsp, j->done, j->done_arg) == CSE_DONE)
-        j->done(j->done_arg);
+    j->k.rsp->das = j->o; /* the request owns it now (response_free) */
+    j->o = NULL;
+    cont_resume(&j->k, CONT_AGAIN); /* the second decision, on a resume thread */
     job_free(j);
     pthread_mutex_lock(&da->lock);
     if (--da->threads == 0)
         pthread_cond_broadcast(&da->idle);
     pthread_mutex_unlock(&da->lock);
-    return NULL;
+}
+
+/* The outbound seam's answer to one consultation (on its delivery thread): a usable answer ends the
+ * consultation, anything else asks the next DAS. */
+static void consult_answer(void *arg, const struct out_response *res)
+{
+    struct das_job *j = arg;
+    struct cse *cse = j->k.cse;
+    const char *uri = j->uri[j->next - 1];
+    bool ok = res->http_status >= 200 && res->http_status <= 299 && !res->truncated;
+    consult_end(cse, uri, j->key, j->now, j->t0, ok ? (res->body ? res->body : "") : NULL, ok ? res->len : 0, j->o);
+    metrics_das(cse->metrics, j->o->fail ? j->o->fail : "answered");
+    if (j->o->fail == NULL)
+        consult_finish(j);
+    else
+        consult_next(j);
+}
+
+/* Ask the next DAS that is not backing off (TS-0003 §7.3.2.3: a NOTIFY of m2m:seci sit 1 with the
+ * dynamicAuthorizationRequest); when none is left, finish. */
+static void consult_next(struct das_job *j)
+{
+    struct cse *cse = j->k.cse;
+    struct dynauth *da = cse->dynauth;
+    const struct cse_config *cfg = cse->cfg;
+    while (j->next < j->nuri) {
+        const char *uri = j->uri[j->next++];
+        if (das_down(da, uri, clock_now_us(&cse->clock) / 1000)) {
+            metrics_das(cse->metrics, "skipped-backing-off");
+            continue;
+        }
+        struct das_outcome *o = j->o;
+        for (int k = 0; k < o->ntokens; k++)
+            mem_free(o->tokens[k]);
+        o->ntokens = 0;
+        snprintf(o->das, sizeof o->das, "%s", uri);
+        const char *refusal = outbound_exchange_refusal(cse->outbound, uri);
+        if (refusal != NULL) { /* finding 25: the secure profile trusts a DAS only over verified TLS */
+            snprintf(o->why, sizeof o->why, "DAS %s not consulted: %s", uri, refusal);
+            o->fail = "das-insecure";
+            metrics_das(cse->metrics, o->fail);
+            continue;
+        }
+        json_t *msg = json_pack("{s:{s:i,s:O}}", "m2m:seci", "sit", 1, "dreq", j->dreq);
+        char *body = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        struct out_request rq = {.op = OP_NOTIFY,
+                                 .fr = cfg->cse_id,
+                                 .body = body,
+                                 .len = strlen(body),
+                                 .timeout_ms = (int)cfg->authz_das_timeout,
+                                 .max_attempts = 1,
+                                 .max_answer = DAS_MAX_ANSWER};
+        j->t0 = clock_now_us(&cse->clock);
+        bool web = strncasecmp(uri, "http://", 7) == 0 || strncasecmp(uri, "https://", 8) == 0;
+        int rc = web && cse->outbound != NULL ? outbound_send(cse->outbound, uri, &rq, consult_answer, j) : -1;
+        mem_free(body);
+        if (rc == 0)
+            return; /* consult_answer goes on */
+        consult_end(cse, uri, j->key, j->now, j->t0, NULL, 0, o);
+        metrics_das(cse->metrics, o->fail);
+    }
+    consult_finish(j);
 }
 
 enum cse_status dynauth_park(struct op_ctx *c)
@@ -430,36 +465,27 @@ enum cse_status dynauth_park(struct op_ctx *c)
     struct das_job *j = c->das_job;
     c->das_job = NULL;
     struct dynauth *da = c->cse->dynauth;
-    j->cse = c->cse;
-    j->req = c->req;
-    j->rsp = c->rsp;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
+    op_park(c, PARK_DAS, &j->k); /* dynauth_decide prepared the job only for a request that can park */
     pthread_mutex_lock(&da->lock);
     bool stopping = da->stopping;
     if (!stopping)
         da->threads++;
     pthread_mutex_unlock(&da->lock);
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    struct fetched *fetched = c->rsp->fetched; /* kept: what was retrieved on other CSEs (remote_fetch.c) */
+    c->rsp->fetched = NULL;
     response_free(c->rsp); /* the second decision writes the response afresh */
     response_init(c->rsp);
-    if (stopping || pthread_create(&t, &attr, consultation, j) != 0) {
-        pthread_attr_destroy(&attr);
+    c->rsp->fetched = fetched;
+    if (stopping) {
         atomic_fetch_sub(&da->inflight, 1);
         response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "das-unavailable",
                        "originator has no privilege (no consultation could start)");
         job_free(j);
-        if (!stopping) {
-            pthread_mutex_lock(&da->lock);
-            da->threads--;
-            pthread_mutex_unlock(&da->lock);
-        }
         return CSE_DONE;
     }
-    pthread_attr_destroy(&attr);
+    j->o = mem_calloc(1, sizeof *j->o);
+    j->o->fail = "das-unavailable";
+    consult_next(j); /* may resume the request before it returns: it is parked already */
     return CSE_PENDING;
 }
 
@@ -595,7 +621,7 @@ void dynauth_decide(struct op_ctx *c, enum acop op, const struct store_row *targ
             snprintf(d->detail + n, sizeof d->detail - n, "; dynamic authorization: %s", o->why);
             d->reason = o->fail ? o->fail : "das-denied";
         }
-    } else if (c->done == NULL) { /* a caller that cannot park (none today): no consultation */
+    } else if (!cont_can_park(&c->k)) { /* a caller that cannot park (none today): no consultation */
         d->reason = "das-unavailable";
     } else {
         struct dynauth *da = c->cse->dynauth;

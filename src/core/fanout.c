@@ -15,7 +15,8 @@
  *  - the request parks while its members are requested on a fan-out thread (at most
  *    limits.fanout_threads run at once, the others wait their turn), so no binding thread (HTTP
  *    worker, MQTT or CoAP loop) does a fan-out's work. The parking is the one every parked request
- *    uses: CSE_PENDING now, done() from the fan-out thread, cse_complete() on the binding's side. */
+ *    uses (park.h): the fan holds the request's continuation and the last member to answer resumes
+ *    it; each member request is dispatched with a continuation of its own that counts it. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -55,8 +56,7 @@ struct member {
 struct fan {
     struct cse *cse;
     struct cse_response *rsp;
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k;  /* the group request, parked on its members (k.done NULL: not parked) */
     atomic_int pending; /* members not yet answered, plus one held while issuing */
     size_t n;
     struct member *m;
@@ -200,6 +200,20 @@ int fanout_enter(const struct cse_request *req, const struct target *tgt, struct
                           "this member was already reached by the same group request");
 }
 
+int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp)
+{
+    if (req->fan == NULL)
+        return 0;
+    /* the SP-relative target the route step computed: the same whether the member was given
+     * SP-relative or CSE-relative through the <remoteCSE> (TS-0001 §9.3.1) */
+    struct target t = {.virt = VIRT_NONE};
+    t.row.ri = (char *)to;
+    if (tree_mark(req->fan, &t))
+        return 0;
+    return response_error(rsp, RSC_GROUP_REQUEST_IDENTIFIER_EXISTS, "fanout-revisit",
+                          "this member was already reached by the same group request");
+}
+
 /* ---- members and aggregation ------------------------------------------------------------------ */
 
 static enum acop acop_of(const struct cse_request *req)
@@ -288,10 +302,9 @@ static size_t entry_bytes(const struct fan *f, const struct member *m)
 static void fan_finish(struct fan *f)
 {
     aggregate(f);
-    void (*done)(void *) = f->done;
-    void *done_arg = f->done_arg;
+    struct cse_cont k = f->k;
     fan_free(f);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 /* One member answered (on whichever thread completed it). The last one out finishes the fan. */
@@ -529,8 +542,8 @@ enum cse_status op_fanout(struct op_ctx *c)
     struct fan *f = mem_calloc(1, sizeof *f);
     f->cse = c->cse;
     f->rsp = c->rsp;
-    f->done = c->done;
-    f->done_arg = c->done_arg;
+    f->k = c->k;
+    f->k.why = PARK_FANOUT;
     f->rqi = req->rqi;
     f->tree = tree;
     f->root = root;
@@ -562,7 +575,7 @@ enum cse_status op_fanout(struct op_ctx *c)
     c->cse->store->ops->view_release(c->cse->store, c->view);
     c->view = NULL;
     /* the request from the binding parks; nested fan-outs run on the fan-out thread already */
-    if (root && c->done != NULL && c->cse->fanouts != NULL)
+    if (root && cont_can_park(&c->k) && c->cse->fanouts != NULL)
         return park(f);
     if (!issue(f))
         return CSE_PENDING;

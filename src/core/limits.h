@@ -99,6 +99,12 @@
  * requests; more fan-outs wait for a thread, parked. Two keep fan-outs from taking every core. */
 #define LIMIT_FANOUT_THREADS 2
 
+/* Threads that run the pipeline again for parked requests resumed with CONT_AGAIN (core/park.c): a
+ * request whose DAS answered, or whose Operation Execution Time came. Started on demand, ended when
+ * nothing waits; the outbound seam's delivery thread and the expiry thread never run a pipeline.
+ * Two, like the fan-out threads: the work is short (one decision, one store read or commit). */
+#define LIMIT_RESUME_THREADS 2
+
 /* Fan-outs parked waiting for a fan-out thread before new ones are refused with 5000 (like the
  * write queue): bounds their memory when a binding without a connection limit (MQTT) floods them. */
 #define LIMIT_FANOUT_QUEUE 4096

@@ -62,8 +62,7 @@ struct nb_job {
     int store_rc;
     /* the acknowledgement: the non-blocking request itself, parked until the <request> commits */
     struct cse_response *orsp;
-    void (*odone)(void *);
-    void *odone_arg;
+    struct cse_cont ok; /* the non-blocking request, parked on the <request>'s commit */
 };
 
 struct nbr *nbr_new(void)
@@ -384,14 +383,13 @@ static void create_done(void *arg, bool committed)
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "store", "the <request> resource could not be stored");
     }
     bool ok = committed && j->store_rc == 0;
-    void (*odone)(void *) = j->odone;
-    void *odone_arg = j->odone_arg;
+    struct cse_cont k = j->ok;
     j->orsp = NULL;
     if (ok)
-        enqueue(j); /* before done(): the request and rsp may be gone once it returns */
+        enqueue(j); /* before the resume: the request and rsp may be gone once it returns */
     else
         job_free(j);
-    odone(odone_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 /* Split rtu ('&'-separated) into j->nu. 0, or 4000 with rsp filled. */
@@ -441,9 +439,11 @@ static bool admit(struct cse *cse, const char *key, size_t bytes)
     return ok;
 }
 
-enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                           struct cse_response *rsp, void (*done)(void *), void *done_arg)
+enum cse_status nbr_accept(const struct cse_cont *k, const struct originator *o)
 {
+    struct cse *cse = k->cse;
+    const struct cse_request *req = k->req;
+    struct cse_response *rsp = k->rsp;
     const char *key = o->subj.canon ? o->subj.canon : "";
     /* what the <request> records must be text: a target or request ID that is not UTF-8 is refused
      * here as a blocking request would refuse it when resolving the target */
@@ -524,8 +524,8 @@ enum cse_status nbr_accept(struct cse *cse, const struct cse_request *req, const
     }
 
     j->orsp = rsp;
-    j->odone = done;
-    j->odone_arg = done_arg;
+    j->ok = *k;
+    j->ok.why = PARK_NBR;
     j->sj = (struct store_job){.run = create_run, .done = create_done, .arg = j};
     if (cse->store->ops->submit(cse->store, &j->sj) != STORE_OK) {
         job_free(j);

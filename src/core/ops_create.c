@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "store/backend.h"
 #include "security/cred.h"
 #include "encoding/json.h"
 #include "rsc.h"
@@ -58,10 +59,13 @@ struct create_job {
     struct cse_response *rsp;
     int rcn;
     int result;
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k;  /* the request, parked on verification and then on its commit */
     char *bind_kpsa_id; /* AE registration binding its PSK (owned copy) */
 };
+
+/* the store's schema names these roles (store.h): they must be the registry's types */
+_Static_assert((int)STORE_TY_SUBSCRIPTION == (int)TY_SUB && (int)STORE_TY_DENSE_LEAF == (int)TY_CIN,
+               "store.h's STORE_TY_* must name the registry's subscription and contentInstance types");
 
 /* An expired resource that the sweeper has not removed yet still holds its name and ID in the
  * store: remove it (as the sweeper would) before the new one takes them. */
@@ -169,7 +173,8 @@ static int create_run(struct store_view *txn, void *arg)
      * allocated, in the same transaction: both commit, or neither (a concurrent registration over
      * the same key that bound it first makes this one 4106) */
     if (j->result == 0 && j->bind_kpsa_id) {
-        rc = ops->bind_credential(txn, j->bind_kpsa_id, j->row.cr);
+        struct backend *be = j->cse->backend; /* owns both stores: one transaction (store/backend.h) */
+        rc = be != NULL ? be->ops->bind_credential(be, txn, j->bind_kpsa_id, j->row.cr) : STORE_ERROR;
         if (rc != STORE_OK)
             j->result = rc == STORE_CONFLICT
                             ? response_error(j->rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED, "credential-taken",
@@ -262,9 +267,9 @@ static void create_done(void *arg, bool committed)
     j->committed = committed;
     if (committed && j->result == 0 && j->bind_kpsa_id && j->cse->creds)
         cred_touch(j->cse->creds); /* open connections over this key act as the new AE from now on */
-    op_committed(j->cse, committed && j->result == 0, &j->notes,
-                 rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, j->rsp,
-                 create_finish, j, j->done, j->done_arg);
+    op_committed(committed && j->result == 0, &j->notes,
+                 rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_AE /* policies; registrations */, create_finish,
+                 j, &j->k);
 }
 
 /* Decode the content of a CREATE/UPDATE: exactly {"m2m:<sn>": {...}}. Returns the attribute
@@ -353,10 +358,9 @@ static void verify_finish(struct verify *v)
     json_decref(j->asked);
     notes_free(&j->notes);
     store_row_free(&j->row);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
+    struct cse_cont k = j->k;
     mem_free(j);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 static void verify_answer(void *arg, const struct out_response *res)
@@ -512,8 +516,7 @@ enum cse_status op_create(struct op_ctx *c)
     j->rt = rt;
     j->rsp = rsp;
     j->rcn = rcn;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
+    j->k = c->k;
     char ri[RI_TIME_LEN + RI_RANDOM_LEN + 16];
     make_ri(ri, sizeof ri, rt->sn, clock_now_us(&c->cse->clock));
     struct store_row *row = &j->row;
@@ -565,10 +568,13 @@ enum cse_status op_create(struct op_ctx *c)
         .row = row,
         .now = c->now,
         .rsp = rsp,
-        .lookup = {op_resolve, c},
+        .lookup = {op_resolve, c, op_resolve_remote},
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
-    j->asked = attrs; /* reference handed to the job */
+    j->asked = attrs;                    /* reference handed to the job */
+    enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */
+    if (c->want != NULL && remote_fetch_park(c, &fetch_st))
+        goto fail;
     if (rc == 0) {
         json_set_str(res, "ri", row->ri);
         json_set_str(res, "rn", row->rn);
@@ -590,19 +596,26 @@ enum cse_status op_create(struct op_ctx *c)
         j->job.run = create_run;
         j->job.done = create_done;
         j->job.arg = j;
+        if (!op_park(c, PARK_COMMIT, &j->k)) {
+            response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot-park", "this request cannot wait for its commit");
+            goto fail;
+        }
         if (rt->ty == TY_SUB || rt->ty == TY_CRS) { /* crossResourceSubscription: as for <subscription> */
+            j->k.why = PARK_VERIFY;                 /* then on the commit, with the same continuation */
             enum cse_status vs = verify_targets(c, j);
             if (vs != CSE_DONE || rsp->rsc != 0)
                 return vs;
+            j->k.why = PARK_COMMIT;
         }
         if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
             return CSE_PENDING;
         response_error(rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     }
+fail:
     mem_free(j->bind_kpsa_id);
     json_decref(res);
     json_decref(j->asked);
     store_row_free(row);
     mem_free(j);
-    return CSE_DONE;
+    return fetch_st;
 }

@@ -59,8 +59,7 @@ struct delete_job {
     long pre_cnot;
     bool have_gone;
     struct notes notes;
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k; /* the request, parked on its commit */
 };
 
 static int delete_run(struct store_view *txn, void *arg)
@@ -113,9 +112,9 @@ static void delete_done(void *arg, bool committed)
     struct delete_job *j = arg;
     j->committed = committed;
     op_committed(
-        j->cse, committed && j->result == 0, &j->notes,
+        committed && j->result == 0, &j->notes,
         !(rtype_find(j->gone.ty) && rtype_find(j->gone.ty)->leaf) /* a subtree may have held policies or groups */,
-        j->rsp, delete_finish, j, j->done, j->done_arg);
+        delete_finish, j, &j->k);
 }
 
 enum cse_status op_delete(struct op_ctx *c)
@@ -162,10 +161,8 @@ enum cse_status op_delete(struct op_ctx *c)
     j->ri = mem_strdup(row->ri);
     j->rsp = c->rsp;
     j->rcn = rcn;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
     j->job = (struct store_job){.run = delete_run, .done = delete_done, .arg = j};
-    if (c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
+    if (op_park(c, PARK_COMMIT, &j->k) && c->cse->store->ops->submit(c->cse->store, &j->job) == STORE_OK)
         return CSE_PENDING;
     response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "overload", "the store cannot accept more writes now");
     mem_free(j->pre);

@@ -79,8 +79,7 @@ static const char *content_problem(const json_t *root)
 struct retarget {
     struct cse *cse;
     struct cse_response *rsp;
-    void (*done)(void *);
-    void *done_arg;
+    struct cse_cont k; /* the NOTIFY, parked until the AE answers */
     char *fr, *rqi, *body;
     size_t len;
     char *poa[POA_MAX];
@@ -127,10 +126,9 @@ static void answered(void *arg, const struct out_response *res)
         response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
                        "no pointOfAccess of the AE accepted the NOTIFY");
     }
-    void (*done)(void *) = r->done;
-    void *done_arg = r->done_arg;
+    struct cse_cont k = r->k;
     retarget_free(r);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 /* Send to the next address; when none is left or none can be sent to, finish with 5103. */
@@ -206,7 +204,7 @@ enum cse_status op_notify(struct op_ctx *c)
             r->poa[r->npoa++] = mem_strdup(url);
     }
     json_decref(doc);
-    if (r->npoa == 0 || c->cse->outbound == NULL) {
+    if (r->npoa == 0 || c->cse->outbound == NULL || !op_park(c, PARK_RETARGET, &r->k)) {
         retarget_free(r);
         json_decref(root);
         response_error(c->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
@@ -215,8 +213,6 @@ enum cse_status op_notify(struct op_ctx *c)
     }
     r->cse = c->cse;
     r->rsp = c->rsp;
-    r->done = c->done;
-    r->done_arg = c->done_arg;
     r->fr = mem_strdup(c->req->fr ? c->req->fr : c->cse->cfg->cse_id);
     r->rqi = mem_strdup(c->req->rqi);
     r->body = json_encode(root, &r->len);

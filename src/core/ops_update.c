@@ -27,8 +27,7 @@ struct update_job {
     char *before;       /* the stored representation before it (rcn 9) */
     json_t *modified;   /* the attributes this update changed (rcn 9) */
     struct notes notes; /* notifications this update causes, sent after the commit */
-    void (*done)(void *arg);
-    void *done_arg;
+    struct cse_cont k;  /* the request, parked on a Blocking_Update answer and on its commit */
 };
 
 static int update_run(struct store_view *txn, void *arg)
@@ -174,9 +173,8 @@ static void update_done(void *arg, bool committed)
 {
     struct update_job *j = arg;
     j->committed = committed;
-    op_committed(j->cse, committed && j->result == 0, &j->notes,
-                 rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_GRP, j->rsp, update_finish, j, j->done,
-                 j->done_arg);
+    op_committed(committed && j->result == 0, &j->notes, rtype_original(j->rt->ty) == TY_ACP || j->rt->ty == TY_GRP,
+                 update_finish, j, &j->k);
 }
 
 /* Attributes besides acpi that decide who may do what: daci (which DAS may admit originators), a
@@ -307,13 +305,12 @@ static void blocking_answer(void *arg, const struct out_response *res)
         response_error(j->rsp, 4127, "blocking-denied",
                        "the Blocking_Update subscriber refused the update with %d (OPERATION_DENIED_BY_REMOTE_ENTITY)",
                        res->rsc);
-    void (*done)(void *) = j->done;
-    void *done_arg = j->done_arg;
+    struct cse_cont k = j->k;
     block_release(b->cse, b->ri);
     mem_free(b->ri);
     mem_free(b);
     job_free(j);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 /* CSE_PENDING when a Blocking_Update subscription took the job (or CSE_DONE with rsp filled when it
@@ -440,11 +437,14 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0)
         rc = annc_request_check(c, rt, NULL, patch);
     if (rc == 0 && rt->prepare_update)
-        rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c}, row, patch, c->rsp);
+        rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c, op_resolve_remote}, row, patch, c->rsp);
+    enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */
+    if (c->want != NULL && remote_fetch_park(c, &fetch_st))
+        rc = -1;
     if (rc != 0) {
         json_decref(patch);
         mem_free(acpi);
-        return CSE_DONE;
+        return fetch_st;
     }
     struct update_job *j = mem_calloc(1, sizeof *j);
     *j = (struct update_job){
@@ -456,9 +456,15 @@ enum cse_status op_update(struct op_ctx *c)
         .acpi = acpi,
         .rsp = c->rsp,
         .rcn = rcn,
-        .done = c->done,
-        .done_arg = c->done_arg,
     };
+    if (!op_park(c, PARK_COMMIT, &j->k)) {
+        response_error(c->rsp, RSC_INTERNAL_SERVER_ERROR, "cannot-park", "this request cannot wait for its commit");
+        json_decref(patch);
+        mem_free(j->acpi);
+        mem_free(j->ri);
+        mem_free(j);
+        return CSE_DONE;
+    }
     j->job = (struct store_job){.run = update_run, .done = update_done, .arg = j};
     int bs = blocking_update(c, row, j);
     if (bs == CSE_PENDING)

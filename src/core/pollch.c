@@ -42,8 +42,7 @@ struct pc_item {
 struct pc_waiter {
     struct pc_waiter *next;
     struct cse_response *rsp;
-    void (*done)(void *);
-    void *done_arg;
+    struct cse_cont k; /* the poll, parked until a request is queued or its deadline */
     int64_t deadline_ms;
 };
 
@@ -154,8 +153,9 @@ static void fire(struct pc_fire *f)
     while (f->waiters) {
         struct pc_waiter *w = f->waiters;
         f->waiters = w->next;
-        w->done(w->done_arg);
+        struct cse_cont k = w->k;
         mem_free(w);
+        cont_resume(&k, CONT_ANSWERED);
     }
     while (f->items) {
         struct pc_item *it = f->items;
@@ -429,7 +429,7 @@ static enum cse_status pcu_poll(struct op_ctx *c, const char *stem)
     struct pollch *p = c->cse->pollch;
     struct pc_fire f = {.item_rsc = RSC_TARGET_NOT_REACHABLE};
     pthread_mutex_lock(&p->lock);
-    struct pc_chan *ch = chan_get(p, stem, !p->quiescing && p->started && c->done != NULL);
+    struct pc_chan *ch = chan_get(p, stem, !p->quiescing && p->started && cont_can_park(&c->k));
     if (ch && ch->queued) {
         struct pc_item *it = take_queued(p, ch, &f);
         c->rsp->rsc = RSC_OK;
@@ -439,7 +439,7 @@ static enum cse_status pcu_poll(struct op_ctx *c, const char *stem)
         fire(&f);
         return CSE_DONE;
     }
-    if (ch == NULL || p->quiescing || !p->started || c->done == NULL) { /* shutting down, or cannot park */
+    if (ch == NULL || p->quiescing || !p->started || !cont_can_park(&c->k)) { /* shutting down, or cannot park */
         chans_prune(p);
         pthread_mutex_unlock(&p->lock);
         response_error(c->rsp, RSC_REQUEST_TIMEOUT, "poll-timeout", "no request for the originator is queued");
@@ -457,8 +457,7 @@ static enum cse_status pcu_poll(struct op_ctx *c, const char *stem)
     }
     struct pc_waiter *w = mem_calloc(1, sizeof *w);
     w->rsp = c->rsp;
-    w->done = c->done;
-    w->done_arg = c->done_arg;
+    op_park(c, PARK_POLL, &w->k);
     w->deadline_ms = now_ms(p) + c->cse->cfg->limits_polling_timeout;
     w->next = ch->waiters;
     ch->waiters = w;

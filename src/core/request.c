@@ -38,6 +38,8 @@ void response_free(struct cse_response *rsp)
     MEM_FREE(rsp->ati);
     das_outcome_free(rsp->das);
     rsp->das = NULL;
+    fetched_free(rsp->fetched);
+    rsp->fetched = NULL;
 }
 
 char *response_take_body(struct cse_response *rsp, size_t *len)

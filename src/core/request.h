@@ -140,6 +140,9 @@ struct cse_response {
     /* Core-internal: what a DAS answered while this request was parked on the consultation, kept
      * for the request's second decision (owned; freed by response_free) */
     struct das_outcome *das;
+    /* Core-internal: the resources on other CSEs retrieved while this request was parked for its
+     * hook (core/remote_fetch.c; owned; freed by response_free) */
+    struct fetched *fetched;
     /* Set by a parked operation when its commit is done: completes the response (formatting,
      * freeing) on the request's own thread, run by cse_complete(), so the store's single writer
      * thread does nothing but commits. */
@@ -155,6 +158,8 @@ void response_init(struct cse_response *rsp);
 void response_free(struct cse_response *rsp);
 struct das_outcome;
 void das_outcome_free(struct das_outcome *o); /* core/dynauth.c */
+struct fetched;
+void fetched_free(struct fetched *f); /* core/remote_fetch.c */
 /* The Content a binding sends: the body the operation produced (ownership moves to the caller), or
  * for an error without one {"m2m:dbg": message} (TS-0004 §6.6 debugInfo). NULL for an empty success. */
 char *response_take_body(struct cse_response *rsp, size_t *len);

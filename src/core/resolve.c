@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "route.h"
 #include "rsc.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -218,6 +219,17 @@ int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store
 int op_resolve(void *arg, const char *addr, struct store_row *out)
 {
     struct op_ctx *c = arg;
+    struct cse_request q;
+    request_init(&q);
+    q.op = OP_RETRIEVE;
+    q.to = addr;
+    struct route r;
+    struct cse_response scratch;
+    response_init(&scratch);
+    bool remote = route_request(c->cse, c->view, &q, &r, &scratch) == 0 && r.kind == ROUTE_REMOTE;
+    response_free(&scratch);
+    if (remote) /* hosted elsewhere: not looked up here (a hook decides what that means) */
+        return RESOLVE_ON_OTHER_CSE;
     int rc = resolve_row(c, addr, true, out);
     if (rc != 0)
         return rc;

@@ -167,10 +167,7 @@ static void inflight_remove(struct cse *cse, struct fwd_key *key)
 }
 
 struct fwd {
-    struct cse *cse;
-    struct cse_response *rsp;
-    void (*done)(void *);
-    void *done_arg;
+    struct cse_cont k; /* the forwarded request, parked until the answer */
     struct fwd_key *key;
     char hop_id[LIMIT_NAME_LEN + 2];
 };
@@ -178,7 +175,7 @@ struct fwd {
 static void fwd_answer(void *arg, const struct out_response *res)
 {
     struct fwd *f = arg;
-    struct cse_response *rsp = f->rsp;
+    struct cse_response *rsp = f->k.rsp;
     if (res->http_status == 0 || res->truncated) {
         /* TS-0004 §7.3.2.8: the CSE on the way could not be reached (connection refused, timed out,
          * refused by the outbound policy, an unverifiable peer) */
@@ -197,11 +194,10 @@ static void fwd_answer(void *arg, const struct out_response *res)
         if (!rsc_is_success(rsp->rsc) && rsp->reason == NULL)
             rsp->reason = "remote";
     }
-    void (*done)(void *) = f->done;
-    void *done_arg = f->done_arg;
-    inflight_remove(f->cse, f->key);
+    struct cse_cont k = f->k;
+    inflight_remove(k.cse, f->key);
     mem_free(f);
-    done(done_arg);
+    cont_resume(&k, CONT_ANSWERED);
 }
 
 /* "k=v" with v percent-encoded (RFC 3986 unreserved kept). */
@@ -268,9 +264,11 @@ static void build_query(const struct cse_request *req, struct buf *q)
         query_add(q, "ltids", req->az.ltids[i]);
 }
 
-enum cse_status route_forward(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                              const struct route *r, struct cse_response *rsp, void (*done)(void *), void *done_arg)
+enum cse_status route_forward(const struct cse_cont *k, const struct originator *o, const struct route *r)
 {
+    struct cse *cse = k->cse;
+    const struct cse_request *req = k->req;
+    struct cse_response *rsp = k->rsp;
     /* TS-0004 §7.3.2.6: From goes on as the originator's SP-relative ID, so the target CSE
      * authorizes the originator, not this CSE; an absent From (only an AE registration) never
      * gets here */
@@ -325,12 +323,15 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         .peer_csi = r->hop_id,
     };
     /* TS-0004 §7.3.2.6: a request that comes back to a CSE that is forwarding it went round a loop
-     * (registrations that point at each other): refused at once, not forwarded until it times out */
-    char key[2 * LIMIT_ID_LEN + 2];
-    snprintf(key, sizeof key, "%s\n%s", fr, req->rqi);
+     * (registrations that point at each other): refused at once, not forwarded until it times out.
+     * The target is part of the key (it stays the same SP-relative ID on every hop): the member
+     * requests of one group request share its originator and Request Identifier (TS-0004
+     * §7.4.14.2.4) and are forwarded side by side to different targets, never in a loop. */
+    char key[3 * LIMIT_ID_LEN + 3];
+    snprintf(key, sizeof key, "%s\n%s\n%s", fr, req->rqi, r->to);
     bool loop;
-    struct fwd_key *k = NULL;
-    if (!inflight_add(cse, key, &loop, &k)) {
+    struct fwd_key *key_rec = NULL;
+    if (!inflight_add(cse, key, &loop, &key_rec)) {
         buf_free(&q);
         buf_free(&tk);
         response_error(rsp, RSC_TARGET_NOT_REACHABLE, loop ? "forward-loop" : "overload",
@@ -339,17 +340,15 @@ enum cse_status route_forward(struct cse *cse, const struct cse_request *req, co
         return CSE_DONE;
     }
     struct fwd *f = mem_calloc(1, sizeof *f);
-    f->key = k;
-    f->cse = cse;
-    f->rsp = rsp;
-    f->done = done;
-    f->done_arg = done_arg;
+    f->key = key_rec;
+    f->k = *k;
+    f->k.why = PARK_FORWARD;
     snprintf(f->hop_id, sizeof f->hop_id, "%s", r->hop_id);
     int rc = cse->outbound ? outbound_send(cse->outbound, url, &out, fwd_answer, f) : -1;
     buf_free(&q);
     buf_free(&tk);
     if (rc != 0) {
-        inflight_remove(cse, k);
+        inflight_remove(cse, key_rec);
         mem_free(f);
         response_error(rsp, RSC_TARGET_NOT_REACHABLE, "target-not-reachable",
                        "the CSE %s on the way to the target cannot be reached (outbound policy or queue)", r->hop_id);

@@ -8,6 +8,7 @@
 #include "core/cse.h"
 #include "core/limits.h"
 #include "core/outbound.h"
+#include "core/park.h"
 #include "core/request.h"
 
 struct store_view;
@@ -30,12 +31,11 @@ struct route {
 int route_request(struct cse *cse, struct store_view *v, const struct cse_request *req, struct route *r,
                   struct cse_response *rsp);
 
-/* Forward req to the next hop of r through the outbound seam, From in SP-relative form. Returns
- * CSE_PENDING (done(done_arg) is called once with rsp holding the remote answer, or 5103 when the
- * next hop could not be reached within forward.timeout) or CSE_DONE with rsp filled (refused before
- * sending: 5103). */
-enum cse_status route_forward(struct cse *cse, const struct cse_request *req, const struct originator *o,
-                              const struct route *r, struct cse_response *rsp, void (*done)(void *), void *done_arg);
+/* Forward k's request to the next hop of r through the outbound seam, From in SP-relative form
+ * (the originator o). Returns CSE_PENDING, parked on k (resumed once with k's rsp holding the remote
+ * answer, or 5103 when the next hop could not be reached within forward.timeout), or CSE_DONE with
+ * rsp filled (refused before sending: 5103). */
+enum cse_status route_forward(const struct cse_cont *k, const struct originator *o, const struct route *r);
 
 /* The routing table (routes.c): is csi a registree <remoteCSE> of this CSE or one of its
  * descendant CSEs (dcse)? Then r->hop_id/hop_addr name that registree and its poa. */

@@ -460,8 +460,7 @@ struct esp_job {
     struct prim_request inner;
     struct cse_response irsp;
     struct cse_response *orsp; /* the outer response (the binding's) */
-    void (*done)(void *);
-    void *done_arg;
+    struct cse_cont k;         /* the outer request's continuation, parked while the inner one runs (park.h) */
     unsigned char skey[32];
     size_t skey_len;
     char enc[16], kid[129], ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
@@ -522,7 +521,7 @@ static void inner_done(void *arg)
     struct esp_job *j = arg;
     j->orsp->finish = outer_finish;
     j->orsp->finish_arg = j;
-    j->done(j->done_arg);
+    cont_resume(&j->k, CONT_ANSWERED);
 }
 
 /* sit 3 -> sit 4: a receiverESPrimRandObject for this originator (TS-0004 §7.5.1.2.11). */
@@ -647,8 +646,7 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     iq->rt = 0; /* answered within this exchange */
     j->cse = cse;
     j->orsp = c->rsp;
-    j->done = c->done;
-    j->done_arg = c->done_arg;
+    bool can_park = op_park(c, PARK_ESPRIM, &j->k);
     response_init(&j->irsp);
     /* the receiver executes the inner request itself: one addressed to another CSE would leave
      * here in the clear (route.c forwards over the hop-by-hop association only) */
@@ -669,10 +667,10 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     cse->store->ops->view_release(cse->store, c->view);
     c->view = NULL;
     j->t0_us = clock_mono_us();
-    if (c->done != NULL && cse_dispatch(cse, iq, &j->irsp, inner_done, j) == CSE_PENDING) {
+    if (can_park && cse_dispatch(cse, iq, &j->irsp, inner_done, j) == CSE_PENDING) {
         st = CSE_PENDING;
         j = NULL; /* completes in outer_finish */
-    } else if (c->done == NULL) {
+    } else if (!can_park) {
         response_error(c->rsp, RSC_BAD_REQUEST, "esprim-context", "an ESPrim object cannot be evaluated here");
     } else {
         seal_response(j);

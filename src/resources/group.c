@@ -12,6 +12,7 @@
 #include "util/mem.h"
 
 enum { MT_MIXED = 0, CSY_ABANDON_MEMBER = 1, CSY_ABANDON_GROUP = 2, CSY_SET_MIXED = 3 };
+enum { TY_REMOTE_MEMBER = -2 }; /* the "type" of a member hosted on another CSE: not known here */
 enum { RSC_NO_MEMBERS = 4109, RSC_GROUP_MEMBER_TYPE_INCONSISTENT = 4110, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED = 6010 };
 
 static const struct attr_def grp_attrs[] = {
@@ -35,15 +36,18 @@ static const int grp_parents[] = {TY_CSEBASE, TY_AE, TY_AE_ANNC, TY_CSEBASE_ANNC
 
 /* The type a member contributes: its own, or for "<group>/fopt" the sub-group's memberType; key
  * receives the member's identity for duplicate detection (its resourceID, "/fopt" kept). */
-static int member_type(const struct resolver *lookup, const char *id, int *ty, char *key, size_t keylen)
+static int member_type(const struct resolver *lookup, bool fetch, const char *id, int *ty, char *key, size_t keylen)
 {
     size_t n = strlen(id);
     bool fopt = n > 5 && strcmp(id + n - 5, "/fopt") == 0;
     char *base = mem_strndup(id, fopt ? n - 5 : n);
     struct store_row row;
-    int rc = lookup->resolve(lookup->arg, base, &row);
+    /* TS-0004 §7.4.13.2.1: to validate memberType "the Hosting CSE may retrieve the member
+     * resources", on their own Hosting CSE for members hosted elsewhere */
+    int rc = fetch && lookup->resolve_remote ? lookup->resolve_remote(lookup->arg, base, &row)
+                                             : lookup->resolve(lookup->arg, base, &row);
     mem_free(base);
-    if (rc != 0)
+    if (rc != 0) /* RESOLVE_ON_OTHER_CSE: a member hosted on another CSE */
         return rc;
     if (fopt && row.ty != TY_GRP) {
         store_row_free(&row);
@@ -67,7 +71,15 @@ static int member_type(const struct resolver *lookup, const char *id, int *ty, c
  * the answer can tell which resources exist or what type they are. Hence:
  *  - MIXED: every member is kept as given (no type to check, nothing looked up to decide);
  *  - otherwise a member whose type cannot be checked rejects the request with
- *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike. */
+ *    RECEIVER_HAS_NO_PRIVILEGE (5105, TS-0004 §7.4.13.2.1), missing or forbidden alike;
+ *  - a member hosted on another CSE (SP-relative, or through a <remoteCSE>): with a memberType that
+ *    is not mixed it is retrieved on its own Hosting CSE, From the originator (TS-0004 §7.4.13.2.1
+ *    "the Hosting CSE may retrieve the member resources"; the request parks meanwhile,
+ *    core/remote_fetch.c), and then validated like a local one: refused or missing there is 5105
+ *    as here. When its CSE cannot be reached it is kept, and the group gets memberTypeValidated
+ *    false (TS-0004 §7.4.13.2.1, §7.4.13.2.3: temporarily unreachable); its representation goes
+ *    back in the response (rcn 1, the default). With mixed, nothing is retrieved (nothing to
+ *    validate) and it is kept as given. Fan-out reaches it either way (core/fanout.c). */
 static int validate_members(const struct resolver *lookup, const json_t *mid, int64_t mnm, int64_t mt, int64_t csy,
                             json_t *out, struct cse_response *rsp)
 {
@@ -82,9 +94,10 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
         const char *id = json_string_value(m);
         char key[LIMIT_ID_LEN + 8];
         int ty = -1;
-        if (member_type(lookup, id, &ty, key, sizeof key) != 0) {
+        int mrc = member_type(lookup, mt != MT_MIXED, id, &ty, key, sizeof key);
+        if (mrc != 0) {
             snprintf(key, sizeof key, "?%s", id);
-            ty = -1;
+            ty = mrc == RESOLVE_ON_OTHER_CSE ? TY_REMOTE_MEMBER : -1;
         }
         bool dup = false;
         size_t k;
@@ -108,16 +121,20 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
     }
     for (i = 0; i < json_array_size(kept) && rc == 0 && mt != MT_MIXED; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
-        if (json_integer_value(json_array_get(types, i)) < 0)
+        if (json_integer_value(json_array_get(types, i)) == -1)
             rc = response_error(rsp, RSC_RECEIVER_HAS_NO_PRIVILEGE, "member-type-unknown",
                                 "the type of member '%.256s' cannot be checked: it does not exist here or the "
                                 "originator may not retrieve it",
                                 id);
     }
+    bool validated = true;
     for (i = 0; i < json_array_size(kept) && rc == 0; i++) {
         const char *id = json_string_value(json_array_get(kept, i));
         int ty = (int)json_integer_value(json_array_get(types, i));
-        bool conforms = mt == MT_MIXED || ty == mt;
+        bool remote = ty == TY_REMOTE_MEMBER;
+        if (remote && mt != MT_MIXED)
+            validated = false;
+        bool conforms = mt == MT_MIXED || ty == mt || remote;
         if (conforms) {
             json_array_append_new(valid, json_string(id));
         } else if (csy == CSY_ABANDON_GROUP) {
@@ -131,7 +148,7 @@ static int validate_members(const struct resolver *lookup, const json_t *mid, in
     if (rc == 0) {
         json_object_set_new(out, "mt", json_integer((json_int_t)mt));
         json_object_set_new(out, "cnm", json_integer((json_int_t)json_array_size(valid)));
-        json_object_set_new(out, "mtv", json_true());
+        json_object_set_new(out, "mtv", json_boolean(validated || mt == MT_MIXED));
         json_object_set(out, "mid", valid);
     }
 out:

@@ -85,10 +85,16 @@ struct attr_def {
 /* Read access for hooks on the request thread: resolve an address or resourceID (as a target
  * would be) to a stored row, as the originator sees it: a resource the originator may not retrieve
  * is reported RSC_NOT_FOUND exactly like one that does not exist. Returns 0 with *out filled
- * (caller frees), or an RSC. */
+ * (caller frees), RESOLVE_ON_OTHER_CSE (nothing filled) for an address the route step sends to
+ * another CSE (TS-0001 §9.3.1: SP-relative, or through a <remoteCSE>), or an RSC. */
+enum { RESOLVE_ON_OTHER_CSE = 1 };
 struct resolver {
     int (*resolve)(void *arg, const char *addr, struct store_row *out);
     void *arg;
+    /* The same, but a resource on another CSE is retrieved there first (the request parks and the
+     * hook runs again; core/remote_fetch.c): RESOLVE_ON_OTHER_CSE only when that CSE could not be
+     * reached. NULL: resolve. */
+    int (*resolve_remote)(void *arg, const char *addr, struct store_row *out);
 };
 
 /* Everything a create hook sees; prepared by core/ops_create.c. */

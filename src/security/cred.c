@@ -1,8 +1,10 @@
-/* cred: validation helpers of the credential store (see cred.h). */
+/* cred: the credential store's functions (cred.h), dispatched through the ops table of the store
+ * (cred_int.h), and its validation helpers. */
 #include <ctype.h>
 #include <string.h>
 
 #include "cred.h"
+#include "cred_int.h"
 
 void cred_wipe(void *p, size_t n)
 {
@@ -98,4 +100,75 @@ long cred_hex_decode(const char *hex, unsigned char *out, size_t max)
         hi = -1;
     }
     return hi >= 0 ? -1 : (long)n;
+}
+
+/* ---- dispatch through the ops table ---- */
+
+void cred_close(struct cred_store *cs)
+{
+    if (cs != NULL)
+        cred_ops_of(cs)->close(cs);
+}
+
+uint64_t cred_generation(struct cred_store *cs)
+{
+    return cred_ops_of(cs)->generation(cs);
+}
+
+int cred_watch_start(struct cred_store *cs, int interval_ms)
+{
+    return cred_ops_of(cs)->watch_start(cs, interval_ms);
+}
+
+void cred_touch(struct cred_store *cs)
+{
+    cred_ops_of(cs)->touch(cs);
+}
+
+enum cred_status cred_audit_key(struct cred_store *cs, bool create, unsigned char key[CRED_AUDIT_KEY_LEN])
+{
+    return cred_ops_of(cs)->audit_key(cs, create, key);
+}
+
+enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const unsigned char *key, size_t key_len,
+                              const char *binding)
+{
+    return cred_ops_of(cs)->psk_add(cs, kpsa_id, key, key_len, binding);
+}
+
+enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
+{
+    return cred_ops_of(cs)->psk_get(cs, kpsa_id, out);
+}
+
+enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
+{
+    return cred_ops_of(cs)->psk_key(cs, kpsa_id, key, key_len);
+}
+
+enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
+{
+    return cred_ops_of(cs)->psk_revoke(cs, kpsa_id);
+}
+
+enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
+                               void *arg)
+{
+    return cred_ops_of(cs)->psk_list(cs, fn, arg);
+}
+
+enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
+{
+    return cred_ops_of(cs)->cert_revoke(cs, serial);
+}
+
+enum cred_status cred_cert_list(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
+                                void *arg)
+{
+    return cred_ops_of(cs)->cert_list(cs, fn, arg);
+}
+
+enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
+{
+    return cred_ops_of(cs)->cert_status(cs, serial);
 }

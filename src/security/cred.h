@@ -1,6 +1,9 @@
 /* cred: the credential store seam (TS-0003 §8.2.2.1 provisioned symmetric keys, §10.4 Credential-IDs,
- * certificate revocation). The TLS code and wardenctl use only this interface; src/store/cred_sqlite.c
- * keeps the credentials in the CSE's own database so that wardenctl and a running server share them.
+ * certificate revocation). The TLS code and wardenctl use only this interface; its functions dispatch
+ * through the store's ops table (cred_int.h, struct cred_ops), whose SQLite implementation,
+ * src/store/cred_sqlite.c, keeps the credentials in the CSE's own database so that wardenctl and a
+ * running server share them. A registration's binding of a key commits with the AE through the
+ * backend object that owns both stores (store/backend.h).
  *
  * Key material: a key leaves the store only through cred_psk_key(), into a buffer the caller wipes
  * with cred_wipe() after use. Nothing here logs or formats a key. */
@@ -54,8 +57,8 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
 enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len);
 /* Revoke: the key is erased from the store (secure_delete), the name stays as a tombstone. */
 enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id);
-/* Something changed a credential outside this module (the resource store bound a '-' PSK in a
- * registration's transaction): holders of cached lookups re-check at once. */
+/* Something changed a credential outside this module's own writes (the backend bound a '-' PSK in a
+ * registration's transaction, store/backend.h): holders of cached lookups re-check at once. */
 void cred_touch(struct cred_store *cs);
 /* Call fn for every credential, ordered by KpsaID. */
 enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),

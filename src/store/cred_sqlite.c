@@ -18,12 +18,14 @@
 
 #include "security/cred.h"
 #include "store/cred_sqlite_int.h"
+#include "security/cred_int.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
 #include "util/rand.h"
 
 struct cred_store {
-    sqlite3 *db; /* reads */
+    struct cred_head h; /* first: the ops table (security/cred_int.h) */
+    sqlite3 *db;        /* reads */
     pthread_mutex_t lock;
     sqlite3 *wdb; /* writes */
     pthread_mutex_t wlock;
@@ -107,6 +109,8 @@ static int ensure_schema(sqlite3 *db, const char *path, char *err, size_t errlen
     return 0;
 }
 
+static const struct cred_ops cred_sqlite_ops;
+
 struct cred_store *cred_open(const char *path, char *err, size_t errlen)
 {
     /* Create the file owner-only when it is new. Never open() and close() an existing database:
@@ -123,6 +127,7 @@ struct cred_store *cred_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     struct cred_store *cs = mem_calloc(1, sizeof *cs);
+    cs->h.ops = &cred_sqlite_ops;
     cs->db = db;
     cs->wdb = wdb;
     cs->seen_version = -1;
@@ -133,7 +138,7 @@ struct cred_store *cred_open(const char *path, char *err, size_t errlen)
     return cs;
 }
 
-void cred_close(struct cred_store *cs)
+static void sq_close(struct cred_store *cs)
 {
     if (cs == NULL)
         return;
@@ -155,7 +160,7 @@ void cred_close(struct cred_store *cs)
     mem_free(cs);
 }
 
-uint64_t cred_generation(struct cred_store *cs)
+static uint64_t sq_generation(struct cred_store *cs)
 {
     return atomic_load(&cs->gen);
 }
@@ -199,7 +204,7 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-int cred_watch_start(struct cred_store *cs, int interval_ms)
+static int sq_watch_start(struct cred_store *cs, int interval_ms)
 {
     pthread_mutex_lock(&cs->lock);
     check_version(cs);
@@ -249,7 +254,7 @@ rollback:
 
 /* The audit key lives in a table of its own, made when first asked for: stores from before it
  * get one at their next start. Never counted in cred_version (no cache depends on it). */
-enum cred_status cred_audit_key(struct cred_store *cs, bool create, unsigned char key[CRED_AUDIT_KEY_LEN])
+static enum cred_status sq_audit_key(struct cred_store *cs, bool create, unsigned char key[CRED_AUDIT_KEY_LEN])
 {
     enum cred_status ret = CRED_ERROR;
     sqlite3_stmt *st = NULL;
@@ -298,8 +303,8 @@ out:
     return ret;
 }
 
-enum cred_status cred_psk_add(struct cred_store *cs, const char *kpsa_id, const unsigned char *key, size_t key_len,
-                              const char *binding)
+static enum cred_status sq_psk_add(struct cred_store *cs, const char *kpsa_id, const unsigned char *key, size_t key_len,
+                                   const char *binding)
 {
     if (!cred_kpsaid_ok(kpsa_id) || key_len < CRED_KEY_MIN || key_len > CRED_KEY_MAX ||
         strlen(binding) > CRED_BINDING_MAX)
@@ -326,7 +331,7 @@ static void read_info(sqlite3_stmt *st, struct cred_psk_info *out)
     out->revoked = sqlite3_column_type(st, 3) != SQLITE_NULL;
 }
 
-enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
+static enum cred_status sq_psk_get(struct cred_store *cs, const char *kpsa_id, struct cred_psk_info *out)
 {
     char id[CRED_KPSAID_MAX + 1];
     cred_kpsaid_norm(kpsa_id, id);
@@ -348,7 +353,7 @@ enum cred_status cred_psk_get(struct cred_store *cs, const char *kpsa_id, struct
     return rc;
 }
 
-enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
+static enum cred_status sq_psk_key(struct cred_store *cs, const char *kpsa_id, unsigned char *key, size_t *key_len)
 {
     char id[CRED_KPSAID_MAX + 1];
     cred_kpsaid_norm(kpsa_id, id);
@@ -376,7 +381,7 @@ enum cred_status cred_psk_key(struct cred_store *cs, const char *kpsa_id, unsign
     return rc;
 }
 
-enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
+static enum cred_status sq_psk_revoke(struct cred_store *cs, const char *kpsa_id)
 {
     char id[CRED_KPSAID_MAX + 1];
     cred_kpsaid_norm(kpsa_id, id);
@@ -393,12 +398,12 @@ enum cred_status cred_psk_revoke(struct cred_store *cs, const char *kpsa_id)
     if (n > 0)
         return CRED_OK;
     struct cred_psk_info info;
-    enum cred_status st = cred_psk_get(cs, id, &info);
+    enum cred_status st = sq_psk_get(cs, id, &info);
     return st == CRED_OK ? CRED_ERROR : st; /* NOT_FOUND, or REVOKED already */
 }
 
-enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
-                               void *arg)
+static enum cred_status sq_psk_list(struct cred_store *cs, void (*fn)(void *arg, const struct cred_psk_info *info),
+                                    void *arg)
 {
     enum cred_status rc = CRED_ERROR;
     sqlite3_stmt *st = NULL;
@@ -418,8 +423,8 @@ enum cred_status cred_psk_list(struct cred_store *cs, void (*fn)(void *arg, cons
     return rc;
 }
 
-enum cred_status cred_cert_list(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
-                                void *arg)
+static enum cred_status sq_cert_list(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
+                                     void *arg)
 {
     enum cred_status rc = CRED_ERROR;
     sqlite3_stmt *st = NULL;
@@ -436,7 +441,7 @@ enum cred_status cred_cert_list(struct cred_store *cs, void (*fn)(void *arg, con
     return rc;
 }
 
-enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
+static enum cred_status sq_cert_revoke(struct cred_store *cs, const char *serial)
 {
     pthread_mutex_lock(&cs->wlock);
     int n = write_stmt(cs, "INSERT OR IGNORE INTO cred_cert_revoked(serial, revoked) VALUES (?1, ?4)", serial, NULL, 0,
@@ -445,7 +450,7 @@ enum cred_status cred_cert_revoke(struct cred_store *cs, const char *serial)
     return n < 0 ? CRED_ERROR : n == 0 ? CRED_REVOKED : CRED_OK;
 }
 
-enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
+static enum cred_status sq_cert_status(struct cred_store *cs, const char *serial)
 {
     enum cred_status rc = CRED_ERROR;
     pthread_mutex_lock(&cs->lock);
@@ -460,10 +465,55 @@ enum cred_status cred_cert_status(struct cred_store *cs, const char *serial)
     return rc;
 }
 
-void cred_touch(struct cred_store *cs)
+static void sq_touch(struct cred_store *cs)
 {
     atomic_fetch_add(&cs->gen, 1);
 }
+
+/* ---- the registration binding (TS-0003 §8.2.2.1), run in the resource store's transaction ---- */
+
+/* txn: the SQLite connection of the backend's write transaction (store/backend_sqlite.c), in which
+ * the AE being registered is inserted: the binding commits with it, or neither does. */
+static enum cred_status sq_psk_bind_in(struct cred_store *cs, void *txn, const char *kpsa_id, const char *canon_id)
+{
+    (void)cs;
+    sqlite3 *db = txn;
+    sqlite3_stmt *st = NULL;
+    enum cred_status rc = CRED_ERROR;
+    /* rare (one per registration over a '-' key): not worth a cached statement */
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE cred_psk SET binding = ?2 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, canon_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = sqlite3_changes(db) == 1 ? CRED_OK : CRED_CONFLICT;
+    }
+    sqlite3_finalize(st);
+    /* the version row tells other processes' credential caches */
+    if (rc == CRED_OK &&
+        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
+        rc = CRED_ERROR;
+    return rc;
+}
+
+static const struct cred_ops cred_sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .generation = sq_generation,
+    .watch_start = sq_watch_start,
+    .touch = sq_touch,
+    .audit_key = sq_audit_key,
+    .psk_add = sq_psk_add,
+    .psk_get = sq_psk_get,
+    .psk_key = sq_psk_key,
+    .psk_revoke = sq_psk_revoke,
+    .psk_list = sq_psk_list,
+    .psk_bind_in = sq_psk_bind_in,
+    .cert_revoke = sq_cert_revoke,
+    .cert_list = sq_cert_list,
+    .cert_status = sq_cert_status,
+};
 
 int cred_sqlite_with_db(struct cred_store *cs, bool write, int (*fn)(sqlite3 *db, void *arg), void *arg)
 {

@@ -125,11 +125,6 @@ struct store_ops {
      * bytes of their stored representations, as of this view (in a job: including its own writes,
      * which the store accounts for in every insert, update and delete). 0 and 0 when none. */
     int (*usage)(struct store_view *v, const char *owner, int64_t *count, int64_t *bytes);
-    /* In the job's transaction, bind a pre-shared key provisioned with "-" (the credential store's
-     * table, security/cred.h, in this same database) to the AE-ID a registration allocates, so the
-     * AE and its credential commit together: STORE_OK, or STORE_CONFLICT when the key is bound
-     * already or revoked (another registration won). kpsa_id in its stored form (cred_kpsaid_norm). */
-    int (*bind_credential)(struct store_view *v, const char *kpsa_id, const char *canon_id);
     /* Every resource strictly below path whose et is later than et gets et (column and the doc's
      * "et" attribute, formatted as et_text): a child never outlives its parent. */
     int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);
@@ -158,6 +153,13 @@ struct store {
 struct store_view {
     struct store *st;
 };
+
+/* The resource types the SQLite schema treats specially, named once here so that no type number is
+ * written inside SQL (the statements are built from these names): subscriptions are counted in
+ * their parent's nsub column, and contentInstances (dense, found through their container) stay out
+ * of the (ty, path) index. The registry's TY_ values are checked against them at compile time
+ * (core/ops_create.c). */
+enum { STORE_TY_SUBSCRIPTION = 23, STORE_TY_DENSE_LEAF = 4 };
 
 /* Open (creating if needed, owner-only permissions) the SQLite store at path; sync_full selects
  * fsync on every commit. readers = size of the read-connection pool. NULL + err on failure. */

@@ -15,6 +15,7 @@
 
 #include "core/limits.h"
 #include "store.h"
+#include "store_sqlite_int.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/mem.h"
@@ -46,7 +47,7 @@ static const char *const migrations[] = {
     /* 3: subscription children per resource, so a change looks for subscriptions only where
      * there are some */
     ("ALTER TABLE res ADD COLUMN nsub INTEGER NOT NULL DEFAULT 0;"
-     "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = 23);"),
+     "UPDATE res SET nsub = (SELECT count(*) FROM res s WHERE s.pi = res.ri AND s.ty = @SUB@);"),
     /* 4: discovery by resource type within a subtree */
     "CREATE INDEX res_ty_path ON res(ty, path);",
     /* 5: discovery by label: the labels of every resource in an indexed table, kept in step with
@@ -76,7 +77,7 @@ static const char *const migrations[] = {
     ("DROP INDEX res_expiry;"
      "CREATE INDEX res_expiry ON res(et) WHERE et < 253402300799;"
      "DROP INDEX res_ty_path;"
-     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> 4;"),
+     "CREATE INDEX res_ty_path ON res(ty, path) WHERE ty <> @DENSE@;"),
     /* 8: quota accounting: per creator, the resources it holds and the bytes of their
      * representations, kept in step with every write by triggers (inserts, updates of doc and every
      * way of deleting: subtree, leaf, expiry, eviction) inside the writing transaction, so that a
@@ -111,6 +112,26 @@ static const char *const migrations[] = {
     ("CREATE TABLE annc_outbox(id INTEGER PRIMARY KEY, ri TEXT NOT NULL, target TEXT NOT NULL,"
      " op INTEGER NOT NULL, addr TEXT NOT NULL DEFAULT '');"),
 };
+
+/* A migration's SQL with the type roles of store.h in place of @SUB@ and @DENSE@ (owned): the
+ * text is the same as the numbers written out, so stores made before agree with it. */
+static char *migration_sql(const char *tmpl)
+{
+    struct buf b;
+    buf_init(&b);
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "@SUB@", 5) == 0) {
+            buf_printf(&b, "%d", STORE_TY_SUBSCRIPTION);
+            p += 5;
+        } else if (strncmp(p, "@DENSE@", 7) == 0) {
+            buf_printf(&b, "%d", STORE_TY_DENSE_LEAF);
+            p += 7;
+        } else {
+            buf_putc(&b, *p++);
+        }
+    }
+    return buf_take(&b, NULL);
+}
 
 #define COLS "ri, pi, rn, path, ty, seq, et, cs, cr, ae, doc, acpi, nsub"
 
@@ -279,9 +300,11 @@ static int migrate(struct sq_view *v, char *err, size_t errlen)
         char setver[64];
         snprintf(setver, sizeof setver, "PRAGMA user_version=%d;", i + 1);
         char *msg = NULL;
-        if (sqlite3_exec(v->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(v->db, migrations[i], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(v->db, setver, NULL, NULL, &msg) != SQLITE_OK ||
+        char *step_sql = migration_sql(migrations[i]);
+        int failed = sqlite3_exec(v->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+                     sqlite3_exec(v->db, step_sql, NULL, NULL, &msg) != SQLITE_OK;
+        mem_free(step_sql);
+        if (failed || sqlite3_exec(v->db, setver, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(v->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
             snprintf(err, errlen, "schema migration %d failed: %s", i + 1, msg ? msg : "?");
             sqlite3_free(msg);
@@ -516,12 +539,13 @@ static int sq_find(struct store_view *v, const char *path, const struct store_fi
         bind_s(&b, &q, "?", f->atr_value[i]);
     }
     buf_puts(&q, first ? "1)" : ")");
-    /* types that exclude contentInstances may use the partial type index (migration 7) */
+    /* types that exclude contentInstances may use the partial type index (migration 7): the
+     * condition is written as the index's, for the planner to match */
     bool no_cin = f->nty > 0 && !f->any_of;
     for (int i = 0; i < f->nty; i++)
-        no_cin &= f->ty[i] != 4;
+        no_cin &= f->ty[i] != STORE_TY_DENSE_LEAF;
     if (no_cin)
-        buf_puts(&q, " AND ty <> 4");
+        buf_printf(&q, " AND ty <> %d", STORE_TY_DENSE_LEAF);
     buf_puts(&q, " ORDER BY path");
 
     sqlite3_stmt *st = NULL;
@@ -684,26 +708,9 @@ static int sq_add_nsub(struct store_view *v, const char *ri, int delta)
     return step_write(st);
 }
 
-static int sq_bind_credential(struct store_view *v, const char *kpsa_id, const char *canon_id)
+sqlite3 *store_sqlite_view_db(struct store_view *v)
 {
-    sqlite3 *db = VIEW(v)->db;
-    sqlite3_stmt *st = NULL;
-    int rc = STORE_ERROR;
-    /* rare (one per registration over a '-' key): not worth a cached statement */
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE cred_psk SET binding = ?2 WHERE kpsa_id = ?1 AND binding = '' AND revoked IS NULL",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, kpsa_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, canon_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_DONE)
-            rc = sqlite3_changes(db) == 1 ? STORE_OK : STORE_CONFLICT;
-    }
-    sqlite3_finalize(st);
-    /* the version row tells other processes' credential caches (cred_sqlite.c) */
-    if (rc == STORE_OK &&
-        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
-        rc = STORE_ERROR;
-    return rc;
+    return VIEW(v)->db;
 }
 
 /* ---- pool ------------------------------------------------------------------------------------- */
@@ -921,7 +928,6 @@ static const struct store_ops sqlite_ops = {
     .clamp_subtree_et = sq_clamp_subtree_et,
     .add_nsub = sq_add_nsub,
     .usage = sq_usage,
-    .bind_credential = sq_bind_credential,
     .delete_leaf = sq_delete_leaf,
     .outbox_add = sq_outbox_add,
     .outbox_scan = sq_outbox_scan,

@@ -23,6 +23,7 @@
 #include "core/rsc.h"
 #include "security/cred.h"
 #include "store/store.h"
+#include "store/backend.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -1172,6 +1173,7 @@ static void test_ts0003_8_2_2_1_bind_at_registration(void **state)
     struct cred_store *cs = cred_open(e->path, err, sizeof err);
     assert_non_null(cs);
     e->cse.creds = cs;
+    e->cse.backend = backend_sqlite_over(e->st, cs);
     const unsigned char key[16] = {1, 2, 3};
     assert_int_equal(cred_psk_add(cs, "dev@warden.example.com", key, sizeof key, ""), CRED_OK);
     /* before registration nothing but an AE create is accepted */
@@ -1193,6 +1195,8 @@ static void test_ts0003_8_2_2_1_bind_at_registration(void **state)
     assert_int_equal(cred_psk_get(cs, "dev@warden.example.com", &info), CRED_OK);
     assert_string_equal(info.binding, canon);
     e->cse.creds = NULL;
+    e->cse.backend->ops->close(e->cse.backend); /* not owned: the stores stay */
+    e->cse.backend = NULL;
     cred_close(cs);
 }
 
