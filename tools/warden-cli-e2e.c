@@ -1,7 +1,9 @@
 /* warden-cli-e2e: see warden-cli-e2e.h. */
 #include "warden-cli-e2e.h"
 
+#include <cjose/cjose.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +22,41 @@ static int err(const char *what)
     return 1;
 }
 
-/* The key file: hex (white space ignored), 16, 24 or 32 bytes. */
-static long load_key(const char *path, unsigned char *key)
+/* The key file: hex (white space ignored), 16, 24 or 32 bytes; or the JSON file `warden-cli kex`
+ * writes after an ESCertKE exchange ({"kid": ..., "key": base64url}), whose kid must then be the
+ * one given with --esprim. */
+static long load_key(const char *path, const char *kid, unsigned char *key)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL)
         return -1;
-    char text[256];
+    char text[512];
     size_t n = fread(text, 1, sizeof text - 1, f);
     if (f != stdin)
         fclose(f);
     text[n] = '\0';
-    long k = cred_hex_decode(text, key, 64);
+    long k = -1;
+    size_t lead = strspn(text, " \t\r\n");
+    if (text[lead] == '{') {
+        json_t *o = json_loadb(text, n, 0, NULL);
+        const char *fkid = json_string_value(json_object_get(o, "kid"));
+        const char *b64 = json_string_value(json_object_get(o, "key"));
+        uint8_t *raw = NULL;
+        size_t rawlen = 0;
+        cjose_err cerr;
+        if (fkid != NULL && b64 != NULL && strcmp(fkid, kid) == 0 &&
+            cjose_base64url_decode(b64, strlen(b64), &raw, &rawlen, &cerr) && rawlen <= 64) {
+            memcpy(key, raw, rawlen);
+            k = (long)rawlen;
+        }
+        if (raw != NULL) {
+            cred_wipe(raw, rawlen);
+            cjose_get_dealloc()(raw);
+        }
+        json_decref(o); /* jansson keeps no copy once freed; the text is wiped below */
+    } else {
+        k = cred_hex_decode(text, key, 64);
+    }
     cred_wipe(text, sizeof text);
     return k == 16 || k == 24 || k == 32 ? k : -1;
 }
@@ -63,9 +88,9 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     if (e->key_file == NULL || e->to == NULL)
         return fprintf(stderr, "warden-cli: --esprim needs --esprim-key-file and --esprim-to\n"), 2;
     unsigned char key[64];
-    long klen = load_key(e->key_file, key);
+    long klen = load_key(e->key_file, e->kid, key);
     if (klen < 0)
-        return err("the key file must hold 16, 24 or 32 bytes as hex");
+        return err("the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");
     struct esprim_client *ec = esprim_client_new(e->kid, key, (size_t)klen, e->enc);
     cred_wipe(key, sizeof key);
     if (ec == NULL)

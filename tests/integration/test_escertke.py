@@ -124,6 +124,29 @@ class EscertkeCase(TlsTestCase):
         self.assertEqual(p2.returncode, 0, p2.stderr)
         self.assertNotEqual(p2.stdout.strip(), kid)
 
+    def test_ts0003_8_7_1_escertke_key_secures_an_esprim_request(self):
+        """The key ESCertKE established is a pairwiseESPrimKey (TS-0003 §8.7.1, §8.4): warden-cli uses
+        the file `kex` wrote for an ESPrim-protected RETRIEVE, which the CSE opens with its end of the
+        key and executes as the certificate's AE; a kid that is not the file's is refused by the
+        client before anything is sent."""
+        stem, cert, key = self.new_device()
+        p, out = self.kex(stem, cert, key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kid = p.stdout.strip()
+
+        def esprim(kid_arg):
+            argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.S.port, "-o", stem, "--esprim", kid_arg,
+                    "--esprim-key-file", out, "--esprim-to", "/id-in/cse-in", "get", "/cse-in/" + stem]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+        q = esprim(kid)
+        self.assertTrue(q.stderr.startswith("2000"), q.stdout + q.stderr)
+        self.assertIn('"aei"', q.stdout)
+        self.assertIn(stem, q.stdout)
+        bad = esprim("0" * 32)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("kid", bad.stderr)
+
     def test_ts0003_8_1_2_2_initiator_from_another_ca_is_refused(self):
         other = Pki(self.ctl, os.path.join(self.S.tmp, uniq("otherpki")))
         stem, cert, key = self.new_device(pki=other)
