@@ -6,6 +6,7 @@
 #define WARDEN_SECURITY_CRED_INT_H
 
 #include "cred.h"
+#include "e2e_keys.h"
 
 /* One credential store implementation (ARCHITECTURE.md "Store interface": the credential store has
  * an ops table of its own). Each entry has the contract of the cred.h function of the same name;
@@ -37,10 +38,14 @@ struct cred_ops {
     enum cred_status (*cert_list)(struct cred_store *cs, void (*fn)(void *arg, const char *serial, int64_t revoked),
                                   void *arg);
     enum cred_status (*cert_status)(struct cred_store *cs, const char *serial);
-    /* End-to-end keys (TS-0003 §8.4, security/e2e_keys.h: e2e_key_put, e2e_key_get, e2e_key_find_pair,
-     * e2e_key_revoke over struct cred_store) become entries here when they are merged, implemented
-     * beside the others in store/cred_sqlite.c; until then they are reached through their own header.
+    /* End-to-end keys (TS-0003 §8.4, §8.7, §10.3.6): the contracts of security/e2e_keys.h's
+     * e2e_key_put, _get, _find_pair, _revoke and _list, called with arguments already checked there.
      * Later: PKCS#11-held keys (a key handle instead of key bytes). */
+    int (*e2e_put)(struct cred_store *cs, const struct e2e_key *k);
+    int (*e2e_get)(struct cred_store *cs, const char *kid, struct e2e_key *out);
+    int (*e2e_find_pair)(struct cred_store *cs, const char *a, const char *b, struct e2e_key *out);
+    int (*e2e_revoke)(struct cred_store *cs, const char *kid);
+    int (*e2e_list)(struct cred_store *cs, void (*fn)(void *arg, const struct e2e_key_info *info), void *arg);
 };
 
 /* Every implementation's struct cred_store begins with this (its first member), so that the cred.h

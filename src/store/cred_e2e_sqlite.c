@@ -1,7 +1,8 @@
-/* cred_e2e_sqlite: the end-to-end key store (security/e2e_keys.h) in the credential store's SQLite
- * file, table e2e_key (store migration 9). Self-contained: it reaches the credential store only
- * through cred_sqlite_with_db(), so that each function can become an entry of the credential store's
- * operations table.
+/* cred_e2e_sqlite: the SQLite implementation of the credential store's end-to-end key entries
+ * (security/cred_int.h: e2e_put, e2e_get, e2e_find_pair, e2e_revoke, e2e_list; the public functions
+ * are security/e2e_keys.c, which checks their arguments first) in the credential store's SQLite
+ * file, table e2e_key (store migration 9). It reaches the store's connections through
+ * cred_sqlite_with_db().
  *
  * Revocation zeroes the key (secure_delete is on for the write connection) and takes effect for the
  * next lookup: nothing here caches a key, every get reads the table (a commit by wardenctl in
@@ -17,25 +18,6 @@
 #include "security/cred.h"
 #include "security/e2e_keys.h"
 #include "store/cred_sqlite_int.h"
-
-int e2e_kid_ok(const char *kid)
-{
-    size_t n = strlen(kid);
-    if (n == 0 || n > 128)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)kid[i];
-        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\')
-            return 0;
-    }
-    return 1;
-}
-
-static bool id_ok(const char *id, size_t max)
-{
-    size_t n = strnlen(id, max + 1);
-    return n > 0 && n <= max;
-}
 
 /* A missing table (a store the server has not migrated yet): nothing stored. */
 static bool no_table(sqlite3 *db)
@@ -90,12 +72,8 @@ rollback:
     return -1;
 }
 
-int e2e_key_put(struct cred_store *cs, const struct e2e_key *k)
+int cred_sqlite_e2e_put(struct cred_store *cs, const struct e2e_key *k)
 {
-    if (cs == NULL || k == NULL || !e2e_kid_ok(k->kid) || !id_ok(k->local_id, sizeof k->local_id - 1) ||
-        !id_ok(k->peer_id, sizeof k->peer_id - 1) || (k->key_len != 16 && k->key_len != 24 && k->key_len != 32) ||
-        k->source < E2E_KEY_PROVISIONED || k->source > E2E_KEY_ESCERTKE || k->expires_s < 0)
-        return -1;
     struct put_arg a = {k};
     int n = cred_sqlite_with_db(cs, true, put_fn, &a);
     return n < 0 ? -1 : n == 0 ? 1 : 0;
@@ -159,20 +137,14 @@ static int get_fn(sqlite3 *db, void *arg)
     return rc;
 }
 
-int e2e_key_get(struct cred_store *cs, const char *kid, struct e2e_key *out)
+int cred_sqlite_e2e_get(struct cred_store *cs, const char *kid, struct e2e_key *out)
 {
-    if (cs == NULL || kid == NULL || out == NULL)
-        return -1;
-    if (!e2e_kid_ok(kid))
-        return 1;
     struct get_arg g = {.kid = kid, .out = out};
     return cred_sqlite_with_db(cs, false, get_fn, &g);
 }
 
-int e2e_key_find_pair(struct cred_store *cs, const char *a, const char *b, struct e2e_key *out)
+int cred_sqlite_e2e_find_pair(struct cred_store *cs, const char *a, const char *b, struct e2e_key *out)
 {
-    if (cs == NULL || a == NULL || b == NULL || out == NULL)
-        return -1;
     struct get_arg g = {.a = a, .b = b, .out = out};
     return cred_sqlite_with_db(cs, false, get_fn, &g);
 }
@@ -212,12 +184,8 @@ rollback:
     return changed == 0 ? 0 : -1;
 }
 
-int e2e_key_revoke(struct cred_store *cs, const char *kid)
+int cred_sqlite_e2e_revoke(struct cred_store *cs, const char *kid)
 {
-    if (cs == NULL || kid == NULL)
-        return -1;
-    if (!e2e_kid_ok(kid))
-        return 1;
     int n = cred_sqlite_with_db(cs, true, revoke_fn, (void *)(uintptr_t)kid);
     return n < 0 ? -1 : n == 0 ? 1 : 0;
 }
@@ -254,10 +222,8 @@ static int list_fn(sqlite3 *db, void *arg)
     return r == SQLITE_DONE ? 0 : -1;
 }
 
-int e2e_key_list(struct cred_store *cs, void (*fn)(void *arg, const struct e2e_key_info *info), void *arg)
+int cred_sqlite_e2e_list(struct cred_store *cs, void (*fn)(void *arg, const struct e2e_key_info *info), void *arg)
 {
-    if (cs == NULL || fn == NULL)
-        return -1;
     struct list_arg l = {fn, arg};
     return cred_sqlite_with_db(cs, false, list_fn, &l) < 0 ? -1 : 0;
 }

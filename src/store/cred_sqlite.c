@@ -513,6 +513,11 @@ static const struct cred_ops cred_sqlite_ops = {
     .cert_revoke = sq_cert_revoke,
     .cert_list = sq_cert_list,
     .cert_status = sq_cert_status,
+    .e2e_put = cred_sqlite_e2e_put,
+    .e2e_get = cred_sqlite_e2e_get,
+    .e2e_find_pair = cred_sqlite_e2e_find_pair,
+    .e2e_revoke = cred_sqlite_e2e_revoke,
+    .e2e_list = cred_sqlite_e2e_list,
 };
 
 int cred_sqlite_with_db(struct cred_store *cs, bool write, int (*fn)(sqlite3 *db, void *arg), void *arg)
