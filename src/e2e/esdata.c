@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "e2e/jose_compact.h"
+
 struct esdata_key {
     cjose_jwk_t *jwk;
 };
@@ -159,15 +161,10 @@ static bool key_fits(const struct esdata_key *k, const struct alg_info *a, const
 
 /* ---- keys --------------------------------------------------------------------------------------- */
 
-static bool b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 static bool b64url_only(const char *s)
 {
     for (; *s; s++)
-        if (!b64url_char(*s))
+        if (!jose_b64url_char(*s))
             return false;
     return true;
 }
@@ -471,32 +468,6 @@ enum esdata_err esdata_protect(const struct esdata_protect *p, const unsigned ch
 
 /* ---- syntax ------------------------------------------------------------------------------------- */
 
-struct parts {
-    const char *p[5];
-    size_t n[5];
-    int count;
-};
-
-/* Split a compact serialisation into its base64url parts; false on any other character or count. */
-static bool split(const char *s, size_t len, struct parts *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *start = s, *end = s + len;
-    for (const char *q = s; q <= end; q++) {
-        if (q == end || *q == '.') {
-            if (out->count == 5)
-                return false;
-            out->p[out->count] = start;
-            out->n[out->count] = (size_t)(q - start);
-            out->count++;
-            start = q + 1;
-        } else if (!b64url_char(*q)) {
-            return false;
-        }
-    }
-    return out->count == 3 || out->count == 5;
-}
-
 /* Bytes a base64url text of n characters (no padding) decodes to; -1 when no text has that length. */
 static long b64url_len(size_t n)
 {
@@ -525,8 +496,8 @@ static json_t *part_json(const char *p, size_t n)
 
 int esdata_compact_kind(const char *s, size_t len)
 {
-    struct parts pt;
-    if (s == NULL || len == 0 || len > ESDATA_MAX_LEN || !split(s, len, &pt))
+    struct jose_parts pt;
+    if (s == NULL || len == 0 || len > ESDATA_MAX_LEN || !jose_split(s, len, &pt))
         return 0;
     json_t *h = part_json(pt.p[0], pt.n[0]);
     bool ok = json_is_string(json_object_get(h, "alg")) &&
@@ -585,7 +556,7 @@ static bool sig_len_ok(const struct alg_info *a, const struct esdata_key *k, siz
     }
 }
 
-static enum esdata_err open_jws(const char *in, size_t len, const struct parts *pt, const struct esdata_policy *p,
+static enum esdata_err open_jws(const char *in, size_t len, const struct jose_parts *pt, const struct esdata_policy *p,
                                 uint32_t allowed, struct esdata_opened *out)
 {
     enum esdata_err rc = ESDATA_E_SYNTAX;
@@ -675,8 +646,8 @@ static enum esdata_err after_decrypt(const json_t *h, const uint8_t *plain, size
     bool nested = cty && (strcasecmp(cty, "JOSE") == 0 || strcasecmp(cty, "JWT") == 0);
     enum esdata_err rc;
     if (nested) {
-        struct parts in;
-        if (!split((const char *)plain, plen, &in) || in.count != 3)
+        struct jose_parts in;
+        if (!jose_split((const char *)plain, plen, &in) || in.count != 3)
             return ESDATA_E_SYNTAX;
         uint32_t inner = p->algs & ESDATA_ASYM_SIG_ALGS;
         if (inner == 0)
@@ -701,7 +672,7 @@ static enum esdata_err after_decrypt(const json_t *h, const uint8_t *plain, size
     return rc;
 }
 
-static enum esdata_err open_jwe(const char *in, size_t len, const struct parts *pt, const struct esdata_policy *p,
+static enum esdata_err open_jwe(const char *in, size_t len, const struct jose_parts *pt, const struct esdata_policy *p,
                                 struct esdata_opened *out)
 {
     json_t *h = part_json(pt->p[0], pt->n[0]);
@@ -817,10 +788,10 @@ enum esdata_err esdata_open(const char *in, size_t len, const struct esdata_poli
     while (skip < len && strchr(" \t\r\n", in[skip]) && in[skip] != '\0')
         skip++;
     enum esdata_err rc;
-    struct parts pt;
+    struct jose_parts pt;
     if (skip < len && in[skip] == '{') {
         rc = open_jwe_json(in, len, p, out);
-    } else if (!split(in, len, &pt)) {
+    } else if (!jose_split(in, len, &pt)) {
         rc = ESDATA_E_SYNTAX;
     } else if (pt.count == 3) {
         rc = open_jws(in, len, &pt, p, p->algs, out);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "e2e/jose_compact.h"
 #include "util/mem.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
@@ -40,13 +41,9 @@ static int espa_of_enc(const char *enc)
     return 0;
 }
 
-static bool b64url_part(const char *p, size_t n)
+/* A part of a length some base64url text has (the characters are checked by jose_split). */
+static bool b64url_part(size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return false;
-    }
     return n % 4 != 1;
 }
 
@@ -56,28 +53,18 @@ static bool b64url_part(const char *p, size_t n)
 #define GCM_IV_B64  16
 #define GCM_TAG_B64 22
 
-/* The five parts of a compact serialisation: starts and lengths. */
+/* The five parts of a compact serialisation (e2e/jose_compact.h), each a valid base64url length. */
 static bool split5(const char *s, size_t len, const char *part[5], size_t plen[5])
 {
-    size_t start = 0;
-    int n = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || s[i] == '.') {
-            if (n == 5)
-                return false;
-            part[n] = s + start;
-            plen[n] = i - start;
-            n++;
-            start = i + 1;
-        } else if (s[i] == '\0') {
-            return false;
-        }
-    }
-    if (n != 5)
+    struct jose_parts jp;
+    if (!jose_split(s, len, &jp) || jp.count != 5)
         return false;
-    for (int i = 0; i < 5; i++)
-        if (!b64url_part(part[i], plen[i]))
+    for (int i = 0; i < 5; i++) {
+        part[i] = jp.p[i];
+        plen[i] = jp.n[i];
+        if (!b64url_part(plen[i]))
             return false;
+    }
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/limits.h"
+#include "e2e/jose_compact.h"
 #include "encoding/json.h"
 #include "security/acp.h"
 #include "util/mem.h"
@@ -406,32 +407,6 @@ fail:
 
 /* ---- protection ------------------------------------------------------------------------------ */
 
-struct parts {
-    const char *p[5];
-    size_t n[5];
-    int count;
-};
-
-static bool split(const char *s, size_t len, struct parts *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *start = s, *end = s + len;
-    for (const char *q = s; q <= end; q++) {
-        if (q == end || *q == '.') {
-            if (out->count == 5)
-                return false;
-            out->p[out->count] = start;
-            out->n[out->count] = (size_t)(q - start);
-            out->count++;
-            start = q + 1;
-        } else if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' ||
-                     *q == '_')) {
-            return false; /* base64url only */
-        }
-    }
-    return out->count == 3 || out->count == 5;
-}
-
 /* Decode a base64url part as a JSON object. */
 static json_t *part_json(const char *p, size_t n)
 {
@@ -459,7 +434,7 @@ static json_t *part_json(const char *p, size_t n)
 
 /* A JWS (or unsecured JWT); issuer_required: the issuer that decrypted the outer JWE, or NULL. */
 static int verify_jws(const struct token_issuers *is, const struct id_env *env, const char *compact, size_t len,
-                      const struct parts *pt, const char *issuer_required, struct token **out, const char **reason,
+                      const struct jose_parts *pt, const char *issuer_required, struct token **out, const char **reason,
                       char *detail, size_t dlen, char *prot, size_t protlen)
 {
     int rc = -1;
@@ -528,7 +503,7 @@ static long b64url_len(size_t n)
 /* cjose 0.6.2 trusts the lengths of a JWE's parts (a short IV is read past its end; found by
  * fuzz_token): only the content encryptions of RFC 7518 §5.1 pass, with their IV and tag lengths,
  * and an encrypted key that fits alg. */
-static bool jwe_shape_ok(const char *alg, const char *enc, const struct parts *pt)
+static bool jwe_shape_ok(const char *alg, const char *enc, const struct jose_parts *pt)
 {
     static const struct {
         const char *enc;
@@ -555,9 +530,9 @@ int token_verify(const struct token_issuers *is, const struct id_env *env, const
     *out = NULL;
     *reason = "malformed";
     detail[0] = '\0';
-    struct parts pt;
+    struct jose_parts pt;
     char prot[32] = "";
-    if (len == 0 || len > MAX_TOKEN || !split(compact, len, &pt)) {
+    if (len == 0 || len > MAX_TOKEN || !jose_split(compact, len, &pt)) {
         snprintf(detail, dlen, "not a JWS or JWE in compact serialisation");
         return -1;
     }
@@ -614,8 +589,8 @@ int token_verify(const struct token_issuers *is, const struct id_env *env, const
         REFUSE("unsigned-jwe", "a JWE with alg %.16s proves no origin: it must carry a JWS of %s (cty JWT)", alg,
                by->id);
     if (nested) { /* sign-then-encrypt: the content is a JWS */
-        struct parts inner;
-        if (!split((const char *)plain, plen, &inner) || inner.count != 3)
+        struct jose_parts inner;
+        if (!jose_split((const char *)plain, plen, &inner) || inner.count != 3)
             REFUSE("malformed", "a nested token must be a JWS");
         char iprot[32];
         if (verify_jws(is, env, (const char *)plain, plen, &inner, by->id, out, reason, detail, dlen, iprot,

@@ -1,0 +1,28 @@
+/* jose_compact: see jose_compact.h. */
+#include "e2e/jose_compact.h"
+
+#include <string.h>
+
+bool jose_b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool jose_split(const char *s, size_t len, struct jose_parts *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *start = s, *end = s + len;
+    for (const char *q = s; q <= end; q++) {
+        if (q == end || *q == '.') {
+            if (out->count == 5)
+                return false;
+            out->p[out->count] = start;
+            out->n[out->count] = (size_t)(q - start);
+            out->count++;
+            start = q + 1;
+        } else if (!jose_b64url_char(*q)) {
+            return false;
+        }
+    }
+    return out->count == 3 || out->count == 5;
+}
