@@ -28,8 +28,8 @@ const char cli_esdata_usage[] =
     "ESData (TS-0003 §8.5) on a contentInstance's content; keys are files: a JWK, a PEM key or\n"
     "certificate, or a shared secret in hex (never on the command line):\n"
     "  --sign ALG --sign-key F       create: sign con (HS256/384/512, ES256/384/512, RS*/PS*)\n"
-    "  --encrypt ALG --encrypt-key F create: encrypt con (dir, A128KW, A192KW, A256KW; RSA-OAEP and\n"
-    "                                ECDH-ES, outside TS-0003's table, need --allow to read); both:\n"
+    "  --encrypt ALG --encrypt-key F create: encrypt con (dir, A128KW, A192KW, A256KW; RSA-OAEP,\n"
+    "                                outside TS-0003's table, needs --allow to read); both:\n"
     "                                sign then encrypt (the signature must be ES* or RS*/PS*)\n"
     "  --enc ENC                     A128GCM, A192GCM or A256GCM (default: the dir key's size, else\n"
     "                                A256GCM)\n"
@@ -126,7 +126,7 @@ int cli_esdata_option(struct cli_esdata **st, int argc, char **argv, int *i)
     } else if (strcmp(a, "--encrypt") == 0) {
         if (((s->key_alg = esdata_alg_from_name(v)) & ESDATA_KEY_ALGS) == 0)
             return usage_err("--encrypt: '%s' is not a key management algorithm (dir A128KW A192KW A256KW "
-                             "RSA-OAEP ECDH-ES; RSA-OAEP-256 and ECDH-ES+A*KW are not in cjose)",
+                             "RSA-OAEP; RSA-OAEP-256 and ECDH-ES+A*KW are not in cjose)",
                              v);
     } else if (strcmp(a, "--enc") == 0) {
         if ((s->enc = esdata_enc_from_name(v)) == 0)

@@ -898,10 +898,10 @@ int main(int argc, char **argv)
             o.quiet = true;
         } else if ((esd_rc = cli_esdata_option(&o.esd, argc, argv, &i)) != 0) {
             if (esd_rc < 0)
-                return EXIT_USAGE;
+                goto usage_exit; /* o.esd may hold ESData options */
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "warden-cli: unknown option '%s' (see --help)\n", a);
-            return EXIT_USAGE;
+            goto usage_exit; /* o.esd may hold ESData options */
         } else if (npos < (int)(sizeof pos / sizeof pos[0])) {
             pos[npos++] = argv[i];
         }
@@ -909,15 +909,15 @@ int main(int argc, char **argv)
     }
     if (npos < 2) {
         usage(stderr);
-        return EXIT_USAGE;
+        goto usage_exit; /* o.esd may hold ESData options */
     }
     if (o.psk_identity && !o.psk_file) {
         fprintf(stderr, "warden-cli: --psk-identity needs --psk-key-file (the key is never taken from argv)\n");
-        return EXIT_USAGE;
+        goto usage_exit; /* o.esd may hold ESData options */
     }
     if (o.psk_file && (o.cert || o.insecure)) {
         fprintf(stderr, "warden-cli: a TLS-PSK excludes --cert and --insecure\n");
-        return EXIT_USAGE;
+        goto usage_exit; /* o.esd may hold ESData options */
     }
     size_t ul = strlen(o.url);
     char url[1024];
@@ -974,4 +974,7 @@ int main(int argc, char **argv)
     gnutls_global_deinit();
     curl_global_cleanup();
     return ret;
+usage_exit:
+    cli_esdata_free(o.esd);
+    return EXIT_USAGE;
 }

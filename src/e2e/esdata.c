@@ -41,7 +41,7 @@ const char *esdata_strerror(enum esdata_err e)
 
 /* ---- algorithm table ------------------------------------------------------------------------------ */
 
-enum kind { K_HMAC, K_RSA_SIG, K_EC_SIG, K_OCT_WRAP, K_RSA_WRAP, K_ECDH };
+enum kind { K_HMAC, K_RSA_SIG, K_EC_SIG, K_OCT_WRAP, K_RSA_WRAP };
 
 static const struct alg_info {
     enum esdata_alg a;
@@ -57,7 +57,7 @@ static const struct alg_info {
     {ESDATA_ES384, "ES384", K_EC_SIG, 384},       {ESDATA_ES512, "ES512", K_EC_SIG, 521},
     {ESDATA_DIR, "dir", K_OCT_WRAP, 0},           {ESDATA_A128KW, "A128KW", K_OCT_WRAP, 128},
     {ESDATA_A192KW, "A192KW", K_OCT_WRAP, 192},   {ESDATA_A256KW, "A256KW", K_OCT_WRAP, 256},
-    {ESDATA_RSA_OAEP, "RSA-OAEP", K_RSA_WRAP, 0}, {ESDATA_ECDH_ES, "ECDH-ES", K_ECDH, 0},
+    {ESDATA_RSA_OAEP, "RSA-OAEP", K_RSA_WRAP, 0},
 };
 
 static const struct enc_info {
@@ -153,7 +153,6 @@ static bool key_fits(const struct esdata_key *k, const struct alg_info *a, const
     case K_RSA_SIG:
     case K_RSA_WRAP: return kty == CJOSE_JWK_KTY_RSA && bits >= RSA_MIN_BITS;
     case K_EC_SIG: return kty == CJOSE_JWK_KTY_EC && curve_bits(k->jwk) == a->bits;
-    case K_ECDH: return kty == CJOSE_JWK_KTY_EC && curve_bits(k->jwk) != 0;
     case K_OCT_WRAP: return kty == CJOSE_JWK_KTY_OCT && bits == (a->bits ? a->bits : (e ? e->bits : 0));
     }
     return false;
@@ -612,7 +611,6 @@ static bool jwe_shape_ok(const struct alg_info *a, const struct enc_info *e, con
         return false;
     switch (a->kind) {
     case K_OCT_WRAP: return a->bits == 0 ? ek == 0 : ek == (long)(e->bits / 8 + 8); /* dir; RFC 3394 adds 8 bytes */
-    case K_ECDH: return ek == 0;                                                    /* direct key agreement */
     case K_RSA_WRAP: return ek == (long)((cjose_jwk_get_keysize(k->jwk, &cerr) + 7) / 8);
     default: return false;
     }

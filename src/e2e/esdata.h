@@ -7,11 +7,10 @@
  *   JWS: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 (compact serialisation only:
  *        cjose has no JWS JSON serialisation);
  *   JWE: dir, A128KW, A192KW, A256KW with A128GCM, A192GCM, A256GCM (compact serialisation, and the
- *        flattened JSON serialisation); RSA-OAEP (SHA-1) and ECDH-ES (direct agreement) as
- *        opt-in extras outside TS-0003 Table 8.5.3.2-3 (cjose 0.6.2 leaks one byte per ECDH-ES
- *        decryption, valgrind: another reason to leave it out of a long-lived reader's allow-list).
- *        RSA-OAEP-256 and ECDH-ES+A*KW, which that table names, are not in cjose 0.6.2 and are
- *        refused (ESDATA_E_ALG).
+ *        flattened JSON serialisation); RSA-OAEP (SHA-1) as an opt-in extra outside TS-0003
+ *        Table 8.5.3.2-3. RSA-OAEP-256 and ECDH-ES+A*KW, which that table names, are not in
+ *        cjose 0.6.2 and are refused (ESDATA_E_ALG); so is ECDH-ES (direct agreement, outside
+ *        the table too): cjose 0.6.2 leaks memory on every ECDH-ES decryption.
  *
  * Opening is strict: the caller names the algorithms it accepts (never "none", which is not even
  * representable), the key must fit the algorithm (an HMAC is never checked with a public key, an
@@ -70,7 +69,6 @@ enum esdata_alg {
     ESDATA_A192KW = 1u << 14,
     ESDATA_A256KW = 1u << 15,
     ESDATA_RSA_OAEP = 1u << 16, /* not in TS-0003 Table 8.5.3.2-3: opt-in */
-    ESDATA_ECDH_ES = 1u << 17,  /* not in TS-0003 Table 8.5.3.2-3: opt-in */
 };
 #define ESDATA_HMAC_ALGS (ESDATA_HS256 | ESDATA_HS384 | ESDATA_HS512)
 /* Signatures by a private key: the only ones allowed inside a nested envelope (TS-0003 §8.5.2.4). */
@@ -80,7 +78,7 @@ enum esdata_alg {
 #define ESDATA_SIG_ALGS (ESDATA_HMAC_ALGS | ESDATA_ASYM_SIG_ALGS)
 /* Key management of TS-0003 Table 8.5.3.2-3 that cjose implements. */
 #define ESDATA_TS0003_KEY_ALGS (ESDATA_DIR | ESDATA_A128KW | ESDATA_A192KW | ESDATA_A256KW)
-#define ESDATA_KEY_ALGS        (ESDATA_TS0003_KEY_ALGS | ESDATA_RSA_OAEP | ESDATA_ECDH_ES)
+#define ESDATA_KEY_ALGS        (ESDATA_TS0003_KEY_ALGS | ESDATA_RSA_OAEP)
 
 /* Content encryption (TS-0003 Table 8.5.3.2-4). */
 enum esdata_enc {
