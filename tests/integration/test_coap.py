@@ -14,18 +14,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from wardentest import WardenServer, free_port, uniq, main  # noqa: E402
+from wardentest import WardenServer, free_port, free_udp_port, uniq, main  # noqa: E402
 from tls_helpers import Ctl, OpensslCa, Pki, kpsa  # noqa: E402
 from coap_helpers import (coap, coap_bin, encode, raw_request, uint, ubytes, NotificationReceiver)  # noqa: E402
-
-
-def udp_port():
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class CoapBase(unittest.TestCase):
@@ -38,7 +29,7 @@ class CoapBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cport, cls.sport = udp_port(), udp_port()
+        cls.cport, cls.sport = free_udp_port(), free_udp_port()
         cls.srv = WardenServer(extra_args=[
             "--coap.port=%d" % cls.cport, "--coap.address=127.0.0.1",
             "--coaps.port=%d" % cls.sport, "--coaps.address=127.0.0.1",

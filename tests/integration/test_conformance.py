@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from wardentest import (ADMIN, CSE_RN, TY_AE, TY_CIN, TY_CNT, OMIT, WardenServer, WardenTestCase,  # noqa: E402
+from wardentest import (ADMIN, free_udp_port, CSE_RN, TY_AE, TY_CIN, TY_CNT, OMIT, WardenServer, WardenTestCase,  # noqa: E402
                         main, uniq)
 from coap_helpers import coap  # noqa: E402
 import cbor_codec  # noqa: E402
@@ -47,17 +47,9 @@ elif not broker_available():
 _SRV = {}
 
 
-def udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def setUpModule():
     args = ["--notify.allow=127.0.0.1/32", "--notify.attempts=1"]  # a dead address fails at once
-    cport = udp_port()
+    cport = free_udp_port()
     args += ["--coap.port=%d" % cport, "--coap.address=127.0.0.1"]
     broker = None
     if MQTT_SKIP is None:

@@ -141,7 +141,10 @@ class TestReadme(unittest.TestCase):
                           "of the first block ($PORT ...), adding one there if needed" % (num, line, m.group(0)))
         ports = {}
         for name, _default in PORT_VAR.findall(text):
-            ports.setdefault(name, str(free_port()))
+            while name not in ports:  # distinct: a just-released port can be picked again
+                p = str(free_port())
+                if p not in ports.values():
+                    ports[name] = p
 
         tmp = tempfile.mkdtemp(prefix="warden-readme-")
         outdir = os.path.join(tmp, ".readme-out")

@@ -103,13 +103,34 @@ def sleep_past(ts, margin=1.0):
     time.sleep(max(0.0, ts_epoch(ts) - time.time() + margin))
 
 
+# Ports free_port() / free_udp_port() handed out in this process: never handed out twice. The kernel
+# may give the port it just released to the next bind(0), so two picks in a row (a server's HTTP and
+# HTTPS ports) could otherwise be the same port, which the server refuses at start.
+_HANDED_OUT = set()
+
+
+def _pick(kind):
+    for _ in range(64):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no port that was not handed out before")
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A TCP port free now on 127.0.0.1, never one this process was given before."""
+    return _pick(socket.SOCK_STREAM)
+
+
+def free_udp_port():
+    """A UDP port free now on 127.0.0.1, never one this process was given before."""
+    return _pick(socket.SOCK_DGRAM)
 
 
 def warden_bin():
