@@ -220,7 +220,9 @@ static void query_add_long(struct buf *q, const char *k, long v)
 }
 
 /* The request parameters that travel in the query (TS-0009 §6.2.2.2): result content, discovery
- * result type, the filter criteria Warden evaluates, Role-IDs, Token-IDs, Local-Token-IDs. */
+ * result type, the filter criteria Warden evaluates, the attribute list of a partial retrieve,
+ * Role-IDs, Token-IDs, Local-Token-IDs, the Token Request Indicator. Each client side maps them to
+ * its binding (outbound.h "Request parameters on the wire"). */
 static void build_query(const struct cse_request *req, struct buf *q)
 {
     if (req->rcn >= 0)
@@ -262,6 +264,10 @@ static void build_query(const struct cse_request *req, struct buf *q)
         query_add(q, "tids", req->az.tids[i]);
     for (int i = 0; i < req->az.nltids; i++)
         query_add(q, "ltids", req->az.ltids[i]);
+    for (int i = 0; i < req->natrl; i++)
+        query_add(q, "atrl", req->atrl[i]);
+    if (req->az.tqi)
+        query_add(q, "tqi", "true");
 }
 
 enum cse_status route_forward(const struct cse_cont *k, const struct originator *o, const struct route *r)
@@ -299,6 +305,14 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
             timeout = until - now_ms;
         ts_format((until + 999) / 1000, rqet);
     }
+    /* the Result Expiration Timestamp likewise (absolute; dispatch.c refused one that had passed) */
+    char rset[TS_LEN + 1] = "";
+    if (req->rset != NULL && abs_rel_us(req->rset, now_ms * 1000, &until_us)) {
+        int64_t until = until_us / 1000;
+        if (until > now_ms && until - now_ms < timeout)
+            timeout = until - now_ms;
+        ts_format(until / 1000, rset);
+    }
     struct buf q, tk;
     buf_init(&q);
     buf_init(&tk);
@@ -316,6 +330,8 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
         .query = q.len ? q.p : NULL,
         .tkns = tk.len ? tk.p : NULL,
         .rqet = rqet[0] ? rqet : NULL,
+        .rset = rset[0] ? rset : NULL,
+        .gid = req->gid,
         .timeout_ms = (int)timeout,
         .max_attempts = 1,
         .max_answer = LIMIT_BODY_BYTES,

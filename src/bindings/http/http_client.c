@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -826,6 +827,24 @@ static bool add_header(struct job *j, const char *line)
     return true;
 }
 
+/* The request parameters of struct out_request that HTTP carries in headers (TS-0009 §6.4; the
+ * others are the method, the URL and its query, ty= in Content-Type): one table for both client
+ * sides (http_client_send, and http_request_head for TLS-PSK). */
+static const struct {
+    const char *header;
+    size_t off; /* of a const char * in struct out_request */
+} param_headers[] = {
+    {"X-M2M-RET", offsetof(struct out_request, rqet)},     /* §6.4.14 Request Expiration Timestamp */
+    {"Authorization", offsetof(struct out_request, tkns)}, /* §6.4.19 Tokens, '+'-joined */
+    {"X-M2M-RST", offsetof(struct out_request, rset)},     /* §6.4.13 Result Expiration Timestamp */
+    {"X-M2M-GID", offsetof(struct out_request, gid)},      /* §6.4.10 Group Request Identifier */
+};
+
+static const char *param_value(const struct out_request *rq, size_t i)
+{
+    return *(const char *const *)(const void *)((const char *)rq + param_headers[i].off);
+}
+
 /* "X-M2M-RET: v" when v is set and safe; false when v is set and not safe. */
 static bool add_param(struct job *j, struct buf *line, const char *name, const char *v)
 {
@@ -884,15 +903,16 @@ int http_client_send(void *arg, const char *uri, const struct out_request *rq, o
 
     /* TS-0009 §6.4.7 (From), §6.4.8 (Request Identifier: the same on every attempt, so a receiver
      * can recognise a retry), §6.4.22 (Release Version Indicator), §6.4.3 (ty= on CREATE only),
-     * §6.4.12 (Request Expiration Timestamp), §6.4.19 (tokens in Authorization). */
+     * then the parameter headers of param_headers (§6.4.10, §6.4.13-14, §6.4.19). */
     if (rq->rqi != NULL && strlen(rq->rqi) < sizeof j->rqi)
         snprintf(j->rqi, sizeof j->rqi, "%s", rq->rqi);
     else
         snprintf(j->rqi, sizeof j->rqi, "wn-%s-%" PRIu64, n->rqi_prefix, atomic_fetch_add(&n->rqi_seq, 1) + 1);
     bool ok = add_param(j, &line, "X-M2M-Origin", rq->fr) && add_param(j, &line, "X-M2M-RI", j->rqi) &&
-              add_param(j, &line, "X-M2M-RVI", rq->rvi ? rq->rvi : "3") && add_param(j, &line, "X-M2M-RET", rq->rqet) &&
-              add_param(j, &line, "Authorization", rq->tkns) && add_header(j, "Accept: application/json") &&
+              add_param(j, &line, "X-M2M-RVI", rq->rvi ? rq->rvi : "3") && add_header(j, "Accept: application/json") &&
               add_header(j, "Expect:"); /* no 100-continue round trip for large bodies */
+    for (size_t i = 0; ok && i < sizeof param_headers / sizeof param_headers[0]; i++)
+        ok = add_param(j, &line, param_headers[i].header, param_value(rq, i));
     if (ok && (rq->op == OP_CREATE || rq->op == OP_UPDATE || rq->op == OP_NOTIFY)) {
         line.len = 0;
         if (rq->op == OP_CREATE)
@@ -946,10 +966,12 @@ int http_request_head(const struct out_request *rq, const char *target, struct b
     static const char *const methods[] = {
         [OP_CREATE] = "POST", [OP_RETRIEVE] = "GET", [OP_UPDATE] = "PUT", [OP_DELETE] = "DELETE", [OP_NOTIFY] = "POST"};
     if (rq->op < OP_CREATE || rq->op > OP_NOTIFY || rq->fr == NULL || !header_safe(rq->fr) ||
-        (rq->rqi && !header_safe(rq->rqi)) || (rq->rvi && !header_safe(rq->rvi)) ||
-        (rq->rqet && !header_safe(rq->rqet)) || (rq->tkns && !header_safe(rq->tkns)) || !header_safe(target) ||
+        (rq->rqi && !header_safe(rq->rqi)) || (rq->rvi && !header_safe(rq->rvi)) || !header_safe(target) ||
         (rq->query && (!header_safe(rq->query) || strchr(rq->query, '#'))))
         return -1;
+    for (size_t i = 0; i < sizeof param_headers / sizeof param_headers[0]; i++)
+        if (param_value(rq, i) != NULL && !header_safe(param_value(rq, i)))
+            return -1;
     char rqi[48];
     if (rq->rqi == NULL) {
         rand_alnum(rqi, 16);
@@ -960,10 +982,9 @@ int http_request_head(const struct out_request *rq, const char *target, struct b
                "%s %s%s%s HTTP/1.1\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: %s\r\nAccept: application/json",
                methods[rq->op], target, rq->query && rq->query[0] ? (strchr(target, '?') ? "&" : "?") : "",
                rq->query ? rq->query : "", rq->fr, rq->rqi ? rq->rqi : rqi, rq->rvi ? rq->rvi : "3");
-    if (rq->rqet)
-        buf_printf(out, "\r\nX-M2M-RET: %s", rq->rqet);
-    if (rq->tkns)
-        buf_printf(out, "\r\nAuthorization: %s", rq->tkns);
+    for (size_t i = 0; i < sizeof param_headers / sizeof param_headers[0]; i++)
+        if (param_value(rq, i) != NULL)
+            buf_printf(out, "\r\n%s: %s", param_headers[i].header, param_value(rq, i));
     if (rq->op == OP_CREATE)
         buf_printf(out, "\r\nContent-Type: application/json;ty=%d", rq->ty);
     else if (rq->op == OP_UPDATE || rq->op == OP_NOTIFY)
