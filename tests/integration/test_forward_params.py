@@ -10,7 +10,8 @@ parameters on the wire"; TS-0009 §6, TS-0010 §6.4, TS-0008 §6.2.2):
   grants, authorized on the MN by a token naming the IN's AE as holder;
 - result content, discovery result type, filter criteria (labels with reserved characters, several
   types, creation time, limit and offset, filter usage), the attribute list of a partial retrieve
-  and the Request Expiration Timestamp: the IN's answer is the MN's own.
+  and the Request Expiration Timestamp: the IN's answer is the MN's own;
+- the Group Request Identifier (TS-0004 §7.3.3.2): the MN recognises a repeated one.
 
 Run: WARDEN_BIN=build/warden python3 tests/integration/test_forward_params.py
 """
@@ -123,6 +124,20 @@ class ForwardParams:
                 self.assertEqual(len(direct.body["m2m:uril"]), n, (q, direct.body))
         # the partial retrieve really was one
         self.assertEqual(sorted(fwd.body["m2m:cnt"]), ["lbl", "rn"], fwd.body)
+
+
+    def test_ts0004_7_3_3_2_gid_travels_with_a_forwarded_request(self):
+        """The Group Request Identifier reaches the MN (X-M2M-GID, oneM2M-GID, gid): the same gid for
+        the same target a second time is refused there, 4104."""
+        in_stem, mn_stem = uniq("Cingid"), uniq("Cmngid")
+        self.ae(self.inc, in_stem)
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 3, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        gid = uniq("gid")
+        for want in (2001, 4104):
+            r = self.inc.c.create("/~/id-mn" + cnt, TY_CIN, {"con": "g"}, origin=in_stem, headers={"X-M2M-GID": gid})
+            self.assertEqual(r.rsc, want, r.body)
 
 
 class HttpsForwardParams(ForwardParams, hm.Base):
