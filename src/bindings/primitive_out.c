@@ -8,6 +8,7 @@
 
 #include "core/limits.h"
 #include "encoding/json.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 /* The query parameters of an outgoing request (TS-0009 §6.2.2.2 text) by their place and JSON type in
@@ -254,6 +255,29 @@ int primitive_decode_response(const char *json, size_t len, struct prim_response
     if (pc != NULL && !json_is_null(pc)) {
         out->pc = json_encode(pc, &out->pc_len);
     }
+    /* TS-0004 §7.2.1.2: Content Status / Offset of a partial result; Assigned Token Identifiers
+     * (m2m:dynAuthLocalTokenIdAssignments {ltia: [{lti, tkid}]}) in the "lti:tkid+..." form */
+    const json_t *cnst = json_object_get(o, "cnst"), *cnot = json_object_get(o, "cnot");
+    if (json_is_integer(cnst) && json_integer_value(cnst) >= 0 && json_integer_value(cnst) <= 2)
+        out->cnst = (int)json_integer_value(cnst);
+    if (json_is_integer(cnot) && json_integer_value(cnot) >= 0 && json_integer_value(cnot) <= 1000000000)
+        out->cnot = (long)json_integer_value(cnot);
+    const json_t *ltia = json_object_get(json_object_get(o, "ati"), "ltia");
+    struct buf b;
+    buf_init(&b);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(ltia, i, e)
+    {
+        const char *lti = json_string_value(json_object_get(e, "lti")),
+                   *tkid = json_string_value(json_object_get(e, "tkid"));
+        if (lti == NULL || tkid == NULL || strpbrk(lti, ":+") != NULL || strchr(tkid, '+') != NULL ||
+            b.len + strlen(lti) + strlen(tkid) + 2 > LIMIT_ID_LEN)
+            continue;
+        buf_printf(&b, "%s%s:%s", b.len ? "+" : "", lti, tkid);
+    }
+    out->ati = b.len ? buf_take(&b, NULL) : NULL;
+    buf_free(&b);
     return 0;
 }
 
@@ -263,5 +287,6 @@ void primitive_response_free(struct prim_response *r)
         return;
     json_decref((json_t *)r->root);
     mem_free(r->pc);
+    mem_free(r->ati);
     memset(r, 0, sizeof *r);
 }

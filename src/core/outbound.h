@@ -81,6 +81,12 @@ struct outbound_config {
  *   rp, ec, da, gtm      -              not implemented: refused 5001 on receipt, never forwarded
  *   sqi                  -              semantic queries are not offered: true is 5001 on receipt
  *   ot, vsi, aus, asi    -              accepted and not evaluated; not sent on
+ *
+ * And back, in struct out_response (core/route.c passes them to the originator's binding):
+ *   rsc, pc              rsc, body      X-M2M-RSC, body          oneM2M-RSC, payload      rsc, pc
+ *   created resource     location       Content-Location         Location-Path            (from pc's ri)
+ *   cnst, cnot           cnst, cnot     X-M2M-CTS, X-M2M-CTO     oneM2M-CTS, -CTO         cnst, cnot
+ *   ati                  ati            X-M2M-ATI                oneM2M-ATI               ati {ltia}
  */
 
 /* One outgoing request primitive (TS-0004 §7.2.1.1). The strings belong to the caller and need
@@ -133,6 +139,13 @@ struct out_response {
     size_t len;
     const char *location; /* Content-Location (a created resource), NULL when none */
     bool truncated;       /* the Content was longer than max_answer (body is then NULL) */
+    /* Response parameters (TS-0004 §7.2.1.2) a forwarded answer passes on: Content Status and
+     * Content Offset of a partial result (0 when absent), the Assigned Token Identifiers as
+     * "lti:tkid" pairs joined by '+' (TS-0009 §6.4.18; NULL when absent). X-M2M-CTS/-CTO/-ATI,
+     * oneM2M-CTS/-CTO/-ATI, cnst/cnot/ati. */
+    int cnst;
+    long cnot;
+    const char *ati;
 };
 
 typedef void (*out_done_fn)(void *arg, const struct out_response *res);

@@ -83,6 +83,12 @@ class ForwardParams:
         r = self.inc.c.retrieve(target, origin=in_stem, headers={"Authorization": "Bearer " + tok})
         self.assertEqual(r.rsc, 2000, r.body)
         self.assertEqual(r.body["m2m:cnt"]["ri"], ri)
+        # the MN's Assigned Token Identifiers come back through the IN (X-M2M-ATI, oneM2M-ATI, ati), and
+        # the Local-Token-ID then stands for the token (ltids, TS-0003 §7.3.2.5)
+        ati = r.headers.get("X-M2M-ATI")
+        self.assertTrue(ati and ":" in ati, dict(r.headers))
+        r = self.inc.c.retrieve(target, origin=in_stem, query={"ltids": ati.split(":")[0]})
+        self.assertEqual(r.rsc, 2000, r.body)
         # the token is the holder's: another AE of the IN presenting it is refused on the MN
         other = uniq("Cintk")
         self.ae(self.inc, other)
@@ -138,6 +144,14 @@ class ForwardParams:
         for want in (2001, 4104):
             r = self.inc.c.create("/~/id-mn" + cnt, TY_CIN, {"con": "g"}, origin=in_stem, headers={"X-M2M-GID": gid})
             self.assertEqual(r.rsc, want, r.body)
+            if want == 2001:
+                # the created resource's address comes back as an address of the IN's (TS-0009
+                # §6.4.3: Content-Location; over MQTT made from the resourceID): it reaches the resource
+                loc = r.headers.get("Content-Location")
+                self.assertTrue(loc and loc.startswith("/~/id-mn/"), dict(r.headers))
+                got = self.inc.c.retrieve(loc, origin=in_stem)
+                self.assertEqual(got.rsc, 2000, (loc, got.body))
+                self.assertEqual(got.body["m2m:cin"]["ri"], r.body["m2m:cin"]["ri"])
 
 
 class HttpsForwardParams(ForwardParams, hm.Base):

@@ -122,6 +122,16 @@ static void test_ts0004_7_2_1_2_decode_response(void **state)
     assert_string_equal(r.to, "/id-in/Cae1");
     assert_string_equal(r.pc, "{\"m2m:cin\":{\"con\":\"v\"}}");
     primitive_response_free(&r);
+    /* the response parameters a forwarding CSE passes on (TS-0004 §7.2.1.2) */
+    const char *params =
+        "{\"rsc\":2000,\"rqi\":\"q3\",\"cnst\":1,\"cnot\":11,"
+        "\"ati\":{\"ltia\":[{\"lti\":\"1-ab\",\"tkid\":\"tok-1\"},{\"lti\":\"2-cd\",\"tkid\":\"tok-2\"},"
+        "{\"lti\":\"bad:x\",\"tkid\":\"t\"}]}}";
+    assert_int_equal(primitive_decode_response(params, strlen(params), &r), 0);
+    assert_int_equal(r.cnst, 1);
+    assert_int_equal(r.cnot, 11);
+    assert_string_equal(r.ati, "1-ab:tok-1+2-cd:tok-2");
+    primitive_response_free(&r);
     const char *wrapped = "{\"m2m:rsp\":{\"rsc\":4004,\"rqi\":\"q2\"}}";
     assert_int_equal(primitive_decode_response(wrapped, strlen(wrapped), &r), 0);
     assert_int_equal(r.rsc, 4004);

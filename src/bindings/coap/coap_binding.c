@@ -121,6 +121,10 @@ struct coap_note {
     char *rbody;   /* the response's Content (whole, libcoap reassembles Block2), at most max_answer */
     size_t rlen;
     bool truncated;
+    char *rloc; /* the response's Location-Path as "seg/seg/..." (a created resource), or NULL */
+    int cnst;   /* oneM2M-CTS, -CTO, -ATI of the response (out_response) */
+    long cnot;
+    char *ati;
     bool finished;
 };
 
@@ -889,6 +893,8 @@ static void note_free(struct coap_note *n)
     for (size_t i = 0; i < NCOAP_PARAMS; i++)
         mem_free(n->param[i]);
     mem_free(n->rbody);
+    mem_free(n->rloc);
+    mem_free(n->ati);
     mem_free(n);
 }
 
@@ -1229,6 +1235,36 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
         note_finish(n, RSC_TARGET_NOT_REACHABLE);
 }
 
+/* The response parameters of out_response (TS-0008 §6.2.2.4.13-15 oneM2M-CTO, -CTS, -ATI) and the
+ * address of a created resource (§6.2.3 Location-Path), from an answer. */
+static void read_response_options(struct coap_note *n, const coap_pdu_t *received)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o;
+    uint32_t v;
+    if ((o = coap_check_option(received, COAPM_OPT_CTS, &it)) != NULL &&
+        coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v) && v <= 2)
+        n->cnst = (int)v;
+    if ((o = coap_check_option(received, COAPM_OPT_CTO, &it)) != NULL &&
+        coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v) && v <= 1000000000)
+        n->cnot = (long)v;
+    if ((o = coap_check_option(received, COAPM_OPT_ATI, &it)) != NULL &&
+        memchr(coap_opt_value(o), '\0', coap_opt_length(o)) == NULL)
+        n->ati = mem_strndup((const char *)coap_opt_value(o), coap_opt_length(o));
+    struct buf loc;
+    buf_init(&loc);
+    coap_option_iterator_init(received, &it, COAP_OPT_ALL);
+    while ((o = coap_option_next(&it)) != NULL)
+        if (it.number == COAP_OPTION_LOCATION_PATH && memchr(coap_opt_value(o), '\0', coap_opt_length(o)) == NULL &&
+            loc.len + coap_opt_length(o) < LIMIT_ID_LEN) {
+            if (loc.len)
+                buf_putc(&loc, '/');
+            buf_append(&loc, (const char *)coap_opt_value(o), coap_opt_length(o));
+        }
+    n->rloc = loc.len ? buf_take(&loc, NULL) : NULL;
+    buf_free(&loc);
+}
+
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
                                    const coap_mid_t mid)
 {
@@ -1260,6 +1296,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
             n->rlen = len;
         }
     }
+    if (n->answered)
+        read_response_options(n, received);
     note_finish(n, rsc);
     return COAP_RESPONSE_OK;
 }
@@ -1300,7 +1338,11 @@ static void reap_notes(struct coap_binding *cb, bool all)
                                    .attempts = 1,
                                    .body = n->rbody,
                                    .len = n->rlen,
-                                   .truncated = n->truncated};
+                                   .truncated = n->truncated,
+                                   .location = n->rloc,
+                                   .cnst = n->cnst,
+                                   .cnot = n->cnot,
+                                   .ati = n->ati};
         if (n->done)
             n->done(n->done_arg, &res);
         pthread_mutex_lock(&cb->lock);

@@ -432,5 +432,16 @@ size_t coap_response_options(const struct cse_response *rsp, const char *rqi, co
         put_uint(&out[n++], COAPM_OPT_CTO, (uint32_t)(rsp->cnot > 0 ? rsp->cnot : 0));
         put_uint(&out[n++], COAPM_OPT_CTS, (uint32_t)rsp->cnst);
     }
+    /* TS-0008 §6.2.2.4.15: the Assigned Token Identifiers, "lti:tkid" pairs joined by '+' (an option
+     * of at most 255 bytes: longer lists are cut at a pair) */
+    if (rsp->ati != NULL) {
+        size_t len = strlen(rsp->ati);
+        while (len > 255) {
+            const char *plus = memrchr(rsp->ati, '+', len);
+            len = plus ? (size_t)(plus - rsp->ati) : 0;
+        }
+        if (len > 0)
+            put_str(&out[n++], COAPM_OPT_ATI, rsp->ati, len);
+    }
     return n;
 }

@@ -4,6 +4,7 @@
 #include "bindings/http/http_client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -61,6 +62,9 @@ struct job {
     struct buf answer; /* response Content (at most max_answer) */
     bool too_big;
     char *location; /* Content-Location of the final response */
+    int cnst;       /* X-M2M-CTS, X-M2M-CTO, X-M2M-ATI of the final response (out_response) */
+    long cnot;
+    char *ati;
 };
 
 /* An intrusive FIFO of jobs. */
@@ -194,6 +198,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->hdrs);
     buf_free(&j->answer);
     mem_free(j->location);
+    mem_free(j->ati);
     mem_free(j->uri);
     mem_free(j->label);
     mem_free(j->body);
@@ -366,16 +371,50 @@ static int parse_rsc(const char *v, size_t len)
     return (i == len && digits == 4 && val >= 1000) ? val : 0;
 }
 
-/* CURLOPT_HEADERFUNCTION (userdata: the job): keeps the X-M2M-RSC (TS-0009 §6.4.17) and the
- * Content-Location (§6.4.3) of the last (final) response. */
+/* The value of header line buf (len bytes) when it is "name: value", trimmed, as a new string;
+ * NULL otherwise or when longer than LIMIT_ID_LEN. */
+static char *header_copy(const char *buf, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || len >= LIMIT_ID_LEN || strncasecmp(buf, name, nl) != 0 || buf[nl] != ':')
+        return NULL;
+    const char *v = buf + nl + 1;
+    size_t vl = len - nl - 1;
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    return mem_strndup(v, vl);
+}
+
+/* CURLOPT_HEADERFUNCTION (userdata: the job): keeps the X-M2M-RSC (TS-0009 §6.4.17), the
+ * Content-Location (§6.4.3) and the response parameters of out_response (X-M2M-CTS, -CTO, -ATI:
+ * §6.4.20-21, §6.4.18) of the last (final) response. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct job *j = userdata;
     size_t len = size * nitems;
     static const char name[] = "X-M2M-RSC:", loc[] = "Content-Location:";
+    char *hv = NULL;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         j->hdr_rsc = 0; /* a new response begins (an interim 1xx has its own headers) */
         MEM_FREE(j->location);
+        MEM_FREE(j->ati);
+        j->cnst = 0;
+        j->cnot = 0;
+    } else if ((hv = header_copy(buf, len, "X-M2M-CTS")) != NULL || (hv = header_copy(buf, len, "X-M2M-CTO")) != NULL) {
+        char *end;
+        long x = strtol(hv, &end, 10);
+        if (*hv != '\0' && *end == '\0' && x >= 0 && x <= 1000000000) {
+            if (tolower((unsigned char)buf[8]) == 's')
+                j->cnst = (int)x;
+            else
+                j->cnot = x;
+        }
+        mem_free(hv);
+    } else if ((hv = header_copy(buf, len, "X-M2M-ATI")) != NULL) {
+        mem_free(j->ati);
+        j->ati = hv;
     } else if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
         j->hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
     } else if (len > sizeof loc - 1 && len < LIMIT_ID_LEN && strncasecmp(buf, loc, sizeof loc - 1) == 0) {
@@ -419,7 +458,10 @@ static void finish(struct http_client *n, struct job *j, enum outcome out, int r
                                .body = j->answer.len > 0 && !j->too_big ? j->answer.p : NULL,
                                .len = j->too_big ? 0 : j->answer.len,
                                .location = j->location,
-                               .truncated = j->too_big};
+                               .truncated = j->too_big,
+                               .cnst = j->cnst,
+                               .cnot = j->cnot,
+                               .ati = j->ati};
     pthread_mutex_lock(&n->lock);
     n->pending--;
     if (out == OUT_DELIVERED)
@@ -568,6 +610,9 @@ static void start_attempt(struct http_client *n, struct job *j)
     j->too_big = false;
     j->answer.len = 0;
     MEM_FREE(j->location);
+    MEM_FREE(j->ati);
+    j->cnst = 0;
+    j->cnot = 0;
     what = request_options(n, e, j);
     if (what != NULL)
         goto fail;
