@@ -134,9 +134,9 @@ static const char *const ignored_params[] = {"asi", "auri"};
 /* Filter criteria and parameters of TS-0004 that Warden does not evaluate: refused rather than
  * silently ignored, since ignoring them would return wrong results (TS-0004 §7.3.2.1: an
  * unsupported primitive parameter, and any CMDH parameter of Annex H, is NOT_IMPLEMENTED): event
- * category, delivery aggregation, result persistence, group request identifier and target members. */
-static const char *const unsupported_params[] = {"smf", "cfs",  "cfq", "gq", "arp", "catr", "patr", "clbl", "plbl",
-                                                 "lbq", "chty", "pty", "ec", "da",  "rp",   "gid",  "gtm"};
+ * category, delivery aggregation, result persistence, group request target members. */
+static const char *const unsupported_params[] = {"smf",  "cfs", "cfq",  "gq",  "arp", "catr", "patr", "clbl",
+                                                 "plbl", "lbq", "chty", "pty", "ec",  "da",   "rp",   "gtm"};
 
 /* m2m:absRelTimestamp: "YYYYMMDDTHHMMSS" or milliseconds (at most 12 digits); the core resolves it. */
 static bool abs_rel_ok(const char *v)
@@ -272,6 +272,11 @@ int param_apply(const char *k, const char *value, struct cse_request *req, struc
             return response_error(rsp, RSC_BAD_REQUEST, "bad-time",
                                   "'%s' must be a timestamp YYYYMMDDTHHMMSS or a number of milliseconds", k);
         *(k[0] == 'o' ? &req->oet : k[1] == 'q' ? &req->rqet : &req->rset) = value;
+    } else if (strcmp(k, "gid") == 0) {
+        /* TS-0004 §7.3.3.2: the Group Request Identifier of a member request (core/gidlist.c) */
+        if (value == NULL || *value == '\0' || strlen(value) > LIMIT_ID_LEN)
+            return bad_value(rsp, k);
+        req->gid = value;
     } else if (strcmp(k, "sqi") == 0) { /* Semantic Query Indicator: semantic queries are not offered */
         if (value != NULL && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0))
             return 0;

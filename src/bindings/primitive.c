@@ -134,9 +134,10 @@ static int decode_fc(struct prim_request *p, const json_t *fc, struct cse_respon
 
 /* Parameters accepted and not evaluated: they cannot change the result of a request here
  * (originating timestamp, vendor information, authorization signatures). The others, also those
- * Warden does not implement (ec, da, rp, gid, gtm: 5001), go through param_apply. */
+ * Warden does not implement (ec, da, rp, gtm: 5001), go through param_apply. */
 static const char *const ignored[] = {"ot", "vsi", "aus"};
-static const char *const by_param[] = {"rqet", "rset", "oet", "ec", "da", "rp", "gid", "gtm", "sqi", "asi", "auri"};
+static const char *const by_param[] = {"rqet", "rset", "oet", "ec",  "da",   "rp",
+                                       "gid",  "gtm",  "sqi", "asi", "auri", "atrl"};
 
 int primitive_decode_request(const char *json, size_t len, struct prim_request *p, struct cse_response *rsp)
 {

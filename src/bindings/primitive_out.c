@@ -3,29 +3,75 @@
 #include "primitive_out.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/limits.h"
 #include "encoding/json.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
-/* Parameters that stand at the top level of a request primitive; every other query parameter is a
- * filter criterion (fc) or an attribute filter (TS-0004 §7.2.1.1, §6.3.5.8). */
-static const char *const top_int[] = {"rcn", "drt"};
-static const char *const top_str[] = {"rp", "rids", "tids", "ltids", "tqi", "rset", "oet", "atrl"};
-/* m2m:filterCriteria members (TS-0004 §6.3.5.8) and Warden's own query filters; any other name is
- * an attribute filter, which the primitive carries as fc.atr [{nm, val}] */
-static const char *const fc_names[] = {"fu",   "ty",   "lbl",   "cty",  "crb",   "cra",     "ms",
-                                       "us",   "exb",  "exa",   "sts",  "stb",   "sza",     "szb",
-                                       "lim",  "lvl",  "ofst",  "fo",   "exfr",  "exop",    "exto",
-                                       "exty", "adpi", "adaft", "adfr", "adrsn", "adsince", "aduntil"};
+/* The query parameters of an outgoing request (TS-0009 §6.2.2.2 text) by their place and JSON type in
+ * the request primitive (TS-0004 §7.2.1.1 and §6.3.5.8 m2m:filterCriteria; TS-0010 §6.4 carries
+ * the primitive as JSON): lists are JSON arrays even with one value, numbers integers, indicators
+ * booleans. A name that is in neither is an attribute filter (fc.atr [{nm, val}]). */
+enum pk { PK_INT, PK_STR, PK_BOOL, PK_INTS, PK_STRS };
+struct pmap {
+    const char *name;
+    bool fc; /* a member of fc, else of the primitive */
+    enum pk kind;
+};
+static const struct pmap pmap[] = {
+    /* request parameters */
+    {"rcn", false, PK_INT},
+    {"drt", false, PK_INT},
+    {"rids", false, PK_STRS},
+    {"tids", false, PK_STRS},
+    {"ltids", false, PK_STRS},
+    {"tqi", false, PK_BOOL},
+    {"atrl", false, PK_STRS},
+    {"rset", false, PK_STR},
+    {"oet", false, PK_STR},
+    {"rp", false, PK_STR},
+    {"sqi", false, PK_BOOL},
+    /* filter criteria */
+    {"fu", true, PK_INT},
+    {"ty", true, PK_INTS},
+    {"lbl", true, PK_STRS},
+    {"cty", true, PK_STRS},
+    {"crb", true, PK_STR},
+    {"cra", true, PK_STR},
+    {"ms", true, PK_STR},
+    {"us", true, PK_STR},
+    {"exb", true, PK_STR},
+    {"exa", true, PK_STR},
+    {"sts", true, PK_INT},
+    {"stb", true, PK_INT},
+    {"sza", true, PK_INT},
+    {"szb", true, PK_INT},
+    {"lim", true, PK_INT},
+    {"lvl", true, PK_INT},
+    {"ofst", true, PK_INT},
+    {"fo", true, PK_INT},
+    /* Warden's own query filters (the admin API's explain and console queries) */
+    {"exfr", true, PK_STR},
+    {"exop", true, PK_STR},
+    {"exto", true, PK_STR},
+    {"exty", true, PK_INT},
+    {"adpi", true, PK_STR},
+    {"adaft", true, PK_STR},
+    {"adfr", true, PK_STR},
+    {"adrsn", true, PK_STR},
+    {"adsince", true, PK_STR},
+    {"aduntil", true, PK_STR},
+};
 
-static bool in(const char *k, const char *const *list, size_t n)
+static const struct pmap *pmap_find(const char *k)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k, list[i]) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < sizeof pmap / sizeof pmap[0]; i++)
+        if (strcmp(k, pmap[i].name) == 0)
+            return &pmap[i];
+    return NULL;
 }
 
 static int hexval(char c)
@@ -62,20 +108,55 @@ static char *pct_decode(const char *s, size_t n)
     return out;
 }
 
-/* obj[k] = v, or, when k is there already, both in a list (a repeated query parameter). */
-static void add_value(json_t *obj, const char *k, json_t *v)
+/* obj[k] = v; for a list, v appended to the array obj[k]. */
+static void add_value(json_t *obj, const char *k, json_t *v, bool list)
 {
     json_t *old = json_object_get(obj, k);
-    if (old == NULL) {
+    if (!list) {
         json_object_set_new(obj, k, v);
-    } else if (json_is_array(old)) {
-        json_array_append_new(old, v);
+    } else if (old == NULL) {
+        json_object_set_new(obj, k, json_pack("[o]", v));
     } else {
-        json_t *a = json_array();
-        json_array_append(a, old);
-        json_array_append_new(a, v);
-        json_object_set_new(obj, k, a);
+        json_array_append_new(old, v);
     }
+}
+
+/* One value of parameter m (text v) into obj; false when v is not of m's type. A list's values may
+ * also come '+'-joined in one parameter (TS-0009 §6.2.2.2: ty=3+4). */
+static bool add_param(json_t *obj, const struct pmap *m, const char *v)
+{
+    if (m->kind == PK_INT || m->kind == PK_INTS) {
+        const char *p = v;
+        do {
+            char *end;
+            long long x = strtoll(p, &end, 10);
+            if (end == p || (*end != '\0' && !(m->kind == PK_INTS && (*end == '+' || *end == ' '))))
+                return false;
+            add_value(obj, m->name, json_integer(x), m->kind == PK_INTS);
+            p = *end ? end + 1 : end;
+        } while (*p != '\0');
+        return true;
+    }
+    if (m->kind == PK_BOOL) {
+        bool t = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+        if (!t && strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+            return false;
+        add_value(obj, m->name, json_boolean(t), false);
+        return true;
+    }
+    if (m->kind == PK_STRS) {
+        for (const char *p = v; *p != '\0';) {
+            size_t n = strcspn(p, "+ ");
+            if (n > 0)
+                add_value(obj, m->name, json_stringn(p, n), true);
+            p += n;
+            if (*p)
+                p++;
+        }
+        return json_object_get(obj, m->name) != NULL;
+    }
+    add_value(obj, m->name, json_string(v), false);
+    return true;
 }
 
 /* The query "k=v&k2=v2" into the primitive o (and its fc). false when malformed. */
@@ -93,23 +174,14 @@ static bool add_query(json_t *o, const char *q)
         char *k = eq ? pct_decode(q, (size_t)(eq - q)) : NULL;
         char *v = eq ? pct_decode(eq + 1, n - (size_t)(eq - q) - 1) : NULL;
         ok = k != NULL && v != NULL && k[0] != '\0';
-        if (ok) {
-            if (in(k, top_int, sizeof top_int / sizeof top_int[0])) {
-                char *end;
-                long long x = strtoll(v, &end, 10);
-                ok = *v != '\0' && *end == '\0';
-                if (ok)
-                    json_object_set_new(o, k, json_integer(x));
-            } else if (in(k, top_str, sizeof top_str / sizeof top_str[0])) {
-                add_value(o, k, json_string(v));
-            } else if (in(k, fc_names, sizeof fc_names / sizeof fc_names[0])) {
-                add_value(fc, k, json_string(v));
-            } else {
-                json_t *atr = json_object_get(fc, "atr");
-                if (atr == NULL)
-                    json_object_set_new(fc, "atr", atr = json_array());
-                json_array_append_new(atr, json_pack("{s:s,s:s}", "nm", k, "val", v));
-            }
+        const struct pmap *m = ok ? pmap_find(k) : NULL;
+        if (m != NULL) {
+            ok = add_param(m->fc ? fc : o, m, v);
+        } else if (ok) {
+            json_t *atr = json_object_get(fc, "atr");
+            if (atr == NULL)
+                json_object_set_new(fc, "atr", atr = json_array());
+            json_array_append_new(atr, json_pack("{s:s,s:s}", "nm", k, "val", v));
         }
         mem_free(k);
         mem_free(v);
@@ -142,8 +214,14 @@ char *primitive_encode_request(const struct out_request *rq, const char *to, con
     }
     if (rq->rqet != NULL)
         json_object_set_new(o, "rqet", json_string(rq->rqet));
-    if (rq->tkns != NULL)
-        json_object_set_new(o, "tkns", json_string(rq->tkns));
+    if (rq->rset != NULL)
+        json_object_set_new(o, "rset", json_string(rq->rset));
+    if (rq->tkns != NULL) { /* TS-0004 §7.2.1.1: a list of m2m:dynAuthJWT */
+        static const struct pmap tkns = {"tkns", false, PK_STRS};
+        ok = ok && add_param(o, &tkns, rq->tkns);
+    }
+    if (rq->gid != NULL) /* TS-0004 §7.2.1.1 Group Request Identifier */
+        json_object_set_new(o, "gid", json_string(rq->gid));
     if (ok && rq->query != NULL)
         ok = add_query(o, rq->query);
     char *text = ok ? json_encode(o, len) : NULL;
@@ -177,6 +255,29 @@ int primitive_decode_response(const char *json, size_t len, struct prim_response
     if (pc != NULL && !json_is_null(pc)) {
         out->pc = json_encode(pc, &out->pc_len);
     }
+    /* TS-0004 §7.2.1.2: Content Status / Offset of a partial result; Assigned Token Identifiers
+     * (m2m:dynAuthLocalTokenIdAssignments {ltia: [{lti, tkid}]}) in the "lti:tkid+..." form */
+    const json_t *cnst = json_object_get(o, "cnst"), *cnot = json_object_get(o, "cnot");
+    if (json_is_integer(cnst) && json_integer_value(cnst) >= 0 && json_integer_value(cnst) <= 2)
+        out->cnst = (int)json_integer_value(cnst);
+    if (json_is_integer(cnot) && json_integer_value(cnot) >= 0 && json_integer_value(cnot) <= 1000000000)
+        out->cnot = (long)json_integer_value(cnot);
+    const json_t *ltia = json_object_get(json_object_get(o, "ati"), "ltia");
+    struct buf b;
+    buf_init(&b);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(ltia, i, e)
+    {
+        const char *lti = json_string_value(json_object_get(e, "lti")),
+                   *tkid = json_string_value(json_object_get(e, "tkid"));
+        if (lti == NULL || tkid == NULL || strpbrk(lti, ":+") != NULL || strchr(tkid, '+') != NULL ||
+            b.len + strlen(lti) + strlen(tkid) + 2 > LIMIT_ID_LEN)
+            continue;
+        buf_printf(&b, "%s%s:%s", b.len ? "+" : "", lti, tkid);
+    }
+    out->ati = b.len ? buf_take(&b, NULL) : NULL;
+    buf_free(&b);
     return 0;
 }
 
@@ -186,5 +287,6 @@ void primitive_response_free(struct prim_response *r)
         return;
     json_decref((json_t *)r->root);
     mem_free(r->pc);
+    mem_free(r->ati);
     memset(r, 0, sizeof *r);
 }

@@ -26,12 +26,15 @@ struct prim_response {
     const char *to;  /* the request's From as the receiver echoed it, NULL when absent */
     char *pc;        /* the Content as JSON text (owned), NULL when absent */
     size_t pc_len;
+    int cnst;   /* Content Status, 0 when absent (TS-0004 §6.3.4.2.44) */
+    long cnot;  /* Content Offset */
+    char *ati;  /* Assigned Token Identifiers as "lti:tkid" pairs joined by '+' (owned), NULL when absent */
     void *root; /* json_t * */
 };
 
 /* Decode a response primitive (may be wrapped as {"m2m:rsp": {...}}): rsc (an integer 1000..6999)
- * and rqi (a non-empty string) are mandatory. Returns 0, or -1 for anything else (out is then
- * empty and needs no free). */
+ * and rqi (a non-empty string) are mandatory; cnst, cnot and ati are read when well-formed.
+ * Returns 0, or -1 for anything else (out is then empty and needs no free). */
 int primitive_decode_response(const char *json, size_t len, struct prim_response *out /* OUT */);
 void primitive_response_free(struct prim_response *r);
 

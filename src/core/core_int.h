@@ -256,10 +256,10 @@ enum cse_status op_notify(struct op_ctx *c);
 /* A request to a <group>'s fanOutPoint (fanout.c). May release c->view (sets it NULL). A request
  * from a binding parks on its fan-out (CSE_PENDING) while a fan-out thread issues the members. */
 enum cse_status op_fanout(struct op_ctx *c);
-/* For a member request of a fan-out (req->fan set), after its target was resolved: 0 when the tree
- * reaches this target for the first time, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, the
- * same group request does not reach the same target twice. */
-int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
+/* After a request's target was resolved: 0 when no request of the same group request reached this
+ * target before, else an RSC (4104, rsp filled): TS-0004 §7.3.3.2, by the fan-out tree of a member
+ * request (req->fan) and, for any request carrying a gid, the CSE's list of received gids. */
+int fanout_enter(struct cse *cse, const struct cse_request *req, const struct target *tgt, struct cse_response *rsp);
 /* The same for a member request the route step sends to another CSE, by its SP-relative target
  * (route.to), before it is forwarded: remote members count towards the tree like local ones. */
 int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp);

@@ -561,7 +561,7 @@ static enum cse_status run(const struct cse_cont *k, bool outer)
     if (resolve_target(cse, v, req->to, now, &tgt, rsp) != 0)
         goto out;
     /* TS-0004 Recv-6.2.1 (§7.3.3.2): after existence, before authorization */
-    if (fanout_enter(req, &tgt, rsp) != 0)
+    if (fanout_enter(cse, req, &tgt, rsp) != 0)
         goto out;
 
     struct op_ctx c = {

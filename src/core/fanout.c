@@ -23,10 +23,13 @@
 
 #include "core_int.h"
 #include "encoding/json.h"
+#include "gidlist.h"
 #include "rsc.h"
 #include "util/buf.h"
 #include "util/hash.h"
 #include "util/mem.h"
+#include "util/rand.h"
+#include "util/timeutil.h"
 
 enum { RSC_GROUP_REQUEST_IDENTIFIER_EXISTS = 4104, RSC_NO_MEMBERS = 4109 };
 
@@ -41,6 +44,7 @@ struct fantree {
     const char *exceeded;          /* static reason once a bound was passed, else NULL */
     char **seen;                   /* targets reached (open addressing; NULL = free slot) */
     size_t nseen, cap;
+    char *gid; /* the Group Request Identifier every member request carries (TS-0004 §7.4.14.2.4) */
 };
 
 struct fan;
@@ -74,6 +78,7 @@ struct fanq {
     size_t queued;
     long threads; /* running fan-out threads */
     bool stopping;
+    struct gidlist *gids; /* Group Request Identifiers received, with their targets (TS-0004 §7.3.3.2) */
 };
 
 /* ---- the tree -------------------------------------------------------------------------------- */
@@ -94,6 +99,7 @@ static void tree_free(struct fantree *t)
     for (size_t i = 0; i < t->cap; i++)
         mem_free(t->seen[i]);
     mem_free(t->seen);
+    mem_free(t->gid);
     pthread_mutex_destroy(&t->lock);
     mem_free(t);
 }
@@ -186,18 +192,33 @@ static bool tree_exceeded(struct fantree *t)
     return x;
 }
 
-int fanout_enter(const struct cse_request *req, const struct target *tgt, struct cse_response *rsp)
+/* TS-0004 §7.3.3.2: a request carrying a Group Request Identifier already received for the same
+ * target is refused. Two records serve it: the fan-out tree of a group request made here (every
+ * target it reached, never forgotten while it runs; it is what bounds the tree's work) and the
+ * CSE's list of every gid received with its targets (gidlist.c), which also catches the repeats
+ * that arrive from other CSEs: the member requests another CSE's fan-out sends here, and those of a
+ * fan-out here that reach a target such a request reached already. Both answer 4104. */
+int fanout_enter(struct cse *cse, const struct cse_request *req, const struct target *tgt, struct cse_response *rsp)
 {
-    if (req->fan == NULL)
-        return 0;
     /* a fanOutPoint nested too deep is refused by op_fanout and does not count as reached, so a
      * shallower path to it still fans out */
     if (tgt->virt == VIRT_FOPT && req->fanout_depth >= LIMIT_FANOUT_DEPTH)
         return 0;
-    if (tree_mark(req->fan, tgt))
+    if (req->fan != NULL && !tree_mark(req->fan, tgt))
+        return response_error(rsp, RSC_GROUP_REQUEST_IDENTIFIER_EXISTS, "fanout-revisit",
+                              "this member was already reached by the same group request");
+    if (req->gid == NULL || cse->fanouts == NULL)
         return 0;
-    return response_error(rsp, RSC_GROUP_REQUEST_IDENTIFIER_EXISTS, "fanout-revisit",
-                          "this member was already reached by the same group request");
+    int64_t now = clock_now_us(&cse->clock), until = now + (int64_t)LIMIT_GID_KEEP_S * 1000000, x;
+    if (req->rqet != NULL && abs_rel_us(req->rqet, now, &x) && x < until)
+        until = x;
+    char *key = target_key(tgt);
+    bool fresh = gidlist_add(cse->fanouts->gids, req->gid, key, now, until);
+    mem_free(key);
+    if (fresh)
+        return 0;
+    return response_error(rsp, RSC_GROUP_REQUEST_IDENTIFIER_EXISTS, "gid-exists",
+                          "a request with Group Request Identifier '%.64s' reached this target already", req->gid);
 }
 
 int fanout_enter_remote(const struct cse_request *req, const char *to, struct cse_response *rsp)
@@ -348,6 +369,7 @@ static bool issue(struct fan *f)
 struct fanq *fanq_new(void)
 {
     struct fanq *q = mem_calloc(1, sizeof *q);
+    q->gids = gidlist_new(LIMIT_GID_ENTRIES);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->idle, NULL);
     return q;
@@ -368,6 +390,7 @@ void fanq_free(struct fanq *q)
 {
     if (q == NULL)
         return;
+    gidlist_free(q->gids);
     pthread_cond_destroy(&q->idle);
     pthread_mutex_destroy(&q->lock);
     mem_free(q);
@@ -524,8 +547,20 @@ enum cse_status op_fanout(struct op_ctx *c)
         rc = response_error(c->rsp, RSC_NO_MEMBERS, "no-members", "the group has no members");
     bool root = req->fan == NULL;
     struct fantree *tree = root ? tree_new(c->cse->cfg) : req->fan;
-    if (rc == 0 && root)
+    if (rc == 0 && root) {
         tree_mark(tree, c->tgt); /* a group that lists its own fanOutPoint reaches itself once */
+        /* TS-0004 §7.4.14.2.4: the gid the request carries (fanout_enter checked it), else a new one */
+        if (req->gid != NULL) {
+            tree->gid = mem_strdup(req->gid);
+        } else {
+            char rnd[17];
+            rand_alnum(rnd, 16);
+            struct buf g;
+            buf_init(&g);
+            buf_printf(&g, "%s-g%s", c->cse->cfg->cse_id + 1, rnd);
+            tree->gid = buf_take(&g, NULL);
+        }
+    }
     if (rc == 0 && root && tree_size(c, mid, tree->max_requests) > tree->max_requests)
         tree_exceed(tree, "fanout-requests");
     if (rc == 0 && !tree_reserve(tree, json_array_size(mid)))
@@ -566,6 +601,7 @@ enum cse_status op_fanout(struct op_ctx *c)
         m->req.to = m->to;
         m->req.fanout_depth = req->fanout_depth + 1;
         m->req.fan = tree;
+        m->req.gid = tree->gid;
         response_init(&m->rsp);
     }
     json_decref(doc);

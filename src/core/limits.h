@@ -99,6 +99,15 @@
  * requests; more fan-outs wait for a thread, parked. Two keep fan-outs from taking every core. */
 #define LIMIT_FANOUT_THREADS 2
 
+/* Group Request Identifiers remembered with the targets they reached (core/gidlist.c; TS-0004
+ * §7.3.3.2): until the request's rqet, at most LIMIT_GID_KEEP_S (the clause leaves the period to
+ * local policy: two minutes is far beyond any forward.timeout, so a group request still on its way
+ * is recognised, and a later one with the same gid is a new request), and at most LIMIT_GID_ENTRIES
+ * (four fan-outs of limits.fanout_requests members; 4096 entries take well under 1 MiB), the oldest
+ * forgotten first. */
+#define LIMIT_GID_ENTRIES 4096
+#define LIMIT_GID_KEEP_S  120
+
 /* Threads that run the pipeline again for parked requests resumed with CONT_AGAIN (core/park.c): a
  * request whose DAS answered, or whose Operation Execution Time came. Started on demand, ended when
  * nothing waits; the outbound seam's delivery thread and the expiry thread never run a pipeline.

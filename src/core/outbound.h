@@ -47,6 +47,48 @@ struct outbound_config {
     const char *spid;         /* the SP domain: peer_csi "/id-in" is "//spid/id-in" in the store */
 };
 
+/* Request parameters on the wire: every parameter of TS-0004 Table 7.2.1.1-1 and how a forwarded
+ * request (core/route.c) carries it over each client side; the receiving side's decoder reads the
+ * same form back (http_request.c, coap_map.c, primitive.c; all through bindings/params.c). "query":
+ * in out_request.query, as the HTTP query (TS-0009 §6.2.2.2), one Uri-Query option each over CoAP
+ * (TS-0008 §6.2.2.3) and a primitive member over MQTT (TS-0010 §6.4, TS-0004 §8: lists as arrays,
+ * numbers as integers, indicators as booleans; filter criteria inside "fc"; bindings/primitive_out.c).
+ *
+ *   parameter            out_request    HTTP (TS-0009 §6.4)      CoAP (TS-0008 §6.2.2)    MQTT
+ *   op                   op             method (+ ty)            method (+ oneM2M-TY)     op
+ *   to                   the uri        path "/~/csi/..."        Uri-Path "~", csi, ...   to
+ *   fr                   fr             X-M2M-Origin             oneM2M-FR                fr
+ *   rqi                  rqi            X-M2M-RI                 oneM2M-RQI               rqi
+ *   rvi                  rvi            X-M2M-RVI                oneM2M-RVI               rvi
+ *   ty                   ty             Content-Type ;ty=        oneM2M-TY                ty
+ *   pc                   body           body                     payload                  pc
+ *   rqet                 rqet           X-M2M-RET                oneM2M-RQET              rqet
+ *   rset                 rset           X-M2M-RST                oneM2M-RSET              rset
+ *   tkns                 tkns           Authorization, '+'       Uri-Query tkns=a+b       tkns [..]
+ *   gid                  gid            X-M2M-GID                oneM2M-GID               gid
+ *   rcn, drt             query          rcn=, drt=               Uri-Query                rcn, drt
+ *   rids, tids, ltids    query          rids=, tids=, ltids=     Uri-Query                [..]
+ *   tqi                  query          tqi=true                 Uri-Query                true
+ *   atrl (partial)       query          atrl=                    Uri-Query                atrl [..]
+ *   fc: fu ty lbl cty    query          fu= ty= lbl= cty=        Uri-Query                fc {..}
+ *       cra crb ms us    query          timestamps               Uri-Query                fc {..}
+ *       exa exb sts stb  query          ...                      Uri-Query                fc {..}
+ *       sza szb lim lvl  query          ...                      Uri-Query                fc {..}
+ *       ofst fo, atr     query          ..., name=value          Uri-Query                fc, fc.atr
+ *   oet                  -              the forwarding CSE parks the request until oet first
+ *   rt/rtu               -              answered by the forwarding CSE (non-blocking is accepted
+ *                                       there, dispatch.c; its blocking copy goes on)
+ *   rp, ec, da, gtm      -              not implemented: refused 5001 on receipt, never forwarded
+ *   sqi                  -              semantic queries are not offered: true is 5001 on receipt
+ *   ot, vsi, aus, asi    -              accepted and not evaluated; not sent on
+ *
+ * And back, in struct out_response (core/route.c passes them to the originator's binding):
+ *   rsc, pc              rsc, body      X-M2M-RSC, body          oneM2M-RSC, payload      rsc, pc
+ *   created resource     location       Content-Location         Location-Path            (from pc's ri)
+ *   cnst, cnot           cnst, cnot     X-M2M-CTS, X-M2M-CTO     oneM2M-CTS, -CTO         cnst, cnot
+ *   ati                  ati            X-M2M-ATI                oneM2M-ATI               ati {ltia}
+ */
+
 /* One outgoing request primitive (TS-0004 §7.2.1.1). The strings belong to the caller and need
  * only stay valid until outbound_send returns (client sides copy what they keep). */
 struct out_request {
@@ -63,12 +105,15 @@ struct out_request {
     const char *ctype;
     /* Further parameters in their binding-neutral text form, NULL when absent: the query of the
      * target (rcn=, fu=, rids=, tids=, ltids=, ... as TS-0009 §6.2.2.2 writes them), the Request
-     * Expiration Timestamp (rqet) and the tokens ('+'-joined, TS-0009 §6.4.19). A forwarded request
+     * Expiration Timestamp (rqet), the tokens ('+'-joined, TS-0009 §6.4.19) and the Group Request
+     * Identifier (gid, the field below). A forwarded request
      * has reached its Operation Execution Time here already (dispatch parks it before the route
-     * step), so oet is not sent on; nor is the Result Expiration Timestamp. */
+     * step), so oet is not sent on. */
     const char *query;
     const char *rqet;
     const char *tkns;
+    const char *rset;  /* Result Expiration Timestamp, absolute */
+    const char *gid;   /* Group Request Identifier (TS-0004 §7.3.3.2, §7.4.14.2.4) of a member request */
     int timeout_ms;    /* 0: outbound_config.timeout_ms */
     int max_attempts;  /* 0: one attempt, except NOTIFY which defaults to outbound_config.max_attempts */
     size_t max_answer; /* response Content kept, bytes; 0: the Content is not kept (a notification) */
@@ -94,6 +139,13 @@ struct out_response {
     size_t len;
     const char *location; /* Content-Location (a created resource), NULL when none */
     bool truncated;       /* the Content was longer than max_answer (body is then NULL) */
+    /* Response parameters (TS-0004 §7.2.1.2) a forwarded answer passes on: Content Status and
+     * Content Offset of a partial result (0 when absent), the Assigned Token Identifiers as
+     * "lti:tkid" pairs joined by '+' (TS-0009 §6.4.18; NULL when absent). X-M2M-CTS/-CTO/-ATI,
+     * oneM2M-CTS/-CTO/-ATI, cnst/cnot/ati. */
+    int cnst;
+    long cnot;
+    const char *ati;
 };
 
 typedef void (*out_done_fn)(void *arg, const struct out_response *res);

@@ -95,6 +95,8 @@ struct cse_request {
     /* Request Expiration Timestamp, Result Expiration Timestamp, Operation Execution Time (TS-0004
      * §7.2.1.1, m2m:absRelTimestamp): "YYYYMMDDTHHMMSS" or milliseconds from receipt; NULL absent */
     const char *rqet, *rset, *oet;
+    /* Group Request Identifier (TS-0004 §7.3.3.2): a member request of a group request; NULL absent */
+    const char *gid;
     struct cse_filter fc;
     struct cse_authz_params az;
     /* The admin API's explain query (exfr, exop, exto, exty; TARGET "<CSEBase>/$explain"). */

@@ -5,12 +5,14 @@
  * unknown: 4004 when no route exists here (TS-0004 §7.3.2.6), 5103 when the next hop cannot be
  * reached (§7.3.2.8). A remote target is forwarded (retargeted) over the hop-by-hop security
  * association through the outbound seam, parked until the answer: never a held thread. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/outbound.h"
 #include "core_int.h"
+#include "encoding/json.h"
 #include "route.h"
 #include "rsc.h"
 #include "util/buf.h"
@@ -170,7 +172,46 @@ struct fwd {
     struct cse_cont k; /* the forwarded request, parked until the answer */
     struct fwd_key *key;
     char hop_id[LIMIT_NAME_LEN + 2];
+    char cse_id[LIMIT_NAME_LEN + 2]; /* the target's CSE */
 };
+
+/* The address of a resource created on CSE csi as this CSE's bindings write a location (relative to
+ * their root, the HTTP path without its first '/', the CoAP Location-Path segments: TS-0009 §6.2.2.1,
+ * TS-0008 §6.2.2.3): "~/id-mn/cse-mn/ae/cnt/cin". From the target's Content-Location, CSE-relative
+ * there ("/cse-mn/ae/cnt/cin", "cse-mn/...") or SP-relative or absolute from a further hop
+ * ("/~/id-x/...", "/_/sp/..."); or, when the binding carries none (MQTT, TS-0010), from the created
+ * resource's resourceID in the Content: "~/id-mn/cin0a1b2". NULL when neither is there. */
+static char *remote_location(const char *csi, const char *loc, const char *body, size_t len)
+{
+    struct buf b;
+    buf_init(&b);
+    if (loc != NULL) {
+        while (*loc == '/')
+            loc++;
+        if ((loc[0] == '~' || loc[0] == '_') && loc[1] == '/')
+            buf_puts(&b, loc);
+        else if (*loc != '\0')
+            buf_printf(&b, "~%s/%s", csi, loc);
+    } else if (body != NULL) {
+        char err[64];
+        json_t *doc = json_decode_body(body, len, err, sizeof err);
+        const char *k;
+        json_t *v;
+        if (json_is_object(doc) && json_object_size(doc) == 1)
+            json_object_foreach(doc, k, v)
+            {
+                const char *ri = json_string_value(json_object_get(v, "ri"));
+                if (ri != NULL && ri[0] != '\0' && strchr(ri, '/') == NULL)
+                    buf_printf(&b, "~%s/%s", csi, ri);
+            }
+        json_decref(doc);
+    }
+    if (b.len == 0 || b.len > LIMIT_ID_LEN) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_take(&b, NULL);
+}
 
 static void fwd_answer(void *arg, const struct out_response *res)
 {
@@ -189,8 +230,13 @@ static void fwd_answer(void *arg, const struct out_response *res)
             rsp->body[res->len] = '\0';
             rsp->body_len = res->len;
         }
-        if (res->location != NULL)
-            rsp->location = mem_strdup(res->location);
+        if (res->rsc == RSC_CREATED)
+            rsp->location = remote_location(f->cse_id, res->location, res->body, res->len);
+        /* TS-0004 §7.2.1.2: the response parameters of the target CSE go back to the originator */
+        rsp->cnst = res->cnst;
+        rsp->cnot = res->cnot;
+        if (res->ati != NULL)
+            rsp->ati = mem_strdup(res->ati);
         if (!rsc_is_success(rsp->rsc) && rsp->reason == NULL)
             rsp->reason = "remote";
     }
@@ -220,7 +266,9 @@ static void query_add_long(struct buf *q, const char *k, long v)
 }
 
 /* The request parameters that travel in the query (TS-0009 §6.2.2.2): result content, discovery
- * result type, the filter criteria Warden evaluates, Role-IDs, Token-IDs, Local-Token-IDs. */
+ * result type, the filter criteria Warden evaluates, the attribute list of a partial retrieve,
+ * Role-IDs, Token-IDs, Local-Token-IDs, the Token Request Indicator. Each client side maps them to
+ * its binding (outbound.h "Request parameters on the wire"). */
 static void build_query(const struct cse_request *req, struct buf *q)
 {
     if (req->rcn >= 0)
@@ -262,6 +310,10 @@ static void build_query(const struct cse_request *req, struct buf *q)
         query_add(q, "tids", req->az.tids[i]);
     for (int i = 0; i < req->az.nltids; i++)
         query_add(q, "ltids", req->az.ltids[i]);
+    for (int i = 0; i < req->natrl; i++)
+        query_add(q, "atrl", req->atrl[i]);
+    if (req->az.tqi)
+        query_add(q, "tqi", "true");
 }
 
 enum cse_status route_forward(const struct cse_cont *k, const struct originator *o, const struct route *r)
@@ -299,6 +351,14 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
             timeout = until - now_ms;
         ts_format((until + 999) / 1000, rqet);
     }
+    /* the Result Expiration Timestamp likewise (absolute; dispatch.c refused one that had passed) */
+    char rset[TS_LEN + 1] = "";
+    if (req->rset != NULL && abs_rel_us(req->rset, now_ms * 1000, &until_us)) {
+        int64_t until = until_us / 1000;
+        if (until > now_ms && until - now_ms < timeout)
+            timeout = until - now_ms;
+        ts_format(until / 1000, rset);
+    }
     struct buf q, tk;
     buf_init(&q);
     buf_init(&tk);
@@ -316,6 +376,8 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
         .query = q.len ? q.p : NULL,
         .tkns = tk.len ? tk.p : NULL,
         .rqet = rqet[0] ? rqet : NULL,
+        .rset = rset[0] ? rset : NULL,
+        .gid = req->gid,
         .timeout_ms = (int)timeout,
         .max_attempts = 1,
         .max_answer = LIMIT_BODY_BYTES,
@@ -344,6 +406,7 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
     f->k = *k;
     f->k.why = PARK_FORWARD;
     snprintf(f->hop_id, sizeof f->hop_id, "%s", r->hop_id);
+    snprintf(f->cse_id, sizeof f->cse_id, "%s", r->cse_id);
     int rc = cse->outbound ? outbound_send(cse->outbound, url, &out, fwd_answer, f) : -1;
     buf_free(&q);
     buf_free(&tk);

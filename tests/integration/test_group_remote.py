@@ -176,5 +176,50 @@ class GroupRemoteCase(Base):
         self.assertLess(elapsed, 4.0)
 
 
+class GroupRequestIdentifierCase(GroupRemoteCase):
+    """TS-0004 §7.3.3.2 and §7.4.14.2.4: every member request of a fan-out carries a Group Request
+    Identifier (the one the group request came with, else a new one), also to members on other CSEs
+    (X-M2M-GID here, oneM2M-GID over CoAP, gid over MQTT: test_forward_params); a CSE that receives
+    the same gid for the same target again refuses it with 4104 GROUP_REQUEST_IDENTIFIER_EXISTS."""
+
+    def test_ts0004_7_3_3_2_repeated_gid_for_the_same_target_is_4104(self):
+        a, b = self.mn_cnt(True), self.mn_cnt(True)
+        gid = uniq("gid")
+        for target, g, want in ((a, gid, 2001), (a, gid, 4104), (b, gid, 2001), (a, uniq("gid"), 2001)):
+            r = self.mn.c.create(target, TY_CIN, {"con": "g"}, origin=self.mn_stem, headers={"X-M2M-GID": g})
+            self.assertEqual(r.rsc, want, (target, g, r.body))
+        # the IN forwards the gid with the request: the MN recognises the repeat
+        gid = uniq("gid")
+        for want in (2001, 4104):
+            r = self.inc.c.create("/~/id-mn" + b, TY_CIN, {"con": "g"}, origin=self.in_stem,
+                                  headers={"X-M2M-GID": gid})
+            self.assertEqual(r.rsc, want, r.body)
+
+    def test_ts0004_7_4_14_2_4_member_on_another_cse_reached_twice_through_its_group_is_4104(self):
+        """The IN's group has a container A on the MN and a group of the MN whose member is A. The
+        IN's member requests carry one gid, the MN's fan-out passes it on to A: A is created in once,
+        the other path to it is 4104 (whichever arrives second), instead of twice."""
+        a = self.mn_cnt(True)
+        acp = self.acp_for(self.mn, ["/id-in/" + self.in_stem], 3, self.mn_stem)
+        r = self.mn.c.create(self.mn_ae, TY_GRP, {"rn": uniq("grpb"), "mt": 3, "mnm": 5, "mid": [a.lstrip("/")],
+                                                  "acpi": [acp]}, root="m2m:grp", origin=self.mn_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        fopt_b = "/id-mn" + self.mn_ae + "/" + r.body["m2m:grp"]["rn"] + "/fopt"
+        g = self.group(["/id-mn" + a, fopt_b]).body["m2m:grp"]
+        before = self.cin_count(a)
+        rsps = self.agr(self.inc.c.create(self.in_ae + "/" + g["rn"] + "/fopt", TY_CIN, {"con": "fan"},
+                                          origin=self.in_stem), 2)
+        nested = rsps[fopt_b]
+        self.assertEqual(nested["rsc"], 2000, rsps)
+        leaf = [rsps["/id-mn" + a]["rsc"]] + [e["rsc"] for e in nested["pc"]["m2m:agr"]["m2m:rsp"]]
+        self.assertEqual(sorted(leaf), [2001, 4104], rsps)
+        self.assertEqual(self.cin_count(a), before + 1)
+
+
+# the set-up and helpers of GroupRemoteCase, not its tests again
+for _name in [n for n in vars(GroupRemoteCase) if n.startswith("test_")]:
+    setattr(GroupRequestIdentifierCase, _name, None)
+
+
 if __name__ == "__main__":
     unittest.main()

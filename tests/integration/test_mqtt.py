@@ -509,8 +509,9 @@ class MqttBindingTest(_MqttCase):
     def test_ts0004_7_3_2_1_unsupported_parameters_5001(self):
         c = self.client("Cuns" + uniq(""))
         self.register(c)
-        # rset and oet are implemented (test_conformance); the CMDH and group parameters are not
-        for k, v in (("ec", 2), ("gid", "g1")):
+        # rset and oet are implemented (test_conformance), gid too (test_group_remote); the CMDH
+        # parameters are not
+        for k, v in (("ec", 2),):
             self.assertPrim(c.request(self.prim(2, "%s/%s" % (CSE_RN, c.level), c.level, **{k: v})), 5001)
 
     # TS-0010 §6.5.4 + TS-0004 §8.4: CBOR serialization on /cbor topics

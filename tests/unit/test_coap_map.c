@@ -95,6 +95,34 @@ static void test_ts0008_6_2_query_and_methods(void **state)
     response_free(&rsp);
 }
 
+/* TS-0008 §6.2.2.3 Tokens in Uri-Query (tkns=t1+t2), a value too long for one option (RFC 7252
+ * §5.10) cut into options that end in '~' (coap_map.h); §6.2.2.4.11 the Group Request Identifier in
+ * oneM2M-GID (311). */
+static void test_ts0008_6_2_2_3_tokens_and_gid(void **state)
+{
+    (void)state;
+    struct cse_request req;
+    struct coap_scratch sc;
+    struct cse_response rsp;
+    struct coap_opt_in q[] = {O(11, "cse-in"), O(15, "tkns=aa.bb~"), O(15, "tkns=.cc+dd.ee"), O(15, "tkns=ff"),
+                              O(311, "/id-in/g1")};
+    assert_int_equal(map(COAPM_GET, q, 5, NULL, &req, &sc, &rsp), 0);
+    assert_int_equal(req.az.ntkns, 3);
+    assert_string_equal(req.az.tkns[0], "aa.bb.cc");
+    assert_string_equal(req.az.tkns[1], "dd.ee");
+    assert_string_equal(req.az.tkns[2], "ff");
+    assert_string_equal(req.gid, "/id-in/g1");
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    struct coap_opt_in cut[] = {O(11, "cse-in"), O(15, "tkns=aa~"), O(15, "rcn=1")};
+    assert_int_equal(map(COAPM_GET, cut, 3, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+    assert_int_equal(map(COAPM_GET, cut, 2, NULL, &req, &sc, &rsp), RSC_BAD_REQUEST);
+    coap_scratch_free(&sc);
+    response_free(&rsp);
+}
+
 /* TS-0008 §6.2.1, §6.2.2.3, §6.3.2-3: a non-blocking request is a POST carrying its Operation as the
  * query parameter op, rt in the query and rt's notificationURIs in oneM2M-RTURI (263). */
 static void test_ts0008_6_3_nonblocking_post_with_op_rt_and_rturi(void **state)
@@ -210,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_ts0008_6_2_create_with_ty),
         cmocka_unit_test(test_ts0008_6_2_2_3_path_forms),
         cmocka_unit_test(test_ts0008_6_2_query_and_methods),
+        cmocka_unit_test(test_ts0008_6_2_2_3_tokens_and_gid),
         cmocka_unit_test(test_ts0008_6_3_nonblocking_post_with_op_rt_and_rturi),
         cmocka_unit_test(test_ts0008_6_2_4_code_table),
         cmocka_unit_test(test_ts0008_6_2_response_options),

@@ -23,8 +23,11 @@ static void test_ts0004_7_2_1_1_encoded_request_decodes_to_the_same_request(void
     (void)state;
     struct out_request rq = {.op = OP_RETRIEVE,
                              .fr = "/id-in/Cae1",
-                             .query = "rcn=1&fu=1&ty=4&ty=3&lbl=a&lbl=b&rids=r1&crb=20300101T000000&mni=5",
+                             .query = "rcn=1&fu=1&ty=4&ty=3&lbl=a&lbl=b&rids=r1&crb=20300101T000000&mni=5&lim=7&"
+                                      "atrl=lbl&tqi=true&drt=2",
                              .rqet = "20300101T000000",
+                             .rset = "20300101T000001",
+                             .gid = "/id-in/g-1",
                              .tkns = "t1+t2"};
     size_t len;
     char *text = primitive_encode_request(&rq, "/id-mn/cse-mn/x", "q1", &len);
@@ -36,6 +39,24 @@ static void test_ts0004_7_2_1_1_encoded_request_decodes_to_the_same_request(void
     if (rc != 0)
         fail_msg("%s: %s", text, rsp.message ? rsp.message : "");
     assert_non_null(strstr(text, "\"atr\":[{\"nm\":\"mni\",\"val\":\"5\"}]"));
+    /* TS-0004 §6.3.5.8, §7.2.1.1 in JSON (TS-0010 §6.4): lists are arrays, even of one value;
+     * resource types and numbers integers; indicators booleans */
+    json_t *o = json_loadb(text, len, 0, NULL);
+    assert_non_null(o);
+    json_t *fc = json_object_get(o, "fc");
+    assert_true(json_is_array(json_object_get(fc, "ty")));
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(fc, "ty"), 1)), 3);
+    assert_true(json_is_array(json_object_get(fc, "lbl")));
+    assert_int_equal(json_integer_value(json_object_get(fc, "lim")), 7);
+    assert_true(json_is_array(json_object_get(o, "rids")));
+    assert_true(json_is_array(json_object_get(o, "tkns")));
+    assert_int_equal(json_array_size(json_object_get(o, "tkns")), 2);
+    assert_true(json_is_array(json_object_get(o, "atrl")));
+    assert_true(json_is_true(json_object_get(o, "tqi")));
+    assert_int_equal(json_integer_value(json_object_get(o, "drt")), 2);
+    assert_string_equal(json_string_value(json_object_get(o, "gid")), "/id-in/g-1");
+    assert_string_equal(json_string_value(json_object_get(o, "rset")), "20300101T000001");
+    json_decref(o);
     assert_int_equal(p.req.op, OP_RETRIEVE);
     assert_string_equal(p.req.to, "/id-mn/cse-mn/x");
     assert_string_equal(p.req.fr, "/id-in/Cae1");
@@ -51,6 +72,12 @@ static void test_ts0004_7_2_1_1_encoded_request_decodes_to_the_same_request(void
     assert_non_null(p.req.fc.crb);
     assert_int_equal(p.req.fc.natr, 1);
     assert_string_equal(p.req.fc.atr_name[0], "mni");
+    assert_int_equal(p.req.fc.lim, 7);
+    assert_int_equal(p.req.natrl, 1);
+    assert_true(p.req.az.tqi);
+    assert_int_equal(p.req.drt, 2);
+    assert_string_equal(p.req.gid, "/id-in/g-1");
+    assert_non_null(p.req.rset);
     primitive_request_free(&p);
     response_free(&rsp);
     mem_free(text);
@@ -94,6 +121,16 @@ static void test_ts0004_7_2_1_2_decode_response(void **state)
     assert_string_equal(r.rqi, "q1");
     assert_string_equal(r.to, "/id-in/Cae1");
     assert_string_equal(r.pc, "{\"m2m:cin\":{\"con\":\"v\"}}");
+    primitive_response_free(&r);
+    /* the response parameters a forwarding CSE passes on (TS-0004 §7.2.1.2) */
+    const char *params =
+        "{\"rsc\":2000,\"rqi\":\"q3\",\"cnst\":1,\"cnot\":11,"
+        "\"ati\":{\"ltia\":[{\"lti\":\"1-ab\",\"tkid\":\"tok-1\"},{\"lti\":\"2-cd\",\"tkid\":\"tok-2\"},"
+        "{\"lti\":\"bad:x\",\"tkid\":\"t\"}]}}";
+    assert_int_equal(primitive_decode_response(params, strlen(params), &r), 0);
+    assert_int_equal(r.cnst, 1);
+    assert_int_equal(r.cnot, 11);
+    assert_string_equal(r.ati, "1-ab:tok-1+2-cd:tok-2");
     primitive_response_free(&r);
     const char *wrapped = "{\"m2m:rsp\":{\"rsc\":4004,\"rqi\":\"q2\"}}";
     assert_int_equal(primitive_decode_response(wrapped, strlen(wrapped), &r), 0);

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -75,6 +76,23 @@ struct coap_req {
     struct cse_response rsp;
 };
 
+/* The request parameters of struct out_request the CoAP client side carries besides method,
+ * Uri-Path, Content-Format, oneM2M-TY/-RVI/-FR/-RQI and rq->query (whose parameters are Uri-Query
+ * options "k=v", percent-decoded, TS-0008 §6.2.2.3): each as its oneM2M option (TS-0008 Table
+ * 6.2.2.4.0-1) or, where §6.2.2.3 says so, as one more Uri-Query option "name=value". In option
+ * number order (the Uri-Query ones first). */
+static const struct {
+    size_t off;      /* of a const char * in struct out_request */
+    uint16_t opt;    /* COAP_OPTION_URI_QUERY or a oneM2M option */
+    const char *qry; /* the Uri-Query name */
+} coap_params[] = {
+    {offsetof(struct out_request, tkns), COAP_OPTION_URI_QUERY, "tkns"}, /* §6.2.2.3 Tokens, '+'-joined */
+    {offsetof(struct out_request, rqet), COAPM_OPT_RQET, NULL},          /* §6.2.2.4.5 */
+    {offsetof(struct out_request, rset), COAPM_OPT_RSET, NULL},          /* §6.2.2.4.6 */
+    {offsetof(struct out_request, gid), COAPM_OPT_GID, NULL},            /* §6.2.2.4.11 */
+};
+#define NCOAP_PARAMS (sizeof coap_params / sizeof coap_params[0])
+
 /* One outgoing request (TS-0008 §6 as the client side): a notification to an AE's coap:// URI
  * (TS-0004 §7.4.1.2.2), or any operation to another CSE (forwarding, registration, TS-0004 §7.3.2.6,
  * §7.4.4) over coap:// or coaps:// (DTLS with the PSK bound to the peer's CSE-ID, else the CSE's
@@ -85,7 +103,8 @@ struct coap_note {
     size_t len;
     enum cse_op op;
     int ty;
-    char *rqi, *rvi, *query, *rqet;
+    char *rqi, *rvi, *query;
+    char *param[NCOAP_PARAMS]; /* coap_params' values, NULL when absent */
     size_t max_answer;
     int timeout_ms;
     bool dtls;                         /* coaps:// */
@@ -102,6 +121,10 @@ struct coap_note {
     char *rbody;   /* the response's Content (whole, libcoap reassembles Block2), at most max_answer */
     size_t rlen;
     bool truncated;
+    char *rloc; /* the response's Location-Path as "seg/seg/..." (a created resource), or NULL */
+    int cnst;   /* oneM2M-CTS, -CTO, -ATI of the response (out_response) */
+    long cnot;
+    char *ati;
     bool finished;
 };
 
@@ -867,8 +890,11 @@ static void note_free(struct coap_note *n)
     mem_free(n->rqi);
     mem_free(n->rvi);
     mem_free(n->query);
-    mem_free(n->rqet);
+    for (size_t i = 0; i < NCOAP_PARAMS; i++)
+        mem_free(n->param[i]);
     mem_free(n->rbody);
+    mem_free(n->rloc);
+    mem_free(n->ati);
     mem_free(n);
 }
 
@@ -973,7 +999,10 @@ static int note_send(void *arg, const char *uri, const struct out_request *rq, o
     n->rqi = rq->rqi ? mem_strdup(rq->rqi) : NULL;
     n->rvi = mem_strdup(rq->rvi ? rq->rvi : "3");
     n->query = rq->query ? mem_strdup(rq->query) : NULL;
-    n->rqet = rq->rqet ? mem_strdup(rq->rqet) : NULL;
+    for (size_t i = 0; i < NCOAP_PARAMS; i++) {
+        const char *v = *(const char *const *)(const void *)((const char *)rq + coap_params[i].off);
+        n->param[i] = v ? mem_strdup(v) : NULL;
+    }
     n->max_answer = rq->max_answer;
     n->timeout_ms = rq->timeout_ms;
     n->done = done;
@@ -1171,6 +1200,22 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
     add_segments(pdu, COAP_OPTION_URI_QUERY, u.query.s, u.query.length, '&');
     if (n->query)
         add_segments(pdu, COAP_OPTION_URI_QUERY, (const uint8_t *)n->query, strlen(n->query), '&');
+    for (size_t i = 0; i < NCOAP_PARAMS; i++)
+        if (n->param[i] != NULL && coap_params[i].opt == COAP_OPTION_URI_QUERY) {
+            /* "name=value", a long value cut into several options (coap_map.h COAPM_TKNS_CHUNK) */
+            const char *v = n->param[i];
+            size_t left = strlen(v);
+            do {
+                size_t take = left > COAPM_TKNS_CHUNK ? COAPM_TKNS_CHUNK : left;
+                struct buf q;
+                buf_init(&q);
+                buf_printf(&q, "%s=%.*s%s", coap_params[i].qry, (int)take, v, take < left ? "~" : "");
+                coap_add_option(pdu, COAP_OPTION_URI_QUERY, q.len, (const uint8_t *)q.p);
+                buf_free(&q);
+                v += take;
+                left -= take;
+            } while (left > 0);
+        }
     if (n->op == OP_CREATE)
         coap_add_option(pdu, COAPM_OPT_TY, coap_uint_encode((uint32_t)n->ty, b4), b4);
     char rqi[64];
@@ -1181,12 +1226,43 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
     coap_add_option(pdu, COAPM_OPT_RVI, strlen(n->rvi), (const uint8_t *)n->rvi);
     coap_add_option(pdu, COAPM_OPT_FR, strlen(n->originator), (const uint8_t *)n->originator);
     coap_add_option(pdu, COAPM_OPT_RQI, strlen(n->rqi), (const uint8_t *)n->rqi);
-    if (n->rqet)
-        coap_add_option(pdu, COAPM_OPT_RQET, strlen(n->rqet), (const uint8_t *)n->rqet);
+    for (size_t i = 0; i < NCOAP_PARAMS; i++)
+        if (n->param[i] != NULL && coap_params[i].opt != COAP_OPTION_URI_QUERY)
+            coap_add_option(pdu, coap_params[i].opt, strlen(n->param[i]), (const uint8_t *)n->param[i]);
     if (n->len)
         coap_add_data_large_request(n->session, pdu, n->len, (const uint8_t *)n->body, NULL, NULL);
     if (coap_send(n->session, pdu) == COAP_INVALID_MID)
         note_finish(n, RSC_TARGET_NOT_REACHABLE);
+}
+
+/* The response parameters of out_response (TS-0008 §6.2.2.4.13-15 oneM2M-CTO, -CTS, -ATI) and the
+ * address of a created resource (§6.2.3 Location-Path), from an answer. */
+static void read_response_options(struct coap_note *n, const coap_pdu_t *received)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o;
+    uint32_t v;
+    if ((o = coap_check_option(received, COAPM_OPT_CTS, &it)) != NULL &&
+        coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v) && v <= 2)
+        n->cnst = (int)v;
+    if ((o = coap_check_option(received, COAPM_OPT_CTO, &it)) != NULL &&
+        coap_uint_decode(coap_opt_value(o), coap_opt_length(o), &v) && v <= 1000000000)
+        n->cnot = (long)v;
+    if ((o = coap_check_option(received, COAPM_OPT_ATI, &it)) != NULL &&
+        memchr(coap_opt_value(o), '\0', coap_opt_length(o)) == NULL)
+        n->ati = mem_strndup((const char *)coap_opt_value(o), coap_opt_length(o));
+    struct buf loc;
+    buf_init(&loc);
+    coap_option_iterator_init(received, &it, COAP_OPT_ALL);
+    while ((o = coap_option_next(&it)) != NULL)
+        if (it.number == COAP_OPTION_LOCATION_PATH && memchr(coap_opt_value(o), '\0', coap_opt_length(o)) == NULL &&
+            loc.len + coap_opt_length(o) < LIMIT_ID_LEN) {
+            if (loc.len)
+                buf_putc(&loc, '/');
+            buf_append(&loc, (const char *)coap_opt_value(o), coap_opt_length(o));
+        }
+    n->rloc = loc.len ? buf_take(&loc, NULL) : NULL;
+    buf_free(&loc);
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
@@ -1220,6 +1296,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
             n->rlen = len;
         }
     }
+    if (n->answered)
+        read_response_options(n, received);
     note_finish(n, rsc);
     return COAP_RESPONSE_OK;
 }
@@ -1260,7 +1338,11 @@ static void reap_notes(struct coap_binding *cb, bool all)
                                    .attempts = 1,
                                    .body = n->rbody,
                                    .len = n->rlen,
-                                   .truncated = n->truncated};
+                                   .truncated = n->truncated,
+                                   .location = n->rloc,
+                                   .cnst = n->cnst,
+                                   .cnot = n->cnot,
+                                   .ati = n->ati};
         if (n->done)
             n->done(n->done_arg, &res);
         pthread_mutex_lock(&cb->lock);

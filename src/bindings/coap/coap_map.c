@@ -6,6 +6,7 @@
 
 #include "core/rsc.h"
 #include "encoding/cbor_json.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 /* TS-0008 Table 6.2.2.4.0-1. */
@@ -182,6 +183,28 @@ static int bad_option(struct cse_response *rsp, unsigned num, const char *what)
                           what);
 }
 
+/* One Uri-Query parameter name=value (value NULL without '='). */
+static int query_param(const struct coap_raw *raw, const char *name, const char *value, struct cse_request *req,
+                       struct coap_scratch *scratch, struct cse_response *rsp)
+{
+    if (name[0] == '\0')
+        return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "Uri-Query without a parameter name");
+    if (strcmp(name, "op") == 0) {
+        /* TS-0008 §6.2.1, §6.2.2.3: a non-blocking or flexBlocking request is always a POST and
+         * carries its Operation as the query parameter op */
+        long op;
+        if (value == NULL || !param_parse_long(value, strlen(value), OP_CREATE, OP_NOTIFY, &op) ||
+            raw->method != COAPM_POST)
+            return response_error(rsp, RSC_BAD_REQUEST, "bad-query",
+                                  "op must be an operation 1..5, given with the POST method only");
+        req->op = (enum cse_op)op;
+        if (req->op != OP_CREATE)
+            req->ty = 0;
+        return 0;
+    }
+    return param_apply(name, value, req, &scratch->params, rsp) != 0 ? rsp->rsc : 0;
+}
+
 int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struct coap_scratch *scratch,
                       struct cse_response *rsp)
 {
@@ -265,9 +288,14 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
             break;
         case COAPM_OPT_RQET:
         case COAPM_OPT_RSET:
-        case COAPM_OPT_OET: { /* TS-0008 §6.2.2.4: the request timing parameters (strings) */
+        case COAPM_OPT_OET:
+        case COAPM_OPT_GID: { /* TS-0008 §6.2.2.4.5-7, .11: the request timing parameters, the Group
+                               * Request Identifier (strings) */
             const char *v = copy_opt(&arena, o);
-            const char *name = o->num == COAPM_OPT_RQET ? "rqet" : o->num == COAPM_OPT_RSET ? "rset" : "oet";
+            const char *name = o->num == COAPM_OPT_RQET   ? "rqet"
+                               : o->num == COAPM_OPT_RSET ? "rset"
+                               : o->num == COAPM_OPT_OET  ? "oet"
+                                                          : "gid";
             if (v == NULL)
                 return bad_option(rsp, o->num, "contains NUL");
             if (param_apply(name, v, req, &scratch->params, rsp) != 0)
@@ -275,8 +303,7 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
             break;
         }
         case COAPM_OPT_EC:
-        case COAPM_OPT_GID:
-        case COAPM_OPT_GTM: /* CMDH event category, group request identifier / members: not offered */
+        case COAPM_OPT_GTM: /* CMDH event category, group request target members: not offered */
             return response_error(rsp, RSC_NOT_IMPLEMENTED, "unsupported", "the %s option is not supported",
                                   coap_option_name(o->num));
         default:
@@ -326,32 +353,39 @@ int coap_to_primitive(const struct coap_raw *raw, struct cse_request *req, struc
     if (!seen_path || scratch->to[0] == '\0')
         return response_error(rsp, RSC_BAD_REQUEST, "bad-target", "missing target resource in Uri-Path");
     req->to = scratch->to;
-    for (size_t i = 0; i < nquery; i++) {
+    struct buf tk; /* a tkns value cut into several options (COAPM_TKNS_CHUNK), joined */
+    buf_init(&tk);
+    bool continued = false;
+    int rc = 0;
+    for (size_t i = 0; i < nquery && rc == 0; i++) {
         char *eq = strchr(query[i], '=');
         const char *value = NULL;
         if (eq) {
             *eq = '\0';
             value = eq + 1;
         }
-        if (query[i][0] == '\0')
-            return response_error(rsp, RSC_BAD_REQUEST, "bad-query", "Uri-Query without a parameter name");
-        if (strcmp(query[i], "op") == 0) {
-            /* TS-0008 §6.2.1, §6.2.2.3: a non-blocking or flexBlocking request is always a POST and
-             * carries its Operation as the query parameter op */
-            long op;
-            if (value == NULL || !param_parse_long(value, strlen(value), OP_CREATE, OP_NOTIFY, &op) ||
-                raw->method != COAPM_POST)
-                return response_error(rsp, RSC_BAD_REQUEST, "bad-query",
-                                      "op must be an operation 1..5, given with the POST method only");
-            req->op = (enum cse_op)op;
-            if (req->op != OP_CREATE)
-                req->ty = 0;
+        bool tkns = value != NULL && strcmp(query[i], "tkns") == 0;
+        if (continued && !tkns) {
+            rc = response_error(rsp, RSC_BAD_REQUEST, "bad-query", "a continued tkns Uri-Query is not continued");
+            break;
+        }
+        if (tkns) {
+            size_t vl = strlen(value);
+            continued = vl > 0 && value[vl - 1] == '~';
+            buf_append(&tk, value, continued ? vl - 1 : vl);
+            if (!continued) {
+                buf_putc(&tk, '\0');
+                rc = param_apply("tkns", tk.p, req, &scratch->params, rsp);
+                tk.len = 0;
+            }
             continue;
         }
-        if (param_apply(query[i], value, req, &scratch->params, rsp) != 0)
-            return rsp->rsc;
+        rc = query_param(raw, query[i], value, req, scratch, rsp);
     }
-    return 0;
+    buf_free(&tk);
+    if (rc == 0 && continued)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "bad-query", "a continued tkns Uri-Query is not continued");
+    return rc;
 }
 
 static void put_uint(struct coap_opt_out *o, uint16_t num, uint32_t v)
@@ -397,6 +431,17 @@ size_t coap_response_options(const struct cse_response *rsp, const char *rqi, co
     if (rsp->cnst) { /* TS-0008 §6.2.3: partial content (Content Status, Content Offset) */
         put_uint(&out[n++], COAPM_OPT_CTO, (uint32_t)(rsp->cnot > 0 ? rsp->cnot : 0));
         put_uint(&out[n++], COAPM_OPT_CTS, (uint32_t)rsp->cnst);
+    }
+    /* TS-0008 §6.2.2.4.15: the Assigned Token Identifiers, "lti:tkid" pairs joined by '+' (an option
+     * of at most 255 bytes: longer lists are cut at a pair) */
+    if (rsp->ati != NULL) {
+        size_t len = strlen(rsp->ati);
+        while (len > 255) {
+            const char *plus = memrchr(rsp->ati, '+', len);
+            len = plus ? (size_t)(plus - rsp->ati) : 0;
+        }
+        if (len > 0)
+            put_str(&out[n++], COAPM_OPT_ATI, rsp->ati, len);
     }
     return n;
 }

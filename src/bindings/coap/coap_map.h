@@ -54,6 +54,15 @@ enum {
 /* Request method codes (RFC 7252 §12.1.1). */
 enum { COAPM_GET = 1, COAPM_POST = 2, COAPM_PUT = 3, COAPM_DELETE = 4 };
 
+/* Tokens over CoAP. TS-0008 §6.2.2.3 carries the Tokens parameter as the Uri-Query "tkns=t1+t2",
+ * but RFC 7252 §5.10 limits a Uri-Query option to 255 bytes (libcoap refuses a longer one, the whole
+ * message with it) and a signed JWT is longer. So a "tkns=" value longer than COAPM_TKNS_CHUNK bytes
+ * is cut into consecutive "tkns=" options of at most that many bytes, each but the last ending in
+ * '~' (a character of neither base64url nor JWS/JWE compact form, so never part of a token): the
+ * receiver joins them. A value that fits is the one option the clause names, as any receiver reads
+ * it. */
+#define COAPM_TKNS_CHUNK 240
+
 /* Every option number the binding knows (the oneM2M ones are critical: libcoap must be told of them). */
 extern const uint16_t coap_onem2m_options[];
 extern const size_t coap_onem2m_noptions;

@@ -4,7 +4,9 @@
 #include "bindings/http/http_client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,6 +62,9 @@ struct job {
     struct buf answer; /* response Content (at most max_answer) */
     bool too_big;
     char *location; /* Content-Location of the final response */
+    int cnst;       /* X-M2M-CTS, X-M2M-CTO, X-M2M-ATI of the final response (out_response) */
+    long cnot;
+    char *ati;
 };
 
 /* An intrusive FIFO of jobs. */
@@ -193,6 +198,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->hdrs);
     buf_free(&j->answer);
     mem_free(j->location);
+    mem_free(j->ati);
     mem_free(j->uri);
     mem_free(j->label);
     mem_free(j->body);
@@ -365,16 +371,50 @@ static int parse_rsc(const char *v, size_t len)
     return (i == len && digits == 4 && val >= 1000) ? val : 0;
 }
 
-/* CURLOPT_HEADERFUNCTION (userdata: the job): keeps the X-M2M-RSC (TS-0009 §6.4.17) and the
- * Content-Location (§6.4.3) of the last (final) response. */
+/* The value of header line buf (len bytes) when it is "name: value", trimmed, as a new string;
+ * NULL otherwise or when longer than LIMIT_ID_LEN. */
+static char *header_copy(const char *buf, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || len >= LIMIT_ID_LEN || strncasecmp(buf, name, nl) != 0 || buf[nl] != ':')
+        return NULL;
+    const char *v = buf + nl + 1;
+    size_t vl = len - nl - 1;
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    return mem_strndup(v, vl);
+}
+
+/* CURLOPT_HEADERFUNCTION (userdata: the job): keeps the X-M2M-RSC (TS-0009 §6.4.17), the
+ * Content-Location (§6.4.3) and the response parameters of out_response (X-M2M-CTS, -CTO, -ATI:
+ * §6.4.20-21, §6.4.18) of the last (final) response. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct job *j = userdata;
     size_t len = size * nitems;
     static const char name[] = "X-M2M-RSC:", loc[] = "Content-Location:";
+    char *hv = NULL;
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         j->hdr_rsc = 0; /* a new response begins (an interim 1xx has its own headers) */
         MEM_FREE(j->location);
+        MEM_FREE(j->ati);
+        j->cnst = 0;
+        j->cnot = 0;
+    } else if ((hv = header_copy(buf, len, "X-M2M-CTS")) != NULL || (hv = header_copy(buf, len, "X-M2M-CTO")) != NULL) {
+        char *end;
+        long x = strtol(hv, &end, 10);
+        if (*hv != '\0' && *end == '\0' && x >= 0 && x <= 1000000000) {
+            if (tolower((unsigned char)buf[8]) == 's')
+                j->cnst = (int)x;
+            else
+                j->cnot = x;
+        }
+        mem_free(hv);
+    } else if ((hv = header_copy(buf, len, "X-M2M-ATI")) != NULL) {
+        mem_free(j->ati);
+        j->ati = hv;
     } else if (len > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
         j->hdr_rsc = parse_rsc(buf + sizeof name - 1, len - (sizeof name - 1));
     } else if (len > sizeof loc - 1 && len < LIMIT_ID_LEN && strncasecmp(buf, loc, sizeof loc - 1) == 0) {
@@ -418,7 +458,10 @@ static void finish(struct http_client *n, struct job *j, enum outcome out, int r
                                .body = j->answer.len > 0 && !j->too_big ? j->answer.p : NULL,
                                .len = j->too_big ? 0 : j->answer.len,
                                .location = j->location,
-                               .truncated = j->too_big};
+                               .truncated = j->too_big,
+                               .cnst = j->cnst,
+                               .cnot = j->cnot,
+                               .ati = j->ati};
     pthread_mutex_lock(&n->lock);
     n->pending--;
     if (out == OUT_DELIVERED)
@@ -567,6 +610,9 @@ static void start_attempt(struct http_client *n, struct job *j)
     j->too_big = false;
     j->answer.len = 0;
     MEM_FREE(j->location);
+    MEM_FREE(j->ati);
+    j->cnst = 0;
+    j->cnot = 0;
     what = request_options(n, e, j);
     if (what != NULL)
         goto fail;
@@ -826,6 +872,24 @@ static bool add_header(struct job *j, const char *line)
     return true;
 }
 
+/* The request parameters of struct out_request that HTTP carries in headers (TS-0009 §6.4; the
+ * others are the method, the URL and its query, ty= in Content-Type): one table for both client
+ * sides (http_client_send, and http_request_head for TLS-PSK). */
+static const struct {
+    const char *header;
+    size_t off; /* of a const char * in struct out_request */
+} param_headers[] = {
+    {"X-M2M-RET", offsetof(struct out_request, rqet)},     /* §6.4.14 Request Expiration Timestamp */
+    {"Authorization", offsetof(struct out_request, tkns)}, /* §6.4.19 Tokens, '+'-joined */
+    {"X-M2M-RST", offsetof(struct out_request, rset)},     /* §6.4.13 Result Expiration Timestamp */
+    {"X-M2M-GID", offsetof(struct out_request, gid)},      /* §6.4.10 Group Request Identifier */
+};
+
+static const char *param_value(const struct out_request *rq, size_t i)
+{
+    return *(const char *const *)(const void *)((const char *)rq + param_headers[i].off);
+}
+
 /* "X-M2M-RET: v" when v is set and safe; false when v is set and not safe. */
 static bool add_param(struct job *j, struct buf *line, const char *name, const char *v)
 {
@@ -884,15 +948,16 @@ int http_client_send(void *arg, const char *uri, const struct out_request *rq, o
 
     /* TS-0009 §6.4.7 (From), §6.4.8 (Request Identifier: the same on every attempt, so a receiver
      * can recognise a retry), §6.4.22 (Release Version Indicator), §6.4.3 (ty= on CREATE only),
-     * §6.4.12 (Request Expiration Timestamp), §6.4.19 (tokens in Authorization). */
+     * then the parameter headers of param_headers (§6.4.10, §6.4.13-14, §6.4.19). */
     if (rq->rqi != NULL && strlen(rq->rqi) < sizeof j->rqi)
         snprintf(j->rqi, sizeof j->rqi, "%s", rq->rqi);
     else
         snprintf(j->rqi, sizeof j->rqi, "wn-%s-%" PRIu64, n->rqi_prefix, atomic_fetch_add(&n->rqi_seq, 1) + 1);
     bool ok = add_param(j, &line, "X-M2M-Origin", rq->fr) && add_param(j, &line, "X-M2M-RI", j->rqi) &&
-              add_param(j, &line, "X-M2M-RVI", rq->rvi ? rq->rvi : "3") && add_param(j, &line, "X-M2M-RET", rq->rqet) &&
-              add_param(j, &line, "Authorization", rq->tkns) && add_header(j, "Accept: application/json") &&
+              add_param(j, &line, "X-M2M-RVI", rq->rvi ? rq->rvi : "3") && add_header(j, "Accept: application/json") &&
               add_header(j, "Expect:"); /* no 100-continue round trip for large bodies */
+    for (size_t i = 0; ok && i < sizeof param_headers / sizeof param_headers[0]; i++)
+        ok = add_param(j, &line, param_headers[i].header, param_value(rq, i));
     if (ok && (rq->op == OP_CREATE || rq->op == OP_UPDATE || rq->op == OP_NOTIFY)) {
         line.len = 0;
         if (rq->op == OP_CREATE)
@@ -946,10 +1011,12 @@ int http_request_head(const struct out_request *rq, const char *target, struct b
     static const char *const methods[] = {
         [OP_CREATE] = "POST", [OP_RETRIEVE] = "GET", [OP_UPDATE] = "PUT", [OP_DELETE] = "DELETE", [OP_NOTIFY] = "POST"};
     if (rq->op < OP_CREATE || rq->op > OP_NOTIFY || rq->fr == NULL || !header_safe(rq->fr) ||
-        (rq->rqi && !header_safe(rq->rqi)) || (rq->rvi && !header_safe(rq->rvi)) ||
-        (rq->rqet && !header_safe(rq->rqet)) || (rq->tkns && !header_safe(rq->tkns)) || !header_safe(target) ||
+        (rq->rqi && !header_safe(rq->rqi)) || (rq->rvi && !header_safe(rq->rvi)) || !header_safe(target) ||
         (rq->query && (!header_safe(rq->query) || strchr(rq->query, '#'))))
         return -1;
+    for (size_t i = 0; i < sizeof param_headers / sizeof param_headers[0]; i++)
+        if (param_value(rq, i) != NULL && !header_safe(param_value(rq, i)))
+            return -1;
     char rqi[48];
     if (rq->rqi == NULL) {
         rand_alnum(rqi, 16);
@@ -960,10 +1027,9 @@ int http_request_head(const struct out_request *rq, const char *target, struct b
                "%s %s%s%s HTTP/1.1\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: %s\r\nAccept: application/json",
                methods[rq->op], target, rq->query && rq->query[0] ? (strchr(target, '?') ? "&" : "?") : "",
                rq->query ? rq->query : "", rq->fr, rq->rqi ? rq->rqi : rqi, rq->rvi ? rq->rvi : "3");
-    if (rq->rqet)
-        buf_printf(out, "\r\nX-M2M-RET: %s", rq->rqet);
-    if (rq->tkns)
-        buf_printf(out, "\r\nAuthorization: %s", rq->tkns);
+    for (size_t i = 0; i < sizeof param_headers / sizeof param_headers[0]; i++)
+        if (param_value(rq, i) != NULL)
+            buf_printf(out, "\r\n%s: %s", param_headers[i].header, param_value(rq, i));
     if (rq->op == OP_CREATE)
         buf_printf(out, "\r\nContent-Type: application/json;ty=%d", rq->ty);
     else if (rq->op == OP_UPDATE || rq->op == OP_NOTIFY)

@@ -308,6 +308,10 @@ static void exchange(struct http_psk_client *pc, struct pjob *j)
               : hr.status < 500  ? RSC_BAD_REQUEST
                                  : RSC_INTERNAL_SERVER_ERROR;
     char *loc = hr.location ? mem_strndup(hr.location, hr.location_len) : NULL;
+    char *ati = hr.ati ? mem_strndup(hr.ati, hr.ati_len) : NULL;
+    res.cnst = hr.cnst;
+    res.cnot = hr.cnot;
+    res.ati = ati;
     if (j->max_answer > 0 && hr.body_len > 0) {
         res.body = hr.body;
         res.len = hr.body_len;
@@ -316,6 +320,7 @@ static void exchange(struct http_psk_client *pc, struct pjob *j)
     gnutls_bye(s, GNUTLS_SHUT_WR);
     j->done(j->arg, &res);
     mem_free(loc);
+    mem_free(ati);
     goto cleanup;
 out:
     if (refused)

@@ -362,10 +362,12 @@ int http_to_primitive(const struct http_raw *raw, struct cse_request *req, struc
         if (param_apply(raw->args[i].key, raw->args[i].value, req, &scratch->params, rsp) != 0)
             return rsp->rsc;
     }
-    /* TS-0009 §6.4.13-16: X-M2M-RST, X-M2M-RET, X-M2M-OET; X-M2M-EC (CMDH) is not implemented: 5001 */
+    /* TS-0009 §6.4.13-16: X-M2M-RST, X-M2M-RET, X-M2M-OET; §6.4.10 X-M2M-GID (the Group Request
+     * Identifier); X-M2M-EC (CMDH) is not implemented: 5001 */
     static const struct {
         const char *header, *param;
-    } timing[] = {{"X-M2M-RET", "rqet"}, {"X-M2M-RST", "rset"}, {"X-M2M-OET", "oet"}, {"X-M2M-EC", "ec"}};
+    } timing[] = {
+        {"X-M2M-RET", "rqet"}, {"X-M2M-RST", "rset"}, {"X-M2M-OET", "oet"}, {"X-M2M-GID", "gid"}, {"X-M2M-EC", "ec"}};
     for (size_t i = 0; i < sizeof timing / sizeof timing[0]; i++) {
         const char *v = http_header(raw, timing[i].header);
         if (v != NULL && param_apply(timing[i].param, v, req, &scratch->params, rsp) != 0)

@@ -75,6 +75,18 @@ int http_response_parse(const char *buf, size_t len, struct http_response *out)
                 out->location = v;
                 out->location_len = vl;
             }
+        } else if (header_value(l, le, "X-M2M-CTS", &v, &vl) || header_value(l, le, "X-M2M-CTO", &v, &vl)) {
+            if (digits(v, vl, 1000000000, &x)) {
+                if (l[8] == 'S' || l[8] == 's')
+                    out->cnst = (int)x;
+                else
+                    out->cnot = x;
+            }
+        } else if (header_value(l, le, "X-M2M-ATI", &v, &vl)) {
+            if (out->ati == NULL) {
+                out->ati = v;
+                out->ati_len = vl;
+            }
         } else if (header_value(l, le, "Content-Length", &v, &vl)) {
             if (!digits(v, vl, 1L << 40, &x) || (out->content_length >= 0 && out->content_length != x))
                 return -1;

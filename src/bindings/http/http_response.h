@@ -14,7 +14,11 @@ struct http_response {
     const char *location; /* Content-Location value (trimmed), not NUL-terminated; NULL when absent */
     size_t location_len;
     long content_length; /* -1 when absent */
-    const char *body;    /* after the head, up to Content-Length or the end of the data */
+    int cnst;            /* X-M2M-CTS, X-M2M-CTO (TS-0009 §6.4.20-21), 0 when absent or malformed */
+    long cnot;
+    const char *ati; /* X-M2M-ATI (§6.4.18), trimmed, not NUL-terminated; NULL when absent */
+    size_t ati_len;
+    const char *body; /* after the head, up to Content-Length or the end of the data */
     size_t body_len;
 };
 

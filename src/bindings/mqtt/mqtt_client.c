@@ -147,7 +147,12 @@ bool mqtt_out_response(struct mqtt_out *t, const char *receiver, const char *jso
     if (hit.used) {
         /* http_status: the HTTP status the rsc maps to, so that "the receiver answered" reads the same
          * for every client side (outbound.h) */
-        struct out_response res = {.rsc = r.rsc, .http_status = (int)http_status_of(r.rsc), .attempts = 1};
+        struct out_response res = {.rsc = r.rsc,
+                                   .http_status = (int)http_status_of(r.rsc),
+                                   .attempts = 1,
+                                   .cnst = r.cnst,
+                                   .cnot = r.cnot,
+                                   .ati = r.ati};
         if (r.pc != NULL && hit.max_answer > 0) {
             if (r.pc_len > hit.max_answer) {
                 res.truncated = true;
