@@ -1,0 +1,101 @@
+"""Red-team findings on the multi-CSE and end-to-end surfaces (announcement, remote group fan-out,
+remote fetch, ESPrim, ESCertKE, park/resume), each kept as a black-box regression test named by
+its finding number and the rule it checks.
+
+An IN-CSE and an MN-CSE registered to it (test_multicse's set-up: one CA, CSE-ID certificates).
+
+Run: WARDEN_BIN=build/warden python3 tests/integration/test_attack_multicse_e2e.py
+"""
+
+import json
+import os
+import subprocess
+import unittest
+
+from test_multicse import Base
+from tls_helpers import Ctl
+from wardentest import ADMIN, uniq, warden_bin
+
+TY_CNT, TY_CIN, TY_GRP = 3, 4, 9
+KEY = "8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677"
+
+
+def cli_bin():
+    return os.path.join(os.path.dirname(os.path.abspath(warden_bin())), "warden-cli")
+
+
+class EsprimLeakCase(Base):
+    """Finding 1: the inner request of an ESPrim object must never leave its receiver in the clear
+    (TS-0003 §8.4: ESPrim protects the whole primitive end to end; README "End-to-end security:
+    ESPrim"). A direct address of another CSE was refused, but the same request through a local
+    <group>'s fanOutPoint, or a <group> CREATE whose members are validated on their CSE (remote
+    fetch), went on to the other CSE over the hop-by-hop association, Content and all."""
+
+    def setUp(self):
+        super().setUp()
+        self.wait_for(self.registered, what="registration")
+        self.stem = uniq("Csecret")
+        self.in_ae = self.ae(self.inc, self.stem)
+        self.mn_stem = uniq("Cmn")
+        self.mn_ae = self.ae(self.mn, self.mn_stem)
+        # a container on the MN in which the IN's AE may create (its own requests, unsecured, do)
+        acp = self.acp_for(self.mn, ["/id-in/" + self.stem], 3, self.mn_stem)
+        self.mn_cnt = self.cnt_with_cin(self.mn, self.mn_ae, self.mn_stem, [acp])
+        self.kid = uniq("kleak")
+        self.keyfile = os.path.join(self.inc.tmp, self.kid + ".hex")
+        with open(self.keyfile, "w") as f:
+            f.write(KEY + "\n")
+        os.chmod(self.keyfile, 0o600)
+        Ctl(self.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"]).ok(
+            "e2e", "add", self.kid, "/id-in", self.stem, stdin=KEY + "\n")
+
+    def esprim(self, *args):
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.inc.srv.port, "-o", self.stem,
+                "--esprim-from", self.stem, "--esprim", self.kid, "--esprim-key-file", self.keyfile,
+                "--esprim-to", "/id-in/cse-in"] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        first = p.stderr.split()[0] if p.stderr.split() else ""
+        return (int(first) if first.isdigit() else None), p.stdout, p.stderr
+
+    def mn_contents(self):
+        r = self.mn.c.retrieve(self.mn_cnt + "?rcn=4", origin=self.mn_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        return json.dumps(r.body)
+
+    def test_red_1_esprim_inner_request_through_a_group_fanout_is_not_forwarded_in_the_clear(self):
+        grp = uniq("grp")
+        r = self.inc.c.create(self.in_ae, TY_GRP, {"rn": grp, "mt": 0, "mnm": 5, "mid": ["/id-mn" + self.mn_cnt]},
+                              root="m2m:grp", origin=self.stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        # unsecured, the fan-out reaches the MN member (the set-up is right)
+        r = self.inc.c.create(self.in_ae + "/" + grp + "/fopt", TY_CIN, {"con": "plain"}, origin=self.stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:agr"]["m2m:rsp"][0]["rsc"], 2001, r.body)
+        secret = uniq("esprim-secret-")
+        rsc, out, err = self.esprim("create", "/~/id-in/cse-in/%s/%s/fopt" % (self.stem, grp), "cin",
+                                    json.dumps({"con": secret}))
+        self.assertEqual(rsc, 2000, out + err)
+        member = json.loads(out)["m2m:agr"]["m2m:rsp"][0]
+        self.assertEqual(member["rsc"], 4005, out)
+        self.assertNotIn(secret, self.mn_contents())
+        self.assertNotIn(secret, "\n".join(self.mn.srv.stderr_lines))
+
+    def test_red_1_esprim_group_create_does_not_fetch_its_members_from_another_cse(self):
+        """The member list is part of the secured Content: validating mt on the member's CSE would
+        send each member address there in the clear (as a RETRIEVE from the inner originator)."""
+        marker = uniq("cntsecret")
+        acp = self.acp_for(self.mn, ["/id-in/" + self.stem], 3, self.mn_stem)
+        r = self.mn.c.create(self.mn_ae, TY_CNT, {"rn": marker, "acpi": [acp]}, origin=self.mn_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        grp = uniq("grp")
+        rsc, out, err = self.esprim("create", "/~/id-in/cse-in/" + self.stem, "grp",
+                                    json.dumps({"rn": grp, "mt": TY_CNT, "mnm": 5,
+                                                "mid": ["/id-mn/cse-mn/%s/%s" % (self.mn_stem, marker)]}))
+        self.assertEqual(rsc, 2001, out + err)
+        # created, its remote member left unvalidated (as when the member's CSE cannot be asked)
+        self.assertFalse(json.loads(out)["m2m:grp"].get("mtv", False), out)
+        self.assertNotIn(marker, "\n".join(self.mn.srv.stderr_lines))
+
+
+if __name__ == "__main__":
+    unittest.main()
