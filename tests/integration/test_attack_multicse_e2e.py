@@ -12,6 +12,7 @@ import os
 import subprocess
 import unittest
 
+from test_announcement import AnnouncementMixin
 from test_multicse import Base
 from tls_helpers import Ctl
 from wardentest import ADMIN, uniq, warden_bin
@@ -95,6 +96,29 @@ class EsprimLeakCase(Base):
         # created, its remote member left unvalidated (as when the member's CSE cannot be asked)
         self.assertFalse(json.loads(out)["m2m:grp"].get("mtv", False), out)
         self.assertNotIn(marker, "\n".join(self.mn.srv.stderr_lines))
+
+
+class AnnouncedLinkCase(AnnouncementMixin, Base):
+    """Finding 2: the link (lnk) of an announced resource names the original on the announcing CSE
+    (TS-0001 §9.6.26.1); a CREATE was checked (annc.c: 4103 for another CSE's resource), but lnk is
+    updatable (TS-0004 Table 7.4.26.1-2) and an UPDATE was not: the announcing CSE could re-point
+    its copy at another CSE's resource, and anyone an announced policy lets update the copy could
+    point it anywhere."""
+
+    def test_red_2_update_of_lnk_to_another_cses_resource_is_refused(self):
+        self.ready()
+        gw = uniq("Cgw")
+        ae, _ = self.mn_ae(gw)
+        path = self.in_path(self.announced(ae, "m2m:ae"))
+        c = self.cse_client(self.inc, self.mn)
+        for forged, rsc in (("/id-xx/cse-xx/victim", 4103), ("/id-in/cse-in", 4103), ("/id-mnx/y", 4103),
+                            ("//other.sp/id-mn/cse-mn/x", 4000), ("id-mn/x", 4000)):
+            r = c.update("/~/id-in" + path, "m2m:aeA", {"lnk": forged}, origin="/id-mn")
+            self.assertEqual(r.rsc, rsc, (forged, r.body))
+        self.assertEqual(self.inc.c.retrieve(path).body["m2m:aeA"]["lnk"], "/id-mn" + ae)
+        # a link to another resource of the announcing CSE is still an update it may make
+        r = c.update("/~/id-in" + path, "m2m:aeA", {"lnk": "/id-mn" + ae, "lbl": ["k:v"]}, origin="/id-mn")
+        self.assertEqual(r.rsc, 2004, r.body)
 
 
 if __name__ == "__main__":
