@@ -9,6 +9,7 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_attack_multicse_e2e.
 
 import json
 import os
+import sqlite3
 import subprocess
 import unittest
 
@@ -119,6 +120,41 @@ class AnnouncedLinkCase(AnnouncementMixin, Base):
         # a link to another resource of the announcing CSE is still an update it may make
         r = c.update("/~/id-in" + path, "m2m:aeA", {"lnk": "/id-mn" + ae, "lbl": ["k:v"]}, origin="/id-mn")
         self.assertEqual(r.rsc, 2004, r.body)
+
+
+class OutboxCase(AnnouncementMixin, Base):
+    """Finding 3: every UPDATE of an announced resource wrote one more outbox step per target, and a
+    step is only removed once its target answered: while a target is down (or refuses to answer), an
+    AE updating its announced container in a loop grows the announcing CSE's store without bound and
+    queues every later announcement to that target behind its steps. An UPDATE step sends the
+    resource's state when it begins, so a second step of the same kind for the same copy that has
+    not begun yet adds nothing: it is not written."""
+
+    def outbox(self, target):
+        db = sqlite3.connect("file:%s?mode=ro" % self.mn.srv.store_path, uri=True, timeout=10)
+        try:
+            return db.execute("SELECT op, count(*) FROM annc_outbox WHERE target = ? GROUP BY op",
+                              (target,)).fetchall()
+        finally:
+            db.close()
+
+    def test_red_3_updates_while_the_target_is_down_do_not_grow_the_outbox(self):
+        self.ready()
+        self.inc.stop()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        for k in range(40):
+            r = self.mn.c.update(ae + "/temp", "m2m:cnt", {"lbl": ["n:%d" % k]}, origin=stem)
+            self.assertEqual(r.rsc, 2004, r.body)
+        steps = sum(n for _, n in self.outbox("/id-in"))
+        # the AE's and the container's CREATE (and the CSEBaseAnnc's), one pending UPDATE of each
+        self.assertLessEqual(steps, 6, self.outbox("/id-in"))
+        self.inc.start()
+        addr = self.in_path(self.announced(ae + "/temp", "m2m:cnt"))
+        self.wait_for(lambda: self.inc.c.retrieve(addr).body.get("m2m:cntA", {}).get("lbl") == ["n:39"],
+                      timeout=15, what="the last label on the copy")
 
 
 if __name__ == "__main__":
