@@ -9,16 +9,22 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_attack_multicse_e2e.
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
+import threading
+import time
 import unittest
 
+from coap_helpers import decode, encode, uint, ubytes
 from test_announcement import AnnouncementMixin
+from test_coap import CoapBase
 from test_multicse import Base
 from tls_helpers import Ctl
 from wardentest import ADMIN, uniq, warden_bin
 
 TY_CNT, TY_CIN, TY_GRP = 3, 4, 9
+BLOCK2, RSC = 23, 307
 KEY = "8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677"
 
 
@@ -155,6 +161,80 @@ class OutboxCase(AnnouncementMixin, Base):
         addr = self.in_path(self.announced(ae + "/temp", "m2m:cnt"))
         self.wait_for(lambda: self.inc.c.retrieve(addr).body.get("m2m:cntA", {}).get("lbl") == ["n:39"],
                       timeout=15, what="the last label on the copy")
+
+
+class EndlessBlock2(threading.Thread):
+    """A CoAP notification target that answers every request with one more 1 KiB Block2 block, with
+    M=1 for ever (RFC 7959 §2.4): an answer of unbounded size."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.stop_flag = False
+        self.start()
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                pkt, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            d = decode(pkt)
+            if d["type"] != 0:
+                continue
+            self.requests += 1
+            num = 0
+            for n, v in d["options"]:
+                if n == BLOCK2:
+                    num = uint(v) >> 4
+            opts = [(BLOCK2, ubytes((num << 4) | 8 | 6)), (RSC, ubytes(2000))]
+            self.sock.sendto(encode(2, (2 << 5) | 5, d["mid"], d["token"], opts, b"x" * 1024), addr)
+
+    def close(self):
+        self.stop_flag = True
+        self.join(2)
+        self.sock.close()
+
+
+class CoapClientBlock2Case(CoapBase):
+    """Finding 5: an answer to a request Warden sends over CoAP (a notification, a request forwarded
+    to a CSE) was reassembled whole by libcoap (COAP_BLOCK_SINGLE_BODY) before Warden saw any of it:
+    a peer answering with Block2 blocks that never end made the CSE ask for block after block, and
+    keep them all in memory, until the request's timeout."""
+
+    def test_red_5_coap_answer_with_endless_block2_is_not_reassembled(self):
+        peer = EndlessBlock2()
+        try:
+            ae, rn = self.register()
+            self.assertCoap(self.req("POST", "cse-in/" + rn, fr=ae, ty=3, data='{"m2m:cnt":{"rn":"c"}}'),
+                            "2.01", 2001)
+            nu = "coap://127.0.0.1:%d/n" % peer.port
+            r = self.req("POST", "cse-in/%s/c" % rn, fr=ae, ty=23,
+                         data=json.dumps({"m2m:sub": {"rn": "s", "nu": [nu], "enc": {"net": [3]}}}))
+            self.assertCoap(r, "2.01", 2001)
+            self.assertCoap(self.req("POST", "cse-in/%s/c" % rn, fr=ae, ty=4, data='{"m2m:cin":{"con":"v"}}'),
+                            "2.01", 2001)
+            # the notification reaches the peer; then its requests stop (at most the block libcoap
+            # asked for before Warden saw the first one)
+            deadline = time.monotonic() + 5
+            while peer.requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertGreaterEqual(peer.requests, 1, "no notification reached the peer")
+            last, quiet_since = peer.requests, time.monotonic()
+            while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+                time.sleep(0.1)
+                if peer.requests != last:
+                    last, quiet_since = peer.requests, time.monotonic()
+            self.assertLessEqual(peer.requests, 3, "the CSE kept asking for more blocks")
+            self.assertTrue(self.srv.running())
+        finally:
+            peer.close()
 
 
 if __name__ == "__main__":
