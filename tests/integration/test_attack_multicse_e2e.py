@@ -9,9 +9,11 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_attack_multicse_e2e.
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -235,6 +237,32 @@ class CoapClientBlock2Case(CoapBase):
             self.assertTrue(self.srv.running())
         finally:
             peer.close()
+
+
+class E2eDeriveBindingCase(unittest.TestCase):
+    """Finding 6: `wardenctl e2e derive KPSAID KID LOCAL_ID PEER_ID` derived a pairwise ESPrim key
+    from any Kpsa for any PEER_ID. The derivation (TS-0003 §10.3.6) is public but for the Kpsa, so
+    whoever holds that Kpsa (the entity it is bound to) could compute the key and send ESPrim
+    requests whose inner From is PEER_ID: the key must be bound to the Kpsa's own identity."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="warden-red-derive-")
+        self.ctl = Ctl(os.path.join(self.tmp, "warden.db"), ["--cse.id=/id-in", "--cse.rn=cse-in"])
+        self.ctl.ok("init")
+        self.ctl.ok("psk", "add", "cdev@red.example.com", "Cdev", stdin="ab" * 32 + "\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_red_6_e2e_derive_refuses_a_peer_the_kpsa_is_not_bound_to(self):
+        p = self.ctl.run("e2e", "derive", "cdev@red.example.com", "kother", "/id-in", "Cvictim")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("bound", p.stderr)
+        self.assertNotIn("kother", self.ctl.ok("e2e", "list").stdout)
+        # the Kpsa's own identity, in any of its forms, is what the key is for
+        self.ctl.ok("e2e", "derive", "cdev@red.example.com", "kdev", "/id-in", "Cdev")
+        self.ctl.ok("e2e", "derive", "cdev@red.example.com", "kdev2", "/id-in", "//warden.example.com/id-in/Cdev")
+        self.assertIn("kdev", self.ctl.ok("e2e", "list").stdout)
 
 
 if __name__ == "__main__":
