@@ -1221,6 +1221,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     coap_opt_t *b2 = coap_check_option(received, COAP_OPTION_BLOCK2, &it);
     bool more = b2 != NULL && COAP_OPT_BLOCK_MORE(b2);
     if (n->answered && n->max_answer > 0 && coap_get_data_large(received, &len, &data, &offset, &total) && len > 0) {
+        if (offset == 0) /* the first block, or the first again (the peer's ETag changed: libcoap restarts) */
+            n->rlen = 0;
         if (offset != n->rlen || offset + len > n->max_answer) {
             n->truncated = true;
         } else {
