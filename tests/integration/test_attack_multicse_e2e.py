@@ -25,7 +25,7 @@ from test_multicse import Base
 from tls_helpers import Ctl
 from wardentest import ADMIN, uniq, warden_bin
 
-TY_CNT, TY_CIN, TY_GRP = 3, 4, 9
+TY_AE, TY_CNT, TY_CIN, TY_GRP, TY_CBA = 2, 3, 4, 9, 10005
 BLOCK2, RSC = 23, 307
 KEY = "8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677"
 
@@ -263,6 +263,29 @@ class E2eDeriveBindingCase(unittest.TestCase):
         self.ctl.ok("e2e", "derive", "cdev@red.example.com", "kdev", "/id-in", "Cdev")
         self.ctl.ok("e2e", "derive", "cdev@red.example.com", "kdev2", "/id-in", "//warden.example.com/id-in/Cdev")
         self.assertIn("kdev", self.ctl.ok("e2e", "list").stdout)
+
+
+class AnnouncedBaseNameCase(AnnouncementMixin, Base):
+    """Finding 7: an announcing CSE makes its <CSEBaseAnnc> at the target under the name
+    "<its CSE-ID>Annc" and takes a 4105 for that name as its own copy made before a restart. Any AE
+    of the target registering under that name first (or another registered CSE naming its own
+    <CSEBaseAnnc> so) took the announcing CSE's place: every announcement of the MN to the IN was
+    then refused (the copies cannot go below an <AE>), or went below the other CSE's resource."""
+
+    def test_red_7_the_name_of_a_cses_base_annc_is_kept_for_that_cse(self):
+        self.ready()
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": "id-mnAnnc", "api": "Nsquat", "rr": False}, origin="Csquat")
+        self.assertEqual(r.rsc, 4103, r.body)
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": "id-otherAnnc", "lnk": "/id-mn/cse-mn",
+                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
+        self.assertEqual(r.rsc, 4103, r.body)
+        # names not of that form stay free, and the MN's own announcement goes where it belongs
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": "id-mnAnnex", "api": "Nsquat", "rr": False}, origin="Cannex")
+        self.assertEqual(r.rsc, 2001, r.body)
+        gw = uniq("Cgw")
+        ae, _ = self.mn_ae(gw)
+        self.assertEqual(self.in_path(self.announced(ae, "m2m:ae")).rsplit("/", 1)[0], "/cse-in/id-mnAnnc")
 
 
 if __name__ == "__main__":
