@@ -7,6 +7,7 @@
 #include "core_int.h"
 #include "encoding/json.h"
 #include "notify/notify.h"
+#include "resources/annc_link.h"
 #include "rsc.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -436,6 +437,8 @@ enum cse_status op_update(struct op_ctx *c)
         rc = op_expiration(c, patch, &et);
     if (rc == 0)
         rc = annc_request_check(c, rt, NULL, patch);
+    if (rc == 0)
+        rc = annc_link_update_check(c->cse, rt, row, patch, c->rsp);
     if (rc == 0 && rt->prepare_update)
         rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c, op_resolve_remote}, row, patch, c->rsp);
     enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */

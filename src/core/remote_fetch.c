@@ -100,7 +100,9 @@ int op_resolve_remote(void *arg, const char *addr, struct store_row *out)
         }
         return RESOLVE_ON_OTHER_CSE;
     }
-    if (!cont_can_park(&c->k)) /* cannot wait for it: not validated */
+    /* cannot wait for it, or must not ask (an ESPrim inner request never leaves this CSE, route.c):
+     * not validated */
+    if (!cont_can_park(&c->k) || c->req->sec.sa == SA_ESPRIM)
         return RESOLVE_ON_OTHER_CSE;
     if (c->want == NULL)
         c->want = mem_calloc(1, sizeof *c->want);

@@ -321,6 +321,13 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
     struct cse *cse = k->cse;
     const struct cse_request *req = k->req;
     struct cse_response *rsp = k->rsp;
+    /* TS-0003 §8.4: an ESPrim inner request, and every request it causes (group members, remote
+     * fetches), is executed by its receiver only: forwarded, it would leave in the clear */
+    if (req->sec.sa == SA_ESPRIM) {
+        response_error(rsp, RSC_OPERATION_NOT_ALLOWED, "esprim-not-local",
+                       "an ESPrim inner request is executed by its receiver %s, never forwarded", cse->cfg->cse_id);
+        return CSE_DONE;
+    }
     /* TS-0004 §7.3.2.6: From goes on as the originator's SP-relative ID, so the target CSE
      * authorizes the originator, not this CSE; an absent From (only an AE registration) never
      * gets here */

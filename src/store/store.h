@@ -130,7 +130,10 @@ struct store_ops {
     int (*clamp_subtree_et)(struct store_view *v, const char *path, int64_t et, const char *et_text);
     /* The announcement outbox (migration 10). outbox_add writes a step in a job's transaction;
      * outbox_scan hands at most limit steps, oldest first, to fn (0: go on); outbox_del removes one
-     * (in a job). STORE_OK or STORE_ERROR (outbox_scan: fn's non-zero value when it stopped). */
+     * (in a job). STORE_OK or STORE_ERROR (outbox_scan: fn's non-zero value when it stopped).
+     * A step the same as the last one of its (ri, target) is not written when that one has not
+     * begun (it is not its target's first): a step sends the resource's state as it is when it
+     * begins, so a target that does not answer cannot make an updated resource grow the outbox. */
     int (*outbox_add)(struct store_view *v, const char *ri, const char *target, int op, const char *addr);
     int (*outbox_scan)(struct store_view *v, int limit, store_outbox_fn fn, void *arg);
     int (*outbox_del)(struct store_view *v, int64_t id);

@@ -184,8 +184,16 @@ static const char *const sql[Q_COUNT] = {
     [Q_DELETE_SUBTREE] = "DELETE FROM res WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
     [Q_DELETE_LEAF] = "DELETE FROM res WHERE ri = ?1",
     [Q_ADD_NSUB] = "UPDATE res SET nsub = max(0, nsub + ?2) WHERE ri = ?1",
-    [Q_USAGE] = "SELECT n, bytes FROM quota WHERE owner = ?1",                               /* migration 8 */
-    [Q_OUTBOX_ADD] = "INSERT INTO annc_outbox(ri, target, op, addr) VALUES(?1, ?2, ?3, ?4)", /* migration 10 */
+    [Q_USAGE] = "SELECT n, bytes FROM quota WHERE owner = ?1", /* migration 8 */
+    /* migration 10; not written again when the copy's last step is the same one and has not begun
+     * (an earlier step of its target exists): a step reads the resource when it begins (store.h).
+     * The last step is looked for among the newest 1024 (a rowid range, no index on ri): one older
+     * than that is written again, which bounds the repeats by the other traffic */
+    [Q_OUTBOX_ADD] = ("INSERT INTO annc_outbox(ri, target, op, addr) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS"
+                      " (SELECT 1 FROM (SELECT id, op, addr FROM annc_outbox WHERE id > (SELECT ifnull(max(id), 0)"
+                      " FROM annc_outbox) - 1024 AND ri = ?1 AND target = ?2 ORDER BY id DESC LIMIT 1) o"
+                      " WHERE o.op = ?3 AND o.addr = ?4"
+                      " AND EXISTS (SELECT 1 FROM annc_outbox f WHERE f.target = ?2 AND f.id < o.id))"),
     [Q_OUTBOX_SCAN] = "SELECT id, ri, target, op, addr FROM annc_outbox ORDER BY id LIMIT ?1",
     [Q_OUTBOX_DEL] = "DELETE FROM annc_outbox WHERE id = ?1",
     [Q_CLAMP_ET] = ("UPDATE res SET et = ?2, doc = json_set(doc, '$.et', ?3)"

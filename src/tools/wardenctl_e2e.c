@@ -153,6 +153,19 @@ static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
     return store_key(cfg, cs, &k, pos[1], pos[2]);
 }
 
+/* Is id one of the canonical IDs of a credential's binding ("a,b,c")? */
+static bool binding_has(const char *binding, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = binding; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, id, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
 static int e2e_derive(const struct cse_config *cfg, int argc, char **argv)
 {
     const char *pos[4];
@@ -169,6 +182,14 @@ static int e2e_derive(const struct cse_config *cfg, int argc, char **argv)
     struct cred_store *cs = open_store(cfg);
     if (cs == NULL)
         return E_FAIL;
+    /* TS-0003 §10.3.6: the key is the one the Kpsa's two ends share; whoever holds the Kpsa can
+     * derive it, so it is bound to the identity the Kpsa is bound to, never to another */
+    struct cred_psk_info info;
+    if (cred_psk_get(cs, pos[0], &info) == CRED_OK && !binding_has(info.binding, peer)) {
+        cred_close(cs);
+        return efail("psk %s is bound to '%s', not to %s: a key derived from it is for that identity only", pos[0],
+                     info.binding[0] ? info.binding : "(no identity yet)", peer);
+    }
     unsigned char kpsa[CRED_KEY_MAX];
     size_t kpsa_len = 0;
     enum cred_status st = cred_psk_key(cs, pos[0], kpsa, &kpsa_len);

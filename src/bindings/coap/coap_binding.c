@@ -118,7 +118,7 @@ struct coap_note {
     int64_t deadline_us;
     int rsc;       /* result, once known */
     bool answered; /* rsc is the receiver's (a response arrived) */
-    char *rbody;   /* the response's Content (whole, libcoap reassembles Block2), at most max_answer */
+    char *rbody;   /* the response's Content (Block2 blocks appended in order), at most max_answer */
     size_t rlen;
     bool truncated;
     char *rloc; /* the response's Location-Path as "seg/seg/..." (a created resource), or NULL */
@@ -126,6 +126,7 @@ struct coap_note {
     long cnot;
     char *ati;
     bool finished;
+    bool cut; /* finished while libcoap may still ask the peer for Block2 blocks */
 };
 
 struct coap_binding {
@@ -1165,9 +1166,10 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
         return;
     }
     /* libcoap's block-wise code is on for this client session only (its Block1 sending carries
-     * large requests, its Block2 reassembly large answers); server sessions run without it (see
-     * coap_start) */
-    coap_context_set_block_mode(cb->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+     * large requests, it asks for the Block2 blocks of large answers); server sessions run without
+     * it (see coap_start). Not COAP_BLOCK_SINGLE_BODY: libcoap would keep every block of an answer
+     * that never ends; on_response takes them one by one, at most max_answer */
+    coap_context_set_block_mode(cb->ctx, COAP_BLOCK_USE_LIBCOAP);
     n->session = n->dtls ? dtls_session(cb, n, &dst) : coap_new_client_session(cb->ctx, NULL, &dst, COAP_PROTO_UDP);
     coap_context_set_block_mode(cb->ctx, 0);
     if (n->session == NULL) {
@@ -1283,22 +1285,36 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
         rsc = (int)v;
     if (n->finished)
         return COAP_RESPONSE_OK;
-    /* the receiver's answer: its RSC (TS-0008 §6.2.4 oneM2M-RSC) and the whole Content, Block2
-     * reassembled by libcoap (COAP_BLOCK_SINGLE_BODY on this client session) */
-    n->answered = o != NULL;
+    /* the receiver's answer: its RSC (TS-0008 §6.2.4 oneM2M-RSC) and its Content, one Block2 block
+     * at a time (RFC 7959 §2.4; libcoap asks for the next one), appended in order up to max_answer:
+     * beyond, the answer is truncated and the transfer cut (reap_notes) */
+    if (o != NULL) {      /* on the first block at least; the last one may not repeat it */
+        if (!n->answered) /* the response parameters and Location-Path: read once, from the first */
+            read_response_options(n, received);
+        n->answered = true;
+        n->rsc = rsc;
+    }
     size_t len = 0, offset = 0, total = 0;
     const uint8_t *data = NULL;
+    coap_opt_t *b2 = coap_check_option(received, COAP_OPTION_BLOCK2, &it);
+    bool more = b2 != NULL && COAP_OPT_BLOCK_MORE(b2);
     if (n->answered && n->max_answer > 0 && coap_get_data_large(received, &len, &data, &offset, &total) && len > 0) {
-        if (len > n->max_answer || offset != 0) {
+        if (offset == 0) /* the first block, or the first again (the peer's ETag changed: libcoap restarts) */
+            n->rlen = 0;
+        if (offset != n->rlen || offset + len > n->max_answer) {
             n->truncated = true;
         } else {
-            n->rbody = mem_strndup((const char *)data, len);
-            n->rlen = len;
+            n->rbody = mem_realloc(n->rbody, n->rlen + len + 1);
+            memcpy(n->rbody + n->rlen, data, len);
+            n->rlen += len;
+            n->rbody[n->rlen] = '\0';
         }
     }
-    if (n->answered)
-        read_response_options(n, received);
-    note_finish(n, rsc);
+    /* the last block, or nothing more wanted (no Content asked for, or too much of it) */
+    if (!more || n->truncated || n->max_answer == 0 || !n->answered) {
+        n->cut = more;
+        note_finish(n, n->answered ? n->rsc : rsc);
+    }
     return COAP_RESPONSE_OK;
 }
 
@@ -1320,8 +1336,10 @@ static void reap_notes(struct coap_binding *cb, bool all)
     struct coap_note **pp = &cb->flight;
     while (*pp) {
         struct coap_note *n = *pp;
-        if (!n->finished && (all || now > n->deadline_us))
+        if (!n->finished && (all || now > n->deadline_us)) {
+            n->cut = true;
             note_finish(n, RSC_TARGET_NOT_REACHABLE);
+        }
         if (!n->finished) {
             pp = &n->next;
             continue;
@@ -1329,6 +1347,10 @@ static void reap_notes(struct coap_binding *cb, bool all)
         *pp = n->next;
         if (n->session) {
             coap_session_set_app_data(n->session, NULL);
+            /* a transfer still running (Block2 blocks libcoap keeps asking for): its queued requests
+             * go, so the session is freed now rather than when the peer stops answering */
+            if (n->cut)
+                coap_session_disconnected(n->session, COAP_NACK_RST);
             coap_session_release(n->session);
         }
         /* http_status: for an answer, the HTTP status its RSC maps to, so that "the receiver
