@@ -8,8 +8,23 @@
  * (From this CSE's CSE-ID, over the hop-by-hop association of forwarding), retrying a target that
  * does not answer with a capped backoff. A successful CREATE replaces the CSE-ID in the original's
  * at by the announced resource's address (TS-0001 §9.6.26.1) and removes its step in one
- * transaction; a CREATE sent again after a restart finds the announced resource it made before
- * (4105 for its deterministic name, then its lnk checked), so none is made twice. */
+ * transaction, an update of the original like any other (lt, st, its subscribers notified).
+ *
+ * resourceName is NP in an announcing CREATE (TS-0004 Table 7.4.26.1-2): the target names the
+ * copy, this CSE's <CSEBaseAnnc> included. So a CREATE that may have been sent before without its
+ * answer (a timeout, or a step found in the outbox at start) first looks for the copy it made: a
+ * discovery below the parent (fu=1, ty the announced type, lvl=1, lnk the original); one found is
+ * adopted, so none is made twice. This CSE's <CSEBaseAnnc> there is found the same way (by its lnk)
+ * once per start, else created.
+ *
+ * A failure answer is transient (retried with the backoff, holding that target's later steps) or
+ * permanent (the step dropped with a warning and counted refused), by transient():
+ *   transient: no answer, 4008 REQUEST_TIMEOUT, 5000 INTERNAL_SERVER_ERROR, 5103 TARGET_NOT_REACHABLE
+ *              and any other 5xxx but the four below;
+ *   permanent: every 4xxx (4000, 4004, 4005, 4103, 4105, 4108, ...), 5001 NOT_IMPLEMENTED, 5105
+ *              RECEIVER_HAS_NO_PRIVILEGE, 5106 ALREADY_EXISTS, 5207 NOT_ACCEPTABLE.
+ * Except: 4004 for a CREATE below this CSE's <CSEBaseAnnc> (it was deleted there: found or made
+ * again first). */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,13 +48,16 @@
 #define ANNC_ANSWER_MAX (64 * 1024)
 
 enum { OUT_CREATE = 1, OUT_UPDATE = 3, OUT_DELETE = 4 };
-enum phase { P_CBA, P_CREATE, P_RETRIEVE, P_UPDATE, P_DELETE };
+/* P_CBA_FIND / P_FIND: looking for this CSE's <CSEBaseAnnc> / the copy by lnk (discovery) */
+enum phase { P_CBA_FIND, P_CBA, P_FIND, P_CREATE, P_UPDATE, P_DELETE };
 
 struct annc_target {
     char csi[LIMIT_NAME_LEN + 2];
-    bool busy;          /* a step of this target is in progress */
-    bool seen;          /* during one scan: its first step was looked at */
-    bool cba_ok;        /* this CSE's <CSEBaseAnnc> exists there (learnt since start) */
+    bool busy;   /* a step of this target is in progress */
+    bool seen;   /* during one scan: its first step was looked at */
+    bool cba_ok; /* this CSE's <CSEBaseAnnc> exists there (learnt since start), at cba */
+    char cba[LIMIT_ID_LEN + 1];
+    int64_t sent_id;    /* a CREATE step sent that got no definite answer: it may exist there */
     int64_t due_ms;     /* nothing before (backing off) */
     int64_t backoff_ms; /* the next delay after a failure */
 };
@@ -54,11 +72,11 @@ struct step {
     enum phase phase;
     char *to;    /* CREATE: the announced parent's address */
     bool to_cba; /* CREATE: to is this CSE's <CSEBaseAnnc> there (else the parent's copy) */
-    char *rn;    /* CREATE: the announced resource's name */
     char *lnk;   /* CREATE: the original's SP-relative address */
+    bool looked; /* CREATE: the copy was looked for (P_FIND) and is not there */
     /* the answer */
     int rsc;
-    char *location, *got_lnk;
+    char *location, *found; /* Content-Location; the first address a discovery found */
 };
 
 struct announcer {
@@ -72,6 +90,9 @@ struct announcer {
     struct step *answered;
     struct annc_target tg[ANNC_TARGETS];
     int ntg;
+    int64_t boot_max; /* the newest step of the first scan: steps up to it may have been sent before
+                         a restart (-1 until then; worker thread only) */
+    bool booted;
     atomic_ulong done, retried, refused; /* steps, for the metrics */
 };
 
@@ -352,12 +373,13 @@ int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row)
     const struct rtype *rt = rtype_find(row->ty);
     int rc = 0;
     if (rt == NULL || !rt->leaf) {
-        int tys[16], n = 0;
+        int tys[64], n = 0;
         for (size_t i = 0; rtype_at(i) && n < (int)(sizeof tys / sizeof tys[0]); i++)
             if (rtype_at(i)->annc_ty != 0 && !rtype_at(i)->annc_needs_parent)
                 tys[n++] = rtype_at(i)->ty;
         struct store_filter f = {.ty = tys, .nty = n, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
-        rc = t->txn->st->ops->find(t->txn, row->path, &f, t->now, collect_row, &g) < 0 ? -1 : 0;
+        /* INT64_MIN: the expired ones too (a subtree going by expiry has expired with its root) */
+        rc = t->txn->st->ops->find(t->txn, row->path, &f, INT64_MIN, collect_row, &g) < 0 ? -1 : 0;
     }
     if (rc != 0)
         rc = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
@@ -399,10 +421,9 @@ static void step_free(struct step *s)
     mem_free(s->ri);
     mem_free(s->addr);
     mem_free(s->to);
-    mem_free(s->rn);
     mem_free(s->lnk);
     mem_free(s->location);
-    mem_free(s->got_lnk);
+    mem_free(s->found);
     mem_free(s);
 }
 
@@ -446,6 +467,7 @@ struct fin_job {
     struct store_job job;
     struct step *s;
     enum fin how;
+    struct notes notes; /* the original's subscribers, told of its at changed */
 };
 
 static int fin_run(struct store_view *txn, void *arg)
@@ -456,7 +478,7 @@ static int fin_run(struct store_view *txn, void *arg)
     struct cse *cse = s->an->cse;
     struct cse_response rsp;
     response_init(&rsp);
-    struct txn_ctx t = {.cse = cse, .txn = txn, .now = cse_now(cse), .rsp = &rsp};
+    struct txn_ctx t = {.cse = cse, .txn = txn, .now = cse_now(cse), .rsp = &rsp, .notes = &f->notes};
     int rc = ops->outbox_del(txn, s->id) == STORE_OK ? 0 : 1;
     if (rc == 0 && f->how != FIN_DROP) {
         struct store_row row;
@@ -478,12 +500,32 @@ static int fin_run(struct store_view *txn, void *arg)
                 break;
             }
         }
-        if (replaced) { /* TS-0004 §7.3.3.10: the CSE-ID in at becomes the announced resource's address */
-            if (json_array_size(at) == 0)
+        if (replaced) {
+            /* TS-0004 §7.3.3.10: the CSE-ID in at becomes the announced resource's address (or
+             * leaves it): a change of the original like an UPDATE's (TS-0001 §9.6.1.3: lt, and st
+             * where the type has it), its subscribers notified of it */
+            json_t *modified = json_object();
+            if (json_array_size(at) == 0) {
                 json_object_del(doc, "at");
+                json_object_set_new(modified, "at", json_null());
+            } else {
+                json_object_set(modified, "at", at);
+            }
+            char lt[TS_LEN + 1];
+            ts_format(t.now, lt);
+            json_set_str(doc, "lt", lt);
+            json_set_str(modified, "lt", lt);
+            const struct rtype *rt = rtype_find(row.ty);
+            if (rt && rt->has_st) {
+                json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
+                json_object_set(modified, "st", json_object_get(doc, "st"));
+            }
             mem_free(row.doc);
             row.doc = json_encode(doc, NULL);
             rc = ops->update(txn, &row) == STORE_OK ? 0 : 1;
+            if (rc == 0)
+                sub_event(&t, &row, 1 /* update of the resource */, &row, modified);
+            json_decref(modified);
         } else if (f->how == FIN_CREATED) {
             /* deleted or de-announced while the CREATE travelled: the copy made goes too */
             rc = ops->outbox_add(txn, s->ri, s->tg->csi, OUT_DELETE, s->addr) == STORE_OK ? 0 : 1;
@@ -500,6 +542,10 @@ static void fin_done(void *arg, bool committed)
 {
     struct fin_job *f = arg;
     struct announcer *an = f->s->an;
+    if (committed)
+        notes_send(an->cse, &f->notes);
+    else
+        notes_free(&f->notes);
     if (committed)
         atomic_fetch_add_explicit(f->how == FIN_FAILED ? &an->refused : &an->done, 1, memory_order_relaxed);
     pthread_mutex_lock(&an->lock);
@@ -522,6 +568,7 @@ static void finish(struct step *s, enum fin how)
     struct fin_job *f = mem_calloc(1, sizeof *f);
     f->s = s;
     f->how = how;
+    notes_init(&f->notes);
     f->job = (struct store_job){.run = fin_run, .done = fin_done, .arg = f};
     pthread_mutex_lock(&an->lock);
     an->inflight++;
@@ -544,16 +591,11 @@ static void answer(void *arg, const struct out_response *res)
     s->rsc = res->rsc;
     if (res->location)
         s->location = mem_strdup(res->location);
-    if (res->body && s->phase == P_RETRIEVE) {
+    if (res->body && (s->phase == P_FIND || s->phase == P_CBA_FIND)) { /* a discovery's m2m:uril */
         json_t *doc = json_loadb(res->body, res->len, 0, NULL);
-        const char *key;
-        json_t *v;
-        json_object_foreach(doc, key, v)
-        {
-            const char *l = json_string_value(json_object_get(v, "lnk"));
-            if (l)
-                s->got_lnk = mem_strdup(l);
-        }
+        const char *u = json_string_value(json_array_get(json_object_get(doc, "m2m:uril"), 0));
+        if (u && u[0] != '\0')
+            s->found = mem_strdup(u);
         json_decref(doc);
     }
     pthread_mutex_lock(&an->lock);
@@ -566,7 +608,8 @@ static void answer(void *arg, const struct out_response *res)
 
 /* Send op to the announced resource (or parent) at address to ("/id-in/cse-in/..."), through the
  * next hop towards the target CSE. 0, or -1 when it could not be sent (no route, refused). */
-static int send_to(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body)
+static int send_q(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body,
+                  const char *query)
 {
     struct cse *cse = s->an->cse;
     char entry[LIMIT_ID_LEN + 400];
@@ -589,6 +632,7 @@ static int send_to(struct step *s, struct store_view *v, enum cse_op op, const c
                              .ty = ty,
                              .body = text,
                              .len = len,
+                             .query = query,
                              .timeout_ms = (int)cse->cfg->forward_timeout,
                              .max_attempts = 1,
                              .max_answer = ANNC_ANSWER_MAX,
@@ -606,6 +650,38 @@ static int send_to(struct step *s, struct store_view *v, enum cse_op op, const c
     mem_free(text);
     mem_free(url);
     return rc;
+}
+
+static int send_to(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body)
+{
+    return send_q(s, v, op, to, ty, body, NULL);
+}
+
+/* Discover below parent (an SP-relative address at the target) the child of type ty whose lnk is
+ * lnk: the copy this CSE made there (TS-0004 §7.3.3.10; rn being NP, its name is the target's). */
+static int send_find(struct step *s, struct store_view *v, const char *parent, int ty, const char *lnk)
+{
+    char q[LIMIT_ID_LEN + 64];
+    snprintf(q, sizeof q, "fu=1&ty=%d&lvl=1&lnk=%s", ty, lnk);
+    return send_q(s, v, OP_RETRIEVE, parent, 0, NULL, q);
+}
+
+/* An address the target gave (a Content-Location, a discovered URI) as an SP-relative address:
+ * SP-relative already ("/id-in/cse-in/..."), or CSE-relative at the target, as a path
+ * ("/cse-in/...") or not ("cse-in/..."). A new string. */
+static char *target_address(const char *csi, const char *loc)
+{
+    size_t cl = strlen(csi);
+    bool sp = strncmp(loc, csi, cl) == 0 && loc[cl] == '/';
+    if (!sp && loc[0] == '/')
+        loc++;
+    size_t n = cl + strlen(loc) + 2;
+    char *a = mem_alloc(n);
+    if (sp)
+        snprintf(a, n, "%s", loc);
+    else
+        snprintf(a, n, "%s/%s", csi, loc);
+    return a;
 }
 
 /* The attributes announced for row (TS-0004 §7.3.3.10): lnk, et, lbl, acpi as the announced
@@ -738,11 +814,12 @@ static void begin_create(struct step *s, struct store_view *v)
             }
         }
         json_decref(pdoc);
-        mem_free(s->rn);
-        s->rn = mem_strdup(row.rn);
         if (what == GO && s->to == NULL) {
             if (rt->annc_needs_parent) {
                 what = FAIL;
+            } else if (s->tg->cba_ok) {
+                s->to = mem_strdup(s->tg->cba);
+                s->to_cba = true;
             } else if (!remote_cse(cse, v, s->tg->csi, &csr)) {
                 what = WAIT; /* not registered (any more): later */
             } else {
@@ -751,33 +828,16 @@ static void begin_create(struct step *s, struct store_view *v)
                 if (cb == NULL || cb[0] != '/') {
                     what = WAIT;
                 } else {
-                    size_t n = strlen(cb) + 8;
-                    s->to = mem_alloc(n + strlen(cse->cfg->cse_id));
-                    snprintf(s->to, n + strlen(cse->cfg->cse_id), "%s/%sAnnc", cb, cse->cfg->cse_id + 1);
-                    s->to_cba = true;
-                    if (!s->tg->cba_ok) { /* create it first (TS-0004 §7.3.3.10) */
-                        s->phase = P_CBA;
-                        char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
-                        snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
-                        ts_format(ET_NEVER, et);
-                        json_t *cba = json_pack("{s:s,s:s,s:s,s:s}", "rn", s->to + strlen(cb) + 1, "lnk", lnk, "et", et,
-                                                "csi", cse->cfg->cse_id);
-                        json_t *w = wrap(rtype_find(TY_CSEBASE_ANNC), cba);
-                        if (send_to(s, v, OP_CREATE, cb, TY_CSEBASE_ANNC, w) != 0)
-                            what = WAIT;
-                        else
-                            what = SENT; /* the announced resource follows its answer */
-                        json_decref(w);
-                    }
+                    /* TS-0004 §7.3.3.10: this CSE's <CSEBaseAnnc> there, found by its lnk (its name
+                     * is the target's), else created first */
+                    s->to = mem_strdup(cb);
+                    s->phase = P_CBA_FIND;
+                    char lnk[LIMIT_ID_LEN + 1];
+                    snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
+                    what = send_find(s, v, cb, TY_CSEBASE_ANNC, lnk) != 0 ? WAIT : SENT;
                 }
                 json_decref(cdoc);
                 store_row_free(&csr);
-            }
-            /* an announced resource whose parent is not announced there is named by its resourceID
-             * (unique), except the CSEBase's children, whose names are unique already */
-            if (what == GO && parent.ty != TY_CSEBASE) {
-                mem_free(s->rn);
-                s->rn = mem_strdup(row.ri);
             }
         }
         if (what == GO) {
@@ -788,15 +848,25 @@ static void begin_create(struct step *s, struct store_view *v)
                 what = FAIL;
         }
         if (what == GO) {
-            json_set_str(body, "rn", s->rn);
+            /* resourceName is NP (TS-0004 Table 7.4.26.1-2): the target names the copy */
             mem_free(s->lnk);
             s->lnk = mem_strdup(json_string_value(json_object_get(body, "lnk")));
-            s->phase = P_CREATE;
-            json_t *w = wrap(annc, body);
-            body = NULL;
-            if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
-                what = WAIT;
-            json_decref(w);
+            struct announcer *an = s->an;
+            if (!s->looked && (s->id <= an->boot_max || s->id == s->tg->sent_id)) {
+                /* sent before without a definite answer: is the copy there already? */
+                s->phase = P_FIND;
+                if (send_find(s, v, s->to, annc->ty, s->lnk) != 0)
+                    what = WAIT;
+            } else {
+                s->phase = P_CREATE;
+                s->tg->sent_id = s->id;
+                json_t *w = wrap(annc, body);
+                body = NULL;
+                if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
+                    what = WAIT;
+                json_decref(w);
+            }
+            json_decref(body);
         }
         store_row_free(&parent);
     }
@@ -872,10 +942,31 @@ static void begin(struct step *s, struct store_view *v)
     json_decref(w);
 }
 
-/* Might a later attempt succeed? (no answer, a timeout, the target's own trouble) */
+/* Might a later attempt succeed? The table at the top of this file. */
 static bool transient(int rsc)
 {
-    return rsc == 0 || rsc >= 5000 || rsc == RSC_REQUEST_TIMEOUT;
+    switch (rsc) {
+    case RSC_NONE: /* no answer */
+    case RSC_REQUEST_TIMEOUT:
+    case RSC_INTERNAL_SERVER_ERROR:
+    case RSC_TARGET_NOT_REACHABLE: return true;
+    case RSC_NOT_IMPLEMENTED:
+    case RSC_RECEIVER_HAS_NO_PRIVILEGE:
+    case RSC_ALREADY_EXISTS:
+    case RSC_NOT_ACCEPTABLE: return false;
+    default: return rsc >= 5000; /* the target's own trouble */
+    }
+}
+
+/* A permanent refusal of this CSE's <CSEBaseAnnc> (or of looking for it): the step cannot go on
+ * and is dropped (its target leaves at), never holding the target's later steps. */
+static void cba_refused(struct step *s, const char *what)
+{
+    LOG(s->an->cse->log, LOG_WARN,
+        "announce: %s refused %s this CSE's <CSEBaseAnnc> (rsc %d, permanent): the announcement of %s there is "
+        "dropped",
+        s->tg->csi, what, s->rsc, s->ri);
+    finish(s, FIN_FAILED);
 }
 
 /* The worker thread, with the target's answer to s. */
@@ -883,67 +974,95 @@ static void answered(struct step *s, struct store_view *v)
 {
     int rsc = s->rsc;
     switch (s->phase) {
+    case P_CBA_FIND:
+        if (rsc == RSC_OK && s->found) { /* made before (this start or an earlier one) */
+            char *a = target_address(s->tg->csi, s->found);
+            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
+            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
+            mem_free(a);
+            mem_free(s->found);
+            s->found = NULL;
+            mem_free(s->to);
+            s->to = NULL;
+            begin_create(s, v);
+        } else if (rsc == RSC_OK) { /* none: create it (rn NP, TS-0004 Table 7.4.26.1-2) */
+            struct cse *cse = s->an->cse;
+            s->phase = P_CBA;
+            char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
+            snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
+            ts_format(ET_NEVER, et);
+            json_t *cba = json_pack("{s:s,s:s,s:s}", "lnk", lnk, "et", et, "csi", cse->cfg->cse_id);
+            json_t *w = wrap(rtype_find(TY_CSEBASE_ANNC), cba);
+            if (send_to(s, v, OP_CREATE, s->to, TY_CSEBASE_ANNC, w) != 0)
+                retry(s, RSC_TARGET_NOT_REACHABLE, false);
+            json_decref(w);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            cba_refused(s, "looking for");
+        }
+        return;
     case P_CBA:
-        if (rsc == RSC_CREATED || rsc == RSC_CONFLICT) { /* made now, or before a restart */
-            s->tg->cba_ok = true;
+        if (rsc == RSC_CREATED && s->location) {
+            char *a = target_address(s->tg->csi, s->location);
+            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
+            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
+            mem_free(a);
             mem_free(s->location);
             s->location = NULL;
+            mem_free(s->to);
+            s->to = NULL;
             begin_create(s, v);
-        } else {
+        } else if (transient(rsc)) {
             retry(s, rsc, false);
+        } else {
+            cba_refused(s, "the creation of");
+        }
+        return;
+    case P_FIND:
+        if (rsc == RSC_OK && s->found) { /* made by a CREATE whose answer was lost: adopted */
+            mem_free(s->addr);
+            s->addr = target_address(s->tg->csi, s->found);
+            s->tg->sent_id = 0;
+            finish(s, FIN_CREATED);
+        } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: found or made again first */
+            retry(s, rsc, true);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            /* none there (or the target does not let this CSE look): create it */
+            if (rsc != RSC_OK)
+                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to looking for the copy of %s; creating it",
+                    s->tg->csi, rsc, s->ri);
+            s->looked = true;
+            mem_free(s->to);
+            s->to = NULL;
+            begin_create(s, v);
         }
         return;
     case P_CREATE:
         if (rsc == RSC_CREATED && s->location) {
-            /* the Content-Location: SP-relative ("/id-in/cse-in/..."), or CSE-relative at the
-             * target, as a path ("/cse-in/...") or not ("cse-in/...") */
-            const char *loc = s->location;
-            size_t cl = strlen(s->tg->csi);
-            bool sp = strncmp(loc, s->tg->csi, cl) == 0 && loc[cl] == '/';
-            if (!sp && loc[0] == '/')
-                loc++;
-            size_t n = cl + strlen(loc) + 2;
             mem_free(s->addr);
-            s->addr = mem_alloc(n);
-            if (sp)
-                snprintf(s->addr, n, "%s", loc);
-            else
-                snprintf(s->addr, n, "%s/%s", s->tg->csi, loc);
+            s->addr = target_address(s->tg->csi, s->location);
+            s->tg->sent_id = 0;
             finish(s, FIN_CREATED);
-        } else if (rsc == RSC_CONFLICT) {
-            /* made before (a restart between its creation and our record of it): is it ours? */
-            s->phase = P_RETRIEVE;
-            size_t n = strlen(s->to) + strlen(s->rn) + 2;
-            char *to = mem_alloc(n);
-            snprintf(to, n, "%s/%s", s->to, s->rn);
-            mem_free(s->addr);
-            s->addr = to;
-            if (send_to(s, v, OP_RETRIEVE, to, 0, NULL) != 0)
-                retry(s, RSC_TARGET_NOT_REACHABLE, false);
         } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
-            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: made again first */
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: found or made again first */
+            s->tg->sent_id = 0;
             retry(s, rsc, true);
         } else if (rsc == RSC_NOT_FOUND) {
             /* the parent's copy there is gone (deleted there): not announced below it, and not
              * retried either, which would hold every later step to that CSE */
             LOG(s->an->cse->log, LOG_WARN, "announce: the announced parent %s of %s is gone", s->to, s->ri);
+            s->tg->sent_id = 0;
             finish(s, FIN_FAILED);
         } else if (transient(rsc)) {
-            retry(s, rsc, false);
+            retry(s, rsc, false); /* sent_id stays: the next attempt looks for the copy first */
         } else {
-            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d)", s->tg->csi, s->ri,
-                rsc);
-            finish(s, FIN_FAILED);
-        }
-        return;
-    case P_RETRIEVE:
-        if (rsc == RSC_OK && s->got_lnk && s->lnk && strcmp(s->got_lnk, s->lnk) == 0) {
-            finish(s, FIN_CREATED);
-        } else if (transient(rsc)) {
-            retry(s, rsc, false);
-        } else {
-            LOG(s->an->cse->log, LOG_WARN, "announce: %s holds another resource named %s (rsc %d)", s->tg->csi, s->addr,
-                rsc);
+            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d, permanent)",
+                s->tg->csi, s->ri, rsc);
+            s->tg->sent_id = 0;
             finish(s, FIN_FAILED);
         }
         return;
@@ -987,6 +1106,20 @@ static void scan(struct announcer *an)
         return;
     struct scan_rows sr = {.rows = json_array()};
     v->st->ops->outbox_scan(v, ANNC_SCAN, scan_row, &sr);
+    if (!an->booted) {
+        /* a step sent before a restart was among the oldest ANNC_SCAN then, and is still (steps only
+         * go from the oldest and come after the newest): these may have made their copy already */
+        an->booted = true;
+        an->boot_max = -1;
+        size_t k;
+        json_t *r0;
+        json_array_foreach(sr.rows, k, r0)
+        {
+            int64_t id = json_integer_value(json_array_get(r0, 0));
+            if (id > an->boot_max)
+                an->boot_max = id;
+        }
+    }
     pthread_mutex_lock(&an->lock);
     for (int i = 0; i < an->ntg; i++)
         an->tg[i].seen = false;

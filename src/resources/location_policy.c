@@ -128,9 +128,10 @@ static int lcp_txn_deleted(struct txn_ctx *t, const struct store_row *row)
         return 0; /* deleted by a client already */
     if (rc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
-    rc = t->txn->st->ops->delete_subtree(t->txn, cnt.path);
+    /* through the one delete path: its subscribers told, its announced copies de-announced */
+    rc = txn_delete_resource(t, &cnt);
     store_row_free(&cnt);
-    return rc == STORE_OK ? 0 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    return rc;
 }
 
 const struct rtype rtype_location_policy = {

@@ -254,8 +254,12 @@ bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
 /* Before row (and its subtree) is deleted inside a transaction: the announcement steps that delete
  * their announced copies (core/announce.c, TS-0004 §7.3.3.11). 0 or an RSC. */
 int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row);
-/* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
+/* Delete a resource and its subtree inside a transaction (core/ops_delete.c): the one way every
+ * path deletes (subscribers told, announced copies de-announced). 0 or an RSC. */
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
+/* The same for an instance evicted by its holder (mni/mbs), which keeps its counters itself: the
+ * holder's txn_child_removed and events are not run. 0 or an RSC. */
+int txn_delete_evicted(struct txn_ctx *t, const struct store_row *row);
 /* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has
  * ended is discarded and the next one begun. True when events held were discarded
  * (resources/cross_sub.c). */

@@ -59,6 +59,13 @@ class AnnouncementMixin:
         self.assertTrue(addr.startswith("/id-in/"), addr)
         return addr[len("/id-in"):]
 
+    def cba_at_in(self):
+        """The MN's <CSEBaseAnnc> at the IN, found by its lnk (the IN names it: rn is NP)."""
+        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_CBA, "lnk": "/id-mn/cse-mn"})
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(len(r.body.get("m2m:uril", [])), 1, r.body)
+        return "/id-in/" + r.body["m2m:uril"][0].lstrip("/")
+
     def gone_at_in(self, path):
         self.wait_for(lambda: self.inc.c.retrieve(path).rsc == 4004, timeout=DEADLINE, what="%s gone" % path)
 
@@ -80,10 +87,12 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         cin_addr = self.announced(ae + "/temp/c1", "m2m:cin")
         # TS-0001 §9.6.26.1: the AE (its parent, the CSEBase, is not announced) below this CSE's
         # <CSEBaseAnnc> there; the container below the AE's copy; the instance below the container's
-        self.assertEqual(ae_addr, "/id-in/cse-in/id-mnAnnc/" + stem.lower())
-        self.assertEqual(cnt_addr, ae_addr + "/temp")
-        self.assertEqual(cin_addr, cnt_addr + "/c1")
-        cba = self.inc.c.retrieve("/cse-in/id-mnAnnc")
+        # (the copies' names are the IN's: rn is NP in an announcing CREATE, TS-0004 Table 7.4.26.1-2)
+        cba_addr = self.cba_at_in()
+        self.assertEqual(ae_addr.rsplit("/", 1)[0], cba_addr)
+        self.assertEqual(cnt_addr.rsplit("/", 1)[0], ae_addr)
+        self.assertEqual(cin_addr.rsplit("/", 1)[0], cnt_addr)
+        cba = self.inc.c.retrieve(self.in_path(cba_addr))
         self.assertEqual(cba.rsc, 2000, cba.body)
         self.assertEqual(cba.body["m2m:cbA"]["lnk"], "/id-mn/cse-mn")
         a = self.inc.c.retrieve(self.in_path(ae_addr)).body["m2m:aeA"]
@@ -97,7 +106,7 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         self.assertEqual((i["ty"], i["con"]), (TY_CINA, "21.5"))
         # discoverable at the IN by the announced type
         r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA})
-        self.assertIn("cse-in/id-mnAnnc/" + stem.lower(), r.body["m2m:uril"])
+        self.assertIn(self.in_path(ae_addr).lstrip("/"), r.body["m2m:uril"])
 
     def test_ts0004_7_3_3_10_update_reaches_the_announced_copy_and_delete_removes_it(self):
         self.ready()
@@ -126,7 +135,8 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         # and announced again when named again
         r = self.mn.c.update(ae, "m2m:ae", {"at": ["/id-in"]}, origin=stem)
         self.assertEqual(r.rsc, 2004, r.body)
-        self.assertEqual(self.in_path(self.announced(ae, "m2m:ae")), path)
+        again = self.in_path(self.announced(ae, "m2m:ae"))  # a new copy, named by the IN
+        self.assertEqual(self.inc.c.retrieve(again).body["m2m:aeA"]["lnk"], "/id-mn" + ae)
 
     def test_ts0004_7_3_3_11_copy_gone_with_its_parent_copy_leaves_at(self):
         """The AE de-announced: its copy goes at the IN with the container's copy below it; the
@@ -178,7 +188,7 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem, "api": "Nannc", "rr": False}, origin=stem)
         self.assertEqual(r.rsc, 2001, r.body)
         # an AE: 4103, whatever lnk says
-        r = self.inc.c.create("/cse-in", TY_CBA, {"rn": uniq("cba"), "lnk": "/id-mn/cse-mn",
+        r = self.inc.c.create("/cse-in", TY_CBA, {"lnk": "/id-mn/cse-mn",
                                                    "et": "20991231T000000"}, origin=stem, root="m2m:cbA")
         self.assertEqual(r.rsc, 4103, r.body)
         # nor below an announced resource of the MN
@@ -190,7 +200,7 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
         self.assertEqual(r.rsc, 4103, r.body)
         # a registered CSE announcing a resource of another CSE: 4103
         c = self.cse_client(self.inc, self.mn)
-        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": uniq("cba"), "lnk": "/id-xx/cse-xx",
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"lnk": "/id-xx/cse-xx",
                                                   "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
         self.assertEqual(r.rsc, 4103, r.body)
 
@@ -265,36 +275,9 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
             at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
             return next((a for a in at if a.startswith("/id-mn/")), None)
         a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the MN")
-        self.assertEqual(a, "/id-mn/cse-mn/id-inAnnc/" + stem.lower())
+        self.assertTrue(a.startswith("/id-mn/cse-mn/"), a)
         r = self.mn.c.retrieve(a[len("/id-mn"):])
         self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-in/cse-in/" + stem.lower(), r.body)
-
-    def test_ts0004_7_3_3_10_create_again_adopts_the_copy_it_made_before(self):
-        """A CREATE whose answer was lost (a restart between the target's commit and the outbox's) is
-        sent again: the copy made the first time (same name, same lnk) is taken, none made twice; a
-        resource of that name with another lnk is not (the announcement fails, at no longer names the
-        target)."""
-        self.ready()
-        c = self.cse_client(self.inc, self.mn)
-        # this CSE's <CSEBaseAnnc> at the IN, as the MN makes it (it may exist from another test)
-        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": "id-mnAnnc", "lnk": "/id-mn/cse-mn",
-                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
-        self.assertIn(r.rsc, (2001, 4105), r.body)
-        stem, bad = uniq("Cgw"), uniq("Cgw")
-        for s, lnk in ((stem, "/id-mn/cse-mn/" + stem.lower()), (bad, "/id-mn/cse-mn/elsewhere")):
-            r = c.create("/~/id-in/cse-in/id-mnAnnc", TY_AEA, {"rn": s.lower(), "lnk": lnk, "srv": ["3"],
-                                                               "et": "20991231T000000"},
-                         origin="/id-mn", root="m2m:aeA")
-            self.assertEqual(r.rsc, 2001, r.body)
-        made = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"]
-        ae, _ = self.mn_ae(stem)
-        self.assertEqual(self.announced(ae, "m2m:ae"), "/id-in/cse-in/id-mnAnnc/" + stem.lower())
-        self.assertEqual(self.inc.c.retrieve("/cse-in/id-mnAnnc/" + stem.lower()).body["m2m:aeA"]["ri"], made)
-        ae2, _ = self.mn_ae(bad)
-        self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae2).body["m2m:ae"], timeout=DEADLINE,
-                      what="the refused announcement dropped from at")
-        r = self.inc.c.retrieve("/cse-in/id-mnAnnc/" + bad.lower())
-        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-mn/cse-mn/elsewhere")
 
     def test_ts0004_7_3_3_11_evicted_instance_is_de_announced(self):
         """maxNrOfInstances removes the oldest instance: its announced copy goes too."""
@@ -355,9 +338,9 @@ class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
             self.announced(ae + "/temp/c%d" % k, "m2m:cin")
         r = self.inc.c.retrieve(self.in_path(cnt_addr), query={"rcn": 4})
         kids = r.body["m2m:cntA"].get("m2m:cinA", [])
-        self.assertEqual(sorted(k["rn"] for k in kids), ["c0", "c1", "c2"])
-        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA})
-        self.assertEqual(len([u for u in r.body["m2m:uril"] if u.endswith("/" + stem.lower())]), 1)
+        self.assertEqual(sorted(k["lnk"] for k in kids), ["/id-mn%s/temp/c%d" % (ae, k) for k in range(3)])
+        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_AEA, "lnk": "/id-mn" + ae})
+        self.assertEqual(len(r.body["m2m:uril"]), 1, r.body)
         # the restarted MN then finished every step, none refused
         steps = self.steps()
         self.assertGreaterEqual(steps["done"], 5, steps)  # CSEBaseAnnc aside: AE, container, 3 instances
@@ -373,6 +356,121 @@ class AnnouncementPskCase(AnnouncementMixin, mc.PskBase):
         self.assertEqual(self.inc.c.retrieve(path).body["m2m:aeA"]["lnk"], "/id-mn" + ae)
         self.assertEqual(self.mn.c.delete(ae, origin=stem).rsc, 2002)
         self.gone_at_in(path)
+
+
+class AnnouncementConformanceCase(AnnouncementMixin, mc.Base):
+    """Issue 14 follow-ups, item 1: rn NP, the at rewrite as an update, every delete path."""
+
+    def test_ts0004_table_7_4_26_1_2_rn_not_sent_the_target_names_the_copy(self):
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        addr = self.announced(ae, "m2m:ae")
+        a = self.inc.c.retrieve(self.in_path(addr)).body["m2m:aeA"]
+        # no rn in the CREATE: the IN named the copy (its resourceID), not after the original
+        self.assertEqual(a["rn"], a["ri"])
+        self.assertNotEqual(a["rn"], stem.lower())
+        cba = self.inc.c.retrieve(self.in_path(self.cba_at_in())).body["m2m:cbA"]
+        self.assertEqual(cba["rn"], cba["ri"])
+        # and the receiver refuses an announcing CREATE that carries rn (NP): 4000
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~" + self.cba_at_in(), TY_AEA, {"rn": uniq("x"), "lnk": "/id-mn/cse-mn/x", "srv": ["3"],
+                                                         "et": "20991231T000000"}, origin="/id-mn", root="m2m:aeA")
+        self.assertEqual(r.rsc, 4000, r.body)
+
+    def test_ts0001_9_6_1_3_at_rewrite_updates_lt_st_and_notifies(self):
+        """The CSE-ID in at replaced by the copy's address is a change of the original: st grows,
+        lt moves, and its subscribers hear of it like of any update."""
+        self.ready()
+        recv = mc.Receiver().start()
+        self.addCleanup(recv.stop)
+        path = recv.new_path()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem, at=None)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t"}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create(ae + "/t", 23, {"rn": "s", "nu": [recv.url(path)], "enc": {"net": [1]}},
+                             origin=stem, root="m2m:sub")
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.update(ae + "/t", "m2m:cnt", {"at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        st, lt = r.body["m2m:cnt"]["st"], r.body["m2m:cnt"]["lt"]
+        addr = self.announced(ae + "/t", "m2m:cnt")
+        cnt = self.mn.c.retrieve(ae + "/t").body["m2m:cnt"]
+        self.assertEqual(cnt["st"], st + 1)
+        self.assertGreaterEqual(cnt["lt"], lt)
+
+        def reps():
+            with recv.cond:
+                bodies = [x.body for x in recv.records if x.path.split("?")[0] == path and x.body]
+            return [b["m2m:sgn"]["nev"]["rep"]["m2m:cnt"] for b in bodies
+                    if "nev" in b.get("m2m:sgn", {})]
+        got = self.wait_for(lambda: [x for x in reps() if x.get("at") == [addr]], timeout=DEADLINE,
+                            what="the notification of the at rewrite")
+        self.assertEqual(got[0]["st"], st + 1)
+
+    def test_ts0004_7_3_3_11_location_policy_deleting_its_container_de_announces(self):
+        self.ready()
+        aei = uniq("Cpos")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": aei, "api": "Nannc", "rr": False}, origin=aei)
+        self.assertEqual(r.rsc, 2001, r.body)
+        lon = uniq("pos")
+        r = self.mn.c.create("/cse-mn", 10, {"rn": uniq("lcp"), "los": 2, "lot": aei, "lon": lon},
+                             root="m2m:lcp")
+        self.assertEqual(r.rsc, 2001, r.body)
+        lcp = "/cse-mn/" + r.body["m2m:lcp"]["rn"]
+        r = self.mn.c.update("/cse-mn/" + lon, "m2m:cnt", {"at": ["/id-in"]})
+        self.assertEqual(r.rsc, 2004, r.body)
+        copy = self.in_path(self.announced("/cse-mn/" + lon, "m2m:cnt"))
+        # TS-0001 §10.2.9.5: the container goes with its policy, and so does its announced copy
+        self.assertEqual(self.mn.c.delete(lcp).rsc, 2002)
+        self.assertEqual(self.mn.c.retrieve("/cse-mn/" + lon).rsc, 4004)
+        self.gone_at_in(copy)
+
+    def test_ts0004_7_3_3_11_expired_parent_de_announces_its_announced_child(self):
+        """An AE (not announced) expires with its container, which is announced below the MN's
+        <CSEBaseAnnc>: the container's copy goes too, though it expired with its parent."""
+        self.ready()
+        stem = uniq("Cgw")
+        et = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 3))
+        ae, _ = self.mn_ae(stem, at=None, extra={"et": et})
+        r = self.mn.c.create(ae, TY_CNT, {"rn": "t", "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        copy = self.in_path(self.announced(ae + "/t", "m2m:cnt"))
+        self.wait_for(lambda: self.mn.c.retrieve(ae).rsc == 4004, timeout=DEADLINE, what="the AE expired")
+        self.gone_at_in(copy)
+
+
+class AnnouncementAdoptCase(AnnouncementMixin, mc.Base):
+    """Item 1: with rn NP a CREATE sent again cannot meet its copy by name (4105): a step that may
+    have been sent before (here: found in the outbox at start) first looks for its copy by lnk."""
+
+    def test_ts0004_7_3_3_10_create_again_adopts_the_copy_found_by_lnk(self):
+        self.ready()
+        self.inc.stop()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)  # its step waits in the MN's outbox
+        self.mn.stop()
+        self.inc.start()
+        # the copies a first CREATE made before its answer was lost (as the MN would have made them)
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"lnk": "/id-mn/cse-mn", "et": "20991231T000000"},
+                     origin="/id-mn", root="m2m:cbA")
+        self.assertEqual(r.rsc, 2001, r.body)
+        cba = "/id-in/cse-in/" + r.body["m2m:cbA"]["rn"]
+        r = c.create("/~" + cba, TY_AEA, {"lnk": "/id-mn" + ae, "srv": ["3"], "et": "20991231T000000"},
+                     origin="/id-mn", root="m2m:aeA")
+        self.assertEqual(r.rsc, 2001, r.body)
+        made = cba + "/" + r.body["m2m:aeA"]["rn"]
+        self.mn.start()
+        self.ready()
+        self.assertEqual(self.announced(ae, "m2m:ae"), made)
+        for ty, lnk in ((TY_CBA, "/id-mn/cse-mn"), (TY_AEA, "/id-mn" + ae)):  # none made twice
+            r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": ty, "lnk": lnk})
+            self.assertEqual(len(r.body["m2m:uril"]), 1, r.body)
+        # and the next announcement goes below the <CSEBaseAnnc> found
+        ae2, _ = self.mn_ae(uniq("Cgw"))
+        self.assertEqual(self.announced(ae2, "m2m:ae").rsplit("/", 1)[0], cba)
 
 
 if __name__ == "__main__":
