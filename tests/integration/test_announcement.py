@@ -473,5 +473,34 @@ class AnnouncementAdoptCase(AnnouncementMixin, mc.Base):
         self.assertEqual(self.announced(ae2, "m2m:ae").rsplit("/", 1)[0], cba)
 
 
+class AnnouncementCbaRefusedCase(AnnouncementMixin, mc.Base):
+    """Item 2: the IN refuses this CSE's <CSEBaseAnnc> for good (here its quota for /id-mn: one
+    resource, the registration's <remoteCSE>, so 5207): each step that needs it is dropped (logged,
+    counted refused), none holds the IN's later steps; a transient failure is still retried."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-annc-ca-")
+        cls.pki = mc.Pki(mc.Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = mc.Cse(cls.pki, "/id-in", "cse-in", extra=["--limits.quota_count=1"]).start()
+        cls.metrics_port = free_port()
+        cls.mn = mc.Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc,
+                        extra=["--metrics.port=%d" % cls.metrics_port]).start()
+
+    steps = AnnouncementRestartCase.steps
+
+    def test_ts0004_7_3_3_10_cse_base_annc_refused_for_good_does_not_hold_later_steps(self):
+        self.ready()
+        aes = [self.mn_ae(uniq("Cgw"))[0] for _ in range(2)]
+        for ae in aes:  # both processed (not the second stuck behind the first): the IN leaves at
+            self.wait_for(lambda: "at" not in self.mn.c.retrieve(ae).body["m2m:ae"], timeout=DEADLINE,
+                          what="the refused announcement of %s dropped" % ae)
+        self.assertGreaterEqual(self.steps().get("refused", 0), 2, self.steps())
+        self.assertTrue(any("<CSEBaseAnnc> (rsc 5207, permanent)" in line for line in self.mn.srv.stderr_lines),
+                        "\n".join(self.mn.srv.stderr_lines[-20:]))
+        r = self.inc.c.retrieve("/cse-in", query={"fu": 1, "ty": TY_CBA})
+        self.assertEqual(r.body.get("m2m:uril", []), [], r.body)
+
+
 if __name__ == "__main__":
     unittest.main()
