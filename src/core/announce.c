@@ -197,15 +197,23 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
             rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at", "announceTo[%zu] names this CSE", i);
             break;
         }
-        /* reachable from here: a CSE registered here, or the registrar (both held as <remoteCSE>) */
-        if (!remote_cse(c->cse, c->view, csi, &csr)) {
+        /* reachable from here: a CSE registered here or the registrar (both held as <remoteCSE>),
+         * or a descendant CSE of a registree (its dcse), reached through it (TS-0001 §9.6.26.1) */
+        struct route r;
+        if (remote_cse(c->cse, c->view, csi, &csr)) {
+            store_row_free(&csr);
+        } else if (!route_registree(c->cse, c->view, csi, &r)) {
             rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at",
-                                "announceTo[%zu]: %s is not a CSE registered here or this CSE's registrar", i, csi);
+                                "announceTo[%zu]: %s is not a CSE registered here, a descendant of one, or this CSE's "
+                                "registrar",
+                                i, csi);
             break;
         }
-        store_row_free(&csr);
-        /* TS-0004 §7.3.3.10: an instance is announced only below its announced parent */
-        if (rt->annc_needs_parent && parent != NULL) {
+        /* an address on that CSE (TS-0001 §9.6.1.3, TS-0004 §7.3.3.10 step 1b): the announced
+         * resource is created there, as given (that CSE validates it) */
+        bool given = is_address(s);
+        /* TS-0004 §7.3.3.10: an instance announced to a CSE-ID only below its announced parent */
+        if (!given && rt->annc_needs_parent && parent != NULL) {
             json_t *pdoc = json_loads(parent->doc, 0, NULL);
             bool announced = false;
             size_t k;
@@ -222,17 +230,21 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
                 break;
             }
         }
-        bool dup = false;
+        bool dup = false; /* one announced resource per CSE: the first entry naming it */
         size_t k;
         json_t *ne;
-        json_array_foreach(norm, k, ne) dup |= strcmp(json_string_value(ne), csi) == 0;
+        json_array_foreach(norm, k, ne)
+        {
+            char nc[LIMIT_NAME_LEN + 2];
+            dup |= entry_csi(json_string_value(ne), nc, sizeof nc) && strcmp(nc, csi) == 0;
+        }
         if (!dup)
-            json_array_append_new(norm, json_string(csi));
+            json_array_append_new(norm, json_string(given ? s : csi));
     }
     if (rc == 0 && json_array_size(norm) == 0 && parent != NULL)
         json_object_del(attrs, "at"); /* created announced nowhere: no at (TS-0001 §9.6.1.3) */
     else if (rc == 0)
-        json_object_set(attrs, "at", norm); /* CSE-IDs: the transaction keeps known addresses */
+        json_object_set(attrs, "at", norm); /* CSE-IDs or given addresses: the transaction keeps known ones */
     json_decref(norm);
     return rc;
 }
@@ -253,11 +265,33 @@ int annc_txn_created(struct txn_ctx *t, const struct rtype *rt, const struct sto
     if (rt->annc_ty == 0 || row->doc == NULL || strstr(row->doc, "\"at\"") == NULL)
         return 0;
     json_t *doc = json_loads(row->doc, 0, NULL);
+    json_t *at = json_object_get(doc, "at");
     size_t i;
     json_t *e;
     int rc = 0;
-    json_array_foreach(json_object_get(doc, "at"), i, e) if (rc == 0) rc =
-        outbox(t, row->ri, json_string_value(e), OUT_CREATE, "");
+    bool given = false;
+    json_array_foreach(at, i, e)
+    {
+        const char *a = json_string_value(e);
+        char csi[LIMIT_NAME_LEN + 2];
+        if (rc != 0 || !entry_csi(a, csi, sizeof csi))
+            continue;
+        /* an address given (the parent to create it below) travels with the step; at holds the
+         * CSE-ID until the announced resource exists, like for a CSE-ID */
+        rc = outbox(t, row->ri, csi, OUT_CREATE, is_address(a) ? a : "");
+        if (is_address(a)) {
+            json_array_set_new(at, i, json_string(csi));
+            given = true;
+        }
+    }
+    if (rc == 0 && given) {
+        struct store_row r = *row;
+        r.doc = json_encode(doc, NULL);
+        rc = t->txn->st->ops->update(t->txn, &r) == STORE_OK
+                 ? 0
+                 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        mem_free(r.doc);
+    }
     json_decref(doc);
     return rc;
 }
@@ -284,8 +318,12 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
             char csi[LIMIT_NAME_LEN + 2];
             const char *s = json_string_value(e);
             bool kept = false;
-            json_array_foreach(req, k, r) kept |=
-                entry_csi(s, csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+            json_array_foreach(req, k, r)
+            {
+                char rc2[LIMIT_NAME_LEN + 2];
+                kept |= entry_csi(s, csi, sizeof csi) && entry_csi(json_string_value(r), rc2, sizeof rc2) &&
+                        strcmp(rc2, csi) == 0;
+            }
             if (kept)
                 json_array_append(merged, e);
             else if (rc == 0 && is_address(s) && entry_csi(s, csi, sizeof csi))
@@ -294,15 +332,19 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
         json_array_foreach(req, k, r)
         {
             bool known = false;
+            const char *ra = json_string_value(r);
+            char rcsi[LIMIT_NAME_LEN + 2];
+            if (!entry_csi(ra, rcsi, sizeof rcsi))
+                continue;
             json_array_foreach(old_at, i, e)
             {
                 char csi[LIMIT_NAME_LEN + 2];
-                known |= entry_csi(json_string_value(e), csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+                known |= entry_csi(json_string_value(e), csi, sizeof csi) && strcmp(rcsi, csi) == 0;
             }
-            if (!known) {
-                json_array_append(merged, r);
+            if (!known) { /* at holds the CSE-ID until it exists; a given address travels with the step */
+                json_array_append_new(merged, json_string(rcsi));
                 if (rc == 0)
-                    rc = outbox(t, cur->ri, json_string_value(r), OUT_CREATE, "");
+                    rc = outbox(t, cur->ri, rcsi, OUT_CREATE, is_address(ra) ? ra : "");
             }
         }
         /* TS-0001 §9.6.1.3: at is present only while the resource is announced somewhere */
@@ -325,7 +367,12 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
             const char *s = json_string_value(e);
             char csi[LIMIT_NAME_LEN + 2];
             bool added = false; /* by this update: its CREATE carries the current state */
-            json_array_foreach(req, k, r) added |= strcmp(json_string_value(r), s) == 0 && !announced_to(old_at, s);
+            json_array_foreach(req, k, r)
+            {
+                char rcsi[LIMIT_NAME_LEN + 2];
+                added |= entry_csi(json_string_value(r), rcsi, sizeof rcsi) && strcmp(rcsi, s) == 0 &&
+                         !announced_to(old_at, s);
+            }
             /* a copy still being created (its CREATE may be on its way with the state before this
              * update): the UPDATE follows it to whatever address it gets ("" until then) */
             if (rc == 0 && !added && entry_csi(s, csi, sizeof csi))
@@ -802,7 +849,9 @@ static void begin_create(struct step *s, struct store_view *v)
         mem_free(s->to);
         s->to = NULL;
         s->to_cba = false;
-        json_array_foreach(json_object_get(pdoc, "at"), i, e)
+        if (s->addr[0] != '\0') /* an address given in at (TS-0004 §7.3.3.10 step 1b): there */
+            s->to = mem_strdup(s->addr);
+        json_array_foreach(s->to ? NULL : json_object_get(pdoc, "at"), i, e)
         {
             const char *pe = json_string_value(e);
             char pc[LIMIT_NAME_LEN + 2];
@@ -820,10 +869,11 @@ static void begin_create(struct step *s, struct store_view *v)
             } else if (s->tg->cba_ok) {
                 s->to = mem_strdup(s->tg->cba);
                 s->to_cba = true;
-            } else if (!remote_cse(cse, v, s->tg->csi, &csr)) {
-                what = WAIT; /* not registered (any more): later */
             } else {
-                json_t *cdoc = json_loads(csr.doc, 0, NULL);
+                /* a registree's or the registrar's CSEBase: cb of its <remoteCSE>; a descendant
+                 * CSE's: its CSE-ID, which addresses its CSEBase (TS-0001 §7.2) */
+                bool peer = remote_cse(cse, v, s->tg->csi, &csr);
+                json_t *cdoc = peer ? json_loads(csr.doc, 0, NULL) : json_pack("{s:s}", "cb", s->tg->csi);
                 const char *cb = json_string_value(json_object_get(cdoc, "cb"));
                 if (cb == NULL || cb[0] != '/') {
                     what = WAIT;
@@ -837,7 +887,8 @@ static void begin_create(struct step *s, struct store_view *v)
                     what = send_find(s, v, cb, TY_CSEBASE_ANNC, lnk) != 0 ? WAIT : SENT;
                 }
                 json_decref(cdoc);
-                store_row_free(&csr);
+                if (peer)
+                    store_row_free(&csr);
             }
         }
         if (what == GO) {

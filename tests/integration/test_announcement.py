@@ -502,5 +502,41 @@ class AnnouncementCbaRefusedCase(AnnouncementMixin, mc.Base):
         self.assertEqual(r.body.get("m2m:uril", []), [], r.body)
 
 
+class AnnouncementTargetsCase(AnnouncementMixin, mc.Base):
+    """Item 3: at given as a resource address on another CSE (TS-0001 §9.6.1.3 announceTo, TS-0004
+    §7.3.3.10 step 1b): the announced resource is created there, not below the <CSEBaseAnnc>."""
+
+    def test_ts0004_7_3_3_10_at_address_creates_the_copy_there(self):
+        self.ready()
+        stem, other = uniq("Cgw"), uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        parent = self.announced(ae, "m2m:ae")  # an AEAnnc at the IN
+        ae2, _ = self.mn_ae(other, at=None)  # not announced: its container goes where at says
+        r = self.mn.c.create(ae2, TY_CNT, {"rn": "t", "at": [parent]}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        self.assertEqual(r.body["m2m:cnt"]["at"], [parent])  # as asked, until the copy exists
+        caddr = self.announced(ae2 + "/t", "m2m:cnt")
+        self.assertEqual(caddr.rsplit("/", 1)[0], parent)  # there, not below the <CSEBaseAnnc>
+        c = self.inc.c.retrieve(self.in_path(caddr)).body["m2m:cntA"]
+        self.assertEqual(c["lnk"], "/id-mn" + ae2 + "/t")
+        # added by an update: there too; de-announced with its original
+        r = self.mn.c.create(ae2, TY_CNT, {"rn": "u"}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.update(ae2 + "/u", "m2m:cnt", {"at": [parent]}, origin=other)
+        self.assertEqual(r.rsc, 2004, r.body)
+        uaddr = self.announced(ae2 + "/u", "m2m:cnt")
+        self.assertEqual(uaddr.rsplit("/", 1)[0], parent)
+        self.assertEqual(self.mn.c.delete(ae2, origin=other).rsc, 2002)
+        self.gone_at_in(self.in_path(caddr))
+        self.gone_at_in(self.in_path(uaddr))
+
+    def test_ts0001_9_6_1_3_at_address_on_this_cse_or_an_unknown_cse_is_4000(self):
+        self.ready()
+        stem = uniq("Cgw")
+        for at in (["/id-mn/cse-mn"], ["/id-nowhere/cse-x/y"]):
+            r = self.mn.c.create("/cse-mn", TY_AE, {"api": "Nannc", "rr": False, "at": at}, origin=stem)
+            self.assertEqual(r.rsc, 4000, r.body)
+
+
 if __name__ == "__main__":
     unittest.main()
