@@ -77,6 +77,7 @@ struct step {
     /* the answer */
     int rsc;
     char *location, *found; /* Content-Location; the first address a discovery found */
+    char why[160];          /* a refusal's Content (its debugging message), for the log */
 };
 
 struct announcer {
@@ -638,6 +639,12 @@ static void answer(void *arg, const struct out_response *res)
     s->rsc = res->rsc;
     if (res->location)
         s->location = mem_strdup(res->location);
+    if (res->body && res->rsc >= 4000) { /* printable characters only: it goes to the log */
+        size_t n = 0;
+        for (size_t i = 0; i < res->len && n + 1 < sizeof s->why; i++)
+            s->why[n++] = res->body[i] >= 0x20 && res->body[i] < 0x7f ? res->body[i] : '?';
+        s->why[n] = '\0';
+    }
     if (res->body && (s->phase == P_FIND || s->phase == P_CBA_FIND)) { /* a discovery's m2m:uril */
         json_t *doc = json_loadb(res->body, res->len, 0, NULL);
         const char *u = json_string_value(json_array_get(json_object_get(doc, "m2m:uril"), 0));
@@ -1015,8 +1022,8 @@ static void cba_refused(struct step *s, const char *what)
 {
     LOG(s->an->cse->log, LOG_WARN,
         "announce: %s refused %s this CSE's <CSEBaseAnnc> (rsc %d, permanent): the announcement of %s there is "
-        "dropped",
-        s->tg->csi, what, s->rsc, s->ri);
+        "dropped %s",
+        s->tg->csi, what, s->rsc, s->ri, s->why);
     finish(s, FIN_FAILED);
 }
 
@@ -1111,8 +1118,8 @@ static void answered(struct step *s, struct store_view *v)
         } else if (transient(rsc)) {
             retry(s, rsc, false); /* sent_id stays: the next attempt looks for the copy first */
         } else {
-            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d, permanent)",
-                s->tg->csi, s->ri, rsc);
+            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d, permanent) %s",
+                s->tg->csi, s->ri, rsc, s->why);
             s->tg->sent_id = 0;
             finish(s, FIN_FAILED);
         }

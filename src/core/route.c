@@ -189,8 +189,8 @@ static void fwd_answer(void *arg, const struct out_response *res)
             rsp->body[res->len] = '\0';
             rsp->body_len = res->len;
         }
-        if (res->location != NULL)
-            rsp->location = mem_strdup(res->location);
+        if (res->location != NULL) /* "/cse-asn/x" as the bindings' form ("cse-asn/x"): HTTP adds the '/' */
+            rsp->location = mem_strdup(res->location + (res->location[0] == '/' && res->location[1] != '/'));
         if (!rsc_is_success(rsp->rsc) && rsp->reason == NULL)
             rsp->reason = "remote";
     }

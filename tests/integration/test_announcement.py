@@ -538,5 +538,55 @@ class AnnouncementTargetsCase(AnnouncementMixin, mc.Base):
             self.assertEqual(r.rsc, 4000, r.body)
 
 
+class AnnouncementDescendantCase(AnnouncementMixin, mc.Base):
+    """Item 3: at naming a descendant CSE (an ASN registered to the MN, in the MN's dcse at the IN):
+    the IN announces to it through the MN, which relays the IN's CSE-ID (TS-0001 §9.6.26.1)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.asn = mc.Cse(cls.pki, "/id-asn", "cse-asn", cse_type="ASN", registrar=cls.mn).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.asn.cleanup()
+        super().tearDownClass()
+
+    def test_ts0001_9_6_26_1_at_descendant_cse_announced_through_its_registrar(self):
+        self.ready()
+        self.wait_for(lambda: "/id-asn" in self.inc.c.retrieve("/cse-in/id-mn").body["m2m:csr"].get("dcse", []),
+                      timeout=DEADLINE, what="the ASN in the MN's dcse at the IN")
+        stem = uniq("Cin")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                  "at": ["/id-asn"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def addr():
+            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
+            return next((a for a in at if a.startswith("/id-asn/")), None)
+        try:
+            a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the ASN")
+        except AssertionError:
+            print("\n".join(self.inc.srv.stderr_lines[-15:] + self.asn.srv.stderr_lines[-15:]))
+            raise
+        r = self.asn.c.retrieve(a[len("/id-asn"):])
+        self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-in/cse-in/" + stem.lower(), r.body)
+        # and de-announced the same way
+        self.assertEqual(self.inc.c.delete("/cse-in/" + stem.lower(), origin=stem).rsc, 2002)
+        self.wait_for(lambda: self.asn.c.retrieve(a[len("/id-asn"):]).rsc == 4004, timeout=DEADLINE,
+                      what="the copy at the ASN gone")
+
+    def test_ts0004_7_3_2_1_a_registree_relays_only_its_descendants_cse_ids(self):
+        """The relayed CSE-ID rule (as for AE-IDs): the MN may speak for /id-asn (its dcse) at the IN,
+        not for a CSE it does not claim, nor for the IN itself."""
+        self.ready()
+        self.wait_for(lambda: "/id-asn" in self.inc.c.retrieve("/cse-in/id-mn").body["m2m:csr"].get("dcse", []),
+                      timeout=DEADLINE, what="the ASN in the MN's dcse at the IN")
+        c = self.cse_client(self.inc, self.mn)
+        self.assertEqual(c.retrieve("/~/id-in/cse-in", origin="/id-asn").rsc, 2000)
+        for fr in ("/id-zz", "/id-in"):
+            self.assertEqual(c.retrieve("/~/id-in/cse-in", origin=fr).rsc, 4106, fr)
+
+
 if __name__ == "__main__":
     unittest.main()
