@@ -758,7 +758,7 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     if (lbl || !create)
         json_object_set_new(a, "lbl", lbl ? json_incref(lbl) : json_null());
     int rc = 0;
-    if (rt->has_acpi) {
+    if (rt->has_acpi && !rt->annc_acpi_na) {
         /* TS-0001 §9.6.26.1: the announced copy names the announced variants of its policies */
         json_t *acpi = json_array();
         for (const char *p = row->acpi; p && *p && rc == 0;) {

@@ -43,6 +43,10 @@ enum {
     TY_CIN_ANNC = 10004,
     TY_CSEBASE_ANNC = 10005,
     TY_GRP_ANNC = 10009,
+    TY_LCP_ANNC = 10010,
+    TY_NODE_ANNC = 10014,
+    TY_CSR_ANNC = 10016,
+    TY_SCH_ANNC = 10018,
     TY_TS_ANNC = 10029,
     TY_TSI_ANNC = 10030,
 };
@@ -155,6 +159,9 @@ struct rtype {
     /* Announcing side: convert the identifiers inside announced attributes (attrs, this CSE's
      * forms) into forms valid at another CSE (TS-0004 §7.3.3.10), e.g. an ACP's acor. NULL: none. */
     void (*annc_convert)(struct cse *cse, json_t *attrs);
+    /* accessControlPolicyIDs is NA for the announced variant (a <schedule>, TS-0001 Table 9.6.9-2):
+     * not announced even though the original has it. */
+    bool annc_acpi_na;
     bool leaf; /* never has children: deleted by resourceID alone */
     /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
      * as their policy says, never in a representation (core/represent.c), never a filter. */

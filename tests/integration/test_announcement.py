@@ -588,5 +588,64 @@ class AnnouncementDescendantCase(AnnouncementMixin, mc.Base):
             self.assertEqual(c.retrieve("/~/id-in/cse-in", origin=fr).rsc, 4106, fr)
 
 
+class AnnouncementMoreTypesCase(AnnouncementMixin, mc.Base):
+    """Item 4: node (nodeAnnc 10014, m2m:nodA), schedule (scheduleAnnc 10018, m2m:schA),
+    locationPolicy (locationPolicyAnnc 10010, m2m:lcpA) and remoteCSE (remoteCSEAnnc 10016,
+    m2m:csrA) announced with their MA attributes and the OA ones named in aa (TS-0001 Tables
+    9.6.18-2, 9.6.9-2, 9.6.10-2, 9.6.4-2)."""
+
+    def test_ts0004_7_3_3_10_node_and_its_schedule_announced(self):
+        self.ready()
+        rn = uniq("nod")
+        r = self.mn.c.create("/cse-mn", 14, {"rn": rn, "ni": "urn:dev:" + rn, "hcl": "/id-mn", "mgca": "x",
+                                             "at": ["/id-in"], "aa": ["hcl"]}, root="m2m:nod")
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create("/cse-mn/" + rn, 18, {"rn": "s", "se": {"sce": ["* * * * * * *"]},
+                                                   "at": ["/id-in"], "aa": ["se"]}, root="m2m:sch")
+        self.assertEqual(r.rsc, 2001, r.body)
+        naddr = self.announced("/cse-mn/" + rn, "m2m:nod")
+        n = self.inc.c.retrieve(self.in_path(naddr)).body["m2m:nodA"]
+        self.assertEqual((n["ty"], n["ni"], n["hcl"], n["lnk"]), (10014, "urn:dev:" + rn, "/id-mn", "/id-mn/cse-mn/" + rn))
+        self.assertNotIn("mgca", n)  # OA, not in aa
+        saddr = self.announced("/cse-mn/" + rn + "/s", "m2m:sch")
+        self.assertEqual(saddr.rsplit("/", 1)[0], naddr)  # below the node's copy
+        sa = self.inc.c.retrieve(self.in_path(saddr)).body["m2m:schA"]
+        self.assertEqual((sa["ty"], sa["se"]), (10018, {"sce": ["* * * * * * *"]}))
+        self.assertNotIn("acpi", sa)  # NA for a scheduleAnnc
+        self.assertEqual(self.mn.c.delete("/cse-mn/" + rn).rsc, 2002)
+        self.gone_at_in(self.in_path(naddr))
+
+    def test_ts0004_7_3_3_10_location_policy_announced(self):
+        self.ready()
+        aei = uniq("Cpos")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": aei, "api": "Nannc", "rr": False}, origin=aei)
+        self.assertEqual(r.rsc, 2001, r.body)
+        rn = uniq("lcp")
+        r = self.mn.c.create("/cse-mn", 10, {"rn": rn, "los": 2, "lot": aei, "lon": uniq("pos"),
+                                             "at": ["/id-in"], "aa": ["los"]}, root="m2m:lcp")
+        self.assertEqual(r.rsc, 2001, r.body)
+        a = self.inc.c.retrieve(self.in_path(self.announced("/cse-mn/" + rn, "m2m:lcp"))).body["m2m:lcpA"]
+        self.assertEqual((a["ty"], a["los"], a["lnk"]), (10010, 2, "/id-mn/cse-mn/" + rn))
+        self.assertNotIn("lot", a)
+
+    def test_ts0004_7_3_3_10_remote_cse_announced(self):
+        """The IN announces its <remoteCSE> of the MN to the MN (the registree learns how the IN
+        holds it): srv is MA, csi OA."""
+        self.ready()
+        r = self.inc.c.update("/cse-in/id-mn", "m2m:csr", {"at": ["/id-mn"], "aa": ["csi"]})
+        self.assertEqual(r.rsc, 2004, r.body)
+
+        def addr():
+            at = self.inc.c.retrieve("/cse-in/id-mn").body["m2m:csr"].get("at", [])
+            return next((x for x in at if x.startswith("/id-mn/")), None)
+        a = self.wait_for(addr, timeout=DEADLINE, what="the remoteCSE announced")
+        c = self.mn.c.retrieve(a[len("/id-mn"):]).body["m2m:csrA"]
+        self.assertEqual((c["ty"], c["csi"], c["lnk"]), (10016, "/id-mn", "/id-in/cse-in/id-mn"))
+        r = self.inc.c.update("/cse-in/id-mn", "m2m:csr", {"at": None})
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.wait_for(lambda: self.mn.c.retrieve(a[len("/id-mn"):]).rsc == 4004, timeout=DEADLINE,
+                      what="the remoteCSEAnnc gone")
+
+
 if __name__ == "__main__":
     unittest.main()
