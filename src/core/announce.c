@@ -807,7 +807,9 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
         json_t *val = json_object_get(doc, *p);
         if (named && val)
             json_object_set(a, *p, val);
-        else if (!create)
+        else if (!create && (val || named)) /* de-announced, or gone from the original: removed there
+                                               (only these: a type may have more OA attributes than a
+                                               request may carry) */
             json_object_set_new(a, *p, json_null());
     }
     if (rt->annc_convert)
@@ -820,10 +822,12 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     return 0;
 }
 
-static json_t *wrap(const struct rtype *annc, json_t *attrs)
+static json_t *wrap(struct cse *cse, const struct rtype *annc, json_t *attrs)
 {
     char key[LIMIT_ROOT_LEN];
-    snprintf(key, sizeof key, "m2m:%s", annc->sn);
+    /* a specialisation's announced root ("m2m:fwrA") where the type names one, else "m2m:<sn>" */
+    if (annc->root == NULL || annc->root(cse, attrs, key, sizeof key) != 0)
+        snprintf(key, sizeof key, "m2m:%s", annc->sn);
     json_t *w = json_object();
     json_object_set_new(w, key, attrs);
     return w;
@@ -918,7 +922,7 @@ static void begin_create(struct step *s, struct store_view *v)
             } else {
                 s->phase = P_CREATE;
                 s->tg->sent_id = s->id;
-                json_t *w = wrap(annc, body);
+                json_t *w = wrap(cse, annc, body);
                 body = NULL;
                 if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
                     what = WAIT;
@@ -994,7 +998,7 @@ static void begin(struct step *s, struct store_view *v)
         return;
     }
     s->phase = P_UPDATE;
-    json_t *w = wrap(annc, body);
+    json_t *w = wrap(cse, annc, body);
     if (send_to(s, v, OP_UPDATE, s->addr, 0, w) != 0)
         retry(s, RSC_TARGET_NOT_REACHABLE, false);
     json_decref(w);
@@ -1050,7 +1054,7 @@ static void answered(struct step *s, struct store_view *v)
             snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
             ts_format(ET_NEVER, et);
             json_t *cba = json_pack("{s:s,s:s,s:s}", "lnk", lnk, "et", et, "csi", cse->cfg->cse_id);
-            json_t *w = wrap(rtype_find(TY_CSEBASE_ANNC), cba);
+            json_t *w = wrap(cse, rtype_find(TY_CSEBASE_ANNC), cba);
             if (send_to(s, v, OP_CREATE, s->to, TY_CSEBASE_ANNC, w) != 0)
                 retry(s, RSC_TARGET_NOT_REACHABLE, false);
             json_decref(w);
@@ -1132,8 +1136,8 @@ static void answered(struct step *s, struct store_view *v)
             retry(s, rsc, false);
         } else {
             if (!rsc_is_success(rsc) && rsc != RSC_NOT_FOUND)
-                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to the %s of %s", s->tg->csi, rsc,
-                    s->phase == P_UPDATE ? "update" : "delete", s->addr);
+                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to the %s of %s %s", s->tg->csi, rsc,
+                    s->phase == P_UPDATE ? "update" : "delete", s->addr, s->why);
             finish(s, FIN_DROP);
         }
         return;

@@ -615,6 +615,37 @@ class AnnouncementMoreTypesCase(AnnouncementMixin, mc.Base):
         self.assertEqual(self.mn.c.delete("/cse-mn/" + rn).rsc, 2002)
         self.gone_at_in(self.in_path(naddr))
 
+    def test_ts0004_7_3_3_10_mgmt_obj_announced_under_its_specialisation_root(self):
+        """A firmware mgmtObj (mgd 1001) below an announced node: mgmtObjAnnc 10013 sent and served as
+        m2m:fwrA below the node's copy; mgd MA, vr OA named in aa, url not; key material never OA."""
+        self.ready()
+        rn = uniq("nod")
+        r = self.mn.c.create("/cse-mn", 14, {"rn": rn, "ni": "urn:dev:" + rn, "at": ["/id-in"]}, root="m2m:nod")
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.mn.c.create("/cse-mn/" + rn, 13, {"rn": "fw", "mgd": 1001, "vr": "1.2", "fwn": "fw",
+                                                   "url": "http://fw.example/1.2", "at": ["/id-in"], "aa": ["vr"]},
+                             root="m2m:fwr")
+        self.assertEqual(r.rsc, 2001, r.body)
+        naddr = self.announced("/cse-mn/" + rn, "m2m:nod")
+        faddr = self.announced("/cse-mn/" + rn + "/fw", "m2m:fwr")
+        self.assertEqual(faddr.rsplit("/", 1)[0], naddr)
+        f = self.inc.c.retrieve(self.in_path(faddr)).body
+        self.assertIn("m2m:fwrA", f, f)
+        f = f["m2m:fwrA"]
+        self.assertEqual((f["ty"], f["mgd"], f["vr"]), (10013, 1001, "1.2"))
+        self.assertNotIn("url", f)
+        r = self.inc.c.retrieve(self.in_path(naddr), query={"fu": 1, "ty": 10013})
+        self.assertEqual(len(r.body["m2m:uril"]), 1, r.body)
+        # an update of an announced attribute reaches the copy, under the same root
+        r = self.mn.c.update("/cse-mn/" + rn + "/fw", "m2m:fwr", {"vr": "1.3"})
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.wait_for(lambda: self.inc.c.retrieve(self.in_path(faddr)).body["m2m:fwrA"]["vr"] == "1.3",
+                      timeout=DEADLINE, what="the update announced")
+        # a credential object's key material is not OA: naming it in aa is 4000
+        r = self.mn.c.create("/cse-mn/" + rn, 13, {"mgd": 1022, "suid": 1, "skv": "00", "at": ["/id-in"],
+                                                   "aa": ["skv"]}, root="m2m:aupf")
+        self.assertEqual(r.rsc, 4000, r.body)
+
     def test_ts0004_7_3_3_10_location_policy_announced(self):
         self.ready()
         aei = uniq("Cpos")
