@@ -160,13 +160,14 @@ static int mgo_custom_attrs(struct cse *cse, const char *root_key, const json_t 
 
 /* Every specialisation attribute but the key material, which never leaves this CSE (not even named
  * in aa: annc_request_check refuses a name that is not OA). */
-#define MGMT_ANNC_ATTRS(X)                                                                                             \
-    X(vr)                                                                                                              \
-    X(fwn) X(url) X(ud) X(uds) X(swn) X(in) X(un) X(ins) X(act) X(dea) X(acts) X(mma) X(mmt) X(btl) X(bts) X(dlb)      \
-        X(man) X(mod) X(dty) X(fwv) X(swv) X(hwv) X(mfdl) X(mfd) X(smod) X(dvnm) X(osv) X(cnty) X(loc) X(syst) X(spur) \
-            X(purl) X(ptl) X(can) X(att) X(cas) X(ena) X(dis) X(cus) X(rbo) X(far) X(lgt) X(lgd) X(lgst) X(lga) X(lgo) \
-                X(suid) X(tlscs) X(skid) X(krd) X(krl) X(mcfp) X(rpki) X(suids) X(mcff) X(cfp) X(fqdn) X(adfq) X(hpt)  \
-                    X(cpt) X(wpt) X(aupf)
+/* clang-format off */
+#define MGMT_ANNC_ATTRS(X)                                                                         \
+    X(vr) X(fwn) X(url) X(ud) X(uds) X(swn) X(in) X(un) X(ins) X(act) X(dea) X(acts) X(mma) X(mmt)  \
+    X(btl) X(bts) X(dlb) X(man) X(mod) X(dty) X(fwv) X(swv) X(hwv) X(mfdl) X(mfd) X(smod) X(dvnm)  \
+    X(osv) X(cnty) X(loc) X(syst) X(spur) X(purl) X(ptl) X(can) X(att) X(cas) X(ena) X(dis) X(cus) \
+    X(rbo) X(far) X(lgt) X(lgd) X(lgst) X(lga) X(lgo) X(suid) X(tlscs) X(skid) X(krd) X(krl)       \
+    X(mcfp) X(rpki) X(suids) X(mcff) X(cfp) X(fqdn) X(adfq) X(hpt) X(cpt) X(wpt) X(aupf)
+/* clang-format on */
 #define MGMT_ANNC_NAME(a) #a,
 #define MGMT_ANNC_DEF(a)  {#a, AT_ANY, A_O, A_O},
 
