@@ -150,7 +150,25 @@ static bool remote_cse(struct cse *cse, struct store_view *v, const char *csi, s
 
 /* ---- the request side: announceTo and announcedAttribute (TS-0004 §7.3.3.3/§7.3.3.4 Recv-6.6) ---- */
 
-int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent, json_t *attrs)
+/* The custom attributes of a resource (doc) of type rt that are OA (rt->annc_custom_oa): *defs and
+ * how many, 0 when none. */
+static int custom_oa(struct cse *cse, const struct rtype *rt, const json_t *doc, const struct attr_def **defs)
+{
+    char root[LIMIT_ROOT_LEN];
+    if (!rt->annc_custom_oa || rt->root == NULL || rt->custom_attrs == NULL || doc == NULL ||
+        rt->root(cse, doc, root, sizeof root) != 0)
+        return 0;
+    struct cse_response rsp;
+    response_init(&rsp);
+    int n = 0;
+    if (rt->custom_attrs(cse, root, doc, NULL, defs, &n, &rsp) != 0)
+        n = 0;
+    response_free(&rsp);
+    return n;
+}
+
+int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent,
+                       const struct store_row *row, json_t *attrs)
 {
     json_t *at = json_object_get(attrs, "at"), *aa = json_object_get(attrs, "aa");
     if (at == NULL && aa == NULL)
@@ -165,6 +183,14 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
         bool oa = false;
         for (const char *const *p = rt->annc_oa; p && *p && !oa; p++)
             oa = strcmp(*p, sn) == 0;
+        if (!oa && rt->annc_custom_oa) { /* a custom attribute of the resource's definition */
+            json_t *stored = row ? json_loads(row->doc, 0, NULL) : NULL;
+            const struct attr_def *defs = NULL;
+            int n = custom_oa(c->cse, rt, row ? stored : attrs, &defs);
+            for (int k = 0; k < n && !oa; k++)
+                oa = strcmp(defs[k].sn, sn) == 0;
+            json_decref(stored);
+        }
         if (!oa) /* TS-0001 §9.6.26.1: only attributes marked OA are named in announcedAttribute */
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-aa",
                                   "announcedAttribute: '%.64s' is not an optionally announced attribute of m2m:%s", sn,
@@ -799,7 +825,13 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     for (const char *const *p = rt->annc_ma; p && *p; p++)
         if (json_object_get(doc, *p))
             json_object_set(a, *p, json_object_get(doc, *p));
-    for (const char *const *p = rt->annc_oa; p && *p; p++) {
+    const struct attr_def *cdefs = NULL;
+    int ncustom = custom_oa(cse, rt, doc, &cdefs), nstatic = 0;
+    for (const char *const *p = rt->annc_oa; p && *p; p++)
+        nstatic++;
+    for (int k = 0; k < nstatic + ncustom; k++) {
+        const char *sn = k < nstatic ? rt->annc_oa[k] : cdefs[k - nstatic].sn;
+        const char *const *p = &sn;
         bool named = false;
         size_t i;
         json_t *e;

@@ -496,7 +496,7 @@ enum cse_status op_create(struct op_ctx *c)
     int ncustom = 0;
     if ((rt->custom_attrs && rt->custom_attrs(c->cse, root, attrs, NULL, &custom, &ncustom, rsp) != 0) ||
         attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0 ||
-        annc_request_check(c, rt, parent, attrs) != 0) {
+        annc_request_check(c, rt, parent, NULL, attrs) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }

@@ -435,7 +435,7 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0)
-        rc = annc_request_check(c, rt, NULL, patch);
+        rc = annc_request_check(c, rt, NULL, row, patch);
     if (rc == 0 && rt->prepare_update)
         rc = rt->prepare_update(c->cse, &(struct resolver){op_resolve, c, op_resolve_remote}, row, patch, c->rsp);
     enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */

@@ -48,6 +48,7 @@ enum {
     TY_NODE_ANNC = 10014,
     TY_CSR_ANNC = 10016,
     TY_SCH_ANNC = 10018,
+    TY_FCNT_ANNC = 10028,
     TY_TS_ANNC = 10029,
     TY_TSI_ANNC = 10030,
 };
@@ -163,6 +164,9 @@ struct rtype {
     /* accessControlPolicyIDs is NA for the announced variant (a <schedule>, TS-0001 Table 9.6.9-2):
      * not announced even though the original has it. */
     bool annc_acpi_na;
+    /* Its custom attributes (custom_attrs for the resource's root: a flexContainer's
+     * [customAttribute]s, TS-0001 Table 9.6.35-2) are OA too. */
+    bool annc_custom_oa;
     bool leaf; /* never has children: deleted by resourceID alone */
     /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
      * as their policy says, never in a representation (core/represent.c), never a filter. */

@@ -646,6 +646,32 @@ class AnnouncementMoreTypesCase(AnnouncementMixin, mc.Base):
                                                    "aa": ["skv"]}, root="m2m:aupf")
         self.assertEqual(r.rsc, 4000, r.body)
 
+    def test_ts0004_7_3_3_10_flex_container_announced_under_its_specialisation_root(self):
+        """A temperature flexContainer: flexContainerAnnc 10028 sent and served as cod:tempeAnnc; cnd
+        MA, a custom attribute (curT0) OA named in aa, another (unit) not; an update reaches it."""
+        self.ready()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        temp = "org.onem2m.common.moduleclass.temperature"
+        r = self.mn.c.create(ae, 28, {"rn": "t", "cnd": temp, "curT0": 21.5, "unit": 1, "at": ["/id-in"],
+                                      "aa": ["curT0"]}, root="cod:tempe", origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        addr = self.announced(ae + "/t", "cod:tempe")
+        f = self.inc.c.retrieve(self.in_path(addr)).body
+        self.assertIn("cod:tempeAnnc", f, f)
+        f = f["cod:tempeAnnc"]
+        self.assertEqual((f["ty"], f["cnd"], f["curT0"]), (10028, temp, 21.5))
+        self.assertNotIn("unit", f)
+        r = self.mn.c.update(ae + "/t", "cod:tempe", {"curT0": 22.0}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        self.wait_for(lambda: self.inc.c.retrieve(self.in_path(addr)).body["cod:tempeAnnc"]["curT0"] == 22.0,
+                      timeout=DEADLINE, what="the update announced")
+        # aa may name only OA attributes: the definition's custom ones are, cs (NA) is not
+        r = self.mn.c.update(ae + "/t", "cod:tempe", {"aa": ["curT0", "unit"]}, origin=stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        r = self.mn.c.update(ae + "/t", "cod:tempe", {"aa": ["cs"]}, origin=stem)
+        self.assertEqual(r.rsc, 4000, r.body)
+
     def test_ts0004_7_3_3_10_location_policy_announced(self):
         self.ready()
         aei = uniq("Cpos")

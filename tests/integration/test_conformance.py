@@ -36,8 +36,8 @@ IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 16, 17,
                TY_DAC, 48,
                # the announced variants (TS-0001 §9.6.26): accessControlPolicyAnnc, AEAnnc, containerAnnc,
                # contentInstanceAnnc, CSEBaseAnnc, groupAnnc, timeSeriesAnnc, timeSeriesInstanceAnnc,
-               # locationPolicyAnnc, mgmtObjAnnc, nodeAnnc, remoteCSEAnnc, scheduleAnnc
-               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030, 10010, 10013, 10014, 10016, 10018]
+               # locationPolicyAnnc, mgmtObjAnnc, nodeAnnc, remoteCSEAnnc, scheduleAnnc, flexContainerAnnc
+               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030, 10010, 10013, 10014, 10016, 10018, 10028]
 
 MQTT_SKIP = None
 if paho is None:
