@@ -8,8 +8,23 @@
  * (From this CSE's CSE-ID, over the hop-by-hop association of forwarding), retrying a target that
  * does not answer with a capped backoff. A successful CREATE replaces the CSE-ID in the original's
  * at by the announced resource's address (TS-0001 §9.6.26.1) and removes its step in one
- * transaction; a CREATE sent again after a restart finds the announced resource it made before
- * (4105 for its deterministic name, then its lnk checked), so none is made twice. */
+ * transaction, an update of the original like any other (lt, st, its subscribers notified).
+ *
+ * resourceName is NP in an announcing CREATE (TS-0004 Table 7.4.26.1-2): the target names the
+ * copy, this CSE's <CSEBaseAnnc> included. So a CREATE that may have been sent before without its
+ * answer (a timeout, or a step found in the outbox at start) first looks for the copy it made: a
+ * discovery below the parent (fu=1, ty the announced type, lvl=1, lnk the original); one found is
+ * adopted, so none is made twice. This CSE's <CSEBaseAnnc> there is found the same way (by its lnk)
+ * once per start, else created.
+ *
+ * A failure answer is transient (retried with the backoff, holding that target's later steps) or
+ * permanent (the step dropped with a warning and counted refused), by transient():
+ *   transient: no answer, 4008 REQUEST_TIMEOUT, 5000 INTERNAL_SERVER_ERROR, 5103 TARGET_NOT_REACHABLE
+ *              and any other 5xxx but the four below;
+ *   permanent: every 4xxx (4000, 4004, 4005, 4103, 4105, 4108, ...), 5001 NOT_IMPLEMENTED, 5105
+ *              RECEIVER_HAS_NO_PRIVILEGE, 5106 ALREADY_EXISTS, 5207 NOT_ACCEPTABLE.
+ * Except: 4004 for a CREATE below this CSE's <CSEBaseAnnc> (it was deleted there: found or made
+ * again first). */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,13 +48,16 @@
 #define ANNC_ANSWER_MAX (64 * 1024)
 
 enum { OUT_CREATE = 1, OUT_UPDATE = 3, OUT_DELETE = 4 };
-enum phase { P_CBA, P_CREATE, P_RETRIEVE, P_UPDATE, P_DELETE };
+/* P_CBA_FIND / P_FIND: looking for this CSE's <CSEBaseAnnc> / the copy by lnk (discovery) */
+enum phase { P_CBA_FIND, P_CBA, P_FIND, P_CREATE, P_UPDATE, P_DELETE };
 
 struct annc_target {
     char csi[LIMIT_NAME_LEN + 2];
-    bool busy;          /* a step of this target is in progress */
-    bool seen;          /* during one scan: its first step was looked at */
-    bool cba_ok;        /* this CSE's <CSEBaseAnnc> exists there (learnt since start) */
+    bool busy;   /* a step of this target is in progress */
+    bool seen;   /* during one scan: its first step was looked at */
+    bool cba_ok; /* this CSE's <CSEBaseAnnc> exists there (learnt since start), at cba */
+    char cba[LIMIT_ID_LEN + 1];
+    int64_t sent_id;    /* a CREATE step sent that got no definite answer: it may exist there */
     int64_t due_ms;     /* nothing before (backing off) */
     int64_t backoff_ms; /* the next delay after a failure */
 };
@@ -54,11 +72,12 @@ struct step {
     enum phase phase;
     char *to;    /* CREATE: the announced parent's address */
     bool to_cba; /* CREATE: to is this CSE's <CSEBaseAnnc> there (else the parent's copy) */
-    char *rn;    /* CREATE: the announced resource's name */
     char *lnk;   /* CREATE: the original's SP-relative address */
+    bool looked; /* CREATE: the copy was looked for (P_FIND) and is not there */
     /* the answer */
     int rsc;
-    char *location, *got_lnk;
+    char *location, *found; /* Content-Location; the first address a discovery found */
+    char why[160];          /* a refusal's Content (its debugging message), for the log */
 };
 
 struct announcer {
@@ -72,6 +91,9 @@ struct announcer {
     struct step *answered;
     struct annc_target tg[ANNC_TARGETS];
     int ntg;
+    int64_t boot_max; /* the newest step of the first scan: steps up to it may have been sent before
+                         a restart (-1 until then; worker thread only) */
+    bool booted;
     atomic_ulong done, retried, refused; /* steps, for the metrics */
 };
 
@@ -128,7 +150,25 @@ static bool remote_cse(struct cse *cse, struct store_view *v, const char *csi, s
 
 /* ---- the request side: announceTo and announcedAttribute (TS-0004 §7.3.3.3/§7.3.3.4 Recv-6.6) ---- */
 
-int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent, json_t *attrs)
+/* The custom attributes of a resource (doc) of type rt that are OA (rt->annc_custom_oa): *defs and
+ * how many, 0 when none. */
+static int custom_oa(struct cse *cse, const struct rtype *rt, const json_t *doc, const struct attr_def **defs)
+{
+    char root[LIMIT_ROOT_LEN];
+    if (!rt->annc_custom_oa || rt->root == NULL || rt->custom_attrs == NULL || doc == NULL ||
+        rt->root(cse, doc, root, sizeof root) != 0)
+        return 0;
+    struct cse_response rsp;
+    response_init(&rsp);
+    int n = 0;
+    if (rt->custom_attrs(cse, root, doc, NULL, defs, &n, &rsp) != 0)
+        n = 0;
+    response_free(&rsp);
+    return n;
+}
+
+int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent,
+                       const struct store_row *row, json_t *attrs)
 {
     json_t *at = json_object_get(attrs, "at"), *aa = json_object_get(attrs, "aa");
     if (at == NULL && aa == NULL)
@@ -143,6 +183,14 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
         bool oa = false;
         for (const char *const *p = rt->annc_oa; p && *p && !oa; p++)
             oa = strcmp(*p, sn) == 0;
+        if (!oa && rt->annc_custom_oa) { /* a custom attribute of the resource's definition */
+            json_t *stored = row ? json_loads(row->doc, 0, NULL) : NULL;
+            const struct attr_def *defs = NULL;
+            int n = custom_oa(c->cse, rt, row ? stored : attrs, &defs);
+            for (int k = 0; k < n && !oa; k++)
+                oa = strcmp(defs[k].sn, sn) == 0;
+            json_decref(stored);
+        }
         if (!oa) /* TS-0001 §9.6.26.1: only attributes marked OA are named in announcedAttribute */
             return response_error(c->rsp, RSC_BAD_REQUEST, "bad-aa",
                                   "announcedAttribute: '%.64s' is not an optionally announced attribute of m2m:%s", sn,
@@ -176,15 +224,23 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
             rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at", "announceTo[%zu] names this CSE", i);
             break;
         }
-        /* reachable from here: a CSE registered here, or the registrar (both held as <remoteCSE>) */
-        if (!remote_cse(c->cse, c->view, csi, &csr)) {
+        /* reachable from here: a CSE registered here or the registrar (both held as <remoteCSE>),
+         * or a descendant CSE of a registree (its dcse), reached through it (TS-0001 §9.6.26.1) */
+        struct route r;
+        if (remote_cse(c->cse, c->view, csi, &csr)) {
+            store_row_free(&csr);
+        } else if (!route_registree(c->cse, c->view, csi, &r)) {
             rc = response_error(c->rsp, RSC_BAD_REQUEST, "bad-at",
-                                "announceTo[%zu]: %s is not a CSE registered here or this CSE's registrar", i, csi);
+                                "announceTo[%zu]: %s is not a CSE registered here, a descendant of one, or this CSE's "
+                                "registrar",
+                                i, csi);
             break;
         }
-        store_row_free(&csr);
-        /* TS-0004 §7.3.3.10: an instance is announced only below its announced parent */
-        if (rt->annc_needs_parent && parent != NULL) {
+        /* an address on that CSE (TS-0001 §9.6.1.3, TS-0004 §7.3.3.10 step 1b): the announced
+         * resource is created there, as given (that CSE validates it) */
+        bool given = is_address(s);
+        /* TS-0004 §7.3.3.10: an instance announced to a CSE-ID only below its announced parent */
+        if (!given && rt->annc_needs_parent && parent != NULL) {
             json_t *pdoc = json_loads(parent->doc, 0, NULL);
             bool announced = false;
             size_t k;
@@ -201,17 +257,21 @@ int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct st
                 break;
             }
         }
-        bool dup = false;
+        bool dup = false; /* one announced resource per CSE: the first entry naming it */
         size_t k;
         json_t *ne;
-        json_array_foreach(norm, k, ne) dup |= strcmp(json_string_value(ne), csi) == 0;
+        json_array_foreach(norm, k, ne)
+        {
+            char nc[LIMIT_NAME_LEN + 2];
+            dup |= entry_csi(json_string_value(ne), nc, sizeof nc) && strcmp(nc, csi) == 0;
+        }
         if (!dup)
-            json_array_append_new(norm, json_string(csi));
+            json_array_append_new(norm, json_string(given ? s : csi));
     }
     if (rc == 0 && json_array_size(norm) == 0 && parent != NULL)
         json_object_del(attrs, "at"); /* created announced nowhere: no at (TS-0001 §9.6.1.3) */
     else if (rc == 0)
-        json_object_set(attrs, "at", norm); /* CSE-IDs: the transaction keeps known addresses */
+        json_object_set(attrs, "at", norm); /* CSE-IDs or given addresses: the transaction keeps known ones */
     json_decref(norm);
     return rc;
 }
@@ -232,11 +292,33 @@ int annc_txn_created(struct txn_ctx *t, const struct rtype *rt, const struct sto
     if (rt->annc_ty == 0 || row->doc == NULL || strstr(row->doc, "\"at\"") == NULL)
         return 0;
     json_t *doc = json_loads(row->doc, 0, NULL);
+    json_t *at = json_object_get(doc, "at");
     size_t i;
     json_t *e;
     int rc = 0;
-    json_array_foreach(json_object_get(doc, "at"), i, e) if (rc == 0) rc =
-        outbox(t, row->ri, json_string_value(e), OUT_CREATE, "");
+    bool given = false;
+    json_array_foreach(at, i, e)
+    {
+        const char *a = json_string_value(e);
+        char csi[LIMIT_NAME_LEN + 2];
+        if (rc != 0 || !entry_csi(a, csi, sizeof csi))
+            continue;
+        /* an address given (the parent to create it below) travels with the step; at holds the
+         * CSE-ID until the announced resource exists, like for a CSE-ID */
+        rc = outbox(t, row->ri, csi, OUT_CREATE, is_address(a) ? a : "");
+        if (is_address(a)) {
+            json_array_set_new(at, i, json_string(csi));
+            given = true;
+        }
+    }
+    if (rc == 0 && given) {
+        struct store_row r = *row;
+        r.doc = json_encode(doc, NULL);
+        rc = t->txn->st->ops->update(t->txn, &r) == STORE_OK
+                 ? 0
+                 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+        mem_free(r.doc);
+    }
     json_decref(doc);
     return rc;
 }
@@ -263,8 +345,12 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
             char csi[LIMIT_NAME_LEN + 2];
             const char *s = json_string_value(e);
             bool kept = false;
-            json_array_foreach(req, k, r) kept |=
-                entry_csi(s, csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+            json_array_foreach(req, k, r)
+            {
+                char rc2[LIMIT_NAME_LEN + 2];
+                kept |= entry_csi(s, csi, sizeof csi) && entry_csi(json_string_value(r), rc2, sizeof rc2) &&
+                        strcmp(rc2, csi) == 0;
+            }
             if (kept)
                 json_array_append(merged, e);
             else if (rc == 0 && is_address(s) && entry_csi(s, csi, sizeof csi))
@@ -273,15 +359,19 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
         json_array_foreach(req, k, r)
         {
             bool known = false;
+            const char *ra = json_string_value(r);
+            char rcsi[LIMIT_NAME_LEN + 2];
+            if (!entry_csi(ra, rcsi, sizeof rcsi))
+                continue;
             json_array_foreach(old_at, i, e)
             {
                 char csi[LIMIT_NAME_LEN + 2];
-                known |= entry_csi(json_string_value(e), csi, sizeof csi) && strcmp(json_string_value(r), csi) == 0;
+                known |= entry_csi(json_string_value(e), csi, sizeof csi) && strcmp(rcsi, csi) == 0;
             }
-            if (!known) {
-                json_array_append(merged, r);
+            if (!known) { /* at holds the CSE-ID until it exists; a given address travels with the step */
+                json_array_append_new(merged, json_string(rcsi));
                 if (rc == 0)
-                    rc = outbox(t, cur->ri, json_string_value(r), OUT_CREATE, "");
+                    rc = outbox(t, cur->ri, rcsi, OUT_CREATE, is_address(ra) ? ra : "");
             }
         }
         /* TS-0001 §9.6.1.3: at is present only while the resource is announced somewhere */
@@ -304,7 +394,12 @@ int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct sto
             const char *s = json_string_value(e);
             char csi[LIMIT_NAME_LEN + 2];
             bool added = false; /* by this update: its CREATE carries the current state */
-            json_array_foreach(req, k, r) added |= strcmp(json_string_value(r), s) == 0 && !announced_to(old_at, s);
+            json_array_foreach(req, k, r)
+            {
+                char rcsi[LIMIT_NAME_LEN + 2];
+                added |= entry_csi(json_string_value(r), rcsi, sizeof rcsi) && strcmp(rcsi, s) == 0 &&
+                         !announced_to(old_at, s);
+            }
             /* a copy still being created (its CREATE may be on its way with the state before this
              * update): the UPDATE follows it to whatever address it gets ("" until then) */
             if (rc == 0 && !added && entry_csi(s, csi, sizeof csi))
@@ -352,12 +447,13 @@ int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row)
     const struct rtype *rt = rtype_find(row->ty);
     int rc = 0;
     if (rt == NULL || !rt->leaf) {
-        int tys[16], n = 0;
+        int tys[64], n = 0;
         for (size_t i = 0; rtype_at(i) && n < (int)(sizeof tys / sizeof tys[0]); i++)
             if (rtype_at(i)->annc_ty != 0 && !rtype_at(i)->annc_needs_parent)
                 tys[n++] = rtype_at(i)->ty;
         struct store_filter f = {.ty = tys, .nty = n, .sts = -1, .stb = -1, .sza = -1, .szb = -1, .max_depth = -1};
-        rc = t->txn->st->ops->find(t->txn, row->path, &f, t->now, collect_row, &g) < 0 ? -1 : 0;
+        /* INT64_MIN: the expired ones too (a subtree going by expiry has expired with its root) */
+        rc = t->txn->st->ops->find(t->txn, row->path, &f, INT64_MIN, collect_row, &g) < 0 ? -1 : 0;
     }
     if (rc != 0)
         rc = response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
@@ -399,10 +495,9 @@ static void step_free(struct step *s)
     mem_free(s->ri);
     mem_free(s->addr);
     mem_free(s->to);
-    mem_free(s->rn);
     mem_free(s->lnk);
     mem_free(s->location);
-    mem_free(s->got_lnk);
+    mem_free(s->found);
     mem_free(s);
 }
 
@@ -446,6 +541,7 @@ struct fin_job {
     struct store_job job;
     struct step *s;
     enum fin how;
+    struct notes notes; /* the original's subscribers, told of its at changed */
 };
 
 static int fin_run(struct store_view *txn, void *arg)
@@ -456,7 +552,7 @@ static int fin_run(struct store_view *txn, void *arg)
     struct cse *cse = s->an->cse;
     struct cse_response rsp;
     response_init(&rsp);
-    struct txn_ctx t = {.cse = cse, .txn = txn, .now = cse_now(cse), .rsp = &rsp};
+    struct txn_ctx t = {.cse = cse, .txn = txn, .now = cse_now(cse), .rsp = &rsp, .notes = &f->notes};
     int rc = ops->outbox_del(txn, s->id) == STORE_OK ? 0 : 1;
     if (rc == 0 && f->how != FIN_DROP) {
         struct store_row row;
@@ -478,12 +574,32 @@ static int fin_run(struct store_view *txn, void *arg)
                 break;
             }
         }
-        if (replaced) { /* TS-0004 §7.3.3.10: the CSE-ID in at becomes the announced resource's address */
-            if (json_array_size(at) == 0)
+        if (replaced) {
+            /* TS-0004 §7.3.3.10: the CSE-ID in at becomes the announced resource's address (or
+             * leaves it): a change of the original like an UPDATE's (TS-0001 §9.6.1.3: lt, and st
+             * where the type has it), its subscribers notified of it */
+            json_t *modified = json_object();
+            if (json_array_size(at) == 0) {
                 json_object_del(doc, "at");
+                json_object_set_new(modified, "at", json_null());
+            } else {
+                json_object_set(modified, "at", at);
+            }
+            char lt[TS_LEN + 1];
+            ts_format(t.now, lt);
+            json_set_str(doc, "lt", lt);
+            json_set_str(modified, "lt", lt);
+            const struct rtype *rt = rtype_find(row.ty);
+            if (rt && rt->has_st) {
+                json_set_int(doc, "st", json_int_or(doc, "st", 0) + 1);
+                json_object_set(modified, "st", json_object_get(doc, "st"));
+            }
             mem_free(row.doc);
             row.doc = json_encode(doc, NULL);
             rc = ops->update(txn, &row) == STORE_OK ? 0 : 1;
+            if (rc == 0)
+                sub_event(&t, &row, 1 /* update of the resource */, &row, modified);
+            json_decref(modified);
         } else if (f->how == FIN_CREATED) {
             /* deleted or de-announced while the CREATE travelled: the copy made goes too */
             rc = ops->outbox_add(txn, s->ri, s->tg->csi, OUT_DELETE, s->addr) == STORE_OK ? 0 : 1;
@@ -500,6 +616,10 @@ static void fin_done(void *arg, bool committed)
 {
     struct fin_job *f = arg;
     struct announcer *an = f->s->an;
+    if (committed)
+        notes_send(an->cse, &f->notes);
+    else
+        notes_free(&f->notes);
     if (committed)
         atomic_fetch_add_explicit(f->how == FIN_FAILED ? &an->refused : &an->done, 1, memory_order_relaxed);
     pthread_mutex_lock(&an->lock);
@@ -522,6 +642,7 @@ static void finish(struct step *s, enum fin how)
     struct fin_job *f = mem_calloc(1, sizeof *f);
     f->s = s;
     f->how = how;
+    notes_init(&f->notes);
     f->job = (struct store_job){.run = fin_run, .done = fin_done, .arg = f};
     pthread_mutex_lock(&an->lock);
     an->inflight++;
@@ -544,16 +665,17 @@ static void answer(void *arg, const struct out_response *res)
     s->rsc = res->rsc;
     if (res->location)
         s->location = mem_strdup(res->location);
-    if (res->body && s->phase == P_RETRIEVE) {
+    if (res->body && res->rsc >= 4000) { /* printable characters only: it goes to the log */
+        size_t n = 0;
+        for (size_t i = 0; i < res->len && n + 1 < sizeof s->why; i++)
+            s->why[n++] = res->body[i] >= 0x20 && res->body[i] < 0x7f ? res->body[i] : '?';
+        s->why[n] = '\0';
+    }
+    if (res->body && (s->phase == P_FIND || s->phase == P_CBA_FIND)) { /* a discovery's m2m:uril */
         json_t *doc = json_loadb(res->body, res->len, 0, NULL);
-        const char *key;
-        json_t *v;
-        json_object_foreach(doc, key, v)
-        {
-            const char *l = json_string_value(json_object_get(v, "lnk"));
-            if (l)
-                s->got_lnk = mem_strdup(l);
-        }
+        const char *u = json_string_value(json_array_get(json_object_get(doc, "m2m:uril"), 0));
+        if (u && u[0] != '\0')
+            s->found = mem_strdup(u);
         json_decref(doc);
     }
     pthread_mutex_lock(&an->lock);
@@ -566,7 +688,8 @@ static void answer(void *arg, const struct out_response *res)
 
 /* Send op to the announced resource (or parent) at address to ("/id-in/cse-in/..."), through the
  * next hop towards the target CSE. 0, or -1 when it could not be sent (no route, refused). */
-static int send_to(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body)
+static int send_q(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body,
+                  const char *query)
 {
     struct cse *cse = s->an->cse;
     char entry[LIMIT_ID_LEN + 400];
@@ -589,6 +712,7 @@ static int send_to(struct step *s, struct store_view *v, enum cse_op op, const c
                              .ty = ty,
                              .body = text,
                              .len = len,
+                             .query = query,
                              .timeout_ms = (int)cse->cfg->forward_timeout,
                              .max_attempts = 1,
                              .max_answer = ANNC_ANSWER_MAX,
@@ -606,6 +730,44 @@ static int send_to(struct step *s, struct store_view *v, enum cse_op op, const c
     mem_free(text);
     mem_free(url);
     return rc;
+}
+
+static int send_to(struct step *s, struct store_view *v, enum cse_op op, const char *to, int ty, json_t *body)
+{
+    return send_q(s, v, op, to, ty, body, NULL);
+}
+
+/* Discover below parent (an SP-relative address at the target) the child of type ty whose lnk is
+ * lnk: the copy this CSE made there (TS-0004 §7.3.3.10; rn being NP, its name is the target's). */
+static int send_find(struct step *s, struct store_view *v, const char *parent, int ty, const char *lnk)
+{
+    char q[LIMIT_ID_LEN + 64];
+    snprintf(q, sizeof q, "fu=1&ty=%d&lvl=1&lnk=%s", ty, lnk);
+    return send_q(s, v, OP_RETRIEVE, parent, 0, NULL, q);
+}
+
+/* An address the target gave (a Content-Location, a discovered URI) as an SP-relative address:
+ * SP-relative already ("/id-in/cse-in/..."), or CSE-relative at the target, as a path
+ * ("/cse-in/...") or not ("cse-in/..."). A new string. */
+static char *target_address(const char *csi, const char *loc)
+{
+    /* a CSE that forwarded the CREATE (a descendant target) answers the SP-relative form in its
+     * binding's spelling: "~/id-asn/cse-asn/x" or "/~/id-asn/cse-asn/x" is "/id-asn/cse-asn/x" */
+    if (strncmp(loc, "/~/", 3) == 0)
+        loc += 2;
+    else if (strncmp(loc, "~/", 2) == 0)
+        loc += 1;
+    size_t cl = strlen(csi);
+    bool sp = strncmp(loc, csi, cl) == 0 && loc[cl] == '/';
+    if (!sp && loc[0] == '/')
+        loc++;
+    size_t n = cl + strlen(loc) + 2;
+    char *a = mem_alloc(n);
+    if (sp)
+        snprintf(a, n, "%s", loc);
+    else
+        snprintf(a, n, "%s/%s", csi, loc);
+    return a;
 }
 
 /* The attributes announced for row (TS-0004 §7.3.3.10): lnk, et, lbl, acpi as the announced
@@ -628,7 +790,7 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     if (lbl || !create)
         json_object_set_new(a, "lbl", lbl ? json_incref(lbl) : json_null());
     int rc = 0;
-    if (rt->has_acpi) {
+    if (rt->has_acpi && !rt->annc_acpi_na) {
         /* TS-0001 §9.6.26.1: the announced copy names the announced variants of its policies */
         json_t *acpi = json_array();
         for (const char *p = row->acpi; p && *p && rc == 0;) {
@@ -669,7 +831,13 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     for (const char *const *p = rt->annc_ma; p && *p; p++)
         if (json_object_get(doc, *p))
             json_object_set(a, *p, json_object_get(doc, *p));
-    for (const char *const *p = rt->annc_oa; p && *p; p++) {
+    const struct attr_def *cdefs = NULL;
+    int ncustom = custom_oa(cse, rt, doc, &cdefs), nstatic = 0;
+    for (const char *const *p = rt->annc_oa; p && *p; p++)
+        nstatic++;
+    for (int k = 0; k < nstatic + ncustom; k++) {
+        const char *sn = k < nstatic ? rt->annc_oa[k] : cdefs[k - nstatic].sn;
+        const char *const *p = &sn;
         bool named = false;
         size_t i;
         json_t *e;
@@ -677,7 +845,9 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
         json_t *val = json_object_get(doc, *p);
         if (named && val)
             json_object_set(a, *p, val);
-        else if (!create)
+        else if (!create && (val || named)) /* de-announced, or gone from the original: removed there
+                                               (only these: a type may have more OA attributes than a
+                                               request may carry) */
             json_object_set_new(a, *p, json_null());
     }
     if (rt->annc_convert)
@@ -690,10 +860,12 @@ static int compose(struct step *s, struct store_view *v, const struct rtype *rt,
     return 0;
 }
 
-static json_t *wrap(const struct rtype *annc, json_t *attrs)
+static json_t *wrap(struct cse *cse, const struct rtype *annc, json_t *attrs)
 {
     char key[LIMIT_ROOT_LEN];
-    snprintf(key, sizeof key, "m2m:%s", annc->sn);
+    /* a specialisation's announced root ("m2m:fwrA") where the type names one, else "m2m:<sn>" */
+    if (annc->root == NULL || annc->root(cse, attrs, key, sizeof key) != 0)
+        snprintf(key, sizeof key, "m2m:%s", annc->sn);
     json_t *w = json_object();
     json_object_set_new(w, key, attrs);
     return w;
@@ -726,7 +898,9 @@ static void begin_create(struct step *s, struct store_view *v)
         mem_free(s->to);
         s->to = NULL;
         s->to_cba = false;
-        json_array_foreach(json_object_get(pdoc, "at"), i, e)
+        if (s->addr[0] != '\0') /* an address given in at (TS-0004 §7.3.3.10 step 1b): there */
+            s->to = mem_strdup(s->addr);
+        json_array_foreach(s->to ? NULL : json_object_get(pdoc, "at"), i, e)
         {
             const char *pe = json_string_value(e);
             char pc[LIMIT_NAME_LEN + 2];
@@ -738,46 +912,32 @@ static void begin_create(struct step *s, struct store_view *v)
             }
         }
         json_decref(pdoc);
-        mem_free(s->rn);
-        s->rn = mem_strdup(row.rn);
         if (what == GO && s->to == NULL) {
             if (rt->annc_needs_parent) {
                 what = FAIL;
-            } else if (!remote_cse(cse, v, s->tg->csi, &csr)) {
-                what = WAIT; /* not registered (any more): later */
+            } else if (s->tg->cba_ok) {
+                s->to = mem_strdup(s->tg->cba);
+                s->to_cba = true;
             } else {
-                json_t *cdoc = json_loads(csr.doc, 0, NULL);
+                /* a registree's or the registrar's CSEBase: cb of its <remoteCSE>; a descendant
+                 * CSE's: its CSE-ID, which addresses its CSEBase (TS-0001 §7.2) */
+                bool peer = remote_cse(cse, v, s->tg->csi, &csr);
+                json_t *cdoc = peer ? json_loads(csr.doc, 0, NULL) : json_pack("{s:s}", "cb", s->tg->csi);
                 const char *cb = json_string_value(json_object_get(cdoc, "cb"));
                 if (cb == NULL || cb[0] != '/') {
                     what = WAIT;
                 } else {
-                    size_t n = strlen(cb) + 8;
-                    s->to = mem_alloc(n + strlen(cse->cfg->cse_id));
-                    snprintf(s->to, n + strlen(cse->cfg->cse_id), "%s/%sAnnc", cb, cse->cfg->cse_id + 1);
-                    s->to_cba = true;
-                    if (!s->tg->cba_ok) { /* create it first (TS-0004 §7.3.3.10) */
-                        s->phase = P_CBA;
-                        char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
-                        snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
-                        ts_format(ET_NEVER, et);
-                        json_t *cba = json_pack("{s:s,s:s,s:s,s:s}", "rn", s->to + strlen(cb) + 1, "lnk", lnk, "et", et,
-                                                "csi", cse->cfg->cse_id);
-                        json_t *w = wrap(rtype_find(TY_CSEBASE_ANNC), cba);
-                        if (send_to(s, v, OP_CREATE, cb, TY_CSEBASE_ANNC, w) != 0)
-                            what = WAIT;
-                        else
-                            what = SENT; /* the announced resource follows its answer */
-                        json_decref(w);
-                    }
+                    /* TS-0004 §7.3.3.10: this CSE's <CSEBaseAnnc> there, found by its lnk (its name
+                     * is the target's), else created first */
+                    s->to = mem_strdup(cb);
+                    s->phase = P_CBA_FIND;
+                    char lnk[LIMIT_ID_LEN + 1];
+                    snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
+                    what = send_find(s, v, cb, TY_CSEBASE_ANNC, lnk) != 0 ? WAIT : SENT;
                 }
                 json_decref(cdoc);
-                store_row_free(&csr);
-            }
-            /* an announced resource whose parent is not announced there is named by its resourceID
-             * (unique), except the CSEBase's children, whose names are unique already */
-            if (what == GO && parent.ty != TY_CSEBASE) {
-                mem_free(s->rn);
-                s->rn = mem_strdup(row.ri);
+                if (peer)
+                    store_row_free(&csr);
             }
         }
         if (what == GO) {
@@ -788,15 +948,25 @@ static void begin_create(struct step *s, struct store_view *v)
                 what = FAIL;
         }
         if (what == GO) {
-            json_set_str(body, "rn", s->rn);
+            /* resourceName is NP (TS-0004 Table 7.4.26.1-2): the target names the copy */
             mem_free(s->lnk);
             s->lnk = mem_strdup(json_string_value(json_object_get(body, "lnk")));
-            s->phase = P_CREATE;
-            json_t *w = wrap(annc, body);
-            body = NULL;
-            if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
-                what = WAIT;
-            json_decref(w);
+            struct announcer *an = s->an;
+            if (!s->looked && (s->id <= an->boot_max || s->id == s->tg->sent_id)) {
+                /* sent before without a definite answer: is the copy there already? */
+                s->phase = P_FIND;
+                if (send_find(s, v, s->to, annc->ty, s->lnk) != 0)
+                    what = WAIT;
+            } else {
+                s->phase = P_CREATE;
+                s->tg->sent_id = s->id;
+                json_t *w = wrap(cse, annc, body);
+                body = NULL;
+                if (send_to(s, v, OP_CREATE, s->to, annc->ty, w) != 0)
+                    what = WAIT;
+                json_decref(w);
+            }
+            json_decref(body);
         }
         store_row_free(&parent);
     }
@@ -866,16 +1036,37 @@ static void begin(struct step *s, struct store_view *v)
         return;
     }
     s->phase = P_UPDATE;
-    json_t *w = wrap(annc, body);
+    json_t *w = wrap(cse, annc, body);
     if (send_to(s, v, OP_UPDATE, s->addr, 0, w) != 0)
         retry(s, RSC_TARGET_NOT_REACHABLE, false);
     json_decref(w);
 }
 
-/* Might a later attempt succeed? (no answer, a timeout, the target's own trouble) */
+/* Might a later attempt succeed? The table at the top of this file. */
 static bool transient(int rsc)
 {
-    return rsc == 0 || rsc >= 5000 || rsc == RSC_REQUEST_TIMEOUT;
+    switch (rsc) {
+    case RSC_NONE: /* no answer */
+    case RSC_REQUEST_TIMEOUT:
+    case RSC_INTERNAL_SERVER_ERROR:
+    case RSC_TARGET_NOT_REACHABLE: return true;
+    case RSC_NOT_IMPLEMENTED:
+    case RSC_RECEIVER_HAS_NO_PRIVILEGE:
+    case RSC_ALREADY_EXISTS:
+    case RSC_NOT_ACCEPTABLE: return false;
+    default: return rsc >= 5000; /* the target's own trouble */
+    }
+}
+
+/* A permanent refusal of this CSE's <CSEBaseAnnc> (or of looking for it): the step cannot go on
+ * and is dropped (its target leaves at), never holding the target's later steps. */
+static void cba_refused(struct step *s, const char *what)
+{
+    LOG(s->an->cse->log, LOG_WARN,
+        "announce: %s refused %s this CSE's <CSEBaseAnnc> (rsc %d, permanent): the announcement of %s there is "
+        "dropped %s",
+        s->tg->csi, what, s->rsc, s->ri, s->why);
+    finish(s, FIN_FAILED);
 }
 
 /* The worker thread, with the target's answer to s. */
@@ -883,67 +1074,95 @@ static void answered(struct step *s, struct store_view *v)
 {
     int rsc = s->rsc;
     switch (s->phase) {
+    case P_CBA_FIND:
+        if (rsc == RSC_OK && s->found) { /* made before (this start or an earlier one) */
+            char *a = target_address(s->tg->csi, s->found);
+            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
+            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
+            mem_free(a);
+            mem_free(s->found);
+            s->found = NULL;
+            mem_free(s->to);
+            s->to = NULL;
+            begin_create(s, v);
+        } else if (rsc == RSC_OK) { /* none: create it (rn NP, TS-0004 Table 7.4.26.1-2) */
+            struct cse *cse = s->an->cse;
+            s->phase = P_CBA;
+            char lnk[LIMIT_ID_LEN + 1], et[TS_LEN + 1];
+            snprintf(lnk, sizeof lnk, "%s/%s", cse->cfg->cse_id, cse->cfg->cse_rn);
+            ts_format(ET_NEVER, et);
+            json_t *cba = json_pack("{s:s,s:s,s:s}", "lnk", lnk, "et", et, "csi", cse->cfg->cse_id);
+            json_t *w = wrap(cse, rtype_find(TY_CSEBASE_ANNC), cba);
+            if (send_to(s, v, OP_CREATE, s->to, TY_CSEBASE_ANNC, w) != 0)
+                retry(s, RSC_TARGET_NOT_REACHABLE, false);
+            json_decref(w);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            cba_refused(s, "looking for");
+        }
+        return;
     case P_CBA:
-        if (rsc == RSC_CREATED || rsc == RSC_CONFLICT) { /* made now, or before a restart */
-            s->tg->cba_ok = true;
+        if (rsc == RSC_CREATED && s->location) {
+            char *a = target_address(s->tg->csi, s->location);
+            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
+            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
+            mem_free(a);
             mem_free(s->location);
             s->location = NULL;
+            mem_free(s->to);
+            s->to = NULL;
             begin_create(s, v);
-        } else {
+        } else if (transient(rsc)) {
             retry(s, rsc, false);
+        } else {
+            cba_refused(s, "the creation of");
+        }
+        return;
+    case P_FIND:
+        if (rsc == RSC_OK && s->found) { /* made by a CREATE whose answer was lost: adopted */
+            mem_free(s->addr);
+            s->addr = target_address(s->tg->csi, s->found);
+            s->tg->sent_id = 0;
+            finish(s, FIN_CREATED);
+        } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: found or made again first */
+            retry(s, rsc, true);
+        } else if (transient(rsc)) {
+            retry(s, rsc, false);
+        } else {
+            /* none there (or the target does not let this CSE look): create it */
+            if (rsc != RSC_OK)
+                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to looking for the copy of %s; creating it",
+                    s->tg->csi, rsc, s->ri);
+            s->looked = true;
+            mem_free(s->to);
+            s->to = NULL;
+            begin_create(s, v);
         }
         return;
     case P_CREATE:
         if (rsc == RSC_CREATED && s->location) {
-            /* the Content-Location: SP-relative ("/id-in/cse-in/..."), or CSE-relative at the
-             * target, as a path ("/cse-in/...") or not ("cse-in/...") */
-            const char *loc = s->location;
-            size_t cl = strlen(s->tg->csi);
-            bool sp = strncmp(loc, s->tg->csi, cl) == 0 && loc[cl] == '/';
-            if (!sp && loc[0] == '/')
-                loc++;
-            size_t n = cl + strlen(loc) + 2;
             mem_free(s->addr);
-            s->addr = mem_alloc(n);
-            if (sp)
-                snprintf(s->addr, n, "%s", loc);
-            else
-                snprintf(s->addr, n, "%s/%s", s->tg->csi, loc);
+            s->addr = target_address(s->tg->csi, s->location);
+            s->tg->sent_id = 0;
             finish(s, FIN_CREATED);
-        } else if (rsc == RSC_CONFLICT) {
-            /* made before (a restart between its creation and our record of it): is it ours? */
-            s->phase = P_RETRIEVE;
-            size_t n = strlen(s->to) + strlen(s->rn) + 2;
-            char *to = mem_alloc(n);
-            snprintf(to, n, "%s/%s", s->to, s->rn);
-            mem_free(s->addr);
-            s->addr = to;
-            if (send_to(s, v, OP_RETRIEVE, to, 0, NULL) != 0)
-                retry(s, RSC_TARGET_NOT_REACHABLE, false);
         } else if (rsc == RSC_NOT_FOUND && s->to_cba) {
-            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: made again first */
+            s->tg->cba_ok = false; /* this CSE's <CSEBaseAnnc> there is gone: found or made again first */
+            s->tg->sent_id = 0;
             retry(s, rsc, true);
         } else if (rsc == RSC_NOT_FOUND) {
             /* the parent's copy there is gone (deleted there): not announced below it, and not
              * retried either, which would hold every later step to that CSE */
             LOG(s->an->cse->log, LOG_WARN, "announce: the announced parent %s of %s is gone", s->to, s->ri);
+            s->tg->sent_id = 0;
             finish(s, FIN_FAILED);
         } else if (transient(rsc)) {
-            retry(s, rsc, false);
+            retry(s, rsc, false); /* sent_id stays: the next attempt looks for the copy first */
         } else {
-            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d)", s->tg->csi, s->ri,
-                rsc);
-            finish(s, FIN_FAILED);
-        }
-        return;
-    case P_RETRIEVE:
-        if (rsc == RSC_OK && s->got_lnk && s->lnk && strcmp(s->got_lnk, s->lnk) == 0) {
-            finish(s, FIN_CREATED);
-        } else if (transient(rsc)) {
-            retry(s, rsc, false);
-        } else {
-            LOG(s->an->cse->log, LOG_WARN, "announce: %s holds another resource named %s (rsc %d)", s->tg->csi, s->addr,
-                rsc);
+            LOG(s->an->cse->log, LOG_WARN, "announce: %s refused the announcement of %s (rsc %d, permanent) %s",
+                s->tg->csi, s->ri, rsc, s->why);
+            s->tg->sent_id = 0;
             finish(s, FIN_FAILED);
         }
         return;
@@ -955,8 +1174,8 @@ static void answered(struct step *s, struct store_view *v)
             retry(s, rsc, false);
         } else {
             if (!rsc_is_success(rsc) && rsc != RSC_NOT_FOUND)
-                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to the %s of %s", s->tg->csi, rsc,
-                    s->phase == P_UPDATE ? "update" : "delete", s->addr);
+                LOG(s->an->cse->log, LOG_WARN, "announce: %s answered %d to the %s of %s %s", s->tg->csi, rsc,
+                    s->phase == P_UPDATE ? "update" : "delete", s->addr, s->why);
             finish(s, FIN_DROP);
         }
         return;
@@ -987,6 +1206,20 @@ static void scan(struct announcer *an)
         return;
     struct scan_rows sr = {.rows = json_array()};
     v->st->ops->outbox_scan(v, ANNC_SCAN, scan_row, &sr);
+    if (!an->booted) {
+        /* a step sent before a restart was among the oldest ANNC_SCAN then, and is still (steps only
+         * go from the oldest and come after the newest): these may have made their copy already */
+        an->booted = true;
+        an->boot_max = -1;
+        size_t k;
+        json_t *r0;
+        json_array_foreach(sr.rows, k, r0)
+        {
+            int64_t id = json_integer_value(json_array_get(r0, 0));
+            if (id > an->boot_max)
+                an->boot_max = id;
+        }
+    }
     pthread_mutex_lock(&an->lock);
     for (int i = 0; i < an->ntg; i++)
         an->tg[i].seen = false;

@@ -380,12 +380,14 @@ void registration_free(struct cse *cse);
 /* Announcement (announce.c, TS-0001 §9.6.26, TS-0004 §7.3.3.10-11). annc_request_check: on the
  * request thread of a CREATE (parent) or UPDATE (parent NULL) of a type, its at and aa: at becomes
  * the list of target CSE-IDs (each a <remoteCSE> here: 4000 otherwise; an instance whose parent is
- * not announced there: 4005), aa only OA attributes (4000); 0 or an RSC. The annc_txn_* hooks write
+ * not announced there: 4005), aa only OA attributes (4000; row: the stored resource of an UPDATE,
+ * whose custom attributes may be OA); 0 or an RSC. The annc_txn_* hooks write
  * the outbox steps inside the change's transaction (0 or an RSC): after a create's insert, after an
  * update's attributes were applied to doc (cur: the stored row before it; at reconciled in doc),
  * and before a delete removes row's subtree. The worker: start (after the outbound seam), kick
  * (look at the outbox now), stop (no more sends), free (after the outbound seam stopped). */
-int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent, json_t *attrs);
+int annc_request_check(struct op_ctx *c, const struct rtype *rt, const struct store_row *parent,
+                       const struct store_row *row, json_t *attrs);
 int annc_txn_created(struct txn_ctx *t, const struct rtype *rt, const struct store_row *row);
 int annc_txn_updated(struct txn_ctx *t, const struct rtype *rt, const struct store_row *cur, json_t *doc,
                      const json_t *patch);

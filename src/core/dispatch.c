@@ -202,13 +202,13 @@ static bool via_bound_cse(struct cse *cse, struct store_view *v, const struct cs
                           bool registered_here)
 {
     /* a stem names an AE registered with this CSE, never one a remote CSE relays */
-    if (id->kind != ID_AE || registered_here || id->form == IDF_STEM)
+    if ((id->kind != ID_AE && id->kind != ID_CSE) || registered_here || id->form == IDF_STEM)
         return false;
     for (int i = 0; i < sec->nids; i++) {
         struct id bound;
         if (!id_parse(&cse->idenv, sec->ids[i], &bound) || bound.kind != ID_CSE)
             continue;
-        if (id_stem(id)[0] == 'S')
+        if (id->kind == ID_AE && id_stem(id)[0] == 'S')
             return true;
         size_t n = strlen(bound.canon);
         if (strncmp(id->canon, bound.canon, n) == 0 && id->canon[n] == '/')

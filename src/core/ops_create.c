@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core_int.h"
-#include "resources/annc_link.h"
 #include "store/backend.h"
 #include "security/cred.h"
 #include "encoding/json.h"
@@ -497,7 +496,7 @@ enum cse_status op_create(struct op_ctx *c)
     int ncustom = 0;
     if ((rt->custom_attrs && rt->custom_attrs(c->cse, root, attrs, NULL, &custom, &ncustom, rsp) != 0) ||
         attr_validate_ext(rt, custom, ncustom, attrs, true, rsp) != 0 || op_expiration(c, attrs, &et) != 0 ||
-        annc_request_check(c, rt, parent, attrs) != 0) {
+        annc_request_check(c, rt, parent, NULL, attrs) != 0) {
         json_decref(attrs);
         return CSE_DONE;
     }
@@ -572,8 +571,6 @@ enum cse_status op_create(struct op_ctx *c)
         .lookup = {op_resolve, c, op_resolve_remote},
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
-    if (rc == 0)
-        rc = annc_base_name_check(parent, rt, row->rn, cc.orig, rsp);
     j->asked = attrs;                    /* reference handed to the job */
     enum cse_status fetch_st = CSE_DONE; /* the hook asked for resources on other CSEs: wait for them */
     if (c->want != NULL && remote_fetch_park(c, &fetch_st))

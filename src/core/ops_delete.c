@@ -6,17 +6,23 @@
 #include "rsc.h"
 #include "util/mem.h"
 
-int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
+/* Every path that deletes a resource (a client's DELETE, expiry, an evicted instance, a
+ * <locationPolicy>'s container, a parent's subtree, a replaced expired resource) comes here, so the
+ * subscribers hear of it and its announced copies go (TS-0004 §7.3.3.11) whichever way it went.
+ * parent_keeps: the caller keeps the parent's derived state itself (an instance evicted by its
+ * holder's mni/mbs, which counts as it goes): the parent's hooks and events are not run. */
+static int delete_resource(struct txn_ctx *t, const struct store_row *row, bool parent_keeps)
 {
     const struct store_ops *ops = t->txn->st->ops;
     /* subscribers hear about it first: the resource's own subscriptions (delete of the resource),
      * then every subscription going with the subtree (deletion notification) */
+    const struct rtype *rt = rtype_find(row->ty);
     sub_event(t, row, 2 /* delete of the resource */, row, NULL);
-    sub_deleted(t, row);
+    if (!(rt && rt->leaf && row->nsub <= 0)) /* a leaf without subscriptions: no subtree to ask about */
+        sub_deleted(t, row);
     int arc = annc_txn_deleting(t, row); /* TS-0004 §7.3.3.11: its announced copies go too */
     if (arc != 0)
         return arc;
-    const struct rtype *rt = rtype_find(row->ty);
     int drc = rt && rt->leaf ? ops->delete_leaf(t->txn, row->ri) : ops->delete_subtree(t->txn, row->path);
     if (drc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
@@ -25,6 +31,8 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
         if (hrc != 0)
             return hrc;
     }
+    if (parent_keeps)
+        return 0;
     struct store_row parent;
     int rc = ops->get_ri(t->txn, row->pi, t->now, &parent);
     if (rc == STORE_NOT_FOUND)
@@ -42,6 +50,16 @@ int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
         sub_event(t, &parent, 4 /* delete of a direct child */, row, NULL);
     store_row_free(&parent);
     return res;
+}
+
+int txn_delete_resource(struct txn_ctx *t, const struct store_row *row)
+{
+    return delete_resource(t, row, false);
+}
+
+int txn_delete_evicted(struct txn_ctx *t, const struct store_row *row)
+{
+    return delete_resource(t, row, true);
 }
 
 struct delete_job {

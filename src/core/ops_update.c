@@ -436,7 +436,7 @@ enum cse_status op_update(struct op_ctx *c)
     if (rc == 0 && etv != NULL)
         rc = op_expiration(c, patch, &et);
     if (rc == 0)
-        rc = annc_request_check(c, rt, NULL, patch);
+        rc = annc_request_check(c, rt, NULL, row, patch);
     if (rc == 0)
         rc = annc_link_update_check(c->cse, rt, row, patch, c->rsp);
     if (rc == 0 && rt->prepare_update)

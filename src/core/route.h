@@ -44,9 +44,10 @@ bool route_registree(struct cse *cse, struct store_view *v, const char *csi, str
 bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, char *csi, size_t len);
 
 /* May the CSE bound to a security association (its CSE-ID without '/', "id-mn") relay the C-type
- * AE-ID id of another CSE? A registree: when id's CSE is one of its descendant CSEs (its dcse
- * here). The registrar: when id's CSE is neither this CSE nor one of its registrees or their
- * descendants (TS-0003 §7.2, TS-0004 §7.3.2.1). */
+ * AE-ID id of another CSE, or the CSE-ID id of another CSE (by the same rule, for that CSE's own
+ * requests such as announcements, TS-0001 §9.6.26.1)? A registree: when id's CSE is one of its descendant CSEs (its
+ * dcse here). The registrar: when id's CSE is neither this CSE nor one of its registrees or their descendants (TS-0003
+ * §7.2, TS-0004 §7.3.2.1). */
 struct id;
 bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id);
 

@@ -102,16 +102,18 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
 
 bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id)
 {
-    if (v == NULL || id->kind != ID_AE || bound_stem == NULL)
+    if (v == NULL || (id->kind != ID_AE && id->kind != ID_CSE) || bound_stem == NULL)
         return false;
-    /* the CSE part of a C-type AE-ID "//sp/id-asn/Cae": "/id-asn" */
+    /* the CSE part of a C-type AE-ID "//sp/id-asn/Cae": "/id-asn"; a CSE-ID "//sp/id-in" is its own
+     * (a CSE's request, an announcement, relayed like its AEs' by the same rule) */
     const char *stem = id_stem(id);
     size_t dl = strlen(cse->cfg->cse_spid);
     const char *p = id->canon + 2 + dl;
-    if (stem == NULL || strncmp(id->canon + 2, cse->cfg->cse_spid, dl) != 0 || *p != '/' || stem <= p + 1)
+    if (stem == NULL || strncmp(id->canon + 2, cse->cfg->cse_spid, dl) != 0 || *p != '/' ||
+        (id->kind == ID_AE && stem <= p + 1))
         return false;
     char aecse[LIMIT_NAME_LEN + 2];
-    size_t n = (size_t)(stem - 1 - p);
+    size_t n = id->kind == ID_CSE ? strlen(p) : (size_t)(stem - 1 - p);
     if (n == 0 || n >= sizeof aecse)
         return false;
     memcpy(aecse, p, n);

@@ -12,7 +12,7 @@ static const struct attr_def attrs[] = {
     {"pvs", AT_ANY, A_M, A_O},
 };
 
-static const int parents[] = {TY_AE_ANNC, TY_CSEBASE_ANNC, TY_REMOTE_CSE, 0};
+static const int parents[] = {TY_AE_ANNC, TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_acp_annc = {
     .ty = TY_ACP_ANNC,

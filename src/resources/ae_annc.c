@@ -21,7 +21,7 @@ static const struct attr_def attrs[] = {
     {"regs", AT_ANY, A_O, A_O},
 };
 
-static const int parents[] = {TY_CSEBASE_ANNC, TY_REMOTE_CSE, 0};
+static const int parents[] = {TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_ae_annc = {
     .ty = TY_AE_ANNC,

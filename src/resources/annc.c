@@ -29,7 +29,10 @@ int annc_prepare_create(struct create_ctx *c)
     if (!id_parse(&c->cse->idenv, csi, &lid) || lid.kind != ID_CSE || strcmp(lid.canon, o->canon) != 0)
         return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "not-announcer",
                               "lnk names a resource of %s, not of the originator", csi);
-    /* and that CSE is one this CSE knows: a registree or its registrar, each held as a <remoteCSE> */
+    /* and that CSE is one this CSE knows: a registree or its registrar, each held as a <remoteCSE>;
+     * or one whose request a CSE on the way relayed (From is not the identity of the association:
+     * dispatch let it through only from a CSE allowed to relay it, route.h), e.g. a CSE announcing
+     * to a descendant of its registree */
     char path[LIMIT_ID_LEN + 1];
     snprintf(path, sizeof path, "%s/%s", c->cse->cfg->cse_rn, csi + 1);
     struct store_row csr;
@@ -37,7 +40,11 @@ int annc_prepare_create(struct create_ctx *c)
     bool ok = rc == 0 && csr.ty == TY_REMOTE_CSE;
     if (rc == 0)
         store_row_free(&csr);
-    if (!ok)
+    const struct cse_secctx *sec = &c->req->sec;
+    bool relayed = sec->nids > 0;
+    for (int i = 0; i < sec->nids; i++)
+        relayed &= sec->ids[i] == NULL || strcmp(sec->ids[i], o->canon) != 0;
+    if (!ok && !relayed)
         return response_error(c->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "not-registered",
                               "%s is not a CSE registered with this CSE or its registrar", csi);
     return 0;

@@ -11,4 +11,18 @@ int annc_prepare_create(struct create_ctx *c);
  * in CSE-relative form become SP-relative. */
 void acp_annc_convert(struct cse *cse, json_t *attrs);
 
+/* mgmtObjAnnc (ty 10013): the specialisations live in resources/mgmt_obj.c. The root of a
+ * specialisation's announced variant ("m2m:fwrA") from its mgd (0, or -1 for an unknown mgd); the
+ * specialisation attributes it takes (rtype.custom_attrs, rtype.custom_known). */
+int mgmt_annc_root(struct cse *cse, const json_t *doc, char *out, size_t len);
+int mgmt_annc_custom_attrs(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                           const struct attr_def **defs, int *n, struct cse_response *rsp);
+bool mgmt_annc_known(const char *sn);
+/* flexContainerAnnc (ty 10028): the definitions live in resources/flex_container.c (cse->flex). The
+ * root of a specialisation's announced variant ("cod:tempeAnnc") from cnd; its custom attributes,
+ * all optional. */
+int fcnt_annc_root(struct cse *cse, const json_t *doc, char *out, size_t len);
+int fcnt_annc_custom_attrs(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                           const struct attr_def **defs, int *n, struct cse_response *rsp);
+
 #endif

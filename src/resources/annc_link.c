@@ -36,17 +36,3 @@ int annc_link_update_check(const struct cse *cse, const struct rtype *rt, const 
                               "lnk must stay a resource of the announcing CSE %s", have ? now.canon : "(unknown)");
     return 0;
 }
-
-int annc_base_name_check(const struct store_row *parent, const struct rtype *rt, const char *rn, const struct id *orig,
-                         struct cse_response *rsp)
-{
-    size_t n = rn ? strlen(rn) : 0;
-    if (parent->ty != TY_CSEBASE || n <= 4 || strcmp(rn + n - 4, "Annc") != 0)
-        return 0;
-    const char *stem = orig && orig->kind == ID_CSE ? id_stem(orig) : NULL;
-    if (rt->ty == TY_CSEBASE_ANNC && stem != NULL && strlen(stem) == n - 4 && strncmp(rn, stem, n - 4) == 0)
-        return 0;
-    return response_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "reserved-name",
-                          "'%.64s' below the CSEBase is the name of the CSEBaseAnnc of the CSE /%.*s, made by it only",
-                          rn, (int)(n - 4), rn);
-}

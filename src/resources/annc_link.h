@@ -1,5 +1,4 @@
-/* annc_link: the receiving side's rules for announced resources beyond annc_prepare_create: the
- * link (lnk) on UPDATE, and the name of a <CSEBaseAnnc> (resources/annc_link.c). */
+/* annc_link: the link (lnk) of an announced resource on UPDATE (resources/annc_link.c). */
 #ifndef WARDEN_RESOURCES_ANNC_LINK_H
 #define WARDEN_RESOURCES_ANNC_LINK_H
 
@@ -12,11 +11,5 @@
  * not an announced variant or a patch without lnk. */
 int annc_link_update_check(const struct cse *cse, const struct rtype *rt, const struct store_row *row,
                            const json_t *patch, struct cse_response *rsp);
-
-/* The name "<S>Annc" below a <CSEBase> is the one an announcing CSE /<S> gives its <CSEBaseAnnc>
- * there (core/announce.c), which it finds by that name: it is kept for that resource, made by that
- * CSE. 0, or 4103 with rsp filled. orig: the originator (NULL: none). */
-int annc_base_name_check(const struct store_row *parent, const struct rtype *rt, const char *rn, const struct id *orig,
-                         struct cse_response *rsp);
 
 #endif

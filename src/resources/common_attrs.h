@@ -29,10 +29,10 @@
     }
 
 /* Universal and common attributes of every announced variant (TS-0004 Table 7.4.26.1-2): lnk names
- * the original resource (SP-relative); rn is taken as the announcing CSE sends it */
+ * the original resource (SP-relative); rn is NP on create and update (the receiver names the copy) */
 #define ATTRS_ANNC_COMMON                                                                                              \
-    {"rn", AT_NAME, A_O, A_NP}, {"et", AT_TS, A_M, A_O}, {"lbl", AT_LABELS, A_O, A_O}, {"acpi", AT_STRLIST, A_O, A_O}, \
-        {"daci", AT_STRLIST, A_O, A_O},                                                                                \
+    {"rn", AT_NAME, A_NP, A_NP}, {"et", AT_TS, A_M, A_O}, {"lbl", AT_LABELS, A_O, A_O},                                \
+        {"acpi", AT_STRLIST, A_O, A_O}, {"daci", AT_STRLIST, A_O, A_O},                                                \
     {                                                                                                                  \
         "lnk", AT_STR, A_M, A_O                                                                                        \
     }

@@ -57,18 +57,13 @@ static int enforce_limits(struct txn_ctx *t, const struct store_row *cnt, json_t
         }
         if (rc != STORE_OK)
             return store_fail(t);
-        /* an evicted instance's announced copies go too (TS-0004 §7.3.3.11) */
-        rc = old.doc && strstr(old.doc, "\"at\"") ? annc_txn_deleting(t, &old) : 0;
-        if (rc != 0) {
-            store_row_free(&old);
-            return rc;
-        }
-        rc = ops->delete_leaf(t->txn, old.ri); /* an instance has no children */
+        /* the one delete path: an evicted instance's announced copies go too (TS-0004 §7.3.3.11) */
+        rc = txn_delete_evicted(t, &old);
         cni -= 1;
         cbs -= old.cs;
         store_row_free(&old);
-        if (rc != STORE_OK)
-            return store_fail(t);
+        if (rc != 0)
+            return rc;
     }
     json_set_int(doc, "cni", cni < 0 ? 0 : cni);
     json_set_int(doc, "cbs", cbs < 0 ? 0 : cbs);

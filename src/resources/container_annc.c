@@ -9,7 +9,7 @@ static const struct attr_def attrs[] = {
     {"mia", AT_UINT, A_O, A_O}, {"li", AT_STR, A_O, A_O}, {"or", AT_STR, A_O, A_O},   {"disr", AT_BOOL, A_O, A_O},
 };
 
-static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_REMOTE_CSE, 0};
+static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_FCNT_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_container_annc = {
     .ty = TY_CNT_ANNC,

@@ -6,6 +6,7 @@
  * (Release 4) are not kept. */
 #include <string.h>
 
+#include "annc.h"
 #include "common_attrs.h"
 #include "core/cse.h"
 #include "core/limits.h"
@@ -16,10 +17,10 @@
 #include "util/mem.h"
 
 static const struct attr_def fcnt_attrs[] = {
-    ATTRS_UNIVERSAL_RO,          ATTRS_COMMON_RW,          {"st", AT_UINT, A_NP, A_NP}, {"cr", AT_CR, A_O, A_NP},
-    {"cnd", AT_STR, A_M, A_NP},                            /* containerDefinition */
-    {"or", AT_STR, A_O, A_O},                              /* ontologyRef */
-    {"cs", AT_UINT, A_NP, A_NP}, {"nl", AT_STR, A_O, A_O}, /* nodeLink */
+    ATTRS_UNIVERSAL_RO,          ATTRS_COMMON_ANNC,          {"st", AT_UINT, A_NP, A_NP},
+    {"cr", AT_CR, A_O, A_NP},    {"cnd", AT_STR, A_M, A_NP}, /* containerDefinition */
+    {"or", AT_STR, A_O, A_O},                                /* ontologyRef */
+    {"cs", AT_UINT, A_NP, A_NP}, {"nl", AT_STR, A_O, A_O},   /* nodeLink */
 };
 
 static const int fcnt_parents[] = {TY_CSEBASE, TY_AE, TY_CNT, TY_FCNT, 0};
@@ -93,6 +94,43 @@ static int fcnt_updated(struct txn_ctx *t, struct store_row *row, json_t *doc)
     return 0;
 }
 
+/* ---- announcement (TS-0001 Table 9.6.35-2: containerDefinition MA; ontologyRef, nodeLink and the
+ * custom attributes OA; resources/flex_container_annc.c) ---- */
+
+static const char *const fcnt_ma[] = {"cnd", NULL};
+static const char *const fcnt_oa[] = {"or", "nl", "daci", NULL};
+
+int fcnt_annc_root(struct cse *cse, const json_t *doc, char *out, size_t len)
+{
+    char root[LIMIT_ROOT_LEN];
+    if (definition(cse, doc, root, sizeof root) == NULL)
+        return -1;
+    /* the specialisation's announced variant: its short name + "Annc" ("cod:tempeAnnc", TS-0023) */
+    return (size_t)snprintf(out, len, "%sAnnc", root) < len ? 0 : -1;
+}
+
+int fcnt_annc_custom_attrs(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                           const struct attr_def **defs, int *n, struct cse_response *rsp)
+{
+    json_t *stored = row ? json_loads(row->doc, 0, NULL) : NULL;
+    const json_t *src = row ? stored : attrs;
+    char root[LIMIT_ROOT_LEN], want[LIMIT_ROOT_LEN + 8];
+    const struct flex_def *def = definition(cse, src, root, sizeof root);
+    int rc = 0;
+    if (def == NULL)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "unknown-definition",
+                            "containerDefinition (cnd) is missing or not defined here");
+    else if (snprintf(want, sizeof want, "%sAnnc", root), strcmp(want, root_key) != 0)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "bad-content",
+                            "this flexContainerAnnc is sent as {\"%s\": {...}}, not \"%.64s\"", want, root_key);
+    if (rc == 0) {
+        *defs = def->annc_attrs;
+        *n = def->nattrs;
+    }
+    json_decref(stored);
+    return rc;
+}
+
 const struct rtype rtype_flex_container = {
     .ty = TY_FCNT,
     .sn = "fcnt",
@@ -109,4 +147,8 @@ const struct rtype rtype_flex_container = {
     .custom_attrs = fcnt_custom_attrs,
     .prepare_create = fcnt_prepare_create,
     .txn_updated = fcnt_updated,
+    .annc_ty = TY_FCNT_ANNC,
+    .annc_ma = fcnt_ma,
+    .annc_oa = fcnt_oa,
+    .annc_custom_oa = true,
 };

@@ -64,6 +64,7 @@ static void def_free(struct flex_def *d)
     for (int i = 0; i < d->nattrs; i++)
         mem_free((char *)d->attrs[i].sn);
     mem_free(d->attrs);
+    mem_free(d->annc_attrs);
 }
 
 void flex_defs_free(struct flex_defs *d)
@@ -161,6 +162,9 @@ static int parse_def(const char *origin, json_t *jd, struct flex_def *out, char 
         out->attrs[out->nattrs++] = (struct attr_def){mem_strdup(sn), type_names[k].type,
                                                       (unsigned char)(use && strcmp(use, "M") == 0 ? A_M : A_O), A_O};
     }
+    out->annc_attrs = mem_calloc((size_t)out->nattrs + 1, sizeof *out->annc_attrs);
+    for (int i = 0; i < out->nattrs; i++)
+        out->annc_attrs[i] = (struct attr_def){out->attrs[i].sn, out->attrs[i].type, A_O, A_O};
     return 0;
 }
 

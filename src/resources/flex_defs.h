@@ -15,6 +15,9 @@ struct flex_def {
     char *root;             /* "cod:tempe" */
     struct attr_def *attrs; /* custom attributes (sn owned) */
     int nattrs;
+    /* the same, optional on create and update: the announced variant's (flexContainerAnnc), whose
+     * custom attributes are OA (TS-0001 Table 9.6.35-2); sn shared with attrs */
+    struct attr_def *annc_attrs;
 };
 
 struct flex_defs;

@@ -17,7 +17,7 @@ static const struct attr_def attrs[] = {
     {"gn", AT_STR, A_O, A_O},
 };
 
-static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_REMOTE_CSE, 0};
+static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_group_annc = {
     .ty = TY_GRP_ANNC,

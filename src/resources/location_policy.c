@@ -22,7 +22,7 @@
 
 static const struct attr_def lcp_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"los", AT_UINT, A_M, A_NP},   /* locationSource (m2m:locationSource) */
     {"lit", AT_UINT, A_O, A_O},    /* locationInformationType */
     {"lou", AT_STRLIST, A_O, A_O}, /* locationUpdatePeriod: list of xs:duration */
@@ -39,6 +39,10 @@ static const struct attr_def lcp_attrs[] = {
 };
 
 static const int lcp_parents[] = {TY_CSEBASE, 0};
+
+/* TS-0001 Table 9.6.10-2, the "<locationPolicyAnnc> Attributes" column: no MA beyond et/lbl/acpi */
+static const char *const lcp_oa[] = {"los", "lit", "lou", "lot",  "lor",  "loi",  "lon", "lost",
+                                     "gta", "gec", "aid", "rlkl", "luec", "daci", NULL};
 
 #define LOS_DEVICE   2
 #define LIT_POSITION 1
@@ -128,9 +132,10 @@ static int lcp_txn_deleted(struct txn_ctx *t, const struct store_row *row)
         return 0; /* deleted by a client already */
     if (rc != STORE_OK)
         return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
-    rc = t->txn->st->ops->delete_subtree(t->txn, cnt.path);
+    /* through the one delete path: its subscribers told, its announced copies de-announced */
+    rc = txn_delete_resource(t, &cnt);
     store_row_free(&cnt);
-    return rc == STORE_OK ? 0 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    return rc;
 }
 
 const struct rtype rtype_location_policy = {
@@ -146,4 +151,6 @@ const struct rtype rtype_location_policy = {
     .prepare_create = lcp_prepare_create,
     .txn_create = lcp_txn_create,
     .txn_deleted = lcp_txn_deleted,
+    .annc_ty = TY_LCP_ANNC,
+    .annc_oa = lcp_oa,
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "annc.h"
 #include "common_attrs.h"
 #include "core/limits.h"
 #include "core/rsc.h"
@@ -19,7 +20,7 @@
 
 static const struct attr_def mgo_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"mgd", AT_UINT, A_M, A_NP},     /* mgmtDefinition */
     {"obis", AT_STRLIST, A_O, A_NP}, /* objectIDs */
     {"obps", AT_STRLIST, A_O, A_NP}, /* objectPaths */
@@ -154,6 +155,64 @@ static int mgo_custom_attrs(struct cse *cse, const char *root_key, const json_t 
     return rc;
 }
 
+/* ---- announcement (TS-0001 Table 9.6.15-2: mgmtDefinition and mgmtSchema MA, the others and every
+ * [objectAttribute] of a specialisation OA; resources/mgmt_obj_annc.c) ---- */
+
+/* Every specialisation attribute but the key material, which never leaves this CSE (not even named
+ * in aa: annc_request_check refuses a name that is not OA). */
+/* clang-format off */
+#define MGMT_ANNC_ATTRS(X)                                                                         \
+    X(vr) X(fwn) X(url) X(ud) X(uds) X(swn) X(in) X(un) X(ins) X(act) X(dea) X(acts) X(mma) X(mmt)  \
+    X(btl) X(bts) X(dlb) X(man) X(mod) X(dty) X(fwv) X(swv) X(hwv) X(mfdl) X(mfd) X(smod) X(dvnm)  \
+    X(osv) X(cnty) X(loc) X(syst) X(spur) X(purl) X(ptl) X(can) X(att) X(cas) X(ena) X(dis) X(cus) \
+    X(rbo) X(far) X(lgt) X(lgd) X(lgst) X(lga) X(lgo) X(suid) X(tlscs) X(skid) X(krd) X(krl)       \
+    X(mcfp) X(rpki) X(suids) X(mcff) X(cfp) X(fqdn) X(adfq) X(hpt) X(cpt) X(wpt) X(aupf)
+/* clang-format on */
+#define MGMT_ANNC_NAME(a) #a,
+#define MGMT_ANNC_DEF(a)  {#a, AT_ANY, A_O, A_O},
+
+static const char *const mgo_ma[] = {"mgd", "mgs", NULL};
+static const char *const mgo_oa[] = {"obis", "obps", "dc", "daci", MGMT_ANNC_ATTRS(MGMT_ANNC_NAME) NULL};
+/* the announced variant takes them as the Hosting CSE sends them (it validated them) */
+static const struct attr_def mgo_annc_defs[] = {MGMT_ANNC_ATTRS(MGMT_ANNC_DEF)};
+
+int mgmt_annc_root(struct cse *cse, const json_t *doc, char *out, size_t len)
+{
+    (void)cse;
+    const struct mgmt_spec *s = spec_of(doc);
+    if (s == NULL)
+        return -1;
+    snprintf(out, len, "m2m:%sA", s->sn); /* TS-0004 Annex: fwrA, swrA, memA, ... */
+    return 0;
+}
+
+bool mgmt_annc_known(const char *sn)
+{
+    for (size_t i = 0; i < sizeof mgo_annc_defs / sizeof mgo_annc_defs[0]; i++)
+        if (strcmp(mgo_annc_defs[i].sn, sn) == 0)
+            return true;
+    return false;
+}
+
+int mgmt_annc_custom_attrs(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
+                           const struct attr_def **defs, int *n, struct cse_response *rsp)
+{
+    json_t *stored = row ? json_loads(row->doc, 0, NULL) : NULL;
+    char root[LIMIT_ROOT_LEN];
+    int rc = 0;
+    if (mgmt_annc_root(cse, row ? stored : attrs, root, sizeof root) != 0)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "bad-mgd", "mgmtDefinition (mgd) must be one this CSE knows");
+    else if (strcmp(root, root_key) != 0)
+        rc = response_error(rsp, RSC_BAD_REQUEST, "bad-content",
+                            "this mgmtObjAnnc is sent as {\"%s\": {...}}, not \"%.64s\"", root, root_key);
+    json_decref(stored);
+    if (rc == 0) {
+        *defs = mgo_annc_defs;
+        *n = NATTRS(mgo_annc_defs);
+    }
+    return rc;
+}
+
 const struct rtype rtype_mgmt_obj = {
     .ty = TY_MGO,
     .sn = "mgo",
@@ -168,4 +227,7 @@ const struct rtype rtype_mgmt_obj = {
     .root = mgo_root,
     .custom_known = mgo_custom_known,
     .custom_attrs = mgo_custom_attrs,
+    .annc_ty = TY_MGO_ANNC,
+    .annc_ma = mgo_ma,
+    .annc_oa = mgo_oa,
 };

@@ -6,7 +6,7 @@
 
 static const struct attr_def nod_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"ni", AT_STR, A_M, A_O},       /* nodeID */
     {"hcl", AT_STR, A_O, A_O},      /* hostedCSELink */
     {"hael", AT_STRLIST, A_O, A_O}, /* hostedAELinks */
@@ -18,6 +18,10 @@ static const struct attr_def nod_attrs[] = {
 
 static const int nod_parents[] = {TY_CSEBASE, 0};
 
+/* TS-0001 Table 9.6.18-2, the "<nodeAnnc> attributes" column */
+static const char *const nod_ma[] = {"ni", NULL};
+static const char *const nod_oa[] = {"hcl", "hael", "hsl", "mgca", "rms", "nid", "daci", NULL};
+
 const struct rtype rtype_node = {
     .ty = TY_NODE,
     .sn = "nod",
@@ -28,4 +32,7 @@ const struct rtype rtype_node = {
     .creatable = true,
     .updatable = true,
     .deletable = true,
+    .annc_ty = TY_NODE_ANNC,
+    .annc_ma = nod_ma,
+    .annc_oa = nod_oa,
 };

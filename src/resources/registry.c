@@ -7,7 +7,9 @@ extern const struct rtype rtype_subscription, rtype_group, rtype_acp, rtype_cse_
     rtype_content_instance, rtype_role, rtype_token, rtype_dac, rtype_request, rtype_polling_channel, rtype_timeseries,
     rtype_timeseries_instance, rtype_flex_container, rtype_node, rtype_mgmt_obj, rtype_location_policy, rtype_schedule,
     rtype_cross_sub, rtype_remote_cse, rtype_acp_annc, rtype_ae_annc, rtype_container_annc, rtype_content_instance_annc,
-    rtype_cse_base_annc, rtype_group_annc, rtype_timeseries_annc, rtype_timeseries_instance_annc;
+    rtype_cse_base_annc, rtype_group_annc, rtype_timeseries_annc, rtype_timeseries_instance_annc, rtype_node_annc,
+    rtype_location_policy_annc, rtype_schedule_annc, rtype_remote_cse_annc, rtype_mgmt_obj_annc,
+    rtype_flex_container_annc;
 
 static const struct rtype *const types[] = {
     &rtype_acp,
@@ -39,6 +41,12 @@ static const struct rtype *const types[] = {
     &rtype_group_annc,
     &rtype_timeseries_annc,
     &rtype_timeseries_instance_annc,
+    &rtype_node_annc,
+    &rtype_location_policy_annc,
+    &rtype_schedule_annc,
+    &rtype_remote_cse_annc,
+    &rtype_mgmt_obj_annc,
+    &rtype_flex_container_annc,
 };
 
 const struct rtype *rtype_find(int ty)

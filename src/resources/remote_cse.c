@@ -15,7 +15,7 @@
 
 static const struct attr_def csr_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"cst", AT_UINT, A_O, A_NP},
     {"poa", AT_STRLIST, A_O, A_O},
     {"cb", AT_STR, A_M, A_NP},
@@ -31,6 +31,10 @@ static const struct attr_def csr_attrs[] = {
 };
 
 static const int csr_parents[] = {TY_CSEBASE, 0};
+
+/* TS-0001 Table 9.6.4-2, the "<remoteCSEAnnc> Attributes" column (those Warden has) */
+static const char *const csr_ma[] = {"esi", "srv", NULL};
+static const char *const csr_oa[] = {"cst", "poa", "cb", "csi", "rr", "nl", "csz", "dcse", "daci", NULL};
 
 /* descendantCSEs (TS-0004 §7.4.4.2.1) are what the registree says about itself: each must be a
  * CSE-ID of this SP other than this CSE and the registree (the route step, routes.c, also never
@@ -131,4 +135,7 @@ const struct rtype rtype_remote_cse = {
     .prepare_create = csr_prepare_create,
     .prepare_update = csr_prepare_update,
     .txn_create = csr_txn_create,
+    .annc_ty = TY_CSR_ANNC,
+    .annc_ma = csr_ma,
+    .annc_oa = csr_oa,
 };

@@ -43,6 +43,12 @@ enum {
     TY_CIN_ANNC = 10004,
     TY_CSEBASE_ANNC = 10005,
     TY_GRP_ANNC = 10009,
+    TY_LCP_ANNC = 10010,
+    TY_MGO_ANNC = 10013,
+    TY_NODE_ANNC = 10014,
+    TY_CSR_ANNC = 10016,
+    TY_SCH_ANNC = 10018,
+    TY_FCNT_ANNC = 10028,
     TY_TS_ANNC = 10029,
     TY_TSI_ANNC = 10030,
 };
@@ -155,6 +161,12 @@ struct rtype {
     /* Announcing side: convert the identifiers inside announced attributes (attrs, this CSE's
      * forms) into forms valid at another CSE (TS-0004 §7.3.3.10), e.g. an ACP's acor. NULL: none. */
     void (*annc_convert)(struct cse *cse, json_t *attrs);
+    /* accessControlPolicyIDs is NA for the announced variant (a <schedule>, TS-0001 Table 9.6.9-2):
+     * not announced even though the original has it. */
+    bool annc_acpi_na;
+    /* Its custom attributes (custom_attrs for the resource's root: a flexContainer's
+     * [customAttribute]s, TS-0001 Table 9.6.35-2) are OA too. */
+    bool annc_custom_oa;
     bool leaf; /* never has children: deleted by resourceID alone */
     /* Write-only attributes (key material), NULL-terminated, or NULL: accepted on create and update
      * as their policy says, never in a representation (core/represent.c), never a filter. */
@@ -254,8 +266,12 @@ bool sub_duration_parse(const json_t *dur, int64_t *ms_out);
 /* Before row (and its subtree) is deleted inside a transaction: the announcement steps that delete
  * their announced copies (core/announce.c, TS-0004 §7.3.3.11). 0 or an RSC. */
 int annc_txn_deleting(struct txn_ctx *t, const struct store_row *row);
-/* Delete a resource and its subtree inside a transaction (core/ops_delete.c). 0 or an RSC. */
+/* Delete a resource and its subtree inside a transaction (core/ops_delete.c): the one way every
+ * path deletes (subscribers told, announced copies de-announced). 0 or an RSC. */
 int txn_delete_resource(struct txn_ctx *t, const struct store_row *row);
+/* The same for an instance evicted by its holder (mni/mbs), which keeps its counters itself: the
+ * holder's txn_child_removed and events are not run. 0 or an RSC. */
+int txn_delete_evicted(struct txn_ctx *t, const struct store_row *row);
 /* A <crossResourceSubscription>'s window state (doc, its attributes) at now_ms: a window that has
  * ended is discarded and the next one begun. True when events held were discarded
  * (resources/cross_sub.c). */

@@ -16,12 +16,15 @@
 
 static const struct attr_def sch_attrs[] = {
     ATTRS_UNIVERSAL_RO,
-    ATTRS_COMMON_RW,
+    ATTRS_COMMON_ANNC,
     {"se", AT_ANY, A_M, A_O},   /* scheduleElement (m2m:scheduleEntries) */
     {"nco", AT_BOOL, A_O, A_O}, /* networkCoordinated: under a <node> only */
 };
 
 static const int sch_parents[] = {TY_CSEBASE, TY_NODE, TY_SUB, TY_CRS, 0};
+
+/* TS-0001 Table 9.6.9-2, the "<scheduleAnnc> Attributes" column (acpi and daci NA) */
+static const char *const sch_oa[] = {"se", "nco", NULL};
 
 /* m2m:scheduleEntries: {"sce": [1..n entries]}; TS-0004 Table 7.4.9.1-3: "shall not be blank" */
 static int check_se(const json_t *se, struct cse_response *rsp)
@@ -120,4 +123,7 @@ const struct rtype rtype_schedule = {
     .prepare_create = sch_prepare_create,
     .prepare_update = sch_prepare_update,
     .txn_create = sch_txn_create,
+    .annc_ty = TY_SCH_ANNC,
+    .annc_oa = sch_oa,
+    .annc_acpi_na = true,
 };

@@ -13,7 +13,7 @@ static const struct attr_def attrs[] = {
 };
 
 /* TS-0001 Table 9.6.26.1-1 */
-static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_REMOTE_CSE, 0};
+static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_FCNT_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_timeseries_annc = {
     .ty = TY_TS_ANNC,

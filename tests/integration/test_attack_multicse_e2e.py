@@ -266,26 +266,29 @@ class E2eDeriveBindingCase(unittest.TestCase):
 
 
 class AnnouncedBaseNameCase(AnnouncementMixin, Base):
-    """Finding 7: an announcing CSE makes its <CSEBaseAnnc> at the target under the name
-    "<its CSE-ID>Annc" and takes a 4105 for that name as its own copy made before a restart. Any AE
-    of the target registering under that name first (or another registered CSE naming its own
-    <CSEBaseAnnc> so) took the announcing CSE's place: every announcement of the MN to the IN was
-    then refused (the copies cannot go below an <AE>), or went below the other CSE's resource."""
+    """Finding 7: an announcing CSE used to make its <CSEBaseAnnc> at the target under the name
+    "<its CSE-ID>Annc" and take a 4105 for that name as its own earlier copy, so an AE of the target
+    registering under that name first (or another registered CSE naming its own <CSEBaseAnnc> so) took
+    the announcing CSE's place. Fixed at the root: rn is not sent (TS-0004 Table 7.4.26.1-2: NP), the
+    target names the copy, and the announcing CSE finds its <CSEBaseAnnc> by type and lnk, which only
+    it may set (the CSE lnk names must be the creator)."""
 
-    def test_red_7_the_name_of_a_cses_base_annc_is_kept_for_that_cse(self):
+    def test_red_7_a_squatted_name_does_not_take_the_announcing_cses_place(self):
         self.ready()
+        # the name carries no meaning any more: an AE may have it
         r = self.inc.c.create("/cse-in", TY_AE, {"rn": "id-mnAnnc", "api": "Nsquat", "rr": False}, origin="Csquat")
-        self.assertEqual(r.rsc, 4103, r.body)
-        c = self.cse_client(self.inc, self.mn)
-        r = c.create("/~/id-in/cse-in", TY_CBA, {"rn": "id-otherAnnc", "lnk": "/id-mn/cse-mn",
-                                                  "et": "20991231T000000"}, origin="/id-mn", root="m2m:cbA")
-        self.assertEqual(r.rsc, 4103, r.body)
-        # names not of that form stay free, and the MN's own announcement goes where it belongs
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": "id-mnAnnex", "api": "Nsquat", "rr": False}, origin="Cannex")
         self.assertEqual(r.rsc, 2001, r.body)
+        # a CSE cannot make a <CSEBaseAnnc> that claims another CSE (lnk names its creator only)
+        c = self.cse_client(self.inc, self.mn)
+        r = c.create("/~/id-in/cse-in", TY_CBA, {"lnk": "/id-other/cse-other", "et": "20991231T000000"},
+                     origin="/id-mn", root="m2m:cbA")
+        self.assertEqual(r.rsc, 4103, r.body)
+        # the MN's own announcement goes below the MN's <CSEBaseAnnc>, not below the squatting AE
         gw = uniq("Cgw")
         ae, _ = self.mn_ae(gw)
-        self.assertEqual(self.in_path(self.announced(ae, "m2m:ae")).rsplit("/", 1)[0], "/cse-in/id-mnAnnc")
+        addr = self.announced(ae, "m2m:ae")
+        self.assertEqual(addr.rsplit("/", 1)[0], self.cba_at_in())
+        self.assertNotIn("id-mnAnnc", addr)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ TY_DAC = 34
 IMPLEMENTED = [TY_ACP, TY_AE, TY_CNT, TY_CIN, 5, TY_GRP, 10, 13, 14, 15, 16, 17, 18, TY_SUB, 28, 29, 30, TY_ROLE, TY_TOKEN,
                TY_DAC, 48,
                # the announced variants (TS-0001 §9.6.26): accessControlPolicyAnnc, AEAnnc, containerAnnc,
-               # contentInstanceAnnc, CSEBaseAnnc, groupAnnc, timeSeriesAnnc, timeSeriesInstanceAnnc
-               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030]
+               # contentInstanceAnnc, CSEBaseAnnc, groupAnnc, timeSeriesAnnc, timeSeriesInstanceAnnc,
+               # locationPolicyAnnc, mgmtObjAnnc, nodeAnnc, remoteCSEAnnc, scheduleAnnc, flexContainerAnnc
+               10001, 10002, 10003, 10004, 10005, 10009, 10029, 10030, 10010, 10013, 10014, 10016, 10018, 10028]
 
 MQTT_SKIP = None
 if paho is None:
@@ -132,8 +133,8 @@ class TypesTest(Conf):
         aei, path = self.ae()
         # a valid CREATE of types TS-0004 Table 6.3.4.2.1-1 defines and Warden does not implement
         # types TS-0004 defines and Warden does not implement (yet): mgmtCmd, semanticDescriptor, an
-        # announced mgmtObj
-        for ty, root in ((12, "m2m:mgc"), (24, "m2m:smd"), (10013, "m2m:mgoA")):
+        # announced semanticDescriptor (an announced mgmtObj is implemented since issue 14)
+        for ty, root in ((12, "m2m:mgc"), (24, "m2m:smd"), (10024, "m2m:smdA")):
             with self.subTest(ty=ty):
                 r = self.c.create(path, ty, {"rn": uniq("x")}, origin=aei, root=root)
                 self.assertRsc(r, 5001)
