@@ -115,6 +115,12 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
         json_object_set_new(p, "ty", json_integer(ty));
     if (rcn >= 0)
         json_object_set_new(p, "rcn", json_integer(rcn));
+    if (e->rqet)
+        json_object_set_new(p, "rqet", json_string(e->rqet));
+    if (e->rset)
+        json_object_set_new(p, "rset", json_string(e->rset));
+    if (e->ec)
+        json_object_set_new(p, "ec", json_integer(atoi(e->ec)));
     if (body && blen) {
         json_t *pc = json_loadb((const char *)body, blen, 0, NULL);
         if (pc == NULL) {
@@ -126,6 +132,9 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     }
     prim = json_dumps(p, JSON_COMPACT);
     json_decref(p);
+    struct esprim_outer outer_params;
+    if (prim == NULL || esprim_client_outer(prim, strlen(prim), &outer_params) != 0)
+        goto out;
     /* a receiver may retire its rand objects at any time (4114, 4113): then once more with a new one */
     for (int attempt = 0; attempt < 2; attempt++) {
         /* B.2a-c: the shared rand object from the receiver's esi where the client was told to find
@@ -136,7 +145,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
             char path[2048];
             snprintf(path, sizeof path, "/%s", e->esro_path[0] == '/' ? e->esro_path + 1 : e->esro_path);
             MEM_FREE(ob);
-            if ((ret = post(ctx, path, NULL, 0, &orsc, &ob, &olen)) != 0)
+            if ((ret = post(ctx, path, NULL, NULL, 0, &orsc, &ob, &olen)) != 0)
                 goto out;
             shared = orsc == 2000 && esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) == 0;
             if (!shared)
@@ -146,7 +155,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
         if (!shared) {
             const char *rq = esprim_client_rand_request();
             MEM_FREE(ob);
-            if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
+            if ((ret = post(ctx, outer, NULL, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
                 goto out;
             ret = 1;
             if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
@@ -163,7 +172,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
             goto out;
         }
         MEM_FREE(ob);
-        if ((ret = post(ctx, outer, sealed, slen, &orsc, &ob, &olen)) != 0)
+        if ((ret = post(ctx, outer, &outer_params, sealed, slen, &orsc, &ob, &olen)) != 0)
             goto out;
         if (orsc != RSC_ESPRIM_UNKNOWN_RECV_RAND_ID && orsc != RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID)
             break;

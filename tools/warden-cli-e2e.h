@@ -13,12 +13,17 @@ struct cli_e2e {
     /* --esprim-esro PATH: a resource whose esi holds the receiver's shared rand object (its
      * <remoteCSE> on the CSE the client talks to, TS-0003 §8.4.2 B.2a); NULL: ask (sit 3) */
     const char *esro_path;
+    /* --rqet, --rset, --ec: in the inner request, copied to the outer NOTIFY (esprim_client_outer) */
+    const char *rqet, *rset, *ec;
 };
 
-/* Sends one POST of a NOTIFY (Content body) to the HTTP target, or with body NULL a GET; fills
- * *rsc and *rbody (mem_free). 0, or an exit status. */
-typedef int (*cli_post_fn)(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody,
-                           size_t *rlen);
+struct esprim_outer;
+
+/* Sends one POST of a NOTIFY (Content body) to the HTTP target, or with body NULL a GET; outer
+ * (NULL: none) holds the parameters the outer NOTIFY copies from the inner request; fills *rsc and
+ * *rbody (mem_free). 0, or an exit status. */
+typedef int (*cli_post_fn)(void *ctx, const char *target, const struct esprim_outer *outer, const char *body,
+                           size_t len, int *rsc, char **rbody, size_t *rlen);
 
 /* The request (HTTP method, target path as given to warden-cli, ty, JSON body) as an ESPrim
  * exchange: *rsc and *body (mem_free) are the inner response's. 0, or an exit status (1 failure,

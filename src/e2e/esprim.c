@@ -465,7 +465,8 @@ struct esp_job {
     size_t skey_len;
     char enc[16], kid[129], ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
     char peer_id[257], cred[160];
-    int64_t t0_us; /* when the inner request was dispatched (its request-log line) */
+    char rqet[TS_LEN + 48]; /* the inner request's deadline when the outer one is earlier */
+    int64_t t0_us;          /* when the inner request was dispatched (its request-log line) */
 };
 
 static void job_free(struct esp_job *j)
@@ -644,6 +645,16 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     iq->sec.ids[0] = j->peer_id;
     iq->sec.nids = 1;
     iq->rt = 0; /* answered within this exchange */
+    /* TS-0001 Table 11.4.2-1: the outer rqet is the inner's copy, checked on receipt like any
+     * request's (dispatch.c); the inner request then runs within the earlier of the two, so its
+     * answer (sealed, on the outer response) comes back before the outer request expires */
+    int64_t orq = 0, irq = 0, now_us = c->now * 1000000;
+    if (c->req->rqet != NULL && abs_rel_us(c->req->rqet, now_us, &orq) &&
+        (iq->rqet == NULL || !abs_rel_us(iq->rqet, now_us, &irq) || orq < irq) &&
+        strlen(c->req->rqet) < sizeof j->rqet) {
+        snprintf(j->rqet, sizeof j->rqet, "%s", c->req->rqet);
+        iq->rqet = j->rqet;
+    }
     j->cse = cse;
     j->orsp = c->rsp;
     bool can_park = op_park(c, PARK_ESPRIM, &j->k);

@@ -154,3 +154,33 @@ int esprim_client_open(struct esprim_client *ec, const char *body, size_t len, c
     json_decref(root);
     return rc;
 }
+
+/* One copied parameter as text: a string as it is, an integer or a boolean written out. */
+static void outer_param(const json_t *o, const char *name, char *out, size_t n)
+{
+    const json_t *v = json_object_get(o, name);
+    out[0] = '\0';
+    if (json_is_string(v) && json_string_length(v) < n)
+        snprintf(out, n, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, n, "%lld", (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, n, "%s", json_is_true(v) ? "true" : "false");
+}
+
+int esprim_client_outer(const char *inner, size_t len, struct esprim_outer *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root = json_loadb(inner, len, 0, NULL);
+    const json_t *o = json_object_get(root, "m2m:rqp") ? json_object_get(root, "m2m:rqp") : root;
+    if (!json_is_object(o)) {
+        json_decref(root);
+        return 4000;
+    }
+    outer_param(o, "rqet", out->rqet, sizeof out->rqet);
+    outer_param(o, "rset", out->rset, sizeof out->rset);
+    outer_param(o, "ec", out->ec, sizeof out->ec);
+    outer_param(o, "da", out->da, sizeof out->da);
+    json_decref(root);
+    return 0;
+}

@@ -29,4 +29,16 @@ char *esprim_client_seal(struct esprim_client *ec, const char *inner, size_t len
  * mem_free); 4115 when it does not verify; 4000 when it is not a sit 5 answer. */
 int esprim_client_open(struct esprim_client *ec, const char *body, size_t len, char **inner, size_t *inner_len);
 
+/* TS-0001 §11.4.2 Table 11.4.2-1, TS-0004 §7.6.2 step F: the parameters of the outer NOTIFY copied
+ * from the inner request primitive: Request Expiration Timestamp (rqet), Result Expiration Timestamp
+ * (rset), Event Category (ec) and Delivery Aggregation (da), as text ("" when the inner has none;
+ * rqet/rset as the inner gives them, a timestamp or milliseconds). The Group Request Identifier
+ * (gid) is never copied: it may be in the inner primitive only. The transport sends these with
+ * the outer NOTIFY (HTTP: X-M2M-RET, X-M2M-RST, X-M2M-EC; an MQTT or CoAP request primitive: the
+ * same short names). 0, or 4000 when inner is not a JSON request primitive. */
+struct esprim_outer {
+    char rqet[40], rset[40], ec[8], da[8];
+};
+int esprim_client_outer(const char *inner, size_t len, struct esprim_outer *out);
+
 #endif

@@ -423,5 +423,60 @@ class EsprimCase(unittest.TestCase):
         self.assertNotIn(KEY1[:16], listing.stdout)
 
 
+
+def ts(offset_s):
+    """A oneM2M timestamp (UTC) offset_s seconds from now."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + offset_s))
+
+
+class EsprimFollowups(unittest.TestCase):
+    """Issue 16 follow-ups on the same two CSEs as EsprimCase (its setup, helpers, not its tests)."""
+
+    setUpClass = classmethod(EsprimCase.setUpClass.__func__)
+    tearDownClass = classmethod(EsprimCase.tearDownClass.__func__)
+    cli = EsprimCase.cli
+    send = EsprimCase.send
+    wait_for = EsprimCase.wait_for
+
+    def outer_requests(self, start):
+        """The outer requests the client sent through the relay since start: (head, body) pairs."""
+        cap = self.relay.captured()[start:].decode("latin-1")
+        out = []
+        for m in re.finditer(r"(POST|GET) (\S+) HTTP/1\.1\r\n(.*?)\r\n\r\n", cap, re.S):
+            head = m.group(3)
+            n = re.search(r"(?i)content-length: (\d+)", head)
+            body = cap[m.end():m.end() + int(n.group(1))] if n else ""
+            out.append((m.group(1) + " " + m.group(2) + "\r\n" + head, body))
+        return out
+
+    def test_ts0001_table_11_4_2_1_outer_notify_copies_rqet_rset_of_the_inner_request_never_gid(self):
+        # (ec and da are copied too, by esprim_client_outer; this CSE answers 5001 to an ec)
+        rqet, rset = ts(120), ts(180)
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("--rqet", rqet, "--rset", rset, "get", "/~/id-in/cse-in/" + self.cnt,
+                                 origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        sealed = [h for h, b in self.outer_requests(start) if '"sit":5' in b]
+        self.assertEqual(len(sealed), 1, self.outer_requests(start))
+        self.assertIn("X-M2M-RET: " + rqet, sealed[0])
+        self.assertIn("X-M2M-RST: " + rset, sealed[0])
+        self.assertNotIn("X-M2M-GID", sealed[0].upper())
+
+    def test_ts0004_7_6_2_expired_outer_rqet_is_4008_and_stripping_it_does_not_extend_the_inner_one(self):
+        start = len(self.relay.captured())
+        rn = uniq("late")
+        rsc, out, err = self.cli("--rqet", ts(-5), "create", "/~/id-in/cse-in/" + self.cnt, "cin",
+                                 json.dumps({"con": "x", "rn": rn}), origin=self.inner)
+        self.assertEqual(rsc, 4008, out + err)  # the outer NOTIFY, checked on receipt like any request
+        bodies = [b for h, b in self.outer_requests(start) if '"sit":5' in b]
+        self.assertEqual(len(bodies), 1)
+        # the same object without the outer rqet: the inner one (authenticated) still expired, not run
+        r = self.send(json.loads(bodies[0])["m2m:seci"]["epo"])
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertIn("m2m:seci", r.body)
+        r = self.inc.c.retrieve("/cse-in/%s/%s" % (self.cnt, rn), origin=ADMIN)
+        self.assertEqual(r.rsc, 4004, r.body)
+
+
 if __name__ == "__main__":
     unittest.main()
