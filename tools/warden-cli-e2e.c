@@ -87,14 +87,20 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
 {
     if (e->key_file == NULL || e->to == NULL)
         return fprintf(stderr, "warden-cli: --esprim needs --esprim-key-file and --esprim-to\n"), 2;
-    unsigned char key[64];
-    long klen = load_key(e->key_file, e->kid, key);
-    if (klen < 0)
-        return err("the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");
-    struct esprim_client *ec = esprim_client_new(e->kid, key, (size_t)klen, e->enc);
-    cred_wipe(key, sizeof key);
-    if (ec == NULL)
-        return err("bad --esprim kid or --esprim-enc (A128GCM, A192GCM, A256GCM)");
+    struct esprim_client *ec = e->session ? *e->session : NULL;
+    if (ec == NULL) {
+        unsigned char key[64];
+        long klen = load_key(e->key_file, e->kid, key);
+        if (klen < 0)
+            return err(
+                "the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");
+        ec = esprim_client_new(e->kid, key, (size_t)klen, e->enc);
+        cred_wipe(key, sizeof key);
+        if (ec == NULL)
+            return err("bad --esprim kid or --esprim-enc (A128GCM, A192GCM, A256GCM)");
+        if (e->session)
+            *e->session = ec;
+    }
     char outer[1024];
     snprintf(outer, sizeof outer, "/~%s%s", e->to[0] == '/' ? "" : "/", e->to);
     int ret = 1, orsc = 0;
@@ -141,7 +147,10 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
          * it (first attempt only); else B.2d-f: one of its own (sit 3 -> sit 4) */
         const char *why = NULL;
         bool shared = false;
-        if (attempt == 0 && e->esro_path != NULL) {
+        /* B.2 only when this run holds no live session (TS-0003 §8.4.2 NOTE 2) */
+        if (esprim_client_ready(ec, (int64_t)time(NULL)))
+            shared = true;
+        else if (attempt == 0 && e->esro_path != NULL) {
             char path[2048];
             snprintf(path, sizeof path, "/%s", e->esro_path[0] == '/' ? e->esro_path + 1 : e->esro_path);
             MEM_FREE(ob);
@@ -176,6 +185,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
             goto out;
         if (orsc != RSC_ESPRIM_UNKNOWN_RECV_RAND_ID && orsc != RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID)
             break;
+        esprim_client_refused(ec, orsc);
     }
     ret = 0;
     if (orsc != 2000) { /* refused in the clear (TS-0004 Table 7.6.2-1) */
@@ -205,6 +215,7 @@ out:
         memset(inner, 0, ilen);
         mem_free(inner);
     }
-    esprim_client_free(ec);
+    if (e->session == NULL)
+        esprim_client_free(ec);
     return ret;
 }

@@ -15,6 +15,9 @@ struct cli_e2e {
     const char *esro_path;
     /* --rqet, --rset, --ec: in the inner request, copied to the outer NOTIFY (esprim_client_outer) */
     const char *rqet, *rset, *ec;
+    /* the session kept across the requests of one warden-cli run (tree walks): *session is created
+     * on first use and freed by the caller with esprim_client_free; NULL: one per request */
+    struct esprim_client **session;
 };
 
 struct esprim_outer;

@@ -861,6 +861,8 @@ int main(int argc, char **argv)
                      .timeout = 10,
                      .depth = 3,
                      .max_nodes = 200};
+    struct esprim_client *e2e_session = NULL; /* --esprim: one session for the whole run */
+    o.e2e.session = &e2e_session;
     char *pos[64];
     int npos = 0, esd_rc;
     for (int i = 1; i < argc; i++) {
@@ -999,6 +1001,7 @@ int main(int argc, char **argv)
     }
     mem_free(body);
     cli_esdata_free(o.esd);
+    esprim_client_free(e2e_session);
     gnutls_global_deinit();
     curl_global_cleanup();
     return ret;

@@ -478,5 +478,78 @@ class EsprimFollowups(unittest.TestCase):
         self.assertEqual(r.rsc, 4004, r.body)
 
 
+    @staticmethod
+    def header(epo):
+        h = epo.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+
+    @staticmethod
+    def reheader(epo, **changes):
+        """The object with its protected header changed (None removes a member)."""
+        parts = epo.split(".")
+        hdr = EsprimFollowups.header(epo)
+        for k, v in changes.items():
+            if v is None:
+                hdr.pop(k, None)
+            else:
+                hdr[k] = v
+        parts[0] = base64.urlsafe_b64encode(json.dumps(hdr).encode()).rstrip(b"=").decode()
+        return ".".join(parts)
+
+    def session_objects(self):
+        """A tree walk with --esprim (several requests in one warden-cli run): the sealed objects sent."""
+        r = self.inc.c.retrieve("/cse-in/" + self.acp, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        acpi = [r.body["m2m:acp"]["ri"]]
+        top = uniq("tree")
+        r = self.inc.c.create("/cse-in", TY_CNT, {"rn": top, "acpi": acpi}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2001, r.body)
+        for sub in ("a", "b", "c"):
+            r = self.inc.c.create("/cse-in/" + top, TY_CNT, {"rn": sub, "acpi": acpi}, origin=ADMIN)
+            self.assertEqual(r.rsc, 2001, r.body)
+        start = len(self.relay.captured())
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", self.inner, "--esprim", self.kid, "--esprim-key-file", self.keyfile,
+                "--esprim-to", "/id-in/cse-in", "--fail", "tree", "/~/id-in/cse-in/" + top]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        for sub in ("a", "b", "c"):
+            self.assertIn(sub + " [cnt]", p.stdout)
+        reqs = self.outer_requests(start)
+        self.assertEqual(sum('"sit":3' in b for _, b in reqs), 1, reqs)  # one session for the run
+        return [json.loads(b)["m2m:seci"]["epo"] for _, b in reqs if '"sit":5' in b]
+
+    def test_ts0003_8_4_2_c3_oro_on_first_use_then_ori_alone_and_replays_still_refused(self):
+        objs = self.session_objects()
+        self.assertEqual(len(objs), 4)  # the container and its three children
+        hdrs = [self.header(o) for o in objs]
+        self.assertIn("oro", hdrs[0])
+        self.assertEqual(hdrs[0]["oro"]["esri"], hdrs[0]["ori"])
+        for h in hdrs[1:]:
+            self.assertNotIn("oro", h)
+            self.assertEqual((h["ori"], h["rri"]), (hdrs[0]["ori"], hdrs[0]["rri"]))
+        # the replay cache is keyed by kid and IV, so a reused session key changes nothing: each
+        # object, with or without oro, is accepted once
+        for o in (objs[0], objs[2]):
+            r = self.send(o)
+            self.assertEqual(r.rsc, 4106, r.body)
+            self.assertIn("replay", json.dumps(r.body))
+
+    def test_ts0003_8_4_2_c6b2_ori_alone_is_known_only_to_its_key_else_4113(self):
+        objs = self.session_objects()
+        later = objs[1]
+        # an originator rand object the receiver never saw
+        r = self.send(self.reheader(later, ori="o" + "0" * 16))
+        self.assertEqual(r.rsc, 4113, r.body)
+        # the cached one, named under another live key: the cache is per key
+        other = uniq("Cori")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ko2")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin=KEY1 + "\n")
+        r = self.send(self.reheader(later, kid=kid))
+        self.assertEqual(r.rsc, 4113, r.body)
+
+
 if __name__ == "__main__":
     unittest.main()
