@@ -25,7 +25,7 @@ static int err(const char *what)
 /* The key file: hex (white space ignored), 16, 24 or 32 bytes; or the JSON file `warden-cli kex`
  * writes after an ESCertKE exchange ({"kid": ..., "key": base64url}), whose kid must then be the
  * one given with --esprim. */
-static long load_key(const char *path, const char *kid, unsigned char *key)
+long cli_e2e_load_key(const char *path, const char *kid, unsigned char *key)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL)
@@ -90,7 +90,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     struct esprim_client *ec = e->session ? *e->session : NULL;
     if (ec == NULL) {
         unsigned char key[64];
-        long klen = load_key(e->key_file, e->kid, key);
+        long klen = cli_e2e_load_key(e->key_file, e->kid, key);
         if (klen < 0)
             return err(
                 "the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");

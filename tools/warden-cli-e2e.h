@@ -35,4 +35,16 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
                     const char *target, int ty, const unsigned char *body, size_t blen, cli_post_fn post, void *ctx,
                     int *rsc, char **rbody, size_t *rlen);
 
+/* The key file of --esprim-key-file (hex, or the JSON file of `warden-cli kex` for kid) into key
+ * (64 bytes): its length (16, 24, 32) or -1. */
+long cli_e2e_load_key(const char *path, const char *kid, unsigned char *key);
+
+/* warden-cli esprim-rx --kid KID --key-file F --peer ORIGINATOR [--lifetime S]: an AE's ESPrim
+ * receiver as a co-process (e2e/esprim_rx.h), one JSON text a line on standard input and output:
+ *   {"notify": CONTENT}    -> {"rsc": 2000, "pc": SIT4} | {"inner": REQUEST} | {"rsc": RSC, "dbg": WHY}
+ *   {"response": RESPONSE} -> {"rsc": 2000, "pc": SIT5} | {"rsc": 4117, "dbg": WHY}
+ * CONTENT is the outer NOTIFY's, REQUEST the verified inner request primitive, RESPONSE the inner
+ * response primitive the AE composed for it; pc is the outer response's Content. */
+int warden_cli_esprim_rx(int argc, char **argv);
+
 #endif

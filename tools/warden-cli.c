@@ -855,6 +855,8 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "kex") == 0) /* TS-0003 §8.7 ESCertKE: tools/warden-cli-kex.c */
         return warden_cli_kex(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "esprim-rx") == 0) /* an AE's ESPrim receiver (warden-cli-esprim-rx.c) */
+        return warden_cli_esprim_rx(argc - 1, argv + 1);
     struct opts o = {.url = getenv("WARDEN_URL") ? getenv("WARDEN_URL") : "http://127.0.0.1:8080",
                      .origin = getenv("WARDEN_ORIGIN") ? getenv("WARDEN_ORIGIN") : "CAdmin",
                      .rvi = "3",

@@ -16,6 +16,7 @@
 #include "e2e/escertke_rx.h"
 #include "core_int.h"
 #include "e2e/esprim.h"
+#include "e2e/esprim_obj.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/log.h"
@@ -80,8 +81,9 @@ struct retarget {
     struct cse *cse;
     struct cse_response *rsp;
     struct cse_cont k; /* the NOTIFY, parked until the AE answers */
-    char *fr, *rqi, *body;
+    char *fr, *rqi, *body, *rqet;
     size_t len;
+    bool seci; /* an ESPrim outer NOTIFY (m2m:seci): the AE's answer Content is relayed (TS-0004 §7.6.2) */
     char *poa[POA_MAX];
     int npoa, next;
 };
@@ -93,6 +95,7 @@ static void retarget_free(struct retarget *r)
     mem_free(r->fr);
     mem_free(r->rqi);
     mem_free(r->body);
+    mem_free(r->rqet);
     mem_free(r);
 }
 
@@ -120,8 +123,15 @@ static void answered(void *arg, const struct out_response *res)
         int rsc = res->rsc ? res->rsc : RSC_OK;
         if (rsc_is_success(rsc))
             r->rsp->rsc = rsc;
+        else if (r->seci && res->body != NULL) /* a refusal of TS-0004 Table 7.6.2-1, as the AE gave it */
+            r->rsp->rsc = rsc;
         else
             response_error(r->rsp, rsc, "ae-answer", "the AE answered the re-targeted NOTIFY with %d", rsc);
+        if (r->seci && res->body != NULL && res->len > 0) { /* the outer response's Content */
+            mem_free(r->rsp->body);
+            r->rsp->body = mem_strndup(res->body, res->len);
+            r->rsp->body_len = res->len;
+        }
     } else {
         response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
                        "no pointOfAccess of the AE accepted the NOTIFY");
@@ -136,8 +146,14 @@ static void try_next(struct retarget *r)
 {
     while (r->next < r->npoa) {
         const char *uri = r->poa[r->next++];
-        struct out_request rq = {
-            .op = OP_NOTIFY, .fr = r->fr, .rqi = r->rqi, .body = r->body, .len = r->len, .max_attempts = 1};
+        struct out_request rq = {.op = OP_NOTIFY,
+                                 .fr = r->fr,
+                                 .rqi = r->rqi,
+                                 .body = r->body,
+                                 .len = r->len,
+                                 .max_attempts = 1,
+                                 .rqet = r->rqet,
+                                 .max_answer = r->seci ? 2 * ESPRIM_MAX_OBJECT : 0};
         if (outbound_send(r->cse->outbound, uri, &rq, answered, r) == 0)
             return;
     }
@@ -216,6 +232,8 @@ enum cse_status op_notify(struct op_ctx *c)
     r->fr = mem_strdup(c->req->fr ? c->req->fr : c->cse->cfg->cse_id);
     r->rqi = mem_strdup(c->req->rqi);
     r->body = json_encode(root, &r->len);
+    r->seci = json_object_get(root, "m2m:seci") != NULL;
+    r->rqet = c->req->rqet ? mem_strdup(c->req->rqet) : NULL; /* the AE answers within it too */
     json_decref(root);
     try_next(r);
     return CSE_PENDING;

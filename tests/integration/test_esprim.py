@@ -10,6 +10,7 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_esprim.py
 import base64
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import re
@@ -549,6 +550,126 @@ class EsprimFollowups(unittest.TestCase):
         self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin=KEY1 + "\n")
         r = self.send(self.reheader(later, kid=kid))
         self.assertEqual(r.rsc, 4113, r.body)
+
+
+
+class EsprimAe:
+    """A small receiving AE: an HTTP server whose ESPrim receiver is `warden-cli esprim-rx` (the C
+    library e2e/esprim_rx.h) run as a co-process; it answers the inner RETRIEVE of itself with a
+    reading and records every inner request it executed."""
+
+    def __init__(self, kid, keyfile, peer, reading):
+        self.reading = reading
+        self.inner = []
+        self.seen = []  # the outer Contents as received
+        self.proc = subprocess.Popen([cli_bin(), "esprim-rx", "--kid", kid, "--key-file", keyfile, "--peer", peer],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        ae = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                rsc, out = ae.handle(json.loads(body))
+                data = json.dumps(out).encode()
+                self.send_response(200 if rsc < 4000 else 400)
+                self.send_header("X-M2M-RSC", str(rsc))
+                self.send_header("X-M2M-RI", self.headers.get("X-M2M-RI", ""))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def rx(self, msg):
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def handle(self, content):
+        with self.lock:
+            self.seen.append(content)
+            if "m2m:seci" not in content:
+                return 2000, {}
+            got = self.rx({"notify": content})
+            if "inner" not in got:
+                return got["rsc"], got.get("pc", {"m2m:dbg": got.get("dbg")})
+            rq = got["inner"]
+            self.inner.append(rq)
+            resp = {"rqi": rq["rqi"], "to": rq["fr"], "rvi": rq.get("rvi", "3")}
+            if rq["op"] == 2:
+                resp.update(rsc=2000, pc={"m2m:cin": {"con": self.reading}})
+            else:
+                resp.update(rsc=4005, pc={"m2m:dbg": "this AE answers RETRIEVE only"})
+            sealed = self.rx({"response": resp})
+            return sealed["rsc"], sealed["pc"]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.proc.stdin.close()
+        self.proc.wait(timeout=5)
+
+
+class EsprimAeReceiver(unittest.TestCase):
+    """TS-0004 §7.6.2 (Target = an AE registered to the Hosting CSE): the outer NOTIFY to an <AE> is
+    re-targeted to the AE, which opens and answers it with the client library; the CSEs carry only
+    ciphertext, and hold no key of this exchange."""
+
+    setUpClass = classmethod(EsprimCase.setUpClass.__func__)
+    tearDownClass = classmethod(EsprimCase.tearDownClass.__func__)
+    send = EsprimCase.send
+
+    def test_ts0004_7_6_2_ae_target_opens_executes_and_seals_the_inner_request(self):
+        kid = uniq("kae")
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(keyfile, 0o600)
+        reading = uniq("reading-")
+        ae = EsprimAe(kid, keyfile, self.inner, reading)
+        self.addCleanup(ae.close)
+        name = uniq("Csensor")
+        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
+        acp = uniq("acp")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_ri = r.body["m2m:acp"]["ri"]
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
+                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        start = len(self.relay.captured())
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
+                "--esprim-to", "/id-in/cse-in/" + name]
+        p = subprocess.run(argv + ["get", "/~/id-in/cse-in/" + name], capture_output=True, text=True, timeout=30)
+        self.assertTrue(p.stderr.startswith("2000"), p.stdout + p.stderr)
+        self.assertEqual(json.loads(p.stdout)["m2m:cin"]["con"], reading)
+        # the AE executed the inner request of the inner originator
+        self.assertEqual([(q["op"], q["fr"]) for q in ae.inner], [(2, self.inner)])
+        # the AE received sit 3 and sit 5 Contents only; the MN and the IN saw ciphertext
+        self.assertEqual([c["m2m:seci"]["sit"] for c in ae.seen], [3, 5])
+        cap = self.relay.captured()[start:]
+        self.assertNotIn(reading.encode(), cap)
+        self.assertNotIn(self.inner.encode(), cap)
+        for srv in (self.inc.srv, self.mn.srv):
+            self.assertNotIn(reading, "\n".join(srv.stderr_lines))
+        # a replay is refused by the AE (4106), relayed in the clear
+        epo = ae.seen[1]["m2m:seci"]["epo"]
+        r = self.mn.c.request("POST", "/~/id-in/cse-in/" + name, origin=self.carrier,
+                              body={"m2m:seci": {"sit": 5, "epo": epo}})
+        self.assertEqual(r.rsc, 4106, r.body)
+        self.assertEqual(len(ae.inner), 1)
 
 
 if __name__ == "__main__":
