@@ -208,10 +208,10 @@ static int open_object(struct esprim_rx *rx, const char *epo, size_t elen, int64
     json_t *prim = json_loadb(pt, pt_len, 0, NULL);
     const json_t *p = json_object_get(prim, "m2m:rqp") ? json_object_get(prim, "m2m:rqp") : prim;
     const char *fr = json_string_value(json_object_get(p, "fr"));
-    bool same = fr != NULL && strcmp(fr, rx->peer) == 0;
+    bool same = fr != NULL && strcmp(fr, rx->peer) == 0, is_obj = json_is_object(p);
     json_decref(prim);
-    rc = json_is_object(p) ? 4116 : 4000;
-    *why = json_is_object(p) ? "the inner From is not the identity of the key" : "the inner primitive is not JSON";
+    rc = is_obj ? 4116 : 4000;
+    *why = is_obj ? "the inner From is not the identity of the key" : "the inner primitive is not a JSON object";
     if (!same)
         goto out;
     if (carried)
