@@ -169,12 +169,13 @@ enum cse_status op_notify(struct op_ctx *c)
                        "a NOTIFY targets a <CSEBase> or an <AE> (TS-0004 §7.3.3.9)");
         return CSE_DONE;
     }
+    /* an m2m:seci NOTIFY to the <CSEBase> is permitted as "e2e-procedure" (policy.c), the rest by ACP */
+    if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
+        return CSE_DONE;
     if (escertke_notify(c)) /* TS-0004 §7.5.1.2.12: sit 6, authorized by tls.ca (e2e/escertke_rx.h) */
         return CSE_DONE;
     if (row->ty == TY_CSEBASE && c->req->media == MEDIA_JSON && esprim_claims(c)) /* TS-0003 §8.4 */
         return (enum cse_status)esprim_notify(c);
-    if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
-        return CSE_DONE;
     if (c->req->media != MEDIA_JSON || c->req->body_len == 0) {
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "a NOTIFY carries a notification as its Content");
         return CSE_DONE;

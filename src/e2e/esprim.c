@@ -491,8 +491,10 @@ __attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     response_error(c->rsp, rsc, reason, "%s", msg);
-    char cred[160];
+    char cred[160], detail[360];
     snprintf(cred, sizeof cred, "e2e:%s", kid && kid[0] ? kid : "-");
+    /* the outer NOTIFY was let through as e2e-procedure (policy.c): the procedure decided this */
+    snprintf(detail, sizeof detail, "e2e-procedure: %s", msg);
     struct audit_event ev = {
         .event = "deny", /* aggregated like every denial (audit.h): a flood of bad objects is bounded */
         .originator = c->req->fr,
@@ -502,7 +504,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc,
         .target = c->req->to,
         .rsc = rsc,
         .reason = reason,
-        .detail = c->rsp->message,
+        .detail = detail,
         .credential = cred,
     };
     audit_record(c->cse->audit, &ev);

@@ -552,6 +552,34 @@ class EsprimFollowups(unittest.TestCase):
         self.assertEqual(r.rsc, 4113, r.body)
 
 
+    def explain(self, fr, op, to):
+        r = self.inc.c.retrieve("/cse-in/$explain", origin=ADMIN, query={"exfr": fr, "exop": op, "exto": to})
+        self.assertEqual(r.rsc, 2000, r.body)
+        return r.body["wdn:explain"]["decision"], "\n".join(r.body["wdn:explain"]["reasons"])
+
+    def test_e2e_procedure_is_an_explicit_decision_in_explain_and_audit(self):
+        """The outer NOTIFY to the <CSEBase> is permitted by the policy module as "e2e-procedure" (not
+        by its ACP, not by a silent bypass): $explain shows it; other NOTIFYs are still the ACP's."""
+        decision, text = self.explain(self.inner, "notify-seci", "cse-in")
+        self.assertEqual(decision, "PERMIT", text)
+        self.assertIn("e2e-procedure", text)
+        decision, text = self.explain(self.inner, "notify", "cse-in")
+        self.assertEqual(decision, "DENY", text)
+        self.assertIn("e2e-procedure instead (op notify-seci)", text)
+        # an ordinary notification to the <CSEBase> needs the NOTIFY privilege (the admin's)
+        r = self.inc.c.request("POST", "/cse-in", origin=self.inner,
+                               body={"m2m:sgn": {"sur": "/id-in/cse-in/x", "vrq": True}})
+        self.assertEqual(r.rsc, 4103, r.body)
+        # a refusal by the procedure is audited with its reason, decided under e2e-procedure
+        r = self.send("not-a-jwe")
+        self.assertEqual(r.rsc, 4000, r.body)
+
+        def audited():
+            with open(self.audit, encoding="utf-8") as f:
+                return [json.loads(x) for x in f if "esprim-parse" in x and "e2e-procedure" in x]
+        line = self.wait_for(audited, 5, "the audit line of the refusal")[-1]
+        self.assertTrue(line["detail"].startswith("e2e-procedure: "), line)
+
 
 class EsprimAe:
     """A small receiving AE: an HTTP server whose ESPrim receiver is `warden-cli esprim-rx` (the C
