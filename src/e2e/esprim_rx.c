@@ -137,6 +137,7 @@ static int open_object(struct esprim_rx *rx, const char *epo, size_t elen, int64
     char *oro = NULL, *pt = NULL;
     size_t oro_len = 0, pt_len = 0;
     int64_t ox = 0;
+    rx->open = false; /* esprim_rx_seal answers only the object opened now */
     int rc = esprim_parse(epo, elen, &h, why);
     if (rc != 0)
         goto out;
@@ -179,7 +180,6 @@ static int open_object(struct esprim_rx *rx, const char *epo, size_t elen, int64
     if (!ok_alg)
         goto out;
     /* TS-0003 §10.3.8.2 */
-    rx->open = false;
     rx->skey_len = esprim_enc_keylen(h.enc);
     rc = 4117;
     *why = "the session key could not be derived";
