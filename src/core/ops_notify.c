@@ -83,7 +83,8 @@ struct retarget {
     struct cse_cont k; /* the NOTIFY, parked until the AE answers */
     char *fr, *rqi, *body, *rqet;
     size_t len;
-    bool seci; /* an ESPrim outer NOTIFY (m2m:seci): the AE's answer Content is relayed (TS-0004 §7.6.2) */
+    bool seci;          /* an ESPrim outer NOTIFY (m2m:seci): the AE's answer Content is relayed (TS-0004 §7.6.2) */
+    int64_t expires_us; /* the NOTIFY's rqet (monotonic), 0 none: the AE answers within it or 4008 */
     char *poa[POA_MAX];
     int npoa, next;
 };
@@ -132,6 +133,10 @@ static void answered(void *arg, const struct out_response *res)
             r->rsp->body = mem_strndup(res->body, res->len);
             r->rsp->body_len = res->len;
         }
+    } else if (r->expires_us != 0 && clock_mono_us() + 5000 >= r->expires_us) { /* 5 ms: timer slack */
+        /* as route.c answers a forward whose wait the rqet bounded: the target did not answer */
+        response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
+                       "the AE did not answer the NOTIFY before its Request Expiration Timestamp");
     } else {
         response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
                        "no pointOfAccess of the AE accepted the NOTIFY");
@@ -139,6 +144,16 @@ static void answered(void *arg, const struct out_response *res)
     struct cse_cont k = r->k;
     retarget_free(r);
     cont_resume(&k, CONT_ANSWERED);
+}
+
+/* The time an attempt may take: what is left of the NOTIFY's rqet (at least 1 ms), else 0 (the
+ * client side's notify.timeout). */
+static int left_ms(const struct retarget *r)
+{
+    if (r->expires_us == 0)
+        return 0;
+    int64_t left = (r->expires_us - clock_mono_us()) / 1000;
+    return left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 /* Send to the next address; when none is left or none can be sent to, finish with 5103. */
@@ -153,6 +168,7 @@ static void try_next(struct retarget *r)
                                  .len = r->len,
                                  .max_attempts = 1,
                                  .rqet = r->rqet,
+                                 .timeout_ms = left_ms(r),
                                  .max_answer = r->seci ? 2 * ESPRIM_MAX_OBJECT : 0};
         if (outbound_send(r->cse->outbound, uri, &rq, answered, r) == 0)
             return;
@@ -235,6 +251,9 @@ enum cse_status op_notify(struct op_ctx *c)
     r->body = json_encode(root, &r->len);
     r->seci = json_object_get(root, "m2m:seci") != NULL;
     r->rqet = c->req->rqet ? mem_strdup(c->req->rqet) : NULL; /* the AE answers within it too */
+    int64_t rqet_us = 0, now_us = clock_now_us(&c->cse->clock);
+    if (c->req->rqet && abs_rel_us(c->req->rqet, now_us, &rqet_us)) /* checked on receipt: in the future */
+        r->expires_us = clock_mono_us() + (rqet_us > now_us ? rqet_us - now_us : 0);
     json_decref(root);
     try_next(r);
     return CSE_PENDING;

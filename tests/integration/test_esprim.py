@@ -588,6 +588,7 @@ class EsprimAe:
 
     def __init__(self, kid, keyfile, peer, reading):
         self.reading = reading
+        self.hold = None  # a threading.Event: sit 5 is answered only once it is set (or after 10 s)
         self.inner = []
         self.seen = []  # the outer Contents as received
         self.proc = subprocess.Popen([cli_bin(), "esprim-rx", "--kid", kid, "--key-file", keyfile, "--peer", peer],
@@ -603,13 +604,16 @@ class EsprimAe:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 rsc, out = ae.handle(json.loads(body))
                 data = json.dumps(out).encode()
-                self.send_response(200 if rsc < 4000 else 400)
-                self.send_header("X-M2M-RSC", str(rsc))
-                self.send_header("X-M2M-RI", self.headers.get("X-M2M-RI", ""))
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200 if rsc < 4000 else 400)
+                    self.send_header("X-M2M-RSC", str(rsc))
+                    self.send_header("X-M2M-RI", self.headers.get("X-M2M-RI", ""))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the CSE stopped waiting (the rqet test)
+                    pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
@@ -625,6 +629,8 @@ class EsprimAe:
             self.seen.append(content)
             if "m2m:seci" not in content:
                 return 2000, {}
+            if self.hold is not None and content["m2m:seci"].get("sit") == 5:
+                self.hold.wait(10)
             got = self.rx({"notify": content})
             if "inner" not in got:
                 return got["rsc"], got.get("pc", {"m2m:dbg": got.get("dbg")})
@@ -698,6 +704,46 @@ class EsprimAeReceiver(unittest.TestCase):
                               body={"m2m:seci": {"sit": 5, "epo": epo}})
         self.assertEqual(r.rsc, 4106, r.body)
         self.assertEqual(len(ae.inner), 1)
+
+
+    def sensor(self):
+        """A receiving AE behind the IN whose key is shared with the inner originator only."""
+        kid = uniq("kae")
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        ae = EsprimAe(kid, keyfile, self.inner, uniq("reading-"))
+        self.addCleanup(ae.close)
+        name = uniq("Csensor")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": uniq("acp"), "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_ri = r.body["m2m:acp"]["ri"]
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
+                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        return ae, name, kid, keyfile
+
+    def test_ts0004_7_6_2_ae_target_answers_within_the_outer_rqet(self):
+        """An AE that does not answer: the Hosting CSE's wait is bounded by the outer rqet (1.5 s), not
+        notify.timeout (5 s); 5103 as for a forward the rqet bounded (route.c)."""
+        ae, name, kid, keyfile = self.sensor()
+        ae.hold = threading.Event()
+        self.addCleanup(ae.hold.set)
+        # straight to the IN: the Hosting CSE's re-targeting is what is checked
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.inc.srv.port, "-o", self.inner,
+                "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
+                "--esprim-to", "/id-in/cse-in/" + name, "--rqet", "1500", "get", "/~/id-in/cse-in/" + name]
+        t0 = time.monotonic()
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        took = time.monotonic() - t0
+        self.assertTrue(p.stderr.startswith("5103"), p.stdout + p.stderr)
+        self.assertIn("Request Expiration Timestamp", p.stdout)
+        self.assertLess(took, 4.0, "answered at the outer rqet, not after notify.timeout (5 s)")
+
 
 
 if __name__ == "__main__":
