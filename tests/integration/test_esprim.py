@@ -563,6 +563,8 @@ class EsprimFollowups(unittest.TestCase):
         decision, text = self.explain(self.inner, "notify-seci", "cse-in")
         self.assertEqual(decision, "PERMIT", text)
         self.assertIn("e2e-procedure", text)
+        out = self.ctl.ok("explain", self.inner, "notify-seci", "cse-in", "--from-store").stdout
+        self.assertTrue(out.startswith("PERMIT\ndecision: e2e-procedure"), out)
         decision, text = self.explain(self.inner, "notify", "cse-in")
         self.assertEqual(decision, "DENY", text)
         self.assertIn("e2e-procedure instead (op notify-seci)", text)
