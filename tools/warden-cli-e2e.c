@@ -25,7 +25,7 @@ static int err(const char *what)
 /* The key file: hex (white space ignored), 16, 24 or 32 bytes; or the JSON file `warden-cli kex`
  * writes after an ESCertKE exchange ({"kid": ..., "key": base64url}), whose kid must then be the
  * one given with --esprim. */
-static long load_key(const char *path, const char *kid, unsigned char *key)
+long cli_e2e_load_key(const char *path, const char *kid, unsigned char *key)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL)
@@ -87,14 +87,20 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
 {
     if (e->key_file == NULL || e->to == NULL)
         return fprintf(stderr, "warden-cli: --esprim needs --esprim-key-file and --esprim-to\n"), 2;
-    unsigned char key[64];
-    long klen = load_key(e->key_file, e->kid, key);
-    if (klen < 0)
-        return err("the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");
-    struct esprim_client *ec = esprim_client_new(e->kid, key, (size_t)klen, e->enc);
-    cred_wipe(key, sizeof key);
-    if (ec == NULL)
-        return err("bad --esprim kid or --esprim-enc (A128GCM, A192GCM, A256GCM)");
+    struct esprim_client *ec = e->session ? *e->session : NULL;
+    if (ec == NULL) {
+        unsigned char key[64];
+        long klen = cli_e2e_load_key(e->key_file, e->kid, key);
+        if (klen < 0)
+            return err(
+                "the key file must hold 16, 24 or 32 bytes as hex, or be the file of `warden-cli kex` for this kid");
+        ec = esprim_client_new(e->kid, key, (size_t)klen, e->enc);
+        cred_wipe(key, sizeof key);
+        if (ec == NULL)
+            return err("bad --esprim kid or --esprim-enc (A128GCM, A192GCM, A256GCM)");
+        if (e->session)
+            *e->session = ec;
+    }
     char outer[1024];
     snprintf(outer, sizeof outer, "/~%s%s", e->to[0] == '/' ? "" : "/", e->to);
     int ret = 1, orsc = 0;
@@ -115,6 +121,12 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
         json_object_set_new(p, "ty", json_integer(ty));
     if (rcn >= 0)
         json_object_set_new(p, "rcn", json_integer(rcn));
+    if (e->rqet)
+        json_object_set_new(p, "rqet", json_string(e->rqet));
+    if (e->rset)
+        json_object_set_new(p, "rset", json_string(e->rset));
+    if (e->ec)
+        json_object_set_new(p, "ec", json_integer(atoi(e->ec)));
     if (body && blen) {
         json_t *pc = json_loadb((const char *)body, blen, 0, NULL);
         if (pc == NULL) {
@@ -126,17 +138,23 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
     }
     prim = json_dumps(p, JSON_COMPACT);
     json_decref(p);
+    struct esprim_outer outer_params;
+    if (prim == NULL || esprim_client_outer(prim, strlen(prim), &outer_params) != 0)
+        goto out;
     /* a receiver may retire its rand objects at any time (4114, 4113): then once more with a new one */
     for (int attempt = 0; attempt < 2; attempt++) {
         /* B.2a-c: the shared rand object from the receiver's esi where the client was told to find
          * it (first attempt only); else B.2d-f: one of its own (sit 3 -> sit 4) */
         const char *why = NULL;
         bool shared = false;
-        if (attempt == 0 && e->esro_path != NULL) {
+        /* B.2 only when this run holds no live session (TS-0003 §8.4.2 NOTE 2) */
+        if (esprim_client_ready(ec, (int64_t)time(NULL)))
+            shared = true;
+        else if (attempt == 0 && e->esro_path != NULL) {
             char path[2048];
             snprintf(path, sizeof path, "/%s", e->esro_path[0] == '/' ? e->esro_path + 1 : e->esro_path);
             MEM_FREE(ob);
-            if ((ret = post(ctx, path, NULL, 0, &orsc, &ob, &olen)) != 0)
+            if ((ret = post(ctx, path, NULL, NULL, 0, &orsc, &ob, &olen)) != 0)
                 goto out;
             shared = orsc == 2000 && esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) == 0;
             if (!shared)
@@ -146,7 +164,7 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
         if (!shared) {
             const char *rq = esprim_client_rand_request();
             MEM_FREE(ob);
-            if ((ret = post(ctx, outer, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
+            if ((ret = post(ctx, outer, NULL, rq, strlen(rq), &orsc, &ob, &olen)) != 0)
                 goto out;
             ret = 1;
             if (orsc != 2000 || esprim_client_receiver(ec, ob, olen, (int64_t)time(NULL), &why) != 0) {
@@ -163,10 +181,11 @@ int cli_e2e_request(const struct cli_e2e *e, const char *origin, const char *rvi
             goto out;
         }
         MEM_FREE(ob);
-        if ((ret = post(ctx, outer, sealed, slen, &orsc, &ob, &olen)) != 0)
+        if ((ret = post(ctx, outer, &outer_params, sealed, slen, &orsc, &ob, &olen)) != 0)
             goto out;
         if (orsc != RSC_ESPRIM_UNKNOWN_RECV_RAND_ID && orsc != RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID)
             break;
+        esprim_client_refused(ec, orsc);
     }
     ret = 0;
     if (orsc != 2000) { /* refused in the clear (TS-0004 Table 7.6.2-1) */
@@ -196,6 +215,7 @@ out:
         memset(inner, 0, ilen);
         mem_free(inner);
     }
-    esprim_client_free(ec);
+    if (e->session == NULL)
+        esprim_client_free(ec);
     return ret;
 }

@@ -31,6 +31,7 @@
 #include "util/mem.h"
 #include "warden-cli-kex.h"
 #include "warden-cli-esdata.h"
+#include "e2e/esprim_client.h"
 #include "warden-cli-e2e.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -44,9 +45,10 @@ static const struct {
              {"sub", 23}, {"rol", 31}, {"tk", 32}, {"dac", 34}};
 
 struct opts {
-    const char *url;    /* scheme://host:port, no trailing '/' */
-    const char *origin; /* X-M2M-Origin */
-    const char *rvi;    /* X-M2M-RVI */
+    const char *url;              /* scheme://host:port, no trailing '/' */
+    const char *origin;           /* X-M2M-Origin */
+    const char *rvi;              /* X-M2M-RVI */
+    const char *rqet, *rset, *ec; /* X-M2M-RET, X-M2M-RST, X-M2M-EC (TS-0009 §6.4.x); NULL: none */
     const char *cert, *key, *cacert;
     const char *psk_identity, *psk_file;
     bool insecure, fail, cbor, verbose, quiet;
@@ -80,6 +82,9 @@ static void usage(FILE *f)
           "  -u, --url URL                 CSE address (default http://127.0.0.1:8080; env WARDEN_URL)\n"
           "  -o, --origin ORIGIN           X-M2M-Origin (default CAdmin; env WARDEN_ORIGIN)\n"
           "  --rvi V                       X-M2M-RVI (default 3)\n"
+          "  --rqet T  --rset T  --ec N    Request/Result Expiration Timestamp (YYYYMMDDTHHMMSS or ms)\n"
+          "                                and Event Category; with --esprim they go in the inner\n"
+          "                                request and are copied to the outer NOTIFY\n"
           "  --cert F --key F              HTTPS client certificate and key (PEM)\n"
           "  --cacert F                    trust anchors for the server certificate (PEM)\n"
           "  -k, --insecure                do not verify the server certificate (never with a PSK)\n"
@@ -176,10 +181,11 @@ struct req {
     int ty;            /* 0: none */
     const unsigned char *body;
     size_t blen;
+    const char *rqet, *rset, *ec; /* this request's timing/category headers (NULL: none) */
 };
 
 /* Header lines (without CRLF) every request carries: TS-0009 §6.4.1-§6.4.3. */
-static int header_lines(const struct opts *o, const struct req *rq, char lines[6][160])
+static int header_lines(const struct opts *o, const struct req *rq, char lines[9][160])
 {
     char ri[40];
     make_ri(ri, sizeof ri);
@@ -195,6 +201,12 @@ static int header_lines(const struct opts *o, const struct req *rq, char lines[6
         else
             snprintf(lines[n++], 160, "Content-Type: %s", media);
     }
+    if (rq->rqet)
+        snprintf(lines[n++], 160, "X-M2M-RET: %.120s", rq->rqet);
+    if (rq->rset)
+        snprintf(lines[n++], 160, "X-M2M-RST: %.120s", rq->rset);
+    if (rq->ec)
+        snprintf(lines[n++], 160, "X-M2M-EC: %.120s", rq->ec);
     return n;
 }
 
@@ -243,7 +255,7 @@ static int curl_exchange(const struct opts *o, const struct req *rq, struct resp
     CURL *c = curl_easy_init();
     if (c == NULL)
         return fail("cannot initialise libcurl");
-    char url[8192], lines[6][160];
+    char url[8192], lines[9][160];
     snprintf(url, sizeof url, "%s%s", o->url, rq->target);
     struct curl_slist *hl = NULL;
     int n = header_lines(o, rq, lines);
@@ -490,7 +502,7 @@ static int psk_exchange(const struct opts *o, const struct req *rq, struct resp 
              port, gnutls_strerror(rc));
         goto out;
     }
-    char head[8192], lines[6][160];
+    char head[8192], lines[9][160];
     int n = header_lines(o, rq, lines), off;
     off = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n", rq->method, rq->target,
                    host, port);
@@ -552,10 +564,16 @@ struct e2e_ctx {
 };
 
 /* warden-cli-e2e.c's transport: one NOTIFY (a POST without ty) over this client's connection. */
-static int e2e_post(void *ctx, const char *target, const char *body, size_t len, int *rsc, char **rbody, size_t *rlen)
+static int e2e_post(void *ctx, const char *target, const struct esprim_outer *outer, const char *body, size_t len,
+                    int *rsc, char **rbody, size_t *rlen)
 {
     struct e2e_ctx *x = ctx;
     struct req rq = {.method = body ? "POST" : "GET", .body = (const unsigned char *)body, .blen = len};
+    if (outer != NULL) { /* TS-0001 Table 11.4.2-1: copied from the inner request primitive */
+        rq.rqet = outer->rqet[0] ? outer->rqet : NULL;
+        rq.rset = outer->rset[0] ? outer->rset : NULL;
+        rq.ec = outer->ec[0] ? outer->ec : NULL;
+    }
     snprintf(rq.target, sizeof rq.target, "%s", target);
     struct resp rs;
     int ret = plain_exchange(x->o, &rq, &rs);
@@ -566,9 +584,13 @@ static int e2e_post(void *ctx, const char *target, const char *body, size_t len,
     return ret;
 }
 
-static int exchange(const struct opts *o, const struct req *rq, struct resp *rs)
+static int exchange(const struct opts *o, const struct req *rq0, struct resp *rs)
 {
     memset(rs, 0, sizeof *rs);
+    struct req copy = *rq0, *rq = &copy;
+    copy.rqet = o->rqet;
+    copy.rset = o->rset;
+    copy.ec = o->ec;
     if (o->e2e.kid == NULL)
         return plain_exchange(o, rq, rs);
     struct e2e_ctx x = {.o = o};
@@ -833,12 +855,16 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "kex") == 0) /* TS-0003 §8.7 ESCertKE: tools/warden-cli-kex.c */
         return warden_cli_kex(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "esprim-rx") == 0) /* an AE's ESPrim receiver (warden-cli-esprim-rx.c) */
+        return warden_cli_esprim_rx(argc - 1, argv + 1);
     struct opts o = {.url = getenv("WARDEN_URL") ? getenv("WARDEN_URL") : "http://127.0.0.1:8080",
                      .origin = getenv("WARDEN_ORIGIN") ? getenv("WARDEN_ORIGIN") : "CAdmin",
                      .rvi = "3",
                      .timeout = 10,
                      .depth = 3,
                      .max_nodes = 200};
+    struct esprim_client *e2e_session = NULL; /* --esprim: one session for the whole run */
+    o.e2e.session = &e2e_session;
     char *pos[64];
     int npos = 0, esd_rc;
     for (int i = 1; i < argc; i++) {
@@ -858,6 +884,12 @@ int main(int argc, char **argv)
             o.origin = argv[++i];
         } else if (ARG("--rvi")) {
             o.rvi = argv[++i];
+        } else if (ARG("--rqet")) {
+            o.rqet = o.e2e.rqet = argv[++i];
+        } else if (ARG("--rset")) {
+            o.rset = o.e2e.rset = argv[++i];
+        } else if (ARG("--ec")) {
+            o.ec = o.e2e.ec = argv[++i];
         } else if (ARG("--cert")) {
             o.cert = argv[++i];
         } else if (ARG("--key")) {
@@ -971,6 +1003,7 @@ int main(int argc, char **argv)
     }
     mem_free(body);
     cli_esdata_free(o.esd);
+    esprim_client_free(e2e_session);
     gnutls_global_deinit();
     curl_global_cleanup();
     return ret;

@@ -15,8 +15,14 @@ static const struct {
     const char *name;
     enum acop op;
 } ops[] = {
-    {"create", ACOP_CREATE}, {"retrieve", ACOP_RETRIEVE}, {"update", ACOP_UPDATE},
-    {"delete", ACOP_DELETE}, {"notify", ACOP_NOTIFY},     {"discover", ACOP_DISCOVERY},
+    {"create", ACOP_CREATE},
+    {"retrieve", ACOP_RETRIEVE},
+    {"update", ACOP_UPDATE},
+    {"delete", ACOP_DELETE},
+    {"notify", ACOP_NOTIFY},
+    {"discover", ACOP_DISCOVERY},
+    /* a NOTIFY whose Content is m2m:seci (policy.c: e2e-procedure on the <CSEBase>) */
+    {"notify-seci", ACOP_NOTIFY},
 };
 
 bool cse_explain_op(const char *name, int *acop)
@@ -48,7 +54,9 @@ char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_ex
     int acop;
     struct originator o = {0};
     if (!cse_explain_op(q->op, &acop)) {
-        buf_puts(&out, "DENY\nerror: the operation must be create, retrieve, update, delete, notify or discover\n");
+        buf_puts(
+            &out,
+            "DENY\nerror: the operation must be create, retrieve, update, delete, notify, notify-seci or discover\n");
         return buf_take(&out, NULL);
     }
     if (q->fr == NULL || !id_parse(&cse->idenv, q->fr, &o.id) || (o.id.kind != ID_AE && o.id.kind != ID_CSE)) {
@@ -76,6 +84,12 @@ char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_ex
     req.to = q->to;
     req.ty = q->ty;
     req.rqi = "explain";
+    if (strcmp(q->op, "notify-seci") == 0) {
+        static const char seci[] = "{\"m2m:seci\":{\"sit\":5}}";
+        req.body = seci;
+        req.body_len = sizeof seci - 1;
+        req.media = MEDIA_JSON;
+    }
     if (az)
         req.az = *az;
     if (q->peer)
@@ -108,6 +122,9 @@ char *explain_in_view(struct cse *cse, struct store_view *v, const struct cse_ex
                            : "; no peer address (as over MQTT, where only the broker's is known): acip "
                              "contexts fail (context-ip-unknown-peer)");
         buf_puts(&out, "assumed: the originator is authenticated (rq_authn) and the clock is now\n");
+        if (acop == ACOP_NOTIFY && tgt.row.ty == TY_CSEBASE && strcmp(q->op, "notify") == 0)
+            buf_puts(&out, "note: a NOTIFY whose Content is m2m:seci (ESPrim, ESCertKE) is decided as e2e-procedure "
+                           "instead (op notify-seci)\n");
         buf_puts(&out, "candidates:\n");
         buf_append(&out, lines.p ? lines.p : "", lines.len);
         creds_free(c.creds);

@@ -285,6 +285,11 @@
  * retired, so originators renew theirs about every this many requests). */
 #define LIMIT_ESPRIM_RAND_OBJECTS 1024
 #define LIMIT_ESPRIM_REPLAY       32768
+/* Originator rand objects the ESPrim receiver keeps (TS-0003 §8.4.2 C.6b.2: cached on first use, so
+ * the originator's next objects name it by "ori" alone), each until its own expiry (at most the
+ * receiver object's lifetime); when full, the one expiring first is forgotten and an object naming
+ * it gets 4113 (the client library then sends the whole "oro" again). About 300 bytes each. */
+#define LIMIT_ESPRIM_ORIG_RAND_OBJECTS 1024
 /* CSEs registered with this one that are told its e2eSecInfo (TS-0003 §8.4.2 B.1b); beyond, none */
 #define LIMIT_ESPRIM_ESI_PEERS 64
 

@@ -16,6 +16,7 @@
 #include "e2e/escertke_rx.h"
 #include "core_int.h"
 #include "e2e/esprim.h"
+#include "e2e/esprim_obj.h"
 #include "encoding/json.h"
 #include "rsc.h"
 #include "util/log.h"
@@ -80,8 +81,10 @@ struct retarget {
     struct cse *cse;
     struct cse_response *rsp;
     struct cse_cont k; /* the NOTIFY, parked until the AE answers */
-    char *fr, *rqi, *body;
+    char *fr, *rqi, *body, *rqet;
     size_t len;
+    bool seci;          /* an ESPrim outer NOTIFY (m2m:seci): the AE's answer Content is relayed (TS-0004 §7.6.2) */
+    int64_t expires_us; /* the NOTIFY's rqet (monotonic), 0 none: the AE answers within it or 4008 */
     char *poa[POA_MAX];
     int npoa, next;
 };
@@ -93,6 +96,7 @@ static void retarget_free(struct retarget *r)
     mem_free(r->fr);
     mem_free(r->rqi);
     mem_free(r->body);
+    mem_free(r->rqet);
     mem_free(r);
 }
 
@@ -120,8 +124,19 @@ static void answered(void *arg, const struct out_response *res)
         int rsc = res->rsc ? res->rsc : RSC_OK;
         if (rsc_is_success(rsc))
             r->rsp->rsc = rsc;
+        else if (r->seci && res->body != NULL) /* a refusal of TS-0004 Table 7.6.2-1, as the AE gave it */
+            r->rsp->rsc = rsc;
         else
             response_error(r->rsp, rsc, "ae-answer", "the AE answered the re-targeted NOTIFY with %d", rsc);
+        if (r->seci && res->body != NULL && res->len > 0) { /* the outer response's Content */
+            mem_free(r->rsp->body);
+            r->rsp->body = mem_strndup(res->body, res->len);
+            r->rsp->body_len = res->len;
+        }
+    } else if (r->expires_us != 0 && clock_mono_us() + 5000 >= r->expires_us) { /* 5 ms: timer slack */
+        /* as route.c answers a forward whose wait the rqet bounded: the target did not answer */
+        response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
+                       "the AE did not answer the NOTIFY before its Request Expiration Timestamp");
     } else {
         response_error(r->rsp, RSC_TARGET_NOT_REACHABLE, "ae-unreachable",
                        "no pointOfAccess of the AE accepted the NOTIFY");
@@ -131,13 +146,30 @@ static void answered(void *arg, const struct out_response *res)
     cont_resume(&k, CONT_ANSWERED);
 }
 
+/* The time an attempt may take: what is left of the NOTIFY's rqet (at least 1 ms), else 0 (the
+ * client side's notify.timeout). */
+static int left_ms(const struct retarget *r)
+{
+    if (r->expires_us == 0)
+        return 0;
+    int64_t left = (r->expires_us - clock_mono_us()) / 1000;
+    return left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 /* Send to the next address; when none is left or none can be sent to, finish with 5103. */
 static void try_next(struct retarget *r)
 {
     while (r->next < r->npoa) {
         const char *uri = r->poa[r->next++];
-        struct out_request rq = {
-            .op = OP_NOTIFY, .fr = r->fr, .rqi = r->rqi, .body = r->body, .len = r->len, .max_attempts = 1};
+        struct out_request rq = {.op = OP_NOTIFY,
+                                 .fr = r->fr,
+                                 .rqi = r->rqi,
+                                 .body = r->body,
+                                 .len = r->len,
+                                 .max_attempts = 1,
+                                 .rqet = r->rqet,
+                                 .timeout_ms = left_ms(r),
+                                 .max_answer = r->seci ? 2 * ESPRIM_MAX_OBJECT : 0};
         if (outbound_send(r->cse->outbound, uri, &rq, answered, r) == 0)
             return;
     }
@@ -153,12 +185,13 @@ enum cse_status op_notify(struct op_ctx *c)
                        "a NOTIFY targets a <CSEBase> or an <AE> (TS-0004 §7.3.3.9)");
         return CSE_DONE;
     }
+    /* an m2m:seci NOTIFY to the <CSEBase> is permitted as "e2e-procedure" (policy.c), the rest by ACP */
+    if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
+        return CSE_DONE;
     if (escertke_notify(c)) /* TS-0004 §7.5.1.2.12: sit 6, authorized by tls.ca (e2e/escertke_rx.h) */
         return CSE_DONE;
     if (row->ty == TY_CSEBASE && c->req->media == MEDIA_JSON && esprim_claims(c)) /* TS-0003 §8.4 */
         return (enum cse_status)esprim_notify(c);
-    if (op_authorize(c, ACOP_NOTIFY, row, 0) != 0)
-        return CSE_DONE;
     if (c->req->media != MEDIA_JSON || c->req->body_len == 0) {
         response_error(c->rsp, RSC_BAD_REQUEST, "bad-content", "a NOTIFY carries a notification as its Content");
         return CSE_DONE;
@@ -216,6 +249,11 @@ enum cse_status op_notify(struct op_ctx *c)
     r->fr = mem_strdup(c->req->fr ? c->req->fr : c->cse->cfg->cse_id);
     r->rqi = mem_strdup(c->req->rqi);
     r->body = json_encode(root, &r->len);
+    r->seci = json_object_get(root, "m2m:seci") != NULL;
+    r->rqet = c->req->rqet ? mem_strdup(c->req->rqet) : NULL; /* the AE answers within it too */
+    int64_t rqet_us = 0, now_us = clock_now_us(&c->cse->clock);
+    if (c->req->rqet && abs_rel_us(c->req->rqet, now_us, &rqet_us)) /* checked on receipt: in the future */
+        r->expires_us = clock_mono_us() + (rqet_us > now_us ? rqet_us - now_us : 0);
     json_decref(root);
     try_next(r);
     return CSE_PENDING;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "e2e/esprim.h"
 #include "rsc.h"
 #include "security/acp.h"
 #include "util/buf.h"
@@ -192,10 +193,34 @@ static const struct acp_location *location_of(void *arg)
     return originator_location(arg);
 }
 
+/* TS-0003 §8.4 (ESPrim), §8.7 (ESCertKE); TS-0004 §7.6.2, §7.5.1.2.12: a NOTIFY to the <CSEBase>
+ * whose Content is m2m:seci is this CSE's end of an end-to-end security procedure, not a
+ * notification. It is decided here, by name, instead of by the <CSEBase>'s ACP (whose NOTIFY
+ * privilege is the admin's): each procedure authorizes it itself, ESPrim by possession of the
+ * pairwise key bound to the inner From (the inner request is then authorized on its own, as its
+ * originator), ESCertKE by the initiator's certificate chain to tls.ca and From matching it. The
+ * originator checks of every request (dispatch.c) came first; each procedure's refusals are audited
+ * with their own reasons (esprim-*, escertke-*). README "Access decision". */
+static bool e2e_procedure(struct op_ctx *c, enum acop op, const struct store_row *target, struct decision *d)
+{
+    if (op != ACOP_NOTIFY || target->ty != TY_CSEBASE || c->req->op != OP_NOTIFY || c->req->media != MEDIA_JSON ||
+        !esprim_claims(c))
+        return false;
+    decision(d, true, "e2e-procedure",
+             "an end-to-end security procedure (m2m:seci, TS-0003 8.4/8.7): authorized by the pairwise key "
+             "(ESPrim) or the certificate chain (ESCertKE), not by the acpi of %s",
+             target->ri);
+    if (c->explain)
+        buf_puts(c->explain, "  the Content is m2m:seci: an end-to-end security procedure (e2e-procedure)\n");
+    return true;
+}
+
 int policy_decide(struct op_ctx *c, enum acop op, const struct store_row *target, int child_ty, bool use_pvs,
                   struct decision *d)
 {
     const struct originator *o = c->orig;
+    if (e2e_procedure(c, op, target, d))
+        return 0;
     if (o->subj.is_admin) {
         decision(d, true, "admin", "the admin originator");
         if (c->explain)

@@ -37,8 +37,18 @@ struct rand_obj {
     uint64_t serial;
 };
 
+/* An originator rand object seen in an accepted ESPrim object (C.6b.2), by (kid, esri). */
+struct orig_obj {
+    char kid[129];
+    char id[ESPRIM_RANDID_MAX + 1];
+    char *canon; /* owned; NULL: free slot */
+    size_t len;
+    int64_t expiry_s;
+};
+
 struct esprim {
     pthread_mutex_t lock;
+    struct orig_obj oros[LIMIT_ESPRIM_ORIG_RAND_OBJECTS]; /* a linear scan: bounded, small */
     /* the objects issued on request (sit 3), in the slot of their serial (the oldest is replaced),
      * then two slots for the shared one (esro): the current one and the one before, which stays
      * valid until it expires (an originator that read it has the rest of its lifetime to use it), so
@@ -80,6 +90,8 @@ void esprim_free(struct esprim *e)
         return;
     for (size_t i = 0; i < LIMIT_ESPRIM_RAND_OBJECTS + 2; i++)
         mem_free(e->objs[i].canon);
+    for (size_t i = 0; i < LIMIT_ESPRIM_ORIG_RAND_OBJECTS; i++)
+        mem_free(e->oros[i].canon);
     esprim_replay_free(e->replay);
     pthread_mutex_destroy(&e->lock);
     mem_free(e);
@@ -393,6 +405,51 @@ static char *find_obj(struct esprim *e, const char *id, int64_t now, size_t *len
     return out;
 }
 
+/* TS-0003 §8.4.2 C.6b.2: the cached originator rand object (kid, ori), live at now: its
+ * serialisation copied (mem_free) and expiry; NULL when unknown or expired. */
+static char *find_oro(struct esprim *e, const char *kid, const char *ori, int64_t now, size_t *len, int64_t *expiry)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < LIMIT_ESPRIM_ORIG_RAND_OBJECTS && out == NULL; i++) {
+        struct orig_obj *o = &e->oros[i];
+        if (o->canon != NULL && o->expiry_s > now && strcmp(o->id, ori) == 0 && strcmp(o->kid, kid) == 0) {
+            out = mem_strndup(o->canon, o->len);
+            *len = o->len;
+            *expiry = o->expiry_s;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return out;
+}
+
+/* Cache an originator rand object carried in an accepted object: its (kid, ori) slot, else a free
+ * or expired one, else the one expiring first. */
+static void keep_oro(struct esprim *e, const char *kid, const char *ori, const char *canon, size_t len, int64_t expiry,
+                     int64_t now)
+{
+    pthread_mutex_lock(&e->lock);
+    struct orig_obj *slot = NULL, *victim = NULL;
+    for (size_t i = 0; i < LIMIT_ESPRIM_ORIG_RAND_OBJECTS && slot == NULL; i++) {
+        struct orig_obj *o = &e->oros[i];
+        bool free_slot = o->canon == NULL || o->expiry_s <= now;
+        if (!free_slot && strcmp(o->id, ori) == 0 && strcmp(o->kid, kid) == 0)
+            slot = o;
+        else if (victim == NULL ||
+                 (victim->canon != NULL && victim->expiry_s > now && (free_slot || o->expiry_s < victim->expiry_s)))
+            victim = o;
+    }
+    if (slot == NULL)
+        slot = victim;
+    mem_free(slot->canon);
+    snprintf(slot->kid, sizeof slot->kid, "%s", kid);
+    snprintf(slot->id, sizeof slot->id, "%s", ori);
+    slot->canon = mem_strndup(canon, len);
+    slot->len = len;
+    slot->expiry_s = expiry;
+    pthread_mutex_unlock(&e->lock);
+}
+
 /* Remember an accepted object (kid and IV); false when it was seen before (a replay). When the
  * bounded cache forgets older objects, the rand objects issued before what it still remembers are
  * retired (esprim_replay.h): a forgotten object then names a retired rand object (4114). */
@@ -434,8 +491,10 @@ __attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     response_error(c->rsp, rsc, reason, "%s", msg);
-    char cred[160];
+    char cred[160], detail[360];
     snprintf(cred, sizeof cred, "e2e:%s", kid && kid[0] ? kid : "-");
+    /* the outer NOTIFY was let through as e2e-procedure (policy.c): the procedure decided this */
+    snprintf(detail, sizeof detail, "e2e-procedure: %s", msg);
     struct audit_event ev = {
         .event = "deny", /* aggregated like every denial (audit.h): a flood of bad objects is bounded */
         .originator = c->req->fr,
@@ -445,7 +504,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct op_ctx *c, int rsc,
         .target = c->req->to,
         .rsc = rsc,
         .reason = reason,
-        .detail = c->rsp->message,
+        .detail = detail,
         .credential = cred,
     };
     audit_record(c->cse->audit, &ev);
@@ -465,7 +524,8 @@ struct esp_job {
     size_t skey_len;
     char enc[16], kid[129], ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
     char peer_id[257], cred[160];
-    int64_t t0_us; /* when the inner request was dispatched (its request-log line) */
+    char rqet[TS_LEN + 48]; /* the inner request's deadline when the outer one is earlier */
+    int64_t t0_us;          /* when the inner request was dispatched (its request-log line) */
 };
 
 static void job_free(struct esp_job *j)
@@ -579,18 +639,31 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
              "unknown or expired receiver rand object '%.64s'", h.rri);
         goto out;
     }
-    /* the originator's: carried in full (oro), matching ori, expiring no later than the receiver's */
-    if (h.oro == NULL || !json_is_string(json_object_get(h.oro, "esri")) ||
-        strcmp(json_string_value(json_object_get(h.oro, "esri")), h.ori) != 0 ||
-        (oro = esprim_randobj_canon(h.oro, false, &oro_len, &ox, &why)) == NULL || ox <= c->now || ox > rx) {
+    /* the originator's (C.6b.2): carried in full (oro, whose esri must then be ori: Warden's reading
+     * of "at the beginning of a session"), or named by ori alone when an earlier object of this key
+     * carried it; live, and expiring no later than the receiver's */
+    bool carried = h.oro != NULL;
+    if (carried ? (!json_is_string(json_object_get(h.oro, "esri")) ||
+                   strcmp(json_string_value(json_object_get(h.oro, "esri")), h.ori) != 0 ||
+                   (oro = esprim_randobj_canon(h.oro, false, &oro_len, &ox, &why)) == NULL)
+                : (oro = find_oro(cse->esprim, h.kid, h.ori, c->now, &oro_len, &ox)) == NULL) {
         fail(c, RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID, "esprim-unknown-ori", h.kid,
-             "the originator rand object '%.64s' is missing, malformed, expired or outlives the receiver's", h.ori);
+             carried ? "the originator rand object '%.64s' is malformed or does not match ori"
+                     : "unknown or expired originator rand object '%.64s' (send it as oro)",
+             h.ori);
+        goto out;
+    }
+    if (ox <= c->now || ox > rx) {
+        fail(c, RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID, "esprim-unknown-ori", h.kid,
+             "the originator rand object '%.64s' has expired or outlives the receiver's", h.ori);
         goto out;
     }
     json_t *rro_obj = json_loadb(rro, rro_len, 0, NULL);
-    bool ok_alg = json_integer_value(json_object_get(h.oro, "esk")) == ESPRIM_KEYGEN_HMAC_SHA256 &&
-                  esprim_randobj_has_espa(h.oro, h.espa) && esprim_randobj_has_espa(rro_obj, h.espa);
+    json_t *oro_obj = json_loadb(oro, oro_len, 0, NULL);
+    bool ok_alg = json_integer_value(json_object_get(oro_obj, "esk")) == ESPRIM_KEYGEN_HMAC_SHA256 &&
+                  esprim_randobj_has_espa(oro_obj, h.espa) && esprim_randobj_has_espa(rro_obj, h.espa);
     json_decref(rro_obj);
+    json_decref(oro_obj);
     if (!ok_alg) {
         fail(c, RSC_ESPRIM_UNSUPPORTED_OPTION, "esprim-unsupported", h.kid, "%s",
              "esk must be 1 (HMAC-SHA256) and enc listed in both rand objects' espa");
@@ -616,6 +689,8 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
              "this ESPrim object was received before (replay)");
         goto out;
     }
+    if (carried) /* authenticated now: the originator's next objects may name it by ori alone */
+        keep_oro(cse->esprim, h.kid, h.ori, oro, oro_len, ox, c->now);
     /* the inner request primitive (TS-0004 §8 JSON serialisation) */
     struct cse_response drsp;
     response_init(&drsp);
@@ -644,6 +719,16 @@ static int secured_request(struct op_ctx *c, const char *epo, size_t epo_len)
     iq->sec.ids[0] = j->peer_id;
     iq->sec.nids = 1;
     iq->rt = 0; /* answered within this exchange */
+    /* TS-0001 Table 11.4.2-1: the outer rqet is the inner's copy, checked on receipt like any
+     * request's (dispatch.c); the inner request then runs within the earlier of the two, so its
+     * answer (sealed, on the outer response) comes back before the outer request expires */
+    int64_t orq = 0, irq = 0, now_us = c->now * 1000000;
+    if (c->req->rqet != NULL && abs_rel_us(c->req->rqet, now_us, &orq) &&
+        (iq->rqet == NULL || !abs_rel_us(iq->rqet, now_us, &irq) || orq < irq) &&
+        strlen(c->req->rqet) < sizeof j->rqet) {
+        snprintf(j->rqet, sizeof j->rqet, "%s", c->req->rqet);
+        iq->rqet = j->rqet;
+    }
     j->cse = cse;
     j->orsp = c->rsp;
     bool can_park = op_park(c, PARK_ESPRIM, &j->k);

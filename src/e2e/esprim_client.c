@@ -19,10 +19,12 @@ struct esprim_client {
     char enc[16];
     int espa;
     char ori[ESPRIM_RANDID_MAX + 1], rri[ESPRIM_RANDID_MAX + 1];
-    char *oro; /* canonical originator rand object, sent in every object (the receiver keeps none) */
+    char *oro;                 /* canonical originator rand object, sent until the receiver has shown it holds it */
+    int64_t start_s, expiry_s; /* of the session: when derived, the originator rand object's expiry */
     unsigned char skey[32];
     size_t skey_len;
     bool ready;
+    bool held; /* a response verified under this session: the receiver cached oro (C.6b.2) */
 };
 
 struct esprim_client *esprim_client_new(const char *kid, const unsigned char *key, size_t key_len, const char *enc)
@@ -96,6 +98,9 @@ int esprim_client_receiver(struct esprim_client *ec, const char *body, size_t le
     snprintf(ec->ori, sizeof ec->ori, "o%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6],
              r[7]);
     int64_t exp = now + 3600 < rx ? now + 3600 : rx;
+    ec->expiry_s = exp;
+    ec->start_s = now;
+    ec->held = false;
     json_t *oro = esprim_randobj_new(ec->ori, exp, false, &ec->espa, 1);
     mem_free(ec->oro);
     ec->oro = esprim_randobj_canon(oro, false, &olen, &ox, why);
@@ -120,8 +125,10 @@ char *esprim_client_seal(struct esprim_client *ec, const char *inner, size_t len
 {
     if (!ec->ready)
         return NULL;
-    char *jwe = esprim_seal(ec->skey, ec->skey_len, ec->enc, ec->kid, "application/json", ec->ori, ec->rri, ec->oro,
-                            NULL, inner, len);
+    /* TS-0003 §8.4.2 C.3: the whole originator rand object while this could be the first object the
+     * receiver sees under it, its ID alone afterwards */
+    char *jwe = esprim_seal(ec->skey, ec->skey_len, ec->enc, ec->kid, "application/json", ec->ori, ec->rri,
+                            ec->held ? NULL : ec->oro, NULL, inner, len);
     if (jwe == NULL)
         return NULL;
     json_t *root = json_pack("{s:{s:i,s:s}}", "m2m:seci", "sit", 5, "epo", jwe);
@@ -131,6 +138,28 @@ char *esprim_client_seal(struct esprim_client *ec, const char *inner, size_t len
     if (out)
         *out_len = strlen(out);
     return out;
+}
+
+bool esprim_client_ready(const struct esprim_client *ec, int64_t now)
+{
+    int64_t life = ec->expiry_s - ec->start_s;
+    int64_t margin = life / 4 < ESPRIM_CLIENT_MARGIN_S ? life / 4 : ESPRIM_CLIENT_MARGIN_S;
+    return ec->ready && ec->expiry_s > now + margin;
+}
+
+bool esprim_client_sends_oro(const struct esprim_client *ec)
+{
+    return ec->ready && !ec->held;
+}
+
+void esprim_client_refused(struct esprim_client *ec, int rsc)
+{
+    if (rsc == 4113) /* the receiver forgot the originator rand object: send it whole again */
+        ec->held = false;
+    else if (rsc == 4114) { /* its rand object was retired: a new session */
+        ec->ready = false;
+        cred_wipe(ec->skey, sizeof ec->skey);
+    }
 }
 
 int esprim_client_open(struct esprim_client *ec, const char *body, size_t len, char **inner, size_t *inner_len)
@@ -145,12 +174,43 @@ int esprim_client_open(struct esprim_client *ec, const char *body, size_t len, c
         size_t elen = json_string_length(json_object_get(seci, "epo"));
         /* the answer is under this exchange's session key: same kid and rand IDs */
         if (esprim_parse(epo, elen, &h, &why) == 0 && strcmp(h.kid, ec->kid) == 0 && strcmp(h.ori, ec->ori) == 0 &&
-            strcmp(h.rri, ec->rri) == 0 && strcmp(h.enc, ec->enc) == 0)
+            strcmp(h.rri, ec->rri) == 0 && strcmp(h.enc, ec->enc) == 0) {
             rc = esprim_open(epo, elen, ec->skey, ec->skey_len, inner, inner_len);
-        else
+            ec->held = ec->held || rc == 0;
+        } else
             rc = 4115;
         esprim_hdr_free(&h);
     }
     json_decref(root);
     return rc;
+}
+
+/* One copied parameter as text: a string as it is, an integer or a boolean written out. */
+static void outer_param(const json_t *o, const char *name, char *out, size_t n)
+{
+    const json_t *v = json_object_get(o, name);
+    out[0] = '\0';
+    if (json_is_string(v) && json_string_length(v) < n)
+        snprintf(out, n, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, n, "%lld", (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, n, "%s", json_is_true(v) ? "true" : "false");
+}
+
+int esprim_client_outer(const char *inner, size_t len, struct esprim_outer *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root = json_loadb(inner, len, 0, NULL);
+    const json_t *o = json_object_get(root, "m2m:rqp") ? json_object_get(root, "m2m:rqp") : root;
+    if (!json_is_object(o)) {
+        json_decref(root);
+        return 4000;
+    }
+    outer_param(o, "rqet", out->rqet, sizeof out->rqet);
+    outer_param(o, "rset", out->rset, sizeof out->rset);
+    outer_param(o, "ec", out->ec, sizeof out->ec);
+    outer_param(o, "da", out->da, sizeof out->da);
+    json_decref(root);
+    return 0;
 }

@@ -313,5 +313,61 @@ class EscertkeDisabledCase(TlsTestCase):
         self.assertRsc(r, 5001)
 
 
+
+class EscertkeTransitCase(unittest.TestCase):
+    """TS-0001 §11.4.3, TS-0004 §7.5.1.2.12: `warden-cli kex` run by a device registered at an MN
+    establishes a key with the IN; the MN forwards the NOTIFYs carrying the four flights as any
+    NOTIFY (it holds no ESCertKE state and changes no byte: the TLS Finished messages of both ends
+    cover every flight)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        import tempfile
+        from test_esprim import Relay
+        from test_multicse import Cse
+        cls.shutil = shutil
+        cls.catmp = tempfile.mkdtemp(prefix="warden-kex-mn-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in", extra=["--escertke.enable=1"]).start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+        cls.relay = Relay(cls.mn.srv.port)
+        cls.ctl = Ctl(cls.inc.srv.store_path, ["--cse.id=/id-in", "--cse.rn=cse-in"])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if cls.mn.c.retrieve("/~/id-in/cse-in/nothing", origin="CAdmin").rsc == 4004:
+                break
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.close()
+        for c in (cls.mn, cls.inc):
+            c.cleanup()
+        cls.shutil.rmtree(cls.catmp, ignore_errors=True)
+
+    def test_ts0001_11_4_3_warden_cli_kex_through_a_transit_mn(self):
+        stem = uniq("Cdevmn")
+        r = self.mn.c.create("/cse-mn", 2, {"rn": stem, "api": "Nkex", "rr": False}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        ident = "//%s/id-mn/%s" % (SPID, stem)
+        cert, key, _ = self.pki.issue(ident)
+        out = os.path.join(self.catmp, stem + ".json")
+        argv = [cli_bin(), "kex", "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", stem, "--cert", cert,
+                "--key", key, "--cacert", self.pki.ca_pem, "--to", "/id-in", "--out", out]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        kid = p.stdout.strip()
+        keys = {}
+        for line in self.ctl.ok("e2e", "list").stdout.splitlines():
+            f = line.split("\t")
+            keys[f[0]] = (f[1], f[2], f[4])
+        self.assertEqual(keys.get(kid), ("//%s/id-in" % SPID, ident, "escertke"))
+        # the device spoke to the MN only; both of its NOTIFYs went to the IN's CSE-ID
+        cap = self.relay.captured()
+        self.assertEqual(cap.count(b"POST /~/id-in HTTP/1.1"), 2, cap[:300])
+        self.assertEqual(cap.count(b'"sit":6') + cap.count(b'"sit": 6'), 4)
+
+
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ Run: WARDEN_BIN=build/warden python3 tests/integration/test_esprim.py
 import base64
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import re
@@ -421,6 +422,330 @@ class EsprimCase(unittest.TestCase):
         listing = self.ctl.ok("e2e", "list")
         self.assertIn(kid, listing.stdout)
         self.assertNotIn(KEY1[:16], listing.stdout)
+
+
+
+def ts(offset_s):
+    """A oneM2M timestamp (UTC) offset_s seconds from now."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + offset_s))
+
+
+class EsprimFollowups(unittest.TestCase):
+    """Issue 16 follow-ups on the same two CSEs as EsprimCase (its setup, helpers, not its tests)."""
+
+    setUpClass = classmethod(EsprimCase.setUpClass.__func__)
+    tearDownClass = classmethod(EsprimCase.tearDownClass.__func__)
+    cli = EsprimCase.cli
+    send = EsprimCase.send
+    wait_for = EsprimCase.wait_for
+
+    def outer_requests(self, start):
+        """The outer requests the client sent through the relay since start: (head, body) pairs."""
+        cap = self.relay.captured()[start:].decode("latin-1")
+        out = []
+        for m in re.finditer(r"(POST|GET) (\S+) HTTP/1\.1\r\n(.*?)\r\n\r\n", cap, re.S):
+            head = m.group(3)
+            n = re.search(r"(?i)content-length: (\d+)", head)
+            body = cap[m.end():m.end() + int(n.group(1))] if n else ""
+            out.append((m.group(1) + " " + m.group(2) + "\r\n" + head, body))
+        return out
+
+    def test_ts0001_table_11_4_2_1_outer_notify_copies_rqet_rset_of_the_inner_request_never_gid(self):
+        # (ec and da are copied too, by esprim_client_outer; this CSE answers 5001 to an ec)
+        rqet, rset = ts(120), ts(180)
+        start = len(self.relay.captured())
+        rsc, out, err = self.cli("--rqet", rqet, "--rset", rset, "get", "/~/id-in/cse-in/" + self.cnt,
+                                 origin=self.inner)
+        self.assertEqual(rsc, 2000, out + err)
+        sealed = [h for h, b in self.outer_requests(start) if '"sit":5' in b]
+        self.assertEqual(len(sealed), 1, self.outer_requests(start))
+        self.assertIn("X-M2M-RET: " + rqet, sealed[0])
+        self.assertIn("X-M2M-RST: " + rset, sealed[0])
+        self.assertNotIn("X-M2M-GID", sealed[0].upper())
+
+    def test_ts0004_7_6_2_expired_outer_rqet_is_4008_and_stripping_it_does_not_extend_the_inner_one(self):
+        start = len(self.relay.captured())
+        rn = uniq("late")
+        rsc, out, err = self.cli("--rqet", ts(-5), "create", "/~/id-in/cse-in/" + self.cnt, "cin",
+                                 json.dumps({"con": "x", "rn": rn}), origin=self.inner)
+        self.assertEqual(rsc, 4008, out + err)  # the outer NOTIFY, checked on receipt like any request
+        bodies = [b for h, b in self.outer_requests(start) if '"sit":5' in b]
+        self.assertEqual(len(bodies), 1)
+        # the same object without the outer rqet: the inner one (authenticated) still expired, not run
+        r = self.send(json.loads(bodies[0])["m2m:seci"]["epo"])
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertIn("m2m:seci", r.body)
+        r = self.inc.c.retrieve("/cse-in/%s/%s" % (self.cnt, rn), origin=ADMIN)
+        self.assertEqual(r.rsc, 4004, r.body)
+
+
+    @staticmethod
+    def header(epo):
+        h = epo.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+
+    @staticmethod
+    def reheader(epo, **changes):
+        """The object with its protected header changed (None removes a member)."""
+        parts = epo.split(".")
+        hdr = EsprimFollowups.header(epo)
+        for k, v in changes.items():
+            if v is None:
+                hdr.pop(k, None)
+            else:
+                hdr[k] = v
+        parts[0] = base64.urlsafe_b64encode(json.dumps(hdr).encode()).rstrip(b"=").decode()
+        return ".".join(parts)
+
+    def session_objects(self):
+        """A tree walk with --esprim (several requests in one warden-cli run): the sealed objects sent."""
+        r = self.inc.c.retrieve("/cse-in/" + self.acp, origin=ADMIN)
+        self.assertEqual(r.rsc, 2000, r.body)
+        acpi = [r.body["m2m:acp"]["ri"]]
+        top = uniq("tree")
+        r = self.inc.c.create("/cse-in", TY_CNT, {"rn": top, "acpi": acpi}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2001, r.body)
+        for sub in ("a", "b", "c"):
+            r = self.inc.c.create("/cse-in/" + top, TY_CNT, {"rn": sub, "acpi": acpi}, origin=ADMIN)
+            self.assertEqual(r.rsc, 2001, r.body)
+        start = len(self.relay.captured())
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", self.inner, "--esprim", self.kid, "--esprim-key-file", self.keyfile,
+                "--esprim-to", "/id-in/cse-in", "--fail", "tree", "/~/id-in/cse-in/" + top]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        for sub in ("a", "b", "c"):
+            self.assertIn(sub + " [cnt]", p.stdout)
+        reqs = self.outer_requests(start)
+        self.assertEqual(sum('"sit":3' in b for _, b in reqs), 1, reqs)  # one session for the run
+        return [json.loads(b)["m2m:seci"]["epo"] for _, b in reqs if '"sit":5' in b]
+
+    def test_ts0003_8_4_2_c3_oro_on_first_use_then_ori_alone_and_replays_still_refused(self):
+        objs = self.session_objects()
+        self.assertEqual(len(objs), 4)  # the container and its three children
+        hdrs = [self.header(o) for o in objs]
+        self.assertIn("oro", hdrs[0])
+        self.assertEqual(hdrs[0]["oro"]["esri"], hdrs[0]["ori"])
+        for h in hdrs[1:]:
+            self.assertNotIn("oro", h)
+            self.assertEqual((h["ori"], h["rri"]), (hdrs[0]["ori"], hdrs[0]["rri"]))
+        # the replay cache is keyed by kid and IV, so a reused session key changes nothing: each
+        # object, with or without oro, is accepted once
+        for o in (objs[0], objs[2]):
+            r = self.send(o)
+            self.assertEqual(r.rsc, 4106, r.body)
+            self.assertIn("replay", json.dumps(r.body))
+
+    def test_ts0003_8_4_2_c6b2_ori_alone_is_known_only_to_its_key_else_4113(self):
+        objs = self.session_objects()
+        later = objs[1]
+        # an originator rand object the receiver never saw
+        r = self.send(self.reheader(later, ori="o" + "0" * 16))
+        self.assertEqual(r.rsc, 4113, r.body)
+        # the cached one, named under another live key: the cache is per key
+        other = uniq("Cori")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": other, "api": "Nesp", "rr": False}, origin=other)
+        self.assertEqual(r.rsc, 2001, r.body)
+        kid = uniq("ko2")
+        self.ctl.ok("e2e", "add", kid, "/id-in", other, stdin=KEY1 + "\n")
+        r = self.send(self.reheader(later, kid=kid))
+        self.assertEqual(r.rsc, 4113, r.body)
+
+
+    def explain(self, fr, op, to):
+        r = self.inc.c.retrieve("/cse-in/$explain", origin=ADMIN, query={"exfr": fr, "exop": op, "exto": to})
+        self.assertEqual(r.rsc, 2000, r.body)
+        return r.body["wdn:explain"]["decision"], "\n".join(r.body["wdn:explain"]["reasons"])
+
+    def test_e2e_procedure_is_an_explicit_decision_in_explain_and_audit(self):
+        """The outer NOTIFY to the <CSEBase> is permitted by the policy module as "e2e-procedure" (not
+        by its ACP, not by a silent bypass): $explain shows it; other NOTIFYs are still the ACP's."""
+        decision, text = self.explain(self.inner, "notify-seci", "cse-in")
+        self.assertEqual(decision, "PERMIT", text)
+        self.assertIn("e2e-procedure", text)
+        out = self.ctl.ok("explain", self.inner, "notify-seci", "cse-in", "--from-store").stdout
+        self.assertTrue(out.startswith("PERMIT\ndecision: e2e-procedure"), out)
+        decision, text = self.explain(self.inner, "notify", "cse-in")
+        self.assertEqual(decision, "DENY", text)
+        self.assertIn("e2e-procedure instead (op notify-seci)", text)
+        # an ordinary notification to the <CSEBase> needs the NOTIFY privilege (the admin's)
+        r = self.inc.c.request("POST", "/cse-in", origin=self.inner,
+                               body={"m2m:sgn": {"sur": "/id-in/cse-in/x", "vrq": True}})
+        self.assertEqual(r.rsc, 4103, r.body)
+        # a refusal by the procedure is audited with its reason, decided under e2e-procedure
+        r = self.send("not-a-jwe")
+        self.assertEqual(r.rsc, 4000, r.body)
+
+        def audited():
+            with open(self.audit, encoding="utf-8") as f:
+                return [json.loads(x) for x in f if "esprim-parse" in x and "e2e-procedure" in x]
+        line = self.wait_for(audited, 5, "the audit line of the refusal")[-1]
+        self.assertTrue(line["detail"].startswith("e2e-procedure: "), line)
+
+
+class EsprimAe:
+    """A small receiving AE: an HTTP server whose ESPrim receiver is `warden-cli esprim-rx` (the C
+    library e2e/esprim_rx.h) run as a co-process; it answers the inner RETRIEVE of itself with a
+    reading and records every inner request it executed."""
+
+    def __init__(self, kid, keyfile, peer, reading):
+        self.reading = reading
+        self.hold = None  # a threading.Event: sit 5 is answered only once it is set (or after 10 s)
+        self.inner = []
+        self.seen = []  # the outer Contents as received
+        self.proc = subprocess.Popen([cli_bin(), "esprim-rx", "--kid", kid, "--key-file", keyfile, "--peer", peer],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        ae = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                rsc, out = ae.handle(json.loads(body))
+                data = json.dumps(out).encode()
+                try:
+                    self.send_response(200 if rsc < 4000 else 400)
+                    self.send_header("X-M2M-RSC", str(rsc))
+                    self.send_header("X-M2M-RI", self.headers.get("X-M2M-RI", ""))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the CSE stopped waiting (the rqet test)
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def rx(self, msg):
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def handle(self, content):
+        with self.lock:
+            self.seen.append(content)
+            if "m2m:seci" not in content:
+                return 2000, {}
+            if self.hold is not None and content["m2m:seci"].get("sit") == 5:
+                self.hold.wait(10)
+            got = self.rx({"notify": content})
+            if "inner" not in got:
+                return got["rsc"], got.get("pc", {"m2m:dbg": got.get("dbg")})
+            rq = got["inner"]
+            self.inner.append(rq)
+            resp = {"rqi": rq["rqi"], "to": rq["fr"], "rvi": rq.get("rvi", "3")}
+            if rq["op"] == 2:
+                resp.update(rsc=2000, pc={"m2m:cin": {"con": self.reading}})
+            else:
+                resp.update(rsc=4005, pc={"m2m:dbg": "this AE answers RETRIEVE only"})
+            sealed = self.rx({"response": resp})
+            return sealed["rsc"], sealed["pc"]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.proc.stdin.close()
+        self.proc.wait(timeout=5)
+
+
+class EsprimAeReceiver(unittest.TestCase):
+    """TS-0004 §7.6.2 (Target = an AE registered to the Hosting CSE): the outer NOTIFY to an <AE> is
+    re-targeted to the AE, which opens and answers it with the client library; the CSEs carry only
+    ciphertext, and hold no key of this exchange."""
+
+    setUpClass = classmethod(EsprimCase.setUpClass.__func__)
+    tearDownClass = classmethod(EsprimCase.tearDownClass.__func__)
+    send = EsprimCase.send
+
+    def test_ts0004_7_6_2_ae_target_opens_executes_and_seals_the_inner_request(self):
+        kid = uniq("kae")
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(keyfile, 0o600)
+        reading = uniq("reading-")
+        ae = EsprimAe(kid, keyfile, self.inner, reading)
+        self.addCleanup(ae.close)
+        name = uniq("Csensor")
+        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
+        acp = uniq("acp")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": acp, "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_ri = r.body["m2m:acp"]["ri"]
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
+                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        start = len(self.relay.captured())
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
+                "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
+                "--esprim-to", "/id-in/cse-in/" + name]
+        p = subprocess.run(argv + ["get", "/~/id-in/cse-in/" + name], capture_output=True, text=True, timeout=30)
+        self.assertTrue(p.stderr.startswith("2000"), p.stdout + p.stderr)
+        self.assertEqual(json.loads(p.stdout)["m2m:cin"]["con"], reading)
+        # the AE executed the inner request of the inner originator
+        self.assertEqual([(q["op"], q["fr"]) for q in ae.inner], [(2, self.inner)])
+        # the AE received sit 3 and sit 5 Contents only; the MN and the IN saw ciphertext
+        self.assertEqual([c["m2m:seci"]["sit"] for c in ae.seen], [3, 5])
+        cap = self.relay.captured()[start:]
+        self.assertNotIn(reading.encode(), cap)
+        self.assertNotIn(self.inner.encode(), cap)
+        for srv in (self.inc.srv, self.mn.srv):
+            self.assertNotIn(reading, "\n".join(srv.stderr_lines))
+        # a replay is refused by the AE (4106), relayed in the clear
+        epo = ae.seen[1]["m2m:seci"]["epo"]
+        r = self.mn.c.request("POST", "/~/id-in/cse-in/" + name, origin=self.carrier,
+                              body={"m2m:seci": {"sit": 5, "epo": epo}})
+        self.assertEqual(r.rsc, 4106, r.body)
+        self.assertEqual(len(ae.inner), 1)
+
+
+    def sensor(self):
+        """A receiving AE behind the IN whose key is shared with the inner originator only."""
+        kid = uniq("kae")
+        keyfile = os.path.join(self.catmp, kid + ".hex")
+        with open(keyfile, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        ae = EsprimAe(kid, keyfile, self.inner, uniq("reading-"))
+        self.addCleanup(ae.close)
+        name = uniq("Csensor")
+        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
+            "rn": uniq("acp"), "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
+            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
+        self.assertEqual(r.rsc, 2001, r.body)
+        acp_ri = r.body["m2m:acp"]["ri"]
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
+                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
+        self.assertEqual(r.rsc, 2004, r.body)
+        return ae, name, kid, keyfile
+
+    def test_ts0004_7_6_2_ae_target_answers_within_the_outer_rqet(self):
+        """An AE that does not answer: the Hosting CSE's wait is bounded by the outer rqet (1.5 s), not
+        notify.timeout (5 s); 5103 as for a forward the rqet bounded (route.c)."""
+        ae, name, kid, keyfile = self.sensor()
+        ae.hold = threading.Event()
+        self.addCleanup(ae.hold.set)
+        # straight to the IN: the Hosting CSE's re-targeting is what is checked
+        argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.inc.srv.port, "-o", self.inner,
+                "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
+                "--esprim-to", "/id-in/cse-in/" + name, "--rqet", "1500", "get", "/~/id-in/cse-in/" + name]
+        t0 = time.monotonic()
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        took = time.monotonic() - t0
+        self.assertTrue(p.stderr.startswith("5103"), p.stdout + p.stderr)
+        self.assertIn("Request Expiration Timestamp", p.stdout)
+        self.assertLess(took, 4.0, "answered at the outer rqet, not after notify.timeout (5 s)")
+
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include "e2e/esprim_client.h"
 #include "e2e/esprim_obj.h"
 #include "e2e/esprim_replay.h"
+#include "e2e/esprim_rx.h"
 #include "util/mem.h"
 
 static const char RRO[] = "{\"esri\":\"u1-00aa11bb\",\"esrv\":\"00112233445566778899aabbccddeeff\","
@@ -254,6 +255,101 @@ static void test_finding_esprim_replay_cache_bounded_and_sound(void **state)
     esprim_replay_free(r);
 }
 
+/* The protected header of the epo inside a sit 5 Content, parsed. */
+static void hdr_of(const char *content, struct esprim_hdr *h)
+{
+    json_t *root = json_loads(content, 0, NULL);
+    const char *epo = json_string_value(json_object_get(json_object_get(root, "m2m:seci"), "epo"));
+    const char *why;
+    assert_non_null(epo);
+    assert_int_equal(esprim_parse(epo, strlen(epo), h, &why), 0);
+    json_decref(root);
+}
+
+/* TS-0004 §7.6.2 with an AE as Target: the client library against the application receiver
+ * (esprim_rx.h); TS-0003 §8.4.2 C.3/C.6b.2: oro on first use, ori alone once the receiver holds it;
+ * replays refused with the session key reused; TS-0001 Table 11.4.2-1: the outer parameters. */
+static void test_ts0004_7_6_2_client_and_application_receiver_session(void **state)
+{
+    (void)state;
+    unsigned char key[32];
+    memset(key, 0x42, sizeof key);
+    struct esprim_rx *rx = esprim_rx_new("k1", key, 32, "Cpeer", 600);
+    struct esprim_client *ec = esprim_client_new("k1", key, 32, NULL);
+    assert_non_null(rx);
+    assert_non_null(ec);
+    int64_t now = 2000000000;
+    char *answer = NULL, *inner = NULL;
+    size_t ilen = 0, slen = 0;
+    const char *why = NULL;
+    const char *rq = esprim_client_rand_request();
+    assert_int_equal(esprim_rx_open(rx, rq, strlen(rq), now, &answer, &inner, &ilen, &why), 0);
+    assert_non_null(answer);
+    assert_null(inner);
+    assert_false(esprim_client_ready(ec, now));
+    assert_int_equal(esprim_client_receiver(ec, answer, strlen(answer), now, &why), 0);
+    assert_true(esprim_client_ready(ec, now));
+    mem_free(answer);
+
+    static const char prim[] = "{\"op\":2,\"to\":\"/id-in/cse-in/Cae\",\"fr\":\"Cpeer\",\"rqi\":\"r1\",\"rvi\":\"3\","
+                               "\"rqet\":\"20991231T000000\",\"ec\":2,\"da\":true,\"gid\":\"g1\"}";
+    struct esprim_outer outer;
+    assert_int_equal(esprim_client_outer(prim, strlen(prim), &outer), 0);
+    assert_string_equal(outer.rqet, "20991231T000000");
+    assert_string_equal(outer.rset, "");
+    assert_string_equal(outer.ec, "2");
+    assert_string_equal(outer.da, "true");
+    assert_int_equal(esprim_client_outer("[1]", 3, &outer), 4000);
+
+    char *first = esprim_client_seal(ec, prim, strlen(prim), &slen);
+    assert_non_null(first);
+    struct esprim_hdr h;
+    hdr_of(first, &h);
+    assert_non_null(h.oro); /* the receiver may not hold it yet */
+    esprim_hdr_free(&h);
+    assert_int_equal(esprim_rx_open(rx, first, slen, now, &answer, &inner, &ilen, &why), 0);
+    assert_non_null(inner);
+    assert_non_null(strstr(inner, "\"rqi\":\"r1\""));
+    mem_free(inner);
+    static const char resp[] = "{\"rsc\":2000,\"rqi\":\"r1\",\"pc\":{\"m2m:cin\":{\"con\":\"21\"}}}";
+    size_t alen = 0;
+    char *sealed = esprim_rx_seal(rx, resp, strlen(resp), &alen);
+    assert_non_null(sealed);
+    char *out = NULL;
+    size_t olen = 0;
+    assert_int_equal(esprim_client_open(ec, sealed, alen, &out, &olen), 0);
+    assert_string_equal(out, resp);
+    mem_free(out);
+    mem_free(sealed);
+
+    /* the session goes on: ori alone, accepted from the receiver's cache */
+    assert_false(esprim_client_sends_oro(ec));
+    char *second = esprim_client_seal(ec, prim, strlen(prim), &slen);
+    hdr_of(second, &h);
+    assert_null(h.oro);
+    esprim_hdr_free(&h);
+    assert_int_equal(esprim_rx_open(rx, second, slen, now, &answer, &inner, &ilen, &why), 0);
+    mem_free(inner);
+    /* replays, with and without oro, under the same session key */
+    assert_int_equal(esprim_rx_open(rx, second, slen, now, &answer, &inner, &ilen, &why), 4106);
+    assert_int_equal(esprim_rx_open(rx, first, strlen(first), now, &answer, &inner, &ilen, &why), 4106);
+    /* 4113: the client sends its rand object whole again */
+    esprim_client_refused(ec, 4113);
+    assert_true(esprim_client_sends_oro(ec));
+    /* another From than the key's: 4116 */
+    static const char other[] = "{\"op\":2,\"to\":\"x\",\"fr\":\"Cother\",\"rqi\":\"r2\",\"rvi\":\"3\"}";
+    char *third = esprim_client_seal(ec, other, strlen(other), &slen);
+    assert_int_equal(esprim_rx_open(rx, third, slen, now, &answer, &inner, &ilen, &why), 4116);
+    /* 4114: the session ends */
+    esprim_client_refused(ec, 4114);
+    assert_false(esprim_client_ready(ec, now));
+    mem_free(first);
+    mem_free(second);
+    mem_free(third);
+    esprim_client_free(ec);
+    esprim_rx_free(rx);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(mem_alloc, mem_free);
@@ -264,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_ts0003_8_4_2_client_exchange),
         cmocka_unit_test(test_ts0004_6_3_5_52_esi_validation),
         cmocka_unit_test(test_finding_esprim_replay_cache_bounded_and_sound),
+        cmocka_unit_test(test_ts0004_7_6_2_client_and_application_receiver_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -563,7 +563,9 @@ static void send_response(struct coap_req *x, coap_session_t *session, coap_pdu_
     struct cse_response *rsp = &x->rsp;
     size_t len;
     char *body = response_take_body(rsp, &len);
-    if (x->req.op == OP_NOTIFY && rsp->rsc == RSC_OK) { /* TS-0008 Table 6.2.4-1: 2.04, empty payload */
+    /* TS-0008 Table 6.2.4-1: 2.04, empty payload; but an end-to-end security answer (m2m:seci,
+     * TS-0004 §7.6.2, §7.5.1.2.12) is the NOTIFY response's Content */
+    if (x->req.op == OP_NOTIFY && rsp->rsc == RSC_OK && (body == NULL || strncmp(body, "{\"m2m:seci\"", 11) != 0)) {
         mem_free(body);
         body = NULL;
         len = 0;
