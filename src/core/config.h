@@ -128,6 +128,8 @@ struct cse_config {
     long announce_retry_max; /* milliseconds: the longest wait before announcing again to a CSE that did not answer */
     /* [esprim] (e2e/esprim.c): seconds an ESPrim receiver rand object lives */
     long esprim_rand_lifetime;
+    /* [escertke] seconds an ESCertKE key is valid; 0: until superseded or revoked (e2e/escertke.h) */
+    long escertke_key_lifetime;
 };
 
 /* Fill every field with its default. Release with config_free(). */

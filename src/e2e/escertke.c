@@ -11,6 +11,7 @@
 #include "core/id.h"
 #include "core/limits.h"
 #include "security/cred.h"
+#include "security/e2e_keys.h"
 #include "security/tlsauth.h"
 #include "util/mem.h"
 
@@ -360,4 +361,50 @@ bool escertke_is_client_hello(const unsigned char *msg, size_t len)
 {
     /* RFC 5246 §6.2.1 record header (type 22 handshake, version 3.x, length), §7.4 handshake type 1 */
     return len >= 6 && msg[0] == 22 && msg[1] == 3 && msg[5] == 1;
+}
+
+/* The kids of the live ESCertKE keys of one pair other than the new one (collected first: the store
+ * is not changed while it lists). */
+struct supersede {
+    const struct e2e_key *k;
+    char (*kids)[129];
+    size_t n, cap;
+};
+
+static void supersede_one(void *arg, const struct e2e_key_info *info)
+{
+    struct supersede *sp = arg;
+    const struct e2e_key *k = sp->k;
+    if (info->source != E2E_KEY_ESCERTKE || info->revoked_s != 0 || strcmp(info->kid, k->kid) == 0)
+        return;
+    bool same = (strcmp(info->local_id, k->local_id) == 0 && strcmp(info->peer_id, k->peer_id) == 0) ||
+                (strcmp(info->local_id, k->peer_id) == 0 && strcmp(info->peer_id, k->local_id) == 0);
+    if (!same)
+        return;
+    if (sp->n == sp->cap) {
+        size_t cap = sp->cap ? 2 * sp->cap : 4;
+        sp->kids = mem_realloc(sp->kids, cap * sizeof *sp->kids);
+        sp->cap = cap;
+    }
+    memcpy(sp->kids[sp->n++], info->kid, sizeof info->kid);
+}
+
+int escertke_key_store(struct cred_store *cs, struct e2e_key *k, long lifetime_s, int *superseded)
+{
+    if (superseded != NULL)
+        *superseded = 0;
+    k->expires_s = lifetime_s > 0 ? k->created_s + lifetime_s : 0;
+    int rc = e2e_key_put(cs, k);
+    if (rc != 0)
+        return rc; /* nothing superseded: the earlier keys stay as they were */
+    struct supersede sp = {.k = k};
+    e2e_key_list(cs, supersede_one, &sp);
+    int n = 0;
+    for (size_t i = 0; i < sp.n; i++)
+        if (e2e_key_revoke(cs, sp.kids[i]) == 0)
+            n++;
+    mem_free(sp.kids);
+    if (superseded != NULL)
+        *superseded = n;
+    return 0;
 }

@@ -31,6 +31,8 @@
 struct tlsauth;
 struct id_env;
 struct escertke;
+struct cred_store;
+struct e2e_key;
 
 /* The TLS exporter's label and output length (TS-0003 §10.3.1 "TLS Key Export Details for
  * pairwiseE2EKey"), and the split of its output. */
@@ -95,5 +97,14 @@ void escertke_free(struct escertke *k);
 /* Does the ESCertKE Message begin a handshake (a ClientHello record: TLS content type 22, handshake
  * type 1)? The terminator uses it to tell Message 1 from Message 3. */
 bool escertke_is_client_hello(const unsigned char *msg, size_t len);
+
+/* An established ESCertKE key k (created_s set by the caller) into the e2e key store, superseding
+ * the pair's earlier ones (red finding 10): it gets expires_s = created_s + lifetime_s (0: none,
+ * escertke.key_lifetime), and every other live ESCertKE key of the same (local_id, peer_id) pair,
+ * in either order, is revoked once it is stored: one live ESCertKE key per pair, so the store does
+ * not grow with each exchange and an older key, if stolen, stops working. Keys of other sources
+ * (provisioned, kpsa) are not touched. Returns e2e_key_put's value (0, 1 kid exists, -1); *superseded
+ * (may be NULL) gets the number of keys revoked. */
+int escertke_key_store(struct cred_store *cs, struct e2e_key *k, long lifetime_s, int *superseded);
 
 #endif

@@ -2,6 +2,7 @@
 #include "e2e/escertke_rx.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ struct session {
     char from[LIMIT_ID_LEN + 1]; /* the originator, canonical; "" for a free slot */
     struct escertke *k;
     int64_t deadline_s; /* dropped after this */
+    uint64_t seq;       /* when its Message 1 came (rx->seq then): the smallest is the oldest */
 };
 
 struct escertke_rx {
@@ -27,6 +29,7 @@ struct escertke_rx {
     struct tlsauth *ta;   /* the CSE's certificate, tls.ca and checks; made at the first message */
     struct session *s;
     int cap, used;
+    uint64_t seq; /* Message 1s taken so far */
 };
 
 struct escertke_rx *escertke_rx_new(const struct cse_config *cfg)
@@ -84,12 +87,30 @@ static struct session *find(struct escertke_rx *rx, const char *from, int64_t no
     return mine;
 }
 
-static struct session *slot(struct escertke_rx *rx)
+/* A free slot for a new exchange. Every exchange in the table is pending: its initiator is not
+ * authenticated before its Message 3 (its certificate), and the exchange leaves the table at that
+ * step. An originator holds one at most (its new Message 1 replaces its own, see step). When the table
+ * is full, the oldest pending exchange is evicted rather than the newcomer refused (red finding 9):
+ * originators that only ever send Message 1 (as many registered AEs as escertke.sessions) could
+ * otherwise keep ESCertKE refused for everyone, renewing their exchanges before escertke.timeout.
+ * Evicting the oldest, an honest initiator's exchange survives until escertke.sessions newer Message 1s
+ * arrived, each costing its sender a request: a flood slows honest initiators (their Message 3 is
+ * answered "escertke-no-session" and they start again), it never locks them out; the table stays
+ * bounded. */
+static struct session *slot(struct escertke_rx *rx, struct op_ctx *c)
 {
-    for (int i = 0; i < rx->cap; i++)
-        if (rx->s[i].k == NULL)
-            return &rx->s[i];
-    return NULL;
+    struct session *oldest = NULL;
+    for (int i = 0; i < rx->cap; i++) {
+        struct session *s = &rx->s[i];
+        if (s->k == NULL)
+            return s;
+        if (oldest == NULL || s->seq < oldest->seq)
+            oldest = s;
+    }
+    LOG(c->cse->log, LOG_WARN, "escertke: %d exchanges pending (escertke.sessions); the oldest, %.64s's, evicted",
+        rx->cap, oldest->from);
+    drop(rx, oldest);
+    return oldest;
 }
 
 /* The key established with the initiator whose certificate names peer: into the e2e key store. */
@@ -114,11 +135,13 @@ static int store_key(struct op_ctx *c, struct escertke *k, const char *peer)
     key.key_len = ESCERTKE_KEY_LEN;
     key.source = E2E_KEY_ESCERTKE;
     key.created_s = c->now;
-    key.expires_s = 0;
-    int rc = c->cse->creds ? e2e_key_put(c->cse->creds, &key) : -1;
+    int superseded = 0;
+    int rc =
+        c->cse->creds ? escertke_key_store(c->cse->creds, &key, c->cse->cfg->escertke_key_lifetime, &superseded) : -1;
     cred_wipe(key.key, sizeof key.key);
     if (rc == 0)
-        LOG(c->cse->log, LOG_INFO, "escertke: key %s established with %s", key.kid, peer);
+        LOG(c->cse->log, LOG_INFO, "escertke: key %s established with %s (%d earlier key(s) of the pair revoked)",
+            key.kid, peer, superseded);
     return rc;
 }
 
@@ -152,11 +175,7 @@ static void step(struct op_ctx *c, struct escertke_rx *rx, const unsigned char *
     if (escertke_is_client_hello(msg, len)) { /* Message 1: a new exchange (a pending one is abandoned) */
         if (s != NULL)
             drop(rx, s);
-        if ((s = slot(rx)) == NULL) {
-            response_error(c->rsp, RSC_NOT_ACCEPTABLE, "escertke-busy",
-                           "ESCertKE: %d exchanges are in progress (escertke.sessions); try again later", rx->cap);
-            return;
-        }
+        s = slot(rx, c);
         char err[160];
         if (rx->ta == NULL) {
             struct tlsauth_env env = {.cfg = c->cse->cfg,
@@ -178,6 +197,7 @@ static void step(struct op_ctx *c, struct escertke_rx *rx, const unsigned char *
         }
         snprintf(s->from, sizeof s->from, "%s", from);
         s->deadline_s = c->now + c->cse->cfg->escertke_timeout;
+        s->seq = ++rx->seq;
         rx->used++;
     } else if (s == NULL) {
         response_error(c->rsp, RSC_BAD_REQUEST, "escertke-no-session",

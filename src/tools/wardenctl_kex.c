@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/id.h"
+#include "e2e/escertke.h"
 #include "e2e/escertke_client.h"
 #include "security/cred.h"
 #include "security/e2e_keys.h"
@@ -98,7 +99,7 @@ int wardenctl_kex(const struct cse_config *cfg, int argc, char **argv)
     k.key_len = sizeof r.key;
     k.source = E2E_KEY_ESCERTKE;
     k.created_s = (int64_t)time(NULL);
-    int st = e2e_key_put(cs, &k);
+    int st = escertke_key_store(cs, &k, cfg->escertke_key_lifetime, NULL); /* supersedes the pair's older */
     cred_wipe(&k, sizeof k);
     cred_close(cs);
     if (st != 0) {

@@ -25,7 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from tls_helpers import Ctl, Pki, TlsTestCase, ae_absolute  # noqa: E402
-from wardentest import SPID, main, uniq, warden_bin  # noqa: E402
+from wardentest import SPID, main, ts_epoch, uniq, warden_bin  # noqa: E402
 
 
 def cli_bin():
@@ -272,21 +272,31 @@ class EscertkeBoundsCase(TlsTestCase):
             init = Initiator(dev[1], dev[2], self.S.pki.ca_pem)
             return self.c.request("POST", "/cse-in", origin=dev[0], body=seci(init.step()))
 
+        def begin(dev):
+            init = Initiator(dev[1], dev[2], self.S.pki.ca_pem)
+            r = self.c.request("POST", "/cse-in", origin=dev[0], body=seci(init.step()))
+            self.assertRsc(r, 2000)
+            return init, base64.b64decode(r.body["m2m:seci"]["eckm"])
+
+        def message3(dev, ex):
+            return self.c.request("POST", "/cse-in", origin=dev[0], body=seci(ex[0].step(ex[1])))
+
         self.assertRsc(start(devices[0]), 2000)
         self.assertRsc(start(devices[1]), 2000)
-        r = start(devices[2])
-        self.assertRsc(r, 5207)
-        self.assertIn("escertke.sessions", json.dumps(r.body))
-        # the originator restarting its own exchange takes its own place, not a new one
-        self.assertRsc(start(devices[0]), 2000)
-        # after escertke.timeout the exchanges in progress are dropped: the third gets its turn
-        deadline = time.monotonic() + 10
-        while True:
-            r = start(devices[2])
-            if r.rsc == 2000 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        self.assertRsc(r, 2000)
+        # the table is full (escertke.sessions=2): a newcomer is not refused (it was 5207 before red
+        # finding 9) but evicts the oldest pending exchange, devices[0]'s; the table stays at 2
+        ex2 = begin(devices[2])
+        # the originator restarting its own exchange takes its own place, not a new one: it evicts
+        # nobody else's, so devices[2]'s exchange is still there and completes
+        self.assertRsc(start(devices[1]), 2000)
+        self.assertRsc(message3(devices[2], ex2), 2000)
+        # after escertke.timeout the exchanges in progress are dropped: a late Message 3 finds none
+        t0 = time.time()
+        ex0 = begin(devices[0])
+        time.sleep(max(0.0, int(t0) + 3.2 - time.time()))  # the deadline is in whole seconds
+        r = message3(devices[0], ex0)
+        self.assertRsc(r, 4000)
+        self.assertIn("no exchange in progress", json.dumps(r.body))
 
 
 class EscertkeConfigTest(unittest.TestCase):
@@ -367,6 +377,160 @@ class EscertkeTransitCase(unittest.TestCase):
         cap = self.relay.captured()
         self.assertEqual(cap.count(b"POST /~/id-in HTTP/1.1"), 2, cap[:300])
         self.assertEqual(cap.count(b'"sit":6') + cap.count(b'"sit": 6'), 4)
+
+
+class EscertkeRed9SessionExhaustionCase(TlsTestCase):
+    """Red finding 9 (TS-0003 §8.7.2.2, TS-0001 §11.4.3 C.1c): registered AEs that only send Message 1
+    (ClientHello, no certificate yet) must not lock ESCertKE out for everyone. A full table of pending
+    exchanges evicts the oldest one for a newcomer instead of answering 5207; one originator holds one
+    exchange at most; the table stays bounded (escertke.sessions)."""
+    with_psk = False
+    with_certs = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pki = cls.S.pki
+
+    new_device = EscertkeCase.new_device
+    kex = EscertkeCase.kex
+    notify = EscertkeCase.notify
+    e2e_list = EscertkeCase.e2e_list
+    extra_args = ("--escertke.enable=1", "--escertke.sessions=2", "--escertke.timeout=60")
+
+    def attacker(self):
+        return self.new_device()
+
+    def begin(self, dev):
+        init = Initiator(dev[1], dev[2], self.pki.ca_pem)
+        r = self.notify(dev[0], seci(init.step()))
+        self.assertRsc(r, 2000)
+        return init, base64.b64decode(r.body["m2m:seci"]["eckm"])
+
+    def message3(self, dev, ex):
+        return self.notify(dev[0], seci(ex[0].step(ex[1])))
+
+    def test_red_9_ts0003_8_7_2_2_pending_exchanges_do_not_lock_out_an_honest_initiator(self):
+        attackers = [self.attacker() for _ in range(2)]
+        # every attacker holds a pending exchange, and renews it (its own place each time)
+        for _ in range(3):
+            for a in attackers:
+                self.begin(a)
+        stem, cert, key = self.new_device()
+        p, _ = self.kex(stem, cert, key)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        kid = p.stdout.strip()
+        self.assertEqual(self.e2e_list()[kid][4], "active")
+
+    def test_red_9_full_table_evicts_the_oldest_pending_exchange(self):
+        a, b, c = (self.attacker() for _ in range(3))
+        ex_a = self.begin(a)
+        ex_b = self.begin(b)
+        ex_c = self.begin(c)  # the table holds 2: a's, the oldest, goes
+        r = self.message3(a, ex_a)
+        self.assertRsc(r, 4000)
+        self.assertIn("no exchange in progress", json.dumps(r.body))
+        # b's and c's exchanges were kept and complete
+        self.assertRsc(self.message3(b, ex_b), 2000)
+        self.assertRsc(self.message3(c, ex_c), 2000)
+
+
+class EscertkeRed10KeySupersededCase(TlsTestCase):
+    """Red finding 10 (TS-0003 §8.7, §8.4): a new ESCertKE key of a (local, peer) pair revokes the
+    pair's earlier ESCertKE keys, at once: one live ESCertKE key per pair, so the store does not grow
+    with each exchange and a stolen older key stops opening ESPrim requests. Other pairs' keys stay."""
+    with_psk = False
+    with_certs = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pki = cls.S.pki
+
+    new_device = EscertkeCase.new_device
+    kex = EscertkeCase.kex
+    notify = EscertkeCase.notify
+    e2e_list = EscertkeCase.e2e_list
+    extra_args = ("--escertke.enable=1",)
+
+    def test_red_10_ts0003_8_7_new_key_revokes_the_pairs_earlier_keys(self):
+        stem, cert, key = self.new_device()
+        p1, out1 = self.kex(stem, cert, key)
+        self.assertEqual(p1.returncode, 0, p1.stderr)
+        other, ocert, okey = self.new_device()
+        po, _ = self.kex(other, ocert, okey)
+        self.assertEqual(po.returncode, 0, po.stderr)
+        p2, out2 = self.kex(stem, cert, key)
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        kid1, kid2, kido = p1.stdout.strip(), p2.stdout.strip(), po.stdout.strip()
+        keys = self.e2e_list()
+        self.assertEqual(keys[kid1][4], "revoked", "the pair's earlier key is superseded")
+        self.assertEqual(keys[kid2][4], "active")
+        self.assertEqual(keys[kido][4], "active", "another pair's key is not touched")
+        live = [k for k, v in keys.items() if v[1] == ae_absolute(stem) and v[4] == "active"]
+        self.assertEqual(live, [kid2])
+
+        def esprim(kid, out):
+            argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.S.port, "-o", stem, "--esprim", kid,
+                    "--esprim-key-file", out, "--esprim-to", "/id-in/cse-in", "get", "/cse-in/" + stem]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+        old = esprim(kid1, out1)
+        self.assertFalse(old.stderr.startswith("2000"), old.stdout + old.stderr)
+        new = esprim(kid2, out2)
+        self.assertTrue(new.stderr.startswith("2000"), new.stdout + new.stderr)
+
+    def test_red_10_ts0003_8_7_cse_initiator_supersedes_its_own_earlier_key(self):
+        """The sibling on the initiating side: `wardenctl kex` (a CSE towards the IN-CSE) revokes the
+        pair's earlier key in its own store, as the IN-CSE does in its."""
+        cert, key, _ = self.pki.issue("/id-mn", name="mn")
+        mn = Ctl(os.path.join(self.S.tmp, uniq("mn") + ".db"),
+                 ["--cse.id=/id-mn", "--tls.cert=%s" % cert, "--tls.key=%s" % key, "--tls.ca=%s" % self.pki.ca_pem])
+        mn.ok("init")
+        kids = []
+        for _ in range(2):
+            p = mn.run("kex", "--to", "/id-in", "--url", "https://127.0.0.1:%d" % self.S.https_port)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            kids.append(p.stdout.strip())
+        states = {}
+        for line in mn.ok("e2e", "list").stdout.splitlines():
+            f = line.split("\t")
+            states[f[0]] = f[7]
+        self.assertEqual((states[kids[0]], states[kids[1]]), ("revoked", "active"))
+        keys = self.e2e_list()
+        self.assertEqual((keys[kids[0]][4], keys[kids[1]][4]), ("revoked", "active"))
+
+
+class EscertkeRed10KeyLifetimeCase(TlsTestCase):
+    """escertke.key_lifetime: an ESCertKE key expires that many seconds after it was established
+    (default 0: no expiry, the key lives until the pair's next exchange supersedes it)."""
+    with_psk = False
+    with_certs = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pki = cls.S.pki
+
+    new_device = EscertkeCase.new_device
+    kex = EscertkeCase.kex
+    notify = EscertkeCase.notify
+    e2e_list = EscertkeCase.e2e_list
+    extra_args = ("--escertke.enable=1", "--escertke.key_lifetime=3600")
+
+    def test_red_10_escertke_key_lifetime_sets_the_keys_expiry(self):
+        stem, cert, key = self.new_device()
+        p, _ = self.kex(stem, cert, key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kid = p.stdout.strip()
+        for line in self.ctl.ok("e2e", "list").stdout.splitlines():
+            f = line.split("\t")
+            if f[0] == kid:
+                self.assertEqual(ts_epoch(f[6]) - ts_epoch(f[5]), 3600, line)
+                self.assertEqual(f[7], "active")
+                break
+        else:
+            self.fail("key %s not listed" % kid)
 
 
 if __name__ == "__main__":

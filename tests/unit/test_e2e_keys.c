@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "e2e/e2e_kdf.h"
+#include "e2e/escertke.h"
 #include "security/cred.h"
 #include "security/e2e_keys.h"
 #include "store/store.h"
@@ -231,6 +232,43 @@ static void test_ts0003_10_3_8_2_session_key_vector(void **state)
     assert_int_equal(e2e_session_key(pw, 32, (const unsigned char *)r, 1, (const unsigned char *)o, 1, out, 20), -1);
 }
 
+/* red finding 10: a new ESCertKE key revokes the pair's earlier ESCertKE keys (either order), not a
+ * provisioned key of the pair nor another pair's; escertke.key_lifetime sets its expiry; a key that
+ * could not be stored supersedes nothing */
+static void test_red_10_escertke_key_store_supersedes_the_pairs_keys(void **state)
+{
+    struct env *e = *state;
+    struct e2e_key o1 = mk("o1", IN, AE, 1, 32), o2 = mk("o2", AE, IN, 2, 32), p = mk("prov", IN, AE, 3, 32),
+                   x = mk("other", IN, "//x/y", 4, 32), n1 = mk("n1", IN, AE, 5, 32), out;
+    o1.source = o2.source = x.source = n1.source = E2E_KEY_ESCERTKE;
+    assert_int_equal(e2e_key_put(e->cs, &o1), 0);
+    assert_int_equal(e2e_key_put(e->cs, &o2), 0);
+    assert_int_equal(e2e_key_put(e->cs, &p), 0);
+    assert_int_equal(e2e_key_put(e->cs, &x), 0);
+    n1.created_s = (int64_t)time(NULL);
+    int sup = -1;
+    assert_int_equal(escertke_key_store(e->cs, &n1, 0, &sup), 0);
+    assert_int_equal(sup, 2);
+    assert_int_equal(e2e_key_get(e->cs, "o1", &out), 1);
+    assert_int_equal(e2e_key_get(e->cs, "o2", &out), 1);
+    assert_int_equal(e2e_key_get(e->cs, "prov", &out), 0);
+    assert_int_equal(e2e_key_get(e->cs, "other", &out), 0);
+    assert_int_equal(e2e_key_get(e->cs, "n1", &out), 0);
+    assert_int_equal(out.expires_s, 0);
+    /* the same kid again: refused, and n1 stays live */
+    assert_int_equal(escertke_key_store(e->cs, &n1, 0, &sup), 1);
+    assert_int_equal(sup, 0);
+    assert_int_equal(e2e_key_get(e->cs, "n1", &out), 0);
+    struct e2e_key n2 = mk("n2", AE, IN, 6, 32);
+    n2.source = E2E_KEY_ESCERTKE;
+    n2.created_s = (int64_t)time(NULL);
+    assert_int_equal(escertke_key_store(e->cs, &n2, 60, &sup), 0);
+    assert_int_equal(sup, 1);
+    assert_int_equal(e2e_key_get(e->cs, "n1", &out), 1);
+    assert_int_equal(e2e_key_get(e->cs, "n2", &out), 0);
+    assert_int_equal(out.expires_s, n2.created_s + 60);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -238,6 +276,7 @@ int main(void)
         T(test_ts0003_8_4_2_put_get),
         T(test_ts0003_8_4_2_find_pair_newest_live),
         T(test_ts0003_8_4_2_revoke_immediate_and_erased),
+        T(test_red_10_escertke_key_store_supersedes_the_pairs_keys),
         cmocka_unit_test(test_ts0003_10_3_6_kdf_from_kpsa_vectors),
         cmocka_unit_test(test_ts0003_10_3_8_2_session_key_vector),
     };
