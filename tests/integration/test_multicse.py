@@ -88,30 +88,10 @@ class Cse:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class Base(unittest.TestCase):
-    """An IN-CSE and an MN-CSE registered to it (registrar.* on the MN), one CA."""
+class CseHelpers:
+    """Resources on a Cse and the registration check, shared by every two-CSE test base (this file's,
+    test_multicse_bindings.py's): the class has .inc and .mn with .c clients and .rn."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
-        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
-        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
-        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for c in (cls.mn, cls.inc):
-            c.cleanup()
-        shutil.rmtree(cls.catmp, ignore_errors=True)
-
-    def rsc(self, r):
-        return r.rsc
-
-    def setUp(self):
-        if not self.inc.srv.running():
-            self.inc.start()
-
-    # helpers -------------------------------------------------------------
     def ae(self, cse, stem):
         r = cse.c.create("/" + cse.rn, TY_AE, {"rn": stem, "api": "Nmcse", "rr": False}, origin=stem)
         self.assertEqual(r.rsc, 2001, r.body)
@@ -138,6 +118,37 @@ class Base(unittest.TestCase):
         self.assertEqual(r.rsc, 2001, r.body)
         return parent + "/" + rn
 
+    def registered(self):
+        """Both sides hold a <remoteCSE> for the other (TS-0001 §10.2.2.6)."""
+        a = self.inc.c.retrieve("/cse-in/id-mn")
+        b = self.mn.c.retrieve("/cse-mn/id-in")
+        return (a.rsc, b.rsc) == (2000, 2000) and (a, b)
+
+
+class Base(CseHelpers, unittest.TestCase):
+    """An IN-CSE and an MN-CSE registered to it (registrar.* on the MN), one CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in (cls.mn, cls.inc):
+            c.cleanup()
+        shutil.rmtree(cls.catmp, ignore_errors=True)
+
+    def rsc(self, r):
+        return r.rsc
+
+    def setUp(self):
+        if not self.inc.srv.running():
+            self.inc.start()
+
+    # helpers (and those of CseHelpers) ---------------------------------
     def wait_for(self, fn, timeout=10.0, what="condition"):
         deadline = time.monotonic() + timeout
         last = None
@@ -147,12 +158,6 @@ class Base(unittest.TestCase):
                 return last
             time.sleep(0.05)
         self.fail("timed out waiting for %s (last: %r)" % (what, last))
-
-    def registered(self):
-        """Both sides hold a <remoteCSE> for the other (TS-0001 §10.2.2.6)."""
-        a = self.inc.c.retrieve("/cse-in/id-mn")
-        b = self.mn.c.retrieve("/cse-mn/id-in")
-        return (a.rsc, b.rsc) == (2000, 2000) and (a, b)
 
     def cse_client(self, cse, as_cse):
         """A client over HTTPS to cse presenting as_cse's certificate."""
