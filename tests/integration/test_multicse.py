@@ -89,8 +89,8 @@ class Cse:
 
 
 class CseHelpers:
-    """Resources on a Cse and the registration check, shared by every two-CSE test base (this file's,
-    test_multicse_bindings.py's): the class has .inc and .mn with .c clients and .rn."""
+    """Resources on a Cse, the registration check and waiting, shared by every two-CSE test base (this file's,
+    test_multicse_bindings.py's, test_esprim.py's): the class has .inc and .mn with .c clients and .rn."""
 
     def ae(self, cse, stem):
         r = cse.c.create("/" + cse.rn, TY_AE, {"rn": stem, "api": "Nmcse", "rr": False}, origin=stem)
@@ -117,6 +117,17 @@ class CseHelpers:
         r = cse.c.create(parent + "/" + rn, TY_CIN, {"con": "v1", "rn": "cin1"}, origin=origin)
         self.assertEqual(r.rsc, 2001, r.body)
         return parent + "/" + rn
+
+    def wait_for(self, fn, timeout=10.0, what="condition"):
+        """fn() until it is true (its value returned), or the test fails after timeout s."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = fn()
+            if last:
+                return last
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s (last: %r)" % (what, last))
 
     def registered(self):
         """Both sides hold a <remoteCSE> for the other (TS-0001 §10.2.2.6)."""
@@ -149,16 +160,6 @@ class Base(CseHelpers, unittest.TestCase):
             self.inc.start()
 
     # helpers (and those of CseHelpers) ---------------------------------
-    def wait_for(self, fn, timeout=10.0, what="condition"):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.05)
-        self.fail("timed out waiting for %s (last: %r)" % (what, last))
-
     def cse_client(self, cse, as_cse):
         """A client over HTTPS to cse presenting as_cse's certificate."""
         return CertClient(cse.https_port, self.pki.ca_pem, cert=as_cse.cert, key=as_cse.key)
