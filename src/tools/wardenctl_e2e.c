@@ -115,6 +115,15 @@ static int store_key(const struct cse_config *cfg, struct cred_store *cs, struct
     return rc ? E_FAIL : E_OK;
 }
 
+/* k's kid, checked (e2e_kid_ok): 0, or E_FAIL said. */
+static int set_kid(struct e2e_key *k, const char *kid)
+{
+    if (!e2e_kid_ok(kid))
+        return wardenctl_fail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')", kid);
+    snprintf(k->kid, sizeof k->kid, "%s", kid);
+    return 0;
+}
+
 static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
 {
     const char *pos[3];
@@ -122,10 +131,8 @@ static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
     memset(&k, 0, sizeof k);
     if (parse_words(argc, argv, 3, pos, &k.expires_s) != 0)
         return E_USAGE;
-    if (!e2e_kid_ok(pos[0]))
-        return wardenctl_fail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')",
-                              pos[0]);
-    snprintf(k.kid, sizeof k.kid, "%s", pos[0]);
+    if (set_kid(&k, pos[0]) != 0)
+        return E_FAIL;
     char text[512];
     size_t n = fread(text, 1, sizeof text - 1, stdin);
     text[n] = '\0';
@@ -165,10 +172,8 @@ static int e2e_derive(const struct cse_config *cfg, int argc, char **argv)
     memset(&k, 0, sizeof k);
     if (parse_words(argc, argv, 4, pos, &k.expires_s) != 0)
         return E_USAGE;
-    if (!e2e_kid_ok(pos[1]))
-        return wardenctl_fail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')",
-                              pos[1]);
-    snprintf(k.kid, sizeof k.kid, "%s", pos[1]);
+    if (set_kid(&k, pos[1]) != 0)
+        return E_FAIL;
     char peer[sizeof k.peer_id];
     if (canon_id(cfg, pos[3], peer, sizeof peer) != 0)
         return E_FAIL;
