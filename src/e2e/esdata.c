@@ -68,37 +68,26 @@ static const struct enc_info {
 
 enum { RSA_MIN_BITS = 2048, GCM_IV = 12, GCM_TAG = 16 };
 
-static const struct alg_info *alg_find(enum esdata_alg a)
-{
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (algs[i].a == a)
-            return &algs[i];
-    return NULL;
-}
+/* The two lookups of a table of algorithms (RFC 7518 §3.1, §4.1, §5.1): by value and by its "alg" or
+ * "enc" name (NULL for none). */
+#define TABLE_LOOKUPS(type, tab, value_t, value, by_value, by_name)                                                    \
+    static const type *by_value(value_t v)                                                                             \
+    {                                                                                                                  \
+        for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)                                                        \
+            if (tab[i].value == v)                                                                                     \
+                return &tab[i];                                                                                        \
+        return NULL;                                                                                                   \
+    }                                                                                                                  \
+    static const type *by_name(const char *name)                                                                       \
+    {                                                                                                                  \
+        for (size_t i = 0; name && i < sizeof tab / sizeof tab[0]; i++)                                                \
+            if (strcmp(tab[i].name, name) == 0)                                                                        \
+                return &tab[i];                                                                                        \
+        return NULL;                                                                                                   \
+    }
 
-static const struct alg_info *alg_named(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof algs / sizeof algs[0]; i++)
-        if (strcmp(algs[i].name, name) == 0)
-            return &algs[i];
-    return NULL;
-}
-
-static const struct enc_info *enc_find(enum esdata_enc e)
-{
-    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
-        if (encs[i].e == e)
-            return &encs[i];
-    return NULL;
-}
-
-static const struct enc_info *enc_named(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof encs / sizeof encs[0]; i++)
-        if (strcmp(encs[i].name, name) == 0)
-            return &encs[i];
-    return NULL;
-}
+TABLE_LOOKUPS(struct alg_info, algs, enum esdata_alg, a, alg_find, alg_named)
+TABLE_LOOKUPS(struct enc_info, encs, enum esdata_enc, e, enc_find, enc_named)
 
 const char *esdata_alg_name(enum esdata_alg a)
 {
