@@ -651,27 +651,8 @@ class EsprimAeReceiver(unittest.TestCase):
     send = EsprimCase.send
 
     def test_ts0004_7_6_2_ae_target_opens_executes_and_seals_the_inner_request(self):
-        kid = uniq("kae")
-        keyfile = os.path.join(self.catmp, kid + ".hex")
-        with open(keyfile, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(keyfile, 0o600)
-        reading = uniq("reading-")
-        ae = EsprimAe(kid, keyfile, self.inner, reading)
-        self.addCleanup(ae.close)
-        name = uniq("Csensor")
-        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
-        acp = uniq("acp")
-        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
-            "rn": acp, "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
-            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
-        self.assertEqual(r.rsc, 2001, r.body)
-        acp_ri = r.body["m2m:acp"]["ri"]
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
-                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
-        self.assertEqual(r.rsc, 2004, r.body)
+        ae, name, kid, keyfile = self.sensor()
+        reading = ae.reading
         start = len(self.relay.captured())
         argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
                 "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
@@ -702,9 +683,11 @@ class EsprimAeReceiver(unittest.TestCase):
         keyfile = os.path.join(self.catmp, kid + ".hex")
         with open(keyfile, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
+        os.chmod(keyfile, 0o600)
         ae = EsprimAe(kid, keyfile, self.inner, uniq("reading-"))
         self.addCleanup(ae.close)
         name = uniq("Csensor")
+        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
         r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
             "rn": uniq("acp"), "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
             "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
