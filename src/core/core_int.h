@@ -226,6 +226,9 @@ void remote_want_free(struct remote_want *w);
  * originator may RETRIEVE; one it may not is RSC_NOT_FOUND like a missing one, so that no hook
  * answers differently for the two (no existence or type oracle). */
 int op_resolve(void *arg, const char *addr, struct store_row *out);
+/* Is addr hosted on another CSE (a RETRIEVE of it routes ROUTE_REMOTE in c's view)? If so and csi is
+ * given, that CSE's ID ("/id-mn", whatever the address form) into csi. */
+bool op_addr_remote(struct op_ctx *c, const char *addr, char *csi, size_t csi_len);
 
 /* A write job's done() on the writer thread, right after its commit: what cannot wait (its
  * notifications are queued or dropped, compiled policies invalidated when invalidate is set and

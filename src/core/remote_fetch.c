@@ -76,16 +76,7 @@ int op_resolve_remote(void *arg, const char *addr, struct store_row *out)
                 json_t *doc = json_loads(f->e[i].doc, 0, NULL);
                 const char *ri = json_string_value(json_object_get(doc, "ri"));
                 char csi[LIMIT_NAME_LEN + 2] = "";
-                struct cse_request q;
-                request_init(&q);
-                q.op = OP_RETRIEVE;
-                q.to = addr;
-                struct route r;
-                struct cse_response scratch;
-                response_init(&scratch);
-                if (route_request(c->cse, c->view, &q, &r, &scratch) == 0 && r.kind == ROUTE_REMOTE)
-                    snprintf(csi, sizeof csi, "%s", r.cse_id); /* "/id-mn", whatever the address form */
-                response_free(&scratch);
+                op_addr_remote(c, addr, csi, sizeof csi);
                 size_t len = strlen(csi) + (ri ? strlen(ri) : strlen(addr)) + 2;
                 out->ri = mem_alloc(len);
                 snprintf(out->ri, len, "%s%s%s", ri && csi[0] ? csi : "", ri && csi[0] ? "/" : "", ri ? ri : addr);

@@ -1,5 +1,6 @@
 /* resolve: turn a target address (TS-0001 §7.2: CSE-relative, SP-relative or absolute, structured
  * or unstructured, possibly ending in a virtual resource) into a stored resource. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -216,9 +217,8 @@ int resolve_row(struct op_ctx *c, const char *addr, bool real_only, struct store
     return rc;
 }
 
-int op_resolve(void *arg, const char *addr, struct store_row *out)
+bool op_addr_remote(struct op_ctx *c, const char *addr, char *csi, size_t csi_len)
 {
-    struct op_ctx *c = arg;
     struct cse_request q;
     request_init(&q);
     q.op = OP_RETRIEVE;
@@ -227,8 +227,16 @@ int op_resolve(void *arg, const char *addr, struct store_row *out)
     struct cse_response scratch;
     response_init(&scratch);
     bool remote = route_request(c->cse, c->view, &q, &r, &scratch) == 0 && r.kind == ROUTE_REMOTE;
+    if (remote && csi != NULL)
+        snprintf(csi, csi_len, "%s", r.cse_id);
     response_free(&scratch);
-    if (remote) /* hosted elsewhere: not looked up here (a hook decides what that means) */
+    return remote;
+}
+
+int op_resolve(void *arg, const char *addr, struct store_row *out)
+{
+    struct op_ctx *c = arg;
+    if (op_addr_remote(c, addr, NULL, 0)) /* hosted elsewhere: not looked up here (a hook decides what that means) */
         return RESOLVE_ON_OTHER_CSE;
     int rc = resolve_row(c, addr, true, out);
     if (rc != 0)

@@ -68,37 +68,26 @@ static const struct enc_info {
 
 enum { RSA_MIN_BITS = 2048, GCM_IV = 12, GCM_TAG = 16 };
 
-static const struct alg_info *alg_find(enum esdata_alg a)
-{
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (algs[i].a == a)
-            return &algs[i];
-    return NULL;
-}
+/* The two lookups of a table of algorithms (RFC 7518 §3.1, §4.1, §5.1): by value and by its "alg" or
+ * "enc" name (NULL for none). */
+#define TABLE_LOOKUPS(type, tab, value_t, value, by_value, by_name)                                                    \
+    static const type *by_value(value_t v)                                                                             \
+    {                                                                                                                  \
+        for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)                                                        \
+            if (tab[i].value == v)                                                                                     \
+                return &tab[i];                                                                                        \
+        return NULL;                                                                                                   \
+    }                                                                                                                  \
+    static const type *by_name(const char *name)                                                                       \
+    {                                                                                                                  \
+        for (size_t i = 0; name && i < sizeof tab / sizeof tab[0]; i++)                                                \
+            if (strcmp(tab[i].name, name) == 0)                                                                        \
+                return &tab[i];                                                                                        \
+        return NULL;                                                                                                   \
+    }
 
-static const struct alg_info *alg_named(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof algs / sizeof algs[0]; i++)
-        if (strcmp(algs[i].name, name) == 0)
-            return &algs[i];
-    return NULL;
-}
-
-static const struct enc_info *enc_find(enum esdata_enc e)
-{
-    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
-        if (encs[i].e == e)
-            return &encs[i];
-    return NULL;
-}
-
-static const struct enc_info *enc_named(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof encs / sizeof encs[0]; i++)
-        if (strcmp(encs[i].name, name) == 0)
-            return &encs[i];
-    return NULL;
-}
+TABLE_LOOKUPS(struct alg_info, algs, enum esdata_alg, a, alg_find, alg_named)
+TABLE_LOOKUPS(struct enc_info, encs, enum esdata_enc, e, enc_find, enc_named)
 
 const char *esdata_alg_name(enum esdata_alg a)
 {
@@ -159,28 +148,6 @@ static bool key_fits(const struct esdata_key *k, const struct alg_info *a, const
 }
 
 /* ---- keys --------------------------------------------------------------------------------------- */
-
-static bool b64url_only(const char *s)
-{
-    for (; *s; s++)
-        if (!jose_b64url_char(*s))
-            return false;
-    return true;
-}
-
-/* cjose 0.6.2 aborts on some malformed key members (a '=' inside base64url): check them first. */
-static bool jwk_members_ok(const json_t *jwk)
-{
-    static const char *const b64[] = {"k", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi"};
-    if (!json_is_object(jwk) || !json_is_string(json_object_get(jwk, "kty")))
-        return false;
-    for (size_t i = 0; i < sizeof b64 / sizeof b64[0]; i++) {
-        const json_t *v = json_object_get(jwk, b64[i]);
-        if (v != NULL && (!json_is_string(v) || !b64url_only(json_string_value(v))))
-            return false;
-    }
-    return true;
-}
 
 static enum esdata_err key_wrap(cjose_jwk_t *jwk, struct esdata_key **out)
 {
@@ -325,7 +292,7 @@ enum esdata_err esdata_key_parse(const char *text, size_t len, struct esdata_key
     enum esdata_err rc = ESDATA_E_KEY_FORMAT;
     if (b[0] == '{') {
         json_t *j = json_loadb(b, n, 0, NULL);
-        if (jwk_members_ok(j)) {
+        if (jose_jwk_members_ok(j)) {
             cjose_err cerr;
             rc = key_wrap(cjose_jwk_import(b, n, &cerr), out);
         }
@@ -709,7 +676,7 @@ static long member_len(const json_t *o, const char *k, bool *ok)
     if (v == NULL)
         return 0;
     const char *s = json_string_value(v);
-    if (s == NULL || !b64url_only(s)) {
+    if (s == NULL || !jose_b64url_only(s)) {
         *ok = false;
         return -1;
     }
@@ -745,7 +712,7 @@ static enum esdata_err open_jwe_json(const char *in, size_t len, const struct es
         goto out;
     }
     const char *prot = json_string_value(json_object_get(j, "protected"));
-    if (prot == NULL || !b64url_only(prot))
+    if (prot == NULL || !jose_b64url_only(prot))
         goto out;
     h = part_json(prot, strlen(prot));
     if ((rc = jwe_header_ok(h, p, &a, &e)) != ESDATA_OK)

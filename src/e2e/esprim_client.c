@@ -129,15 +129,7 @@ char *esprim_client_seal(struct esprim_client *ec, const char *inner, size_t len
      * receiver sees under it, its ID alone afterwards */
     char *jwe = esprim_seal(ec->skey, ec->skey_len, ec->enc, ec->kid, "application/json", ec->ori, ec->rri,
                             ec->held ? NULL : ec->oro, NULL, inner, len);
-    if (jwe == NULL)
-        return NULL;
-    json_t *root = json_pack("{s:{s:i,s:s}}", "m2m:seci", "sit", 5, "epo", jwe);
-    mem_free(jwe);
-    char *out = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (out)
-        *out_len = strlen(out);
-    return out;
+    return esprim_seci_epo(jwe, out_len);
 }
 
 bool esprim_client_ready(const struct esprim_client *ec, int64_t now)

@@ -274,6 +274,19 @@ bool esprim_randobj_has_espa(const json_t *obj, int espa)
     return false;
 }
 
+char *esprim_seci_epo(char *jwe, size_t *out_len)
+{
+    if (jwe == NULL)
+        return NULL;
+    json_t *root = json_pack("{s:{s:i,s:s}}", "m2m:seci", "sit", 5, "epo", jwe);
+    mem_free(jwe);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (out)
+        *out_len = strlen(out);
+    return out;
+}
+
 char *esprim_seal(const unsigned char *key, size_t key_len, const char *enc, const char *kid, const char *cty,
                   const char *ori, const char *rri, const char *oro, const char *rro, const void *plaintext,
                   size_t plen)

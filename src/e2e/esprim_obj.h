@@ -66,6 +66,9 @@ bool esprim_randobj_has_espa(const json_t *obj, int espa);
 char *esprim_seal(const unsigned char *key, size_t key_len, const char *enc, const char *kid, const char *cty,
                   const char *ori, const char *rri, const char *oro, const char *rro, const void *plaintext,
                   size_t plen);
+/* The m2m:seci Content of sit 5 (TS-0003 §8.4.2) carrying the ESPrim Object jwe (taken: NULL or
+ * mem_free'd here), as compact JSON text (free) with *out_len, or NULL. */
+char *esprim_seci_epo(char *jwe, size_t *out_len);
 /* Decrypt: 0 with *out (mem_free, NUL-terminated) and *out_len; RSC 4115 when the tag does not
  * verify, 4000 when the object cannot be read. */
 int esprim_open(const char *compact, size_t len, const unsigned char *key, size_t key_len, char **out, size_t *out_len);

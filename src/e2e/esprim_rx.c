@@ -263,13 +263,5 @@ char *esprim_rx_seal(struct esprim_rx *rx, const char *resp, size_t len, size_t 
         return NULL;
     char *jwe = esprim_seal(rx->skey, rx->skey_len, rx->enc, rx->kid, "application/json", rx->ori, rx->rri, NULL, NULL,
                             resp, len);
-    if (jwe == NULL)
-        return NULL;
-    json_t *root = json_pack("{s:{s:i,s:s}}", "m2m:seci", "sit", 5, "epo", jwe);
-    mem_free(jwe);
-    char *out = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (out)
-        *out_len = strlen(out);
-    return out;
+    return esprim_seci_epo(jwe, out_len);
 }

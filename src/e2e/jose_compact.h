@@ -4,6 +4,7 @@
 #ifndef WARDEN_E2E_JOSE_COMPACT_H
 #define WARDEN_E2E_JOSE_COMPACT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,6 +17,12 @@ struct jose_parts {
 
 /* A base64url character (RFC 4648 §5, no padding). */
 bool jose_b64url_char(char c);
+/* A string of base64url characters only (the empty string included). */
+bool jose_b64url_only(const char *s);
+/* A JWK object whose kty is a string and whose base64url members are base64url strings: cjose 0.6.2
+ * aborts on some malformed key members (a '=' inside base64url), so tokens and ESData check them
+ * here first. */
+bool jose_jwk_members_ok(const json_t *jwk);
 
 /* Split s (len bytes, no NUL needed) into 3 (JWS) or 5 (JWE) parts of base64url characters; false on
  * any other character or count (empty parts are allowed: the JWE encrypted key of "dir"). */

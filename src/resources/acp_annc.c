@@ -15,15 +15,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_AE_ANNC, TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_acp_annc = {
-    .ty = TY_ACP_ANNC,
-    .sn = "acpA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = false, /* like an <accessControlPolicy>: governed by its own pvs */
-    .annc_of = TY_ACP,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_ACP_ANNC, "acpA", false, TY_ACP), /* like an <accessControlPolicy>: governed by its own pvs */
 };

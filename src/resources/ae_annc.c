@@ -24,15 +24,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_ae_annc = {
-    .ty = TY_AE_ANNC,
-    .sn = "aeA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_AE,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_AE_ANNC, "aeA", true, TY_AE),
 };

@@ -25,4 +25,12 @@ int fcnt_annc_root(struct cse *cse, const json_t *doc, char *out, size_t len);
 int fcnt_annc_custom_attrs(struct cse *cse, const char *root_key, const json_t *attrs, const struct store_row *row,
                            const struct attr_def **defs, int *n, struct cse_response *rsp);
 
+/* The descriptor fields every announced type shares (TS-0001 §9.6.26): created, updated and deleted
+ * by the announcing CSE, checked on create by annc_prepare_create. The type file defines attrs[]
+ * and parents[] and names its type, short name, whether it has acpi and its original's type. */
+#define ANNC_RTYPE(TY, SN, HAS_ACPI, ANNC_OF)                                                                          \
+    .ty = (TY), .sn = (SN), .attrs = attrs, .nattrs = NATTRS(attrs), .parents = parents, .creatable = true,            \
+    .updatable = true, .deletable = true, .has_acpi = (HAS_ACPI), .annc_of = (ANNC_OF),                                \
+    .prepare_create = annc_prepare_create
+
 #endif

@@ -12,15 +12,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_FCNT_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_container_annc = {
-    .ty = TY_CNT_ANNC,
-    .sn = "cntA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_CNT,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_CNT_ANNC, "cntA", true, TY_CNT),
 };

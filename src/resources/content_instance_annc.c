@@ -13,15 +13,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CNT_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_content_instance_annc = {
-    .ty = TY_CIN_ANNC,
-    .sn = "cinA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = false,
-    .annc_of = TY_CIN,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_CIN_ANNC, "cinA", false, TY_CIN),
 };

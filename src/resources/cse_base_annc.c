@@ -15,15 +15,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE, 0};
 
 const struct rtype rtype_cse_base_annc = {
-    .ty = TY_CSEBASE_ANNC,
-    .sn = "cbA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_CSEBASE,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_CSEBASE_ANNC, "cbA", true, TY_CSEBASE),
 };

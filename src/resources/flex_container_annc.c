@@ -15,17 +15,7 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_FCNT_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_flex_container_annc = {
-    .ty = TY_FCNT_ANNC,
-    .sn = "fcntA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_FCNT,
+    ANNC_RTYPE(TY_FCNT_ANNC, "fcntA", true, TY_FCNT),
     .root = fcnt_annc_root,
     .custom_attrs = fcnt_annc_custom_attrs,
-    .prepare_create = annc_prepare_create,
 };

@@ -20,15 +20,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_group_annc = {
-    .ty = TY_GRP_ANNC,
-    .sn = "grpA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_GRP,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_GRP_ANNC, "grpA", true, TY_GRP),
 };

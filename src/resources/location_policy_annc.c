@@ -26,15 +26,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_location_policy_annc = {
-    .ty = TY_LCP_ANNC,
-    .sn = "lcpA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_LCP,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_LCP_ANNC, "lcpA", true, TY_LCP),
 };

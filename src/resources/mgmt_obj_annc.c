@@ -19,18 +19,8 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_NODE_ANNC, TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_mgmt_obj_annc = {
-    .ty = TY_MGO_ANNC,
-    .sn = "mgoA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_MGO,
+    ANNC_RTYPE(TY_MGO_ANNC, "mgoA", true, TY_MGO),
     .root = mgmt_annc_root,
     .custom_known = mgmt_annc_known,
     .custom_attrs = mgmt_annc_custom_attrs,
-    .prepare_create = annc_prepare_create,
 };

@@ -20,15 +20,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_node_annc = {
-    .ty = TY_NODE_ANNC,
-    .sn = "nodA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_NODE,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_NODE_ANNC, "nodA", true, TY_NODE),
 };

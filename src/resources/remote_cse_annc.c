@@ -24,15 +24,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_CSR_ANNC, 0};
 
 const struct rtype rtype_remote_cse_annc = {
-    .ty = TY_CSR_ANNC,
-    .sn = "csrA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_REMOTE_CSE,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_CSR_ANNC, "csrA", true, TY_REMOTE_CSE),
 };

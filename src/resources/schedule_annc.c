@@ -15,15 +15,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_NODE_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_schedule_annc = {
-    .ty = TY_SCH_ANNC,
-    .sn = "schA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_SCH,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_SCH_ANNC, "schA", true, TY_SCH),
 };

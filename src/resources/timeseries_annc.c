@@ -16,15 +16,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_CSEBASE_ANNC, TY_AE_ANNC, TY_CNT_ANNC, TY_FCNT_ANNC, TY_CSR_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_timeseries_annc = {
-    .ty = TY_TS_ANNC,
-    .sn = "tsA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = true,
-    .annc_of = TY_TS,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_TS_ANNC, "tsA", true, TY_TS),
 };

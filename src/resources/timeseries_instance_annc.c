@@ -13,15 +13,5 @@ static const struct attr_def attrs[] = {
 static const int parents[] = {TY_TS_ANNC, TY_REMOTE_CSE, 0};
 
 const struct rtype rtype_timeseries_instance_annc = {
-    .ty = TY_TSI_ANNC,
-    .sn = "tsiA",
-    .attrs = attrs,
-    .nattrs = NATTRS(attrs),
-    .parents = parents,
-    .creatable = true,
-    .updatable = true,
-    .deletable = true,
-    .has_acpi = false,
-    .annc_of = TY_TSI,
-    .prepare_create = annc_prepare_create,
+    ANNC_RTYPE(TY_TSI_ANNC, "tsiA", false, TY_TSI),
 };

@@ -60,29 +60,6 @@ static bool alg_signs(const char *alg)
     return alg[0] != '\0' && strchr("EHRP", alg[0]) != NULL && alg[1] == 'S' && !alg_public_key_wrap(alg);
 }
 
-static bool b64url_only(const char *s)
-{
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-              *s == '_'))
-            return false;
-    return true;
-}
-
-/* cjose 0.6.2 aborts on some malformed key members (a '=' inside base64url): check them first. */
-static bool jwk_members_ok(const json_t *jwk)
-{
-    static const char *const b64[] = {"k", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi"};
-    if (!json_is_object(jwk) || !json_is_string(json_object_get(jwk, "kty")))
-        return false;
-    for (size_t i = 0; i < sizeof b64 / sizeof b64[0]; i++) {
-        const json_t *v = json_object_get(jwk, b64[i]);
-        if (v != NULL && (!json_is_string(v) || !b64url_only(json_string_value(v))))
-            return false;
-    }
-    return true;
-}
-
 #define FAIL(...)                                                                                                      \
     do {                                                                                                               \
         snprintf(err, errlen, __VA_ARGS__);                                                                            \
@@ -162,7 +139,7 @@ struct token_issuers *token_issuers_parse(const char *json, size_t len, const st
         json_t *jwk;
         json_array_foreach(keys, k, jwk)
         {
-            char *text = jwk_members_ok(jwk) ? json_dumps(jwk, JSON_COMPACT) : NULL;
+            char *text = jose_jwk_members_ok(jwk) ? json_dumps(jwk, JSON_COMPACT) : NULL;
             cjose_err cerr;
             cjose_jwk_t *key = text ? cjose_jwk_import(text, strlen(text), &cerr) : NULL;
             free(text);

@@ -25,6 +25,23 @@ static bool no_table(sqlite3 *db)
     return strncmp(sqlite3_errmsg(db), "no such table", 13) == 0;
 }
 
+/* The end of a write transaction begun by the caller: st (bound) stepped and finalized, cred_version
+ * bumped when it changed a row, committed. The rows changed, or -1 (the caller rolls back). */
+static int step_and_commit(sqlite3 *db, sqlite3_stmt **st)
+{
+    if (sqlite3_step(*st) != SQLITE_DONE)
+        return -1;
+    int changed = sqlite3_changes(db);
+    sqlite3_finalize(*st);
+    *st = NULL;
+    if (changed > 0 &&
+        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    return changed;
+}
+
 struct put_arg {
     const struct e2e_key *k;
 };
@@ -55,15 +72,8 @@ static int put_fn(sqlite3 *db, void *arg)
     sqlite3_bind_int(st, 5, (int)k->source);
     sqlite3_bind_int64(st, 6, k->created_s > 0 ? k->created_s : (int64_t)time(NULL));
     sqlite3_bind_int64(st, 7, k->expires_s);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto rollback;
-    changed = sqlite3_changes(db);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (changed > 0 &&
-        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
-        goto rollback;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    changed = step_and_commit(db, &st);
+    if (changed < 0)
         goto rollback;
     return changed;
 rollback:
@@ -165,15 +175,8 @@ static int revoke_fn(sqlite3 *db, void *arg)
     }
     sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto rollback;
-    changed = sqlite3_changes(db);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (changed > 0 &&
-        sqlite3_exec(db, "UPDATE cred_version SET v = v + 1 WHERE id = 1", NULL, NULL, NULL) != SQLITE_OK)
-        goto rollback;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    changed = step_and_commit(db, &st);
+    if (changed < 0)
         goto rollback;
     if (changed > 0) /* the WAL still holds the frame with the key: copy the zeroed page back, truncate */
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

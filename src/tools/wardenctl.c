@@ -30,6 +30,7 @@
 #include "security/cred.h"
 #include "store/store.h"
 #include "tools/wardenctl_authz.h"
+#include "tools/wardenctl_common.h"
 #include "tools/wardenctl_e2e.h"
 #include "tools/wardenctl_kex.h"
 #include "util/buf.h"
@@ -88,7 +89,7 @@ static int usage(void)
     return usage_on(stderr);
 }
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) int wardenctl_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,11 +108,12 @@ static int require_store(struct ctl *c)
     char err[512];
     int version;
     if (store_sqlite_probe(c->cfg.store_path, &version, err, sizeof err) != 0) {
-        fail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)", err);
+        wardenctl_fail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)",
+                       err);
         return -1;
     }
     if (store_sqlite_check_files(c->cfg.store_path, err, sizeof err) != 0) {
-        fail("%s", err);
+        wardenctl_fail("%s", err);
         return -1;
     }
     char real[4096];
@@ -127,10 +129,10 @@ static int init_cmd(struct ctl *c)
     char err[512];
     struct stat stbuf;
     if (stat(c->cfg.store_path, &stbuf) == 0)
-        return fail("%s exists already", c->cfg.store_path);
+        return wardenctl_fail("%s exists already", c->cfg.store_path);
     int lock = store_sqlite_lock(c->cfg.store_path, err, sizeof err);
     if (lock < 0)
-        return fail("%s", err);
+        return wardenctl_fail("%s", err);
     struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
     struct cred_store *cs = st ? cred_open(c->cfg.store_path, err, sizeof err) : NULL;
     unsigned char key[CRED_AUDIT_KEY_LEN];
@@ -141,7 +143,7 @@ static int init_cmd(struct ctl *c)
         st->ops->close(st);
     close(lock);
     if (ret != EXIT_OK)
-        return fail("cannot create the store %s: %s", c->cfg.store_path, st ? "audit key" : err);
+        return wardenctl_fail("cannot create the store %s: %s", c->cfg.store_path, st ? "audit key" : err);
     fprintf(stderr, "wardenctl: store %s created\n", c->cfg.store_path);
     return EXIT_OK;
 }
@@ -153,7 +155,7 @@ static struct cred_store *open_creds(struct ctl *c)
         return NULL;
     struct cred_store *cs = cred_open(c->cfg.store_path, err, sizeof err);
     if (cs == NULL)
-        fail("%s", err);
+        wardenctl_fail("%s", err);
     return cs;
 }
 
@@ -165,7 +167,7 @@ static int parse_binding(struct ctl *c, const char *in, char *out, size_t outlen
         return 0;
     char tmp[CRED_BINDING_MAX + 1];
     if (strlen(in) >= sizeof tmp)
-        return fail("binding too long");
+        return wardenctl_fail("binding too long");
     strcpy(tmp, in);
     size_t n = 0;
     char *save = NULL;
@@ -173,13 +175,13 @@ static int parse_binding(struct ctl *c, const char *in, char *out, size_t outlen
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         struct id id;
         if (!id_parse(&c->idenv, tok, &id) || (id.kind != ID_AE && id.kind != ID_CSE))
-            return fail("'%s' is not an AE-ID or a CSE-ID", tok);
+            return wardenctl_fail("'%s' is not an AE-ID or a CSE-ID", tok);
         int w = snprintf(out + n, outlen - n, "%s%s", n ? "," : "", id.canon);
         if (w < 0 || (size_t)w >= outlen - n || ++count > 4)
-            return fail("binding too long (at most 4 IDs)");
+            return wardenctl_fail("binding too long (at most 4 IDs)");
         n += (size_t)w;
     }
-    return count ? 0 : fail("empty binding");
+    return count ? 0 : wardenctl_fail("empty binding");
 }
 
 static int psk_add(struct ctl *c)
@@ -200,7 +202,8 @@ static int psk_add(struct ctl *c)
     if (npos != 2)
         return usage();
     if (!cred_kpsaid_ok(pos[0]))
-        return fail("'%s' is not a KpsaID (<relative>@<fqdn>; relative: letters, digits, '.', '_', '-')", pos[0]);
+        return wardenctl_fail("'%s' is not a KpsaID (<relative>@<fqdn>; relative: letters, digits, '.', '_', '-')",
+                              pos[0]);
     char binding[CRED_BINDING_MAX + 1];
     if (parse_binding(c, pos[1], binding, sizeof binding) != 0)
         return EXIT_FAIL;
@@ -217,7 +220,7 @@ static int psk_add(struct ctl *c)
         cred_wipe(text, sizeof text);
         if (klen < CRED_KEY_MIN) {
             cred_wipe(key, sizeof key);
-            return fail("the key on standard input must be %s to %s bytes of hex", "16", "64");
+            return wardenctl_fail("the key on standard input must be %s to %s bytes of hex", "16", "64");
         }
     }
     struct cred_store *cs = open_creds(c);
@@ -234,9 +237,9 @@ static int psk_add(struct ctl *c)
     }
     cred_wipe(key, sizeof key);
     if (st == CRED_EXISTS)
-        return fail("%s is provisioned already (revoke it first to replace its key)", pos[0]);
+        return wardenctl_fail("%s is provisioned already (revoke it first to replace its key)", pos[0]);
     if (st != CRED_OK)
-        return fail("cannot store %s", pos[0]);
+        return wardenctl_fail("cannot store %s", pos[0]);
     fprintf(stderr, "psk %s added, bound to %s\n", pos[0], binding[0] ? binding : "(the AE that registers first)");
     return EXIT_OK;
 }
@@ -260,7 +263,7 @@ static int psk_cmd(struct ctl *c)
             return EXIT_FAIL;
         enum cred_status st = cred_psk_list(cs, print_psk, NULL);
         cred_close(cs);
-        return st == CRED_OK ? EXIT_OK : fail("cannot read the credential store");
+        return st == CRED_OK ? EXIT_OK : wardenctl_fail("cannot read the credential store");
     }
     if (strcmp(sub, "revoke") == 0 && c->argc == 3) {
         struct cred_store *cs = open_creds(c);
@@ -269,11 +272,11 @@ static int psk_cmd(struct ctl *c)
         enum cred_status st = cred_psk_revoke(cs, c->argv[2]);
         cred_close(cs);
         if (st == CRED_NOT_FOUND)
-            return fail("no psk %s", c->argv[2]);
+            return wardenctl_fail("no psk %s", c->argv[2]);
         if (st == CRED_REVOKED)
-            return fail("psk %s is revoked already", c->argv[2]);
+            return wardenctl_fail("psk %s is revoked already", c->argv[2]);
         if (st != CRED_OK)
-            return fail("cannot revoke %s", c->argv[2]);
+            return wardenctl_fail("cannot revoke %s", c->argv[2]);
         fprintf(stderr, "psk %s revoked\n", c->argv[2]);
         return EXIT_OK;
     }
@@ -286,14 +289,14 @@ static int cert_cmd(struct ctl *c)
         return usage();
     char serial[CRED_SERIAL_MAX + 1];
     if (!cred_serial_norm(c->argv[2], serial, sizeof serial))
-        return fail("'%s' is not a certificate serial (hex)", c->argv[2]);
+        return wardenctl_fail("'%s' is not a certificate serial (hex)", c->argv[2]);
     struct cred_store *cs = open_creds(c);
     if (cs == NULL)
         return EXIT_FAIL;
     enum cred_status st = cred_cert_revoke(cs, serial);
     cred_close(cs);
     if (st != CRED_OK && st != CRED_REVOKED)
-        return fail("cannot revoke %s", serial);
+        return wardenctl_fail("cannot revoke %s", serial);
     fprintf(stderr, "certificate %s revoked\n", serial);
     return EXIT_OK;
 }
@@ -305,15 +308,15 @@ static int cert_cmd(struct ctl *c)
 static int write_file(const char *path, const gnutls_datum_t *d, mode_t mode, bool keep)
 {
     if (!keep && unlink(path) != 0 && errno != ENOENT)
-        return fail("cannot replace %s: %s", path, strerror(errno));
+        return wardenctl_fail("cannot replace %s: %s", path, strerror(errno));
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
-        return fail("cannot write %s: %s", path, strerror(errno));
+        return wardenctl_fail("cannot write %s: %s", path, strerror(errno));
     ssize_t w = write(fd, d->data, d->size);
     int rc = fsync(fd);
     close(fd);
     if (w != (ssize_t)d->size || rc != 0)
-        return fail("cannot write %s: %s", path, strerror(errno));
+        return wardenctl_fail("cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -326,13 +329,13 @@ static int export_pair(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const c
         if (d.data)
             cred_wipe(d.data, d.size);
         gnutls_free(d.data);
-        return rc < 0 ? fail("cannot export the key: %s", gnutls_strerror(rc)) : EXIT_FAIL;
+        return rc < 0 ? wardenctl_fail("cannot export the key: %s", gnutls_strerror(rc)) : EXIT_FAIL;
     }
     cred_wipe(d.data, d.size);
     gnutls_free(d.data);
     d.data = NULL;
     rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d);
-    int ret = rc < 0 ? fail("cannot export the certificate: %s", gnutls_strerror(rc))
+    int ret = rc < 0 ? wardenctl_fail("cannot export the certificate: %s", gnutls_strerror(rc))
                      : write_file(cert_path, &d, 0644, false);
     gnutls_free(d.data);
     return ret;
@@ -354,7 +357,7 @@ static int new_p256(gnutls_x509_privkey_t *key)
     int rc = gnutls_x509_privkey_init(key);
     if (rc >= 0)
         rc = gnutls_x509_privkey_generate(*key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
-    return rc < 0 ? fail("cannot generate a P-256 key: %s", gnutls_strerror(rc)) : 0;
+    return rc < 0 ? wardenctl_fail("cannot generate a P-256 key: %s", gnutls_strerror(rc)) : 0;
 }
 
 static void dir_path(char *out, size_t len, const char *dir, const char *name)
@@ -365,12 +368,12 @@ static void dir_path(char *out, size_t len, const char *dir, const char *name)
 static int ca_init(struct ctl *c, const char *dir)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail("cannot create %s: %s", dir, strerror(errno));
+        return wardenctl_fail("cannot create %s: %s", dir, strerror(errno));
     char cert_path[4096], key_path[4096];
     dir_path(cert_path, sizeof cert_path, dir, "ca.pem");
     dir_path(key_path, sizeof key_path, dir, "ca.key");
     if (access(key_path, F_OK) == 0)
-        return fail("%s exists: a CA is there already", key_path);
+        return wardenctl_fail("%s exists: a CA is there already", key_path);
     gnutls_x509_privkey_t key = NULL;
     gnutls_x509_crt_t crt = NULL;
     gnutls_x509_name_constraints_t nc = NULL;
@@ -393,7 +396,7 @@ static int ca_init(struct ctl *c, const char *dir)
         gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN) < 0 ||
         gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_DNSNAME, &spid) < 0 ||
         gnutls_x509_crt_set_name_constraints(crt, nc, 1) < 0) {
-        fail("cannot build the CA certificate");
+        wardenctl_fail("cannot build the CA certificate");
         goto out;
     }
     unsigned char kid[64];
@@ -402,7 +405,7 @@ static int ca_init(struct ctl *c, const char *dir)
         gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen);
     int rc = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
     if (rc < 0) {
-        fail("cannot sign: %s", gnutls_strerror(rc));
+        wardenctl_fail("cannot sign: %s", gnutls_strerror(rc));
         goto out;
     }
     ret = export_pair(crt, key, cert_path, key_path, true);
@@ -423,7 +426,7 @@ static int load_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_privkey_
     if (gnutls_load_file(path, &d) < 0 || gnutls_x509_crt_init(crt) < 0 ||
         gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM) < 0) {
         gnutls_free(d.data);
-        return fail("cannot read the CA certificate %s", path);
+        return wardenctl_fail("cannot read the CA certificate %s", path);
     }
     gnutls_free(d.data);
     d.data = NULL;
@@ -435,7 +438,7 @@ static int load_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_privkey_
         cred_wipe(d.data, d.size);
         gnutls_free(d.data);
     }
-    return rc < 0 ? fail("cannot read the CA key %s", path) : 0;
+    return rc < 0 ? wardenctl_fail("cannot read the CA key %s", path) : 0;
 }
 
 static int add_san(gnutls_x509_crt_t crt, gnutls_x509_subject_alt_name_t type, const void *data, size_t len)
@@ -475,17 +478,17 @@ static int ca_issue(struct ctl *c)
         return usage();
     struct id id;
     if (!id_parse(&c->idenv, idarg, &id) || (id.kind != ID_AE && id.kind != ID_CSE))
-        return fail("--id '%s' is not an AE-ID or a CSE-ID", idarg);
+        return wardenctl_fail("--id '%s' is not an AE-ID or a CSE-ID", idarg);
     /* a CN for peers that read identities from the subject only (mosquitto's use_identity_as_username);
      * no dots, so that no verifier takes it for a host name under the CA's name constraints */
     for (const char *p = cn; p && *p; p++)
         if (!id_char_ok(*p) || *p == '.')
-            return fail("--cn '%s': letters, digits, '-', '_' and '~' only", cn);
+            return wardenctl_fail("--cn '%s': letters, digits, '-', '_' and '~' only", cn);
     if (cn && *cn == '\0')
-        return fail("--cn needs a value");
+        return wardenctl_fail("--cn needs a value");
     int64_t t_nb = (int64_t)time(NULL) - 60, t_na = (int64_t)time(NULL) + 365L * 86400;
     if ((nb && !ts_parse(nb, &t_nb)) || (na && !ts_parse(na, &t_na)) || t_na <= t_nb)
-        return fail("--not-before/--not-after: timestamps like 20250101T000000, in order");
+        return wardenctl_fail("--not-before/--not-after: timestamps like 20250101T000000, in order");
 
     gnutls_x509_crt_t ca = NULL, crt = NULL;
     gnutls_x509_privkey_t cakey = NULL, key = NULL;
@@ -523,7 +526,7 @@ static int ca_issue(struct ctl *c)
         unsigned char ip[16];
         int af = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
         if (inet_pton(af, ips[i], ip) != 1) {
-            fail("--ip '%s' is not an address", ips[i]);
+            wardenctl_fail("--ip '%s' is not an address", ips[i]);
             goto done;
         }
         fail_at |= add_san(crt, GNUTLS_SAN_IPADDRESS, ip, af == AF_INET ? 4 : 16);
@@ -536,12 +539,12 @@ static int ca_issue(struct ctl *c)
     if (gnutls_x509_crt_get_subject_key_id(ca, kid, &kidlen, NULL) >= 0)
         gnutls_x509_crt_set_authority_key_id(crt, kid, kidlen);
     if (fail_at) {
-        fail("cannot build the certificate");
+        wardenctl_fail("cannot build the certificate");
         goto done;
     }
     int rc = gnutls_x509_crt_sign2(crt, ca, cakey, GNUTLS_DIG_SHA256, 0);
     if (rc < 0) {
-        fail("cannot sign: %s", gnutls_strerror(rc));
+        wardenctl_fail("cannot sign: %s", gnutls_strerror(rc));
         goto done;
     }
     char cert_path[4096], key_path[4096];
@@ -576,12 +579,12 @@ static int ca_cmd(struct ctl *c)
 static FILE *open_audit(struct ctl *c)
 {
     if (c->cfg.audit_path[0] == '\0') {
-        fail("audit.path is not set in the configuration");
+        wardenctl_fail("audit.path is not set in the configuration");
         return NULL;
     }
     FILE *f = fopen(c->cfg.audit_path, "re");
     if (f == NULL)
-        fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
+        wardenctl_fail("cannot open %s: %s", c->cfg.audit_path, strerror(errno));
     return f;
 }
 
@@ -643,7 +646,7 @@ static int audit_verify(struct ctl *c)
     if (c->argc != 2)
         return usage();
     if (c->cfg.audit_path[0] == '\0')
-        return fail("audit.path is not set in the configuration");
+        return wardenctl_fail("audit.path is not set in the configuration");
     struct cred_store *cs = open_creds(c);
     if (cs == NULL)
         return EXIT_FAIL;
@@ -651,15 +654,16 @@ static int audit_verify(struct ctl *c)
     enum cred_status st = cred_audit_key(cs, false, key);
     cred_close(cs);
     if (st == CRED_NOT_FOUND)
-        return fail("store %s has no audit key: no server has run on it since audit logs are keyed", c->cfg.store_path);
+        return wardenctl_fail("store %s has no audit key: no server has run on it since audit logs are keyed",
+                              c->cfg.store_path);
     if (st != CRED_OK)
-        return fail("cannot read the audit key from %s", c->cfg.store_path);
+        return wardenctl_fail("cannot read the audit key from %s", c->cfg.store_path);
     long lines = 0;
     char last[AUDIT_MAC_HEX + 1], msg[256];
     int rc = audit_verify_file(c->cfg.audit_path, key, sizeof key, &lines, last, msg, sizeof msg);
     cred_wipe(key, sizeof key);
     if (rc < 0)
-        return fail("%s", msg);
+        return wardenctl_fail("%s", msg);
     if (rc > 0) {
         printf("audit: chain broken at line %ld of %s: %s\n", lines, c->cfg.audit_path, msg);
         return EXIT_FAIL;
@@ -702,17 +706,17 @@ static int cse_cmd(struct ctl *c)
         !((strcmp(c->argv[2], "set") == 0 && c->argc >= 4) || (strcmp(c->argv[2], "clear") == 0 && c->argc == 3)))
         return usage();
     if (access(c->cfg.store_path, F_OK) != 0) /* never create an empty store by mistake */
-        return fail("no store at %s (store.path)", c->cfg.store_path);
+        return wardenctl_fail("no store at %s (store.path)", c->cfg.store_path);
     char err[512];
     struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
     if (st == NULL)
-        return fail("%s", err);
+        return wardenctl_fail("%s", err);
     char out[4096];
     int n = set && strcmp(c->argv[2], "set") == 0 ? c->argc - 3 : 0;
     int rc = cse_base_acpi(st, &c->cfg, set, (const char *const *)(c->argv + 3), n, out, sizeof out, err, sizeof err);
     st->ops->close(st);
     if (rc != 0)
-        return fail("%s", err);
+        return wardenctl_fail("%s", err);
     if (out[0])
         fputs(out, stdout);
     else
@@ -742,10 +746,10 @@ static int tokens_read(struct tokens *t, const char *path)
 {
     bool in = strcmp(path, "-") == 0;
     if (in && t->stdin_used)
-        return fail("standard input can be read once (--token-file -)");
+        return wardenctl_fail("standard input can be read once (--token-file -)");
     FILE *f = in ? stdin : fopen(path, "r");
     if (f == NULL)
-        return fail("cannot open the token file %s: %s", path, strerror(errno));
+        return wardenctl_fail("cannot open the token file %s: %s", path, strerror(errno));
     t->stdin_used |= in;
     char *line = NULL;
     size_t cap = 0;
@@ -760,7 +764,7 @@ static int tokens_read(struct tokens *t, const char *path)
         if (*tok == '\0')
             continue;
         if (t->n == REQ_AUTHZ_MAX)
-            ret = fail("at most %d tokens", REQ_AUTHZ_MAX);
+            ret = wardenctl_fail("at most %d tokens", REQ_AUTHZ_MAX);
         else
             t->text[t->n++] = strdup(tok);
     }
@@ -771,7 +775,7 @@ static int tokens_read(struct tokens *t, const char *path)
     if (!in)
         fclose(f);
     if (ret == EXIT_OK && t->n == 0)
-        ret = fail("no token in %s", in ? "standard input" : path);
+        ret = wardenctl_fail("no token in %s", in ? "standard input" : path);
     return ret;
 }
 
@@ -931,8 +935,9 @@ static int explain_cmd(struct ctl *c)
             continue;
         }
         if (strcmp(o, "--token") == 0) { /* the value is never echoed */
-            ret = fail("--token no longer takes a token on the command line (visible to every user in ps and "
-                       "kept in shell history): use --token-file FILE, or --token-file - to read standard input");
+            ret = wardenctl_fail(
+                "--token no longer takes a token on the command line (visible to every user in ps and "
+                "kept in shell history): use --token-file FILE, or --token-file - to read standard input");
             break;
         }
         if (i + 1 >= c->argc) {
@@ -959,7 +964,7 @@ static int explain_cmd(struct ctl *c)
         }
         if (list != NULL) {
             if (*n == REQ_AUTHZ_MAX)
-                ret = fail("at most %d values of %s", REQ_AUTHZ_MAX, o);
+                ret = wardenctl_fail("at most %d values of %s", REQ_AUTHZ_MAX, o);
             else
                 list[(*n)++] = v;
         }
@@ -997,7 +1002,7 @@ static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_a
     struct store *st = store_sqlite_open(c->cfg.store_path, false, 1, err, sizeof err);
     if (st == NULL) {
         log_destroy(&lg);
-        return fail("%s", err);
+        return wardenctl_fail("%s", err);
     }
     struct cse cse;
     if (cse_init(&cse, &c->cfg, &lg, st, NULL, err, sizeof err) == 0) {
@@ -1007,7 +1012,7 @@ static int explain_run(struct ctl *c, struct cse_explain_query *q_, struct cse_a
         mem_free(text);
         cse_destroy(&cse);
     } else {
-        fail("%s", err);
+        wardenctl_fail("%s", err);
     }
     st->ops->close(st);
     log_destroy(&lg);

@@ -27,6 +27,7 @@
 
 #include "core/id.h"
 #include "security/token.h"
+#include "tools/wardenctl_common.h"
 #include "util/fsutil.h"
 #include "util/rand.h"
 #include "util/timeutil.h"
@@ -49,17 +50,6 @@ const char wardenctl_authz_usage[] =
     "                                       resources --ris names, and/or the roles --rids; aud defaults to\n"
     "                                       cse.id, lifetime to 3600\n";
 
-__attribute__((format(printf, 1, 2))) static int az_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("wardenctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return AZ_FAIL;
-}
-
 static int az_usage(void)
 {
     fputs("usage:\n", stderr);
@@ -72,14 +62,14 @@ static int write_new(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return az_fail("cannot create %s: %s", path, strerror(errno));
+        return wardenctl_fail("cannot create %s: %s", path, strerror(errno));
     size_t len = strlen(text);
     ssize_t w = write(fd, text, len);
     int rc = fsync(fd);
     if (close(fd) != 0 || w != (ssize_t)len || rc != 0) {
         int e = errno;
         unlink(path);
-        return az_fail("cannot write %s: %s", path, strerror(e));
+        return wardenctl_fail("cannot write %s: %s", path, strerror(e));
     }
     return AZ_OK;
 }
@@ -131,14 +121,14 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
     struct id_env env = {.spid = cfg->cse_spid, .cse_id = cfg->cse_id};
     struct id parsed;
     if (!id_parse(&env, id, &parsed) || (parsed.kind != ID_AE && parsed.kind != ID_CSE))
-        return az_fail("--id '%s' is not an AE-ID or a CSE-ID", id);
+        return wardenctl_fail("--id '%s' is not an AE-ID or a CSE-ID", id);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return az_fail("cannot create %s: %s", dir, strerror(errno));
+        return wardenctl_fail("cannot create %s: %s", dir, strerror(errno));
     struct stat st;
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return az_fail("%s is not a directory", dir);
+        return wardenctl_fail("%s is not a directory", dir);
     if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-        return az_fail("%s must be an owner-only directory of yours (chmod 700 %s)", dir, dir);
+        return wardenctl_fail("%s must be an owner-only directory of yours (chmod 700 %s)", dir, dir);
 
     char name[256], key_path[4096], iss_path[4096], tmp_path[4200];
     key_name(id, name, sizeof name);
@@ -146,19 +136,19 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
     snprintf(iss_path, sizeof iss_path, "%s/issuers.json", dir);
     snprintf(tmp_path, sizeof tmp_path, "%s.new", iss_path);
     if (access(key_path, F_OK) == 0)
-        return az_fail("%s exists: the authority %s has keys already", key_path, id);
+        return wardenctl_fail("%s exists: the authority %s has keys already", key_path, id);
 
     /* the issuers file so far: the authority must not be in it yet */
     json_t *issuers = NULL;
     if (access(iss_path, F_OK) == 0) {
         char err[512];
         if (fs_check_private(iss_path, "issuers file", err, sizeof err) != 0)
-            return az_fail("%s", err);
+            return wardenctl_fail("%s", err);
         json_error_t jerr;
         issuers = json_load_file(iss_path, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_array(json_object_get(issuers, "issuers"))) {
             json_decref(issuers);
-            return az_fail("%s: not an issuers file ({\"issuers\": [...]})", iss_path);
+            return wardenctl_fail("%s: not an issuers file ({\"issuers\": [...]})", iss_path);
         }
         size_t i;
         json_t *e;
@@ -168,7 +158,7 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
             const char *oid = json_string_value(json_object_get(e, "id"));
             if (oid && id_parse(&env, oid, &other) && strcmp(other.canon, parsed.canon) == 0) {
                 json_decref(issuers);
-                return az_fail("%s lists %s already", iss_path, id);
+                return wardenctl_fail("%s lists %s already", iss_path, id);
             }
         }
     } else {
@@ -188,14 +178,14 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
     char *key_text = NULL, *iss_text = NULL;
     if (ec == NULL || hs == NULL || !cjose_jwk_set_kid(ec, kid_ec, strlen(kid_ec), &cerr) ||
         !cjose_jwk_set_kid(hs, kid_hs, strlen(kid_hs), &cerr)) {
-        az_fail("cannot generate keys: %s", cerr.message ? cerr.message : "cjose");
+        wardenctl_fail("cannot generate keys: %s", cerr.message ? cerr.message : "cjose");
         goto out;
     }
     keyfile = json_pack("{s:s,s:[o,o]}", "iss", id, "keys", jwk_json(ec, true), jwk_json(hs, true));
     entry = json_pack("{s:s,s:[o,o],s:[s,s],s:b}", "id", id, "keys", jwk_json(ec, false), jwk_json(hs, true), "algs",
                       "ES256", "HS256", "roles", 1);
     if (keyfile == NULL || entry == NULL) {
-        az_fail("cannot export the keys");
+        wardenctl_fail("cannot export the keys");
         goto out;
     }
     if (ndas > 0) {
@@ -211,7 +201,7 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
     char err[512];
     struct token_issuers *check = token_issuers_parse(iss_text, strlen(iss_text), &env, err, sizeof err);
     if (check == NULL) {
-        az_fail("the issuers file would not load: %s", err);
+        wardenctl_fail("the issuers file would not load: %s", err);
         goto out;
     }
     token_issuers_free(check);
@@ -219,7 +209,7 @@ static int authz_init(const struct cse_config *cfg, int argc, char **argv)
     if (write_new(key_path, key_text) != AZ_OK)
         goto out;
     if (write_new(tmp_path, iss_text) != AZ_OK || rename(tmp_path, iss_path) != 0) {
-        az_fail("cannot write %s: %s", iss_path, strerror(errno));
+        wardenctl_fail("cannot write %s: %s", iss_path, strerror(errno));
         unlink(tmp_path);
         unlink(key_path);
         goto out;
@@ -249,19 +239,19 @@ static cjose_jwk_t *load_key(const char *path, const char *kty, char *iss, size_
 {
     char err[512];
     if (fs_check_private(path, "key file", err, sizeof err) != 0) {
-        az_fail("%s", err);
+        wardenctl_fail("%s", err);
         return NULL;
     }
     json_error_t jerr;
     json_t *f = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     const char *i = json_string_value(json_object_get(f, "iss"));
     if (f == NULL) {
-        az_fail("%s: %s", path, jerr.text);
+        wardenctl_fail("%s: %s", path, jerr.text);
         return NULL;
     }
     if (i == NULL || !json_is_array(json_object_get(f, "keys"))) {
         json_decref(f);
-        az_fail("%s: not a key file of `wardenctl authz init` ({\"iss\": ID, \"keys\": [JWK...]})", path);
+        wardenctl_fail("%s: not a key file of `wardenctl authz init` ({\"iss\": ID, \"keys\": [JWK...]})", path);
         return NULL;
     }
     snprintf(iss, isslen, "%s", i);
@@ -283,7 +273,7 @@ static cjose_jwk_t *load_key(const char *path, const char *kty, char *iss, size_
     }
     json_decref(f);
     if (key == NULL)
-        az_fail("%s holds no usable %s key", path, kty);
+        wardenctl_fail("%s holds no usable %s key", path, kty);
     return key;
 }
 
@@ -316,30 +306,30 @@ static int token_issue(const struct cse_config *cfg, int argc, char **argv)
         else if (strcmp(o, "--lifetime") == 0) {
             lifetime = strtol(v, &end, 10);
             if (*end || lifetime <= 0 || lifetime > LIFETIME_MAX)
-                return az_fail("--lifetime must be 1 to %ld seconds", LIFETIME_MAX);
+                return wardenctl_fail("--lifetime must be 1 to %ld seconds", LIFETIME_MAX);
         } else if (strcmp(o, "--acop") == 0) {
             acop = strtol(v, &end, 10);
             if (*end || acop < 1 || acop > 63)
-                return az_fail("--acop must be 1 to 63 (CREATE 1, RETRIEVE 2, UPDATE 4, DELETE 8, NOTIFY 16, "
-                               "DISCOVERY 32)");
+                return wardenctl_fail("--acop must be 1 to 63 (CREATE 1, RETRIEVE 2, UPDATE 4, DELETE 8, NOTIFY 16, "
+                                      "DISCOVERY 32)");
         } else
             return az_usage();
     }
     if (keyfile == NULL || holder == NULL)
         return az_usage();
     if (acop < 0 && nrids == 0)
-        return az_fail("the token would grant nothing: give --acop N with --ris, or --rids");
+        return wardenctl_fail("the token would grant nothing: give --acop N with --ris, or --rids");
     if (acop >= 0 && nris == 0) /* TS-0003 §7.3.2.6: a permission's pv applies to the resources in ris */
-        return az_fail("--acop needs --ris (the resources it applies to)");
+        return wardenctl_fail("--acop needs --ris (the resources it applies to)");
     bool es = strcmp(alg, "ES256") == 0;
     if (!es && strcmp(alg, "HS256") != 0)
-        return az_fail("--alg must be ES256 or HS256");
+        return wardenctl_fail("--alg must be ES256 or HS256");
     struct id_env env = {.spid = cfg->cse_spid, .cse_id = cfg->cse_id};
     struct id hid, aid;
     if (!id_parse(&env, holder, &hid) || (hid.kind != ID_AE && hid.kind != ID_CSE))
-        return az_fail("--holder '%s' is not an AE-ID or a CSE-ID", holder);
+        return wardenctl_fail("--holder '%s' is not an AE-ID or a CSE-ID", holder);
     if (!id_parse(&env, aud, &aid) || aid.kind != ID_CSE)
-        return az_fail("--aud '%s' is not a CSE-ID", aud);
+        return wardenctl_fail("--aud '%s' is not a CSE-ID", aud);
 
     char iss[512];
     cjose_jwk_t *key = load_key(keyfile, es ? "EC" : "oct", iss, sizeof iss);
@@ -389,7 +379,7 @@ static int token_issue(const struct cse_config *cfg, int argc, char **argv)
                 aud, until);
         ret = AZ_OK;
     } else {
-        az_fail("cannot sign the token: %s", cerr.message ? cerr.message : "cjose");
+        wardenctl_fail("cannot sign the token: %s", cerr.message ? cerr.message : "cjose");
     }
     free(text);
     cjose_jws_release(jws);

@@ -23,6 +23,7 @@
 #include "security/cred.h"
 #include "security/e2e_keys.h"
 #include "store/store.h"
+#include "tools/wardenctl_common.h"
 #include "util/timeutil.h"
 
 enum { E_OK = 0, E_FAIL = 1, E_USAGE = 2 };
@@ -38,33 +39,23 @@ const char wardenctl_e2e_usage[] =
     "  e2e list                             KID, ends, length, source, times, state (never the key)\n"
     "  e2e revoke KID                       refused from the next request on\n";
 
-__attribute__((format(printf, 1, 2))) static int efail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("wardenctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return E_FAIL;
-}
-
 static struct cred_store *open_store(const struct cse_config *cfg)
 {
     char err[512];
     int version;
     if (store_sqlite_probe(cfg->store_path, &version, err, sizeof err) != 0) {
-        efail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)", err);
+        wardenctl_fail("%s (store.path; give --config FILE or --store.path=PATH, or create one with `wardenctl init`)",
+                       err);
         return NULL;
     }
     if (version < 9) {
-        efail("the store %s has schema %d: start this release's warden on it once (it adds the e2e key table)",
-              cfg->store_path, version);
+        wardenctl_fail("the store %s has schema %d: start this release's warden on it once (it adds the e2e key table)",
+                       cfg->store_path, version);
         return NULL;
     }
     struct cred_store *cs = cred_open(cfg->store_path, err, sizeof err);
     if (cs == NULL)
-        efail("%s", err);
+        wardenctl_fail("%s", err);
     else
         fprintf(stderr, "wardenctl: store %s\n", cfg->store_path);
     return cs;
@@ -76,7 +67,7 @@ static int canon_id(const struct cse_config *cfg, const char *raw, char *out, si
     struct id_env env = {cfg->cse_spid, cfg->cse_id};
     struct id id;
     if (!id_parse(&env, raw, &id) || (id.kind != ID_AE && id.kind != ID_CSE) || strlen(id.canon) >= outlen)
-        return efail("'%s' is not an AE-ID or a CSE-ID", raw);
+        return wardenctl_fail("'%s' is not an AE-ID or a CSE-ID", raw);
     snprintf(out, outlen, "%s", id.canon);
     return 0;
 }
@@ -113,15 +104,24 @@ static int store_key(const struct cse_config *cfg, struct cred_store *cs, struct
     if (rc == 0) {
         int st = e2e_key_put(cs, k);
         if (st == 1)
-            rc = efail("kid %s exists already (revoke it first to replace its key)", k->kid);
+            rc = wardenctl_fail("kid %s exists already (revoke it first to replace its key)", k->kid);
         else if (st != 0)
-            rc = efail("cannot store kid %s", k->kid);
+            rc = wardenctl_fail("cannot store kid %s", k->kid);
     }
     cred_wipe(k->key, sizeof k->key);
     cred_close(cs);
     if (rc == 0)
         fprintf(stderr, "e2e key %s added (%zu bytes, %s <-> %s)\n", k->kid, k->key_len, k->local_id, k->peer_id);
     return rc ? E_FAIL : E_OK;
+}
+
+/* k's kid, checked (e2e_kid_ok): 0, or E_FAIL said. */
+static int set_kid(struct e2e_key *k, const char *kid)
+{
+    if (!e2e_kid_ok(kid))
+        return wardenctl_fail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')", kid);
+    snprintf(k->kid, sizeof k->kid, "%s", kid);
+    return 0;
 }
 
 static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
@@ -131,9 +131,8 @@ static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
     memset(&k, 0, sizeof k);
     if (parse_words(argc, argv, 3, pos, &k.expires_s) != 0)
         return E_USAGE;
-    if (!e2e_kid_ok(pos[0]))
-        return efail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')", pos[0]);
-    snprintf(k.kid, sizeof k.kid, "%s", pos[0]);
+    if (set_kid(&k, pos[0]) != 0)
+        return E_FAIL;
     char text[512];
     size_t n = fread(text, 1, sizeof text - 1, stdin);
     text[n] = '\0';
@@ -141,7 +140,7 @@ static int e2e_add(const struct cse_config *cfg, int argc, char **argv)
     cred_wipe(text, sizeof text);
     if (klen != 16 && klen != 24 && klen != 32) {
         cred_wipe(k.key, sizeof k.key);
-        return efail("the key on standard input must be 16, 24 or 32 bytes of hex");
+        return wardenctl_fail("the key on standard input must be 16, 24 or 32 bytes of hex");
     }
     k.key_len = (size_t)klen;
     k.source = E2E_KEY_PROVISIONED;
@@ -173,9 +172,8 @@ static int e2e_derive(const struct cse_config *cfg, int argc, char **argv)
     memset(&k, 0, sizeof k);
     if (parse_words(argc, argv, 4, pos, &k.expires_s) != 0)
         return E_USAGE;
-    if (!e2e_kid_ok(pos[1]))
-        return efail("'%s' is not a kid (1 to 128 printable ASCII characters, no space, '\"' or '\\')", pos[1]);
-    snprintf(k.kid, sizeof k.kid, "%s", pos[1]);
+    if (set_kid(&k, pos[1]) != 0)
+        return E_FAIL;
     char peer[sizeof k.peer_id];
     if (canon_id(cfg, pos[3], peer, sizeof peer) != 0)
         return E_FAIL;
@@ -187,22 +185,22 @@ static int e2e_derive(const struct cse_config *cfg, int argc, char **argv)
     struct cred_psk_info info;
     if (cred_psk_get(cs, pos[0], &info) == CRED_OK && !binding_has(info.binding, peer)) {
         cred_close(cs);
-        return efail("psk %s is bound to '%s', not to %s: a key derived from it is for that identity only", pos[0],
-                     info.binding[0] ? info.binding : "(no identity yet)", peer);
+        return wardenctl_fail("psk %s is bound to '%s', not to %s: a key derived from it is for that identity only",
+                              pos[0], info.binding[0] ? info.binding : "(no identity yet)", peer);
     }
     unsigned char kpsa[CRED_KEY_MAX];
     size_t kpsa_len = 0;
     enum cred_status st = cred_psk_key(cs, pos[0], kpsa, &kpsa_len);
     if (st != CRED_OK) {
         cred_close(cs);
-        return efail("no active psk %s", pos[0]);
+        return wardenctl_fail("no active psk %s", pos[0]);
     }
     /* TS-0003 §10.3.6: Salt = the Source ESF End-Point's ID (the peer), key = Ke2e_msg_conf */
     int rc = e2e_kdf_from_kpsa(kpsa, kpsa_len, peer, E2E_KDF_PAIRWISE_ESPRIM, k.key);
     cred_wipe(kpsa, sizeof kpsa);
     if (rc != 0) {
         cred_close(cs);
-        return efail("cannot derive the key");
+        return wardenctl_fail("cannot derive the key");
     }
     k.key_len = E2E_KDF_LEN;
     k.source = E2E_KEY_KPSA_DERIVED;
@@ -243,7 +241,7 @@ int wardenctl_e2e(const struct cse_config *cfg, int argc, char **argv)
             return E_FAIL;
         int rc = e2e_key_list(cs, print_key, NULL);
         cred_close(cs);
-        return rc == 0 ? E_OK : efail("cannot read the e2e keys");
+        return rc == 0 ? E_OK : wardenctl_fail("cannot read the e2e keys");
     }
     if (strcmp(sub, "revoke") == 0 && argc == 3) {
         struct cred_store *cs = open_store(cfg);
@@ -252,9 +250,9 @@ int wardenctl_e2e(const struct cse_config *cfg, int argc, char **argv)
         int rc = e2e_key_revoke(cs, argv[2]);
         cred_close(cs);
         if (rc == 1)
-            return efail("no live e2e key %s", argv[2]);
+            return wardenctl_fail("no live e2e key %s", argv[2]);
         if (rc != 0)
-            return efail("cannot revoke %s", argv[2]);
+            return wardenctl_fail("cannot revoke %s", argv[2]);
         fprintf(stderr, "e2e key %s revoked\n", argv[2]);
         return E_OK;
     }

@@ -66,6 +66,30 @@ class AnnouncementMixin:
         self.assertEqual(len(r.body.get("m2m:uril", [])), 1, r.body)
         return "/id-in/" + r.body["m2m:uril"][0].lstrip("/")
 
+    def mn_container_while_in_down(self, rn):
+        """The IN stopped, then an AE of the MN with a container rn, both announced to the IN (their
+        steps wait in the MN's outbox): (stem, the AE's path)."""
+        self.ready()
+        self.inc.stop()
+        stem = uniq("Cgw")
+        ae, _ = self.mn_ae(stem)
+        r = self.mn.c.create(ae, TY_CNT, {"rn": rn, "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        return stem, ae
+
+    def in_ae_announced_to(self, csi):
+        """An AE of the IN with at [csi]: (its rn, the address of its announced copy at csi, once the
+        IN has put it in at)."""
+        stem = uniq("Cin")
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                  "at": [csi]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def addr():
+            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
+            return next((a for a in at if a.startswith(csi + "/")), None)
+        return stem, self.wait_for(addr, timeout=DEADLINE, what="announcement to " + csi)
+
     def gone_at_in(self, path):
         self.wait_for(lambda: self.inc.c.retrieve(path).rsc == 4004, timeout=DEADLINE, what="%s gone" % path)
 
@@ -266,15 +290,7 @@ class AnnouncementCase(AnnouncementMixin, mc.Base):
     def test_ts0004_7_3_3_10_in_announces_to_its_registree(self):
         """The other direction: an AE of the IN announced to the MN registered there."""
         self.ready()
-        stem = uniq("Cin")
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
-                                                  "at": ["/id-mn"]}, origin=stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-
-        def addr():
-            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
-            return next((a for a in at if a.startswith("/id-mn/")), None)
-        a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the MN")
+        stem, a = self.in_ae_announced_to("/id-mn")
         self.assertTrue(a.startswith("/id-mn/cse-mn/"), a)
         r = self.mn.c.retrieve(a[len("/id-mn"):])
         self.assertEqual(r.body["m2m:aeA"]["lnk"], "/id-in/cse-in/" + stem.lower(), r.body)
@@ -317,12 +333,7 @@ class AnnouncementRestartCase(AnnouncementMixin, mc.Base):
         return out
 
     def test_ts0004_7_3_3_10_outbox_delivers_after_in_restart_exactly_once(self):
-        self.ready()
-        self.inc.stop()
-        stem = uniq("Cgw")
-        ae, _ = self.mn_ae(stem)
-        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"]}, origin=stem)
-        self.assertEqual(r.rsc, 2001, r.body)
+        stem, ae = self.mn_container_while_in_down("temp")
         for k in range(3):
             r = self.mn.c.create(ae + "/temp", TY_CIN, {"rn": "c%d" % k, "con": str(k), "at": ["/id-in"]},
                                  origin=stem)
@@ -556,16 +567,8 @@ class AnnouncementDescendantCase(AnnouncementMixin, mc.Base):
         self.ready()
         self.wait_for(lambda: "/id-asn" in self.inc.c.retrieve("/cse-in/id-mn").body["m2m:csr"].get("dcse", []),
                       timeout=DEADLINE, what="the ASN in the MN's dcse at the IN")
-        stem = uniq("Cin")
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
-                                                  "at": ["/id-asn"]}, origin=stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-
-        def addr():
-            at = self.inc.c.retrieve("/cse-in/" + stem.lower()).body["m2m:ae"].get("at", [])
-            return next((a for a in at if a.startswith("/id-asn/")), None)
         try:
-            a = self.wait_for(addr, timeout=DEADLINE, what="announcement to the ASN")
+            stem, a = self.in_ae_announced_to("/id-asn")
         except AssertionError:
             print("\n".join(self.inc.srv.stderr_lines[-15:] + self.asn.srv.stderr_lines[-15:]))
             raise

@@ -147,12 +147,7 @@ class OutboxCase(AnnouncementMixin, Base):
             db.close()
 
     def test_red_3_updates_while_the_target_is_down_do_not_grow_the_outbox(self):
-        self.ready()
-        self.inc.stop()
-        stem = uniq("Cgw")
-        ae, _ = self.mn_ae(stem)
-        r = self.mn.c.create(ae, TY_CNT, {"rn": "temp", "at": ["/id-in"]}, origin=stem)
-        self.assertEqual(r.rsc, 2001, r.body)
+        stem, ae = self.mn_container_while_in_down("temp")
         for k in range(40):
             r = self.mn.c.update(ae + "/temp", "m2m:cnt", {"lbl": ["n:%d" % k]}, origin=stem)
             self.assertEqual(r.rsc, 2004, r.body)

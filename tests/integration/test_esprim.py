@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from test_multicse import Cse
+from test_multicse import Cse, CseHelpers
 from tls_helpers import Ctl, Pki
 from wardentest import ADMIN, uniq, warden_bin
 
@@ -85,7 +85,7 @@ def cli_bin():
     return os.path.join(os.path.dirname(os.path.abspath(warden_bin())), "warden-cli")
 
 
-class EsprimCase(unittest.TestCase):
+class EsprimCase(CseHelpers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.catmp = tempfile.mkdtemp(prefix="warden-esp-ca-")
@@ -346,25 +346,23 @@ class EsprimCase(unittest.TestCase):
     def test_ts0003_8_4_2_b1b_registrar_holds_the_registree_esi_and_follows_its_rotation(self):
         """The MN's e2eSecInfo is on its <remoteCSE> at the IN and kept current when the MN replaces
         its shared rand object (every RAND_LIFETIME/2 s here)."""
-        def same():
-            mine = self.esro(self.mn, "/cse-mn")
-            there = self.esro(self.inc, "/cse-in/id-mn")
-            return mine if mine is not None and mine == there else None
-        first = self.wait_for(same, 10, "the MN's esi at the IN")
-        later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
-                              RAND_LIFETIME * 3, "a rotated esi at the IN")
-        self.assertNotEqual(later["esrv"], first["esrv"])
+        self.assert_esi_follows_rotation(self.mn, "/cse-mn", self.inc, "/cse-in/id-mn", 10, "the MN's esi at the IN")
 
     def test_ts0003_8_4_2_b1b_registrees_hold_the_receivers_esi_and_follow_its_rotation(self):
         """The IN (the receiver) keeps its e2eSecInfo on its <remoteCSE> at the MN (a CSE registered
         with it), so an originator there reads the shared rand object from the MN (B.2a)."""
+        self.assert_esi_follows_rotation(self.inc, "/cse-in", self.mn, "/cse-mn/id-in", 15, "the IN's esi at the MN")
+
+    def assert_esi_follows_rotation(self, owner, own_path, holder, held_path, timeout, what):
+        """holder shows owner's shared rand object at held_path (within timeout s), and the next one
+        after owner replaces it."""
         def same():
-            mine = self.esro(self.inc, "/cse-in")
-            there = self.esro(self.mn, "/cse-mn/id-in")
+            mine = self.esro(owner, own_path)
+            there = self.esro(holder, held_path)
             return mine if mine is not None and mine == there else None
-        first = self.wait_for(same, 15, "the IN's esi at the MN")
+        first = self.wait_for(same, timeout, what)
         later = self.wait_for(lambda: (lambda e: e if e and e["esri"] != first["esri"] else None)(same()),
-                              RAND_LIFETIME * 3, "a rotated esi at the MN")
+                              RAND_LIFETIME * 3, what + ", rotated")
         self.assertNotEqual(later["esrv"], first["esrv"])
 
     def test_ts0003_8_4_2_b2a_originator_uses_the_shared_rand_object_from_the_mn(self):
@@ -397,16 +395,6 @@ class EsprimCase(unittest.TestCase):
         r = self.inc.c.create("/cse-in", 16, {"csi": "/id-xx", "cb": "/id-xx/cse-xx", "rr": True,
                                                "esi": {"esf": "no"}}, origin="/id-xx", root="m2m:csr")
         self.assertIn(r.rsc, (4000, 4107), r.body)
-
-    def wait_for(self, fn, timeout, what):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.05)
-        self.fail("timed out waiting for %s (last: %r)" % (what, last))
 
     def test_wardenctl_e2e_revoke_refuses_the_next_request(self):
         ae = uniq("Crev")
@@ -663,27 +651,8 @@ class EsprimAeReceiver(unittest.TestCase):
     send = EsprimCase.send
 
     def test_ts0004_7_6_2_ae_target_opens_executes_and_seals_the_inner_request(self):
-        kid = uniq("kae")
-        keyfile = os.path.join(self.catmp, kid + ".hex")
-        with open(keyfile, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(keyfile, 0o600)
-        reading = uniq("reading-")
-        ae = EsprimAe(kid, keyfile, self.inner, reading)
-        self.addCleanup(ae.close)
-        name = uniq("Csensor")
-        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
-        acp = uniq("acp")
-        r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
-            "rn": acp, "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
-            "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)
-        self.assertEqual(r.rsc, 2001, r.body)
-        acp_ri = r.body["m2m:acp"]["ri"]
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": name, "api": "Nesp", "rr": True,
-                                                  "poa": ["http://127.0.0.1:%d" % ae.port]}, origin=name)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = self.inc.c.update("/cse-in/" + name, "m2m:ae", {"acpi": [acp_ri]}, origin=ADMIN)
-        self.assertEqual(r.rsc, 2004, r.body)
+        ae, name, kid, keyfile = self.sensor()
+        reading = ae.reading
         start = len(self.relay.captured())
         argv = [cli_bin(), "-u", "http://127.0.0.1:%d" % self.relay.port, "-o", self.carrier,
                 "--esprim-from", self.inner, "--esprim", kid, "--esprim-key-file", keyfile,
@@ -714,9 +683,11 @@ class EsprimAeReceiver(unittest.TestCase):
         keyfile = os.path.join(self.catmp, kid + ".hex")
         with open(keyfile, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
+        os.chmod(keyfile, 0o600)
         ae = EsprimAe(kid, keyfile, self.inner, uniq("reading-"))
         self.addCleanup(ae.close)
         name = uniq("Csensor")
+        # the AE lets the carrier send it notifications (the outer NOTIFY is access-controlled as any)
         r = self.inc.c.create("/cse-in", TY_ACP, {"m2m:acp": {
             "rn": uniq("acp"), "pv": {"acr": [{"acor": ["all"], "acop": 16}]},
             "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}, root=False)

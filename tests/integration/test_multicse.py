@@ -88,30 +88,10 @@ class Cse:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class Base(unittest.TestCase):
-    """An IN-CSE and an MN-CSE registered to it (registrar.* on the MN), one CA."""
+class CseHelpers:
+    """Resources on a Cse, the registration check and waiting, shared by every two-CSE test base (this file's,
+    test_multicse_bindings.py's, test_esprim.py's): the class has .inc and .mn with .c clients and .rn."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
-        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
-        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
-        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for c in (cls.mn, cls.inc):
-            c.cleanup()
-        shutil.rmtree(cls.catmp, ignore_errors=True)
-
-    def rsc(self, r):
-        return r.rsc
-
-    def setUp(self):
-        if not self.inc.srv.running():
-            self.inc.start()
-
-    # helpers -------------------------------------------------------------
     def ae(self, cse, stem):
         r = cse.c.create("/" + cse.rn, TY_AE, {"rn": stem, "api": "Nmcse", "rr": False}, origin=stem)
         self.assertEqual(r.rsc, 2001, r.body)
@@ -139,6 +119,7 @@ class Base(unittest.TestCase):
         return parent + "/" + rn
 
     def wait_for(self, fn, timeout=10.0, what="condition"):
+        """fn() until it is true (its value returned), or the test fails after timeout s."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -154,6 +135,31 @@ class Base(unittest.TestCase):
         b = self.mn.c.retrieve("/cse-mn/id-in")
         return (a.rsc, b.rsc) == (2000, 2000) and (a, b)
 
+
+class Base(CseHelpers, unittest.TestCase):
+    """An IN-CSE and an MN-CSE registered to it (registrar.* on the MN), one CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in (cls.mn, cls.inc):
+            c.cleanup()
+        shutil.rmtree(cls.catmp, ignore_errors=True)
+
+    def rsc(self, r):
+        return r.rsc
+
+    def setUp(self):
+        if not self.inc.srv.running():
+            self.inc.start()
+
+    # helpers (and those of CseHelpers) ---------------------------------
     def cse_client(self, cse, as_cse):
         """A client over HTTPS to cse presenting as_cse's certificate."""
         return CertClient(cse.https_port, self.pki.ca_pem, cert=as_cse.cert, key=as_cse.key)

@@ -24,9 +24,10 @@ import unittest
 
 from coap_helpers import coap
 from mqtt_helpers import MqttClient, PrivateBroker, broker_available, paho
+from test_multicse import CseHelpers
 from test_subscription import Receiver
 from tls_helpers import SPID, Ctl, Pki
-from wardentest import ADMIN, Client, WardenServer, free_port, uniq
+from wardentest import Client, WardenServer, free_port, uniq
 
 TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSR, TY_SUB = 1, 2, 3, 4, 16, 23
 FORWARD_TIMEOUT_MS = 3000
@@ -83,7 +84,7 @@ class MqttCse:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class MqttsBase(unittest.TestCase):
+class MqttsBase(CseHelpers, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if SKIP:
@@ -131,36 +132,6 @@ class MqttsBase(unittest.TestCase):
             time.sleep(0.05)
         self.fail("timed out waiting for %s (last: %r)\nIN:\n%s\nMN:\n%s" % (
             what, last, self.inc.srv.output()[-3000:], self.mn.srv.output()[-3000:]))
-
-    def registered(self):
-        a = self.inc.c.retrieve("/cse-in/id-mn")
-        b = self.mn.c.retrieve("/cse-mn/id-in")
-        return (a.rsc, b.rsc) == (2000, 2000) and (a, b)
-
-    def ae(self, cse, stem):
-        r = cse.c.create("/" + cse.rn, TY_AE, {"rn": stem, "api": "Nmcse", "rr": False}, origin=stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-        return "/%s/%s" % (cse.rn, stem)
-
-    def acp_for(self, cse, acor, acop, owner):
-        rn = uniq("acp")
-        r = cse.c.create("/" + cse.rn, TY_ACP, {"m2m:acp": {
-            "rn": rn,
-            "pv": {"acr": [{"acor": acor, "acop": acop}, {"acor": [owner], "acop": 63}]},
-            "pvs": {"acr": [{"acor": [ADMIN, owner], "acop": 63}]}}}, root=False)
-        self.assertEqual(r.rsc, 2001, r.body)
-        return r.body["m2m:acp"]["ri"]
-
-    def cnt_with_cin(self, cse, parent, origin, acpi):
-        rn = uniq("cnt")
-        attrs = {"rn": rn}
-        if acpi:
-            attrs["acpi"] = acpi
-        r = cse.c.create(parent, TY_CNT, attrs, origin=origin)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = cse.c.create(parent + "/" + rn, TY_CIN, {"con": "v1", "rn": "cin1"}, origin=origin)
-        self.assertEqual(r.rsc, 2001, r.body)
-        return parent + "/" + rn
 
     def mqtt_as(self, level):
         """A client of the broker authenticated as level (a certificate with that CN)."""

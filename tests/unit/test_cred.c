@@ -1,7 +1,6 @@
 /* Unit tests for the credential store (security/cred.h, store/cred_sqlite.c) and the identity a
  * certificate's subjectAltName carries (security/tlsauth.c): TS-0003 §8.2.2.1 KpsaIDs, §8.1.2 and
  * PRODUCT.md's SAN forms, revocation, binding at registration, the change generation. */
-#include <ftw.h>
 #include <gnutls/x509.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "core/id.h"
 #include "security/cred.h"
 #include "security/tlsauth.h"
@@ -24,18 +25,11 @@ struct env {
     struct cred_store *cs;
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof *e);
     *state = e;
-    snprintf(e->dir, sizeof e->dir, "/tmp/warden-cred-XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
+    if (!tmpdir_make(e->dir, sizeof e->dir, "cred"))
         return -1;
     snprintf(e->path, sizeof e->path, "%s/sub/w.db", e->dir);
     char err[256];
@@ -51,7 +45,7 @@ static int teardown(void **state)
 {
     struct env *e = *state;
     cred_close(e->cs);
-    nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(e->dir);
     free(e);
     return 0;
 }

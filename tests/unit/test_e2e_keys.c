@@ -2,7 +2,6 @@
  * end-to-end key derivations (e2e/e2e_kdf.h): TS-0003 §8.4.2 pairwiseESPrimKey, §10.3.6 keys from a
  * Kpsa, §10.3.8.2 sessionESPrimKey. The derivation vectors were computed independently with
  * /usr/bin/python3's hmac and hashlib modules (the script is in the comment above each). */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +13,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "e2e/e2e_kdf.h"
 #include "e2e/escertke.h"
@@ -28,18 +29,11 @@ struct env {
     struct cred_store *cs;
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof *e);
     *state = e;
-    snprintf(e->dir, sizeof e->dir, "/tmp/warden-e2e-XXXXXX");
-    if (mkdtemp(e->dir) == NULL)
+    if (!tmpdir_make(e->dir, sizeof e->dir, "e2e"))
         return -1;
     snprintf(e->path, sizeof e->path, "%s/w.db", e->dir);
     char err[256];
@@ -58,7 +52,7 @@ static int teardown(void **state)
     struct env *e = *state;
     cred_close(e->cs);
     e->st->ops->close(e->st);
-    nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(e->dir);
     free(e);
     return 0;
 }
