@@ -85,14 +85,10 @@ bool route_registree(struct cse *cse, struct store_view *v, const char *csi, str
 
 bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, char *csi, size_t len)
 {
-    /* TS-0004 §7.4.4: a <remoteCSE> is named by its CSE-ID without the '/' */
-    const char *reg = cse->cfg->registrar_id;
-    if (reg[0] == '/' && strcmp(reg + 1, rn) == 0) {
-        snprintf(csi, len, "%s", reg);
-        return true;
-    }
-    if (!atomic_load_explicit(&cse->registree_seen, memory_order_acquire))
-        return false; /* no registree here: nothing to look up (most requests of a standalone CSE) */
+    /* the <remoteCSE> of that name, whatever CSE it stands for: a name is not a CSE-ID (another
+     * resource may hold the CSE-ID's name, and the <remoteCSE> then has another; remote_cse.c) */
+    if (cse->cfg->registrar_id[0] == '\0' && !atomic_load_explicit(&cse->registree_seen, memory_order_acquire))
+        return false; /* no <remoteCSE> here: nothing to look up (most requests of a standalone CSE) */
     struct csr_scan sc = {.rn = rn};
     if (!csr_find(cse, v, &sc))
         return false;
