@@ -173,6 +173,8 @@ static void ensure_local(struct registration *reg)
     struct local_job *lj = mem_calloc(1, sizeof *lj);
     lj->cse = cse;
     char ri[LIMIT_NAME_LEN + 8], ts[TS_LEN + 1], cb[LIMIT_ID_LEN];
+    /* the registrar addresses it by this ri (e2e/esprim.c): this CSE alone assigns it, where the
+     * CSE-ID's name may be an AE's */
     snprintf(ri, sizeof ri, "csr-%s", cfg->registrar_id + 1);
     snprintf(cb, sizeof cb, "%s/%s", cfg->registrar_id, cfg->registrar_rn);
     ts_format(cse_now(cse), ts);

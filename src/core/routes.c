@@ -96,6 +96,35 @@ bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, c
     return true;
 }
 
+struct csr_of {
+    const char *csi;
+    struct store_row *out;
+    bool found;
+};
+
+static int csr_of_row(void *arg, const struct store_row *row)
+{
+    struct csr_of *sc = arg;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    const char *csi = json_string_value(json_object_get(doc, "csi"));
+    if (!sc->found && csi != NULL && strcmp(csi, sc->csi) == 0) {
+        store_row_copy(sc->out, row);
+        sc->found = true;
+    }
+    json_decref(doc);
+    return 0;
+}
+
+bool route_csr_of(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out)
+{
+    struct csr_of sc = {.csi = csi, .out = out};
+    if (v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_of_row, &sc) != STORE_OK && sc.found) {
+        store_row_free(out);
+        return false;
+    }
+    return sc.found;
+}
+
 bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id)
 {
     if (v == NULL || (id->kind != ID_AE && id->kind != ID_CSE) || bound_stem == NULL)
