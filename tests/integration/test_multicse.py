@@ -731,6 +731,46 @@ class Red8SquatCase(Base):
         r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
         self.assertEqual(r.rsc, 2000, r.body)
 
+    def test_red_8_the_registree_is_known_by_csi_to_announcement_beside_the_ae_named_like_it(self):
+        """TS-0004 §7.3.3.10: the IN accepts the MN's announcements (the announcer is a CSE registered
+        here, found by csi), though an AE holds the name id-mn there."""
+        self.wait_for(self.mn_csr, what="the MN's registration beside the AE named id-mn")
+        stem = uniq("Cgw")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def announced():
+            g = self.mn.c.retrieve("/cse-mn/" + stem.lower())
+            return next((a for a in g.body.get("m2m:ae", {}).get("at", []) if a.startswith("/id-in/")), None)
+        addr = self.wait_for(announced, what="the AE's copy at the IN")
+        a = self.inc.c.retrieve(addr[len("/id-in"):])
+        self.assertEqual(a.rsc, 2000, a.body)
+        self.assertEqual(a.body["m2m:aeA"]["lnk"], "/id-mn/cse-mn/" + stem.lower())
+
+    def test_red_8_an_ae_named_like_the_registrar_at_the_registree_takes_nothing_from_it(self):
+        """The same on the registree's side: an AE of the MN holds the name id-in before the MN
+        registers. The MN's <remoteCSE> for the IN is found by its ri (csr-id-in), the IN keeps its
+        esi there (TS-0003 §8.4.2 B.1b), and cse-mn2/id-in stays the AE's (never routed to the IN)."""
+        mn2 = Cse(self.pki, "/id-mn2", "cse-mn2", cse_type="MN").start()
+        self.addCleanup(mn2.cleanup)
+        r = mn2.c.create("/cse-mn2", TY_AE, {"rn": "id-in", "api": "Nsquat", "rr": False}, origin="Csquat2")
+        self.assertEqual(r.rsc, 2001, r.body)
+        mn2.stop()
+        mn2.registrar = self.inc
+        mn2.start()
+
+        def esro(c, path):
+            g = c.retrieve(path)
+            return g.rsc == 2000 and list(g.body.values())[0].get("esi", {}).get("esro")
+        self.wait_for(lambda: esro(mn2.c, "/csr-id-in") and esro(mn2.c, "/csr-id-in") == esro(self.inc.c, "/cse-in"),
+                      timeout=15, what="the IN's esi on the MN's <remoteCSE> for it")
+        csr = mn2.c.retrieve("/csr-id-in").body["m2m:csr"]
+        self.assertEqual((csr["csi"], csr["rn"]), ("/id-in", "csr-id-in"))
+        g = mn2.c.retrieve("/cse-mn2/id-in/nothing")  # CSE-relative below the AE: local, not the IN's
+        self.assertEqual(g.rsc, 4004, g.body)
+        self.assertEqual(mn2.c.retrieve("/cse-mn2/id-in").body["m2m:ae"]["api"], "Nsquat")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
