@@ -138,14 +138,7 @@ static bool announced_to(const json_t *list, const char *csi)
 /* The <remoteCSE> of csi here (registree or registrar), into out (caller frees). */
 static bool remote_cse(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out)
 {
-    char path[LIMIT_ID_LEN + 1];
-    snprintf(path, sizeof path, "%s/%s", cse->cfg->cse_rn, csi + 1);
-    if (v->st->ops->get_path(v, path, cse_now(cse), out) != STORE_OK)
-        return false;
-    if (out->ty == TY_REMOTE_CSE)
-        return true;
-    store_row_free(out);
-    return false;
+    return route_csr_of(cse, v, csi, out); /* by csi: an AE may hold the CSE-ID's name */
 }
 
 /* ---- the request side: announceTo and announcedAttribute (TS-0004 §7.3.3.3/§7.3.3.4 Recv-6.6) ---- */

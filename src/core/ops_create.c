@@ -569,6 +569,7 @@ enum cse_status op_create(struct op_ctx *c)
         .now = c->now,
         .rsp = rsp,
         .lookup = {op_resolve, c, op_resolve_remote},
+        .view = c->view,
     };
     int rc = rt->prepare_create ? rt->prepare_create(&cc) : 0;
     j->asked = attrs;                    /* reference handed to the job */

@@ -34,6 +34,11 @@ struct registration {
     /* this CSE's e2eSecInfo (TS-0003 §8.4.2 B.1b: kept current on its <remoteCSE> at the registrar),
      * as the registrar holds it and as in flight (JSON text), like dcse */
     char *esi_sent, *esi_sending;
+    /* this CSE's <remoteCSE> at the registrar, as the registrar answered it (the ri of a 2001, the
+     * Content-Location of a 2001 or a 4117), relative to its CSE-ID; NULL: not answered (then the
+     * name this CSE asked for). Never a name assumed when the registrar said otherwise: an AE there
+     * may hold the CSE-ID's name, and the <remoteCSE> then has another (resources/remote_cse.c). */
+    char *csr_addr;
 };
 
 /* This CSE's esi as JSON text (mem_free): the shared rand object changes it (e2e/esprim.c). */
@@ -128,10 +133,27 @@ static int local_run(struct store_view *txn, void *arg)
 {
     struct local_job *lj = arg;
     struct store_row existing;
-    int rc = txn->st->ops->get_path(txn, lj->row.path, cse_now(lj->cse), &existing);
+    int64_t now = cse_now(lj->cse);
+    /* found again by its ri, which this CSE alone assigns: never by a name an AE may hold */
+    int rc = txn->st->ops->get_ri(txn, lj->row.ri, now, &existing);
     if (rc == STORE_OK) {
         store_row_free(&existing);
         return 1; /* kept from an earlier start */
+    }
+    rc = txn->st->ops->get_path(txn, lj->row.path, now, &existing);
+    if (rc == STORE_OK) { /* the CSE-ID's name is another resource's: named by its ri instead */
+        store_row_free(&existing);
+        size_t pl = strlen(lj->cse->cfg->cse_rn) + strlen(lj->row.ri) + 2;
+        mem_free(lj->row.rn);
+        lj->row.rn = mem_strdup(lj->row.ri);
+        mem_free(lj->row.path);
+        lj->row.path = mem_alloc(pl);
+        snprintf(lj->row.path, pl, "%s/%s", lj->cse->cfg->cse_rn, lj->row.rn);
+        json_t *doc = json_loads(lj->row.doc, 0, NULL);
+        json_object_set_new(doc, "rn", json_string(lj->row.rn));
+        mem_free(lj->row.doc);
+        lj->row.doc = json_encode(doc, NULL);
+        json_decref(doc);
     }
     return txn->st->ops->insert(txn, &lj->row) == STORE_OK ? 0 : 1;
 }
@@ -151,6 +173,8 @@ static void ensure_local(struct registration *reg)
     struct local_job *lj = mem_calloc(1, sizeof *lj);
     lj->cse = cse;
     char ri[LIMIT_NAME_LEN + 8], ts[TS_LEN + 1], cb[LIMIT_ID_LEN];
+    /* the registrar addresses it by this ri (e2e/esprim.c): this CSE alone assigns it, where the
+     * CSE-ID's name may be an AE's */
     snprintf(ri, sizeof ri, "csr-%s", cfg->registrar_id + 1);
     snprintf(cb, sizeof cb, "%s/%s", cfg->registrar_id, cfg->registrar_rn);
     ts_format(cse_now(cse), ts);
@@ -183,6 +207,34 @@ static void ensure_local(struct registration *reg)
 
 /* ---- the exchanges with the registrar ---- */
 
+/* Under reg->lock: where the registrar says this CSE's <remoteCSE> is (res: a 2001 or a 4117). */
+static void learn_address(struct registration *reg, const struct out_response *res)
+{
+    const char *reg_id = reg->cse->cfg->registrar_id;
+    char *addr = NULL;
+    if (res->rsc == RSC_CREATED && res->body != NULL) {
+        json_t *doc = json_loadb(res->body, res->len, 0, NULL);
+        const char *ri = json_string_value(json_object_get(json_object_get(doc, "m2m:csr"), "ri"));
+        if (ri != NULL && ri[0] != '\0' && strchr(ri, '/') == NULL && strchr(ri, '?') == NULL)
+            addr = mem_strdup(ri); /* unstructured, CSE-relative: "csr..." */
+        json_decref(doc);
+    }
+    const char *loc = res->location;
+    if (addr == NULL && loc != NULL) {
+        size_t n = strlen(reg_id);
+        if (strncmp(loc, reg_id, n) == 0 && loc[n] == '/') /* SP-relative "/id-in/..." */
+            loc += n;
+        while (*loc == '/')
+            loc++;
+        if (*loc != '\0' && strlen(loc) < LIMIT_ID_LEN && strchr(loc, '?') == NULL)
+            addr = mem_strdup(loc);
+    }
+    if (addr != NULL) {
+        mem_free(reg->csr_addr);
+        reg->csr_addr = addr;
+    }
+}
+
 static void failed(struct registration *reg, int rsc, const char *what)
 {
     int64_t delay = reg->backoff_ms;
@@ -210,6 +262,7 @@ static void create_answer(void *arg, const struct out_response *res)
     pthread_mutex_lock(&reg->lock);
     /* 2001: registered; 4117: this CSE-ID is registered there already (a restart of this CSE) */
     if (res->rsc == RSC_CREATED || res->rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) {
+        learn_address(reg, res);
         if (res->rsc == RSC_CREATED || reg->attempts == 1)
             LOG(reg->cse->log, LOG_INFO, "registration: registered at %s (%s)", reg->cse->cfg->registrar_id,
                 res->rsc == RSC_CREATED ? "created" : "already registered");
@@ -252,7 +305,8 @@ static void check_answer(void *arg, const struct out_response *res)
             reg->cse->cfg->registrar_id);
         reg->state = REG_IDLE;
         reg->due_ms = mono_ms();
-    } else { /* unreachable for now: still registered as far as we know; look again sooner */
+        MEM_FREE(reg->csr_addr); /* the next CREATE answers where */
+    } else {                     /* unreachable for now: still registered as far as we know; look again sooner */
         reg->state = REG_REGISTERED;
         failed(reg, res->rsc, "registration check");
     }
@@ -309,8 +363,11 @@ static void send_check(struct registration *reg, char *dcse /* owned; NULL: retr
 {
     const struct cse_config *cfg = reg->cse->cfg;
     char url[LIMIT_ID_LEN + 300];
-    snprintf(url, sizeof url, "%s/~%s/%s/%s", cfg->registrar_address, cfg->registrar_id, cfg->registrar_rn,
-             cfg->cse_id + 1);
+    if (reg->csr_addr != NULL)
+        snprintf(url, sizeof url, "%s/~%s/%s", cfg->registrar_address, cfg->registrar_id, reg->csr_addr);
+    else /* a 4117 over a binding that carries no Content-Location: the name this CSE asked for */
+        snprintf(url, sizeof url, "%s/~%s/%s/%s", cfg->registrar_address, cfg->registrar_id, cfg->registrar_rn,
+                 cfg->cse_id + 1);
     char *text = NULL;
     size_t len = 0;
     if (dcse != NULL) {
@@ -402,6 +459,7 @@ void registration_free(struct cse *cse)
     mem_free(reg->dcse_sending);
     mem_free(reg->esi_sent);
     mem_free(reg->esi_sending);
+    mem_free(reg->csr_addr);
     mem_free(reg);
     cse->registration = NULL;
 }

@@ -42,6 +42,9 @@ enum cse_status route_forward(const struct cse_cont *k, const struct originator 
 bool route_registree(struct cse *cse, struct store_view *v, const char *csi, struct route *r);
 /* The CSE-ID of the <remoteCSE> child of the CSEBase named rn (the registrar's included), into csi. */
 bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, char *csi, size_t len);
+/* The <remoteCSE> child of the CSEBase whose csi is csi ("/id-mn"; registree or registrar), into
+ * out (store_row_free): found by csi, never by a name another resource may hold. */
+bool route_csr_of(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out);
 
 /* May the CSE bound to a security association (its CSE-ID without '/', "id-mn") relay the C-type
  * AE-ID id of another CSE, or the CSE-ID id of another CSE (by the same rule, for that CSE's own

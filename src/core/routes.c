@@ -85,19 +85,44 @@ bool route_registree(struct cse *cse, struct store_view *v, const char *csi, str
 
 bool route_remote_by_rn(struct cse *cse, struct store_view *v, const char *rn, char *csi, size_t len)
 {
-    /* TS-0004 §7.4.4: a <remoteCSE> is named by its CSE-ID without the '/' */
-    const char *reg = cse->cfg->registrar_id;
-    if (reg[0] == '/' && strcmp(reg + 1, rn) == 0) {
-        snprintf(csi, len, "%s", reg);
-        return true;
-    }
-    if (!atomic_load_explicit(&cse->registree_seen, memory_order_acquire))
-        return false; /* no registree here: nothing to look up (most requests of a standalone CSE) */
+    /* the <remoteCSE> of that name, whatever CSE it stands for: a name is not a CSE-ID (another
+     * resource may hold the CSE-ID's name, and the <remoteCSE> then has another; remote_cse.c) */
+    if (cse->cfg->registrar_id[0] == '\0' && !atomic_load_explicit(&cse->registree_seen, memory_order_acquire))
+        return false; /* no <remoteCSE> here: nothing to look up (most requests of a standalone CSE) */
     struct csr_scan sc = {.rn = rn};
     if (!csr_find(cse, v, &sc))
         return false;
     snprintf(csi, len, "%s", sc.hop_id);
     return true;
+}
+
+struct csr_of {
+    const char *csi;
+    struct store_row *out;
+    bool found;
+};
+
+static int csr_of_row(void *arg, const struct store_row *row)
+{
+    struct csr_of *sc = arg;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    const char *csi = json_string_value(json_object_get(doc, "csi"));
+    if (!sc->found && csi != NULL && strcmp(csi, sc->csi) == 0) {
+        store_row_copy(sc->out, row);
+        sc->found = true;
+    }
+    json_decref(doc);
+    return 0;
+}
+
+bool route_csr_of(struct cse *cse, struct store_view *v, const char *csi, struct store_row *out)
+{
+    struct csr_of sc = {.csi = csi, .out = out};
+    if (v->st->ops->children(v, cse->cb_ri, TY_REMOTE_CSE, cse_now(cse), csr_of_row, &sc) != STORE_OK && sc.found) {
+        store_row_free(out);
+        return false;
+    }
+    return sc.found;
 }
 
 bool route_relays(struct cse *cse, struct store_view *v, const char *bound_stem, const struct id *id)

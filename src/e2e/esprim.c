@@ -289,7 +289,7 @@ struct scan {
     json_t *targets; /* [[csi, url], ...] */
 };
 
-/* A registree <remoteCSE>: its CSE-ID and the URL of its record of this CSE (cb/<our CSE-ID>). */
+/* A registree <remoteCSE>: its CSE-ID and the URL of its record of this CSE (ri csr-<our CSE-ID>). */
 static int registree_row(void *arg, const struct store_row *row)
 {
     struct scan *sc = arg;
@@ -309,7 +309,8 @@ static int registree_row(void *arg, const struct store_row *row)
     if (csi != NULL && cb != NULL && poa != NULL && cb[0] == '/' && strcmp(csi, cfg->registrar_id) != 0 &&
         strlen(csi) < LIMIT_NAME_LEN + 2) {
         char url[LIMIT_ID_LEN + 600];
-        int n = snprintf(url, sizeof url, "%s/~%s/%s", poa, cb, cfg->cse_id + 1);
+        /* by its ri, which the registree assigns (registration.c): an AE may hold our name there */
+        int n = snprintf(url, sizeof url, "%s/~%s/csr-%s", poa, csi, cfg->cse_id + 1);
         if (n > 0 && (size_t)n < sizeof url)
             json_array_append_new(sc->targets, json_pack("[s,s]", csi, url));
     }

@@ -5,6 +5,7 @@
 
 #include "annc.h"
 #include "core/cse.h"
+#include "core/route.h"
 #include "core/rsc.h"
 #include "rtype.h"
 #include "util/mem.h"
@@ -33,12 +34,9 @@ int annc_prepare_create(struct create_ctx *c)
      * or one whose request a CSE on the way relayed (From is not the identity of the association:
      * dispatch let it through only from a CSE allowed to relay it, route.h), e.g. a CSE announcing
      * to a descendant of its registree */
-    char path[LIMIT_ID_LEN + 1];
-    snprintf(path, sizeof path, "%s/%s", c->cse->cfg->cse_rn, csi + 1);
-    struct store_row csr;
-    int rc = c->lookup.resolve(c->lookup.arg, path, &csr);
-    bool ok = rc == 0 && csr.ty == TY_REMOTE_CSE;
-    if (rc == 0)
+    struct store_row csr; /* by csi: an AE may hold the CSE-ID's name (routes.c) */
+    bool ok = c->view != NULL && route_csr_of(c->cse, c->view, csi, &csr);
+    if (ok)
         store_row_free(&csr);
     const struct cse_secctx *sec = &c->req->sec;
     bool relayed = sec->nids > 0;

@@ -1,8 +1,13 @@
 /* remote_cse: the <remoteCSE> resource (ty 16, m2m:csr; TS-0001 §9.6.4, CSE registration TS-0001
  * §10.2.2.6-7, TS-0004 §7.4.4). A registree CSE creates it at its registrar, over a security
  * association bound to its CSE-ID (checked on receipt by dispatch: 4107 without one, 4106 for
- * another identity); this file adds what the registration itself requires. The resource is named
- * by the CSE-ID without its '/' ("id-mn"), so one CSE registers once (4117 for a second). */
+ * another identity); this file adds what the registration itself requires. A CSE registers once:
+ * a second <remoteCSE> with the same csi is 4117 (TS-0004 §7.4.4.2.1 checks the CSE-ID, never the
+ * name). The name is the one asked for, by default the CSE-ID without its '/' ("id-mn"); when
+ * another resource (an AE, say) holds it already, the hosting CSE names it by its ri instead
+ * (TS-0001 §10.1.2: it may assign the name), so no name taken first can block a registration; the
+ * registree finds its <remoteCSE> by the address answered (Content-Location), routes find it by
+ * csi (routes.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -95,9 +100,12 @@ static int csr_prepare_create(struct create_ctx *c)
     const char *cb = json_string_value(json_object_get(c->attrs, "cb"));
     if (cb == NULL || cb[0] == '\0')
         return response_error(c->rsp, RSC_BAD_REQUEST, "bad-cb", "cb must name the registree's CSEBase");
-    /* named by the CSE-ID without its '/', whatever rn asked for: one registration per CSE */
-    mem_free(c->row->rn);
-    c->row->rn = mem_strdup(id_stem(&cid));
+    /* the name asked for, by default the CSE-ID without its '/' (csr_txn_create renames it when
+     * that name is taken) */
+    if (!json_is_string(json_object_get(c->attrs, "rn"))) {
+        mem_free(c->row->rn);
+        c->row->rn = mem_strdup(id_stem(&cid));
+    }
     char rel[LIMIT_NAME_LEN + 2]; /* csi is kept SP-relative whatever form was sent */
     snprintf(rel, sizeof rel, "/%s", id_stem(&cid));
     json_set_str(c->res, "csi", rel);
@@ -107,17 +115,54 @@ static int csr_prepare_create(struct create_ctx *c)
     return 0;
 }
 
+struct csi_scan {
+    const char *csi;
+    char *path; /* the <remoteCSE> registered under csi (mem_free), NULL: none */
+};
+
+static int csi_row(void *arg, const struct store_row *row)
+{
+    struct csi_scan *sc = arg;
+    json_t *doc = json_loads(row->doc ? row->doc : "", 0, NULL);
+    const char *csi = json_string_value(json_object_get(doc, "csi"));
+    if (sc->path == NULL && csi != NULL && strcmp(csi, sc->csi) == 0)
+        sc->path = mem_strdup(row->path);
+    json_decref(doc);
+    return 0;
+}
+
 static int csr_txn_create(struct txn_ctx *t, const struct store_row *parent, struct store_row *row, json_t *res)
 {
-    (void)res;
-    (void)parent;
+    const struct store_ops *ops = t->txn->st->ops;
+    /* TS-0004 §7.4.4.2.1: a CSE registers once, found by its CSE-ID among the <remoteCSE>s of the
+     * same parent (never by a name another originator could have taken first) */
+    struct csi_scan sc = {.csi = json_string_value(json_object_get(res, "csi"))};
+    if (sc.csi == NULL || ops->children(t->txn, parent->ri, TY_REMOTE_CSE, t->now, csi_row, &sc) != STORE_OK) {
+        mem_free(sc.path);
+        return response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
+    }
+    if (sc.path != NULL) {
+        response_error(t->rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, "already-registered",
+                       "the CSE '%s' is already registered here", sc.csi);
+        /* where: the registree finds its registration by this address, not by a name it assumed */
+        mem_free(t->rsp->location);
+        t->rsp->location = sc.path;
+        return t->rsp->rsc;
+    }
     struct store_row existing;
-    int rc = t->txn->st->ops->get_path(t->txn, row->path, t->now, &existing);
+    int rc = ops->get_path(t->txn, row->path, t->now, &existing);
     if (rc == STORE_OK) {
         store_row_free(&existing);
-        /* TS-0004 §7.4.4.2.1: a CSE registers once */
-        return response_error(t->rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, "already-registered",
-                              "the CSE '%s' is already registered here", row->rn);
+        /* the name is another resource's: the hosting CSE assigns one (TS-0001 §10.1.2), its ri */
+        mem_free(row->rn);
+        row->rn = mem_strdup(row->ri);
+        size_t pl = strlen(parent->path) + strlen(row->rn) + 2;
+        mem_free(row->path);
+        row->path = mem_alloc(pl);
+        snprintf(row->path, pl, "%s/%s", parent->path, row->rn);
+        json_set_str(res, "rn", row->rn);
+        MEM_FREE(row->doc); /* encoded again by create_run */
+        return 0;
     }
     return rc == STORE_NOT_FOUND ? 0 : response_error(t->rsp, RSC_INTERNAL_SERVER_ERROR, "store", "store failure");
 }

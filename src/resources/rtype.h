@@ -115,6 +115,7 @@ struct create_ctx {
     int64_t now;
     struct cse_response *rsp;
     struct resolver lookup;
+    struct store_view *view; /* the request's own view of the store */
 };
 
 /* Notifications prepared inside a transaction, sent after its commit (core/subscribe.c). */

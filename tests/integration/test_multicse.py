@@ -685,5 +685,98 @@ class LoopCase(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class Red8SquatCase(Base):
+    """Red-team finding 8: a <remoteCSE> is found by its csi, never by a name. An AE registered at
+    the IN first under the MN's CSE-ID name ("id-mn") blocked the MN's registration for good (4117
+    from the name, then the AE answering the MN's checks); TS-0004 §7.4.4.2.1 checks the CSE-ID,
+    and the hosting CSE names the <remoteCSE> itself when the name is taken (TS-0001 §10.1.2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.catmp = tempfile.mkdtemp(prefix="warden-mcse-ca-")
+        cls.pki = Pki(Ctl(os.path.join(cls.catmp, "ca.db")), os.path.join(cls.catmp, "pki"))
+        cls.inc = Cse(cls.pki, "/id-in", "cse-in").start()
+        # the AE squats the name first, before the MN ever starts
+        r = cls.inc.c.create("/cse-in", TY_AE, {"rn": "id-mn", "api": "Nsquat", "rr": False}, origin="Csquat")
+        assert r.rsc == 2001, r.body
+        cls.mn = Cse(cls.pki, "/id-mn", "cse-mn", cse_type="MN", registrar=cls.inc).start()
+
+    def mn_csr(self):
+        """The IN's <remoteCSE> with csi /id-mn, found by csi (discovery), and its doc."""
+        r = self.inc.c.retrieve("/cse-in", query={"fu": "1", "ty": str(TY_CSR), "lvl": "1"})
+        if r.rsc != 2000:
+            return None
+        for uri in r.body.get("m2m:uril", []):
+            g = self.inc.c.retrieve("/" + uri.lstrip("/"))
+            if g.rsc == 2000 and g.body.get("m2m:csr", {}).get("csi") == "/id-mn":
+                return g.body["m2m:csr"]
+        return None
+
+    def test_red_8_an_ae_named_like_a_cse_id_does_not_block_its_registration(self):
+        csr = self.wait_for(self.mn_csr, what="the MN's registration beside the AE named id-mn")
+        self.assertNotEqual(csr["rn"], "id-mn")  # the AE keeps its name
+        self.assertEqual(self.inc.c.retrieve("/cse-in/id-mn").body.get("m2m:ae", {}).get("api"), "Nsquat")
+        self.wait_for(lambda: self.mn.c.retrieve("/cse-mn/id-in").rsc == 2000, what="the MN's own <remoteCSE>")
+        # an AE on the IN reads the MN's container through the route step, by csi
+        in_stem = uniq("Cinapp")
+        self.ae(self.inc, in_stem)
+        mn_stem = uniq("Cmn")
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 2, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+        self.assertEqual(r.body["m2m:cin"]["con"], "v1")
+        # the MN restarts elsewhere: 4117 tells it where its registration is, and it updates that one
+        self.mn.stop()
+        self.mn.https_port = free_port()
+        self.mn.start()
+        want = ["https://127.0.0.1:%d" % self.mn.https_port]
+        self.wait_for(lambda: (self.mn_csr() or {}).get("poa") == want, what="the new poa at the IN")
+        self.assertEqual(self.mn_csr()["ri"], csr["ri"])  # the same registration, kept
+        r = self.inc.c.retrieve("/~/id-mn" + cnt + "/cin1", origin=in_stem)
+        self.assertEqual(r.rsc, 2000, r.body)
+
+    def test_red_8_the_registree_is_known_by_csi_to_announcement_beside_the_ae_named_like_it(self):
+        """TS-0004 §7.3.3.10: the IN accepts the MN's announcements (the announcer is a CSE registered
+        here, found by csi), though an AE holds the name id-mn there."""
+        self.wait_for(self.mn_csr, what="the MN's registration beside the AE named id-mn")
+        stem = uniq("Cgw")
+        r = self.mn.c.create("/cse-mn", TY_AE, {"rn": stem.lower(), "api": "Nannc", "rr": False, "srv": ["3"],
+                                                "at": ["/id-in"]}, origin=stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+
+        def announced():
+            g = self.mn.c.retrieve("/cse-mn/" + stem.lower())
+            return next((a for a in g.body.get("m2m:ae", {}).get("at", []) if a.startswith("/id-in/")), None)
+        addr = self.wait_for(announced, what="the AE's copy at the IN")
+        a = self.inc.c.retrieve(addr[len("/id-in"):])
+        self.assertEqual(a.rsc, 2000, a.body)
+        self.assertEqual(a.body["m2m:aeA"]["lnk"], "/id-mn/cse-mn/" + stem.lower())
+
+    def test_red_8_an_ae_named_like_the_registrar_at_the_registree_takes_nothing_from_it(self):
+        """The same on the registree's side: an AE of the MN holds the name id-in before the MN
+        registers. The MN's <remoteCSE> for the IN is found by its ri (csr-id-in), the IN keeps its
+        esi there (TS-0003 §8.4.2 B.1b), and cse-mn2/id-in stays the AE's (never routed to the IN)."""
+        mn2 = Cse(self.pki, "/id-mn2", "cse-mn2", cse_type="MN").start()
+        self.addCleanup(mn2.cleanup)
+        r = mn2.c.create("/cse-mn2", TY_AE, {"rn": "id-in", "api": "Nsquat", "rr": False}, origin="Csquat2")
+        self.assertEqual(r.rsc, 2001, r.body)
+        mn2.stop()
+        mn2.registrar = self.inc
+        mn2.start()
+
+        def esro(c, path):
+            g = c.retrieve(path)
+            return g.rsc == 2000 and list(g.body.values())[0].get("esi", {}).get("esro")
+        self.wait_for(lambda: esro(mn2.c, "/csr-id-in") and esro(mn2.c, "/csr-id-in") == esro(self.inc.c, "/cse-in"),
+                      timeout=15, what="the IN's esi on the MN's <remoteCSE> for it")
+        csr = mn2.c.retrieve("/csr-id-in").body["m2m:csr"]
+        self.assertEqual((csr["csi"], csr["rn"]), ("/id-in", "csr-id-in"))
+        g = mn2.c.retrieve("/cse-mn2/id-in/nothing")  # CSE-relative below the AE: local, not the IN's
+        self.assertEqual(g.rsc, 4004, g.body)
+        self.assertEqual(mn2.c.retrieve("/cse-mn2/id-in").body["m2m:ae"]["api"], "Nsquat")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
