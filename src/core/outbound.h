@@ -146,6 +146,10 @@ struct out_response {
     int cnst;
     long cnot;
     const char *ati;
+    /* Non-NULL: the client side did not send the request because the binding cannot carry it (e.g. a
+     * parameter longer than a CoAP option holds), and why; rsc is then the answer for the originator
+     * (4000), which says nothing about the receiver. */
+    const char *unsendable;
 };
 
 typedef void (*out_done_fn)(void *arg, const struct out_response *res);

@@ -217,7 +217,9 @@ static void fwd_answer(void *arg, const struct out_response *res)
 {
     struct fwd *f = arg;
     struct cse_response *rsp = f->k.rsp;
-    if (res->http_status == 0 || res->truncated) {
+    if (res->unsendable != NULL) {
+        response_error(rsp, res->rsc, "not-sendable", "not forwarded to the CSE %s: %s", f->hop_id, res->unsendable);
+    } else if (res->http_status == 0 || res->truncated) {
         /* TS-0004 §7.3.2.8: the CSE on the way could not be reached (connection refused, timed out,
          * refused by the outbound policy, an unverifiable peer) */
         response_error(rsp, RSC_TARGET_NOT_REACHABLE, "target-not-reachable",

@@ -173,6 +173,21 @@ class CoapsForwardParams(ForwardParams, bm.CoapsBase):
     test_ts0008_6_ts0004_7_4_4_mn_registers_to_in_over_coaps = None
     test_ts0008_6_2_large_answer_over_coaps_arrives_whole = None
     test_ts0004_7_3_2_6_in_ae_reads_mn_container_over_coaps = None
+
+    def test_ts0008_6_2_2_a_parameter_too_long_for_a_coap_option_is_4000_not_5103(self):
+        """A forwarded request whose parameter does not fit a CoAP option (255 bytes, RFC 7252 §5.10;
+        a receiver drops such a message unanswered) is refused by the forwarding CSE with 4000 saying
+        so, not left to time out as 5103; the same request with a short value is forwarded."""
+        in_stem, mn_stem = uniq("Cinlong"), uniq("Cmnlong")
+        self.ae(self.inc, in_stem)
+        mn_ae = self.ae(self.mn, mn_stem)
+        acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 63, mn_stem)
+        cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, [acp])
+        ok = self.inc.c.request("GET", "/~/id-mn" + cnt, origin=in_stem, query=[("fu", 1), ("lbl", "x" * 200)])
+        self.assertEqual(ok.rsc, 2000, ok.body)
+        r = self.inc.c.request("GET", "/~/id-mn" + cnt, origin=in_stem, query=[("fu", 1), ("lbl", "x" * 300)])
+        self.assertEqual(r.rsc, 4000, r.body)
+        self.assertIn("CoAP option", r.body["m2m:dbg"])
     test_ts0004_7_3_3_9_notification_from_mn_reaches_ae_registered_at_in_over_coaps = None
     test_ts0004_7_3_2_8_in_stopped_is_5103_within_timeout_then_reregistered_over_coaps = None
     test_ts0001_10_2_2_6_registration_lost_by_registrar_is_made_again_over_coaps = None

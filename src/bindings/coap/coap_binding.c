@@ -126,7 +126,8 @@ struct coap_note {
     long cnot;
     char *ati;
     bool finished;
-    bool cut; /* finished while libcoap may still ask the peer for Block2 blocks */
+    bool cut;        /* finished while libcoap may still ask the peer for Block2 blocks */
+    bool unsendable; /* not sent: a parameter is longer than a CoAP option holds */
 };
 
 struct coap_binding {
@@ -1121,9 +1122,17 @@ static int hexv(uint8_t c)
                                   : -1;
 }
 
+/* The longest value of an option the client side sends: Uri-Path and Uri-Query are 0-255 bytes (RFC
+ * 7252 §5.10), and so are the oneM2M options of TS-0008 §6.2.2 this side sends (FR, RQI, RVI, GID,
+ * ...). A receiver drops a message with a longer one without an answer, which the originator would see
+ * as 5103; such a request is refused here instead (4000), saying why. tkns is cut into several
+ * options (coap_map.h COAPM_TKNS_CHUNK) instead. */
+#define COAP_OPT_VALUE_MAX 255
+
 /* Add "a/b/c" as one option per segment (Uri-Path), or "k=v&k2=v2" as one per parameter (Uri-Query)
- * with its percent-encoding undone: a CoAP option carries the text itself (RFC 7252 §6.5). */
-static void add_segments(coap_pdu_t *pdu, uint16_t opt, const uint8_t *p, size_t n, uint8_t sep)
+ * with its percent-encoding undone: a CoAP option carries the text itself (RFC 7252 §6.5). *too_long
+ * is set when a segment is longer than COAP_OPT_VALUE_MAX. */
+static void add_segments(coap_pdu_t *pdu, uint16_t opt, const uint8_t *p, size_t n, uint8_t sep, bool *too_long)
 {
     const uint8_t *end = p + n;
     while (p && p < end) {
@@ -1141,9 +1150,11 @@ static void add_segments(coap_pdu_t *pdu, uint16_t opt, const uint8_t *p, size_t
                     v[o++] = p[i];
                 }
             }
+            *too_long |= o > COAP_OPT_VALUE_MAX;
             coap_add_option(pdu, opt, o, v);
             mem_free(v);
         } else if (l > 0) {
+            *too_long |= l > COAP_OPT_VALUE_MAX;
             coap_add_option(pdu, opt, l, p);
         }
         p += l + 1;
@@ -1195,15 +1206,16 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
     coap_session_new_token(n->session, &toklen, tok);
     coap_add_token(pdu, toklen, tok);
     /* TS-0008 §6.2.2.3: "/~/id-in/cse-in" is Uri-Path "~", "id-in", "cse-in" */
-    add_segments(pdu, COAP_OPTION_URI_PATH, u.path.s, u.path.length, '/');
+    bool too_long = false;
+    add_segments(pdu, COAP_OPTION_URI_PATH, u.path.s, u.path.length, '/', &too_long);
     uint8_t b4[4];
     if (n->len > 0) {
         unsigned cf = n->op == OP_NOTIFY ? COAPM_CF_NTFY_JSON : COAPM_CF_RES_JSON;
         coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_uint_encode(cf, b4), b4);
     }
-    add_segments(pdu, COAP_OPTION_URI_QUERY, u.query.s, u.query.length, '&');
+    add_segments(pdu, COAP_OPTION_URI_QUERY, u.query.s, u.query.length, '&', &too_long);
     if (n->query)
-        add_segments(pdu, COAP_OPTION_URI_QUERY, (const uint8_t *)n->query, strlen(n->query), '&');
+        add_segments(pdu, COAP_OPTION_URI_QUERY, (const uint8_t *)n->query, strlen(n->query), '&', &too_long);
     for (size_t i = 0; i < NCOAP_PARAMS; i++)
         if (n->param[i] != NULL && coap_params[i].opt == COAP_OPTION_URI_QUERY) {
             /* "name=value", a long value cut into several options (coap_map.h COAPM_TKNS_CHUNK) */
@@ -1227,12 +1239,26 @@ static void note_start(struct coap_binding *cb, struct coap_note *n)
         snprintf(rqi, sizeof rqi, "coap-%llx-%x", (unsigned long long)clock_mono_us(), (unsigned)(uintptr_t)n & 0xffff);
         n->rqi = mem_strdup(rqi);
     }
+    too_long |= strlen(n->rvi) > COAP_OPT_VALUE_MAX || strlen(n->originator) > COAP_OPT_VALUE_MAX ||
+                strlen(n->rqi) > COAP_OPT_VALUE_MAX;
     coap_add_option(pdu, COAPM_OPT_RVI, strlen(n->rvi), (const uint8_t *)n->rvi);
     coap_add_option(pdu, COAPM_OPT_FR, strlen(n->originator), (const uint8_t *)n->originator);
     coap_add_option(pdu, COAPM_OPT_RQI, strlen(n->rqi), (const uint8_t *)n->rqi);
     for (size_t i = 0; i < NCOAP_PARAMS; i++)
-        if (n->param[i] != NULL && coap_params[i].opt != COAP_OPTION_URI_QUERY)
+        if (n->param[i] != NULL && coap_params[i].opt != COAP_OPTION_URI_QUERY) {
+            too_long |= strlen(n->param[i]) > COAP_OPT_VALUE_MAX;
             coap_add_option(pdu, coap_params[i].opt, strlen(n->param[i]), (const uint8_t *)n->param[i]);
+        }
+    if (too_long) {
+        coap_delete_pdu(pdu);
+        LOG(cb->cse->log, LOG_WARN,
+            "coap: %s to %s not sent: a parameter is longer than the %d bytes a CoAP option holds (RFC 7252 "
+            "§5.10, TS-0008 §6.2.2): 4000",
+            op_name(n->op), n->uri, COAP_OPT_VALUE_MAX);
+        n->unsendable = true;
+        note_finish(n, RSC_BAD_REQUEST);
+        return;
+    }
     if (n->len)
         coap_add_data_large_request(n->session, pdu, n->len, (const uint8_t *)n->body, NULL, NULL);
     if (coap_send(n->session, pdu) == COAP_INVALID_MID)
@@ -1366,7 +1392,10 @@ static void reap_notes(struct coap_binding *cb, bool all)
                                    .location = n->rloc,
                                    .cnst = n->cnst,
                                    .cnot = n->cnot,
-                                   .ati = n->ati};
+                                   .ati = n->ati,
+                                   .unsendable = n->unsendable ? "a parameter is longer than the 255 bytes a CoAP "
+                                                                 "option holds (RFC 7252 §5.10, TS-0008 §6.2.2)"
+                                                               : NULL};
         if (n->done)
             n->done(n->done_arg, &res);
         pthread_mutex_lock(&cb->lock);
