@@ -90,7 +90,9 @@ class MqttClient:
         info = self.c.publish(topic, payload, qos=qos)
         return info
 
-    def request(self, prim, fmt="json", kind="req", level=None, wait=True, timeout=5.0):
+    # The response deadline: generous, as it costs nothing when the answer comes (an ASan build of
+    # the CSE on a loaded 2-core machine once took longer than 5 s to answer one).
+    def request(self, prim, fmt="json", kind="req", level=None, wait=True, timeout=15.0):
         """Publish a request primitive on /oneM2M/<kind>/<level>/id-in/<fmt>; returns the response
         primitive (dict) or None when wait is False."""
         topic = "/oneM2M/%s/%s/%s/%s" % (kind, level or self.level, CSE_LEVEL, fmt)
@@ -99,7 +101,7 @@ class MqttClient:
             return None
         return self.wait_rqi(prim["rqi"], timeout)
 
-    def wait_rqi(self, rqi, timeout=5.0):
+    def wait_rqi(self, rqi, timeout=15.0):
         deadline = time.monotonic() + timeout
         with self.lock:
             while rqi not in self.by_rqi:
