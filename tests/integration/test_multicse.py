@@ -118,6 +118,21 @@ class CseHelpers:
         self.assertEqual(r.rsc, 2001, r.body)
         return parent + "/" + rn
 
+    def in_ae_notified_from_mn(self):
+        """An AE of the IN whose pointOfAccess is a receiver of the test and whose policy grants NOTIFY to
+        /id-mn, so that the MN's notifications reach it through the IN: (receiver, its path, AE stem)."""
+        recv = Receiver().start()
+        self.addCleanup(recv.stop)
+        path = recv.new_path()
+        in_stem = uniq("Cinapp")
+        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
+        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
+                                                 "poa": [recv.url(path)]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2001, r.body)
+        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
+        self.assertEqual(r.rsc, 2004, r.body)
+        return recv, path, in_stem
+
     def wait_for(self, fn, timeout=10.0, what="condition"):
         """fn() until it is true (its value returned), or the test fails after timeout s."""
         deadline = time.monotonic() + timeout
@@ -230,16 +245,7 @@ class MultiCseCase(Base):
         AE-ID: the MN sends the NOTIFY to /id-in/Cinapp through the IN, which re-targets it to the
         AE's pointOfAccess after checking the AE's policy grants NOTIFY to /id-mn."""
         self.wait_for(self.registered, what="registration")
-        recv = Receiver().start()
-        self.addCleanup(recv.stop)
-        path = recv.new_path()
-        in_stem = uniq("Cinapp")
-        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
-                                                 "poa": [recv.url(path)]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2004, r.body)
+        recv, path, in_stem = self.in_ae_notified_from_mn()
         mn_stem = uniq("Cmn")
         mn_ae = self.ae(self.mn, mn_stem)
         acp = self.acp_for(self.mn, ["/id-in/" + in_stem], 3, mn_stem)
@@ -257,16 +263,7 @@ class MultiCseCase(Base):
         """An AE of the MN subscribes for an AE of the IN (nu /id-in/Cinapp): the verification request
         goes through the IN to the AE's poa (vrq), and so does the notification."""
         self.wait_for(self.registered, what="registration")
-        recv = Receiver().start()
-        self.addCleanup(recv.stop)
-        path = recv.new_path()
-        in_stem = uniq("Cinapp")
-        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
-                                                 "poa": [recv.url(path)]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2004, r.body)
+        recv, path, in_stem = self.in_ae_notified_from_mn()
         mn_stem = uniq("Cmn")
         mn_ae = self.ae(self.mn, mn_stem)
         cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, None)

@@ -25,7 +25,6 @@ import unittest
 from coap_helpers import coap
 from mqtt_helpers import MqttClient, PrivateBroker, broker_available, paho
 from test_multicse import CseHelpers
-from test_subscription import Receiver
 from tls_helpers import SPID, Ctl, Pki
 from wardentest import Client, WardenServer, free_port, uniq
 
@@ -188,16 +187,7 @@ class MultiCseMqttsCase(MqttsBase):
         """NOTIFY across CSEs: the MN's notification to /id-in/<AE> goes over MQTT to the IN, which
         re-targets it to the AE's point of access."""
         self.wait_for(self.registered, what="registration over mqtts")
-        recv = Receiver().start()
-        self.addCleanup(recv.stop)
-        path = recv.new_path()
-        in_stem = uniq("Cinapp")
-        acp_in = self.acp_for(self.inc, ["/id-mn"], 16, in_stem)
-        r = self.inc.c.create("/cse-in", TY_AE, {"rn": in_stem, "api": "Nmcse", "rr": True,
-                                                 "poa": [recv.url(path)]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2001, r.body)
-        r = self.inc.c.update("/cse-in/" + in_stem, "m2m:ae", {"acpi": [acp_in]}, origin=in_stem)
-        self.assertEqual(r.rsc, 2004, r.body)
+        recv, path, in_stem = self.in_ae_notified_from_mn()
         mn_stem = uniq("Cmn")
         mn_ae = self.ae(self.mn, mn_stem)
         cnt = self.cnt_with_cin(self.mn, mn_ae, mn_stem, None)
