@@ -60,7 +60,8 @@ class Initiator:
         return self.out.read()
 
 
-class EscertkeCase(TlsTestCase):
+class EscertkeBase(TlsTestCase):
+    """A CSE with a certificate and ESCertKE on, and the helpers of the tests below (no tests)."""
     with_psk = False
     with_certs = True
     extra_args = ("--escertke.enable=1",)
@@ -96,6 +97,8 @@ class EscertkeCase(TlsTestCase):
             out[f[0]] = (f[1], f[2], f[3], f[4], f[7])
         return out
 
+
+class EscertkeCase(EscertkeBase):
     # ---- the exchange ----------------------------------------------------------------------
 
     def test_ts0003_8_7_warden_cli_and_cse_establish_the_same_key(self):
@@ -254,19 +257,11 @@ class EscertkeCseToCseCase(TlsTestCase):
         self.assertIn("4107", p.stderr)
 
 
-class EscertkeBoundsCase(TlsTestCase):
-    with_psk = False
-    with_certs = True
+class EscertkeBoundsCase(EscertkeBase):
     extra_args = ("--escertke.enable=1", "--escertke.sessions=2", "--escertke.timeout=2")
 
     def test_limits_escertke_sessions_bound_and_timeout(self):
-        devices = []
-        for _ in range(3):
-            r = self.c.register_ae(origin="C" + uniq("kexb"))
-            self.assertRsc(r, 2001)
-            stem = self.res(r, "m2m:ae")["aei"]
-            cert, key, _ = self.S.pki.issue(ae_absolute(stem))
-            devices.append((stem, cert, key))
+        devices = [self.new_device() for _ in range(3)]
 
         def start(dev):
             init = Initiator(dev[1], dev[2], self.S.pki.ca_pem)
@@ -379,23 +374,11 @@ class EscertkeTransitCase(unittest.TestCase):
         self.assertEqual(cap.count(b'"sit":6') + cap.count(b'"sit": 6'), 4)
 
 
-class EscertkeRed9SessionExhaustionCase(TlsTestCase):
+class EscertkeRed9SessionExhaustionCase(EscertkeBase):
     """Red finding 9 (TS-0003 §8.7.2.2, TS-0001 §11.4.3 C.1c): registered AEs that only send Message 1
     (ClientHello, no certificate yet) must not lock ESCertKE out for everyone. A full table of pending
     exchanges evicts the oldest one for a newcomer instead of answering 5207; one originator holds one
     exchange at most; the table stays bounded (escertke.sessions)."""
-    with_psk = False
-    with_certs = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pki = cls.S.pki
-
-    new_device = EscertkeCase.new_device
-    kex = EscertkeCase.kex
-    notify = EscertkeCase.notify
-    e2e_list = EscertkeCase.e2e_list
     extra_args = ("--escertke.enable=1", "--escertke.sessions=2", "--escertke.timeout=60")
 
     def attacker(self):
@@ -435,22 +418,10 @@ class EscertkeRed9SessionExhaustionCase(TlsTestCase):
         self.assertRsc(self.message3(c, ex_c), 2000)
 
 
-class EscertkeRed10KeySupersededCase(TlsTestCase):
+class EscertkeRed10KeySupersededCase(EscertkeBase):
     """Red finding 10 (TS-0003 §8.7, §8.4): a new ESCertKE key of a (local, peer) pair revokes the
     pair's earlier ESCertKE keys, at once: one live ESCertKE key per pair, so the store does not grow
     with each exchange and a stolen older key stops opening ESPrim requests. Other pairs' keys stay."""
-    with_psk = False
-    with_certs = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pki = cls.S.pki
-
-    new_device = EscertkeCase.new_device
-    kex = EscertkeCase.kex
-    notify = EscertkeCase.notify
-    e2e_list = EscertkeCase.e2e_list
     extra_args = ("--escertke.enable=1",)
 
     def test_red_10_ts0003_8_7_new_key_revokes_the_pairs_earlier_keys(self):
@@ -501,21 +472,9 @@ class EscertkeRed10KeySupersededCase(TlsTestCase):
         self.assertEqual((keys[kids[0]][4], keys[kids[1]][4]), ("revoked", "active"))
 
 
-class EscertkeRed10KeyLifetimeCase(TlsTestCase):
+class EscertkeRed10KeyLifetimeCase(EscertkeBase):
     """escertke.key_lifetime: an ESCertKE key expires that many seconds after it was established
     (default 0: no expiry, the key lives until the pair's next exchange supersedes it)."""
-    with_psk = False
-    with_certs = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pki = cls.S.pki
-
-    new_device = EscertkeCase.new_device
-    kex = EscertkeCase.kex
-    notify = EscertkeCase.notify
-    e2e_list = EscertkeCase.e2e_list
     extra_args = ("--escertke.enable=1", "--escertke.key_lifetime=3600")
 
     def test_red_10_escertke_key_lifetime_sets_the_keys_expiry(self):
