@@ -1062,6 +1062,22 @@ static void cba_refused(struct step *s, const char *what)
     finish(s, FIN_FAILED);
 }
 
+/* This CSE's <CSEBaseAnnc> at the step's target is at *where (found by its lnk, or just created; the
+ * target's spelling, owned and freed here): kept for the target's later steps, then the step's own
+ * create begins. */
+static void cba_known(struct step *s, struct store_view *v, char **where)
+{
+    char *a = target_address(s->tg->csi, *where);
+    snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
+    s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
+    mem_free(a);
+    mem_free(*where);
+    *where = NULL;
+    mem_free(s->to);
+    s->to = NULL;
+    begin_create(s, v);
+}
+
 /* The worker thread, with the target's answer to s. */
 static void answered(struct step *s, struct store_view *v)
 {
@@ -1069,15 +1085,7 @@ static void answered(struct step *s, struct store_view *v)
     switch (s->phase) {
     case P_CBA_FIND:
         if (rsc == RSC_OK && s->found) { /* made before (this start or an earlier one) */
-            char *a = target_address(s->tg->csi, s->found);
-            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
-            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
-            mem_free(a);
-            mem_free(s->found);
-            s->found = NULL;
-            mem_free(s->to);
-            s->to = NULL;
-            begin_create(s, v);
+            cba_known(s, v, &s->found);
         } else if (rsc == RSC_OK) { /* none: create it (rn NP, TS-0004 Table 7.4.26.1-2) */
             struct cse *cse = s->an->cse;
             s->phase = P_CBA;
@@ -1097,15 +1105,7 @@ static void answered(struct step *s, struct store_view *v)
         return;
     case P_CBA:
         if (rsc == RSC_CREATED && s->location) {
-            char *a = target_address(s->tg->csi, s->location);
-            snprintf(s->tg->cba, sizeof s->tg->cba, "%s", a);
-            s->tg->cba_ok = strlen(a) < sizeof s->tg->cba;
-            mem_free(a);
-            mem_free(s->location);
-            s->location = NULL;
-            mem_free(s->to);
-            s->to = NULL;
-            begin_create(s, v);
+            cba_known(s, v, &s->location);
         } else if (transient(rsc)) {
             retry(s, rsc, false);
         } else {
